@@ -1,0 +1,654 @@
+"""The `Butler`: what users hold.  Thin: it wires the registry and datastore together and delegates."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+import yaml
+
+from skybutler.config import CONFIG_FILE, ButlerConfig, dump_config, load_config
+from skybutler.datasets import DatasetRef, DatasetType, make_dataset_id, storage_classes
+from skybutler.datastore import STAGING, FileDatastore, ReconcileReport
+from skybutler.dimensions import DataCoordinate, DimensionUniverse, normalize_data_id
+from skybutler.errors import (
+    ArtifactNotFoundError,
+    CollectionError,
+    ConfigError,
+    ConflictError,
+    DataIdError,
+    DatasetNotFoundError,
+    DatasetTypeError,
+    PermissionDeniedError,
+)
+from skybutler.registry import CollectionType, NewDataset, Registry, is_unique_violation
+from skybutler.transports import open_transport
+
+if TYPE_CHECKING:
+    from skybutler.datasets import DatasetIdMode
+    from skybutler.registry import CollectionRecord, DatasetRow, StoredDatasetType
+    from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, UriLike
+
+__all__ = ["Butler", "DeferredDatasetHandle"]
+
+
+class DeferredDatasetHandle:
+    """A dataset found now and read later, on `get` (``butler.get_deferred``)."""
+
+    def __init__(self, butler: Butler, ref: DatasetRef, parameters: Mapping[str, Any] | None) -> None:
+        self.butler = butler
+        self.ref = ref
+        self.parameters = parameters
+
+    def get(self, *, parameters: Mapping[str, Any] | None = None) -> Any:
+        """Read the dataset (``parameters`` override those given when the handle was made)."""
+        return self.butler.get(self.ref, parameters=parameters or self.parameters)
+
+    def __repr__(self) -> str:
+        return f"DeferredDatasetHandle({self.ref!r})"
+
+
+def _root_text(root: UriLike) -> str:
+    text = str(root)
+    return text if "://" in text else str(Path(text).absolute())
+
+
+class Butler:
+    """Store and find datasets by dataset type, data ID and collection.
+
+    Parameters
+    ----------
+    root
+        Repository root: a directory, or a URI whose transport is installed.
+    run
+        RUN collection that `put` writes into (created on first use).  Implies ``writeable=True``.
+    collections
+        Search path for `get`, `find_dataset` and `exists`; defaults to ``[run]``.
+    writeable
+        Allow writes; defaults to whether ``run`` is given.
+    config
+        Overrides of the repository's configuration (nested mapping; see `skybutler.config`).
+
+    Examples
+    --------
+    >>> butler = Butler(repo, run="u/me/run1")
+    >>> ref = butler.put({"a": 1}, "meta", instrument="Cam", visit=1, detector=2)
+    >>> butler.get("meta", instrument="Cam", visit=1, detector=2)
+    {'a': 1}
+    """
+
+    def __init__(
+        self,
+        root: UriLike,
+        *,
+        run: str | None = None,
+        collections: CollectionsLike | None = None,
+        writeable: bool | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.root = _root_text(root)
+        transport = open_transport(self.root)
+        try:
+            repo_file = yaml.safe_load(transport.get(CONFIG_FILE))
+        except ArtifactNotFoundError:
+            raise ConfigError(
+                f"No repository at {self.root} (no {CONFIG_FILE}); create one with Butler.create() "
+                "or `skybutler create`."
+            ) from None
+        self.config: ButlerConfig = load_config(repo_file, config, source=f"{self.root}/{CONFIG_FILE}")
+        reg = self.config.registry
+        self.registry = Registry.open(
+            reg.db.replace("{root}", self.root), schema=reg.db_schema, busy_timeout=reg.busy_timeout
+        )
+        self.universe: DimensionUniverse = self.registry.universe
+        datastore_root = self.config.datastore.root.replace("{root}", self.root)
+        self.datastore = FileDatastore(
+            transport if datastore_root == self.root else open_transport(datastore_root),
+            self.config.datastore,
+        )
+        self.run = run
+        self.writeable = run is not None if writeable is None else writeable
+        if collections is None:
+            collections = [run] if run is not None else []
+        self.collections: list[str] = [collections] if isinstance(collections, str) else list(collections)
+        self._search_cache: dict[tuple[str, ...], list[int]] = {}
+
+    # -- repository ------------------------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        root: UriLike,
+        *,
+        registry: str | None = None,
+        schema: str | None = None,
+        universe: DimensionUniverse | str | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Create a new, empty repository and return its root.
+
+        Parameters
+        ----------
+        root
+            Directory (or URI) of the new repository; it must not hold one already.
+        registry
+            Database URL; default: a SQLite file in the repository.  PostgreSQL: ``postgresql://...``.
+        schema
+            PostgreSQL schema for this repository's tables (several repositories can share a database).
+        universe
+            A `DimensionUniverse`, a universe plug-in name, or a path to a universe YAML file; default:
+            the default universe.
+        config
+            More configuration written to ``butler.yaml`` (templates, formatters, ...).
+
+        Raises
+        ------
+        ConflictError
+            A repository exists there already.
+        ConfigError
+            The configuration is invalid.
+        """
+        root_text = _root_text(root)
+        transport = open_transport(root_text)
+        if transport.exists(CONFIG_FILE):
+            raise ConflictError(f"A repository already exists at {root_text}; open it with Butler().")
+        layers: dict[str, Any] = dict(config or {})
+        if registry is not None or schema is not None:
+            layers.setdefault("registry", {})
+            layers["registry"] = {**layers["registry"]}
+            if registry is not None:
+                layers["registry"]["db"] = registry
+            if schema is not None:
+                layers["registry"]["schema"] = schema
+        if isinstance(universe, str):
+            layers["universe"] = universe
+        cfg = load_config({}, layers, source="repository configuration")
+        universe_obj = universe if isinstance(universe, DimensionUniverse) else _load_universe(cfg.universe)
+        if not transport.is_local and "{root}" in cfg.registry.db:
+            raise ConfigError(
+                f"A repository at {root_text} cannot hold a SQLite registry; pass registry='postgresql://...'."
+            )
+        if transport.is_local:
+            transport.local_path("").mkdir(parents=True, exist_ok=True)
+        for name in cfg.datastore.templates.values():
+            from skybutler.datastore import FileTemplate
+
+            FileTemplate(name)
+        created = Registry.create(
+            cfg.registry.db.replace("{root}", root_text),
+            universe=universe_obj,
+            schema=cfg.registry.db_schema,
+            busy_timeout=cfg.registry.busy_timeout,
+        )
+        created.close()
+        transport.put(CONFIG_FILE, dump_config(cfg).encode())
+        return root_text
+
+    def close(self) -> None:
+        """Close the registry connection."""
+        self.registry.close()
+
+    def __enter__(self) -> Butler:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Butler({self.root!r}, run={self.run!r}, collections={self.collections!r})"
+
+    # -- dataset types ------------------------------------------------------------------------------------------
+    def register_dataset_type(
+        self,
+        name: str,
+        dimensions: Iterable[str],
+        storage_class: str,
+        *,
+        is_calibration: bool = False,
+    ) -> DatasetType:
+        """Register a dataset type (a no-op when an identical one exists) and return it.
+
+        Raises
+        ------
+        DatasetTypeError
+            The name is taken by a different definition, or the storage class is unknown.
+        ConfigError
+            Its datasets could not be stored: no formatter, or a template that is not unique.
+        """
+        try:
+            storage_classes.get(storage_class)
+        except ConfigError:
+            raise DatasetTypeError(
+                f"Unknown storage class {storage_class!r} for dataset type {name!r}; "
+                f"known: {storage_classes.names()}."
+            ) from None
+        dataset_type = DatasetType(
+            name, dimensions, storage_class, universe=self.universe, is_calibration=is_calibration
+        )
+        self.datastore.validate(dataset_type)
+        return self.registry.dataset_types.register(dataset_type)[0].dataset_type
+
+    def get_dataset_type(self, name: str) -> DatasetType:
+        """Return the registered dataset type ``name``."""
+        return self.registry.get_dataset_type(name)
+
+    def _stored(self, dataset_type: DatasetTypeLike) -> tuple[StoredDatasetType, str | None]:
+        name = dataset_type if isinstance(dataset_type, str) else dataset_type.name
+        parent, _, component = name.partition(".")
+        stored = self.registry.dataset_types.get(parent)
+        if not isinstance(dataset_type, str) and component == "" and stored.dataset_type != dataset_type:
+            raise DatasetTypeError(
+                f"The dataset type given, {dataset_type.describe()}, differs from the registered "
+                f"{stored.dataset_type.describe()}."
+            )
+        if component:
+            sc = storage_classes.get(stored.dataset_type.storage_class)
+            if component not in sc.components:
+                raise DatasetTypeError(
+                    f"Storage class {sc.name!r} of {parent!r} has no component {component!r}; "
+                    f"components: {sorted(sc.components) or 'none'}."
+                )
+        return stored, component or None
+
+    # -- data IDs and collections ------------------------------------------------------------------------------
+    def _data_id(
+        self, dataset_type: DatasetType, data_id: DataIdLike | None, kwargs: Mapping[str, Any]
+    ) -> DataCoordinate:
+        group = dataset_type.dimensions
+        if isinstance(data_id, DataCoordinate) and not kwargs and data_id.group is group:
+            return data_id
+        given = normalize_data_id(
+            self.universe, data_id, kwargs, group=group, what=f"dataset type {dataset_type.name!r}"
+        )
+        if len(given.values) == len(group.required) and not given.alternates:
+            minimal = given.minimal(group)
+            if minimal is not None:
+                return minimal
+        return self.registry.resolver.complete(group, given)
+
+    def _run_record(self, run: str | None) -> CollectionRecord:
+        if not self.writeable:
+            raise PermissionDeniedError(
+                "This butler is read-only; open it with Butler(root, run=...) or writeable=True to write."
+            )
+        name = run or self.run
+        if name is None:
+            raise PermissionDeniedError("No run to write into: pass run= to Butler() or to this call.")
+        record = self.registry.collections.find(name)
+        if record is None:
+            record = self.registry.collections.register(name, CollectionType.RUN)[0]
+        if record.type is not CollectionType.RUN:
+            raise CollectionError(
+                f"Collection {name!r} is {record.type.name}, not a RUN; datasets are born in runs."
+            )
+        return record
+
+    def _search_path(self, collections: CollectionsLike | None) -> tuple[list[str], list[int]]:
+        names = (
+            self.collections
+            if collections is None
+            else [collections]
+            if isinstance(collections, str)
+            else list(collections)
+        )
+        if not names:
+            raise CollectionError(
+                "No collections to search: pass collections= to this call or to Butler(), or open it with run=."
+            )
+        key = tuple(names)
+        ids = self._search_cache.get(key)
+        if ids is None:
+            ids = [c.id for c in self.registry.collections.resolve(names)]
+            self._search_cache[key] = ids
+        return names, ids
+
+    # -- put ------------------------------------------------------------------------------------------------------
+    def put(
+        self,
+        obj: Any,
+        dataset_type: DatasetTypeLike,
+        data_id: DataIdLike | None = None,
+        *,
+        run: str | None = None,
+        **kwargs: Any,
+    ) -> DatasetRef:
+        """Store ``obj`` as a new dataset and return its ref.
+
+        The object's type is checked before anything is written; the file is written under a staging name,
+        the dataset registered in one transaction, then the file moved to its final path.
+
+        Raises
+        ------
+        DatasetTypeError
+            The dataset type is not registered.
+        DataIdError
+            The data ID is incomplete, has unknown keys, or names records that do not exist.
+        FormatterError
+            ``obj`` is not of the dataset type's storage class.
+        ConflictError
+            The run already has a dataset of this type and data ID.
+        PermissionDeniedError
+            The butler is read-only or has no run.
+        """
+        return self.put_many([(obj, data_id if data_id is not None else kwargs)], dataset_type, run=run,
+                             _kwargs=kwargs if data_id is not None else None)[0]  # fmt: skip
+
+    def put_many(
+        self,
+        items: Iterable[tuple[Any, DataIdLike]],
+        dataset_type: DatasetTypeLike,
+        *,
+        run: str | None = None,
+        id_mode: DatasetIdMode | None = None,
+        _kwargs: Mapping[str, Any] | None = None,
+    ) -> list[DatasetRef]:
+        """Store many objects of one dataset type in one registry transaction.
+
+        Either all are stored or none is (files written before a failure are removed).
+        """
+        run_record = self._run_record(run)
+        stored, component = self._stored(dataset_type)
+        if component:
+            raise DatasetTypeError(
+                f"Cannot put a component ({dataset_type}); put the whole {stored.dataset_type.name}."
+            )
+        dt = stored.dataset_type
+        sc = storage_classes.get(dt.storage_class)
+        refs: list[DatasetRef] = []
+        staged = []
+        try:
+            for obj, data_id in items:
+                coord = self._data_id(dt, data_id, _kwargs or {})
+                dataset_id = (
+                    uuid.uuid4() if id_mode is None else make_dataset_id(dt, coord, run_record.name, id_mode)
+                )
+                ref = DatasetRef(dataset_id, dt, coord, run_record.name)
+                staged.append(self.datastore.prepare(ref, obj, sc))
+                refs.append(ref)
+            new = [
+                NewDataset(r.id, r.data_id.required_values, s.artifact)
+                for r, s in zip(refs, staged, strict=True)
+            ]
+            try:
+                self.registry.datasets.insert(stored, run_record.id, new)
+            except sa.exc.IntegrityError as exc:
+                raise self._explain_insert(stored, run_record, refs, exc) from None
+        except BaseException:
+            for s in staged:
+                self.datastore.abort(s)
+            raise
+        for s in staged:
+            self.datastore.promote(s)
+        return refs
+
+    def _explain_insert(
+        self,
+        stored: StoredDatasetType,
+        run: CollectionRecord,
+        refs: Sequence[DatasetRef],
+        exc: sa.exc.IntegrityError,
+    ) -> Exception:
+        if is_unique_violation(exc):
+            for ref in refs:
+                found = self.registry.datasets.find(stored, [run.id], ref.data_id.required_values)
+                if found is not None:
+                    return ConflictError(
+                        f"Run {run.name!r} already has a {stored.dataset_type.name!r} dataset with data ID "
+                        f"{ref.data_id} (id {found.id}); remove it first, or put into another run."
+                    )
+            seen: set[DataCoordinate] = set()
+            for ref in refs:
+                if ref.data_id in seen:
+                    return ConflictError(f"The data ID {ref.data_id} appears twice in one put_many call.")
+                seen.add(ref.data_id)
+            return ConflictError(f"A dataset ID is already registered: {exc.orig}")
+        for ref in refs:
+            try:
+                given = normalize_data_id(self.universe, ref.data_id, None)
+                self.registry.resolver.complete(ref.dataset_type.dimensions, given, expand=True)
+            except DataIdError as err:
+                return DataIdError(f"Cannot put {stored.dataset_type.name!r}: {err}")
+        return DataIdError(f"Cannot put {stored.dataset_type.name!r}: {exc.orig}")
+
+    # -- find / get --------------------------------------------------------------------------------------------
+    def _find_row(
+        self,
+        dataset_type: DatasetTypeLike | DatasetRef,
+        data_id: DataIdLike | None,
+        collections: CollectionsLike | None,
+        kwargs: Mapping[str, Any],
+    ) -> tuple[StoredDatasetType, str | None, DataCoordinate, DatasetRow]:
+        if isinstance(dataset_type, DatasetRef):
+            ref = dataset_type
+            stored, component = self._stored(ref.dataset_type.name)
+            rows = self.registry.datasets.by_ids([stored], [ref.id])
+            if not rows:
+                raise DatasetNotFoundError(
+                    f"Dataset {ref.id} ({ref.dataset_type.name} {ref.data_id}) is not in the registry."
+                )
+            return stored, component, ref.data_id, rows[0]
+        stored, component = self._stored(dataset_type)
+        coord = self._data_id(stored.dataset_type, data_id, kwargs)
+        names, ids = self._search_path(collections)
+        row = self.registry.datasets.find(stored, ids, coord.required_values)
+        if row is None:
+            raise self._not_found(stored, coord, names)
+        return stored, component, coord, row
+
+    def _not_found(
+        self, stored: StoredDatasetType, coord: DataCoordinate, names: list[str]
+    ) -> DatasetNotFoundError:
+        name = stored.dataset_type.name
+        message = f"No {name!r} dataset with data ID {coord} in collections {names}."
+        elsewhere = [
+            self.registry.collections.by_id(c).name
+            for c in self.registry.datasets.collections_with(stored, coord.required_values)
+        ]
+        if elsewhere:
+            message += f" It exists in {sorted(elsewhere)}; add one of them to collections=."
+        else:
+            try:
+                given = normalize_data_id(self.universe, coord, None)
+                self.registry.resolver.complete(stored.dataset_type.dimensions, given, expand=True)
+                message += " No collection has it."
+            except DataIdError as exc:
+                message += f" {exc}"
+        return DatasetNotFoundError(message)
+
+    def find_dataset(
+        self,
+        dataset_type: DatasetTypeLike,
+        data_id: DataIdLike | None = None,
+        *,
+        collections: CollectionsLike | None = None,
+        **kwargs: Any,
+    ) -> DatasetRef | None:
+        """Return the ref of the first matching dataset along the search path, or ``None``."""
+        try:
+            stored, _, coord, row = self._find_row(dataset_type, data_id, collections, kwargs)
+        except DatasetNotFoundError:
+            return None
+        return DatasetRef(
+            row.id, stored.dataset_type, coord, self.registry.collections.by_id(row.run_id).name
+        )
+
+    def exists(
+        self,
+        dataset_type: DatasetTypeLike | DatasetRef,
+        data_id: DataIdLike | None = None,
+        *,
+        collections: CollectionsLike | None = None,
+        **kwargs: Any,
+    ) -> bool:
+        """Return whether the registry has a matching dataset (storage is not checked: the registry is the truth)."""
+        try:
+            self._find_row(dataset_type, data_id, collections, kwargs)
+        except DatasetNotFoundError:
+            return False
+        return True
+
+    def get(
+        self,
+        dataset_type: DatasetTypeLike | DatasetRef,
+        data_id: DataIdLike | None = None,
+        *,
+        collections: CollectionsLike | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        storage_class: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Read a dataset, found by ref or by dataset type + data ID along the collections' search path.
+
+        Raises
+        ------
+        DatasetNotFoundError
+            Before any file I/O: no such dataset in the collections searched (named), and where else it is.
+        DatasetTypeError, DataIdError, CollectionError
+            The dataset type, data ID or a collection is wrong.
+        ArtifactNotFoundError
+            The dataset is registered but its file is missing.
+        """
+        stored, component, _, row = self._find_row(dataset_type, data_id, collections, kwargs)
+        if row.artifact is None:
+            raise DatasetNotFoundError(f"Dataset {row.id} is registered but has no stored file.")
+        sc = storage_classes.get(storage_class or stored.dataset_type.storage_class)
+        return self.datastore.read(row.artifact, storage_class=sc, component=component, parameters=parameters)
+
+    def get_many(self, refs: Sequence[DatasetRef]) -> list[Any]:
+        """Read many datasets by ref, with one registry query per dataset type."""
+        by_type: dict[str, list[DatasetRef]] = {}
+        for ref in refs:
+            by_type.setdefault(ref.dataset_type.name, []).append(ref)
+        artifacts = {}
+        for name, group in by_type.items():
+            stored, _ = self._stored(name)
+            for row in self.registry.datasets.by_ids([stored], [r.id for r in group]):
+                artifacts[row.id] = (row.artifact, stored.dataset_type.storage_class)
+        out = []
+        for ref in refs:
+            found = artifacts.get(ref.id)
+            if found is None or found[0] is None:
+                raise DatasetNotFoundError(
+                    f"Dataset {ref.id} ({ref.dataset_type.name} {ref.data_id}) is not in the registry."
+                )
+            out.append(self.datastore.read(found[0], storage_class=storage_classes.get(found[1])))
+        return out
+
+    def get_deferred(
+        self,
+        dataset_type: DatasetTypeLike | DatasetRef,
+        data_id: DataIdLike | None = None,
+        *,
+        collections: CollectionsLike | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> DeferredDatasetHandle:
+        """Find a dataset now (failing fast if it is missing) and return a handle that reads it on demand."""
+        if isinstance(dataset_type, DatasetRef):
+            ref: DatasetRef | None = dataset_type
+            self._find_row(dataset_type, None, None, {})
+        else:
+            stored, _, coord, row = self._find_row(dataset_type, data_id, collections, kwargs)
+            ref = DatasetRef(
+                row.id, stored.dataset_type, coord, self.registry.collections.by_id(row.run_id).name
+            )
+        return DeferredDatasetHandle(self, ref, parameters)
+
+    def get_uri(
+        self,
+        dataset_type: DatasetTypeLike | DatasetRef,
+        data_id: DataIdLike | None = None,
+        *,
+        collections: CollectionsLike | None = None,
+        **kwargs: Any,
+    ) -> str:
+        """Return the URI of a dataset's file."""
+        _, _, _, row = self._find_row(dataset_type, data_id, collections, kwargs)
+        if row.artifact is None:
+            raise DatasetNotFoundError(f"Dataset {row.id} is registered but has no stored file.")
+        return self.datastore.uri(row.artifact)
+
+    # -- remove / reconcile ----------------------------------------------------------------------------------
+    def remove(self, refs: Iterable[DatasetRef]) -> int:
+        """Remove datasets from the registry and delete their files; return how many were removed.
+
+        The registry rows go first, in one transaction, with the file paths put in the trash; then the
+        files are deleted and the trash emptied.  A crash in between leaves trash that `reconcile` empties.
+        """
+        self._run_record(self.run) if self.run else None
+        if not self.writeable:
+            raise PermissionDeniedError(
+                "This butler is read-only; open it with writeable=True to remove datasets."
+            )
+        ids = [r.id for r in refs]
+        entries = self.registry.datasets.remove(ids)
+        paths = [p for _, p in entries]
+        self.datastore.delete(paths)
+        self.registry.datasets.drop_trash(paths)
+        return len(entries)
+
+    def reconcile(self, *, grace_seconds: float = 600.0, remove_unknown: bool = False) -> ReconcileReport:
+        """Repair what crashes left behind: promote or delete staging files, empty the trash.
+
+        Run it when no other process is writing the same data IDs: staging files younger than
+        ``grace_seconds`` are left alone since their writer may still be running.
+        """
+        if not self.writeable:
+            raise PermissionDeniedError("reconcile changes the repository; open it with writeable=True.")
+        trash = self.registry.datasets.trash()
+        live = self.registry.datasets.live_paths()
+        staged_ids = []
+        for key in self.datastore.transport.keys(STAGING):
+            try:
+                staged_ids.append(uuid.UUID(key[len(STAGING) :].split(".", 1)[0]))
+            except ValueError:
+                continue
+        registered = {i.hex: a.path for i, a in self.registry.datasets.artifacts(staged_ids).items()}
+        report = self.datastore.reconcile_files(
+            registered,
+            live,
+            [p for _, _, p in trash],
+            grace_seconds=grace_seconds,
+            remove_unknown=remove_unknown,
+        )
+        self.registry.datasets.drop_trash([p for _, _, p in trash])
+        return report
+
+    # -- conveniences ------------------------------------------------------------------------------------------
+    def insert_dimension_records(
+        self, element: str, records: Iterable[Mapping[str, Any]], *, skip_existing: bool = False
+    ) -> int:
+        """Shortcut for ``butler.registry.insert_dimension_records``."""
+        return self.registry.insert_dimension_records(element, records, skip_existing=skip_existing)
+
+    def query_datasets_in_run(self, dataset_type: DatasetTypeLike, run: str) -> list[DatasetRef]:
+        """Every dataset of a type born in a run (the query system adds general searches)."""
+        stored, _ = self._stored(dataset_type)
+        record = self.registry.collections.get(run)
+        dt = stored.dataset_type
+        return [
+            DatasetRef(row.id, dt, DataCoordinate.from_required(dt.dimensions, row.values), run)
+            for row in self.registry.datasets.in_run(stored, record.id)
+        ]
+
+
+def _load_universe(name: str) -> DimensionUniverse:
+    """A universe by plug-in name (``default``) or path to a YAML file."""
+    if name == "default":
+        return DimensionUniverse.default()
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") and path.exists():
+        return DimensionUniverse.from_yaml(path.read_text())
+    from skybutler.plugins import PluginRegistry
+
+    registry: PluginRegistry[Any] = PluginRegistry("universes", {})
+    value = registry.get(name)
+    if isinstance(value, DimensionUniverse):
+        return value
+    if isinstance(value, str):
+        return DimensionUniverse.from_yaml(value)
+    raise ConfigError(
+        f"Universe plug-in {name!r} must be a DimensionUniverse or YAML text, got {type(value).__name__}."
+    )

@@ -1,0 +1,129 @@
+"""Repository configuration: pydantic models, layered defaults ← butler.yaml ← arguments ← environment.
+
+Environment variables override any key: ``SKYBUTLER_<SECTION>__<KEY>`` (two underscores between levels), with
+YAML-parsed values, e.g. ``SKYBUTLER_REGISTRY__BUSY_TIMEOUT=5`` or ``SKYBUTLER_DATASTORE__CHECKSUM=none``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from skybutler.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "ButlerConfig",
+    "DatastoreConfig",
+    "RegistryConfig",
+    "dump_config",
+    "load_config",
+    "merge",
+]
+
+#: The default file template: run, dataset type, then every required dimension (see docs/concepts.md).
+DEFAULT_TEMPLATE = "{run}/{dataset_type}/{dimensions_path}/{dataset_type}_{dimensions_name}"
+
+CONFIG_FILE = "butler.yaml"
+ENV_PREFIX = "SKYBUTLER_"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class RegistryConfig(_Model):
+    """Where the registry database is."""
+
+    db: str = "sqlite:///{root}/registry.sqlite3"
+    """SQLAlchemy URL; ``{root}`` is the repository root.  PostgreSQL: ``postgresql://user@host/dbname``."""
+    db_schema: str | None = Field(default=None, alias="schema")
+    """PostgreSQL schema holding this repository's tables (several repositories can share a database)."""
+    busy_timeout: float = Field(default=60.0, gt=0)
+    """Seconds to wait for a lock held by another writer before failing (SQLite)."""
+
+
+class DatastoreConfig(_Model):
+    """Where and how dataset files are written."""
+
+    root: str = "{root}"
+    """Root directory or URI of the files; ``{root}`` is the repository root."""
+    templates: dict[str, str] = Field(default_factory=lambda: {"default": DEFAULT_TEMPLATE})
+    """File templates: ``default``, and overrides by dataset type name."""
+    formatters: dict[str, str] = Field(default_factory=dict)
+    """Formatter short name by dataset type name or storage class name (dataset type wins)."""
+    checksum: Literal["blake2b", "none"] = "blake2b"
+    """Checksum computed while writing each file; ``none`` skips it."""
+
+
+class ButlerConfig(_Model):
+    """The whole configuration of a repository."""
+
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    datastore: DatastoreConfig = Field(default_factory=DatastoreConfig)
+    universe: str = "default"
+    """Used when creating a repository: a universe plug-in name or a path to a universe YAML file."""
+
+
+def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge two nested mappings, ``over`` winning."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        try:
+            node[path[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            node[path[-1]] = raw
+    return out
+
+
+def load_config(
+    repo_file: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    source: str = "configuration",
+) -> ButlerConfig:
+    """Build the configuration from its layers and validate it.
+
+    Raises
+    ------
+    ConfigError
+        A key is unknown or a value invalid; the message gives the key path and the layer's source.
+    """
+    data: dict[str, Any] = {}
+    for layer in (
+        repo_file or {},
+        overrides or {},
+        _from_environment(os.environ if environ is None else environ),
+    ):
+        data = merge(data, layer)
+    try:
+        return ButlerConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"Invalid {source}: {problems}.") from None
+
+
+def dump_config(config: ButlerConfig) -> str:
+    """Return the configuration as YAML (what ``butler.yaml`` holds)."""
+    return yaml.safe_dump(config.model_dump(by_alias=True, exclude_none=True), sort_keys=False)

@@ -1,0 +1,18 @@
+"""The dataset data model: storage classes, dataset types and refs (no SQL, no I/O)."""
+
+from __future__ import annotations
+
+from skybutler.datasets._artifact import ArtifactInfo
+from skybutler.datasets._dataset_type import DatasetType
+from skybutler.datasets._ref import DatasetIdMode, DatasetRef, make_dataset_id
+from skybutler.datasets._storage_class import StorageClass, storage_classes
+
+__all__ = [
+    "ArtifactInfo",
+    "DatasetIdMode",
+    "DatasetRef",
+    "DatasetType",
+    "StorageClass",
+    "make_dataset_id",
+    "storage_classes",
+]

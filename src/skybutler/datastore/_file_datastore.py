@@ -1,0 +1,299 @@
+"""The file datastore: one artifact per dataset, written to a staging name and promoted after registration.
+
+Put: `prepare` checks the object's type, picks the formatter, renders the template and streams the bytes
+to ``.staging/<dataset id><ext>`` while hashing them; the caller registers the dataset (with the returned
+`ArtifactInfo`) in one transaction and then calls `promote`, which renames the file to its final path.
+A crash before registration leaves only a staging file; a crash after it leaves a staging file whose
+dataset is registered: `reconcile_files` finishes or removes each, so no registered dataset loses its file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from skybutler.datasets import ArtifactInfo, storage_classes
+from skybutler.datastore._checksums import HashingWriter, checksum_stream
+from skybutler.datastore._templates import FileTemplate
+from skybutler.errors import ArtifactNotFoundError, ConfigError, FormatterError, StorageError
+from skybutler.formatters import DEFAULT_FORMATTERS, Formatter, formatters
+
+if TYPE_CHECKING:
+    from skybutler.config import DatastoreConfig
+    from skybutler.datasets import DatasetRef, DatasetType, StorageClass
+    from skybutler.transports import Transport
+
+__all__ = ["STAGING", "FileDatastore", "ReconcileReport", "Staged"]
+
+STAGING = ".staging/"
+#: Files at the datastore root that belong to the repository, not to datasets.
+_RESERVED_PREFIXES = (STAGING, "butler.yaml", "registry.sqlite3")
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """An artifact written under its staging name, waiting for its dataset to be registered."""
+
+    dataset_id: str
+    staging_key: str
+    artifact: ArtifactInfo
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    """What `FileDatastore.reconcile_files` found and did."""
+
+    promoted: list[str] = field(default_factory=list)
+    """Staging files whose dataset was registered: moved to their final path."""
+    removed_staging: list[str] = field(default_factory=list)
+    """Staging files of datasets never registered: deleted."""
+    removed_trash: list[str] = field(default_factory=list)
+    """Files of removed datasets still on storage: deleted."""
+    unknown: list[str] = field(default_factory=list)
+    """Other files no registered dataset refers to (deleted when asked)."""
+    missing: list[str] = field(default_factory=list)
+    """Registered artifacts with no file (lost outside skybutler's control)."""
+
+    def __str__(self) -> str:
+        return (
+            f"promoted {len(self.promoted)} staged file(s), removed {len(self.removed_staging)} staging and "
+            f"{len(self.removed_trash)} trashed file(s); {len(self.unknown)} unknown, "
+            f"{len(self.missing)} missing"
+        )
+
+
+class FileDatastore:
+    """Datasets ↔ files under one transport root; never touches the registry."""
+
+    def __init__(self, transport: Transport, config: DatastoreConfig) -> None:
+        self.transport = transport
+        self.config = config
+        self._templates = {name: FileTemplate(t) for name, t in config.templates.items()}
+        if "default" not in self._templates:
+            raise ConfigError("The datastore configuration needs a 'default' file template.")
+        self._formatter_cache: dict[str, tuple[str, Formatter]] = {}
+        self._instances: dict[str, Formatter] = {}
+
+    # -- configuration --------------------------------------------------------------------------------------
+    def template_for(self, dataset_type: DatasetType) -> FileTemplate:
+        """The file template of ``dataset_type`` (its own override, else the default)."""
+        return self._templates.get(dataset_type.parent_name, self._templates["default"])
+
+    def formatter_instance(self, name: str) -> Formatter:
+        """The (shared) instance of the formatter named ``name``."""
+        found = self._instances.get(name)
+        if found is None:
+            found = formatters.get(name)()
+            self._instances[name] = found
+        return found
+
+    def formatter_for(self, dataset_type: DatasetType) -> tuple[str, Formatter]:
+        """Pick the formatter by dataset type, then storage class, then the built-in default.
+
+        Raises
+        ------
+        ConfigError
+            No formatter is configured for the storage class, the configured one cannot write it, or it is
+            unsafe (pickle) and was not named explicitly.
+        """
+        cached = self._formatter_cache.get(dataset_type.name)
+        if cached is not None:
+            return cached
+        configured = self.config.formatters
+        sc = dataset_type.storage_class
+        name = configured.get(dataset_type.parent_name) or configured.get(sc) or DEFAULT_FORMATTERS.get(sc)
+        if name is None:
+            raise ConfigError(
+                f"No formatter for storage class {sc!r} (dataset type {dataset_type.name!r}); set "
+                f"datastore.formatters.{sc} in butler.yaml to one of {formatters.names()}."
+            )
+        formatter = self.formatter_instance(name)
+        if not formatter.supports(sc):
+            raise ConfigError(
+                f"Formatter {name!r} cannot write storage class {sc!r} (it writes {formatter.storage_classes})."
+            )
+        explicit = configured.get(dataset_type.parent_name) == name or configured.get(sc) == name
+        if formatter.unsafe and not explicit:
+            raise ConfigError(
+                f"Formatter {name!r} runs code when reading; name it explicitly in datastore.formatters "
+                f"for {dataset_type.name!r} or {sc!r} to use it."
+            )
+        self._formatter_cache[dataset_type.name] = (name, formatter)
+        return name, formatter
+
+    def validate(self, dataset_type: DatasetType) -> None:
+        """Check that ``dataset_type`` can be stored: a safe, unique template and a formatter."""
+        self.template_for(dataset_type).validate_for(dataset_type)
+        self.formatter_for(dataset_type)
+
+    # -- put ----------------------------------------------------------------------------------------------
+    def prepare(self, ref: DatasetRef, obj: Any, storage_class: StorageClass | None = None) -> Staged:
+        """Check ``obj``, write it under a staging name and return what to register.
+
+        Raises
+        ------
+        FormatterError
+            ``obj`` is not of the dataset type's storage class, or the formatter cannot write it.
+        StorageError
+            The bytes could not be written.
+        """
+        dataset_type = ref.dataset_type
+        sc = storage_class or storage_classes.get(dataset_type.storage_class)
+        obj = sc.coerce(obj)
+        name, formatter = self.formatter_for(dataset_type)
+        ext = formatter.extensions[0]
+        id_hex = ref.id.hex
+        path = self.template_for(dataset_type).render(dataset_type, ref.data_id, ref.run, id_hex) + ext
+        if self.transport.exists(path):
+            # A file of a removed dataset may still await deletion: never write over it.
+            path = path[: -len(ext)] + f"_{id_hex[:12]}" + ext
+        staging_key = f"{STAGING}{id_hex}{ext}"
+        writer: HashingWriter | None = None
+        try:
+            with self.transport.open_write(staging_key, atomic=False) as raw:
+                writer = HashingWriter(raw, self.config.checksum)
+                formatter.write(obj, writer)  # type: ignore[arg-type]
+        except FormatterError:
+            self.transport.delete(staging_key)
+            raise
+        except (TypeError, ValueError, AttributeError) as exc:
+            self.transport.delete(staging_key)
+            raise FormatterError(
+                f"Formatter {name!r} could not write {dataset_type.name} {ref.data_id}: {exc}"
+            ) from exc
+        except OSError as exc:
+            self.transport.delete(staging_key)
+            raise StorageError(f"Could not write {staging_key} under {self.transport.root}: {exc}") from exc
+        artifact = ArtifactInfo(path, name, sc.name, writer.size, writer.checksum)
+        return Staged(id_hex, staging_key, artifact)
+
+    def promote(self, staged: Staged) -> None:
+        """Move a staged file to its final path (after its dataset is registered)."""
+        self.transport.move(staged.staging_key, staged.artifact.path)
+
+    def abort(self, staged: Staged) -> None:
+        """Delete a staged file whose registration failed."""
+        self.transport.delete(staged.staging_key)
+
+    # -- get ----------------------------------------------------------------------------------------------
+    def read(
+        self,
+        artifact: ArtifactInfo,
+        *,
+        storage_class: StorageClass | None = None,
+        component: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Read an artifact with the formatter recorded for it.
+
+        Raises
+        ------
+        ArtifactNotFoundError
+            The file is missing (run ``reconcile``).
+        FormatterError
+            The file could not be parsed.
+        """
+        formatter = self.formatter_instance(artifact.formatter)
+        try:
+            with self.transport.open(artifact.path) as stream:
+                obj = formatter.read(stream, component=component, parameters=parameters)
+        except ArtifactNotFoundError:
+            raise ArtifactNotFoundError(
+                f"The file of a registered dataset is missing: {self.transport.uri(artifact.path)}. "
+                "Run `skybutler reconcile` (butler.reconcile()) to see what else is affected."
+            ) from None
+        except (FormatterError, StorageError):
+            raise
+        except Exception as exc:
+            raise FormatterError(
+                f"Formatter {artifact.formatter!r} could not read {self.transport.uri(artifact.path)}: {exc}"
+            ) from exc
+        if storage_class is not None and storage_class.name != artifact.storage_class:
+            obj = storage_class.coerce(obj)
+        return obj
+
+    def uri(self, artifact: ArtifactInfo) -> str:
+        """The URI of an artifact."""
+        return self.transport.uri(artifact.path)
+
+    # -- remove, verify, reconcile -----------------------------------------------------------------------------
+    def delete(self, paths: Iterable[str]) -> None:
+        """Delete files (a missing file is not an error)."""
+        for path in paths:
+            self.transport.delete(path)
+
+    def verify(self, artifact: ArtifactInfo) -> str | None:
+        """Re-read an artifact; return a problem description, or ``None`` when size and checksum match."""
+        try:
+            with self.transport.open(artifact.path) as stream:
+                checksum, size = checksum_stream(stream, "blake2b")
+        except ArtifactNotFoundError:
+            return "missing"
+        if size != artifact.size:
+            return f"size {size} != recorded {artifact.size}"
+        if artifact.checksum is not None and checksum != artifact.checksum:
+            return f"checksum {checksum} != recorded {artifact.checksum}"
+        return None
+
+    def reconcile_files(
+        self,
+        registered: Mapping[str, str],
+        live_paths: set[str],
+        trash_paths: Iterable[str],
+        *,
+        grace_seconds: float = 600.0,
+        remove_unknown: bool = False,
+    ) -> ReconcileReport:
+        """Repair what a crash left behind.
+
+        Parameters
+        ----------
+        registered
+            Dataset id (hex) → final path, for every registered dataset that has a staging file.
+        live_paths
+            Every path a registered dataset refers to.
+        trash_paths
+            Paths of removed datasets whose deletion may not have happened.
+        grace_seconds
+            Staging files younger than this are left alone: another process may still be writing them.
+        remove_unknown
+            Also delete files no dataset refers to (otherwise they are only reported).
+        """
+        report = ReconcileReport()
+        for path in trash_paths:
+            if path not in live_paths:
+                self.transport.delete(path)
+                report.removed_trash.append(path)
+        now = time.time()
+        for key in list(self.transport.keys(STAGING)):
+            id_hex = key[len(STAGING) :].split(".", 1)[0]
+            if self._age(key, now) < grace_seconds:
+                continue
+            final = registered.get(id_hex)
+            if final is not None and not self.transport.exists(final):
+                self.transport.move(key, final)
+                report.promoted.append(final)
+            else:
+                self.transport.delete(key)
+                report.removed_staging.append(key)
+        present = set()
+        for key in self.transport.keys():
+            if key.startswith(_RESERVED_PREFIXES):
+                continue
+            present.add(key)
+            if key not in live_paths:
+                report.unknown.append(key)
+                if remove_unknown or ".tmp-" in key:
+                    self.transport.delete(key)
+        report.missing = sorted(live_paths - present)
+        return report
+
+    def _age(self, key: str, now: float) -> float:
+        if self.transport.is_local:
+            try:
+                return now - self.transport.local_path(key).stat().st_mtime
+            except FileNotFoundError:
+                return 0.0
+        return float("inf")

@@ -1,0 +1,27 @@
+"""The dimension data model: universe, elements, records and data IDs (no SQL, no I/O)."""
+
+from __future__ import annotations
+
+from skybutler.dimensions._coordinate import DataCoordinate, DataIdValue
+from skybutler.dimensions._elements import DimensionElement, FieldSpec
+from skybutler.dimensions._normalize import DataIdInput, normalize_data_id
+from skybutler.dimensions._records import DimensionRecord
+from skybutler.dimensions._time import TIMESPAN_MAX, TIMESPAN_MIN, Timespan, tai_ns_to_iso, to_tai_ns
+from skybutler.dimensions._universe import DimensionGroup, DimensionUniverse
+
+__all__ = [
+    "TIMESPAN_MAX",
+    "TIMESPAN_MIN",
+    "DataCoordinate",
+    "DataIdInput",
+    "DataIdValue",
+    "DimensionElement",
+    "DimensionGroup",
+    "DimensionRecord",
+    "DimensionUniverse",
+    "FieldSpec",
+    "Timespan",
+    "normalize_data_id",
+    "tai_ns_to_iso",
+    "to_tai_ns",
+]

@@ -1,0 +1,184 @@
+"""Time as int64 TAI nanoseconds since 1970-01-01T00:00:00 TAI, and the half-open `Timespan`.
+
+The standard library knows nothing of leap seconds, so UTC ↔ TAI uses the table of IERS leap seconds below.
+Before 1972 (when UTC had "rubber" seconds) the 1972 offset of 10 s is used: good to about a second.
+Astropy ``Time`` objects are accepted without importing astropy here: anything with a ``.tai`` attribute
+carrying ``jd1``/``jd2`` is converted exactly through its Julian dates.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from skybutler.errors import DataIdError
+
+__all__ = ["TIMESPAN_MAX", "TIMESPAN_MIN", "Timespan", "tai_ns_to_iso", "tai_ns_to_utc", "to_tai_ns"]
+
+_NS = 1_000_000_000
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+_UNIX_JD = 2440587.5
+
+#: Database sentinels for an unbounded end of a timespan (NULL-free so comparisons stay simple and indexed).
+TIMESPAN_MIN = -(2**62)
+TIMESPAN_MAX = 2**62
+
+# (UTC date from which it applies, TAI - UTC in seconds): the IERS leap-second history.
+_LEAPS = [
+    ("1972-01-01", 10), ("1972-07-01", 11), ("1973-01-01", 12), ("1974-01-01", 13), ("1975-01-01", 14),
+    ("1976-01-01", 15), ("1977-01-01", 16), ("1978-01-01", 17), ("1979-01-01", 18), ("1980-01-01", 19),
+    ("1981-07-01", 20), ("1982-07-01", 21), ("1983-07-01", 22), ("1985-07-01", 23), ("1988-01-01", 24),
+    ("1990-01-01", 25), ("1991-01-01", 26), ("1992-07-01", 27), ("1993-07-01", 28), ("1994-07-01", 29),
+    ("1996-01-01", 30), ("1997-07-01", 31), ("1999-01-01", 32), ("2006-01-01", 33), ("2009-01-01", 34),
+    ("2012-07-01", 35), ("2015-07-01", 36), ("2017-01-01", 37),
+]  # fmt: skip
+_UTC_STARTS = [
+    int((datetime.datetime.fromisoformat(d).replace(tzinfo=datetime.UTC) - _EPOCH).total_seconds()) * _NS
+    for d, _ in _LEAPS
+]
+_OFFSETS = [off * _NS for _, off in _LEAPS]
+_TAI_STARTS = [u + o for u, o in zip(_UTC_STARTS, _OFFSETS, strict=True)]
+
+
+def _utc_ns_to_tai(utc_ns: int) -> int:
+    i = bisect.bisect_right(_UTC_STARTS, utc_ns) - 1
+    return utc_ns + _OFFSETS[max(i, 0)]
+
+
+def _tai_ns_to_utc_ns(tai_ns: int) -> int:
+    i = bisect.bisect_right(_TAI_STARTS, tai_ns) - 1
+    return tai_ns - _OFFSETS[max(i, 0)]
+
+
+def _datetime_to_utc_ns(value: datetime.datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.UTC)
+    delta = value - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * _NS + delta.microseconds * 1000
+
+
+def to_tai_ns(value: Any) -> int:
+    """Convert a time to int64 TAI nanoseconds.
+
+    Accepted: ``int`` (already TAI ns), `datetime.datetime` (naive means UTC), an ISO 8601 string (UTC unless
+    it ends in ``TAI``, e.g. ``"2025-01-01T12:00:00 TAI"``), or an astropy ``Time`` in any scale.
+
+    Examples
+    --------
+    >>> to_tai_ns("2017-01-01T00:00:00") - to_tai_ns("2017-01-01T00:00:00 TAI")
+    37000000000
+    """
+    if isinstance(value, bool):
+        raise DataIdError(f"Cannot use the boolean {value!r} as a time; give a datetime, ISO string or Time.")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, datetime.datetime):
+        return _utc_ns_to_tai(_datetime_to_utc_ns(value))
+    if isinstance(value, datetime.date):
+        return to_tai_ns(datetime.datetime(value.year, value.month, value.day))
+    if isinstance(value, str):
+        return _parse_iso(value)
+    tai = getattr(value, "tai", None)
+    if tai is not None and hasattr(tai, "jd1"):
+        days = float(tai.jd1) - _UNIX_JD
+        whole = int(days)
+        rest = (days - whole) + float(tai.jd2)
+        return whole * 86400 * _NS + round(rest * 86400 * _NS)
+    raise DataIdError(
+        f"Cannot interpret {value!r} ({type(value).__name__}) as a time; "
+        "give an astropy Time, a datetime (UTC) or an ISO 8601 string."
+    )
+
+
+def _parse_iso(text: str) -> int:
+    stripped = text.strip()
+    scale = "utc"
+    for suffix in ("TAI", "UTC"):
+        if stripped.upper().endswith(suffix):
+            scale = suffix.lower()
+            stripped = stripped[: -len(suffix)].strip()
+    try:
+        parsed = datetime.datetime.fromisoformat(stripped.replace("Z", "+00:00"))
+    except ValueError:
+        raise DataIdError(
+            f"Cannot parse the time {text!r}; use ISO 8601 such as '2025-01-01T12:00:00' (UTC) "
+            "or '2025-01-01T12:00:00 TAI'."
+        ) from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(datetime.UTC)
+    # Fractional seconds beyond microseconds are not kept by datetime; that is below our needs.
+    ns = _datetime_to_utc_ns(parsed)
+    return ns if scale == "tai" else _utc_ns_to_tai(ns)
+
+
+def tai_ns_to_utc(tai_ns: int) -> datetime.datetime:
+    """Return the UTC `datetime.datetime` (aware) of a TAI nanosecond count."""
+    utc_ns = _tai_ns_to_utc_ns(tai_ns)
+    return _EPOCH + datetime.timedelta(microseconds=utc_ns // 1000)
+
+
+def tai_ns_to_iso(tai_ns: int, scale: str = "tai") -> str:
+    """Format a TAI nanosecond count as ISO 8601 in the ``tai`` or ``utc`` scale (no zone suffix)."""
+    ns = tai_ns if scale == "tai" else _tai_ns_to_utc_ns(tai_ns)
+    moment = _EPOCH + datetime.timedelta(microseconds=ns // 1000)
+    text = moment.replace(tzinfo=None).isoformat(timespec="microseconds")
+    return text + f"{ns % 1000:03d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Timespan:
+    """A half-open time range ``[begin, end)`` in TAI nanoseconds; ``None`` means unbounded on that side.
+
+    Examples
+    --------
+    >>> t = Timespan.from_times("2025-01-01", "2025-01-02")
+    >>> t.contains("2025-01-01T12:00:00")
+    True
+    """
+
+    begin: int | None
+    """Start (inclusive), TAI ns; ``None`` for the infinite past."""
+    end: int | None
+    """End (exclusive), TAI ns; ``None`` for the infinite future."""
+
+    def __post_init__(self) -> None:
+        if self.begin is not None and self.end is not None and self.end < self.begin:
+            raise DataIdError(
+                f"A timespan's end ({tai_ns_to_iso(self.end)} TAI) is before its begin "
+                f"({tai_ns_to_iso(self.begin)} TAI); swap them."
+            )
+
+    @classmethod
+    def from_times(cls, begin: Any, end: Any) -> Timespan:
+        """Build from any accepted time forms (see `to_tai_ns`); ``None`` leaves a side unbounded."""
+        return cls(None if begin is None else to_tai_ns(begin), None if end is None else to_tai_ns(end))
+
+    def contains(self, time: Any) -> bool:
+        """Return whether the instant ``time`` lies in ``[begin, end)``."""
+        t = to_tai_ns(time)
+        return (self.begin is None or self.begin <= t) and (self.end is None or t < self.end)
+
+    def overlaps(self, other: Timespan) -> bool:
+        """Return whether the two ranges share at least one instant."""
+        lo_ok = other.end is None or self.begin is None or self.begin < other.end
+        hi_ok = self.end is None or other.begin is None or other.begin < self.end
+        return lo_ok and hi_ok
+
+    def to_db(self) -> tuple[int, int]:
+        """Return ``(begin, end)`` with the NULL-free database sentinels for unbounded sides."""
+        return (
+            TIMESPAN_MIN if self.begin is None else self.begin,
+            TIMESPAN_MAX if self.end is None else self.end,
+        )
+
+    @classmethod
+    def from_db(cls, begin: int, end: int) -> Timespan:
+        """Inverse of `to_db`."""
+        return cls(None if begin <= TIMESPAN_MIN else begin, None if end >= TIMESPAN_MAX else end)
+
+    def __str__(self) -> str:
+        lo = "-∞" if self.begin is None else tai_ns_to_iso(self.begin)
+        hi = "+∞" if self.end is None else tai_ns_to_iso(self.end)
+        return f"[{lo}, {hi}) TAI"

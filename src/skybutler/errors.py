@@ -1,0 +1,184 @@
+"""Every exception skybutler raises on purpose, in one hierarchy.
+
+::
+
+    SkyButlerError
+    ├── DataIdError (ValueError)                 422  exit 2   missing, unknown or conflicting keys
+    ├── DatasetTypeError (ValueError)            422  exit 2   unregistered, or re-registered differently
+    ├── QuerySyntaxError (ValueError)            400  exit 2   position and caret under the expression
+    ├── ConfigError (ValueError)                 500  exit 2   invalid configuration or repository layout
+    │   ├── PluginNotFoundError (LookupError)                  lists the installed names
+    │   └── MissingDependencyError (ImportError)               says which extra to install
+    ├── DatasetNotFoundError (LookupError)       404  exit 3   collections searched; where it does exist
+    ├── CollectionError (LookupError)            404  exit 3   missing collection or wrong collection type
+    ├── ConflictError                            409  exit 4   uniqueness; overlapping validity ranges
+    ├── PermissionDeniedError (PermissionError)  403  exit 5   read-only butler, or no run to write into
+    ├── StorageError (OSError)                   502  exit 1   the bytes could not be written or read
+    │   └── ArtifactNotFoundError (FileNotFoundError)          registered dataset, missing file
+    ├── FormatterError                           500  exit 1   cannot read or write; wrong Python type on put
+    └── MigrationRequiredError                   503  exit 1   repository schema differs from the code's
+
+Each class has a stable ``code`` (documented in ``docs/errors.md``), the ``exit_code`` the CLI uses and the
+``http_status`` a server answers with.  Every class also derives from the builtin exception that callers
+already catch, so ``except LookupError`` keeps working.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "ArtifactNotFoundError",
+    "CollectionError",
+    "ConfigError",
+    "ConflictError",
+    "DataIdError",
+    "DatasetNotFoundError",
+    "DatasetTypeError",
+    "FormatterError",
+    "MigrationRequiredError",
+    "MissingDependencyError",
+    "PermissionDeniedError",
+    "PluginNotFoundError",
+    "QuerySyntaxError",
+    "SkyButlerError",
+    "StorageError",
+    "error_for_code",
+]
+
+
+class SkyButlerError(Exception):
+    """Base class of every error skybutler raises on purpose."""
+
+    code: ClassVar[str] = "skybutler-error"
+    http_status: ClassVar[int] = 500
+    exit_code: ClassVar[int] = 1
+    user_error: ClassVar[bool] = False
+
+
+class DataIdError(SkyButlerError, ValueError):
+    """A data ID has missing, unknown, ill-typed or conflicting keys, or names no known record."""
+
+    code = "data-id"
+    http_status = 422
+    exit_code = 2
+    user_error = True
+
+
+class DatasetTypeError(SkyButlerError, ValueError):
+    """A dataset type is not registered, or is re-registered with a different definition."""
+
+    code = "dataset-type"
+    http_status = 422
+    exit_code = 2
+    user_error = True
+
+
+class QuerySyntaxError(SkyButlerError, ValueError):
+    """A query expression could not be parsed."""
+
+    code = "query-syntax"
+    http_status = 400
+    exit_code = 2
+    user_error = True
+
+
+class ConfigError(SkyButlerError, ValueError):
+    """The configuration or repository layout is invalid."""
+
+    code = "config"
+    exit_code = 2
+    user_error = True
+
+
+class PluginNotFoundError(ConfigError, LookupError):
+    """No built-in or installed plug-in has the requested name."""
+
+    code = "plugin-not-found"
+
+
+class MissingDependencyError(ConfigError, ImportError):
+    """A plug-in exists but the optional package it needs is not installed."""
+
+    code = "missing-dependency"
+
+
+class DatasetNotFoundError(SkyButlerError, LookupError):
+    """No dataset matches the dataset type, data ID and collections given."""
+
+    code = "dataset-not-found"
+    http_status = 404
+    exit_code = 3
+    user_error = True
+
+
+class CollectionError(SkyButlerError, LookupError):
+    """A collection does not exist, or has the wrong type for the operation."""
+
+    code = "collection"
+    http_status = 404
+    exit_code = 3
+    user_error = True
+
+
+class ConflictError(SkyButlerError):
+    """An operation would break a uniqueness rule (same dataset type, data ID and run; same name)."""
+
+    code = "conflict"
+    http_status = 409
+    exit_code = 4
+    user_error = True
+
+
+class PermissionDeniedError(SkyButlerError, PermissionError):
+    """The butler may not perform this operation (read-only, or no run to write into)."""
+
+    code = "permission-denied"
+    http_status = 403
+    exit_code = 5
+    user_error = True
+
+
+class StorageError(SkyButlerError, OSError):
+    """Bytes could not be written to or read from the datastore."""
+
+    code = "storage"
+    http_status = 502
+
+
+class ArtifactNotFoundError(StorageError, FileNotFoundError):
+    """A registered dataset's file is missing from storage."""
+
+    code = "artifact-not-found"
+
+
+class FormatterError(SkyButlerError):
+    """An object could not be written or read by its formatter (including a put of the wrong Python type)."""
+
+    code = "formatter"
+    user_error = True
+
+
+class MigrationRequiredError(SkyButlerError):
+    """The repository's schema version differs from the one this code expects."""
+
+    code = "migration-required"
+    http_status = 503
+
+
+def _all_subclasses(cls: type[SkyButlerError]) -> list[type[SkyButlerError]]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+def error_for_code(code: str) -> type[SkyButlerError]:
+    """Return the error class with this ``code``, or `SkyButlerError` when none has it.
+
+    Used to rebuild errors that crossed a process boundary (CLI JSON output, the HTTP API).
+    """
+    for cls in _all_subclasses(SkyButlerError):
+        if cls.code == code:
+            return cls
+    return SkyButlerError

@@ -1,0 +1,29 @@
+"""Formatters turn objects into file bytes and back, one module per format."""
+
+from __future__ import annotations
+
+from skybutler.formatters._formatter import Formatter
+from skybutler.plugins import PluginRegistry
+
+__all__ = ["DEFAULT_FORMATTERS", "Formatter", "formatters"]
+
+#: Formatter classes by short name: the built-ins, then ``skybutler.formatters`` entry points.
+formatters: PluginRegistry[type[Formatter]] = PluginRegistry(
+    "formatters",
+    {
+        "json": "skybutler.formatters._json:JsonFormatter",
+        "yaml": "skybutler.formatters._yaml:YamlFormatter",
+        "npy": "skybutler.formatters._numpy:NumpyFormatter",
+        "pickle": "skybutler.formatters._pickle:PickleFormatter",
+        "bytes": "skybutler.formatters._bytes:BytesFormatter",
+    },
+)
+
+#: The formatter used for each built-in storage class unless the configuration says otherwise
+#: (``Pickled`` has none: pickle runs code on read, so it must be named in the configuration).
+DEFAULT_FORMATTERS: dict[str, str] = {
+    "StructuredDataDict": "json",
+    "StructuredDataList": "json",
+    "NumpyArray": "npy",
+    "Bytes": "bytes",
+}

@@ -1,0 +1,55 @@
+"""NumPy ``.npy`` formatter."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, BinaryIO
+
+from skybutler.errors import FormatterError
+from skybutler.formatters._formatter import Formatter
+
+__all__ = ["NumpyFormatter"]
+
+
+class NumpyFormatter(Formatter):
+    """``.npy`` files: any array, written without pickled objects and read with ``allow_pickle=False``.
+
+    Reads of local files are memory-mapped on request (``parameters={"mmap": True}``), and the ``slices``
+    parameter (a tuple of slices) reads only part of a memory-mapped array.
+    """
+
+    name = "npy"
+    extensions = (".npy",)
+    storage_classes = ("NumpyArray",)
+
+    def write(self, obj: Any, stream: BinaryIO) -> None:
+        """Write the array in ``.npy`` format."""
+        import numpy as np
+
+        if obj.dtype.hasobject:
+            raise FormatterError("Arrays of Python objects cannot be stored as .npy; use a numeric dtype.")
+        np.lib.format.write_array(stream, np.asanyarray(obj), allow_pickle=False)
+
+    def read(
+        self,
+        stream: BinaryIO,
+        *,
+        component: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Read the array (no pickles)."""
+        import numpy as np
+
+        params = dict(parameters or {})
+        slices = params.pop("slices", None)
+        mmap = params.pop("mmap", False) or slices is not None
+        if params:
+            raise FormatterError(
+                f"Unknown read parameter(s) {sorted(params)} for .npy; use 'slices' or 'mmap'."
+            )
+        name = getattr(stream, "name", None)
+        if mmap and isinstance(name, str):
+            array = np.load(name, mmap_mode="r", allow_pickle=False)
+            return np.array(array[slices]) if slices is not None else array
+        array = np.lib.format.read_array(stream, allow_pickle=False)
+        return array[slices] if slices is not None else array

@@ -1,0 +1,155 @@
+"""Dataset types in the registry: register (idempotent), look up (cached), and their tags tables."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from skybutler.datasets import DatasetType
+from skybutler.errors import DatasetTypeError
+
+if TYPE_CHECKING:
+    from skybutler.dimensions import DimensionGroup, DimensionUniverse
+    from skybutler.registry._engines import Database
+    from skybutler.registry._schema import StaticTables
+
+__all__ = ["DatasetTypes", "StoredDatasetType"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDatasetType:
+    """A registered dataset type with its registry id and the tags table holding its datasets."""
+
+    dataset_type: DatasetType
+    id: int
+    tags: sa.Table
+
+
+class DatasetTypes:
+    """Register and find dataset types.
+
+    Lookups are cached per registry: dataset types are never redefined in place, so a cached definition
+    stays right; a name not in the cache is looked up in the database (another process may have added it).
+    """
+
+    def __init__(
+        self, db: Database, tables: StaticTables, metadata: sa.MetaData, universe: DimensionUniverse
+    ) -> None:
+        self._db = db
+        self._table = tables.dataset_type
+        self._metadata = metadata
+        self._universe = universe
+        self._cache: dict[str, StoredDatasetType] = {}
+
+    def _tags(self, group: DimensionGroup, name: str) -> sa.Table:
+        from skybutler.registry._schema import tags_table
+
+        existing = self._metadata.tables.get(name)
+        return existing if existing is not None else tags_table(self._metadata, self._universe, group, name)
+
+    def _from_row(self, row: sa.Row[tuple[int, str, str, str, bool, str]]) -> StoredDatasetType:
+        dataset_type = DatasetType(
+            row[1], json.loads(row[2]), row[3], universe=self._universe, is_calibration=row[4]
+        )
+        stored = StoredDatasetType(dataset_type, row[0], self._tags(dataset_type.dimensions, row[5]))
+        self._cache[dataset_type.name] = stored
+        return stored
+
+    def _select(self) -> sa.Select[tuple[int, str, str, str, bool, str]]:
+        t = self._table
+        return sa.select(t.c.dataset_type_id, t.c.name, t.c.dimensions, t.c.storage_class, t.c.is_calibration,
+                         t.c.tag_table)  # fmt: skip
+
+    def find(self, name: str) -> StoredDatasetType | None:
+        """Return the registered dataset type ``name`` (a parent name), or ``None``."""
+        found = self._cache.get(name)
+        if found is not None:
+            return found
+        with self._db.transaction(write=False) as conn:
+            row = conn.execute(self._select().where(self._table.c.name == name)).first()
+        return None if row is None else self._from_row(row)
+
+    def get(self, name: str) -> StoredDatasetType:
+        """Return the registered dataset type ``name``.
+
+        Raises
+        ------
+        DatasetTypeError
+            It is not registered; the message lists the closest registered names.
+        """
+        found = self.find(name)
+        if found is None:
+            import difflib
+
+            names = [d.name for d in self.all()]
+            close = difflib.get_close_matches(name, names, n=3)
+            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise DatasetTypeError(
+                f"Dataset type {name!r} is not registered.{hint} Register it with register_dataset_type()."
+            )
+        return found
+
+    def register(self, dataset_type: DatasetType) -> tuple[StoredDatasetType, bool]:
+        """Register ``dataset_type``; return it and whether it was new (identical re-registration is a no-op).
+
+        Raises
+        ------
+        DatasetTypeError
+            A dataset type of that name exists with another definition, or the name is a component.
+        """
+        if dataset_type.component is not None:
+            raise DatasetTypeError(
+                f"Cannot register the component {dataset_type.name!r}; register its parent "
+                f"{dataset_type.parent_name!r} (components come with their storage class)."
+            )
+        existing = self.find(dataset_type.name)
+        if existing is None:
+            group = dataset_type.dimensions
+            tag_name = f"dataset_tags_{group.key}"
+            if len(tag_name) > 60:
+                import hashlib
+
+                tag_name = "dataset_tags_" + hashlib.sha1(group.key.encode()).hexdigest()[:16]
+            tags = self._tags(group, tag_name)
+            t = self._table
+            with self._db.transaction() as conn:
+                self._db.lock_ddl(conn, "dataset_tags")
+                tags.create(conn, checkfirst=True)
+                conn.execute(
+                    self._db.insert_ignore(t, ["name"]).values(
+                        name=dataset_type.name,
+                        dimensions=json.dumps(list(group.required)),
+                        storage_class=dataset_type.storage_class,
+                        is_calibration=dataset_type.is_calibration,
+                        tag_table=tag_name,
+                    )
+                )
+            existing = self.find(dataset_type.name)
+            assert existing is not None
+            if existing.dataset_type == dataset_type:
+                return existing, True
+        if existing.dataset_type != dataset_type:
+            raise DatasetTypeError(
+                f"Dataset type {dataset_type.name!r} is already registered as "
+                f"{existing.dataset_type.describe()}; cannot redefine it as {dataset_type.describe()}. "
+                "Use another name, or remove the old type first."
+            )
+        return existing, False
+
+    def all(self) -> list[StoredDatasetType]:
+        """Every registered dataset type, sorted by name."""
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute(self._select()).all()
+        return sorted((self._from_row(r) for r in rows), key=lambda s: s.dataset_type.name)
+
+    def by_id(self, dataset_type_id: int) -> StoredDatasetType:
+        """Return the dataset type with this registry id."""
+        for stored in self._cache.values():
+            if stored.id == dataset_type_id:
+                return stored
+        with self._db.transaction(write=False) as conn:
+            row = conn.execute(self._select().where(self._table.c.dataset_type_id == dataset_type_id)).one()
+        return self._from_row(row)

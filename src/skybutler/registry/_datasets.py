@@ -1,0 +1,291 @@
+"""Datasets in the registry: insert with their artifact records, find (one indexed statement), remove via trash."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from skybutler.datasets import ArtifactInfo
+
+if TYPE_CHECKING:
+    from skybutler.dimensions import DataIdValue
+    from skybutler.registry._dataset_types import StoredDatasetType
+    from skybutler.registry._engines import Database
+    from skybutler.registry._schema import StaticTables
+
+__all__ = ["DatasetRow", "Datasets", "NewDataset", "is_unique_violation"]
+
+
+@dataclass(frozen=True, slots=True)
+class NewDataset:
+    """One dataset to insert: its ID, the required data ID values and its artifact (if stored)."""
+
+    id: uuid.UUID
+    values: tuple[DataIdValue, ...]
+    artifact: ArtifactInfo | None
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetRow:
+    """A dataset found in the registry."""
+
+    id: uuid.UUID
+    dataset_type_id: int
+    collection_id: int
+    run_id: int
+    values: tuple[DataIdValue, ...]
+    artifact: ArtifactInfo | None
+
+
+class Datasets:
+    """Insert, find and remove datasets and their artifact records."""
+
+    def __init__(self, db: Database, tables: StaticTables) -> None:
+        self._db = db
+        self._t = tables
+        self._find_cache: dict[tuple[str, int], Any] = {}
+
+    # -- insert ---------------------------------------------------------------------------------------------
+    def insert(self, stored: StoredDatasetType, run_id: int, new: Sequence[NewDataset]) -> None:
+        """Insert datasets into their RUN in one transaction (dataset, tags and artifact rows).
+
+        Raises
+        ------
+        sqlalchemy.exc.IntegrityError
+            A uniqueness or foreign-key rule failed; the caller explains it (it knows the data IDs).
+        """
+        if not new:
+            return
+        now = time.time_ns()
+        tid = stored.id
+        dims = stored.dataset_type.dimensions.required
+        dataset_rows = [
+            {"id": n.id, "dataset_type_id": tid, "run_id": run_id, "ingest_date": now} for n in new
+        ]
+        tag_rows = []
+        for n in new:
+            row: dict[str, Any] = {"dataset_type_id": tid, "collection_id": run_id, "dataset_id": n.id}
+            row.update(zip(dims, n.values, strict=True))
+            tag_rows.append(row)
+        artifact_rows = [
+            {
+                "dataset_id": n.id,
+                "component": n.artifact.component,
+                "path": n.artifact.path,
+                "formatter": n.artifact.formatter,
+                "storage_class": n.artifact.storage_class,
+                "file_size": n.artifact.size,
+                "checksum": n.artifact.checksum,
+            }
+            for n in new
+            if n.artifact is not None
+        ]
+        with self._db.transaction() as conn:
+            conn.execute(self._t.dataset.insert(), dataset_rows)
+            conn.execute(stored.tags.insert(), tag_rows)
+            if artifact_rows:
+                conn.execute(self._t.datastore_record.insert(), artifact_rows)
+
+    # -- find -----------------------------------------------------------------------------------------------
+    def _find_statement(self, stored: StoredDatasetType, n_collections: int) -> Any:
+        key = (stored.tags.name, n_collections)
+        stmt = self._find_cache.get(key)
+        if stmt is None:
+            tags, d, r = stored.tags, self._t.dataset, self._t.datastore_record
+            where = [tags.c.dataset_type_id == sa.bindparam("dt")]
+            if n_collections == 1:
+                where.append(tags.c.collection_id == sa.bindparam("c0"))
+            else:
+                where.append(tags.c.collection_id.in_([sa.bindparam(f"c{i}") for i in range(n_collections)]))
+            where += [
+                tags.c[dim] == sa.bindparam(f"v_{dim}") for dim in stored.dataset_type.dimensions.required
+            ]
+            stmt = (
+                sa.select(
+                    tags.c.dataset_id,
+                    tags.c.collection_id,
+                    d.c.run_id,
+                    r.c.path,
+                    r.c.formatter,
+                    r.c.storage_class,
+                    r.c.file_size,
+                    r.c.checksum,
+                )  # fmt: skip
+                .select_from(tags)
+                .join(d, d.c.id == tags.c.dataset_id)
+                .outerjoin(r, (r.c.dataset_id == tags.c.dataset_id) & (r.c.component == ""))
+                .where(*where)
+            )
+            self._find_cache[key] = stmt
+        return stmt
+
+    def find(
+        self, stored: StoredDatasetType, collection_ids: Sequence[int], values: tuple[DataIdValue, ...]
+    ) -> DatasetRow | None:
+        """Return the dataset of this type and data ID in the first collection of the search path that has one."""
+        params: dict[str, Any] = {"dt": stored.id}
+        for i, cid in enumerate(collection_ids):
+            params[f"c{i}"] = cid
+        for dim, value in zip(stored.dataset_type.dimensions.required, values, strict=True):
+            params[f"v_{dim}"] = value
+        stmt = self._find_statement(stored, len(collection_ids))
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute(stmt, params).all()
+        if not rows:
+            return None
+        if len(rows) > 1:
+            order = {cid: i for i, cid in enumerate(collection_ids)}
+            rows.sort(key=lambda row: order[row[1]])
+        row = rows[0]
+        artifact = None if row[3] is None else ArtifactInfo(row[3], row[4], row[5], row[6], row[7])
+        return DatasetRow(row[0], stored.id, row[1], row[2], values, artifact)
+
+    def collections_with(self, stored: StoredDatasetType, values: tuple[DataIdValue, ...]) -> list[int]:
+        """Ids of every collection holding a dataset of this type and data ID (for not-found messages)."""
+        tags = stored.tags
+        where = [tags.c.dataset_type_id == stored.id]
+        where += [
+            tags.c[d] == v for d, v in zip(stored.dataset_type.dimensions.required, values, strict=True)
+        ]
+        with self._db.transaction(write=False) as conn:
+            return list(conn.execute(sa.select(tags.c.collection_id).where(*where)).scalars())
+
+    def by_ids(self, stored_types: Iterable[StoredDatasetType], ids: Sequence[uuid.UUID]) -> list[DatasetRow]:
+        """Return the datasets with these IDs (in any of the given dataset types), in no particular order."""
+        out: list[DatasetRow] = []
+        d, r = self._t.dataset, self._t.datastore_record
+        with self._db.transaction(write=False) as conn:
+            for stored in stored_types:
+                tags = stored.tags
+                dims = stored.dataset_type.dimensions.required
+                for chunk in _chunks(ids, 500):
+                    stmt = (
+                        sa.select(
+                            tags,
+                            d.c.run_id,
+                            r.c.path,
+                            r.c.formatter,
+                            r.c.storage_class,
+                            r.c.file_size,
+                            r.c.checksum,
+                        )  # fmt: skip
+                        .select_from(tags)
+                        .join(d, (d.c.id == tags.c.dataset_id) & (d.c.run_id == tags.c.collection_id))
+                        .outerjoin(r, (r.c.dataset_id == tags.c.dataset_id) & (r.c.component == ""))
+                        .where(tags.c.dataset_id.in_(chunk), tags.c.dataset_type_id == stored.id)
+                    )
+                    for row in conn.execute(stmt).mappings():
+                        artifact = None
+                        if row["path"] is not None:
+                            artifact = ArtifactInfo(row["path"], row["formatter"], row["storage_class"],
+                                                    row["file_size"], row["checksum"])  # fmt: skip
+                        out.append(DatasetRow(row["dataset_id"], stored.id, row["collection_id"], row["run_id"],
+                                              tuple(row[x] for x in dims), artifact))  # fmt: skip
+        return out
+
+    def in_run(self, stored: StoredDatasetType, run_id: int) -> list[DatasetRow]:
+        """Every dataset of a type born in a run."""
+        tags, r = stored.tags, self._t.datastore_record
+        dims = stored.dataset_type.dimensions.required
+        stmt = (
+            sa.select(tags, r.c.path, r.c.formatter, r.c.storage_class, r.c.file_size, r.c.checksum)
+            .select_from(tags)
+            .outerjoin(r, (r.c.dataset_id == tags.c.dataset_id) & (r.c.component == ""))
+            .where(tags.c.dataset_type_id == stored.id, tags.c.collection_id == run_id)
+        )
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute(stmt).mappings().all()
+        out = []
+        for row in rows:
+            artifact = None
+            if row["path"] is not None:
+                artifact = ArtifactInfo(row["path"], row["formatter"], row["storage_class"], row["file_size"],
+                                        row["checksum"])  # fmt: skip
+            out.append(DatasetRow(row["dataset_id"], stored.id, run_id, run_id, tuple(row[x] for x in dims),
+                                  artifact))  # fmt: skip
+        return out
+
+    # -- remove and trash -----------------------------------------------------------------------------------
+    def remove(self, ids: Sequence[uuid.UUID]) -> list[tuple[uuid.UUID, str]]:
+        """Delete datasets and move their artifact paths to the trash, in one transaction.
+
+        Returns the ``(dataset id, path)`` trash entries; the caller deletes the files, then `drop_trash`.
+        """
+        d, r, trash = self._t.dataset, self._t.datastore_record, self._t.trash
+        now = time.time_ns()
+        entries: list[tuple[uuid.UUID, str]] = []
+        with self._db.transaction() as conn:
+            for chunk in _chunks(ids, 500):
+                rows = conn.execute(
+                    sa.select(r.c.dataset_id, r.c.path).where(r.c.dataset_id.in_(chunk))
+                ).all()
+                entries.extend((row[0], row[1]) for row in rows)
+            if entries:
+                conn.execute(
+                    trash.insert(), [{"dataset_id": i, "path": p, "created": now} for i, p in entries]
+                )
+            for chunk in _chunks(ids, 500):
+                conn.execute(r.delete().where(r.c.dataset_id.in_(chunk)))
+                conn.execute(d.delete().where(d.c.id.in_(chunk)))
+        return entries
+
+    def trash(self) -> list[tuple[int, uuid.UUID, str]]:
+        """Every trash entry: ``(trash id, dataset id, path)``."""
+        t = self._t.trash
+        with self._db.transaction(write=False) as conn:
+            return [
+                (r[0], r[1], r[2]) for r in conn.execute(sa.select(t.c.trash_id, t.c.dataset_id, t.c.path))
+            ]
+
+    def drop_trash(self, paths: Iterable[str]) -> None:
+        """Forget trash entries whose files are gone."""
+        t = self._t.trash
+        with self._db.transaction() as conn:
+            for chunk in _chunks(list(paths), 500):
+                conn.execute(t.delete().where(t.c.path.in_(chunk)))
+
+    def live_paths(self, paths: Iterable[str] | None = None) -> set[str]:
+        """Paths referenced by a registered dataset (all of them, or those among ``paths``)."""
+        r = self._t.datastore_record
+        with self._db.transaction(write=False) as conn:
+            if paths is None:
+                return set(conn.execute(sa.select(r.c.path)).scalars())
+            found: set[str] = set()
+            for chunk in _chunks(list(paths), 500):
+                found.update(conn.execute(sa.select(r.c.path).where(r.c.path.in_(chunk))).scalars())
+            return found
+
+    def artifacts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ArtifactInfo]:
+        """The artifact record of each of ``ids`` that has one."""
+        r = self._t.datastore_record
+        out: dict[uuid.UUID, ArtifactInfo] = {}
+        with self._db.transaction(write=False) as conn:
+            for chunk in _chunks(list(ids), 500):
+                stmt = sa.select(r).where(r.c.dataset_id.in_(chunk), r.c.component == "")
+                for row in conn.execute(stmt).mappings():
+                    out[row["dataset_id"]] = ArtifactInfo(row["path"], row["formatter"], row["storage_class"],
+                                                          row["file_size"], row["checksum"])  # fmt: skip
+        return out
+
+    def count(self) -> int:
+        """Number of registered datasets."""
+        with self._db.transaction(write=False) as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(self._t.dataset)).scalar_one())
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def is_unique_violation(exc: sa.exc.IntegrityError) -> bool:
+    """Whether a driver integrity error is a uniqueness (not a foreign-key) failure."""
+    code = getattr(exc.orig, "sqlstate", None)
+    if code is not None:
+        return bool(code == "23505")
+    return "UNIQUE" in str(exc.orig).upper()

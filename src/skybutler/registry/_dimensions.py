@@ -1,0 +1,210 @@
+"""Dimension records in the registry: bulk insert, sync (insert-or-verify), fetch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from skybutler.dimensions import DimensionElement, DimensionRecord, Timespan
+from skybutler.errors import ConflictError, DataIdError
+
+if TYPE_CHECKING:
+    from skybutler.dimensions import DimensionUniverse
+    from skybutler.registry._engines import Database
+
+__all__ = ["DimensionRecords"]
+
+
+def _to_row(record: DimensionRecord) -> dict[str, Any]:
+    element = record.element
+    row: dict[str, Any] = {}
+    for name, spec, value in zip(element.record_fields(), element.field_specs, record.values, strict=True):
+        if spec is not None:
+            row[name] = value
+    if element.has_timespan:
+        ts = record.timespan
+        row["timespan_begin"], row["timespan_end"] = (None, None) if ts is None else ts.to_db()
+    if element.has_region:
+        row["region"] = record.region
+    return row
+
+
+def _from_row(element: DimensionElement, row: Mapping[str, Any]) -> DimensionRecord:
+    values: list[Any] = []
+    for name, spec in zip(element.record_fields(), element.field_specs, strict=True):
+        if spec is not None:
+            values.append(row[name])
+        elif name == "timespan":
+            begin, end = row["timespan_begin"], row["timespan_end"]
+            values.append(None if begin is None and end is None else Timespan.from_db(begin, end))
+        else:
+            values.append(row["region"])
+    return DimensionRecord(element, tuple(values))
+
+
+class DimensionRecords:
+    """Read and write the records of every element of the universe."""
+
+    def __init__(self, db: Database, universe: DimensionUniverse, tables: Mapping[str, sa.Table]) -> None:
+        self._db = db
+        self._universe = universe
+        self._tables = tables
+
+    def table(self, element: str) -> sa.Table:
+        """The table of ``element``'s records."""
+        try:
+            return self._tables[element]
+        except KeyError:
+            raise DataIdError(
+                f"{element!r} has no records table (unknown element or a skypix dimension)"
+                f"{self._universe.suggest(element, self._tables)}"
+            ) from None
+
+    def _records(
+        self, element: DimensionElement, data: Iterable[Mapping[str, Any] | DimensionRecord]
+    ) -> list[DimensionRecord]:
+        out = []
+        for item in data:
+            if isinstance(item, DimensionRecord):
+                if item.element.name != element.name:
+                    raise DataIdError(
+                        f"A {item.element.name!r} record cannot be inserted as {element.name!r}."
+                    )
+                out.append(item)
+            else:
+                out.append(DimensionRecord.from_dict(element, item))
+        return out
+
+    def insert(
+        self,
+        element_name: str,
+        data: Iterable[Mapping[str, Any] | DimensionRecord],
+        *,
+        skip_existing: bool = False,
+    ) -> int:
+        """Insert records in one transaction; return how many rows were new.
+
+        Raises
+        ------
+        ConflictError
+            A record with the same key exists (unless ``skip_existing``).
+        DataIdError
+            A field is missing or ill-typed, or a record refers to a parent that does not exist.
+        """
+        element = self._universe[element_name]
+        records = self._records(element, data)
+        if not records:
+            return 0
+        table = self.table(element.name)
+        rows = [_to_row(r) for r in records]
+        key_cols = (
+            [*element.parents, element.primary_key.name] if element.is_dimension else list(element.required)
+        )
+        stmt: Any = self._db.insert_ignore(table, key_cols) if skip_existing else table.insert()
+        try:
+            with self._db.transaction() as conn:
+                result = conn.execute(stmt, rows)
+        except sa.exc.IntegrityError as exc:
+            raise self._explain_integrity(element, records, exc) from None
+        except ConflictError as exc:
+            raise self._explain_integrity(element, records, exc) from None
+        return len(rows) if not skip_existing else max(result.rowcount, 0)
+
+    def _explain_integrity(
+        self, element: DimensionElement, records: list[DimensionRecord], exc: Exception
+    ) -> Exception:
+        text = str(getattr(exc, "orig", exc))
+        if "FOREIGN KEY" in text.upper() or "foreign key" in text:
+            missing = self._missing_parents(element, records)
+            return DataIdError(
+                f"Cannot insert {element.name!r} records: they refer to records that do not exist ({missing}). "
+                "Insert those first."
+            )
+        return ConflictError(
+            f"Cannot insert {element.name!r} records: a record with the same key already exists ({text}). "
+            "Use sync_dimension_records() to insert-or-verify, or skip_existing=True."
+        )
+
+    def _missing_parents(self, element: DimensionElement, records: list[DimensionRecord]) -> str:
+        problems: list[str] = []
+        for dep_name in (*element.requires, *element.implies):
+            dep = self._universe[dep_name]
+            if dep.is_skypix:
+                continue
+            cols = [*dep.parents, dep.name]
+            wanted = {tuple(r.get(c) for c in cols) for r in records}
+            existing = {r.key for r in self.fetch(dep.name)}
+            for key in sorted(wanted - existing, key=str)[:5]:
+                problems.append(f"{dep.name} {dict(zip(cols, key, strict=True))}")
+        return "; ".join(problems) or "unknown parent"
+
+    def sync(
+        self, element_name: str, data: Mapping[str, Any] | DimensionRecord, *, update: bool = False
+    ) -> bool:
+        """Insert a record, or check that an identical one exists; return whether it was inserted.
+
+        Raises
+        ------
+        ConflictError
+            A record with the same key exists with different values (the message lists them), unless
+            ``update`` is true, in which case the stored record is replaced.
+        """
+        element = self._universe[element_name]
+        (record,) = self._records(element, [data])
+        table = self.table(element.name)
+        with self._db.transaction() as conn:
+            existing = self._fetch_one(conn, element, record.key)
+            if existing is None:
+                conn.execute(table.insert(), [_to_row(record)])
+                return True
+            if existing == record:
+                return False
+            diff = {k: (existing.get(k), v) for k, v in record.to_dict().items() if existing.get(k) != v}
+            if not update:
+                raise ConflictError(
+                    f"A {element.name!r} record with key {dict(zip(element.required, record.key, strict=True))} "
+                    f"exists with different values (stored, given): {diff}. Pass update=True to replace it."
+                )
+            clause = self._key_clause(table, element, record.key)
+            conn.execute(table.update().where(*clause).values(**_to_row(record)))
+            return False
+
+    def _key_clause(self, table: sa.Table, element: DimensionElement, key: tuple[Any, ...]) -> list[Any]:
+        cols = (
+            [*element.parents, element.primary_key.name] if element.is_dimension else list(element.required)
+        )
+        return [table.c[c] == v for c, v in zip(cols, key, strict=True)]
+
+    def _fetch_one(
+        self, conn: sa.Connection, element: DimensionElement, key: tuple[Any, ...]
+    ) -> DimensionRecord | None:
+        table = self.table(element.name)
+        row = conn.execute(sa.select(table).where(*self._key_clause(table, element, key))).mappings().first()
+        return None if row is None else _from_row(element, row)
+
+    def fetch_one(self, element_name: str, key: tuple[Any, ...]) -> DimensionRecord | None:
+        """Return the record with this key (required dimension values, in order), or ``None``."""
+        element = self._universe[element_name]
+        with self._db.transaction(write=False) as conn:
+            return self._fetch_one(conn, element, key)
+
+    def fetch(
+        self, element_name: str, where: Mapping[str, Any] | None = None, *, limit: int | None = None
+    ) -> list[DimensionRecord]:
+        """Return records of ``element_name`` whose fields equal the values in ``where``."""
+        element = self._universe[element_name]
+        table = self.table(element.name)
+        stmt = sa.select(table)
+        for name, value in (where or {}).items():
+            if name not in table.c:
+                raise DataIdError(
+                    f"{element.name!r} records have no field {name!r}; fields: {list(element.record_fields())}."
+                )
+            stmt = stmt.where(table.c[name] == value)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute(stmt).mappings().all()
+        return [_from_row(element, r) for r in rows]

@@ -1,0 +1,158 @@
+"""Database connections: the only place where SQLite and PostgreSQL differ.
+
+SQLite runs in WAL mode with ``synchronous=NORMAL``, foreign keys on, and write transactions that start with
+``BEGIN IMMEDIATE`` so that concurrent writers queue on the busy timeout instead of failing on lock upgrade.
+PostgreSQL uses psycopg 3, with ``search_path`` set to the repository's schema on every connection.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from skybutler.errors import ConfigError, ConflictError, StorageError
+
+__all__ = ["Database", "normalize_url"]
+
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def normalize_url(url: str) -> str:
+    """Pick our drivers: ``postgresql://`` means psycopg 3."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Database:
+    """One connection to the registry database, with explicit read and write transactions.
+
+    A `Database` is used by one thread at a time (each Butler has its own); processes each open their own.
+    """
+
+    def __init__(self, url: str, *, schema: str | None = None, busy_timeout: float = 60.0) -> None:
+        self.url = normalize_url(url)
+        try:
+            parsed = sa.engine.make_url(self.url)
+        except sa.exc.ArgumentError as exc:
+            raise ConfigError(f"Invalid registry URL {url!r}: {exc}") from None
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise ConfigError(f"Unsupported registry database {self.dialect!r}; use sqlite or postgresql.")
+        if schema is not None and not _SCHEMA_NAME.match(schema):
+            raise ConfigError(f"Invalid PostgreSQL schema name {schema!r}: use letters, digits and '_'.")
+        if schema is not None and self.dialect != "postgresql":
+            raise ConfigError("A registry schema name only applies to PostgreSQL registries.")
+        self.schema = schema
+        self.busy_timeout = busy_timeout
+        self._immediate = False
+        self._depth = 0
+        if self.dialect == "sqlite":
+            self.engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
+            sa.event.listen(self.engine, "connect", self._sqlite_connect)
+            sa.event.listen(self.engine, "begin", self._sqlite_begin)
+        else:
+            if "psycopg" not in self.url.split("://")[0]:
+                raise ConfigError("PostgreSQL registries use psycopg 3: give a postgresql:// URL.")
+            try:
+                import psycopg  # noqa: F401
+            except ModuleNotFoundError:
+                from skybutler.errors import MissingDependencyError
+
+                raise MissingDependencyError(
+                    "PostgreSQL registries need psycopg 3; run: pip install 'skybutler[postgres]'"
+                ) from None
+            self.engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
+            if schema is not None:
+                sa.event.listen(self.engine, "connect", self._pg_connect)
+        try:
+            self.conn = self.engine.connect()
+        except sa.exc.OperationalError as exc:
+            raise StorageError(f"Cannot connect to the registry database {parsed!r}: {exc.orig}") from None
+
+    # -- connection set-up ----------------------------------------------------------------------------------
+    def _sqlite_connect(self, dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    def _sqlite_begin(self, conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if self._immediate else "BEGIN")
+
+    def _pg_connect(self, dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cur:
+            cur.execute(f'SET search_path TO "{self.schema}"')
+        dbapi_conn.commit()
+
+    # -- transactions ---------------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[sa.Connection]:
+        """Run the block in one transaction (nested calls join the outer one).
+
+        Integrity errors become `ConflictError`; other driver errors become `StorageError`, so no driver
+        exception leaks out.
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.conn
+            finally:
+                self._depth -= 1
+            return
+        self._immediate = write
+        txn = self._begin()
+        self._depth = 1
+        try:
+            yield self.conn
+        except BaseException:
+            self._depth = 0
+            if txn.is_active:
+                txn.rollback()
+            raise
+        self._depth = 0
+        try:
+            txn.commit()
+        except sa.exc.IntegrityError as exc:
+            raise ConflictError(f"The registry refused the change: {exc.orig}") from None
+        except sa.exc.DBAPIError as exc:
+            raise StorageError(f"The registry could not commit: {exc.orig}") from None
+
+    def _begin(self) -> sa.RootTransaction:
+        for attempt in range(5):
+            try:
+                return self.conn.begin()
+            except sa.exc.OperationalError as exc:
+                if "locked" not in str(exc.orig) or attempt == 4:
+                    raise StorageError(f"The registry database is busy: {exc.orig}") from None
+                self.conn.rollback()
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    # -- dialect differences --------------------------------------------------------------------------------
+    def insert_ignore(self, table: sa.Table, index: Sequence[str] | None = None) -> Any:
+        """An INSERT that silently skips rows that conflict with an existing key."""
+        if self.dialect == "sqlite":
+            return sqlite_insert(table).on_conflict_do_nothing(index_elements=index)
+        return pg_insert(table).on_conflict_do_nothing(index_elements=index)
+
+    def lock_ddl(self, conn: sa.Connection, name: str) -> None:
+        """Serialize schema changes (new tables) between processes, within the current transaction."""
+        if self.dialect == "postgresql":
+            key = int.from_bytes(name.encode()[:8].ljust(8, b"\0"), "big", signed=True)
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+    def close(self) -> None:
+        """Close the connection and dispose of the engine."""
+        self.conn.close()
+        self.engine.dispose()

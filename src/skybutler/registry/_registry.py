@@ -1,0 +1,290 @@
+"""`Registry`: the SQL database of dimensions, dataset types, collections and datasets (never touches files)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+import sqlalchemy as sa
+
+from skybutler.datasets import DatasetType
+from skybutler.dimensions import DataCoordinate, DimensionRecord, DimensionUniverse, normalize_data_id
+from skybutler.errors import ConfigError, MigrationRequiredError
+from skybutler.registry._collections import CollectionRecord, Collections, CollectionType
+from skybutler.registry._data_ids import DataIdResolver
+from skybutler.registry._dataset_types import DatasetTypes
+from skybutler.registry._datasets import Datasets
+from skybutler.registry._dimensions import DimensionRecords
+from skybutler.registry._engines import Database
+from skybutler.registry._schema import SCHEMA_VERSION, StaticTables, build_dimension_tables
+
+if TYPE_CHECKING:
+    from skybutler.dimensions import DimensionGroup
+    from skybutler.types import DataIdLike
+
+__all__ = ["ExplainedDataId", "Registry"]
+
+
+class ExplainedDataId:
+    """An expanded data ID with the steps that completed it (``expand_data_id(..., explain=True)``)."""
+
+    def __init__(self, data_id: DataCoordinate, given: str, steps: list[str]) -> None:
+        self.data_id = data_id
+        self.given = given
+        self.steps = steps
+
+    def __str__(self) -> str:
+        lines = [f"given: {self.given}", *(f"  + {s}" for s in self.steps), f"result: {self.data_id}"]
+        return "\n".join(lines)
+
+
+class Registry:
+    """The registry of one repository: a database connection plus managers for each kind of row.
+
+    Open one with `Registry.create` or `Registry.open`; a `Butler` does this for you and exposes it as
+    ``butler.registry``.
+    """
+
+    def __init__(self, db: Database, universe: DimensionUniverse) -> None:
+        self.db = db
+        self.universe = universe
+        self.metadata = sa.MetaData()
+        self.tables = StaticTables(self.metadata)
+        self.dimension_tables = build_dimension_tables(self.metadata, universe)
+        self.records = DimensionRecords(db, universe, self.dimension_tables)
+        self.resolver = DataIdResolver(universe, self.records)
+        self.collections = Collections(db, self.tables)
+        self.dataset_types = DatasetTypes(db, self.tables, self.metadata, universe)
+        self.datasets = Datasets(db, self.tables)
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        url: str,
+        *,
+        universe: DimensionUniverse,
+        schema: str | None = None,
+        busy_timeout: float = 60.0,
+    ) -> Registry:
+        """Create the tables of a new, empty registry.
+
+        Raises
+        ------
+        ConflictError
+            The database (or PostgreSQL schema) already holds a registry.
+        """
+        db = Database(url, schema=schema, busy_timeout=busy_timeout)
+        try:
+            if schema is not None:
+                with db.transaction() as conn:
+                    conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            registry = cls(db, universe)
+            with db.transaction() as conn:
+                if sa.inspect(conn).has_table("butler_attributes"):
+                    from skybutler.errors import ConflictError
+
+                    raise ConflictError(
+                        f"A registry already exists at {url}{' schema ' + schema if schema else ''}; "
+                        "open it instead, or choose another location."
+                    )
+                registry.metadata.create_all(conn)
+                version = sa.Table(
+                    "alembic_version",
+                    sa.MetaData(),
+                    sa.Column("version_num", sa.String(32), primary_key=True),
+                )
+                version.create(conn)
+                conn.execute(version.insert().values(version_num=SCHEMA_VERSION))
+                conn.execute(
+                    registry.tables.attributes.insert(),
+                    [
+                        {"name": "schema_version", "value": SCHEMA_VERSION},
+                        {"name": "universe_namespace", "value": universe.namespace},
+                        {"name": "universe_version", "value": str(universe.version)},
+                        {"name": "universe", "value": universe.text},
+                        {"name": "created", "value": str(time.time_ns())},
+                    ],
+                )
+        except BaseException:
+            db.close()
+            raise
+        return registry
+
+    @classmethod
+    def open(cls, url: str, *, schema: str | None = None, busy_timeout: float = 60.0) -> Registry:
+        """Open an existing registry with the universe stored in it.
+
+        Raises
+        ------
+        ConfigError
+            There is no registry at ``url``.
+        MigrationRequiredError
+            The registry's schema version differs from this code's.
+        """
+        db = Database(url, schema=schema, busy_timeout=busy_timeout)
+        try:
+            attributes = sa.Table(
+                "butler_attributes",
+                sa.MetaData(),
+                sa.Column("name", sa.String(64)),
+                sa.Column("value", sa.Text),
+            )
+            with db.transaction(write=False) as conn:
+                try:
+                    rows = dict(conn.execute(sa.select(attributes.c.name, attributes.c.value)).tuples().all())
+                    stamped = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+                except sa.exc.DBAPIError:
+                    conn.rollback()
+                    raise ConfigError(
+                        f"No skybutler registry at {url}{' schema ' + schema if schema else ''}; "
+                        "create one with Butler.create() or `skybutler create`."
+                    ) from None
+            if stamped != SCHEMA_VERSION:
+                newer = str(stamped) > SCHEMA_VERSION
+                raise MigrationRequiredError(
+                    f"The registry schema is version {stamped}, this skybutler expects {SCHEMA_VERSION}: "
+                    + (
+                        "upgrade skybutler."
+                        if newer
+                        else "run `skybutler migrate` to upgrade the repository."
+                    )
+                )
+            universe = DimensionUniverse.from_yaml(rows["universe"])
+            return cls(db, universe)
+        except BaseException:
+            db.close()
+            raise
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.db.close()
+
+    def attributes(self) -> dict[str, str]:
+        """Every stored attribute (schema version, universe, creation time)."""
+        t = self.tables.attributes
+        with self.db.transaction(write=False) as conn:
+            return dict(conn.execute(sa.select(t.c.name, t.c.value)).tuples().all())
+
+    # -- dimension records ----------------------------------------------------------------------------------
+    def insert_dimension_records(
+        self,
+        element: str,
+        records: Iterable[Mapping[str, Any] | DimensionRecord],
+        *,
+        skip_existing: bool = False,
+    ) -> int:
+        """Insert records of ``element`` in one transaction; return how many were new.
+
+        Examples
+        --------
+        >>> registry.insert_dimension_records("band", [{"name": "i"}])
+        1
+        """
+        return self.records.insert(element, records, skip_existing=skip_existing)
+
+    def sync_dimension_records(
+        self, element: str, record: Mapping[str, Any] | DimensionRecord, *, update: bool = False
+    ) -> bool:
+        """Insert a record, or verify an identical one exists; return whether it was inserted."""
+        return self.records.sync(element, record, update=update)
+
+    def fetch_dimension_records(
+        self, element: str, data_id: DataIdLike | None = None, **kwargs: Any
+    ) -> list[DimensionRecord]:
+        """Return the records of ``element`` matching the dimension values given (all when none)."""
+        where: dict[str, Any] = {}
+        if data_id is not None:
+            where.update(dict(data_id))
+        where.update(kwargs)
+        element_obj = self.universe[element]
+        if element_obj.is_dimension and element in where:
+            where[element_obj.primary_key.name] = where.pop(element)
+        return self.records.fetch(element, where)
+
+    # -- data IDs -------------------------------------------------------------------------------------------
+    @overload
+    def expand_data_id(
+        self,
+        data_id: DataIdLike | None = ...,
+        *,
+        dimensions: Iterable[str] | DimensionGroup | None = ...,
+        explain: Literal[False] = ...,
+        **kwargs: Any,
+    ) -> DataCoordinate: ...
+
+    @overload
+    def expand_data_id(
+        self,
+        data_id: DataIdLike | None = ...,
+        *,
+        dimensions: Iterable[str] | DimensionGroup | None = ...,
+        explain: Literal[True],
+        **kwargs: Any,
+    ) -> ExplainedDataId: ...
+
+    def expand_data_id(
+        self,
+        data_id: DataIdLike | None = None,
+        *,
+        dimensions: Iterable[str] | DimensionGroup | None = None,
+        explain: bool = False,
+        **kwargs: Any,
+    ) -> DataCoordinate | ExplainedDataId:
+        """Return the expanded data ID: every implied value and every record of its dimensions.
+
+        Parameters
+        ----------
+        data_id
+            A mapping or `DataCoordinate`; more keys as keyword arguments.
+        dimensions
+            The dimensions of the result; by default those the input names (with what they require and
+            imply).
+        explain
+            Return an `ExplainedDataId` that lists what was added, and from which record.
+
+        Examples
+        --------
+        >>> registry.expand_data_id(instrument="Cam", visit=1).records["visit"].physical_filter
+        'Cam-r'
+        """
+        from skybutler.dimensions import DimensionGroup as _Group
+
+        given = normalize_data_id(self.universe, data_id, kwargs)
+        if dimensions is None:
+            group = self.universe.group(given.dimensions())
+        elif isinstance(dimensions, _Group):
+            group = dimensions
+        else:
+            group = self.universe.group(dimensions)
+        steps: list[str] | None = [] if explain else None
+        result = self.resolver.complete(group, given, expand=True, steps=steps)
+        if steps is not None:
+            return ExplainedDataId(result, given.describe(), steps)
+        return result
+
+    # -- dataset types and collections ---------------------------------------------------------------------
+    def register_dataset_type(self, dataset_type: DatasetType) -> bool:
+        """Register a dataset type; return whether it was new (an identical one is a no-op)."""
+        return self.dataset_types.register(dataset_type)[1]
+
+    def get_dataset_type(self, name: str) -> DatasetType:
+        """Return the registered dataset type ``name``."""
+        return self.dataset_types.get(name).dataset_type
+
+    def query_dataset_types(self) -> list[DatasetType]:
+        """Every registered dataset type, sorted by name."""
+        return [s.dataset_type for s in self.dataset_types.all()]
+
+    def register_run(self, name: str, doc: str | None = None) -> bool:
+        """Create a RUN collection if it does not exist; return whether it was created."""
+        return self.collections.register(name, CollectionType.RUN, doc)[1]
+
+    def get_collection(self, name: str) -> CollectionRecord:
+        """Return the collection named ``name`` (its id, type and doc)."""
+        return self.collections.get(name)
+
+    def query_collections(self) -> list[CollectionRecord]:
+        """Every collection, sorted by name."""
+        return self.collections.all()

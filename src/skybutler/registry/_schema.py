@@ -1,0 +1,180 @@
+"""Registry tables: the static ones, and those generated from the dimension universe.
+
+Dimension tables are named after their element; their primary key is the element's required dimensions,
+with foreign keys to the parents' tables (``requires``) and to implied dimensions' tables (``implies``).
+Dataset membership lives in one *tags* table per set of required dimensions (created when the first dataset
+type with those dimensions is registered), with a column per dimension so queries can join on them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from skybutler.errors import ConfigError
+
+if TYPE_CHECKING:
+    from skybutler.dimensions import DimensionElement, DimensionGroup, DimensionUniverse
+
+__all__ = ["SCHEMA_VERSION", "StaticTables", "build_dimension_tables", "tags_table"]
+
+#: The Alembic revision this code expects (see registry/migrations); bump with every migration.
+SCHEMA_VERSION = "0001"
+
+_TYPES = {
+    "int": lambda length: sa.BigInteger(),
+    "float": lambda length: sa.Float(),
+    "bool": lambda length: sa.Boolean(),
+    "string": lambda length: sa.String(length),
+    "bytes": lambda length: sa.LargeBinary(length),
+}
+
+STATIC_NAMES = ("butler_attributes", "collection", "dataset_type", "dataset", "datastore_record", "trash")
+
+
+class StaticTables:
+    """The tables every repository has, whatever its universe."""
+
+    def __init__(self, metadata: sa.MetaData) -> None:
+        self.attributes = sa.Table(
+            "butler_attributes",
+            metadata,
+            sa.Column("name", sa.String(64), primary_key=True),
+            sa.Column("value", sa.Text, nullable=False),
+        )
+        self.collection = sa.Table(
+            "collection",
+            metadata,
+            sa.Column("collection_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+            sa.Column("name", sa.String(256), nullable=False, unique=True),
+            sa.Column("type", sa.SmallInteger, nullable=False),
+            sa.Column("doc", sa.Text, nullable=True),
+        )
+        self.dataset_type = sa.Table(
+            "dataset_type",
+            metadata,
+            sa.Column("dataset_type_id", sa.Integer, primary_key=True),
+            sa.Column("name", sa.String(128), nullable=False, unique=True),
+            sa.Column("dimensions", sa.Text, nullable=False),
+            sa.Column("storage_class", sa.String(64), nullable=False),
+            sa.Column("is_calibration", sa.Boolean, nullable=False),
+            sa.Column("tag_table", sa.String(128), nullable=False),
+        )
+        self.dataset = sa.Table(
+            "dataset",
+            metadata,
+            sa.Column("id", sa.Uuid, primary_key=True),
+            sa.Column(
+                "dataset_type_id",
+                sa.Integer,
+                sa.ForeignKey("dataset_type.dataset_type_id"),
+                nullable=False,
+            ),
+            sa.Column("run_id", sa.BigInteger, sa.ForeignKey("collection.collection_id"), nullable=False),
+            sa.Column("ingest_date", sa.BigInteger, nullable=False),
+            sa.Index("dataset_run_type", "run_id", "dataset_type_id"),
+        )
+        self.datastore_record = sa.Table(
+            "datastore_record",
+            metadata,
+            sa.Column(
+                "dataset_id", sa.Uuid, sa.ForeignKey("dataset.id", ondelete="CASCADE"), primary_key=True
+            ),
+            sa.Column("component", sa.String(64), primary_key=True),
+            sa.Column("path", sa.Text, nullable=False),
+            sa.Column("formatter", sa.String(64), nullable=False),
+            sa.Column("storage_class", sa.String(64), nullable=False),
+            sa.Column("file_size", sa.BigInteger, nullable=False),
+            sa.Column("checksum", sa.String(80), nullable=True),
+            sa.Index("datastore_record_path", "path"),
+        )
+        self.trash = sa.Table(
+            "trash",
+            metadata,
+            sa.Column("trash_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+            sa.Column("dataset_id", sa.Uuid, nullable=False),
+            sa.Column("path", sa.Text, nullable=False),
+            sa.Column("created", sa.BigInteger, nullable=False),
+        )
+
+
+def _column(name: str, spec_type: str, length: int | None, *, nullable: bool) -> sa.Column[object]:
+    return sa.Column(name, _TYPES[spec_type](length), nullable=nullable)
+
+
+def build_dimension_tables(metadata: sa.MetaData, universe: DimensionUniverse) -> dict[str, sa.Table]:
+    """Create one table per element with records (skypix dimensions have none)."""
+    tables: dict[str, sa.Table] = {}
+    for element in universe.elements:
+        if element.is_skypix:
+            continue
+        if element.name in STATIC_NAMES:
+            raise ConfigError(f"Universe element {element.name!r} collides with a registry table name.")
+        tables[element.name] = _element_table(metadata, universe, element)
+    return tables
+
+
+def _element_table(metadata: sa.MetaData, universe: DimensionUniverse, element: DimensionElement) -> sa.Table:
+    columns: list[sa.SchemaItem] = []
+    key_names = [*element.parents, *(k.name for k in element.keys[:1])]
+    for name, spec in zip(element.record_fields(), element.field_specs, strict=True):
+        if spec is None:
+            continue
+        col = _column(name, spec.type, spec.length, nullable=spec.nullable)
+        col.primary_key = name in key_names
+        columns.append(col)
+    if element.has_timespan:
+        columns.append(sa.Column("timespan_begin", sa.BigInteger, nullable=True))
+        columns.append(sa.Column("timespan_end", sa.BigInteger, nullable=True))
+    if element.has_region:
+        columns.append(sa.Column("region", sa.LargeBinary, nullable=True))
+    for parent_name in element.requires:
+        parent = universe[parent_name]
+        if parent.is_skypix:
+            continue
+        local = list(parent.parents) + [parent.name]
+        remote = [f"{parent.name}.{c}" for c in [*parent.parents, parent.primary_key.name]]
+        columns.append(sa.ForeignKeyConstraint(local, remote))
+    for implied_name in element.implies:
+        implied = universe[implied_name]
+        local = list(implied.parents) + [implied.name]
+        missing = [c for c in implied.parents if c not in element.required]
+        if missing or implied.is_skypix:
+            continue
+        remote = [f"{implied.name}.{c}" for c in [*implied.parents, implied.primary_key.name]]
+        columns.append(sa.ForeignKeyConstraint(local, remote))
+    for alt in element.alternate_keys:
+        columns.append(sa.UniqueConstraint(*element.parents, alt.name))
+    return sa.Table(element.name, metadata, *columns)
+
+
+def tags_table(
+    metadata: sa.MetaData, universe: DimensionUniverse, group: DimensionGroup, name: str
+) -> sa.Table:
+    """The membership table of datasets whose dataset types have the required dimensions of ``group``."""
+    columns: list[sa.SchemaItem] = [
+        sa.Column(
+            "dataset_type_id", sa.Integer, sa.ForeignKey("dataset_type.dataset_type_id"), nullable=False
+        ),
+        sa.Column("collection_id", sa.BigInteger, sa.ForeignKey("collection.collection_id"), nullable=False),
+        sa.Column("dataset_id", sa.Uuid, sa.ForeignKey("dataset.id", ondelete="CASCADE"), nullable=False),
+    ]
+    for dim in group.required:
+        pk = universe[dim].primary_key
+        columns.append(_column(dim, pk.type, pk.length, nullable=False))
+    for dim in group.required:
+        element = universe[dim]
+        if element.is_skypix:
+            continue
+        local = [*element.parents, dim]
+        columns.append(
+            sa.ForeignKeyConstraint(
+                local, [f"{dim}.{c}" for c in [*element.parents, element.primary_key.name]]
+            )
+        )
+    columns.append(sa.PrimaryKeyConstraint("dataset_id", "collection_id"))
+    columns.append(
+        sa.UniqueConstraint("dataset_type_id", "collection_id", *group.required, name=f"{name}_unique")
+    )
+    return sa.Table(name, metadata, *columns)

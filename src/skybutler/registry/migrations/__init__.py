@@ -1,0 +1,1 @@
+"""Alembic migrations of the registry's static schema (see docs/concepts.md, "Schema versions")."""

@@ -1,0 +1,100 @@
+"""The transport interface: bytes at keys under one root URI; knows nothing of formats or registries."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, ClassVar
+
+__all__ = ["Transport"]
+
+
+class Transport(ABC):
+    """Bytes at ``/``-separated keys under one root.
+
+    Subclasses implement five methods; the others have working defaults that a transport overrides for
+    speed (local files rename in place, object stores use ranged reads).  Writes through `put` and
+    `open_write` are atomic: a reader sees the old bytes or the new, never a part.
+    """
+
+    scheme: ClassVar[str]
+    can_write: ClassVar[bool] = True
+    is_local: ClassVar[bool] = False
+    """True when keys map to local paths (`local_path` works)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root if root.endswith("/") else root + "/"
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """Return the bytes at ``key``; raise `ArtifactNotFoundError` if there are none."""
+
+    @abstractmethod
+    def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` at ``key`` atomically, replacing what was there."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool:
+        """Return whether ``key`` holds bytes."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove ``key``; a missing key is not an error (deletes are retried by reconcile)."""
+
+    @abstractmethod
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        """Yield every key under ``prefix``."""
+
+    # -- defaults ------------------------------------------------------------------------------------------
+    def size(self, key: str) -> int:
+        """Return the size in bytes of ``key``."""
+        return len(self.get(key))
+
+    def open(self, key: str) -> BinaryIO:
+        """Return a seekable reader of ``key``."""
+        return io.BytesIO(self.get(key))
+
+    @contextmanager
+    def open_write(self, key: str, *, atomic: bool = True) -> Iterator[BinaryIO]:
+        """Yield a writable stream whose bytes land at ``key`` when the block exits without error.
+
+        ``atomic=False`` allows writing in place when the caller already writes to a temporary name.
+        """
+        with tempfile.SpooledTemporaryFile(max_size=64 << 20) as tmp:
+            yield tmp  # type: ignore[misc]
+            tmp.seek(0)
+            self.put(key, tmp.read())
+
+    def move(self, src: str, dst: str) -> None:
+        """Move ``src`` to ``dst`` (replacing it); object stores copy then delete."""
+        self.put(dst, self.get(src))
+        self.delete(src)
+
+    def put_file(self, path: Path, key: str) -> None:
+        """Store a local file's bytes at ``key``."""
+        self.put(key, path.read_bytes())
+
+    @contextmanager
+    def as_local(self, key: str) -> Iterator[Path]:
+        """Yield a local path holding the bytes at ``key`` (a temporary copy unless `is_local`)."""
+        with tempfile.TemporaryDirectory(prefix="skybutler-") as tmp:
+            path = Path(tmp) / Path(key).name
+            with self.open(key) as src, open(path, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            yield path
+
+    def local_path(self, key: str) -> Path:
+        """Return the local path of ``key``; only for transports with `is_local`."""
+        raise TypeError(f"{type(self).__name__} keeps no local files; use as_local().")
+
+    def uri(self, key: str) -> str:
+        """Return the full URI of ``key``."""
+        return self.root + key
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.root!r})"
