@@ -221,8 +221,7 @@ class Butler:
             storage_classes.get(storage_class)
         except ConfigError:
             raise DatasetTypeError(
-                f"Unknown storage class {storage_class!r} for dataset type {name!r}; "
-                f"known: {storage_classes.names()}."
+                f"Unknown storage class {storage_class!r} for dataset type {name!r}; known: {storage_classes.names()}."
             ) from None
         dataset_type = DatasetType(
             name, dimensions, storage_class, universe=self.universe, is_calibration=is_calibration
@@ -280,9 +279,7 @@ class Butler:
         if record is None:
             record = self.registry.collections.register(name, CollectionType.RUN)[0]
         if record.type is not CollectionType.RUN:
-            raise CollectionError(
-                f"Collection {name!r} is {record.type.name}, not a RUN; datasets are born in runs."
-            )
+            raise CollectionError(f"Collection {name!r} is {record.type.name}, not a RUN; datasets are born in runs.")
         return record
 
     def _search_path(self, collections: CollectionsLike | None) -> tuple[list[str], list[int]]:
@@ -361,16 +358,11 @@ class Butler:
         try:
             for obj, data_id in items:
                 coord = self._data_id(dt, data_id, _kwargs or {})
-                dataset_id = (
-                    uuid.uuid4() if id_mode is None else make_dataset_id(dt, coord, run_record.name, id_mode)
-                )
+                dataset_id = uuid.uuid4() if id_mode is None else make_dataset_id(dt, coord, run_record.name, id_mode)
                 ref = DatasetRef(dataset_id, dt, coord, run_record.name)
                 staged.append(self.datastore.prepare(ref, obj, sc))
                 refs.append(ref)
-            new = [
-                NewDataset(r.id, r.data_id.required_values, s.artifact)
-                for r, s in zip(refs, staged, strict=True)
-            ]
+            new = [NewDataset(r.id, r.data_id.required_values, s.artifact) for r, s in zip(refs, staged, strict=True)]
             try:
                 self.registry.datasets.insert(stored, run_record.id, new)
             except sa.exc.IntegrityError as exc:
@@ -437,9 +429,7 @@ class Butler:
             raise self._not_found(stored, coord, names)
         return stored, component, coord, row
 
-    def _not_found(
-        self, stored: StoredDatasetType, coord: DataCoordinate, names: list[str]
-    ) -> DatasetNotFoundError:
+    def _not_found(self, stored: StoredDatasetType, coord: DataCoordinate, names: list[str]) -> DatasetNotFoundError:
         name = stored.dataset_type.name
         message = f"No {name!r} dataset with data ID {coord} in collections {names}."
         elsewhere = [
@@ -470,9 +460,7 @@ class Butler:
             stored, _, coord, row = self._find_row(dataset_type, data_id, collections, kwargs)
         except DatasetNotFoundError:
             return None
-        return DatasetRef(
-            row.id, stored.dataset_type, coord, self.registry.collections.by_id(row.run_id).name
-        )
+        return DatasetRef(row.id, stored.dataset_type, coord, self.registry.collections.by_id(row.run_id).name)
 
     def exists(
         self,
@@ -547,13 +535,11 @@ class Butler:
     ) -> DeferredDatasetHandle:
         """Find a dataset now (failing fast if it is missing) and return a handle that reads it on demand."""
         if isinstance(dataset_type, DatasetRef):
-            ref: DatasetRef | None = dataset_type
+            ref = dataset_type
             self._find_row(dataset_type, None, None, {})
         else:
             stored, _, coord, row = self._find_row(dataset_type, data_id, collections, kwargs)
-            ref = DatasetRef(
-                row.id, stored.dataset_type, coord, self.registry.collections.by_id(row.run_id).name
-            )
+            ref = DatasetRef(row.id, stored.dataset_type, coord, self.registry.collections.by_id(row.run_id).name)
         return DeferredDatasetHandle(self, ref, parameters)
 
     def get_uri(
@@ -579,9 +565,7 @@ class Butler:
         """
         self._run_record(self.run) if self.run else None
         if not self.writeable:
-            raise PermissionDeniedError(
-                "This butler is read-only; open it with writeable=True to remove datasets."
-            )
+            raise PermissionDeniedError("This butler is read-only; open it with writeable=True to remove datasets.")
         ids = [r.id for r in refs]
         entries = self.registry.datasets.remove(ids)
         paths = [p for _, p in entries]

@@ -76,9 +76,7 @@ class PluginRegistry(Generic[T]):
             self._scan()
         spec = self._specs.get(name)
         if spec is None:
-            raise PluginNotFoundError(
-                f"No {self.kind} plug-in named {name!r}; known names: {', '.join(self.names())}."
-            )
+            raise PluginNotFoundError(f"No {self.kind} plug-in named {name!r}; known names: {', '.join(self.names())}.")
         cls = self._import(name, spec)
         self._loaded[name] = cls
         return cls
@@ -92,8 +90,7 @@ class PluginRegistry(Generic[T]):
             extra = _EXTRAS.get(missing)
             hint = f"pip install 'skybutler[{extra}]'" if extra else f"pip install {missing}"
             raise MissingDependencyError(
-                f"The {self.kind} plug-in {name!r} needs the package {missing!r}, which is not installed; "
-                f"run: {hint}"
+                f"The {self.kind} plug-in {name!r} needs the package {missing!r}, which is not installed; run: {hint}"
             ) from exc
         value = getattr(module, attr) if attr else module
         return cast("T", value)

@@ -6,12 +6,8 @@ from skybutler.datasets._storage_class import StorageClass
 
 __all__ = ["Bytes", "NumpyArray", "Pickled", "StructuredDataDict", "StructuredDataList"]
 
-StructuredDataDict = StorageClass(
-    "StructuredDataDict", "builtins:dict", doc="A dict of JSON/YAML-compatible values."
-)
-StructuredDataList = StorageClass(
-    "StructuredDataList", "builtins:list", doc="A list of JSON/YAML-compatible values."
-)
+StructuredDataDict = StorageClass("StructuredDataDict", "builtins:dict", doc="A dict of JSON/YAML-compatible values.")
+StructuredDataList = StorageClass("StructuredDataList", "builtins:list", doc="A list of JSON/YAML-compatible values.")
 NumpyArray = StorageClass(
     "NumpyArray",
     "numpy:ndarray",

@@ -46,7 +46,7 @@ class DatasetType:
         universe: DimensionUniverse | None = None,
         is_calibration: bool = False,
     ) -> None:
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not _NAME.match(str(name)) or type(name) is not str:  # callers without type checking
             raise DatasetTypeError(
                 f"Invalid dataset type name {name!r}: use letters, digits and underscores, not starting with "
                 "a digit, with at most one '.' before a component name."
@@ -63,7 +63,7 @@ class DatasetType:
                     f"Dataset type {name!r}: give dimensions as a list, e.g. [{dimensions!r}], not a string."
                 )
             group = universe.group(dimensions)
-        if not isinstance(storage_class, str) or not storage_class:
+        if not storage_class or type(storage_class) is not str:
             raise DatasetTypeError(f"Dataset type {name!r}: the storage class must be a non-empty name.")
         self.name = name
         self.dimensions = group

@@ -21,8 +21,8 @@ class HashingWriter:
         """Hash and forward ``data``."""
         if self._hash is not None:
             self._hash.update(data)
-        n = self.raw.write(data)
-        written = n if n is not None else len(memoryview(data).cast("B"))
+        self.raw.write(data)
+        written = memoryview(data).nbytes
         self.size += written
         return written
 

@@ -279,7 +279,7 @@ class FileDatastore:
                 self.transport.delete(key)
                 report.removed_staging.append(key)
         present = set()
-        for key in self.transport.keys():
+        for key in self.transport.keys():  # noqa: SIM118 (a Transport is not a mapping)
             if key.startswith(_RESERVED_PREFIXES):
                 continue
             present.add(key)

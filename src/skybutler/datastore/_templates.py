@@ -61,9 +61,7 @@ class FileTemplate:
         text = "".join(literals)
         if not _SAFE_LITERAL.match(text):
             bad = sorted(set(re.sub(r"[A-Za-z0-9/_.\-+=@,]", "", text)))
-            raise ConfigError(
-                f"File template {template!r} has characters unsafe in paths and S3 keys: {bad}."
-            )
+            raise ConfigError(f"File template {template!r} has characters unsafe in paths and S3 keys: {bad}.")
         if template.startswith("/") or re.match(r"^[A-Za-z]:", template):
             raise ConfigError(f"File template {template!r} is absolute; templates are relative to the root.")
         if any(seg in ("..", ".") for seg in text.split("/")) or ".." in text.replace("{", "/").split("/"):
@@ -93,9 +91,7 @@ class FileTemplate:
         missing = []
         if "run" not in required:
             missing.append("run")
-        covered = "dimensions_name" in required or (
-            "dimensions_path" in required and len(group.required) <= 1
-        )
+        covered = "dimensions_name" in required or ("dimensions_path" in required and len(group.required) <= 1)
         if not covered:
             for dim in group.required:
                 if dim not in required and not (dim != group.required[-1] and "dimensions_path" in required):

@@ -77,9 +77,7 @@ class DataCoordinate(Mapping[str, DataIdValue]):
     def expanded(self, records: Mapping[str, DimensionRecord | None]) -> DataCoordinate:
         """Return a copy carrying ``records`` (element name → record); the data ID must be full."""
         if not self.is_full:
-            raise DataIdError(
-                f"Only a full data ID can carry records; {self} lacks {list(self.group.implied)}."
-            )
+            raise DataIdError(f"Only a full data ID can carry records; {self} lacks {list(self.group.implied)}.")
         return DataCoordinate(self.group, self._values, records)
 
     # -- state ------------------------------------------------------------------------------------------------
@@ -170,9 +168,7 @@ class DataCoordinate(Mapping[str, DataIdValue]):
         return self._hash
 
     def __repr__(self) -> str:
-        return (
-            "{" + ", ".join(f"{k}: {v!r}" for k, v in zip(self.group.names, self._values, strict=False)) + "}"
-        )
+        return "{" + ", ".join(f"{k}: {v!r}" for k, v in zip(self.group.names, self._values, strict=False)) + "}"
 
     def __reduce__(self) -> tuple[Any, ...]:
         from skybutler.dimensions._universe import _cached
@@ -181,8 +177,6 @@ class DataCoordinate(Mapping[str, DataIdValue]):
         return (_rebuild, (_cached, text, tuple(self.group.names), self._values))
 
 
-def _rebuild(
-    loader: Any, text: str, names: tuple[str, ...], values: tuple[DataIdValue, ...]
-) -> DataCoordinate:
+def _rebuild(loader: Any, text: str, names: tuple[str, ...], values: tuple[DataIdValue, ...]) -> DataCoordinate:
     group = loader(text).group(names)
     return DataCoordinate(group, values)

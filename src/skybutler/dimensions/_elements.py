@@ -47,13 +47,11 @@ def coerce_value(spec: FieldSpec, value: Any, *, what: str) -> Any:
         if isinstance(value, str):
             text = str(value)
             if spec.length is not None and len(text) > spec.length:
-                raise DataIdError(
-                    f"{what} is {len(text)} characters long; at most {spec.length} are allowed."
-                )
+                raise DataIdError(f"{what} is {len(text)} characters long; at most {spec.length} are allowed.")
             return text
         raise DataIdError(f"{what} must be a string, got {value!r} ({type(value).__name__}).")
     if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, int | float) and not hasattr(value, "__float__"):
+        if isinstance(value, bool) or (not isinstance(value, int | float) and not hasattr(value, "__float__")):
             raise DataIdError(f"{what} must be a number, got {value!r} ({type(value).__name__}).")
         return float(value)
     if kind == "bool":

@@ -52,9 +52,7 @@ class DimensionRecord:
                 values.append(_coerce_extra(element, name, value))
             elif value is None:
                 if not spec.nullable:
-                    raise DataIdError(
-                        f"A {element.name!r} record needs a value for {name!r}; got {dict(data)!r}."
-                    )
+                    raise DataIdError(f"A {element.name!r} record needs a value for {name!r}; got {dict(data)!r}.")
                 values.append(None)
             else:
                 values.append(coerce_value(spec, value, what=f"{element.name}.{name}"))

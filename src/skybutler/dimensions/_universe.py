@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from dataclasses import replace
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 from typing import Any

@@ -44,9 +44,7 @@ class NumpyFormatter(Formatter):
         slices = params.pop("slices", None)
         mmap = params.pop("mmap", False) or slices is not None
         if params:
-            raise FormatterError(
-                f"Unknown read parameter(s) {sorted(params)} for .npy; use 'slices' or 'mmap'."
-            )
+            raise FormatterError(f"Unknown read parameter(s) {sorted(params)} for .npy; use 'slices' or 'mmap'.")
         name = getattr(stream, "name", None)
         if mmap and isinstance(name, str):
             array = np.load(name, mmap_mode="r", allow_pickle=False)

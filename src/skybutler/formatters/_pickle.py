@@ -35,4 +35,4 @@ class PickleFormatter(Formatter):
         parameters: Mapping[str, Any] | None = None,
     ) -> Any:
         """Unpickle (trusted repositories only)."""
-        return pickle.load(stream)  # noqa: S301 (opt-in by configuration)
+        return pickle.load(stream)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -50,14 +50,14 @@ class Collections:
         self._by_name: dict[str, CollectionRecord] = {}
         self._by_id: dict[int, CollectionRecord] = {}
 
-    def _remember(self, row: sa.Row[tuple[int, str, int, str | None]]) -> CollectionRecord:
+    def _remember(self, row: Any) -> CollectionRecord:
         record = CollectionRecord(row[0], row[1], CollectionType(row[2]), row[3])
         self._by_name[record.name] = record
         self._by_id[record.id] = record
         return record
 
     def register(
-        self, name: str, type: CollectionType, doc: str | None = None
+        self, name: str, collection_type: CollectionType, doc: str | None = None
     ) -> tuple[CollectionRecord, bool]:
         """Create the collection if it does not exist; return it and whether it was created.
 
@@ -66,21 +66,21 @@ class Collections:
         ConflictError
             A collection of that name exists with another type.
         """
-        if not name or not isinstance(name, str) or len(name) > 256:
+        if not name or type(name) is not str or len(name) > 256:
             raise CollectionError(f"Invalid collection name {name!r}: give 1 to 256 characters.")
         found = self.find(name)
         created = False
         if found is None:
             t = self._table
             with self._db.transaction() as conn:
-                conn.execute(self._db.insert_ignore(t, ["name"]).values(name=name, type=int(type), doc=doc))
+                conn.execute(self._db.insert_ignore(t, ["name"]).values(name=name, type=int(collection_type), doc=doc))
             self._by_name.pop(name, None)
             found = self.find(name)
             assert found is not None
-            created = found.type == type
-        if found.type != type:
+            created = found.type == collection_type
+        if found.type != collection_type:
             raise ConflictError(
-                f"Collection {name!r} already exists as a {found.type.name} collection, not {type.name}."
+                f"Collection {name!r} already exists as a {found.type.name} collection, not {collection_type.name}."
             )
         return found, created
 
@@ -120,9 +120,7 @@ class Collections:
             t = self._table
             with self._db.transaction(write=False) as conn:
                 row = conn.execute(
-                    sa.select(t.c.collection_id, t.c.name, t.c.type, t.c.doc).where(
-                        t.c.collection_id == collection_id
-                    )
+                    sa.select(t.c.collection_id, t.c.name, t.c.type, t.c.doc).where(t.c.collection_id == collection_id)
                 ).one()
             found = self._remember(row)
         return found

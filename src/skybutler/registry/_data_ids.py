@@ -74,9 +74,7 @@ class DataIdResolver:
                 elif implied in group:
                     values[implied] = value
                     if steps is not None:
-                        steps.append(
-                            f"{implied}={value!r} from the {name} record {self._key_text(name, values)}"
-                        )
+                        steps.append(f"{implied}={value!r} from the {name} record {self._key_text(name, values)}")
                 if implied in group and implied not in done:
                     pending.append(implied)
         full = DataCoordinate(group, tuple(values[n] for n in group.names))
@@ -108,9 +106,7 @@ class DataIdResolver:
             if not found:
                 raise DataIdError(f"No {name} record has {where}." + self._hint(name, values))
             if len(found) > 1:
-                raise DataIdError(
-                    f"{where} matches more than one {name}; add {list(element.parents)} to the data ID."
-                )
+                raise DataIdError(f"{where} matches more than one {name}; add {list(element.parents)} to the data ID.")
             record = found[0]
             for key_name, value in zip(element.required, record.key, strict=True):
                 if key_name in values and values[key_name] != value:
@@ -129,8 +125,7 @@ class DataIdResolver:
         record = self._records.fetch_one(name, key)
         if record is None:
             raise DataIdError(
-                f"No {name} record for {dict(zip(element.required, key, strict=True))}."
-                + self._hint(name, values)
+                f"No {name} record for {dict(zip(element.required, key, strict=True))}." + self._hint(name, values)
             )
         return record
 

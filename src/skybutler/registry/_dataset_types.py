@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -35,9 +35,7 @@ class DatasetTypes:
     stays right; a name not in the cache is looked up in the database (another process may have added it).
     """
 
-    def __init__(
-        self, db: Database, tables: StaticTables, metadata: sa.MetaData, universe: DimensionUniverse
-    ) -> None:
+    def __init__(self, db: Database, tables: StaticTables, metadata: sa.MetaData, universe: DimensionUniverse) -> None:
         self._db = db
         self._table = tables.dataset_type
         self._metadata = metadata
@@ -50,10 +48,8 @@ class DatasetTypes:
         existing = self._metadata.tables.get(name)
         return existing if existing is not None else tags_table(self._metadata, self._universe, group, name)
 
-    def _from_row(self, row: sa.Row[tuple[int, str, str, str, bool, str]]) -> StoredDatasetType:
-        dataset_type = DatasetType(
-            row[1], json.loads(row[2]), row[3], universe=self._universe, is_calibration=row[4]
-        )
+    def _from_row(self, row: Any) -> StoredDatasetType:
+        dataset_type = DatasetType(row[1], json.loads(row[2]), row[3], universe=self._universe, is_calibration=row[4])
         stored = StoredDatasetType(dataset_type, row[0], self._tags(dataset_type.dimensions, row[5]))
         self._cache[dataset_type.name] = stored
         return stored
@@ -84,7 +80,7 @@ class DatasetTypes:
         if found is None:
             import difflib
 
-            names = [d.name for d in self.all()]
+            names = [d.dataset_type.name for d in self.all()]
             close = difflib.get_close_matches(name, names, n=3)
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
             raise DatasetTypeError(

@@ -64,9 +64,7 @@ class Datasets:
         now = time.time_ns()
         tid = stored.id
         dims = stored.dataset_type.dimensions.required
-        dataset_rows = [
-            {"id": n.id, "dataset_type_id": tid, "run_id": run_id, "ingest_date": now} for n in new
-        ]
+        dataset_rows = [{"id": n.id, "dataset_type_id": tid, "run_id": run_id, "ingest_date": now} for n in new]
         tag_rows = []
         for n in new:
             row: dict[str, Any] = {"dataset_type_id": tid, "collection_id": run_id, "dataset_id": n.id}
@@ -102,9 +100,7 @@ class Datasets:
                 where.append(tags.c.collection_id == sa.bindparam("c0"))
             else:
                 where.append(tags.c.collection_id.in_([sa.bindparam(f"c{i}") for i in range(n_collections)]))
-            where += [
-                tags.c[dim] == sa.bindparam(f"v_{dim}") for dim in stored.dataset_type.dimensions.required
-            ]
+            where += [tags.c[dim] == sa.bindparam(f"v_{dim}") for dim in stored.dataset_type.dimensions.required]
             stmt = (
                 sa.select(
                     tags.c.dataset_id,
@@ -115,7 +111,7 @@ class Datasets:
                     r.c.storage_class,
                     r.c.file_size,
                     r.c.checksum,
-                )  # fmt: skip
+                )
                 .select_from(tags)
                 .join(d, d.c.id == tags.c.dataset_id)
                 .outerjoin(r, (r.c.dataset_id == tags.c.dataset_id) & (r.c.component == ""))
@@ -135,7 +131,7 @@ class Datasets:
             params[f"v_{dim}"] = value
         stmt = self._find_statement(stored, len(collection_ids))
         with self._db.transaction(write=False) as conn:
-            rows = conn.execute(stmt, params).all()
+            rows = list(conn.execute(stmt, params).all())
         if not rows:
             return None
         if len(rows) > 1:
@@ -149,9 +145,7 @@ class Datasets:
         """Ids of every collection holding a dataset of this type and data ID (for not-found messages)."""
         tags = stored.tags
         where = [tags.c.dataset_type_id == stored.id]
-        where += [
-            tags.c[d] == v for d, v in zip(stored.dataset_type.dimensions.required, values, strict=True)
-        ]
+        where += [tags.c[d] == v for d, v in zip(stored.dataset_type.dimensions.required, values, strict=True)]
         with self._db.transaction(write=False) as conn:
             return list(conn.execute(sa.select(tags.c.collection_id).where(*where)).scalars())
 
@@ -173,7 +167,7 @@ class Datasets:
                             r.c.storage_class,
                             r.c.file_size,
                             r.c.checksum,
-                        )  # fmt: skip
+                        )
                         .select_from(tags)
                         .join(d, (d.c.id == tags.c.dataset_id) & (d.c.run_id == tags.c.collection_id))
                         .outerjoin(r, (r.c.dataset_id == tags.c.dataset_id) & (r.c.component == ""))
@@ -182,10 +176,19 @@ class Datasets:
                     for row in conn.execute(stmt).mappings():
                         artifact = None
                         if row["path"] is not None:
-                            artifact = ArtifactInfo(row["path"], row["formatter"], row["storage_class"],
-                                                    row["file_size"], row["checksum"])  # fmt: skip
-                        out.append(DatasetRow(row["dataset_id"], stored.id, row["collection_id"], row["run_id"],
-                                              tuple(row[x] for x in dims), artifact))  # fmt: skip
+                            artifact = ArtifactInfo(
+                                row["path"], row["formatter"], row["storage_class"], row["file_size"], row["checksum"]
+                            )
+                        out.append(
+                            DatasetRow(
+                                row["dataset_id"],
+                                stored.id,
+                                row["collection_id"],
+                                row["run_id"],
+                                tuple(row[x] for x in dims),
+                                artifact,
+                            )
+                        )
         return out
 
     def in_run(self, stored: StoredDatasetType, run_id: int) -> list[DatasetRow]:
@@ -204,10 +207,10 @@ class Datasets:
         for row in rows:
             artifact = None
             if row["path"] is not None:
-                artifact = ArtifactInfo(row["path"], row["formatter"], row["storage_class"], row["file_size"],
-                                        row["checksum"])  # fmt: skip
-            out.append(DatasetRow(row["dataset_id"], stored.id, run_id, run_id, tuple(row[x] for x in dims),
-                                  artifact))  # fmt: skip
+                artifact = ArtifactInfo(
+                    row["path"], row["formatter"], row["storage_class"], row["file_size"], row["checksum"]
+                )
+            out.append(DatasetRow(row["dataset_id"], stored.id, run_id, run_id, tuple(row[x] for x in dims), artifact))
         return out
 
     # -- remove and trash -----------------------------------------------------------------------------------
@@ -221,14 +224,10 @@ class Datasets:
         entries: list[tuple[uuid.UUID, str]] = []
         with self._db.transaction() as conn:
             for chunk in _chunks(ids, 500):
-                rows = conn.execute(
-                    sa.select(r.c.dataset_id, r.c.path).where(r.c.dataset_id.in_(chunk))
-                ).all()
+                rows = conn.execute(sa.select(r.c.dataset_id, r.c.path).where(r.c.dataset_id.in_(chunk))).all()
                 entries.extend((row[0], row[1]) for row in rows)
             if entries:
-                conn.execute(
-                    trash.insert(), [{"dataset_id": i, "path": p, "created": now} for i, p in entries]
-                )
+                conn.execute(trash.insert(), [{"dataset_id": i, "path": p, "created": now} for i, p in entries])
             for chunk in _chunks(ids, 500):
                 conn.execute(r.delete().where(r.c.dataset_id.in_(chunk)))
                 conn.execute(d.delete().where(d.c.id.in_(chunk)))
@@ -238,9 +237,7 @@ class Datasets:
         """Every trash entry: ``(trash id, dataset id, path)``."""
         t = self._t.trash
         with self._db.transaction(write=False) as conn:
-            return [
-                (r[0], r[1], r[2]) for r in conn.execute(sa.select(t.c.trash_id, t.c.dataset_id, t.c.path))
-            ]
+            return [(r[0], r[1], r[2]) for r in conn.execute(sa.select(t.c.trash_id, t.c.dataset_id, t.c.path))]
 
     def drop_trash(self, paths: Iterable[str]) -> None:
         """Forget trash entries whose files are gone."""
@@ -268,8 +265,9 @@ class Datasets:
             for chunk in _chunks(list(ids), 500):
                 stmt = sa.select(r).where(r.c.dataset_id.in_(chunk), r.c.component == "")
                 for row in conn.execute(stmt).mappings():
-                    out[row["dataset_id"]] = ArtifactInfo(row["path"], row["formatter"], row["storage_class"],
-                                                          row["file_size"], row["checksum"])  # fmt: skip
+                    out[row["dataset_id"]] = ArtifactInfo(
+                        row["path"], row["formatter"], row["storage_class"], row["file_size"], row["checksum"]
+                    )
         return out
 
     def count(self) -> int:

@@ -31,7 +31,7 @@ def _to_row(record: DimensionRecord) -> dict[str, Any]:
     return row
 
 
-def _from_row(element: DimensionElement, row: Mapping[str, Any]) -> DimensionRecord:
+def _from_row(element: DimensionElement, row: Mapping[Any, Any]) -> DimensionRecord:
     values: list[Any] = []
     for name, spec in zip(element.record_fields(), element.field_specs, strict=True):
         if spec is not None:
@@ -69,9 +69,7 @@ class DimensionRecords:
         for item in data:
             if isinstance(item, DimensionRecord):
                 if item.element.name != element.name:
-                    raise DataIdError(
-                        f"A {item.element.name!r} record cannot be inserted as {element.name!r}."
-                    )
+                    raise DataIdError(f"A {item.element.name!r} record cannot be inserted as {element.name!r}.")
                 out.append(item)
             else:
                 out.append(DimensionRecord.from_dict(element, item))
@@ -99,9 +97,7 @@ class DimensionRecords:
             return 0
         table = self.table(element.name)
         rows = [_to_row(r) for r in records]
-        key_cols = (
-            [*element.parents, element.primary_key.name] if element.is_dimension else list(element.required)
-        )
+        key_cols = [*element.parents, element.primary_key.name] if element.is_dimension else list(element.required)
         stmt: Any = self._db.insert_ignore(table, key_cols) if skip_existing else table.insert()
         try:
             with self._db.transaction() as conn:
@@ -140,9 +136,7 @@ class DimensionRecords:
                 problems.append(f"{dep.name} {dict(zip(cols, key, strict=True))}")
         return "; ".join(problems) or "unknown parent"
 
-    def sync(
-        self, element_name: str, data: Mapping[str, Any] | DimensionRecord, *, update: bool = False
-    ) -> bool:
+    def sync(self, element_name: str, data: Mapping[str, Any] | DimensionRecord, *, update: bool = False) -> bool:
         """Insert a record, or check that an identical one exists; return whether it was inserted.
 
         Raises
@@ -172,9 +166,7 @@ class DimensionRecords:
             return False
 
     def _key_clause(self, table: sa.Table, element: DimensionElement, key: tuple[Any, ...]) -> list[Any]:
-        cols = (
-            [*element.parents, element.primary_key.name] if element.is_dimension else list(element.required)
-        )
+        cols = [*element.parents, element.primary_key.name] if element.is_dimension else list(element.required)
         return [table.c[c] == v for c, v in zip(cols, key, strict=True)]
 
     def _fetch_one(

@@ -145,11 +145,7 @@ class Registry:
                 newer = str(stamped) > SCHEMA_VERSION
                 raise MigrationRequiredError(
                     f"The registry schema is version {stamped}, this skybutler expects {SCHEMA_VERSION}: "
-                    + (
-                        "upgrade skybutler."
-                        if newer
-                        else "run `skybutler migrate` to upgrade the repository."
-                    )
+                    + ("upgrade skybutler." if newer else "run `skybutler migrate` to upgrade the repository.")
                 )
             universe = DimensionUniverse.from_yaml(rows["universe"])
             return cls(db, universe)

@@ -8,7 +8,8 @@ type with those dimensions is registered), with a column per dimension so querie
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -22,7 +23,7 @@ __all__ = ["SCHEMA_VERSION", "StaticTables", "build_dimension_tables", "tags_tab
 #: The Alembic revision this code expects (see registry/migrations); bump with every migration.
 SCHEMA_VERSION = "0001"
 
-_TYPES = {
+_TYPES: dict[str, Callable[[int | None], sa.types.TypeEngine[Any]]] = {
     "int": lambda length: sa.BigInteger(),
     "float": lambda length: sa.Float(),
     "bool": lambda length: sa.Boolean(),
@@ -78,9 +79,7 @@ class StaticTables:
         self.datastore_record = sa.Table(
             "datastore_record",
             metadata,
-            sa.Column(
-                "dataset_id", sa.Uuid, sa.ForeignKey("dataset.id", ondelete="CASCADE"), primary_key=True
-            ),
+            sa.Column("dataset_id", sa.Uuid, sa.ForeignKey("dataset.id", ondelete="CASCADE"), primary_key=True),
             sa.Column("component", sa.String(64), primary_key=True),
             sa.Column("path", sa.Text, nullable=False),
             sa.Column("formatter", sa.String(64), nullable=False),
@@ -116,7 +115,7 @@ def build_dimension_tables(metadata: sa.MetaData, universe: DimensionUniverse) -
 
 
 def _element_table(metadata: sa.MetaData, universe: DimensionUniverse, element: DimensionElement) -> sa.Table:
-    columns: list[sa.SchemaItem] = []
+    columns: list[sa.schema.SchemaItem] = []
     key_names = [*element.parents, *(k.name for k in element.keys[:1])]
     for name, spec in zip(element.record_fields(), element.field_specs, strict=True):
         if spec is None:
@@ -133,12 +132,12 @@ def _element_table(metadata: sa.MetaData, universe: DimensionUniverse, element: 
         parent = universe[parent_name]
         if parent.is_skypix:
             continue
-        local = list(parent.parents) + [parent.name]
+        local = [*list(parent.parents), parent.name]
         remote = [f"{parent.name}.{c}" for c in [*parent.parents, parent.primary_key.name]]
         columns.append(sa.ForeignKeyConstraint(local, remote))
     for implied_name in element.implies:
         implied = universe[implied_name]
-        local = list(implied.parents) + [implied.name]
+        local = [*list(implied.parents), implied.name]
         missing = [c for c in implied.parents if c not in element.required]
         if missing or implied.is_skypix:
             continue
@@ -149,14 +148,10 @@ def _element_table(metadata: sa.MetaData, universe: DimensionUniverse, element: 
     return sa.Table(element.name, metadata, *columns)
 
 
-def tags_table(
-    metadata: sa.MetaData, universe: DimensionUniverse, group: DimensionGroup, name: str
-) -> sa.Table:
+def tags_table(metadata: sa.MetaData, universe: DimensionUniverse, group: DimensionGroup, name: str) -> sa.Table:
     """The membership table of datasets whose dataset types have the required dimensions of ``group``."""
-    columns: list[sa.SchemaItem] = [
-        sa.Column(
-            "dataset_type_id", sa.Integer, sa.ForeignKey("dataset_type.dataset_type_id"), nullable=False
-        ),
+    columns: list[sa.schema.SchemaItem] = [
+        sa.Column("dataset_type_id", sa.Integer, sa.ForeignKey("dataset_type.dataset_type_id"), nullable=False),
         sa.Column("collection_id", sa.BigInteger, sa.ForeignKey("collection.collection_id"), nullable=False),
         sa.Column("dataset_id", sa.Uuid, sa.ForeignKey("dataset.id", ondelete="CASCADE"), nullable=False),
     ]
@@ -169,12 +164,8 @@ def tags_table(
             continue
         local = [*element.parents, dim]
         columns.append(
-            sa.ForeignKeyConstraint(
-                local, [f"{dim}.{c}" for c in [*element.parents, element.primary_key.name]]
-            )
+            sa.ForeignKeyConstraint(local, [f"{dim}.{c}" for c in [*element.parents, element.primary_key.name]])
         )
     columns.append(sa.PrimaryKeyConstraint("dataset_id", "collection_id"))
-    columns.append(
-        sa.UniqueConstraint("dataset_type_id", "collection_id", *group.required, name=f"{name}_unique")
-    )
+    columns.append(sa.UniqueConstraint("dataset_type_id", "collection_id", *group.required, name=f"{name}_unique"))
     return sa.Table(name, metadata, *columns)

@@ -1,0 +1,48 @@
+"""``skybutler demo``: a guided first run on the embedded default (SQLite + local files)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["run_demo"]
+
+
+def run_demo(root: str, say: Callable[[str], None]) -> None:
+    """Create a repository, add a sample instrument, put and get datasets of two storage classes."""
+    import numpy as np
+
+    from skybutler.butler import Butler
+    from skybutler.testing.sample import populate_sample
+
+    path = Path(root)
+    if (path / "butler.yaml").exists():
+        say(f"Using the existing repository at {path} (run 'demo' on a new path for a fresh one).")
+    else:
+        Butler.create(path)
+        say(f"Created a repository at {path}: SQLite registry {path / 'registry.sqlite3'}, files under {path}.")
+    with Butler(path, run="demo/run1") as butler:
+        if not butler.registry.fetch_dimension_records("instrument", instrument="Cam"):
+            populate_sample(butler, n_visits=4, n_detectors=2)
+            say("Inserted instrument 'Cam' with filters Cam-r/Cam-g (bands r/g), 2 detectors and 4 visits.")
+        butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
+        butler.register_dataset_type("image", ["instrument", "visit", "detector"], "NumpyArray")
+        say("Registered dataset types 'meta' (StructuredDataDict) and 'image' (NumpyArray).")
+        for visit in range(4):
+            for detector in range(2):
+                data_id = {"instrument": "Cam", "visit": visit, "detector": detector}
+                if butler.exists("meta", data_id):
+                    continue
+                butler.put({"visit": visit, "detector": detector, "seeing": 0.7 + 0.01 * visit}, "meta", data_id)
+                butler.put(np.full((64, 64), visit + detector / 10), "image", data_id)
+        say("Put 8 'meta' dicts and 8 64x64 'image' arrays into run 'demo/run1'.")
+        meta = butler.get("meta", instrument="Cam", visit=3, detector=1)
+        image = butler.get("image", {"instrument": "Cam", "visit.name": "v3", "detector.full_name": "S01"})
+        expanded = butler.registry.expand_data_id(instrument="Cam", visit=3, detector=1)
+        say(f"Got meta {meta} back.")
+        say(
+            f"Got image {image.shape} {image.dtype}, mean {float(image.mean()):.2f}, "
+            "found by visit name and detector name."
+        )
+        say(f"The data ID expands to {dict(expanded)} (band from the visit's physical_filter).")
+        say(f"Its file: {butler.get_uri('image', expanded)}")
