@@ -430,22 +430,16 @@ class Butler:
         return stored, component, coord, row
 
     def _not_found(self, stored: StoredDatasetType, coord: DataCoordinate, names: list[str]) -> DatasetNotFoundError:
-        name = stored.dataset_type.name
-        message = f"No {name!r} dataset with data ID {coord} in collections {names}."
-        elsewhere = [
-            self.registry.collections.by_id(c).name
-            for c in self.registry.datasets.collections_with(stored, coord.required_values)
-        ]
-        if elsewhere:
-            message += f" It exists in {sorted(elsewhere)}; add one of them to collections=."
-        else:
-            try:
-                given = normalize_data_id(self.universe, coord, None)
-                self.registry.resolver.complete(stored.dataset_type.dimensions, given, expand=True)
-                message += " No collection has it."
-            except DataIdError as exc:
-                message += f" {exc}"
-        return DatasetNotFoundError(message)
+        """Explain a miss from the registry alone: where else the dataset is, or which record is unknown."""
+        message = f"No {stored.dataset_type.name!r} dataset with data ID {coord} in collections {names}."
+        holders = self.registry.datasets.collections_with(stored, coord.required_values)
+        if holders:
+            elsewhere = sorted(self.registry.collections.by_id(c).name for c in holders)
+            return DatasetNotFoundError(f"{message} It exists in {elsewhere}; add one of them to collections=.")
+        unknown = self.registry.resolver.unknown_record(coord)
+        if unknown is not None:
+            return DatasetNotFoundError(f"{message} {unknown}")
+        return DatasetNotFoundError(f"{message} No collection has it.")
 
     def find_dataset(
         self,

@@ -89,6 +89,23 @@ class DataIdResolver:
                     steps.append(f"record {element_name} {dict(zip(element.required, key, strict=True))}")
         return full.expanded(fetched)
 
+    def unknown_record(self, data_id: DataCoordinate) -> str | None:
+        """Say which required dimension of ``data_id`` has no record (parents first), or ``None``.
+
+        One primary-key lookup per required dimension at most: cheap enough for not-found messages.
+        """
+        values = dict(data_id.required)
+        for name in data_id.group.required:
+            element = self._universe[name]
+            if element.is_skypix:
+                continue
+            key = tuple(values[d] for d in element.required)
+            if self._records.fetch_one(name, key) is None:
+                return f"No {name} record for {dict(zip(element.required, key, strict=True))}." + self._hint(
+                    name, values
+                )
+        return None
+
     def _resolve_alternates(
         self,
         group: DimensionGroup,
@@ -146,6 +163,7 @@ class DataIdResolver:
         if not found:
             scope = f" for {where}" if where else ""
             return f" There are no {name} records{scope}; insert them first."
-        shown = [r.get(element.primary_key.name) for r in found[:10]]
-        more = ", ..." if len(found) > 10 else ""
-        return f" Known {name} values{' for ' + str(where) if where else ''}: {shown}{more[2:] and more}."
+        shown = ", ".join(repr(r.get(element.primary_key.name)) for r in found[:10])
+        more = " and more" if len(found) > 10 else ""
+        scope = f" for {where}" if where else ""
+        return f" Known {name} values{scope}: {shown}{more}."

@@ -142,12 +142,20 @@ class Datasets:
         return DatasetRow(row[0], stored.id, row[1], row[2], values, artifact)
 
     def collections_with(self, stored: StoredDatasetType, values: tuple[DataIdValue, ...]) -> list[int]:
-        """Ids of every collection holding a dataset of this type and data ID (for not-found messages)."""
-        tags = stored.tags
-        where = [tags.c.dataset_type_id == stored.id]
-        where += [tags.c[d] == v for d, v in zip(stored.dataset_type.dimensions.required, values, strict=True)]
+        """Ids of the collections holding a dataset of this type and data ID (at most 20, for messages)."""
+        dims = stored.dataset_type.dimensions.required
+        key = (stored.tags.name, -1)
+        stmt = self._find_cache.get(key)
+        if stmt is None:
+            tags = stored.tags
+            where = [tags.c.dataset_type_id == sa.bindparam("dt")]
+            where += [tags.c[d] == sa.bindparam(f"v_{d}") for d in dims]
+            stmt = sa.select(tags.c.collection_id).where(*where).limit(20)
+            self._find_cache[key] = stmt
+        params: dict[str, Any] = {"dt": stored.id}
+        params.update((f"v_{d}", v) for d, v in zip(dims, values, strict=True))
         with self._db.transaction(write=False) as conn:
-            return list(conn.execute(sa.select(tags.c.collection_id).where(*where)).scalars())
+            return list(conn.execute(stmt, params).scalars())
 
     def by_ids(self, stored_types: Iterable[StoredDatasetType], ids: Sequence[uuid.UUID]) -> list[DatasetRow]:
         """Return the datasets with these IDs (in any of the given dataset types), in no particular order."""

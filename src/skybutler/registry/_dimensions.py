@@ -51,6 +51,7 @@ class DimensionRecords:
         self._db = db
         self._universe = universe
         self._tables = tables
+        self._by_key: dict[str, Any] = {}
 
     def table(self, element: str) -> sa.Table:
         """The table of ``element``'s records."""
@@ -172,8 +173,14 @@ class DimensionRecords:
     def _fetch_one(
         self, conn: sa.Connection, element: DimensionElement, key: tuple[Any, ...]
     ) -> DimensionRecord | None:
-        table = self.table(element.name)
-        row = conn.execute(sa.select(table).where(*self._key_clause(table, element, key))).mappings().first()
+        stmt = self._by_key.get(element.name)
+        if stmt is None:
+            table = self.table(element.name)
+            cols = [*element.parents, element.primary_key.name] if element.is_dimension else list(element.required)
+            stmt = sa.select(table).where(*[table.c[c] == sa.bindparam(f"k{i}") for i, c in enumerate(cols)])
+            self._by_key[element.name] = stmt
+        params = {f"k{i}": v for i, v in enumerate(key)}
+        row = conn.execute(stmt, params).mappings().first()
         return None if row is None else _from_row(element, row)
 
     def fetch_one(self, element_name: str, key: tuple[Any, ...]) -> DimensionRecord | None:
@@ -195,6 +202,8 @@ class DimensionRecords:
                     f"{element.name!r} records have no field {name!r}; fields: {list(element.record_fields())}."
                 )
             stmt = stmt.where(table.c[name] == value)
+        key_cols = [*element.parents, element.primary_key.name] if element.is_dimension else list(element.required)
+        stmt = stmt.order_by(*[table.c[c] for c in key_cols])
         if limit is not None:
             stmt = stmt.limit(limit)
         with self._db.transaction(write=False) as conn:

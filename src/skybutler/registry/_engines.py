@@ -1,7 +1,8 @@
 """Database connections: the only place where SQLite and PostgreSQL differ.
 
 SQLite runs in WAL mode with ``synchronous=NORMAL``, foreign keys on, and write transactions that start with
-``BEGIN IMMEDIATE`` so that concurrent writers queue on the busy timeout instead of failing on lock upgrade.
+``BEGIN IMMEDIATE`` so that concurrent writers queue on the busy timeout instead of failing on lock upgrade;
+read "transactions" run in autocommit mode (each statement sees its own snapshot).
 PostgreSQL uses psycopg 3, with ``search_path`` set to the repository's schema on every connection.
 """
 
@@ -88,7 +89,10 @@ class Database:
         cur.close()
 
     def _sqlite_begin(self, conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if self._immediate else "BEGIN")
+        # Reads run in SQLite's autocommit mode: each statement is its own consistent snapshot, which is
+        # all a single-statement read needs, and it saves two round trips per call on the hot path.
+        if self._immediate:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     def _pg_connect(self, dbapi_conn: Any, _record: Any) -> None:
         with dbapi_conn.cursor() as cur:

@@ -168,4 +168,6 @@ def tags_table(metadata: sa.MetaData, universe: DimensionUniverse, group: Dimens
         )
     columns.append(sa.PrimaryKeyConstraint("dataset_id", "collection_id"))
     columns.append(sa.UniqueConstraint("dataset_type_id", "collection_id", *group.required, name=f"{name}_unique"))
+    # Lookups by data ID across collections ("where else is it?", queries by data ID) use this one.
+    columns.append(sa.Index(f"{name}_data_id", *group.required, "dataset_type_id"))
     return sa.Table(name, metadata, *columns)
