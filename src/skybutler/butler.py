@@ -19,12 +19,11 @@ from skybutler.errors import (
     CollectionError,
     ConfigError,
     ConflictError,
-    DataIdError,
     DatasetNotFoundError,
     DatasetTypeError,
     PermissionDeniedError,
 )
-from skybutler.registry import CollectionType, NewDataset, Registry, is_unique_violation
+from skybutler.registry import CollectionType, NewDataset, Registry
 from skybutler.transports import open_transport
 
 if TYPE_CHECKING:
@@ -165,7 +164,7 @@ class Butler:
         if isinstance(universe, str):
             layers["universe"] = universe
         cfg = load_config({}, layers, source="repository configuration")
-        universe_obj = universe if isinstance(universe, DimensionUniverse) else _load_universe(cfg.universe)
+        universe_obj = universe if isinstance(universe, DimensionUniverse) else DimensionUniverse.load(cfg.universe)
         if not transport.is_local and "{root}" in cfg.registry.db:
             raise ConfigError(
                 f"A repository at {root_text} cannot hold a SQLite registry; pass registry='postgresql://...'."
@@ -366,7 +365,7 @@ class Butler:
             try:
                 self.registry.datasets.insert(stored, run_record.id, new)
             except sa.exc.IntegrityError as exc:
-                raise self._explain_insert(stored, run_record, refs, exc) from None
+                raise self.registry.explain_insert_failure(stored, run_record, [r.data_id for r in refs], exc) from None
         except BaseException:
             for s in staged:
                 self.datastore.abort(s)
@@ -374,35 +373,6 @@ class Butler:
         for s in staged:
             self.datastore.promote(s)
         return refs
-
-    def _explain_insert(
-        self,
-        stored: StoredDatasetType,
-        run: CollectionRecord,
-        refs: Sequence[DatasetRef],
-        exc: sa.exc.IntegrityError,
-    ) -> Exception:
-        if is_unique_violation(exc):
-            for ref in refs:
-                found = self.registry.datasets.find(stored, [run.id], ref.data_id.required_values)
-                if found is not None:
-                    return ConflictError(
-                        f"Run {run.name!r} already has a {stored.dataset_type.name!r} dataset with data ID "
-                        f"{ref.data_id} (id {found.id}); remove it first, or put into another run."
-                    )
-            seen: set[DataCoordinate] = set()
-            for ref in refs:
-                if ref.data_id in seen:
-                    return ConflictError(f"The data ID {ref.data_id} appears twice in one put_many call.")
-                seen.add(ref.data_id)
-            return ConflictError(f"A dataset ID is already registered: {exc.orig}")
-        for ref in refs:
-            try:
-                given = normalize_data_id(self.universe, ref.data_id, None)
-                self.registry.resolver.complete(ref.dataset_type.dimensions, given, expand=True)
-            except DataIdError as err:
-                return DataIdError(f"Cannot put {stored.dataset_type.name!r}: {err}")
-        return DataIdError(f"Cannot put {stored.dataset_type.name!r}: {exc.orig}")
 
     # -- find / get --------------------------------------------------------------------------------------------
     def _find_row(
@@ -426,20 +396,8 @@ class Butler:
         names, ids = self._search_path(collections)
         row = self.registry.datasets.find(stored, ids, coord.required_values)
         if row is None:
-            raise self._not_found(stored, coord, names)
+            raise self.registry.explain_missing(stored, coord, names)
         return stored, component, coord, row
-
-    def _not_found(self, stored: StoredDatasetType, coord: DataCoordinate, names: list[str]) -> DatasetNotFoundError:
-        """Explain a miss from the registry alone: where else the dataset is, or which record is unknown."""
-        message = f"No {stored.dataset_type.name!r} dataset with data ID {coord} in collections {names}."
-        holders = self.registry.datasets.collections_with(stored, coord.required_values)
-        if holders:
-            elsewhere = sorted(self.registry.collections.by_id(c).name for c in holders)
-            return DatasetNotFoundError(f"{message} It exists in {elsewhere}; add one of them to collections=.")
-        unknown = self.registry.resolver.unknown_record(coord)
-        if unknown is not None:
-            return DatasetNotFoundError(f"{message} {unknown}")
-        return DatasetNotFoundError(f"{message} No collection has it.")
 
     def find_dataset(
         self,
@@ -610,23 +568,3 @@ class Butler:
             DatasetRef(row.id, dt, DataCoordinate.from_required(dt.dimensions, row.values), run)
             for row in self.registry.datasets.in_run(stored, record.id)
         ]
-
-
-def _load_universe(name: str) -> DimensionUniverse:
-    """A universe by plug-in name (``default``) or path to a YAML file."""
-    if name == "default":
-        return DimensionUniverse.default()
-    path = Path(name)
-    if path.suffix in (".yaml", ".yml") and path.exists():
-        return DimensionUniverse.from_yaml(path.read_text())
-    from skybutler.plugins import PluginRegistry
-
-    registry: PluginRegistry[Any] = PluginRegistry("universes", {})
-    value = registry.get(name)
-    if isinstance(value, DimensionUniverse):
-        return value
-    if isinstance(value, str):
-        return DimensionUniverse.from_yaml(value)
-    raise ConfigError(
-        f"Universe plug-in {name!r} must be a DimensionUniverse or YAML text, got {type(value).__name__}."
-    )

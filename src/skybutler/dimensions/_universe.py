@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -102,6 +103,31 @@ class DimensionUniverse:
         """Return the default universe (the same elements as the reference butler's version 8)."""
         text = resources.files("skybutler.dimensions.universes").joinpath("default.yaml").read_text()
         return _cached(text)
+
+    @classmethod
+    def load(cls, name: str) -> DimensionUniverse:
+        """Return a universe by name: ``default``, a path to a YAML file, or a ``skybutler.universes`` plug-in.
+
+        A plug-in entry point names a `DimensionUniverse` object or a string of universe YAML.
+        """
+        if name == "default":
+            return cls.default()
+        path = Path(name)
+        if path.suffix in (".yaml", ".yml"):
+            if not path.exists():
+                raise ConfigError(f"No universe file {path}.")
+            return cls.from_yaml(path.read_text())
+        from skybutler.plugins import PluginRegistry
+
+        plugins: PluginRegistry[Any] = PluginRegistry("universes", {})
+        value = plugins.get(name)
+        if isinstance(value, DimensionUniverse):
+            return value
+        if isinstance(value, str):
+            return cls.from_yaml(value)
+        raise ConfigError(
+            f"Universe plug-in {name!r} must be a DimensionUniverse or YAML text, got {type(value).__name__}."
+        )
 
     def _load(self, config: Mapping[str, Any]) -> None:
         raw = config["elements"]

@@ -18,6 +18,7 @@ class DataIdResolver:
     """Turn a `DataIdInput` into a full or expanded `DataCoordinate` using dimension records."""
 
     def __init__(self, universe: DimensionUniverse, records: DimensionRecords) -> None:
+        self.universe = universe
         self._universe = universe
         self._records = records
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from skybutler.registry._engines import Database
     from skybutler.registry._schema import StaticTables
 
-__all__ = ["DatasetRow", "Datasets", "NewDataset", "is_unique_violation"]
+__all__ = ["DatasetRow", "Datasets", "NewDataset"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,11 +287,3 @@ class Datasets:
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def is_unique_violation(exc: sa.exc.IntegrityError) -> bool:
-    """Whether a driver integrity error is a uniqueness (not a foreign-key) failure."""
-    code = getattr(exc.orig, "sqlstate", None)
-    if code is not None:
-        return bool(code == "23505")
-    return "UNIQUE" in str(exc.orig).upper()

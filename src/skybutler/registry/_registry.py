@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import sqlalchemy as sa
 
 from skybutler.datasets import DatasetType
 from skybutler.dimensions import DataCoordinate, DimensionRecord, DimensionUniverse, normalize_data_id
-from skybutler.errors import ConfigError, MigrationRequiredError
+from skybutler.errors import ConfigError, ConflictError, DataIdError, DatasetNotFoundError, MigrationRequiredError
 from skybutler.registry._collections import CollectionRecord, Collections, CollectionType
 from skybutler.registry._data_ids import DataIdResolver
 from skybutler.registry._dataset_types import DatasetTypes
 from skybutler.registry._datasets import Datasets
 from skybutler.registry._dimensions import DimensionRecords
 from skybutler.registry._engines import Database
+from skybutler.registry._explain import explain_insert_failure, explain_missing
 from skybutler.registry._schema import SCHEMA_VERSION, StaticTables, build_dimension_tables
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DimensionGroup
+    from skybutler.registry._dataset_types import StoredDatasetType
     from skybutler.types import DataIdLike
 
 __all__ = ["ExplainedDataId", "Registry"]
@@ -284,3 +286,20 @@ class Registry:
     def query_collections(self) -> list[CollectionRecord]:
         """Every collection, sorted by name."""
         return self.collections.all()
+
+    # -- explanations -----------------------------------------------------------------------------------------
+    def explain_insert_failure(
+        self,
+        stored: StoredDatasetType,
+        run: CollectionRecord,
+        data_ids: Sequence[DataCoordinate],
+        exc: sa.exc.IntegrityError,
+    ) -> ConflictError | DataIdError:
+        """The error to raise for a refused dataset insert: the existing dataset, or the unknown record."""
+        return explain_insert_failure(self.datasets, self.resolver, stored, run, data_ids, exc)
+
+    def explain_missing(
+        self, stored: StoredDatasetType, data_id: DataCoordinate, searched: Sequence[str]
+    ) -> DatasetNotFoundError:
+        """The error to raise when a lookup finds nothing: where else it is, or which record is unknown."""
+        return explain_missing(self.datasets, self.collections, self.resolver, stored, data_id, searched)
