@@ -1,0 +1,56 @@
+"""Budgets that keep the code base small and start-up fast (coarse guards; speed claims live in benchmarks/)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).parent.parent / "src" / "skybutler"
+MAX_LINES = 600
+#: Modules allowed over the line budget, each with the reason.
+ALLOWED: dict[str, str] = {}
+HEAVY = ("astropy", "h5py", "pyarrow", "boto3", "httpx", "fastapi", "lark", "numpy", "pandas")
+
+
+def test_no_module_over_the_line_budget() -> None:
+    over = {
+        str(p.relative_to(SRC)): n
+        for p in SRC.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > MAX_LINES and str(p.relative_to(SRC)) not in ALLOWED
+    }
+    assert over == {}, f"split these modules by concept (or allow-list them with a reason): {over}"
+
+
+def _run(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+
+
+def test_import_skybutler_pulls_in_no_heavy_library() -> None:
+    out = _run(f"import sys, skybutler; print([m for m in {HEAVY!r} if m in sys.modules])")
+    assert out.strip() == "[]"
+
+
+def test_opening_the_butler_module_pulls_in_no_heavy_library() -> None:
+    out = _run(f"import sys; from skybutler import Butler; print([m for m in {HEAVY!r} if m in sys.modules])")
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("what", "code"),
+    [("import skybutler", "import skybutler"), ("skybutler --help", "from skybutler.cli import main")],
+)
+def test_start_up_is_within_budget(what: str, code: str) -> None:
+    # The best of five runs, measured inside the process (interpreter start-up excluded), against 0.15 s.
+    timing = "import time; t = time.perf_counter(); " + code + "; print(time.perf_counter() - t)"
+    best = min(float(_run(timing)) for _ in range(5))
+    assert best < 0.15, f"{what} took {best:.3f} s"
+
+
+def test_cli_help_runs_as_a_process() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "skybutler.cli", "--help"], check=True, capture_output=True, text=True
+    ).stdout
+    assert "demo" in out
