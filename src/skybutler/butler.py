@@ -515,15 +515,14 @@ class Butler:
         The registry rows go first, in one transaction, with the file paths put in the trash; then the
         files are deleted and the trash emptied.  A crash in between leaves trash that `reconcile` empties.
         """
-        self._run_record(self.run) if self.run else None
         if not self.writeable:
             raise PermissionDeniedError("This butler is read-only; open it with writeable=True to remove datasets.")
         ids = [r.id for r in refs]
-        entries = self.registry.datasets.remove(ids)
+        deleted, entries = self.registry.datasets.remove(ids)
         paths = [p for _, p in entries]
         self.datastore.delete(paths)
         self.registry.datasets.drop_trash(paths)
-        return len(entries)
+        return deleted
 
     def reconcile(self, *, grace_seconds: float = 600.0, remove_unknown: bool = False) -> ReconcileReport:
         """Repair what crashes left behind: promote or delete staging files, empty the trash.

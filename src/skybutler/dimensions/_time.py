@@ -164,7 +164,13 @@ class Timespan:
         """Return whether the two ranges share at least one instant."""
         lo_ok = other.end is None or self.begin is None or self.begin < other.end
         hi_ok = self.end is None or other.begin is None or other.begin < self.end
-        return lo_ok and hi_ok
+        # An empty range [t, t) holds no instant, so it overlaps nothing.
+        return lo_ok and hi_ok and not self.is_empty and not other.is_empty
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether the range holds no instant (``begin == end``)."""
+        return self.begin is not None and self.begin == self.end
 
     def to_db(self) -> tuple[int, int]:
         """Return ``(begin, end)`` with the NULL-free database sentinels for unbounded sides."""

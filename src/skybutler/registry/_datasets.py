@@ -222,10 +222,11 @@ class Datasets:
         return out
 
     # -- remove and trash -----------------------------------------------------------------------------------
-    def remove(self, ids: Sequence[uuid.UUID]) -> list[tuple[uuid.UUID, str]]:
+    def remove(self, ids: Sequence[uuid.UUID]) -> tuple[int, list[tuple[uuid.UUID, str]]]:
         """Delete datasets and move their artifact paths to the trash, in one transaction.
 
-        Returns the ``(dataset id, path)`` trash entries; the caller deletes the files, then `drop_trash`.
+        Returns how many datasets were deleted and the ``(dataset id, path)`` trash entries; the caller
+        deletes the files, then calls `drop_trash`.
         """
         d, r, trash = self._t.dataset, self._t.datastore_record, self._t.trash
         now = time.time_ns()
@@ -236,10 +237,11 @@ class Datasets:
                 entries.extend((row[0], row[1]) for row in rows)
             if entries:
                 conn.execute(trash.insert(), [{"dataset_id": i, "path": p, "created": now} for i, p in entries])
+            deleted = 0
             for chunk in _chunks(ids, 500):
                 conn.execute(r.delete().where(r.c.dataset_id.in_(chunk)))
-                conn.execute(d.delete().where(d.c.id.in_(chunk)))
-        return entries
+                deleted += conn.execute(d.delete().where(d.c.id.in_(chunk))).rowcount
+        return deleted, entries
 
     def trash(self) -> list[tuple[int, uuid.UUID, str]]:
         """Every trash entry: ``(trash id, dataset id, path)``."""

@@ -135,7 +135,7 @@ class Registry:
             )
             with db.transaction(write=False) as conn:
                 try:
-                    rows = dict(conn.execute(sa.select(attributes.c.name, attributes.c.value)).tuples().all())
+                    rows = {row[0]: row[1] for row in conn.execute(sa.select(attributes.c.name, attributes.c.value))}
                     stamped = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
                 except sa.exc.DBAPIError:
                     conn.rollback()
@@ -163,7 +163,7 @@ class Registry:
         """Every stored attribute (schema version, universe, creation time)."""
         t = self.tables.attributes
         with self.db.transaction(write=False) as conn:
-            return dict(conn.execute(sa.select(t.c.name, t.c.value)).tuples().all())
+            return {row[0]: row[1] for row in conn.execute(sa.select(t.c.name, t.c.value))}
 
     # -- dimension records ----------------------------------------------------------------------------------
     def insert_dimension_records(
