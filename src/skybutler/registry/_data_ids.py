@@ -101,7 +101,7 @@ class DataIdResolver:
             if element.is_skypix:
                 continue
             key = tuple(values[d] for d in element.required)
-            if self._records.fetch_one(name, key) is None:
+            if not self._records.exists(name, key):
                 return f"No {name} record for {dict(zip(element.required, key, strict=True))}." + self._hint(
                     name, values
                 )
@@ -157,14 +157,10 @@ class DataIdResolver:
         if element.is_skypix or not element.is_dimension:
             return ""
         where = {p: values[p] for p in element.parents if p in values}
-        try:
-            found = self._records.fetch(name, where, limit=11)
-        except DataIdError:
-            return ""
-        if not found:
-            scope = f" for {where}" if where else ""
-            return f" There are no {name} records{scope}; insert them first."
-        shown = ", ".join(repr(r.get(element.primary_key.name)) for r in found[:10])
-        more = " and more" if len(found) > 10 else ""
+        found = self._records.some_keys(name, where, 11)
         scope = f" for {where}" if where else ""
+        if not found:
+            return f" There are no {name} records{scope}; insert them first."
+        shown = ", ".join(repr(v) for v in found[:10])
+        more = " and more" if len(found) > 10 else ""
         return f" Known {name} values{scope}: {shown}{more}."

@@ -105,7 +105,7 @@ class DatasetTypes:
         if existing is None:
             group = dataset_type.dimensions
             tag_name = f"dataset_tags_{group.key}"
-            if len(tag_name) > 60:
+            if len(tag_name) > 63 - len("_data_id"):  # PostgreSQL's limit, for the table's index name too
                 import hashlib
 
                 tag_name = "dataset_tags_" + hashlib.sha1(group.key.encode()).hexdigest()[:16]

@@ -129,9 +129,7 @@ class Datasets:
             params[f"c{i}"] = cid
         for dim, value in zip(stored.dataset_type.dimensions.required, values, strict=True):
             params[f"v_{dim}"] = value
-        stmt = self._find_statement(stored, len(collection_ids))
-        with self._db.transaction(write=False) as conn:
-            rows = list(conn.execute(stmt, params).all())
+        rows = self._db.read_rows(self._find_statement(stored, len(collection_ids)), params)
         if not rows:
             return None
         if len(rows) > 1:
@@ -139,7 +137,8 @@ class Datasets:
             rows.sort(key=lambda row: order[row[1]])
         row = rows[0]
         artifact = None if row[3] is None else ArtifactInfo(row[3], row[4], row[5], row[6], row[7])
-        return DatasetRow(row[0], stored.id, row[1], row[2], values, artifact)
+        dataset_id = row[0] if isinstance(row[0], uuid.UUID) else uuid.UUID(hex=row[0])
+        return DatasetRow(dataset_id, stored.id, row[1], row[2], values, artifact)
 
     def collections_with(self, stored: StoredDatasetType, values: tuple[DataIdValue, ...]) -> list[int]:
         """Ids of the collections holding a dataset of this type and data ID (at most 20, for messages)."""
@@ -154,8 +153,7 @@ class Datasets:
             self._find_cache[key] = stmt
         params: dict[str, Any] = {"dt": stored.id}
         params.update((f"v_{d}", v) for d, v in zip(dims, values, strict=True))
-        with self._db.transaction(write=False) as conn:
-            return list(conn.execute(stmt, params).scalars())
+        return [row[0] for row in self._db.read_rows(stmt, params)]
 
     def by_ids(self, stored_types: Iterable[StoredDatasetType], ids: Sequence[uuid.UUID]) -> list[DatasetRow]:
         """Return the datasets with these IDs (in any of the given dataset types), in no particular order."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from skybutler.dimensions import DimensionElement, DimensionRecord, Timespan
+from skybutler.dimensions._elements import coerce_value
 from skybutler.errors import ConflictError, DataIdError
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ class DimensionRecords:
         self._universe = universe
         self._tables = tables
         self._by_key: dict[str, Any] = {}
+        self._exists: dict[str, Any] = {}
+        self._some: dict[tuple[str, tuple[str, ...], int], Any] = {}
 
     def table(self, element: str) -> sa.Table:
         """The table of ``element``'s records."""
@@ -100,14 +103,18 @@ class DimensionRecords:
         rows = [_to_row(r) for r in records]
         key_cols = [*element.parents, element.primary_key.name] if element.is_dimension else list(element.required)
         stmt: Any = self._db.insert_ignore(table, key_cols) if skip_existing else table.insert()
+        if skip_existing:
+            # Count the rows actually inserted: executemany rowcounts are unreliable (0 on psycopg).
+            stmt = stmt.returning(*[table.c[c] for c in key_cols])
         try:
             with self._db.transaction() as conn:
                 result = conn.execute(stmt, rows)
+                inserted = len(result.all()) if skip_existing else len(rows)
         except sa.exc.IntegrityError as exc:
             raise self._explain_integrity(element, records, exc) from None
         except ConflictError as exc:
             raise self._explain_integrity(element, records, exc) from None
-        return len(rows) if not skip_existing else max(result.rowcount, 0)
+        return inserted
 
     def _explain_integrity(
         self, element: DimensionElement, records: list[DimensionRecord], exc: Exception
@@ -149,22 +156,25 @@ class DimensionRecords:
         element = self._universe[element_name]
         (record,) = self._records(element, [data])
         table = self.table(element.name)
-        with self._db.transaction() as conn:
-            existing = self._fetch_one(conn, element, record.key)
-            if existing is None:
-                conn.execute(table.insert(), [_to_row(record)])
-                return True
-            if existing == record:
+        try:
+            with self._db.transaction() as conn:
+                existing = self._fetch_one(conn, element, record.key)
+                if existing is None:
+                    conn.execute(table.insert(), [_to_row(record)])
+                    return True
+                if existing == record:
+                    return False
+                diff = {k: (existing.get(k), v) for k, v in record.to_dict().items() if existing.get(k) != v}
+                if not update:
+                    raise ConflictError(
+                        f"A {element.name!r} record with key {dict(zip(element.required, record.key, strict=True))} "
+                        f"exists with different values (stored, given): {diff}. Pass update=True to replace it."
+                    )
+                clause = self._key_clause(table, element, record.key)
+                conn.execute(table.update().where(*clause).values(**_to_row(record)))
                 return False
-            diff = {k: (existing.get(k), v) for k, v in record.to_dict().items() if existing.get(k) != v}
-            if not update:
-                raise ConflictError(
-                    f"A {element.name!r} record with key {dict(zip(element.required, record.key, strict=True))} "
-                    f"exists with different values (stored, given): {diff}. Pass update=True to replace it."
-                )
-            clause = self._key_clause(table, element, record.key)
-            conn.execute(table.update().where(*clause).values(**_to_row(record)))
-            return False
+        except sa.exc.IntegrityError as exc:  # a missing parent, or an alternate key taken by another record
+            raise self._explain_integrity(element, [record], exc) from None
 
     def _key_clause(self, table: sa.Table, element: DimensionElement, key: tuple[Any, ...]) -> list[Any]:
         cols = [*element.parents, element.primary_key.name] if element.is_dimension else list(element.required)
@@ -182,6 +192,32 @@ class DimensionRecords:
         params = {f"k{i}": v for i, v in enumerate(key)}
         row = conn.execute(stmt, params).mappings().first()
         return None if row is None else _from_row(element, row)
+
+    def exists(self, element_name: str, key: tuple[Any, ...]) -> bool:
+        """Return whether ``element_name`` has a record with this key (one primary-key probe)."""
+        stmt = self._exists.get(element_name)
+        if stmt is None:
+            element = self._universe[element_name]
+            table = self.table(element_name)
+            cols = [*element.parents, element.primary_key.name] if element.is_dimension else list(element.required)
+            where = [table.c[c] == sa.bindparam(f"k{i}") for i, c in enumerate(cols)]
+            stmt = sa.select(sa.literal(1)).select_from(table).where(*where)
+            self._exists[element_name] = stmt
+        return bool(self._db.read_rows(stmt, {f"k{i}": v for i, v in enumerate(key)}))
+
+    def some_keys(self, element_name: str, parents: Mapping[str, Any], limit: int) -> list[Any]:
+        """Up to ``limit`` primary-key values of ``element_name`` under the given parent values, sorted."""
+        element = self._universe[element_name]
+        names = tuple(p for p in element.parents if p in parents)
+        cache_key = (element_name, names, limit)
+        stmt = self._some.get(cache_key)
+        if stmt is None:
+            table = self.table(element_name)
+            pk = table.c[element.primary_key.name]
+            where = [table.c[p] == sa.bindparam(f"p_{p}") for p in names]
+            stmt = sa.select(pk).where(*where).order_by(pk).limit(limit)
+            self._some[cache_key] = stmt
+        return [row[0] for row in self._db.read_rows(stmt, {f"p_{p}": parents[p] for p in names})]
 
     def fetch_one(self, element_name: str, key: tuple[Any, ...]) -> DimensionRecord | None:
         """Return the record with this key (required dimension values, in order), or ``None``."""
@@ -201,6 +237,10 @@ class DimensionRecords:
                 raise DataIdError(
                     f"{element.name!r} records have no field {name!r}; fields: {list(element.record_fields())}."
                 )
+            i = element.field_index.get(name)
+            spec = None if i is None else element.field_specs[i]
+            if spec is not None and value is not None:  # as insert does: "12" finds 12 on every back-end
+                value = coerce_value(spec, value, what=f"{element.name}.{name}")
             stmt = stmt.where(table.c[name] == value)
         key_cols = [*element.parents, element.primary_key.name] if element.is_dimension else list(element.required)
         stmt = stmt.order_by(*[table.c[c] for c in key_cols])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import sqlalchemy as sa
@@ -125,6 +126,14 @@ class Registry:
         MigrationRequiredError
             The registry's schema version differs from this code's.
         """
+        if url.startswith("sqlite:///") and "?" not in url:
+            # Connecting would create an empty SQLite file (or fail on a missing folder): check first.
+            path = url.removeprefix("sqlite:///")
+            if path and path != ":memory:" and not Path(path).exists():
+                raise ConfigError(
+                    f"No skybutler registry at {url}: {path} does not exist; "
+                    "create one with Butler.create() or `skybutler create`."
+                )
         db = Database(url, schema=schema, busy_timeout=busy_timeout)
         try:
             attributes = sa.Table(
