@@ -328,8 +328,7 @@ class Butler:
         PermissionDeniedError
             The butler is read-only or has no run.
         """
-        return self.put_many([(obj, data_id if data_id is not None else kwargs)], dataset_type, run=run,
-                             _kwargs=kwargs if data_id is not None else None)[0]  # fmt: skip
+        return self._put(dataset_type, [(obj, data_id, kwargs)], run, None)[0]
 
     def put_many(
         self,
@@ -338,12 +337,21 @@ class Butler:
         *,
         run: str | None = None,
         id_mode: DatasetIdMode | None = None,
-        _kwargs: Mapping[str, Any] | None = None,
     ) -> list[DatasetRef]:
         """Store many objects of one dataset type in one registry transaction.
 
-        Either all are stored or none is (files written before a failure are removed).
+        Either all are stored or none is (files written before a failure are removed).  ``id_mode`` makes
+        dataset IDs deterministic (`DatasetIdMode`); by default they are random.
         """
+        return self._put(dataset_type, [(obj, data_id, {}) for obj, data_id in items], run, id_mode)
+
+    def _put(
+        self,
+        dataset_type: DatasetTypeLike,
+        items: Sequence[tuple[Any, DataIdLike | None, Mapping[str, Any]]],
+        run: str | None,
+        id_mode: DatasetIdMode | None,
+    ) -> list[DatasetRef]:
         run_record = self._run_record(run)
         stored, component = self._stored(dataset_type)
         if component:
@@ -355,8 +363,8 @@ class Butler:
         refs: list[DatasetRef] = []
         staged = []
         try:
-            for obj, data_id in items:
-                coord = self._data_id(dt, data_id, _kwargs or {})
+            for obj, data_id, kwargs in items:
+                coord = self._data_id(dt, data_id, kwargs)
                 dataset_id = uuid.uuid4() if id_mode is None else make_dataset_id(dt, coord, run_record.name, id_mode)
                 ref = DatasetRef(dataset_id, dt, coord, run_record.name)
                 staged.append(self.datastore.prepare(ref, obj, sc))

@@ -1,0 +1,210 @@
+"""Workload W1 (shared/benchmarks/W1.md) run on skybutler.
+
+Usage::
+
+    python benchmarks/w1_skybutler.py --n 2000 [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
+
+Steps whose features skybutler does not have yet are reported as failed with the issue that adds them, so the
+table always shows every W1 step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import sqlalchemy
+
+from _common import (
+    ARRAY_LENGTH,
+    N_ARRAY,
+    N_DETECTORS,
+    N_MISSING,
+    Step,
+    check,
+    dir_size_bytes,
+    meta_payload,
+    peak_rss_kib,
+    report,
+    run_baselines,
+    timed,
+)
+from skybutler import Butler
+from skybutler.errors import DatasetNotFoundError
+
+SYSTEM = "skybutler"
+INSTRUMENT = "Cam"
+DAY_OBS = 20250101
+FILTERS = (("Cam-r", "r"), ("Cam-g", "g"))
+RUN = "run1"
+
+#: W1 steps that need features of later issues, with the issue that adds them.
+NOT_YET = {
+    "query_all": "query system (issue 4)",
+    "query_where": "query system (issue 4)",
+    "query_data_ids": "query system (issue 4)",
+    "query_partial": "query system (issue 4)",
+    "ingest_direct": "ingest (issue 7)",
+    "ingest_copy": "ingest (issue 7)",
+    "export": "export/import (issue 7)",
+    "import": "export/import (issue 7)",
+    "calib_put": "calibrations (issue 3)",
+    "calib_certify": "calibrations (issue 3)",
+    "calib_lookup": "calibrations (issue 3)",
+    "calib_get": "calibrations (issue 3)",
+}
+
+
+@contextmanager
+def _postgres_schema(url: str) -> Iterator[str]:
+    """A fresh schema name in ``url``'s database, dropped with its tables afterwards."""
+    name = f"w1sky_{secrets.token_hex(6)}"
+    try:
+        yield name
+    finally:
+        engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        engine.dispose()
+
+
+class _SkyButlerW1:
+    """One run of W1 on a fresh repository."""
+
+    def __init__(self, root: Path, n: int, postgres: tuple[str, str] | None) -> None:
+        if n % N_DETECTORS:
+            raise ValueError(f"N must be a multiple of {N_DETECTORS}, got {n}")
+        self.root = root
+        self.n = n
+        self.n_visits = n // N_DETECTORS
+        self.postgres = postgres
+        self.steps: list[Step] = []
+        self.data_ids = [
+            {"instrument": INSTRUMENT, "visit": i // N_DETECTORS + 1, "detector": i % N_DETECTORS} for i in range(n)
+        ]
+
+    def run(self) -> list[Step]:
+        repo = self.root / "repo"
+        with timed("create_repo", 1, self.steps):
+            if self.postgres is None:
+                Butler.create(repo)
+            else:
+                Butler.create(repo, registry=self.postgres[0], schema=self.postgres[1])
+        with Butler(repo, run=RUN) as butler:
+            self._dimension_records(butler)
+            self._register(butler)
+            self._meta(butler)
+            self._arrays(butler)
+            self._missing(butler)
+        for name, why in NOT_YET.items():
+            self.steps.append(Step(name, 0, error=f"not in skybutler yet: {why}"))
+        return self.steps
+
+    def _dimension_records(self, butler: Butler) -> None:
+        registry = butler.registry
+        visits = [
+            {
+                "instrument": INSTRUMENT,
+                "id": v,
+                "name": f"v{v}",
+                "day_obs": DAY_OBS,
+                "physical_filter": FILTERS[(v - 1) % 2][0],
+            }
+            for v in range(1, self.n_visits + 1)
+        ]
+        detectors = [{"instrument": INSTRUMENT, "id": d, "full_name": f"D{d:02d}"} for d in range(N_DETECTORS)]
+        n_records = 1 + 2 * len(FILTERS) + 1 + len(detectors) + len(visits)
+        with timed("dimension_records", n_records, self.steps):
+            registry.insert_dimension_records(
+                "instrument",
+                [{"name": INSTRUMENT, "visit_max": 10**6, "exposure_max": 10**6, "detector_max": N_DETECTORS,
+                  "class_name": "w1.Cam"}],
+            )  # fmt: skip
+            registry.insert_dimension_records("band", [{"name": b} for _, b in FILTERS])
+            registry.insert_dimension_records(
+                "physical_filter", [{"instrument": INSTRUMENT, "name": f, "band": b} for f, b in FILTERS]
+            )
+            registry.insert_dimension_records("day_obs", [{"instrument": INSTRUMENT, "id": DAY_OBS}])
+            registry.insert_dimension_records("detector", detectors)
+            registry.insert_dimension_records("visit", visits)
+
+    def _register(self, butler: Butler) -> None:
+        vd = ["instrument", "visit", "detector"]
+        with timed("register", 1, self.steps):
+            butler.register_dataset_type("meta", vd, "StructuredDataDict")
+            butler.register_dataset_type("arr", vd, "NumpyArray")
+            butler.registry.register_run(RUN)
+
+    def _meta(self, butler: Butler) -> None:
+        payloads = [meta_payload(i) for i in range(self.n)]
+        with timed("put_meta", self.n, self.steps):
+            for data_id, payload in zip(self.data_ids, payloads, strict=True):
+                butler.put(payload, "meta", data_id, run=RUN)
+        with timed("get_meta", self.n, self.steps):
+            for data_id, payload in zip(self.data_ids, payloads, strict=True):
+                got = butler.get("meta", data_id, collections=RUN)
+                check(got == payload, f"meta {data_id} read back wrong")
+
+    def _arrays(self, butler: Butler) -> None:
+        n_arr = min(N_ARRAY, self.n)
+        array = np.arange(ARRAY_LENGTH, dtype=np.float64)
+        with timed("put_arr", n_arr, self.steps):
+            for data_id in self.data_ids[:n_arr]:
+                butler.put(array, "arr", data_id, run=RUN)
+        with timed("get_arr", n_arr, self.steps):
+            for data_id in self.data_ids[:n_arr]:
+                got = butler.get("arr", data_id, collections=RUN)
+                check(np.array_equal(got, array), f"arr {data_id} read back wrong")
+
+    def _missing(self, butler: Butler) -> None:
+        first = self.n_visits + 1  # visits past the last one: no such data ID, so no dataset
+        missing = [{"instrument": INSTRUMENT, "visit": first + i, "detector": 3} for i in range(N_MISSING)]
+        with timed("get_missing", N_MISSING, self.steps):
+            for data_id in missing:
+                try:
+                    butler.get("meta", data_id, collections=RUN)
+                except DatasetNotFoundError:
+                    continue
+                raise RuntimeError(f"get of missing {data_id} did not raise DatasetNotFoundError")
+
+
+def run_skybutler(root: Path, n: int, postgres_url: str | None) -> list[Step]:
+    """Run W1 with ``n`` datasets on skybutler in working directory ``root``; return the timed steps."""
+    root.mkdir(parents=True, exist_ok=True)
+    if postgres_url is None:
+        return _SkyButlerW1(root, n, None).run()
+    with _postgres_schema(postgres_url) as schema:
+        return _SkyButlerW1(root, n, (postgres_url, schema)).run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="W1 on skybutler")
+    parser.add_argument("--n", type=int, default=2000, help="number of datasets N (a multiple of 10)")
+    parser.add_argument("--postgres", metavar="URL", help="registry database URL instead of SQLite")
+    parser.add_argument("--root", type=Path, help="working directory (default: a temporary one, removed)")
+    parser.add_argument("--baselines", action="store_true", help="also run the JSON and sqlite3 baselines")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="w1sky_") as tmp:
+        root = args.root or Path(tmp)
+        steps = run_skybutler(root / "skybutler", args.n, args.postgres)
+        report(
+            SYSTEM,
+            args.n,
+            steps,
+            registry="postgresql" if args.postgres else "sqlite",
+            peak_rss_kib=peak_rss_kib(),
+            repo_bytes=dir_size_bytes(root / "skybutler" / "repo"),
+        )
+        if args.baselines:
+            report("baseline", args.n, run_baselines(root / "baseline", args.n))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
