@@ -114,6 +114,8 @@ class Butler:
             collections = [run] if run is not None else []
         self.collections: list[str] = [collections] if isinstance(collections, str) else list(collections)
         self._search_cache: dict[tuple[str, ...], list[int]] = {}
+        if run is not None and self.writeable:
+            self._run_record(run)  # the butler's own run exists from the start, so it can be searched
 
     # -- repository ------------------------------------------------------------------------------------------
     @classmethod
