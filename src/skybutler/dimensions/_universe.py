@@ -303,9 +303,10 @@ class DimensionUniverse:
         key = frozenset(names)
         found = self._groups.get(key)
         if found is None:
-            found = DimensionGroup(self, key)
+            # One group object per closure, whichever subset named it first: groups compare by identity.
+            built = DimensionGroup(self, key)
+            found = self._groups.setdefault(frozenset(built.names), built)
             self._groups[key] = found
-            self._groups.setdefault(frozenset(found.names), found)
         return found
 
     @property

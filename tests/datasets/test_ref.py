@@ -1,0 +1,89 @@
+"""Dataset IDs (random and deterministic) and DatasetRef."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from pathlib import Path
+
+import pytest
+
+from skybutler.datasets import DatasetIdMode, DatasetRef, DatasetType, make_dataset_id
+from skybutler.dimensions import DataCoordinate, DimensionUniverse
+
+DETERMINISTIC = DatasetIdMode.DETERMINISTIC
+NO_RUN = DatasetIdMode.DETERMINISTIC_NO_RUN
+
+
+@pytest.fixture
+def universe() -> DimensionUniverse:
+    """The small universe of ``tests/mini_universe.yaml``."""
+    return DimensionUniverse.from_yaml((Path(__file__).parents[1] / "mini_universe.yaml").read_text())
+
+
+@pytest.fixture
+def raw(universe: DimensionUniverse) -> DatasetType:
+    return DatasetType("raw", ["visit", "detector"], "Bytes", universe=universe)
+
+
+@pytest.fixture
+def data_id(raw: DatasetType) -> DataCoordinate:
+    return DataCoordinate.from_required(raw.dimensions, ("Cam", 12, 1228))
+
+
+def test_random_ids_are_uuid4_and_differ(raw: DatasetType, data_id: DataCoordinate) -> None:
+    ids = {make_dataset_id(raw, data_id, "run") for _ in range(50)}
+    assert len(ids) == 50
+    assert all(i.version == 4 for i in ids)
+    assert make_dataset_id(raw, data_id, "run", DatasetIdMode.RANDOM) not in ids
+
+
+@pytest.mark.parametrize("mode", [DETERMINISTIC, NO_RUN])
+def test_deterministic_ids_are_uuid5_and_repeat(raw: DatasetType, data_id: DataCoordinate, mode: DatasetIdMode) -> None:
+    first = make_dataset_id(raw, data_id, "run", mode)
+    assert first.version == 5
+    assert make_dataset_id(raw, data_id, "run", mode) == first
+
+
+def test_deterministic_ids_are_stable_across_releases(raw: DatasetType, data_id: DataCoordinate) -> None:
+    # Pinned values: changing them would give re-ingested files new IDs in existing repositories.
+    assert make_dataset_id(raw, data_id, "run", DETERMINISTIC) == uuid.UUID("a9539eb9-8aee-572a-a6b4-9cefa0bfc047")
+    assert make_dataset_id(raw, data_id, "run", NO_RUN) == uuid.UUID("2777eb76-69b3-5f8f-82dd-b579b5e93f11")
+
+
+def test_run_matters_only_in_deterministic_mode(raw: DatasetType, data_id: DataCoordinate) -> None:
+    assert make_dataset_id(raw, data_id, "a", DETERMINISTIC) != make_dataset_id(raw, data_id, "b", DETERMINISTIC)
+    assert make_dataset_id(raw, data_id, "a", NO_RUN) == make_dataset_id(raw, data_id, "b", NO_RUN)
+    assert make_dataset_id(raw, data_id, "a", DETERMINISTIC) != make_dataset_id(raw, data_id, "a", NO_RUN)
+
+
+@pytest.mark.parametrize("mode", [DETERMINISTIC, NO_RUN])
+def test_dataset_type_and_data_id_matter(
+    universe: DimensionUniverse, raw: DatasetType, data_id: DataCoordinate, mode: DatasetIdMode
+) -> None:
+
+    base = make_dataset_id(raw, data_id, "run", mode)
+    other_type = DatasetType("calexp", ["visit", "detector"], "Bytes", universe=universe)
+    assert make_dataset_id(other_type, data_id, "run", mode) != base
+    other_detector = DataCoordinate.from_required(raw.dimensions, ("Cam", 13, 1228))
+    assert make_dataset_id(raw, other_detector, "run", mode) != base
+    other_instrument = DataCoordinate.from_required(raw.dimensions, ("Cam2", 12, 1228))
+    assert make_dataset_id(raw, other_instrument, "run", mode) != base
+
+
+@pytest.mark.parametrize("mode", [DETERMINISTIC, NO_RUN])
+def test_implied_values_do_not_change_the_id(raw: DatasetType, data_id: DataCoordinate, mode: DatasetIdMode) -> None:
+    group = raw.dimensions
+    known = {**data_id.required, "band": "r", "physical_filter": "Cam-R", "day_obs": 20250101}
+    full = DataCoordinate.from_full(group, tuple(known[n] for n in group.names))
+    assert make_dataset_id(raw, full, "run", mode) == make_dataset_id(raw, data_id, "run", mode)
+
+
+def test_dataset_ref_is_frozen_and_compares_by_value(raw: DatasetType, data_id: DataCoordinate) -> None:
+    dataset_id = make_dataset_id(raw, data_id, "run", DETERMINISTIC)
+    ref = DatasetRef(dataset_id, raw, data_id, "run")
+    assert ref == DatasetRef(dataset_id, raw, data_id, "run")
+    assert ref != DatasetRef(dataset_id, raw, data_id, "other")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ref.run = "other"  # type: ignore[misc]
+    assert repr(ref) == f"DatasetRef(raw, {{instrument: 'Cam', detector: 12, visit: 1228}}, run='run', id={dataset_id})"

@@ -1,0 +1,175 @@
+"""Creating and opening registries: stored universe, schema version, migrations, PostgreSQL schemas."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from skybutler.dimensions import DimensionUniverse
+from skybutler.errors import ConfigError, ConflictError, MigrationRequiredError
+from skybutler.registry import SCHEMA_VERSION, Database, Registry
+from skybutler.registry._migrate import head_revision, migrate
+from skybutler.testing.fixtures import POSTGRES_URL, fresh_schema
+
+RegistryFactory = Callable[..., Registry]
+
+
+def _set_stamp(registry: Registry, version: str | None) -> None:
+    with registry.db.transaction() as conn:
+        conn.execute(sa.text("DELETE FROM alembic_version"))
+        if version is not None:
+            conn.execute(sa.text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": version})
+
+
+def test_create_then_open_sees_the_same_rows(registry: Registry, open_registry: RegistryFactory) -> None:
+    registry.insert_dimension_records("instrument", [{"name": "Cam"}])
+    reopened = open_registry()
+    assert [r.name for r in reopened.fetch_dimension_records("instrument")] == ["Cam"]
+
+
+def test_attributes_record_schema_and_universe(registry: Registry, universe: DimensionUniverse) -> None:
+    attributes = registry.attributes()
+    assert attributes["schema_version"] == SCHEMA_VERSION
+    assert attributes["universe_namespace"] == universe.namespace
+    assert attributes["universe_version"] == str(universe.version)
+    assert attributes["universe"] == universe.text
+    assert int(attributes["created"]) > 0
+
+
+def test_open_missing_registry_is_a_config_error(registry_url: tuple[str, str | None]) -> None:
+    url, schema = registry_url
+    with pytest.raises(ConfigError, match="No skybutler registry") as info:
+        Registry.open(url, schema=schema)
+    assert "create" in str(info.value)
+
+
+@pytest.mark.parametrize("where", ["missing.sqlite3", "no/such/folder/registry.sqlite3"])
+def test_open_missing_sqlite_file_is_a_config_error_and_creates_nothing(tmp_path: Path, where: str) -> None:
+    path = tmp_path / where
+    with pytest.raises(ConfigError, match="No skybutler registry"):
+        Registry.open(f"sqlite:///{path}")
+    assert not path.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_create_twice_is_a_conflict(registry: Registry, registry_url: tuple[str, str | None]) -> None:
+    url, schema = registry_url
+    with pytest.raises(ConflictError, match="already exists"):
+        Registry.create(url, universe=registry.universe, schema=schema)
+    # The first registry is untouched and still usable.
+    assert registry.insert_dimension_records("band", [{"name": "r"}]) == 1
+
+
+def test_open_uses_the_universe_stored_at_create(
+    registry_url: tuple[str, str | None],
+    universe: DimensionUniverse,
+    open_registry: RegistryFactory,
+    edit_universe: Callable[..., DimensionUniverse],
+) -> None:
+    url, schema = registry_url
+    custom = edit_universe(universe, telescope={"keys": [{"name": "name", "type": "string", "length": 16}]})
+    assert "telescope" in custom
+    assert "telescope" not in universe
+    created = Registry.create(url, universe=custom, schema=schema)
+    created.close()
+
+    reopened = open_registry()
+    assert reopened.universe is custom  # universes are cached by text: the very same object
+    assert reopened.universe.namespace == custom.namespace != universe.namespace
+    assert reopened.universe.version == 7
+    assert reopened.insert_dimension_records("telescope", [{"name": "T1"}]) == 1
+    assert [r.name for r in reopened.fetch_dimension_records("telescope")] == ["T1"]
+
+
+@pytest.mark.parametrize(("stamp", "advice"), [("0000", "skybutler migrate"), ("9999", "upgrade skybutler")])
+def test_schema_version_mismatch_requires_migration(
+    registry: Registry, open_registry: RegistryFactory, stamp: str, advice: str
+) -> None:
+    _set_stamp(registry, stamp)
+    with pytest.raises(MigrationRequiredError, match=advice) as info:
+        open_registry()
+    assert stamp in str(info.value)
+    assert SCHEMA_VERSION in str(info.value)
+
+
+def test_a_universe_clashing_with_registry_tables_is_refused_and_creates_nothing(
+    registry_url: tuple[str, str | None],
+    universe: DimensionUniverse,
+    open_registry: RegistryFactory,
+    edit_universe: Callable[..., DimensionUniverse],
+) -> None:
+    url, schema = registry_url
+    clash = edit_universe(universe, dataset={"keys": [{"name": "id", "type": "int"}]})
+    with pytest.raises(ConfigError, match="'dataset' collides with a registry table"):
+        Registry.create(url, universe=clash, schema=schema)
+    with pytest.raises(ConfigError, match="No skybutler registry"):
+        open_registry()
+    Registry.create(url, universe=universe, schema=schema).close()
+    assert open_registry().universe is universe
+
+
+def test_head_revision_is_the_schema_version() -> None:
+    assert head_revision() == SCHEMA_VERSION
+
+
+def test_migrate_dry_run_on_a_current_registry_has_nothing_pending(registry: Registry) -> None:
+    assert migrate(registry.db, dry_run=True) == []
+    assert migrate(registry.db) == []
+
+
+def test_migrate_applies_what_is_pending(registry: Registry, open_registry: RegistryFactory) -> None:
+    _set_stamp(registry, None)
+    assert migrate(registry.db, dry_run=True) == [SCHEMA_VERSION]
+    assert migrate(registry.db) == [SCHEMA_VERSION]
+    assert migrate(registry.db, dry_run=True) == []
+    assert open_registry().attributes()["schema_version"] == SCHEMA_VERSION
+
+
+def test_repositories_in_postgres_schemas_are_isolated(
+    registry_url: tuple[str, str | None], universe: DimensionUniverse
+) -> None:
+    url, schema = registry_url
+    if schema is None:
+        pytest.skip("PostgreSQL schemas only: a SQLite registry is a file of its own")
+    with fresh_schema(POSTGRES_URL) as other_schema:
+        first = Registry.create(url, universe=universe, schema=schema)
+        second = Registry.create(url, universe=universe, schema=other_schema)
+        try:
+            first.insert_dimension_records("instrument", [{"name": "Cam"}])
+            second.insert_dimension_records("instrument", [{"name": "Other"}])
+            first.register_run("run/a")
+            assert [r.name for r in first.fetch_dimension_records("instrument")] == ["Cam"]
+            assert [r.name for r in second.fetch_dimension_records("instrument")] == ["Other"]
+            assert [c.name for c in first.query_collections()] == ["run/a"]
+            assert second.query_collections() == []
+            # The same names may exist in both, independently.
+            assert second.insert_dimension_records("instrument", [{"name": "Cam"}]) == 1
+            assert second.register_run("run/a") is True
+        finally:
+            first.close()
+            second.close()
+        reopened = Registry.open(url, schema=other_schema)
+        try:
+            assert sorted(r.name for r in reopened.fetch_dimension_records("instrument")) == ["Cam", "Other"]
+        finally:
+            reopened.close()
+
+
+def test_a_schema_name_is_refused_for_sqlite(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="only applies to PostgreSQL"):
+        Database(f"sqlite:///{tmp_path / 'r.sqlite3'}", schema="s")
+
+
+@pytest.mark.parametrize("schema", ["1abc", "a-b", 'x"; DROP TABLE dataset; --', "a" * 64])
+def test_unsafe_schema_names_are_refused(schema: str) -> None:
+    with pytest.raises(ConfigError, match="Invalid PostgreSQL schema name"):
+        Database(POSTGRES_URL, schema=schema)
+
+
+@pytest.mark.parametrize("url", ["mysql://u@localhost/db", "not a url"])
+def test_unsupported_urls_are_config_errors(url: str) -> None:
+    with pytest.raises(ConfigError):
+        Database(url)

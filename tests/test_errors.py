@@ -1,0 +1,145 @@
+"""The error hierarchy: unique codes, builtin bases, round trips by code, and one docs anchor per code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import skybutler.errors as errors_module
+from skybutler.errors import (
+    ArtifactNotFoundError,
+    CollectionError,
+    ConfigError,
+    ConflictError,
+    DataIdError,
+    DatasetNotFoundError,
+    DatasetTypeError,
+    FormatterError,
+    MigrationRequiredError,
+    MissingDependencyError,
+    PermissionDeniedError,
+    PluginNotFoundError,
+    QuerySyntaxError,
+    SkyButlerError,
+    StorageError,
+    error_for_code,
+)
+
+ERRORS_DOC = Path(__file__).parents[1] / "docs" / "errors.md"
+
+ALL_ERRORS: list[type[SkyButlerError]] = [
+    getattr(errors_module, name) for name in errors_module.__all__ if name != "error_for_code"
+]
+
+# The builtin each class must also be (DESIGN.md §9.2), and its parent in our hierarchy.
+BUILTIN_BASES: dict[type[SkyButlerError], tuple[type[BaseException], ...]] = {
+    DataIdError: (ValueError,),
+    DatasetTypeError: (ValueError,),
+    QuerySyntaxError: (ValueError,),
+    ConfigError: (ValueError,),
+    PluginNotFoundError: (ConfigError, ValueError, LookupError),
+    MissingDependencyError: (ConfigError, ValueError, ImportError),
+    DatasetNotFoundError: (LookupError,),
+    CollectionError: (LookupError,),
+    ConflictError: (),
+    PermissionDeniedError: (PermissionError,),
+    StorageError: (OSError,),
+    ArtifactNotFoundError: (StorageError, OSError, FileNotFoundError),
+    FormatterError: (),
+    MigrationRequiredError: (),
+    SkyButlerError: (Exception,),
+}
+
+
+def _id(cls: type[SkyButlerError]) -> str:
+    return cls.__name__
+
+
+def test_every_error_class_is_listed_and_exported() -> None:
+    assert set(ALL_ERRORS) == set(BUILTIN_BASES)
+    # Nothing in the hierarchy escapes __all__.
+    found: set[type[SkyButlerError]] = set()
+    todo: list[type[SkyButlerError]] = [SkyButlerError]
+    while todo:
+        cls = todo.pop()
+        if cls.__module__ == "skybutler.errors":
+            found.add(cls)
+        todo.extend(cls.__subclasses__())
+    assert found == set(ALL_ERRORS)
+
+
+def test_codes_are_unique_and_well_formed() -> None:
+    codes = [cls.code for cls in ALL_ERRORS]
+    assert len(codes) == len(set(codes))
+    for code in codes:
+        assert re.fullmatch(r"[a-z]+(-[a-z]+)*", code), code
+
+
+@pytest.mark.parametrize("cls", ALL_ERRORS, ids=_id)
+def test_builtin_bases(cls: type[SkyButlerError]) -> None:
+    assert issubclass(cls, SkyButlerError)
+    for base in BUILTIN_BASES[cls]:
+        assert issubclass(cls, base), (cls, base)
+
+
+@pytest.mark.parametrize("cls", ALL_ERRORS, ids=_id)
+def test_error_for_code_round_trips(cls: type[SkyButlerError]) -> None:
+    assert error_for_code(cls.code) is cls
+
+
+def test_unknown_code_falls_back_to_the_base_class() -> None:
+    assert error_for_code("no-such-code") is SkyButlerError
+    assert error_for_code("") is SkyButlerError
+
+
+@pytest.mark.parametrize("cls", ALL_ERRORS, ids=_id)
+def test_status_and_exit_codes(cls: type[SkyButlerError]) -> None:
+    assert 400 <= cls.http_status < 600
+    assert 1 <= cls.exit_code <= 5
+    # Caller mistakes are 4xx and exit 2-5; our own or the environment's failures are 5xx and exit 1 or 2.
+    if cls.http_status < 500:
+        assert cls.user_error
+        assert cls.exit_code >= 2
+
+
+@pytest.mark.parametrize(
+    ("cls", "http_status", "exit_code"),
+    [
+        (DataIdError, 422, 2),
+        (DatasetNotFoundError, 404, 3),
+        (CollectionError, 404, 3),
+        (ConflictError, 409, 4),
+        (PermissionDeniedError, 403, 5),
+        (StorageError, 502, 1),
+        (ArtifactNotFoundError, 502, 1),
+        (MigrationRequiredError, 503, 1),
+        (QuerySyntaxError, 400, 2),
+        (ConfigError, 500, 2),
+    ],
+    ids=lambda value: value.__name__ if isinstance(value, type) else str(value),
+)
+def test_documented_status_and_exit_codes(cls: type[SkyButlerError], http_status: int, exit_code: int) -> None:
+    assert cls.http_status == http_status
+    assert cls.exit_code == exit_code
+
+
+def test_callers_catching_builtins_still_catch_ours() -> None:
+    with pytest.raises(LookupError, match="no raw"):
+        raise DatasetNotFoundError("no raw in run/a")
+    with pytest.raises(FileNotFoundError):
+        raise ArtifactNotFoundError("gone.fits")
+    with pytest.raises(ImportError):
+        raise MissingDependencyError("needs h5py")
+    error = ArtifactNotFoundError("gone.fits")
+    assert isinstance(error, OSError)
+    assert str(error) == "gone.fits"
+
+
+def test_every_code_has_an_anchor_in_docs_errors_md() -> None:
+    assert ERRORS_DOC.is_file(), f"{ERRORS_DOC} is missing; it needs one '## <code>' heading per error code"
+    lines = ERRORS_DOC.read_text(encoding="utf-8").splitlines()
+    headings = {line.strip().removeprefix("## ").strip("`") for line in lines if line.startswith("## ")}
+    missing = [f"{cls.code} ({cls.__name__})" for cls in ALL_ERRORS if cls.code not in headings]
+    assert not missing, f"docs/errors.md has no '## <code>' heading for: {', '.join(missing)}"
