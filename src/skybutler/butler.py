@@ -257,8 +257,11 @@ class Butler:
         self, dataset_type: DatasetType, data_id: DataIdLike | None, kwargs: Mapping[str, Any]
     ) -> DataCoordinate:
         group = dataset_type.dimensions
-        if isinstance(data_id, DataCoordinate) and not kwargs and data_id.group is group:
-            return data_id
+        if isinstance(data_id, DataCoordinate) and not kwargs:
+            if data_id.group is group:
+                return data_id
+            if all(d in data_id for d in group.required):  # a larger data ID: keep what this type needs
+                return data_id.subset(group)
         given = normalize_data_id(
             self.universe, data_id, kwargs, group=group, what=f"dataset type {dataset_type.name!r}"
         )

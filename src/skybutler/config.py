@@ -89,6 +89,8 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         node = out
         for part in path[:-1]:
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"Environment variable {name} conflicts with another that sets {part!r} to a value.")
         try:
             node[path[-1]] = yaml.safe_load(raw)
         except yaml.YAMLError:

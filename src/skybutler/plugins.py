@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Generic, TypeVar, cast
 
-from skybutler.errors import MissingDependencyError, PluginNotFoundError
+from skybutler.errors import ConfigError, MissingDependencyError, PluginNotFoundError
 
 __all__ = ["PluginRegistry", "SkyButlerWarning"]
 
@@ -41,9 +41,7 @@ class PluginRegistry(Generic[T]):
     def register(self, name: str, target: T | str, *, replace: bool = False) -> None:
         """Add an implementation under ``name``; refuse to shadow an existing name unless ``replace``."""
         if not replace and (name in self._specs or name in self._loaded):
-            raise PluginNotFoundError(
-                f"A {self.kind} plug-in named {name!r} already exists; pass replace=True to override it."
-            )
+            raise ConfigError(f"A {self.kind} plug-in named {name!r} already exists; pass replace=True to override it.")
         self._loaded.pop(name, None)
         if isinstance(target, str):
             self._specs[name] = target
@@ -92,7 +90,12 @@ class PluginRegistry(Generic[T]):
             raise MissingDependencyError(
                 f"The {self.kind} plug-in {name!r} needs the package {missing!r}, which is not installed; run: {hint}"
             ) from exc
-        value = getattr(module, attr) if attr else module
+        try:
+            value = getattr(module, attr) if attr else module
+        except AttributeError:
+            raise PluginNotFoundError(
+                f"The {self.kind} plug-in {name!r} points at {spec!r}, but {module_name} has no {attr!r}."
+            ) from None
         return cast("T", value)
 
     def _scan(self) -> None:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FileTemplate", "escape_segment"]
 
-_SAFE_LITERAL = re.compile(r"^[A-Za-z0-9/_.\-+=@,]*$")
+_SAFE_LITERAL = re.compile(r"^[A-Za-z0-9/_.\-+=@,]*\Z")
 _UNSAFE_VALUE = re.compile(r"[^A-Za-z0-9_.\-+=@,]")
 _SPECIAL = ("run", "dataset_type", "component", "id", "dimensions_path", "dimensions_name")
 

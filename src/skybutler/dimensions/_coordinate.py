@@ -42,6 +42,7 @@ class DataCoordinate(Mapping[str, DataIdValue]):
     group: DimensionGroup
     _values: tuple[DataIdValue, ...]
     _records: Mapping[str, DimensionRecord | None] | None
+    _hash: int
 
     def __init__(
         self,
@@ -49,10 +50,17 @@ class DataCoordinate(Mapping[str, DataIdValue]):
         values: tuple[DataIdValue, ...],
         records: Mapping[str, DimensionRecord | None] | None = None,
     ) -> None:
-        self.group = group
-        self._values = values
-        self._records = records
-        self._hash = hash((group.required, values[: len(group.required)]))
+        setter = object.__setattr__
+        setter(self, "group", group)
+        setter(self, "_values", values)
+        setter(self, "_records", records)
+        setter(self, "_hash", hash((group.required, values[: len(group.required)])))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Data IDs are immutable; build a new one.")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Data IDs are immutable.")
 
     # -- construction -------------------------------------------------------------------------------------
     @classmethod

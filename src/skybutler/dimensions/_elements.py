@@ -40,7 +40,7 @@ def coerce_value(spec: FieldSpec, value: Any, *, what: str) -> Any:
             raise DataIdError(f"{what} must be an integer, not the boolean {value!r}.")
         if hasattr(value, "__index__"):
             return int(value.__index__())
-        if isinstance(value, str) and value.strip().removeprefix("-").isdecimal():
+        if isinstance(value, str) and value.strip().removeprefix("-").isdecimal() and value.isascii():
             return int(value)
         raise DataIdError(f"{what} must be an integer, got {value!r} ({type(value).__name__}).")
     if kind == "string":

@@ -69,6 +69,9 @@ class DimensionRecord:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Dimension records are immutable.")
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Dimension records are immutable.")
+
     def get(self, name: str, default: Any = None) -> Any:
         """Return field ``name``, or ``default`` when the element has no such field."""
         i = self._index.get(name)
@@ -119,7 +122,13 @@ def _coerce_extra(element: DimensionElement, name: str, value: Any) -> Any:
         raise DataIdError(
             f"{element.name}.timespan must be a Timespan, a (begin, end) pair or a mapping; got {value!r}."
         )
-    # Regions are kept opaque (encoded bytes or text) until the spatial layer gives them meaning.
-    if isinstance(value, bytes | bytearray | str):
-        return bytes(value) if not isinstance(value, str) else value
-    raise DataIdError(f"{element.name}.region must be encoded bytes or text; got {type(value).__name__}.")
+    # Regions stay opaque encoded bytes until the spatial layer gives them meaning; text is taken as hex
+    # (how exports write them).
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, str):
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            raise DataIdError(f"{element.name}.region text must be hex-encoded bytes; got {value[:40]!r}.") from None
+    raise DataIdError(f"{element.name}.region must be encoded bytes (or hex text); got {type(value).__name__}.")

@@ -74,6 +74,8 @@ def to_tai_ns(value: Any) -> int:
         raise DataIdError(f"Cannot use the boolean {value!r} as a time; give a datetime, ISO string or Time.")
     if isinstance(value, int):
         return value
+    if hasattr(value, "__index__") and not hasattr(value, "jd1"):  # NumPy integers
+        return int(value.__index__())
     if isinstance(value, datetime.datetime):
         return _utc_ns_to_tai(_datetime_to_utc_ns(value))
     if isinstance(value, datetime.date):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,7 @@ class Collections:
     def __init__(self, db: Database, tables: StaticTables) -> None:
         self._db = db
         self._table = tables.collection
+        self._chain = tables.collection_chain
         self._by_name: dict[str, CollectionRecord] = {}
         self._by_id: dict[int, CollectionRecord] = {}
 
@@ -146,3 +147,134 @@ class Collections:
         with self._db.transaction(write=False) as conn:
             rows = conn.execute(sa.select(t.c.collection_id, t.c.name, t.c.type, t.c.doc)).all()
         return sorted((self._remember(r) for r in rows), key=lambda r: r.name)
+
+    # -- documentation ----------------------------------------------------------------------------------------
+    def set_doc(self, name: str, doc: str | None) -> None:
+        """Replace a collection's documentation string."""
+        record = self.get(name)
+        t = self._table
+        with self._db.transaction() as conn:
+            conn.execute(t.update().where(t.c.collection_id == record.id).values(doc=doc))
+        self._forget(record)
+
+    def _forget(self, record: CollectionRecord) -> None:
+        self._by_name.pop(record.name, None)
+        self._by_id.pop(record.id, None)
+
+    # -- chains -----------------------------------------------------------------------------------------------
+    def children(self, name: str) -> list[str]:
+        """The ordered children of a CHAINED collection."""
+        record = self.get(name)
+        if record.type is not CollectionType.CHAINED:
+            raise CollectionError(f"Collection {name!r} is {record.type.name}, not CHAINED; it has no children.")
+        return [self.by_id(i).name for i in self._child_ids(record.id)]
+
+    def _child_ids(self, parent_id: int) -> list[int]:
+        c = self._chain
+        stmt = sa.select(c.c.child_id).where(c.c.parent_id == parent_id).order_by(c.c.position)
+        with self._db.transaction(write=False) as conn:
+            return list(conn.execute(stmt).scalars())
+
+    def set_chain(self, name: str, children: Sequence[str]) -> None:
+        """Define (or redefine) the ordered children of a CHAINED collection.
+
+        Raises
+        ------
+        CollectionError
+            ``name`` is not CHAINED, a child does not exist, or the chain would contain itself.
+        """
+        record = self.get(name)
+        if record.type is not CollectionType.CHAINED:
+            raise CollectionError(f"Collection {name!r} is {record.type.name}, not CHAINED; it cannot have children.")
+        kids = self.resolve(children)
+        c = self._chain
+        with self._db.transaction() as conn:
+            self._db.lock_ddl(conn, "collection_chain")
+            for kid in kids:
+                path = self._path_to(kid, record.id)
+                if path is not None:
+                    raise CollectionError(
+                        f"Cannot put {kid.name!r} in chain {name!r}: that makes a cycle ({' → '.join([name, *path])})."
+                    )
+            conn.execute(c.delete().where(c.c.parent_id == record.id))
+            if kids:
+                rows = [{"parent_id": record.id, "position": i, "child_id": k.id} for i, k in enumerate(kids)]
+                conn.execute(c.insert(), rows)
+
+    def _path_to(self, start: CollectionRecord, target_id: int) -> list[str] | None:
+        """The names from ``start`` down to the collection ``target_id`` through chains, or None."""
+        if start.id == target_id:
+            return [start.name]
+        if start.type is not CollectionType.CHAINED:
+            return None
+        for child_id in self._child_ids(start.id):
+            path = self._path_to(self.by_id(child_id), target_id)
+            if path is not None:
+                return [start.name, *path]
+        return None
+
+    def flatten(self, names: Iterable[str]) -> list[CollectionRecord]:
+        """Expand chains depth-first into the ordered, de-duplicated list of non-chain collections."""
+        out: list[CollectionRecord] = []
+        seen: set[int] = set()
+
+        def walk(record: CollectionRecord) -> None:
+            if record.type is CollectionType.CHAINED:
+                for child_id in self._child_ids(record.id):
+                    walk(self.by_id(child_id))
+            elif record.id not in seen:
+                seen.add(record.id)
+                out.append(record)
+
+        for record in self.resolve(names):
+            walk(record)
+        return out
+
+    def parents(self, name: str) -> list[str]:
+        """The chains that list ``name`` as a child."""
+        record = self.get(name)
+        c = self._chain
+        with self._db.transaction(write=False) as conn:
+            ids = list(conn.execute(sa.select(c.c.parent_id).where(c.c.child_id == record.id)).scalars())
+        return sorted(self.by_id(i).name for i in set(ids))
+
+    # -- query and removal ------------------------------------------------------------------------------------
+    def query(
+        self, pattern: str | Iterable[str] = "*", types: Iterable[CollectionType] | None = None
+    ) -> list[CollectionRecord]:
+        """Collections whose name matches a glob pattern (or any of several), optionally of given types."""
+        import fnmatch
+
+        patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+        wanted = set(types) if types is not None else None
+        return [
+            r
+            for r in self.all()
+            if any(fnmatch.fnmatchcase(r.name, p) for p in patterns) and (wanted is None or r.type in wanted)
+        ]
+
+    def remove(self, name: str) -> None:
+        """Remove a TAGGED, CHAINED or CALIBRATION collection (its associations, not its datasets).
+
+        RUN collections are removed with their datasets by the butler (``remove_runs``), which deletes the
+        files through the trash first.
+
+        Raises
+        ------
+        CollectionError
+            The collection is a RUN still holding datasets, or a chain lists it.
+        """
+        record = self.get(name)
+        parents = self.parents(name)
+        if parents:
+            raise CollectionError(f"Collection {name!r} is a child of {parents}; remove it from those chains first.")
+        t, c = self._table, self._chain
+        with self._db.transaction() as conn:
+            conn.execute(c.delete().where(c.c.parent_id == record.id))
+            try:
+                conn.execute(t.delete().where(t.c.collection_id == record.id))
+            except sa.exc.IntegrityError:
+                raise CollectionError(
+                    f"Collection {name!r} still holds datasets or associations; remove them first."
+                ) from None
+        self._forget(record)

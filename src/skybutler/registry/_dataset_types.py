@@ -26,6 +26,8 @@ class StoredDatasetType:
     dataset_type: DatasetType
     id: int
     tags: sa.Table
+    calibs: sa.Table | None = None
+    """Certification rows, for calibration dataset types."""
 
 
 class DatasetTypes:
@@ -48,9 +50,22 @@ class DatasetTypes:
         existing = self._metadata.tables.get(name)
         return existing if existing is not None else tags_table(self._metadata, self._universe, group, name)
 
+    def _calibs(self, group: DimensionGroup, tag_name: str) -> sa.Table:
+        from skybutler.registry._schema import calibs_table
+
+        name = tag_name.replace("dataset_tags_", "dataset_calibs_", 1)
+        if len(name) + len("_recorded") > 63:  # PostgreSQL identifiers (and our index names) stop at 63
+            import hashlib
+
+            name = "dataset_calibs_" + hashlib.sha1(tag_name.encode()).hexdigest()[:16]
+        existing = self._metadata.tables.get(name)
+        return existing if existing is not None else calibs_table(self._metadata, self._universe, group, name)
+
     def _from_row(self, row: Any) -> StoredDatasetType:
         dataset_type = DatasetType(row[1], json.loads(row[2]), row[3], universe=self._universe, is_calibration=row[4])
-        stored = StoredDatasetType(dataset_type, row[0], self._tags(dataset_type.dimensions, row[5]))
+        group = dataset_type.dimensions
+        calibs = self._calibs(group, row[5]) if dataset_type.is_calibration else None
+        stored = StoredDatasetType(dataset_type, row[0], self._tags(group, row[5]), calibs)
         self._cache[dataset_type.name] = stored
         return stored
 
@@ -114,6 +129,8 @@ class DatasetTypes:
             with self._db.transaction() as conn:
                 self._db.lock_ddl(conn, "dataset_tags")
                 tags.create(conn, checkfirst=True)
+                if dataset_type.is_calibration:
+                    self._calibs(group, tag_name).create(conn, checkfirst=True)
                 conn.execute(
                     self._db.insert_ignore(t, ["name"]).values(
                         name=dataset_type.name,

@@ -23,7 +23,7 @@ from skybutler.errors import ConfigError, ConflictError, StorageError
 
 __all__ = ["Database", "normalize_url"]
 
-_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
 
 
 def normalize_url(url: str) -> str:
@@ -180,11 +180,21 @@ class Database:
             return sqlite_insert(table).on_conflict_do_nothing(index_elements=index)
         return pg_insert(table).on_conflict_do_nothing(index_elements=index)
 
+    def lock(self, conn: sa.Connection, name: str) -> None:
+        """Serialize writers of ``name`` between processes until the current transaction ends.
+
+        SQLite write transactions are already serialized (``BEGIN IMMEDIATE``); PostgreSQL takes an advisory
+        transaction lock on a 64-bit hash of ``name``.
+        """
+        if self.dialect == "postgresql":
+            import hashlib
+
+            key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
     def lock_ddl(self, conn: sa.Connection, name: str) -> None:
         """Serialize schema changes (new tables) between processes, within the current transaction."""
-        if self.dialect == "postgresql":
-            key = int.from_bytes(name.encode()[:8].ljust(8, b"\0"), "big", signed=True)
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        self.lock(conn, f"ddl:{name}")
 
     def close(self) -> None:
         """Close the connection and dispose of the engine."""

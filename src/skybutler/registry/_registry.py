@@ -153,7 +153,7 @@ class Registry:
                         "create one with Butler.create() or `skybutler create`."
                     ) from None
             if stamped != SCHEMA_VERSION:
-                newer = str(stamped) > SCHEMA_VERSION
+                newer = stamped is not None and str(stamped) > SCHEMA_VERSION
                 raise MigrationRequiredError(
                     f"The registry schema is version {stamped}, this skybutler expects {SCHEMA_VERSION}: "
                     + ("upgrade skybutler." if newer else "run `skybutler migrate` to upgrade the repository.")

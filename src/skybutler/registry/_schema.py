@@ -18,7 +18,7 @@ from skybutler.errors import ConfigError
 if TYPE_CHECKING:
     from skybutler.dimensions import DimensionElement, DimensionGroup, DimensionUniverse
 
-__all__ = ["SCHEMA_VERSION", "StaticTables", "build_dimension_tables", "tags_table"]
+__all__ = ["SCHEMA_VERSION", "StaticTables", "build_dimension_tables", "calibs_table", "tags_table"]
 
 #: The Alembic revision this code expects (see registry/migrations); bump with every migration.
 SCHEMA_VERSION = "0001"
@@ -31,7 +31,9 @@ _TYPES: dict[str, Callable[[int | None], sa.types.TypeEngine[Any]]] = {
     "bytes": lambda length: sa.LargeBinary(length),
 }
 
-STATIC_NAMES = ("butler_attributes", "collection", "dataset_type", "dataset", "datastore_record", "trash")
+STATIC_NAMES = (
+    "butler_attributes", "collection", "collection_chain", "dataset_type", "dataset", "datastore_record", "trash"
+)  # fmt: skip
 
 
 class StaticTables:
@@ -96,6 +98,17 @@ class StaticTables:
             sa.Column("path", sa.Text, nullable=False),
             sa.Column("created", sa.BigInteger, nullable=False),
         )
+        self.collection_chain = sa.Table(
+            "collection_chain",
+            metadata,
+            sa.Column(
+                "parent_id", sa.BigInteger, sa.ForeignKey("collection.collection_id", ondelete="CASCADE"),
+                primary_key=True,
+            ),
+            sa.Column("position", sa.SmallInteger, primary_key=True),
+            sa.Column("child_id", sa.BigInteger, sa.ForeignKey("collection.collection_id"), nullable=False),
+            sa.Index("collection_chain_child", "child_id"),
+        )  # fmt: skip
 
 
 def _column(name: str, spec_type: str, length: int | None, *, nullable: bool) -> sa.Column[object]:
@@ -170,4 +183,34 @@ def tags_table(metadata: sa.MetaData, universe: DimensionUniverse, group: Dimens
     columns.append(sa.UniqueConstraint("dataset_type_id", "collection_id", *group.required, name=f"{name}_unique"))
     # Lookups by data ID across collections ("where else is it?", queries by data ID) use this one.
     columns.append(sa.Index(f"{name}_data_id", *group.required, "dataset_type_id"))
+    return sa.Table(name, metadata, *columns)
+
+
+def calibs_table(metadata: sa.MetaData, universe: DimensionUniverse, group: DimensionGroup, name: str) -> sa.Table:
+    """Certification rows of calibration datasets with the required dimensions of ``group``.
+
+    Bitemporal: ``valid_begin``/``valid_end`` is observation time (TAI ns, half-open), ``recorded_begin``/
+    ``recorded_end`` transaction time (``recorded_end`` = TIMESPAN_MAX while the row is current).  Rows are
+    only ever appended, or closed by setting ``recorded_end``.
+    """
+    columns: list[sa.schema.SchemaItem] = [
+        sa.Column("row_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+        sa.Column("dataset_type_id", sa.Integer, sa.ForeignKey("dataset_type.dataset_type_id"), nullable=False),
+        sa.Column(
+            "collection_id", sa.BigInteger, sa.ForeignKey("collection.collection_id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("dataset_id", sa.Uuid, sa.ForeignKey("dataset.id", ondelete="CASCADE"), nullable=False),
+    ]  # fmt: skip
+    for dim in group.required:
+        pk = universe[dim].primary_key
+        columns.append(_column(dim, pk.type, pk.length, nullable=False))
+    columns += [
+        sa.Column("valid_begin", sa.BigInteger, nullable=False),
+        sa.Column("valid_end", sa.BigInteger, nullable=False),
+        sa.Column("recorded_begin", sa.BigInteger, nullable=False),
+        sa.Column("recorded_end", sa.BigInteger, nullable=False),
+        sa.Index(f"{name}_lookup", "dataset_type_id", "collection_id", *group.required, "valid_begin"),
+        sa.Index(f"{name}_recorded", "collection_id", "recorded_begin"),
+    ]
     return sa.Table(name, metadata, *columns)

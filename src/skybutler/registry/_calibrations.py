@@ -1,0 +1,306 @@
+"""CALIBRATION collections: bitemporal certify / decertify / lookup, history and diff.
+
+Each certification row has a valid-time range ``[valid_begin, valid_end)`` (observation time) and a
+transaction-time range ``[recorded_begin, recorded_end)`` (when the registry believed it).  Rows are only
+appended, or *closed* by setting ``recorded_end``; nothing is deleted or edited in place, so a lookup
+``as_of`` an earlier transaction time sees exactly what was known then.  Non-overlap of valid ranges among
+current rows is enforced here, inside one serialized write transaction (SQLite's ``BEGIN IMMEDIATE``; a
+PostgreSQL advisory lock per table and collection), so no database extension is needed and concurrent
+certifiers cannot create an overlap.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import sqlalchemy as sa
+
+from skybutler.dimensions import TIMESPAN_MAX, Timespan, tai_ns_to_iso, to_tai_ns
+from skybutler.errors import ConflictError, DataIdError
+
+if TYPE_CHECKING:
+    from skybutler.dimensions import DataIdValue
+    from skybutler.registry._dataset_types import StoredDatasetType
+    from skybutler.registry._engines import Database
+
+__all__ = ["CalibrationChange", "Calibrations", "CertificationRow", "tai_now"]
+
+Values = tuple["DataIdValue", ...]
+
+
+def tai_now() -> int:
+    """The current time as TAI nanoseconds."""
+    return to_tai_ns(datetime.datetime.now(datetime.UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class CertificationRow:
+    """One certification: a dataset valid over ``valid``, as recorded over ``recorded`` (transaction time)."""
+
+    dataset_id: uuid.UUID
+    values: Values
+    """Required data ID values of the dataset type, in order."""
+    valid: Timespan
+    recorded: Timespan
+    """``recorded.end`` is None while the row is current."""
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationChange:
+    """What happened to one data ID over one valid-time range between two transaction times."""
+
+    kind: Literal["certified", "replaced", "decertified"]
+    values: Values
+    valid: Timespan
+    before: uuid.UUID | None
+    """The dataset valid there at the first time (None: nothing was)."""
+    after: uuid.UUID | None
+    """The dataset valid there at the second time (None: nothing is)."""
+
+
+def _as_uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(hex=value)
+
+
+class Calibrations:
+    """Certification rows of every calibration dataset type (one table per set of dimensions)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._find: dict[str, Any] = {}
+
+    # -- transaction time ---------------------------------------------------------------------------------
+    def _transaction_time(self, conn: sa.Connection, table: sa.Table, collection_id: int) -> int:
+        """Now, but strictly after every transaction time already recorded here (clocks of hosts differ)."""
+        c = table.c
+        closed = sa.case((c.recorded_end < TIMESPAN_MAX, c.recorded_end), else_=None)
+        stmt = sa.select(sa.func.max(c.recorded_begin), sa.func.max(closed)).where(c.collection_id == collection_id)
+        latest = max((v for v in conn.execute(stmt).one() if v is not None), default=0)
+        return max(tai_now(), latest + 1)
+
+    def _lock(self, conn: sa.Connection, table: sa.Table, collection_id: int) -> None:
+        self._db.lock(conn, f"{table.name}:{collection_id}")
+
+    # -- writes -----------------------------------------------------------------------------------------------
+    def certify(
+        self,
+        stored: StoredDatasetType,
+        collection_id: int,
+        collection_name: str,
+        items: Sequence[tuple[uuid.UUID, Values]],
+        valid: Timespan,
+        *,
+        replace: bool = False,
+    ) -> int:
+        """Certify datasets over ``valid``; return the transaction time of the change.
+
+        Raises
+        ------
+        ConflictError
+            A current row of the same data ID overlaps ``valid`` (unless ``replace``), or two of ``items``
+            share a data ID.
+        """
+        table = _table(stored)
+        dims = stored.dataset_type.dimensions.required
+        seen: dict[Values, uuid.UUID] = {}
+        for dataset_id, values in items:
+            if values in seen:
+                raise ConflictError(
+                    f"Datasets {seen[values]} and {dataset_id} of {stored.dataset_type.name!r} share the data ID "
+                    f"{dict(zip(dims, values, strict=True))}; certify them over different ranges."
+                )
+            seen[values] = dataset_id
+        begin, end = valid.to_db()
+        with self._db.transaction() as conn:
+            self._lock(conn, table, collection_id)
+            now = self._transaction_time(conn, table, collection_id)
+            new_rows: list[dict[str, Any]] = []
+            for dataset_id, values in items:
+                clashes = self._current_overlapping(conn, table, stored.id, collection_id, dims, values, begin, end)
+                if clashes and not replace:
+                    row = clashes[0]
+                    raise ConflictError(
+                        f"{stored.dataset_type.name!r} {dict(zip(dims, values, strict=True))} is already certified "
+                        f"in {collection_name!r} over {Timespan.from_db(row['valid_begin'], row['valid_end'])} "
+                        f"(dataset {_as_uuid(row['dataset_id'])}), which overlaps {valid}; pass replace=True to "
+                        "supersede it (the old certification stays in the history)."
+                    )
+                new_rows += self._close_and_trim(conn, table, clashes, begin, end, now)
+                row = {"dataset_type_id": stored.id, "collection_id": collection_id, "dataset_id": dataset_id}
+                row.update(zip(dims, values, strict=True))
+                row.update(valid_begin=begin, valid_end=end, recorded_begin=now, recorded_end=TIMESPAN_MAX)
+                new_rows.append(row)
+            conn.execute(table.insert(), new_rows)
+        return now
+
+    def decertify(
+        self,
+        stored: StoredDatasetType,
+        collection_id: int,
+        valid: Timespan,
+        data_ids: Sequence[Values] | None = None,
+    ) -> int:
+        """Remove certifications over ``valid`` (for ``data_ids``, or all); return how many rows were closed.
+
+        The rows are closed, and the parts of their ranges outside ``valid`` re-appended: nothing is deleted.
+        """
+        table = _table(stored)
+        dims = stored.dataset_type.dimensions.required
+        begin, end = valid.to_db()
+        c = table.c
+        with self._db.transaction() as conn:
+            self._lock(conn, table, collection_id)
+            now = self._transaction_time(conn, table, collection_id)
+            where = [
+                c.dataset_type_id == stored.id,
+                c.collection_id == collection_id,
+                c.recorded_end == TIMESPAN_MAX,
+                c.valid_begin < end,
+                c.valid_end > begin,
+            ]
+            rows = [dict(r) for r in conn.execute(sa.select(table).where(*where)).mappings()]
+            if data_ids is not None:
+                wanted = set(data_ids)
+                rows = [r for r in rows if tuple(r[d] for d in dims) in wanted]
+            pieces = self._close_and_trim(conn, table, rows, begin, end, now)
+            if pieces:
+                conn.execute(table.insert(), pieces)
+        return len(rows)
+
+    @staticmethod
+    def _current_overlapping(
+        conn: sa.Connection,
+        table: sa.Table,
+        dataset_type_id: int,
+        collection_id: int,
+        dims: Sequence[str],
+        values: Values,
+        begin: int,
+        end: int,
+    ) -> list[dict[str, Any]]:
+        c = table.c
+        where = [c.dataset_type_id == dataset_type_id, c.collection_id == collection_id]
+        where += [c[d] == v for d, v in zip(dims, values, strict=True)]
+        where += [c.recorded_end == TIMESPAN_MAX, c.valid_begin < end, c.valid_end > begin]
+        return [dict(r) for r in conn.execute(sa.select(table).where(*where)).mappings()]
+
+    @staticmethod
+    def _close_and_trim(
+        conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], begin: int, end: int, now: int
+    ) -> list[dict[str, Any]]:
+        """Close ``rows`` at ``now``; return new rows for the parts of their ranges outside ``[begin, end)``."""
+        if not rows:
+            return []
+        c = table.c
+        conn.execute(table.update().where(c.row_id.in_([r["row_id"] for r in rows])).values(recorded_end=now))
+        pieces = []
+        for row in rows:
+            base = {k: v for k, v in row.items() if k != "row_id"}
+            base.update(recorded_begin=now, recorded_end=TIMESPAN_MAX)
+            if row["valid_begin"] < begin:
+                pieces.append({**base, "valid_end": begin})
+            if row["valid_end"] > end:
+                pieces.append({**base, "valid_begin": end})
+        return pieces
+
+    # -- reads --------------------------------------------------------------------------------------------------
+    def find(
+        self, stored: StoredDatasetType, collection_id: int, values: Values, at: int, as_of: int | None
+    ) -> uuid.UUID | None:
+        """The dataset certified for ``values`` valid at ``at``, as recorded at ``as_of`` (None: now)."""
+        table = _table(stored)
+        stmt = self._find.get(table.name)
+        if stmt is None:
+            c = table.c
+            dims = stored.dataset_type.dimensions.required
+            where = [c.dataset_type_id == sa.bindparam("dt"), c.collection_id == sa.bindparam("coll")]
+            where += [c[d] == sa.bindparam(f"v_{d}") for d in dims]
+            where += [
+                c.valid_begin <= sa.bindparam("at"),
+                c.valid_end > sa.bindparam("at"),
+                c.recorded_begin <= sa.bindparam("as_of"),
+                c.recorded_end > sa.bindparam("as_of"),
+            ]
+            stmt = sa.select(c.dataset_id).where(*where)
+            self._find[table.name] = stmt
+        params: dict[str, Any] = {"dt": stored.id, "coll": collection_id, "at": at}
+        params["as_of"] = TIMESPAN_MAX - 1 if as_of is None else as_of
+        params.update((f"v_{d}", v) for d, v in zip(stored.dataset_type.dimensions.required, values, strict=True))
+        rows = self._db.read_rows(stmt, params)
+        return _as_uuid(rows[0][0]) if rows else None
+
+    def history(
+        self, stored: StoredDatasetType, collection_id: int, values: Values | None = None
+    ) -> list[CertificationRow]:
+        """Every certification row (current and closed) of a dataset type in a collection."""
+        table = _table(stored)
+        c = table.c
+        dims = stored.dataset_type.dimensions.required
+        where = [c.dataset_type_id == stored.id, c.collection_id == collection_id]
+        if values is not None:
+            where += [c[d] == v for d, v in zip(dims, values, strict=True)]
+        order = [*(c[d] for d in dims), c.valid_begin, c.recorded_begin]
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute(sa.select(table).where(*where).order_by(*order)).mappings().all()
+        return [
+            CertificationRow(
+                _as_uuid(r["dataset_id"]),
+                tuple(r[d] for d in dims),
+                Timespan.from_db(r["valid_begin"], r["valid_end"]),
+                Timespan.from_db(r["recorded_begin"], r["recorded_end"]),
+            )
+            for r in rows
+        ]
+
+    def diff(self, stored: StoredDatasetType, collection_id: int, t1: int, t2: int) -> list[CalibrationChange]:
+        """What was certified, replaced or decertified between transaction times ``t1`` and ``t2``."""
+        rows = self.history(stored, collection_id)
+        by_values: dict[Values, list[CertificationRow]] = {}
+        for row in rows:
+            by_values.setdefault(row.values, []).append(row)
+        changes: list[CalibrationChange] = []
+        for values, group in by_values.items():
+            before = [r for r in group if r.recorded.contains(t1)]
+            after = [r for r in group if r.recorded.contains(t2)]
+            changes += _compare(values, before, after)
+        return changes
+
+
+def _table(stored: StoredDatasetType) -> sa.Table:
+    if stored.calibs is None:
+        raise DataIdError(f"{stored.dataset_type.name!r} is not a calibration dataset type.")
+    return stored.calibs
+
+
+def _compare(values: Values, before: list[CertificationRow], after: list[CertificationRow]) -> list[CalibrationChange]:
+    """Sweep the valid-time axis: where the dataset in force differs between two snapshots."""
+    points = sorted({p for r in before + after for p in r.valid.to_db()})
+    out: list[CalibrationChange] = []
+    for lo, hi in itertools.pairwise(points):
+        old = next((r.dataset_id for r in before if r.valid.to_db()[0] <= lo < r.valid.to_db()[1]), None)
+        new = next((r.dataset_id for r in after if r.valid.to_db()[0] <= lo < r.valid.to_db()[1]), None)
+        if old == new:
+            continue
+        kind: Literal["certified", "replaced", "decertified"] = (
+            "certified" if old is None else "decertified" if new is None else "replaced"
+        )
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and (last.kind, last.before, last.after) == (kind, old, new)
+            and last.valid.to_db()[1] == lo
+        ):
+            out[-1] = CalibrationChange(kind, values, Timespan.from_db(last.valid.to_db()[0], hi), old, new)
+        else:
+            out.append(CalibrationChange(kind, values, Timespan.from_db(lo, hi), old, new))
+    return out
+
+
+def describe_time(ns: int) -> str:
+    """A TAI nanosecond count as ISO text, for messages."""
+    return tai_ns_to_iso(ns) + " TAI"
