@@ -10,10 +10,14 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 import yaml
 
+from skybutler._butler_collections import ButlerCollections
+from skybutler._calibration_time import check_as_of, observation_time
+from skybutler._deferred import DeferredDatasetHandle
+from skybutler._maintenance import reconcile
 from skybutler.config import CONFIG_FILE, ButlerConfig, dump_config, load_config
 from skybutler.datasets import DatasetRef, DatasetType, make_dataset_id, storage_classes
-from skybutler.datastore import STAGING, FileDatastore, ReconcileReport
-from skybutler.dimensions import DataCoordinate, DimensionUniverse, normalize_data_id
+from skybutler.datastore import FileDatastore, ReconcileReport
+from skybutler.dimensions import DataCoordinate, DimensionUniverse, normalize_data_id, to_tai_ns
 from skybutler.errors import (
     ArtifactNotFoundError,
     CollectionError,
@@ -24,30 +28,15 @@ from skybutler.errors import (
     PermissionDeniedError,
 )
 from skybutler.registry import CollectionType, NewDataset, Registry
+from skybutler.registry._search import find_first
 from skybutler.transports import open_transport
 
 if TYPE_CHECKING:
     from skybutler.datasets import DatasetIdMode
     from skybutler.registry import CollectionRecord, DatasetRow, StoredDatasetType
-    from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, UriLike
+    from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, TimeLike, UriLike
 
 __all__ = ["Butler", "DeferredDatasetHandle"]
-
-
-class DeferredDatasetHandle:
-    """A dataset found now and read later, on `get` (``butler.get_deferred``)."""
-
-    def __init__(self, butler: Butler, ref: DatasetRef, parameters: Mapping[str, Any] | None) -> None:
-        self.butler = butler
-        self.ref = ref
-        self.parameters = parameters
-
-    def get(self, *, parameters: Mapping[str, Any] | None = None) -> Any:
-        """Read the dataset (``parameters`` override those given when the handle was made)."""
-        return self.butler.get(self.ref, parameters=parameters or self.parameters)
-
-    def __repr__(self) -> str:
-        return f"DeferredDatasetHandle({self.ref!r})"
 
 
 def _root_text(root: UriLike) -> str:
@@ -112,8 +101,11 @@ class Butler:
         self.writeable = run is not None if writeable is None else writeable
         if collections is None:
             collections = [run] if run is not None else []
-        self.collections: list[str] = [collections] if isinstance(collections, str) else list(collections)
-        self._search_cache: dict[tuple[str, ...], list[int]] = {}
+        self.default_collections: list[str] = [collections] if isinstance(collections, str) else list(collections)
+        """The search path used when a call gives no ``collections=``."""
+        self.collections = ButlerCollections(self)
+        """Collection management: register, chain, tag, certify, history (`ButlerCollections`)."""
+        self._search_cache: dict[tuple[str, ...], list[CollectionRecord]] = {}
         if run is not None and self.writeable:
             self._run_record(run)  # the butler's own run exists from the start, so it can be searched
 
@@ -198,7 +190,7 @@ class Butler:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Butler({self.root!r}, run={self.run!r}, collections={self.collections!r})"
+        return f"Butler({self.root!r}, run={self.run!r}, collections={self.default_collections!r})"
 
     # -- dataset types ------------------------------------------------------------------------------------------
     def register_dataset_type(
@@ -286,24 +278,28 @@ class Butler:
             raise CollectionError(f"Collection {name!r} is {record.type.name}, not a RUN; datasets are born in runs.")
         return record
 
-    def _search_path(self, collections: CollectionsLike | None) -> tuple[list[str], list[int]]:
-        names = (
-            self.collections
-            if collections is None
-            else [collections]
-            if isinstance(collections, str)
-            else list(collections)
-        )
+    def _search_path(self, collections: CollectionsLike | None) -> tuple[list[str], list[CollectionRecord]]:
+        """The names searched and the ordered non-chain collections they stand for."""
+        if collections is None:
+            names = self.default_collections
+        else:
+            names = [collections] if isinstance(collections, str) else list(collections)
         if not names:
             raise CollectionError(
                 "No collections to search: pass collections= to this call or to Butler(), or open it with run=."
             )
         key = tuple(names)
-        ids = self._search_cache.get(key)
-        if ids is None:
-            ids = [c.id for c in self.registry.collections.resolve(names)]
-            self._search_cache[key] = ids
-        return names, ids
+        leaves = self._search_cache.get(key)
+        if leaves is None:
+            records = self.registry.collections.resolve(names)
+            if any(r.type is CollectionType.CHAINED for r in records):
+                return names, self.registry.collections.flatten(names)  # chains can be redefined: no cache
+            leaves = records
+            self._search_cache[key] = leaves
+        return names, leaves
+
+    def _forget_search_paths(self) -> None:
+        self._search_cache.clear()
 
     # -- put ------------------------------------------------------------------------------------------------------
     def put(
@@ -394,6 +390,8 @@ class Butler:
         data_id: DataIdLike | None,
         collections: CollectionsLike | None,
         kwargs: Mapping[str, Any],
+        at: TimeLike | None = None,
+        as_of: TimeLike | None = None,
     ) -> tuple[StoredDatasetType, str | None, DataCoordinate, DatasetRow]:
         if isinstance(dataset_type, DatasetRef):
             ref = dataset_type
@@ -405,9 +403,17 @@ class Butler:
                 )
             return stored, component, ref.data_id, rows[0]
         stored, component = self._stored(dataset_type)
+        at_ns = None if at is None else to_tai_ns(at)
+        if stored.dataset_type.is_calibration:
+            data_id, kwargs, observed = observation_time(self.registry, stored.dataset_type, data_id, kwargs)
+            at_ns = observed if at_ns is None else at_ns
         coord = self._data_id(stored.dataset_type, data_id, kwargs)
-        names, ids = self._search_path(collections)
-        row = self.registry.datasets.find(stored, ids, coord.required_values)
+        names, leaves = self._search_path(collections)
+        as_of_ns = None if as_of is None else check_as_of(as_of)
+        row = find_first(
+            self.registry.datasets, self.registry.calibrations, stored, leaves, coord.required_values,
+            at=at_ns, as_of=as_of_ns,
+        )  # fmt: skip
         if row is None:
             raise self.registry.explain_missing(stored, coord, names)
         return stored, component, coord, row
@@ -418,11 +424,13 @@ class Butler:
         data_id: DataIdLike | None = None,
         *,
         collections: CollectionsLike | None = None,
+        at: TimeLike | None = None,
+        as_of: TimeLike | None = None,
         **kwargs: Any,
     ) -> DatasetRef | None:
         """Return the ref of the first matching dataset along the search path, or ``None``."""
         try:
-            stored, _, coord, row = self._find_row(dataset_type, data_id, collections, kwargs)
+            stored, _, coord, row = self._find_row(dataset_type, data_id, collections, kwargs, at, as_of)
         except DatasetNotFoundError:
             return None
         return DatasetRef(row.id, stored.dataset_type, coord, self.registry.collections.by_id(row.run_id).name)
@@ -433,11 +441,13 @@ class Butler:
         data_id: DataIdLike | None = None,
         *,
         collections: CollectionsLike | None = None,
+        at: TimeLike | None = None,
+        as_of: TimeLike | None = None,
         **kwargs: Any,
     ) -> bool:
         """Return whether the registry has a matching dataset (storage is not checked: the registry is the truth)."""
         try:
-            self._find_row(dataset_type, data_id, collections, kwargs)
+            self._find_row(dataset_type, data_id, collections, kwargs, at, as_of)
         except DatasetNotFoundError:
             return False
         return True
@@ -450,9 +460,15 @@ class Butler:
         collections: CollectionsLike | None = None,
         parameters: Mapping[str, Any] | None = None,
         storage_class: str | None = None,
+        at: TimeLike | None = None,
+        as_of: TimeLike | None = None,
         **kwargs: Any,
     ) -> Any:
         """Read a dataset, found by ref or by dataset type + data ID along the collections' search path.
+
+        In CALIBRATION collections the dataset valid at ``at`` is taken (or, when the data ID names an exposure
+        or visit, valid at the middle of its timespan), as recorded at ``as_of`` (default: now) -- so a
+        lookup with the ``as_of`` of an old run gives what that run got, even after later corrections.
 
         Raises
         ------
@@ -463,7 +479,7 @@ class Butler:
         ArtifactNotFoundError
             The dataset is registered but its file is missing.
         """
-        stored, component, _, row = self._find_row(dataset_type, data_id, collections, kwargs)
+        stored, component, _, row = self._find_row(dataset_type, data_id, collections, kwargs, at, as_of)
         if row.artifact is None:
             raise DatasetNotFoundError(f"Dataset {row.id} is registered but has no stored file.")
         sc = storage_classes.get(storage_class or stored.dataset_type.storage_class)
@@ -496,6 +512,8 @@ class Butler:
         *,
         collections: CollectionsLike | None = None,
         parameters: Mapping[str, Any] | None = None,
+        at: TimeLike | None = None,
+        as_of: TimeLike | None = None,
         **kwargs: Any,
     ) -> DeferredDatasetHandle:
         """Find a dataset now (failing fast if it is missing) and return a handle that reads it on demand."""
@@ -503,7 +521,7 @@ class Butler:
             ref = dataset_type
             self._find_row(dataset_type, None, None, {})
         else:
-            stored, _, coord, row = self._find_row(dataset_type, data_id, collections, kwargs)
+            stored, _, coord, row = self._find_row(dataset_type, data_id, collections, kwargs, at, as_of)
             ref = DatasetRef(row.id, stored.dataset_type, coord, self.registry.collections.by_id(row.run_id).name)
         return DeferredDatasetHandle(self, ref, parameters)
 
@@ -513,10 +531,12 @@ class Butler:
         data_id: DataIdLike | None = None,
         *,
         collections: CollectionsLike | None = None,
+        at: TimeLike | None = None,
+        as_of: TimeLike | None = None,
         **kwargs: Any,
     ) -> str:
         """Return the URI of a dataset's file."""
-        _, _, _, row = self._find_row(dataset_type, data_id, collections, kwargs)
+        _, _, _, row = self._find_row(dataset_type, data_id, collections, kwargs, at, as_of)
         if row.artifact is None:
             raise DatasetNotFoundError(f"Dataset {row.id} is registered but has no stored file.")
         return self.datastore.uri(row.artifact)
@@ -545,24 +565,7 @@ class Butler:
         """
         if not self.writeable:
             raise PermissionDeniedError("reconcile changes the repository; open it with writeable=True.")
-        trash = self.registry.datasets.trash()
-        live = self.registry.datasets.live_paths()
-        staged_ids = []
-        for key in self.datastore.transport.keys(STAGING):
-            try:
-                staged_ids.append(uuid.UUID(key[len(STAGING) :].split(".", 1)[0]))
-            except ValueError:
-                continue
-        registered = {i.hex: a.path for i, a in self.registry.datasets.artifacts(staged_ids).items()}
-        report = self.datastore.reconcile_files(
-            registered,
-            live,
-            [p for _, _, p in trash],
-            grace_seconds=grace_seconds,
-            remove_unknown=remove_unknown,
-        )
-        self.registry.datasets.drop_trash([p for _, _, p in trash])
-        return report
+        return reconcile(self.registry, self.datastore, grace_seconds=grace_seconds, remove_unknown=remove_unknown)
 
     # -- conveniences ------------------------------------------------------------------------------------------
     def insert_dimension_records(

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DatasetRow", "Datasets", "NewDataset"]
 
+Values = tuple["DataIdValue", ...]
+
 
 @dataclass(frozen=True, slots=True)
 class NewDataset:
@@ -218,6 +220,49 @@ class Datasets:
                 )
             out.append(DatasetRow(row["dataset_id"], stored.id, run_id, run_id, tuple(row[x] for x in dims), artifact))
         return out
+
+    # -- TAGGED collections -----------------------------------------------------------------------------------
+    def associate(
+        self, stored: StoredDatasetType, collection_id: int, rows: Sequence[tuple[uuid.UUID, Values]]
+    ) -> None:
+        """Add datasets to a TAGGED collection (already-present ones are kept).
+
+        Raises
+        ------
+        sqlalchemy.exc.IntegrityError
+            Another dataset of the same type and data ID is in the collection; the caller explains it.
+        """
+        if not rows:
+            return
+        tags = stored.tags
+        dims = stored.dataset_type.dimensions.required
+        new = []
+        for dataset_id, values in rows:
+            row: dict[str, Any] = {
+                "dataset_type_id": stored.id,
+                "collection_id": collection_id,
+                "dataset_id": dataset_id,
+            }
+            row.update(zip(dims, values, strict=True))
+            new.append(row)
+        with self._db.transaction() as conn:
+            conn.execute(self._db.insert_ignore(tags, ["dataset_id", "collection_id"]), new)
+
+    def disassociate(self, stored: StoredDatasetType, collection_id: int, ids: Sequence[uuid.UUID]) -> int:
+        """Remove datasets from a TAGGED collection; return how many were there."""
+        tags = stored.tags
+        removed = 0
+        with self._db.transaction() as conn:
+            for chunk in _chunks(list(ids), 500):
+                stmt = tags.delete().where(tags.c.collection_id == collection_id, tags.c.dataset_id.in_(chunk))
+                removed += conn.execute(stmt).rowcount
+        return removed
+
+    def clear_collection(self, stored_types: Iterable[StoredDatasetType], collection_id: int) -> None:
+        """Drop every association of a (TAGGED) collection, in every tags table."""
+        with self._db.transaction() as conn:
+            for tags in {s.tags.name: s.tags for s in stored_types}.values():
+                conn.execute(tags.delete().where(tags.c.collection_id == collection_id))
 
     # -- remove and trash -----------------------------------------------------------------------------------
     def remove(self, ids: Sequence[uuid.UUID]) -> tuple[int, list[tuple[uuid.UUID, str]]]:

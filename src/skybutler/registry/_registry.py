@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from skybutler.datasets import DatasetType
 from skybutler.dimensions import DataCoordinate, DimensionRecord, DimensionUniverse, normalize_data_id
 from skybutler.errors import ConfigError, ConflictError, DataIdError, DatasetNotFoundError, MigrationRequiredError
+from skybutler.registry._calibrations import Calibrations
 from skybutler.registry._collections import CollectionRecord, Collections, CollectionType
 from skybutler.registry._data_ids import DataIdResolver
 from skybutler.registry._dataset_types import DatasetTypes
@@ -60,6 +61,7 @@ class Registry:
         self.collections = Collections(db, self.tables)
         self.dataset_types = DatasetTypes(db, self.tables, self.metadata, universe)
         self.datasets = Datasets(db, self.tables)
+        self.calibrations = Calibrations(db)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     @classmethod

@@ -1,0 +1,223 @@
+"""``butler.collections``: create, chain, tag, certify and inspect collections."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from skybutler.datasets import DatasetRef
+from skybutler.dimensions import DataCoordinate, Timespan, to_tai_ns
+from skybutler.errors import CollectionError, PermissionDeniedError
+from skybutler.registry import CollectionRecord, CollectionType
+from skybutler.registry._calibrations import tai_now
+from skybutler.registry._collection_ops import associate, certify, decertify, disassociate, remove_collection
+
+if TYPE_CHECKING:
+    import uuid
+
+    from skybutler.butler import Butler
+    from skybutler.types import DataIdLike, TimeLike
+
+__all__ = ["ButlerCollections", "CalibrationChange", "Certification"]
+
+TimespanLike = Timespan | tuple[Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Certification:
+    """One certification row: a dataset valid over ``valid``, believed over ``recorded`` (transaction time)."""
+
+    dataset_type: str
+    data_id: DataCoordinate
+    dataset_id: uuid.UUID
+    valid: Timespan
+    recorded: Timespan
+    """``recorded.end`` is None while the row is current."""
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationChange:
+    """A change between two transaction times for one data ID over one valid-time range."""
+
+    kind: Literal["certified", "replaced", "decertified"]
+    dataset_type: str
+    data_id: DataCoordinate
+    valid: Timespan
+    before: uuid.UUID | None
+    after: uuid.UUID | None
+
+
+def as_timespan(value: TimespanLike) -> Timespan:
+    """A `Timespan`, or a ``(begin, end)`` pair of any accepted time forms (None: unbounded)."""
+    if isinstance(value, Timespan):
+        return value
+    begin, end = value
+    return Timespan.from_times(begin, end)
+
+
+class ButlerCollections:
+    """Collection management of one `Butler` (``butler.collections``).
+
+    Examples
+    --------
+    >>> butler.collections.register("calib", "CALIBRATION", doc="Certified calibrations")
+    True
+    """
+
+    def __init__(self, butler: Butler) -> None:
+        self._butler = butler
+        self._registry = butler.registry
+
+    def _writeable(self) -> None:
+        if not self._butler.writeable:
+            raise PermissionDeniedError("This butler is read-only; open it with writeable=True to change collections.")
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    def register(self, name: str, type: CollectionType | str = "TAGGED", *, doc: str | None = None) -> bool:
+        """Create a collection (RUN, TAGGED, CHAINED or CALIBRATION); return whether it was new."""
+        self._writeable()
+        kind = CollectionType[type.upper()] if isinstance(type, str) else type
+        return self._registry.collections.register(name, kind, doc)[1]
+
+    def get(self, name: str) -> CollectionRecord:
+        """The collection's id, type and documentation."""
+        return self._registry.collections.get(name)
+
+    def set_doc(self, name: str, doc: str | None) -> None:
+        """Replace a collection's documentation string."""
+        self._writeable()
+        self._registry.collections.set_doc(name, doc)
+
+    def query(
+        self,
+        pattern: str | Iterable[str] = "*",
+        *,
+        types: Iterable[CollectionType | str] | None = None,
+        flatten_chains: bool = False,
+    ) -> list[CollectionRecord]:
+        """Collections matching glob pattern(s) and types; ``flatten_chains`` expands matching chains."""
+        kinds = None if types is None else [CollectionType[t.upper()] if isinstance(t, str) else t for t in types]
+        found = self._registry.collections.query(pattern, kinds)
+        if not flatten_chains:
+            return found
+        return self._registry.collections.flatten([r.name for r in found])
+
+    def remove(self, name: str) -> None:
+        """Remove a TAGGED, CHAINED or CALIBRATION collection (the datasets stay in their runs)."""
+        self._writeable()
+        remove_collection(self._registry, name)
+
+    def remove_runs(self, names: Iterable[str]) -> int:
+        """Remove RUN collections with all their datasets and files; return how many datasets went."""
+        self._writeable()
+        removed = 0
+        for name in names:
+            record = self._registry.collections.get(name)
+            if record.type is not CollectionType.RUN:
+                raise CollectionError(f"{name!r} is a {record.type.name} collection, not a RUN; use remove().")
+            refs = [
+                ref
+                for stored in self._registry.dataset_types.all()
+                for ref in self._butler.query_datasets_in_run(stored.dataset_type.name, name)
+            ]
+            removed += self._butler.remove(refs)
+            self._registry.collections.remove(name)
+        self._butler._forget_search_paths()
+        return removed
+
+    # -- chains ----------------------------------------------------------------------------------------------
+    def set_chain(self, name: str, children: Sequence[str]) -> None:
+        """Define or redefine the ordered children of a CHAINED collection (created if missing)."""
+        self._writeable()
+        if self._registry.collections.find(name) is None:
+            self._registry.collections.register(name, CollectionType.CHAINED)
+        self._registry.collections.set_chain(name, children)
+        self._butler._forget_search_paths()
+
+    def extend_chain(self, name: str, children: Sequence[str]) -> None:
+        """Append children to the end of a chain."""
+        self.set_chain(name, [*self.children(name), *children])
+
+    def remove_from_chain(self, name: str, children: Sequence[str]) -> None:
+        """Remove children from a chain."""
+        drop = set(children)
+        self.set_chain(name, [c for c in self.children(name) if c not in drop])
+
+    def children(self, name: str) -> list[str]:
+        """The ordered children of a chain."""
+        return self._registry.collections.children(name)
+
+    def flatten(self, names: str | Sequence[str]) -> list[str]:
+        """The search path of ``names`` with chains expanded, in order."""
+        return [r.name for r in self._registry.collections.flatten([names] if isinstance(names, str) else names)]
+
+    # -- TAGGED ----------------------------------------------------------------------------------------------
+    def associate(self, name: str, refs: Iterable[DatasetRef]) -> None:
+        """Tag datasets into a TAGGED collection."""
+        self._writeable()
+        associate(self._registry, name, refs)
+
+    def disassociate(self, name: str, refs: Iterable[DatasetRef]) -> int:
+        """Untag datasets from a TAGGED collection; return how many were there."""
+        self._writeable()
+        return disassociate(self._registry, name, refs)
+
+    # -- CALIBRATION ------------------------------------------------------------------------------------------
+    def certify(self, name: str, refs: Iterable[DatasetRef], valid: TimespanLike, *, replace: bool = False) -> int:
+        """Make calibration datasets the ones of record over ``valid`` = ``[begin, end)``; return the transaction time.
+
+        Overlapping a current certification of the same data ID is a `ConflictError` unless ``replace``: then
+        the old rows are closed and their parts outside ``valid`` re-appended, in one transaction.
+        """
+        self._writeable()
+        return certify(self._registry, name, refs, as_timespan(valid), replace=replace)
+
+    def decertify(
+        self,
+        name: str,
+        dataset_type: str,
+        valid: TimespanLike,
+        *,
+        data_ids: Iterable[DataIdLike] | None = None,
+    ) -> int:
+        """Withdraw certifications over ``valid`` (of ``data_ids``, or all); return how many rows were closed."""
+        self._writeable()
+        stored = self._registry.dataset_types.get(dataset_type)
+        values = None
+        if data_ids is not None:
+            values = [self._butler._data_id(stored.dataset_type, d, {}).required_values for d in data_ids]
+        return decertify(self._registry, name, dataset_type, as_timespan(valid), values)
+
+    def history(self, name: str, dataset_type: str, data_id: DataIdLike | None = None) -> list[Certification]:
+        """Every certification row (current and closed) of a dataset type in a CALIBRATION collection."""
+        record, stored = self._calibration(name, dataset_type)
+        values = None if data_id is None else self._butler._data_id(stored.dataset_type, data_id, {}).required_values
+        group = stored.dataset_type.dimensions
+        return [
+            Certification(
+                dataset_type, DataCoordinate.from_required(group, r.values), r.dataset_id, r.valid, r.recorded
+            )
+            for r in self._registry.calibrations.history(stored, record.id, values)
+        ]
+
+    def diff(
+        self, name: str, dataset_type: str, since: TimeLike, until: TimeLike | None = None
+    ) -> list[CalibrationChange]:
+        """What was certified, replaced or decertified between two transaction times (``until``: now)."""
+        record, stored = self._calibration(name, dataset_type)
+        t1 = to_tai_ns(since)
+        t2 = tai_now() if until is None else to_tai_ns(until)
+        group = stored.dataset_type.dimensions
+        return [
+            CalibrationChange(
+                c.kind, dataset_type, DataCoordinate.from_required(group, c.values), c.valid, c.before, c.after
+            )
+            for c in self._registry.calibrations.diff(stored, record.id, t1, t2)
+        ]
+
+    def _calibration(self, name: str, dataset_type: str) -> tuple[CollectionRecord, Any]:
+        record = self._registry.collections.get(name)
+        if record.type is not CollectionType.CALIBRATION:
+            raise CollectionError(f"{name!r} is a {record.type.name} collection, not CALIBRATION.")
+        return record, self._registry.dataset_types.get(dataset_type)

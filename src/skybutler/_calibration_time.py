@@ -1,0 +1,64 @@
+"""Valid and transaction times of calibration lookups: from an exposure or visit, and as_of checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from skybutler.dimensions import DataCoordinate, tai_ns_to_iso, to_tai_ns
+from skybutler.errors import DataIdError
+from skybutler.registry._calibrations import tai_now
+
+if TYPE_CHECKING:
+    from skybutler.datasets import DatasetType
+    from skybutler.registry import Registry
+    from skybutler.types import DataIdLike, TimeLike
+
+__all__ = ["OBSERVATION_DIMENSIONS", "check_as_of", "observation_time"]
+
+#: Dimensions whose records' timespans give a calibration lookup its valid time.
+OBSERVATION_DIMENSIONS = ("exposure", "visit")
+
+
+def check_as_of(as_of: TimeLike) -> int:
+    """``as_of`` in TAI ns; a time in the future is refused, so that repeated reads give the same answer."""
+    value = to_tai_ns(as_of)
+    now = tai_now()
+    if value > now:
+        raise DataIdError(
+            f"as_of={tai_ns_to_iso(value)} TAI is in the future (now is {tai_ns_to_iso(now)} TAI); a lookup "
+            "as of a time still to come could change answer later. Leave as_of out for 'now'."
+        )
+    return value
+
+
+def observation_time(
+    registry: Registry, dataset_type: DatasetType, data_id: DataIdLike | None, kwargs: Mapping[str, Any]
+) -> tuple[DataIdLike | None, Mapping[str, Any], int | None]:
+    """Take an exposure or visit out of a calibration lookup's data ID and return its mid-time (TAI ns).
+
+    A bias has dimensions (instrument, detector); a pipeline asks for it with the exposure it calibrates.
+    The exposure is not part of the bias's data ID, but its record's timespan says when the bias must be
+    valid: the middle of the exposure is used.  Returns the data ID and keyword arguments without the
+    observation key, and the time (None when neither holds one).
+    """
+    group = dataset_type.dimensions
+    merged: dict[str, Any] = dict(data_id) if data_id is not None else {}
+    merged.update(kwargs)
+    for name in OBSERVATION_DIMENSIONS:
+        if name in group or name not in merged:
+            continue
+        instrument = merged.get("instrument")
+        if instrument is None:
+            raise DataIdError(f"An {name} in a calibration lookup needs the instrument too.")
+        record = registry.records.fetch_one(name, (instrument, merged[name]))
+        if record is None:
+            raise DataIdError(f"No {name} {merged[name]!r} of instrument {instrument!r}; cannot tell its time.")
+        span = record.timespan
+        if span is None or span.begin is None or span.end is None:
+            raise DataIdError(f"{name} {merged[name]!r} has no timespan; pass at= to the lookup instead.")
+        rest = {k: v for k, v in merged.items() if k not in OBSERVATION_DIMENSIONS or k in group}
+        return rest, {}, span.begin + (span.end - span.begin) // 2
+    if isinstance(data_id, DataCoordinate):
+        return data_id, kwargs, None
+    return data_id, kwargs, None

@@ -1,0 +1,66 @@
+"""Find-first lookups along a search path that may mix RUN, TAGGED and CALIBRATION collections."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from skybutler.errors import DataIdError
+from skybutler.registry._collections import CollectionRecord, CollectionType
+
+if TYPE_CHECKING:
+    from skybutler.dimensions import DataIdValue
+    from skybutler.registry._calibrations import Calibrations
+    from skybutler.registry._dataset_types import StoredDatasetType
+    from skybutler.registry._datasets import DatasetRow, Datasets
+
+__all__ = ["find_first"]
+
+
+def find_first(
+    datasets: Datasets,
+    calibrations: Calibrations,
+    stored: StoredDatasetType,
+    leaves: Sequence[CollectionRecord],
+    values: tuple[DataIdValue, ...],
+    *,
+    at: int | None = None,
+    as_of: int | None = None,
+) -> DatasetRow | None:
+    """Return the dataset of ``stored`` with data ID ``values`` in the first collection that has it.
+
+    Consecutive RUN/TAGGED collections are searched with one statement; a CALIBRATION collection is asked
+    for the dataset valid at ``at`` as recorded at ``as_of`` (None: now).  CALIBRATION collections hold only
+    calibration dataset types, so they are skipped for the others.
+
+    Raises
+    ------
+    DataIdError
+        A CALIBRATION collection must be searched but no valid time was given.
+    """
+    batch: list[int] = []
+    for record in leaves:
+        if record.type is not CollectionType.CALIBRATION:
+            batch.append(record.id)
+            continue
+        if batch:
+            found = datasets.find(stored, batch, values)
+            if found is not None:
+                return found
+            batch = []
+        if stored.calibs is None:
+            continue
+        if at is None:
+            raise DataIdError(
+                f"Looking up {stored.dataset_type.name!r} in the CALIBRATION collection {record.name!r} needs a "
+                "time: pass at=..., or include an exposure or visit in the data ID."
+            )
+        dataset_id = calibrations.find(stored, record.id, values, at, as_of)
+        if dataset_id is not None:
+            rows = datasets.by_ids([stored], [dataset_id])
+            if rows:
+                row = rows[0]
+                return type(row)(row.id, row.dataset_type_id, record.id, row.run_id, row.values, row.artifact)
+    if batch:
+        return datasets.find(stored, batch, values)
+    return None
