@@ -85,7 +85,11 @@ _TYPES: dict[str, type] = {}
 storage_classes: PluginRegistry[StorageClass] = PluginRegistry(
     "storage_classes",
     {
-        name: f"skybutler.datasets._builtin_storage_classes:{name}"
-        for name in ("StructuredDataDict", "StructuredDataList", "NumpyArray", "Bytes", "Pickled")
+        **{
+            name: f"skybutler.datasets._builtin_storage_classes:{name}"
+            for name in ("StructuredDataDict", "StructuredDataList", "NumpyArray", "Bytes", "Pickled")
+        },
+        "Camera": "skybutler.datasets._camera:CAMERA",
+        "Detector": "skybutler.datasets._camera:DETECTOR",
     },
 )

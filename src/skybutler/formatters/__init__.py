@@ -16,6 +16,7 @@ formatters: PluginRegistry[type[Formatter]] = PluginRegistry(
         "npy": "skybutler.formatters._numpy:NumpyFormatter",
         "pickle": "skybutler.formatters._pickle:PickleFormatter",
         "bytes": "skybutler.formatters._bytes:BytesFormatter",
+        "camera_json": "skybutler.formatters._camera:CameraFormatter",
     },
 )
 
@@ -26,4 +27,5 @@ DEFAULT_FORMATTERS: dict[str, str] = {
     "StructuredDataList": "json",
     "NumpyArray": "npy",
     "Bytes": "bytes",
+    "Camera": "camera_json",
 }
