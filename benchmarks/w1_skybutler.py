@@ -35,7 +35,8 @@ from _common import (
     run_baselines,
     timed,
 )
-from skybutler import Butler
+from skybutler import Butler, Timespan
+from skybutler.dimensions import to_tai_ns
 from skybutler.errors import DatasetNotFoundError
 
 SYSTEM = "skybutler"
@@ -43,6 +44,9 @@ INSTRUMENT = "Cam"
 DAY_OBS = 20250101
 FILTERS = (("Cam-r", "r"), ("Cam-g", "g"))
 RUN = "run1"
+CALIB = "calib"
+EPOCH_START = to_tai_ns("2025-01-01T00:00:00 TAI")
+ONE_DAY = 86_400 * 10**9
 
 #: W1 steps that need features of later issues, with the issue that adds them.
 NOT_YET = {
@@ -54,10 +58,6 @@ NOT_YET = {
     "ingest_copy": "ingest (issue 7)",
     "export": "export/import (issue 7)",
     "import": "export/import (issue 7)",
-    "calib_put": "calibrations (issue 3)",
-    "calib_certify": "calibrations (issue 3)",
-    "calib_lookup": "calibrations (issue 3)",
-    "calib_get": "calibrations (issue 3)",
 }
 
 
@@ -102,6 +102,7 @@ class _SkyButlerW1:
             self._meta(butler)
             self._arrays(butler)
             self._missing(butler)
+            self._calibrations(butler)
         for name, why in NOT_YET.items():
             self.steps.append(Step(name, 0, error=f"not in skybutler yet: {why}"))
         return self.steps
@@ -172,6 +173,33 @@ class _SkyButlerW1:
                 except DatasetNotFoundError:
                     continue
                 raise RuntimeError(f"get of missing {data_id} did not raise DatasetNotFoundError")
+
+    def _calibrations(self, butler: Butler) -> None:
+        n_epochs = max(1, self.n // 100)
+        n_lookups = N_DETECTORS * n_epochs
+        runs = [f"bias/e{epoch}" for epoch in range(n_epochs)]
+        detector_ids = [{"instrument": INSTRUMENT, "detector": d} for d in range(N_DETECTORS)]
+        butler.register_dataset_type("bias", ["instrument", "detector"], "StructuredDataDict", is_calibration=True)
+        butler.collections.register(CALIB, "CALIBRATION")
+        refs_by_epoch = []
+        with timed("calib_put", n_lookups, self.steps):
+            for epoch, run in enumerate(runs):
+                refs_by_epoch.append([butler.put({"epoch": epoch, **d}, "bias", d, run=run) for d in detector_ids])
+        with timed("calib_certify", n_epochs, self.steps):
+            for epoch, refs in enumerate(refs_by_epoch):
+                begin = EPOCH_START + epoch * ONE_DAY
+                butler.collections.certify(CALIB, refs, Timespan(begin, begin + ONE_DAY))
+        lookups = [
+            (epoch, d, EPOCH_START + epoch * ONE_DAY + ONE_DAY // 2) for epoch in range(n_epochs) for d in detector_ids
+        ]
+        with timed("calib_lookup", n_lookups, self.steps):
+            for epoch, data_id, when in lookups:
+                ref = butler.find_dataset("bias", data_id, collections=CALIB, at=when)
+                check(ref is not None and ref.run == runs[epoch], f"lookup {data_id} epoch {epoch}: {ref}")
+        with timed("calib_get", n_lookups, self.steps):
+            for epoch, data_id, when in lookups:
+                bias = butler.get("bias", data_id, collections=CALIB, at=when)
+                check(bias == {"epoch": epoch, **data_id}, f"get {data_id} epoch {epoch}: {bias}")
 
 
 def run_skybutler(root: Path, n: int, postgres_url: str | None) -> list[Step]:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from skybutler.dimensions import DataIdValue
     from skybutler.registry._dataset_types import StoredDatasetType
     from skybutler.registry._engines import Database
+    from skybutler.registry._schema import StaticTables
 
 __all__ = ["CalibrationChange", "Calibrations", "CertificationRow", "tai_now"]
 
@@ -70,8 +71,9 @@ def _as_uuid(value: Any) -> uuid.UUID:
 class Calibrations:
     """Certification rows of every calibration dataset type (one table per set of dimensions)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, tables: StaticTables) -> None:
         self._db = db
+        self._tables = tables
         self._find: dict[str, Any] = {}
 
     # -- transaction time ---------------------------------------------------------------------------------
@@ -211,8 +213,12 @@ class Calibrations:
     # -- reads --------------------------------------------------------------------------------------------------
     def find(
         self, stored: StoredDatasetType, collection_id: int, values: Values, at: int, as_of: int | None
-    ) -> uuid.UUID | None:
-        """The dataset certified for ``values`` valid at ``at``, as recorded at ``as_of`` (None: now)."""
+    ) -> tuple[Any, ...] | None:
+        """The dataset certified for ``values`` valid at ``at``, as recorded at ``as_of`` (None: now).
+
+        One indexed statement returning ``(dataset id, run id, path, formatter, storage class, size,
+        checksum)`` (the artifact columns are None for a dataset without a stored file).
+        """
         table = _table(stored)
         stmt = self._find.get(table.name)
         if stmt is None:
@@ -226,13 +232,22 @@ class Calibrations:
                 c.recorded_begin <= sa.bindparam("as_of"),
                 c.recorded_end > sa.bindparam("as_of"),
             ]
-            stmt = sa.select(c.dataset_id).where(*where)
+            d, r = self._tables.dataset, self._tables.datastore_record
+            stmt = (
+                sa.select(
+                    c.dataset_id, d.c.run_id, r.c.path, r.c.formatter, r.c.storage_class, r.c.file_size, r.c.checksum
+                )
+                .select_from(table)
+                .join(d, d.c.id == c.dataset_id)
+                .outerjoin(r, (r.c.dataset_id == c.dataset_id) & (r.c.component == ""))
+                .where(*where)
+            )
             self._find[table.name] = stmt
         params: dict[str, Any] = {"dt": stored.id, "coll": collection_id, "at": at}
         params["as_of"] = TIMESPAN_MAX - 1 if as_of is None else as_of
         params.update((f"v_{d}", v) for d, v in zip(stored.dataset_type.dimensions.required, values, strict=True))
         rows = self._db.read_rows(stmt, params)
-        return _as_uuid(rows[0][0]) if rows else None
+        return (_as_uuid(rows[0][0]), *rows[0][1:]) if rows else None
 
     def history(
         self, stored: StoredDatasetType, collection_id: int, values: Values | None = None

@@ -61,7 +61,7 @@ class Registry:
         self.collections = Collections(db, self.tables)
         self.dataset_types = DatasetTypes(db, self.tables, self.metadata, universe)
         self.datasets = Datasets(db, self.tables)
-        self.calibrations = Calibrations(db)
+        self.calibrations = Calibrations(db, self.tables)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     @classmethod

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from skybutler.datasets import ArtifactInfo
 from skybutler.errors import DataIdError
 from skybutler.registry._collections import CollectionRecord, CollectionType
+from skybutler.registry._datasets import DatasetRow
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DataIdValue
     from skybutler.registry._calibrations import Calibrations
     from skybutler.registry._dataset_types import StoredDatasetType
-    from skybutler.registry._datasets import DatasetRow, Datasets
+    from skybutler.registry._datasets import Datasets
 
 __all__ = ["find_first"]
 
@@ -55,12 +57,11 @@ def find_first(
                 f"Looking up {stored.dataset_type.name!r} in the CALIBRATION collection {record.name!r} needs a "
                 "time: pass at=..., or include an exposure or visit in the data ID."
             )
-        dataset_id = calibrations.find(stored, record.id, values, at, as_of)
-        if dataset_id is not None:
-            rows = datasets.by_ids([stored], [dataset_id])
-            if rows:
-                row = rows[0]
-                return type(row)(row.id, row.dataset_type_id, record.id, row.run_id, row.values, row.artifact)
+        certified = calibrations.find(stored, record.id, values, at, as_of)
+        if certified is not None:
+            path, formatter, storage_class, size, checksum = certified[2:]
+            artifact = None if path is None else ArtifactInfo(path, formatter, storage_class, size, checksum)
+            return DatasetRow(certified[0], stored.id, record.id, int(certified[1]), values, artifact)
     if batch:
         return datasets.find(stored, batch, values)
     return None
