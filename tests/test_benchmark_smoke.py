@@ -1,0 +1,29 @@
+"""The W1 harness runs end to end (N = 20): a smoke test, not a timing (benchmarks never assert speed)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+
+
+def test_w1_on_skybutler_runs_every_implemented_step(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "w1_skybutler.py"), "--n", "20", "--root", str(tmp_path), "--baselines"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=BENCHMARKS,
+    )
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    ours = next(r for r in records if r["system"] == "skybutler")
+    steps = {s["name"]: s for s in ours["steps"]}
+    for name in ("put_meta", "get_meta", "put_arr", "get_arr", "get_missing", "calib_lookup", "calib_get"):
+        assert steps[name]["error"] is None, steps[name]
+        assert steps[name]["n_ops"] > 0
+    assert all(s["error"] is None or s["error"].startswith("not in skybutler yet") for s in ours["steps"])
+    assert {r["system"] for r in records} == {"skybutler", "baseline"}
