@@ -2,46 +2,41 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 import yaml
 
 from skybutler._butler_collections import ButlerCollections
 from skybutler._calibration_time import check_as_of, observation_time
 from skybutler._deferred import DeferredDatasetHandle
 from skybutler._maintenance import reconcile
-from skybutler.config import CONFIG_FILE, ButlerConfig, dump_config, load_config
-from skybutler.datasets import DatasetRef, DatasetType, make_dataset_id, storage_classes
+from skybutler._repository import create_repository, root_text
+from skybutler._writes import put_objects
+from skybutler.config import CONFIG_FILE, ButlerConfig, load_config
+from skybutler.datasets import DatasetRef, DatasetType, storage_classes
 from skybutler.datastore import FileDatastore, ReconcileReport
 from skybutler.dimensions import DataCoordinate, DimensionUniverse, normalize_data_id, to_tai_ns
 from skybutler.errors import (
     ArtifactNotFoundError,
     CollectionError,
     ConfigError,
-    ConflictError,
     DatasetNotFoundError,
     DatasetTypeError,
     PermissionDeniedError,
 )
-from skybutler.registry import CollectionType, NewDataset, Registry
+from skybutler.registry import CollectionType, Registry
 from skybutler.registry._search import find_first
 from skybutler.transports import open_transport
 
 if TYPE_CHECKING:
     from skybutler.datasets import DatasetIdMode
+    from skybutler.dimensions import DimensionRecord
+    from skybutler.query import DataIdResults, DatasetResults
     from skybutler.registry import CollectionRecord, DatasetRow, StoredDatasetType
     from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, TimeLike, UriLike
 
 __all__ = ["Butler", "DeferredDatasetHandle"]
-
-
-def _root_text(root: UriLike) -> str:
-    text = str(root)
-    return text if "://" in text else str(Path(text).absolute())
 
 
 class Butler:
@@ -77,7 +72,7 @@ class Butler:
         writeable: bool | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> None:
-        self.root = _root_text(root)
+        self.root = root_text(root)
         transport = open_transport(self.root)
         try:
             repo_file = yaml.safe_load(transport.get(CONFIG_FILE))
@@ -143,41 +138,7 @@ class Butler:
         ConfigError
             The configuration is invalid.
         """
-        root_text = _root_text(root)
-        transport = open_transport(root_text)
-        if transport.exists(CONFIG_FILE):
-            raise ConflictError(f"A repository already exists at {root_text}; open it with Butler().")
-        layers: dict[str, Any] = dict(config or {})
-        if registry is not None or schema is not None:
-            layers.setdefault("registry", {})
-            layers["registry"] = {**layers["registry"]}
-            if registry is not None:
-                layers["registry"]["db"] = registry
-            if schema is not None:
-                layers["registry"]["schema"] = schema
-        if isinstance(universe, str):
-            layers["universe"] = universe
-        cfg = load_config({}, layers, source="repository configuration")
-        universe_obj = universe if isinstance(universe, DimensionUniverse) else DimensionUniverse.load(cfg.universe)
-        if not transport.is_local and "{root}" in cfg.registry.db:
-            raise ConfigError(
-                f"A repository at {root_text} cannot hold a SQLite registry; pass registry='postgresql://...'."
-            )
-        if transport.is_local:
-            transport.local_path("").mkdir(parents=True, exist_ok=True)
-        for name in cfg.datastore.templates.values():
-            from skybutler.datastore import FileTemplate
-
-            FileTemplate(name)
-        created = Registry.create(
-            cfg.registry.db.replace("{root}", root_text),
-            universe=universe_obj,
-            schema=cfg.registry.db_schema,
-            busy_timeout=cfg.registry.busy_timeout,
-        )
-        created.close()
-        transport.put(CONFIG_FILE, dump_config(cfg).encode())
-        return root_text
+        return create_repository(root, registry=registry, schema=schema, universe=universe, config=config)
 
     def close(self) -> None:
         """Close the registry connection."""
@@ -360,28 +321,8 @@ class Butler:
                 f"Cannot put a component ({dataset_type}); put the whole {stored.dataset_type.name}."
             )
         dt = stored.dataset_type
-        sc = storage_classes.get(dt.storage_class)
-        refs: list[DatasetRef] = []
-        staged = []
-        try:
-            for obj, data_id, kwargs in items:
-                coord = self._data_id(dt, data_id, kwargs)
-                dataset_id = uuid.uuid4() if id_mode is None else make_dataset_id(dt, coord, run_record.name, id_mode)
-                ref = DatasetRef(dataset_id, dt, coord, run_record.name)
-                staged.append(self.datastore.prepare(ref, obj, sc))
-                refs.append(ref)
-            new = [NewDataset(r.id, r.data_id.required_values, s.artifact) for r, s in zip(refs, staged, strict=True)]
-            try:
-                self.registry.datasets.insert(stored, run_record.id, new)
-            except sa.exc.IntegrityError as exc:
-                raise self.registry.explain_insert_failure(stored, run_record, [r.data_id for r in refs], exc) from None
-        except BaseException:
-            for s in staged:
-                self.datastore.abort(s)
-            raise
-        for s in staged:
-            self.datastore.promote(s)
-        return refs
+        coords = ((obj, self._data_id(dt, data_id, kwargs)) for obj, data_id, kwargs in items)
+        return put_objects(self.registry, self.datastore, stored, run_record, coords, id_mode)
 
     # -- find / get --------------------------------------------------------------------------------------------
     def _find_row(
@@ -566,6 +507,79 @@ class Butler:
         if not self.writeable:
             raise PermissionDeniedError("reconcile changes the repository; open it with writeable=True.")
         return reconcile(self.registry, self.datastore, grace_seconds=grace_seconds, remove_unknown=remove_unknown)
+
+    # -- queries ---------------------------------------------------------------------------------------------
+    def query_data_ids(
+        self,
+        dimensions: Iterable[str],
+        *,
+        where: str = "",
+        bind: Mapping[str, Any] | None = None,
+        data_id: DataIdLike | None = None,
+        datasets: str | Iterable[str] | None = None,
+        collections: CollectionsLike | None = None,
+        order_by: Sequence[str] | None = None,
+        limit: int | None = None,
+        **kwargs: Any,
+    ) -> DataIdResults:
+        """Data IDs of ``dimensions`` that satisfy ``where`` and the data ID (and have ``datasets``, if given).
+
+        Examples
+        --------
+        >>> [dict(d) for d in butler.query_data_ids(["visit"], where="visit < 2")]  # doctest: +SKIP
+        """
+        from skybutler.query import query_data_ids
+
+        stored = []
+        if datasets is not None:
+            names = [datasets] if isinstance(datasets, str) else list(datasets)
+            stored = [self.registry.dataset_types.get(n) for n in names]
+        leaves = self._search_path(collections)[1] if stored else []
+        return query_data_ids(self.registry, dimensions, where=where, bind=bind, data_id=data_id, datasets=stored,
+                              leaves=leaves, order_by=order_by, limit=limit, kwargs=kwargs)  # fmt: skip
+
+    def query_datasets(
+        self,
+        dataset_types: str | Iterable[str],
+        *,
+        collections: CollectionsLike | None = None,
+        where: str = "",
+        bind: Mapping[str, Any] | None = None,
+        data_id: DataIdLike | None = None,
+        find_first: bool = True,
+        order_by: Sequence[str] | None = None,
+        limit: int | None = None,
+        at: TimeLike | None = None,
+        **kwargs: Any,
+    ) -> DatasetResults:
+        """Datasets of the given types (names, globs or ``"*"``) in the collections, satisfying the constraints.
+
+        An empty result is a value, not an error: ``results.explain_no_results()`` says why it is empty.
+        """
+        from skybutler.query import query_datasets
+
+        leaves = self._search_path(collections)[1]
+        at_ns = None if at is None else to_tai_ns(at)
+        options = {"where": where, "bind": bind, "data_id": data_id, "order_by": order_by, "limit": limit}
+        return query_datasets(self.registry, dataset_types, leaves, find_first=find_first, at=at_ns, kwargs=kwargs,
+                              **options)  # fmt: skip
+
+    def query_dimension_records(
+        self,
+        element: str,
+        *,
+        where: str = "",
+        bind: Mapping[str, Any] | None = None,
+        data_id: DataIdLike | None = None,
+        order_by: Sequence[str] | None = None,
+        limit: int | None = None,
+        **kwargs: Any,
+    ) -> list[DimensionRecord]:
+        """Records of ``element`` satisfying the constraints."""
+        from skybutler.query import query_dimension_records
+
+        return query_dimension_records(self.registry, element, where=where, bind=bind, data_id=data_id,
+                                       order_by=order_by, limit=limit, kwargs=kwargs)  # fmt: skip
 
     # -- conveniences ------------------------------------------------------------------------------------------
     def insert_dimension_records(

@@ -1,0 +1,71 @@
+"""Creating repositories: butler.yaml, the registry schema and the datastore root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from skybutler.config import CONFIG_FILE, dump_config, load_config
+from skybutler.dimensions import DimensionUniverse
+from skybutler.errors import ConfigError, ConflictError
+from skybutler.registry import Registry
+from skybutler.transports import open_transport
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from skybutler.types import UriLike
+
+__all__ = ["create_repository", "root_text"]
+
+
+def root_text(root: UriLike) -> str:
+    """A repository root as text: URIs as given, local paths made absolute."""
+    text = str(root)
+    return text if "://" in text else str(Path(text).absolute())
+
+
+def create_repository(
+    root: UriLike,
+    *,
+    registry: str | None = None,
+    schema: str | None = None,
+    universe: DimensionUniverse | str | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> str:
+    """Create a new, empty repository and return its root (see `Butler.create`)."""
+    root_text_ = root_text(root)
+    transport = open_transport(root_text_)
+    if transport.exists(CONFIG_FILE):
+        raise ConflictError(f"A repository already exists at {root_text_}; open it with Butler().")
+    layers: dict[str, Any] = dict(config or {})
+    if registry is not None or schema is not None:
+        layers.setdefault("registry", {})
+        layers["registry"] = {**layers["registry"]}
+        if registry is not None:
+            layers["registry"]["db"] = registry
+        if schema is not None:
+            layers["registry"]["schema"] = schema
+    if isinstance(universe, str):
+        layers["universe"] = universe
+    cfg = load_config({}, layers, source="repository configuration")
+    universe_obj = universe if isinstance(universe, DimensionUniverse) else DimensionUniverse.load(cfg.universe)
+    if not transport.is_local and "{root}" in cfg.registry.db:
+        raise ConfigError(
+            f"A repository at {root_text_} cannot hold a SQLite registry; pass registry='postgresql://...'."
+        )
+    if transport.is_local:
+        transport.local_path("").mkdir(parents=True, exist_ok=True)
+    for name in cfg.datastore.templates.values():
+        from skybutler.datastore import FileTemplate
+
+        FileTemplate(name)
+    created = Registry.create(
+        cfg.registry.db.replace("{root}", root_text_),
+        universe=universe_obj,
+        schema=cfg.registry.db_schema,
+        busy_timeout=cfg.registry.busy_timeout,
+    )
+    created.close()
+    transport.put(CONFIG_FILE, dump_config(cfg).encode())
+    return root_text_

@@ -1,0 +1,58 @@
+"""The put protocol: check and stage every file, register all datasets in one transaction, then promote."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from skybutler.datasets import DatasetRef, make_dataset_id, storage_classes
+from skybutler.registry import NewDataset
+
+if TYPE_CHECKING:
+    from skybutler.datasets import DatasetIdMode
+    from skybutler.datastore import FileDatastore, Staged
+    from skybutler.dimensions import DataCoordinate
+    from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
+
+__all__ = ["put_objects"]
+
+
+def put_objects(
+    registry: Registry,
+    datastore: FileDatastore,
+    stored: StoredDatasetType,
+    run: CollectionRecord,
+    items: Iterable[tuple[Any, DataCoordinate]],
+    id_mode: DatasetIdMode | None,
+) -> list[DatasetRef]:
+    """Store objects as new datasets of ``stored`` in ``run``: all of them, or none.
+
+    DESIGN invariant 2: every file is written under a staging name first (its type checked before any
+    byte is written); the datasets are registered in one transaction; only then are the files moved to
+    their final paths.  On any failure the staged files are removed and the registry is untouched.
+    """
+    dt = stored.dataset_type
+    sc = storage_classes.get(dt.storage_class)
+    refs: list[DatasetRef] = []
+    staged: list[Staged] = []
+    try:
+        for obj, coord in items:
+            dataset_id = uuid.uuid4() if id_mode is None else make_dataset_id(dt, coord, run.name, id_mode)
+            ref = DatasetRef(dataset_id, dt, coord, run.name)
+            staged.append(datastore.prepare(ref, obj, sc))
+            refs.append(ref)
+        new = [NewDataset(r.id, r.data_id.required_values, s.artifact) for r, s in zip(refs, staged, strict=True)]
+        try:
+            registry.datasets.insert(stored, run.id, new)
+        except sa.exc.IntegrityError as exc:
+            raise registry.explain_insert_failure(stored, run, [r.data_id for r in refs], exc) from None
+    except BaseException:
+        for s in staged:
+            datastore.abort(s)
+        raise
+    for s in staged:
+        datastore.promote(s)
+    return refs

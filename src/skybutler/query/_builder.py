@@ -1,0 +1,274 @@
+"""Build one SELECT for a query: dimension tables, dataset tags and calibration rows joined on dimension keys.
+
+Every table added is joined to what is already there on the dimension columns they share (a column named
+after a dimension holds that dimension's key in every table), so the joins follow the universe's
+``requires`` and ``implies`` relations without a hand-written join graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from skybutler.dimensions import TIMESPAN_MAX
+from skybutler.errors import DataIdError
+from skybutler.query._ast import Compare, Identifier, In, Literal, Node
+from skybutler.query._expressions import compile_expression, suggest
+from skybutler.query._parser import syntax_error
+from skybutler.registry import CollectionRecord, CollectionType
+
+if TYPE_CHECKING:
+    from skybutler.dimensions import DimensionElement, DimensionGroup
+    from skybutler.registry import Registry, StoredDatasetType
+
+__all__ = ["QueryBuilder"]
+
+
+class _DatasetColumns:
+    """The dataset columns of a query: dimension keys, ``dataset_id``, ``collection_id`` and ``run_id``."""
+
+    def __init__(self, source: Any, run_id: Any) -> None:
+        self.c = _Columns(source.c, run_id)
+
+
+class _Columns:
+    def __init__(self, columns: Any, run_id: Any) -> None:
+        self._columns = columns
+        self.run_id = run_id
+
+    def __getitem__(self, name: str) -> Any:
+        return self.run_id if name == "run_id" else self._columns[name]
+
+    def __getattr__(self, name: str) -> Any:
+        return self[name]
+
+
+class QueryBuilder:
+    """Accumulate tables and conditions, then produce a SELECT of dimension keys (and dataset columns)."""
+
+    def __init__(self, registry: Registry, where_text: str = "") -> None:
+        self.registry = registry
+        self.universe = registry.universe
+        self.text = where_text
+        self.from_: Any = None
+        self.dims: dict[str, Any] = {}
+        """Dimension name → the SQL column holding its key."""
+        self.elements: dict[str, Any] = {}
+        """Element name → its joined (aliased) table."""
+        self.conditions: list[Any] = []
+        self._aliases = 0
+
+    # -- joining ----------------------------------------------------------------------------------------------
+    def _alias(self, table: sa.Table) -> Any:
+        self._aliases += 1
+        return table.alias(f"t{self._aliases}")
+
+    def _join(self, table: Any, dim_columns: Mapping[str, Any]) -> None:
+        """Join ``table`` on every dimension it shares with the query; remember its other dimensions."""
+        on = [self.dims[d] == col for d, col in dim_columns.items() if d in self.dims]
+        if self.from_ is None:
+            self.from_ = table
+        else:
+            self.from_ = self.from_.join(table, sa.and_(*on) if on else sa.true())
+        for d, col in dim_columns.items():
+            self.dims.setdefault(d, col)
+
+    def add_element(self, name: str) -> Any:
+        """Join the records table of element ``name`` (once) and return it."""
+        found = self.elements.get(name)
+        if found is not None:
+            return found
+        element = self.universe[name]
+        table = self._alias(self.registry.records.table(name))
+        self.elements[name] = table
+        self._join(table, self._dimension_columns(element, table))
+        return table
+
+    @staticmethod
+    def _dimension_columns(element: DimensionElement, table: Any) -> dict[str, Any]:
+        cols = {d: table.c[d] for d in element.parents}
+        if element.is_dimension:
+            cols[element.name] = table.c[element.primary_key.name]
+        cols.update({i: table.c[i] for i in element.implies})
+        return cols
+
+    def add_dimension(self, name: str) -> Any:
+        """Make dimension ``name``'s key available (joining the table that provides it) and return its column."""
+        if name in self.dims:
+            return self.dims[name]
+        element = self.universe[name]
+        if element.is_skypix:
+            raise DataIdError(f"Skypix dimension {name!r} cannot be queried yet (spatial queries come later).")
+        # An implied dimension comes from the table of a dimension that implies it (visit → physical_filter
+        # → band): join that table rather than the implied one's, so the value is the record's, not any.
+        for other in list(self.dims):
+            if name in self.universe[other].implies:
+                self.add_element(other)
+                return self.dims[name]
+        self.add_element(name)
+        return self.dims[name]
+
+    def add_group(self, group: DimensionGroup) -> None:
+        """Make every dimension of ``group`` available (implied ones from the records that imply them)."""
+        for name in group.required:
+            self.add_dimension(name)
+        for name in sorted(group.implied, key=lambda n: -self.universe[n].index):
+            self.add_dimension(name)
+
+    def add_datasets(
+        self, stored: StoredDatasetType, leaves: Sequence[CollectionRecord], *, at: int | None = None
+    ) -> Any:
+        """Join the datasets of ``stored`` in ``leaves`` (RUN/TAGGED; CALIBRATION with ``at``); return the subquery.
+
+        The subquery has the dimension columns, ``dataset_id``, ``collection_id`` and ``run_id``.
+        """
+        dims = list(stored.dataset_type.dimensions.required)
+        d = self.registry.tables.dataset
+        parts = []
+        plain = [c.id for c in leaves if c.type is not CollectionType.CALIBRATION]
+        calib_ids = [c.id for c in leaves if c.type is CollectionType.CALIBRATION]
+        if plain and not (calib_ids and stored.calibs is not None and at is not None):
+            # The common case: join the tags table itself (a subquery would cost more to build than to run).
+            tags = self._alias(stored.tags)
+            runs = self._alias(d)
+            self._join(tags, {x: tags.c[x] for x in dims})
+            self.from_ = self.from_.join(runs, runs.c.id == tags.c.dataset_id)
+            self.conditions += [tags.c.dataset_type_id == stored.id, tags.c.collection_id.in_(plain)]
+            return _DatasetColumns(tags, runs.c.run_id)
+        if plain:
+            tags = stored.tags
+            parts.append(
+                sa.select(*(tags.c[x] for x in dims), tags.c.dataset_id, tags.c.collection_id, d.c.run_id)
+                .join(d, d.c.id == tags.c.dataset_id)
+                .where(tags.c.dataset_type_id == stored.id, tags.c.collection_id.in_(plain))
+            )
+        calib = [c.id for c in leaves if c.type is CollectionType.CALIBRATION]
+        if calib and stored.calibs is not None and at is not None:
+            c = stored.calibs.c
+            parts.append(
+                sa.select(*(c[x] for x in dims), c.dataset_id, c.collection_id, d.c.run_id)
+                .join(d, d.c.id == c.dataset_id)
+                .where(
+                    c.dataset_type_id == stored.id, c.collection_id.in_(calib), c.valid_begin <= at,
+                    c.valid_end > at, c.recorded_end == TIMESPAN_MAX,
+                )
+            )  # fmt: skip
+        if not parts:
+            nothing = [sa.literal(None).label(x) for x in [*dims, "dataset_id", "collection_id", "run_id"]]
+            empty = sa.select(*nothing).where(sa.false())
+            parts.append(empty)
+        sub = (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery(f"ds{self._aliases + 1}")
+        self._aliases += 1
+        self._join(sub, {x: sub.c[x] for x in dims})
+        return _DatasetColumns(sub, sub.c.run_id)
+
+    # -- constraints ----------------------------------------------------------------------------------------
+    def constrain(self, values: Mapping[str, Any]) -> None:
+        """Equality constraints on dimension keys (a partial data ID)."""
+        for name, value in values.items():
+            self.conditions.append(self.add_dimension(name) == value)
+
+    def where(self, node: Node | None, bind: Mapping[str, Any]) -> None:
+        """Add a parsed `where` expression."""
+        if node is not None:
+            self.conditions.append(compile_expression(self.text, node, self.resolve, bind))
+
+    def resolve(self, ident: Identifier) -> tuple[Any, str]:
+        """The column (or timespan pair) an identifier names, joining what it needs."""
+        name, field = ident.element, ident.field
+        if name not in self.universe:
+            pool = [e.name for e in self.universe.elements if not e.is_skypix]
+            raise syntax_error(self.text, ident.pos, f"Unknown dimension {name!r}{suggest(name, pool) or '.'}")
+        element = self.universe[name]
+        if field is None:
+            if not element.is_dimension:
+                raise syntax_error(self.text, ident.pos, f"{name!r} has no value of its own; name one of its fields.")
+            return self.add_dimension(name), element.primary_key.type
+        if field == "timespan":
+            if not element.has_timespan:
+                raise syntax_error(self.text, ident.pos, f"{name!r} records have no timespan.")
+            table = self.add_element(name)
+            return (table.c.timespan_begin, table.c.timespan_end), "timespan"
+        if element.is_dimension and field == element.primary_key.name:
+            return self.add_dimension(name), element.primary_key.type
+        specs = dict(zip(element.record_fields(), element.field_specs, strict=True))
+        spec = specs.get(field)
+        if spec is None:
+            fields = [f for f, s in specs.items() if s is not None] + (["timespan"] if element.has_timespan else [])
+            raise syntax_error(
+                self.text, ident.pos + len(name) + 1, f"{name!r} has no field {field!r}{suggest(field, fields) or '.'}"
+            )
+        table = self.add_element(name)
+        return table.c[field], spec.type
+
+    # -- governors ------------------------------------------------------------------------------------------
+    def infer_governors(self, constrained: Iterable[str], node: Node | None) -> dict[str, Any]:
+        """Constrain governors left open when the repository has one value; refuse when it is ambiguous.
+
+        A where-expression on ``visit`` means nothing without the instrument (visit numbers are per
+        instrument).  With one instrument in the repository it is implied; with several, the error lists them.
+        """
+        pinned = set(constrained) | set(_equality_dims(node))
+        referenced = set(_referenced_dims(node))
+        added: dict[str, Any] = {}
+        for name in sorted(referenced):
+            if name not in self.universe or not self.universe[name].is_dimension:
+                continue
+            for governor in self.universe[name].required:
+                if not self.universe[governor].governor or governor in pinned or governor == name:
+                    continue
+                values = self.registry.records.some_keys(governor, {}, 2)
+                if len(values) > 1:
+                    known = self.registry.records.some_keys(governor, {}, 20)
+                    raise DataIdError(
+                        f"{name!r} values are per {governor}; this repository has several ({known}): add "
+                        f"{governor}='...' to the data ID or the expression."
+                    )
+                if values:
+                    added[governor] = values[0]
+                pinned.add(governor)
+        return added
+
+    def select(self, columns: Sequence[Any]) -> Any:
+        """The SELECT of ``columns`` over everything joined, with every condition."""
+        stmt = sa.select(*columns)
+        if self.from_ is not None:
+            stmt = stmt.select_from(self.from_)
+        if self.conditions:
+            stmt = stmt.where(*self.conditions)
+        return stmt
+
+
+def _walk(node: Node | None) -> Iterable[Node]:
+    if node is None:
+        return
+    yield node
+    for name in ("items", "operand", "left", "right", "expr", "begin", "end"):
+        child = getattr(node, name, None)
+        if isinstance(child, tuple):
+            for c in child:
+                yield from _walk(c)
+        elif child is not None and not isinstance(child, str | int | float | bool):
+            yield from _walk(child)
+
+
+def _referenced_dims(node: Node | None) -> Iterable[str]:
+    for n in _walk(node):
+        if isinstance(n, Identifier):
+            yield n.element
+
+
+def _equality_dims(node: Node | None) -> Iterable[str]:
+    """Dimensions fixed by ``dim = literal`` (or a one-item IN) at the top level of an AND."""
+    from skybutler.query._ast import And
+
+    items = node.items if isinstance(node, And) else (node,) if node is not None else ()
+    for item in items:
+        if isinstance(item, Compare) and item.op == "=":
+            for side, other in ((item.left, item.right), (item.right, item.left)):
+                if isinstance(side, Identifier) and side.field is None and isinstance(other, Literal):
+                    yield side.element
+        if isinstance(item, In) and not item.negated and isinstance(item.expr, Identifier) and len(item.items) == 1:
+            yield item.expr.element

@@ -1,0 +1,185 @@
+"""Compile `where` AST nodes to SQLAlchemy expressions; every value becomes a bound parameter."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from skybutler.dimensions import to_tai_ns
+from skybutler.query._ast import (
+    And,
+    Arith,
+    Bind,
+    Compare,
+    Identifier,
+    In,
+    Literal,
+    Neg,
+    Node,
+    Not,
+    Or,
+    Overlaps,
+    Pair,
+    Range,
+    TimeLiteral,
+)
+from skybutler.query._parser import syntax_error
+
+__all__ = ["ColumnResolver", "compile_expression"]
+
+#: ``identifier → (SQL column, declared type)``; ``"timespan"`` identifiers resolve to a (begin, end) pair.
+ColumnResolver = Callable[[Identifier], tuple[Any, str]]
+
+_PY_TYPES = {"int": (int,), "float": (int, float), "string": (str,), "bool": (bool,)}
+_MAX_EXPANDED_RANGE = 10_000
+_NAMES = {"int": "an integer", "float": "a number", "string": "a string", "bool": "a boolean"}
+
+
+class _Compiler:
+    def __init__(self, text: str, resolve: ColumnResolver, bind: Mapping[str, Any]) -> None:
+        self.text = text
+        self.resolve = resolve
+        self.bind = bind
+
+    def error(self, node: Node, message: str) -> Exception:
+        return syntax_error(self.text, getattr(node, "pos", 0), message)
+
+    # -- values ---------------------------------------------------------------------------------------------
+    def value(self, node: Node) -> tuple[Any, str | None]:
+        """SQL for a value-producing node, with its type when known (``int``, ``string``, ``timespan`` ...)."""
+        if isinstance(node, Identifier):
+            return self.resolve(node)
+        if isinstance(node, Literal):
+            literal_kind = "bool" if isinstance(node.value, bool) else type(node.value).__name__
+            return sa.literal(node.value), literal_kind.replace("str", "string")
+        if isinstance(node, TimeLiteral):
+            return sa.literal(node.tai_ns), "time"
+        if isinstance(node, Bind):
+            value = self.bound(node)
+            if isinstance(value, list | tuple | set | frozenset):
+                raise self.error(node, f"Bind parameter :{node.name} holds several values; use it inside IN (...).")
+            if hasattr(value, "jd1") or type(value).__name__ == "datetime":
+                return sa.literal(to_tai_ns(value)), "time"
+            return sa.literal(value), None
+        if isinstance(node, Neg):
+            inner, inner_kind = self.value(node.operand)
+            return -inner, inner_kind
+        if isinstance(node, Arith):
+            left, lk = self.value(node.left)
+            right, rk = self.value(node.right)
+            for side, side_kind in ((node.left, lk), (node.right, rk)):
+                if side_kind in ("string", "bool", "timespan"):
+                    raise self.error(side, f"Arithmetic needs numbers; {side} is a {side_kind}.")
+            ops: dict[str, Callable[[Any, Any], Any]] = {
+                "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+                "/": lambda a, b: a / b, "%": lambda a, b: a % b,
+            }  # fmt: skip
+            return ops[node.op](left, right), "float" if "float" in (lk, rk) else lk or rk
+        raise self.error(node, f"{node} is a condition, not a value.")
+
+    def bound(self, node: Bind) -> Any:
+        if node.name not in self.bind:
+            known = ", ".join(sorted(self.bind)) or "none"
+            raise self.error(node, f"No value for bind parameter :{node.name} (bind= gives: {known}).")
+        return self.bind[node.name]
+
+    def timespan(self, node: Node) -> tuple[Any, Any]:
+        """(begin, end) SQL of a timespan-like node: a timespan field, a time, or a ``(begin, end)`` pair."""
+        if isinstance(node, Pair):
+            return self.value(node.begin)[0], self.value(node.end)[0]
+        if isinstance(node, Identifier):
+            column, kind = self.resolve(node)
+            if kind == "timespan":
+                return column  # type: ignore[no-any-return]
+            raise self.error(node, f"{node} is not a timespan; use e.g. {node.element}.timespan.")
+        instant, instant_kind = self.value(node)
+        if instant_kind in ("time", None, "int"):
+            return instant, instant + 1
+        raise self.error(node, f"{node} is not a time or timespan.")
+
+    # -- conditions -----------------------------------------------------------------------------------------
+    def condition(self, node: Node) -> Any:
+        if isinstance(node, And):
+            return sa.and_(*(self.condition(i) for i in node.items))
+        if isinstance(node, Or):
+            return sa.or_(*(self.condition(i) for i in node.items))
+        if isinstance(node, Not):
+            return sa.not_(self.condition(node.operand))
+        if isinstance(node, Compare):
+            left, lk = self.value(node.left)
+            right, rk = self.value(node.right)
+            self.check_types(node, node.left, lk, node.right, rk)
+            self.check_types(node, node.right, rk, node.left, lk)
+            return {
+                "=": lambda: left == right, "!=": lambda: left != right, "<": lambda: left < right,
+                "<=": lambda: left <= right, ">": lambda: left > right, ">=": lambda: left >= right,
+            }[node.op]()  # fmt: skip
+        if isinstance(node, In):
+            return self.in_(node)
+        if isinstance(node, Overlaps):
+            lb, le = self.timespan(node.left)
+            rb, re = self.timespan(node.right)
+            return sa.and_(lb < re, rb < le)
+        if isinstance(node, Identifier):
+            column, kind = self.resolve(node)
+            if kind == "bool":
+                return column.is_(True)
+            raise self.error(node, f"{node} is a value, not a condition; compare it with something.")
+        if isinstance(node, Literal) and isinstance(node.value, bool):
+            return sa.true() if node.value else sa.false()
+        raise self.error(node, f"{node} is a value, not a condition.")
+
+    def in_(self, node: In) -> Any:
+        column, kind = self.value(node.expr)
+        values: list[Any] = []
+        clauses = []
+        for item in node.items:
+            if isinstance(item, Range):
+                if kind not in (None, "int"):
+                    raise self.error(node.expr, f"A range needs integers; {node.expr} is a {kind}.")
+                if len(item.values()) <= _MAX_EXPANDED_RANGE:
+                    values.extend(item.values())
+                else:
+                    clauses.append(
+                        sa.and_(column.between(item.start, item.stop), (column - item.start) % item.step == 0)
+                    )
+            elif isinstance(item, Bind):
+                bound = self.bound(item)
+                values.extend(bound if isinstance(bound, list | tuple | set | frozenset) else [bound])
+            else:
+                sql, item_kind = self.value(item)
+                self.check_types(node, node.expr, kind, item, item_kind)
+                clauses.append(column == sql)
+        if values:
+            clauses.append(column.in_(values))
+        result = sa.or_(*clauses) if clauses else sa.false()
+        return sa.not_(result) if node.negated else result
+
+    def check_types(self, node: Node, left: Node, lk: str | None, right: Node, rk: str | None) -> None:
+        if (
+            lk in _PY_TYPES
+            and rk in _PY_TYPES
+            and rk not in ("int", "float", lk)
+            and not (lk == "float" and rk == "int")
+        ):
+            raise self.error(
+                left if isinstance(left, Identifier) else node, f"{left} is {_NAMES[lk]}; {right} is {_NAMES[rk]}."
+            )
+        if lk in ("int", "float") and rk == "string":
+            raise self.error(
+                left if isinstance(left, Identifier) else node, f"{left} is a number; {right} is a string."
+            )
+
+
+def compile_expression(text: str, node: Node, resolve: ColumnResolver, bind: Mapping[str, Any]) -> Any:
+    """Compile a condition node of the expression ``text`` to a SQLAlchemy boolean expression."""
+    return _Compiler(text, resolve, bind).condition(node)
+
+
+def suggest(name: str, pool: list[str]) -> str:
+    """ "; did you mean ...?" with the closest names, or ""."""
+    close = difflib.get_close_matches(name, pool, n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""

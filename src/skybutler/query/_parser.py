@@ -1,0 +1,162 @@
+"""Parse `where` strings into the AST; every failure is a `QuerySyntaxError` with a caret under the fault."""
+
+from __future__ import annotations
+
+import ast as python_ast
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from skybutler.dimensions import to_tai_ns
+from skybutler.errors import DataIdError, QuerySyntaxError
+from skybutler.query._ast import (
+    And,
+    Arith,
+    Bind,
+    Compare,
+    Identifier,
+    In,
+    Literal,
+    Neg,
+    Node,
+    Not,
+    Or,
+    Overlaps,
+    Pair,
+    Range,
+    TimeLiteral,
+)
+
+__all__ = ["parse_where", "syntax_error"]
+
+MAX_LENGTH = 100_000
+
+
+@cache
+def _parser() -> Any:
+    import lark
+
+    grammar = resources.files("skybutler.query").joinpath("where.lark").read_text()
+    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+
+def syntax_error(text: str, pos: int, message: str) -> QuerySyntaxError:
+    """A `QuerySyntaxError` quoting ``text`` with a caret under column ``pos``."""
+    pos = max(0, min(pos, len(text)))
+    line_start = text.rfind("\n", 0, pos) + 1
+    line_end = text.find("\n", pos)
+    line = text[line_start : line_end if line_end != -1 else len(text)]
+    caret = " " * (pos - line_start) + "^"
+    error = QuerySyntaxError(f"{message}\n  {line}\n  {caret}")
+    error.position = pos  # type: ignore[attr-defined]
+    return error
+
+
+def parse_where(text: str) -> Node | None:
+    """Parse a `where` expression; an empty string means no constraint (``None``).
+
+    Raises
+    ------
+    QuerySyntaxError
+        The text is not a valid expression; the message shows where, with a caret.
+
+    Examples
+    --------
+    >>> str(parse_where("visit > 5 AND detector IN (1..3)"))
+    '(visit > 5) AND (detector IN (1..3))'
+    """
+    if not isinstance(text, str):
+        raise QuerySyntaxError(f"A where expression must be a string, not {type(text).__name__}.")
+    if not text.strip():
+        return None
+    if len(text) > MAX_LENGTH:
+        raise QuerySyntaxError(f"The where expression is {len(text)} characters long; at most {MAX_LENGTH}.")
+    import lark
+
+    try:
+        tree = _parser().parse(text)
+    except lark.exceptions.UnexpectedCharacters as exc:
+        pos: int = getattr(exc, "pos_in_stream", None) or 0
+        raise syntax_error(text, pos, f"Unexpected character {text[pos]!r}.") from None
+    except lark.exceptions.UnexpectedToken as exc:
+        token = exc.token
+        if token.type == "$END":
+            raise syntax_error(text, len(text), "The expression ends too early.") from None
+        pos = token.start_pos if token.start_pos is not None else 0
+        raise syntax_error(text, pos, f"Unexpected {token.value!r}.") from None
+    except lark.exceptions.UnexpectedEOF:
+        raise syntax_error(text, len(text), "The expression ends too early.") from None
+    except lark.exceptions.LarkError as exc:  # anything else lark can raise
+        raise QuerySyntaxError(f"Cannot parse {text!r}: {exc}") from None
+    except RecursionError:
+        raise QuerySyntaxError("The where expression is nested too deeply.") from None
+    try:
+        return _build(tree, text)
+    except RecursionError:
+        raise QuerySyntaxError("The where expression is nested too deeply.") from None
+
+
+def _build(node: Any, text: str) -> Node:
+    import lark
+
+    if isinstance(node, lark.Token):
+        raise syntax_error(text, node.start_pos or 0, f"Unexpected {node.value!r}.")
+    kind = node.data
+    kids = node.children
+    if kind in ("or_", "and_"):
+        items = tuple(_build(k, text) for k in kids)
+        if len(items) == 1:
+            return items[0]
+        return Or(items) if kind == "or_" else And(items)
+    if kind == "not_":
+        return Not(_build(kids[0], text))
+    if kind == "compare":
+        op = "!=" if str(kids[1]) == "<>" else str(kids[1])
+        return Compare(op, _build(kids[0], text), _build(kids[2], text))
+    if kind in ("in_", "not_in"):
+        items = tuple(_build(k, text) for k in kids[1].children)
+        return In(_build(kids[0], text), items, negated=kind == "not_in")
+    if kind == "overlaps":
+        return Overlaps(_build(kids[0], text), _build(kids[1], text))
+    if kind == "arith":
+        result = _build(kids[0], text)
+        for i in range(1, len(kids), 2):
+            result = Arith(str(kids[i]), result, _build(kids[i + 1], text))
+        return result
+    if kind == "neg":
+        inner = _build(kids[0], text)
+        if isinstance(inner, Literal) and isinstance(inner.value, int | float) and not isinstance(inner.value, bool):
+            return Literal(-inner.value)
+        return Neg(inner)
+    if kind == "pair":
+        return Pair(_build(kids[0], text), _build(kids[1], text))
+    if kind == "range":
+        bounds, _, step_text = str(kids[0]).partition(":")
+        first, _, last = bounds.partition("..")
+        start, stop, step = int(first), int(last), int(step_text or 1)
+        if step <= 0:
+            raise syntax_error(text, node.meta.start_pos, "A range step must be positive.")
+        if stop < start:
+            raise syntax_error(text, node.meta.start_pos, f"The range {start}..{stop} is empty (stop < start).")
+        return Range(start, stop, step)
+    if kind == "identifier":
+        parts = [str(k) for k in kids]
+        return Identifier(parts[0], parts[1] if len(parts) > 1 else None, node.meta.start_pos)
+    if kind == "bind":
+        return Bind(str(kids[0]), node.meta.start_pos)
+    if kind == "string":
+        return Literal(python_ast.literal_eval(str(kids[0])))
+    if kind == "number":
+        raw = str(kids[0])
+        return Literal(float(raw) if any(c in raw for c in ".eE") else int(raw))
+    if kind == "true":
+        return Literal(True)
+    if kind == "false":
+        return Literal(False)
+    if kind == "time":
+        raw = str(kids[0])[2:-1]
+        try:
+            return TimeLiteral(to_tai_ns(raw), raw)
+        except DataIdError as exc:
+            raise syntax_error(text, node.meta.start_pos, f"Invalid time literal: {exc}") from None
+    raise syntax_error(text, getattr(node.meta, "start_pos", 0), f"Unsupported construct {kind!r}.")

@@ -1,0 +1,343 @@
+"""Query calls: data IDs, datasets and dimension records, with lazy results that explain emptiness."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from skybutler.datasets import DatasetRef
+from skybutler.dimensions import DataCoordinate, DimensionRecord, normalize_data_id
+from skybutler.errors import DatasetTypeError
+from skybutler.query._ast import Identifier
+from skybutler.query._builder import QueryBuilder
+from skybutler.query._parser import parse_where
+
+if TYPE_CHECKING:
+    from skybutler.dimensions import DimensionGroup
+    from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
+
+__all__ = ["DataIdResults", "DatasetResults", "query_data_ids", "query_datasets", "query_dimension_records"]
+
+PAGE = 1000
+
+
+def _prepare(
+    registry: Registry, where: str, bind: Mapping[str, Any] | None, data_id: Any, kwargs: Mapping[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    """The parsed expression and the constraints: data-ID values, alternate keys, governors implied, binds."""
+    builder = QueryBuilder(registry, where)
+    node = parse_where(where)
+    given = normalize_data_id(registry.universe, data_id, kwargs)
+    values: dict[str, Any] = dict(given.values)
+    values.update(builder.infer_governors(list(values) + list(given.alternates), node))
+    return node, {"values": values, "alternates": given.alternates, "bind": dict(bind or {})}
+
+
+def _apply(builder: QueryBuilder, node: Any, extra: dict[str, Any]) -> None:
+    builder.constrain(extra["values"])
+    for dim, keys in extra["alternates"].items():
+        table = builder.add_element(dim)
+        builder.conditions.extend(table.c[k] == v for k, v in keys.items())
+    builder.where(node, extra["bind"])
+
+
+def _order(builder: QueryBuilder, order_by: Sequence[str] | None) -> list[Any]:
+    out = []
+    for term in order_by or ():
+        desc = term.startswith("-")
+        name, _, field = term.lstrip("-").partition(".")
+        column, kind = builder.resolve(Identifier(name, field or None))
+        if kind == "timespan":
+            column = column[0]
+        out.append(column.desc() if desc else column.asc())
+    return out
+
+
+def _once(build: Any) -> Any:
+    """Build a statement the first time it is needed and reuse it (statements are immutable)."""
+    built: list[Any] = []
+
+    def get() -> Any:
+        if not built:
+            built.append(build())
+        return built[0]
+
+    return get
+
+
+class _Results:
+    """Lazy: nothing runs until iterated, counted or tested."""
+
+    def __init__(self, registry: Registry, explanations: list[str]) -> None:
+        self._registry = registry
+        self._explanations = explanations
+        self._constraints: dict[str, Any] = {}
+
+    def _statement(self) -> Any:
+        raise NotImplementedError  # each result kind builds its own statement
+
+    def _rows(self) -> Iterator[Any]:
+        db = self._registry.db
+        with db.transaction(write=False) as conn:
+            result = conn.execution_options(yield_per=PAGE).execute(self._statement())
+            yield from result
+
+    def count(self, *, exact: bool = True) -> int:
+        """Number of results (``exact=False`` may skip find-first and return an upper bound)."""
+        stmt = sa.select(sa.func.count()).select_from(self._statement().subquery())
+        with self._registry.db.transaction(write=False) as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def any(self) -> bool:
+        """Whether there is at least one result."""
+        stmt = self._statement().limit(1)
+        with self._registry.db.transaction(write=False) as conn:
+            return conn.execute(stmt).first() is not None
+
+    def explain_no_results(self) -> list[str]:
+        """Reasons the result is empty ([] when it is not): missing collections, datasets, records, or the filter."""
+        if self.any():
+            return []
+        reasons = list(self._explanations) + self._diagnose()
+        return reasons or ["No rows match the data ID constraints and the where expression."]
+
+    def _diagnose(self) -> list[str]:
+        reasons = []
+        for name, value in self._constraints.items():
+            element = self._registry.universe[name]
+            if element.is_skypix or not element.is_dimension:
+                continue
+            known = {p: self._constraints[p] for p in element.parents if p in self._constraints}
+            if value not in self._registry.records.some_keys(name, known, 100_000):
+                reasons.append(f"No {name} record has the value {value!r}" + (f" for {known}." if known else "."))
+        return reasons
+
+
+class DataIdResults(_Results):
+    """Data IDs of a query; iterate for `DataCoordinate` objects (full: required and implied values)."""
+
+    def __init__(self, registry: Registry, group: DimensionGroup, build: Any, explanations: list[str]) -> None:
+        super().__init__(registry, explanations)
+        self.group = group
+        self._build = _once(build)
+
+    def _statement(self) -> Any:
+        return self._build()
+
+    def __iter__(self) -> Iterator[DataCoordinate]:
+        group = self.group
+        for row in self._rows():
+            yield DataCoordinate(group, tuple(row))
+
+    def expanded(self) -> list[DataCoordinate]:
+        """The data IDs with their dimension records."""
+        from skybutler.dimensions import DataIdInput
+
+        out = []
+        for coord in self:
+            given = DataIdInput(self._registry.universe, dict(coord))
+            out.append(self._registry.resolver.complete(self.group, given, expand=True))
+        return out
+
+
+class DatasetResults(_Results):
+    """Datasets of a query; iterate for `DatasetRef` objects."""
+
+    def __init__(self, registry: Registry, parts: list[tuple[StoredDatasetType, Any]], explanations: list[str]) -> None:
+        super().__init__(registry, explanations)
+        self._parts = [(stored, _once(build)) for stored, build in parts]
+
+    def _statement(self) -> Any:
+        stmts = [build() for _, build in self._parts]
+        if not stmts:
+            return sa.select(sa.literal(1)).where(sa.false())
+        return stmts[0] if len(stmts) == 1 else sa.union_all(*(s.with_only_columns(sa.literal(1)) for s in stmts))
+
+    def count(self, *, exact: bool = True) -> int:
+        """Number of datasets."""
+        total = 0
+        with self._registry.db.transaction(write=False) as conn:
+            for _, build in self._parts:
+                total += int(conn.execute(sa.select(sa.func.count()).select_from(build().subquery())).scalar_one())
+        return total
+
+    def any(self) -> bool:
+        """Whether there is at least one dataset."""
+        with self._registry.db.transaction(write=False) as conn:
+            return any(conn.execute(build().limit(1)).first() is not None for _, build in self._parts)
+
+    def __iter__(self) -> Iterator[DatasetRef]:
+        collections = self._registry.collections
+        import uuid
+
+        for stored, build in self._parts:
+            dt = stored.dataset_type
+            group = dt.dimensions
+            n = len(group.required)
+            with self._registry.db.transaction(write=False) as conn:
+                rows = conn.execution_options(yield_per=PAGE).execute(build())
+                for row in rows:
+                    dataset_id = row[n] if isinstance(row[n], uuid.UUID) else uuid.UUID(hex=str(row[n]))
+                    coord = DataCoordinate(group, tuple(row[:n]))
+                    yield DatasetRef(dataset_id, dt, coord, collections.by_id(row[n + 2]).name)
+
+
+def query_data_ids(
+    registry: Registry,
+    dimensions: Iterable[str],
+    *,
+    where: str = "",
+    bind: Mapping[str, Any] | None = None,
+    data_id: Any = None,
+    datasets: Sequence[StoredDatasetType] = (),
+    leaves: Sequence[CollectionRecord] = (),
+    order_by: Sequence[str] | None = None,
+    limit: int | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+) -> DataIdResults:
+    """Data IDs of ``dimensions`` satisfying the constraints (and having datasets of ``datasets`` in ``leaves``)."""
+    group = registry.universe.group(dimensions)
+    node, extra = _prepare(registry, where, bind, data_id, kwargs or {})
+
+    def build() -> Any:
+        b = QueryBuilder(registry, where)
+        for stored in datasets:
+            b.add_datasets(stored, leaves)
+        b.add_group(group)
+        _apply(b, node, extra)
+        stmt = b.select([b.dims[d] for d in group.names]).distinct()
+        order = _order(b, order_by) or [b.dims[d] for d in group.required]
+        stmt = stmt.order_by(*order)
+        return stmt.limit(limit) if limit is not None else stmt
+
+    explanations = []
+    if datasets and not leaves:
+        explanations.append("No collections were given to search for the datasets.")
+    results = DataIdResults(registry, group, build, explanations)
+    results._constraints = extra["values"]
+    results._build()  # build now: errors surface at the call, not at iteration
+    return results
+
+
+def _matching_types(registry: Registry, dataset_types: str | Iterable[str]) -> tuple[list[StoredDatasetType], bool]:
+    names = [dataset_types] if isinstance(dataset_types, str) else list(dataset_types)
+    wildcard = any(any(ch in n for ch in "*?[") for n in names)
+    if not wildcard:
+        return [registry.dataset_types.get(n) for n in names], False
+    found = [s for s in registry.dataset_types.all() if any(fnmatch.fnmatchcase(s.dataset_type.name, p) for p in names)]
+    return found, True
+
+
+def query_datasets(
+    registry: Registry,
+    dataset_types: str | Iterable[str],
+    leaves: Sequence[CollectionRecord],
+    *,
+    where: str = "",
+    bind: Mapping[str, Any] | None = None,
+    data_id: Any = None,
+    find_first: bool = True,
+    order_by: Sequence[str] | None = None,
+    limit: int | None = None,
+    at: int | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+) -> DatasetResults:
+    """Datasets of the given types (names, globs or ``"*"``) in the collections, satisfying the constraints.
+
+    With ``find_first`` only the first dataset along the search path is kept for each data ID (a window
+    function in SQL, on both back-ends).
+    """
+    types, wildcard = _matching_types(registry, dataset_types)
+    node, extra = _prepare(registry, where, bind, data_id, kwargs or {})
+    referenced = set(extra["values"]) | set(extra["alternates"])
+    from skybutler.query._builder import _referenced_dims
+
+    referenced |= {d for d in _referenced_dims(node) if d in registry.universe and registry.universe[d].is_dimension}
+    explanations: list[str] = []
+    if not leaves:
+        explanations.append("No collections to search.")
+    parts: list[tuple[StoredDatasetType, Any]] = []
+    for stored in types:
+        group = stored.dataset_type.dimensions
+        if wildcard and not referenced <= set(group.names):
+            explanations.append(
+                f"{stored.dataset_type.name!r} has dimensions {list(group.required)}, which do not include "
+                f"{sorted(referenced - set(group.names))}; it was left out."
+            )
+            continue
+        parts.append((stored, _dataset_statement(registry, stored, leaves, where, node, extra, find_first,
+                                                 order_by, limit, at)))  # fmt: skip
+    if not types:
+        explanations.append(f"No dataset type matches {dataset_types!r}.")
+    results = DatasetResults(registry, parts, explanations)
+    results._constraints = extra["values"]
+    for _, build in results._parts:
+        build()  # build now: errors surface at the call, not at iteration
+    return results
+
+
+def _dataset_statement(
+    registry: Registry,
+    stored: StoredDatasetType,
+    leaves: Sequence[CollectionRecord],
+    where: str,
+    node: Any,
+    extra: dict[str, Any],
+    find_first: bool,
+    order_by: Sequence[str] | None,
+    limit: int | None,
+    at: int | None,
+) -> Any:
+    dims = list(stored.dataset_type.dimensions.required)
+    rank = {c.id: i for i, c in enumerate(leaves)}
+
+    def build() -> Any:
+        b = QueryBuilder(registry, where)
+        sub = b.add_datasets(stored, leaves, at=at)
+        _apply(b, node, extra)
+        cols = [sub.c[d] for d in dims] + [sub.c.dataset_id, sub.c.collection_id, sub.c.run_id]
+        if find_first and len(leaves) > 1:
+            order = sa.case(rank, value=sub.c.collection_id, else_=len(rank))
+            rn = sa.func.row_number().over(partition_by=[sub.c[d] for d in dims], order_by=order).label("rn")
+            inner = b.select([*cols, rn]).distinct().subquery("ff")
+            stmt = sa.select(*(inner.c[c.name] for c in cols)).where(inner.c.rn == 1)
+            stmt = stmt.order_by(*(inner.c[d] for d in dims))
+        else:
+            stmt = b.select(cols).distinct()
+            stmt = stmt.order_by(*(_order(b, order_by) or [sub.c[d] for d in dims]))
+        return stmt.limit(limit) if limit is not None else stmt
+
+    return build
+
+
+def query_dimension_records(
+    registry: Registry,
+    element: str,
+    *,
+    where: str = "",
+    bind: Mapping[str, Any] | None = None,
+    data_id: Any = None,
+    order_by: Sequence[str] | None = None,
+    limit: int | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+) -> list[DimensionRecord]:
+    """Records of ``element`` satisfying the constraints."""
+    from skybutler.registry._dimensions import _from_row
+
+    element_obj = registry.universe[element]
+    if element_obj.is_skypix:
+        raise DatasetTypeError(f"{element!r} is a skypix dimension; it has no records.")
+    node, extra = _prepare(registry, where, bind, data_id, kwargs or {})
+    b = QueryBuilder(registry, where)
+    table = b.add_element(element)
+    _apply(b, node, extra)
+    stmt = b.select([table]).distinct()
+    stmt = stmt.order_by(*(_order(b, order_by) or [b.dims[d] for d in element_obj.required]))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    with registry.db.transaction(write=False) as conn:
+        rows = conn.execute(stmt).mappings().all()
+    return [_from_row(element_obj, r) for r in rows]
