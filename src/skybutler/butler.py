@@ -560,9 +560,10 @@ class Butler:
 
         leaves = self._search_path(collections)[1]
         at_ns = None if at is None else to_tai_ns(at)
-        options = {"where": where, "bind": bind, "data_id": data_id, "order_by": order_by, "limit": limit}
-        return query_datasets(self.registry, dataset_types, leaves, find_first=find_first, at=at_ns, kwargs=kwargs,
-                              **options)  # fmt: skip
+        return query_datasets(
+            self.registry, dataset_types, leaves, where=where, bind=bind, data_id=data_id,
+            find_first=find_first, order_by=order_by, limit=limit, at=at_ns, kwargs=kwargs,
+        )  # fmt: skip
 
     def query_dimension_records(
         self,
