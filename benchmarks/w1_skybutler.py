@@ -26,6 +26,7 @@ from _common import (
     N_ARRAY,
     N_DETECTORS,
     N_MISSING,
+    N_QUERIES,
     Step,
     check,
     dir_size_bytes,
@@ -50,10 +51,6 @@ ONE_DAY = 86_400 * 10**9
 
 #: W1 steps that need features of later issues, with the issue that adds them.
 NOT_YET = {
-    "query_all": "query system (issue 4)",
-    "query_where": "query system (issue 4)",
-    "query_data_ids": "query system (issue 4)",
-    "query_partial": "query system (issue 4)",
     "ingest_direct": "ingest (issue 7)",
     "ingest_copy": "ingest (issue 7)",
     "export": "export/import (issue 7)",
@@ -102,6 +99,7 @@ class _SkyButlerW1:
             self._meta(butler)
             self._arrays(butler)
             self._missing(butler)
+            self._queries(butler)
             self._calibrations(butler)
         for name, why in NOT_YET.items():
             self.steps.append(Step(name, 0, error=f"not in skybutler yet: {why}"))
@@ -173,6 +171,33 @@ class _SkyButlerW1:
                 except DatasetNotFoundError:
                     continue
                 raise RuntimeError(f"get of missing {data_id} did not raise DatasetNotFoundError")
+
+    def _queries(self, butler: Butler) -> None:
+        with timed("query_all", 1, self.steps):
+            refs = list(butler.query_datasets("meta", collections=RUN))
+            check(len(refs) == self.n, f"query_all found {len(refs)} of {self.n}")
+        ks = [i * self.n_visits // N_QUERIES for i in range(N_QUERIES)]
+        with timed("query_where", N_QUERIES, self.steps):
+            for k in ks:
+                where = f"instrument = 'Cam' AND visit > {k} AND detector = 3"
+                refs = list(butler.query_datasets("meta", collections=RUN, where=where))
+                check(len(refs) == self.n_visits - k, f"where visit > {k}: {len(refs)} datasets")
+        with timed("query_data_ids", 1, self.steps):
+            found = list(butler.query_data_ids(["visit", "detector"], datasets="meta", collections=RUN))
+            check(len(found) == self.n, f"query_data_ids found {len(found)} of {self.n}")
+        with timed("query_partial", N_QUERIES, self.steps):
+            for i in range(N_QUERIES):
+                detector = i % N_DETECTORS
+                found = list(
+                    butler.query_data_ids(
+                        ["visit", "detector"],
+                        datasets="meta",
+                        collections=RUN,
+                        instrument=INSTRUMENT,
+                        detector=detector,
+                    )
+                )
+                check(len(found) == self.n_visits, f"detector {detector}: {len(found)} data IDs")
 
     def _calibrations(self, butler: Butler) -> None:
         n_epochs = max(1, self.n // 100)

@@ -80,10 +80,7 @@ class _Results:
         raise NotImplementedError  # each result kind builds its own statement
 
     def _rows(self) -> Iterator[Any]:
-        db = self._registry.db
-        with db.transaction(write=False) as conn:
-            result = conn.execution_options(yield_per=PAGE).execute(self._statement())
-            yield from result
+        return self._registry.db.stream_rows(self._statement(), PAGE)
 
     def count(self, *, exact: bool = True) -> int:
         """Number of results (``exact=False`` may skip find-first and return an upper bound)."""
@@ -173,16 +170,18 @@ class DatasetResults(_Results):
         collections = self._registry.collections
         import uuid
 
+        runs: dict[int, str] = {}
         for stored, build in self._parts:
             dt = stored.dataset_type
             group = dt.dimensions
             n = len(group.required)
-            with self._registry.db.transaction(write=False) as conn:
-                rows = conn.execution_options(yield_per=PAGE).execute(build())
-                for row in rows:
-                    dataset_id = row[n] if isinstance(row[n], uuid.UUID) else uuid.UUID(hex=str(row[n]))
-                    coord = DataCoordinate(group, tuple(row[:n]))
-                    yield DatasetRef(dataset_id, dt, coord, collections.by_id(row[n + 2]).name)
+            for row in self._registry.db.stream_rows(build(), PAGE):
+                value = row[n]
+                dataset_id = value if isinstance(value, uuid.UUID) else uuid.UUID(hex=value)
+                run = runs.get(row[n + 2])
+                if run is None:
+                    run = runs[row[n + 2]] = collections.by_id(row[n + 2]).name
+                yield DatasetRef(dataset_id, dt, DataCoordinate(group, row[:n]), run)
 
 
 def query_data_ids(

@@ -173,6 +173,30 @@ class Database:
         except sqlite3.OperationalError as exc:
             raise StorageError(f"The registry could not be read: {exc}") from None
 
+    def stream_rows(self, stmt: Any, page: int = 1000) -> Iterator[tuple[Any, ...]]:
+        """Yield the rows of a one-off SELECT page by page, without holding them all in memory.
+
+        On SQLite the statement is compiled with its values inlined as parameters and run on the driver
+        connection (SQLAlchemy's first execution of a new statement shape costs tens of milliseconds; this
+        costs one compile).  Values come back as the driver returns them (UUIDs as hex text on SQLite).
+        """
+        if self.dialect != "sqlite" or self._depth:
+            with self.transaction(write=False) as conn:
+                for row in conn.execution_options(yield_per=page).execute(stmt):
+                    yield tuple(row)
+            return
+        compiled = stmt.compile(dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True})
+        params = compiled.construct_params()
+        values = [params[name] for name in compiled.positiontup or ()]
+        cursor = self.conn.connection.driver_connection.execute(str(compiled), values)  # type: ignore[union-attr]
+        try:
+            while rows := cursor.fetchmany(page):
+                yield from rows
+        except sqlite3.OperationalError as exc:
+            raise StorageError(f"The registry could not be read: {exc}") from None
+        finally:
+            cursor.close()
+
     # -- dialect differences --------------------------------------------------------------------------------
     def insert_ignore(self, table: sa.Table, index: Sequence[str] | None = None) -> Any:
         """An INSERT that silently skips rows that conflict with an existing key."""
