@@ -110,7 +110,7 @@ def test_unknown_key_lists_the_valid_keys_of_the_group(universe: DimensionUniver
     group = universe.group(["visit"])
     with pytest.raises(DataIdError, match="Unknown data ID key 'colour'") as info:
         normalize_data_id(universe, {"colour": 1}, group=group)
-    assert "valid keys are ['instrument', 'visit']" in str(info.value)
+    assert "Valid keys are ['instrument', 'visit']" in str(info.value)
     assert "implied by them" in str(info.value)
 
 

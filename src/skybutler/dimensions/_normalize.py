@@ -114,7 +114,10 @@ def _add(
     dimension, _, sub = key.partition(".")
     if dimension not in universe or not universe[dimension].is_dimension:
         pool = [d.name for d in universe.dimensions if not d.is_skypix]
-        raise DataIdError(f"Unknown data ID key {key!r}{universe.suggest(dimension, pool)} {_valid(group)}")
+        valid = _valid(group)
+        raise DataIdError(
+            f"Unknown data ID key {key!r}{universe.suggest(dimension, pool)} {valid[:1].upper()}{valid[1:]}"
+        )
     if group is not None and dimension not in group:
         raise DataIdError(f"{dimension!r} is not a dimension of {what or 'this data ID'}; {_valid(group)}")
     element = universe[dimension]
