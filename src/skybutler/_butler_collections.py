@@ -3,49 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from skybutler.datasets import DatasetRef
-from skybutler.dimensions import DataCoordinate, Timespan, to_tai_ns
+from skybutler.dimensions import Timespan, to_tai_ns
 from skybutler.errors import CollectionError, PermissionDeniedError
 from skybutler.registry import CollectionRecord, CollectionType
-from skybutler.registry._calibrations import tai_now
+from skybutler.registry._calibrations import CalibrationChange, CertificationRow, tai_now
 from skybutler.registry._collection_ops import associate, certify, decertify, disassociate, remove_collection
 
 if TYPE_CHECKING:
-    import uuid
-
     from skybutler.butler import Butler
     from skybutler.types import DataIdLike, TimeLike
 
-__all__ = ["ButlerCollections", "CalibrationChange", "Certification"]
+__all__ = ["ButlerCollections", "CalibrationChange", "CertificationRow"]
 
 TimespanLike = Timespan | tuple[Any, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Certification:
-    """One certification row: a dataset valid over ``valid``, believed over ``recorded`` (transaction time)."""
-
-    dataset_type: str
-    data_id: DataCoordinate
-    dataset_id: uuid.UUID
-    valid: Timespan
-    recorded: Timespan
-    """``recorded.end`` is None while the row is current."""
-
-
-@dataclass(frozen=True, slots=True)
-class CalibrationChange:
-    """A change between two transaction times for one data ID over one valid-time range."""
-
-    kind: Literal["certified", "replaced", "decertified"]
-    dataset_type: str
-    data_id: DataCoordinate
-    valid: Timespan
-    before: uuid.UUID | None
-    after: uuid.UUID | None
 
 
 def as_timespan(value: TimespanLike) -> Timespan:
@@ -189,17 +162,11 @@ class ButlerCollections:
             values = [self._butler._data_id(stored.dataset_type, d, {}).required_values for d in data_ids]
         return decertify(self._registry, name, dataset_type, as_timespan(valid), values)
 
-    def history(self, name: str, dataset_type: str, data_id: DataIdLike | None = None) -> list[Certification]:
+    def history(self, name: str, dataset_type: str, data_id: DataIdLike | None = None) -> list[CertificationRow]:
         """Every certification row (current and closed) of a dataset type in a CALIBRATION collection."""
         record, stored = self._calibration(name, dataset_type)
         values = None if data_id is None else self._butler._data_id(stored.dataset_type, data_id, {}).required_values
-        group = stored.dataset_type.dimensions
-        return [
-            Certification(
-                dataset_type, DataCoordinate.from_required(group, r.values), r.dataset_id, r.valid, r.recorded
-            )
-            for r in self._registry.calibrations.history(stored, record.id, values)
-        ]
+        return self._registry.calibrations.history(stored, record.id, values)
 
     def diff(
         self, name: str, dataset_type: str, since: TimeLike, until: TimeLike | None = None
@@ -208,13 +175,7 @@ class ButlerCollections:
         record, stored = self._calibration(name, dataset_type)
         t1 = to_tai_ns(since)
         t2 = tai_now() if until is None else to_tai_ns(until)
-        group = stored.dataset_type.dimensions
-        return [
-            CalibrationChange(
-                c.kind, dataset_type, DataCoordinate.from_required(group, c.values), c.valid, c.before, c.after
-            )
-            for c in self._registry.calibrations.diff(stored, record.id, t1, t2)
-        ]
+        return self._registry.calibrations.diff(stored, record.id, t1, t2)
 
     def _calibration(self, name: str, dataset_type: str) -> tuple[CollectionRecord, Any]:
         record = self._registry.collections.get(name)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
-from skybutler.dimensions import TIMESPAN_MAX, Timespan, tai_ns_to_iso, to_tai_ns
+from skybutler.dimensions import TIMESPAN_MAX, DataCoordinate, Timespan, tai_ns_to_iso, to_tai_ns
 from skybutler.errors import ConflictError, DataIdError
 
 if TYPE_CHECKING:
@@ -43,9 +43,9 @@ def tai_now() -> int:
 class CertificationRow:
     """One certification: a dataset valid over ``valid``, as recorded over ``recorded`` (transaction time)."""
 
+    dataset_type: str
+    data_id: DataCoordinate
     dataset_id: uuid.UUID
-    values: Values
-    """Required data ID values of the dataset type, in order."""
     valid: Timespan
     recorded: Timespan
     """``recorded.end`` is None while the row is current."""
@@ -56,7 +56,8 @@ class CalibrationChange:
     """What happened to one data ID over one valid-time range between two transaction times."""
 
     kind: Literal["certified", "replaced", "decertified"]
-    values: Values
+    dataset_type: str
+    data_id: DataCoordinate
     valid: Timespan
     before: uuid.UUID | None
     """The dataset valid there at the first time (None: nothing was)."""
@@ -262,10 +263,12 @@ class Calibrations:
         order = [*(c[d] for d in dims), c.valid_begin, c.recorded_begin]
         with self._db.transaction(write=False) as conn:
             rows = conn.execute(sa.select(table).where(*where).order_by(*order)).mappings().all()
+        group, name = stored.dataset_type.dimensions, stored.dataset_type.name
         return [
             CertificationRow(
+                name,
+                DataCoordinate(group, tuple(r[d] for d in dims)),
                 _as_uuid(r["dataset_id"]),
-                tuple(r[d] for d in dims),
                 Timespan.from_db(r["valid_begin"], r["valid_end"]),
                 Timespan.from_db(r["recorded_begin"], r["recorded_end"]),
             )
@@ -275,14 +278,14 @@ class Calibrations:
     def diff(self, stored: StoredDatasetType, collection_id: int, t1: int, t2: int) -> list[CalibrationChange]:
         """What was certified, replaced or decertified between transaction times ``t1`` and ``t2``."""
         rows = self.history(stored, collection_id)
-        by_values: dict[Values, list[CertificationRow]] = {}
+        by_data_id: dict[DataCoordinate, list[CertificationRow]] = {}
         for row in rows:
-            by_values.setdefault(row.values, []).append(row)
+            by_data_id.setdefault(row.data_id, []).append(row)
         changes: list[CalibrationChange] = []
-        for values, group in by_values.items():
+        for data_id, group in by_data_id.items():
             before = [r for r in group if r.recorded.contains(t1)]
             after = [r for r in group if r.recorded.contains(t2)]
-            changes += _compare(values, before, after)
+            changes += _compare(stored.dataset_type.name, data_id, before, after)
         return changes
 
 
@@ -292,7 +295,9 @@ def _table(stored: StoredDatasetType) -> sa.Table:
     return stored.calibs
 
 
-def _compare(values: Values, before: list[CertificationRow], after: list[CertificationRow]) -> list[CalibrationChange]:
+def _compare(
+    dataset_type: str, data_id: DataCoordinate, before: list[CertificationRow], after: list[CertificationRow]
+) -> list[CalibrationChange]:
     """Sweep the valid-time axis: where the dataset in force differs between two snapshots."""
     points = sorted({p for r in before + after for p in r.valid.to_db()})
     out: list[CalibrationChange] = []
@@ -310,9 +315,11 @@ def _compare(values: Values, before: list[CertificationRow], after: list[Certifi
             and (last.kind, last.before, last.after) == (kind, old, new)
             and last.valid.to_db()[1] == lo
         ):
-            out[-1] = CalibrationChange(kind, values, Timespan.from_db(last.valid.to_db()[0], hi), old, new)
+            out[-1] = CalibrationChange(
+                kind, dataset_type, data_id, Timespan.from_db(last.valid.to_db()[0], hi), old, new
+            )
         else:
-            out.append(CalibrationChange(kind, values, Timespan.from_db(lo, hi), old, new))
+            out.append(CalibrationChange(kind, dataset_type, data_id, Timespan.from_db(lo, hi), old, new))
     return out
 
 
