@@ -24,6 +24,7 @@ from skybutler.errors import (
     DatasetNotFoundError,
     DatasetTypeError,
     PermissionDeniedError,
+    SkyButlerError,
 )
 from skybutler.registry import CollectionType, Registry
 from skybutler.registry._search import find_first
@@ -262,6 +263,13 @@ class Butler:
     def _forget_search_paths(self) -> None:
         self._search_cache.clear()
 
+    def _refresh(self) -> bool:
+        """Drop cached collections when another process changed them (DESIGN §6: the generation counter)."""
+        if self.registry.collections.refresh_if_changed():
+            self._search_cache.clear()
+            return True
+        return False
+
     # -- put ------------------------------------------------------------------------------------------------------
     def put(
         self,
@@ -321,8 +329,13 @@ class Butler:
                 f"Cannot put a component ({dataset_type}); put the whole {stored.dataset_type.name}."
             )
         dt = stored.dataset_type
-        coords = ((obj, self._data_id(dt, data_id, kwargs)) for obj, data_id, kwargs in items)
-        return put_objects(self.registry, self.datastore, stored, run_record, coords, id_mode)
+        coords = [(obj, self._data_id(dt, data_id, kwargs)) for obj, data_id, kwargs in items]
+        try:
+            return put_objects(self.registry, self.datastore, stored, run_record, coords, id_mode)
+        except SkyButlerError:
+            if not self._refresh():  # the run may have been removed and re-created by another process
+                raise
+            return put_objects(self.registry, self.datastore, stored, self._run_record(run), coords, id_mode)
 
     # -- find / get --------------------------------------------------------------------------------------------
     def _find_row(
@@ -355,6 +368,10 @@ class Butler:
             self.registry.datasets, self.registry.calibrations, stored, leaves, coord.required_values,
             at=at_ns, as_of=as_of_ns,
         )  # fmt: skip
+        if row is None and self._refresh():  # collections changed in another process: look again
+            names, leaves = self._search_path(collections)
+            row = find_first(self.registry.datasets, self.registry.calibrations, stored, leaves,
+                             coord.required_values, at=at_ns, as_of=as_of_ns)  # fmt: skip
         if row is None:
             raise self.registry.explain_missing(stored, coord, names)
         return stored, component, coord, row

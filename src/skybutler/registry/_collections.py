@@ -48,8 +48,37 @@ class Collections:
         self._db = db
         self._table = tables.collection
         self._chain = tables.collection_chain
+        self._attributes = tables.attributes
         self._by_name: dict[str, CollectionRecord] = {}
         self._by_id: dict[int, CollectionRecord] = {}
+        self.generation = 0
+        """The registry generation these caches reflect (read at open; see `refresh_if_changed`)."""
+
+    # -- cross-process cache safety ---------------------------------------------------------------------------
+    def read_generation(self) -> int:
+        """The registry's generation: bumped by every change that can make a cached lookup wrong."""
+        a = self._attributes
+        with self._db.transaction(write=False) as conn:
+            value = conn.execute(sa.select(a.c.value).where(a.c.name == "generation")).scalar()
+        return int(value or 0)
+
+    def _bump(self, conn: sa.Connection) -> None:
+        a = self._attributes
+        current = conn.execute(sa.select(a.c.value).where(a.c.name == "generation")).scalar()
+        if current is None:
+            conn.execute(a.insert().values(name="generation", value="1"))
+        else:
+            conn.execute(a.update().where(a.c.name == "generation").values(value=str(int(current) + 1)))
+
+    def refresh_if_changed(self) -> bool:
+        """Forget cached collections if another process changed them; return whether it did."""
+        current = self.read_generation()
+        if current == self.generation:
+            return False
+        self.generation = current
+        self._by_name.clear()
+        self._by_id.clear()
+        return True
 
     def _remember(self, row: Any) -> CollectionRecord:
         record = CollectionRecord(row[0], row[1], CollectionType(row[2]), row[3])
@@ -270,6 +299,7 @@ class Collections:
             raise CollectionError(f"Collection {name!r} is a child of {parents}; remove it from those chains first.")
         t, c = self._table, self._chain
         with self._db.transaction() as conn:
+            self._bump(conn)
             conn.execute(c.delete().where(c.c.parent_id == record.id))
             try:
                 conn.execute(t.delete().where(t.c.collection_id == record.id))

@@ -161,7 +161,9 @@ class Registry:
                     + ("upgrade skybutler." if newer else "run `skybutler migrate` to upgrade the repository.")
                 )
             universe = DimensionUniverse.from_yaml(rows["universe"])
-            return cls(db, universe)
+            registry = cls(db, universe)
+            registry.collections.generation = int(rows.get("generation", 0))
+            return registry
         except BaseException:
             db.close()
             raise
