@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
+
 import pytest
 
 from skybutler.butler import Butler
