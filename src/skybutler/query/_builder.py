@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from skybutler.dimensions import TIMESPAN_MAX
 from skybutler.errors import DataIdError
-from skybutler.query._ast import Compare, Identifier, In, Literal, Node
+from skybutler.query._ast import Bind, Compare, Identifier, In, Literal, Node
 from skybutler.query._expressions import compile_expression, suggest
 from skybutler.query._parser import syntax_error
 from skybutler.registry import CollectionRecord, CollectionType
@@ -102,13 +102,27 @@ class QueryBuilder:
         if element.is_skypix:
             raise DataIdError(f"Skypix dimension {name!r} cannot be queried yet (spatial queries come later).")
         # An implied dimension comes from the table of a dimension that implies it (visit → physical_filter
-        # → band): join that table rather than the implied one's, so the value is the record's, not any.
+        # → band): join those tables rather than the implied one's, so the value is the record's, not any.
         for other in list(self.dims):
-            if name in self.universe[other].implies:
-                self.add_element(other)
+            path = self._implication_path(other, name)
+            if path:
+                for step in path:
+                    self.add_element(step)
                 return self.dims[name]
         self.add_element(name)
         return self.dims[name]
+
+    def _implication_path(self, start: str, target: str) -> list[str]:
+        """The elements whose tables lead from ``start`` to ``target`` by ``implies`` ([] when none do)."""
+        if not self.universe[start].is_dimension:
+            return []
+        for implied in self.universe[start].implies:
+            if implied == target:
+                return [start]
+            rest = self._implication_path(implied, target)
+            if rest:
+                return [start, *rest]
+        return []
 
     def add_group(self, group: DimensionGroup) -> None:
         """Make every dimension of ``group`` available (implied ones from the records that imply them)."""
@@ -155,10 +169,10 @@ class QueryBuilder:
                     c.valid_end > at, c.recorded_end == TIMESPAN_MAX,
                 )
             )  # fmt: skip
-        if not parts:
-            nothing = [sa.literal(None).label(x) for x in [*dims, "dataset_id", "collection_id", "run_id"]]
-            empty = sa.select(*nothing).where(sa.false())
-            parts.append(empty)
+        if not parts:  # typed like the tags table: PostgreSQL cannot compare an untyped NULL column with a value
+            tags = stored.tags
+            empty = sa.select(*(tags.c[x] for x in dims), tags.c.dataset_id, tags.c.collection_id, d.c.run_id)
+            parts.append(empty.join(d, d.c.id == tags.c.dataset_id).where(sa.false()))
         sub = (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery(f"ds{self._aliases + 1}")
         self._aliases += 1
         self._join(sub, {x: sub.c[x] for x in dims})
@@ -168,6 +182,7 @@ class QueryBuilder:
     def constrain(self, values: Mapping[str, Any]) -> None:
         """Equality constraints on dimension keys (a partial data ID)."""
         for name, value in values.items():
+            refuse_nul(name, value)
             self.conditions.append(self.add_dimension(name) == value)
 
     def where(self, node: Node | None, bind: Mapping[str, Any]) -> None:
@@ -211,7 +226,15 @@ class QueryBuilder:
         instrument).  With one instrument in the repository it is implied; with several, the error lists them.
         """
         pinned = set(constrained) | set(_equality_dims(node))
-        referenced = set(_referenced_dims(node))
+        # Only a dimension's own values are per governor (``visit > 5``); a field (``visit.exposure_time``) is not.
+        referenced = {
+            n.element
+            for n in _walk(node)
+            if isinstance(n, Identifier)
+            and n.element in self.universe
+            and self.universe[n.element].is_dimension
+            and (n.field is None or n.field == self.universe[n.element].primary_key.name)
+        }
         added: dict[str, Any] = {}
         for name in sorted(referenced):
             if name not in self.universe or not self.universe[name].is_dimension:
@@ -241,6 +264,12 @@ class QueryBuilder:
         return stmt
 
 
+def refuse_nul(name: str, value: Any) -> None:
+    """A data ID string with a NUL character: PostgreSQL cannot take it (SQLite would quietly match nothing)."""
+    if isinstance(value, str) and "\x00" in value:
+        raise DataIdError(f"The {name} value {value!r} holds a NUL character, which no stored value can hold.")
+
+
 def _walk(node: Node | None) -> Iterable[Node]:
     if node is None:
         return
@@ -268,7 +297,7 @@ def _equality_dims(node: Node | None) -> Iterable[str]:
     for item in items:
         if isinstance(item, Compare) and item.op == "=":
             for side, other in ((item.left, item.right), (item.right, item.left)):
-                if isinstance(side, Identifier) and side.field is None and isinstance(other, Literal):
+                if isinstance(side, Identifier) and side.field is None and isinstance(other, Literal | Bind):
                     yield side.element
         if isinstance(item, In) and not item.negated and isinstance(item.expr, Identifier) and len(item.items) == 1:
             yield item.expr.element

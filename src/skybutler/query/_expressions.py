@@ -51,8 +51,12 @@ class _Compiler:
     def value(self, node: Node) -> tuple[Any, str | None]:
         """SQL for a value-producing node, with its type when known (``int``, ``string``, ``timespan`` ...)."""
         if isinstance(node, Identifier):
-            return self.resolve(node)
+            column, kind = self.resolve(node)
+            if kind == "timespan":  # a (begin, end) pair: only OVERLAPS takes it (see `timespan`)
+                raise self.error(node, f"{node} is a timespan; use it with OVERLAPS (a time or a (begin, end) pair).")
+            return column, kind
         if isinstance(node, Literal):
+            self.check_text(node, node.value)
             literal_kind = "bool" if isinstance(node.value, bool) else type(node.value).__name__
             return sa.literal(node.value), literal_kind.replace("str", "string")
         if isinstance(node, TimeLiteral):
@@ -63,7 +67,8 @@ class _Compiler:
                 raise self.error(node, f"Bind parameter :{node.name} holds several values; use it inside IN (...).")
             if hasattr(value, "jd1") or type(value).__name__ == "datetime":
                 return sa.literal(to_tai_ns(value)), "time"
-            return sa.literal(value), None
+            self.check_text(node, value)
+            return sa.literal(value), _kind_of(value)
         if isinstance(node, Neg):
             inner, inner_kind = self.value(node.operand)
             return -inner, inner_kind
@@ -75,10 +80,17 @@ class _Compiler:
                     raise self.error(side, f"Arithmetic needs numbers; {side} is a {side_kind}.")
             ops: dict[str, Callable[[Any, Any], Any]] = {
                 "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
-                "/": lambda a, b: a / b, "%": lambda a, b: a % b,
+                "/": lambda a, b: a / sa.func.nullif(b, 0), "%": lambda a, b: a % sa.func.nullif(b, 0),
             }  # fmt: skip
             return ops[node.op](left, right), "float" if "float" in (lk, rk) else lk or rk
+        if isinstance(node, Pair):
+            raise self.error(node, f"{node} is a timespan; use it with OVERLAPS.")
         raise self.error(node, f"{node} is a condition, not a value.")
+
+    def check_text(self, node: Node, value: Any) -> None:
+        """Refuse a NUL character in a string: PostgreSQL cannot take one (SQLite would quietly match nothing)."""
+        if isinstance(value, str) and "\x00" in value:
+            raise self.error(node, f"{value!r} holds a NUL character, which no stored value can hold.")
 
     def bound(self, node: Bind) -> Any:
         if node.name not in self.bind:
@@ -148,10 +160,16 @@ class _Compiler:
                     )
             elif isinstance(item, Bind):
                 bound = self.bound(item)
-                values.extend(bound if isinstance(bound, list | tuple | set | frozenset) else [bound])
+                many = list(bound) if isinstance(bound, list | tuple | set | frozenset) else [bound]
+                for one in many:  # checked like literals: PostgreSQL refuses e.g. bigint = varchar
+                    self.check_text(item, one)
+                    self.check_types(node, node.expr, kind, item, _kind_of(one))
+                    self.check_types(node, item, _kind_of(one), node.expr, kind)
+                values.extend(many)
             else:
                 sql, item_kind = self.value(item)
                 self.check_types(node, node.expr, kind, item, item_kind)
+                self.check_types(node, item, item_kind, node.expr, kind)
                 clauses.append(column == sql)
         if values:
             clauses.append(column.in_(values))
@@ -172,6 +190,13 @@ class _Compiler:
             raise self.error(
                 left if isinstance(left, Identifier) else node, f"{left} is a number; {right} is a string."
             )
+
+
+def _kind_of(value: Any) -> str | None:
+    """The declared-type name of a Python value given through ``bind=`` (None when not one of ours)."""
+    if isinstance(value, bool):
+        return "bool"
+    return {int: "int", float: "float", str: "string"}.get(type(value))
 
 
 def compile_expression(text: str, node: Node, resolve: ColumnResolver, bind: Mapping[str, Any]) -> Any:

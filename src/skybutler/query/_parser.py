@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import ast as python_ast
+import re
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -96,6 +96,18 @@ def parse_where(text: str) -> Node | None:
         raise QuerySyntaxError("The where expression is nested too deeply.") from None
 
 
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _unescape(body: str) -> str:
+    """The value of a string literal's body: ``\\\\ \\' \\" \\n \\t \\r`` are escapes, any other backslash stays.
+
+    (Not `ast.literal_eval`: it raises ``SyntaxError`` on ``'\\x'`` or a NUL and warns on ``'\\d'``.)
+    """
+    return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(0)), body)
+
+
 def _build(node: Any, text: str) -> Node:
     import lark
 
@@ -145,7 +157,7 @@ def _build(node: Any, text: str) -> Node:
     if kind == "bind":
         return Bind(str(kids[0]), node.meta.start_pos)
     if kind == "string":
-        return Literal(python_ast.literal_eval(str(kids[0])))
+        return Literal(_unescape(str(kids[0])[1:-1]))
     if kind == "number":
         raw = str(kids[0])
         return Literal(float(raw) if any(c in raw for c in ".eE") else int(raw))
@@ -157,6 +169,6 @@ def _build(node: Any, text: str) -> Node:
         raw = str(kids[0])[2:-1]
         try:
             return TimeLiteral(to_tai_ns(raw), raw)
-        except DataIdError as exc:
+        except (DataIdError, ValueError, OverflowError) as exc:  # e.g. year 1 with a +01:00 offset overflows
             raise syntax_error(text, node.meta.start_pos, f"Invalid time literal: {exc}") from None
     raise syntax_error(text, getattr(node.meta, "start_pos", 0), f"Unsupported construct {kind!r}.")

@@ -12,7 +12,7 @@ from skybutler.datasets import DatasetRef
 from skybutler.dimensions import DataCoordinate, DimensionRecord, normalize_data_id
 from skybutler.errors import DatasetTypeError
 from skybutler.query._ast import Identifier
-from skybutler.query._builder import QueryBuilder
+from skybutler.query._builder import QueryBuilder, refuse_nul
 from skybutler.query._parser import parse_where
 
 if TYPE_CHECKING:
@@ -40,11 +40,14 @@ def _apply(builder: QueryBuilder, node: Any, extra: dict[str, Any]) -> None:
     builder.constrain(extra["values"])
     for dim, keys in extra["alternates"].items():
         table = builder.add_element(dim)
-        builder.conditions.extend(table.c[k] == v for k, v in keys.items())
+        for k, v in keys.items():
+            refuse_nul(f"{dim}.{k}", v)
+            builder.conditions.append(table.c[k] == v)
     builder.where(node, extra["bind"])
 
 
-def _order(builder: QueryBuilder, order_by: Sequence[str] | None) -> list[Any]:
+def _order_columns(builder: QueryBuilder, order_by: Sequence[str] | None) -> list[tuple[Any, bool]]:
+    """``(column, descending)`` of each ``order_by`` term (``"-visit"``, ``"visit.exposure_time"``)."""
     out = []
     for term in order_by or ():
         desc = term.startswith("-")
@@ -52,8 +55,25 @@ def _order(builder: QueryBuilder, order_by: Sequence[str] | None) -> list[Any]:
         column, kind = builder.resolve(Identifier(name, field or None))
         if kind == "timespan":
             column = column[0]
-        out.append(column.desc() if desc else column.asc())
+        out.append((column, desc))
     return out
+
+
+def _distinct_ordered(
+    builder: QueryBuilder, named: Sequence[tuple[str, Any]], order_by: Sequence[str] | None, default: Sequence[Any]
+) -> Any:
+    """SELECT DISTINCT of the ``(name, column)`` pairs, sorted by ``order_by`` (else by ``default``).
+
+    PostgreSQL wants the ORDER BY of a SELECT DISTINCT in its select list, and ``order_by`` may name fields that
+    are not selected (``visit.exposure_time``): they are selected too, in a subquery that the result sorts on.
+    """
+    terms = _order_columns(builder, order_by)
+    if not terms:
+        return builder.select([column.label(name) for name, column in named]).distinct().order_by(*default)
+    sort_keys = [column.label(f"_o{i}") for i, (column, _) in enumerate(terms)]
+    inner = builder.select([*(column.label(name) for name, column in named), *sort_keys]).distinct().subquery("s")
+    order = [inner.c[f"_o{i}"].desc() if desc else inner.c[f"_o{i}"].asc() for i, (_, desc) in enumerate(terms)]
+    return sa.select(*(inner.c[name] for name, _ in named)).order_by(*order)
 
 
 def _once(build: Any) -> Any:
@@ -146,6 +166,8 @@ class DatasetResults(_Results):
     def __init__(self, registry: Registry, parts: list[tuple[StoredDatasetType, Any]], explanations: list[str]) -> None:
         super().__init__(registry, explanations)
         self._parts = [(stored, _once(build)) for stored, build in parts]
+        self._limit: int | None = None
+        """``limit=`` of the query: each type's statement has it, and so has the whole (several types)."""
 
     def _statement(self) -> Any:
         stmts = [build() for _, build in self._parts]
@@ -159,7 +181,7 @@ class DatasetResults(_Results):
         with self._registry.db.transaction(write=False) as conn:
             for _, build in self._parts:
                 total += int(conn.execute(sa.select(sa.func.count()).select_from(build().subquery())).scalar_one())
-        return total
+        return total if self._limit is None else min(total, self._limit)
 
     def any(self) -> bool:
         """Whether there is at least one dataset."""
@@ -171,6 +193,7 @@ class DatasetResults(_Results):
         import uuid
 
         runs: dict[int, str] = {}
+        left = self._limit
         for stored, build in self._parts:
             dt = stored.dataset_type
             group = dt.dimensions
@@ -181,6 +204,10 @@ class DatasetResults(_Results):
                 run = runs.get(row[n + 2])
                 if run is None:
                     run = runs[row[n + 2]] = collections.by_id(row[n + 2]).name
+                if left is not None:
+                    if left <= 0:
+                        continue  # drained, not abandoned (each statement has the limit): no cursor left open
+                    left -= 1
                 yield DatasetRef(dataset_id, dt, DataCoordinate(group, row[:n]), run)
 
 
@@ -207,9 +234,9 @@ def query_data_ids(
             b.add_datasets(stored, leaves)
         b.add_group(group)
         _apply(b, node, extra)
-        stmt = b.select([b.dims[d] for d in group.names]).distinct()
-        order = _order(b, order_by) or [b.dims[d] for d in group.required]
-        stmt = stmt.order_by(*order)
+        stmt = _distinct_ordered(
+            b, [(d, b.dims[d]) for d in group.names], order_by, [b.dims[d] for d in group.required]
+        )
         return stmt.limit(limit) if limit is not None else stmt
 
     explanations = []
@@ -273,6 +300,7 @@ def query_datasets(
         explanations.append(f"No dataset type matches {dataset_types!r}.")
     results = DatasetResults(registry, parts, explanations)
     results._constraints = extra["values"]
+    results._limit = limit
     for _, build in results._parts:
         build()  # build now: errors surface at the call, not at iteration
     return results
@@ -301,12 +329,15 @@ def _dataset_statement(
         if find_first and len(leaves) > 1:
             order = sa.case(rank, value=sub.c.collection_id, else_=len(rank))
             rn = sa.func.row_number().over(partition_by=[sub.c[d] for d in dims], order_by=order).label("rn")
-            inner = b.select([*cols, rn]).distinct().subquery("ff")
+            # order_by columns travel through the subquery as o0, o1, ... so the outer query can sort on them
+            terms = _order_columns(b, order_by)
+            keys = [column.label(f"o{i}") for i, (column, _) in enumerate(terms)]
+            inner = b.select([*cols, *keys, rn]).distinct().subquery("ff")
             stmt = sa.select(*(inner.c[c.name] for c in cols)).where(inner.c.rn == 1)
-            stmt = stmt.order_by(*(inner.c[d] for d in dims))
+            outer = [inner.c[f"o{i}"].desc() if desc else inner.c[f"o{i}"].asc() for i, (_, desc) in enumerate(terms)]
+            stmt = stmt.order_by(*(outer or [inner.c[d] for d in dims]))
         else:
-            stmt = b.select(cols).distinct()
-            stmt = stmt.order_by(*(_order(b, order_by) or [sub.c[d] for d in dims]))
+            stmt = _distinct_ordered(b, [(c.name, c) for c in cols], order_by, [sub.c[d] for d in dims])
         return stmt.limit(limit) if limit is not None else stmt
 
     return build
@@ -333,8 +364,8 @@ def query_dimension_records(
     b = QueryBuilder(registry, where)
     table = b.add_element(element)
     _apply(b, node, extra)
-    stmt = b.select([table]).distinct()
-    stmt = stmt.order_by(*(_order(b, order_by) or [b.dims[d] for d in element_obj.required]))
+    default = [b.dims[d] for d in element_obj.required]
+    stmt = _distinct_ordered(b, [(c.name, c) for c in table.c], order_by, default)
     if limit is not None:
         stmt = stmt.limit(limit)
     with registry.db.transaction(write=False) as conn:

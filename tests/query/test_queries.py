@@ -1,0 +1,473 @@
+"""Query semantics on a realistic repository, with the same assertions on SQLite and PostgreSQL.
+
+The repository (fixture ``sky``, built on the shipped ``butler`` fixture, so it runs on both back-ends):
+
+* instrument ``Cam``: bands g, r, i; 10 detectors (0-7 SCIENCE, 8 WAVEFRONT, 9 GUIDER); 100 visits and exposures,
+  one minute apart from 2025-01-01T12:00 UTC, 30 s long, exposure_time 15/30/45/60 s (NULL for 24, 49, 74, 99);
+* instrument ``Cam2``: filters Cam2-r, Cam2-z; 4 detectors; visits 0-9 (the same numbers as Cam's: only the
+  instrument tells them apart), on 2025-01-02, exposure_time 100 s;
+* runs ``proc/v1`` (calexp of Cam visits 0-29, src of visits 0-14, summary of visits 0-29), ``proc/v2`` (calexp of
+  visits 0-9 again), ``cam2/run`` (calexp of every Cam2 visit and detector);
+* chain ``proc`` = [proc/v2, proc/v1]; TAGGED ``best`` with the proc/v1 calexps of visit 5; CALIBRATION ``calib``
+  with bias from ``calib/run1`` valid until 2025-01-01T12:30 UTC and from ``calib/run2`` after;
+  chain ``everything`` = [best, proc, calib, cam2/run].
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from skybutler.butler import Butler
+from skybutler.datasets import DatasetRef
+from skybutler.dimensions import DataCoordinate
+from skybutler.errors import DataIdError, QuerySyntaxError
+
+NOON_UTC_S = 1_735_732_800  # 2025-01-01T12:00:00 UTC, in Unix seconds
+LEAP_NS = 37 * 10**9  # TAI - UTC in 2025
+N_VISITS = 100
+CAM_FILTERS = ["Cam-g", "Cam-r", "Cam-i"]
+
+
+def visit_span(visit: int, day: int = 0) -> tuple[int, int]:
+    """TAI ns of a visit (and its exposure): ``visit`` minutes after noon UTC of day ``day``, 30 s long."""
+    begin = (NOON_UTC_S + day * 86_400 + visit * 60) * 10**9 + LEAP_NS
+    return begin, begin + 30 * 10**9
+
+
+def exposure_time(visit: int) -> float | None:
+    return None if visit % 25 == 24 else 15.0 * (1 + visit % 4)
+
+
+def cam_filter(visit: int) -> str:
+    """Cam visits 0-19 come from `populate_sample` (odd: r, even: g); the others cycle g, r, i."""
+    if visit < 20:
+        return "Cam-r" if visit % 2 else "Cam-g"
+    return CAM_FILTERS[visit % 3]
+
+
+@dataclass
+class Sky:
+    butler: Butler
+    v1_calexps: list[DatasetRef]
+    v2_calexps: list[DatasetRef]
+    bias1: list[DatasetRef]
+    bias2: list[DatasetRef]
+
+
+@pytest.fixture
+def sky(butler: Butler) -> Sky:
+    """The repository described in the module docstring, on each back-end of ``butler``."""
+    reg = butler.registry
+    for record in reg.fetch_dimension_records("visit"):
+        data = record.to_dict()
+        data["exposure_time"] = exposure_time(data["id"])
+        reg.sync_dimension_records("visit", data, update=True)
+    for record in reg.fetch_dimension_records("detector"):
+        data = record.to_dict()
+        data["purpose"] = "SCIENCE" if data["id"] < 8 else ("WAVEFRONT" if data["id"] == 8 else "GUIDER")
+        reg.sync_dimension_records("detector", data, update=True)
+    reg.insert_dimension_records("band", [{"name": "i"}, {"name": "z"}])
+    reg.insert_dimension_records("physical_filter", [{"instrument": "Cam", "name": "Cam-i", "band": "i"}])
+    reg.insert_dimension_records(
+        "visit",
+        [
+            {"instrument": "Cam", "id": v, "name": f"v{v}", "physical_filter": cam_filter(v), "day_obs": 20250101,
+             "exposure_time": exposure_time(v), "timespan": visit_span(v)}
+            for v in range(20, N_VISITS)
+        ],
+    )  # fmt: skip
+    reg.insert_dimension_records("group", [{"instrument": "Cam", "name": "night1"}])
+    reg.insert_dimension_records(
+        "exposure",
+        [
+            {"instrument": "Cam", "id": v, "obs_id": f"e{v}", "physical_filter": cam_filter(v), "group": "night1",
+             "day_obs": 20250101, "exposure_time": exposure_time(v), "timespan": visit_span(v)}
+            for v in range(N_VISITS)
+        ],
+    )  # fmt: skip
+    # A second instrument, with visit and detector numbers that overlap the first one's.
+    instrument = reg.fetch_dimension_records("instrument")[0].to_dict()
+    reg.insert_dimension_records("instrument", [{**instrument, "name": "Cam2"}])
+    reg.insert_dimension_records(
+        "physical_filter",
+        [{"instrument": "Cam2", "name": "Cam2-r", "band": "r"}, {"instrument": "Cam2", "name": "Cam2-z", "band": "z"}],
+    )
+    reg.insert_dimension_records(
+        "day_obs",
+        [{"instrument": "Cam2", "id": 20250102, "timespan": ("2025-01-02T12:00:00", "2025-01-03T12:00:00")}],
+    )
+    reg.insert_dimension_records(
+        "detector", [{"instrument": "Cam2", "id": i, "full_name": f"C2-{i}", "purpose": "SCIENCE"} for i in range(4)]
+    )
+    reg.insert_dimension_records(
+        "visit",
+        [
+            {"instrument": "Cam2", "id": v, "name": f"c2v{v}", "physical_filter": "Cam2-r" if v < 5 else "Cam2-z",
+             "day_obs": 20250102, "exposure_time": 100.0, "timespan": visit_span(v, day=1)}
+            for v in range(10)
+        ],
+    )  # fmt: skip
+    vd = ["instrument", "visit", "detector"]
+    butler.register_dataset_type("calexp", vd, "StructuredDataDict")
+    butler.register_dataset_type("src", vd, "StructuredDataDict")
+    butler.register_dataset_type("summary", ["instrument", "visit"], "StructuredDataDict")
+    butler.register_dataset_type("bias", ["instrument", "detector"], "StructuredDataDict", is_calibration=True)
+
+    def vds(instrument: str, visits: Iterable[int], detectors: Iterable[int]) -> list[tuple[Any, dict[str, Any]]]:
+        return [({"v": v}, {"instrument": instrument, "visit": v, "detector": d}) for v in visits for d in detectors]
+
+    v1 = butler.put_many(vds("Cam", range(30), range(10)), "calexp", run="proc/v1")
+    v2 = butler.put_many(vds("Cam", range(10), range(10)), "calexp", run="proc/v2")
+    butler.put_many(vds("Cam", range(15), range(10)), "src", run="proc/v1")
+    butler.put_many([({}, {"instrument": "Cam", "visit": v}) for v in range(30)], "summary", run="proc/v1")
+    butler.put_many(vds("Cam2", range(10), range(4)), "calexp", run="cam2/run")
+    butler.collections.set_chain("proc", ["proc/v2", "proc/v1"])
+    butler.collections.register("best", "TAGGED")
+    butler.collections.associate("best", [r for r in v1 if r.data_id["visit"] == 5])
+    bias = [({"b": d}, {"instrument": "Cam", "detector": d}) for d in range(10)]
+    bias1 = butler.put_many(bias, "bias", run="calib/run1")
+    bias2 = butler.put_many(bias, "bias", run="calib/run2")
+    butler.collections.register("calib", "CALIBRATION")
+    butler.collections.certify("calib", bias1, ("2025-01-01T00:00:00", "2025-01-01T12:30:00"))
+    butler.collections.certify("calib", bias2, ("2025-01-01T12:30:00", "2025-01-03T00:00:00"))
+    butler.collections.set_chain("everything", ["best", "proc", "calib", "cam2/run"])
+    return Sky(butler, v1, v2, bias1, bias2)
+
+
+def keys(results: Iterable[DataCoordinate], *names: str) -> set[Any]:
+    """The values of ``names`` in each data ID: tuples, or bare values for one name."""
+    rows = [tuple(dict(coord)[n] for n in names) for coord in results]
+    return {row[0] for row in rows} if len(names) == 1 else set(rows)
+
+
+def found(results: Iterable[DatasetRef]) -> list[tuple[str, Any, Any, str]]:
+    """(type, visit, detector, run) of each ref, in the order returned."""
+    out = []
+    for ref in results:
+        values = dict(ref.data_id)
+        out.append((ref.dataset_type.name, values.get("visit"), values.get("detector"), ref.run))
+    return out
+
+
+# -- query_data_ids: record fields, timespans, partial data IDs, dataset constraints ---------------------------------
+
+
+def test_where_on_record_fields(sky: Sky) -> None:
+    b = sky.butler
+    long_cam = {("Cam", v) for v in range(N_VISITS) if (exposure_time(v) or 0) > 40}
+    got = b.query_data_ids(["visit"], where="visit.exposure_time > 40 AND instrument = 'Cam'")
+    assert keys(got, "instrument", "visit") == long_cam
+    # A record field needs no instrument: it is not a per-instrument value, so both instruments answer.
+    both = keys(b.query_data_ids(["visit"], where="visit.exposure_time > 40"), "instrument", "visit")
+    assert both == long_cam | {("Cam2", v) for v in range(10)}
+    # NULL exposure times match neither a comparison nor its negation (SQL three-valued logic).
+    nulls = {("Cam", v) for v in (24, 49, 74, 99)}
+    cam_all = {("Cam", v) for v in range(N_VISITS)}
+    positive = keys(
+        b.query_data_ids(["visit"], instrument="Cam", where="visit.exposure_time > 0"), "instrument", "visit"
+    )
+    negated = b.query_data_ids(["visit"], instrument="Cam", where="NOT visit.exposure_time > 0")
+    assert positive == cam_all - nulls
+    assert list(negated) == []
+    purposes = b.query_data_ids(["detector"], where="detector.purpose != 'SCIENCE'")
+    assert keys(purposes, "instrument", "detector") == {("Cam", 8), ("Cam", 9)}
+    science = b.query_data_ids(["detector"], where="detector.purpose = 'SCIENCE'")
+    assert science.count() == 12  # 8 of Cam, 4 of Cam2
+    # Implied dimensions come from the records: band through visit → physical_filter → band.
+    i_band = b.query_data_ids(["visit"], where="band = 'i'")
+    assert keys(i_band, "visit") == {v for v in range(20, N_VISITS) if v % 3 == 2}
+    assert {dict(c)["physical_filter"] for c in i_band} == {"Cam-i"}
+    records = b.query_dimension_records("visit", where="band = 'r' AND instrument = 'Cam2'")
+    assert sorted(r.get("id") for r in records) == [0, 1, 2, 3, 4]
+    detectors = b.query_dimension_records("detector", where="detector.purpose IN ('WAVEFRONT', 'GUIDER')")
+    assert [r.get("full_name") for r in detectors] == ["S08", "S09"]
+
+
+def test_timespans_overlaps(sky: Sky) -> None:
+    b = sky.butler
+    window = "visit.timespan OVERLAPS (T'2025-01-01T12:10:00', T'2025-01-01T12:20:00')"
+    got = b.query_data_ids(["visit"], where=window)
+    assert keys(got, "instrument", "visit") == {("Cam", v) for v in range(10, 20)}  # half-open: visit 20 is out
+    # A single time: UTC by default, TAI when it says so (12:05:47 TAI is 12:05:10 UTC).
+    for when in ("T'2025-01-01T12:05:10'", "T'2025-01-01T12:05:47 TAI'", "T'2025-01-01T13:05:10+01:00'"):
+        exposures = b.query_data_ids(["exposure"], where=f"exposure.timespan OVERLAPS {when}")
+        assert keys(exposures, "instrument", "exposure") == {("Cam", 5)}, when
+    # 12:04:33 UTC falls between exposures 4 (ends 12:04:30) and 5.
+    assert list(b.query_data_ids(["exposure"], where="exposure.timespan OVERLAPS T'2025-01-01T12:04:33'")) == []
+    # Times through bind parameters: a datetime (UTC), or a pair of them.
+    moment = datetime.datetime(2025, 1, 1, 12, 5, 10)
+    at = b.query_data_ids(["exposure"], where="exposure.timespan OVERLAPS :t", bind={"t": moment})
+    assert keys(at, "exposure") == {5}
+    span = {"a": moment, "b": moment + datetime.timedelta(minutes=2)}
+    assert keys(b.query_data_ids(["visit"], where="visit.timespan OVERLAPS (:a, :b)", bind=span), "visit") == {5, 6, 7}
+    # Timespan against timespan: the day_obs of Cam2 covers its own visits only.
+    day2 = b.query_data_ids(["visit"], where="visit.timespan OVERLAPS day_obs.timespan AND day_obs = 20250102",
+                            instrument="Cam2")  # fmt: skip
+    assert keys(day2, "instrument", "visit") == {("Cam2", v) for v in range(10)}
+
+
+def test_partial_data_ids(sky: Sky) -> None:
+    b = sky.butler
+    one_visit = b.query_data_ids(["visit", "detector"], data_id={"instrument": "Cam", "visit": 5})
+    assert keys(one_visit, "instrument", "visit", "detector") == {("Cam", 5, d) for d in range(10)}
+    one_detector = b.query_data_ids(["visit", "detector"], instrument="Cam2", detector=1)
+    assert keys(one_detector, "instrument", "visit", "detector") == {("Cam2", v, 1) for v in range(10)}
+    combined = b.query_data_ids(["visit", "detector"], data_id={"instrument": "Cam"}, detector=3, where="visit < 4")
+    assert keys(combined, "visit", "detector") == {(v, 3) for v in range(4)}
+    by_filter = b.query_data_ids(["visit"], instrument="Cam", physical_filter="Cam-i")
+    assert keys(by_filter, "visit") == {v for v in range(N_VISITS) if cam_filter(v) == "Cam-i"}
+    # Full data IDs carry the implied values; expanded() adds the records.
+    (coord,) = b.query_data_ids(["visit"], instrument="Cam", visit=3)
+    assert dict(coord) == {"instrument": "Cam", "visit": 3, "band": "r", "physical_filter": "Cam-r",
+                           "day_obs": 20250101}  # fmt: skip
+    (expanded,) = b.query_data_ids(["visit"], instrument="Cam", visit=3).expanded()
+    assert dict(expanded) == dict(coord)
+
+
+def test_datasets_constraint(sky: Sky) -> None:
+    b = sky.butler
+    with_src = b.query_data_ids(["visit", "detector"], datasets="src", collections="proc")
+    assert keys(with_src, "visit", "detector") == {(v, d) for v in range(15) for d in range(10)}
+    both = b.query_data_ids(["visit"], datasets=["src", "calexp"], collections="proc", where="detector = 3",
+                            instrument="Cam")  # fmt: skip
+    assert keys(both, "visit") == set(range(15))
+    cam2 = b.query_data_ids(["visit", "detector"], datasets="calexp", collections="everything", instrument="Cam2")
+    assert cam2.count() == 40
+    assert not b.query_data_ids(["visit"], datasets="src", collections="cam2/run").any()
+
+
+# -- query_datasets: find-first, globs, order, limit, binds ---------------------------------------------------------
+
+
+def test_find_first_through_a_chain(sky: Sky) -> None:
+    b = sky.butler
+    refs = list(b.query_datasets("calexp", collections="proc", instrument="Cam", where="detector = 1"))
+    assert [(v, run) for _, v, _, run in found(refs)] == [(v, "proc/v2" if v < 10 else "proc/v1") for v in range(30)]
+    ids = {r.id for r in sky.v1_calexps + sky.v2_calexps}
+    assert {r.id for r in refs} <= ids
+    # The order of the search path decides: proc/v1 first hides every proc/v2 dataset.
+    reverse = b.query_datasets("calexp", collections=["proc/v1", "proc/v2"], instrument="Cam", where="detector = 1")
+    assert {run for *_, run in found(reverse)} == {"proc/v1"}
+    # A TAGGED collection first: visit 5 from the tag (a proc/v1 dataset), the rest as in the chain.
+    tagged = found(b.query_datasets("calexp", collections=["best", "proc"], instrument="Cam", where="detector = 1"))
+    assert tagged[4:7] == [("calexp", 4, 1, "proc/v2"), ("calexp", 5, 1, "proc/v1"), ("calexp", 6, 1, "proc/v2")]
+    # find_first=False: every dataset along the path.
+    every = found(b.query_datasets("calexp", collections="proc", instrument="Cam", where="detector = 1",
+                                   find_first=False))  # fmt: skip
+    assert len(every) == 40
+    assert sorted(every) == sorted([("calexp", v, 1, "proc/v1") for v in range(30)]
+                                   + [("calexp", v, 1, "proc/v2") for v in range(10)])  # fmt: skip
+    assert b.query_datasets("calexp", collections="proc").count() == 300 + 0  # Cam only: Cam2 is in cam2/run
+    assert b.query_datasets("calexp", collections="proc", find_first=False).count() == 400
+    assert b.query_datasets("calexp", collections="everything").count() == 340
+
+
+def test_calibration_collections_with_at(sky: Sky) -> None:
+    b = sky.butler
+    before = found(b.query_datasets("bias", collections="calib", at="2025-01-01T12:10:00", instrument="Cam"))
+    assert before == [("bias", None, d, "calib/run1") for d in range(10)]
+    after = b.query_datasets("bias", collections="everything", at="2025-01-01T12:40:00", instrument="Cam",
+                             where="detector < 3")  # fmt: skip
+    assert found(after) == [("bias", None, d, "calib/run2") for d in range(3)]
+    assert {r.id for r in after} <= {r.id for r in sky.bias2}
+    outside = b.query_datasets("bias", collections="calib", at="2025-01-05T00:00:00", instrument="Cam")
+    assert list(outside) == []
+
+
+def test_globs_and_star(sky: Sky) -> None:
+    b = sky.butler
+    cal = b.query_datasets("cal*", collections="everything", instrument="Cam", visit=5, detector=2)
+    assert found(cal) == [("calexp", 5, 2, "proc/v1")]  # from the TAGGED collection, first in `everything`
+    star = b.query_datasets("*", collections="everything", instrument="Cam", where="visit = 5 AND detector = 2")
+    assert sorted(found(star)) == [("calexp", 5, 2, "proc/v1"), ("src", 5, 2, "proc/v1")]
+    # Types whose dimensions do not hold what the constraints name are left out: summary has no detector.
+    visit_only = b.query_datasets("*", collections="proc", instrument="Cam", where="visit = 20")
+    assert sorted(t for t, *_ in found(visit_only)) == ["calexp"] * 10 + ["summary"]
+    assert sorted(t for t, *_ in found(b.query_datasets(["s*"], collections="proc", instrument="Cam", visit=3))) == [
+        "src"
+    ] * 10 + ["summary"]
+
+
+def test_order_by_and_limit(sky: Sky) -> None:
+    b = sky.butler
+    last = b.query_data_ids(["visit"], instrument="Cam", order_by=["-visit"], limit=3)
+    assert [dict(c)["visit"] for c in last] == [99, 98, 97]
+    by_time = list(b.query_data_ids(["visit"], instrument="Cam", where="visit < 8",
+                                    order_by=["-visit.exposure_time", "visit"]))  # fmt: skip
+    assert [dict(c)["visit"] for c in by_time] == [3, 7, 2, 6, 1, 5, 0, 4]
+    by_start = b.query_data_ids(["visit"], instrument="Cam", order_by=["-visit.timespan"], limit=2)
+    assert [dict(c)["visit"] for c in by_start] == [99, 98]
+    for find_first in (True, False):  # order_by is honoured with and without find-first
+        refs = b.query_datasets("calexp", collections="proc", instrument="Cam", where="detector = 0",
+                                order_by=["-visit"], limit=5, find_first=find_first)  # fmt: skip
+        assert [v for _, v, _, _ in found(refs)] == [29, 28, 27, 26, 25], find_first
+    oldest_first = b.query_datasets("calexp", collections="proc", instrument="Cam", where="visit IN (8..11)",
+                                    order_by=["-visit", "-detector"], limit=3)  # fmt: skip
+    assert [(v, d, run) for _, v, d, run in found(oldest_first)] == [(11, 9, "proc/v1"), (11, 8, "proc/v1"),
+                                                                      (11, 7, "proc/v1")]  # fmt: skip
+    # limit is for the whole result, also when several dataset types answer.
+    several = b.query_datasets(["calexp", "src", "summary"], collections="proc", instrument="Cam", limit=12)
+    assert len(list(several)) == 12
+    assert several.count() == 12
+
+
+def test_bind_parameters(sky: Sky) -> None:
+    b = sky.butler
+    got = b.query_data_ids(["visit", "detector"], instrument="Cam", where="visit IN (:vs) AND detector = :d",
+                           bind={"vs": [1, 2, 3], "d": 4})  # fmt: skip
+    assert keys(got, "visit", "detector") == {(1, 4), (2, 4), (3, 4)}
+    for many in ((1, 2), {1, 2}, frozenset({1, 2})):
+        assert keys(b.query_data_ids(["visit"], instrument="Cam", where="visit IN (:vs)", bind={"vs": many}),
+                    "visit") == {1, 2}  # fmt: skip
+    mixed = b.query_data_ids(["visit"], instrument="Cam", where="visit IN (0, :vs, 90..92)", bind={"vs": 50})
+    assert keys(mixed, "visit") == {0, 50, 90, 91, 92}
+    named = b.query_data_ids(["visit"], where="instrument = :i AND physical_filter = :f AND visit.exposure_time >= :t",
+                             bind={"i": "Cam2", "f": "Cam2-z", "t": 99.5})  # fmt: skip
+    assert keys(named, "instrument", "visit") == {("Cam2", v) for v in range(5, 10)}
+    refs = b.query_datasets("calexp", collections="proc", where="instrument = :i AND visit = :v AND detector IN (:ds)",
+                            bind={"i": "Cam", "v": 12, "ds": [0, 9]})  # fmt: skip
+    assert found(refs) == [("calexp", 12, 0, "proc/v1"), ("calexp", 12, 9, "proc/v1")]
+    with pytest.raises(QuerySyntaxError, match=r"No value for bind parameter :missing \(bind= gives: vs\)"):
+        b.query_data_ids(["visit"], instrument="Cam", where="visit = :missing", bind={"vs": 1})
+    with pytest.raises(QuerySyntaxError, match="holds several values; use it inside IN"):
+        b.query_data_ids(["visit"], instrument="Cam", where="visit = :vs", bind={"vs": [1, 2]})
+
+
+def test_arithmetic(sky: Sky) -> None:
+    b = sky.butler
+
+    def visits(where: str) -> set[int]:
+        return keys(b.query_data_ids(["visit"], instrument="Cam", where=where), "visit")
+
+    assert visits("visit * 2 + 1 = 7") == {3}
+    assert visits("visit % 30 = 3") == {3, 33, 63, 93}
+    assert visits("visit / 4 = 2.5") == {10}  # true division on both back-ends
+    assert visits("-visit > -3") == {0, 1, 2}
+    assert visits("visit.exposure_time * 2 > 100") == {v for v in range(N_VISITS) if (exposure_time(v) or 0) > 50}
+    assert visits("visit / 0 = 1") == set()  # division by zero matches nothing (PostgreSQL would raise)
+    assert visits("visit % 0 = 1") == set()
+
+
+def test_string_literals_are_values(sky: Sky) -> None:
+    b = sky.butler
+    assert keys(b.query_data_ids(["detector"], where="detector.full_name = 'C2-3'"), "instrument", "detector") == {
+        ("Cam2", 3)
+    }
+    for text in (r"'it\'s'", r"'C:\data'", "'λ'", "''", r"'\x'", "'a\nb'"):
+        assert list(b.query_data_ids(["detector"], where=f"detector.full_name = {text}")) == [], text
+
+
+# -- governors ---------------------------------------------------------------------------------------------------
+
+
+def test_governor_inferred_with_one_instrument(butler: Butler) -> None:
+    # The plain `butler` repository has one instrument: visit numbers are unambiguous without it.
+    got = butler.query_data_ids(["visit"], where="visit > 5")
+    assert keys(got, "instrument", "visit") == {("Cam", v) for v in range(6, 20)}
+    assert butler.query_data_ids(["visit", "detector"], where="visit IN (1..3) AND detector < 2").count() == 6
+    assert len(butler.query_dimension_records("detector", where="detector >= 8")) == 2
+
+
+def test_governor_ambiguous_with_two_instruments(sky: Sky) -> None:
+    b = sky.butler
+    for call in (
+        lambda: b.query_data_ids(["visit"], where="visit > 5"),
+        lambda: b.query_datasets("calexp", collections="proc", where="detector = 1"),
+        lambda: b.query_dimension_records("exposure", where="exposure IN (1, 2)"),
+    ):
+        with pytest.raises(DataIdError) as info:
+            call()
+        message = str(info.value)
+        assert all(part in message for part in ("'Cam'", "'Cam2'", "instrument=")), message
+    # Naming it anywhere settles it: in the expression, in the data ID, or as a keyword.
+    assert b.query_data_ids(["visit"], where="instrument = 'Cam2' AND visit > 5").count() == 4
+    assert b.query_data_ids(["visit"], where="visit > 5", data_id={"instrument": "Cam2"}).count() == 4
+    assert b.query_data_ids(["visit"], where="visit > 5", instrument="Cam").count() == 94
+
+
+# -- results: empty, count, any, explanations ------------------------------------------------------------------------
+
+
+def test_empty_results_are_empty(sky: Sky) -> None:
+    b = sky.butler
+    nothing = b.query_data_ids(["visit"], instrument="Cam", where="visit > 1000")
+    assert (list(nothing), nothing.count(), nothing.any()) == ([], 0, False)
+    no_refs = b.query_datasets("src", collections="cam2/run")
+    assert (list(no_refs), no_refs.count(), no_refs.any()) == ([], 0, False)
+    assert b.query_dimension_records("visit", instrument="Cam2", where="visit.exposure_time < 0") == []
+    something = b.query_data_ids(["visit"], instrument="Cam", where="visit < 3")
+    assert (something.any(), something.count(), something.explain_no_results()) == (True, 3, [])
+
+
+def test_explain_no_results(sky: Sky) -> None:
+    b = sky.butler
+    assert b.query_data_ids(["visit"], instrument="Cam", visit=500).explain_no_results() == [
+        "No visit record has the value 500 for {'instrument': 'Cam'}."
+    ]
+    assert b.query_data_ids(["visit"], instrument="Nope").explain_no_results() == [
+        "No instrument record has the value 'Nope'."
+    ]
+    filtered = b.query_data_ids(["visit"], instrument="Cam", where="visit.exposure_time > 1000")
+    assert filtered.explain_no_results() == ["No rows match the data ID constraints and the where expression."]
+    unmatched = b.query_datasets("nothing*", collections="proc").explain_no_results()
+    assert "No dataset type matches 'nothing*'." in unmatched
+    left_out = b.query_datasets("*", collections="calib", instrument="Cam", where="visit = 5").explain_no_results()
+    assert any("'bias' has dimensions" in r and "['visit']; it was left out" in r for r in left_out), left_out
+
+
+def test_unknown_names_are_syntax_errors_with_hints(sky: Sky) -> None:
+    b = sky.butler
+    with pytest.raises(QuerySyntaxError, match=r"Unknown dimension 'vist'; did you mean 'visit'\?") as info:
+        b.query_data_ids(["visit"], instrument="Cam", where="detector = 1 AND vist = 5")
+    assert str(info.value).endswith("\n  detector = 1 AND vist = 5\n                   ^")
+    with pytest.raises(QuerySyntaxError, match=r"'visit' has no field 'exposure_tim'; did you mean 'exposure_time'\?"):
+        b.query_datasets("calexp", collections="proc", instrument="Cam", where="visit.exposure_tim > 5")
+    with pytest.raises(QuerySyntaxError, match=r"'detector' has no field 'porpose'; did you mean 'purpose'\?"):
+        b.query_dimension_records("detector", where="detector.porpose = 'SCIENCE'")
+    with pytest.raises(QuerySyntaxError, match="Unknown dimension 'colour'"):
+        b.query_data_ids(["visit"], instrument="Cam", order_by=["colour"])
+
+
+@pytest.mark.parametrize(
+    ("where", "bind", "message"),
+    [
+        ("visit = 'five'", {}, "visit is an integer; 'five' is a string"),
+        ("physical_filter = 5", {}, "5 is an integer; physical_filter is a string"),
+        ("physical_filter IN ('Cam-r', 5)", {}, "5 is an integer; physical_filter is a string"),
+        ("visit.exposure_time = TRUE", {}, "visit.exposure_time is a number; TRUE is a boolean"),
+        ("visit = :x", {"x": "five"}, "visit is an integer; :x is a string"),
+        ("visit IN (:xs)", {"xs": [1, "two"]}, "visit is an integer; :xs is a string"),
+        ("physical_filter = :f", {"f": 3}, ":f is an integer; physical_filter is a string"),
+        ("visit.exposure_time IN (1..3)", {}, "A range needs integers; visit.exposure_time is a float"),
+        ("band + 1 = 2", {}, "Arithmetic needs numbers; band is a string"),
+        ("visit.timespan > T'2025-01-01'", {}, "visit.timespan is a timespan; use it with OVERLAPS"),
+        ("visit = (1, 2)", {}, "(1, 2) is a timespan; use it with OVERLAPS"),
+        ("visit OVERLAPS T'2025-01-01'", {}, "visit is not a timespan; use e.g. visit.timespan"),
+        ("visit", {}, "visit is a value, not a condition"),
+        ("visit + 1", {}, "(visit + 1) is a value, not a condition"),
+        ("detector.timespan OVERLAPS T'2025-01-01'", {}, "'detector' records have no timespan"),
+    ],
+)
+def test_type_mismatches_are_syntax_errors(sky: Sky, where: str, bind: dict[str, Any], message: str) -> None:
+    # Refused before any SQL runs: PostgreSQL would otherwise fail with "operator does not exist".
+    with pytest.raises(QuerySyntaxError) as info:
+        sky.butler.query_data_ids(["visit"], instrument="Cam", where=where, bind=bind)
+    assert message in str(info.value)
+
+
+def test_implied_dimensions_constrain_datasets(sky: Sky) -> None:
+    # band is two `implies` steps from visit (visit → physical_filter → band): the tables in between are joined,
+    # so only datasets whose visit has that band are returned (not every dataset once per matching band).
+    b = sky.butler
+    expected = {v for v in range(30) if cam_filter(v) == "Cam-r"}
+    r_band = b.query_datasets("calexp", collections="proc", instrument="Cam", where="band = 'r'")
+    assert {v for _, v, _, _ in found(r_band)} == expected
+    assert r_band.count() == 10 * len(expected)
+    ids = b.query_data_ids(["visit", "detector"], datasets="calexp", collections="proc", where="band = 'r'",
+                           instrument="Cam")  # fmt: skip
+    assert ids.count() == 10 * len(expected)
