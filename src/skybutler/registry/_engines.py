@@ -181,9 +181,14 @@ class Database:
         costs one compile).  Values come back as the driver returns them (UUIDs as hex text on SQLite).
         """
         if self.dialect != "sqlite" or self._depth:
+            # The option goes on the statement: on the connection it would stick (server-side cursors for all).
             with self.transaction(write=False) as conn:
-                for row in conn.execution_options(yield_per=page).execute(stmt):
-                    yield tuple(row)
+                result = conn.execute(stmt.execution_options(yield_per=page))
+                try:
+                    for row in result:
+                        yield tuple(row)
+                finally:
+                    result.close()
             return
         compiled = stmt.compile(dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True})
         params = compiled.construct_params()
