@@ -18,6 +18,7 @@ from skybutler.errors import ConfigError
 __all__ = [
     "DEFAULT_TEMPLATE",
     "ButlerConfig",
+    "DataModelConfig",
     "DatastoreConfig",
     "RegistryConfig",
     "dump_config",
@@ -47,6 +48,17 @@ class RegistryConfig(_Model):
     """Seconds to wait for a lock held by another writer before failing (SQLite)."""
 
 
+class DataModelConfig(_Model):
+    """What a dataset type's objects must hold; checked on put, before anything is written."""
+
+    required_keys: list[str] = Field(default_factory=list)
+    """Metadata keys (FITS header keywords, HDF5 attributes, table meta) that must be present."""
+    required_columns: list[str] = Field(default_factory=list)
+    """Table columns that must be present."""
+    units: dict[str, str] = Field(default_factory=dict)
+    """Column → unit it must be in (astropy unit strings; ``deg`` equals ``degree``)."""
+
+
 class DatastoreConfig(_Model):
     """Where and how dataset files are written."""
 
@@ -56,6 +68,11 @@ class DatastoreConfig(_Model):
     """File templates: ``default``, and overrides by dataset type name."""
     formatters: dict[str, str] = Field(default_factory=dict)
     """Formatter short name by dataset type name or storage class name (dataset type wins)."""
+    prefer: list[str] = Field(default_factory=list)
+    """Repository policy: formatters tried in order for a storage class with no entry in ``formatters``
+    (``[hdf5]`` stores images, exposures and tables as HDF5 instead of the built-in defaults)."""
+    data_models: dict[str, DataModelConfig] = Field(default_factory=dict)
+    """Checks on put by dataset type name: required metadata keys, required columns, column units."""
     checksum: Literal["blake2b", "none"] = "blake2b"
     """Checksum computed while writing each file; ``none`` skips it."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,7 +71,9 @@ class StorageClass:
         if self.is_instance(obj):
             return obj
         for source, converter in self.converters.items():
-            if isinstance(obj, _resolve(source)):
+            # An object's class is imported, so a source type whose module is not cannot match: skipping it
+            # saves importing heavy libraries (or failing on missing ones) just for the isinstance check.
+            if source.partition(":")[0] in sys.modules and isinstance(obj, _resolve(source)):
                 return _resolve(converter)(obj)
         raise FormatterError(
             f"Storage class {self.name!r} holds {self.pytype.replace(':', '.')} objects; got "
@@ -80,6 +83,12 @@ class StorageClass:
 
 
 _TYPES: dict[str, type] = {}
+
+#: Storage classes of astronomy types and tables (declared in ``_astro_storage_classes``).
+ASTRO_STORAGE_CLASSES = (
+    "ArrowTable", "AstropyTable", "DataFrame", "Exposure", "Image", "Integer", "Metadata",
+    "NumpyStructuredArray", "Spectrum", "TableSchema", "Wcs",
+)  # fmt: skip
 
 #: Every known storage class by name: the built-ins, then the ``skybutler.storage_classes`` entry points.
 storage_classes: PluginRegistry[StorageClass] = PluginRegistry(
@@ -91,5 +100,6 @@ storage_classes: PluginRegistry[StorageClass] = PluginRegistry(
         },
         "Camera": "skybutler.datasets._camera:CAMERA",
         "Detector": "skybutler.datasets._camera:DETECTOR",
+        **{name: f"skybutler.datasets._astro_storage_classes:{name}" for name in ASTRO_STORAGE_CLASSES},
     },
 )

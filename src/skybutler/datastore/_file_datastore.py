@@ -9,9 +9,12 @@ dataset is registered: `reconcile_files` finishes or removes each, so no registe
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skybutler.datasets import ArtifactInfo, storage_classes
@@ -103,7 +106,12 @@ class FileDatastore:
             return cached
         configured = self.config.formatters
         sc = dataset_type.storage_class
-        name = configured.get(dataset_type.parent_name) or configured.get(sc) or DEFAULT_FORMATTERS.get(sc)
+        name = (
+            configured.get(dataset_type.parent_name)
+            or configured.get(sc)
+            or self._preferred(sc)
+            or DEFAULT_FORMATTERS.get(sc)
+        )
         if name is None:
             raise ConfigError(
                 f"No formatter for storage class {sc!r} (dataset type {dataset_type.name!r}); set "
@@ -122,6 +130,16 @@ class FileDatastore:
             )
         self._formatter_cache[dataset_type.name] = (name, formatter)
         return name, formatter
+
+    def _preferred(self, storage_class: str) -> str | None:
+        """The first formatter of the repository policy (``datastore.prefer``) that writes ``storage_class``."""
+        for name in self.config.prefer:
+            formatter = self.formatter_instance(name)
+            if formatter.unsafe:
+                raise ConfigError(f"Formatter {name!r} runs code when reading; it cannot be in datastore.prefer.")
+            if formatter.supports(storage_class):
+                return name
+        return None
 
     def validate(self, dataset_type: DatasetType) -> None:
         """Check that ``dataset_type`` can be stored: a safe, unique template and a formatter."""
@@ -142,6 +160,7 @@ class FileDatastore:
         dataset_type = ref.dataset_type
         sc = storage_class or storage_classes.get(dataset_type.storage_class)
         obj = sc.coerce(obj)
+        self._check_data_model(dataset_type, obj)
         name, formatter = self.formatter_for(dataset_type)
         ext = formatter.extensions[0]
         id_hex = ref.id.hex
@@ -150,11 +169,14 @@ class FileDatastore:
             # A file of a removed dataset may still await deletion: never write over it.
             path = path[: -len(ext)] + f"_{id_hex[:12]}" + ext
         staging_key = f"{STAGING}{id_hex}{ext}"
-        writer: HashingWriter | None = None
         try:
-            with self.transport.open_write(staging_key, atomic=False) as raw:
-                writer = HashingWriter(raw, self.config.checksum)
-                formatter.write(obj, writer)  # type: ignore[arg-type]
+            if formatter.writes_streams:
+                with self.transport.open_write(staging_key, atomic=False) as raw:
+                    writer = HashingWriter(raw, self.config.checksum)
+                    formatter.write(obj, writer)  # type: ignore[arg-type]
+                size, checksum = writer.size, writer.checksum
+            else:
+                size, checksum = self._write_file(formatter, obj, staging_key)
         except FormatterError:
             self.transport.delete(staging_key)
             raise
@@ -166,8 +188,46 @@ class FileDatastore:
         except OSError as exc:
             self.transport.delete(staging_key)
             raise StorageError(f"Could not write {staging_key} under {self.transport.root}: {exc}") from exc
-        artifact = ArtifactInfo(path, name, sc.name, writer.size, writer.checksum)
+        artifact = ArtifactInfo(path, name, sc.name, size, checksum)
         return Staged(id_hex, staging_key, artifact)
+
+    def _check_data_model(self, dataset_type: DatasetType, obj: Any) -> None:
+        model = self.config.data_models.get(dataset_type.parent_name)
+        if model is None:
+            return
+        from skybutler.astro import data_model_problems
+
+        problems = data_model_problems(
+            obj, required_keys=model.required_keys, required_columns=model.required_columns, units=model.units
+        )
+        if problems:
+            raise FormatterError(
+                f"Not written: this {dataset_type.name} breaks its data model (datastore.data_models."
+                f"{dataset_type.parent_name} in butler.yaml): {'; '.join(problems)}."
+            )
+
+    def _write_file(self, formatter: Formatter, obj: Any, key: str) -> tuple[int, str | None]:
+        """Write through a local file, for formatters that seek while writing; return size and checksum.
+
+        Local transports get the file at its staging path and hash it afterwards (one read, from the page
+        cache); others get a temporary file copied through the hashing stream.
+        """
+        if self.transport.is_local:
+            local = self.transport.local_path(key)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            formatter.write_file(obj, local)
+            if self.config.checksum == "none":
+                return local.stat().st_size, None
+            with open(local, "rb") as stream:
+                checksum, size = checksum_stream(stream, self.config.checksum)
+            return size, checksum
+        with tempfile.TemporaryDirectory(prefix="skybutler-") as tmp:
+            local = Path(tmp) / key.rsplit("/", 1)[-1]
+            formatter.write_file(obj, local)
+            with open(local, "rb") as src, self.transport.open_write(key, atomic=False) as raw:
+                writer = HashingWriter(raw, self.config.checksum)
+                shutil.copyfileobj(src, writer, 1 << 20)
+            return writer.size, writer.checksum
 
     def promote(self, staged: Staged) -> None:
         """Move a staged file to its final path (after its dataset is registered)."""
@@ -210,7 +270,7 @@ class FileDatastore:
             raise FormatterError(
                 f"Formatter {artifact.formatter!r} could not read {self.transport.uri(artifact.path)}: {exc}"
             ) from exc
-        if storage_class is not None and storage_class.name != artifact.storage_class:
+        if storage_class is not None and component is None and storage_class.name != artifact.storage_class:
             obj = storage_class.coerce(obj)
         return obj
 

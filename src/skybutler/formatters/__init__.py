@@ -17,6 +17,9 @@ formatters: PluginRegistry[type[Formatter]] = PluginRegistry(
         "pickle": "skybutler.formatters._pickle:PickleFormatter",
         "bytes": "skybutler.formatters._bytes:BytesFormatter",
         "camera_json": "skybutler.formatters._camera:CameraFormatter",
+        "fits": "skybutler.formatters._fits:FitsFormatter",
+        "hdf5": "skybutler.formatters._hdf5:Hdf5Formatter",
+        "parquet": "skybutler.formatters._parquet:ParquetFormatter",
     },
 )
 
@@ -28,4 +31,13 @@ DEFAULT_FORMATTERS: dict[str, str] = {
     "NumpyArray": "npy",
     "Bytes": "bytes",
     "Camera": "camera_json",
+    "Image": "fits",
+    "Exposure": "fits",
+    "Spectrum": "fits",
+    "Wcs": "fits",
+    "Metadata": "yaml",
+    "AstropyTable": "fits",
+    "ArrowTable": "parquet",
+    "DataFrame": "parquet",
+    "NumpyStructuredArray": "parquet",
 }

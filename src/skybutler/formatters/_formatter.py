@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, BinaryIO, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["Formatter"]
 
@@ -23,6 +26,9 @@ class Formatter(ABC):
     """Storage classes this formatter can write; ``"*"`` means any."""
     unsafe: ClassVar[bool] = False
     """True when reading can run code (pickle): only used where the configuration names it."""
+    writes_streams: ClassVar[bool] = True
+    """False when the format needs random access while writing (HDF5): the datastore then calls `write_file`
+    with a local path, instead of `write` with its hashing stream, and hashes the file afterwards."""
 
     @abstractmethod
     def write(self, obj: Any, stream: BinaryIO) -> None:
@@ -37,6 +43,15 @@ class Formatter(ABC):
         parameters: Mapping[str, Any] | None = None,
     ) -> Any:
         """Deserialize from ``stream``; ``component`` and ``parameters`` select part of the object."""
+
+    def write_file(self, obj: Any, path: Path) -> None:
+        """Serialize ``obj`` to a new local file at ``path``.
+
+        Formatters whose library must seek while writing override this (and set ``writes_streams = False``);
+        the default streams through `write`.
+        """
+        with open(path, "wb") as stream:
+            self.write(obj, stream)
 
     @classmethod
     def supports(cls, storage_class: str) -> bool:

@@ -17,7 +17,7 @@ class JsonFormatter(Formatter):
 
     name = "json"
     extensions = (".json",)
-    storage_classes = ("StructuredDataDict", "StructuredDataList")
+    storage_classes = ("StructuredDataDict", "StructuredDataList", "Metadata")
 
     def write(self, obj: Any, stream: BinaryIO) -> None:
         """Write compact UTF-8 JSON."""

@@ -21,7 +21,7 @@ class YamlFormatter(Formatter):
 
     name = "yaml"
     extensions = (".yaml",)
-    storage_classes = ("StructuredDataDict", "StructuredDataList")
+    storage_classes = ("StructuredDataDict", "StructuredDataList", "Metadata")
 
     def write(self, obj: Any, stream: BinaryIO) -> None:
         """Write block-style YAML."""

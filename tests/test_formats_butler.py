@@ -1,0 +1,245 @@
+"""Astronomy formats through the Butler: every storage class x formatter, components, parameters, conversion,
+repository policy, data models, and what a missing optional library says."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from astropy.table import Table
+from astropy.wcs import WCS
+
+from skybutler import Butler
+from skybutler.astro import Box, Exposure, Image, Spectrum, TableSchema, select
+from skybutler.astro._conversions import to_arrow, to_numpy, to_pandas
+from skybutler.errors import ConfigError, DatasetTypeError, FormatterError
+from skybutler.testing.astro import assert_same
+from skybutler.testing.sample import populate_sample
+
+DIMS = ["instrument", "visit", "detector"]
+DATA_ID = {"instrument": "Cam", "visit": 1, "detector": 2}
+EXTENSIONS = {"fits": ".fits", "hdf5": ".h5", "parquet": ".parq", "yaml": ".yaml", "json": ".json"}
+
+
+def _wcs() -> WCS:
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [150.0, 2.0]
+    wcs.wcs.crpix = [16.5, 12.5]
+    wcs.wcs.cdelt = [-5e-5, 5e-5]
+    return wcs
+
+
+def _exposure() -> Exposure:
+    rng = np.random.default_rng(5)
+    return Exposure(
+        rng.normal(size=(24, 32)).astype("f4"),
+        mask=rng.integers(0, 8, (24, 32)).astype("i4"),
+        variance=np.full((24, 32), 2.0, "f4"),
+        metadata={"EXPTIME": 30.0, "FILTER": "r"},
+        wcs=_wcs(),
+        visit_info={"airmass": 1.1, "exptime": 30.0},
+    )
+
+
+def _table() -> Table:
+    table = Table(
+        {"id": np.arange(6), "ra": np.linspace(10, 11, 6), "dec": np.linspace(-1, 1, 6), "name": list("abcdef")},
+        meta={"survey": "demo"},
+    )
+    table["ra"].unit = "deg"
+    table["dec"].unit = "deg"
+    return table
+
+
+SAMPLES: dict[str, Any] = {
+    "Image": lambda: Image(np.arange(48, dtype="i4").reshape(6, 8), {"EXPTIME": 15.0}),
+    "Exposure": _exposure,
+    "Spectrum": lambda: Spectrum(np.linspace(1, 2, 9), np.linspace(400, 800, 9), np.zeros(9, bool), "nJy", "nm"),
+    "Metadata": lambda: {"EXPTIME": 30.0, "OBSERVER": "Vera", "NIGHT": 20250101},
+    "Wcs": _wcs,
+    "AstropyTable": _table,
+    "ArrowTable": lambda: to_arrow(_table()),
+    "DataFrame": lambda: to_pandas(_table()),
+    "NumpyStructuredArray": lambda: to_numpy(_table()),
+}
+COMBINATIONS = [
+    (sc, fmt)
+    for sc, fmts in {
+        "Image": ("fits", "hdf5"),
+        "Exposure": ("fits", "hdf5"),
+        "Spectrum": ("fits", "hdf5"),
+        "Metadata": ("fits", "hdf5", "yaml", "json"),
+        "Wcs": ("fits", "hdf5"),
+        "AstropyTable": ("fits", "hdf5", "parquet"),
+        "ArrowTable": ("fits", "hdf5", "parquet"),
+        "DataFrame": ("fits", "hdf5", "parquet"),
+        "NumpyStructuredArray": ("fits", "hdf5", "parquet"),
+    }.items()
+    for fmt in fmts
+]
+
+
+@pytest.fixture
+def formats_butler(butler: Butler) -> Iterator[Butler]:
+    """The shared ``butler`` fixture's repository, opened with one dataset type per storage class x formatter."""
+    formatters = {f"{sc}_{fmt}": fmt for sc, fmt in COMBINATIONS}
+    with Butler(butler.root, run="test/run", config={"datastore": {"formatters": formatters}}) as b:
+        for sc, fmt in COMBINATIONS:
+            b.register_dataset_type(f"{sc}_{fmt}", DIMS, sc)
+        yield b
+
+
+@pytest.mark.parametrize(("storage_class", "fmt"), COMBINATIONS, ids=[f"{s}-{f}" for s, f in COMBINATIONS])
+def test_every_storage_class_round_trips_in_every_format(formats_butler: Butler, storage_class: str, fmt: str) -> None:
+    name = f"{storage_class}_{fmt}"
+    obj = SAMPLES[storage_class]()
+    formats_butler.put(obj, name, DATA_ID)
+    assert formats_butler.get_uri(name, DATA_ID).endswith(EXTENSIONS[fmt])
+    assert_same(formats_butler.get(name, DATA_ID), obj)
+
+
+@pytest.mark.parametrize("fmt", ["fits", "hdf5"])
+def test_exposure_components_and_cutouts(formats_butler: Butler, fmt: str) -> None:
+    name = f"Exposure_{fmt}"
+    exposure = _exposure()
+    formats_butler.put(exposure, name, DATA_ID)
+    for component in ("image", "mask", "variance", "metadata", "wcs", "visit_info"):
+        assert_same(formats_butler.get(f"{name}.{component}", DATA_ID), getattr(exposure, component))
+    box = Box(x0=3, y0=4, width=10, height=7)
+    assert_same(formats_butler.get(name, DATA_ID, parameters={"bbox": box}), exposure.cutout(box))
+    cut_wcs = formats_butler.get(f"{name}.wcs", DATA_ID, parameters={"bbox": box})
+    assert_same(cut_wcs, exposure.cutout(box).wcs)
+    rows_cols = (slice(4, 11), slice(3, 13))
+    assert_same(formats_butler.get(f"{name}.image", DATA_ID, parameters={"bbox": rows_cols}), exposure.image[rows_cols])
+    handle = formats_butler.get_deferred(name, DATA_ID, parameters={"bbox": box})
+    assert_same(handle.get(), exposure.cutout(box))
+
+
+@pytest.mark.parametrize("fmt", ["fits", "hdf5", "parquet"])
+def test_table_columns_filters_schema_rowcount(formats_butler: Butler, fmt: str) -> None:
+    name = f"ArrowTable_{fmt}"
+    table = to_arrow(_table())
+    formats_butler.put(table, name, DATA_ID)
+    full = formats_butler.get(name, DATA_ID)
+    columns, filters = ["ra", "name"], [("dec", ">", 0.0)]
+    got = formats_butler.get(name, DATA_ID, parameters={"columns": columns, "filters": filters})
+    assert_same(got, select(full, columns, filters))
+    assert formats_butler.get(f"{name}.rowcount", DATA_ID) == 6
+    assert formats_butler.get(f"{name}.schema", DATA_ID) == TableSchema.of(full)
+
+
+@pytest.mark.parametrize("fmt", ["fits", "hdf5", "parquet"])
+@pytest.mark.parametrize("target", ["AstropyTable", "ArrowTable", "DataFrame", "NumpyStructuredArray"])
+def test_tables_convert_on_read(formats_butler: Butler, fmt: str, target: str) -> None:
+    name = f"ArrowTable_{fmt}"
+    formats_butler.put(to_arrow(_table()), name, DATA_ID)
+    got = formats_butler.get(name, DATA_ID, storage_class=target)
+    if target == "DataFrame":
+        assert isinstance(got, pd.DataFrame)
+        assert got.attrs["units"] == {"ra": "deg", "dec": "deg"}
+        assert got["ra"].tolist() == _table()["ra"].tolist()
+    elif target == "NumpyStructuredArray":
+        assert got.dtype.names == ("id", "ra", "dec", "name")
+    elif target == "AstropyTable":
+        assert_same(got, _table())
+    else:
+        assert_same(got, to_arrow(_table()))
+    subset = formats_butler.get(name, DATA_ID, storage_class=target, parameters={"columns": ["dec"]})
+    assert TableSchema.of(subset).names == ("dec",)
+
+
+def test_a_plain_array_and_other_table_kinds_are_accepted_on_put(formats_butler: Butler) -> None:
+    formats_butler.put(np.ones((3, 5), "f4"), "Image_fits", DATA_ID)
+    assert formats_butler.get("Image_fits.data", DATA_ID).shape == (3, 5)
+    formats_butler.put(pa.table({"x": [1, 2]}), "DataFrame_parquet", DATA_ID)
+    assert isinstance(formats_butler.get("DataFrame_parquet", DATA_ID), pd.DataFrame)
+    with pytest.raises(FormatterError, match=r"skybutler\.astro\.Image"):
+        formats_butler.put("not an image", "Image_hdf5", DATA_ID)
+
+
+def test_unknown_components_and_parameters_are_refused(formats_butler: Butler) -> None:
+    formats_butler.put(SAMPLES["Image"](), "Image_fits", DATA_ID)
+    with pytest.raises(DatasetTypeError, match="no component 'wcs'"):
+        formats_butler.get("Image_fits.wcs", DATA_ID)
+    with pytest.raises(FormatterError, match="Unknown read parameter"):
+        formats_butler.get("Image_fits", DATA_ID, parameters={"columns": ["a"]})
+
+
+# -- repository policy, recorded formatter, data models --------------------------------------------------
+def _open(butler: Butler, datastore: dict[str, Any]) -> Butler:
+    return Butler(butler.root, run="test/run", config={"datastore": datastore})
+
+
+def test_prefer_hdf5_is_a_repository_policy_and_old_files_stay_readable(butler: Butler) -> None:
+    butler.register_dataset_type("calexp", DIMS, "Exposure")
+    butler.put(_exposure(), "calexp", DATA_ID)
+    assert butler.get_uri("calexp", DATA_ID).endswith(".fits")  # the built-in default
+    with _open(butler, {"prefer": ["hdf5"], "formatters": {"raw": "fits"}}) as policy:
+        policy.register_dataset_type("calexp2", DIMS, "Exposure")
+        policy.register_dataset_type("raw", DIMS, "Image")
+        policy.register_dataset_type("notes", DIMS, "StructuredDataDict")
+        policy.put(_exposure(), "calexp2", DATA_ID)
+        policy.put(SAMPLES["Image"](), "raw", DATA_ID)
+        policy.put({"a": 1}, "notes", DATA_ID)
+        assert policy.get_uri("calexp2", DATA_ID).endswith(".h5")
+        assert policy.get_uri("raw", DATA_ID).endswith(".fits")  # a dataset type's own entry wins
+        assert policy.get_uri("notes", DATA_ID).endswith(".json")  # hdf5 does not write dicts of lists
+        assert_same(policy.get("calexp", DATA_ID), _exposure())  # written as FITS, read with the recorded formatter
+
+
+def test_an_unsafe_formatter_cannot_be_the_repository_policy(butler: Butler) -> None:
+    with _open(butler, {"prefer": ["pickle"]}) as policy, pytest.raises(ConfigError, match="prefer"):
+        policy.register_dataset_type("calexp", DIMS, "Exposure")
+
+
+def test_a_data_model_is_checked_before_anything_is_written(butler: Butler) -> None:
+    model = {"src": {"required_columns": ["ra", "dec"], "units": {"ra": "deg"}}, "calexp": {"required_keys": ["BAND"]}}
+    with _open(butler, {"data_models": model}) as strict:
+        strict.register_dataset_type("src", DIMS, "AstropyTable")
+        strict.register_dataset_type("calexp", DIMS, "Exposure")
+        bad = Table({"ra": [1.0]})
+        bad["ra"].unit = "rad"
+        with pytest.raises(FormatterError, match=r"breaks its data model.*'dec'.*not 'deg'"):
+            strict.put(bad, "src", DATA_ID)
+        with pytest.raises(FormatterError, match="missing metadata key 'BAND'"):
+            strict.put(_exposure(), "calexp", DATA_ID)
+        assert not strict.exists("src", DATA_ID)
+        assert not strict.exists("calexp", DATA_ID)
+        assert not list(strict.datastore.transport.keys(".staging/"))
+        strict.put(_table(), "src", DATA_ID)
+        assert strict.exists("src", DATA_ID)
+
+
+def test_hdf5_on_a_transport_without_local_files(registry_url: tuple[str, str | None]) -> None:
+    url, schema = registry_url
+    if url.startswith("sqlite"):
+        pytest.skip("a repository in memory needs a PostgreSQL registry")
+    root = Butler.create(
+        f"mem://{uuid.uuid4().hex}/", registry=url, schema=schema, config={"datastore": {"prefer": ["hdf5"]}}
+    )
+    with Butler(root, run="test/run") as butler:
+        populate_sample(butler)
+        butler.register_dataset_type("calexp", DIMS, "Exposure")
+        ref = butler.put(_exposure(), "calexp", DATA_ID)
+        assert butler.get_uri(ref).endswith(".h5")
+        assert_same(butler.get("calexp.mask", DATA_ID), _exposure().mask)
+
+
+def test_a_missing_optional_library_names_the_extra_to_install(tmp_path: Any) -> None:
+    code = (
+        "import sys; sys.modules['h5py'] = None\n"
+        "from skybutler.formatters import formatters\n"
+        "try:\n    formatters.get('hdf5')\n"
+        "except ImportError as exc:\n    print(type(exc).__name__, exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert "MissingDependencyError" in out
+    assert "pip install 'skybutler[hdf5]'" in out
