@@ -30,7 +30,7 @@ def test_defaults() -> None:
     assert config.datastore.root == "{root}"
     assert config.datastore.templates == {"default": DEFAULT_TEMPLATE}
     assert config.datastore.formatters == {}
-    assert config.datastore.checksum == "blake2b"
+    assert config.datastore.checksum == "xxh3_128"
     assert config.universe == "default"
 
 

@@ -73,7 +73,7 @@ class DatastoreConfig(_Model):
     (``[hdf5]`` stores images, exposures and tables as HDF5 instead of the built-in defaults)."""
     data_models: dict[str, DataModelConfig] = Field(default_factory=dict)
     """Checks on put by dataset type name: required metadata keys, required columns, column units."""
-    checksum: Literal["blake2b", "none"] = "blake2b"
+    checksum: Literal["xxh3_128", "blake2b", "none"] = "xxh3_128"
     """Checksum computed while writing each file; ``none`` skips it."""
 
 

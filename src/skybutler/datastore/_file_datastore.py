@@ -288,7 +288,8 @@ class FileDatastore:
         """Re-read an artifact; return a problem description, or ``None`` when size and checksum match."""
         try:
             with self.transport.open(artifact.path) as stream:
-                checksum, size = checksum_stream(stream, "blake2b")
+                algorithm = (artifact.checksum or "xxh3_128:").partition(":")[0]
+                checksum, size = checksum_stream(stream, algorithm)
         except ArtifactNotFoundError:
             return "missing"
         if size != artifact.size:
