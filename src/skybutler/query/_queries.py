@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -88,7 +89,7 @@ def _once(build: Any) -> Any:
     return get
 
 
-class _Results:
+class _Results(ABC):
     """Lazy: nothing runs until iterated, counted or tested."""
 
     def __init__(self, registry: Registry, explanations: list[str]) -> None:
@@ -96,8 +97,9 @@ class _Results:
         self._explanations = explanations
         self._constraints: dict[str, Any] = {}
 
+    @abstractmethod
     def _statement(self) -> Any:
-        raise NotImplementedError  # each result kind builds its own statement
+        """The SELECT this result runs (each result kind builds its own)."""
 
     def _rows(self) -> Iterator[Any]:
         return self._registry.db.stream_rows(self._statement(), PAGE)
