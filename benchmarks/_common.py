@@ -12,7 +12,7 @@ import resource
 import sqlite3
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -215,3 +215,33 @@ def report(system: str, n: int, steps: Sequence[Step], *, out: TextIO = sys.stdo
     """Print the table of ``steps`` for ``system``, then its JSON line."""
     print(format_table(system, steps), file=out)
     print(json_line(system, n, steps, **extra), file=out, flush=True)
+
+
+def single_system_main(
+    system: str,
+    runner: Callable[[Path, int, str | None], list[Step]],
+    argv: list[str] | None,
+    *,
+    description: str,
+    extra: Mapping[str, Any] | None = None,
+    ok: Callable[[Step], bool] = lambda step: step.ok,
+) -> int:
+    """The command line of a one-system W1 script: run it, print its table and JSON line (and baselines)."""
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--n", type=int, default=2000, help="number of datasets N (a multiple of 10)")
+    parser.add_argument("--postgres", metavar="URL", help="registry database URL instead of SQLite")
+    parser.add_argument("--root", type=Path, help="working directory (default: a temporary one, removed)")
+    parser.add_argument("--baselines", action="store_true", help="also run the JSON and sqlite3 baselines")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="w1_") as tmp:
+        root = args.root or Path(tmp)
+        steps = runner(root / system, args.n, args.postgres)
+        registry = "postgresql" if args.postgres else "sqlite"
+        report(system, args.n, steps, **dict(extra or {}), registry=registry, peak_rss_kib=peak_rss_kib(),
+               repo_bytes=dir_size_bytes(root / system / "repo"))  # fmt: skip
+        if args.baselines:
+            report("baseline", args.n, run_baselines(root / "baseline", args.n))
+    return 0 if all(ok(step) for step in steps) else 1

@@ -17,11 +17,9 @@ the registries live in fresh schemas ``w1ref_<random>`` of that database, droppe
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import secrets
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from importlib.metadata import version
@@ -52,11 +50,8 @@ from _common import (
     Step,
     Timed,
     check,
-    dir_size_bytes,
     meta_payload,
-    peak_rss_kib,
-    report,
-    run_baselines,
+    single_system_main,
     timed,
     untimed,
 )
@@ -365,27 +360,9 @@ def run_reference(root: Path, n: int, postgres_url: str | None) -> list[Step]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--n", type=int, default=2000, help="number of datasets N (a multiple of 10)")
-    parser.add_argument("--postgres", metavar="URL", help="registry database URL instead of SQLite")
-    parser.add_argument("--root", type=Path, help="working directory (default: a temporary one, removed)")
-    parser.add_argument("--baselines", action="store_true", help="also run the JSON and sqlite3 baselines")
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="w1ref_") as tmp:
-        root = args.root or Path(tmp)
-        steps = run_reference(root / "reference", args.n, args.postgres)
-        report(
-            SYSTEM,
-            args.n,
-            steps,
-            version=reference_version(),
-            registry="postgresql" if args.postgres else "sqlite",
-            peak_rss_kib=peak_rss_kib(),
-            repo_bytes=dir_size_bytes(root / "reference" / "repo"),
-        )
-        if args.baselines:
-            report("baseline", args.n, run_baselines(root / "baseline", args.n))
-    return 0 if all(step.ok for step in steps) else 1
+    description = __doc__.splitlines()[0] if __doc__ else "W1 on the reference butler"
+    return single_system_main(SYSTEM, run_reference, argv, description=description,
+                              extra={"version": reference_version()})  # fmt: skip
 
 
 if __name__ == "__main__":
