@@ -84,11 +84,18 @@ class ButlerCollections:
     def remove_runs(self, names: Iterable[str]) -> int:
         """Remove RUN collections with all their datasets and files; return how many datasets went."""
         self._writeable()
-        removed = 0
-        for name in names:
+        names = list(names)
+        for name in names:  # check every run before deleting anything: a refusal must leave all datasets in place
             record = self._registry.collections.get(name)
             if record.type is not CollectionType.RUN:
                 raise CollectionError(f"{name!r} is a {record.type.name} collection, not a RUN; use remove().")
+            parents = self._registry.collections.parents(name)
+            if parents:
+                raise CollectionError(
+                    f"Run {name!r} is a child of {parents}; remove it from those chains first (nothing was removed)."
+                )
+        removed = 0
+        for name in names:
             refs = [
                 ref
                 for stored in self._registry.dataset_types.all()

@@ -33,14 +33,20 @@ def check_as_of(as_of: TimeLike) -> int:
 
 
 def observation_time(
-    registry: Registry, dataset_type: DatasetType, data_id: DataIdLike | None, kwargs: Mapping[str, Any]
+    registry: Registry,
+    dataset_type: DatasetType,
+    data_id: DataIdLike | None,
+    kwargs: Mapping[str, Any],
+    *,
+    at: int | None = None,
 ) -> tuple[DataIdLike | None, Mapping[str, Any], int | None]:
     """Take an exposure or visit out of a calibration lookup's data ID and return its mid-time (TAI ns).
 
     A bias has dimensions (instrument, detector); a pipeline asks for it with the exposure it calibrates.
     The exposure is not part of the bias's data ID, but its record's timespan says when the bias must be
     valid: the middle of the exposure is used.  Returns the data ID and keyword arguments without the
-    observation key, and the time (None when neither holds one).
+    observation key, and the time (None when neither holds one).  An explicit ``at`` wins, and then the
+    record need not have a timespan.
     """
     group = dataset_type.dimensions
     merged: dict[str, Any] = dict(data_id) if data_id is not None else {}
@@ -55,10 +61,15 @@ def observation_time(
         if record is None:
             raise DataIdError(f"No {name} {merged[name]!r} of instrument {instrument!r}; cannot tell its time.")
         span = record.timespan
-        if span is None or span.begin is None or span.end is None:
-            raise DataIdError(f"{name} {merged[name]!r} has no timespan; pass at= to the lookup instead.")
-        rest = {k: v for k, v in merged.items() if k not in OBSERVATION_DIMENSIONS or k in group}
-        return rest, {}, span.begin + (span.end - span.begin) // 2
+        if at is None:
+            if span is None or span.begin is None or span.end is None:
+                raise DataIdError(f"{name} {merged[name]!r} has no timespan; pass at= to the lookup instead.")
+            at = span.begin + (span.end - span.begin) // 2
+        # Keys a DataCoordinate brought along (the exposure's implied physical_filter, band, ...) are dropped as
+        # `Butler._data_id` drops them from a larger coordinate; keys the caller typed are kept (and checked).
+        extra = set(data_id) - set(kwargs) if isinstance(data_id, DataCoordinate) else set()
+        rest = {k: v for k, v in merged.items() if k in group or (k not in OBSERVATION_DIMENSIONS and k not in extra)}
+        return rest, {}, at
     if isinstance(data_id, DataCoordinate):
         return data_id, kwargs, None
     return data_id, kwargs, None

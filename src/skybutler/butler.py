@@ -359,7 +359,7 @@ class Butler:
         stored, component = self._stored(dataset_type)
         at_ns = None if at is None else to_tai_ns(at)
         if stored.dataset_type.is_calibration:
-            data_id, kwargs, observed = observation_time(self.registry, stored.dataset_type, data_id, kwargs)
+            data_id, kwargs, observed = observation_time(self.registry, stored.dataset_type, data_id, kwargs, at=at_ns)
             at_ns = observed if at_ns is None else at_ns
         coord = self._data_id(stored.dataset_type, data_id, kwargs)
         names, leaves = self._search_path(collections)
