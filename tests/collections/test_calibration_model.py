@@ -187,7 +187,7 @@ class CalibrationMachine(RuleBasedStateMachine):
 
 
 def test_random_sequences_agree_with_the_model_on_sqlite() -> None:
-    run_state_machine_as_test(  # type: ignore[no-untyped-call]  # hypothesis leaves this one unannotated
+    run_state_machine_as_test(  # type: ignore[no-untyped-call, unused-ignore]  # annotated in newer hypothesis
         CalibrationMachine,
         settings=settings(
             max_examples=30,
