@@ -64,7 +64,7 @@ def test_default_has_htm_and_healpix_skypix(default: DimensionUniverse) -> None:
 
 
 def test_default_governors(default: DimensionUniverse) -> None:
-    assert {g.name for g in default.governors} == {"instrument", "skymap", "ssp_hypothesis_table"}
+    assert {g.name for g in default.governors} == {"instrument", "skymap"}
 
 
 def test_default_order_puts_dependencies_first(default: DimensionUniverse) -> None:
