@@ -33,7 +33,7 @@ from skybutler.transports import open_transport
 if TYPE_CHECKING:
     from skybutler.datasets import DatasetIdMode
     from skybutler.dimensions import DimensionRecord
-    from skybutler.query import DataIdResults, DatasetResults
+    from skybutler.query import Completeness, DataIdResults, DatasetResults
     from skybutler.registry import CollectionRecord, DatasetRow, StoredDatasetType
     from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, TimeLike, UriLike
 
@@ -188,6 +188,21 @@ class Butler:
         """Return the registered dataset type ``name``."""
         return self.registry.get_dataset_type(name)
 
+    def query_dataset_types(self, pattern: str | Iterable[str] = "*") -> list[DatasetType]:
+        """Registered dataset types whose name matches a glob pattern (or any of several), sorted by name."""
+        import fnmatch
+
+        patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+        return [
+            dt for dt in self.registry.query_dataset_types() if any(fnmatch.fnmatchcase(dt.name, p) for p in patterns)
+        ]
+
+    def remove_dataset_type(self, name: str) -> None:
+        """Remove a dataset type that has no datasets (a `ConflictError` names how many remain)."""
+        if not self.writeable:
+            raise PermissionDeniedError("This butler is read-only; open it with writeable=True to remove a type.")
+        self.registry.dataset_types.remove(name)
+
     def _stored(self, dataset_type: DatasetTypeLike) -> tuple[StoredDatasetType, str | None]:
         name = dataset_type if isinstance(dataset_type, str) else dataset_type.name
         parent, _, component = name.partition(".")
@@ -205,6 +220,12 @@ class Butler:
                     f"components: {sorted(sc.components) or 'none'}."
                 )
         return stored, component or None
+
+    def query_collections(
+        self, pattern: str | Iterable[str] = "*", *, types: Iterable[CollectionType | str] | None = None
+    ) -> list[CollectionRecord]:
+        """Collections whose name matches a glob pattern (or any of several), optionally of some types, by name."""
+        return self.collections.query(pattern, types=types)
 
     # -- data IDs and collections ------------------------------------------------------------------------------
     def _data_id(
@@ -598,6 +619,53 @@ class Butler:
 
         return query_dimension_records(self.registry, element, where=where, bind=bind, data_id=data_id,
                                        order_by=order_by, limit=limit, kwargs=kwargs)  # fmt: skip
+
+    def missing(
+        self,
+        dataset_types: str | Iterable[str],
+        dimensions: Iterable[str],
+        *,
+        where: str = "",
+        collections: CollectionsLike | None = None,
+        bind: Mapping[str, Any] | None = None,
+        data_id: DataIdLike | None = None,
+        **kwargs: Any,
+    ) -> Completeness:
+        """The completeness matrix: every data ID of ``dimensions`` matching the constraints, and which of
+        ``dataset_types`` (names or globs) it has in the collections.  ``.missing()`` lists the gaps.
+        """
+        from skybutler.query import completeness
+
+        names = [dataset_types] if isinstance(dataset_types, str) else list(dataset_types)
+        stored: dict[str, StoredDatasetType] = {}
+        for name in names:  # a plain name must exist (the error names it); a glob may match nothing
+            matches = [dt.name for dt in self.query_dataset_types(name)] if any(c in name for c in "*?[") else [name]
+            stored.update((n, self.registry.dataset_types.get(n)) for n in matches)
+        leaves = self._search_path(collections)[1]
+        return completeness(
+            self.registry, list(stored.values()), dimensions, leaves, where=where, bind=bind, data_id=data_id,
+            kwargs=kwargs,
+        )  # fmt: skip
+
+    def retrieve_artifacts(
+        self, refs: Iterable[DatasetRef], destination: UriLike, *, overwrite: bool = False
+    ) -> list[str]:
+        """Copy the files of datasets into a local directory, at their paths in the datastore; return the paths.
+
+        Raises
+        ------
+        ConflictError
+            A file exists there already and ``overwrite`` is false (nothing was copied).
+        """
+        from pathlib import Path
+
+        refs = list(refs)
+        found = self.registry.datasets.artifacts([r.id for r in refs])
+        lacking = [r for r in refs if r.id not in found]
+        if lacking:
+            raise DatasetNotFoundError(f"{len(lacking)} dataset(s) have no stored file, e.g. {lacking[0]!r}.")
+        paths = self.datastore.retrieve([found[r.id] for r in refs], Path(str(destination)), overwrite=overwrite)
+        return [str(p) for p in paths]
 
     # -- conveniences ------------------------------------------------------------------------------------------
     def insert_dimension_records(

@@ -278,6 +278,41 @@ class FileDatastore:
         """The URI of an artifact."""
         return self.transport.uri(artifact.path)
 
+    def retrieve(self, artifacts: Iterable[ArtifactInfo], destination: Path, *, overwrite: bool = False) -> list[Path]:
+        """Copy artifacts' files under a local ``destination``, at their paths relative to the datastore root.
+
+        Every target is checked before any byte is copied, and each file is written under a temporary name and
+        renamed, so a refusal or a failure leaves no partial file.
+
+        Raises
+        ------
+        ConflictError
+            A target file exists and ``overwrite`` is false (nothing was copied).
+        ArtifactNotFoundError
+            A registered artifact has no file.
+        """
+        from skybutler.errors import ConflictError
+
+        artifacts = list(artifacts)
+        targets = [destination / a.path for a in artifacts]
+        existing = [str(t) for t in targets if t.exists()]
+        if existing and not overwrite:
+            raise ConflictError(
+                f"{len(existing)} file(s) exist already under {destination}, e.g. {existing[0]}; "
+                "nothing was copied. Choose an empty directory or allow overwriting."
+            )
+        for artifact, target in zip(artifacts, targets, strict=True):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.partial")
+            try:
+                with self.transport.open(artifact.path) as source, open(partial, "wb") as out:
+                    shutil.copyfileobj(source, out, 1 << 20)
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+            partial.replace(target)
+        return targets
+
     # -- remove, verify, reconcile -----------------------------------------------------------------------------
     def delete(self, paths: Iterable[str]) -> None:
         """Delete files (a missing file is not an error)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from skybutler.query._completeness import Completeness, completeness
 from skybutler.query._parser import parse_where
 from skybutler.query._queries import (
     DataIdResults,
@@ -12,8 +13,10 @@ from skybutler.query._queries import (
 )
 
 __all__ = [
+    "Completeness",
     "DataIdResults",
     "DatasetResults",
+    "completeness",
     "parse_where",
     "query_data_ids",
     "query_datasets",
