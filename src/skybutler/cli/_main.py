@@ -15,7 +15,7 @@ import click
 from skybutler.errors import SkyButlerError
 from skybutler.plugins import PluginRegistry
 
-__all__ = ["COMMANDS", "cli", "commands", "main"]
+__all__ = ["COMMANDS", "InternalError", "ReportedError", "cli", "commands", "main"]
 
 #: Built-in subcommands: name -> "module:attribute" of the click command (imported when the command is used).
 COMMANDS = {
@@ -50,8 +50,34 @@ commands: PluginRegistry[click.Command] = PluginRegistry("cli", COMMANDS)
 """Subcommands by name: the built-ins above, and other packages' through the ``skybutler.cli`` entry points."""
 
 
+class ReportedError(click.ClickException):
+    """A `SkyButlerError` as the CLI reports it: ``error [code]: message`` on stderr, the error's exit code."""
+
+    def __init__(self, error: SkyButlerError) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.exit_code = error.exit_code
+
+    def format_message(self) -> str:
+        return f"[{self.error.code}]: {self.message}"  # one line (a where-syntax error adds its caret)
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error {self.format_message()}", err=True)
+
+
+class InternalError(click.ClickException):
+    """An unexpected exception (a bug, or a library error we do not wrap yet), on one line unless --debug."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"internal error: {self.message} (rerun with --debug for the traceback)", err=True)
+
+
 class _Commands(click.Group):
-    """A group whose commands come from `commands`, imported only when listed in help or run."""
+    """A group whose commands come from `commands`, imported only when listed in help or run.
+
+    It also turns errors into one line on stderr with their exit code (the full traceback with ``--debug``),
+    here rather than in `main`, so click's test runner sees exactly what the shell sees.
+    """
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return commands.names()
@@ -68,6 +94,21 @@ class _Commands(click.Group):
                 f"The skybutler.cli entry point {cmd_name!r} is a {type(found).__name__}, not a click command."
             )
         return found
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
+            raise
+        except SkyButlerError as exc:
+            if (ctx.obj or {}).get("debug"):
+                raise
+            raise ReportedError(exc) from exc
+        except Exception as exc:
+            if (ctx.obj or {}).get("debug"):
+                raise
+            message = " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            raise InternalError(f"{type(exc).__name__}: {message}") from exc
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -89,35 +130,11 @@ def cli(ctx: click.Context, debug: bool, no_progress: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI: errors are one line on stderr with the error's exit code (tracebacks with --debug)."""
-    args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
+    """Run the CLI (the ``skybutler`` command): exit 0 on success, else the error's exit code."""
     try:
-        cli.main(args=args, prog_name="skybutler", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(1)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except SkyButlerError as exc:
-        if debug:
-            raise
-        click.echo(f"error [{exc.code}]: {exc}", err=True)  # one line (a where-syntax error adds its caret)
-        sys.exit(exc.exit_code)
-    except (KeyboardInterrupt, BrokenPipeError):
-        sys.exit(130 if sys.exc_info()[0] is KeyboardInterrupt else 1)
-    except Exception as exc:
-        if debug:
-            raise
-        click.echo(f"internal error: {type(exc).__name__}: {_one_line(exc)} (rerun with --debug for the traceback)",
-                   err=True)  # fmt: skip
-        sys.exit(1)
-    sys.exit(0)
+        cli.main(args=sys.argv[1:] if argv is None else argv, prog_name="skybutler")
+    except BrokenPipeError:  # `skybutler query-datasets ... | head`: the reader left; no traceback, no error line
+        import os
 
-
-def _one_line(exc: Any) -> str:
-    """An unexpected error's message on one line."""
-    return " | ".join(line.rstrip() for line in str(exc).splitlines() if line.strip())
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

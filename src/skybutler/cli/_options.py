@@ -94,7 +94,10 @@ def parse_data_id(text: str) -> dict[str, str]:
 # -- shell completion -----------------------------------------------------------------------------------------
 def _repo_of(ctx: click.Context) -> str | None:
     repo = ctx.params.get("repo")
-    return repo if isinstance(repo, str) else None
+    if isinstance(repo, str):
+        return repo
+    # Completing an option's value (``-c <TAB>``) stops click's parse early, leaving the arguments unparsed.
+    return next((a for a in ctx.args if not a.startswith("-")), None)
 
 
 def _complete(ctx: click.Context, incomplete: str, names: Callable[[Butler], list[str]]) -> list[CompletionItem]:
