@@ -55,7 +55,7 @@ def certify_calibrations(
     refused (exit 4) unless --replace.
     """
     butler = open_butler(ctx, repo, writeable=True)
-    refs = list(find_refs(butler, [dataset_type], [input_collection], where=where, data_id=data_id)[0])
+    refs = find_refs(butler, [dataset_type], [input_collection], where=where, data_id=data_id)[0]
     if not refs:
         click.echo(f"No {dataset_type} datasets in {input_collection} match; nothing certified.")
         return

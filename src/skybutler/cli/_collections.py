@@ -180,7 +180,7 @@ def associate(
     Tag the datasets selected (DATASET_TYPES, default all; --collections, --where) into TAGGED collection TAG.
     """
     butler = open_butler(ctx, repo, writeable=True)
-    refs = list(find_refs(butler, dataset_types, collections, where=where, data_id=data_id)[0])
+    refs = find_refs(butler, dataset_types, collections, where=where, data_id=data_id)[0]
     if butler.collections.register(tag, "TAGGED"):
         click.echo(f"Created TAGGED collection {tag}.")
     butler.collections.associate(tag, refs)
@@ -204,7 +204,7 @@ def disassociate(
     Untag the datasets selected (DATASET_TYPES, default all; --where) from TAGGED collection TAG.
     """
     butler = open_butler(ctx, repo, writeable=True)
-    refs = list(find_refs(butler, dataset_types, [tag], where=where, data_id=data_id)[0])
+    refs = find_refs(butler, dataset_types, [tag], where=where, data_id=data_id)[0]
     lines = [f"{r.dataset_type.name} {dict(r.data_id.required)} ({r.id})" for r in refs]
     if confirm(lines, f"untag {len(refs)} dataset(s) from {tag}", yes=yes, dry_run=dry_run):
         n = butler.collections.disassociate(tag, refs)

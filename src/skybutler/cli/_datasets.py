@@ -42,8 +42,8 @@ def prune_datasets(
     Select them with --collections (default: every RUN), --where and --data-id; run with --dry-run first.
     """
     butler = open_butler(ctx, repo, writeable=True)
-    refs = list(find_refs(butler, dataset_types, collections, where=where, data_id=data_id,
-                          find_first=not find_all)[0])  # fmt: skip
+    refs = find_refs(butler, dataset_types, collections, where=where, data_id=data_id,
+                          find_first=not find_all)[0]  # fmt: skip
     lines = [f"{r.dataset_type.name} {dict(r.data_id.required)} in {r.run} ({r.id})" for r in refs]
     if confirm(lines, f"remove {len(refs)} dataset(s) and their files", yes=yes, dry_run=dry_run):
         removed = butler.remove(refs)
@@ -69,7 +69,7 @@ def retrieve_artifacts(
     Copy the files of the selected datasets into the local directory DESTINATION, at their repository paths.
     """
     butler = open_butler(ctx, repo)
-    refs = list(find_refs(butler, dataset_types, collections, where=where, data_id=data_id, limit=limit)[0])
+    refs = find_refs(butler, dataset_types, collections, where=where, data_id=data_id, limit=limit)[0]
     paths = butler.retrieve_artifacts(refs, destination, overwrite=overwrite)
     for path in paths:
         click.echo(path)

@@ -14,6 +14,7 @@ from click.shell_completion import CompletionItem
 
 if TYPE_CHECKING:
     from skybutler.butler import Butler
+    from skybutler.datasets import DatasetRef
 
 __all__ = [
     "collections_option",
@@ -182,7 +183,7 @@ def confirm(what: Sequence[str], action: str, *, yes: bool, dry_run: bool) -> bo
     click's prompt reads end-of-file and aborts (exit 1), so a script never deletes by accident.
     """
     if not what:
-        click.echo(f"Nothing to {action}.")
+        click.echo("Nothing matches: nothing was changed.")
         return False
     click.echo(f"Would {action}:" if dry_run else f"About to {action}:")
     for line in what:
@@ -213,8 +214,8 @@ def find_refs(
     find_first: bool = True,
     limit: int | None = None,
     order_by: Sequence[str] = (),
-) -> tuple[Any, list[str]]:
-    """The datasets the shared options select, and the collections searched.
+) -> tuple[list[DatasetRef], Any]:
+    """The datasets the shared options select (each once), and the query result (for `explain_no_results`).
 
     Without ``--collections`` every RUN collection is searched, and all datasets are kept (each dataset lives
     in exactly one run, so nothing is found twice); with them, the first along the path unless ``find_first``
@@ -228,9 +229,10 @@ def find_refs(
         find_first = False
     types = split_names(dataset_types) or ["*"]
     if not names:
-        return [], names
+        return [], None
     results = butler.query_datasets(
         types, collections=names, where=where, data_id=merged_data_id(data_id), find_first=find_first,
         limit=limit, order_by=list(order_by) or None,
     )  # fmt: skip
-    return results, names
+    # Without find-first a dataset reached through several collections comes once per collection: list it once.
+    return list({ref.id: ref for ref in results}.values()), results

@@ -27,7 +27,7 @@ __all__ = ["missing", "query_data_ids", "query_datasets", "query_dimension_recor
 
 def _explain(results: Any, fmt: str) -> None:
     """After an empty table, say why it is empty (on stderr for the script formats, which print just [])."""
-    for reason in results.explain_no_results() if hasattr(results, "explain_no_results") else []:
+    for reason in results.explain_no_results() if results is not None else ["No RUN collections to search."]:
         click.echo(f"  {reason}", err=fmt != "table")
 
 
@@ -55,12 +55,12 @@ def query_datasets(
     search path is shown for each data ID, unless --find-all.
     """
     butler = open_butler(ctx, repo)
-    results, _ = find_refs(
+    refs, results = find_refs(
         butler, dataset_types, collections, where=where, data_id=data_id, find_first=not find_all,
         limit=limit, order_by=order_by,
     )  # fmt: skip
     rows: list[dict[str, Any]] = []
-    for ref in results:
+    for ref in refs:
         row: dict[str, Any] = {"dataset_type": ref.dataset_type.name, "run": ref.run, "id": ref.id}
         row.update(ref.data_id.required)
         if show_uri:
