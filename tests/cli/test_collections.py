@@ -36,9 +36,9 @@ def test_chains_in_every_mode(run: Run, sample_repo: str) -> None:
     assert cycle.stderr.startswith("error [")
     rows = _json(run, "query-collections", sample_repo)
     assert rows == [
-        {"name": "all", "type": "CHAINED", "children": "run1, calib/run1", "doc": ""},
-        {"name": "calib/run1", "type": "RUN", "children": "", "doc": ""},
-        {"name": "run1", "type": "RUN", "children": "", "doc": ""},
+        {"name": "all", "type": "CHAINED", "children": "run1, calib/run1", "doc": None},
+        {"name": "calib/run1", "type": "RUN", "children": None, "doc": None},
+        {"name": "run1", "type": "RUN", "children": None, "doc": None},
         {"name": "top", "type": "CHAINED", "children": "all", "doc": "Everything"},
     ]
     tree = _json(run, "query-collections", sample_repo, "top", "--chains", "tree")

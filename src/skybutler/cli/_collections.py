@@ -103,7 +103,7 @@ def query_collections(
                 out.print(root)
         return
     rows = [
-        {"name": r.name, "type": r.type.name, "children": ", ".join(_children(butler, r.name)), "doc": r.doc or ""}
+        {"name": r.name, "type": r.type.name, "children": ", ".join(_children(butler, r.name)) or None, "doc": r.doc}
         for r in records
     ]
     emit(rows, fmt, title="Collections", empty="No collections match.")

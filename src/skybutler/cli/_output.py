@@ -66,7 +66,10 @@ def emit(
     empty: str = "No results.",
     columns: Sequence[str] | None = None,
 ) -> None:
-    """Print ``rows`` in ``fmt``; an empty table prints ``empty`` (JSON/YAML print an empty list, CSV nothing)."""
+    """Print ``rows`` in ``fmt``; an empty table prints ``empty`` (JSON/YAML print an empty list, CSV nothing).
+
+    The script formats keep every column; a table drops those empty in every row, unless ``columns`` names them.
+    """
     data = [{k: plain(v) for k, v in row.items()} for row in rows]
     cols = list(columns) if columns is not None else _columns(data)
     if fmt == "json":
@@ -92,6 +95,8 @@ def emit(
     else:
         from rich.table import Table
 
+        if columns is None:  # a table for people leaves out columns with no value at all (unset metadata fields)
+            cols = [c for c in cols if any(row.get(c) is not None for row in data)]
         table = Table(title=title, title_justify="left", header_style="bold")
         for col in cols:
             table.add_column(col, overflow="fold")

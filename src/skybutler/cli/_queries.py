@@ -167,17 +167,16 @@ def missing(
 ) -> None:  # fmt: skip
     """Show which dataset types exist for each data ID.
 
-    The completeness matrix: for each data ID, which of DATASET_TYPES exist in the collections.
+    The completeness matrix: for each data ID, which of DATASET_TYPES exist in the collections (without
+    --collections: in every RUN).
     """
     butler = open_butler(ctx, repo)
     types = split_names(dataset_types)
     dims = split_names(dimensions)
     if not dims:
         dims = sorted({d for dt in butler.query_dataset_types(types) for d in dt.dimensions.required})
-    matrix = butler.missing(
-        types, dims, where=where, collections=resolve_collections(butler, collections) or None,
-        data_id=merged_data_id(data_id),
-    )  # fmt: skip
+    names = resolve_collections(butler, collections) or [r.name for r in butler.query_collections(types=["RUN"])]
+    matrix = butler.missing(types, dims, where=where, collections=names, data_id=merged_data_id(data_id))
     mark = (lambda here: "yes" if here else "MISSING") if fmt == "table" else bool
     rows = []
     for coord, present in matrix.rows:
