@@ -3,6 +3,12 @@
 Start-up is a budget (``skybutler --help`` in 0.15 s as a whole process): this module imports click and our
 errors only.  Each command lives in a module of its command group (``_repo``, ``_queries``, ...) that imports
 the library inside the command's body, so ``--help`` never loads SQLAlchemy, the registry or rich.
+
+Adding a command group (the transfer commands, ``verify``, ``cache``): a module ``_<group>.py`` of click
+commands built from the shared pieces (``_options``: repository argument, dataset selection, ``--yes`` and
+``--dry-run``, completion; ``_output``: ``--format`` and `emit`; ``_progress``: ``with progress_bar(ctx) as
+progress:`` around the bulk call, passing ``progress=progress``), one line per command in `COMMANDS`, and
+``python docs/gen_cli.py``.
 """
 
 from __future__ import annotations
