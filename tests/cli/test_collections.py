@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import click
+import pytest
 from tests.cli.conftest import Run, run_process
 
 from skybutler.butler import Butler
@@ -116,3 +118,27 @@ def test_collection_commands_as_processes(sample_repo: str) -> None:
     done = run_process("remove-runs", sample_repo, "calib/run1")  # no terminal, no --yes: aborts
     assert done.returncode == 1
     assert done.stderr.strip().endswith("Aborted!")
+
+
+def test_remove_runs_draws_its_progress_on_a_terminal(
+    run: Run, sample_repo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from skybutler.cli import _progress
+
+    monkeypatch.setattr(_progress, "stderr_is_terminal", lambda: True)  # the runner's stderr is a buffer
+    seen: list[bool] = []
+    real = _progress.progress_wanted
+
+    def spy(ctx: click.Context) -> bool:
+        seen.append(real(ctx))
+        return seen[-1]
+
+    monkeypatch.setattr(_progress, "progress_wanted", spy)
+    result = run("--no-progress", "remove-runs", sample_repo, "calib/run1", "--yes")
+    assert result.exit_code == 0, result.output
+    assert seen == [False]  # asked not to
+    result = run("remove-runs", sample_repo, "run1", "--yes")
+    assert result.exit_code == 0, result.output
+    assert seen == [False, True]
+    assert "remove-runs" in result.stderr
+    assert "1/1" in result.stderr

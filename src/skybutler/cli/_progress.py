@@ -17,14 +17,19 @@ import click
 if TYPE_CHECKING:
     from skybutler.types import Progress
 
-__all__ = ["RichProgress", "progress_bar", "progress_wanted"]
+__all__ = ["RichProgress", "progress_bar", "progress_wanted", "stderr_is_terminal"]
 
 
 def progress_wanted(ctx: click.Context) -> bool:
     """Whether to draw bars: asked for (no ``--no-progress``) and stderr is a terminal."""
     root = ctx.find_root()
     wanted = bool((root.obj or {}).get("progress", True))
-    return wanted and sys.stderr.isatty()
+    return wanted and stderr_is_terminal()
+
+
+def stderr_is_terminal() -> bool:
+    """Whether stderr is a terminal (bars would garble a log file or a pipe)."""
+    return sys.stderr.isatty()
 
 
 class RichProgress:
@@ -47,13 +52,14 @@ def progress_bar(ctx: click.Context, *, force: bool = False) -> Iterator[Progres
 
     ``force`` draws even off a terminal (for tests of the adapter itself).
     """
-    if not (force or progress_wanted(ctx)):
+    wanted = progress_wanted(ctx)
+    if not (force or wanted):
         yield None
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    console = Console(file=sys.stderr, force_terminal=force or None)
+    console = Console(file=sys.stderr, force_terminal=True if force or wanted else None)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as bars:
         yield RichProgress(bars)
