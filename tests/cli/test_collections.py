@@ -142,3 +142,10 @@ def test_remove_runs_draws_its_progress_on_a_terminal(
     assert seen == [False, True]
     assert "remove-runs" in result.stderr
     assert "1/1" in result.stderr
+
+
+def test_names_are_printed_as_typed_not_as_markup(run: Run, sample_repo: str) -> None:
+    assert run("collection-chain", sample_repo, "u/[bold]x[/bold]", "run1").exit_code == 0
+    assert "u/[bold]x[/bold]" in run("query-collections", sample_repo).stdout
+    tree = run("query-collections", sample_repo, "u/*", "--chains", "tree").stdout
+    assert tree.startswith("u/[bold]x[/bold] CHAINED")

@@ -52,9 +52,16 @@ def _tree(butler: Butler, name: str, seen: tuple[str, ...] = ()) -> dict[str, An
     return node
 
 
+def _label(node: dict[str, Any]) -> Any:
+    """A tree label: the name as typed (never read as rich markup), then the type, dimmed."""
+    from rich.text import Text
+
+    return Text.assemble(node["name"], " ", (node["type"], "dim"))
+
+
 def _add_branches(branch: Any, node: dict[str, Any]) -> None:
     for child in node.get("children", []):
-        _add_branches(branch.add(f"{child['name']} [dim]{child['type']}[/dim]"), child)
+        _add_branches(branch.add(_label(child)), child)
 
 
 @click.command()
@@ -98,7 +105,7 @@ def query_collections(
 
             out = console()
             for node in trees:
-                root = Tree(f"[bold]{node['name']}[/bold] [dim]{node['type']}[/dim]")
+                root = Tree(_label(node))
                 _add_branches(root, node)
                 out.print(root)
         return

@@ -94,6 +94,7 @@ def emit(
         click.echo(empty)
     else:
         from rich.table import Table
+        from rich.text import Text
 
         if columns is None:  # a table for people leaves out columns with no value at all (unset metadata fields)
             cols = [c for c in cols if any(row.get(c) is not None for row in data)]
@@ -101,7 +102,8 @@ def emit(
         for col in cols:
             table.add_column(col, overflow="fold")
         for row in data:
-            table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in cols))
+            # Text, not str: a name like "u/me/[bold]" must print as typed, not be read as rich markup
+            table.add_row(*(Text("" if row.get(c) is None else str(row.get(c))) for c in cols))
         console().print(table)
 
 
