@@ -140,6 +140,7 @@ def _plugin(tmp_path: Path, value: str) -> Path:
             not_a_command = 42
             ''')
     )
+    (tmp_path / "skybutler_hello_raises.py").write_text("raise RuntimeError('no configuration')\n")
     info = tmp_path / "skybutler_hello-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: skybutler-hello\nVersion: 1.0\n")
@@ -167,12 +168,25 @@ def test_plugin_subcommands_come_from_entry_points(tmp_path: Path, disabled: boo
     assert done.stdout == "hello world\n"
 
 
-def test_a_plugin_that_is_not_a_command_is_reported(tmp_path: Path) -> None:
-    path = _plugin(tmp_path, "hello = skybutler_hello:not_a_command")
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("skybutler_hello:not_a_command", "entry point 'hello' is a int, not a click command"),
+        ("skybutler_hello:missing", "could not be loaded: The cli plug-in 'hello' points at"),
+        ("skybutler_nowhere:hello", "needs the package 'skybutler_nowhere'"),
+        ("skybutler_hello_raises:hello", "could not be loaded: RuntimeError: no configuration"),
+    ],
+)
+def test_a_broken_plugin_is_listed_and_says_why_when_run(tmp_path: Path, value: str, reason: str) -> None:
+    path = _plugin(tmp_path, f"hello = {value}")
     os.environ["PYTHONPATH"] = str(path) + os.pathsep + os.environ.get("PYTHONPATH", "")
     try:
+        listed = run_process("--help")
         done = run_process("hello", "world")
     finally:
         os.environ["PYTHONPATH"] = os.environ["PYTHONPATH"].split(os.pathsep, 1)[1]
+    assert listed.returncode == 0, listed.stderr  # the rest of the CLI still works
+    assert "hello" in listed.stdout
+    assert "(broken plug-in: run it to see why)" in listed.stdout
     assert done.returncode == 1
-    assert "entry point 'hello' is a int, not a click command" in done.stderr
+    assert reason in done.stderr

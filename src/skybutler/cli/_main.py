@@ -93,12 +93,15 @@ class _Commands(click.Group):
             found = commands.get(cmd_name)
         except SkyButlerError as exc:
             if cmd_name in commands.names():  # a plug-in that is there but broken: say so, do not hide it
-                raise click.ClickException(f"The subcommand {cmd_name!r} could not be loaded: {exc}") from None
+                return _broken(cmd_name, f"The subcommand {cmd_name!r} could not be loaded: {exc}")
             return None
+        except Exception as exc:  # a plug-in's module failed on import; our own commands' failures are bugs
+            if cmd_name in COMMANDS:
+                raise
+            return _broken(cmd_name, f"The subcommand {cmd_name!r} could not be loaded: {type(exc).__name__}: {exc}")
         if not isinstance(found, click.Command):
-            raise click.ClickException(
-                f"The skybutler.cli entry point {cmd_name!r} is a {type(found).__name__}, not a click command."
-            )
+            kind = type(found).__name__
+            return _broken(cmd_name, f"The skybutler.cli entry point {cmd_name!r} is a {kind}, not a click command.")
         return found
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -133,6 +136,18 @@ def cli(ctx: click.Context, debug: bool, no_progress: bool) -> None:
     5 permission denied.
     """
     ctx.obj = {"debug": debug, "progress": not no_progress}
+
+
+def _broken(name: str, reason: str) -> click.Command:
+    """Stands in for a plug-in that cannot be used: listed in help as broken, and says why when run."""
+
+    def fail(**_: object) -> None:
+        raise click.ClickException(reason)
+
+    return click.Command(
+        name, callback=fail, short_help="(broken plug-in: run it to see why)", help=reason,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
