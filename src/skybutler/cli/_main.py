@@ -90,7 +90,7 @@ class _Commands(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         try:
-            found = commands.get(cmd_name)
+            found: object = commands.get(cmd_name)  # an entry point may name anything
         except SkyButlerError as exc:
             if cmd_name in commands.names():  # a plug-in that is there but broken: say so, do not hide it
                 return _broken(cmd_name, f"The subcommand {cmd_name!r} could not be loaded: {exc}")
