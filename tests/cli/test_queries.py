@@ -109,3 +109,12 @@ def test_query_commands_as_processes(sample_repo: str) -> None:
     assert bad.returncode == 2
     assert bad.stderr.startswith("error [query-syntax]:")
     assert "Traceback" not in bad.stderr
+
+
+def test_calibration_collections_are_searched_at_a_time(run: Run, sample_repo: str) -> None:
+    run("certify-calibrations", sample_repo, "calib/run1", "calib", "bias", "--begin", "2025-01-01")
+    none = run("query-datasets", sample_repo, "bias", "-c", "calib")
+    assert none.stdout.endswith("CALIBRATION collections are searched only with --at TIME (see calibration-history).\n")
+    found = _json(run, "query-datasets", sample_repo, "bias", "-c", "calib", "--at", "2025-03-01")
+    assert [(r["detector"], r["run"]) for r in found] == [(0, "calib/run1"), (1, "calib/run1")]
+    assert _json(run, "query-datasets", sample_repo, "bias", "-c", "calib", "--at", "2024-12-31") == []

@@ -214,12 +214,13 @@ def find_refs(
     find_first: bool = True,
     limit: int | None = None,
     order_by: Sequence[str] = (),
+    at: str | None = None,
 ) -> tuple[list[DatasetRef], Any]:
     """The datasets the shared options select (each once), and the query result (for `explain_no_results`).
 
     Without ``--collections`` every RUN collection is searched, and all datasets are kept (each dataset lives
     in exactly one run, so nothing is found twice); with them, the first along the path unless ``find_first``
-    is off.
+    is off.  CALIBRATION collections in the path are searched only with ``at`` (the certification valid then).
     """
     from skybutler.registry import CollectionType
 
@@ -232,7 +233,7 @@ def find_refs(
         return [], None
     results = butler.query_datasets(
         types, collections=names, where=where, data_id=merged_data_id(data_id), find_first=find_first,
-        limit=limit, order_by=list(order_by) or None,
+        limit=limit, order_by=list(order_by) or None, at=at,
     )  # fmt: skip
     # Without find-first a dataset reached through several collections comes once per collection: list it once.
     return list({ref.id: ref for ref in results}.values()), results

@@ -38,6 +38,7 @@ def _explain(results: Any, fmt: str) -> None:
 @where_option
 @data_id_option
 @click.option("--find-all", is_flag=True, help="Every match along the search path, not only the first per data ID.")
+@click.option("--at", metavar="TIME", help="Search CALIBRATION collections for what was valid then (ISO, UTC).")
 @order_by_option
 @limit_option
 @click.option("--show-uri", is_flag=True, help="Add each dataset's file URI.")
@@ -45,7 +46,8 @@ def _explain(results: Any, fmt: str) -> None:
 @click.pass_context
 def query_datasets(
     ctx: click.Context, repo: str, dataset_types: tuple[str, ...], collections: tuple[str, ...], where: str,
-    data_id: tuple[str, ...], find_all: bool, order_by: tuple[str, ...], limit: int | None, show_uri: bool, fmt: str,
+    data_id: tuple[str, ...], find_all: bool, at: str | None, order_by: tuple[str, ...], limit: int | None,
+    show_uri: bool, fmt: str,
 ) -> None:  # fmt: skip
     """List datasets.
 
@@ -57,7 +59,7 @@ def query_datasets(
     butler = open_butler(ctx, repo)
     refs, results = find_refs(
         butler, dataset_types, collections, where=where, data_id=data_id, find_first=not find_all,
-        limit=limit, order_by=order_by,
+        limit=limit, order_by=order_by, at=at,
     )  # fmt: skip
     rows: list[dict[str, Any]] = []
     for ref in refs:
@@ -72,6 +74,9 @@ def query_datasets(
     if not rows:
         click.echo("No datasets found.")
         _explain(results, fmt)
+        searched = butler.collections.flatten(resolve_collections(butler, collections))
+        if at is None and any(butler.collections.get(c).type.name == "CALIBRATION" for c in searched):
+            click.echo("  CALIBRATION collections are searched only with --at TIME (see calibration-history).")
         return
     by_type: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
