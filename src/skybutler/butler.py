@@ -26,14 +26,14 @@ from skybutler.errors import (
     PermissionDeniedError,
     SkyButlerError,
 )
-from skybutler.registry import CollectionType, Registry
+from skybutler.registry import CollectionType, Registry, is_glob
 from skybutler.registry._search import find_first
 from skybutler.transports import open_transport
 
 if TYPE_CHECKING:
     from skybutler.datasets import DatasetIdMode
     from skybutler.dimensions import DimensionRecord
-    from skybutler.query import DataIdResults, DatasetResults
+    from skybutler.query import CompletenessTable, DataIdResults, DatasetResults
     from skybutler.registry import CollectionRecord, DatasetRow, StoredDatasetType
     from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, TimeLike, UriLike
 
@@ -254,8 +254,9 @@ class Butler:
         leaves = self._search_cache.get(key)
         if leaves is None:
             records = self.registry.collections.resolve(names)
-            if any(r.type is CollectionType.CHAINED for r in records):
-                return names, self.registry.collections.flatten(names)  # chains can be redefined: no cache
+            if any(r.type is CollectionType.CHAINED for r in records) or any(is_glob(n) for n in names):
+                # chains can be redefined and globs match new collections: no cache
+                return names, self.registry.collections.flatten(names)
             leaves = records
             self._search_cache[key] = leaves
         return names, leaves
@@ -598,6 +599,51 @@ class Butler:
 
         return query_dimension_records(self.registry, element, where=where, bind=bind, data_id=data_id,
                                        order_by=order_by, limit=limit, kwargs=kwargs)  # fmt: skip
+
+    def missing(
+        self,
+        dataset_types: str | Iterable[str],
+        dimensions: Iterable[str],
+        *,
+        collections: CollectionsLike | None = None,
+        where: str = "",
+        bind: Mapping[str, Any] | None = None,
+        data_id: DataIdLike | None = None,
+        **kwargs: Any,
+    ) -> CompletenessTable:
+        """The completeness matrix: for each data ID of ``dimensions``, how many datasets of each type exist.
+
+        Examples
+        --------
+        >>> table = butler.missing(["calexp", "src"], ["visit", "detector"], where="band = 'r'")  # doctest: +SKIP
+        >>> [row.data_id for row in table.incomplete()]  # doctest: +SKIP
+        """
+        from skybutler.query import completeness
+
+        names = [dataset_types] if isinstance(dataset_types, str) else list(dataset_types)
+        leaves = self._search_path(collections)[1]
+        return completeness(self.registry, names, dimensions, leaves, where=where, bind=bind, data_id=data_id,
+                            kwargs=kwargs)  # fmt: skip
+
+    def query_collections(
+        self,
+        pattern: str | Iterable[str] = "*",
+        *,
+        types: Iterable[CollectionType | str] | None = None,
+        flatten_chains: bool = False,
+    ) -> list[str]:
+        """Names of the collections matching glob pattern(s) and types, sorted (``flatten_chains`` expands chains)."""
+        return [r.name for r in self.collections.query(pattern, types=types, flatten_chains=flatten_chains)]
+
+    def query_dataset_types(self, pattern: str | Iterable[str] = "*") -> list[DatasetType]:
+        """Registered dataset types whose name matches glob pattern(s), sorted by name."""
+        import fnmatch
+
+        patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+        found = [s.dataset_type for s in self.registry.dataset_types.all()]
+        return sorted(
+            (dt for dt in found if any(fnmatch.fnmatchcase(dt.name, p) for p in patterns)), key=lambda dt: dt.name
+        )
 
     # -- conveniences ------------------------------------------------------------------------------------------
     def insert_dimension_records(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from skybutler.query._missing import CompletenessRow, CompletenessTable, completeness
 from skybutler.query._parser import parse_where
 from skybutler.query._queries import (
     DataIdResults,
@@ -12,8 +13,11 @@ from skybutler.query._queries import (
 )
 
 __all__ = [
+    "CompletenessRow",
+    "CompletenessTable",
     "DataIdResults",
     "DatasetResults",
+    "completeness",
     "parse_where",
     "query_data_ids",
     "query_datasets",
