@@ -26,6 +26,17 @@ if TYPE_CHECKING:
 __all__ = ["QueryBuilder"]
 
 
+def _one_of(column: Any, values: Sequence[Any]) -> Any:
+    """``column IN (values)`` with one bound parameter per value (``=`` for one).
+
+    SQLAlchemy's default ``IN`` has one *expanding* parameter, rendered at execution: such a statement cannot
+    be compiled once and reused (`Database.stream_rows` caches compiled shapes); a fixed count of parameters can.
+    """
+    if len(values) == 1:
+        return column == values[0]
+    return column.in_([sa.literal(v, type_=column.type) for v in values])
+
+
 class _DatasetColumns:
     """The dataset columns of a query: dimension keys, ``dataset_id``, ``collection_id`` and ``run_id``."""
 
@@ -62,8 +73,18 @@ class QueryBuilder:
 
     # -- joining ----------------------------------------------------------------------------------------------
     def _alias(self, table: sa.Table) -> Any:
+        """The table under the next alias name (``t1``, ``t2``, ...).
+
+        Aliases are immutable, so each (table, name) is made once and kept in the table's ``info``: building
+        an alias's column collection costs more than running a small query.
+        """
         self._aliases += 1
-        return table.alias(f"t{self._aliases}")
+        name = f"t{self._aliases}"
+        cache: dict[str, Any] = table.info.setdefault("skybutler_aliases", {})
+        alias = cache.get(name)
+        if alias is None:
+            alias = cache[name] = table.alias(name)
+        return alias
 
     def _join(self, table: Any, dim_columns: Mapping[str, Any]) -> None:
         """Join ``table`` on every dimension it shares with the query; remember its other dimensions."""
@@ -159,7 +180,7 @@ class QueryBuilder:
             runs = self._alias(d)
             self._join(tags, {x: tags.c[x] for x in dims})
             self.from_ = self.from_.join(runs, runs.c.id == tags.c.dataset_id)
-            self.conditions += [tags.c.dataset_type_id == stored.id, tags.c.collection_id.in_(plain)]
+            self.conditions += [tags.c.dataset_type_id == stored.id, _one_of(tags.c.collection_id, plain)]
             return _DatasetColumns(tags, runs.c.run_id)
         with_validity = use_calib and at is None
         no_time = sa.cast(sa.null(), sa.BigInteger)
@@ -170,7 +191,7 @@ class QueryBuilder:
             parts.append(
                 sa.select(*(tags.c[x] for x in dims), tags.c.dataset_id, tags.c.collection_id, d.c.run_id, *extra)
                 .join(d, d.c.id == tags.c.dataset_id)
-                .where(tags.c.dataset_type_id == stored.id, tags.c.collection_id.in_(plain))
+                .where(tags.c.dataset_type_id == stored.id, _one_of(tags.c.collection_id, plain))
             )
         if use_calib and stored.calibs is not None:
             c = stored.calibs.c
@@ -179,7 +200,7 @@ class QueryBuilder:
             parts.append(
                 sa.select(*(c[x] for x in dims), c.dataset_id, c.collection_id, d.c.run_id, *validity)
                 .join(d, d.c.id == c.dataset_id)
-                .where(c.dataset_type_id == stored.id, c.collection_id.in_(calib), c.recorded_end == TIMESPAN_MAX,
+                .where(c.dataset_type_id == stored.id, _one_of(c.collection_id, calib), c.recorded_end == TIMESPAN_MAX,
                        *when)
             )  # fmt: skip
         if not parts:  # typed like the tags table: PostgreSQL cannot compare an untyped NULL column with a value

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from skybutler.datasets import DatasetRef
+from skybutler.datasets import DatasetRef, as_uuid
 from skybutler.dimensions import DataCoordinate, DimensionRecord, normalize_data_id
 from skybutler.errors import DatasetTypeError
 from skybutler.query._ast import Identifier
@@ -192,8 +192,6 @@ class DatasetResults(_Results):
 
     def __iter__(self) -> Iterator[DatasetRef]:
         collections = self._registry.collections
-        import uuid
-
         runs: dict[int, str] = {}
         left = self._limit
         for stored, build in self._parts:
@@ -201,8 +199,7 @@ class DatasetResults(_Results):
             group = dt.dimensions
             n = len(group.required)
             for row in self._registry.db.stream_rows(build(), PAGE):
-                value = row[n]
-                dataset_id = value if isinstance(value, uuid.UUID) else uuid.UUID(hex=value)
+                dataset_id = as_uuid(row[n])
                 run = runs.get(row[n + 2])
                 if run is None:
                     run = runs[row[n + 2]] = collections.by_id(row[n + 2]).name
