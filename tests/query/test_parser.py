@@ -323,3 +323,46 @@ def test_random_asts_print_and_parse_back_equal(node: Node) -> None:
     parsed = parse_where(text)
     assert parsed == node, text
     assert str(parsed) == text
+
+
+# -- the cache of parsed trees keyed by the text with its integers blanked out ---------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(
+        [
+            "visit > {0} AND detector = {1}",
+            "instrument = 'Cam{0}' AND visit IN ({0}, {1}, 7) OR detector.purpose = \"{1}\"",
+            "visit * {0} - {1} > exposure.day_obs AND x = 1.5 AND T'2025-01-0{2}' < t",
+            "visit IN ({2}..1{0}) AND detector = -{2}",
+            "NOT (visit = {0}) AND htm7 = {1} AND :b{2} = {2}",
+        ]
+    ),
+    st.tuples(st.integers(0, 10**12), st.integers(0, 10**6), st.integers(1, 9)),
+    st.tuples(st.integers(0, 10**12), st.integers(0, 10**6), st.integers(1, 9)),
+)
+def test_cached_trees_equal_fresh_parses(template: str, first: tuple[int, ...], second: tuple[int, ...]) -> None:
+    from skybutler.query._parser import _parse_where
+
+    for values in (first, second):
+        text = template.format(*values)
+        cached, fresh = parse_where(text), _parse_where(text)
+        assert cached == fresh
+        assert str(cached) == str(fresh)
+        # positions (not part of equality) are those of this text, so error carets land under the right token
+        assert _positions(cached) == _positions(fresh)
+
+
+def _positions(node: object) -> list[int]:
+    import dataclasses
+
+    out = []
+    if hasattr(node, "pos"):
+        out.append(node.pos)
+    if dataclasses.is_dataclass(node):
+        for f in dataclasses.fields(node):
+            value = getattr(node, f.name)
+            for child in value if isinstance(value, tuple) else (value,):
+                out += _positions(child)
+    return out
