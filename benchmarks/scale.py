@@ -97,9 +97,11 @@ def measure(butler: Butler, size: int, repeats: int) -> dict[str, float]:
     n_ids = size // N_TYPES
     n_visits = max(1, n_ids // N_DETECTORS)
     rng = random.Random(42)
-    picks = [(rng.randrange(1, n_visits + 1), rng.randrange(N_DETECTORS), rng.randrange(N_TYPES)) for _ in range(repeats)]
+    picks = [
+        (rng.randrange(1, n_visits + 1), rng.randrange(N_DETECTORS), rng.randrange(N_TYPES)) for _ in range(repeats)
+    ]
     nv = min(n_visits, 100)
-    nd = 1000 // nv
+    nd = min(N_DETECTORS, 1000 // nv)  # nv * nd = 1000 rows from 10k datasets up; fewer on smaller registries
     first_files = min(N_FILES, n_ids)
 
     def find(i: int) -> None:
@@ -114,9 +116,8 @@ def measure(butler: Butler, size: int, repeats: int) -> dict[str, float]:
         check(got == {"i": k}, f"get file {k}: {got}")
 
     def where(i: int) -> None:
-        t = i % N_TYPES
-        refs = list(butler.query_datasets(f"t{t}", collections=RUN,
-                                          where=f"instrument = 'Cam' AND visit <= {nv} AND detector < {nd}"))  # fmt: skip
+        where = f"instrument = 'Cam' AND visit <= {nv} AND detector < {nd}"
+        refs = list(butler.query_datasets(f"t{i % N_TYPES}", collections=RUN, where=where))
         check(len(refs) == nv * nd, f"where: {len(refs)} rows, expected {nv * nd}")
 
     def partial(i: int) -> None:
