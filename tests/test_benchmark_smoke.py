@@ -27,3 +27,24 @@ def test_w1_on_skybutler_runs_every_implemented_step(tmp_path: Path) -> None:
         assert steps[name]["n_ops"] > 0
     assert all(s["error"] is None or s["error"].startswith("not in skybutler yet") for s in ours["steps"])
     assert {r["system"] for r in records} == {"skybutler", "baseline"}
+
+
+def test_scale_workload_runs_on_a_small_registry() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "scale.py"), "--sizes", "2000", "--repeats", "10"],
+        capture_output=True, text=True, check=False, cwd=BENCHMARKS,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("{")))
+    assert result["size"] == 2000
+    assert {"find", "get", "where_1000", "partial", "calib_lookup"} <= set(result)
+
+
+def test_memory_check_reports_one_copy_for_a_small_get() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "memory.py"), "--gib", "0.05", "--format", "npy"],
+        capture_output=True, text=True, check=False, cwd=BENCHMARKS,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["array_mib"] > 40

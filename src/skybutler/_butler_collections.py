@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from skybutler.datasets import DatasetRef
-from skybutler.dimensions import Timespan, to_tai_ns
-from skybutler.errors import CollectionError, PermissionDeniedError
+from skybutler.dimensions import Timespan, tai_ns_to_iso, to_tai_ns
+from skybutler.errors import CollectionError, DataIdError, PermissionDeniedError
 from skybutler.registry import CollectionRecord, CollectionType
 from skybutler.registry._calibrations import CalibrationChange, CertificationRow, tai_now
 from skybutler.registry._collection_ops import associate, certify, decertify, disassociate, remove_collection
@@ -158,7 +158,13 @@ class ButlerCollections:
         the old rows are closed and their parts outside ``valid`` re-appended, in one transaction.
         """
         self._writeable()
-        return certify(self._registry, name, refs, as_timespan(valid), replace=replace)
+        span = as_timespan(valid)
+        if span.begin is not None and span.begin == span.end:
+            raise DataIdError(
+                f"The validity range [{tai_ns_to_iso(span.begin)}, {tai_ns_to_iso(span.begin)}) TAI is empty: a "
+                "certification must cover some time (end after begin)."
+            )
+        return certify(self._registry, name, refs, span, replace=replace)
 
     def decertify(
         self,

@@ -26,14 +26,14 @@ from skybutler.errors import (
     PermissionDeniedError,
     SkyButlerError,
 )
-from skybutler.registry import CollectionType, Registry
+from skybutler.registry import CollectionType, Registry, is_glob
 from skybutler.registry._search import find_first
 from skybutler.transports import open_transport
 
 if TYPE_CHECKING:
     from skybutler.datasets import DatasetIdMode
     from skybutler.dimensions import DimensionRecord
-    from skybutler.query import Completeness, DataIdResults, DatasetResults
+    from skybutler.query import CompletenessTable, DataIdResults, DatasetResults
     from skybutler.registry import CollectionRecord, DatasetRow, StoredDatasetType
     from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, TimeLike, UriLike
 
@@ -188,15 +188,6 @@ class Butler:
         """Return the registered dataset type ``name``."""
         return self.registry.get_dataset_type(name)
 
-    def query_dataset_types(self, pattern: str | Iterable[str] = "*") -> list[DatasetType]:
-        """Registered dataset types whose name matches a glob pattern (or any of several), sorted by name."""
-        import fnmatch
-
-        patterns = [pattern] if isinstance(pattern, str) else list(pattern)
-        return [
-            dt for dt in self.registry.query_dataset_types() if any(fnmatch.fnmatchcase(dt.name, p) for p in patterns)
-        ]
-
     def remove_dataset_type(self, name: str) -> None:
         """Remove a dataset type that has no datasets (a `ConflictError` names how many remain)."""
         if not self.writeable:
@@ -220,12 +211,6 @@ class Butler:
                     f"components: {sorted(sc.components) or 'none'}."
                 )
         return stored, component or None
-
-    def query_collections(
-        self, pattern: str | Iterable[str] = "*", *, types: Iterable[CollectionType | str] | None = None
-    ) -> list[CollectionRecord]:
-        """Collections whose name matches a glob pattern (or any of several), optionally of some types, by name."""
-        return self.collections.query(pattern, types=types)
 
     # -- data IDs and collections ------------------------------------------------------------------------------
     def _data_id(
@@ -275,8 +260,9 @@ class Butler:
         leaves = self._search_cache.get(key)
         if leaves is None:
             records = self.registry.collections.resolve(names)
-            if any(r.type is CollectionType.CHAINED for r in records):
-                return names, self.registry.collections.flatten(names)  # chains can be redefined: no cache
+            if any(r.type is CollectionType.CHAINED for r in records) or any(is_glob(n) for n in names):
+                # chains can be redefined and globs match new collections: no cache
+                return names, self.registry.collections.flatten(names)
             leaves = records
             self._search_cache[key] = leaves
         return names, leaves
@@ -625,27 +611,45 @@ class Butler:
         dataset_types: str | Iterable[str],
         dimensions: Iterable[str],
         *,
-        where: str = "",
         collections: CollectionsLike | None = None,
+        where: str = "",
         bind: Mapping[str, Any] | None = None,
         data_id: DataIdLike | None = None,
         **kwargs: Any,
-    ) -> Completeness:
-        """The completeness matrix: every data ID of ``dimensions`` matching the constraints, and which of
-        ``dataset_types`` (names or globs) it has in the collections.  ``.missing()`` lists the gaps.
+    ) -> CompletenessTable:
+        """The completeness matrix: for each data ID of ``dimensions``, how many datasets of each type exist.
+
+        Examples
+        --------
+        >>> table = butler.missing(["calexp", "src"], ["visit", "detector"], where="band = 'r'")  # doctest: +SKIP
+        >>> [row.data_id for row in table.incomplete()]  # doctest: +SKIP
         """
         from skybutler.query import completeness
 
         names = [dataset_types] if isinstance(dataset_types, str) else list(dataset_types)
-        stored: dict[str, StoredDatasetType] = {}
-        for name in names:  # a plain name must exist (the error names it); a glob may match nothing
-            matches = [dt.name for dt in self.query_dataset_types(name)] if any(c in name for c in "*?[") else [name]
-            stored.update((n, self.registry.dataset_types.get(n)) for n in matches)
         leaves = self._search_path(collections)[1]
-        return completeness(
-            self.registry, list(stored.values()), dimensions, leaves, where=where, bind=bind, data_id=data_id,
-            kwargs=kwargs,
-        )  # fmt: skip
+        return completeness(self.registry, names, dimensions, leaves, where=where, bind=bind, data_id=data_id,
+                            kwargs=kwargs)  # fmt: skip
+
+    def query_collections(
+        self,
+        pattern: str | Iterable[str] = "*",
+        *,
+        types: Iterable[CollectionType | str] | None = None,
+        flatten_chains: bool = False,
+    ) -> list[str]:
+        """Names of the collections matching glob pattern(s) and types, sorted (``flatten_chains`` expands chains)."""
+        return [r.name for r in self.collections.query(pattern, types=types, flatten_chains=flatten_chains)]
+
+    def query_dataset_types(self, pattern: str | Iterable[str] = "*") -> list[DatasetType]:
+        """Registered dataset types whose name matches glob pattern(s), sorted by name."""
+        import fnmatch
+
+        patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+        found = [s.dataset_type for s in self.registry.dataset_types.all()]
+        return sorted(
+            (dt for dt in found if any(fnmatch.fnmatchcase(dt.name, p) for p in patterns)), key=lambda dt: dt.name
+        )
 
     def retrieve_artifacts(
         self, refs: Iterable[DatasetRef], destination: UriLike, *, overwrite: bool = False

@@ -87,16 +87,21 @@ def test_query_dimension_records(run: Run, sample_repo: str) -> None:
 def test_missing_matrix(run: Run, any_repo: str) -> None:
     rows = _json(run, "missing", any_repo, "meta", "image", "-c", "run1")
     assert len(rows) == 8
-    assert rows[0] == {"instrument": "Cam", "detector": 0, "visit": 0, "meta": True, "image": True}
+    assert rows[0] == {"instrument": "Cam", "detector": 0, "visit": 0, "meta": 1, "image": 1}
     gaps = _json(run, "missing", any_repo, "meta", "image", "-c", "run1", "--only-missing")
     assert sorted((r["visit"], r["detector"]) for r in gaps) == [(2, 0), (2, 1), (3, 0), (3, 1)]
-    assert all(r["meta"] and not r["image"] for r in gaps)
+    assert all(r["meta"] == 1 and r["image"] == 0 for r in gaps)
     table = run("missing", any_repo, "meta", "image", "-c", "run1", "--where", "visit >= 1").stdout
     assert "MISSING" in table
     assert table.endswith("4 of 6 data ID(s) lack at least one dataset type.\n")
     calibs = _json(run, "missing", any_repo, "meta", "bias", "-D", "visit,detector", "-c", "run1,calib/run1",
                    "--where", "visit = 0")  # fmt: skip
-    assert [(r["detector"], r["meta"], r["bias"]) for r in calibs] == [(0, True, True), (1, True, True)]
+    assert [(r["detector"], r["meta"], r["bias"]) for r in calibs] == [(0, 1, 1), (1, 1, 1)]
+    globbed = _json(run, "missing", any_repo, "m*", "i*", "-c", "run1", "--only-missing")
+    assert globbed == gaps
+    outside = run("missing", any_repo, "meta", "-D", "detector")
+    assert outside.exit_code == 2
+    assert "outside" in outside.stderr
 
 
 def test_query_commands_as_processes(sample_repo: str) -> None:

@@ -68,7 +68,7 @@ def test_migrate_dry_run_then_apply(run: Run, sample_repo: str) -> None:
     assert run("migrate", sample_repo).stdout == "The registry schema is current; nothing to do.\n"
     engine = sa.create_engine(f"sqlite:///{sample_repo}/registry.sqlite3")
     with engine.begin() as conn:
-        conn.execute(sa.text("DELETE FROM alembic_version"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0001'"))  # as a repository of 0.1.0
     engine.dispose()
     refused = run("query-datasets", sample_repo)
     assert refused.exit_code == 1

@@ -438,6 +438,7 @@ def test_bad_input_gets_a_specific_error_and_changes_nothing(cb: Butler) -> None
         (DataIdError, "is before its begin",
          lambda: cb.collections.certify("calib", [spare1], ("2026-01-01", "2025-12-31T23:59:59.999999"))),
         (DataIdError, "is before its begin", lambda: cb.collections.decertify("calib", "bias", (FEB1, JAN1))),
+        (DataIdError, "is empty", lambda: cb.collections.certify("calib", [spare1], (FEB1, FEB1))),
         (DataIdError, "Cannot parse the time", lambda: cb.collections.certify("calib", [spare1], ("soon", None))),
         (ConflictError, "is already certified in 'calib'",
          lambda: cb.collections.certify("calib", [spare1], (MAR1 - 1, MAR1 + 1))),

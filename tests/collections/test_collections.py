@@ -404,10 +404,3 @@ def test_remove_runs_reports_progress(cb: Butler) -> None:
     calls: list[tuple[str, int, int | None]] = []
     assert cb.collections.remove_runs(["run/a", "run/b"], progress=lambda *c: calls.append(c)) == 2
     assert calls == [("remove-runs", 0, 2), ("remove-runs", 1, 2), ("remove-runs", 2, 2)]
-
-
-def test_query_collections_on_the_butler(cb: Butler) -> None:
-    cb.collections.register("calib", "CALIBRATION")
-    cb.collections.set_chain("chain", ["test/run", "calib"])
-    assert [r.name for r in cb.query_collections()] == ["calib", "chain", "test/run"]
-    assert [r.name for r in cb.query_collections(["c*"], types=["CALIBRATION"])] == ["calib"]

@@ -87,3 +87,18 @@ def test_dataset_ref_is_frozen_and_compares_by_value(raw: DatasetType, data_id: 
     with pytest.raises(dataclasses.FrozenInstanceError):
         ref.run = "other"  # type: ignore[misc]
     assert repr(ref) == f"DatasetRef(raw, {{instrument: 'Cam', detector: 12, visit: 1228}}, run='run', id={dataset_id})"
+
+
+def test_as_uuid_accepts_the_registry_forms() -> None:
+    import uuid
+
+    from skybutler.datasets import as_uuid
+
+    value = uuid.uuid4()
+    assert as_uuid(value) is value
+    fast = as_uuid(value.hex)
+    assert fast == value
+    assert hash(fast) == hash(value)
+    assert str(fast) == str(value)
+    assert fast.version == 4
+    assert as_uuid(str(value)) == value  # the dashed form goes through the full constructor

@@ -119,7 +119,8 @@ def test_other_inputs(data: Butler, text: str) -> None:
         # Not yet for NUL: the registry's dataset-type and collection lookups pass it to PostgreSQL, which raises
         # DataError (a registry matter, outside the query layer).
         attempts.append(lambda: list(data.query_datasets(f"calexp{text}x")))
-        attempts.append(lambda: list(data.query_datasets("calexp", collections=[text])))
+        if not any(ch in text for ch in "*?["):  # a glob is a legitimate search path ("*": every collection)
+            attempts.append(lambda: list(data.query_datasets("calexp", collections=[text])))
     for attempt in attempts:
         try:
             rows = attempt()

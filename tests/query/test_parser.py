@@ -334,15 +334,59 @@ def test_the_built_parser_is_cached_per_user(tmp_path: Path, monkeypatch: pytest
     module._parser.cache_clear()
     try:
         expression = "visit > 3 AND detector IN (1..3)"
-        built = str(parse_where(expression))
+        built = module._parser().parse(expression)
         (cached,) = (tmp_path / "skybutler").glob("where-parser-*.pickle")
         module._parser.cache_clear()
-        assert str(parse_where(expression)) == built  # loaded from the file
+        assert module._parser().parse(expression) == built  # loaded from the file
         cached.write_bytes(b"damaged")
         module._parser.cache_clear()
-        assert str(parse_where(expression)) == built  # rebuilt, and the file replaced
+        assert module._parser().parse(expression) == built  # rebuilt, and the file replaced
         assert cached.read_bytes() != b"damaged"
+        assert str(parse_where(expression)) == "(visit > 3) AND (detector IN (1..3))"
         (tmp_path / "skybutler").chmod(0o777)  # others may write there: never load a pickle from it
         assert module._cache_file("grammar", "1") is None
     finally:
         module._parser.cache_clear()
+
+
+# -- the cache of parsed trees keyed by the text with its integers blanked out ---------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(
+        [
+            "visit > {0} AND detector = {1}",
+            "instrument = 'Cam{0}' AND visit IN ({0}, {1}, 7) OR detector.purpose = \"{1}\"",
+            "visit * {0} - {1} > exposure.day_obs AND x = 1.5 AND T'2025-01-0{2}' < t",
+            "visit IN ({2}..1{0}) AND detector = -{2}",
+            "NOT (visit = {0}) AND htm7 = {1} AND :b{2} = {2}",
+        ]
+    ),
+    st.tuples(st.integers(0, 10**12), st.integers(0, 10**6), st.integers(1, 9)),
+    st.tuples(st.integers(0, 10**12), st.integers(0, 10**6), st.integers(1, 9)),
+)
+def test_cached_trees_equal_fresh_parses(template: str, first: tuple[int, ...], second: tuple[int, ...]) -> None:
+    from skybutler.query._parser import _parse_where
+
+    for values in (first, second):
+        text = template.format(*values)
+        cached, fresh = parse_where(text), _parse_where(text)
+        assert cached == fresh
+        assert str(cached) == str(fresh)
+        # positions (not part of equality) are those of this text, so error carets land under the right token
+        assert _positions(cached) == _positions(fresh)
+
+
+def _positions(node: object) -> list[int]:
+    import dataclasses
+
+    out = []
+    if hasattr(node, "pos"):
+        out.append(node.pos)
+    if dataclasses.is_dataclass(node):
+        for f in dataclasses.fields(node):
+            value = getattr(node, f.name)
+            for child in value if isinstance(value, tuple) else (value,):
+                out += _positions(child)
+    return out

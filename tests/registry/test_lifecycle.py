@@ -122,10 +122,40 @@ def test_migrate_dry_run_on_a_current_registry_has_nothing_pending(registry: Reg
 
 def test_migrate_applies_what_is_pending(registry: Registry, open_registry: RegistryFactory) -> None:
     _set_stamp(registry, None)
-    assert migrate(registry.db, dry_run=True) == [SCHEMA_VERSION]
-    assert migrate(registry.db) == [SCHEMA_VERSION]
+    assert migrate(registry.db, dry_run=True) == ["0001", "0002"]
+    assert migrate(registry.db) == ["0001", "0002"]
     assert migrate(registry.db, dry_run=True) == []
     assert open_registry().attributes()["schema_version"] == SCHEMA_VERSION
+
+
+def _index_names(registry: Registry, table: str) -> set[str]:
+    with registry.db.transaction(write=False) as conn:
+        return {ix["name"] for ix in sa.inspect(conn).get_indexes(table) if ix["name"]}
+
+
+def test_migration_0002_adds_partial_data_id_indexes_to_old_tags_tables(
+    registry: Registry, open_registry: RegistryFactory, universe: DimensionUniverse
+) -> None:
+    from skybutler.datasets import DatasetType
+
+    if "visit" not in universe:
+        pytest.skip("needs the default universe's visit")
+    dims = universe.group(["instrument", "visit", "detector"])
+    registry.register_dataset_type(DatasetType("calexp", dims, "StructuredDataDict"))
+    table = registry.dataset_types.get("calexp").tags.name
+    assert f"{table}_visit" in _index_names(registry, table)
+    # a repository made at revision 0001 has no such index
+    with registry.db.transaction() as conn:
+        conn.execute(sa.text(f'DROP INDEX "{table}_visit"'))
+        conn.execute(sa.text("UPDATE butler_attributes SET value = '0001' WHERE name = 'schema_version'"))
+    _set_stamp(registry, "0001")
+    with pytest.raises(MigrationRequiredError, match="skybutler migrate"):
+        open_registry()
+    assert migrate(registry.db) == ["0002"]
+    assert f"{table}_visit" in _index_names(registry, table)
+    reopened = open_registry()
+    assert reopened.attributes()["schema_version"] == "0002"
+    assert reopened.get_dataset_type("calexp").name == "calexp"
 
 
 def test_repositories_in_postgres_schemas_are_isolated(

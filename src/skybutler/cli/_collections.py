@@ -85,7 +85,8 @@ def query_collections(
     List collections whose names match PATTERNS (globs; default: all).
     """
     butler = open_butler(ctx, repo)
-    records = butler.query_collections(list(patterns) or "*", types=[t.upper() for t in types] or None)
+    names = butler.query_collections(list(patterns) or "*", types=[t.upper() for t in types] or None)
+    records = [butler.collections.get(n) for n in names]
     if chains == "flatten":
         names = butler.collections.flatten([r.name for r in records])
         emit([{"name": n, "type": butler.collections.get(n).type.name} for n in names], fmt,
@@ -225,7 +226,7 @@ def _matching(butler: Butler, patterns: tuple[str, ...], *, runs: bool) -> list[
 
     found: dict[str, Any] = {}
     for pattern in split_names(patterns):
-        matched = butler.query_collections(pattern)
+        matched = [butler.collections.get(n) for n in butler.query_collections(pattern)]
         exact = not set("*?[") & set(pattern)
         if exact and not matched:
             raise CollectionError(f"No collection named {pattern!r}; see `skybutler query-collections`.")

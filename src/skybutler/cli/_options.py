@@ -72,7 +72,7 @@ def resolve_collections(butler: Butler, values: Iterable[str]) -> list[str]:
     out: list[str] = []
     for name in split_names(values):
         if _GLOB & set(name):
-            matched = [r.name for r in butler.query_collections(name)]
+            matched = butler.query_collections(name)
             if not matched:
                 raise CollectionError(f"No collection matches {name!r}; see `skybutler query-collections`.")
             out.extend(m for m in matched if m not in out)
@@ -121,7 +121,7 @@ def _complete(ctx: click.Context, incomplete: str, names: Callable[[Butler], lis
 
 def complete_collections(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """Shell completion of collection names (comma-separated lists complete their last item)."""
-    return _complete(ctx, incomplete, lambda b: [r.name for r in b.query_collections()])
+    return _complete(ctx, incomplete, lambda b: b.query_collections())
 
 
 def complete_dataset_types(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
@@ -226,7 +226,7 @@ def find_refs(
 
     names = resolve_collections(butler, collections)
     if not names:
-        names = [r.name for r in butler.query_collections(types=[CollectionType.RUN])]
+        names = butler.query_collections(types=[CollectionType.RUN])
         find_first = False
     types = split_names(dataset_types) or ["*"]
     if not names:

@@ -172,24 +172,27 @@ def missing(
 ) -> None:  # fmt: skip
     """Show which dataset types exist for each data ID.
 
-    The completeness matrix: for each data ID, which of DATASET_TYPES exist in the collections (without
-    --collections: in every RUN).
+    The completeness matrix: for each data ID, how many datasets of each of DATASET_TYPES (names or globs) the
+    collections hold (without --collections: every RUN).  The dimensions must include those of every type.
     """
     butler = open_butler(ctx, repo)
-    types = split_names(dataset_types)
+    types: list[str] = []
+    for name in split_names(dataset_types):  # globs expand here; a plain unknown name is an error from missing()
+        matched = [dt.name for dt in butler.query_dataset_types(name)] if set("*?[") & set(name) else [name]
+        types += [m for m in matched if m not in types]
     dims = split_names(dimensions)
     if not dims:
         dims = sorted({d for dt in butler.query_dataset_types(types) for d in dt.dimensions.required})
-    names = resolve_collections(butler, collections) or [r.name for r in butler.query_collections(types=["RUN"])]
-    matrix = butler.missing(types, dims, where=where, collections=names, data_id=merged_data_id(data_id))
-    mark = (lambda here: "yes" if here else "MISSING") if fmt == "table" else bool
+    names = resolve_collections(butler, collections) or butler.query_collections(types=["RUN"])
+    table = butler.missing(types, dims, where=where, collections=names, data_id=merged_data_id(data_id))
     rows = []
-    for coord, present in matrix.rows:
-        if only_missing and all(present):
+    for row in table.rows:
+        if only_missing and row.complete:
             continue
-        row: dict[str, Any] = dict(coord.required)
-        row.update((name, mark(here)) for name, here in zip(matrix.dataset_types, present, strict=True))
-        rows.append(row)
+        out: dict[str, Any] = dict(row.data_id.required)
+        for name, count in row.counts.items():  # a table marks the gaps; the script formats give the counts
+            out[name] = ("MISSING" if count == 0 else str(count)) if fmt == "table" else count
+        rows.append(out)
     emit(rows, fmt, title="Completeness", empty="Nothing missing." if only_missing else "No data IDs match.")
-    if fmt == "table" and matrix.rows:
-        click.echo(f"{len(matrix.missing())} of {len(matrix.rows)} data ID(s) lack at least one dataset type.")
+    if fmt == "table" and table.rows:
+        click.echo(f"{len(table.incomplete())} of {len(table.rows)} data ID(s) lack at least one dataset type.")

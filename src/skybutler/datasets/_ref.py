@@ -11,7 +11,26 @@ if TYPE_CHECKING:
     from skybutler.datasets._dataset_type import DatasetType
     from skybutler.dimensions import DataCoordinate
 
-__all__ = ["DatasetIdMode", "DatasetRef", "make_dataset_id"]
+__all__ = ["DatasetIdMode", "DatasetRef", "as_uuid", "make_dataset_id"]
+
+_SAFE_UNKNOWN = uuid.SafeUUID.unknown
+
+
+def as_uuid(value: uuid.UUID | str) -> uuid.UUID:
+    """A dataset ID as the registry returns it (a UUID, or 32 hex digits on SQLite) → a `uuid.UUID`.
+
+    Queries turn thousands of IDs per call; `uuid.UUID`'s constructor validates every form it accepts and costs
+    several times more than setting the integer of a UUID directly, as done here for the one trusted form.
+    """
+    if isinstance(value, uuid.UUID):
+        return value
+    if len(value) != 32:
+        return uuid.UUID(value)
+    out = object.__new__(uuid.UUID)
+    object.__setattr__(out, "int", int(value, 16))
+    object.__setattr__(out, "is_safe", _SAFE_UNKNOWN)
+    return out
+
 
 #: Namespace of our UUID5 dataset IDs (a fixed random UUID, never to change).
 _NAMESPACE = uuid.UUID("6f4b1e52-9d8a-4c1e-8b3f-2a7d5c9e0b11")

@@ -29,4 +29,5 @@ class BytesFormatter(Formatter):
         parameters: Mapping[str, Any] | None = None,
     ) -> Any:
         """Return the bytes."""
+        self.refuse_parts(component, parameters)
         return stream.read()

@@ -53,6 +53,27 @@ class Formatter(ABC):
         with open(path, "wb") as stream:
             self.write(obj, stream)
 
+    def refuse_parts(
+        self, component: str | None, parameters: Mapping[str, Any] | None, allowed: tuple[str, ...] = ()
+    ) -> None:
+        """Refuse a component, or parameters other than ``allowed``, for formats that read whole objects only.
+
+        Raises
+        ------
+        FormatterError
+            Names what was asked and what this formatter reads.
+        """
+        from skybutler.errors import FormatterError
+
+        if component is not None:
+            raise FormatterError(f"Formatter {self.name!r} reads whole objects; it has no component {component!r}.")
+        unknown = sorted(set(parameters or ()) - set(allowed))
+        if unknown:
+            raise FormatterError(
+                f"Formatter {self.name!r} takes no read parameters {unknown}"
+                + (f"; it takes {list(allowed)}." if allowed else ".")
+            )
+
     @classmethod
     def supports(cls, storage_class: str) -> bool:
         """Return whether this formatter can write ``storage_class``."""

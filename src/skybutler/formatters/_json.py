@@ -35,4 +35,5 @@ class JsonFormatter(Formatter):
         parameters: Mapping[str, Any] | None = None,
     ) -> Any:
         """Parse the JSON document."""
+        self.refuse_parts(component, parameters)
         return json.loads(stream.read())

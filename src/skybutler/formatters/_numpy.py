@@ -38,6 +38,7 @@ class NumpyFormatter(Formatter):
         parameters: Mapping[str, Any] | None = None,
     ) -> Any:
         """Read the array (no pickles)."""
+        self.refuse_parts(component, None)  # parameters are checked below, with their own message
         import numpy as np
 
         params = dict(parameters or {})

@@ -35,4 +35,5 @@ class PickleFormatter(Formatter):
         parameters: Mapping[str, Any] | None = None,
     ) -> Any:
         """Unpickle (trusted repositories only)."""
+        self.refuse_parts(component, parameters)
         return pickle.load(stream)

@@ -39,4 +39,5 @@ class YamlFormatter(Formatter):
         parameters: Mapping[str, Any] | None = None,
     ) -> Any:
         """Parse the YAML document."""
+        self.refuse_parts(component, parameters)
         return yaml.load(stream.read(), Loader=_Loader)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from skybutler.query._completeness import Completeness, completeness
+from skybutler.query._missing import CompletenessRow, CompletenessTable, completeness
 from skybutler.query._parser import parse_where
 from skybutler.query._queries import (
     DataIdResults,
@@ -13,7 +13,8 @@ from skybutler.query._queries import (
 )
 
 __all__ = [
-    "Completeness",
+    "CompletenessRow",
+    "CompletenessTable",
     "DataIdResults",
     "DatasetResults",
     "completeness",

@@ -26,6 +26,17 @@ if TYPE_CHECKING:
 __all__ = ["QueryBuilder"]
 
 
+def _one_of(column: Any, values: Sequence[Any]) -> Any:
+    """``column IN (values)`` with one bound parameter per value (``=`` for one).
+
+    SQLAlchemy's default ``IN`` has one *expanding* parameter, rendered at execution: such a statement cannot
+    be compiled once and reused (`Database.stream_rows` caches compiled shapes); a fixed count of parameters can.
+    """
+    if len(values) == 1:
+        return column == values[0]
+    return column.in_([sa.literal(v, type_=column.type) for v in values])
+
+
 class _DatasetColumns:
     """The dataset columns of a query: dimension keys, ``dataset_id``, ``collection_id`` and ``run_id``."""
 
@@ -62,8 +73,18 @@ class QueryBuilder:
 
     # -- joining ----------------------------------------------------------------------------------------------
     def _alias(self, table: sa.Table) -> Any:
+        """The table under the next alias name (``t1``, ``t2``, ...).
+
+        Aliases are immutable, so each (table, name) is made once and kept in the table's ``info``: building
+        an alias's column collection costs more than running a small query.
+        """
         self._aliases += 1
-        return table.alias(f"t{self._aliases}")
+        name = f"t{self._aliases}"
+        cache: dict[str, Any] = table.info.setdefault("skybutler_aliases", {})
+        alias = cache.get(name)
+        if alias is None:
+            alias = cache[name] = table.alias(name)
+        return alias
 
     def _join(self, table: Any, dim_columns: Mapping[str, Any]) -> None:
         """Join ``table`` on every dimension it shares with the query; remember its other dimensions."""
@@ -132,50 +153,66 @@ class QueryBuilder:
             self.add_dimension(name)
 
     def add_datasets(
-        self, stored: StoredDatasetType, leaves: Sequence[CollectionRecord], *, at: int | None = None
+        self,
+        stored: StoredDatasetType,
+        leaves: Sequence[CollectionRecord],
+        *,
+        at: int | None = None,
+        temporal: str | None = None,
     ) -> Any:
-        """Join the datasets of ``stored`` in ``leaves`` (RUN/TAGGED; CALIBRATION with ``at``); return the subquery.
+        """Join the datasets of ``stored`` in ``leaves``; return the subquery's columns.
 
-        The subquery has the dimension columns, ``dataset_id``, ``collection_id`` and ``run_id``.
+        RUN and TAGGED collections always take part.  CALIBRATION collections take part with ``at`` (a TAI
+        time inside the validity range) or with ``temporal`` (an element with a timespan, ``exposure`` or
+        ``visit``: its records' timespans must overlap the validity range — the temporal join); otherwise they
+        contribute nothing.  Only current certifications count.  The columns are the dimension keys,
+        ``dataset_id``, ``collection_id``, ``run_id`` and, with ``temporal``, ``valid_begin`` (NULL for
+        RUN/TAGGED rows) for find-first tie-breaking.
         """
         dims = list(stored.dataset_type.dimensions.required)
         d = self.registry.tables.dataset
-        parts = []
         plain = [c.id for c in leaves if c.type is not CollectionType.CALIBRATION]
-        calib_ids = [c.id for c in leaves if c.type is CollectionType.CALIBRATION]
-        if plain and not (calib_ids and stored.calibs is not None and at is not None):
+        calib = [c.id for c in leaves if c.type is CollectionType.CALIBRATION]
+        use_calib = bool(calib) and stored.calibs is not None and (at is not None or temporal is not None)
+        if plain and not use_calib:
             # The common case: join the tags table itself (a subquery would cost more to build than to run).
             tags = self._alias(stored.tags)
             runs = self._alias(d)
             self._join(tags, {x: tags.c[x] for x in dims})
             self.from_ = self.from_.join(runs, runs.c.id == tags.c.dataset_id)
-            self.conditions += [tags.c.dataset_type_id == stored.id, tags.c.collection_id.in_(plain)]
+            self.conditions += [tags.c.dataset_type_id == stored.id, _one_of(tags.c.collection_id, plain)]
             return _DatasetColumns(tags, runs.c.run_id)
+        with_validity = use_calib and at is None
+        no_time = sa.cast(sa.null(), sa.BigInteger)
+        tags = stored.tags
+        parts = []
         if plain:
-            tags = stored.tags
+            extra: list[Any] = [no_time.label("valid_begin"), no_time.label("valid_end")] if with_validity else []
             parts.append(
-                sa.select(*(tags.c[x] for x in dims), tags.c.dataset_id, tags.c.collection_id, d.c.run_id)
+                sa.select(*(tags.c[x] for x in dims), tags.c.dataset_id, tags.c.collection_id, d.c.run_id, *extra)
                 .join(d, d.c.id == tags.c.dataset_id)
-                .where(tags.c.dataset_type_id == stored.id, tags.c.collection_id.in_(plain))
+                .where(tags.c.dataset_type_id == stored.id, _one_of(tags.c.collection_id, plain))
             )
-        calib = [c.id for c in leaves if c.type is CollectionType.CALIBRATION]
-        if calib and stored.calibs is not None and at is not None:
+        if use_calib and stored.calibs is not None:
             c = stored.calibs.c
+            when = [c.valid_begin <= at, c.valid_end > at] if at is not None else []
+            validity: list[Any] = [c.valid_begin, c.valid_end] if with_validity else []
             parts.append(
-                sa.select(*(c[x] for x in dims), c.dataset_id, c.collection_id, d.c.run_id)
+                sa.select(*(c[x] for x in dims), c.dataset_id, c.collection_id, d.c.run_id, *validity)
                 .join(d, d.c.id == c.dataset_id)
-                .where(
-                    c.dataset_type_id == stored.id, c.collection_id.in_(calib), c.valid_begin <= at,
-                    c.valid_end > at, c.recorded_end == TIMESPAN_MAX,
-                )
+                .where(c.dataset_type_id == stored.id, _one_of(c.collection_id, calib), c.recorded_end == TIMESPAN_MAX,
+                       *when)
             )  # fmt: skip
         if not parts:  # typed like the tags table: PostgreSQL cannot compare an untyped NULL column with a value
-            tags = stored.tags
             empty = sa.select(*(tags.c[x] for x in dims), tags.c.dataset_id, tags.c.collection_id, d.c.run_id)
             parts.append(empty.join(d, d.c.id == tags.c.dataset_id).where(sa.false()))
         sub = (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery(f"ds{self._aliases + 1}")
         self._aliases += 1
         self._join(sub, {x: sub.c[x] for x in dims})
+        if with_validity and temporal is not None:
+            (begin, end), _ = self.resolve(Identifier(temporal, "timespan"))
+            overlap = sa.and_(sub.c.valid_begin < end, sub.c.valid_end > begin)
+            self.conditions.append(sa.or_(sub.c.valid_begin.is_(None), overlap))
         return _DatasetColumns(sub, sub.c.run_id)
 
     # -- constraints ----------------------------------------------------------------------------------------

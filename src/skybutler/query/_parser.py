@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import hashlib
 import os
 import re
 import sys
+from collections.abc import Callable, Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from skybutler.dimensions import to_tai_ns
 from skybutler.errors import DataIdError, QuerySyntaxError
@@ -96,7 +99,89 @@ def syntax_error(text: str, pos: int, message: str) -> QuerySyntaxError:
     return error
 
 
+# Tokens that may hold digits but are not integer literals (times, strings, ranges, floats, names), else an integer:
+# the same precedence as the grammar's terminals, so the integers found are the INT tokens lark would see.
+_SCAN = re.compile(
+    r"""(?:[Tt]'[^']*'|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|-?\d+\.\.-?\d+(?::\d+)?|\d+\.\d+(?:[eE][-+]?\d+)?"""
+    r"""|\d+[eE][-+]?\d+|[A-Za-z_][A-Za-z0-9_]*)|(?P<int>\d+)"""
+)
+_TEMPLATES: dict[str, tuple[Node, list[tuple[int, int]], list[int]]] = {}
+_MAX_TEMPLATES = 1000
+
+
+def _integers(text: str) -> tuple[str, list[tuple[int, int]], list[int]]:
+    """The text with each integer literal replaced by NUL, the literals' spans and their values."""
+    spans = [m.span("int") for m in _SCAN.finditer(text) if m.group("int") is not None]
+    values = [int(text[a:b]) for a, b in spans]
+    parts, last = [], 0
+    for a, b in spans:
+        parts += [text[last:a], "\x00"]
+        last = b
+    parts.append(text[last:])
+    return "".join(parts), spans, values
+
+
+def _int_literals(node: Any) -> list[int]:
+    """The integer literals of an AST in source order (children are stored in source order)."""
+    if isinstance(node, Literal):
+        return [node.value] if isinstance(node.value, int) and not isinstance(node.value, bool) else []
+    out: list[int] = []
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        for child in value if isinstance(value, tuple) else (value,):
+            if dataclasses.is_dataclass(child):
+                out += _int_literals(child)
+    return out
+
+
+def _substitute(node: Any, values: Iterator[int], shift: Callable[[int], int]) -> Any:
+    """A copy of ``node`` with its integer literals taken from ``values`` and its positions moved by ``shift``."""
+    if isinstance(node, Literal):
+        return Literal(next(values)) if isinstance(node.value, int) and not isinstance(node.value, bool) else node
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        if f.name == "pos":
+            changes["pos"] = shift(value)
+        elif isinstance(value, tuple):
+            changes[f.name] = tuple(_substitute(v, values, shift) if dataclasses.is_dataclass(v) else v for v in value)
+        elif dataclasses.is_dataclass(value):
+            changes[f.name] = _substitute(value, values, shift)
+    return dataclasses.replace(node, **changes) if changes else node
+
+
 def parse_where(text: str) -> Node | None:
+    """Parse a `where` expression, reusing the parse of an earlier one that differs only in integer literals.
+
+    Programs issue the same expression with different numbers (``visit > 17``, ``visit > 18``): the text with its
+    integers blanked out keys a cache of parsed trees, and a hit copies the tree with the new integers (and
+    error positions moved to match).  A tree is cached only when its integer literals are exactly the integers
+    found in the text, in order.
+    """
+    if not isinstance(cast(object, text), str) or "\x00" in text:
+        return _parse_where(text)  # refused there with the reason
+    template, spans, values = _integers(text)
+    cached = _TEMPLATES.get(template)
+    if cached is not None:
+        tree, old_spans, _ = cached
+        starts = [a for a, _ in old_spans]
+        deltas = [0]
+        for (a, b), (c, d) in zip(old_spans, spans, strict=True):
+            deltas.append(deltas[-1] + (d - c) - (b - a))
+
+        def shift(pos: int) -> int:
+            return pos + deltas[bisect.bisect_right(starts, pos)]
+
+        return _substitute(tree, iter(values), shift)  # type: ignore[no-any-return]
+    parsed = _parse_where(text)
+    if parsed is not None and spans and _int_literals(parsed) == values:
+        if len(_TEMPLATES) >= _MAX_TEMPLATES:
+            _TEMPLATES.pop(next(iter(_TEMPLATES)))
+        _TEMPLATES[template] = (parsed, spans, values)
+    return parsed
+
+
+def _parse_where(text: str) -> Node | None:
     """Parse a `where` expression; an empty string means no constraint (``None``).
 
     Raises

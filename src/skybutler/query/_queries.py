@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from skybutler.datasets import DatasetRef
+from skybutler.datasets import DatasetRef, as_uuid
 from skybutler.dimensions import DataCoordinate, DimensionRecord, normalize_data_id
 from skybutler.errors import DatasetTypeError
 from skybutler.query._ast import Identifier
@@ -192,8 +192,6 @@ class DatasetResults(_Results):
 
     def __iter__(self) -> Iterator[DatasetRef]:
         collections = self._registry.collections
-        import uuid
-
         runs: dict[int, str] = {}
         left = self._limit
         for stored, build in self._parts:
@@ -201,8 +199,7 @@ class DatasetResults(_Results):
             group = dt.dimensions
             n = len(group.required)
             for row in self._registry.db.stream_rows(build(), PAGE):
-                value = row[n]
-                dataset_id = value if isinstance(value, uuid.UUID) else uuid.UUID(hex=value)
+                dataset_id = as_uuid(row[n])
                 run = runs.get(row[n + 2])
                 if run is None:
                     run = runs[row[n + 2]] = collections.by_id(row[n + 2]).name
@@ -229,11 +226,12 @@ def query_data_ids(
     """Data IDs of ``dimensions`` satisfying the constraints (and having datasets of ``datasets`` in ``leaves``)."""
     group = registry.universe.group(dimensions)
     node, extra = _prepare(registry, where, bind, data_id, kwargs or {})
+    wanted = set(group.names) | set(extra["values"])
 
     def build() -> Any:
         b = QueryBuilder(registry, where)
         for stored in datasets:
-            b.add_datasets(stored, leaves)
+            b.add_datasets(stored, leaves, temporal=_temporal_element(registry, stored, leaves, wanted, None))
         b.add_group(group)
         _apply(b, node, extra)
         stmt = _distinct_ordered(
@@ -296,16 +294,44 @@ def query_datasets(
                 f"{sorted(referenced - set(group.names))}; it was left out."
             )
             continue
+        temporal = _temporal_element(registry, stored, leaves, referenced, at)
         parts.append((stored, _dataset_statement(registry, stored, leaves, where, node, extra, find_first,
-                                                 order_by, limit, at)))  # fmt: skip
+                                                 order_by, limit, at, temporal)))  # fmt: skip
     if not types:
         explanations.append(f"No dataset type matches {dataset_types!r}.")
+    calibs = [c.name for c in leaves if c.type.name == "CALIBRATION"]
+    if calibs and at is None and not any(_temporal_element(registry, s, leaves, referenced, None) for s in types):
+        explanations.append(
+            f"CALIBRATION collections {calibs} were skipped: give at= (a time) or constrain an exposure or visit "
+            "(data ID or where) so validity ranges can be matched to its timespan."
+        )
     results = DatasetResults(registry, parts, explanations)
     results._constraints = extra["values"]
     results._limit = limit
     for _, build in results._parts:
         build()  # build now: errors surface at the call, not at iteration
     return results
+
+
+def _temporal_element(
+    registry: Registry,
+    stored: StoredDatasetType,
+    leaves: Sequence[CollectionRecord],
+    referenced: set[str],
+    at: int | None,
+) -> str | None:
+    """The element whose timespan selects calibrations (``exposure``, else ``visit``), when a temporal join applies.
+
+    It applies to a calibration dataset type searched in a CALIBRATION collection without ``at=``, when the
+    constraints name an exposure or visit that is not one of the dataset type's own dimensions.
+    """
+    if at is not None or stored.calibs is None or not any(c.type.name == "CALIBRATION" for c in leaves):
+        return None
+    own = set(stored.dataset_type.dimensions.names)
+    for name in ("exposure", "visit"):
+        if name in referenced and name not in own and name in registry.universe:
+            return name
+    return None
 
 
 def _dataset_statement(
@@ -319,24 +345,33 @@ def _dataset_statement(
     order_by: Sequence[str] | None,
     limit: int | None,
     at: int | None,
+    temporal: str | None = None,
 ) -> Any:
     dims = list(stored.dataset_type.dimensions.required)
     rank = {c.id: i for i, c in enumerate(leaves)}
 
     def build() -> Any:
         b = QueryBuilder(registry, where)
-        sub = b.add_datasets(stored, leaves, at=at)
+        sub = b.add_datasets(stored, leaves, at=at, temporal=temporal)
         _apply(b, node, extra)
         cols = [sub.c[d] for d in dims] + [sub.c.dataset_id, sub.c.collection_id, sub.c.run_id]
-        if find_first and len(leaves) > 1:
-            order = sa.case(rank, value=sub.c.collection_id, else_=len(rank))
-            rn = sa.func.row_number().over(partition_by=[sub.c[d] for d in dims], order_by=order).label("rn")
+        if find_first and (len(leaves) > 1 or temporal is not None):
+            order: list[Any] = [sa.case(rank, value=sub.c.collection_id, else_=len(rank))]
+            partition = [sub.c[d] for d in dims]
+            if temporal is not None:
+                # one winner per exposure (visit): the first collection, then the latest-starting validity range
+                partition += [b.dims[d] for d in registry.universe[temporal].required if d not in dims]
+                order.append(sa.func.coalesce(sub.c.valid_begin, 0).desc())
+            rn = sa.func.row_number().over(partition_by=partition, order_by=order).label("rn")
             # order_by columns travel through the subquery as o0, o1, ... so the outer query can sort on them
             terms = _order_columns(b, order_by)
             keys = [column.label(f"o{i}") for i, (column, _) in enumerate(terms)]
             inner = b.select([*cols, *keys, rn]).distinct().subquery("ff")
-            stmt = sa.select(*(inner.c[c.name] for c in cols)).where(inner.c.rn == 1)
+            selected = [inner.c[c.name] for c in cols]
+            stmt = sa.select(*selected).where(inner.c.rn == 1)
             outer = [inner.c[f"o{i}"].desc() if desc else inner.c[f"o{i}"].asc() for i, (_, desc) in enumerate(terms)]
+            if temporal is not None:  # several exposures may pick the same dataset: once each
+                stmt = sa.select(*selected, *(inner.c[k.name] for k in keys)).where(inner.c.rn == 1).distinct()
             stmt = stmt.order_by(*(outer or [inner.c[d] for d in dims]))
         else:
             stmt = _distinct_ordered(b, [(c.name, c) for c in cols], order_by, [sub.c[d] for d in dims])

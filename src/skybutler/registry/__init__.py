@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from skybutler.registry._collections import CollectionRecord, CollectionType
+from skybutler.registry._collections import CollectionRecord, CollectionType, is_glob
 from skybutler.registry._data_ids import DataIdResolver
 from skybutler.registry._dataset_types import StoredDatasetType
 from skybutler.registry._datasets import DatasetRow, NewDataset
@@ -22,5 +22,6 @@ __all__ = [
     "NewDataset",
     "Registry",
     "StoredDatasetType",
+    "is_glob",
     "is_unique_violation",
 ]

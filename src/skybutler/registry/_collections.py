@@ -15,7 +15,12 @@ if TYPE_CHECKING:
     from skybutler.registry._engines import Database
     from skybutler.registry._schema import StaticTables
 
-__all__ = ["CollectionRecord", "CollectionType", "Collections"]
+__all__ = ["CollectionRecord", "CollectionType", "Collections", "is_glob"]
+
+
+def is_glob(name: str) -> bool:
+    """Whether a collection or dataset type name is a glob pattern (has ``*``, ``?`` or ``[``)."""
+    return any(ch in name for ch in "*?[")
 
 
 class CollectionType(enum.IntEnum):
@@ -156,12 +161,16 @@ class Collections:
         return found
 
     def resolve(self, names: Iterable[str]) -> list[CollectionRecord]:
-        """Return the collections of a search path, in order, without duplicates."""
+        """Return the collections of a search path, in order, without duplicates.
+
+        A name with glob characters (``*?[``) stands for every collection it matches, sorted by name; it may
+        match none.  A plain name must exist (`MissingCollectionError` otherwise).
+        """
         out: list[CollectionRecord] = []
         for name in names:
-            record = self.get(name)
-            if record not in out:
-                out.append(record)
+            for record in self.query(name) if is_glob(name) else [self.get(name)]:
+                if record not in out:
+                    out.append(record)
         return out
 
     def names(self) -> list[str]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from skybutler.datasets import ArtifactInfo
+from skybutler.datasets import ArtifactInfo, as_uuid
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DataIdValue
@@ -139,7 +139,7 @@ class Datasets:
             rows.sort(key=lambda row: order[row[1]])
         row = rows[0]
         artifact = None if row[3] is None else ArtifactInfo(row[3], row[4], row[5], row[6], row[7])
-        dataset_id = row[0] if isinstance(row[0], uuid.UUID) else uuid.UUID(hex=row[0])
+        dataset_id = as_uuid(row[0])
         return DatasetRow(dataset_id, stored.id, row[1], row[2], values, artifact)
 
     def collections_with(self, stored: StoredDatasetType, values: tuple[DataIdValue, ...]) -> list[int]:

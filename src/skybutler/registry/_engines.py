@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +22,9 @@ from skybutler.errors import ConfigError, ConflictError, StorageError
 
 __all__ = ["Database", "normalize_url"]
 
+_SHAPES = 500
+"""Compiled statement shapes kept per connection."""
+_UNSEEN = object()
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
 
 
@@ -55,6 +59,8 @@ class Database:
         self._immediate = False
         self._depth = 0
         self._compiled: dict[int, tuple[Any, str, tuple[str, ...], dict[str, Any]]] = {}
+        self._shapes: OrderedDict[Any, Any] = OrderedDict()
+        """Statement cache key → compiled SELECT (or None: not reusable), least recently used first."""
         if self.dialect == "sqlite":
             self.engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
             sa.event.listen(self.engine, "connect", self._sqlite_connect)
@@ -188,10 +194,8 @@ class Database:
                 finally:
                     result.close()
             return
-        compiled = stmt.compile(dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True})
-        params = compiled.construct_params()
-        values = [params[name] for name in compiled.positiontup or ()]
-        cursor = self.conn.connection.driver_connection.execute(str(compiled), values)  # type: ignore[union-attr]
+        sql, values = self._compile_select(stmt)
+        cursor = self.conn.connection.driver_connection.execute(sql, values)  # type: ignore[union-attr]
         try:
             while rows := cursor.fetchmany(page):
                 yield from rows
@@ -199,6 +203,32 @@ class Database:
             raise StorageError(f"The registry could not be read: {exc}") from None
         finally:
             cursor.close()
+
+    def _compile_select(self, stmt: Any) -> tuple[str, list[Any]]:
+        """SQL text and positional values of a SELECT, compiling each statement *shape* once.
+
+        Queries rebuilt for every call differ only in their values: SQLAlchemy's cache key separates the two,
+        so the compiled text is reused and only the values are taken from the new statement.  Statements with
+        expanding parameters (``IN`` lists) are compiled each time with the lists rendered in.
+        """
+        key = stmt._generate_cache_key()
+        compiled = self._shapes.get(key.key, _UNSEEN) if key is not None else None
+        if compiled is _UNSEEN:
+            dialect = self.engine.dialect
+            compiled = dialect.statement_compiler(dialect, stmt, cache_key=key)
+            if compiled.post_compile_params:
+                compiled = None  # remembered as not reusable
+            self._shapes[key.key] = compiled
+            if len(self._shapes) > _SHAPES:
+                self._shapes.popitem(last=False)
+        elif key is not None:
+            self._shapes.move_to_end(key.key)
+        if compiled is None:
+            compiled = stmt.compile(dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True})
+            params = compiled.construct_params()
+        else:
+            params = compiled.construct_params(extracted_parameters=key.bindparams)
+        return compiled.string, [params[name] for name in compiled.positiontup or ()]
 
     # -- dialect differences --------------------------------------------------------------------------------
     def insert_ignore(self, table: sa.Table, index: Sequence[str] | None = None) -> Any:

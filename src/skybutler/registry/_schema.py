@@ -18,10 +18,17 @@ from skybutler.errors import ConfigError
 if TYPE_CHECKING:
     from skybutler.dimensions import DimensionElement, DimensionGroup, DimensionUniverse
 
-__all__ = ["SCHEMA_VERSION", "StaticTables", "build_dimension_tables", "calibs_table", "tags_table"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "StaticTables",
+    "build_dimension_tables",
+    "calibs_table",
+    "tags_lookup_indexes",
+    "tags_table",
+]
 
 #: The Alembic revision this code expects (see registry/migrations); bump with every migration.
-SCHEMA_VERSION = "0001"
+SCHEMA_VERSION = "0002"
 
 _TYPES: dict[str, Callable[[int | None], sa.types.TypeEngine[Any]]] = {
     "int": lambda length: sa.BigInteger(),
@@ -183,7 +190,25 @@ def tags_table(metadata: sa.MetaData, universe: DimensionUniverse, group: Dimens
     columns.append(sa.UniqueConstraint("dataset_type_id", "collection_id", *group.required, name=f"{name}_unique"))
     # Lookups by data ID across collections ("where else is it?", queries by data ID) use this one.
     columns.append(sa.Index(f"{name}_data_id", *group.required, "dataset_type_id"))
+    columns += [sa.Index(index, *cols) for index, cols in tags_lookup_indexes(universe, group, name)]
     return sa.Table(name, metadata, *columns)
+
+
+def tags_lookup_indexes(universe: DimensionUniverse, group: DimensionGroup, name: str) -> list[tuple[str, list[str]]]:
+    """Indexes for partial data IDs that fix a dimension not at the front of the data-ID index: ``(name, columns)``.
+
+    The unique and data-ID indexes lead with the required dimensions in order (instrument, detector, visit),
+    so "every detector of visit 5" would scan the instrument's rows; an index on (type, collection,
+    instrument, visit) makes it a range read.  One per dimension whose own required keys are not a prefix of
+    the data-ID index.
+    """
+    out = []
+    for dim in group.required:
+        keys = [d for d in universe[dim].required if d in group.required]
+        if keys != list(group.required[: len(keys)]):
+            # led by type and collection, like the unique index, so planners without statistics prefer it
+            out.append((f"{name}_{dim}", ["dataset_type_id", "collection_id", *keys]))
+    return out
 
 
 def calibs_table(metadata: sa.MetaData, universe: DimensionUniverse, group: DimensionGroup, name: str) -> sa.Table:
