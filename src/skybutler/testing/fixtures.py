@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from skybutler.butler import Butler
+from skybutler.testing.s3 import s3_endpoint, s3_root
 from skybutler.testing.sample import populate_sample
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "postgres_answers",
     "registry_url",
     "repo",
+    "s3_endpoint",
+    "s3_root",
 ]
 
 POSTGRES_URL = os.environ.get("SKYBUTLER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

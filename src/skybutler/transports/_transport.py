@@ -6,7 +6,7 @@ import io
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, ClassVar
@@ -26,6 +26,12 @@ class Transport(ABC):
     can_write: ClassVar[bool] = True
     is_local: ClassVar[bool] = False
     """True when keys map to local paths (`local_path` works)."""
+    can_list: ClassVar[bool] = True
+    """False where the protocol cannot list keys (plain HTTP): `keys` raises `StorageError`."""
+    options: ClassVar[frozenset[str]] = frozenset()
+    """Keyword options the constructor accepts (``datastore.transport`` in ``butler.yaml``)."""
+    concurrency: int = 1
+    """Requests worth running in parallel for bulk work (1 for local files; more for object stores)."""
 
     def __init__(self, root: str) -> None:
         self.root = root if root.endswith("/") else root + "/"
@@ -69,6 +75,15 @@ class Transport(ABC):
             yield tmp  # type: ignore[misc]
             tmp.seek(0)
             self.put(key, tmp.read())
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Remove many keys (object stores batch them)."""
+        for key in keys:
+            self.delete(key)
+
+    def url(self, key: str, *, expires_in: int = 3600) -> str | None:
+        """A URL that reads ``key`` without our credentials (presigned, or public); ``None`` if there is none."""
+        return None
 
     def move(self, src: str, dst: str) -> None:
         """Move ``src`` to ``dst`` (replacing it); object stores copy then delete."""
