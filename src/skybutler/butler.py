@@ -90,7 +90,9 @@ class Butler:
         self.universe: DimensionUniverse = self.registry.universe
         datastore_root = self.config.datastore.root.replace("{root}", self.root)
         self.datastore = FileDatastore(
-            transport if datastore_root == self.root else open_transport(datastore_root),
+            transport
+            if datastore_root == self.root
+            else open_transport(datastore_root, **self.config.datastore.transport),
             self.config.datastore,
         )
         self.run = run
@@ -115,6 +117,7 @@ class Butler:
         schema: str | None = None,
         universe: DimensionUniverse | str | None = None,
         config: Mapping[str, Any] | None = None,
+        datastore: str | None = None,
     ) -> str:
         """Create a new, empty repository and return its root.
 
@@ -131,6 +134,10 @@ class Butler:
             the default universe.
         config
             More configuration written to ``butler.yaml`` (templates, formatters, ...).
+        datastore
+            Root URI of the dataset files when they live elsewhere than ``root``, e.g. ``s3://bucket/prefix``
+            (the registry and ``butler.yaml`` stay at ``root``); transport options go in
+            ``config={"datastore": {"transport": {...}}}``.
 
         Raises
         ------
@@ -139,7 +146,9 @@ class Butler:
         ConfigError
             The configuration is invalid.
         """
-        return create_repository(root, registry=registry, schema=schema, universe=universe, config=config)
+        return create_repository(
+            root, registry=registry, schema=schema, universe=universe, config=config, datastore=datastore
+        )
 
     def close(self) -> None:
         """Close the registry connection."""

@@ -75,6 +75,11 @@ class DatastoreConfig(_Model):
     """Checks on put by dataset type name: required metadata keys, required columns, column units."""
     checksum: Literal["xxh3_128", "blake2b", "none"] = "xxh3_128"
     """Checksum computed while writing each file; ``none`` skips it."""
+    transport: dict[str, Any] = Field(default_factory=dict)
+    """Options of the datastore root's transport, e.g. ``{endpoint_url: http://127.0.0.1:9000}`` for S3.
+    Never credentials: those come from the standard places (environment, profiles, instance roles)."""
+    verify_on_read: bool = False
+    """Check every artifact's size and checksum when it is read (reads whole files: no ranged cut-outs)."""
 
 
 class ButlerConfig(_Model):

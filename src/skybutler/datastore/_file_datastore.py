@@ -12,13 +12,15 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skybutler.datasets import ArtifactInfo, storage_classes
 from skybutler.datastore._checksums import HashingWriter, checksum_stream
+from skybutler.datastore._parallel import run_all
 from skybutler.datastore._templates import FileTemplate
 from skybutler.errors import ArtifactNotFoundError, ConfigError, FormatterError, StorageError
 from skybutler.formatters import DEFAULT_FORMATTERS, Formatter, formatters
@@ -229,13 +231,47 @@ class FileDatastore:
                 shutil.copyfileobj(src, writer, 1 << 20)
             return writer.size, writer.checksum
 
+    def prepare_many(
+        self, refs: Sequence[DatasetRef], objects: Sequence[Any], storage_class: StorageClass | None = None
+    ) -> list[Staged]:
+        """`prepare` each object, in parallel on transports that profit (object stores); all or none.
+
+        On the first failure the files already staged are deleted and the error re-raised.
+        """
+        return run_all(
+            [partial(self.prepare, ref, obj, storage_class) for ref, obj in zip(refs, objects, strict=True)],
+            self.transport.concurrency,
+            undo=self.abort_many,
+        )
+
     def promote(self, staged: Staged) -> None:
         """Move a staged file to its final path (after its dataset is registered)."""
         self.transport.move(staged.staging_key, staged.artifact.path)
 
+    def promote_many(self, staged: Sequence[Staged]) -> None:
+        """`promote` each staged file (in parallel on object stores).
+
+        Raises
+        ------
+        StorageError
+            A move failed; the datasets are registered, and ``reconcile`` finishes the move later.
+        """
+        try:
+            run_all([partial(self.promote, s) for s in staged], self.transport.concurrency)
+        except StorageError as exc:
+            raise StorageError(
+                f"{exc} The datasets are registered and their files staged; run `skybutler reconcile` "
+                "(butler.reconcile(grace_seconds=0)) to finish moving them."
+            ) from exc
+
     def abort(self, staged: Staged) -> None:
         """Delete a staged file whose registration failed."""
         self.transport.delete(staged.staging_key)
+
+    def abort_many(self, staged: Sequence[Staged]) -> None:
+        """Delete staged files whose registration failed (batched on object stores)."""
+        if staged:
+            self.transport.delete_many([s.staging_key for s in staged])
 
     # -- get ----------------------------------------------------------------------------------------------
     def read(
