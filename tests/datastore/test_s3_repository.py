@@ -21,16 +21,20 @@ DIMS = ["instrument", "visit", "detector"]
 DATA_ID = {"instrument": "Cam", "visit": 1, "detector": 2}
 
 
-@pytest.fixture
-def s3_repo(registry_url: tuple[str, str | None], tmp_path: Path, s3_root: str, s3_endpoint: str) -> str:
-    """A repository at a local root whose files go to a fresh S3 bucket."""
+@pytest.fixture(params=[True, False], ids=["in-place", "staged"])
+def s3_repo(
+    request: pytest.FixtureRequest, registry_url: tuple[str, str | None], tmp_path: Path, s3_root: str, s3_endpoint: str
+) -> str:
+    """A repository at a local root whose files go to a fresh S3 bucket, written in place (conditional PUTs)
+    or through staging keys (for stores without them)."""
     url, schema = registry_url
+    options = {"endpoint_url": s3_endpoint, "conditional_writes": request.param}
     return Butler.create(
         tmp_path / "repo",
         registry=None if url.startswith("sqlite") else url,
         schema=schema,
         datastore=s3_root,
-        config={"datastore": {"transport": {"endpoint_url": s3_endpoint}}},
+        config={"datastore": {"transport": options}},
     )
 
 
@@ -64,6 +68,19 @@ def test_put_get_exists_remove(s3_butler: Butler) -> None:
     assert not s3_butler.exists("meta", DATA_ID)
     assert not _transport(s3_butler).exists(key)
     assert not list(_transport(s3_butler).keys(".staging/"))
+
+
+def test_a_file_already_at_the_final_key_is_never_replaced(s3_butler: Butler) -> None:
+    ref = s3_butler.put({"a": 1}, "meta", DATA_ID)
+    transport = _transport(s3_butler)
+    path = s3_butler.get_uri(ref)[len(transport.root) :]
+    s3_butler.remove([ref])
+    transport.put(path, b"a removed dataset's file, still awaiting deletion")
+    again = s3_butler.put({"a": 2}, "meta", DATA_ID)
+    assert s3_butler.get_uri(again) != transport.uri(path)
+    assert again.id.hex[:12] in s3_butler.get_uri(again)
+    assert transport.get(path).startswith(b"a removed")
+    assert s3_butler.get("meta", DATA_ID) == {"a": 2}
 
 
 def test_put_many_query_and_get_many(s3_butler: Butler) -> None:

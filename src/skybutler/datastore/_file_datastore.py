@@ -5,6 +5,13 @@ to ``.staging/<dataset id><ext>`` while hashing them; the caller registers the d
 `ArtifactInfo`) in one transaction and then calls `promote`, which renames the file to its final path.
 A crash before registration leaves only a staging file; a crash after it leaves a staging file whose
 dataset is registered: `reconcile_files` finishes or removes each, so no registered dataset loses its file.
+
+On transports whose writes are atomic and can refuse to replace a key (`Transport.can_create`: S3 with
+conditional PUTs) the artifact is written at its final path directly, exclusively, in one request: a
+concurrent writer of the same path, or a removed dataset's file still awaiting deletion, makes the write
+fail and retry at a path suffixed with the dataset ID, so no write ever replaces another dataset's bytes.
+A crash before registration then leaves an unregistered file at a final-looking path, which reconcile
+reports as unknown (and deletes when asked, once older than its grace period).
 """
 
 from __future__ import annotations
@@ -39,10 +46,11 @@ _RESERVED_PREFIXES = (STAGING, "butler.yaml", "registry.sqlite3")
 
 @dataclass(frozen=True, slots=True)
 class Staged:
-    """An artifact written under its staging name, waiting for its dataset to be registered."""
+    """An artifact written, waiting for its dataset to be registered."""
 
     dataset_id: str
     staging_key: str
+    """Where the bytes are: a ``.staging/`` key, or the final path itself on transports with ``can_create``."""
     artifact: ArtifactInfo
 
 
@@ -167,31 +175,45 @@ class FileDatastore:
         ext = formatter.extensions[0]
         id_hex = ref.id.hex
         path = self.template_for(dataset_type).render(dataset_type, ref.data_id, ref.run, id_hex) + ext
-        if self.transport.exists(path):
-            # A file of a removed dataset may still await deletion: never write over it.
-            path = path[: -len(ext)] + f"_{id_hex[:12]}" + ext
-        staging_key = f"{STAGING}{id_hex}{ext}"
+        # A file of a removed dataset may still await deletion at ``path``: never write over it.
+        suffixed = path[: -len(ext)] + f"_{id_hex[:12]}" + ext
+        in_place = self.transport.can_create  # an atomic, exclusive write needs no staging copy
+        if in_place:
+            key = path
+        else:
+            if self.transport.exists(path):
+                path = suffixed
+            key = f"{STAGING}{id_hex}{ext}"
         try:
-            if formatter.writes_streams:
-                with self.transport.open_write(staging_key, atomic=False) as raw:
-                    writer = HashingWriter(raw, self.config.checksum)
-                    formatter.write(obj, writer)  # type: ignore[arg-type]
-                size, checksum = writer.size, writer.checksum
-            else:
-                size, checksum = self._write_file(formatter, obj, staging_key)
-        except FormatterError:
-            self.transport.delete(staging_key)
+            try:
+                size, checksum = self._write(formatter, obj, key, exclusive=in_place)
+            except FileExistsError:
+                path = key = suffixed
+                size, checksum = self._write(formatter, obj, key, exclusive=True)
+        except BaseException as exc:
+            if not in_place:  # an exclusive write that failed stored nothing, and the key may be another's
+                self.transport.delete(key)
+            if isinstance(exc, FormatterError | StorageError):
+                raise
+            if isinstance(exc, TypeError | ValueError | AttributeError):
+                raise FormatterError(
+                    f"Formatter {name!r} could not write {dataset_type.name} {ref.data_id}: {exc}"
+                ) from exc
+            if isinstance(exc, OSError):
+                raise StorageError(f"Could not write {key} under {self.transport.root}: {exc}") from exc
             raise
-        except (TypeError, ValueError, AttributeError) as exc:
-            self.transport.delete(staging_key)
-            raise FormatterError(
-                f"Formatter {name!r} could not write {dataset_type.name} {ref.data_id}: {exc}"
-            ) from exc
-        except OSError as exc:
-            self.transport.delete(staging_key)
-            raise StorageError(f"Could not write {staging_key} under {self.transport.root}: {exc}") from exc
         artifact = ArtifactInfo(path, name, sc.name, size, checksum)
-        return Staged(id_hex, staging_key, artifact)
+        return Staged(id_hex, key, artifact)
+
+    def _write(self, formatter: Formatter, obj: Any, key: str, *, exclusive: bool) -> tuple[int, str | None]:
+        """Write ``obj`` at ``key``, hashing as it streams; return size and checksum."""
+        if not formatter.writes_streams:
+            return self._write_file(formatter, obj, key, exclusive=exclusive)
+        sink = self.transport.open_create(key) if exclusive else self.transport.open_write(key, atomic=False)
+        with sink as raw:
+            writer = HashingWriter(raw, self.config.checksum)
+            formatter.write(obj, writer)  # type: ignore[arg-type]
+        return writer.size, writer.checksum
 
     def _check_data_model(self, dataset_type: DatasetType, obj: Any) -> None:
         model = self.config.data_models.get(dataset_type.parent_name)
@@ -208,7 +230,7 @@ class FileDatastore:
                 f"{dataset_type.parent_name} in butler.yaml): {'; '.join(problems)}."
             )
 
-    def _write_file(self, formatter: Formatter, obj: Any, key: str) -> tuple[int, str | None]:
+    def _write_file(self, formatter: Formatter, obj: Any, key: str, *, exclusive: bool) -> tuple[int, str | None]:
         """Write through a local file, for formatters that seek while writing; return size and checksum.
 
         Local transports get the file at its staging path and hash it afterwards (one read, from the page
@@ -226,7 +248,8 @@ class FileDatastore:
         with tempfile.TemporaryDirectory(prefix="skybutler-") as tmp:
             local = Path(tmp) / key.rsplit("/", 1)[-1]
             formatter.write_file(obj, local)
-            with open(local, "rb") as src, self.transport.open_write(key, atomic=False) as raw:
+            sink = self.transport.open_create(key) if exclusive else self.transport.open_write(key, atomic=False)
+            with open(local, "rb") as src, sink as raw:
                 writer = HashingWriter(raw, self.config.checksum)
                 shutil.copyfileobj(src, writer, 1 << 20)
             return writer.size, writer.checksum
@@ -245,8 +268,9 @@ class FileDatastore:
         )
 
     def promote(self, staged: Staged) -> None:
-        """Move a staged file to its final path (after its dataset is registered)."""
-        self.transport.move(staged.staging_key, staged.artifact.path)
+        """Move a staged file to its final path (after its dataset is registered); in-place writes stay."""
+        if staged.staging_key != staged.artifact.path:
+            self.transport.move(staged.staging_key, staged.artifact.path)
 
     def promote_many(self, staged: Sequence[Staged]) -> None:
         """`promote` each staged file (in parallel on object stores).
@@ -256,6 +280,7 @@ class FileDatastore:
         StorageError
             A move failed; the datasets are registered, and ``reconcile`` finishes the move later.
         """
+        staged = [s for s in staged if s.staging_key != s.artifact.path]
         try:
             run_all([partial(self.promote, s) for s in staged], self.transport.concurrency)
         except StorageError as exc:
@@ -382,15 +407,21 @@ class FileDatastore:
             present.add(key)
             if key not in live_paths:
                 report.unknown.append(key)
-                if remove_unknown or ".tmp-" in key:
+                # A young unknown file may be a put in flight (object stores write at the final key).
+                if (remove_unknown or ".tmp-" in key) and self._age(key, now) >= grace_seconds:
                     self.transport.delete(key)
         report.missing = sorted(live_paths - present)
         return report
 
     def _age(self, key: str, now: float) -> float:
+        """Seconds since ``key`` was written (infinite where the transport cannot tell; 0 once gone)."""
         if self.transport.is_local:
             try:
                 return now - self.transport.local_path(key).stat().st_mtime
             except FileNotFoundError:
                 return 0.0
-        return float("inf")
+        try:
+            mtime = self.transport.mtime(key)
+        except ArtifactNotFoundError:
+            return 0.0
+        return float("inf") if mtime is None else now - mtime

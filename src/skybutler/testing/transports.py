@@ -100,6 +100,9 @@ class TransportTests:
             got = f.readinto(buffer)  # type: ignore[attr-defined]
             assert bytes(buffer[:got]) == data[1000 : 1000 + got]
             f.seek(0)
+            assert f.read(10) == data[:10]
+            assert f.read(250_000) == data[10:250_010]  # no short reads: libraries take them for the end
+            f.seek(0)
             assert f.read() == data
 
     def test_open_write_lands_only_on_success(self, transport: Transport) -> None:

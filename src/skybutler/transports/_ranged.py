@@ -76,8 +76,20 @@ class RangedReader(io.RawIOBase):
         return pos
 
     def readinto(self, buffer: Any) -> int:
-        """Fill ``buffer`` from the current position; return how many bytes were read (0 at the end)."""
+        """Fill ``buffer`` from the current position; return how many bytes were read (short only at the end).
+
+        Libraries (astropy) treat a short read as the end of the file, so this fills the whole buffer.
+        """
         view = memoryview(buffer).cast("B")
+        total = 0
+        while total < len(view):
+            count = self._read_some(view[total:])
+            if not count:
+                break
+            total += count
+        return total
+
+    def _read_some(self, view: memoryview) -> int:
         wanted = min(len(view), self.size - self._pos)
         if wanted <= 0:
             return 0

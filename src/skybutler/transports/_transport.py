@@ -32,6 +32,9 @@ class Transport(ABC):
     """Keyword options the constructor accepts (``datastore.transport`` in ``butler.yaml``)."""
     concurrency: int = 1
     """Requests worth running in parallel for bulk work (1 for local files; more for object stores)."""
+    can_create: bool = False
+    """True when `open_create` works: an atomic write that refuses to replace an existing key.  The datastore
+    then writes each artifact at its final key (one request) instead of staging it and moving it."""
 
     def __init__(self, root: str) -> None:
         self.root = root if root.endswith("/") else root + "/"
@@ -75,6 +78,21 @@ class Transport(ABC):
             yield tmp  # type: ignore[misc]
             tmp.seek(0)
             self.put(key, tmp.read())
+
+    @contextmanager
+    def open_create(self, key: str) -> Iterator[BinaryIO]:
+        """Like `open_write`, but the bytes land only if ``key`` does not exist; else `FileExistsError`.
+
+        Only for transports with `can_create`.  Nothing is stored when the block raises.
+        """
+        if not self.can_create:
+            raise NotImplementedError(f"{type(self).__name__} cannot create keys exclusively (can_create is False).")
+        raise NotImplementedError(f"{type(self).__name__} sets can_create but does not implement open_create.")
+        yield  # type: ignore[unreachable]
+
+    def mtime(self, key: str) -> float | None:
+        """When ``key`` was last written (POSIX seconds), or ``None`` where the transport cannot tell."""
+        return None
 
     def delete_many(self, keys: Iterable[str]) -> None:
         """Remove many keys (object stores batch them)."""
