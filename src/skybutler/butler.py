@@ -10,7 +10,7 @@ import yaml
 from skybutler._butler_collections import ButlerCollections
 from skybutler._calibration_time import check_as_of, observation_time
 from skybutler._deferred import DeferredDatasetHandle
-from skybutler._maintenance import reconcile
+from skybutler._maintenance import VerifyReport, reconcile, verify
 from skybutler._repository import create_repository, root_text
 from skybutler._writes import put_objects
 from skybutler.config import CONFIG_FILE, ButlerConfig, load_config
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from skybutler.dimensions import DimensionRecord
     from skybutler.query import DataIdResults, DatasetResults
     from skybutler.registry import CollectionRecord, DatasetRow, StoredDatasetType
-    from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, TimeLike, UriLike
+    from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, Progress, TimeLike, UriLike
 
 __all__ = ["Butler", "DeferredDatasetHandle"]
 
@@ -533,6 +533,25 @@ class Butler:
         if not self.writeable:
             raise PermissionDeniedError("reconcile changes the repository; open it with writeable=True.")
         return reconcile(self.registry, self.datastore, grace_seconds=grace_seconds, remove_unknown=remove_unknown)
+
+    def verify(
+        self,
+        refs: Iterable[DatasetRef] | None = None,
+        *,
+        collections: CollectionsLike | None = None,
+        progress: Progress | None = None,
+    ) -> VerifyReport:
+        """Re-read artifacts and compare their sizes and checksums with the registry's records.
+
+        Checks ``refs``, or every dataset in ``collections``, or (with neither) every dataset in the repository,
+        which also lists unknown files.  Read-only: it repairs nothing (see `reconcile`).
+        """
+        ids = None
+        if refs is not None:
+            ids = [r.id for r in refs]
+        elif collections is not None:
+            ids = [r.id for r in self.query_datasets("*", collections=collections, find_first=False)]
+        return verify(self.registry, self.datastore, ids, progress=progress)
 
     # -- queries ---------------------------------------------------------------------------------------------
     def query_data_ids(

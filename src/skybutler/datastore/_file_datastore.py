@@ -16,6 +16,7 @@ reports as unknown (and deletes when asked, once older than its grace period).
 
 from __future__ import annotations
 
+import io
 import shutil
 import tempfile
 import time
@@ -23,13 +24,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from skybutler.datasets import ArtifactInfo, storage_classes
 from skybutler.datastore._checksums import HashingWriter, checksum_stream
 from skybutler.datastore._parallel import run_all
 from skybutler.datastore._templates import FileTemplate
-from skybutler.errors import ArtifactNotFoundError, ConfigError, FormatterError, StorageError
+from skybutler.errors import ArtifactNotFoundError, ConfigError, CorruptArtifactError, FormatterError, StorageError
 from skybutler.formatters import DEFAULT_FORMATTERS, Formatter, formatters
 
 if TYPE_CHECKING:
@@ -75,6 +76,19 @@ class ReconcileReport:
             f"{len(self.removed_trash)} trashed file(s); {len(self.unknown)} unknown, "
             f"{len(self.missing)} missing"
         )
+
+
+def _algorithm(artifact: ArtifactInfo) -> str:
+    return (artifact.checksum or "xxh3_128:").partition(":")[0]
+
+
+def _mismatch(artifact: ArtifactInfo, checksum: str, size: int) -> str | None:
+    """How the bytes read differ from the record, or ``None``."""
+    if size != artifact.size:
+        return f"{size} bytes but {artifact.size} were recorded"
+    if artifact.checksum is not None and checksum != artifact.checksum:
+        return f"checksum {checksum} but {artifact.checksum} was recorded"
+    return None
 
 
 class FileDatastore:
@@ -318,7 +332,7 @@ class FileDatastore:
         """
         formatter = self.formatter_instance(artifact.formatter)
         try:
-            with self.transport.open(artifact.path) as stream:
+            with self._reader(artifact) as stream:
                 obj = formatter.read(stream, component=component, parameters=parameters)
         except ArtifactNotFoundError:
             raise ArtifactNotFoundError(
@@ -345,19 +359,35 @@ class FileDatastore:
         for path in paths:
             self.transport.delete(path)
 
+    def _reader(self, artifact: ArtifactInfo) -> BinaryIO:
+        """A stream of the artifact's bytes: ranged reads, or whole and checked with ``verify_on_read``."""
+        if not self.config.verify_on_read:
+            return self.transport.open(artifact.path)
+        data = self.transport.get(artifact.path)
+        problem = _mismatch(artifact, *checksum_stream(io.BytesIO(data), _algorithm(artifact)))
+        if problem is not None:
+            raise CorruptArtifactError(
+                f"The file of this dataset is corrupt: {self.transport.uri(artifact.path)} has {problem}. Restore "
+                "it from a copy, or remove the dataset and put it again; butler.verify() finds others."
+            )
+        return io.BytesIO(data)
+
     def verify(self, artifact: ArtifactInfo) -> str | None:
-        """Re-read an artifact; return a problem description, or ``None`` when size and checksum match."""
+        """Re-read an artifact; return ``"missing"``, a description of the mismatch, or ``None`` when it matches."""
         try:
             with self.transport.open(artifact.path) as stream:
-                algorithm = (artifact.checksum or "xxh3_128:").partition(":")[0]
-                checksum, size = checksum_stream(stream, algorithm)
+                checksum, size = checksum_stream(stream, _algorithm(artifact))
         except ArtifactNotFoundError:
             return "missing"
-        if size != artifact.size:
-            return f"size {size} != recorded {artifact.size}"
-        if artifact.checksum is not None and checksum != artifact.checksum:
-            return f"checksum {checksum} != recorded {artifact.checksum}"
-        return None
+        return _mismatch(artifact, checksum, size)
+
+    def unknown_keys(self, live_paths: set[str]) -> list[str]:
+        """Keys under the root that are neither a dataset's (``live_paths``) nor the repository's own files."""
+        return sorted(
+            key
+            for key in self.transport.keys()  # noqa: SIM118 (a Transport is not a mapping)
+            if key not in live_paths and not key.startswith(_RESERVED_PREFIXES)
+        )
 
     def reconcile_files(
         self,
