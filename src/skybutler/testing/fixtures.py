@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from skybutler.butler import Butler
+from skybutler.testing.http import http_root
 from skybutler.testing.s3 import s3_endpoint, s3_root
 from skybutler.testing.sample import populate_sample
 
@@ -23,6 +24,7 @@ __all__ = [
     "POSTGRES_URL",
     "butler",
     "fresh_schema",
+    "http_root",
     "populate_sample",
     "postgres_answers",
     "registry_url",
