@@ -450,7 +450,13 @@ class Butler:
         if row.artifact is None:
             raise DatasetNotFoundError(f"Dataset {row.id} is registered but has no stored file.")
         sc = storage_classes.get(storage_class or stored.dataset_type.storage_class)
-        return self.datastore.read(row.artifact, storage_class=sc, component=component, parameters=parameters)
+        return self.datastore.read(
+            row.artifact,
+            storage_class=sc,
+            component=component,
+            parameters=parameters,
+            dataset_type=stored.dataset_type.name,
+        )
 
     def get_many(self, refs: Sequence[DatasetRef]) -> list[Any]:
         """Read many datasets by ref, with one registry query per dataset type."""
@@ -461,7 +467,7 @@ class Butler:
         for name, group in by_type.items():
             stored, _ = self._stored(name)
             for row in self.registry.datasets.by_ids([stored], [r.id for r in group]):
-                artifacts[row.id] = (row.artifact, stored.dataset_type.storage_class)
+                artifacts[row.id] = (row.artifact, stored.dataset_type.storage_class, name)
         out = []
         for ref in refs:
             found = artifacts.get(ref.id)
@@ -469,7 +475,9 @@ class Butler:
                 raise DatasetNotFoundError(
                     f"Dataset {ref.id} ({ref.dataset_type.name} {ref.data_id}) is not in the registry."
                 )
-            out.append(self.datastore.read(found[0], storage_class=storage_classes.get(found[1])))
+            out.append(
+                self.datastore.read(found[0], storage_class=storage_classes.get(found[1]), dataset_type=found[2])
+            )
         return out
 
     def get_deferred(

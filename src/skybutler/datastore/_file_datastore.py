@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from skybutler.datasets import ArtifactInfo, storage_classes
+from skybutler.datastore._cache import ArtifactCache
 from skybutler.datastore._checksums import HashingWriter, checksum_stream
 from skybutler.datastore._parallel import run_all
 from skybutler.datastore._templates import FileTemplate
@@ -102,6 +103,11 @@ class FileDatastore:
             raise ConfigError("The datastore configuration needs a 'default' file template.")
         self._formatter_cache: dict[str, tuple[str, Formatter]] = {}
         self._instances: dict[str, Formatter] = {}
+        self.cache: ArtifactCache | None = None
+        """The local cache of remote reads (``datastore.cache.directory``), or None."""
+        if config.cache.directory is not None and not transport.is_local:
+            directory = Path(config.cache.directory).expanduser()
+            self.cache = ArtifactCache(directory, config.cache.max_bytes)
 
     # -- configuration --------------------------------------------------------------------------------------
     def template_for(self, dataset_type: DatasetType) -> FileTemplate:
@@ -320,8 +326,11 @@ class FileDatastore:
         storage_class: StorageClass | None = None,
         component: str | None = None,
         parameters: Mapping[str, Any] | None = None,
+        dataset_type: str | None = None,
     ) -> Any:
         """Read an artifact with the formatter recorded for it.
+
+        ``dataset_type`` (the parent name) selects the cache policy (``datastore.cache.dataset_types``).
 
         Raises
         ------
@@ -332,7 +341,7 @@ class FileDatastore:
         """
         formatter = self.formatter_instance(artifact.formatter)
         try:
-            with self._reader(artifact) as stream:
+            with self._reader(artifact, dataset_type) as stream:
                 obj = formatter.read(stream, component=component, parameters=parameters)
         except ArtifactNotFoundError:
             raise ArtifactNotFoundError(
@@ -359,8 +368,14 @@ class FileDatastore:
         for path in paths:
             self.transport.delete(path)
 
-    def _reader(self, artifact: ArtifactInfo) -> BinaryIO:
-        """A stream of the artifact's bytes: ranged reads, or whole and checked with ``verify_on_read``."""
+    def _reader(self, artifact: ArtifactInfo, dataset_type: str | None = None) -> BinaryIO:
+        """A stream of the artifact's bytes: from the cache, ranged reads, or whole and checked."""
+        if self.cache is not None and artifact.checksum is not None:
+            policy = self.config.cache
+            if policy.dataset_types.get(dataset_type or "", policy.default):
+                return self.cache.open(
+                    artifact, lambda: self.transport.open(artifact.path), self.transport.uri(artifact.path)
+                )
         if not self.config.verify_on_read:
             return self.transport.open(artifact.path)
         data = self.transport.get(artifact.path)
