@@ -15,7 +15,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,60 @@ def moto_process() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait()
+
+
+@contextmanager
+def delaying_proxy(upstream: str, latency_ms: float) -> Iterator[str]:
+    """A TCP proxy adding ``latency_ms`` of one-way delay in each direction (a network between us and S3).
+
+    Each chunk is forwarded ``latency_ms`` after it arrived, in order, so the delay is propagation, not a
+    bandwidth limit.  Runs an asyncio loop in a thread (it only sleeps and copies).
+    """
+    import asyncio
+    import threading
+
+    host, port = upstream.removeprefix("http://").split(":")
+    delay = latency_ms / 1000
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    listen_port: list[int] = []
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def send() -> None:
+            while True:
+                due, data = await queue.get()
+                if not data:
+                    writer.close()
+                    return
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                writer.write(data)
+                await writer.drain()
+
+        sender = loop.create_task(send())
+        while True:
+            data = await reader.read(1 << 16)
+            await queue.put((loop.time() + delay, data))
+            if not data:
+                break
+        await sender
+
+    async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection(host, int(port))
+        await asyncio.gather(pipe(client_r, server_w), pipe(server_r, client_w), return_exceptions=True)
+
+    async def serve() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        listen_port.append(server.sockets[0].getsockname()[1])
+        ready.set()
+        async with server:
+            await server.serve_forever()
+
+    thread = threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True)
+    thread.start()
+    ready.wait()
+    yield f"http://127.0.0.1:{listen_port[0]}"  # the daemon thread ends with the process
 
 
 def timed(fn: Callable[[], Any]) -> float:
@@ -124,6 +178,27 @@ def butler_figures(endpoint: str, n: int, tmp: Path) -> list[tuple[str, str]]:
     return rows
 
 
+def bulk_figures(endpoint: str, n: int, tmp: Path) -> list[tuple[str, str]]:
+    """Only the one-by-one against put_many comparison."""
+    root = Butler.create(
+        tmp / "bulk",
+        datastore=f"s3://{new_bucket(endpoint)}/repo",
+        config={"datastore": {"transport": {"endpoint_url": endpoint}}},
+    )
+    with Butler(root, run="run1") as butler:
+        populate_sample(butler, n_visits=max(n // 10, 1))
+        butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
+        ids = [{"instrument": "Cam", "visit": i // 10, "detector": i % 10} for i in range(n)]
+        one_by_one = timed(lambda: [butler.put(META, "meta", d, run="one") for d in ids])
+        many = timed(lambda: butler.put_many([(META, d) for d in ids], "meta", run="many"))
+    return [
+        (
+            f"{n} small objects: put one by one vs put_many",
+            f"{one_by_one:.2f} s vs {many:.2f} s ({one_by_one / many:.1f}x)",
+        )
+    ]
+
+
 def client_figures(endpoint: str, n: int) -> list[tuple[str, str]]:
     """Raw object I/O: small PUTs then GETs, boto3 against obstore (our S3Transport), same endpoint."""
     rows = []
@@ -145,13 +220,21 @@ def client_figures(endpoint: str, n: int) -> list[tuple[str, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=1000, help="objects in the bulk comparison")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="one-way delay added by a local proxy")
+    parser.add_argument("--bulk-only", action="store_true", help="only the put one-by-one / put_many comparison")
     args = parser.parse_args()
     for name, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}.items():
         os.environ.setdefault(name, value)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    with moto_process() as endpoint, tempfile.TemporaryDirectory() as tmp:
-        rows = butler_figures(endpoint, args.n, Path(tmp)) + client_figures(endpoint, 200)
-    print(f"| S3 (moto server on loopback, separate process), n = {args.n} | measured |\n|---|---|")
+    with moto_process() as direct, tempfile.TemporaryDirectory() as tmp:
+        proxy = delaying_proxy(direct, args.latency_ms) if args.latency_ms else nullcontext(direct)
+        with proxy as endpoint:
+            if args.bulk_only:
+                rows = bulk_figures(endpoint, args.n, Path(tmp))
+            else:
+                rows = butler_figures(endpoint, args.n, Path(tmp)) + client_figures(endpoint, 200)
+    where = f" + {args.latency_ms:g} ms each way" if args.latency_ms else ""
+    print(f"| S3: moto server on loopback{where}, n = {args.n} | measured |\n|---|---|")
     for name, value in rows:
         print(f"| {name} | {value} |")
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, BinaryIO, ClassVar, NoReturn
 
 from skybutler.errors import ArtifactNotFoundError, StorageError
-from skybutler.transports._ranged import MIN_READAHEAD, RangedReader
+from skybutler.transports._ranged import FIRST_READ, RangedReader
 from skybutler.transports._transport import Transport
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ class HttpTransport(Transport):
 
     def open(self, key: str) -> BinaryIO:
         """A seekable reader fetching byte ranges (the server must honour ``Range`` for partial reads)."""
-        head, size = self._range(key, 0, MIN_READAHEAD)
+        head, size = self._range(key, 0, FIRST_READ)
 
         def fetch(start: int, stop: int) -> bytes:
             return self._range(key, start, stop)[0]

@@ -12,10 +12,13 @@ import io
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["MAX_READAHEAD", "MIN_READAHEAD", "RangedReader"]
+__all__ = ["FIRST_READ", "MAX_READAHEAD", "MIN_READAHEAD", "RangedReader"]
 
 MIN_READAHEAD = 64 << 10
 MAX_READAHEAD = 16 << 20
+#: The first request of `open` asks for this much: most artifacts (metadata, small arrays, catalogs of a
+#: few thousand rows) arrive whole in one round trip, while a cut-out of a large image pays little for it.
+FIRST_READ = 256 << 10
 
 #: ``fetch(start, stop)`` returns the bytes ``[start, stop)`` (fewer only at the end of the object).
 Fetch = Callable[[int, int], bytes]

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, NoReturn
 
 from skybutler.errors import ArtifactNotFoundError, ConfigError, StorageError
-from skybutler.transports._ranged import MIN_READAHEAD, RangedReader
+from skybutler.transports._ranged import FIRST_READ, RangedReader
 from skybutler.transports._transport import Transport
 
 if TYPE_CHECKING:
@@ -214,7 +214,7 @@ class S3Transport(Transport):
 
     def open(self, key: str) -> BinaryIO:
         """Return a seekable reader that fetches byte ranges on demand (the first request also sizes the object)."""
-        head, size = self._range(key, 0, MIN_READAHEAD)
+        head, size = self._range(key, 0, FIRST_READ)
 
         def fetch(start: int, stop: int) -> bytes:
             return self._range(key, start, stop)[0]
