@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,21 @@ def test_reconcile_finishes_an_interrupted_put(s3_butler: Butler) -> None:
     assert report.promoted == [final]
     assert report.unknown == ["stray/file.json"]
     assert s3_butler.get(ref) == {"a": 1}
+
+
+def test_reconcile_deletes_the_artifact_of_a_put_that_never_registered(s3_butler: Butler) -> None:
+    transport = _transport(s3_butler)
+    if not transport.can_create:
+        pytest.skip("only in-place writes leave artifacts outside .staging/")
+    with transport.open_create("test/run/meta/orphan.json", owner=uuid.uuid4().hex) as f:  # as a killed put does
+        f.write(b"{}")
+    transport.put("stray/file.json", b"{}")
+    young = s3_butler.reconcile()  # within the grace period: maybe a put in flight, kept
+    assert (young.removed_staging, young.unknown) == ([], ["stray/file.json"])
+    assert transport.exists("test/run/meta/orphan.json")
+    report = s3_butler.reconcile(grace_seconds=0)
+    assert (report.removed_staging, report.unknown) == (["test/run/meta/orphan.json"], ["stray/file.json"])
+    assert not transport.exists("test/run/meta/orphan.json")
 
 
 def test_the_endpoint_can_come_from_the_environment(

@@ -10,8 +10,8 @@ On transports whose writes are atomic and can refuse to replace a key (`Transpor
 conditional PUTs) the artifact is written at its final path directly, exclusively, in one request: a
 concurrent writer of the same path, or a removed dataset's file still awaiting deletion, makes the write
 fail and retry at a path suffixed with the dataset ID, so no write ever replaces another dataset's bytes.
-A crash before registration then leaves an unregistered file at a final-looking path, which reconcile
-reports as unknown (and deletes when asked, once older than its grace period).
+The dataset ID is stored with the object, so a crash before registration leaves a file that reconcile
+recognises as a put's and deletes once older than its grace period.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -63,7 +64,8 @@ class ReconcileReport:
     promoted: list[str] = field(default_factory=list)
     """Staging files whose dataset was registered: moved to their final path."""
     removed_staging: list[str] = field(default_factory=list)
-    """Staging files of datasets never registered: deleted."""
+    """Staging files of datasets never registered (and, on transports that write in place, their
+    artifacts, recognised by the dataset ID stored with them): deleted."""
     removed_trash: list[str] = field(default_factory=list)
     """Files of removed datasets still on storage: deleted."""
     unknown: list[str] = field(default_factory=list)
@@ -206,10 +208,10 @@ class FileDatastore:
             key = f"{STAGING}{id_hex}{ext}"
         try:
             try:
-                size, checksum = self._write(formatter, obj, key, exclusive=in_place)
+                size, checksum = self._write(formatter, obj, key, exclusive=in_place, owner=id_hex)
             except FileExistsError:
                 path = key = suffixed
-                size, checksum = self._write(formatter, obj, key, exclusive=True)
+                size, checksum = self._write(formatter, obj, key, exclusive=True, owner=id_hex)
         except BaseException as exc:
             if not in_place:  # an exclusive write that failed stored nothing, and the key may be another's
                 self.transport.delete(key)
@@ -225,11 +227,13 @@ class FileDatastore:
         artifact = ArtifactInfo(path, name, sc.name, size, checksum)
         return Staged(id_hex, key, artifact)
 
-    def _write(self, formatter: Formatter, obj: Any, key: str, *, exclusive: bool) -> tuple[int, str | None]:
+    def _write(
+        self, formatter: Formatter, obj: Any, key: str, *, exclusive: bool, owner: str
+    ) -> tuple[int, str | None]:
         """Write ``obj`` at ``key``, hashing as it streams; return size and checksum."""
         if not formatter.writes_streams:
-            return self._write_file(formatter, obj, key, exclusive=exclusive)
-        sink = self.transport.open_create(key) if exclusive else self.transport.open_write(key, atomic=False)
+            return self._write_file(formatter, obj, key, exclusive=exclusive, owner=owner)
+        sink = self._sink(key, exclusive, owner)
         with sink as raw:
             writer = HashingWriter(raw, self.config.checksum)
             formatter.write(obj, writer)  # type: ignore[arg-type]
@@ -250,7 +254,14 @@ class FileDatastore:
                 f"{dataset_type.parent_name} in butler.yaml): {'; '.join(problems)}."
             )
 
-    def _write_file(self, formatter: Formatter, obj: Any, key: str, *, exclusive: bool) -> tuple[int, str | None]:
+    def _sink(self, key: str, exclusive: bool, owner: str) -> AbstractContextManager[BinaryIO]:
+        if exclusive:
+            return self.transport.open_create(key, owner=owner)
+        return self.transport.open_write(key, atomic=False)
+
+    def _write_file(
+        self, formatter: Formatter, obj: Any, key: str, *, exclusive: bool, owner: str
+    ) -> tuple[int, str | None]:
         """Write through a local file, for formatters that seek while writing; return size and checksum.
 
         Local transports get the file at its staging path and hash it afterwards (one read, from the page
@@ -268,8 +279,7 @@ class FileDatastore:
         with tempfile.TemporaryDirectory(prefix="skybutler-") as tmp:
             local = Path(tmp) / key.rsplit("/", 1)[-1]
             formatter.write_file(obj, local)
-            sink = self.transport.open_create(key) if exclusive else self.transport.open_write(key, atomic=False)
-            with open(local, "rb") as src, sink as raw:
+            with open(local, "rb") as src, self._sink(key, exclusive, owner) as raw:
                 writer = HashingWriter(raw, self.config.checksum)
                 shutil.copyfileobj(src, writer, 1 << 20)
             return writer.size, writer.checksum
@@ -450,11 +460,17 @@ class FileDatastore:
             if key.startswith(_RESERVED_PREFIXES):
                 continue
             present.add(key)
-            if key not in live_paths:
-                report.unknown.append(key)
-                # A young unknown file may be a put in flight (object stores write at the final key).
-                if (remove_unknown or ".tmp-" in key) and self._age(key, now) >= grace_seconds:
+            if key in live_paths:
+                continue
+            # A young unknown file may be a put in flight (object stores write at the final key).
+            if self.transport.can_create and self.transport.owner(key) is not None:
+                if self._age(key, now) >= grace_seconds:  # written by a put that never registered it
                     self.transport.delete(key)
+                    report.removed_staging.append(key)
+                continue
+            report.unknown.append(key)
+            if (remove_unknown or ".tmp-" in key) and self._age(key, now) >= grace_seconds:
+                self.transport.delete(key)
         report.missing = sorted(live_paths - present)
         return report
 

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 __all__ = ["S3Transport"]
 
+#: User metadata (``x-amz-meta-skybutler-dataset``) naming the dataset an in-place write was for.
+_OWNER = "skybutler-dataset"
+
 _OPTIONS = frozenset(
     {
         "endpoint_url",
@@ -250,7 +253,7 @@ class S3Transport(Transport):
                 self._upload(key, tmp)
 
     @contextmanager
-    def open_create(self, key: str) -> Iterator[BinaryIO]:
+    def open_create(self, key: str, *, owner: str | None = None) -> Iterator[BinaryIO]:
         """Spool, then PUT with ``If-None-Match: *``: the object lands only if ``key`` is free.
 
         Raises `FileExistsError` when it is taken.  Above ``multipart_threshold`` the check is a HEAD before
@@ -264,17 +267,28 @@ class S3Transport(Transport):
             yield tmp  # type: ignore[misc]
             size = tmp.tell()
             tmp.seek(0)
+            attributes: Any = {_OWNER: owner} if owner else None
             if size >= self.multipart_threshold:
                 if self.exists(key):
                     raise FileExistsError(f"{self.uri(key)} exists.")
-                self._upload(key, tmp)
+                self._upload(key, tmp, attributes)
                 return
             try:
-                obstore.put(self.store, key, tmp.read(), mode="create", use_multipart=False)
+                obstore.put(self.store, key, tmp.read(), mode="create", use_multipart=False, attributes=attributes)
             except (AlreadyExistsError, PreconditionError):
                 raise FileExistsError(f"{self.uri(key)} exists.") from None
             except self._errors() as exc:
                 self._fail("write", key, exc)
+
+    def owner(self, key: str) -> str | None:
+        """The dataset ID stored with the object by `open_create` (user metadata), or ``None``."""
+        import obstore
+
+        try:
+            found = obstore.get(self.store, key, options={"head": True}).attributes.get(_OWNER)
+        except self._errors() as exc:
+            self._fail("stat", key, exc)
+        return None if found is None else str(found)
 
     def mtime(self, key: str) -> float | None:
         """The object's Last-Modified time (one HEAD)."""
@@ -293,7 +307,7 @@ class S3Transport(Transport):
         with open(path, "rb") as f:
             self._upload(key, f)
 
-    def _upload(self, key: str, stream: Any) -> None:
+    def _upload(self, key: str, stream: Any, attributes: Any = None) -> None:
         import obstore
 
         try:
@@ -301,6 +315,7 @@ class S3Transport(Transport):
                 self.store,
                 key,
                 stream,
+                attributes=attributes,
                 use_multipart=True,
                 chunk_size=max(self.multipart_threshold // 4, 5 << 20),
                 max_concurrency=self.concurrency,

@@ -80,15 +80,21 @@ class Transport(ABC):
             self.put(key, tmp.read())
 
     @contextmanager
-    def open_create(self, key: str) -> Iterator[BinaryIO]:
+    def open_create(self, key: str, *, owner: str | None = None) -> Iterator[BinaryIO]:
         """Like `open_write`, but the bytes land only if ``key`` does not exist; else `FileExistsError`.
 
-        Only for transports with `can_create`.  Nothing is stored when the block raises.
+        Only for transports with `can_create`.  Nothing is stored when the block raises.  ``owner`` (a
+        dataset ID) is stored with the object and returned by `owner`, so reconcile can recognise the
+        artifact of a put that crashed before registering it.
         """
         if not self.can_create:
             raise NotImplementedError(f"{type(self).__name__} cannot create keys exclusively (can_create is False).")
         raise NotImplementedError(f"{type(self).__name__} sets can_create but does not implement open_create.")
         yield  # type: ignore[unreachable]
+
+    def owner(self, key: str) -> str | None:
+        """The ``owner`` given to `open_create` for ``key``, or ``None``."""
+        return None
 
     def mtime(self, key: str) -> float | None:
         """When ``key`` was last written (POSIX seconds), or ``None`` where the transport cannot tell."""
