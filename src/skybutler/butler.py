@@ -91,7 +91,7 @@ class Butler:
         datastore_root = self.config.datastore.root.replace("{root}", self.root)
         self.datastore = FileDatastore(
             transport
-            if datastore_root == self.root
+            if datastore_root == self.root and not self.config.datastore.transport
             else open_transport(datastore_root, **self.config.datastore.transport),
             self.config.datastore,
         )
