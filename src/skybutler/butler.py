@@ -10,7 +10,7 @@ import yaml
 from skybutler._butler_collections import ButlerCollections
 from skybutler._calibration_time import check_as_of, observation_time
 from skybutler._deferred import DeferredDatasetHandle
-from skybutler._maintenance import reconcile
+from skybutler._maintenance import VerifyReport, reconcile, verify
 from skybutler._repository import create_repository, root_text
 from skybutler._writes import put_objects
 from skybutler.config import CONFIG_FILE, ButlerConfig, load_config
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from skybutler.dimensions import DimensionRecord
     from skybutler.query import CompletenessTable, DataIdResults, DatasetResults
     from skybutler.registry import CollectionRecord, DatasetRow, StoredDatasetType
-    from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, TimeLike, UriLike
+    from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, Progress, TimeLike, UriLike
 
 __all__ = ["Butler", "DeferredDatasetHandle"]
 
@@ -90,7 +90,9 @@ class Butler:
         self.universe: DimensionUniverse = self.registry.universe
         datastore_root = self.config.datastore.root.replace("{root}", self.root)
         self.datastore = FileDatastore(
-            transport if datastore_root == self.root else open_transport(datastore_root),
+            transport
+            if datastore_root == self.root and not self.config.datastore.transport
+            else open_transport(datastore_root, **self.config.datastore.transport),
             self.config.datastore,
         )
         self.run = run
@@ -115,6 +117,7 @@ class Butler:
         schema: str | None = None,
         universe: DimensionUniverse | str | None = None,
         config: Mapping[str, Any] | None = None,
+        datastore: str | None = None,
     ) -> str:
         """Create a new, empty repository and return its root.
 
@@ -131,6 +134,10 @@ class Butler:
             the default universe.
         config
             More configuration written to ``butler.yaml`` (templates, formatters, ...).
+        datastore
+            Root URI of the dataset files when they live elsewhere than ``root``, e.g. ``s3://bucket/prefix``
+            (the registry and ``butler.yaml`` stay at ``root``); transport options go in
+            ``config={"datastore": {"transport": {...}}}``.
 
         Raises
         ------
@@ -139,7 +146,9 @@ class Butler:
         ConfigError
             The configuration is invalid.
         """
-        return create_repository(root, registry=registry, schema=schema, universe=universe, config=config)
+        return create_repository(
+            root, registry=registry, schema=schema, universe=universe, config=config, datastore=datastore
+        )
 
     def close(self) -> None:
         """Close the registry connection."""
@@ -442,7 +451,13 @@ class Butler:
         if row.artifact is None:
             raise DatasetNotFoundError(f"Dataset {row.id} is registered but has no stored file.")
         sc = storage_classes.get(storage_class or stored.dataset_type.storage_class)
-        return self.datastore.read(row.artifact, storage_class=sc, component=component, parameters=parameters)
+        return self.datastore.read(
+            row.artifact,
+            storage_class=sc,
+            component=component,
+            parameters=parameters,
+            dataset_type=stored.dataset_type.name,
+        )
 
     def get_many(self, refs: Sequence[DatasetRef]) -> list[Any]:
         """Read many datasets by ref, with one registry query per dataset type."""
@@ -453,7 +468,7 @@ class Butler:
         for name, group in by_type.items():
             stored, _ = self._stored(name)
             for row in self.registry.datasets.by_ids([stored], [r.id for r in group]):
-                artifacts[row.id] = (row.artifact, stored.dataset_type.storage_class)
+                artifacts[row.id] = (row.artifact, stored.dataset_type.storage_class, name)
         out = []
         for ref in refs:
             found = artifacts.get(ref.id)
@@ -461,7 +476,9 @@ class Butler:
                 raise DatasetNotFoundError(
                     f"Dataset {ref.id} ({ref.dataset_type.name} {ref.data_id}) is not in the registry."
                 )
-            out.append(self.datastore.read(found[0], storage_class=storage_classes.get(found[1])))
+            out.append(
+                self.datastore.read(found[0], storage_class=storage_classes.get(found[1]), dataset_type=found[2])
+            )
         return out
 
     def get_deferred(
@@ -525,6 +542,25 @@ class Butler:
         if not self.writeable:
             raise PermissionDeniedError("reconcile changes the repository; open it with writeable=True.")
         return reconcile(self.registry, self.datastore, grace_seconds=grace_seconds, remove_unknown=remove_unknown)
+
+    def verify(
+        self,
+        refs: Iterable[DatasetRef] | None = None,
+        *,
+        collections: CollectionsLike | None = None,
+        progress: Progress | None = None,
+    ) -> VerifyReport:
+        """Re-read artifacts and compare their sizes and checksums with the registry's records.
+
+        Checks ``refs``, or every dataset in ``collections``, or (with neither) every dataset in the repository,
+        which also lists unknown files.  Read-only: it repairs nothing (see `reconcile`).
+        """
+        ids = None
+        if refs is not None:
+            ids = [r.id for r in refs]
+        elif collections is not None:
+            ids = [r.id for r in self.query_datasets("*", collections=collections, find_first=False)]
+        return verify(self.registry, self.datastore, ids, progress=progress)
 
     # -- queries ---------------------------------------------------------------------------------------------
     def query_data_ids(

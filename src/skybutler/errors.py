@@ -14,7 +14,8 @@
     ├── ConflictError                            409  exit 4   uniqueness; overlapping validity ranges
     ├── PermissionDeniedError (PermissionError)  403  exit 5   read-only butler, or no run to write into
     ├── StorageError (OSError)                   502  exit 1   the bytes could not be written or read
-    │   └── ArtifactNotFoundError (FileNotFoundError)          registered dataset, missing file
+    │   ├── ArtifactNotFoundError (FileNotFoundError)          registered dataset, missing file
+    │   └── CorruptArtifactError                               size or checksum differs from the record
     ├── FormatterError                           500  exit 1   cannot read or write; wrong Python type on put
     └── MigrationRequiredError                   503  exit 1   repository schema differs from the code's
 
@@ -32,6 +33,7 @@ __all__ = [
     "CollectionError",
     "ConfigError",
     "ConflictError",
+    "CorruptArtifactError",
     "DataIdError",
     "DatasetNotFoundError",
     "DatasetTypeError",
@@ -150,6 +152,12 @@ class ArtifactNotFoundError(StorageError, FileNotFoundError):
     """A registered dataset's file is missing from storage."""
 
     code = "artifact-not-found"
+
+
+class CorruptArtifactError(StorageError):
+    """A dataset's file differs from what was recorded when it was written (size or checksum)."""
+
+    code = "corrupt-artifact"
 
 
 class FormatterError(SkyButlerError):

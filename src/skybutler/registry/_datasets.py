@@ -310,13 +310,15 @@ class Datasets:
                 found.update(conn.execute(sa.select(r.c.path).where(r.c.path.in_(chunk))).scalars())
             return found
 
-    def artifacts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ArtifactInfo]:
-        """The artifact record of each of ``ids`` that has one."""
+    def artifacts(self, ids: Sequence[uuid.UUID] | None = None) -> dict[uuid.UUID, ArtifactInfo]:
+        """The artifact record of each of ``ids`` that has one (of every dataset when ``ids`` is None)."""
         r = self._t.datastore_record
         out: dict[uuid.UUID, ArtifactInfo] = {}
         with self._db.transaction(write=False) as conn:
-            for chunk in _chunks(list(ids), 500):
-                stmt = sa.select(r).where(r.c.dataset_id.in_(chunk), r.c.component == "")
+            for chunk in [None] if ids is None else _chunks(list(ids), 500):
+                stmt = sa.select(r).where(r.c.component == "")
+                if chunk is not None:
+                    stmt = stmt.where(r.c.dataset_id.in_(chunk))
                 for row in conn.execute(stmt).mappings():
                     out[row["dataset_id"]] = ArtifactInfo(
                         row["path"], row["formatter"], row["storage_class"], row["file_size"], row["checksum"]
