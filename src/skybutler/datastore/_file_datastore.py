@@ -5,10 +5,15 @@ to ``.staging/<dataset id><ext>`` while hashing them; the caller registers the d
 `ArtifactInfo`) in one transaction and then calls `promote`, which renames the file to its final path.
 A crash before registration leaves only a staging file; a crash after it leaves a staging file whose
 dataset is registered: `reconcile_files` finishes or removes each, so no registered dataset loses its file.
+
+An artifact path is a key relative to the datastore root, except for files ingested with ``transfer="direct"``:
+their path is an absolute URI (``file:///...``, ``s3://...``).  Such *external* files are read where they are
+and never deleted: the datastore does not own them (`is_external`).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -22,17 +27,23 @@ from skybutler.datastore._checksums import HashingWriter, checksum_stream
 from skybutler.datastore._templates import FileTemplate
 from skybutler.errors import ArtifactNotFoundError, ConfigError, FormatterError, StorageError
 from skybutler.formatters import DEFAULT_FORMATTERS, Formatter, formatters
+from skybutler.transports import open_transport
 
 if TYPE_CHECKING:
     from skybutler.config import DatastoreConfig
     from skybutler.datasets import DatasetRef, DatasetType, StorageClass
     from skybutler.transports import Transport
 
-__all__ = ["STAGING", "FileDatastore", "ReconcileReport", "Staged"]
+__all__ = ["STAGING", "FileDatastore", "ReconcileReport", "Staged", "is_external"]
 
 STAGING = ".staging/"
 #: Files at the datastore root that belong to the repository, not to datasets.
 _RESERVED_PREFIXES = (STAGING, "butler.yaml", "registry.sqlite3")
+
+
+def is_external(path: str) -> bool:
+    """Whether an artifact path is an absolute URI outside the datastore (a ``direct`` ingest), not a key."""
+    return "://" in path  # keys never hold ':' (templates escape it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +89,22 @@ class FileDatastore:
             raise ConfigError("The datastore configuration needs a 'default' file template.")
         self._formatter_cache: dict[str, tuple[str, Formatter]] = {}
         self._instances: dict[str, Formatter] = {}
+        self._external: dict[str, Transport] = {}
+
+    def locate(self, path: str) -> tuple[Transport, str]:
+        """The transport and key holding an artifact path: ours for keys, one per directory for external URIs."""
+        if not is_external(path):
+            return self.transport, path
+        parent, _, name = path.rpartition("/")
+        transport = self._external.get(parent)
+        if transport is None:
+            transport = open_transport(parent + "/")
+            self._external[parent] = transport
+        if transport.is_local:
+            from urllib.parse import unquote
+
+            name = unquote(name)
+        return transport, name
 
     # -- configuration --------------------------------------------------------------------------------------
     def template_for(self, dataset_type: DatasetType) -> FileTemplate:
@@ -256,19 +283,20 @@ class FileDatastore:
             The file could not be parsed.
         """
         formatter = self.formatter_instance(artifact.formatter)
+        transport, key = self.locate(artifact.path)
         try:
-            with self.transport.open(artifact.path) as stream:
+            with transport.open(key) as stream:
                 obj = formatter.read(stream, component=component, parameters=parameters)
         except ArtifactNotFoundError:
             raise ArtifactNotFoundError(
-                f"The file of a registered dataset is missing: {self.transport.uri(artifact.path)}. "
+                f"The file of a registered dataset is missing: {self.uri(artifact)}. "
                 "Run `skybutler reconcile` (butler.reconcile()) to see what else is affected."
             ) from None
         except (FormatterError, StorageError):
             raise
         except Exception as exc:
             raise FormatterError(
-                f"Formatter {artifact.formatter!r} could not read {self.transport.uri(artifact.path)}: {exc}"
+                f"Formatter {artifact.formatter!r} could not read {self.uri(artifact)}: {exc}"
             ) from exc
         if storage_class is not None and component is None and storage_class.name != artifact.storage_class:
             obj = storage_class.coerce(obj)
@@ -276,18 +304,20 @@ class FileDatastore:
 
     def uri(self, artifact: ArtifactInfo) -> str:
         """The URI of an artifact."""
-        return self.transport.uri(artifact.path)
+        return artifact.path if is_external(artifact.path) else self.transport.uri(artifact.path)
 
     # -- remove, verify, reconcile -----------------------------------------------------------------------------
     def delete(self, paths: Iterable[str]) -> None:
-        """Delete files (a missing file is not an error)."""
+        """Delete files (a missing file is not an error); external files are not ours and are left alone."""
         for path in paths:
-            self.transport.delete(path)
+            if not is_external(path):
+                self.transport.delete(path)
 
     def verify(self, artifact: ArtifactInfo) -> str | None:
         """Re-read an artifact; return a problem description, or ``None`` when size and checksum match."""
+        transport, key = self.locate(artifact.path)
         try:
-            with self.transport.open(artifact.path) as stream:
+            with transport.open(key) as stream:
                 algorithm = (artifact.checksum or "xxh3_128:").partition(":")[0]
                 checksum, size = checksum_stream(stream, algorithm)
         except ArtifactNotFoundError:
@@ -324,7 +354,7 @@ class FileDatastore:
         """
         report = ReconcileReport()
         for path in trash_paths:
-            if path not in live_paths:
+            if path not in live_paths and not is_external(path):
                 self.transport.delete(path)
                 report.removed_trash.append(path)
         now = time.time()
@@ -348,13 +378,14 @@ class FileDatastore:
                 report.unknown.append(key)
                 if remove_unknown or ".tmp-" in key:
                     self.transport.delete(key)
-        report.missing = sorted(live_paths - present)
+        report.missing = sorted(p for p in live_paths - present if not is_external(p))
         return report
 
     def _age(self, key: str, now: float) -> float:
         if self.transport.is_local:
-            try:
-                return now - self.transport.local_path(key).stat().st_mtime
+            try:  # the link itself (an ingested symlink may dangle in staging); ctime: a new hard link
+                st = os.lstat(self.transport.local_path(key))
             except FileNotFoundError:
                 return 0.0
+            return now - max(st.st_mtime, st.st_ctime)
         return float("inf")

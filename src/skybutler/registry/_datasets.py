@@ -323,6 +323,17 @@ class Datasets:
                     )
         return out
 
+    def existing(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
+        """Which of ``ids`` are registered: id → ``(dataset type id, run id)`` (bulk; for ingest and transfer)."""
+        d = self._t.dataset
+        out: dict[uuid.UUID, tuple[int, int]] = {}
+        with self._db.transaction(write=False) as conn:
+            for chunk in _chunks(list(ids), 500):
+                stmt = sa.select(d.c.id, d.c.dataset_type_id, d.c.run_id).where(d.c.id.in_(chunk))
+                for row in conn.execute(stmt):
+                    out[row[0]] = (row[1], row[2])
+        return out
+
     def count(self) -> int:
         """Number of registered datasets."""
         with self._db.transaction(write=False) as conn:

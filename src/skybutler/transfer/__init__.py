@@ -6,4 +6,8 @@ facade's methods delegate here.  Modules take the butler's registry and datastor
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from skybutler.transfer._ingest import FileDataset, IngestReport, ingest_files
+from skybutler.transfer._modes import TRANSFER_MODES
+from skybutler.transfer._repo_transfer import transfer_datasets
+
+__all__ = ["TRANSFER_MODES", "FileDataset", "IngestReport", "ingest_files", "transfer_datasets"]
