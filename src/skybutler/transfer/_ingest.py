@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
     from skybutler.types import DataIdLike, Progress
 
-__all__ = ["FileDataset", "IngestReport", "ingest_files", "parse_id_mode"]
+__all__ = ["FileDataset", "IngestReport", "check_records_exist", "ingest_files", "parse_id_mode", "run_ingest"]
 
 DEFAULT_BATCH = 10_000
 
@@ -312,30 +312,36 @@ def run_ingest(
 
 
 def _check_records_exist(registry: Registry, items: list[IngestItem], extra: Sequence[DimensionRecord]) -> None:
-    """Refuse data IDs naming records that neither exist nor come with the ingest (one probe per distinct key).
-
-    Checked before anything is written, so a wrong data ID leaves the repository as it was.
-    """
+    """Refuse data IDs naming records that neither exist nor come with the ingest (see `check_records_exist`)."""
     coming = {(r.element.name, r.key) for r in extra}
     coming.update((r.element.name, r.key) for item in items for r in item.records)
+    check_records_exist(registry, ((item.source.uri, ref) for item in items for _, _, ref in item.refs), coming)
+
+
+def check_records_exist(
+    registry: Registry, refs: Iterable[tuple[str, DatasetRef]], coming: Collection[tuple[str, tuple[Any, ...]]] = ()
+) -> None:
+    """Raise `DataIdError` for the first ref whose data ID names a record that does not exist (and is not coming).
+
+    One primary-key probe per distinct record, before anything is written: a wrong data ID changes nothing.
+    """
     probed: set[tuple[str, tuple[Any, ...]]] = set()
     universe = registry.universe
-    for item in items:
-        for _, _, ref in item.refs:
-            values = ref.data_id.required
-            for name in ref.data_id.group.required:
-                element = universe[name]
-                if element.is_skypix:
-                    continue
-                key = (name, tuple(values[d] for d in element.required))
-                if key in probed or key in coming:
-                    continue
-                probed.add(key)
-                if not registry.records.exists(name, key[1]):
-                    raise DataIdError(
-                        f"Cannot ingest {item.source.uri} as {ref.dataset_type.name} {ref.data_id}: "
-                        f"{registry.resolver.unknown_record(ref.data_id)}"
-                    )
+    for what, ref in refs:
+        values = ref.data_id.required
+        for name in ref.data_id.group.required:
+            element = universe[name]
+            if element.is_skypix:
+                continue
+            key = (name, tuple(values[d] for d in element.required))
+            if key in probed or key in coming:
+                continue
+            probed.add(key)
+            if not registry.records.exists(name, key[1]):
+                raise DataIdError(
+                    f"Cannot ingest {what} as {ref.dataset_type.name} {ref.data_id}: "
+                    f"{registry.resolver.unknown_record(ref.data_id)}"
+                )
 
 
 def _drop_existing(

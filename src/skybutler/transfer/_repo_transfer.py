@@ -20,6 +20,7 @@ from skybutler.transfer._ingest import (
     DEFAULT_BATCH,
     FileDataset,
     IngestPlanner,
+    check_records_exist,
     parse_id_mode,
     run_ingest,
 )
@@ -77,6 +78,8 @@ def transfer_datasets(
     to_register = _dataset_types(dest_registry, dest_datastore, wanted, register_dataset_types)
     records = _records_needed(source_registry, [r.data_id for r in wanted]) if transfer_dimensions else {}
     new_records = _check_records(dest_registry, records)
+    if not transfer_dimensions:
+        check_records_exist(dest_registry, ((f"dataset {r.id}", r) for r in wanted))
     for dataset_type in to_register:  # after every check: a refused transfer registers nothing
         dest_registry.dataset_types.register(dataset_type)
     planner = IngestPlanner(dest_registry, dest_datastore, FileMover(dest_datastore), parse_id_mode(None))
