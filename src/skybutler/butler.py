@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from skybutler.dimensions import DimensionRecord
     from skybutler.query import DataIdResults, DatasetResults
     from skybutler.registry import CollectionRecord, DatasetRow, StoredDatasetType
-    from skybutler.transfer import FileDataset
+    from skybutler.transfer import FileDataset, IngestReport, MetadataTranslator
     from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, Progress, TimeLike, UriLike
 
 __all__ = ["Butler", "DeferredDatasetHandle"]
@@ -658,6 +658,43 @@ class Butler:
             skip_existing=skip_existing, id_mode=id_mode, batch_size=batch_size, progress=progress,
         )  # fmt: skip
         return report.refs
+
+    def ingest_raws(
+        self,
+        paths: Iterable[UriLike],
+        *,
+        instrument: str | None = None,
+        translator: MetadataTranslator | type[MetadataTranslator] | str | None = None,
+        run: str | None = None,
+        transfer: str = "auto",
+        skip_existing: bool = True,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Ingest raw FITS files: each header is translated into records (synced) and a ``raw`` dataset.
+
+        The metadata translator (a plug-in; default ``generic``, for standard keywords) maps each primary
+        header to instrument, exposure, visit, detector, day_obs and physical_filter records and the exposure
+        timespan.  New records are inserted and existing ones verified, in the same transaction as the
+        datasets; a file that cannot be translated or contradicts the registry is reported in the result's
+        ``failures`` and nothing of it is ingested.  IDs are deterministic and existing raws are skipped, so
+        re-running is safe.  ``run`` defaults to ``<instrument>/raw/all``.
+
+        Raises
+        ------
+        DatasetTypeError
+            ``raw`` is registered with other dimensions or storage class.
+        ConfigError
+            The translator or transfer mode is unknown.
+        PermissionDeniedError
+            The butler is read-only.
+        """
+        from skybutler.transfer import ingest_raws
+
+        self._writeable_for("ingest raws")
+        return ingest_raws(
+            self.registry, self.datastore, paths, instrument=instrument, translator=translator, run=run,
+            transfer=transfer, skip_existing=skip_existing, progress=progress,
+        )  # fmt: skip
 
     def transfer_from(
         self,
