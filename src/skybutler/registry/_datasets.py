@@ -86,10 +86,9 @@ class Datasets:
             if n.artifact is not None
         ]
         with self._db.transaction() as conn:
-            conn.execute(self._t.dataset.insert(), dataset_rows)
-            conn.execute(stored.tags.insert(), tag_rows)
-            if artifact_rows:
-                conn.execute(self._t.datastore_record.insert(), artifact_rows)
+            self._db.insert_many(conn, self._t.dataset, dataset_rows)
+            self._db.insert_many(conn, stored.tags, tag_rows)
+            self._db.insert_many(conn, self._t.datastore_record, artifact_rows)
 
     # -- find -----------------------------------------------------------------------------------------------
     def _find_statement(self, stored: StoredDatasetType, n_collections: int) -> Any:

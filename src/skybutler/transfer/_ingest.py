@@ -138,9 +138,27 @@ def parse_id_mode(id_mode: DatasetIdMode | str | None) -> DatasetIdMode:
         raise ConfigError(f"Unknown id_mode {id_mode!r}; use one of {choices}.") from None
 
 
+_PY_TYPES = {"int": int, "string": str}
+
+
 def data_coordinate(registry: Registry, dataset_type: DatasetType, data_id: DataIdLike | None) -> DataCoordinate:
-    """The data ID of a dataset of ``dataset_type``: minimal when only required keys are given (no query)."""
+    """The data ID of a dataset of ``dataset_type``: minimal when only required keys are given (no query).
+
+    A plain dict holding exactly the required dimensions, with values of the key types already, is taken as
+    it is (the bulk-ingest case: no normalization needed); anything else is normalized and, when it names
+    more than the required keys, completed from the records.
+    """
     group = dataset_type.dimensions
+    if type(data_id) is dict and len(data_id) == len(group.required):
+        try:
+            values = tuple([data_id[d] for d in group.required])
+        except KeyError:
+            pass
+        else:
+            universe = registry.universe
+            types = [_PY_TYPES.get(universe[d].primary_key.type) for d in group.required]
+            if all(type(v) is t for v, t in zip(values, types, strict=True)):
+                return DataCoordinate(group, values)
     if isinstance(data_id, DataCoordinate):
         if data_id.group is group:
             return data_id
