@@ -150,13 +150,12 @@ def data_coordinate(registry: Registry, dataset_type: DatasetType, data_id: Data
     """
     group = dataset_type.dimensions
     if type(data_id) is dict and len(data_id) == len(group.required):
+        types = _key_types(registry, group)
         try:
             values = tuple([data_id[d] for d in group.required])
         except KeyError:
             pass
         else:
-            universe = registry.universe
-            types = [_PY_TYPES.get(universe[d].primary_key.type) for d in group.required]
             if all(type(v) is t for v, t in zip(values, types, strict=True)):
                 return DataCoordinate(group, values)
     if isinstance(data_id, DataCoordinate):
@@ -170,6 +169,19 @@ def data_coordinate(registry: Registry, dataset_type: DatasetType, data_id: Data
         if minimal is not None:
             return minimal
     return registry.resolver.complete(group, given)
+
+
+_TYPES_BY_GROUP: dict[int, tuple[Any, list[type | None]]] = {}
+
+
+def _key_types(registry: Registry, group: Any) -> list[type | None]:
+    """The Python type of each required dimension's key (cached per group object)."""
+    found = _TYPES_BY_GROUP.get(id(group))
+    if found is None or found[0] is not group:
+        types = [_PY_TYPES.get(registry.universe[d].primary_key.type) for d in group.required]
+        found = (group, types)
+        _TYPES_BY_GROUP[id(group)] = found
+    return found[1]
 
 
 class IngestPlanner:
@@ -333,31 +345,40 @@ def _check_records_exist(registry: Registry, items: list[IngestItem], extra: Seq
     """Refuse data IDs naming records that neither exist nor come with the ingest (see `check_records_exist`)."""
     coming = {(r.element.name, r.key) for r in extra}
     coming.update((r.element.name, r.key) for item in items for r in item.records)
-    check_records_exist(registry, ((item.source.uri, ref) for item in items for _, _, ref in item.refs), coming)
+    check_records_exist(registry, ((item.source, ref) for item in items for _, _, ref in item.refs), coming)
 
 
 def check_records_exist(
-    registry: Registry, refs: Iterable[tuple[str, DatasetRef]], coming: Collection[tuple[str, tuple[Any, ...]]] = ()
+    registry: Registry, refs: Iterable[tuple[Any, DatasetRef]], coming: Collection[tuple[str, tuple[Any, ...]]] = ()
 ) -> None:
     """Raise `DataIdError` for the first ref whose data ID names a record that does not exist (and is not coming).
 
     One primary-key probe per distinct record, before anything is written: a wrong data ID changes nothing.
+    ``refs`` pairs each ref with what to call it in the message (a `SourceFile` is named by its URI).
     """
     probed: set[tuple[str, tuple[Any, ...]]] = set()
-    universe = registry.universe
+    plans: dict[Any, list[tuple[str, tuple[int, ...]]]] = {}
     for what, ref in refs:
-        values = ref.data_id.required
-        for name in ref.data_id.group.required:
-            element = universe[name]
-            if element.is_skypix:
-                continue
-            key = (name, tuple(values[d] for d in element.required))
+        group = ref.data_id.group
+        plan = plans.get(group)
+        if plan is None:  # per element: where its key values sit among the data ID's required values
+            universe = registry.universe
+            plan = [
+                (name, tuple(group.required.index(d) for d in universe[name].required))
+                for name in group.required
+                if not universe[name].is_skypix
+            ]
+            plans[group] = plan
+        values = ref.data_id.required_values
+        for name, positions in plan:
+            key = (name, tuple([values[i] for i in positions]))
             if key in probed or key in coming:
                 continue
             probed.add(key)
             if not registry.records.exists(name, key[1]):
+                label = what.uri if isinstance(what, SourceFile) else what
                 raise DataIdError(
-                    f"Cannot ingest {what} as {ref.dataset_type.name} {ref.data_id}: "
+                    f"Cannot ingest {label} as {ref.dataset_type.name} {ref.data_id}: "
                     f"{registry.resolver.unknown_record(ref.data_id)}"
                 )
 
@@ -367,10 +388,10 @@ def _drop_existing(
 ) -> list[IngestItem]:
     """Refuse (or, with ``skip_existing``, set aside) datasets already registered; refuse duplicates in the input."""
     seen_ids: set[uuid.UUID] = set()
-    seen_keys: set[tuple[str, str, DataCoordinate]] = set()
+    seen_keys: set[tuple[int, str, tuple[Any, ...]]] = set()
     for item in items:
         for stored, run, ref in item.refs:
-            key = (stored.dataset_type.name, run.name, ref.data_id)
+            key = (stored.id, run.name, ref.data_id.required_values)
             if ref.id in seen_ids or key in seen_keys:
                 raise ConflictError(
                     f"The input names the dataset {ref.dataset_type.name} {ref.data_id} in run {run.name!r} twice "
