@@ -138,3 +138,25 @@ def test_refused_transfers_change_nothing(source: Butler, dest: Butler, case: st
     with pytest.raises(error):
         dest.transfer_from(source, refs, **kwargs)  # type: ignore[arg-type]
     assert _state(dest) == before
+
+
+def test_into_a_memory_datastore_with_a_postgresql_registry(
+    source: Butler, registry_url: tuple[str, str | None], tmp_path: Path
+) -> None:
+    url, schema = registry_url
+    if url.startswith("sqlite"):
+        pytest.skip("a mem:// repository needs a server registry (SQLite lives in a local file)")
+    root = Butler.create(f"mem://{uuid.uuid4().hex}/", registry=url, schema=schema)
+    with Butler(root, writeable=True, collections="r1") as remote:
+        refs = _refs(source)
+        remote.transfer_from(source, refs)
+        assert [remote.get(r) for r in refs] == [source.get(r) for r in refs]
+        assert remote.get_uri(refs[0]).startswith(root)
+        path = tmp_path / "extra.json"
+        path.write_text(json.dumps({"extra": 1}))
+        extra = FileDataset(path, dataset_type="meta", data_id={"instrument": "Cam", "visit": 0, "detector": 2})
+        with pytest.raises(ConfigError, match="not on a local file system"):
+            remote.ingest(extra, transfer="symlink", run="r2")
+        (ref,) = remote.ingest(extra, run="r2")  # auto: a copy, the datastore not being local
+        assert remote.get(ref) == {"extra": 1}
+        assert path.exists()
