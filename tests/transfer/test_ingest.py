@@ -250,3 +250,16 @@ def test_a_failure_inside_a_batch_registers_nothing_of_it(local: Butler, tmp_pat
     victim.write_text(json.dumps({"visit": 2, "detector": 1}))
     refs = local.ingest(*files, transfer="copy", batch_size=3, id_mode="deterministic", skip_existing=True)
     assert [local.get(r) for r in refs] == [json.loads(Path(fd.path).read_text()) for fd in files[6:] + files[:6]]
+
+
+@pytest.mark.parametrize("mode", ["copy", "hardlink", "symlink"])
+def test_a_vanished_staging_folder_is_made_again(local: Butler, tmp_path: Path, mode: str) -> None:
+    files = _write(tmp_path / "incoming", 6)
+    staging = Path(local.root) / ".staging"
+
+    def remove_staging(phase: str, done: int, total: int | None) -> None:
+        if staging.exists() and not any(staging.iterdir()):
+            staging.rmdir()  # what another process's aborted put (or reconcile) does to an empty staging folder
+
+    refs = local.ingest(*files, transfer=mode, batch_size=2, progress=remove_staging)
+    assert [local.get(r)["visit"] for r in refs] == [0, 0, 0, 1, 1, 1]

@@ -116,6 +116,10 @@ def _remote(uri: str) -> tuple[Transport, str]:
     return open_transport(parent + "/"), key
 
 
+class _StagingGoneError(Exception):
+    """The staging folder vanished under a file operation (retried once)."""
+
+
 class FileMover:
     """Brings source files into one datastore by a transfer mode (the file work of ingest and transfer)."""
 
@@ -171,6 +175,19 @@ class FileMover:
             The file could not be read, copied or linked.
         """
         try:
+            return self._bring(mode, source, staging_key, final_key)
+        except _StagingGoneError:
+            # Removing the last staged file also removes the staging folder (a put's abort in another
+            # process, or reconcile): make it again and retry once.
+            assert self._root is not None
+            os.makedirs(self._root + STAGING, exist_ok=True)
+        try:
+            return self._bring(mode, source, staging_key, final_key)
+        except _StagingGoneError as exc:
+            raise StorageError(f"Could not {mode} {source.uri} into the datastore: {exc}") from exc
+
+    def _bring(self, mode: str, source: SourceFile, staging_key: str, final_key: str) -> tuple[int, str | None]:
+        try:
             if mode in ("direct", "inplace"):
                 return self._measure(source)
             if mode == "copy" or (mode == "move" and not self._try_hardlink(source, staging_key)):
@@ -191,6 +208,8 @@ class FileMover:
             raise
         except OSError as exc:
             self.transport.delete(staging_key)
+            if isinstance(exc, FileNotFoundError) and self._root and not os.path.isdir(self._root + STAGING):
+                raise _StagingGoneError(str(exc)) from exc
             raise StorageError(f"Could not {mode} {source.uri} into the datastore: {exc}") from exc
 
     def finish(self, mode: str, source: SourceFile) -> None:
