@@ -252,6 +252,17 @@ def test_a_failure_inside_a_batch_registers_nothing_of_it(local: Butler, tmp_pat
     assert [local.get(r) for r in refs] == [json.loads(Path(fd.path).read_text()) for fd in files[6:] + files[:6]]
 
 
+def test_a_failed_first_batch_leaves_no_new_run(local: Butler, tmp_path: Path) -> None:
+    files = _write(tmp_path / "incoming", 3)
+    before = _state(local)
+    victim = Path(files[1].path)
+    with pytest.raises(ArtifactNotFoundError):
+        local.ingest(*files, transfer="copy", run="brand/new",
+                     progress=lambda phase, done, total: victim.unlink() if phase == "check" else None)  # fmt: skip
+    assert _state(local) == before
+    assert local.registry.collections.find("brand/new") is None
+
+
 @pytest.mark.parametrize("mode", ["copy", "hardlink", "symlink"])
 def test_a_vanished_staging_folder_is_made_again(local: Butler, tmp_path: Path, mode: str) -> None:
     files = _write(tmp_path / "incoming", 6)

@@ -30,6 +30,7 @@ from skybutler.errors import (
     DataIdError,
     DatasetTypeError,
     PermissionDeniedError,
+    SkyButlerError,
 )
 from skybutler.registry import CollectionType
 from skybutler.transfer._modes import FileMover, SourceFile, source_file
@@ -317,9 +318,12 @@ def run_ingest(
     report = IngestReport()
     items = _drop_existing(registry, items, skip_existing, report)
     _check_records_exist(registry, items, records)
+    created = []
     for name, record in list(planner.runs.items()):
-        if record.id == -1:
-            planner.runs[name] = registry.collections.register(name, CollectionType.RUN)[0]
+        if record.id == -1 and items:
+            planner.runs[name], new = registry.collections.register(name, CollectionType.RUN)
+            if new:
+                created.append(name)
     for item in items:
         item.refs = [(s, planner.runs[r.name], ref) for s, r, ref in item.refs]
     total = len(items)
@@ -328,8 +332,13 @@ def run_ingest(
     with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="skybutler-ingest") as pool:
         for start in range(0, total, batch_size):
             batch = items[start : start + batch_size]
-            _stage(pool, n_workers, mover, datastore, batch)
-            _register(registry, datastore, batch, records if start == 0 else ())
+            try:
+                _stage(pool, n_workers, mover, datastore, batch)
+                _register(registry, datastore, batch, records if start == 0 else ())
+            except BaseException:
+                if done == 0:  # nothing of this call is registered: the runs it made go too
+                    _forget_runs(registry, planner, created)
+                raise
             for item in batch:
                 if item.staged is not None:
                     datastore.promote(item.staged)
@@ -339,6 +348,15 @@ def run_ingest(
             if progress is not None:
                 progress("ingest", done, total)
     return report
+
+
+def _forget_runs(registry: Registry, planner: IngestPlanner, names: list[str]) -> None:
+    for name in names:
+        try:
+            registry.collections.remove(name)
+        except SkyButlerError:  # another process put something there meanwhile: it stays
+            continue
+        planner.runs.pop(name, None)
 
 
 def _check_records_exist(registry: Registry, items: list[IngestItem], extra: Sequence[DimensionRecord]) -> None:
