@@ -29,7 +29,7 @@ from skybutler.transfer._modes import FileMover, SourceFile
 if TYPE_CHECKING:
     from skybutler.datasets import ArtifactInfo, DatasetRef, DatasetType
     from skybutler.datastore import FileDatastore
-    from skybutler.dimensions import DimensionRecord
+    from skybutler.dimensions import DataCoordinate, DimensionRecord
     from skybutler.registry import Registry
     from skybutler.types import Progress
 
@@ -140,20 +140,16 @@ def _dataset_types(
     return out
 
 
-def _records_needed(registry: Registry, data_ids: Iterable[Any]) -> dict[_Key, DimensionRecord]:
+def _records_needed(registry: Registry, data_ids: Iterable[DataCoordinate]) -> dict[_Key, DimensionRecord]:
     """Every record the data IDs stand on: their elements' records, and those the records imply or require."""
     universe = registry.universe
     todo: list[_Key] = []
-    seen_groups = set()
     for data_id in data_ids:
-        values: Mapping[str, Any] = data_id
-        key_group = data_id.group
-        for name in key_group.elements:
+        for name in data_id.group.elements:
             element = universe[name]
-            if element.is_skypix or not all(d in values for d in element.required):
+            if element.is_skypix or not all(d in data_id for d in element.required):
                 continue
-            todo.append((name, tuple(values[d] for d in element.required)))
-        seen_groups.add(key_group)
+            todo.append((name, tuple(data_id[d] for d in element.required)))
     found: dict[_Key, DimensionRecord] = {}
     absent: set[_Key] = set()
     while todo:
