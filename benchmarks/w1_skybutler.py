@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import sqlalchemy
+import yaml
 
 from _common import (
     ARRAY_LENGTH,
@@ -30,10 +31,12 @@ from _common import (
     meta_payload,
     single_system_main,
     timed,
+    untimed,
 )
 from skybutler import Butler, Timespan
 from skybutler.dimensions import to_tai_ns
 from skybutler.errors import DatasetNotFoundError
+from skybutler.transfer import FileDataset
 
 SYSTEM = "skybutler"
 INSTRUMENT = "Cam"
@@ -46,8 +49,6 @@ ONE_DAY = 86_400 * 10**9
 
 #: W1 steps that need features of later issues, with the issue that adds them.
 NOT_YET = {
-    "ingest_direct": "ingest (issue 7)",
-    "ingest_copy": "ingest (issue 7)",
     "export": "export/import (issue 7)",
     "import": "export/import (issue 7)",
 }
@@ -95,6 +96,7 @@ class _SkyButlerW1:
             self._arrays(butler)
             self._missing(butler)
             self._queries(butler)
+            self._ingest(butler)
             self._calibrations(butler)
         for name, why in NOT_YET.items():
             self.steps.append(Step(name, 0, error=f"not in skybutler yet: {why}"))
@@ -193,6 +195,28 @@ class _SkyButlerW1:
                     )
                 )
                 check(len(found) == self.n_visits, f"detector {detector}: {len(found)} data IDs")
+
+    def _ingest(self, butler: Butler) -> None:
+        """W1 step 7: N YAML files written beforehand, ingested with ``direct``, then with ``copy``."""
+        inputs = self.root / "inputs"
+        inputs.mkdir(parents=True, exist_ok=True)
+        butler.register_dataset_type("ing", ["instrument", "visit", "detector"], "StructuredDataDict")
+        paths = []
+        for i, data_id in enumerate(self.data_ids):
+            path = inputs / f"ing_{data_id['visit']}_{data_id['detector']}.yaml"
+            path.write_text(yaml.safe_dump(meta_payload(i)))
+            paths.append(path)
+        for transfer in ("direct", "copy"):
+            run = f"ingest_{transfer}"
+            files = [
+                FileDataset(p, dataset_type="ing", data_id=d, formatter="yaml")
+                for p, d in zip(paths, self.data_ids, strict=True)
+            ]
+            with timed(f"ingest_{transfer}", self.n, self.steps) as step:
+                butler.ingest(*files, transfer=transfer, run=run)
+            with untimed(step):
+                got = butler.get("ing", self.data_ids[-1], collections=run)
+                check(got == meta_payload(self.n - 1), f"ingested ({transfer}) dataset read back wrong")
 
     def _calibrations(self, butler: Butler) -> None:
         n_epochs = max(1, self.n // 100)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from skybutler.dimensions import DimensionRecord
     from skybutler.query import CompletenessTable, DataIdResults, DatasetResults
     from skybutler.registry import CollectionRecord, DatasetRow, StoredDatasetType
+    from skybutler.transfer import FileDataset, IngestReport, MetadataTranslator
     from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, Progress, TimeLike, UriLike
 
 __all__ = ["Butler", "DeferredDatasetHandle"]
@@ -528,8 +529,9 @@ class Butler:
             raise PermissionDeniedError("This butler is read-only; open it with writeable=True to remove datasets.")
         ids = [r.id for r in refs]
         deleted, entries = self.registry.datasets.remove(ids)
-        paths = [p for _, p in entries]
-        self.datastore.delete(paths)
+        paths = list(dict.fromkeys(p for _, p in entries))
+        shared = self.registry.datasets.live_paths(paths)  # a file still holding other datasets (ingest) stays
+        self.datastore.delete(p for p in paths if p not in shared)  # external (direct) files are never deleted
         self.registry.datasets.drop_trash(paths)
         return deleted
 
@@ -697,3 +699,125 @@ class Butler:
             DatasetRef(row.id, dt, DataCoordinate.from_required(dt.dimensions, row.values), run)
             for row in self.registry.datasets.in_run(stored, record.id)
         ]
+
+    # -- ingest and transfer (logic in skybutler.transfer) ------------------------------------------------------
+    def ingest(
+        self,
+        *datasets: FileDataset,
+        transfer: str = "auto",
+        run: str | None = None,
+        skip_existing: bool = False,
+        id_mode: DatasetIdMode | str = "random",
+        batch_size: int = 10_000,
+        progress: Progress | None = None,
+    ) -> list[DatasetRef]:
+        """Register existing files as datasets, bringing them in by ``transfer`` (see docs/ingest.md).
+
+        Modes: ``copy``, ``move`` (the source is deleted after registration), ``link`` (hard link, else
+        symbolic), ``hardlink``, ``symlink``, ``relsymlink``, ``direct`` (registered where it is, by URI; never
+        deleted by `remove`) and ``auto`` (in place when inside the datastore, a hard link on the same file
+        system, else a copy).  Each batch of ``batch_size`` files is one registry transaction; files are
+        copied concurrently.  ``id_mode="deterministic"`` with ``skip_existing=True`` makes re-runs idempotent.
+
+        Returns the refs of the given files' datasets: those ingested, then those skipped as existing.
+
+        Raises
+        ------
+        ArtifactNotFoundError
+            A file does not exist (nothing is ingested).
+        DatasetTypeError, DataIdError, CollectionError
+            A dataset type, data ID or run is wrong (nothing is ingested).
+        ConflictError
+            A dataset exists already and ``skip_existing`` is false.
+        PermissionDeniedError
+            The butler is read-only, or no run is given for datasets without refs.
+        """
+        from skybutler.transfer import ingest_files
+
+        self._writeable_for("ingest")
+        report = ingest_files(
+            self.registry, self.datastore, datasets, transfer=transfer, run=run or self.run,
+            skip_existing=skip_existing, id_mode=id_mode, batch_size=batch_size, progress=progress,
+        )  # fmt: skip
+        return report.refs
+
+    def ingest_raws(
+        self,
+        paths: Iterable[UriLike],
+        *,
+        instrument: str | None = None,
+        translator: MetadataTranslator | type[MetadataTranslator] | str | None = None,
+        run: str | None = None,
+        transfer: str = "auto",
+        skip_existing: bool = True,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Ingest raw FITS files: each header is translated into records (synced) and a ``raw`` dataset.
+
+        The metadata translator (a plug-in; default ``generic``, for standard keywords) maps each primary
+        header to instrument, exposure, visit, detector, day_obs and physical_filter records and the exposure
+        timespan.  New records are inserted and existing ones verified, in the same transaction as the
+        datasets; a file that cannot be translated or contradicts the registry is reported in the result's
+        ``failures`` and nothing of it is ingested.  IDs are deterministic and existing raws are skipped, so
+        re-running is safe.  ``run`` defaults to ``<instrument>/raw/all``.
+
+        Raises
+        ------
+        DatasetTypeError
+            ``raw`` is registered with other dimensions or storage class.
+        ConfigError
+            The translator or transfer mode is unknown.
+        PermissionDeniedError
+            The butler is read-only.
+        """
+        from skybutler.transfer import ingest_raws
+
+        self._writeable_for("ingest raws")
+        return ingest_raws(
+            self.registry, self.datastore, paths, instrument=instrument, translator=translator, run=run,
+            transfer=transfer, skip_existing=skip_existing, progress=progress,
+        )  # fmt: skip
+
+    def transfer_from(
+        self,
+        source: Butler,
+        refs: Iterable[DatasetRef],
+        *,
+        transfer: str = "copy",
+        register_dataset_types: bool = True,
+        transfer_dimensions: bool = True,
+        skip_existing: bool = True,
+        progress: Progress | None = None,
+    ) -> list[DatasetRef]:
+        """Copy datasets (same UUIDs) from another repository, with their dataset types, runs and records.
+
+        Works across back-ends (SQLite/local → PostgreSQL/remote storage); datasets already here (by UUID)
+        are skipped.  ``transfer`` is an ingest mode other than ``move`` (``direct`` registers the source's
+        files where they are).  Tagged and calibration associations are not carried; use export/import.
+
+        Returns the refs now in this repository: transferred, then skipped.
+
+        Raises
+        ------
+        DatasetNotFoundError
+            A ref is not in ``source``.
+        DatasetTypeError
+            A dataset type is missing here (with ``register_dataset_types=False``) or defined differently.
+        ConflictError
+            A dimension record differs between the repositories, or a dataset exists and ``skip_existing``
+            is false.
+        """
+        from skybutler.transfer import transfer_datasets
+
+        self._writeable_for("transfer datasets in")
+        return transfer_datasets(
+            (self.registry, self.datastore), (source.registry, source.datastore), refs, transfer=transfer,
+            register_dataset_types=register_dataset_types, transfer_dimensions=transfer_dimensions,
+            skip_existing=skip_existing, progress=progress,
+        )  # fmt: skip
+
+    def _writeable_for(self, what: str) -> None:
+        if not self.writeable:
+            raise PermissionDeniedError(
+                f"This butler is read-only; open it with Butler(root, run=...) or writeable=True to {what}."
+            )

@@ -12,11 +12,15 @@ concurrent writer of the same path, or a removed dataset's file still awaiting d
 fail and retry at a path suffixed with the dataset ID, so no write ever replaces another dataset's bytes.
 The dataset ID is stored with the object, so a crash before registration leaves a file that reconcile
 recognises as a put's and deletes once older than its grace period.
+An artifact path is a key relative to the datastore root, except for files ingested with ``transfer="direct"``:
+their path is an absolute URI (``file:///...``, ``s3://...``).  Such *external* files are read where they are
+and never deleted: the datastore does not own them (`is_external`).
 """
 
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import tempfile
 import time
@@ -34,17 +38,23 @@ from skybutler.datastore._parallel import run_all
 from skybutler.datastore._templates import FileTemplate
 from skybutler.errors import ArtifactNotFoundError, ConfigError, CorruptArtifactError, FormatterError, StorageError
 from skybutler.formatters import DEFAULT_FORMATTERS, Formatter, formatters
+from skybutler.transports import open_transport
 
 if TYPE_CHECKING:
     from skybutler.config import DatastoreConfig
     from skybutler.datasets import DatasetRef, DatasetType, StorageClass
     from skybutler.transports import Transport
 
-__all__ = ["STAGING", "FileDatastore", "ReconcileReport", "Staged"]
+__all__ = ["STAGING", "FileDatastore", "ReconcileReport", "Staged", "is_external"]
 
 STAGING = ".staging/"
 #: Files at the datastore root that belong to the repository, not to datasets.
 _RESERVED_PREFIXES = (STAGING, "butler.yaml", "registry.sqlite3")
+
+
+def is_external(path: str) -> bool:
+    """Whether an artifact path is an absolute URI outside the datastore (a ``direct`` ingest), not a key."""
+    return "://" in path  # keys never hold ':' (templates escape it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +120,22 @@ class FileDatastore:
         if config.cache.directory is not None and not transport.is_local:
             directory = Path(config.cache.directory).expanduser()
             self.cache = ArtifactCache(directory, config.cache.max_bytes)
+        self._external: dict[str, Transport] = {}
+
+    def locate(self, path: str) -> tuple[Transport, str]:
+        """The transport and key holding an artifact path: ours for keys, one per directory for external URIs."""
+        if not is_external(path):
+            return self.transport, path
+        parent, _, name = path.rpartition("/")
+        transport = self._external.get(parent)
+        if transport is None:
+            transport = open_transport(parent + "/")
+            self._external[parent] = transport
+        if transport.is_local:
+            from urllib.parse import unquote
+
+            name = unquote(name)
+        return transport, name
 
     # -- configuration --------------------------------------------------------------------------------------
     def template_for(self, dataset_type: DatasetType) -> FileTemplate:
@@ -355,14 +381,14 @@ class FileDatastore:
                 obj = formatter.read(stream, component=component, parameters=parameters)
         except ArtifactNotFoundError:
             raise ArtifactNotFoundError(
-                f"The file of a registered dataset is missing: {self.transport.uri(artifact.path)}. "
+                f"The file of a registered dataset is missing: {self.uri(artifact)}. "
                 "Run `skybutler reconcile` (butler.reconcile()) to see what else is affected."
             ) from None
         except (FormatterError, StorageError):
             raise
         except Exception as exc:
             raise FormatterError(
-                f"Formatter {artifact.formatter!r} could not read {self.transport.uri(artifact.path)}: {exc}"
+                f"Formatter {artifact.formatter!r} could not read {self.uri(artifact)}: {exc}"
             ) from exc
         if storage_class is not None and component is None and storage_class.name != artifact.storage_class:
             obj = storage_class.coerce(obj)
@@ -370,37 +396,38 @@ class FileDatastore:
 
     def uri(self, artifact: ArtifactInfo) -> str:
         """The URI of an artifact."""
-        return self.transport.uri(artifact.path)
+        return artifact.path if is_external(artifact.path) else self.transport.uri(artifact.path)
 
     # -- remove, verify, reconcile -----------------------------------------------------------------------------
     def delete(self, paths: Iterable[str]) -> None:
-        """Delete files (a missing file is not an error)."""
+        """Delete files (a missing file is not an error); external files are not ours and are left alone."""
         for path in paths:
-            self.transport.delete(path)
+            if not is_external(path):
+                self.transport.delete(path)
 
     def _reader(self, artifact: ArtifactInfo, dataset_type: str | None = None) -> BinaryIO:
         """A stream of the artifact's bytes: from the cache, ranged reads, or whole and checked."""
-        if self.cache is not None and artifact.checksum is not None:
+        transport, key = self.locate(artifact.path)
+        if self.cache is not None and artifact.checksum is not None and not transport.is_local:
             policy = self.config.cache
             if policy.dataset_types.get(dataset_type or "", policy.default):
-                return self.cache.open(
-                    artifact, lambda: self.transport.open(artifact.path), self.transport.uri(artifact.path)
-                )
+                return self.cache.open(artifact, lambda: transport.open(key), transport.uri(key))
         if not self.config.verify_on_read:
-            return self.transport.open(artifact.path)
-        data = self.transport.get(artifact.path)
+            return transport.open(key)
+        data = transport.get(key)
         problem = _mismatch(artifact, *checksum_stream(io.BytesIO(data), _algorithm(artifact)))
         if problem is not None:
             raise CorruptArtifactError(
-                f"The file of this dataset is corrupt: {self.transport.uri(artifact.path)} has {problem}. Restore "
+                f"The file of this dataset is corrupt: {transport.uri(key)} has {problem}. Restore "
                 "it from a copy, or remove the dataset and put it again; butler.verify() finds others."
             )
         return io.BytesIO(data)
 
     def verify(self, artifact: ArtifactInfo) -> str | None:
         """Re-read an artifact; return ``"missing"``, a description of the mismatch, or ``None`` when it matches."""
+        transport, key = self.locate(artifact.path)
         try:
-            with self.transport.open(artifact.path) as stream:
+            with transport.open(key) as stream:
                 checksum, size = checksum_stream(stream, _algorithm(artifact))
         except ArtifactNotFoundError:
             return "missing"
@@ -440,7 +467,7 @@ class FileDatastore:
         """
         report = ReconcileReport()
         for path in trash_paths:
-            if path not in live_paths:
+            if path not in live_paths and not is_external(path):
                 self.transport.delete(path)
                 report.removed_trash.append(path)
         now = time.time()
@@ -471,16 +498,17 @@ class FileDatastore:
             report.unknown.append(key)
             if (remove_unknown or ".tmp-" in key) and self._age(key, now) >= grace_seconds:
                 self.transport.delete(key)
-        report.missing = sorted(live_paths - present)
+        report.missing = sorted(p for p in live_paths - present if not is_external(p))
         return report
 
     def _age(self, key: str, now: float) -> float:
         """Seconds since ``key`` was written (infinite where the transport cannot tell; 0 once gone)."""
         if self.transport.is_local:
-            try:
-                return now - self.transport.local_path(key).stat().st_mtime
+            try:  # the link itself (an ingested symlink may dangle in staging); ctime: a new hard link
+                st = os.lstat(self.transport.local_path(key))
             except FileNotFoundError:
                 return 0.0
+            return now - max(st.st_mtime, st.st_ctime)
         try:
             mtime = self.transport.mtime(key)
         except ArtifactNotFoundError:

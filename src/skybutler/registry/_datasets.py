@@ -86,10 +86,9 @@ class Datasets:
             if n.artifact is not None
         ]
         with self._db.transaction() as conn:
-            conn.execute(self._t.dataset.insert(), dataset_rows)
-            conn.execute(stored.tags.insert(), tag_rows)
-            if artifact_rows:
-                conn.execute(self._t.datastore_record.insert(), artifact_rows)
+            self._db.insert_many(conn, self._t.dataset, dataset_rows)
+            self._db.insert_many(conn, stored.tags, tag_rows)
+            self._db.insert_many(conn, self._t.datastore_record, artifact_rows)
 
     # -- find -----------------------------------------------------------------------------------------------
     def _find_statement(self, stored: StoredDatasetType, n_collections: int) -> Any:
@@ -323,6 +322,17 @@ class Datasets:
                     out[row["dataset_id"]] = ArtifactInfo(
                         row["path"], row["formatter"], row["storage_class"], row["file_size"], row["checksum"]
                     )
+        return out
+
+    def existing(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
+        """Which of ``ids`` are registered: id → ``(dataset type id, run id)`` (bulk; for ingest and transfer)."""
+        d = self._t.dataset
+        out: dict[uuid.UUID, tuple[int, int]] = {}
+        with self._db.transaction(write=False) as conn:
+            for chunk in _chunks(list(ids), 500):
+                stmt = sa.select(d.c.id, d.c.dataset_type_id, d.c.run_id).where(d.c.id.in_(chunk))
+                for row in conn.execute(stmt):
+                    out[row[0]] = (row[1], row[2])
         return out
 
     def count(self) -> int:

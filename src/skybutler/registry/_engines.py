@@ -63,6 +63,7 @@ class Database:
         self._compiled: dict[int, tuple[Any, str, tuple[str, ...], dict[str, Any]]] = {}
         self._shapes: OrderedDict[Any, Any] = OrderedDict()
         """Statement cache key → compiled SELECT (or None: not reusable), least recently used first."""
+        self._inserts: dict[tuple[str, tuple[str, ...]], tuple[str, list[tuple[str, Any]]]] = {}
         if self.dialect == "sqlite":
             self.engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
             sa.event.listen(self.engine, "connect", self._sqlite_connect)
@@ -231,6 +232,41 @@ class Database:
         else:
             params = compiled.construct_params(extracted_parameters=key.bindparams)
         return compiled.string, [params[name] for name in compiled.positiontup or ()]
+    def insert_many(self, conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert rows (all with the same keys) inside the current transaction: the bulk path of put and ingest.
+
+        On SQLite the INSERT is compiled once per table and column set and run with the driver's
+        ``executemany``, values passed through the columns' own bind processors (UUIDs as hex): SQLAlchemy's
+        per-row parameter handling costs more than SQLite's insert itself.  Elsewhere, SQLAlchemy as usual.
+
+        Raises
+        ------
+        sqlalchemy.exc.IntegrityError
+            A uniqueness or foreign-key rule failed (as from ``conn.execute``).
+        """
+        if not rows:
+            return
+        if self.dialect != "sqlite":
+            conn.execute(table.insert(), list(rows))
+            return
+        names = tuple(rows[0])
+        entry = self._inserts.get((table.name, names))
+        if entry is None:
+            compiled = table.insert().values({n: sa.bindparam(n) for n in names}).compile(dialect=self.engine.dialect)
+            processors = [
+                (n, table.c[n].type._cached_bind_processor(self.engine.dialect)) for n in compiled.positiontup or ()
+            ]
+            entry = (str(compiled), processors)
+            self._inserts[(table.name, names)] = entry
+        sql, processors = entry
+        values = [tuple(row[n] if p is None else p(row[n]) for n, p in processors) for row in rows]
+        raw = conn.connection.driver_connection
+        try:
+            raw.executemany(sql, values)  # type: ignore[union-attr]
+        except sqlite3.IntegrityError as exc:
+            raise sa.exc.IntegrityError(sql, None, exc) from None
+        except sqlite3.OperationalError as exc:
+            raise StorageError(f"The registry could not be written: {exc}") from None
 
     # -- dialect differences --------------------------------------------------------------------------------
     def insert_ignore(self, table: sa.Table, index: Sequence[str] | None = None) -> Any:
