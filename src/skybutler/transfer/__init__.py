@@ -6,4 +6,7 @@ facade's methods delegate here.  Modules take the butler's registry and datastor
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from skybutler.transfer._export import EXPORT_FORMAT_VERSION, ExportReport, export_datasets
+from skybutler.transfer._import import ImportReport, import_export
+
+__all__ = ["EXPORT_FORMAT_VERSION", "ExportReport", "ImportReport", "export_datasets", "import_export"]
