@@ -104,7 +104,9 @@ def stage_file(
             raise ArtifactNotFoundError(f"The export has no file {rel!r} (in {files.root}).")
         target = transport.local_path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        _link(source, target, transport.local_path(final).parent, mode)
+        final_dir = transport.local_path(final).parent
+        final_dir.mkdir(parents=True, exist_ok=True)  # a relative link dangles while staged: promote must not look
+        _link(source, target, final_dir, mode)
         if algorithm == "none":
             return key, source.stat().st_size, None
         with open(source, "rb") as stream:

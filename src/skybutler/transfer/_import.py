@@ -41,7 +41,8 @@ from skybutler.transfer._yaml_format import REFERENCE_FORMATTERS, format_error, 
 if TYPE_CHECKING:
     from skybutler.butler import Butler
     from skybutler.datasets import DatasetType
-    from skybutler.registry import Registry
+    from skybutler.dimensions import Timespan
+    from skybutler.registry import CollectionRecord, Registry
     from skybutler.types import Progress, UriLike
 
 __all__ = ["ImportReport", "import_export"]
@@ -292,9 +293,14 @@ class _Importer:
             self._check_kind(collection, CollectionType.TAGGED)
             associate(registry, collection, [refs[i] for i, _ in tags])
         for collection, ranges in plan.certified.items():
-            self._check_kind(collection, CollectionType.CALIBRATION)
+            record = self._check_kind(collection, CollectionType.CALIBRATION)
+            current = self._current_certifications(
+                record.id, {refs[i].dataset_type.name for _, ids, _ in ranges for i in ids}
+            )
             for span, ids, _ in ranges:
-                certify(registry, collection, [refs[i] for i in ids], span)
+                new = [refs[i] for i in ids if (i, span) not in current]  # re-imports skip what is there already
+                if new:
+                    certify(registry, collection, new, span)
 
     def _records(self) -> None:
         universe = self.registry.universe
@@ -321,14 +327,25 @@ class _Importer:
             raise type(exc)(f"{self.plan.source}: collection {name!r}: {exc}") from None
         self.report.collections += created
 
-    def _check_kind(self, name: str, kind: CollectionType) -> None:
+    def _check_kind(self, name: str, kind: CollectionType) -> CollectionRecord:
         record = self.registry.collections.find(name)
         if record is None:
             self._collection(name, kind, None)
-        elif record.type is not kind:
+            return self.registry.collections.get(name)
+        if record.type is not kind:
             raise ConflictError(
                 f"{self.plan.source}: {kind.name} associations for {name!r}, which is a {record.type.name} collection."
             )
+        return record
+
+    def _current_certifications(self, collection_id: int, type_names: set[str]) -> set[tuple[uuid.UUID, Timespan]]:
+        out: set[tuple[uuid.UUID, Timespan]] = set()
+        for name in type_names:
+            stored = self.registry.dataset_types.get(name)
+            if stored.calibs is not None:
+                rows = self.registry.calibrations.history(stored, collection_id)
+                out.update((r.dataset_id, r.valid) for r in rows if r.recorded.end is None)
+        return out
 
     def _datasets(self) -> None:
         registry = self.registry

@@ -5,7 +5,10 @@
 Builds a small repository with the reference butler (`lsst.daf.butler`): dimension records with a visit region
 (sphgeom ConvexPolygon) and timespans, dataset types (one calibration), datasets in two runs, a TAGGED, a CHAINED
 and a CALIBRATION collection with validity ranges, then writes ``reference_v8.yaml`` with the reference's own
-``Butler.export`` and ``reference_v8_files/`` holding the same export with its artifacts copied.
+``Butler.export`` and ``reference_v8_files/`` holding the same export with its artifacts copied.  Then, with the
+reference's old universe definitions (``configs/old_dimensions``), writes ``reference_v0.yaml`` and
+``reference_v5.yaml``: repositories of universe versions 0 and 5, whose records still carry ``visit.visit_system``,
+``exposure.group_name``/``group_id`` and plain ``day_obs`` fields.
 """
 
 from __future__ import annotations
@@ -134,6 +137,70 @@ def main() -> None:
     print(f"wrote {out} and {files}", file=sys.stderr)
 
 
+def old_universe(v: int) -> None:
+    """Export from a repository made with the reference's universe version ``v`` (0 to 7)."""
+    import astropy.time
+    import lsst.daf.butler as dafb
+    import lsst.sphgeom as sg
+    from lsst.daf.butler import Butler, DatasetType, DimensionConfig, Timespan
+
+    cfg = Path(dafb.__file__).parent / "configs" / "old_dimensions" / f"daf_butler_universe{v}.yaml"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "repo"
+        Butler.makeRepo(str(root), dimensionConfig=DimensionConfig(str(cfg)))
+        b = Butler.from_config(str(root), writeable=True)
+        reg = b.registry
+        reg.insertDimensionData(
+            "instrument",
+            {
+                "name": "Cam",
+                "visit_max": 1000,
+                "exposure_max": 1000,
+                "detector_max": 4,
+                "class_name": "lsst.obs.cam.Cam",
+            },
+        )
+        reg.insertDimensionData("physical_filter", {"instrument": "Cam", "name": "Cam-r", "band": "r"})
+        reg.insertDimensionData("detector", {"instrument": "Cam", "id": 1, "full_name": "D1"})
+        span = Timespan(
+            astropy.time.Time("2024-03-01T03:00:00", scale="tai"), astropy.time.Time("2024-03-01T03:00:30", scale="tai")
+        )
+        reg.insertDimensionData("visit_system", {"instrument": "Cam", "id": 0, "name": "one-to-one"})
+        common = {"instrument": "Cam", "id": 11, "physical_filter": "Cam-r", "exposure_time": 30.0, "timespan": span}
+        exposure = {**common, "obs_id": "O11"}
+        visit = {**common, "name": "v11"}
+        if v < 6:  # group and day_obs were plain fields then
+            exposure.update(group_name="g1", group_id=1, day_obs=20240229)
+            visit["day_obs"] = 20240229
+        if v < 2:  # a visit implied its one visit system then
+            visit["visit_system"] = 0
+        corners = [(10, -5), (11, -5), (11, -4), (10, -4)]
+        visit["region"] = sg.ConvexPolygon([sg.UnitVector3d(sg.LonLat.fromDegrees(lo, la)) for lo, la in corners])
+        reg.insertDimensionData("exposure", exposure)
+        reg.insertDimensionData("visit", visit)
+        elements = ["instrument", "physical_filter", "detector", "visit_system", "exposure", "visit"]
+        elements.append("visit_definition")
+        if v < 2:
+            reg.insertDimensionData("visit_definition", {"instrument": "Cam", "exposure": 11, "visit_system": 0,
+                                                         "visit": 11})  # fmt: skip
+        else:
+            reg.insertDimensionData("visit_definition", {"instrument": "Cam", "exposure": 11, "visit": 11})
+            reg.insertDimensionData("visit_system_membership", {"instrument": "Cam", "visit_system": 0, "visit": 11})
+            elements.append("visit_system_membership")
+        reg.registerDatasetType(DatasetType("meta", ["visit", "detector"], "StructuredDataDict", universe=b.dimensions))
+        reg.registerDatasetType(DatasetType("raw", ["exposure", "detector"], "StructuredDataDict",
+                                            universe=b.dimensions))  # fmt: skip
+        reg.registerRun("run1")
+        refs = [
+            b.put({"a": 1}, "meta", instrument="Cam", visit=11, detector=1, run="run1"),
+            b.put({"r": 1}, "raw", instrument="Cam", exposure=11, detector=1, run="run1"),
+        ]
+        with b.export(filename=str(HERE / f"reference_v{v}.yaml")) as export:
+            for element in elements:
+                export.saveDimensionData(element, reg.queryDimensionRecords(element))
+            export.saveDatasets(refs)
+
+
 def _fill(export: Any, butler: Any, refs: list[Any]) -> None:
     export.saveDataIds(butler.registry.queryDataIds(["visit", "detector", "exposure"]).expanded())
     for element in (
@@ -152,3 +219,5 @@ def _fill(export: Any, butler: Any, refs: list[Any]) -> None:
 
 if __name__ == "__main__":
     main()
+    old_universe(0)
+    old_universe(5)
