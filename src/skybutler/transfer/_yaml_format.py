@@ -114,11 +114,21 @@ class ExportDumper(_CDumper):  # type: ignore[misc]
 
 
 def _uuid(loader: Any, node: yaml.Node) -> uuid.UUID:
-    return uuid.UUID(hex=str(loader.construct_scalar(node)))
+    text = str(loader.construct_scalar(node))
+    try:
+        return uuid.UUID(hex=text)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(None, None, f"{text!r} is not a UUID", node.start_mark) from None
 
 
 def _tai(loader: Any, node: yaml.Node) -> int:
-    return parse_tai(str(loader.construct_scalar(node)))
+    text = str(loader.construct_scalar(node))
+    try:
+        return parse_tai(text)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{text!r} is not a TAI time 'YYYY-MM-DD HH:MM:SS.fffffffff'", node.start_mark
+        ) from None
 
 
 def _timespan(loader: Any, node: yaml.Node) -> Timespan:
