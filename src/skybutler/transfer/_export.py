@@ -27,7 +27,8 @@ from skybutler.errors import ConfigError
 from skybutler.registry import CollectionType
 from skybutler.transfer._artifact_files import check_transfer, export_file
 from skybutler.transfer._universe_compat import REFERENCE_NAMESPACE
-from skybutler.transfer._yaml_format import REFERENCE_FORMATTERS, Region, TaiTime, dump_export
+from skybutler.transfer._yaml_fast import DatasetBlock, write_document
+from skybutler.transfer._yaml_format import REFERENCE_FORMATTERS, Region, TaiTime
 
 if TYPE_CHECKING:
     from skybutler.butler import Butler
@@ -93,7 +94,7 @@ def export_datasets(
     if progress is not None:
         progress("select", len(chosen.refs), len(chosen.refs))
     artifacts = registry.datasets.artifacts([r.id for r in chosen.refs])
-    data: list[dict[str, Any]] = []
+    data: list[dict[str, Any] | DatasetBlock] = []
     if include_dimensions:
         for element, records in _dimension_records(registry, chosen.refs):
             data.append({"type": "dimension", "element": element.name, "records": [_record(r) for r in records]})
@@ -110,23 +111,21 @@ def export_datasets(
                      "storage_class": dt.storage_class, "is_calibration": dt.is_calibration})  # fmt: skip
         report.dataset_types += 1
         for run, group in by_type[name].items():
-            data.append({"type": "dataset", "dataset_type": name, "run": run,
-                         "records": [_dataset(ref, artifacts.get(ref.id)) for ref in group]})  # fmt: skip
+            data.append(DatasetBlock(name, run, [_dataset(ref, artifacts.get(ref.id)) for ref in group]))
     data += chosen.associations()
-    document = {
+    header = {
         "description": "Butler Data Repository Export",
         "version": EXPORT_FORMAT_VERSION,
         "universe_version": registry.universe.version,
         "universe_namespace": registry.universe.namespace,
-        "data": data,
     }
     files = [(ref.id, artifacts[ref.id]) for ref in chosen.refs if ref.id in artifacts]
     if zipped:
-        _write_zip(butler, target, document, files, report, progress)
+        _write_zip(butler, target, header, data, files, report, progress)
     else:
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "w", encoding="utf-8") as stream:
-            dump_export(document, stream)
+            write_document(header, data, stream)
         if directory is not None:
             root = Path(str(directory))
             for n, (_, artifact) in enumerate(files):
@@ -141,7 +140,8 @@ def export_datasets(
 def _write_zip(
     butler: Butler,
     target: Path,
-    document: dict[str, Any],
+    header: dict[str, Any],
+    data: list[Any],
     files: Sequence[tuple[uuid.UUID, ArtifactInfo]],
     report: ExportReport,
     progress: Progress | None,
@@ -154,7 +154,7 @@ def _write_zip(
     index: dict[str, Any] = {"format": "skybutler-export", "version": 1, "document": "export.yaml", "files": {}}
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
         text = io.StringIO()
-        dump_export(document, text)
+        write_document(header, data, text)
         archive.writestr("export.yaml", text.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
         for n, (dataset_id, artifact) in enumerate(files):
             report.bytes += export_file(butler.datastore, artifact.path, archive, artifact.path, "copy")
@@ -290,12 +290,10 @@ def _collection(registry: Registry, record: CollectionRecord) -> dict[str, Any]:
     return entry
 
 
-def _dataset(ref: DatasetRef, artifact: ArtifactInfo | None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"dataset_id": [ref.id], "data_id": [ref.data_id.required]}
-    if artifact is not None:
-        entry["path"] = artifact.path
-        entry["formatter"] = _OUR_FORMATTERS.get(artifact.formatter, artifact.formatter)
-    return entry
+def _dataset(ref: DatasetRef, artifact: ArtifactInfo | None) -> tuple[uuid.UUID, dict[str, Any], Any, Any]:
+    if artifact is None:
+        return ref.id, ref.data_id.required, None, None
+    return ref.id, ref.data_id.required, artifact.path, _OUR_FORMATTERS.get(artifact.formatter, artifact.formatter)
 
 
 def _record(record: DimensionRecord) -> dict[str, Any]:
@@ -316,43 +314,56 @@ def _record(record: DimensionRecord) -> dict[str, Any]:
 def _dimension_records(
     registry: Registry, refs: Sequence[DatasetRef]
 ) -> list[tuple[DimensionElement, list[DimensionRecord]]]:
-    """Every record the data IDs of ``refs`` stand on: their dimensions, implied ones, and join elements."""
+    """Every record the data IDs of ``refs`` stand on: their dimensions, implied ones, and join elements.
+
+    Per dataset type the distinct required-value rows are projected onto each element's key; implied values
+    (a visit's day_obs, a physical_filter's band) are read from the implying dimension's record, once per
+    distinct key of that record.
+    """
     universe = registry.universe
     skip = _REFERENCE_VIEWS if universe.namespace == REFERENCE_NAMESPACE else frozenset()
-    groups: dict[Any, set[tuple[Any, ...]]] = {}
+    rows_by_group: dict[Any, set[tuple[Any, ...]]] = {}
     for ref in refs:
-        groups.setdefault(ref.data_id.group, set()).add(ref.data_id.required_values)
-    by_key: dict[str, dict[tuple[Any, ...], DimensionRecord]] = {}
+        rows_by_group.setdefault(ref.data_id.group, set()).add(ref.data_id.required_values)
+    tables: dict[str, dict[tuple[Any, ...], DimensionRecord]] = {}
 
     def table(name: str) -> dict[tuple[Any, ...], DimensionRecord]:
-        found = by_key.get(name)
+        found = tables.get(name)
         if found is None:
-            found = by_key[name] = {r.key: r for r in registry.records.fetch(name)}
+            found = tables[name] = {r.key: r for r in registry.records.fetch(name)}
         return found
 
     wanted: dict[str, dict[tuple[Any, ...], DimensionRecord]] = {}
-    for group, value_sets in groups.items():
-        elements = [universe[e] for e in group.elements if not universe[e].is_skypix]
-        for values in value_sets:
-            known = dict(zip(group.required, values, strict=True))
-            pending = list(elements)
-            while pending:
-                left = []
-                for element in pending:
-                    if not all(d in known for d in element.required):
-                        left.append(element)
-                        continue
-                    key = tuple(known[d] for d in element.required)
-                    record = table(element.name).get(key)
-                    if record is None:
-                        continue
-                    wanted.setdefault(element.name, {})[key] = record
-                    known.update((i, record.get(i)) for i in element.implies if record.get(i) is not None)
-                if len(left) == len(pending):
-                    break
-                pending = left
-    out = []
-    for name in sorted(wanted, key=lambda n: universe[n].index):
-        if name not in skip:
-            out.append((universe[name], list(wanted[name].values())))
-    return out
+    for group, row_set in rows_by_group.items():
+        rows = list(row_set)
+        columns: dict[str, list[Any]] = {d: [row[k] for row in rows] for k, d in enumerate(group.required)}
+
+        def column(dim: str, group: Any = group, columns: dict[str, list[Any]] = columns) -> list[Any]:
+            found = columns.get(dim)
+            if found is None:  # implied: from the record of the dimension of the group that implies it
+                source = next(universe[p] for p in group.names if dim in universe[p].implies)
+                keys = list(zip(*(column(d) for d in source.required), strict=True))
+                records = table(source.name)
+                values = {k: getattr(records.get(k), dim, None) for k in set(keys)}
+                found = columns[dim] = [values[k] for k in keys]
+            return found
+
+        for name in group.elements:
+            element = universe[name]
+            if element.is_skypix or name in skip:
+                continue
+            records = table(name)
+            out = wanted.setdefault(name, {})
+            for key in set(zip(*(column(d) for d in element.required), strict=True)):
+                record = records.get(key)
+                if record is not None:
+                    out[key] = record
+    return [
+        (universe[name], [found[k] for k in sorted(found, key=_sort_key)])
+        for name, found in sorted(wanted.items(), key=lambda item: universe[item[0]].index)
+        if found
+    ]
+
+
+def _sort_key(key: tuple[Any, ...]) -> tuple[str, ...]:
+    return tuple(f"{v:020d}" if isinstance(v, int) else str(v) for v in key)

@@ -36,7 +36,8 @@ from skybutler.registry import CollectionType, NewDataset
 from skybutler.registry._collection_ops import associate, certify
 from skybutler.transfer._artifact_files import ExportFiles, check_transfer, stage_file
 from skybutler.transfer._import_plan import DatasetEntry, ImportPlan, read_plan
-from skybutler.transfer._yaml_format import REFERENCE_FORMATTERS, format_error, load_export
+from skybutler.transfer._yaml_fast import load_document
+from skybutler.transfer._yaml_format import REFERENCE_FORMATTERS, format_error
 
 if TYPE_CHECKING:
     from skybutler.butler import Butler
@@ -119,7 +120,7 @@ def import_export(
             found = registry.dataset_types.find(name)
             return None if found is None else found.dataset_type
 
-        plan = read_plan(load_export(text, source), source, text, registry.universe, registered)
+        plan = read_plan(load_document(text, source), source, text, registry.universe, registered)
         report = ImportReport(source, notes=list(plan.notes))
         _Importer(butler, plan, text, files, mode, skip_existing, progress, report).run()
     finally:
@@ -189,6 +190,8 @@ class _Importer:
         """Datasets whose IDs exist: identical ones are skipped (``skip_existing``), others refused."""
         plan = self.plan
         ids = list(plan.datasets)
+        if not ids or self.registry.datasets.count() == 0:
+            return
         d = self.registry.tables.dataset
         found: dict[uuid.UUID, tuple[int, int]] = {}
         with self.registry.db.transaction(write=False) as conn:

@@ -352,41 +352,86 @@ def _datasets(r: _Reader, plan: ImportPlan, item: Mapping[str, Any], loc: Locati
     specs = [r.universe[d].primary_key for d in required]
     known = set(dataset_type.dimensions.names)
     datasets = plan.datasets
-    for j, rec in enumerate(r.get(item, "records", list, loc)):
-        here = (*loc, "records", j)
-        if not isinstance(rec, Mapping):
-            raise r.error(here, f"a dataset record is a mapping (dataset_id, data_id, path, formatter); got {rec!r}.")
-        ids = r.get(rec, "dataset_id", (list, uuid.UUID, str, int), here)
-        data_ids = r.get(rec, "data_id", (list, Mapping), here)
-        ids = ids if isinstance(ids, list) else [ids]
-        data_ids = data_ids if isinstance(data_ids, list) else [data_ids]
-        if len(ids) != len(data_ids):
-            raise r.error(here, f"{len(ids)} dataset_id(s) but {len(data_ids)} data_id(s); they go in pairs.")
-        path = rec.get("path")
-        formatter = rec.get("formatter")
-        if not isinstance(path, str | None) or not isinstance(formatter, str | None):
-            raise r.error(here, "path and formatter must be text.")
-        for n, (raw_id, data_id) in enumerate(zip(ids, data_ids, strict=True)):
-            dataset_id = _dataset_id(r, raw_id, (*here, "dataset_id", n))
-            if not isinstance(data_id, Mapping):
-                raise r.error((*here, "data_id", n), f"a data ID is a mapping; got {data_id!r}.")
-            try:
-                values = tuple(coerce_value(s, data_id[d], what=d) for d, s in zip(required, specs, strict=True))
-            except (KeyError, DataIdError) as exc:
-                missing = [d for d in required if d not in data_id]
-                text = f"the data ID lacks {missing} (needs {list(required)})" if missing else str(exc)
-                raise r.error((*here, "data_id", n), f"{text} for dataset type {name!r}.") from None
-            if len(data_id) != len(required) and any(k not in known for k in data_id):
-                extra = [k for k in data_id if k not in known]
-                raise r.error((*here, "data_id", n), f"{extra} are not dimensions of {dataset_type.describe()}.")
-            entry = DatasetEntry(dataset_id, name, run, values, path, formatter, here)
-            previous = datasets.get(dataset_id)
-            if previous is not None:
-                if (previous.dataset_type, previous.run, previous.values) != (name, run, values):
-                    raise r.error(
-                        here,
-                        f"dataset {dataset_id} is listed twice with different contents (first at "
-                        f"{'.'.join(map(str, previous.location))}).",
-                    )
-                continue
-            datasets[dataset_id] = entry
+    # The common case -- one UUID, one data ID of exactly the required keys with values of the right Python
+    # type -- is checked inline; anything else goes through `_dataset_record`, which explains problems.
+    simple = [
+        (int, None) if s.type == "int" else (str, s.length) if s.type == "string" else (None, None) for s in specs
+    ]
+    fast = all(t is not None for t, _ in simple)
+    width = len(required)
+    records = r.get(item, "records", list, loc)
+    for j, rec in enumerate(records):
+        if fast and type(rec) is dict and len(rec) <= 4:
+            ids, data_ids = rec.get("dataset_id"), rec.get("data_id")
+            path, formatter = rec.get("path"), rec.get("formatter")
+            if (
+                type(ids) is list and len(ids) == 1 and type(ids[0]) is uuid.UUID
+                and type(data_ids) is list and len(data_ids) == 1 and type(data_ids[0]) is dict
+                and len(data_ids[0]) == width and (path is None or type(path) is str)
+                and (formatter is None or type(formatter) is str)
+            ):  # fmt: skip
+                data_id = data_ids[0]
+                try:
+                    values = tuple([data_id[d] for d in required])
+                except KeyError:
+                    values = ()
+                if values and all(
+                    type(v) is t and (m is None or len(str(v)) <= m) for v, (t, m) in zip(values, simple, strict=True)
+                ):
+                    dataset_id = ids[0]
+                    if dataset_id not in datasets:
+                        datasets[dataset_id] = DatasetEntry(dataset_id, name, run, values, path, formatter,
+                                                            (*loc, "records", j))  # fmt: skip
+                        continue
+        _dataset_record(r, plan, dataset_type, run, required, specs, known, rec, (*loc, "records", j))
+
+
+def _dataset_record(
+    r: _Reader,
+    plan: ImportPlan,
+    dataset_type: DatasetType,
+    run: str,
+    required: tuple[str, ...],
+    specs: list[Any],
+    known: set[str],
+    rec: Any,
+    here: tuple[str | int, ...],
+) -> None:
+    name = dataset_type.name
+    datasets = plan.datasets
+    if not isinstance(rec, Mapping):
+        raise r.error(here, f"a dataset record is a mapping (dataset_id, data_id, path, formatter); got {rec!r}.")
+    ids = r.get(rec, "dataset_id", (list, uuid.UUID, str, int), here)
+    data_ids = r.get(rec, "data_id", (list, Mapping), here)
+    ids = ids if isinstance(ids, list) else [ids]
+    data_ids = data_ids if isinstance(data_ids, list) else [data_ids]
+    if len(ids) != len(data_ids):
+        raise r.error(here, f"{len(ids)} dataset_id(s) but {len(data_ids)} data_id(s); they go in pairs.")
+    path = rec.get("path")
+    formatter = rec.get("formatter")
+    if not isinstance(path, str | None) or not isinstance(formatter, str | None):
+        raise r.error(here, "path and formatter must be text.")
+    for n, (raw_id, data_id) in enumerate(zip(ids, data_ids, strict=True)):
+        dataset_id = _dataset_id(r, raw_id, (*here, "dataset_id", n))
+        if not isinstance(data_id, Mapping):
+            raise r.error((*here, "data_id", n), f"a data ID is a mapping; got {data_id!r}.")
+        try:
+            values = tuple(coerce_value(s, data_id[d], what=d) for d, s in zip(required, specs, strict=True))
+        except (KeyError, DataIdError) as exc:
+            missing = [d for d in required if d not in data_id]
+            text = f"the data ID lacks {missing} (needs {list(required)})" if missing else str(exc)
+            raise r.error((*here, "data_id", n), f"{text} for dataset type {name!r}.") from None
+        if len(data_id) != len(required) and any(k not in known for k in data_id):
+            extra = [k for k in data_id if k not in known]
+            raise r.error((*here, "data_id", n), f"{extra} are not dimensions of {dataset_type.describe()}.")
+        entry = DatasetEntry(dataset_id, name, run, values, path, formatter, here)
+        previous = datasets.get(dataset_id)
+        if previous is not None:
+            if (previous.dataset_type, previous.run, previous.values) != (name, run, values):
+                raise r.error(
+                    here,
+                    f"dataset {dataset_id} is listed twice with different contents (first at "
+                    f"{'.'.join(map(str, previous.location))}).",
+                )
+            continue
+        datasets[dataset_id] = entry

@@ -110,7 +110,10 @@ class ExportLoader(_CLoader):  # type: ignore[misc]
 
 
 class ExportDumper(_CDumper):  # type: ignore[misc]
-    """Writes export files with the reference's tags."""
+    """Writes export files with the reference's tags (and never anchors: each value is written where it is)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _uuid(loader: Any, node: yaml.Node) -> uuid.UUID:
@@ -210,7 +213,7 @@ def load_export(text: str | bytes, source: str) -> Any:
         raise ExportFormatError(f"{source} is not a readable export file: {exc}.") from None
 
 
-def dump_export(document: dict[str, Any], stream: Any) -> None:
+def dump_export(document: Any, stream: Any) -> None:
     """Write an export document (block style, keys in the given order, as the reference writes)."""
     yaml.dump(document, stream, Dumper=ExportDumper, sort_keys=False, allow_unicode=True, width=120)
 
