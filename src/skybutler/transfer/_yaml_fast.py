@@ -158,14 +158,34 @@ def load_document(text: str | bytes, source: str) -> Any:
     return document
 
 
+#: Characters YAML allows unescaped inside a double-quoted scalar (printable, and not a line break).
+_QUOTABLE = re.compile("[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _quoted(value: str) -> str:
+    out = ['"']
+    for ch in value:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif _QUOTABLE.match(ch):
+            out.append(ch)
+        else:
+            code = ord(ch)
+            width = 2 if code < 0x100 else 4 if code < 0x10000 else 8
+            out.append(f"\\{'x' if width == 2 else 'u' if width == 4 else 'U'}{code:0{width}x}")
+    out.append('"')
+    return "".join(out)
+
+
 def scalar_text(value: Any) -> str:
-    """A scalar in the layout: ints plainly, safe text plainly, other text double-quoted (JSON is YAML)."""
+    """A scalar in the layout: ints plainly, safe text plainly, other text double-quoted with YAML escapes."""
     if type(value) is int:
         return str(value)
     if isinstance(value, str):
         if _PLAIN.match(value) and value.lower() not in _SPECIAL and not _INT.match(value):
             return value
-        return json.dumps(value)
+        return _quoted(value)
     raise TypeError(f"cannot write {value!r} as a data ID value")
 
 
