@@ -37,9 +37,10 @@ def test_tai_text_keeps_nanoseconds() -> None:
 
 
 def test_tags_round_trip() -> None:
-    value = {
+    when = parse_tai("2024-01-01 00:00:00")
+    value: dict[str, object] = {
         "id": uuid.UUID("01a2292d-f003-7876-8ee5-8bf15ff335dd"),
-        "t": TaiTime(parse_tai("2024-01-01 00:00:00")),
+        "t": TaiTime(when),
         "span": Timespan(5, None),
         "empty": Timespan(0, 0),  # every empty timespan is written as EMPTY and read back as this one
         "region": Region(b"p\x00\x01"),
@@ -51,7 +52,9 @@ def test_tags_round_trip() -> None:
     assert "!<lsst.sphgeom.ConvexPolygon>" in text
     assert "&id" not in text  # never anchors: the reference and the fast reader expect values in place
     back = load_export(text, "x")
-    assert back == {**value, "t": int(value["t"]), "region": bytes(value["region"])}
+    assert back == {**value, "t": when, "region": b"p\x00\x01"}
+    assert type(back["t"]) is int
+    assert type(back["region"]) is bytes
 
 
 def test_places_are_described_and_located() -> None:
