@@ -54,7 +54,7 @@ def test_tags_round_trip() -> None:
     back = load_export(text, "x")
     assert back == {**value, "t": when, "region": b"p\x00\x01"}
     assert type(back["t"]) is int
-    assert type(back["region"]) is bytes
+    assert isinstance(back["region"], bytes)
 
 
 def test_places_are_described_and_located() -> None:
