@@ -109,7 +109,7 @@ def _dataset_entry(lines: list[str]) -> dict[str, Any]:
             first = True
             while i < n and (lines[i].startswith("    - ") if first else lines[i].startswith("      ")):
                 key, sep, value = lines[i][6:].partition(": ")
-                if not sep or not key.isidentifier():
+                if not sep or not key.isidentifier() or key.lower() in _SPECIAL:
                     raise _IrregularError
                 current[key] = _scalar(value)
                 first = False
@@ -197,7 +197,7 @@ def dataset_entry_text(dataset_type: str, run: str, records: list[tuple[uuid.UUI
         append(f"  - dataset_id:\n    - !uuid '{dataset_id}'\n    data_id:\n")
         prefix = "    - "
         for key, value in data_id.items():
-            append(f"{prefix}{key}: {scalar_text(value)}\n")
+            append(f"{prefix}{scalar_text(key)}: {scalar_text(value)}\n")
             prefix = "      "
         if path is not None:
             append(f"    path: {scalar_text(path)}\n")
