@@ -208,12 +208,12 @@ class Database:
     ) -> None:
         """INSERT ``rows`` (tuples in ``columns`` order) in bulk, inside the caller's transaction.
 
-        On SQLite the statement is compiled once and run with the driver's ``executemany`` (SQLAlchemy's
-        per-row parameter processing costs about 30 µs a row); UUIDs are passed as the hex text SQLAlchemy
-        stores.  A refused row raises `sqlalchemy.exc.IntegrityError` on both back-ends.
+        On SQLite the statement runs with the driver's ``executemany`` (SQLAlchemy's per-row parameter
+        processing costs about 30 µs a row), UUIDs passed as the hex text SQLAlchemy stores; on PostgreSQL
+        the rows go through ``COPY``.  A refused row raises `sqlalchemy.exc.IntegrityError` on both back-ends.
         """
         if self.dialect != "sqlite":
-            conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+            self._copy_rows(conn, table, columns, rows)
             return
         names = ", ".join('"' + c + '"' for c in columns)
         sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})'
@@ -236,6 +236,21 @@ class Database:
             raise sa.exc.IntegrityError(sql, None, exc) from None
         finally:
             cursor.close()
+
+    @staticmethod
+    def _copy_rows(conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """PostgreSQL: ``COPY ... FROM STDIN`` through psycopg, several times faster than an executemany."""
+        import psycopg
+
+        names = ", ".join('"' + c + '"' for c in columns)
+        sql = f'COPY "{table.name}" ({names}) FROM STDIN'
+        raw: Any = conn.connection.driver_connection
+        try:
+            with raw.cursor() as cursor, cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.errors.IntegrityError as exc:
+            raise sa.exc.IntegrityError(sql, None, exc) from None
 
     # -- dialect differences --------------------------------------------------------------------------------
     def insert_ignore(self, table: sa.Table, index: Sequence[str] | None = None) -> Any:
