@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import zipfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -145,7 +146,8 @@ def export_file(datastore: FileDatastore, path: str, destination: Path | zipfile
     """Copy or link one datastore file into an export directory or archive; return its size."""
     transport = datastore.transport
     if isinstance(destination, zipfile.ZipFile):
-        with transport.open(path) as src, destination.open(rel, "w", force_zip64=True) as dst:
+        info = zipfile.ZipInfo(rel, date_time=time.localtime()[:6])
+        with transport.open(path) as src, destination.open(info, "w", force_zip64=True) as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
         return destination.getinfo(rel).file_size
     target = destination / rel

@@ -370,7 +370,8 @@ class _Importer:
                 coords = [DataCoordinate.from_required(stored.dataset_type.dimensions, e.values) for e in entries]
                 if not isinstance(exc, sa.exc.IntegrityError):
                     raise ConflictError(f"{self.plan.source}: {type_name} datasets in {run!r}: {exc}") from None
-                raise registry.explain_insert_failure(stored, run_record, coords, exc) from None
+                explained = registry.explain_insert_failure(stored, run_record, coords, exc)
+                raise type(explained)(f"{self.plan.source}: {explained} Nothing was imported.") from None
             done += len(entries)
             if self.progress is not None:
                 self.progress("datasets", done, total)
