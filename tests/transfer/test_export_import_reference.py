@@ -61,6 +61,20 @@ def test_reference_export_without_files_registers_ids(dest: Butler) -> None:
     assert ids == set(_ids(DATA / "reference_v8.yaml")) - set()
 
 
+def test_registry_only_import_records_files_already_in_place(dest: Butler) -> None:
+    """The reference's "transfer=None": files already at the exported paths in this datastore are used."""
+    import shutil
+
+    root = dest.datastore.transport.local_path("")
+    shutil.copytree(DATA / "reference_v8_files" / "run1", root / "run1")
+    report = dest.import_(DATA / "reference_v8.yaml")
+    assert report.artifacts == 2  # the two meta files; the flats are registered without files
+    assert dest.get("meta", instrument="Cam", visit=11, detector=1, collections="run1") == {"visit": 11, "detector": 1}
+    flat = dest.find_dataset("flat", instrument="Cam", detector=1, physical_filter="Cam-r", collections="calib/run")
+    assert flat is not None
+    assert dest.exists(flat)
+
+
 @pytest.mark.parametrize("version", [0, 5])
 def test_old_universe_exports_are_upgraded(dest: Butler, version: int) -> None:
     report = dest.import_(DATA / f"reference_v{version}.yaml")

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from skybutler.datasets import ArtifactInfo, DatasetRef
 from skybutler.datastore import Staged
+from skybutler.datastore._checksums import checksum_stream
 from skybutler.dimensions import DataCoordinate, DimensionRecord
 from skybutler.errors import (
     ConfigError,
@@ -66,7 +67,7 @@ class ImportReport:
     dataset_types: int = 0
     collections: int = 0
     artifacts: int = 0
-    """Files transferred into the datastore."""
+    """Files recorded: brought in (from a directory or archive), or found in place (registry-only import)."""
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     """What the import had to adapt (older universe versions, unknown formatters)."""
@@ -153,6 +154,8 @@ class _Importer:
         self.progress = progress
         self.report = report
         self.staged: dict[uuid.UUID, Staged] = {}
+        self.in_place: dict[uuid.UUID, ArtifactInfo] = {}
+        """Files already at their exported paths in this datastore (registry-only imports)."""
 
     def error(self, entry: DatasetEntry | tuple[str | int, ...], message: str) -> ExportFormatError:
         location = entry.location if isinstance(entry, DatasetEntry) else entry
@@ -164,6 +167,8 @@ class _Importer:
         try:
             if self.files is not None:
                 self._stage_files()
+            else:
+                self._files_in_place()
             with self.registry.db.transaction():
                 self._apply()
         except BaseException:
@@ -181,7 +186,7 @@ class _Importer:
                     self.files.remove(entry.path)
         self.butler._forget_search_paths()
         self.report.datasets = total
-        self.report.artifacts = len(self.staged)
+        self.report.artifacts = len(self.staged) + len(self.in_place)
         if self.progress is not None:
             self.progress("done", total, total)
 
@@ -199,17 +204,21 @@ class _Importer:
                 stmt = sa.select(d.c.id, d.c.dataset_type_id, d.c.run_id).where(d.c.id.in_(ids[start : start + 500]))
                 for row in conn.execute(stmt):
                     found[row[0] if isinstance(row[0], uuid.UUID) else uuid.UUID(hex=row[0])] = (row[1], row[2])
+        by_type: dict[int, list[uuid.UUID]] = {}
+        for dataset_id, (type_id, _) in found.items():
+            by_type.setdefault(type_id, []).append(dataset_id)
+        values: dict[uuid.UUID, tuple[Any, ...]] = {}
+        for type_id, group in by_type.items():
+            stored = self.registry.dataset_types.by_id(type_id)
+            values.update((row.id, row.values) for row in self.registry.datasets.by_ids([stored], group))
         for dataset_id, (type_id, run_id) in found.items():
             entry = plan.datasets[dataset_id]
-            stored = self.registry.dataset_types.by_id(type_id)
+            type_name = self.registry.dataset_types.by_id(type_id).dataset_type.name
             run = self.registry.collections.by_id(run_id).name
-            rows = self.registry.datasets.by_ids([stored], [dataset_id])
-            same = stored.dataset_type.name == entry.dataset_type and run == entry.run
-            same = same and bool(rows) and rows[0].values == entry.values
-            if not same:
+            if (type_name, run, values.get(dataset_id)) != (entry.dataset_type, entry.run, entry.values):
                 raise ConflictError(
                     f"{plan.source} {'.'.join(map(str, entry.location))}: dataset {dataset_id} already exists here "
-                    f"with other contents ({stored.dataset_type.name} in {run!r}); nothing was imported."
+                    f"with other contents ({type_name} in {run!r}); nothing was imported."
                 )
             if not self.skip_existing:
                 raise ConflictError(
@@ -271,6 +280,23 @@ class _Importer:
             self.staged[entry.id] = Staged(entry.id.hex, key, artifact)
             if self.progress is not None and (n % 100 == 0 or n + 1 == len(entries)):
                 self.progress("files", n + 1, len(entries))
+
+    def _files_in_place(self) -> None:
+        """Registry-only import: a dataset whose exported path exists in this datastore gets that file recorded."""
+        transport = self.datastore.transport
+        algorithm = self.datastore.config.checksum
+        for entry in self.plan.datasets.values():
+            if entry.path is None or not transport.exists(entry.path):
+                continue
+            dataset_type = self._dataset_type(entry.dataset_type)
+            formatter = self._formatter(entry, dataset_type)
+            checksum = None
+            if algorithm == "none":
+                size = transport.size(entry.path)
+            else:
+                with transport.open(entry.path) as stream:
+                    checksum, size = checksum_stream(stream, algorithm)
+            self.in_place[entry.id] = ArtifactInfo(entry.path, formatter, dataset_type.storage_class, size, checksum)
 
     # -- the transaction -----------------------------------------------------------------------------------
     def _apply(self) -> None:
@@ -362,7 +388,7 @@ class _Importer:
             new = []
             for e in entries:
                 staged = self.staged.get(e.id)
-                new.append(NewDataset(e.id, e.values, None if staged is None else staged.artifact))
+                new.append(NewDataset(e.id, e.values, self.in_place.get(e.id) if staged is None else staged.artifact))
             try:
                 with registry.db.transaction():
                     registry.datasets.insert(stored, run_record.id, new)
