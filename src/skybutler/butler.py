@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from skybutler.dimensions import DimensionRecord
     from skybutler.query import CompletenessTable, DataIdResults, DatasetResults
     from skybutler.registry import CollectionRecord, DatasetRow, StoredDatasetType
-    from skybutler.transfer import FileDataset, IngestReport, MetadataTranslator
+    from skybutler.transfer import ExportReport, FileDataset, ImportReport, IngestReport, MetadataTranslator
     from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, Progress, TimeLike, UriLike
 
 __all__ = ["Butler", "DeferredDatasetHandle"]
@@ -821,3 +821,59 @@ class Butler:
             raise PermissionDeniedError(
                 f"This butler is read-only; open it with Butler(root, run=...) or writeable=True to {what}."
             )
+
+    # -- export / import (skybutler.transfer) -------------------------------------------------------------------
+    def export(
+        self,
+        path: UriLike,
+        *,
+        refs: Iterable[DatasetRef] | None = None,
+        collections: CollectionsLike | None = None,
+        dataset_types: str | Iterable[str] | None = None,
+        where: str = "",
+        directory: UriLike | None = None,
+        transfer: str | None = None,
+        include_dimensions: bool = True,
+        progress: Progress | None = None,
+    ) -> ExportReport:
+        """Write datasets, their dimension records and collections to a YAML file the reference butler reads too.
+
+        ``refs`` picks datasets; ``collections`` (globs; chains bring their children) with optional
+        ``dataset_types`` and ``where`` picks every dataset in them, and exports the collections with their
+        tags and certifications; with neither, the whole repository.  A ``.zip`` path writes an archive with
+        the document, the files and an index; ``directory`` copies (``transfer``: copy, link, hardlink,
+        symlink, relsymlink) the files there.  See docs/import-export.md.
+        """
+        from skybutler.transfer import export_datasets
+
+        return export_datasets(self, path, refs=refs, collections=collections, dataset_types=dataset_types,
+                               where=where, directory=directory, transfer=transfer,
+                               include_dimensions=include_dimensions, progress=progress)  # fmt: skip
+
+    def import_(
+        self,
+        path: UriLike,
+        *,
+        directory: UriLike | None = None,
+        transfer: str | None = None,
+        skip_existing: bool = False,
+        progress: Progress | None = None,
+    ) -> ImportReport:
+        """Import an export file (ours, or the reference butler's for its universe versions 0-8), all or nothing.
+
+        Without ``directory`` (and for a plain YAML path) only the registry is filled: files already at the
+        exported paths in this datastore are recorded, others leave their datasets without a file.  With
+        ``directory``, or from a ``.zip`` archive, the files are brought in (``transfer``: auto = copy, move,
+        link, hardlink, symlink, relsymlink).
+
+        Raises
+        ------
+        ExportFormatError
+            The file is malformed; the message gives the place (``data[3].records[0].id``) and line.
+        ConflictError
+            A dataset ID exists with other contents, or exists at all without ``skip_existing``.
+        """
+        from skybutler.transfer import import_export
+
+        return import_export(self, path, directory=directory, transfer=transfer, skip_existing=skip_existing,
+                             progress=progress)  # fmt: skip

@@ -6,6 +6,7 @@
     ├── DataIdError (ValueError)                 422  exit 2   missing, unknown or conflicting keys
     ├── DatasetTypeError (ValueError)            422  exit 2   unregistered, or re-registered differently
     ├── QuerySyntaxError (ValueError)            400  exit 2   position and caret under the expression
+    ├── ExportFormatError (ValueError)           422  exit 2   malformed export file; says where in it
     ├── ConfigError (ValueError)                 500  exit 2   invalid configuration or repository layout
     │   ├── PluginNotFoundError (LookupError)                  lists the installed names
     │   └── MissingDependencyError (ImportError)               says which extra to install
@@ -37,6 +38,7 @@ __all__ = [
     "DataIdError",
     "DatasetNotFoundError",
     "DatasetTypeError",
+    "ExportFormatError",
     "FormatterError",
     "MigrationRequiredError",
     "MissingDependencyError",
@@ -81,6 +83,15 @@ class QuerySyntaxError(SkyButlerError, ValueError):
 
     code = "query-syntax"
     http_status = 400
+    exit_code = 2
+    user_error = True
+
+
+class ExportFormatError(SkyButlerError, ValueError):
+    """An export file to import is malformed: the message gives the place in it (``data[3].records[0].id``)."""
+
+    code = "export-format"
+    http_status = 422
     exit_code = 2
     user_error = True
 

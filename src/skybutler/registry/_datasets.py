@@ -66,29 +66,20 @@ class Datasets:
         now = time.time_ns()
         tid = stored.id
         dims = stored.dataset_type.dimensions.required
-        dataset_rows = [{"id": n.id, "dataset_type_id": tid, "run_id": run_id, "ingest_date": now} for n in new]
-        tag_rows = []
-        for n in new:
-            row: dict[str, Any] = {"dataset_type_id": tid, "collection_id": run_id, "dataset_id": n.id}
-            row.update(zip(dims, n.values, strict=True))
-            tag_rows.append(row)
+        dataset_rows = [(n.id, tid, run_id, now) for n in new]
+        tag_rows = [(tid, run_id, n.id, *n.values) for n in new]
         artifact_rows = [
-            {
-                "dataset_id": n.id,
-                "component": n.artifact.component,
-                "path": n.artifact.path,
-                "formatter": n.artifact.formatter,
-                "storage_class": n.artifact.storage_class,
-                "file_size": n.artifact.size,
-                "checksum": n.artifact.checksum,
-            }
+            (n.id, a.component, a.path, a.formatter, a.storage_class, a.size, a.checksum)
             for n in new
-            if n.artifact is not None
+            if (a := n.artifact) is not None
         ]
-        with self._db.transaction() as conn:
-            self._db.insert_many(conn, self._t.dataset, dataset_rows)
-            self._db.insert_many(conn, stored.tags, tag_rows)
-            self._db.insert_many(conn, self._t.datastore_record, artifact_rows)
+        db = self._db
+        with db.transaction() as conn:
+            db.insert_many(conn, self._t.dataset, ("id", "dataset_type_id", "run_id", "ingest_date"), dataset_rows)
+            db.insert_many(conn, stored.tags, ("dataset_type_id", "collection_id", "dataset_id", *dims), tag_rows)
+            if artifact_rows:
+                columns = ("dataset_id", "component", "path", "formatter", "storage_class", "file_size", "checksum")
+                db.insert_many(conn, self._t.datastore_record, columns, artifact_rows)
 
     # -- find -----------------------------------------------------------------------------------------------
     def _find_statement(self, stored: StoredDatasetType, n_collections: int) -> Any:

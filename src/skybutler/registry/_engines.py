@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -63,7 +64,6 @@ class Database:
         self._compiled: dict[int, tuple[Any, str, tuple[str, ...], dict[str, Any]]] = {}
         self._shapes: OrderedDict[Any, Any] = OrderedDict()
         """Statement cache key → compiled SELECT (or None: not reusable), least recently used first."""
-        self._inserts: dict[tuple[str, tuple[str, ...]], tuple[str, list[tuple[str, Any]]]] = {}
         if self.dialect == "sqlite":
             self.engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
             sa.event.listen(self.engine, "connect", self._sqlite_connect)
@@ -232,41 +232,55 @@ class Database:
         else:
             params = compiled.construct_params(extracted_parameters=key.bindparams)
         return compiled.string, [params[name] for name in compiled.positiontup or ()]
-    def insert_many(self, conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert rows (all with the same keys) inside the current transaction: the bulk path of put and ingest.
 
-        On SQLite the INSERT is compiled once per table and column set and run with the driver's
-        ``executemany``, values passed through the columns' own bind processors (UUIDs as hex): SQLAlchemy's
-        per-row parameter handling costs more than SQLite's insert itself.  Elsewhere, SQLAlchemy as usual.
+    def insert_many(
+        self, conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    ) -> None:
+        """INSERT ``rows`` (tuples in ``columns`` order) in bulk, inside the caller's transaction.
 
-        Raises
-        ------
-        sqlalchemy.exc.IntegrityError
-            A uniqueness or foreign-key rule failed (as from ``conn.execute``).
+        On SQLite the statement runs with the driver's ``executemany`` (SQLAlchemy's per-row parameter
+        processing costs about 30 µs a row), UUIDs passed as the hex text SQLAlchemy stores; on PostgreSQL
+        the rows go through ``COPY``.  A refused row raises `sqlalchemy.exc.IntegrityError` on both back-ends.
         """
-        if not rows:
-            return
         if self.dialect != "sqlite":
-            conn.execute(table.insert(), list(rows))
+            self._copy_rows(conn, table, columns, rows)
             return
-        names = tuple(rows[0])
-        entry = self._inserts.get((table.name, names))
-        if entry is None:
-            compiled = table.insert().values({n: sa.bindparam(n) for n in names}).compile(dialect=self.engine.dialect)
-            processors = [
-                (n, table.c[n].type._cached_bind_processor(self.engine.dialect)) for n in compiled.positiontup or ()
-            ]
-            entry = (str(compiled), processors)
-            self._inserts[(table.name, names)] = entry
-        sql, processors = entry
-        values = [tuple(row[n] if p is None else p(row[n]) for n, p in processors) for row in rows]
-        raw = conn.connection.driver_connection
+        names = ", ".join('"' + c + '"' for c in columns)
+        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})'
+
+        uuids = [k for k, c in enumerate(columns) if isinstance(table.c[c].type, sa.Uuid)]
+        if uuids:
+            converted = []
+            for row in rows:
+                values = list(row)
+                for k in uuids:
+                    v = values[k]
+                    if isinstance(v, uuid.UUID):
+                        values[k] = v.hex
+                converted.append(values)
+            rows = converted  # type: ignore[assignment]
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            raw.executemany(sql, values)  # type: ignore[union-attr]
+            cursor.executemany(sql, rows)
         except sqlite3.IntegrityError as exc:
             raise sa.exc.IntegrityError(sql, None, exc) from None
-        except sqlite3.OperationalError as exc:
-            raise StorageError(f"The registry could not be written: {exc}") from None
+        finally:
+            cursor.close()
+
+    @staticmethod
+    def _copy_rows(conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """PostgreSQL: ``COPY ... FROM STDIN`` through psycopg, several times faster than an executemany."""
+        import psycopg
+
+        names = ", ".join('"' + c + '"' for c in columns)
+        sql = f'COPY "{table.name}" ({names}) FROM STDIN'
+        raw: Any = conn.connection.driver_connection
+        try:
+            with raw.cursor() as cursor, cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.errors.IntegrityError as exc:
+            raise sa.exc.IntegrityError(sql, None, exc) from None
 
     # -- dialect differences --------------------------------------------------------------------------------
     def insert_ignore(self, table: sa.Table, index: Sequence[str] | None = None) -> Any:

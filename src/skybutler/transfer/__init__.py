@@ -6,6 +6,8 @@ facade's methods delegate here.  Modules take the butler's registry and datastor
 
 from __future__ import annotations
 
+from skybutler.transfer._export import EXPORT_FORMAT_VERSION, ExportReport, export_datasets
+from skybutler.transfer._import import ImportReport, import_export
 from skybutler.transfer._ingest import FileDataset, IngestReport, ingest_files
 from skybutler.transfer._modes import TRANSFER_MODES
 from skybutler.transfer._raws import ingest_raws
@@ -19,12 +21,17 @@ from skybutler.transfer._translators import (
 )
 
 __all__ = [
+    "EXPORT_FORMAT_VERSION",
     "TRANSFER_MODES",
+    "ExportReport",
     "FileDataset",
     "GenericTranslator",
+    "ImportReport",
     "IngestReport",
     "MetadataTranslator",
     "ObservationInfo",
+    "export_datasets",
+    "import_export",
     "ingest_files",
     "ingest_raws",
     "metadata_translators",
