@@ -57,3 +57,28 @@ def test_cli_help_runs_as_a_process() -> None:
         [sys.executable, "-m", "skybutler.cli", "--help"], check=True, capture_output=True, text=True
     ).stdout
     assert "demo" in out
+
+
+#: What ``skybutler --help`` must not load: the heavy libraries, and the library layers a command needs only to run.
+CLI_DEFERRED = (*HEAVY, "sqlalchemy", "rich", "pydantic", "yaml", "alembic", "skybutler.butler", "skybutler.registry")
+
+
+def test_cli_help_as_a_whole_process_is_quick_and_light() -> None:
+    # Coarse guard (the figure for RESULTS.md comes from benchmarks/cli.py): the best of three whole processes,
+    # interpreter start-up included, against 0.5 s; and nothing heavy imported to print the help.
+    import time
+
+    code = (
+        "import sys; sys.argv = ['skybutler', '--help']\n"
+        "from skybutler.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print([m for m in {CLI_DEFERRED!r} if m in sys.modules], file=sys.stderr)"
+    )
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+        best = min(best, time.perf_counter() - start)
+        assert done.stderr.strip() == "[]", done.stderr
+        assert "query-datasets" in done.stdout
+    assert best < 0.5, f"skybutler --help took {best:.3f} s as a process"

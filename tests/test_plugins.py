@@ -239,3 +239,19 @@ def test_entry_points_are_scanned_once(third_party: str, tmp_path: Path, monkeyp
     monkeypatch.syspath_prepend(str(later))
     assert "late" not in registry.names()
     assert "late" in PluginRegistry("formatters", {}).names()  # a new registry scans again
+
+
+def test_the_cheap_check_finds_declared_groups_and_rules_out_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from skybutler.plugins import _maybe_declared
+
+    group = f"skybutler.test_{uuid.uuid4().hex[:8]}"
+    assert not _maybe_declared(group)
+    _write_distribution(tmp_path, "declares", f"[{group}]\nx = m:X\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert _maybe_declared(group)
+    zipped = tmp_path / "bundle.zip"
+    zipped.write_bytes(b"")
+    monkeypatch.setattr(sys, "path", [str(zipped)])
+    assert _maybe_declared("skybutler.anything")  # cannot look inside: let importlib.metadata decide

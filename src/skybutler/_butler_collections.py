@@ -14,7 +14,7 @@ from skybutler.registry._collection_ops import associate, certify, decertify, di
 
 if TYPE_CHECKING:
     from skybutler.butler import Butler
-    from skybutler.types import DataIdLike, TimeLike
+    from skybutler.types import DataIdLike, Progress, TimeLike
 
 __all__ = ["ButlerCollections", "CalibrationChange", "CertificationRow"]
 
@@ -81,8 +81,11 @@ class ButlerCollections:
         self._writeable()
         remove_collection(self._registry, name)
 
-    def remove_runs(self, names: Iterable[str]) -> int:
-        """Remove RUN collections with all their datasets and files; return how many datasets went."""
+    def remove_runs(self, names: Iterable[str], *, progress: Progress | None = None) -> int:
+        """Remove RUN collections with all their datasets and files; return how many datasets went.
+
+        ``progress`` is called as ``progress("remove-runs", runs_done, runs_total)`` after each run.
+        """
         self._writeable()
         names = list(names)
         for name in names:  # check every run before deleting anything: a refusal must leave all datasets in place
@@ -95,7 +98,9 @@ class ButlerCollections:
                     f"Run {name!r} is a child of {parents}; remove it from those chains first (nothing was removed)."
                 )
         removed = 0
-        for name in names:
+        if progress is not None:
+            progress("remove-runs", 0, len(names))
+        for done, name in enumerate(names, 1):
             refs = [
                 ref
                 for stored in self._registry.dataset_types.all()
@@ -103,6 +108,8 @@ class ButlerCollections:
             ]
             removed += self._butler.remove(refs)
             self._registry.collections.remove(name)
+            if progress is not None:
+                progress("remove-runs", done, len(names))
         self._butler._forget_search_paths()
         return removed
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skybutler.config import CONFIG_FILE, dump_config, load_config
+from skybutler.config import CONFIG_FILE, ButlerConfig, dump_config, load_config
 from skybutler.dimensions import DimensionUniverse
-from skybutler.errors import ConfigError, ConflictError
+from skybutler.errors import ArtifactNotFoundError, ConfigError, ConflictError
 from skybutler.registry import Registry
 from skybutler.transports import open_transport
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from skybutler.types import UriLike
 
-__all__ = ["create_repository", "root_text"]
+__all__ = ["create_repository", "migrate_repository", "read_config", "root_text"]
 
 
 def root_text(root: UriLike) -> str:
@@ -75,3 +75,44 @@ def create_repository(
     created.close()
     transport.put(CONFIG_FILE, dump_config(cfg).encode())
     return root_text_
+
+
+def read_config(root: UriLike) -> tuple[str, ButlerConfig]:
+    """A repository's root (as text) and its configuration, without opening the registry.
+
+    Raises
+    ------
+    ConfigError
+        There is no ``butler.yaml`` at ``root``, or it is invalid.
+    """
+    import yaml
+
+    text = root_text(root)
+    try:
+        raw = open_transport(text).get(CONFIG_FILE)
+    except ArtifactNotFoundError:
+        raise ConfigError(
+            f"No repository at {text} (no {CONFIG_FILE}); create one with Butler.create() or `skybutler create`."
+        ) from None
+    try:
+        repo_file = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{text}/{CONFIG_FILE} is not valid YAML: {exc}".replace("\n", " ")) from None
+    return text, load_config(repo_file, source=f"{text}/{CONFIG_FILE}")
+
+
+def migrate_repository(root: UriLike, *, dry_run: bool = False) -> list[str]:
+    """Upgrade a repository's registry schema to this code's; return the revisions applied (pending, if dry).
+
+    Works on a registry that `Butler` refuses to open (`MigrationRequiredError`): it connects to the database
+    named in ``butler.yaml`` directly.
+    """
+    from skybutler.registry import Database
+    from skybutler.registry._migrate import migrate
+
+    text, cfg = read_config(root)
+    db = Database(cfg.registry.db.replace("{root}", text), schema=cfg.registry.db_schema)
+    try:
+        return migrate(db, dry_run=dry_run)
+    finally:
+        db.close()

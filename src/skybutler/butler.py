@@ -198,6 +198,12 @@ class Butler:
         """Return the registered dataset type ``name``."""
         return self.registry.get_dataset_type(name)
 
+    def remove_dataset_type(self, name: str) -> None:
+        """Remove a dataset type that has no datasets (a `ConflictError` names how many remain)."""
+        if not self.writeable:
+            raise PermissionDeniedError("This butler is read-only; open it with writeable=True to remove a type.")
+        self.registry.dataset_types.remove(name)
+
     def _stored(self, dataset_type: DatasetTypeLike) -> tuple[StoredDatasetType, str | None]:
         name = dataset_type if isinstance(dataset_type, str) else dataset_type.name
         parent, _, component = name.partition(".")
@@ -682,6 +688,26 @@ class Butler:
         return sorted(
             (dt for dt in found if any(fnmatch.fnmatchcase(dt.name, p) for p in patterns)), key=lambda dt: dt.name
         )
+
+    def retrieve_artifacts(
+        self, refs: Iterable[DatasetRef], destination: UriLike, *, overwrite: bool = False
+    ) -> list[str]:
+        """Copy the files of datasets into a local directory, at their paths in the datastore; return the paths.
+
+        Raises
+        ------
+        ConflictError
+            A file exists there already and ``overwrite`` is false (nothing was copied).
+        """
+        from pathlib import Path
+
+        refs = list(refs)
+        found = self.registry.datasets.artifacts([r.id for r in refs])
+        lacking = [r for r in refs if r.id not in found]
+        if lacking:
+            raise DatasetNotFoundError(f"{len(lacking)} dataset(s) have no stored file, e.g. {lacking[0]!r}.")
+        paths = self.datastore.retrieve([found[r.id] for r in refs], Path(str(destination)), overwrite=overwrite)
+        return [str(p) for p in paths]
 
     # -- conveniences ------------------------------------------------------------------------------------------
     def insert_dimension_records(

@@ -396,3 +396,11 @@ def test_remove_runs_deletes_datasets_and_files(cb: Butler) -> None:
     assert _file(cb, kept).exists()
     assert cb.registry.datasets.trash() == []  # the trash was emptied after the files went
     assert cb.collections.remove_runs([]) == 0
+
+
+def test_remove_runs_reports_progress(cb: Butler) -> None:
+    _put(cb, "meta", "a", "run/a", META11)
+    _put(cb, "meta", "b", "run/b", META11)
+    calls: list[tuple[str, int, int | None]] = []
+    assert cb.collections.remove_runs(["run/a", "run/b"], progress=lambda *c: calls.append(c)) == 2
+    assert calls == [("remove-runs", 0, 2), ("remove-runs", 1, 2), ("remove-runs", 2, 2)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -323,6 +324,29 @@ def test_random_asts_print_and_parse_back_equal(node: Node) -> None:
     parsed = parse_where(text)
     assert parsed == node, text
     assert str(parsed) == text
+
+
+def test_the_built_parser_is_cached_per_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from skybutler.query import _parser as module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("SKYBUTLER_NO_CACHE", raising=False)
+    module._parser.cache_clear()
+    try:
+        expression = "visit > 3 AND detector IN (1..3)"
+        built = module._parser().parse(expression)
+        (cached,) = (tmp_path / "skybutler").glob("where-parser-*.pickle")
+        module._parser.cache_clear()
+        assert module._parser().parse(expression) == built  # loaded from the file
+        cached.write_bytes(b"damaged")
+        module._parser.cache_clear()
+        assert module._parser().parse(expression) == built  # rebuilt, and the file replaced
+        assert cached.read_bytes() != b"damaged"
+        assert str(parse_where(expression)) == "(visit > 3) AND (detector IN (1..3))"
+        (tmp_path / "skybutler").chmod(0o777)  # others may write there: never load a pickle from it
+        assert module._cache_file("grammar", "1") is None
+    finally:
+        module._parser.cache_clear()
 
 
 # -- the cache of parsed trees keyed by the text with its integers blanked out ---------------------------------------

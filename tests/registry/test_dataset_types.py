@@ -167,3 +167,27 @@ def test_a_stored_dataset_type_has_the_callers_group_object(
 def test_registration_does_not_need_dimension_records(registry: Registry, calexp: DatasetType) -> None:
     assert registry.fetch_dimension_records("visit") == []
     assert registry.register_dataset_type(calexp) is True
+
+
+def test_remove_a_type_without_datasets(registry: Registry, open_registry: RegistryFactory) -> None:
+    from skybutler.errors import ConflictError
+    from skybutler.registry import CollectionType, NewDataset
+
+    per_instrument = DatasetType("summary", ["instrument"], "StructuredDataDict", universe=registry.universe)
+    registry.register_dataset_type(per_instrument)
+    stored = registry.dataset_types.get("summary")
+    registry.insert_dimension_records("instrument", [{"name": "Cam"}])
+    run = registry.collections.register("run", CollectionType.RUN)[0]
+    dataset_id = uuid.uuid4()
+    registry.datasets.insert(stored, run.id, [NewDataset(dataset_id, ("Cam",), None)])
+    with pytest.raises(ConflictError, match="'summary' still has 1 dataset"):
+        registry.dataset_types.remove("summary")
+    assert registry.get_dataset_type("summary") == per_instrument
+    registry.datasets.remove([dataset_id])
+    registry.dataset_types.remove("summary")
+    assert registry.query_dataset_types() == []
+    assert open_registry().query_dataset_types() == []
+    with pytest.raises(DatasetTypeError, match="not registered"):
+        registry.dataset_types.remove("summary")
+    again = DatasetType("summary", ["instrument", "detector"], "NumpyArray", universe=registry.universe)
+    assert registry.register_dataset_type(again) is True  # the name is free for a new definition

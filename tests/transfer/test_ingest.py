@@ -127,6 +127,18 @@ def test_remove_never_deletes_a_direct_file(local: Butler, tmp_path: Path) -> No
     assert local.reconcile(grace_seconds=0).missing == []
 
 
+def test_direct_files_are_verified_and_retrieved_where_they_are(local: Butler, tmp_path: Path) -> None:
+    files = _write(tmp_path / "archive", 2)
+    refs = local.ingest(*files, transfer="direct")
+    report = local.verify(refs)
+    assert (report.ok, report.problems) == (2, 0)
+    out = local.retrieve_artifacts(refs, tmp_path / "copies")
+    assert len(out) == 2
+    for path, fd in zip(out, files, strict=True):
+        assert Path(path).read_bytes() == Path(fd.path).read_bytes()
+        assert str(Path(fd.path)).lstrip("/") in path  # under the URI's own path, inside the destination
+
+
 def _ref(butler: Butler, run: str, visit: int, detector: int) -> DatasetRef:
     dt = butler.get_dataset_type("meta")
     given: dict[str, Any] = {"instrument": "Cam", "visit": visit, "detector": detector}

@@ -398,6 +398,44 @@ class FileDatastore:
         """The URI of an artifact."""
         return artifact.path if is_external(artifact.path) else self.transport.uri(artifact.path)
 
+    def retrieve(self, artifacts: Iterable[ArtifactInfo], destination: Path, *, overwrite: bool = False) -> list[Path]:
+        """Copy artifacts' files under a local ``destination``, at their paths relative to the datastore root.
+
+        Every target is checked before any byte is copied, and each file is written under a temporary name and
+        renamed, so a refusal or a failure leaves no partial file.
+
+        Raises
+        ------
+        ConflictError
+            A target file exists and ``overwrite`` is false (nothing was copied).
+        ArtifactNotFoundError
+            A registered artifact has no file.
+        """
+        from skybutler.errors import ConflictError
+
+        artifacts = list(artifacts)
+        # a direct-ingested file (an absolute URI) goes under its URI's path: s3://b/raw/x.fits -> b/raw/x.fits
+        targets = [destination / (a.path.partition("://")[2].lstrip("/") if is_external(a.path) else a.path)
+                   for a in artifacts]  # fmt: skip
+        existing = [str(t) for t in targets if t.exists()]
+        if existing and not overwrite:
+            raise ConflictError(
+                f"{len(existing)} file(s) exist already under {destination}, e.g. {existing[0]}; "
+                "nothing was copied. Choose an empty directory or allow overwriting."
+            )
+        for artifact, target in zip(artifacts, targets, strict=True):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.partial")
+            try:
+                transport, key = self.locate(artifact.path)
+                with transport.open(key) as source, open(partial, "wb") as out:
+                    shutil.copyfileobj(source, out, 1 << 20)
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+            partial.replace(target)
+        return targets
+
     # -- remove, verify, reconcile -----------------------------------------------------------------------------
     def delete(self, paths: Iterable[str]) -> None:
         """Delete files (a missing file is not an error); external files are not ours and are left alone."""

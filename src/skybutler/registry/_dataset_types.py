@@ -40,6 +40,7 @@ class DatasetTypes:
     def __init__(self, db: Database, tables: StaticTables, metadata: sa.MetaData, universe: DimensionUniverse) -> None:
         self._db = db
         self._table = tables.dataset_type
+        self._datasets = tables.dataset
         self._metadata = metadata
         self._universe = universe
         self._cache: dict[str, StoredDatasetType] = {}
@@ -155,6 +156,35 @@ class DatasetTypes:
                 "Use another name, or remove the old type first."
             )
         return existing, False
+
+    def remove(self, name: str) -> None:
+        """Remove a registered dataset type that has no datasets.
+
+        The tags and certification tables stay: other dataset types with the same dimensions share them.
+
+        Raises
+        ------
+        DatasetTypeError
+            It is not registered.
+        ConflictError
+            Datasets of it still exist (remove them first: removing a type never removes data).
+        """
+        from skybutler.errors import ConflictError
+
+        stored = self.get(name)
+        t = self._table
+        with self._db.transaction() as conn:
+            d = self._datasets
+            count = conn.execute(
+                sa.select(sa.func.count()).select_from(d).where(d.c.dataset_type_id == stored.id)
+            ).scalar_one()
+            if count:
+                raise ConflictError(
+                    f"Dataset type {name!r} still has {count} dataset(s); remove them first "
+                    "(prune-datasets or remove-runs), then remove the type."
+                )
+            conn.execute(t.delete().where(t.c.dataset_type_id == stored.id))
+        self._cache.pop(name, None)
 
     def all(self) -> list[StoredDatasetType]:
         """Every registered dataset type, sorted by name."""

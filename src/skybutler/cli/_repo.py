@@ -1,0 +1,162 @@
+"""Repository commands: create, config dump/validate, migrate, reconcile, demo, and the shell completion script."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from skybutler.cli._options import confirm, open_butler, repo_argument
+from skybutler.cli._output import emit, format_option
+
+__all__ = ["completion", "config", "create", "demo", "migrate", "reconcile"]
+
+
+@click.command()
+@repo_argument
+@click.option("--registry", metavar="URL", help="Database URL (default: a SQLite file in the repository).")
+@click.option("--schema", metavar="NAME", help="PostgreSQL schema for this repository's tables.")
+@click.option("--universe", metavar="NAME|PATH", help="Dimension universe: a plug-in name or a YAML file.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML file of more configuration for butler.yaml (templates, formatters, ...).",
+)
+def create(repo: str, registry: str | None, schema: str | None, universe: str | None, config_file: Path | None) -> None:
+    """Create a new, empty repository.
+
+    Create a new, empty repository at REPO.
+    """
+    import yaml
+
+    from skybutler.butler import Butler
+    from skybutler.errors import ConfigError
+
+    extra = None
+    if config_file is not None:
+        extra = yaml.safe_load(config_file.read_text()) or {}
+        if not isinstance(extra, dict):
+            raise ConfigError(f"{config_file} must hold a YAML mapping of configuration, not {type(extra).__name__}.")
+    root = Butler.create(repo, registry=registry, schema=schema, universe=universe, config=extra)
+    click.echo(f"Created a repository at {root}.")
+
+
+@click.group()
+def config() -> None:
+    """Show or check a repository's configuration."""
+
+
+@config.command("dump")
+@repo_argument
+@click.option("--format", "-f", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+def config_dump(repo: str, fmt: str) -> None:
+    """Print REPO's effective configuration: butler.yaml with defaults and SKYBUTLER_* overrides applied."""
+    from skybutler._repository import read_config
+    from skybutler.config import dump_config
+
+    _, cfg = read_config(repo)
+    if fmt == "json":
+        click.echo(cfg.model_dump_json(by_alias=True, exclude_none=True, indent=2))
+    else:
+        click.echo(dump_config(cfg), nl=False)
+
+
+@config.command("validate")
+@repo_argument
+def config_validate(repo: str) -> None:
+    """Check REPO's configuration: its keys, file templates, and a formatter and template for every dataset type."""
+    from skybutler._repository import read_config
+    from skybutler.datastore import FileTemplate
+    from skybutler.errors import ConfigError, SkyButlerError
+
+    _, cfg = read_config(repo)
+    for template in cfg.datastore.templates.values():
+        FileTemplate(template)
+    ctx = click.get_current_context()
+    butler = open_butler(ctx, repo)
+    problems = []
+    types = butler.query_dataset_types()
+    for dataset_type in types:
+        try:
+            butler.datastore.validate(dataset_type)
+        except SkyButlerError as exc:
+            problems.append(f"{dataset_type.name}: {exc}")
+    if problems:
+        raise ConfigError(f"{len(problems)} dataset type(s) cannot be stored: " + "; ".join(problems))
+    click.echo(
+        f"Configuration valid: {len(cfg.datastore.templates)} template(s), {len(types)} dataset type(s) checked."
+    )
+
+
+@click.command()
+@repo_argument
+@click.option("--dry-run", is_flag=True, help="List the pending schema revisions and change nothing.")
+def migrate(repo: str, dry_run: bool) -> None:
+    """Upgrade the registry schema (Alembic).
+
+    Upgrade REPO's registry schema to this version of skybutler (Alembic).
+    """
+    from skybutler._repository import migrate_repository
+
+    revisions = migrate_repository(repo, dry_run=dry_run)
+    if not revisions:
+        click.echo("The registry schema is current; nothing to do.")
+    elif dry_run:
+        click.echo(f"Would apply revision(s) {', '.join(revisions)}. Dry run: nothing was changed.")
+    else:
+        click.echo(f"Applied revision(s) {', '.join(revisions)}.")
+
+
+@click.command()
+@repo_argument
+@click.option("--grace", type=click.FloatRange(min=0), default=600.0, show_default=True,
+              help="Leave staging files younger than this many seconds (their writer may still run).")  # fmt: skip
+@click.option("--remove-unknown", is_flag=True, help="Also delete files no registered dataset refers to.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before --remove-unknown deletes files.")
+@format_option
+def reconcile(repo: str, grace: float, remove_unknown: bool, yes: bool, fmt: str) -> None:
+    """Repair what crashes left behind.
+
+    Repair what crashes left in REPO: finish or undo interrupted writes, empty the trash.
+    """
+    if remove_unknown and not confirm(["files under the datastore root that no dataset refers to"],
+                                      "delete unknown files", yes=yes, dry_run=False):  # fmt: skip
+        return
+    butler = open_butler(click.get_current_context(), repo, writeable=True)
+    report = butler.reconcile(grace_seconds=grace, remove_unknown=remove_unknown)
+    kinds = ["promoted", "removed_staging", "removed_trash", "unknown", "missing"]
+    if fmt == "table":
+        emit([{"what": k.replace("_", " "), "files": len(getattr(report, k))} for k in kinds], fmt)
+    else:
+        emit([{"what": k, "path": p} for k in kinds for p in getattr(report, k)], fmt)
+
+
+@click.command()
+@click.argument("root", type=click.Path())
+def demo(root: str) -> None:
+    """Create a sample repository and use it.
+
+    Create a repository at ROOT, add a sample instrument, put and get a few datasets.
+    """
+    from skybutler.cli._demo import run_demo
+
+    run_demo(root, click.echo)
+
+
+@click.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script.
+
+    Print the shell completion script for SHELL (commands, options, collection and dataset type names).
+
+    Add to ~/.bashrc: eval "$(skybutler completion bash)"
+    """
+    from click.shell_completion import get_completion_class
+
+    from skybutler.cli._main import cli
+
+    cls = get_completion_class(shell)
+    assert cls is not None  # the choices are the shells click supports
+    click.echo(cls(cli, {}, "skybutler", "_SKYBUTLER_COMPLETE").source())

@@ -1,0 +1,125 @@
+"""Query commands: datasets, data IDs, dimension records and the completeness matrix."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import yaml
+from tests.cli.conftest import Run, run_process
+
+
+def _json(run: Run, *args: str) -> Any:
+    result = run(*args, "-f", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_query_datasets_everywhere_by_default(run: Run, any_repo: str) -> None:
+    rows = _json(run, "query-datasets", any_repo)
+    assert len(rows) == 14
+    assert {r["dataset_type"] for r in rows} == {"meta", "image", "bias"}
+    meta = [r for r in rows if r["dataset_type"] == "meta"]
+    assert set(meta[0]) == {"dataset_type", "run", "id", "instrument", "visit", "detector"}
+    assert {r["run"] for r in rows} == {"run1", "calib/run1"}
+
+
+def test_query_datasets_constraints(run: Run, sample_repo: str) -> None:
+    rows = _json(run, "query-datasets", sample_repo, "meta", "-c", "run1", "--where", "visit > 1",
+                 "-d", "detector=1", "--order-by", "-visit")  # fmt: skip
+    assert [(r["visit"], r["detector"]) for r in rows] == [(3, 1), (2, 1)]
+    limited = _json(run, "query-datasets", sample_repo, "m*", "-c", "run*", "--limit", "3")
+    assert len(limited) == 3
+    with_uri = _json(run, "query-datasets", sample_repo, "image", "-c", "run1", "--show-uri", "--limit", "1")
+    assert with_uri[0]["uri"].startswith("file://")
+    assert with_uri[0]["uri"].endswith(".npy")
+
+
+def test_find_first_along_a_chain(run: Run, sample_repo: str) -> None:
+    run("associate", sample_repo, "best", "meta", "-c", "run1", "--where", "visit = 0")
+    run("collection-chain", sample_repo, "both", "best", "run1")
+    first = _json(run, "query-datasets", sample_repo, "meta", "-c", "both", "--where", "visit = 0")
+    assert len(first) == 2
+    every = _json(run, "query-datasets", sample_repo, "meta", "-c", "best,run1", "--find-all", "--where", "visit = 0")
+    assert len(every) == 2  # the same two datasets, reached through both collections, listed once each
+    assert {r["id"] for r in every} == {r["id"] for r in first}
+
+
+def test_query_datasets_table_and_empty_result(run: Run, sample_repo: str) -> None:
+    table = run("query-datasets", sample_repo, "meta", "image", "-c", "run1", "--where", "visit = 0").stdout
+    assert table.splitlines()[0].strip() == "meta"
+    assert "image" in table
+    empty = run("query-datasets", sample_repo, "meta", "-c", "run1", "-d", "instrument=Cam,visit=99")
+    assert empty.exit_code == 0
+    assert empty.stdout == "No datasets found.\n  No visit record has the value 99 for {'instrument': 'Cam'}.\n"
+    as_json = run("query-datasets", sample_repo, "meta", "-c", "run1", "--where", "visit = 99", "-f", "json")
+    assert json.loads(as_json.stdout) == []
+
+
+def test_query_data_ids(run: Run, sample_repo: str) -> None:
+    ids = _json(run, "query-data-ids", sample_repo, "visit", "--where", "band = 'r'")
+    assert [d["visit"] for d in ids] == [1, 3]
+    assert ids[0] == {"instrument": "Cam", "visit": 1, "band": "r", "physical_filter": "Cam-r", "day_obs": 20250101}
+    with_images = _json(run, "query-data-ids", sample_repo, "visit", "detector", "--datasets", "image", "-c", "run1")
+    assert sorted((d["visit"], d["detector"]) for d in with_images) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    as_csv = list(csv.DictReader(io.StringIO(run("query-data-ids", sample_repo, "detector", "-f", "csv").stdout)))
+    assert [r["detector"] for r in as_csv] == ["0", "1"]
+    as_yaml = yaml.safe_load(run("query-data-ids", sample_repo, "detector", "-f", "yaml").stdout)
+    assert [r["detector"] for r in as_yaml] == [0, 1]
+
+
+def test_query_dimension_records(run: Run, sample_repo: str) -> None:
+    visits = _json(run, "query-dimension-records", sample_repo, "visit", "--where", "visit < 2")
+    assert [v["name"] for v in visits] == ["v0", "v1"]
+    assert visits[0]["timespan_begin"] == "2025-01-01T12:00:00"
+    assert visits[0]["timespan_end"] == "2025-01-01T12:00:30"
+    detectors = _json(run, "query-dimension-records", sample_repo, "detector", "--order-by", "-detector",
+                      "--limit", "1")  # fmt: skip
+    assert detectors == [{"instrument": "Cam", "id": 1, "full_name": "S01", "name_in_raft": None, "raft": None,
+                          "purpose": None}]  # fmt: skip
+    unknown = run("query-dimension-records", sample_repo, "nope")
+    assert unknown.exit_code != 0
+    assert unknown.stderr.startswith("error [")
+
+
+def test_missing_matrix(run: Run, any_repo: str) -> None:
+    rows = _json(run, "missing", any_repo, "meta", "image", "-c", "run1")
+    assert len(rows) == 8
+    assert rows[0] == {"instrument": "Cam", "detector": 0, "visit": 0, "meta": 1, "image": 1}
+    gaps = _json(run, "missing", any_repo, "meta", "image", "-c", "run1", "--only-missing")
+    assert sorted((r["visit"], r["detector"]) for r in gaps) == [(2, 0), (2, 1), (3, 0), (3, 1)]
+    assert all(r["meta"] == 1 and r["image"] == 0 for r in gaps)
+    table = run("missing", any_repo, "meta", "image", "-c", "run1", "--where", "visit >= 1").stdout
+    assert "MISSING" in table
+    assert table.endswith("4 of 6 data ID(s) lack at least one dataset type.\n")
+    calibs = _json(run, "missing", any_repo, "meta", "bias", "-D", "visit,detector", "-c", "run1,calib/run1",
+                   "--where", "visit = 0")  # fmt: skip
+    assert [(r["detector"], r["meta"], r["bias"]) for r in calibs] == [(0, 1, 1), (1, 1, 1)]
+    globbed = _json(run, "missing", any_repo, "m*", "i*", "-c", "run1", "--only-missing")
+    assert globbed == gaps
+    outside = run("missing", any_repo, "meta", "-D", "detector")
+    assert outside.exit_code == 2
+    assert "outside" in outside.stderr
+
+
+def test_query_commands_as_processes(sample_repo: str) -> None:
+    done = run_process("query-datasets", sample_repo, "meta", "-c", "run1", "-f", "json")
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)) == 8
+    table = run_process("query-datasets", sample_repo, "meta", "-c", "run1", "--where", "visit = 0").stdout
+    assert "┃ run " in table
+    bad = run_process("query-datasets", sample_repo, "meta", "-c", "run1", "--where", "visit = = 1")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error [query-syntax]:")
+    assert "Traceback" not in bad.stderr
+
+
+def test_calibration_collections_are_searched_at_a_time(run: Run, sample_repo: str) -> None:
+    run("certify-calibrations", sample_repo, "calib/run1", "calib", "bias", "--begin", "2025-01-01")
+    none = run("query-datasets", sample_repo, "bias", "-c", "calib")
+    assert none.stdout.endswith("CALIBRATION collections are searched only with --at TIME (see calibration-history).\n")
+    found = _json(run, "query-datasets", sample_repo, "bias", "-c", "calib", "--at", "2025-03-01")
+    assert [(r["detector"], r["run"]) for r in found] == [(0, "calib/run1"), (1, "calib/run1")]
+    assert _json(run, "query-datasets", sample_repo, "bias", "-c", "calib", "--at", "2024-12-31") == []

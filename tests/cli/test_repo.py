@@ -1,0 +1,102 @@
+"""Repository commands: create, config dump/validate, migrate, reconcile."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import sqlalchemy as sa
+import yaml
+from tests.cli.conftest import Run, run_process
+
+from skybutler.butler import Butler
+from skybutler.registry import SCHEMA_VERSION
+
+
+def test_create_then_open(run: Run, tmp_path: Path) -> None:
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("datastore: {checksum: none}\n")
+    result = run("create", str(tmp_path / "r"), "--config", str(extra))
+    assert result.exit_code == 0, result.output
+    assert "Created a repository at" in result.stdout
+    with Butler(tmp_path / "r") as butler:
+        assert butler.config.datastore.checksum == "none"
+    again = run("create", str(tmp_path / "r"))
+    assert again.exit_code == 4  # ConflictError
+    assert again.stderr.startswith("error [conflict]: A repository already exists")
+
+
+def test_create_with_a_bad_config_file_changes_nothing(run: Run, tmp_path: Path) -> None:
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("datastore: {nope: 1}\n")
+    result = run("create", str(tmp_path / "r"), "--config", str(extra))
+    assert result.exit_code == 2
+    assert "datastore.nope" in result.stderr
+    assert not (tmp_path / "r" / "butler.yaml").exists()
+
+
+def test_create_on_postgresql(run: Run, registry_url: tuple[str, str | None], tmp_path: Path) -> None:
+    url, schema = registry_url
+    args = ["create", str(tmp_path / "r")]
+    if schema is not None:
+        args += ["--registry", url, "--schema", schema]
+    assert run(*args).exit_code == 0
+    assert run("query-collections", str(tmp_path / "r")).stdout == "No collections match.\n"
+
+
+def test_config_dump_and_validate(run: Run, sample_repo: str) -> None:
+    dumped = yaml.safe_load(run("config", "dump", sample_repo).stdout)
+    assert dumped["registry"]["db"] == "sqlite:///{root}/registry.sqlite3"
+    as_json = json.loads(run("config", "dump", sample_repo, "-f", "json").stdout)
+    assert as_json == dumped
+    result = run("config", "validate", sample_repo)
+    assert result.exit_code == 0
+    assert result.stdout == "Configuration valid: 1 template(s), 3 dataset type(s) checked.\n"
+
+
+def test_config_validate_names_what_is_wrong(run: Run, sample_repo: str) -> None:
+    config = Path(sample_repo) / "butler.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["datastore"]["templates"]["meta"] = "{run}/{dataset_type}"  # not unique: lacks the dimensions
+    config.write_text(yaml.safe_dump(data))
+    result = run("config", "validate", sample_repo)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error [config]: 1 dataset type(s) cannot be stored: meta:")
+
+
+def test_migrate_dry_run_then_apply(run: Run, sample_repo: str) -> None:
+    assert run("migrate", sample_repo).stdout == "The registry schema is current; nothing to do.\n"
+    engine = sa.create_engine(f"sqlite:///{sample_repo}/registry.sqlite3")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0001'"))  # as a repository of 0.1.0
+    engine.dispose()
+    refused = run("query-datasets", sample_repo)
+    assert refused.exit_code == 1
+    assert "run `skybutler migrate`" in refused.stderr
+    dry = run("migrate", sample_repo, "--dry-run")
+    assert dry.stdout == f"Would apply revision(s) {SCHEMA_VERSION}. Dry run: nothing was changed.\n"
+    assert run("query-datasets", sample_repo).exit_code == 1  # still refused: the dry run changed nothing
+    assert run("migrate", sample_repo).stdout == f"Applied revision(s) {SCHEMA_VERSION}.\n"
+    assert run("query-datasets", sample_repo, "meta", "-f", "json").exit_code == 0
+
+
+def test_reconcile_reports_and_repairs(run: Run, sample_repo: str) -> None:
+    stray = Path(sample_repo) / "stray.txt"
+    stray.write_text("x")
+    report = json.loads(run("reconcile", sample_repo, "-f", "json").stdout)
+    assert {"what": "unknown", "path": "stray.txt"} in report
+    assert stray.exists()
+    refused = run("reconcile", sample_repo, "--remove-unknown", input="n\n")
+    assert refused.exit_code == 1
+    assert stray.exists()
+    assert run("reconcile", sample_repo, "--remove-unknown", "--yes").exit_code == 0
+    assert not stray.exists()
+
+
+def test_repository_commands_as_processes(tmp_path: Path) -> None:
+    root = str(tmp_path / "r")
+    assert run_process("create", root).returncode == 0
+    done = run_process("config", "dump", root)
+    assert done.returncode == 0
+    assert yaml.safe_load(done.stdout)["universe"] == "default"
+    assert run_process("migrate", root, "--dry-run").stdout == "The registry schema is current; nothing to do.\n"

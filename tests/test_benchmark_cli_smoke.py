@@ -1,0 +1,25 @@
+"""benchmarks/cli.py runs end to end on a tiny repository: a smoke test, not a timing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+
+
+def test_cli_benchmark_measures_every_command(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "cli.py"), "--n", "20", "--repeat", "1", "--root", str(tmp_path), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["n"] == 20
+    names = set(report["results"])
+    assert {"skybutler --help", "skybutler query-datasets (where, 10 refs)"} <= names
+    assert all(r["best"] > 0 and r["cpu"] >= 0 for r in report["results"].values())
