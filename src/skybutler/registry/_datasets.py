@@ -190,7 +190,7 @@ class Datasets:
         return out
 
     def in_run(self, stored: StoredDatasetType, run_id: int) -> list[DatasetRow]:
-        """Every dataset of a type born in a run."""
+        """Every dataset of a type born in a run, in data-ID order."""
         tags, r = stored.tags, self._t.datastore_record
         dims = stored.dataset_type.dimensions.required
         stmt = (
@@ -198,6 +198,7 @@ class Datasets:
             .select_from(tags)
             .outerjoin(r, (r.c.dataset_id == tags.c.dataset_id) & (r.c.component == ""))
             .where(tags.c.dataset_type_id == stored.id, tags.c.collection_id == run_id)
+            .order_by(*(tags.c[d] for d in dims))  # data-ID order, whichever index the database reads
         )
         with self._db.transaction(write=False) as conn:
             rows = conn.execute(stmt).mappings().all()
