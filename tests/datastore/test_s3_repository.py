@@ -129,6 +129,23 @@ def test_components_and_a_cutout_transfer_a_small_part_of_the_file(s3_butler: Bu
     assert transferred < 0.05 * size, f"{transferred} of {size} bytes"
 
 
+def test_an_hdf5_slice_transfers_a_small_part_of_the_file(s3_repo: str) -> None:
+    with Butler(s3_repo, run="test/run", config={"datastore": {"prefer": ["hdf5"]}}) as butler:
+        populate_sample(butler)
+        butler.register_dataset_type("image", DIMS, "Image")
+        big = Image(np.random.default_rng(2).normal(size=(4096, 4096)).astype("f4"), {"EXPTIME": 15.0})
+        ref = butler.put(big, "image", DATA_ID)
+        transport = _transport(butler)
+        assert butler.get_uri(ref).endswith(".h5")
+        size = transport.size(butler.get_uri(ref)[len(transport.root) :])
+        before = transport.bytes_read
+        cutout = butler.get("image", DATA_ID, parameters={"bbox": (slice(500, 600), slice(700, 800))})
+        np.testing.assert_array_equal(cutout.array, big.array[500:600, 700:800])
+        assert butler.get("image.metadata", DATA_ID)["EXPTIME"] == 15.0
+        transferred = transport.bytes_read - before
+        assert transferred < 0.05 * size, f"{transferred} of {size} bytes"
+
+
 def test_reconcile_finishes_an_interrupted_put(s3_butler: Butler) -> None:
     ref = s3_butler.put({"a": 1}, "meta", DATA_ID)
     transport = _transport(s3_butler)
