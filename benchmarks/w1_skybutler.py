@@ -10,6 +10,7 @@ table always shows every W1 step.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import sqlalchemy
+import yaml
 
 from _common import (
     ARRAY_LENGTH,
@@ -30,10 +32,12 @@ from _common import (
     meta_payload,
     single_system_main,
     timed,
+    untimed,
 )
 from skybutler import Butler, Timespan
 from skybutler.dimensions import to_tai_ns
 from skybutler.errors import DatasetNotFoundError
+from skybutler.transfer import FileDataset
 
 SYSTEM = "skybutler"
 INSTRUMENT = "Cam"
@@ -45,12 +49,7 @@ EPOCH_START = to_tai_ns("2025-01-01T00:00:00 TAI")
 ONE_DAY = 86_400 * 10**9
 
 #: W1 steps that need features of later issues, with the issue that adds them.
-NOT_YET = {
-    "ingest_direct": "ingest (issue 7)",
-    "ingest_copy": "ingest (issue 7)",
-    "export": "export/import (issue 7)",
-    "import": "export/import (issue 7)",
-}
+NOT_YET: dict[str, str] = {}
 
 
 @contextmanager
@@ -95,6 +94,8 @@ class _SkyButlerW1:
             self._arrays(butler)
             self._missing(butler)
             self._queries(butler)
+            self._ingest(butler)
+            self._export_import(butler)
             self._calibrations(butler)
         for name, why in NOT_YET.items():
             self.steps.append(Step(name, 0, error=f"not in skybutler yet: {why}"))
@@ -193,6 +194,48 @@ class _SkyButlerW1:
                     )
                 )
                 check(len(found) == self.n_visits, f"detector {detector}: {len(found)} data IDs")
+
+    def _ingest(self, butler: Butler) -> None:
+        """W1 step 7: N YAML files written beforehand, ingested with ``direct``, then with ``copy``."""
+        inputs = self.root / "inputs"
+        inputs.mkdir(parents=True, exist_ok=True)
+        butler.register_dataset_type("ing", ["instrument", "visit", "detector"], "StructuredDataDict")
+        paths = []
+        for i, data_id in enumerate(self.data_ids):
+            path = inputs / f"ing_{data_id['visit']}_{data_id['detector']}.yaml"
+            path.write_text(yaml.safe_dump(meta_payload(i)))
+            paths.append(path)
+        for transfer in ("direct", "copy"):
+            run = f"ingest_{transfer}"
+            files = [
+                FileDataset(p, dataset_type="ing", data_id=d, formatter="yaml")
+                for p, d in zip(paths, self.data_ids, strict=True)
+            ]
+            with timed(f"ingest_{transfer}", self.n, self.steps) as step:
+                butler.ingest(*files, transfer=transfer, run=run)
+            with untimed(step):
+                got = butler.get("ing", self.data_ids[-1], collections=run)
+                check(got == meta_payload(self.n - 1), f"ingested ({transfer}) dataset read back wrong")
+
+    def _export_import(self, butler: Butler) -> None:
+        """W1 steps 7-8: export the meta datasets with their files copied; import them into a new repository."""
+        export_dir = self.root / "export"
+        with timed("export", self.n, self.steps):
+            refs = list(butler.query_datasets("meta", collections=RUN))
+            report = butler.export(export_dir / "export.yaml", refs=refs, directory=export_dir, transfer="copy")
+            check(report.artifacts == self.n, f"export wrote {report.artifacts} of {self.n} files")
+        repo2 = self.root / "repo2"
+        with contextlib.ExitStack() as stack:  # the second, empty repository is made outside the timing
+            if self.postgres is None:
+                Butler.create(repo2)
+            else:
+                Butler.create(repo2, registry=self.postgres[0],
+                              schema=stack.enter_context(_postgres_schema(self.postgres[0])))  # fmt: skip
+            with Butler(repo2, writeable=True) as butler2:
+                with timed("import", self.n, self.steps):
+                    butler2.import_(export_dir / "export.yaml", directory=export_dir, transfer="copy")
+                found = butler2.query_datasets("meta", collections=RUN).count()
+                check(found == self.n, f"second repository has {found} of {self.n} datasets")
 
     def _calibrations(self, butler: Butler) -> None:
         n_epochs = max(1, self.n // 100)

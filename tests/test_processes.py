@@ -8,6 +8,7 @@ import random
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,11 +69,19 @@ def test_four_processes_putting_into_one_repository_lose_nothing(repo: str) -> N
     assert len(_data_files(repo)) == N_PROCESSES * PUTS_EACH
 
 
-def _churn(repo: str, seed: int) -> None:
-    """Put and remove forever (until killed): the state at the kill is whatever it is."""
+def _churn(repo: str, seed: int, started: Any = None) -> None:
+    """Put and remove forever (until killed): the state at the kill is whatever it is.
+
+    ``started`` (an event) is set once the loop runs, so the parent kills a writer at work, not one still
+    starting up on a loaded machine.
+    """
     rng = random.Random(seed)
     with Butler(repo, run="churn") as butler:
+        steps = 0
         while True:
+            steps += 1
+            if started is not None and steps == 20:
+                started.set()
             visit, detector = rng.randrange(50), rng.randrange(N_PROCESSES)
             ref = butler.find_dataset("meta", instrument="Cam", visit=visit, detector=detector)
             if ref is None:
@@ -86,9 +95,11 @@ def test_a_killed_writer_leaves_a_repository_that_reconcile_repairs(repo: str) -
     ctx = mp.get_context("spawn")
     rng = random.Random(7)
     for round_ in range(5):
-        child = ctx.Process(target=_churn, args=(repo, round_))
+        started = ctx.Event()
+        child = ctx.Process(target=_churn, args=(repo, round_, started))
         child.start()
-        time.sleep(1.5 + rng.random())  # spawn start-up, then some puts and removes
+        assert started.wait(120), "the writer did not start"
+        time.sleep(0.2 + rng.random())  # then some more puts and removes
         assert child.pid is not None
         os.kill(child.pid, signal.SIGKILL)
         child.join(30)

@@ -32,6 +32,7 @@ def create_repository(
     schema: str | None = None,
     universe: DimensionUniverse | str | None = None,
     config: Mapping[str, Any] | None = None,
+    datastore: str | None = None,
 ) -> str:
     """Create a new, empty repository and return its root (see `Butler.create`)."""
     root_text_ = root_text(root)
@@ -46,6 +47,8 @@ def create_repository(
             layers["registry"]["db"] = registry
         if schema is not None:
             layers["registry"]["schema"] = schema
+    if datastore is not None:
+        layers["datastore"] = {**layers.get("datastore", {}), "root": datastore}
     if isinstance(universe, str):
         layers["universe"] = universe
     cfg = load_config({}, layers, source="repository configuration")
@@ -56,6 +59,9 @@ def create_repository(
         )
     if transport.is_local:
         transport.local_path("").mkdir(parents=True, exist_ok=True)
+    datastore_root = cfg.datastore.root.replace("{root}", root_text_)
+    if datastore_root != root_text_:
+        open_transport(datastore_root, **cfg.datastore.transport)  # a bad scheme or option fails before any write
     for name in cfg.datastore.templates.values():
         from skybutler.datastore import FileTemplate
 

@@ -13,7 +13,7 @@ from skybutler.registry import NewDataset
 
 if TYPE_CHECKING:
     from skybutler.datasets import DatasetIdMode
-    from skybutler.datastore import FileDatastore, Staged
+    from skybutler.datastore import FileDatastore
     from skybutler.dimensions import DataCoordinate
     from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
 
@@ -37,22 +37,20 @@ def put_objects(
     dt = stored.dataset_type
     sc = storage_classes.get(dt.storage_class)
     refs: list[DatasetRef] = []
-    staged: list[Staged] = []
+    objects: list[Any] = []
+    for obj, coord in items:
+        dataset_id = uuid.uuid4() if id_mode is None else make_dataset_id(dt, coord, run.name, id_mode)
+        refs.append(DatasetRef(dataset_id, dt, coord, run.name))
+        objects.append(obj)
+    staged = datastore.prepare_many(refs, objects, sc)  # all staged, or none left behind
     try:
-        for obj, coord in items:
-            dataset_id = uuid.uuid4() if id_mode is None else make_dataset_id(dt, coord, run.name, id_mode)
-            ref = DatasetRef(dataset_id, dt, coord, run.name)
-            staged.append(datastore.prepare(ref, obj, sc))
-            refs.append(ref)
         new = [NewDataset(r.id, r.data_id.required_values, s.artifact) for r, s in zip(refs, staged, strict=True)]
         try:
             registry.datasets.insert(stored, run.id, new)
         except sa.exc.IntegrityError as exc:
             raise registry.explain_insert_failure(stored, run, [r.data_id for r in refs], exc) from None
     except BaseException:
-        for s in staged:
-            datastore.abort(s)
+        datastore.abort_many(staged)
         raise
-    for s in staged:
-        datastore.promote(s)
+    datastore.promote_many(staged)
     return refs

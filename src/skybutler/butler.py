@@ -10,7 +10,7 @@ import yaml
 from skybutler._butler_collections import ButlerCollections
 from skybutler._calibration_time import check_as_of, observation_time
 from skybutler._deferred import DeferredDatasetHandle
-from skybutler._maintenance import reconcile
+from skybutler._maintenance import VerifyReport, reconcile, verify
 from skybutler._repository import create_repository, root_text
 from skybutler._writes import put_objects
 from skybutler.config import CONFIG_FILE, ButlerConfig, load_config
@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from skybutler.dimensions import DimensionRecord
     from skybutler.query import CompletenessTable, DataIdResults, DatasetResults
     from skybutler.registry import CollectionRecord, DatasetRow, StoredDatasetType
-    from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, TimeLike, UriLike
+    from skybutler.transfer import ExportReport, FileDataset, ImportReport, IngestReport, MetadataTranslator
+    from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, Progress, TimeLike, UriLike
 
 __all__ = ["Butler", "DeferredDatasetHandle"]
 
@@ -90,7 +91,9 @@ class Butler:
         self.universe: DimensionUniverse = self.registry.universe
         datastore_root = self.config.datastore.root.replace("{root}", self.root)
         self.datastore = FileDatastore(
-            transport if datastore_root == self.root else open_transport(datastore_root),
+            transport
+            if datastore_root == self.root and not self.config.datastore.transport
+            else open_transport(datastore_root, **self.config.datastore.transport),
             self.config.datastore,
         )
         self.run = run
@@ -115,6 +118,7 @@ class Butler:
         schema: str | None = None,
         universe: DimensionUniverse | str | None = None,
         config: Mapping[str, Any] | None = None,
+        datastore: str | None = None,
     ) -> str:
         """Create a new, empty repository and return its root.
 
@@ -131,6 +135,10 @@ class Butler:
             the default universe.
         config
             More configuration written to ``butler.yaml`` (templates, formatters, ...).
+        datastore
+            Root URI of the dataset files when they live elsewhere than ``root``, e.g. ``s3://bucket/prefix``
+            (the registry and ``butler.yaml`` stay at ``root``); transport options go in
+            ``config={"datastore": {"transport": {...}}}``.
 
         Raises
         ------
@@ -139,7 +147,9 @@ class Butler:
         ConfigError
             The configuration is invalid.
         """
-        return create_repository(root, registry=registry, schema=schema, universe=universe, config=config)
+        return create_repository(
+            root, registry=registry, schema=schema, universe=universe, config=config, datastore=datastore
+        )
 
     def close(self) -> None:
         """Close the registry connection."""
@@ -448,7 +458,13 @@ class Butler:
         if row.artifact is None:
             raise DatasetNotFoundError(f"Dataset {row.id} is registered but has no stored file.")
         sc = storage_classes.get(storage_class or stored.dataset_type.storage_class)
-        return self.datastore.read(row.artifact, storage_class=sc, component=component, parameters=parameters)
+        return self.datastore.read(
+            row.artifact,
+            storage_class=sc,
+            component=component,
+            parameters=parameters,
+            dataset_type=stored.dataset_type.name,
+        )
 
     def get_many(self, refs: Sequence[DatasetRef]) -> list[Any]:
         """Read many datasets by ref, with one registry query per dataset type."""
@@ -459,7 +475,7 @@ class Butler:
         for name, group in by_type.items():
             stored, _ = self._stored(name)
             for row in self.registry.datasets.by_ids([stored], [r.id for r in group]):
-                artifacts[row.id] = (row.artifact, stored.dataset_type.storage_class)
+                artifacts[row.id] = (row.artifact, stored.dataset_type.storage_class, name)
         out = []
         for ref in refs:
             found = artifacts.get(ref.id)
@@ -467,7 +483,9 @@ class Butler:
                 raise DatasetNotFoundError(
                     f"Dataset {ref.id} ({ref.dataset_type.name} {ref.data_id}) is not in the registry."
                 )
-            out.append(self.datastore.read(found[0], storage_class=storage_classes.get(found[1])))
+            out.append(
+                self.datastore.read(found[0], storage_class=storage_classes.get(found[1]), dataset_type=found[2])
+            )
         return out
 
     def get_deferred(
@@ -517,8 +535,9 @@ class Butler:
             raise PermissionDeniedError("This butler is read-only; open it with writeable=True to remove datasets.")
         ids = [r.id for r in refs]
         deleted, entries = self.registry.datasets.remove(ids)
-        paths = [p for _, p in entries]
-        self.datastore.delete(paths)
+        paths = list(dict.fromkeys(p for _, p in entries))
+        shared = self.registry.datasets.live_paths(paths)  # a file still holding other datasets (ingest) stays
+        self.datastore.delete(p for p in paths if p not in shared)  # external (direct) files are never deleted
         self.registry.datasets.drop_trash(paths)
         return deleted
 
@@ -531,6 +550,25 @@ class Butler:
         if not self.writeable:
             raise PermissionDeniedError("reconcile changes the repository; open it with writeable=True.")
         return reconcile(self.registry, self.datastore, grace_seconds=grace_seconds, remove_unknown=remove_unknown)
+
+    def verify(
+        self,
+        refs: Iterable[DatasetRef] | None = None,
+        *,
+        collections: CollectionsLike | None = None,
+        progress: Progress | None = None,
+    ) -> VerifyReport:
+        """Re-read artifacts and compare their sizes and checksums with the registry's records.
+
+        Checks ``refs``, or every dataset in ``collections``, or (with neither) every dataset in the repository,
+        which also lists unknown files.  Read-only: it repairs nothing (see `reconcile`).
+        """
+        ids = None
+        if refs is not None:
+            ids = [r.id for r in refs]
+        elif collections is not None:
+            ids = [r.id for r in self.query_datasets("*", collections=collections, find_first=False)]
+        return verify(self.registry, self.datastore, ids, progress=progress)
 
     # -- queries ---------------------------------------------------------------------------------------------
     def query_data_ids(
@@ -687,3 +725,181 @@ class Butler:
             DatasetRef(row.id, dt, DataCoordinate.from_required(dt.dimensions, row.values), run)
             for row in self.registry.datasets.in_run(stored, record.id)
         ]
+
+    # -- ingest and transfer (logic in skybutler.transfer) ------------------------------------------------------
+    def ingest(
+        self,
+        *datasets: FileDataset,
+        transfer: str = "auto",
+        run: str | None = None,
+        skip_existing: bool = False,
+        id_mode: DatasetIdMode | str = "random",
+        batch_size: int = 10_000,
+        progress: Progress | None = None,
+    ) -> list[DatasetRef]:
+        """Register existing files as datasets, bringing them in by ``transfer`` (see docs/ingest.md).
+
+        Modes: ``copy``, ``move`` (the source is deleted after registration), ``link`` (hard link, else
+        symbolic), ``hardlink``, ``symlink``, ``relsymlink``, ``direct`` (registered where it is, by URI; never
+        deleted by `remove`) and ``auto`` (in place when inside the datastore, a hard link on the same file
+        system, else a copy).  Each batch of ``batch_size`` files is one registry transaction; files are
+        copied concurrently.  ``id_mode="deterministic"`` with ``skip_existing=True`` makes re-runs idempotent.
+
+        Returns the refs of the given files' datasets: those ingested, then those skipped as existing.
+
+        Raises
+        ------
+        ArtifactNotFoundError
+            A file does not exist (nothing is ingested).
+        DatasetTypeError, DataIdError, CollectionError
+            A dataset type, data ID or run is wrong (nothing is ingested).
+        ConflictError
+            A dataset exists already and ``skip_existing`` is false.
+        PermissionDeniedError
+            The butler is read-only, or no run is given for datasets without refs.
+        """
+        from skybutler.transfer import ingest_files
+
+        self._writeable_for("ingest")
+        report = ingest_files(
+            self.registry, self.datastore, datasets, transfer=transfer, run=run or self.run,
+            skip_existing=skip_existing, id_mode=id_mode, batch_size=batch_size, progress=progress,
+        )  # fmt: skip
+        return report.refs
+
+    def ingest_raws(
+        self,
+        paths: Iterable[UriLike],
+        *,
+        instrument: str | None = None,
+        translator: MetadataTranslator | type[MetadataTranslator] | str | None = None,
+        run: str | None = None,
+        transfer: str = "auto",
+        skip_existing: bool = True,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Ingest raw FITS files: each header is translated into records (synced) and a ``raw`` dataset.
+
+        The metadata translator (a plug-in; default ``generic``, for standard keywords) maps each primary
+        header to instrument, exposure, visit, detector, day_obs and physical_filter records and the exposure
+        timespan.  New records are inserted and existing ones verified, in the same transaction as the
+        datasets; a file that cannot be translated or contradicts the registry is reported in the result's
+        ``failures`` and nothing of it is ingested.  IDs are deterministic and existing raws are skipped, so
+        re-running is safe.  ``run`` defaults to ``<instrument>/raw/all``.
+
+        Raises
+        ------
+        DatasetTypeError
+            ``raw`` is registered with other dimensions or storage class.
+        ConfigError
+            The translator or transfer mode is unknown.
+        PermissionDeniedError
+            The butler is read-only.
+        """
+        from skybutler.transfer import ingest_raws
+
+        self._writeable_for("ingest raws")
+        return ingest_raws(
+            self.registry, self.datastore, paths, instrument=instrument, translator=translator, run=run,
+            transfer=transfer, skip_existing=skip_existing, progress=progress,
+        )  # fmt: skip
+
+    def transfer_from(
+        self,
+        source: Butler,
+        refs: Iterable[DatasetRef],
+        *,
+        transfer: str = "copy",
+        register_dataset_types: bool = True,
+        transfer_dimensions: bool = True,
+        skip_existing: bool = True,
+        progress: Progress | None = None,
+    ) -> list[DatasetRef]:
+        """Copy datasets (same UUIDs) from another repository, with their dataset types, runs and records.
+
+        Works across back-ends (SQLite/local → PostgreSQL/remote storage); datasets already here (by UUID)
+        are skipped.  ``transfer`` is an ingest mode other than ``move`` (``direct`` registers the source's
+        files where they are).  Tagged and calibration associations are not carried; use export/import.
+
+        Returns the refs now in this repository: transferred, then skipped.
+
+        Raises
+        ------
+        DatasetNotFoundError
+            A ref is not in ``source``.
+        DatasetTypeError
+            A dataset type is missing here (with ``register_dataset_types=False``) or defined differently.
+        ConflictError
+            A dimension record differs between the repositories, or a dataset exists and ``skip_existing``
+            is false.
+        """
+        from skybutler.transfer import transfer_datasets
+
+        self._writeable_for("transfer datasets in")
+        return transfer_datasets(
+            (self.registry, self.datastore), (source.registry, source.datastore), refs, transfer=transfer,
+            register_dataset_types=register_dataset_types, transfer_dimensions=transfer_dimensions,
+            skip_existing=skip_existing, progress=progress,
+        )  # fmt: skip
+
+    def _writeable_for(self, what: str) -> None:
+        if not self.writeable:
+            raise PermissionDeniedError(
+                f"This butler is read-only; open it with Butler(root, run=...) or writeable=True to {what}."
+            )
+
+    # -- export / import (skybutler.transfer) -------------------------------------------------------------------
+    def export(
+        self,
+        path: UriLike,
+        *,
+        refs: Iterable[DatasetRef] | None = None,
+        collections: CollectionsLike | None = None,
+        dataset_types: str | Iterable[str] | None = None,
+        where: str = "",
+        directory: UriLike | None = None,
+        transfer: str | None = None,
+        include_dimensions: bool = True,
+        progress: Progress | None = None,
+    ) -> ExportReport:
+        """Write datasets, their dimension records and collections to a YAML file the reference butler reads too.
+
+        ``refs`` picks datasets; ``collections`` (globs; chains bring their children) with optional
+        ``dataset_types`` and ``where`` picks every dataset in them, and exports the collections with their
+        tags and certifications; with neither, the whole repository.  A ``.zip`` path writes an archive with
+        the document, the files and an index; ``directory`` copies (``transfer``: copy, link, hardlink,
+        symlink, relsymlink) the files there.  See docs/import-export.md.
+        """
+        from skybutler.transfer import export_datasets
+
+        return export_datasets(self, path, refs=refs, collections=collections, dataset_types=dataset_types,
+                               where=where, directory=directory, transfer=transfer,
+                               include_dimensions=include_dimensions, progress=progress)  # fmt: skip
+
+    def import_(
+        self,
+        path: UriLike,
+        *,
+        directory: UriLike | None = None,
+        transfer: str | None = None,
+        skip_existing: bool = False,
+        progress: Progress | None = None,
+    ) -> ImportReport:
+        """Import an export file (ours, or the reference butler's for its universe versions 0-8), all or nothing.
+
+        Without ``directory`` (and for a plain YAML path) only the registry is filled: files already at the
+        exported paths in this datastore are recorded, others leave their datasets without a file.  With
+        ``directory``, or from a ``.zip`` archive, the files are brought in (``transfer``: auto = copy, move,
+        link, hardlink, symlink, relsymlink).
+
+        Raises
+        ------
+        ExportFormatError
+            The file is malformed; the message gives the place (``data[3].records[0].id``) and line.
+        ConflictError
+            A dataset ID exists with other contents, or exists at all without ``skip_existing``.
+        """
+        from skybutler.transfer import import_export
+
+        return import_export(self, path, directory=directory, transfer=transfer, skip_existing=skip_existing,
+                             progress=progress)  # fmt: skip

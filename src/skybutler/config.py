@@ -18,6 +18,7 @@ from skybutler.errors import ConfigError
 __all__ = [
     "DEFAULT_TEMPLATE",
     "ButlerConfig",
+    "CacheConfig",
     "DataModelConfig",
     "DatastoreConfig",
     "RegistryConfig",
@@ -59,6 +60,20 @@ class DataModelConfig(_Model):
     """Column → unit it must be in (astropy unit strings; ``deg`` equals ``degree``)."""
 
 
+class CacheConfig(_Model):
+    """A local cache of files read from remote storage (S3, HTTP, fsspec); never used for local files."""
+
+    directory: str | None = None
+    """Cache directory (shared safely by several processes); unset: no cache.  ``~`` is expanded."""
+    max_bytes: int = Field(default=10 << 30, gt=0)
+    """Least recently used files are evicted beyond this total."""
+    default: bool = True
+    """Whether dataset types not named in ``dataset_types`` are cached."""
+    dataset_types: dict[str, bool] = Field(default_factory=dict)
+    """Per dataset type (parent name): cache it or not.  Cut-outs of a cached type download the whole file,
+    so turn the cache off for large images read by cut-outs."""
+
+
 class DatastoreConfig(_Model):
     """Where and how dataset files are written."""
 
@@ -75,6 +90,13 @@ class DatastoreConfig(_Model):
     """Checks on put by dataset type name: required metadata keys, required columns, column units."""
     checksum: Literal["xxh3_128", "blake2b", "none"] = "xxh3_128"
     """Checksum computed while writing each file; ``none`` skips it."""
+    transport: dict[str, Any] = Field(default_factory=dict)
+    """Options of the datastore root's transport, e.g. ``{endpoint_url: http://127.0.0.1:9000}`` for S3.
+    Never credentials: those come from the standard places (environment, profiles, instance roles)."""
+    verify_on_read: bool = False
+    """Check every artifact's size and checksum when it is read (reads whole files: no ranged cut-outs)."""
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    """Local cache of remote reads."""
 
 
 class ButlerConfig(_Model):

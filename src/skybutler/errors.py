@@ -6,6 +6,7 @@
     ├── DataIdError (ValueError)                 422  exit 2   missing, unknown or conflicting keys
     ├── DatasetTypeError (ValueError)            422  exit 2   unregistered, or re-registered differently
     ├── QuerySyntaxError (ValueError)            400  exit 2   position and caret under the expression
+    ├── ExportFormatError (ValueError)           422  exit 2   malformed export file; says where in it
     ├── ConfigError (ValueError)                 500  exit 2   invalid configuration or repository layout
     │   ├── PluginNotFoundError (LookupError)                  lists the installed names
     │   └── MissingDependencyError (ImportError)               says which extra to install
@@ -14,7 +15,8 @@
     ├── ConflictError                            409  exit 4   uniqueness; overlapping validity ranges
     ├── PermissionDeniedError (PermissionError)  403  exit 5   read-only butler, or no run to write into
     ├── StorageError (OSError)                   502  exit 1   the bytes could not be written or read
-    │   └── ArtifactNotFoundError (FileNotFoundError)          registered dataset, missing file
+    │   ├── ArtifactNotFoundError (FileNotFoundError)          registered dataset, missing file
+    │   └── CorruptArtifactError                               size or checksum differs from the record
     ├── FormatterError                           500  exit 1   cannot read or write; wrong Python type on put
     └── MigrationRequiredError                   503  exit 1   repository schema differs from the code's
 
@@ -32,9 +34,11 @@ __all__ = [
     "CollectionError",
     "ConfigError",
     "ConflictError",
+    "CorruptArtifactError",
     "DataIdError",
     "DatasetNotFoundError",
     "DatasetTypeError",
+    "ExportFormatError",
     "FormatterError",
     "MigrationRequiredError",
     "MissingDependencyError",
@@ -79,6 +83,15 @@ class QuerySyntaxError(SkyButlerError, ValueError):
 
     code = "query-syntax"
     http_status = 400
+    exit_code = 2
+    user_error = True
+
+
+class ExportFormatError(SkyButlerError, ValueError):
+    """An export file to import is malformed: the message gives the place in it (``data[3].records[0].id``)."""
+
+    code = "export-format"
+    http_status = 422
     exit_code = 2
     user_error = True
 
@@ -150,6 +163,12 @@ class ArtifactNotFoundError(StorageError, FileNotFoundError):
     """A registered dataset's file is missing from storage."""
 
     code = "artifact-not-found"
+
+
+class CorruptArtifactError(StorageError):
+    """A dataset's file differs from what was recorded when it was written (size or checksum)."""
+
+    code = "corrupt-artifact"
 
 
 class FormatterError(SkyButlerError):

@@ -15,7 +15,15 @@ __all__ = ["PluginRegistry", "SkyButlerWarning"]
 T = TypeVar("T")
 
 #: Top-level third-party module → the extra that installs it, for the install hint.
-_EXTRAS = {"astropy": "fits", "h5py": "hdf5", "pyarrow": "parquet", "boto3": "s3", "httpx": "http"}
+_EXTRAS = {
+    "astropy": "fits",
+    "h5py": "hdf5",
+    "pyarrow": "parquet",
+    "boto3": "s3",
+    "obstore": "s3",
+    "httpx": "http",
+    "fsspec": "fsspec",
+}
 
 
 def _maybe_declared(group: str) -> bool:

@@ -89,7 +89,10 @@ def test_reconcile_reports_and_repairs(run: Run, sample_repo: str) -> None:
     refused = run("reconcile", sample_repo, "--remove-unknown", input="n\n")
     assert refused.exit_code == 1
     assert stray.exists()
+    # a file younger than the grace period may be a writer's in flight: kept
     assert run("reconcile", sample_repo, "--remove-unknown", "--yes").exit_code == 0
+    assert stray.exists()
+    assert run("reconcile", sample_repo, "--remove-unknown", "--yes", "--grace", "0").exit_code == 0
     assert not stray.exists()
 
 

@@ -111,8 +111,9 @@ def migrate(repo: str, dry_run: bool) -> None:
 @click.command()
 @repo_argument
 @click.option("--grace", type=click.FloatRange(min=0), default=600.0, show_default=True,
-              help="Leave staging files younger than this many seconds (their writer may still run).")  # fmt: skip
-@click.option("--remove-unknown", is_flag=True, help="Also delete files no registered dataset refers to.")
+              help="Keep staging and unknown files younger than this (seconds): a writer may be at work.")  # fmt: skip
+@click.option("--remove-unknown", is_flag=True,
+              help="Also delete files no registered dataset refers to (older than --grace).")  # fmt: skip
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before --remove-unknown deletes files.")
 @format_option
 def reconcile(repo: str, grace: float, remove_unknown: bool, yes: bool, fmt: str) -> None:

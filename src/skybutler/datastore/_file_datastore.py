@@ -5,42 +5,65 @@ to ``.staging/<dataset id><ext>`` while hashing them; the caller registers the d
 `ArtifactInfo`) in one transaction and then calls `promote`, which renames the file to its final path.
 A crash before registration leaves only a staging file; a crash after it leaves a staging file whose
 dataset is registered: `reconcile_files` finishes or removes each, so no registered dataset loses its file.
+
+On transports whose writes are atomic and can refuse to replace a key (`Transport.can_create`: S3 with
+conditional PUTs) the artifact is written at its final path directly, exclusively, in one request: a
+concurrent writer of the same path, or a removed dataset's file still awaiting deletion, makes the write
+fail and retry at a path suffixed with the dataset ID, so no write ever replaces another dataset's bytes.
+The dataset ID is stored with the object, so a crash before registration leaves a file that reconcile
+recognises as a put's and deletes once older than its grace period.
+An artifact path is a key relative to the datastore root, except for files ingested with ``transfer="direct"``:
+their path is an absolute URI (``file:///...``, ``s3://...``).  Such *external* files are read where they are
+and never deleted: the datastore does not own them (`is_external`).
 """
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from skybutler.datasets import ArtifactInfo, storage_classes
+from skybutler.datastore._cache import ArtifactCache
 from skybutler.datastore._checksums import HashingWriter, checksum_stream
+from skybutler.datastore._parallel import run_all
 from skybutler.datastore._templates import FileTemplate
-from skybutler.errors import ArtifactNotFoundError, ConfigError, FormatterError, StorageError
+from skybutler.errors import ArtifactNotFoundError, ConfigError, CorruptArtifactError, FormatterError, StorageError
 from skybutler.formatters import DEFAULT_FORMATTERS, Formatter, formatters
+from skybutler.transports import open_transport
 
 if TYPE_CHECKING:
     from skybutler.config import DatastoreConfig
     from skybutler.datasets import DatasetRef, DatasetType, StorageClass
     from skybutler.transports import Transport
 
-__all__ = ["STAGING", "FileDatastore", "ReconcileReport", "Staged"]
+__all__ = ["STAGING", "FileDatastore", "ReconcileReport", "Staged", "is_external"]
 
 STAGING = ".staging/"
 #: Files at the datastore root that belong to the repository, not to datasets.
 _RESERVED_PREFIXES = (STAGING, "butler.yaml", "registry.sqlite3")
 
 
+def is_external(path: str) -> bool:
+    """Whether an artifact path is an absolute URI outside the datastore (a ``direct`` ingest), not a key."""
+    return "://" in path  # keys never hold ':' (templates escape it)
+
+
 @dataclass(frozen=True, slots=True)
 class Staged:
-    """An artifact written under its staging name, waiting for its dataset to be registered."""
+    """An artifact written, waiting for its dataset to be registered."""
 
     dataset_id: str
     staging_key: str
+    """Where the bytes are: a ``.staging/`` key, or the final path itself on transports with ``can_create``."""
     artifact: ArtifactInfo
 
 
@@ -51,7 +74,8 @@ class ReconcileReport:
     promoted: list[str] = field(default_factory=list)
     """Staging files whose dataset was registered: moved to their final path."""
     removed_staging: list[str] = field(default_factory=list)
-    """Staging files of datasets never registered: deleted."""
+    """Staging files of datasets never registered (and, on transports that write in place, their
+    artifacts, recognised by the dataset ID stored with them): deleted."""
     removed_trash: list[str] = field(default_factory=list)
     """Files of removed datasets still on storage: deleted."""
     unknown: list[str] = field(default_factory=list)
@@ -67,6 +91,19 @@ class ReconcileReport:
         )
 
 
+def _algorithm(artifact: ArtifactInfo) -> str:
+    return (artifact.checksum or "xxh3_128:").partition(":")[0]
+
+
+def _mismatch(artifact: ArtifactInfo, checksum: str, size: int) -> str | None:
+    """How the bytes read differ from the record, or ``None``."""
+    if size != artifact.size:
+        return f"{size} bytes but {artifact.size} were recorded"
+    if artifact.checksum is not None and checksum != artifact.checksum:
+        return f"checksum {checksum} but {artifact.checksum} was recorded"
+    return None
+
+
 class FileDatastore:
     """Datasets ↔ files under one transport root; never touches the registry."""
 
@@ -78,6 +115,27 @@ class FileDatastore:
             raise ConfigError("The datastore configuration needs a 'default' file template.")
         self._formatter_cache: dict[str, tuple[str, Formatter]] = {}
         self._instances: dict[str, Formatter] = {}
+        self.cache: ArtifactCache | None = None
+        """The local cache of remote reads (``datastore.cache.directory``), or None."""
+        if config.cache.directory is not None and not transport.is_local:
+            directory = Path(config.cache.directory).expanduser()
+            self.cache = ArtifactCache(directory, config.cache.max_bytes)
+        self._external: dict[str, Transport] = {}
+
+    def locate(self, path: str) -> tuple[Transport, str]:
+        """The transport and key holding an artifact path: ours for keys, one per directory for external URIs."""
+        if not is_external(path):
+            return self.transport, path
+        parent, _, name = path.rpartition("/")
+        transport = self._external.get(parent)
+        if transport is None:
+            transport = open_transport(parent + "/")
+            self._external[parent] = transport
+        if transport.is_local:
+            from urllib.parse import unquote
+
+            name = unquote(name)
+        return transport, name
 
     # -- configuration --------------------------------------------------------------------------------------
     def template_for(self, dataset_type: DatasetType) -> FileTemplate:
@@ -165,31 +223,47 @@ class FileDatastore:
         ext = formatter.extensions[0]
         id_hex = ref.id.hex
         path = self.template_for(dataset_type).render(dataset_type, ref.data_id, ref.run, id_hex) + ext
-        if self.transport.exists(path):
-            # A file of a removed dataset may still await deletion: never write over it.
-            path = path[: -len(ext)] + f"_{id_hex[:12]}" + ext
-        staging_key = f"{STAGING}{id_hex}{ext}"
+        # A file of a removed dataset may still await deletion at ``path``: never write over it.
+        suffixed = path[: -len(ext)] + f"_{id_hex[:12]}" + ext
+        in_place = self.transport.can_create  # an atomic, exclusive write needs no staging copy
+        if in_place:
+            key = path
+        else:
+            if self.transport.exists(path):
+                path = suffixed
+            key = f"{STAGING}{id_hex}{ext}"
         try:
-            if formatter.writes_streams:
-                with self.transport.open_write(staging_key, atomic=False) as raw:
-                    writer = HashingWriter(raw, self.config.checksum)
-                    formatter.write(obj, writer)  # type: ignore[arg-type]
-                size, checksum = writer.size, writer.checksum
-            else:
-                size, checksum = self._write_file(formatter, obj, staging_key)
-        except FormatterError:
-            self.transport.delete(staging_key)
+            try:
+                size, checksum = self._write(formatter, obj, key, exclusive=in_place, owner=id_hex)
+            except FileExistsError:
+                path = key = suffixed
+                size, checksum = self._write(formatter, obj, key, exclusive=True, owner=id_hex)
+        except BaseException as exc:
+            if not in_place:  # an exclusive write that failed stored nothing, and the key may be another's
+                self.transport.delete(key)
+            if isinstance(exc, FormatterError | StorageError):
+                raise
+            if isinstance(exc, TypeError | ValueError | AttributeError):
+                raise FormatterError(
+                    f"Formatter {name!r} could not write {dataset_type.name} {ref.data_id}: {exc}"
+                ) from exc
+            if isinstance(exc, OSError):
+                raise StorageError(f"Could not write {key} under {self.transport.root}: {exc}") from exc
             raise
-        except (TypeError, ValueError, AttributeError) as exc:
-            self.transport.delete(staging_key)
-            raise FormatterError(
-                f"Formatter {name!r} could not write {dataset_type.name} {ref.data_id}: {exc}"
-            ) from exc
-        except OSError as exc:
-            self.transport.delete(staging_key)
-            raise StorageError(f"Could not write {staging_key} under {self.transport.root}: {exc}") from exc
         artifact = ArtifactInfo(path, name, sc.name, size, checksum)
-        return Staged(id_hex, staging_key, artifact)
+        return Staged(id_hex, key, artifact)
+
+    def _write(
+        self, formatter: Formatter, obj: Any, key: str, *, exclusive: bool, owner: str
+    ) -> tuple[int, str | None]:
+        """Write ``obj`` at ``key``, hashing as it streams; return size and checksum."""
+        if not formatter.writes_streams:
+            return self._write_file(formatter, obj, key, exclusive=exclusive, owner=owner)
+        sink = self._sink(key, exclusive, owner)
+        with sink as raw:
+            writer = HashingWriter(raw, self.config.checksum)
+            formatter.write(obj, writer)  # type: ignore[arg-type]
+        return writer.size, writer.checksum
 
     def _check_data_model(self, dataset_type: DatasetType, obj: Any) -> None:
         model = self.config.data_models.get(dataset_type.parent_name)
@@ -206,7 +280,14 @@ class FileDatastore:
                 f"{dataset_type.parent_name} in butler.yaml): {'; '.join(problems)}."
             )
 
-    def _write_file(self, formatter: Formatter, obj: Any, key: str) -> tuple[int, str | None]:
+    def _sink(self, key: str, exclusive: bool, owner: str) -> AbstractContextManager[BinaryIO]:
+        if exclusive:
+            return self.transport.open_create(key, owner=owner)
+        return self.transport.open_write(key, atomic=False)
+
+    def _write_file(
+        self, formatter: Formatter, obj: Any, key: str, *, exclusive: bool, owner: str
+    ) -> tuple[int, str | None]:
         """Write through a local file, for formatters that seek while writing; return size and checksum.
 
         Local transports get the file at its staging path and hash it afterwards (one read, from the page
@@ -224,18 +305,54 @@ class FileDatastore:
         with tempfile.TemporaryDirectory(prefix="skybutler-") as tmp:
             local = Path(tmp) / key.rsplit("/", 1)[-1]
             formatter.write_file(obj, local)
-            with open(local, "rb") as src, self.transport.open_write(key, atomic=False) as raw:
+            with open(local, "rb") as src, self._sink(key, exclusive, owner) as raw:
                 writer = HashingWriter(raw, self.config.checksum)
                 shutil.copyfileobj(src, writer, 1 << 20)
             return writer.size, writer.checksum
 
+    def prepare_many(
+        self, refs: Sequence[DatasetRef], objects: Sequence[Any], storage_class: StorageClass | None = None
+    ) -> list[Staged]:
+        """`prepare` each object, in parallel on transports that profit (object stores); all or none.
+
+        On the first failure the files already staged are deleted and the error re-raised.
+        """
+        return run_all(
+            [partial(self.prepare, ref, obj, storage_class) for ref, obj in zip(refs, objects, strict=True)],
+            self.transport.concurrency,
+            undo=self.abort_many,
+        )
+
     def promote(self, staged: Staged) -> None:
-        """Move a staged file to its final path (after its dataset is registered)."""
-        self.transport.move(staged.staging_key, staged.artifact.path)
+        """Move a staged file to its final path (after its dataset is registered); in-place writes stay."""
+        if staged.staging_key != staged.artifact.path:
+            self.transport.move(staged.staging_key, staged.artifact.path)
+
+    def promote_many(self, staged: Sequence[Staged]) -> None:
+        """`promote` each staged file (in parallel on object stores).
+
+        Raises
+        ------
+        StorageError
+            A move failed; the datasets are registered, and ``reconcile`` finishes the move later.
+        """
+        staged = [s for s in staged if s.staging_key != s.artifact.path]
+        try:
+            run_all([partial(self.promote, s) for s in staged], self.transport.concurrency)
+        except StorageError as exc:
+            raise StorageError(
+                f"{exc} The datasets are registered and their files staged; run `skybutler reconcile` "
+                "(butler.reconcile(grace_seconds=0)) to finish moving them."
+            ) from exc
 
     def abort(self, staged: Staged) -> None:
         """Delete a staged file whose registration failed."""
         self.transport.delete(staged.staging_key)
+
+    def abort_many(self, staged: Sequence[Staged]) -> None:
+        """Delete staged files whose registration failed (batched on object stores)."""
+        if staged:
+            self.transport.delete_many([s.staging_key for s in staged])
 
     # -- get ----------------------------------------------------------------------------------------------
     def read(
@@ -245,8 +362,11 @@ class FileDatastore:
         storage_class: StorageClass | None = None,
         component: str | None = None,
         parameters: Mapping[str, Any] | None = None,
+        dataset_type: str | None = None,
     ) -> Any:
         """Read an artifact with the formatter recorded for it.
+
+        ``dataset_type`` (the parent name) selects the cache policy (``datastore.cache.dataset_types``).
 
         Raises
         ------
@@ -257,18 +377,18 @@ class FileDatastore:
         """
         formatter = self.formatter_instance(artifact.formatter)
         try:
-            with self.transport.open(artifact.path) as stream:
+            with self._reader(artifact, dataset_type) as stream:
                 obj = formatter.read(stream, component=component, parameters=parameters)
         except ArtifactNotFoundError:
             raise ArtifactNotFoundError(
-                f"The file of a registered dataset is missing: {self.transport.uri(artifact.path)}. "
+                f"The file of a registered dataset is missing: {self.uri(artifact)}. "
                 "Run `skybutler reconcile` (butler.reconcile()) to see what else is affected."
             ) from None
         except (FormatterError, StorageError):
             raise
         except Exception as exc:
             raise FormatterError(
-                f"Formatter {artifact.formatter!r} could not read {self.transport.uri(artifact.path)}: {exc}"
+                f"Formatter {artifact.formatter!r} could not read {self.uri(artifact)}: {exc}"
             ) from exc
         if storage_class is not None and component is None and storage_class.name != artifact.storage_class:
             obj = storage_class.coerce(obj)
@@ -276,7 +396,7 @@ class FileDatastore:
 
     def uri(self, artifact: ArtifactInfo) -> str:
         """The URI of an artifact."""
-        return self.transport.uri(artifact.path)
+        return artifact.path if is_external(artifact.path) else self.transport.uri(artifact.path)
 
     def retrieve(self, artifacts: Iterable[ArtifactInfo], destination: Path, *, overwrite: bool = False) -> list[Path]:
         """Copy artifacts' files under a local ``destination``, at their paths relative to the datastore root.
@@ -294,7 +414,9 @@ class FileDatastore:
         from skybutler.errors import ConflictError
 
         artifacts = list(artifacts)
-        targets = [destination / a.path for a in artifacts]
+        # a direct-ingested file (an absolute URI) goes under its URI's path: s3://b/raw/x.fits -> b/raw/x.fits
+        targets = [destination / (a.path.partition("://")[2].lstrip("/") if is_external(a.path) else a.path)
+                   for a in artifacts]  # fmt: skip
         existing = [str(t) for t in targets if t.exists()]
         if existing and not overwrite:
             raise ConflictError(
@@ -305,7 +427,8 @@ class FileDatastore:
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(f".{target.name}.partial")
             try:
-                with self.transport.open(artifact.path) as source, open(partial, "wb") as out:
+                transport, key = self.locate(artifact.path)
+                with transport.open(key) as source, open(partial, "wb") as out:
                     shutil.copyfileobj(source, out, 1 << 20)
             except BaseException:
                 partial.unlink(missing_ok=True)
@@ -315,23 +438,46 @@ class FileDatastore:
 
     # -- remove, verify, reconcile -----------------------------------------------------------------------------
     def delete(self, paths: Iterable[str]) -> None:
-        """Delete files (a missing file is not an error)."""
+        """Delete files (a missing file is not an error); external files are not ours and are left alone."""
         for path in paths:
-            self.transport.delete(path)
+            if not is_external(path):
+                self.transport.delete(path)
+
+    def _reader(self, artifact: ArtifactInfo, dataset_type: str | None = None) -> BinaryIO:
+        """A stream of the artifact's bytes: from the cache, ranged reads, or whole and checked."""
+        transport, key = self.locate(artifact.path)
+        if self.cache is not None and artifact.checksum is not None and not transport.is_local:
+            policy = self.config.cache
+            if policy.dataset_types.get(dataset_type or "", policy.default):
+                return self.cache.open(artifact, lambda: transport.open(key), transport.uri(key))
+        if not self.config.verify_on_read:
+            return transport.open(key)
+        data = transport.get(key)
+        problem = _mismatch(artifact, *checksum_stream(io.BytesIO(data), _algorithm(artifact)))
+        if problem is not None:
+            raise CorruptArtifactError(
+                f"The file of this dataset is corrupt: {transport.uri(key)} has {problem}. Restore "
+                "it from a copy, or remove the dataset and put it again; butler.verify() finds others."
+            )
+        return io.BytesIO(data)
 
     def verify(self, artifact: ArtifactInfo) -> str | None:
-        """Re-read an artifact; return a problem description, or ``None`` when size and checksum match."""
+        """Re-read an artifact; return ``"missing"``, a description of the mismatch, or ``None`` when it matches."""
+        transport, key = self.locate(artifact.path)
         try:
-            with self.transport.open(artifact.path) as stream:
-                algorithm = (artifact.checksum or "xxh3_128:").partition(":")[0]
-                checksum, size = checksum_stream(stream, algorithm)
+            with transport.open(key) as stream:
+                checksum, size = checksum_stream(stream, _algorithm(artifact))
         except ArtifactNotFoundError:
             return "missing"
-        if size != artifact.size:
-            return f"size {size} != recorded {artifact.size}"
-        if artifact.checksum is not None and checksum != artifact.checksum:
-            return f"checksum {checksum} != recorded {artifact.checksum}"
-        return None
+        return _mismatch(artifact, checksum, size)
+
+    def unknown_keys(self, live_paths: set[str]) -> list[str]:
+        """Keys under the root that are neither a dataset's (``live_paths``) nor the repository's own files."""
+        return sorted(
+            key
+            for key in self.transport.keys()  # noqa: SIM118 (a Transport is not a mapping)
+            if key not in live_paths and not key.startswith(_RESERVED_PREFIXES)
+        )
 
     def reconcile_files(
         self,
@@ -359,7 +505,7 @@ class FileDatastore:
         """
         report = ReconcileReport()
         for path in trash_paths:
-            if path not in live_paths:
+            if path not in live_paths and not is_external(path):
                 self.transport.delete(path)
                 report.removed_trash.append(path)
         now = time.time()
@@ -379,17 +525,30 @@ class FileDatastore:
             if key.startswith(_RESERVED_PREFIXES):
                 continue
             present.add(key)
-            if key not in live_paths:
-                report.unknown.append(key)
-                if remove_unknown or ".tmp-" in key:
+            if key in live_paths:
+                continue
+            # A young unknown file may be a put in flight (object stores write at the final key).
+            if self.transport.can_create and self.transport.owner(key) is not None:
+                if self._age(key, now) >= grace_seconds:  # written by a put that never registered it
                     self.transport.delete(key)
-        report.missing = sorted(live_paths - present)
+                    report.removed_staging.append(key)
+                continue
+            report.unknown.append(key)
+            if (remove_unknown or ".tmp-" in key) and self._age(key, now) >= grace_seconds:
+                self.transport.delete(key)
+        report.missing = sorted(p for p in live_paths - present if not is_external(p))
         return report
 
     def _age(self, key: str, now: float) -> float:
+        """Seconds since ``key`` was written (infinite where the transport cannot tell; 0 once gone)."""
         if self.transport.is_local:
-            try:
-                return now - self.transport.local_path(key).stat().st_mtime
+            try:  # the link itself (an ingested symlink may dangle in staging); ctime: a new hard link
+                st = os.lstat(self.transport.local_path(key))
             except FileNotFoundError:
                 return 0.0
-        return float("inf")
+            return now - max(st.st_mtime, st.st_ctime)
+        try:
+            mtime = self.transport.mtime(key)
+        except ArtifactNotFoundError:
+            return 0.0
+        return float("inf") if mtime is None else now - mtime

@@ -177,10 +177,13 @@ class QueryBuilder:
         if plain and not use_calib:
             # The common case: join the tags table itself (a subquery would cost more to build than to run).
             tags = self._alias(stored.tags)
-            runs = self._alias(d)
             self._join(tags, {x: tags.c[x] for x in dims})
-            self.from_ = self.from_.join(runs, runs.c.id == tags.c.dataset_id)
             self.conditions += [tags.c.dataset_type_id == stored.id, _one_of(tags.c.collection_id, plain)]
+            if all(c.type is CollectionType.RUN for c in leaves):
+                # in a RUN collection the collection is the dataset's run: no join with the dataset table
+                return _DatasetColumns(tags, tags.c.collection_id.label("run_id"))
+            runs = self._alias(d)
+            self.from_ = self.from_.join(runs, runs.c.id == tags.c.dataset_id)
             return _DatasetColumns(tags, runs.c.run_id)
         with_validity = use_calib and at is None
         no_time = sa.cast(sa.null(), sa.BigInteger)

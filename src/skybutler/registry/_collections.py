@@ -85,6 +85,11 @@ class Collections:
         self._by_id.clear()
         return True
 
+    def forget_cached(self) -> None:
+        """Drop every cached lookup (after a rolled-back transaction that registered collections)."""
+        self._by_name.clear()
+        self._by_id.clear()
+
     def _remember(self, row: Any) -> CollectionRecord:
         record = CollectionRecord(row[0], row[1], CollectionType(row[2]), row[3])
         self._by_name[record.name] = record

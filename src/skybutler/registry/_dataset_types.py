@@ -70,6 +70,10 @@ class DatasetTypes:
         self._cache[dataset_type.name] = stored
         return stored
 
+    def forget_cached(self) -> None:
+        """Drop every cached definition (after a rolled-back transaction that registered dataset types)."""
+        self._cache.clear()
+
     def _select(self) -> sa.Select[tuple[int, str, str, str, bool, str]]:
         t = self._table
         return sa.select(t.c.dataset_type_id, t.c.name, t.c.dimensions, t.c.storage_class, t.c.is_calibration,

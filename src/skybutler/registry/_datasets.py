@@ -66,30 +66,20 @@ class Datasets:
         now = time.time_ns()
         tid = stored.id
         dims = stored.dataset_type.dimensions.required
-        dataset_rows = [{"id": n.id, "dataset_type_id": tid, "run_id": run_id, "ingest_date": now} for n in new]
-        tag_rows = []
-        for n in new:
-            row: dict[str, Any] = {"dataset_type_id": tid, "collection_id": run_id, "dataset_id": n.id}
-            row.update(zip(dims, n.values, strict=True))
-            tag_rows.append(row)
+        dataset_rows = [(n.id, tid, run_id, now) for n in new]
+        tag_rows = [(tid, run_id, n.id, *n.values) for n in new]
         artifact_rows = [
-            {
-                "dataset_id": n.id,
-                "component": n.artifact.component,
-                "path": n.artifact.path,
-                "formatter": n.artifact.formatter,
-                "storage_class": n.artifact.storage_class,
-                "file_size": n.artifact.size,
-                "checksum": n.artifact.checksum,
-            }
+            (n.id, a.component, a.path, a.formatter, a.storage_class, a.size, a.checksum)
             for n in new
-            if n.artifact is not None
+            if (a := n.artifact) is not None
         ]
-        with self._db.transaction() as conn:
-            conn.execute(self._t.dataset.insert(), dataset_rows)
-            conn.execute(stored.tags.insert(), tag_rows)
+        db = self._db
+        with db.transaction() as conn:
+            db.insert_many(conn, self._t.dataset, ("id", "dataset_type_id", "run_id", "ingest_date"), dataset_rows)
+            db.insert_many(conn, stored.tags, ("dataset_type_id", "collection_id", "dataset_id", *dims), tag_rows)
             if artifact_rows:
-                conn.execute(self._t.datastore_record.insert(), artifact_rows)
+                columns = ("dataset_id", "component", "path", "formatter", "storage_class", "file_size", "checksum")
+                db.insert_many(conn, self._t.datastore_record, columns, artifact_rows)
 
     # -- find -----------------------------------------------------------------------------------------------
     def _find_statement(self, stored: StoredDatasetType, n_collections: int) -> Any:
@@ -200,7 +190,7 @@ class Datasets:
         return out
 
     def in_run(self, stored: StoredDatasetType, run_id: int) -> list[DatasetRow]:
-        """Every dataset of a type born in a run."""
+        """Every dataset of a type born in a run, in data-ID order."""
         tags, r = stored.tags, self._t.datastore_record
         dims = stored.dataset_type.dimensions.required
         stmt = (
@@ -208,6 +198,7 @@ class Datasets:
             .select_from(tags)
             .outerjoin(r, (r.c.dataset_id == tags.c.dataset_id) & (r.c.component == ""))
             .where(tags.c.dataset_type_id == stored.id, tags.c.collection_id == run_id)
+            .order_by(*(tags.c[d] for d in dims))  # data-ID order, whichever index the database reads
         )
         with self._db.transaction(write=False) as conn:
             rows = conn.execute(stmt).mappings().all()
@@ -310,17 +301,30 @@ class Datasets:
                 found.update(conn.execute(sa.select(r.c.path).where(r.c.path.in_(chunk))).scalars())
             return found
 
-    def artifacts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ArtifactInfo]:
-        """The artifact record of each of ``ids`` that has one."""
+    def artifacts(self, ids: Sequence[uuid.UUID] | None = None) -> dict[uuid.UUID, ArtifactInfo]:
+        """The artifact record of each of ``ids`` that has one (of every dataset when ``ids`` is None)."""
         r = self._t.datastore_record
         out: dict[uuid.UUID, ArtifactInfo] = {}
         with self._db.transaction(write=False) as conn:
-            for chunk in _chunks(list(ids), 500):
-                stmt = sa.select(r).where(r.c.dataset_id.in_(chunk), r.c.component == "")
+            for chunk in [None] if ids is None else _chunks(list(ids), 500):
+                stmt = sa.select(r).where(r.c.component == "")
+                if chunk is not None:
+                    stmt = stmt.where(r.c.dataset_id.in_(chunk))
                 for row in conn.execute(stmt).mappings():
                     out[row["dataset_id"]] = ArtifactInfo(
                         row["path"], row["formatter"], row["storage_class"], row["file_size"], row["checksum"]
                     )
+        return out
+
+    def existing(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
+        """Which of ``ids`` are registered: id → ``(dataset type id, run id)`` (bulk; for ingest and transfer)."""
+        d = self._t.dataset
+        out: dict[uuid.UUID, tuple[int, int]] = {}
+        with self._db.transaction(write=False) as conn:
+            for chunk in _chunks(list(ids), 500):
+                stmt = sa.select(d.c.id, d.c.dataset_type_id, d.c.run_id).where(d.c.id.in_(chunk))
+                for row in conn.execute(stmt):
+                    out[row[0]] = (row[1], row[2])
         return out
 
     def count(self) -> int:

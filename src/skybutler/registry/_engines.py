@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -229,6 +230,55 @@ class Database:
         else:
             params = compiled.construct_params(extracted_parameters=key.bindparams)
         return compiled.string, [params[name] for name in compiled.positiontup or ()]
+
+    def insert_many(
+        self, conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    ) -> None:
+        """INSERT ``rows`` (tuples in ``columns`` order) in bulk, inside the caller's transaction.
+
+        On SQLite the statement runs with the driver's ``executemany`` (SQLAlchemy's per-row parameter
+        processing costs about 30 µs a row), UUIDs passed as the hex text SQLAlchemy stores; on PostgreSQL
+        the rows go through ``COPY``.  A refused row raises `sqlalchemy.exc.IntegrityError` on both back-ends.
+        """
+        if self.dialect != "sqlite":
+            self._copy_rows(conn, table, columns, rows)
+            return
+        names = ", ".join('"' + c + '"' for c in columns)
+        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})'
+
+        uuids = [k for k, c in enumerate(columns) if isinstance(table.c[c].type, sa.Uuid)]
+        if uuids:
+            converted = []
+            for row in rows:
+                values = list(row)
+                for k in uuids:
+                    v = values[k]
+                    if isinstance(v, uuid.UUID):
+                        values[k] = v.hex
+                converted.append(values)
+            rows = converted  # type: ignore[assignment]
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, rows)
+        except sqlite3.IntegrityError as exc:
+            raise sa.exc.IntegrityError(sql, None, exc) from None
+        finally:
+            cursor.close()
+
+    @staticmethod
+    def _copy_rows(conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """PostgreSQL: ``COPY ... FROM STDIN`` through psycopg, several times faster than an executemany."""
+        import psycopg
+
+        names = ", ".join('"' + c + '"' for c in columns)
+        sql = f'COPY "{table.name}" ({names}) FROM STDIN'
+        raw: Any = conn.connection.driver_connection
+        try:
+            with raw.cursor() as cursor, cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.errors.IntegrityError as exc:
+            raise sa.exc.IntegrityError(sql, None, exc) from None
 
     # -- dialect differences --------------------------------------------------------------------------------
     def insert_ignore(self, table: sa.Table, index: Sequence[str] | None = None) -> Any:

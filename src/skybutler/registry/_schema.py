@@ -206,8 +206,11 @@ def tags_lookup_indexes(universe: DimensionUniverse, group: DimensionGroup, name
     for dim in group.required:
         keys = [d for d in universe[dim].required if d in group.required]
         if keys != list(group.required[: len(keys)]):
-            # led by type and collection, like the unique index, so planners without statistics prefer it
-            out.append((f"{name}_{dim}", ["dataset_type_id", "collection_id", *keys]))
+            # Led by type and collection like the unique index, then the other dimensions (so rows come out in
+            # data-ID order once this dimension is fixed, and planners without statistics prefer it to a
+            # sort-free scan of the unique index), then the dataset ID: a covering index.
+            rest = [d for d in group.required if d not in keys]
+            out.append((f"{name}_{dim}", ["dataset_type_id", "collection_id", *keys, *rest, "dataset_id"]))
     return out
 
 

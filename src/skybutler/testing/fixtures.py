@@ -16,16 +16,23 @@ from pathlib import Path
 import pytest
 
 from skybutler.butler import Butler
+from skybutler.testing.http import http_root
+from skybutler.testing.s3 import s3_endpoint, s3_root
 from skybutler.testing.sample import populate_sample
+from skybutler.transports import Transport, open_transport
 
 __all__ = [
     "POSTGRES_URL",
     "butler",
     "fresh_schema",
+    "http_root",
     "populate_sample",
     "postgres_answers",
     "registry_url",
     "repo",
+    "s3_endpoint",
+    "s3_root",
+    "transport",
 ]
 
 POSTGRES_URL = os.environ.get("SKYBUTLER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -89,12 +96,35 @@ def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
 
 
 @pytest.fixture
-def repo(registry_url: tuple[str, str | None], tmp_path: Path) -> str:
-    """A new, empty repository (default universe) on each registry back-end; returns its root."""
+def repo(request: pytest.FixtureRequest, registry_url: tuple[str, str | None], tmp_path: Path) -> str:
+    """A new, empty repository (default universe) on each registry back-end; returns its root.
+
+    With ``SKYBUTLER_TEST_DATASTORE=s3`` its files go to a fresh bucket on the loopback S3 server, so a whole
+    suite that uses ``repo`` or ``butler`` runs against an S3 datastore.
+    """
     url, schema = registry_url
     root = tmp_path / "repo"
     registry = None if url.startswith("sqlite") else url
+    if os.environ.get("SKYBUTLER_TEST_DATASTORE") == "s3":
+        endpoint = request.getfixturevalue("s3_endpoint")
+        return Butler.create(
+            root,
+            registry=registry,
+            schema=schema,
+            datastore=request.getfixturevalue("s3_root"),
+            config={"datastore": {"transport": {"endpoint_url": endpoint}}},
+        )
     return Butler.create(root, registry=registry, schema=schema)
+
+
+@pytest.fixture(params=["local", "memory", pytest.param("s3", marks=pytest.mark.s3)])
+def transport(request: pytest.FixtureRequest, tmp_path: Path) -> Transport:
+    """An empty transport root of each kind: local files, memory, and S3 (moto's server on loopback)."""
+    if request.param == "local":
+        return open_transport((tmp_path / "transport").as_uri())
+    if request.param == "memory":
+        return open_transport(f"mem://{uuid.uuid4().hex}/")
+    return open_transport(request.getfixturevalue("s3_root"), endpoint_url=request.getfixturevalue("s3_endpoint"))
 
 
 @pytest.fixture

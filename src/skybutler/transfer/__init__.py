@@ -6,4 +6,35 @@ facade's methods delegate here.  Modules take the butler's registry and datastor
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from skybutler.transfer._export import EXPORT_FORMAT_VERSION, ExportReport, export_datasets
+from skybutler.transfer._import import ImportReport, import_export
+from skybutler.transfer._ingest import FileDataset, IngestReport, ingest_files
+from skybutler.transfer._modes import TRANSFER_MODES
+from skybutler.transfer._raws import ingest_raws
+from skybutler.transfer._repo_transfer import transfer_datasets
+from skybutler.transfer._translators import (
+    GenericTranslator,
+    MetadataTranslator,
+    ObservationInfo,
+    metadata_translators,
+    observation_records,
+)
+
+__all__ = [
+    "EXPORT_FORMAT_VERSION",
+    "TRANSFER_MODES",
+    "ExportReport",
+    "FileDataset",
+    "GenericTranslator",
+    "ImportReport",
+    "IngestReport",
+    "MetadataTranslator",
+    "ObservationInfo",
+    "export_datasets",
+    "import_export",
+    "ingest_files",
+    "ingest_raws",
+    "metadata_translators",
+    "observation_records",
+    "transfer_datasets",
+]

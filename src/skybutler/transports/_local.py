@@ -135,7 +135,7 @@ class LocalTransport(Transport):
         try:
             os.replace(self._base_str + src, target)
         except FileNotFoundError:
-            if not os.path.exists(self._base_str + src):
+            if not os.path.lexists(self._base_str + src):  # lexists: a relative symlink may dangle until moved
                 raise ArtifactNotFoundError(f"No file {self._base_str + src} to move.") from None
             self._made.discard(os.path.dirname(target))
             self._ensure_parent(target)

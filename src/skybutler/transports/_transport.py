@@ -6,7 +6,7 @@ import io
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, ClassVar
@@ -26,6 +26,15 @@ class Transport(ABC):
     can_write: ClassVar[bool] = True
     is_local: ClassVar[bool] = False
     """True when keys map to local paths (`local_path` works)."""
+    can_list: ClassVar[bool] = True
+    """False where the protocol cannot list keys (plain HTTP): `keys` raises `StorageError`."""
+    options: ClassVar[frozenset[str]] = frozenset()
+    """Keyword options the constructor accepts (``datastore.transport`` in ``butler.yaml``)."""
+    concurrency: int = 1
+    """Requests worth running in parallel for bulk work (1 for local files; more for object stores)."""
+    can_create: bool = False
+    """True when `open_create` works: an atomic write that refuses to replace an existing key.  The datastore
+    then writes each artifact at its final key (one request) instead of staging it and moving it."""
 
     def __init__(self, root: str) -> None:
         self.root = root if root.endswith("/") else root + "/"
@@ -69,6 +78,36 @@ class Transport(ABC):
             yield tmp  # type: ignore[misc]
             tmp.seek(0)
             self.put(key, tmp.read())
+
+    @contextmanager
+    def open_create(self, key: str, *, owner: str | None = None) -> Iterator[BinaryIO]:
+        """Like `open_write`, but the bytes land only if ``key`` does not exist; else `FileExistsError`.
+
+        Only for transports with `can_create`.  Nothing is stored when the block raises.  ``owner`` (a
+        dataset ID) is stored with the object and returned by `owner`, so reconcile can recognise the
+        artifact of a put that crashed before registering it.
+        """
+        if not self.can_create:
+            raise NotImplementedError(f"{type(self).__name__} cannot create keys exclusively (can_create is False).")
+        raise NotImplementedError(f"{type(self).__name__} sets can_create but does not implement open_create.")
+        yield  # type: ignore[unreachable]
+
+    def owner(self, key: str) -> str | None:
+        """The ``owner`` given to `open_create` for ``key``, or ``None``."""
+        return None
+
+    def mtime(self, key: str) -> float | None:
+        """When ``key`` was last written (POSIX seconds), or ``None`` where the transport cannot tell."""
+        return None
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Remove many keys (object stores batch them)."""
+        for key in keys:
+            self.delete(key)
+
+    def url(self, key: str, *, expires_in: int = 3600) -> str | None:
+        """A URL that reads ``key`` without our credentials (presigned, or public); ``None`` if there is none."""
+        return None
 
     def move(self, src: str, dst: str) -> None:
         """Move ``src`` to ``dst`` (replacing it); object stores copy then delete."""

@@ -1,0 +1,141 @@
+"""A local cache of remote artifacts: size-bounded, checksum-verified, shared safely by several processes.
+
+Files are named by their recorded checksum (content addressing), so a cached file can only ever hold the
+bytes the registry recorded: it is hashed while downloading and kept only if it matches.  Several processes
+may share one directory: each downloads to a private temporary name and renames it into place (the rename is
+atomic, and two processes fetching the same artifact rename identical bytes); eviction of the least
+recently used files runs under a file lock, and a reader that already opened a file keeps reading it after
+eviction (POSIX unlink semantics).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from skybutler.datastore._checksums import HashingWriter
+from skybutler.errors import CorruptArtifactError
+
+if TYPE_CHECKING:
+    from skybutler.datasets import ArtifactInfo
+
+__all__ = ["ArtifactCache", "CacheStatus"]
+
+_TMP = ".tmp-"
+_LOCK = ".lock"
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStatus:
+    """What a cache directory holds."""
+
+    directory: Path
+    files: int
+    bytes: int
+    max_bytes: int
+
+
+class ArtifactCache:
+    """Artifacts copied from a remote transport into ``directory``, at most ``max_bytes`` in total."""
+
+    def __init__(self, directory: Path, max_bytes: int) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.hits = 0
+        self.misses = 0
+
+    def _name(self, artifact: ArtifactInfo) -> Path:
+        algorithm, _, digest = (artifact.checksum or "").partition(":")
+        suffix = "".join(Path(artifact.path).suffixes[-2:])
+        return self.directory / f"{digest[:2]}" / f"{algorithm}-{digest}{suffix}"
+
+    def open(self, artifact: ArtifactInfo, source: Callable[[], BinaryIO], uri: str) -> BinaryIO:
+        """A local file of the artifact's bytes: from the cache, or downloaded, verified and kept.
+
+        Raises
+        ------
+        CorruptArtifactError
+            The downloaded bytes differ from the record (nothing is cached).
+        """
+        path = self._name(artifact)
+        try:
+            stream = open(path, "rb")  # noqa: SIM115 (handed to the caller)
+        except FileNotFoundError:
+            pass
+        else:
+            self.hits += 1
+            try:
+                os.utime(path)  # recently used: evicted last
+            except FileNotFoundError:
+                pass  # evicted by another process after we opened it: our handle still reads it
+            return stream
+        self.misses += 1
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{_TMP}{uuid.uuid4().hex}")
+        algorithm = (artifact.checksum or "").partition(":")[0]
+        try:
+            with source() as src, open(tmp, "wb") as dst:
+                writer = HashingWriter(dst, algorithm)
+                shutil.copyfileobj(src, writer, 4 << 20)
+            if writer.size != artifact.size or writer.checksum != artifact.checksum:
+                raise CorruptArtifactError(
+                    f"The file of this dataset is corrupt: {uri} has {writer.size} bytes and checksum "
+                    f"{writer.checksum}, but {artifact.size} bytes and {artifact.checksum} were recorded. Restore "
+                    "it from a copy, or remove the dataset and put it again; butler.verify() finds others."
+                )
+            stream = open(tmp, "rb")  # noqa: SIM115 (opened before the rename, so eviction cannot race it)
+            tmp.replace(path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        self._evict(keep=path)
+        return stream
+
+    def _evict(self, keep: Path) -> None:
+        """Delete least recently used files until the total fits ``max_bytes`` (under the directory's lock)."""
+        from filelock import FileLock
+
+        with FileLock(self.directory / _LOCK, timeout=60):
+            files = self._files()
+            total = sum(size for _, size, _ in files)
+            for path, size, _ in sorted(files, key=lambda f: f[2]):
+                if total <= self.max_bytes:
+                    break
+                if path == keep:
+                    continue
+                path.unlink(missing_ok=True)
+                total -= size
+
+    def _files(self) -> list[tuple[Path, int, float]]:
+        out = []
+        for entry in self.directory.glob("*/*"):
+            if entry.name.startswith(_TMP):
+                continue
+            try:
+                st = entry.stat()
+            except FileNotFoundError:
+                continue
+            out.append((entry, st.st_size, st.st_mtime))
+        return out
+
+    def status(self) -> CacheStatus:
+        """How many files and bytes the cache holds."""
+        files = self._files() if self.directory.exists() else []
+        return CacheStatus(self.directory, len(files), sum(size for _, size, _ in files), self.max_bytes)
+
+    def clear(self) -> int:
+        """Delete every cached file (not temporary files of downloads in progress); return how many."""
+        if not self.directory.exists():
+            return 0
+        from filelock import FileLock
+
+        with FileLock(self.directory / _LOCK, timeout=60):
+            files = self._files()
+            for path, _, _ in files:
+                path.unlink(missing_ok=True)
+        return len(files)

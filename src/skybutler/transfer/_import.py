@@ -1,0 +1,448 @@
+"""``butler.import_``: load an export (ours or the reference butler's) into a repository, all or nothing.
+
+1. Read and check the whole file into an `ImportPlan` (`_import_plan`): a malformed file fails here, with
+   its place in the file, before anything is touched.
+2. Stage the dataset files (when the export has them) under staging names in the datastore.
+3. Apply the plan in one registry transaction: dimension records, dataset types, collections, datasets,
+   tags, certifications.
+4. Promote the staged files.  On any failure in 2-3 the staged files are deleted, the transaction rolled
+   back and the in-memory caches dropped: the repository is as it was.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from skybutler.datasets import ArtifactInfo, DatasetRef
+from skybutler.datastore import Staged
+from skybutler.datastore._checksums import checksum_stream
+from skybutler.dimensions import DataCoordinate, DimensionRecord
+from skybutler.errors import (
+    ConfigError,
+    ConflictError,
+    DataIdError,
+    ExportFormatError,
+    PermissionDeniedError,
+    SkyButlerError,
+)
+from skybutler.formatters import formatters
+from skybutler.registry import CollectionType, NewDataset
+from skybutler.registry._collection_ops import associate, certify
+from skybutler.transfer._artifact_files import ExportFiles, check_transfer, stage_file
+from skybutler.transfer._import_plan import DatasetEntry, ImportPlan, read_plan
+from skybutler.transfer._yaml_fast import load_document
+from skybutler.transfer._yaml_format import REFERENCE_FORMATTERS, format_error
+
+if TYPE_CHECKING:
+    from skybutler.butler import Butler
+    from skybutler.datasets import DatasetType
+    from skybutler.dimensions import Timespan
+    from skybutler.registry import CollectionRecord, Registry
+    from skybutler.types import Progress, UriLike
+
+__all__ = ["ImportReport", "import_export"]
+
+#: Name of the export document inside a zip archive written by `Butler.export`.
+ZIP_DOCUMENT = "export.yaml"
+
+
+@dataclass
+class ImportReport:
+    """What `Butler.import_` did."""
+
+    source: str
+    datasets: int = 0
+    """Datasets registered."""
+    skipped: int = 0
+    """Datasets already in the repository, identical, left as they were (``skip_existing``)."""
+    dimension_records: int = 0
+    """Dimension records in the file (existing identical keys are kept as they are)."""
+    dataset_types: int = 0
+    collections: int = 0
+    artifacts: int = 0
+    """Files recorded: brought in (from a directory or archive), or found in place (registry-only import)."""
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    """What the import had to adapt (older universe versions, unknown formatters)."""
+
+    def __str__(self) -> str:
+        return (
+            f"imported {self.datasets} dataset(s) ({self.skipped} skipped), {self.dimension_records} record(s), "
+            f"{self.dataset_types} dataset type(s), {self.collections} collection(s), {self.artifacts} file(s) "
+            f"from {self.source} in {self.seconds:.2f} s"
+        )
+
+
+def import_export(
+    butler: Butler,
+    path: UriLike,
+    *,
+    directory: UriLike | None = None,
+    transfer: str | None = None,
+    skip_existing: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import an export file into ``butler``'s repository (see `Butler.import_`)."""
+    if not butler.writeable:
+        raise PermissionDeniedError("import_ changes the repository; open the butler with writeable=True.")
+    started = time.perf_counter()
+    source = str(path)
+    archive: zipfile.ZipFile | None = None
+    if source.endswith(".zip"):
+        try:
+            archive = zipfile.ZipFile(source)
+            text: bytes = archive.read(ZIP_DOCUMENT)
+        except (OSError, KeyError, zipfile.BadZipFile) as exc:
+            raise ExportFormatError(f"{source} is not an export archive (with {ZIP_DOCUMENT}): {exc}.") from None
+    else:
+        try:
+            text = Path(source).read_bytes()
+        except OSError as exc:
+            raise ExportFormatError(f"Cannot read the export file {source}: {exc}.") from None
+    try:
+        files = ExportFiles(archive) if archive is not None else None
+        if directory is not None:
+            files = ExportFiles(Path(str(directory)))
+        mode = check_transfer(transfer)
+        if mode == "move" and archive is not None:
+            raise ConfigError("transfer='move' cannot take files out of a zip archive; use transfer='copy'.")
+        if progress is not None:
+            progress("read", 0, None)
+        registry = butler.registry
+
+        def registered(name: str) -> DatasetType | None:
+            found = registry.dataset_types.find(name)
+            return None if found is None else found.dataset_type
+
+        plan = read_plan(load_document(text, source), source, text, registry.universe, registered)
+        report = ImportReport(source, notes=list(plan.notes))
+        _Importer(butler, plan, text, files, mode, skip_existing, progress, report).run()
+    finally:
+        if archive is not None:
+            archive.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+class _Importer:
+    def __init__(
+        self,
+        butler: Butler,
+        plan: ImportPlan,
+        text: bytes,
+        files: ExportFiles | None,
+        mode: str,
+        skip_existing: bool,
+        progress: Progress | None,
+        report: ImportReport,
+    ) -> None:
+        self.butler = butler
+        self.registry: Registry = butler.registry
+        self.datastore = butler.datastore
+        self.plan = plan
+        self.text = text
+        self.files = files
+        self.mode = mode
+        self.skip_existing = skip_existing
+        self.progress = progress
+        self.report = report
+        self.staged: dict[uuid.UUID, Staged] = {}
+        self.in_place: dict[uuid.UUID, ArtifactInfo] = {}
+        """Files already at their exported paths in this datastore (registry-only imports)."""
+
+    def error(self, entry: DatasetEntry | tuple[str | int, ...], message: str) -> ExportFormatError:
+        location = entry.location if isinstance(entry, DatasetEntry) else entry
+        return format_error(self.plan.source, self.text, location, message)
+
+    def run(self) -> None:
+        self._drop_existing()
+        total = len(self.plan.datasets)
+        try:
+            if self.files is not None:
+                self._stage_files()
+            else:
+                self._files_in_place()
+            with self.registry.db.transaction():
+                self._apply()
+        except BaseException:
+            for staged in self.staged.values():
+                self.datastore.abort(staged)
+            self.registry.collections.forget_cached()
+            self.registry.dataset_types.forget_cached()
+            self.butler._forget_search_paths()
+            raise
+        for staged in self.staged.values():
+            self.datastore.promote(staged)
+        if self.mode == "move" and self.files is not None:
+            for entry in self.plan.datasets.values():
+                if entry.id in self.staged and entry.path is not None:
+                    self.files.remove(entry.path)
+        self.butler._forget_search_paths()
+        self.report.datasets = total
+        self.report.artifacts = len(self.staged) + len(self.in_place)
+        if self.progress is not None:
+            self.progress("done", total, total)
+
+    # -- existing datasets ---------------------------------------------------------------------------------
+    def _drop_existing(self) -> None:
+        """Datasets whose IDs exist: identical ones are skipped (``skip_existing``), others refused."""
+        plan = self.plan
+        ids = list(plan.datasets)
+        if not ids or self.registry.datasets.count() == 0:
+            return
+        d = self.registry.tables.dataset
+        found: dict[uuid.UUID, tuple[int, int]] = {}
+        with self.registry.db.transaction(write=False) as conn:
+            for start in range(0, len(ids), 500):
+                stmt = sa.select(d.c.id, d.c.dataset_type_id, d.c.run_id).where(d.c.id.in_(ids[start : start + 500]))
+                for row in conn.execute(stmt):
+                    found[row[0] if isinstance(row[0], uuid.UUID) else uuid.UUID(hex=row[0])] = (row[1], row[2])
+        by_type: dict[int, list[uuid.UUID]] = {}
+        for dataset_id, (type_id, _) in found.items():
+            by_type.setdefault(type_id, []).append(dataset_id)
+        values: dict[uuid.UUID, tuple[Any, ...]] = {}
+        for type_id, group in by_type.items():
+            stored = self.registry.dataset_types.by_id(type_id)
+            values.update((row.id, row.values) for row in self.registry.datasets.by_ids([stored], group))
+        for dataset_id, (type_id, run_id) in found.items():
+            entry = plan.datasets[dataset_id]
+            type_name = self.registry.dataset_types.by_id(type_id).dataset_type.name
+            run = self.registry.collections.by_id(run_id).name
+            if (type_name, run, values.get(dataset_id)) != (entry.dataset_type, entry.run, entry.values):
+                raise ConflictError(
+                    f"{plan.source} {'.'.join(map(str, entry.location))}: dataset {dataset_id} already exists here "
+                    f"with other contents ({type_name} in {run!r}); nothing was imported."
+                )
+            if not self.skip_existing:
+                raise ConflictError(
+                    f"Dataset {dataset_id} ({entry.dataset_type} in {entry.run!r}) is already in the repository; "
+                    "pass skip_existing=True to import the rest (nothing was imported)."
+                )
+            del plan.datasets[dataset_id]
+            self.report.skipped += 1
+
+    # -- files ---------------------------------------------------------------------------------------------
+    def _formatter(self, entry: DatasetEntry, dataset_type: DatasetType) -> str:
+        name = entry.formatter
+        if name is not None and name in REFERENCE_FORMATTERS:
+            name = REFERENCE_FORMATTERS[name]
+        if name is None or name not in formatters.names():
+            chosen, _ = self.datastore.formatter_for(dataset_type)
+            if name is not None:
+                note = f"formatter {name!r} is not known here: files of {dataset_type.name!r} recorded as {chosen!r}"
+                if note not in self.report.notes:
+                    self.report.notes.append(note)
+            return chosen
+        if self.datastore.formatter_instance(name).unsafe:
+            configured = self.datastore.config.formatters
+            if name not in (configured.get(dataset_type.name), configured.get(dataset_type.storage_class)):
+                raise self.error(
+                    entry,
+                    f"formatter {name!r} runs code when reading; name it in datastore.formatters for "
+                    f"{dataset_type.name!r} to import such files.",
+                )
+        return name
+
+    def _dataset_type(self, name: str) -> DatasetType:
+        found = self.plan.dataset_types.get(name)
+        if found is None:
+            found = self.registry.dataset_types.get(name).dataset_type
+        return found
+
+    def _stage_files(self) -> None:
+        assert self.files is not None
+        files = self.files
+        entries = [e for e in self.plan.datasets.values() if e.path is not None]
+        transport = self.datastore.transport
+        for n, entry in enumerate(entries):
+            assert entry.path is not None
+            dataset_type = self._dataset_type(entry.dataset_type)
+            formatter = self._formatter(entry, dataset_type)
+            exts = self.datastore.formatter_instance(formatter).extensions
+            ext = next((x for x in exts if entry.path.endswith(x)), Path(entry.path).suffix)
+            coord = DataCoordinate.from_required(dataset_type.dimensions, entry.values)
+            try:
+                final = self.datastore.template_for(dataset_type).render(dataset_type, coord, entry.run, entry.id.hex)
+                final += ext
+            except ConfigError:  # the template needs implied values: keep the export's own layout
+                final = entry.path
+            if transport.exists(final):
+                final = final[: -len(ext) or None] + f"_{entry.id.hex[:12]}" + ext
+            key, size, checksum = stage_file(self.datastore, files, entry.path, final, entry.id.hex, ext, self.mode)
+            artifact = ArtifactInfo(final, formatter, dataset_type.storage_class, size, checksum)
+            self.staged[entry.id] = Staged(entry.id.hex, key, artifact)
+            if self.progress is not None and (n % 100 == 0 or n + 1 == len(entries)):
+                self.progress("files", n + 1, len(entries))
+
+    def _files_in_place(self) -> None:
+        """Registry-only import: a dataset whose exported path exists in this datastore gets that file recorded."""
+        transport = self.datastore.transport
+        algorithm = self.datastore.config.checksum
+        for entry in self.plan.datasets.values():
+            if entry.path is None or not transport.exists(entry.path):
+                continue
+            dataset_type = self._dataset_type(entry.dataset_type)
+            formatter = self._formatter(entry, dataset_type)
+            checksum = None
+            if algorithm == "none":
+                size = transport.size(entry.path)
+            else:
+                with transport.open(entry.path) as stream:
+                    checksum, size = checksum_stream(stream, algorithm)
+            self.in_place[entry.id] = ArtifactInfo(entry.path, formatter, dataset_type.storage_class, size, checksum)
+
+    # -- the transaction -----------------------------------------------------------------------------------
+    def _apply(self) -> None:
+        plan, registry = self.plan, self.registry
+        self._records()
+        for name, dataset_type in plan.dataset_types.items():
+            try:
+                self.report.dataset_types += registry.dataset_types.register(dataset_type)[1]
+            except SkyButlerError as exc:
+                raise type(exc)(f"{plan.source}: dataset type {name!r}: {exc}") from None
+        for name, doc in plan.runs.items():
+            self._collection(name, CollectionType.RUN, doc)
+        for name, (kind, doc) in plan.collections.items():
+            self._collection(name, kind, doc)
+        for name, children in plan.chains.items():
+            try:
+                registry.collections.set_chain(name, children)
+            except SkyButlerError as exc:
+                raise type(exc)(f"{plan.source}: chain {name!r}: {exc}") from None
+        self._datasets()
+        refs = self._refs_for_associations()
+        for collection, tags in plan.tagged.items():
+            self._check_kind(collection, CollectionType.TAGGED)
+            associate(registry, collection, [refs[i] for i, _ in tags])
+        for collection, ranges in plan.certified.items():
+            record = self._check_kind(collection, CollectionType.CALIBRATION)
+            current = self._current_certifications(
+                record.id, {refs[i].dataset_type.name for _, ids, _ in ranges for i in ids}
+            )
+            for span, ids, _ in ranges:
+                new = [refs[i] for i in ids if (i, span) not in current]  # re-imports skip what is there already
+                if new:
+                    certify(registry, collection, new, span)
+
+    def _records(self) -> None:
+        universe = self.registry.universe
+        records = dict(self.plan.records)
+        for name, derived in _derived_records(universe, records).items():
+            records.setdefault(name, []).extend(derived)
+        done = 0
+        total = sum(len(v) for v in records.values())
+        for element in sorted(records, key=lambda n: universe[n].index):
+            try:
+                self.registry.records.insert(element, records[element], skip_existing=True)
+            except DataIdError as exc:
+                raise DataIdError(f"{self.plan.source}: {element!r} records: {exc}") from None
+            done += len(records[element])
+            if self.progress is not None:
+                self.progress("records", done, total)
+        self.report.dimension_records = total
+
+    def _collection(self, name: str, kind: CollectionType, doc: str | None) -> None:
+        collections = self.registry.collections
+        try:
+            created = collections.register(name, kind, doc)[1]
+        except SkyButlerError as exc:
+            raise type(exc)(f"{self.plan.source}: collection {name!r}: {exc}") from None
+        self.report.collections += created
+
+    def _check_kind(self, name: str, kind: CollectionType) -> CollectionRecord:
+        record = self.registry.collections.find(name)
+        if record is None:
+            self._collection(name, kind, None)
+            return self.registry.collections.get(name)
+        if record.type is not kind:
+            raise ConflictError(
+                f"{self.plan.source}: {kind.name} associations for {name!r}, which is a {record.type.name} collection."
+            )
+        return record
+
+    def _current_certifications(self, collection_id: int, type_names: set[str]) -> set[tuple[uuid.UUID, Timespan]]:
+        out: set[tuple[uuid.UUID, Timespan]] = set()
+        for name in type_names:
+            stored = self.registry.dataset_types.get(name)
+            if stored.calibs is not None:
+                rows = self.registry.calibrations.history(stored, collection_id)
+                out.update((r.dataset_id, r.valid) for r in rows if r.recorded.end is None)
+        return out
+
+    def _datasets(self) -> None:
+        registry = self.registry
+        groups: dict[tuple[str, str], list[DatasetEntry]] = {}
+        for entry in self.plan.datasets.values():
+            groups.setdefault((entry.dataset_type, entry.run), []).append(entry)
+        done, total = 0, len(self.plan.datasets)
+        for (type_name, run), entries in groups.items():
+            stored = registry.dataset_types.get(type_name)
+            run_record = registry.collections.get(run)
+            new = []
+            for e in entries:
+                staged = self.staged.get(e.id)
+                new.append(NewDataset(e.id, e.values, self.in_place.get(e.id) if staged is None else staged.artifact))
+            try:
+                with registry.db.transaction():
+                    registry.datasets.insert(stored, run_record.id, new)
+            except (sa.exc.IntegrityError, ConflictError) as exc:
+                coords = [DataCoordinate.from_required(stored.dataset_type.dimensions, e.values) for e in entries]
+                if not isinstance(exc, sa.exc.IntegrityError):
+                    raise ConflictError(f"{self.plan.source}: {type_name} datasets in {run!r}: {exc}") from None
+                explained = registry.explain_insert_failure(stored, run_record, coords, exc)
+                raise type(explained)(f"{self.plan.source}: {explained} Nothing was imported.") from None
+            done += len(entries)
+            if self.progress is not None:
+                self.progress("datasets", done, total)
+
+    def _refs_for_associations(self) -> dict[uuid.UUID, DatasetRef]:
+        wanted: dict[uuid.UUID, tuple[str | int, ...]] = {}
+        for tags in self.plan.tagged.values():
+            wanted.update((i, tuple(loc)) for i, loc in tags)
+        for ranges in self.plan.certified.values():
+            for _, ids, loc in ranges:
+                wanted.update((i, tuple(loc)) for i in ids)
+        refs: dict[uuid.UUID, DatasetRef] = {}
+        missing: list[uuid.UUID] = []
+        for dataset_id in wanted:
+            entry = self.plan.datasets.get(dataset_id)
+            if entry is None:
+                missing.append(dataset_id)
+                continue
+            dataset_type = self._dataset_type(entry.dataset_type)
+            coord = DataCoordinate.from_required(dataset_type.dimensions, entry.values)
+            refs[dataset_id] = DatasetRef(dataset_id, dataset_type, coord, entry.run)
+        if missing:  # skipped as existing, or only in the repository already
+            for stored in self.registry.dataset_types.all():
+                for row in self.registry.datasets.by_ids([stored], missing):
+                    coord = DataCoordinate.from_required(stored.dataset_type.dimensions, row.values)
+                    run = self.registry.collections.by_id(row.run_id).name
+                    refs[row.id] = DatasetRef(row.id, stored.dataset_type, coord, run)
+            unknown = [i for i in missing if i not in refs]
+            if unknown:
+                raise self.error(
+                    wanted[unknown[0]],
+                    f"dataset {unknown[0]} is associated here but is neither in the file nor in the repository.",
+                )
+        return refs
+
+
+def _derived_records(universe: Any, records: dict[str, list[DimensionRecord]]) -> dict[str, list[DimensionRecord]]:
+    """Records of key-only dimensions (``band``) that the reference keeps no table for: from implied values."""
+    out: dict[str, list[DimensionRecord]] = {}
+    for name, recs in records.items():
+        for implied in universe[name].implies:
+            target = universe[implied]
+            if target.requires or target.record_fields() != (target.primary_key.name,) or implied in records:
+                continue
+            values = {r.get(implied) for r in recs} - {None}
+            have = {r.values[0] for r in out.get(implied, [])}
+            out.setdefault(implied, []).extend(DimensionRecord(target, (v,)) for v in sorted(values - have, key=str))
+    return out

@@ -1,0 +1,230 @@
+"""Fast paths for the bulk of an export: its ``dataset`` entries, read and written without PyYAML's per-node work.
+
+An export of 100 000 datasets is about two million YAML nodes; PyYAML builds each one in Python (tens of
+microseconds apiece, even with libyaml parsing).  Both the reference and we write dataset entries in one
+regular block layout::
+
+    - type: dataset
+      dataset_type: meta
+      run: run1
+      records:
+      - dataset_id:
+        - !uuid '01a2292d-efdb-7a02-abe2-867e57385ccf'
+        data_id:
+        - instrument: Cam
+          detector: 1
+        path: run1/meta/...
+        formatter: lsst.daf.butler.formatters.yaml.YamlFormatter
+
+`load_document` splits the ``data`` list at its top-level entries, reads dataset entries in that layout with
+a line reader, and hands every other entry -- and any dataset entry that strays from the layout (flow style,
+other quoting, other scalar types) -- to PyYAML; a document that cannot be split that way is read by PyYAML
+whole.  Either way the result is the same Python structure.  `dataset_entry_text` writes the layout.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import uuid
+from typing import Any
+
+import yaml
+
+from skybutler.transfer._yaml_format import ExportLoader, load_export
+
+__all__ = ["DatasetBlock", "dataset_entry_text", "load_document", "scalar_text", "write_document"]
+
+_INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
+_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./+-]*(?: [A-Za-z0-9_./+-]+)*\Z")
+#: Plain words YAML 1.1 reads as something other than text.
+_SPECIAL = frozenset(
+    ["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", ".inf", ".nan", "-.inf", "+.inf", ""]
+)
+_UUID = re.compile(r"!uuid '([0-9a-fA-F-]{32,36})'\Z")
+
+
+class _IrregularError(Exception):
+    """This entry strays from the regular layout: read it with PyYAML."""
+
+
+def _scalar(text: str) -> Any:
+    """A plain or single-quoted scalar of the layout (ints and simple text only)."""
+    if not text:
+        raise _IrregularError
+    first = text[0]
+    if first == "'":
+        if len(text) < 2 or text[-1] != "'" or "'" in text[1:-1].replace("''", ""):
+            raise _IrregularError
+        return text[1:-1].replace("''", "'")
+    if first == '"':
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise _IrregularError from None
+        if not isinstance(value, str):
+            raise _IrregularError
+        return value
+    if _INT.match(text):
+        return int(text)
+    if _PLAIN.match(text) and text.lower() not in _SPECIAL and ": " not in text and " #" not in text:
+        return text
+    raise _IrregularError
+
+
+def _dataset_entry(lines: list[str]) -> dict[str, Any]:
+    """Read one ``- type: dataset`` entry in the regular layout, or raise `_IrregularError`."""
+    if lines[0] != "- type: dataset":
+        raise _IrregularError
+    entry: dict[str, Any] = {"type": "dataset"}
+    i, n = 1, len(lines)
+    while i < n and not lines[i].startswith("  records:"):
+        key, sep, value = lines[i][2:].partition(": ")
+        if not lines[i].startswith("  ") or lines[i].startswith("   ") or not sep or key not in ("dataset_type", "run"):
+            raise _IrregularError
+        entry[key] = _scalar(value)
+        i += 1
+    if i >= n or lines[i] != "  records:":
+        raise _IrregularError
+    i += 1
+    records: list[dict[str, Any]] = []
+    while i < n:
+        if lines[i] != "  - dataset_id:":
+            raise _IrregularError
+        i += 1
+        ids = []
+        while i < n and lines[i].startswith("    - !uuid "):
+            m = _UUID.match(lines[i], 6)
+            if m is None:
+                raise _IrregularError
+            ids.append(uuid.UUID(m.group(1)))
+            i += 1
+        if i >= n or lines[i] != "    data_id:":
+            raise _IrregularError
+        i += 1
+        data_ids: list[dict[str, Any]] = []
+        while i < n and lines[i].startswith("    - "):
+            current: dict[str, Any] = {}
+            first = True
+            while i < n and (lines[i].startswith("    - ") if first else lines[i].startswith("      ")):
+                key, sep, value = lines[i][6:].partition(": ")
+                if not sep or not key.isidentifier() or key.lower() in _SPECIAL:
+                    raise _IrregularError
+                current[key] = _scalar(value)
+                first = False
+                i += 1
+            data_ids.append(current)
+        record: dict[str, Any] = {"dataset_id": ids, "data_id": data_ids}
+        while i < n and lines[i].startswith("    ") and not lines[i].startswith("     "):
+            key, sep, value = lines[i][4:].partition(": ")
+            if not sep or key not in ("path", "formatter"):
+                raise _IrregularError
+            record[key] = _scalar(value)
+            i += 1
+        records.append(record)
+    entry["records"] = records
+    return entry
+
+
+def load_document(text: str | bytes, source: str) -> Any:
+    """Parse an export document; the same result as `load_export`, faster for many datasets."""
+    as_text = text.decode() if isinstance(text, bytes) else text
+    head, sep, body = as_text.partition("\ndata:\n")
+    if not sep or "\t" in body or re.search(r"(?m)(?:^|[\s:-])[&*][A-Za-z0-9_-]+", body):
+        return load_export(text, source)  # another layout, tabs, or anchors and aliases: PyYAML reads it whole
+    lines = body.split("\n")
+    starts = [k for k, line in enumerate(lines) if line.startswith("- ")]
+    if not starts or any(line and not line.startswith((" ", "- ", "#")) for line in lines[: starts[0]] + lines):
+        return load_export(text, source)
+    document = load_export(head + "\ndata: []\n", source)
+    if not isinstance(document, dict):
+        return load_export(text, source)
+    entries: list[Any] = []
+    bounds = [*starts, len(lines)]
+    for start, end in itertools.pairwise(bounds):
+        chunk = lines[start:end]
+        while chunk and not chunk[-1].strip():
+            chunk.pop()
+        try:
+            entries.append(_dataset_entry(chunk))
+        except _IrregularError:
+            try:
+                (entry,) = yaml.load("\n".join(chunk), Loader=ExportLoader)
+            except (yaml.YAMLError, ValueError, TypeError):
+                return load_export(text, source)  # the whole document gives the right error position
+            entries.append(entry)
+    document["data"] = entries
+    return document
+
+
+#: Characters YAML allows unescaped inside a double-quoted scalar (printable, and not a line break).
+_QUOTABLE = re.compile("[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _quoted(value: str) -> str:
+    out = ['"']
+    for ch in value:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif _QUOTABLE.match(ch):
+            out.append(ch)
+        else:
+            code = ord(ch)
+            width = 2 if code < 0x100 else 4 if code < 0x10000 else 8
+            out.append(f"\\{'x' if width == 2 else 'u' if width == 4 else 'U'}{code:0{width}x}")
+    out.append('"')
+    return "".join(out)
+
+
+def scalar_text(value: Any) -> str:
+    """A scalar in the layout: ints plainly, safe text plainly, other text double-quoted with YAML escapes."""
+    if type(value) is int:
+        return str(value)
+    if isinstance(value, str):
+        if _PLAIN.match(value) and value.lower() not in _SPECIAL and not _INT.match(value):
+            return value
+        return _quoted(value)
+    raise TypeError(f"cannot write {value!r} as a data ID value")
+
+
+def dataset_entry_text(dataset_type: str, run: str, records: list[tuple[uuid.UUID, dict[str, Any], Any, Any]]) -> str:
+    """One ``dataset`` entry: ``records`` are (dataset ID, data ID, path or None, formatter or None)."""
+    out = [f"- type: dataset\n  dataset_type: {scalar_text(dataset_type)}\n  run: {scalar_text(run)}\n  records:\n"]
+    append = out.append
+    for dataset_id, data_id, path, formatter in records:
+        append(f"  - dataset_id:\n    - !uuid '{dataset_id}'\n    data_id:\n")
+        prefix = "    - "
+        for key, value in data_id.items():
+            append(f"{prefix}{scalar_text(key)}: {scalar_text(value)}\n")
+            prefix = "      "
+        if path is not None:
+            append(f"    path: {scalar_text(path)}\n")
+        if formatter is not None:
+            append(f"    formatter: {scalar_text(formatter)}\n")
+    return "".join(out)
+
+
+class DatasetBlock:
+    """A ``dataset`` entry to write with `dataset_entry_text` (see `write_document`)."""
+
+    __slots__ = ("dataset_type", "records", "run")
+
+    def __init__(self, dataset_type: str, run: str, records: list[tuple[uuid.UUID, dict[str, Any], Any, Any]]) -> None:
+        self.dataset_type = dataset_type
+        self.run = run
+        self.records = records
+
+
+def write_document(header: dict[str, Any], data: list[Any], stream: Any) -> None:
+    """Write an export: ``header`` keys, then ``data`` (mappings through PyYAML, `DatasetBlock` by hand)."""
+    from skybutler.transfer._yaml_format import dump_export
+
+    dump_export(header, stream)
+    stream.write("data:\n" if data else "data: []\n")
+    for entry in data:
+        if isinstance(entry, DatasetBlock):
+            stream.write(dataset_entry_text(entry.dataset_type, entry.run, entry.records))
+        else:
+            dump_export([entry], stream)

@@ -1,0 +1,288 @@
+"""Ingest of existing files: every transfer mode, idempotent re-runs, bad input, failures inside a batch."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from skybutler.butler import Butler
+from skybutler.datasets import DatasetRef
+from skybutler.dimensions import DataCoordinate
+from skybutler.errors import (
+    ArtifactNotFoundError,
+    CollectionError,
+    ConfigError,
+    ConflictError,
+    DataIdError,
+    DatasetTypeError,
+    PermissionDeniedError,
+)
+from skybutler.testing.sample import populate_sample
+from skybutler.transfer import FileDataset
+
+DIMS = ["instrument", "visit", "detector"]
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Iterator[Butler]:
+    """A SQLite repository with the sample instrument and the ``meta`` dataset type."""
+    Butler.create(tmp_path / "repo")
+    with Butler(tmp_path / "repo", run="ingest") as butler:
+        populate_sample(butler, n_visits=10, n_detectors=3)
+        butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
+        yield butler
+
+
+def _write(directory: Path, n: int = 6) -> list[FileDataset]:
+    """``n`` JSON files (visit, detector) and their FileDatasets."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(n):
+        visit, detector = divmod(i, 3)
+        path = directory / f"meta_{visit}_{detector}.json"
+        path.write_text(json.dumps({"visit": visit, "detector": detector}))
+        data_id = {"instrument": "Cam", "visit": visit, "detector": detector}
+        out.append(FileDataset(path, dataset_type="meta", data_id=data_id))
+    return out
+
+
+def _state(butler: Butler) -> tuple[int, list[str], list[str]]:
+    """Registry contents and every file under the repository (except the registry itself)."""
+    root = Path(butler.root)
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if not p.is_dir() and "registry" not in p.name)
+    return butler.registry.datasets.count(), files, sorted(c.name for c in butler.registry.query_collections())
+
+
+def _artifact(uri: str) -> Path:
+    assert uri.startswith("file://")
+    return Path(uri.removeprefix("file://"))
+
+
+@pytest.mark.parametrize("mode", ["copy", "move", "link", "hardlink", "symlink", "relsymlink", "direct", "auto"])
+def test_every_transfer_mode_gives_readable_datasets(local: Butler, tmp_path: Path, mode: str) -> None:
+    files = _write(tmp_path / "incoming")
+    refs = local.ingest(*files, transfer=mode)
+    assert len(refs) == len(files)
+    for ref, fd in zip(refs, files, strict=True):
+        assert local.get(ref) == {"visit": ref.data_id["visit"], "detector": ref.data_id["detector"]}
+        source = Path(fd.path)
+        stored = _artifact(local.get_uri(ref))
+        if mode == "direct":
+            assert stored == source
+            continue
+        assert stored.is_relative_to(Path(local.root))
+        if mode == "move":
+            assert not source.exists()
+            assert stored.is_file()
+            assert not stored.is_symlink()
+        elif mode in ("hardlink", "link", "auto"):  # same file system: a hard link (auto's rule)
+            assert stored.stat().st_ino == source.stat().st_ino
+            assert not stored.is_symlink()
+        elif mode == "symlink":
+            assert stored.is_symlink()
+            assert stored.readlink() == source
+        elif mode == "relsymlink":
+            assert stored.is_symlink()
+            assert not stored.readlink().is_absolute()
+            assert stored.resolve() == source.resolve()
+        else:  # copy
+            assert stored.stat().st_ino != source.stat().st_ino
+            assert source.exists()
+    report = local.reconcile(grace_seconds=0)
+    assert (report.unknown, report.missing, report.removed_staging) == ([], [], [])
+
+
+def test_checksums_are_recorded_and_verify(local: Butler, tmp_path: Path) -> None:
+    files = _write(tmp_path / "incoming", 3)
+    for mode, run in (("copy", "c"), ("direct", "d"), ("symlink", "s")):
+        refs = local.ingest(*files, transfer=mode, run=run)
+        for row in local.registry.datasets.by_ids([local.registry.dataset_types.get("meta")], [r.id for r in refs]):
+            assert row.artifact is not None
+            assert row.artifact.checksum is not None
+            assert row.artifact.checksum.startswith("xxh3_128:")
+            assert local.datastore.verify(row.artifact) is None
+
+
+def test_auto_registers_files_inside_the_datastore_in_place(local: Butler) -> None:
+    inside = Path(local.root) / "incoming"
+    files = _write(inside, 3)
+    refs = local.ingest(*files, transfer="auto")
+    for ref, fd in zip(refs, files, strict=True):
+        assert _artifact(local.get_uri(ref)) == Path(fd.path)
+    local.remove(refs[:1])  # the datastore owns in-place files: remove deletes them
+    assert not Path(files[0].path).exists()
+    assert Path(files[1].path).exists()
+
+
+def test_remove_never_deletes_a_direct_file(local: Butler, tmp_path: Path) -> None:
+    files = _write(tmp_path / "archive", 3)
+    refs = local.ingest(*files, transfer="direct")
+    assert local.remove(refs) == 3
+    assert all(Path(fd.path).exists() for fd in files)
+    assert local.reconcile(grace_seconds=0).missing == []
+
+
+def test_direct_files_are_verified_and_retrieved_where_they_are(local: Butler, tmp_path: Path) -> None:
+    files = _write(tmp_path / "archive", 2)
+    refs = local.ingest(*files, transfer="direct")
+    report = local.verify(refs)
+    assert (report.ok, report.problems) == (2, 0)
+    out = local.retrieve_artifacts(refs, tmp_path / "copies")
+    assert len(out) == 2
+    for path, fd in zip(out, files, strict=True):
+        assert Path(path).read_bytes() == Path(fd.path).read_bytes()
+        assert str(Path(fd.path)).lstrip("/") in path  # under the URI's own path, inside the destination
+
+
+def _ref(butler: Butler, run: str, visit: int, detector: int) -> DatasetRef:
+    dt = butler.get_dataset_type("meta")
+    given: dict[str, Any] = {"instrument": "Cam", "visit": visit, "detector": detector}
+    coord = DataCoordinate.from_required(dt.dimensions, tuple(given[d] for d in dt.dimensions.required))
+    return DatasetRef(uuid.uuid4(), dt, coord, run)
+
+
+def test_one_file_holding_two_datasets_is_kept_until_both_are_removed(local: Butler, tmp_path: Path) -> None:
+    path = tmp_path / "both.json"
+    path.write_text(json.dumps({"shared": True}))
+    refs = local.ingest(FileDataset(path, refs=[_ref(local, "multi", 0, 0), _ref(local, "multi", 0, 1)]))
+    assert local.get_uri(refs[0]) == local.get_uri(refs[1])
+    stored = _artifact(local.get_uri(refs[0]))
+    local.remove(refs[:1])
+    assert stored.exists()
+    assert local.get(refs[1]) == {"shared": True}
+    local.remove(refs[1:])
+    assert not stored.exists()
+
+
+def test_deterministic_ids_make_reingest_idempotent(local: Butler, tmp_path: Path) -> None:
+    files = _write(tmp_path / "incoming")
+    first = local.ingest(*files, transfer="copy", id_mode="deterministic", skip_existing=True)
+    before = _state(local)
+    again = local.ingest(*files, transfer="copy", id_mode="deterministic", skip_existing=True)
+    assert [r.id for r in again] == [r.id for r in first]
+    assert _state(local) == before
+    with pytest.raises(ConflictError, match="already registered"):
+        local.ingest(*files, transfer="copy", id_mode="deterministic")
+    assert _state(local) == before
+
+
+def test_skip_existing_with_random_ids_skips_by_data_id(local: Butler, tmp_path: Path) -> None:
+    files = _write(tmp_path / "incoming")
+    first = local.ingest(*files[:3], transfer="copy")
+    refs = local.ingest(*files, transfer="copy", skip_existing=True)
+    assert {r.id for r in first} <= {r.id for r in refs}
+    assert local.registry.datasets.count() == len(files)
+
+
+def test_refs_keep_their_ids_and_runs(local: Butler, tmp_path: Path) -> None:
+    files = _write(tmp_path / "incoming", 2)
+    given = [_ref(local, "second", 0, 0), _ref(local, "second", 0, 1)]
+    refs = local.ingest(*(FileDataset(fd.path, refs=[r]) for fd, r in zip(files, given, strict=True)))
+    assert refs == given
+    assert local.find_dataset("meta", given[1].data_id, collections="second") == refs[1]
+
+
+def test_progress_reports_check_and_batches(local: Butler, tmp_path: Path) -> None:
+    calls: list[tuple[str, int, int | None]] = []
+    local.ingest(*_write(tmp_path / "incoming"), transfer="copy", batch_size=4,
+                 progress=lambda phase, done, total: calls.append((phase, done, total)))  # fmt: skip
+    assert calls == [("check", 6, 6), ("ingest", 4, 6), ("ingest", 6, 6)]
+
+
+def _bad_cases(tmp: Path) -> dict[str, tuple[type[Exception], list[FileDataset], dict[str, Any]]]:
+    path = tmp / "x.json"
+    path.write_text("{}")
+
+    def fd(dataset_type: str = "meta", file: Path = path, formatter: str | None = None, **data_id: Any) -> FileDataset:
+        given = {"instrument": "Cam", "visit": 1, "detector": 1, **data_id}
+        given = {k: v for k, v in given.items() if v is not None}
+        return FileDataset(file, dataset_type=dataset_type, data_id=given, formatter=formatter)
+
+    return {
+        "missing file": (ArtifactNotFoundError, [fd(file=tmp / "nope.json")], {}),
+        "unknown dataset type": (DatasetTypeError, [fd("calexp")], {}),
+        "unknown record": (DataIdError, [fd(visit=999)], {}),
+        "missing key": (DataIdError, [fd(detector=None)], {}),
+        "contradicting implied value": (DataIdError, [fd(physical_filter="Cam-g")], {}),
+        "same dataset twice": (ConflictError, [fd(), fd()], {}),
+        "unknown transfer mode": (ConfigError, [fd()], {"transfer": "teleport"}),
+        "formatter for another storage class": (ConfigError, [fd(formatter="npy")], {}),
+        "run that is not a RUN": (CollectionError, [fd()], {"run": "tagged"}),
+        "unknown id mode": (ConfigError, [fd()], {"id_mode": "sometimes"}),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing file", "unknown dataset type", "unknown record", "missing key", "contradicting implied value",
+     "same dataset twice", "unknown transfer mode", "formatter for another storage class", "run that is not a RUN",
+     "unknown id mode"],
+)  # fmt: skip
+def test_bad_input_changes_nothing(butler: Butler, tmp_path: Path, case: str) -> None:
+    butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
+    butler.collections.register("tagged", "TAGGED")
+    butler.ingest(*_write(tmp_path / "first", 2), transfer="copy")
+    before = _state(butler)
+    error, datasets, kwargs = _bad_cases(tmp_path)[case]
+    with pytest.raises(error):
+        butler.ingest(*datasets, run=kwargs.pop("run", "new/run"), **kwargs)
+    assert _state(butler) == before
+
+
+def test_read_only_butler_and_missing_run_are_refused(local: Butler, tmp_path: Path) -> None:
+    files = _write(tmp_path / "incoming", 1)
+    with Butler(local.root) as reader, pytest.raises(PermissionDeniedError):
+        reader.ingest(*files)
+    with Butler(local.root, writeable=True) as no_run, pytest.raises(PermissionDeniedError, match="No run"):
+        no_run.ingest(*files)
+    with pytest.raises(DatasetTypeError, match="either refs"):
+        FileDataset(files[0].path)
+
+
+def test_a_failure_inside_a_batch_registers_nothing_of_it(local: Butler, tmp_path: Path) -> None:
+    files = _write(tmp_path / "incoming", 9)
+    victim = Path(files[7].path)
+
+    def vanish(phase: str, done: int, total: int | None) -> None:
+        if phase == "ingest" and done == 3:  # after the first batch: a later file disappears mid-ingest
+            victim.unlink()
+
+    with pytest.raises(ArtifactNotFoundError, match="gone missing"):
+        local.ingest(*files, transfer="copy", batch_size=3, id_mode="deterministic", progress=vanish)
+    assert local.registry.datasets.count() == 6  # the batches before the failing one (files 6-8)
+    staging = Path(local.root) / ".staging"
+    assert not staging.exists() or not any(staging.iterdir())
+    report = local.reconcile(grace_seconds=0)
+    assert (report.unknown, report.missing, report.promoted, report.removed_staging) == ([], [], [], [])
+    victim.write_text(json.dumps({"visit": 2, "detector": 1}))
+    refs = local.ingest(*files, transfer="copy", batch_size=3, id_mode="deterministic", skip_existing=True)
+    assert [local.get(r) for r in refs] == [json.loads(Path(fd.path).read_text()) for fd in files[6:] + files[:6]]
+
+
+def test_a_failed_first_batch_leaves_no_new_run(local: Butler, tmp_path: Path) -> None:
+    files = _write(tmp_path / "incoming", 3)
+    before = _state(local)
+    victim = Path(files[1].path)
+    with pytest.raises(ArtifactNotFoundError):
+        local.ingest(*files, transfer="copy", run="brand/new",
+                     progress=lambda phase, done, total: victim.unlink() if phase == "check" else None)  # fmt: skip
+    assert _state(local) == before
+    assert local.registry.collections.find("brand/new") is None
+
+
+@pytest.mark.parametrize("mode", ["copy", "hardlink", "symlink"])
+def test_a_vanished_staging_folder_is_made_again(local: Butler, tmp_path: Path, mode: str) -> None:
+    files = _write(tmp_path / "incoming", 6)
+    staging = Path(local.root) / ".staging"
+
+    def remove_staging(phase: str, done: int, total: int | None) -> None:
+        if staging.exists() and not any(staging.iterdir()):
+            staging.rmdir()  # what another process's aborted put (or reconcile) does to an empty staging folder
+
+    refs = local.ingest(*files, transfer=mode, batch_size=2, progress=remove_staging)
+    assert [local.get(r)["visit"] for r in refs] == [0, 0, 0, 1, 1, 1]
