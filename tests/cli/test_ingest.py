@@ -79,9 +79,9 @@ def test_ingest_files_bad_input_ingests_nothing(run: Run, sample_repo: str, tmp_
     missing_option = run("ingest-files", sample_repo, str(table), "--run", "flats")
     assert missing_option.exit_code == 2
     assert "Missing option '--dataset-type'" in missing_option.stderr
-    bad_mode = run("ingest-files", sample_repo, str(table), "--dataset-type", "flat", "--run", "r", "-t", "teleport")
+    bad_mode = run("ingest-files", sample_repo, str(table), "--dataset-type", "flat", "--run", "r", "--transfer", "x")
     assert bad_mode.exit_code == 2
-    assert "'teleport' is not one of" in bad_mode.stderr
+    assert "'x' is not one of" in bad_mode.stderr
 
 
 def _fits(path: Path, seq: int, detector: int) -> Path:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from skybutler.cli._options import data_id_option, merged_data_id, open_butler, repo_argument
+from skybutler.cli._options import merged_data_id, open_butler, repo_argument
 from skybutler.cli._output import emit, format_option
 from skybutler.cli._progress import progress_bar
 
@@ -25,7 +25,7 @@ __all__ = ["TRANSFER_CHOICES", "ingest_files", "ingest_raws", "read_file_table"]
 TRANSFER_CHOICES = ("auto", "copy", "move", "link", "hardlink", "symlink", "relsymlink", "direct")
 
 transfer_option = click.option(
-    "--transfer", "-t", type=click.Choice(TRANSFER_CHOICES), default="auto", show_default=True,
+    "--transfer", type=click.Choice(TRANSFER_CHOICES), default="auto", show_default=True,
     help="How files come in: auto (in place inside the datastore, a hard link on the same file system, else a "
     "copy), copy, move, link, hardlink, symlink, relsymlink, or direct (registered where they are).",
 )  # fmt: skip
@@ -97,7 +97,8 @@ def _datasets(
 @click.option("--dataset-type", required=True, metavar="NAME", help="Registered dataset type of every file.")
 @click.option("--run", required=True, metavar="RUN", help="RUN collection to ingest into (created if needed).")
 @transfer_option
-@data_id_option
+@click.option("--data-id", "-d", "data_id", multiple=True, metavar="KEY=VALUE,...",
+              help="Data ID values shared by every row, e.g. instrument=Cam (repeatable).")  # fmt: skip
 @click.option("--prefix", type=click.Path(file_okay=False, path_type=Path),
               help="Directory relative paths in TABLE start from (default: TABLE's directory).")  # fmt: skip
 @click.option("--table-format", type=click.Choice(["csv", "yaml"]), help="Format of TABLE (default: by suffix).")
