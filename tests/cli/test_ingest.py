@@ -121,6 +121,10 @@ def test_ingest_raws_reports_ingested_skipped_and_failed(run: Run, repo: str, tm
     assert table.stderr.startswith(f"failed: {night / 'broken.fits'}: ")
     with Butler(repo) as butler:
         assert butler.query_datasets("raw", collections="TestCam/raw/all").count() == 4
+    unknown = run("ingest-raws", repo, str(night), "--translator", "nope")
+    assert unknown.exit_code == 2
+    assert unknown.stderr.startswith("error [")
+    assert "nope" in unknown.stderr
 
 
 def test_ingest_as_a_process(sample_repo: str, tmp_path: Path) -> None:
