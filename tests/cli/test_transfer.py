@@ -73,6 +73,10 @@ def test_a_failed_import_changes_nothing(run: Run, sample_repo: str, tmp_path: P
     assert "does not exist" in missing.stderr
     bad_transfer = run("export", sample_repo, str(tmp_path / "x.yaml"), "--transfer", "direct")
     assert bad_transfer.exit_code == 2
+    typo = run("export", sample_repo, str(tmp_path / "x.yaml"), "-c", "run1,nowhere")
+    assert typo.exit_code == 3
+    assert typo.stderr == "error [collection]: No collection named 'nowhere'; see `skybutler query-collections`.\n"
+    assert not (tmp_path / "x.yaml").exists()
 
 
 def test_transfer_datasets_dry_run_then_for_real(run: Run, any_repo: str, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ report (or one row of it with ``--format``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,11 +18,15 @@ from skybutler.cli._options import (
     find_refs,
     open_butler,
     repo_argument,
+    resolve_collections,
     split_names,
     where_option,
 )
 from skybutler.cli._output import emit, format_option
 from skybutler.cli._progress import progress_bar
+
+if TYPE_CHECKING:
+    from skybutler.butler import Butler
 
 __all__ = ["export", "import_", "transfer_datasets"]
 
@@ -32,6 +36,17 @@ dataset_types_option = click.option(
     "--dataset-types", "-t", multiple=True, metavar="NAMES", shell_complete=complete_dataset_types,
     help="Dataset types (repeat or comma-separate; globs allowed); default: all.",
 )  # fmt: skip
+
+
+def _known_collections(butler: Butler, values: tuple[str, ...]) -> list[str] | None:
+    """``--collections`` with globs expanded, each checked to exist (an export of a typo would be empty)."""
+    from skybutler.errors import CollectionError
+
+    names = resolve_collections(butler, values)
+    for name in names:
+        if not butler.query_collections(name):
+            raise CollectionError(f"No collection named {name!r}; see `skybutler query-collections`.")
+    return names or None
 
 
 def _report_row(report: Any, fields: tuple[str, ...]) -> dict[str, Any]:
@@ -65,7 +80,7 @@ def export(
     butler = open_butler(ctx, repo)
     with progress_bar(ctx) as progress:
         report = butler.export(
-            file, collections=split_names(collections) or None, dataset_types=split_names(dataset_types) or None,
+            file, collections=_known_collections(butler, collections), dataset_types=split_names(dataset_types) or None,
             where=where, directory=directory, transfer=transfer, include_dimensions=not no_dimensions,
             progress=progress,
         )  # fmt: skip
