@@ -149,3 +149,22 @@ def test_ingest_draws_progress_on_a_terminal(
     result = run("ingest-files", sample_repo, str(tmp_path / "t.csv"), "--dataset-type", "flat", "--run", "flats")
     assert result.exit_code == 0, result.output
     assert "━" in result.stderr
+
+
+def test_ingest_files_from_an_ecsv_table(run: Run, sample_repo: str, tmp_path: Path) -> None:
+    table_module = pytest.importorskip("astropy.table")
+    _register(sample_repo)
+    _npy(tmp_path, "e0.npy", 7.0)
+    _npy(tmp_path, "e1.npy", 8.0)
+    table = table_module.Table({"path": ["e0.npy", "e1.npy"], "detector": [0, 1]})
+    table.write(tmp_path / "files.ecsv", format="ascii.ecsv")  # space-delimited, typed columns
+    result = run("ingest-files", sample_repo, str(tmp_path / "files.ecsv"), "--dataset-type", "flat",
+                 "--run", "flats", "-d", "instrument=Cam")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with Butler(sample_repo) as butler:
+        assert butler.get("flat", instrument="Cam", detector=1, collections="flats")[0] == 8.0
+    (tmp_path / "bad.ecsv").write_text("# %ECSV 1.0\n# ---\n# datatype: [oops\npath\n")
+    bad = run("ingest-files", sample_repo, str(tmp_path / "bad.ecsv"), "--dataset-type", "flat", "--run", "x")
+    assert bad.exit_code == 2
+    assert bad.stderr.startswith("error [config]: ")
+    assert "is not valid ECSV" in bad.stderr

@@ -34,9 +34,10 @@ transfer_option = click.option(
 def read_file_table(path: Path, kind: str | None = None) -> list[dict[str, Any]]:
     """Rows of a table of files: each a mapping with ``path`` and data ID values.
 
-    The table is CSV (a header row; lines starting with ``#`` are comments, so an ECSV file whose data are
-    comma-separated reads as it is) or YAML (a list of mappings, or ``{files: [...]}``).  Empty CSV cells are
-    left out of the row; values stay text and are typed by the dimensions' fields on ingest.
+    The table is CSV (a header row; lines starting with ``#`` are comments), ECSV (astropy's enhanced CSV,
+    recognised by its ``# %ECSV`` first line; read with astropy, whatever its delimiter) or YAML (a list of
+    mappings, or ``{files: [...]}``).  Empty cells are left out of the row; CSV values stay text and are typed
+    by the dimensions' fields on ingest.
 
     Raises
     ------
@@ -49,7 +50,9 @@ def read_file_table(path: Path, kind: str | None = None) -> list[dict[str, Any]]
         text = stream.read()
     kind = kind or ("yaml" if path.suffix.lower() in (".yaml", ".yml") else "csv")
     rows: list[dict[str, Any]]
-    if kind == "csv":
+    if kind == "csv" and text.startswith("# %ECSV"):
+        rows = _read_ecsv(text, path)
+    elif kind == "csv":
         import csv
 
         lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
@@ -72,6 +75,29 @@ def read_file_table(path: Path, kind: str | None = None) -> list[dict[str, Any]]
     for i, row in enumerate(rows, start=1):
         if not row.get("path"):
             raise ConfigError(f"Row {i} of {path} has no 'path'; every row names its file in a 'path' column.")
+    return rows
+
+
+def _read_ecsv(text: str, path: Path) -> list[dict[str, Any]]:
+    """Rows of an ECSV table (astropy, imported only here); masked cells are left out."""
+    from skybutler.errors import ConfigError, MissingDependencyError
+
+    try:
+        from astropy.io import ascii as astropy_ascii
+    except ImportError:
+        raise MissingDependencyError(
+            f"{path} is ECSV, which needs astropy: pip install 'skybutler[fits]' (or write plain CSV)."
+        ) from None
+    try:
+        table = astropy_ascii.read(text, format="ecsv")
+    except Exception as exc:  # astropy raises several kinds for a malformed header
+        raise ConfigError(f"{path} is not valid ECSV: {' '.join(str(exc).split())}") from None
+    import numpy as np
+
+    rows = []
+    for record in table:
+        row = {name: record[name] for name in table.colnames if record[name] is not np.ma.masked}
+        rows.append({k: v.item() if isinstance(v, np.generic) else v for k, v in row.items()})
     return rows
 
 
@@ -116,9 +142,10 @@ def ingest_files(
     """Ingest existing files listed in a table.
 
     Register the files listed in TABLE as datasets of --dataset-type in --run.  TABLE is CSV (a header
-    row with a 'path' column and one column per data ID key; '#' lines are comments) or YAML (a list of
-    mappings with 'path' and the data ID keys).  An optional 'formatter' column overrides --formatter per
-    file.  --data-id gives values common to every row (e.g. instrument=Cam).  '-' reads TABLE from stdin.
+    row with a 'path' column and one column per data ID key; '#' lines are comments), ECSV (read with
+    astropy) or YAML (a list of mappings with 'path' and the data ID keys).  An optional 'formatter'
+    column overrides --formatter per file.  --data-id gives values common to every row (e.g.
+    instrument=Cam).  '-' reads TABLE from stdin.
 
     Everything is checked before a file moves: a missing file, unknown data ID or existing dataset (without
     --skip-existing) ingests nothing.
