@@ -150,3 +150,13 @@ def test_bulk_commands_draw_progress_on_a_terminal_unless_told_not_to(
         assert "━" in result.stderr, args  # a bar was drawn
         if quiet is not None:
             assert quiet.stderr == ""
+
+
+def test_transfer_direct_refers_to_the_source_files(run: Run, sample_repo: str, tmp_path: Path) -> None:
+    dest = Butler.create(tmp_path / "dest")
+    done = run("transfer-datasets", sample_repo, dest, "-t", "image", "--transfer", "direct")
+    assert done.exit_code == 0, done.output
+    assert done.stdout == "Transferred 4 dataset(s) (direct); 0 already in DEST.\n"
+    assert _files(tmp_path / "dest") == {tmp_path / "dest" / "butler.yaml"}  # no file copied
+    assert run("verify", dest).stdout == "4 ok, 0 missing, 0 corrupt, 0 unknown.\n"
+    assert run("transfer-datasets", sample_repo, dest, "--transfer", "move").exit_code == 2  # not a choice here
