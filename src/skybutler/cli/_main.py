@@ -26,6 +26,7 @@ __all__ = ["COMMANDS", "InternalError", "ReportedError", "cli", "commands", "mai
 #: Built-in subcommands: name -> "module:attribute" of the click command (imported when the command is used).
 COMMANDS = {
     "associate": "skybutler.cli._collections:associate",
+    "cache": "skybutler.cli._verify:cache",
     "calibration-history": "skybutler.cli._calibrations:calibration_history",
     "certify-calibrations": "skybutler.cli._calibrations:certify_calibrations",
     "collection-chain": "skybutler.cli._collections:collection_chain",
@@ -35,6 +36,10 @@ COMMANDS = {
     "decertify": "skybutler.cli._calibrations:decertify",
     "demo": "skybutler.cli._repo:demo",
     "disassociate": "skybutler.cli._collections:disassociate",
+    "export": "skybutler.cli._transfer:export",
+    "import": "skybutler.cli._transfer:import_",
+    "ingest-files": "skybutler.cli._ingest:ingest_files",
+    "ingest-raws": "skybutler.cli._ingest:ingest_raws",
     "insert-dimension-records": "skybutler.cli._records:insert_dimension_records",
     "migrate": "skybutler.cli._repo:migrate",
     "missing": "skybutler.cli._queries:missing",
@@ -50,6 +55,8 @@ COMMANDS = {
     "remove-dataset-type": "skybutler.cli._dataset_types:remove_dataset_type",
     "remove-runs": "skybutler.cli._collections:remove_runs",
     "retrieve-artifacts": "skybutler.cli._datasets:retrieve_artifacts",
+    "transfer-datasets": "skybutler.cli._transfer:transfer_datasets",
+    "verify": "skybutler.cli._verify:verify",
 }
 
 commands: PluginRegistry[click.Command] = PluginRegistry("cli", COMMANDS)
