@@ -69,7 +69,8 @@ class ReportedError(click.ClickException):
     def __init__(self, error: SkyButlerError) -> None:
         super().__init__(str(error))
         self.error = error
-        self.exit_code = error.exit_code
+        # click declares exit_code a class variable (8.5); this error's own code shadows it on the instance
+        setattr(self, "exit_code", error.exit_code)  # noqa: B010
 
     def format_message(self) -> str:
         return f"[{self.error.code}]: {self.message}"  # one line (a where-syntax error adds its caret)

@@ -111,4 +111,5 @@ def console() -> Any:
     """A rich console on stdout: the terminal's width, or a wide fixed one when piped (no wrapped rows)."""
     from rich.console import Console
 
-    return Console(width=None if sys.stdout.isatty() else 200, soft_wrap=False, file=click.get_text_stream("stdout"))
+    # sys.stdout as it is now (click's test runner swaps it), not the one at import
+    return Console(width=None if sys.stdout.isatty() else 200, soft_wrap=False, file=sys.stdout)
