@@ -245,3 +245,13 @@ def single_system_main(
         if args.baselines:
             report("baseline", args.n, run_baselines(root / "baseline", args.n))
     return 0 if all(ok(step) for step in steps) else 1
+
+
+def has_reference() -> bool:
+    """Whether the reference butler (``lsst-daf-butler``, the bench extra) is importable."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("lsst.daf.butler") is not None
+    except ModuleNotFoundError:  # no ``lsst`` namespace at all
+        return False

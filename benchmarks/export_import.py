@@ -15,7 +15,6 @@ printed.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import shutil
 import sys
 import tempfile
@@ -24,6 +23,8 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+
+from _common import has_reference
 
 N_DETECTORS = 100
 
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ours = skybutler(args.n, work, args.postgres)
         theirs = None
-        if not args.no_reference and importlib.util.find_spec("lsst.daf.butler") is not None:
+        if not args.no_reference and has_reference():
             try:
                 theirs = reference(args.n, work)
             except Exception as exc:  # report, do not hide, a reference failure

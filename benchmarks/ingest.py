@@ -14,7 +14,6 @@ Baselines: the same files copied with ``open``/``read``/``write`` and hard-linke
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from _common import N_DETECTORS, Step, check, meta_payload, report, timed
+from _common import N_DETECTORS, Step, check, has_reference, meta_payload, report, timed
 from skybutler import Butler
 from skybutler.testing.sample import populate_sample
 from skybutler.transfer import FileDataset
@@ -122,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         report("skybutler", args.n, ours, registry="sqlite")
         report("baseline", args.n, run_baselines(Path(tmp) / "baseline", args.n))
         theirs: list[Step] = []
-        if not args.no_reference and importlib.util.find_spec("lsst.daf.butler") is not None:
+        if not args.no_reference and has_reference():
             theirs = run_reference(Path(tmp) / "reference", args.n)
             report("lsst-daf-butler", args.n, theirs)
     by_name = {s.name: s for s in ours}

@@ -11,14 +11,13 @@ per step (above 1: skybutler is faster).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import Step, dir_size_bytes, peak_rss_kib, report, run_baselines
+from _common import Step, dir_size_bytes, has_reference, peak_rss_kib, report, run_baselines
 from w1_skybutler import run_skybutler
 
 
@@ -70,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                repo_bytes=dir_size_bytes(root / "skybutler" / "repo"))  # fmt: skip
         report("baseline", args.n, run_baselines(root / "baseline", args.n))
         report("startup", 1, startup_costs())
-        if args.no_reference or importlib.util.find_spec("lsst.daf.butler") is None:
+        if args.no_reference or not has_reference():
             print("lsst-daf-butler is not installed (pip install -e '.[bench]'): no ratios.")
             return 0 if all(s.ok or s.name in _not_yet() for s in ours) else 1
         from w1_reference import SYSTEM, reference_version, run_reference
