@@ -116,6 +116,11 @@ def _remote(uri: str) -> tuple[Transport, str]:
     return open_transport(parent + "/"), key
 
 
+def _source_exists(source: SourceFile) -> bool:
+    """Whether an ingest source is still where it was (a local path; remote sources are assumed there)."""
+    return source.local is None or os.path.lexists(source.local)
+
+
 class _StagingGoneError(Exception):
     """The staging folder vanished under a file operation (retried once)."""
 
@@ -174,17 +179,17 @@ class FileMover:
         StorageError
             The file could not be read, copied or linked.
         """
-        try:
-            return self._bring(mode, source, staging_key, final_key)
-        except _StagingGoneError:
-            # Removing the last staged file also removes the staging folder (a put's abort in another
-            # process, or reconcile): make it again and retry once.
-            assert self._root is not None
-            os.makedirs(self._root + STAGING, exist_ok=True)
-        try:
-            return self._bring(mode, source, staging_key, final_key)
-        except _StagingGoneError as exc:
-            raise StorageError(f"Could not {mode} {source.uri} into the datastore: {exc}") from exc
+        for attempt in range(3):
+            try:
+                return self._bring(mode, source, staging_key, final_key)
+            except _StagingGoneError as exc:
+                # Removing the last staged file also removes the staging folder (a put's abort in another
+                # process, or reconcile): make it again and retry (a few times: it can vanish again).
+                if attempt == 2:
+                    raise StorageError(f"Could not {mode} {source.uri} into the datastore: {exc}") from exc
+                assert self._root is not None
+                os.makedirs(self._root + STAGING, exist_ok=True)
+        raise AssertionError("unreachable")
 
     def _bring(self, mode: str, source: SourceFile, staging_key: str, final_key: str) -> tuple[int, str | None]:
         try:
@@ -208,7 +213,9 @@ class FileMover:
             raise
         except OSError as exc:
             self.transport.delete(staging_key)
-            if isinstance(exc, FileNotFoundError) and self._root and not os.path.isdir(self._root + STAGING):
+            # A missing file while the source is there: the staging folder went (perhaps already made again
+            # by another thread of this ingest, so its absence now proves nothing).
+            if isinstance(exc, FileNotFoundError) and self._root and _source_exists(source):
                 raise _StagingGoneError(str(exc)) from exc
             raise StorageError(f"Could not {mode} {source.uri} into the datastore: {exc}") from exc
 
