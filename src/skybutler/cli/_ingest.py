@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from skybutler.cli._options import merged_data_id, open_butler, repo_argument
+from skybutler.cli._options import merged_data_id, open_butler, repo_argument, yaml_rows
 from skybutler.cli._output import emit, format_option
 from skybutler.cli._progress import progress_bar
 
@@ -59,19 +59,7 @@ def read_file_table(path: Path, kind: str | None = None) -> list[dict[str, Any]]
         rows = [{k.strip(): v.strip() for k, v in raw.items() if k is not None and v not in (None, "")}
                 for raw in csv.DictReader(lines)]  # fmt: skip
     else:
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {' '.join(str(exc).split())}") from None
-        if isinstance(data, dict) and isinstance(data.get("files"), list):
-            data = data["files"]
-        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise ConfigError(
-                f"{path} must hold a list of mappings (path: ..., plus data ID keys), or {{files: [...]}}."
-            )
-        rows = [dict(r) for r in data]
+        rows = yaml_rows(text, path, "files", "mappings (path: ..., plus data ID keys)")
     for i, row in enumerate(rows, start=1):
         if not row.get("path"):
             raise ConfigError(f"Row {i} of {path} has no 'path'; every row names its file in a 'path' column.")

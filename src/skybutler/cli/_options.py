@@ -237,3 +237,23 @@ def find_refs(
     )  # fmt: skip
     # Without find-first a dataset reached through several collections comes once per collection: list it once.
     return list({ref.id: ref for ref in results}.values()), results
+
+
+def yaml_rows(text: str, path: object, key: str, what: str) -> list[dict[str, Any]]:
+    """Rows of a YAML table: a list of mappings, or ``{key: [...]}``; anything else is a one-line `ConfigError`.
+
+    ``what`` describes a row for the message (``"records (mappings of field: value)"``).
+    """
+    import yaml
+
+    from skybutler.errors import ConfigError
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {' '.join(str(exc).split())}") from None
+    if isinstance(data, dict) and isinstance(data.get(key), list):
+        data = data[key]
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise ConfigError(f"{path} must hold a list of {what}, or {{{key}: [...]}}.")
+    return [dict(r) for r in data]

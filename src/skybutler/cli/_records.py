@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from skybutler.cli._options import open_butler, repo_argument
+from skybutler.cli._options import open_butler, repo_argument, yaml_rows
 
 __all__ = ["insert_dimension_records", "read_records"]
 
@@ -23,7 +23,6 @@ def read_records(path: Path, kind: str | None = None) -> list[dict[str, Any]]:
     ConfigError
         The file is neither, or does not hold a list of records.
     """
-    from skybutler.errors import ConfigError
 
     with click.open_file(str(path)) as stream:
         text = stream.read()
@@ -40,17 +39,7 @@ def read_records(path: Path, kind: str | None = None) -> list[dict[str, Any]]:
                 row["timespan"] = None if span == (None, None) else span
             rows.append(row)
         return rows
-    import yaml
-
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {' '.join(str(exc).split())}") from None
-    if isinstance(data, dict) and isinstance(data.get("records"), list):
-        data = data["records"]
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise ConfigError(f"{path} must hold a list of records (mappings of field: value), or {{records: [...]}}.")
-    return data
+    return yaml_rows(text, path, "records", "records (mappings of field: value)")
 
 
 @click.command()
