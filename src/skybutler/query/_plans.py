@@ -72,7 +72,8 @@ def call_shape(where: str, given: DataIdInput, bind: Mapping[str, Any] | None) -
     """The shape of a call, or ``None`` when it has values a plan cannot take (the ordinary path runs then).
 
     Slots, in order: the integer literals of ``where``, the data ID values, the alternate-key values, the bind
-    values (a list or tuple bind gives one slot per item).  Booleans, times and other objects are not slots.
+    values (a list or tuple bind gives one slot per item).  Booleans, times and other objects are not slots,
+    nor strings holding a NUL (the ordinary path refuses them with the reason).
     """
     if "\x00" in where:
         return None
@@ -101,6 +102,8 @@ def call_shape(where: str, given: DataIdInput, bind: Mapping[str, Any] | None) -
             slots.extend(value)
         else:
             return None
+    if any(type(v) is str and "\x00" in v for v in slots):
+        return None
     return CallShape((template, tuple(names), tuple(alternates), tuple(binds)), slots, len(ints))
 
 
