@@ -336,3 +336,26 @@ def test_random_shapes_agree(small: Butler, data: st.DataObject, template: str, 
     assert answer == list(call(second))
     if all(v >= 0 for v in first + second):  # a negative literal folds its sign in: that shape is not planned
         assert planned._plans is not None
+
+
+def test_a_shape_without_plan_is_not_tried_again(sky: Sky, monkeypatch: pytest.MonkeyPatch) -> None:
+    import skybutler.query._queries as queries
+
+    b = sky.butler
+    plan_cache(b.registry).clear()
+    list(b.query_data_ids(["visit"], instrument="Cam", where="visit > -3"))  # `-3` folds its sign: no plan
+    tries: list[Any] = []
+    real = queries._remember
+
+    def spy(*args: Any) -> Any:
+        tries.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(queries, "_remember", spy)
+    for n in (4, 5):
+        results = b.query_data_ids(["visit"], instrument="Cam", where=f"visit > -{n}")
+        assert results._plans is None
+        assert len(list(results)) == 100
+    assert tries == []
+    list(b.query_data_ids(["visit"], instrument="Cam", where="visit > 3"))  # another shape: planned
+    assert len(tries) == 1

@@ -237,10 +237,15 @@ def _shape(where: str, given: DataIdInput, bind: Mapping[str, Any] | None, leave
     return call_shape(where, given, bind)
 
 
+_NOT_PLANNED = ("not planned",)
+"""Cached for a shape whose plan could not be derived, so that later calls do not try again."""
+
+
 def _planned(registry: Registry, key: Any, given: DataIdInput) -> tuple[Any, dict[str, Any]] | None:
     """The cached entry for a call of shape ``key`` and the governors it adds, or None (not planned yet).
 
-    Governors are inferred on every call: whether a repository has one instrument can change between calls.
+    The entry is `_NOT_PLANNED` for a shape that takes the ordinary path.  Governors are inferred on every
+    call: whether a repository has one instrument can change between calls.
     """
     cache = plan_cache(registry)
     inputs = cache.get(("governors", key))
@@ -265,24 +270,24 @@ def _remember(
     ``statements`` are pairs of the call's own statement and a function ``(node, extra) → statement`` that
     builds the same query from other inputs (here: markers).
     """
-    if int_literals(node) != shape.slots[: shape.n_ints]:
-        return None  # the where text's integers are not the tree's (e.g. ``-5`` folds the sign in)
     given_names = shape.key[1]
     added = [name for name in extra["values"] if name not in given_names]
-    slots = shape.slots + [extra["values"][name] for name in added]
-    marks = markers(slots)
-    ints, values, alternates, bind = split_slots(shape, added, marks)
-    marked = {"values": values, "alternates": alternates, "bind": bind}
-    dialect = registry.db.engine.dialect
-    plans = []
-    for real, rebuild in statements:
-        plan = derive_plan(real, rebuild(with_int_literals(node, ints), marked), dialect, slots, marks)
-        if plan is None:
-            return None
-        plans.append(plan)
     cache = plan_cache(registry)
     cache.put(("governors", key), governor_inputs(registry.universe, node))
-    cache.put(("plans", key, tuple(added)), (plans, entry))
+    plans: list[Plan] | None = None
+    # A where text whose integers are not the tree's (``-5`` folds the sign in) has no plan.
+    if int_literals(node) == shape.slots[: shape.n_ints]:
+        slots = shape.slots + [extra["values"][name] for name in added]
+        marks = markers(slots)
+        ints, values, alternates, bind = split_slots(shape, added, marks)
+        marked = {"values": values, "alternates": alternates, "bind": bind}
+        dialect = registry.db.engine.dialect
+        derived = [
+            derive_plan(real, rebuild(with_int_literals(node, ints), marked), dialect, slots, marks)
+            for real, rebuild in statements
+        ]
+        plans = None if None in derived else [p for p in derived if p is not None]
+    cache.put(("plans", key, tuple(added)), _NOT_PLANNED if plans is None else (plans, entry))
     return plans
 
 
@@ -324,7 +329,9 @@ def query_data_ids(
         types = tuple(map(_type_key, datasets))
         key = ("ids", shape.key, group.names, types, _leaves_key(leaves), _order_key(order_by), limit)
         found = _planned(registry, key, given)
-        if found is not None:
+        if found is not None and found[0] is _NOT_PLANNED:
+            key = None
+        elif found is not None:
             (plans, _), added = found
             extra = {"values": {**given.values, **added}, "alternates": given.alternates, "bind": dict(bind or {})}
             node = _once(lambda: parse_where(where))
@@ -412,7 +419,9 @@ def query_datasets(
         key = ("datasets", shape.key, tuple(map(_type_key, types)), wildcard, named, _leaves_key(leaves), find_first,
                _order_key(order_by), limit)  # fmt: skip
         found = _planned(registry, key, given)
-        if found is not None:
+        if found is not None and found[0] is _NOT_PLANNED:
+            key = None
+        elif found is not None:
             (plans, (indices, explained)), added = found
             extra = {"values": {**given.values, **added}, "alternates": given.alternates, "bind": dict(bind or {})}
             node = _once(lambda: parse_where(where))
