@@ -339,19 +339,19 @@ def test_random_shapes_agree(small: Butler, data: st.DataObject, template: str, 
 
 
 def test_a_shape_without_plan_is_not_tried_again(sky: Sky, monkeypatch: pytest.MonkeyPatch) -> None:
-    import skybutler.query._queries as queries
+    import skybutler.query._plans as plans
 
     b = sky.butler
     plan_cache(b.registry).clear()
     list(b.query_data_ids(["visit"], instrument="Cam", where="visit > -3"))  # `-3` folds its sign: no plan
     tries: list[Any] = []
-    real = queries._remember
+    real = plans.remember_plans
 
     def spy(*args: Any) -> Any:
         tries.append(args)
         return real(*args)
 
-    monkeypatch.setattr(queries, "_remember", spy)
+    monkeypatch.setattr("skybutler.query._queries.remember_plans", spy)
     for n in (4, 5):
         results = b.query_data_ids(["visit"], instrument="Cam", where=f"visit > -{n}")
         assert results._plans is None

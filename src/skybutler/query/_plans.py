@@ -28,13 +28,30 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from skybutler.query._parser import integers
+from skybutler.query._builder import governor_inputs, infer_governors
+from skybutler.query._parser import int_literals, integers, with_int_literals
+from skybutler.registry import CollectionType
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DataIdInput
-    from skybutler.registry import Registry
+    from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
 
-__all__ = ["CallShape", "Plan", "PlanCache", "call_shape", "derive_plan", "markers", "plan_cache", "split_slots"]
+__all__ = [
+    "NOT_PLANNED",
+    "CallShape",
+    "Plan",
+    "PlanCache",
+    "cached_plans",
+    "call_shape",
+    "derive_plan",
+    "leaves_key",
+    "markers",
+    "plan_cache",
+    "remember_plans",
+    "shape_of",
+    "split_slots",
+    "type_key",
+]
 
 _MAX_ENTRIES = 500
 _SLOT_TYPES = (int, str, float)
@@ -233,3 +250,77 @@ def plan_cache(registry: Registry) -> PlanCache:
     if found is None:
         found = _CACHES[registry] = PlanCache()
     return found
+
+
+# -- the cache's use by the query functions ---------------------------------------------------------------------
+
+
+def shape_of(where: str, given: DataIdInput, bind: Mapping[str, Any] | None, leaves: Sequence[CollectionRecord]) -> Any:
+    """The call's shape when it may use query plans: not with CALIBRATION collections (temporal joins)."""
+    if any(c.type is CollectionType.CALIBRATION for c in leaves):
+        return None
+    return call_shape(where, given, bind)
+
+
+NOT_PLANNED = ("not planned",)
+"""The entry of a shape whose plan could not be derived, so that later calls do not try again."""
+
+
+def cached_plans(registry: Registry, key: Any, given: DataIdInput) -> tuple[Any, dict[str, Any]] | None:
+    """The cached entry for a call of shape ``key`` and the governors it adds, or None (not planned yet).
+
+    The entry is `NOT_PLANNED` for a shape that takes the ordinary path.  Governors are inferred on every
+    call: whether a repository has one instrument can change between calls.
+    """
+    cache = plan_cache(registry)
+    inputs = cache.get(("governors", key))
+    if inputs is None:
+        return None
+    added = infer_governors(registry, list(given.values) + list(given.alternates), *inputs)
+    entry = cache.get(("plans", key, tuple(added)))
+    return None if entry is None else (entry, added)
+
+
+def remember_plans(
+    registry: Registry,
+    key: Any,
+    shape: CallShape,
+    node: Any,
+    extra: dict[str, Any],
+    statements: list[tuple[Any, Any]],
+    entry: Any,
+) -> list[Plan] | None:
+    """Derive and cache the plans of a call that ran the ordinary way; return them (None: not plannable).
+
+    ``statements`` are pairs of the call's own statement and a function ``(node, extra) → statement`` that
+    builds the same query from other inputs (here: markers).
+    """
+    given_names = shape.key[1]
+    added = [name for name in extra["values"] if name not in given_names]
+    cache = plan_cache(registry)
+    cache.put(("governors", key), governor_inputs(registry.universe, node))
+    plans: list[Plan] | None = None
+    # A where text whose integers are not the tree's (``-5`` folds the sign in) has no plan.
+    if int_literals(node) == shape.slots[: shape.n_ints]:
+        slots = shape.slots + [extra["values"][name] for name in added]
+        marks = markers(slots)
+        ints, values, alternates, bind = split_slots(shape, added, marks)
+        marked = {"values": values, "alternates": alternates, "bind": bind}
+        dialect = registry.db.engine.dialect
+        derived = [
+            derive_plan(real, rebuild(with_int_literals(node, ints), marked), dialect, slots, marks)
+            for real, rebuild in statements
+        ]
+        plans = None if None in derived else [p for p in derived if p is not None]
+    cache.put(("plans", key, tuple(added)), NOT_PLANNED if plans is None else (plans, entry))
+    return plans
+
+
+def leaves_key(leaves: Sequence[CollectionRecord]) -> tuple[Any, ...]:
+    """What a search path contributes to a statement: its collections' ids and types (names for messages)."""
+    return tuple((c.id, c.type, c.name) for c in leaves)
+
+
+def type_key(stored: StoredDatasetType) -> tuple[Any, ...]:
+    """What a dataset type contributes to a statement: its id and its tables (named after its dimensions)."""
+    return (stored.id, stored.tags.name, stored.calibs is not None)

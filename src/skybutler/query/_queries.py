@@ -14,9 +14,8 @@ from skybutler.dimensions import DataCoordinate, DimensionRecord, normalize_data
 from skybutler.errors import DatasetTypeError
 from skybutler.query._ast import Identifier
 from skybutler.query._builder import QueryBuilder, governor_inputs, infer_governors, refuse_nul
-from skybutler.query._parser import int_literals, parse_where, with_int_literals
-from skybutler.query._plans import CallShape, Plan, call_shape, derive_plan, markers, plan_cache, split_slots
-from skybutler.registry import CollectionType
+from skybutler.query._parser import parse_where
+from skybutler.query._plans import NOT_PLANNED, Plan, cached_plans, leaves_key, remember_plans, shape_of, type_key
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DataIdInput, DimensionGroup
@@ -230,76 +229,6 @@ def _chunks(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield page
 
 
-def _shape(where: str, given: DataIdInput, bind: Mapping[str, Any] | None, leaves: Sequence[CollectionRecord]) -> Any:
-    """The call's shape when it may use query plans: not with CALIBRATION collections (temporal joins)."""
-    if any(c.type is CollectionType.CALIBRATION for c in leaves):
-        return None
-    return call_shape(where, given, bind)
-
-
-_NOT_PLANNED = ("not planned",)
-"""Cached for a shape whose plan could not be derived, so that later calls do not try again."""
-
-
-def _planned(registry: Registry, key: Any, given: DataIdInput) -> tuple[Any, dict[str, Any]] | None:
-    """The cached entry for a call of shape ``key`` and the governors it adds, or None (not planned yet).
-
-    The entry is `_NOT_PLANNED` for a shape that takes the ordinary path.  Governors are inferred on every
-    call: whether a repository has one instrument can change between calls.
-    """
-    cache = plan_cache(registry)
-    inputs = cache.get(("governors", key))
-    if inputs is None:
-        return None
-    added = infer_governors(registry, list(given.values) + list(given.alternates), *inputs)
-    entry = cache.get(("plans", key, tuple(added)))
-    return None if entry is None else (entry, added)
-
-
-def _remember(
-    registry: Registry,
-    key: Any,
-    shape: CallShape,
-    node: Any,
-    extra: dict[str, Any],
-    statements: list[tuple[Any, Any]],
-    entry: Any,
-) -> list[Plan] | None:
-    """Derive and cache the plans of a call that ran the ordinary way; return them (None: not plannable).
-
-    ``statements`` are pairs of the call's own statement and a function ``(node, extra) → statement`` that
-    builds the same query from other inputs (here: markers).
-    """
-    given_names = shape.key[1]
-    added = [name for name in extra["values"] if name not in given_names]
-    cache = plan_cache(registry)
-    cache.put(("governors", key), governor_inputs(registry.universe, node))
-    plans: list[Plan] | None = None
-    # A where text whose integers are not the tree's (``-5`` folds the sign in) has no plan.
-    if int_literals(node) == shape.slots[: shape.n_ints]:
-        slots = shape.slots + [extra["values"][name] for name in added]
-        marks = markers(slots)
-        ints, values, alternates, bind = split_slots(shape, added, marks)
-        marked = {"values": values, "alternates": alternates, "bind": bind}
-        dialect = registry.db.engine.dialect
-        derived = [
-            derive_plan(real, rebuild(with_int_literals(node, ints), marked), dialect, slots, marks)
-            for real, rebuild in statements
-        ]
-        plans = None if None in derived else [p for p in derived if p is not None]
-    cache.put(("plans", key, tuple(added)), _NOT_PLANNED if plans is None else (plans, entry))
-    return plans
-
-
-def _leaves_key(leaves: Sequence[CollectionRecord]) -> tuple[Any, ...]:
-    return tuple((c.id, c.type, c.name) for c in leaves)
-
-
-def _type_key(stored: StoredDatasetType) -> tuple[Any, ...]:
-    """What a dataset type contributes to a statement: its id and its tables (named after its dimensions)."""
-    return (stored.id, stored.tags.name, stored.calibs is not None)
-
-
 def query_data_ids(
     registry: Registry,
     dimensions: Iterable[str],
@@ -323,13 +252,13 @@ def query_data_ids(
     def statement(node: Any, extra: dict[str, Any]) -> Any:
         return _data_id_statement(registry, group, where, node, extra, datasets, leaves, order_by, limit)
 
-    shape = _shape(where, given, bind, leaves)
+    shape = shape_of(where, given, bind, leaves)
     key = None
     if shape is not None:
-        types = tuple(map(_type_key, datasets))
-        key = ("ids", shape.key, group.names, types, _leaves_key(leaves), _order_key(order_by), limit)
-        found = _planned(registry, key, given)
-        if found is not None and found[0] is _NOT_PLANNED:
+        types = tuple(map(type_key, datasets))
+        key = ("ids", shape.key, group.names, types, leaves_key(leaves), _order_key(order_by), limit)
+        found = cached_plans(registry, key, given)
+        if found is not None and found[0] is NOT_PLANNED:
             key = None
         elif found is not None:
             (plans, _), added = found
@@ -344,7 +273,7 @@ def query_data_ids(
     results._constraints = extra["values"]
     built = results._build()  # build now: errors surface at the call, not at iteration
     if key is not None and shape is not None:
-        _remember(registry, key, shape, node, extra, [(built, statement)], None)
+        remember_plans(registry, key, shape, node, extra, [(built, statement)], None)
     return results
 
 
@@ -412,14 +341,14 @@ def query_datasets(
 
         return build
 
-    shape = _shape(where, given, bind, leaves)
+    shape = shape_of(where, given, bind, leaves)
     key = None
     if shape is not None:
         named = None if types else repr(dataset_types)  # it is in the explanation of an empty match
-        key = ("datasets", shape.key, tuple(map(_type_key, types)), wildcard, named, _leaves_key(leaves), find_first,
+        key = ("datasets", shape.key, tuple(map(type_key, types)), wildcard, named, leaves_key(leaves), find_first,
                _order_key(order_by), limit)  # fmt: skip
-        found = _planned(registry, key, given)
-        if found is not None and found[0] is _NOT_PLANNED:
+        found = cached_plans(registry, key, given)
+        if found is not None and found[0] is NOT_PLANNED:
             key = None
         elif found is not None:
             (plans, (indices, explained)), added = found
@@ -467,7 +396,7 @@ def query_datasets(
     built = [build() for _, build in results._parts]  # build now: errors surface at the call, not at iteration
     if key is not None and shape is not None:
         entry = (tuple(indices), tuple(explanations))
-        _remember(registry, key, shape, node, extra, list(zip(built, rebuilders, strict=True)), entry)
+        remember_plans(registry, key, shape, node, extra, list(zip(built, rebuilders, strict=True)), entry)
     return results
 
 
