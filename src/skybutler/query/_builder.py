@@ -20,10 +20,10 @@ from skybutler.query._parser import syntax_error
 from skybutler.registry import CollectionRecord, CollectionType
 
 if TYPE_CHECKING:
-    from skybutler.dimensions import DimensionElement, DimensionGroup
+    from skybutler.dimensions import DimensionElement, DimensionGroup, DimensionUniverse
     from skybutler.registry import Registry, StoredDatasetType
 
-__all__ = ["QueryBuilder"]
+__all__ = ["QueryBuilder", "governor_inputs", "infer_governors", "refuse_nul"]
 
 
 def _one_of(column: Any, values: Sequence[Any]) -> Any:
@@ -265,34 +265,7 @@ class QueryBuilder:
         A where-expression on ``visit`` means nothing without the instrument (visit numbers are per
         instrument).  With one instrument in the repository it is implied; with several, the error lists them.
         """
-        pinned = set(constrained) | set(_equality_dims(node))
-        # Only a dimension's own values are per governor (``visit > 5``); a field (``visit.exposure_time``) is not.
-        referenced = {
-            n.element
-            for n in _walk(node)
-            if isinstance(n, Identifier)
-            and n.element in self.universe
-            and self.universe[n.element].is_dimension
-            and (n.field is None or n.field == self.universe[n.element].primary_key.name)
-        }
-        added: dict[str, Any] = {}
-        for name in sorted(referenced):
-            if name not in self.universe or not self.universe[name].is_dimension:
-                continue
-            for governor in self.universe[name].required:
-                if not self.universe[governor].governor or governor in pinned or governor == name:
-                    continue
-                values = self.registry.records.some_keys(governor, {}, 2)
-                if len(values) > 1:
-                    known = self.registry.records.some_keys(governor, {}, 20)
-                    raise DataIdError(
-                        f"{name!r} values are per {governor}; this repository has several ({known}): add "
-                        f"{governor}='...' to the data ID or the expression."
-                    )
-                if values:
-                    added[governor] = values[0]
-                pinned.add(governor)
-        return added
+        return infer_governors(self.registry, constrained, *governor_inputs(self.universe, node))
 
     def select(self, columns: Sequence[Any]) -> Any:
         """The SELECT of ``columns`` over everything joined, with every condition."""
@@ -302,6 +275,45 @@ class QueryBuilder:
         if self.conditions:
             stmt = stmt.where(*self.conditions)
         return stmt
+
+
+def governor_inputs(universe: DimensionUniverse, node: Node | None) -> tuple[frozenset[str], tuple[str, ...]]:
+    """What governor inference needs of an expression: the dimensions it fixes by equality, and the dimensions
+    whose own values it uses (sorted).  Query plans keep this per expression shape."""
+    # Only a dimension's own values are per governor (``visit > 5``); a field (``visit.exposure_time``) is not.
+    referenced = {
+        n.element
+        for n in _walk(node)
+        if isinstance(n, Identifier)
+        and n.element in universe
+        and universe[n.element].is_dimension
+        and (n.field is None or n.field == universe[n.element].primary_key.name)
+    }
+    return frozenset(_equality_dims(node)), tuple(sorted(referenced))
+
+
+def infer_governors(
+    registry: Registry, constrained: Iterable[str], pinned_by_node: frozenset[str], referenced: Sequence[str]
+) -> dict[str, Any]:
+    """Governor values to add: see `QueryBuilder.infer_governors` (inputs from `governor_inputs`)."""
+    universe = registry.universe
+    pinned = set(constrained) | pinned_by_node
+    added: dict[str, Any] = {}
+    for name in referenced:
+        for governor in universe[name].required:
+            if not universe[governor].governor or governor in pinned or governor == name:
+                continue
+            values = registry.records.some_keys(governor, {}, 2)
+            if len(values) > 1:
+                known = registry.records.some_keys(governor, {}, 20)
+                raise DataIdError(
+                    f"{name!r} values are per {governor}; this repository has several ({known}): add "
+                    f"{governor}='...' to the data ID or the expression."
+                )
+            if values:
+                added[governor] = values[0]
+            pinned.add(governor)
+    return added
 
 
 def refuse_nul(name: str, value: Any) -> None:

@@ -34,7 +34,7 @@ from skybutler.query._ast import (
     TimeLiteral,
 )
 
-__all__ = ["parse_where", "syntax_error"]
+__all__ = ["int_literals", "integers", "parse_where", "syntax_error", "with_int_literals"]
 
 MAX_LENGTH = 100_000
 
@@ -119,6 +119,22 @@ def _integers(text: str) -> tuple[str, list[tuple[int, int]], list[int]]:
         last = b
     parts.append(text[last:])
     return "".join(parts), spans, values
+
+
+def integers(text: str) -> tuple[str, list[int]]:
+    """The text with each integer literal replaced by NUL (a query *template*), and the literals' values."""
+    template, _, values = _integers(text)
+    return template, values
+
+
+def int_literals(node: Any) -> list[int]:
+    """The integer literals of an AST in source order (what `integers` finds, when the tree is "clean")."""
+    return [] if node is None else _int_literals(node)
+
+
+def with_int_literals(node: Any, values: list[Any]) -> Any:
+    """A copy of ``node`` whose integer literals are ``values``, in source order."""
+    return None if node is None else _substitute(node, iter(values), lambda pos: pos)
 
 
 def _int_literals(node: Any) -> list[int]:

@@ -9,15 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from skybutler.datasets import DatasetRef, as_uuid
+from skybutler.datasets import DatasetRef, refs_from_rows
 from skybutler.dimensions import DataCoordinate, DimensionRecord, normalize_data_id
 from skybutler.errors import DatasetTypeError
 from skybutler.query._ast import Identifier
-from skybutler.query._builder import QueryBuilder, refuse_nul
+from skybutler.query._builder import QueryBuilder, governor_inputs, infer_governors, refuse_nul
 from skybutler.query._parser import parse_where
+from skybutler.query._plans import NOT_PLANNED, Plan, cached_plans, leaves_key, remember_plans, shape_of, type_key
 
 if TYPE_CHECKING:
-    from skybutler.dimensions import DimensionGroup
+    from skybutler.dimensions import DataIdInput, DimensionGroup
     from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
 
 __all__ = ["DataIdResults", "DatasetResults", "query_data_ids", "query_datasets", "query_dimension_records"]
@@ -26,14 +27,13 @@ PAGE = 1000
 
 
 def _prepare(
-    registry: Registry, where: str, bind: Mapping[str, Any] | None, data_id: Any, kwargs: Mapping[str, Any]
+    registry: Registry, where: str, bind: Mapping[str, Any] | None, given: DataIdInput
 ) -> tuple[Any, dict[str, Any]]:
     """The parsed expression and the constraints: data-ID values, alternate keys, governors implied, binds."""
-    builder = QueryBuilder(registry, where)
     node = parse_where(where)
-    given = normalize_data_id(registry.universe, data_id, kwargs)
     values: dict[str, Any] = dict(given.values)
-    values.update(builder.infer_governors(list(values) + list(given.alternates), node))
+    constrained = list(values) + list(given.alternates)
+    values.update(infer_governors(registry, constrained, *governor_inputs(registry.universe, node)))
     return node, {"values": values, "alternates": given.alternates, "bind": dict(bind or {})}
 
 
@@ -96,13 +96,21 @@ class _Results(ABC):
         self._registry = registry
         self._explanations = explanations
         self._constraints: dict[str, Any] = {}
+        self._plans: list[Plan] | None = None
+        """Query plans of the statements, in order, when the call's shape has them (see `_plans`)."""
+        self._slots: list[Any] = []
 
     @abstractmethod
     def _statement(self) -> Any:
         """The SELECT this result runs (each result kind builds its own)."""
 
-    def _rows(self) -> Iterator[Any]:
-        return self._registry.db.stream_rows(self._statement(), PAGE)
+    def _pages(self, i: int, build: Any) -> Iterator[list[Any]]:
+        """Pages of rows of the ``i``-th statement: by its plan when there is one, else built and compiled."""
+        db = self._registry.db
+        if self._plans is not None:
+            plan = self._plans[i]
+            return db.stream_sql(plan.sql, plan.parameters(self._slots), PAGE)
+        return _chunks(db.stream_rows(build(), PAGE), PAGE)
 
     def count(self, *, exact: bool = True) -> int:
         """Number of results (``exact=False`` may skip find-first and return an upper bound)."""
@@ -148,8 +156,8 @@ class DataIdResults(_Results):
 
     def __iter__(self) -> Iterator[DataCoordinate]:
         group = self.group
-        for row in self._rows():
-            yield DataCoordinate(group, tuple(row))
+        for rows in self._pages(0, self._build):
+            yield from DataCoordinate.from_trusted_rows(group, rows)
 
     def expanded(self) -> list[DataCoordinate]:
         """The data IDs with their dimension records."""
@@ -192,22 +200,33 @@ class DatasetResults(_Results):
 
     def __iter__(self) -> Iterator[DatasetRef]:
         collections = self._registry.collections
-        runs: dict[int, str] = {}
+
+        def run_name(collection_id: int) -> str:
+            return collections.by_id(collection_id).name
+
         left = self._limit
-        for stored, build in self._parts:
+        for i, (stored, build) in enumerate(self._parts):
             dt = stored.dataset_type
-            group = dt.dimensions
-            n = len(group.required)
-            for row in self._registry.db.stream_rows(build(), PAGE):
-                dataset_id = as_uuid(row[n])
-                run = runs.get(row[n + 2])
-                if run is None:
-                    run = runs[row[n + 2]] = collections.by_id(row[n + 2]).name
+            n = len(dt.dimensions.required)
+            for rows in self._pages(i, build):
                 if left is not None:
                     if left <= 0:
                         continue  # drained, not abandoned (each statement has the limit): no cursor left open
-                    left -= 1
-                yield DatasetRef(dataset_id, dt, DataCoordinate(group, row[:n]), run)
+                    rows = rows[:left]
+                    left -= len(rows)
+                yield from refs_from_rows(dt, rows, id_at=n, run_at=n + 2, run_name=run_name)
+
+
+def _chunks(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    """Rows in lists of up to ``size``."""
+    page: list[Any] = []
+    for row in rows:
+        page.append(row)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
 
 
 def query_data_ids(
@@ -225,27 +244,62 @@ def query_data_ids(
 ) -> DataIdResults:
     """Data IDs of ``dimensions`` satisfying the constraints (and having datasets of ``datasets`` in ``leaves``)."""
     group = registry.universe.group(dimensions)
-    node, extra = _prepare(registry, where, bind, data_id, kwargs or {})
-    wanted = set(group.names) | set(extra["values"])
-
-    def build() -> Any:
-        b = QueryBuilder(registry, where)
-        for stored in datasets:
-            b.add_datasets(stored, leaves, temporal=_temporal_element(registry, stored, leaves, wanted, None))
-        b.add_group(group)
-        _apply(b, node, extra)
-        stmt = _distinct_ordered(
-            b, [(d, b.dims[d]) for d in group.names], order_by, [b.dims[d] for d in group.required]
-        )
-        return stmt.limit(limit) if limit is not None else stmt
-
+    given = normalize_data_id(registry.universe, data_id, kwargs or {})
     explanations = []
     if datasets and not leaves:
         explanations.append("No collections were given to search for the datasets.")
-    results = DataIdResults(registry, group, build, explanations)
+
+    def statement(node: Any, extra: dict[str, Any]) -> Any:
+        return _data_id_statement(registry, group, where, node, extra, datasets, leaves, order_by, limit)
+
+    shape = shape_of(where, given, bind, leaves)
+    key = None
+    if shape is not None:
+        types = tuple(map(type_key, datasets))
+        key = ("ids", shape.key, group.names, types, leaves_key(leaves), _order_key(order_by), limit)
+        found = cached_plans(registry, key, given)
+        if found is not None and found[0] is NOT_PLANNED:
+            key = None
+        elif found is not None:
+            (plans, _), added = found
+            extra = {"values": {**given.values, **added}, "alternates": given.alternates, "bind": dict(bind or {})}
+            node = _once(lambda: parse_where(where))
+            results = DataIdResults(registry, group, lambda: statement(node(), extra), explanations)
+            results._constraints = extra["values"]
+            results._plans, results._slots = plans, shape.slots + list(added.values())
+            return results
+    node, extra = _prepare(registry, where, bind, given)
+    results = DataIdResults(registry, group, lambda: statement(node, extra), explanations)
     results._constraints = extra["values"]
-    results._build()  # build now: errors surface at the call, not at iteration
+    built = results._build()  # build now: errors surface at the call, not at iteration
+    if key is not None and shape is not None:
+        remember_plans(registry, key, shape, node, extra, [(built, statement)], None)
     return results
+
+
+def _data_id_statement(
+    registry: Registry,
+    group: DimensionGroup,
+    where: str,
+    node: Any,
+    extra: dict[str, Any],
+    datasets: Sequence[StoredDatasetType],
+    leaves: Sequence[CollectionRecord],
+    order_by: Sequence[str] | None,
+    limit: int | None,
+) -> Any:
+    wanted = set(group.names) | set(extra["values"])
+    b = QueryBuilder(registry, where)
+    for stored in datasets:
+        b.add_datasets(stored, leaves, temporal=_temporal_element(registry, stored, leaves, wanted, None))
+    b.add_group(group)
+    _apply(b, node, extra)
+    stmt = _distinct_ordered(b, [(d, b.dims[d]) for d in group.names], order_by, [b.dims[d] for d in group.required])
+    return stmt.limit(limit) if limit is not None else stmt
+
+
+def _order_key(order_by: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if order_by is None else tuple(order_by)
 
 
 def _matching_types(registry: Registry, dataset_types: str | Iterable[str]) -> tuple[list[StoredDatasetType], bool]:
@@ -274,10 +328,39 @@ def query_datasets(
     """Datasets of the given types (names, globs or ``"*"``) in the collections, satisfying the constraints.
 
     With ``find_first`` only the first dataset along the search path is kept for each data ID (a window
-    function in SQL, on both back-ends).
+    function in SQL, on both back-ends).  A call of a shape seen before runs on its cached query plan
+    (`_plans`), without building SQL.
     """
     types, wildcard = _matching_types(registry, dataset_types)
-    node, extra = _prepare(registry, where, bind, data_id, kwargs or {})
+    given = normalize_data_id(registry.universe, data_id, kwargs or {})
+
+    def statement(stored: StoredDatasetType, temporal: str | None) -> Any:
+        def build(node: Any, extra: dict[str, Any]) -> Any:
+            return _dataset_statement(registry, stored, leaves, where, node, extra, find_first, order_by, limit, at,
+                                      temporal)()  # fmt: skip
+
+        return build
+
+    shape = shape_of(where, given, bind, leaves)
+    key = None
+    if shape is not None:
+        named = None if types else repr(dataset_types)  # it is in the explanation of an empty match
+        key = ("datasets", shape.key, tuple(map(type_key, types)), wildcard, named, leaves_key(leaves), find_first,
+               _order_key(order_by), limit)  # fmt: skip
+        found = cached_plans(registry, key, given)
+        if found is not None and found[0] is NOT_PLANNED:
+            key = None
+        elif found is not None:
+            (plans, (indices, explained)), added = found
+            extra = {"values": {**given.values, **added}, "alternates": given.alternates, "bind": dict(bind or {})}
+            node = _once(lambda: parse_where(where))
+            lazy = [(types[i], _deferred(statement(types[i], None), node, extra)) for i in indices]
+            results = DatasetResults(registry, lazy, list(explained))
+            results._constraints = extra["values"]
+            results._limit = limit
+            results._plans, results._slots = plans, shape.slots + list(added.values())
+            return results
+    node, extra = _prepare(registry, where, bind, given)
     referenced = set(extra["values"]) | set(extra["alternates"])
     from skybutler.query._builder import _referenced_dims
 
@@ -286,7 +369,8 @@ def query_datasets(
     if not leaves:
         explanations.append("No collections to search.")
     parts: list[tuple[StoredDatasetType, Any]] = []
-    for stored in types:
+    rebuilders, indices = [], []
+    for i, stored in enumerate(types):
         group = stored.dataset_type.dimensions
         if wildcard and not referenced <= set(group.names):
             explanations.append(
@@ -295,8 +379,9 @@ def query_datasets(
             )
             continue
         temporal = _temporal_element(registry, stored, leaves, referenced, at)
-        parts.append((stored, _dataset_statement(registry, stored, leaves, where, node, extra, find_first,
-                                                 order_by, limit, at, temporal)))  # fmt: skip
+        rebuilders.append(statement(stored, temporal))
+        indices.append(i)
+        parts.append((stored, _deferred(rebuilders[-1], lambda: node, extra)))
     if not types:
         explanations.append(f"No dataset type matches {dataset_types!r}.")
     calibs = [c.name for c in leaves if c.type.name == "CALIBRATION"]
@@ -308,9 +393,16 @@ def query_datasets(
     results = DatasetResults(registry, parts, explanations)
     results._constraints = extra["values"]
     results._limit = limit
-    for _, build in results._parts:
-        build()  # build now: errors surface at the call, not at iteration
+    built = [build() for _, build in results._parts]  # build now: errors surface at the call, not at iteration
+    if key is not None and shape is not None:
+        entry = (tuple(indices), tuple(explanations))
+        remember_plans(registry, key, shape, node, extra, list(zip(built, rebuilders, strict=True)), entry)
     return results
+
+
+def _deferred(build: Any, node: Any, extra: dict[str, Any]) -> Any:
+    """``build(node(), extra)``, called when the statement is first needed (``node`` may parse on demand)."""
+    return lambda: build(node(), extra)
 
 
 def _temporal_element(
@@ -397,7 +489,7 @@ def query_dimension_records(
     element_obj = registry.universe[element]
     if element_obj.is_skypix:
         raise DatasetTypeError(f"{element!r} is a skypix dimension; it has no records.")
-    node, extra = _prepare(registry, where, bind, data_id, kwargs or {})
+    node, extra = _prepare(registry, where, bind, normalize_data_id(registry.universe, data_id, kwargs or {}))
     b = QueryBuilder(registry, where)
     table = b.add_element(element)
     _apply(b, node, extra)

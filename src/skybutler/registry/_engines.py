@@ -205,6 +205,33 @@ class Database:
         finally:
             cursor.close()
 
+    def stream_sql(self, sql: str, params: Sequence[Any] | Mapping[str, Any], page: int = 1000) -> Iterator[list[Any]]:
+        """Yield pages of rows of SQL text compiled earlier for this database (a query plan), with ``params``.
+
+        On SQLite it runs on the driver connection (positional ``params``), inside a write transaction too
+        (the same connection: it sees that transaction's rows).  On PostgreSQL it runs in a read transaction
+        with named ``params`` and a server-side cursor, like `stream_rows`.  Rows are tuples as the driver
+        returns them (UUIDs as hex text on SQLite).
+        """
+        if self.dialect != "sqlite":
+            with self.transaction(write=False) as conn:
+                result = conn.exec_driver_sql(sql, params, execution_options={"yield_per": page})
+                try:
+                    for rows in result.partitions(page):
+                        yield [tuple(r) for r in rows]
+                finally:
+                    result.close()
+            return
+        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(page):
+                yield rows
+        except sqlite3.OperationalError as exc:
+            raise StorageError(f"The registry could not be read: {exc}") from None
+        finally:
+            cursor.close()
+
     def _compile_select(self, stmt: Any) -> tuple[str, list[Any]]:
         """SQL text and positional values of a SELECT, compiling each statement *shape* once.
 
