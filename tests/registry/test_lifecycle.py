@@ -165,8 +165,8 @@ def _columns(registry: Registry, table: str) -> list[str]:
 
 def _downgrade_to_0002(registry: Registry) -> None:
     """Make ``registry`` what revision 0002 wrote: no ``dataset_type.format`` column, stamped 0002."""
-    from alembic.migration import MigrationContext
     from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
 
     with registry.db.transaction() as conn:
         Operations(MigrationContext.configure(conn)).drop_column("dataset_type", "format")
