@@ -234,12 +234,13 @@ def _metadata(root: Any, name: str = "metadata") -> dict[str, Any]:
 
 
 def _dataset(root: Any, name: str) -> Any:
-    """The dataset ``name`` of the root: opened directly (``root[name]`` first asks HDF5 what kind of object
-    it is)."""
+    """The dataset ``name`` of the root, as h5py's low-level ``DatasetID``: opened directly (``root[name]``
+    first asks HDF5 what kind of object it is, and its ``Dataset`` view costs more to set up than a small
+    cut-out takes to read)."""
     try:
-        return h5py.Dataset(h5py.h5d.open(root.id, name.encode()))
-    except (KeyError, ValueError, TypeError):  # absent, or not a dataset: let h5py say which
-        return root[name]
+        return h5py.h5d.open(root.id, name.encode())
+    except KeyError:  # absent, or not a dataset: let h5py say which
+        return root[name].id
 
 
 def _group(root: Any, name: str) -> Any:
@@ -247,22 +248,31 @@ def _group(root: Any, name: str) -> Any:
 
 
 def _plane(dataset: Any, bbox: Any, fd: int | None) -> Any:
-    """Read a whole plane, or the part of it in ``bbox``; ``fd`` is the local file's descriptor, if any."""
+    """Read a whole plane (a ``DatasetID``), or the part in ``bbox``; ``fd``: the local file's descriptor."""
     if bbox is None:
-        return get_array(dataset)
+        return get_array(h5py.Dataset(dataset))
     box = Box.resolve(bbox, dataset.shape)
     row_bytes = dataset.shape[1] * dataset.dtype.itemsize
     if fd is None:
+        view = h5py.Dataset(dataset)
         if box.height * row_bytes <= BAND_LIMIT and box.width < dataset.shape[1]:
             # through a Python stream (object stores): the band of rows in one request, not one per row
-            return np.ascontiguousarray(get_array(dataset, np.s_[box.y0 : box.y1])[:, box.x0 : box.x1])
-        return get_array(dataset, box.slices)
-    offset = dataset.id.get_offset()  # None unless contiguous and written
+            return np.ascontiguousarray(get_array(view, np.s_[box.y0 : box.y1])[:, box.x0 : box.x1])
+        return get_array(view, box.slices)
+    offset = dataset.get_offset()  # None unless contiguous and written
     if offset is not None and hasattr(os, "posix_fadvise"):
         # HDF5 reads the rows one by one (no sieve buffer: see _access); from a cold disk each would be a
         # seek, so ask the kernel for the band of rows in one go first (nearly free when they are cached)
         os.posix_fadvise(fd, offset + box.y0 * row_bytes, box.height * row_bytes, os.POSIX_FADV_WILLNEED)
-    return get_array(dataset, box.slices)
+    stored = dataset.dtype
+    if stored.kind not in "biufc" or stored == np.int64:  # may carry a numpy_dtype to restore: get_array knows
+        return get_array(h5py.Dataset(dataset), box.slices)
+    out = np.empty((box.height, box.width), dtype=stored)
+    if out.size:
+        selection = dataset.get_space()
+        selection.select_hyperslab((box.y0, box.x0), out.shape)
+        dataset.read(h5py.h5s.create_simple(out.shape), selection, out)
+    return out
 
 
 def _wcs_cards(wcs: Any) -> dict[str, Any]:
