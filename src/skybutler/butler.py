@@ -172,13 +172,32 @@ class Butler:
         storage_class: str,
         *,
         is_calibration: bool = False,
+        format: str | None = None,
     ) -> DatasetType:
         """Register a dataset type (a no-op when an identical one exists) and return it.
+
+        Parameters
+        ----------
+        name, dimensions, storage_class
+            What the datasets are: ``"src"`` with ``["instrument", "visit", "detector"]`` as ``"AstropyTable"``.
+        is_calibration
+            Its datasets are certified into CALIBRATION collections.
+        format
+            Formatter short name its datasets are written in (``"fits"``, ``"hdf5"``, ``"parquet"``, ...),
+            recorded in the registry so that every butler writing to this repository uses it; it wins over
+            ``datastore.formatters`` and the defaults of ``butler.yaml``.  ``None``: the configuration chooses
+            (and, when the type exists, whatever format it was registered with is kept).
+
+        Returns
+        -------
+        DatasetType
+            The registered type, with the format it was registered with.
 
         Raises
         ------
         DatasetTypeError
-            The name is taken by a different definition, or the storage class is unknown.
+            The name is taken by a different definition or format, the storage class is unknown, or the
+            format is unknown, cannot write the storage class, or runs code when reading (pickle).
         ConfigError
             Its datasets could not be stored: no formatter, or a template that is not unique.
         """
@@ -189,7 +208,7 @@ class Butler:
                 f"Unknown storage class {storage_class!r} for dataset type {name!r}; known: {storage_classes.names()}."
             ) from None
         dataset_type = DatasetType(
-            name, dimensions, storage_class, universe=self.universe, is_calibration=is_calibration
+            name, dimensions, storage_class, universe=self.universe, is_calibration=is_calibration, format=format
         )
         self.datastore.validate(dataset_type)
         return self.registry.dataset_types.register(dataset_type)[0].dataset_type

@@ -18,7 +18,7 @@ def test_register_query_remove(run: Run, sample_repo: str) -> None:
     listed = json.loads(run("query-dataset-types", sample_repo, "-f", "json").stdout)
     assert [d["name"] for d in listed] == ["bias", "calexp", "image", "meta"]
     assert listed[0] == {"name": "bias", "dimensions": "instrument detector", "storage_class": "NumpyArray",
-                         "is_calibration": True}  # fmt: skip
+                         "is_calibration": True, "format": None}  # fmt: skip
     globbed = json.loads(run("query-dataset-types", sample_repo, "ca*", "im*", "-f", "json").stdout)
     assert [d["name"] for d in globbed] == ["calexp", "image"]
 
@@ -52,12 +52,35 @@ def test_bad_registrations(run: Run, sample_repo: str) -> None:
     assert "already registered" in result.stderr
 
 
+def test_register_with_a_format_then_query_shows_it(run: Run, sample_repo: str) -> None:
+    args = ("register-dataset-type", sample_repo, "src", "AstropyTable", "instrument", "visit", "detector")
+    result = run(*args, "--format", "hdf5")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "Registered src(instrument, detector, visit) as AstropyTable in hdf5.\n"
+    assert run(*args).stdout.startswith("Already registered: src(instrument, detector, visit) as AstropyTable in hdf5")
+    listed = json.loads(run("query-dataset-types", sample_repo, "src", "meta", "-f", "json").stdout)
+    assert [(d["name"], d["format"]) for d in listed] == [("meta", None), ("src", "hdf5")]
+    table = run("query-dataset-types", sample_repo, "src").stdout
+    assert "format" in table.splitlines()[2]  # title, top rule, header
+    assert "hdf5" in table
+    assert "format" not in run("query-dataset-types", sample_repo, "meta").stdout  # an empty column is left out
+    refused = run(*args, "--file-format", "fits")
+    assert refused.exit_code == 2
+    assert "error [dataset-type]: Dataset type 'src' is already registered as" in refused.stderr
+    unknown = run("register-dataset-type", sample_repo, "cat", "AstropyTable", "instrument", "--format", "hdf6")
+    assert unknown.exit_code == 2
+    assert "Unknown format 'hdf6' for dataset type 'cat'; formats that write AstropyTable: fits, hdf5" in unknown.stderr
+    with Butler(sample_repo) as butler:
+        assert butler.query_dataset_types("cat") == []
+        assert butler.get_dataset_type("src").format == "hdf5"
+
+
 def test_dataset_type_commands_as_processes(sample_repo: str) -> None:
     done = run_process("register-dataset-type", sample_repo, "flat", "NumpyArray", "instrument", "detector",
                        "--is-calibration")  # fmt: skip
     assert done.returncode == 0, done.stderr
     listed = json.loads(run_process("query-dataset-types", sample_repo, "flat", "-f", "json").stdout)
     assert listed == [{"name": "flat", "dimensions": "instrument detector", "storage_class": "NumpyArray",
-                       "is_calibration": True}]  # fmt: skip
+                       "is_calibration": True, "format": None}]  # fmt: skip
     assert run_process("remove-dataset-type", sample_repo, "flat").returncode == 1  # no terminal, no --yes
     assert run_process("remove-dataset-type", sample_repo, "flat", "-y").returncode == 0

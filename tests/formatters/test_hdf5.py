@@ -201,6 +201,64 @@ def test_streamed_and_file_writes_read_the_same(tmp_path: Path) -> None:
     assert_same(FMT.read(buffer), _through_file(tmp_path, exposure))
 
 
+# -- local files: opened by name, no sieve buffer, read-ahead of the band ------------------------------------
+@settings(deadline=None, max_examples=40)
+@given(exposure=exposures(HDF5), data=st.data())
+def test_cutouts_of_a_local_file_equal_those_through_a_stream(
+    tmp_path_factory: pytest.TempPathFactory, exposure: Exposure, data: st.DataObject
+) -> None:
+    path = tmp_path_factory.mktemp("local") / "x.h5"
+    FMT.write_file(exposure, path)
+    box = data.draw(_boxes(exposure.shape))
+    with open(path, "rb") as stream:
+        assert_same(FMT.read(stream, parameters={"bbox": box}), exposure.cutout(box))
+    with open(path, "rb") as stream:
+        got = FMT.read(stream, component="image", parameters={"bbox": box.slices})
+    assert_same(got, exposure.image[box.slices])
+    assert_same(got, read_back(FMT, exposure, component="image", parameters={"bbox": box.slices}))
+
+
+def test_a_chunked_image_written_elsewhere_is_cut_out_too(tmp_path: Path) -> None:
+    """A chunked dataset has no single file offset: the cut-out skips the read-ahead hint and still reads."""
+    array = np.arange(300 * 200, dtype="f4").reshape(300, 200)
+    path = tmp_path / "chunked.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["skybutler_storage_class"] = "Image"
+        f.create_dataset("data", data=array, chunks=(64, 64), compression="gzip")
+        f.create_group("metadata").attrs["EXPTIME"] = 30.0
+    box = Box(x0=50, y0=120, width=100, height=70)
+    with open(path, "rb") as stream:
+        got = FMT.read(stream, parameters={"bbox": box})
+    assert_same(got, Image(array[box.slices], {"EXPTIME": 30.0}))
+
+
+def test_a_fixed_length_marker_written_elsewhere_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "fixed.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs.create("skybutler_storage_class", np.bytes_("Image"))  # fixed-length, not variable-length
+        f.create_dataset("data", data=np.ones((4, 5), "i2"))
+        f.create_group("metadata")
+    with open(path, "rb") as stream:
+        assert_same(FMT.read(stream), Image(np.ones((4, 5), "i2"), {}))
+
+
+def test_reads_leave_no_file_open(tmp_path: Path) -> None:
+    """The file is closed by its id alone (not h5py's search of every open object): nothing stays open."""
+    import os
+
+    path = tmp_path / "x.h5"
+    FMT.write_file(_exposure(32), path)
+    fds = Path(f"/proc/{os.getpid()}/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc to count open files")
+    box = Box(x0=1, y0=2, width=10, height=5)
+    before = len(list(fds.iterdir())), h5py.h5f.get_obj_count(h5py.h5f.OBJ_ALL, h5py.h5f.OBJ_ALL)
+    for kwargs in ({}, {"parameters": {"bbox": box}}, {"component": "wcs"}, {"component": "metadata"}) * 20:
+        with open(path, "rb") as stream:
+            FMT.read(stream, **kwargs)
+    assert (len(list(fds.iterdir())), h5py.h5f.get_obj_count(h5py.h5f.OBJ_ALL, h5py.h5f.OBJ_ALL)) == before
+
+
 # -- partial reads read less -----------------------------------------------------------------------------
 def _counted(path: Path, **kwargs: Any) -> tuple[Any, int]:
     with open(path, "rb") as raw:

@@ -73,6 +73,59 @@ def test_conflicting_definition_is_a_dataset_type_error(
     assert registry.get_dataset_type("calexp") == calexp
 
 
+def _with_format(dataset_type: DatasetType, fmt: str | None) -> DatasetType:
+    return DatasetType(
+        dataset_type.name,
+        dataset_type.dimensions,
+        dataset_type.storage_class,
+        is_calibration=dataset_type.is_calibration,
+        format=fmt,
+    )
+
+
+def test_the_format_is_stored_with_the_type(
+    registry: Registry, calexp: DatasetType, open_registry: RegistryFactory
+) -> None:
+    assert registry.register_dataset_type(_with_format(calexp, "yaml")) is True
+    for reader in (registry, open_registry()):  # cached, and read back from the database
+        found = reader.get_dataset_type("calexp")
+        assert found.format == "yaml"
+        assert found == calexp  # the format is a storage choice: equality ignores it
+        assert [t.format for t in reader.query_dataset_types()] == ["yaml"]
+    with registry.db.transaction(write=False) as conn:
+        stored = conn.execute(sa.text("SELECT format FROM dataset_type WHERE name = 'calexp'")).scalar_one()
+    assert stored == "yaml"
+
+
+def test_registering_again_without_a_format_keeps_the_registered_one(
+    registry: Registry, calexp: DatasetType, open_registry: RegistryFactory
+) -> None:
+    registry.register_dataset_type(_with_format(calexp, "yaml"))
+    assert registry.register_dataset_type(calexp) is False  # no choice given: matches, nothing changes
+    assert registry.register_dataset_type(_with_format(calexp, "yaml")) is False
+    assert open_registry().get_dataset_type("calexp").format == "yaml"
+
+
+@pytest.mark.parametrize(("first", "second"), [("yaml", "json"), (None, "json")])
+def test_registering_again_with_another_format_is_refused(
+    registry: Registry, calexp: DatasetType, open_registry: RegistryFactory, first: str | None, second: str
+) -> None:
+    registry.register_dataset_type(_with_format(calexp, first))
+    other = _with_format(calexp, second)
+    for where in (registry, open_registry()):  # also where the stored definition is not cached
+        with pytest.raises(DatasetTypeError, match="already registered") as info:
+            where.register_dataset_type(other)
+        assert f"in {second}" in str(info.value)
+        assert "a format cannot be changed in place" in str(info.value)
+    assert open_registry().get_dataset_type("calexp").format == first
+
+
+@pytest.mark.parametrize("fmt", ["", "h d f", "../fits", 5])
+def test_a_malformed_format_name_is_refused(universe: DimensionUniverse, fmt: object) -> None:
+    with pytest.raises(DatasetTypeError, match="is not a formatter name"):
+        DatasetType("src", ["detector"], "StructuredDataDict", universe=universe, format=fmt)  # type: ignore[arg-type]
+
+
 def test_components_cannot_be_registered(registry: Registry, universe: DimensionUniverse) -> None:
     component = DatasetType("calexp.wcs", ["visit", "detector"], "StructuredDataDict", universe=universe)
     with pytest.raises(DatasetTypeError, match="register its parent 'calexp'"):

@@ -122,8 +122,8 @@ def test_migrate_dry_run_on_a_current_registry_has_nothing_pending(registry: Reg
 
 def test_migrate_applies_what_is_pending(registry: Registry, open_registry: RegistryFactory) -> None:
     _set_stamp(registry, None)
-    assert migrate(registry.db, dry_run=True) == ["0001", "0002"]
-    assert migrate(registry.db) == ["0001", "0002"]
+    assert migrate(registry.db, dry_run=True) == ["0001", "0002", "0003_dataset_type_format"]
+    assert migrate(registry.db) == ["0001", "0002", "0003_dataset_type_format"]
     assert migrate(registry.db, dry_run=True) == []
     assert open_registry().attributes()["schema_version"] == SCHEMA_VERSION
 
@@ -151,11 +151,68 @@ def test_migration_0002_adds_partial_data_id_indexes_to_old_tags_tables(
     _set_stamp(registry, "0001")
     with pytest.raises(MigrationRequiredError, match="skybutler migrate"):
         open_registry()
-    assert migrate(registry.db) == ["0002"]
+    assert migrate(registry.db) == ["0002", "0003_dataset_type_format"]
     assert f"{table}_visit" in _index_names(registry, table)
     reopened = open_registry()
-    assert reopened.attributes()["schema_version"] == "0002"
+    assert reopened.attributes()["schema_version"] == SCHEMA_VERSION
     assert reopened.get_dataset_type("calexp").name == "calexp"
+
+
+def _columns(registry: Registry, table: str) -> list[str]:
+    with registry.db.transaction(write=False) as conn:
+        return [c["name"] for c in sa.inspect(conn).get_columns(table)]
+
+
+def _downgrade_to_0002(registry: Registry) -> None:
+    """Make ``registry`` what revision 0002 wrote: no ``dataset_type.format`` column, stamped 0002."""
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    with registry.db.transaction() as conn:
+        Operations(MigrationContext.configure(conn)).drop_column("dataset_type", "format")
+        conn.execute(sa.text("UPDATE butler_attributes SET value = '0002' WHERE name = 'schema_version'"))
+    _set_stamp(registry, "0002")
+
+
+def test_migration_0003_adds_the_dataset_type_format_column(
+    registry: Registry, open_registry: RegistryFactory, universe: DimensionUniverse
+) -> None:
+    from skybutler.datasets import DatasetType
+
+    registry.register_dataset_type(DatasetType("calexp", ["detector"], "StructuredDataDict", universe=universe))
+    _downgrade_to_0002(registry)
+    assert "format" not in _columns(registry, "dataset_type")
+    with pytest.raises(MigrationRequiredError, match="skybutler migrate") as info:
+        open_registry()
+    assert "version 0002" in str(info.value)
+    assert migrate(registry.db, dry_run=True) == ["0003_dataset_type_format"]
+    assert "format" not in _columns(registry, "dataset_type")  # a dry run changes nothing
+    assert migrate(registry.db) == ["0003_dataset_type_format"]
+    assert "format" in _columns(registry, "dataset_type")
+    reopened = open_registry()
+    assert reopened.attributes()["schema_version"] == "0003_dataset_type_format"
+    # the type registered before the migration has no format (the configuration decides), and new ones can
+    old = reopened.get_dataset_type("calexp")
+    assert (old.name, old.format) == ("calexp", None)
+    src = DatasetType("src", ["detector"], "StructuredDataDict", universe=universe, format="yaml")
+    assert reopened.register_dataset_type(src) is True
+    assert open_registry().get_dataset_type("src").format == "yaml"
+
+
+def test_migration_0003_downgrade_drops_the_column(registry: Registry, open_registry: RegistryFactory) -> None:
+    from alembic import command
+
+    from skybutler.registry._migrate import _config
+
+    config = _config()
+    with registry.db.transaction() as conn:
+        config.attributes["connection"] = conn  # type: ignore[attr-defined]
+        command.downgrade(config, "0002")  # type: ignore[arg-type]
+    assert "format" not in _columns(registry, "dataset_type")
+    assert registry.attributes()["schema_version"] == "0002"
+    assert migrate(registry.db) == ["0003_dataset_type_format"]
+    assert "format" in _columns(registry, "dataset_type")
+    assert open_registry().attributes()["schema_version"] == SCHEMA_VERSION
 
 
 def test_repositories_in_postgres_schemas_are_isolated(

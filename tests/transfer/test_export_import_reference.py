@@ -131,6 +131,25 @@ def test_the_reference_imports_our_export(source: dict[str, object], tmp_path: P
 
 
 @needs_reference
+def test_the_reference_imports_our_export_of_a_type_with_a_format(butler: Butler, tmp_path: Path) -> None:
+    """Our ``skybutler_format`` key in a dataset type entry is ignored by the reference, which imports the rest."""
+    from lsst.daf.butler import Butler as ReferenceButler
+
+    butler.register_dataset_type("notes", ["instrument", "visit", "detector"], "StructuredDataDict", format="yaml")
+    ref = butler.put({"n": 1}, "notes", instrument="Cam", visit=1, detector=0)
+    out = tmp_path / "out"
+    butler.export(out / "export.yaml", collections="test/run", directory=out)
+    assert "skybutler_format: yaml" in (out / "export.yaml").read_text()
+    ReferenceButler.makeRepo(str(tmp_path / "ref"))
+    reference = ReferenceButler.from_config(str(tmp_path / "ref"), writeable=True)
+    reference.import_(filename=str(out / "export.yaml"), directory=str(out), transfer="copy")
+    assert reference.get_dataset_type("notes").storageClass_name == "StructuredDataDict"
+    assert reference.get("notes", instrument="Cam", visit=1, detector=0, collections="test/run") == {"n": 1}
+    assert {r.id for r in reference.registry.queryDatasets("notes", collections="test/run")} == {ref.id}
+    reference.close()
+
+
+@needs_reference
 def test_reference_round_trip_through_us_keeps_ids(dest: Butler, tmp_path: Path) -> None:
     """Reference export → our import → our export → the reference imports it: same IDs, same chain."""
     from lsst.daf.butler import Butler as ReferenceButler

@@ -16,19 +16,35 @@ __all__ = ["query_dataset_types", "register_dataset_type", "remove_dataset_type"
 @click.argument("storage_class")
 @click.argument("dimensions", nargs=-1)
 @click.option("--is-calibration", is_flag=True, help="Its datasets are certified into CALIBRATION collections.")
+@click.option(
+    "--format",
+    "--file-format",
+    "file_format",
+    metavar="NAME",
+    help="File format its datasets are written in (a formatter: fits, hdf5, parquet, ...), recorded in the "
+    "registry; it wins over datastore.formatters in butler.yaml.  Default: the configuration chooses.",
+)
 @click.pass_context
 def register_dataset_type(
-    ctx: click.Context, repo: str, name: str, storage_class: str, dimensions: tuple[str, ...], is_calibration: bool
+    ctx: click.Context,
+    repo: str,
+    name: str,
+    storage_class: str,
+    dimensions: tuple[str, ...],
+    is_calibration: bool,
+    file_format: str | None,
 ) -> None:
     """Register a dataset type.
 
     Register dataset type NAME of STORAGE_CLASS with DIMENSIONS (a no-op when it exists identically).
 
-    Example: skybutler register-dataset-type REPO calexp Exposure instrument visit detector
+    Example: skybutler register-dataset-type REPO src AstropyTable instrument visit detector --format hdf5
     """
     butler = open_butler(ctx, repo, writeable=True)
     new = name not in {dt.name for dt in butler.query_dataset_types(name)}
-    dataset_type = butler.register_dataset_type(name, dimensions, storage_class, is_calibration=is_calibration)
+    dataset_type = butler.register_dataset_type(
+        name, dimensions, storage_class, is_calibration=is_calibration, format=file_format
+    )
     click.echo(f"{'Registered' if new else 'Already registered:'} {dataset_type.describe()}.")
 
 
@@ -66,7 +82,8 @@ def remove_dataset_type(ctx: click.Context, repo: str, names: tuple[str, ...], y
 def query_dataset_types(ctx: click.Context, repo: str, patterns: tuple[str, ...], fmt: str) -> None:
     """List dataset types.
 
-    List dataset types whose names match PATTERNS (globs; default: all).
+    List dataset types whose names match PATTERNS (globs; default: all).  The format column shows the
+    file format registered with a type; empty (null) means the repository configuration chooses.
     """
     butler = open_butler(ctx, repo)
     rows = [
@@ -75,6 +92,7 @@ def query_dataset_types(ctx: click.Context, repo: str, patterns: tuple[str, ...]
             "dimensions": " ".join(dt.dimensions.required),
             "storage_class": dt.storage_class,
             "is_calibration": dt.is_calibration,
+            "format": dt.format,
         }
         for dt in butler.query_dataset_types(list(patterns) or "*")
     ]

@@ -1,4 +1,5 @@
-"""Dataset types: a name, the dimensions of its data IDs, a storage class, and whether it is a calibration."""
+"""Dataset types: a name, the dimensions of its data IDs, a storage class, whether it is a calibration, and
+optionally the file format its datasets are written in."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["DatasetType"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?\Z")
+_FORMAT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}\Z")
 
 
 class DatasetType:
@@ -22,20 +24,31 @@ class DatasetType:
     A name with a dot (``calexp.wcs``) names a *component* of its parent type.  Dataset types compare equal
     when name, dimensions, storage class and calibration flag are all equal.
 
+    ``format`` is an optional formatter short name (``"hdf5"``, ``"fits"``, ``"parquet"``) that new datasets
+    of this type are written in, whatever the repository configuration says.  It is a storage choice, not part
+    of what the datasets *are*, so it takes no part in equality: a type built without it still names the same
+    datasets (a caller need not repeat the format to `put` or `ingest`).  The registry compares formats itself
+    when a type is registered again.
+
     Examples
     --------
     >>> from skybutler.dimensions import DimensionUniverse
     >>> t = DatasetType("meta", ["visit", "detector"], "StructuredDataDict", universe=DimensionUniverse.default())
     >>> t.dimensions.required
     ('instrument', 'detector', 'visit')
+    >>> src = DatasetType("src", ["visit"], "AstropyTable", universe=DimensionUniverse.default(), format="hdf5")
+    >>> src.describe()
+    'src(instrument, visit) as AstropyTable in hdf5'
     """
 
-    __slots__ = ("dimensions", "is_calibration", "name", "storage_class")
+    __slots__ = ("dimensions", "format", "is_calibration", "name", "storage_class")
 
     name: str
     dimensions: DimensionGroup
     storage_class: str
     is_calibration: bool
+    format: str | None
+    """Formatter short name chosen for this type at registration, or ``None``: the configuration decides."""
 
     def __init__(
         self,
@@ -45,6 +58,7 @@ class DatasetType:
         *,
         universe: DimensionUniverse | None = None,
         is_calibration: bool = False,
+        format: str | None = None,
     ) -> None:
         if not _NAME.match(str(name)) or type(name) is not str:  # callers without type checking
             raise DatasetTypeError(
@@ -68,7 +82,13 @@ class DatasetType:
         self.name = name
         self.dimensions = group
         self.storage_class = storage_class
+        if format is not None and (type(format) is not str or not _FORMAT.match(format)):
+            raise DatasetTypeError(
+                f"Dataset type {name!r}: format {format!r} is not a formatter name; give a short name such as "
+                "'fits', 'hdf5' or 'parquet'."
+            )
         self.is_calibration = bool(is_calibration)
+        self.format = format
 
     @property
     def parent_name(self) -> str:
@@ -83,7 +103,8 @@ class DatasetType:
     def describe(self) -> str:
         """A one-line description for messages."""
         calib = ", calibration" if self.is_calibration else ""
-        return f"{self.name}({', '.join(self.dimensions.required)}) as {self.storage_class}{calib}"
+        fmt = f" in {self.format}" if self.format is not None else ""
+        return f"{self.name}({', '.join(self.dimensions.required)}) as {self.storage_class}{fmt}{calib}"
 
     def _key(self) -> tuple[object, ...]:
         return (self.name, self.dimensions.names, self.storage_class, self.is_calibration)

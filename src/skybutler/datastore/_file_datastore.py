@@ -34,10 +34,11 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from skybutler.datasets import ArtifactInfo, storage_classes
 from skybutler.datastore._cache import ArtifactCache
 from skybutler.datastore._checksums import HashingWriter, checksum_stream
+from skybutler.datastore._formatter_choice import FormatterChoice
 from skybutler.datastore._parallel import run_all
 from skybutler.datastore._templates import FileTemplate
 from skybutler.errors import ArtifactNotFoundError, ConfigError, CorruptArtifactError, FormatterError, StorageError
-from skybutler.formatters import DEFAULT_FORMATTERS, Formatter, formatters
+from skybutler.formatters import Formatter
 from skybutler.transports import open_transport
 
 if TYPE_CHECKING:
@@ -113,8 +114,8 @@ class FileDatastore:
         self._templates = {name: FileTemplate(t) for name, t in config.templates.items()}
         if "default" not in self._templates:
             raise ConfigError("The datastore configuration needs a 'default' file template.")
-        self._formatter_cache: dict[str, tuple[str, Formatter]] = {}
-        self._instances: dict[str, Formatter] = {}
+        self.formatters = FormatterChoice(config)
+        """Which formatter writes each dataset type, and the shared formatter instances."""
         self.cache: ArtifactCache | None = None
         """The local cache of remote reads (``datastore.cache.directory``), or None."""
         if config.cache.directory is not None and not transport.is_local:
@@ -144,60 +145,11 @@ class FileDatastore:
 
     def formatter_instance(self, name: str) -> Formatter:
         """The (shared) instance of the formatter named ``name``."""
-        found = self._instances.get(name)
-        if found is None:
-            found = formatters.get(name)()
-            self._instances[name] = found
-        return found
+        return self.formatters.instance(name)
 
     def formatter_for(self, dataset_type: DatasetType) -> tuple[str, Formatter]:
-        """Pick the formatter by dataset type, then storage class, then the built-in default.
-
-        Raises
-        ------
-        ConfigError
-            No formatter is configured for the storage class, the configured one cannot write it, or it is
-            unsafe (pickle) and was not named explicitly.
-        """
-        cached = self._formatter_cache.get(dataset_type.name)
-        if cached is not None:
-            return cached
-        configured = self.config.formatters
-        sc = dataset_type.storage_class
-        name = (
-            configured.get(dataset_type.parent_name)
-            or configured.get(sc)
-            or self._preferred(sc)
-            or DEFAULT_FORMATTERS.get(sc)
-        )
-        if name is None:
-            raise ConfigError(
-                f"No formatter for storage class {sc!r} (dataset type {dataset_type.name!r}); set "
-                f"datastore.formatters.{sc} in butler.yaml to one of {formatters.names()}."
-            )
-        formatter = self.formatter_instance(name)
-        if not formatter.supports(sc):
-            raise ConfigError(
-                f"Formatter {name!r} cannot write storage class {sc!r} (it writes {formatter.storage_classes})."
-            )
-        explicit = configured.get(dataset_type.parent_name) == name or configured.get(sc) == name
-        if formatter.unsafe and not explicit:
-            raise ConfigError(
-                f"Formatter {name!r} runs code when reading; name it explicitly in datastore.formatters "
-                f"for {dataset_type.name!r} or {sc!r} to use it."
-            )
-        self._formatter_cache[dataset_type.name] = (name, formatter)
-        return name, formatter
-
-    def _preferred(self, storage_class: str) -> str | None:
-        """The first formatter of the repository policy (``datastore.prefer``) that writes ``storage_class``."""
-        for name in self.config.prefer:
-            formatter = self.formatter_instance(name)
-            if formatter.unsafe:
-                raise ConfigError(f"Formatter {name!r} runs code when reading; it cannot be in datastore.prefer.")
-            if formatter.supports(storage_class):
-                return name
-        return None
+        """The formatter new datasets of ``dataset_type`` are written with (see `FormatterChoice.for_type`)."""
+        return self.formatters.for_type(dataset_type)
 
     def validate(self, dataset_type: DatasetType) -> None:
         """Check that ``dataset_type`` can be stored: a safe, unique template and a formatter."""

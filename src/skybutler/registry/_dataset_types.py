@@ -16,7 +16,16 @@ if TYPE_CHECKING:
     from skybutler.registry._engines import Database
     from skybutler.registry._schema import StaticTables
 
-__all__ = ["DatasetTypes", "StoredDatasetType"]
+__all__ = ["DatasetTypes", "StoredDatasetType", "same_definition"]
+
+
+def same_definition(registered: DatasetType, given: DatasetType) -> bool:
+    """Whether ``given`` may be registered where ``registered`` is: equal, and no other format asked for.
+
+    A type given without a format (``format=None``) expresses no choice, so it matches whatever format was
+    registered; one given with a format needs that same format.
+    """
+    return registered == given and given.format in (None, registered.format)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +72,9 @@ class DatasetTypes:
         return existing if existing is not None else calibs_table(self._metadata, self._universe, group, name)
 
     def _from_row(self, row: Any) -> StoredDatasetType:
-        dataset_type = DatasetType(row[1], json.loads(row[2]), row[3], universe=self._universe, is_calibration=row[4])
+        dataset_type = DatasetType(
+            row[1], json.loads(row[2]), row[3], universe=self._universe, is_calibration=row[4], format=row[6]
+        )
         group = dataset_type.dimensions
         calibs = self._calibs(group, row[5]) if dataset_type.is_calibration else None
         stored = StoredDatasetType(dataset_type, row[0], self._tags(group, row[5]), calibs)
@@ -74,10 +85,10 @@ class DatasetTypes:
         """Drop every cached definition (after a rolled-back transaction that registered dataset types)."""
         self._cache.clear()
 
-    def _select(self) -> sa.Select[tuple[int, str, str, str, bool, str]]:
+    def _select(self) -> sa.Select[tuple[int, str, str, str, bool, str, str | None]]:
         t = self._table
         return sa.select(t.c.dataset_type_id, t.c.name, t.c.dimensions, t.c.storage_class, t.c.is_calibration,
-                         t.c.tag_table)  # fmt: skip
+                         t.c.tag_table, t.c.format)  # fmt: skip
 
     def find(self, name: str) -> StoredDatasetType | None:
         """Return the registered dataset type ``name`` (a parent name), or ``None``."""
@@ -114,7 +125,9 @@ class DatasetTypes:
         Raises
         ------
         DatasetTypeError
-            A dataset type of that name exists with another definition, or the name is a component.
+            A dataset type of that name exists with another definition or another format, or the name is a
+            component.  A type given without a format matches a registered one whatever its format (the
+            registered format is kept); a type given with a format needs the very same registered format.
         """
         if dataset_type.component is not None:
             raise DatasetTypeError(
@@ -143,17 +156,19 @@ class DatasetTypes:
                         storage_class=dataset_type.storage_class,
                         is_calibration=dataset_type.is_calibration,
                         tag_table=tag_name,
+                        format=dataset_type.format,
                     )
                 )
             existing = self.find(dataset_type.name)
             assert existing is not None
-            if existing.dataset_type == dataset_type:
+            if same_definition(existing.dataset_type, dataset_type):
                 return existing, True
-        if existing.dataset_type != dataset_type:
+        if not same_definition(existing.dataset_type, dataset_type):
             raise DatasetTypeError(
                 f"Dataset type {dataset_type.name!r} is already registered as "
                 f"{existing.dataset_type.describe()}; cannot redefine it as {dataset_type.describe()}. "
-                "Use another name, or remove the old type first."
+                "Use another name, or remove the old type first (a format cannot be changed in place: files "
+                "written in the old one would stay)."
             )
         return existing, False
 

@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 #: The Alembic revision this code expects (see registry/migrations); bump with every migration.
-SCHEMA_VERSION = "0002"
+SCHEMA_VERSION = "0003_dataset_type_format"
 
 _TYPES: dict[str, Callable[[int | None], sa.types.TypeEngine[Any]]] = {
     "int": lambda length: sa.BigInteger(),
@@ -70,6 +70,8 @@ class StaticTables:
             sa.Column("storage_class", sa.String(64), nullable=False),
             sa.Column("is_calibration", sa.Boolean, nullable=False),
             sa.Column("tag_table", sa.String(128), nullable=False),
+            # Formatter short name chosen at registration (NULL: the repository configuration decides).
+            sa.Column("format", sa.String(64), nullable=True),
         )
         self.dataset = sa.Table(
             "dataset",

@@ -28,7 +28,7 @@ from skybutler.registry import CollectionType
 from skybutler.transfer._artifact_files import check_transfer, export_file
 from skybutler.transfer._universe_compat import REFERENCE_NAMESPACE
 from skybutler.transfer._yaml_fast import DatasetBlock, write_document
-from skybutler.transfer._yaml_format import REFERENCE_FORMATTERS, Region, TaiTime
+from skybutler.transfer._yaml_format import FORMAT_KEY, REFERENCE_FORMATTERS, Region, TaiTime
 
 if TYPE_CHECKING:
     from skybutler.butler import Butler
@@ -107,8 +107,11 @@ def export_datasets(
         by_type.setdefault(ref.dataset_type.name, {}).setdefault(ref.run, []).append(ref)
     for name in sorted(by_type):
         dt = registry.dataset_types.get(name).dataset_type
-        data.append({"type": "dataset_type", "name": name, "dimensions": list(dt.dimensions.names),
-                     "storage_class": dt.storage_class, "is_calibration": dt.is_calibration})  # fmt: skip
+        entry = {"type": "dataset_type", "name": name, "dimensions": list(dt.dimensions.names),
+                 "storage_class": dt.storage_class, "is_calibration": dt.is_calibration}  # fmt: skip
+        if dt.format is not None:  # our extension key; the reference reads the keys it knows and ignores it
+            entry[FORMAT_KEY] = dt.format
+        data.append(entry)
         report.dataset_types += 1
         for run, group in by_type[name].items():
             data.append(DatasetBlock(name, run, [_dataset(ref, artifacts.get(ref.id)) for ref in group]))

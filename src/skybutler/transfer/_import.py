@@ -162,6 +162,12 @@ class _Importer:
         return format_error(self.plan.source, self.text, location, message)
 
     def run(self) -> None:
+        for name, dataset_type in self.plan.dataset_types.items():
+            if dataset_type.format is not None:  # a format this repository cannot write: refuse before any work
+                try:
+                    self.datastore.formatter_for(dataset_type)
+                except SkyButlerError as exc:
+                    raise type(exc)(f"{self.plan.source}: dataset type {name!r}: {exc}") from None
         self._drop_existing()
         total = len(self.plan.datasets)
         try:

@@ -20,7 +20,7 @@ from skybutler.dimensions._elements import coerce_value
 from skybutler.errors import ConfigError, DataIdError, DatasetTypeError, ExportFormatError
 from skybutler.registry import CollectionType
 from skybutler.transfer._universe_compat import Upgrader
-from skybutler.transfer._yaml_format import Location, format_error
+from skybutler.transfer._yaml_format import FORMAT_KEY, Location, format_error
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DataIdValue, DimensionElement, DimensionUniverse
@@ -274,6 +274,9 @@ def _dataset_type(r: _Reader, plan: ImportPlan, upgrader: Upgrader, item: Mappin
     is_calibration = item.get("is_calibration", False)
     if not isinstance(is_calibration, bool):
         raise r.error((*loc, "is_calibration"), f"must be true or false, got {is_calibration!r}.")
+    file_format = item.get(FORMAT_KEY)
+    if file_format is not None and not isinstance(file_format, str):
+        raise r.error((*loc, FORMAT_KEY), f"must be a formatter name, got {file_format!r}.")
     for k, dim in enumerate(dims):
         if not isinstance(dim, str) or dim not in r.universe or not r.universe[dim].is_dimension:
             raise r.error((*loc, "dimensions", k), f"unknown dimension {dim!r}{r.universe.suggest(str(dim))}")
@@ -287,12 +290,17 @@ def _dataset_type(r: _Reader, plan: ImportPlan, upgrader: Upgrader, item: Mappin
         ) from None
     try:
         dataset_type = DatasetType(
-            name, upgrader.dimensions(dims), storage_class, universe=r.universe, is_calibration=is_calibration
+            name,
+            upgrader.dimensions(dims),
+            storage_class,
+            universe=r.universe,
+            is_calibration=is_calibration,
+            format=file_format,
         )
     except (DatasetTypeError, DataIdError) as exc:
         raise r.error(loc, str(exc)) from None
     previous = plan.dataset_types.get(name)
-    if previous is not None and previous != dataset_type:
+    if previous is not None and (previous != dataset_type or previous.format != dataset_type.format):
         raise r.error(loc, f"dataset type {name!r} is defined twice, differently: {previous.describe()} first.")
     plan.dataset_types[name] = dataset_type
 

@@ -75,7 +75,7 @@ def transfer_datasets(
     if progress is not None:
         progress("check", 0, len(wanted))
     artifacts = _source_artifacts(source_registry, wanted)
-    to_register = _dataset_types(dest_registry, dest_datastore, wanted, register_dataset_types)
+    to_register = _dataset_types(dest_registry, dest_datastore, source_registry, wanted, register_dataset_types)
     records = _records_needed(source_registry, [r.data_id for r in wanted]) if transfer_dimensions else {}
     new_records = _check_records(dest_registry, records)
     if not transfer_dimensions:
@@ -118,11 +118,17 @@ def _source_artifacts(registry: Registry, refs: list[DatasetRef]) -> dict[Any, A
 
 
 def _dataset_types(
-    registry: Registry, datastore: FileDatastore, refs: list[DatasetRef], register: bool
+    registry: Registry, datastore: FileDatastore, source: Registry, refs: list[DatasetRef], register: bool
 ) -> list[DatasetType]:
-    """The dataset types to register in the destination; refuse missing (unless ``register``) or different ones."""
+    """The dataset types to register in the destination; refuse missing (unless ``register``) or different ones.
+
+    Definitions come from the source registry, with the format registered there (refs built by hand may lack
+    it); a destination type of the same definition but another registered format is refused, as a
+    registration would be.
+    """
     out = []
-    for dataset_type in {r.dataset_type.name: r.dataset_type for r in refs}.values():
+    for name in dict.fromkeys(r.dataset_type.name for r in refs):
+        dataset_type = source.dataset_types.get(name).dataset_type
         found = registry.dataset_types.find(dataset_type.name)
         if found is None:
             if not register:
@@ -132,7 +138,7 @@ def _dataset_types(
                 )
             datastore.validate(dataset_type)
             out.append(dataset_type)
-        elif found.dataset_type != dataset_type:
+        elif found.dataset_type != dataset_type or dataset_type.format not in (None, found.dataset_type.format):
             raise DatasetTypeError(
                 f"Dataset type {dataset_type.name!r} differs: {dataset_type.describe()} in the source, "
                 f"{found.dataset_type.describe()} in the destination."

@@ -27,6 +27,7 @@ from skybutler.dimensions import Timespan
 from skybutler.errors import ExportFormatError
 
 __all__ = [
+    "FORMAT_KEY",
     "REFERENCE_FORMATTERS",
     "REGION_CLASSES",
     "ExportDumper",
@@ -53,6 +54,10 @@ REGION_CLASSES: dict[int, str] = {
     ord("u"): "UnionRegion",
     ord("i"): "IntersectionRegion",
 }
+
+#: Key of a ``dataset_type`` entry holding the format registered with the type (skybutler's extension: the
+#: reference builds its dataset types from the keys it knows and ignores this one, so its imports still work).
+FORMAT_KEY = "skybutler_format"
 
 #: The reference's formatter classes that write the same files as one of ours (its class path → our name).
 REFERENCE_FORMATTERS: dict[str, str] = {
