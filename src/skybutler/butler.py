@@ -736,6 +736,7 @@ class Butler:
         id_mode: DatasetIdMode | str = "random",
         batch_size: int = 10_000,
         progress: Progress | None = None,
+        checksum: bool | None = None,
     ) -> list[DatasetRef]:
         """Register existing files as datasets, bringing them in by ``transfer`` (see docs/ingest.md).
 
@@ -744,6 +745,9 @@ class Butler:
         deleted by `remove`) and ``auto`` (in place when inside the datastore, a hard link on the same file
         system, else a copy).  Each batch of ``batch_size`` files is one registry transaction; files are
         copied concurrently.  ``id_mode="deterministic"`` with ``skip_existing=True`` makes re-runs idempotent.
+        Files the datastore takes in get the repository's checksum; ``direct`` files, which it neither wrote
+        nor owns, only their size unless ``checksum=True`` (each is then read once); ``checksum=False``
+        records sizes only.
 
         Returns the refs of the given files' datasets: those ingested, then those skipped as existing.
 
@@ -764,6 +768,7 @@ class Butler:
         report = ingest_files(
             self.registry, self.datastore, datasets, transfer=transfer, run=run or self.run,
             skip_existing=skip_existing, id_mode=id_mode, batch_size=batch_size, progress=progress,
+            checksum=checksum,
         )  # fmt: skip
         return report.refs
 

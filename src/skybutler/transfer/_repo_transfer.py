@@ -82,7 +82,9 @@ def transfer_datasets(
         check_records_exist(dest_registry, ((f"dataset {r.id}", r) for r in wanted))
     for dataset_type in to_register:  # after every check: a refused transfer registers nothing
         dest_registry.dataset_types.register(dataset_type)
-    planner = IngestPlanner(dest_registry, dest_datastore, FileMover(dest_datastore), parse_id_mode(None))
+    # Checksums are recomputed, also of files registered `direct` (the source recorded one; so do we).
+    mover = FileMover(dest_datastore, checksum=True)
+    planner = IngestPlanner(dest_registry, dest_datastore, mover, parse_id_mode(None))
     items = []
     for ref in wanted:
         transport, key = source_datastore.locate(artifacts[ref.id].path)
