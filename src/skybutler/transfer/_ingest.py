@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,7 @@ from skybutler.transfer._nogc import gc_paused
 if TYPE_CHECKING:
     from skybutler.datastore import FileDatastore
     from skybutler.dimensions import DataCoordinate, DimensionRecord
-    from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
+    from skybutler.registry import CollectionRecord, NewDataset, Registry, StoredDatasetType
     from skybutler.types import DataIdLike, Progress
 
 __all__ = [
@@ -172,7 +172,7 @@ def run_ingest(
     """Ingest checked items: set existing ones aside, register new runs, then stage → register → promote per batch."""
     registry, datastore, mover = planner.registry, planner.datastore, planner.mover
     report = IngestReport()
-    items = _drop_existing(registry, items, skip_existing, report)
+    items = _drop_existing(planner, items, skip_existing, report)
     _check_records_exist(registry, items, records)
     created = []
     for name, record in list(planner.runs.items()):
@@ -180,8 +180,7 @@ def run_ingest(
             planner.runs[name], new = registry.collections.register(name, CollectionType.RUN)
             if new:
                 created.append(name)
-    for item in items:
-        item.refs = [(s, planner.runs[r.name], ref) for s, r, ref in item.refs]
+    # Items still hold the placeholder records of runs registered just now: from here on, runs go by name.
     total = len(items)
     done = 0
     n_workers = workers or min(8, 2 * (os.cpu_count() or 1))
@@ -190,7 +189,7 @@ def run_ingest(
             batch = items[start : start + batch_size]
             try:
                 _stage(pool, n_workers, mover, datastore, batch)
-                _register(registry, datastore, batch, records if start == 0 else ())
+                _register(registry, datastore, batch, records if start == 0 else (), planner.runs)
             except BaseException:
                 if done == 0:  # nothing of this call is registered: the runs it made go too
                     _forget_runs(registry, planner, created)
@@ -198,8 +197,9 @@ def run_ingest(
             for item in batch:
                 if item.staged is not None:
                     datastore.promote(item.staged)
-                mover.finish(item.mode, item.source)
-                report.ingested.extend(ref for _, _, ref in item.refs)
+                if item.mode == "move":
+                    mover.finish(item.mode, item.source)
+            report.ingested += [ref for item in batch for _, _, ref in item.refs]
             done += len(batch)
             if progress is not None:
                 progress("ingest", done, total)
@@ -223,21 +223,32 @@ def _check_records_exist(registry: Registry, items: list[IngestItem], extra: Seq
 
 
 def _drop_existing(
-    registry: Registry, items: list[IngestItem], skip_existing: bool, report: IngestReport
+    planner: IngestPlanner, items: list[IngestItem], skip_existing: bool, report: IngestReport
 ) -> list[IngestItem]:
-    """Refuse (or, with ``skip_existing``, set aside) datasets already registered; refuse duplicates in the input."""
-    entries = [(item, stored, run, ref) for item in items for stored, run, ref in item.refs]
+    """Refuse (or, with ``skip_existing``, set aside) datasets already registered; refuse duplicates in the input.
+
+    IDs this ingest made for a run it has yet to create cannot be registered (the run is part of a
+    deterministic ID; random ones do not collide), so only the others are looked up.  A concurrent ingest
+    of the same files into the same new run fails at insert (a `ConflictError`), with nothing half-done.
+    """
+    registry, runs = planner.registry, planner.runs
+    entries = [(item, stored, runs[run.name], ref) for item in items for stored, run, ref in item.refs]
     ids = [entry[3].id for entry in entries]
     keys = [(stored.id, run.name, ref.data_id.required_values) for _, stored, run, ref in entries]
     if len(set(ids)) != len(ids) or len(set(keys)) != len(keys):
         _refuse_duplicates(entries)
-    existing = registry.datasets.existing(ids)
+    if planner.id_mode is DatasetIdMode.DETERMINISTIC_NO_RUN:
+        wanted = ids
+    else:
+        wanted = [ref.id for item, _, run, ref in entries if run.id != -1 or item.given_ids]
+    existing = registry.datasets.existing(wanted) if wanted else {}
     if not existing and not (skip_existing and any(run.id != -1 for _, _, run, _ in entries)):
         return items  # the bulk case: all new (nothing to set aside, no per-dataset look-up needed)
     kept: list[IngestItem] = []
     for item in items:
         found: list[DatasetRef] = []
-        for stored, run, ref in item.refs:
+        for stored, placeholder, ref in item.refs:
+            run = runs[placeholder.name]
             hit = existing.get(ref.id)
             if hit is not None:
                 if not skip_existing or hit != (stored.id, run.id):
@@ -336,27 +347,38 @@ def _abort(datastore: FileDatastore, batch: Sequence[IngestItem]) -> None:
             item.staged = None
 
 
+_Group = tuple["StoredDatasetType", "CollectionRecord", list["NewDataset"], list["DataCoordinate"]]
+"""The datasets of one dataset type and run in a batch, with their data IDs (for messages)."""
+
+
 def _register(
-    registry: Registry, datastore: FileDatastore, batch: list[IngestItem], extra: Sequence[DimensionRecord]
+    registry: Registry,
+    datastore: FileDatastore,
+    batch: list[IngestItem],
+    extra: Sequence[DimensionRecord],
+    runs: Mapping[str, CollectionRecord],
 ) -> None:
     """One transaction: the records the batch needs (missing ones), then its datasets; staged files go on failure."""
     from skybutler.registry import NewDataset
 
-    groups: dict[
-        tuple[int, int], tuple[StoredDatasetType, CollectionRecord, list[NewDataset], list[DataCoordinate]]
-    ] = {}
+    groups: dict[tuple[int, str], _Group] = {}
     records: dict[str, dict[tuple[Any, ...], DimensionRecord]] = {}
     for record in extra:
         records.setdefault(record.element.name, {})[record.key] = record
+    last: tuple[Any, Any, list[NewDataset], list[DataCoordinate]] = (None, None, [], [])
     for item in batch:
         for stored, run, ref in item.refs:
-            group = groups.setdefault((stored.id, run.id), (stored, run, [], []))
-            group[2].append(NewDataset(ref.id, ref.data_id.required_values, item.artifact))
-            group[3].append(ref.data_id)
+            if stored is not last[0] or run is not last[1]:  # most items share the previous one's group
+                group = groups.get((stored.id, run.name))
+                if group is None:
+                    group = groups[stored.id, run.name] = (stored, runs[run.name], [], [])
+                last = (stored, run, group[2], group[3])
+            last[2].append(NewDataset(ref.id, ref.data_id.required_values, item.artifact))
+            last[3].append(ref.data_id)
         for record in item.records:
             records.setdefault(record.element.name, {})[record.key] = record
     order = {e.name: i for i, e in enumerate(registry.universe.elements)}
-    current: tuple[StoredDatasetType, CollectionRecord, list[NewDataset], list[DataCoordinate]] | None = None
+    current: _Group | None = None
     try:
         with registry.db.transaction():
             for element in sorted(records, key=order.__getitem__):
