@@ -819,12 +819,16 @@ class Butler:
         transfer_dimensions: bool = True,
         skip_existing: bool = True,
         progress: Progress | None = None,
+        collections: CollectionsLike | None = None,
     ) -> list[DatasetRef]:
         """Copy datasets (same UUIDs) from another repository, with their dataset types, runs and records.
 
         Works across back-ends (SQLite/local → PostgreSQL/remote storage); datasets already here (by UUID)
         are skipped.  ``transfer`` is an ingest mode other than ``move`` (``direct`` registers the source's
-        files where they are).  Tagged and calibration associations are not carried; use export/import.
+        files where they are).  ``collections`` (names or globs of the source's collections; a chain stands
+        for its children) carries the datasets' TAGGED and CALIBRATION associations there -- tags, and
+        current certifications with their validity ranges -- creating the collections when missing; a
+        re-run adds nothing twice.  Chains themselves are not re-created (export/import does that).
 
         Returns the refs now in this repository: transferred, then skipped.
 
@@ -835,8 +839,10 @@ class Butler:
         DatasetTypeError
             A dataset type is missing here (with ``register_dataset_types=False``) or defined differently.
         ConflictError
-            A dimension record differs between the repositories, or a dataset exists and ``skip_existing``
-            is false.
+            A dimension record differs between the repositories, a dataset exists and ``skip_existing``
+            is false, or an association clashes with this repository's (checked before anything is written).
+        CollectionError
+            A collection named in ``collections`` is not in ``source``.
         """
         from skybutler.transfer import transfer_datasets
 
@@ -844,7 +850,7 @@ class Butler:
         return transfer_datasets(
             (self.registry, self.datastore), (source.registry, source.datastore), refs, transfer=transfer,
             register_dataset_types=register_dataset_types, transfer_dimensions=transfer_dimensions,
-            skip_existing=skip_existing, progress=progress,
+            skip_existing=skip_existing, progress=progress, collections=collections,
         )  # fmt: skip
 
     def _writeable_for(self, what: str) -> None:

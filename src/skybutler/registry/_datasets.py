@@ -244,6 +244,15 @@ class Datasets:
         with self._db.transaction() as conn:
             conn.execute(self._db.insert_ignore(tags, ["dataset_id", "collection_id"]), new)
 
+    def tagged_ids(self, stored: StoredDatasetType, collection_id: int) -> list[uuid.UUID]:
+        """The IDs of the datasets of a type in a collection (a TAGGED one's members, a RUN's datasets)."""
+        tags = stored.tags
+        stmt = sa.select(tags.c.dataset_id).where(
+            tags.c.collection_id == collection_id, tags.c.dataset_type_id == stored.id
+        )
+        with self._db.transaction(write=False) as conn:
+            return [as_uuid(v) for v in conn.execute(stmt).scalars()]
+
     def disassociate(self, stored: StoredDatasetType, collection_id: int, ids: Sequence[uuid.UUID]) -> int:
         """Remove datasets from a TAGGED collection; return how many were there."""
         tags = stored.tags
