@@ -24,6 +24,7 @@ from skybutler.dimensions import DimensionRecord, Timespan
 from skybutler.errors import ConfigError
 from skybutler.registry import CollectionType
 from skybutler.transfer._artifact_files import check_transfer, export_file
+from skybutler.transfer._nogc import gc_paused
 from skybutler.transfer._universe_compat import REFERENCE_NAMESPACE
 from skybutler.transfer._yaml_fast import DatasetBlock, write_document
 from skybutler.transfer._yaml_format import REFERENCE_FORMATTERS, Region, TaiTime
@@ -66,6 +67,7 @@ class ExportReport:
         )
 
 
+@gc_paused()  # many objects per dataset live until the file is written: see _nogc
 def export_datasets(
     butler: Butler,
     path: UriLike,
