@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +12,8 @@ from typing import Any
 import pytest
 
 from skybutler.butler import Butler
-from skybutler.datasets import ArtifactInfo, DatasetRef
-from skybutler.dimensions import DataCoordinate
+from skybutler.datasets import ArtifactInfo, DatasetRef, DatasetType
+from skybutler.dimensions import DataCoordinate, DimensionUniverse
 from skybutler.errors import (
     ArtifactNotFoundError,
     CollectionError,
@@ -239,6 +240,17 @@ def _bad_cases(tmp: Path) -> dict[str, tuple[type[Exception], list[FileDataset],
         "formatter for another storage class": (ConfigError, [fd(formatter="npy")], {}),
         "run that is not a RUN": (CollectionError, [fd()], {"run": "tagged"}),
         "unknown id mode": (ConfigError, [fd()], {"id_mode": "sometimes"}),
+        "dataset type defined differently": (
+            DatasetTypeError,
+            [
+                FileDataset(
+                    path,
+                    dataset_type=DatasetType("meta", DIMS, "NumpyArray", universe=DimensionUniverse.default()),
+                    data_id=fd().data_id,
+                )
+            ],
+            {},
+        ),
     }
 
 
@@ -246,7 +258,7 @@ def _bad_cases(tmp: Path) -> dict[str, tuple[type[Exception], list[FileDataset],
     "case",
     ["missing file", "unknown dataset type", "unknown record", "missing key", "contradicting implied value",
      "same dataset twice", "unknown transfer mode", "formatter for another storage class", "run that is not a RUN",
-     "unknown id mode"],
+     "unknown id mode", "dataset type defined differently"],
 )  # fmt: skip
 def test_bad_input_changes_nothing(butler: Butler, tmp_path: Path, case: str) -> None:
     butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
@@ -257,6 +269,18 @@ def test_bad_input_changes_nothing(butler: Butler, tmp_path: Path, case: str) ->
     with pytest.raises(error):
         butler.ingest(*datasets, run=kwargs.pop("run", "new/run"), **kwargs)
     assert _state(butler) == before
+
+
+def test_the_first_unknown_record_in_input_order_is_reported(local: Butler, tmp_path: Path) -> None:
+    files = _write(tmp_path / "incoming", 6)
+    bad = {1: 999, 4: 998}  # two files name visits that do not exist; the earlier one is reported
+    given = [
+        FileDataset(fd.path, dataset_type="meta", data_id={**dict(fd.data_id), "visit": bad.get(n, n // 3)})  # type: ignore[arg-type]
+        for n, fd in enumerate(files)
+    ]
+    with pytest.raises(DataIdError, match=re.escape(f"Cannot ingest {Path(files[1].path).as_uri()} as meta")):
+        local.ingest(*given, transfer="direct")
+    assert local.registry.datasets.count() == 0
 
 
 def test_read_only_butler_and_missing_run_are_refused(local: Butler, tmp_path: Path) -> None:
