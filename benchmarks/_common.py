@@ -61,6 +61,8 @@ class Step:
     seconds: float = 0.0
     ms_per_op: float = 0.0
     error: str | None = None
+    cpu_seconds: float = 0.0
+    """CPU time of the whole process (all threads) over the step: steadier than wall time on a shared machine."""
 
     @property
     def ok(self) -> bool:
@@ -75,14 +77,17 @@ class Timed:
         if into is not None:
             into.append(self.step)
         self._start = 0.0
+        self._cpu = 0.0
 
     def __enter__(self) -> Step:
+        self._cpu = time.process_time()
         self._start = time.perf_counter()
         return self.step
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _tb: object) -> bool:
         step = self.step
         step.seconds = time.perf_counter() - self._start
+        step.cpu_seconds = time.process_time() - self._cpu
         step.ms_per_op = 1000.0 * step.seconds / step.n_ops if step.n_ops else 0.0
         if isinstance(exc, Exception):
             step.error = _describe(exc)
@@ -197,11 +202,12 @@ def run_baselines(root: Path, n: int) -> list[Step]:
 
 
 def format_table(system: str, steps: Sequence[Step]) -> str:
-    """A plain-text table of ``steps``: operations, seconds, ms per operation, errors of failed steps."""
-    lines = [f"== {system}", f"{'step':<24}{'ops':>8}{'seconds':>11}{'ms/op':>11}  status"]
+    """A plain-text table of ``steps``: operations, seconds, ms per operation, CPU seconds, errors of failed steps."""
+    lines = [f"== {system}", f"{'step':<24}{'ops':>8}{'seconds':>11}{'ms/op':>11}{'cpu s':>9}  status"]
     for step in steps:
         status = "ok" if step.ok else f"FAILED {step.error}"
-        lines.append(f"{step.name:<24}{step.n_ops:>8}{step.seconds:>11.3f}{step.ms_per_op:>11.3f}  {status}")
+        figures = f"{step.n_ops:>8}{step.seconds:>11.3f}{step.ms_per_op:>11.3f}{step.cpu_seconds:>9.3f}"
+        lines.append(f"{step.name:<24}{figures}  {status}")
     return "\n".join(lines)
 
 

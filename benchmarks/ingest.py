@@ -2,11 +2,14 @@
 
 Usage::
 
-    python benchmarks/ingest.py [--n 1000] [--no-reference]
+    python benchmarks/ingest.py [--n 1000] [--repeat 3] [--no-reference]
 
 Steps on skybutler (fresh SQLite repository, one run per step): ``put_loop`` (N puts, one call each),
-``put_many`` (one call), ``ingest_<mode>`` for direct / copy / hardlink / symlink, ``ingest_direct_nosum``
-(checksums off), and ``reingest_skip`` (the direct ingest again with deterministic IDs: every file skipped).
+``put_many`` (one call), ``ingest_<mode>`` for direct / copy / hardlink / symlink (``direct`` records each
+file's size only, the default), ``ingest_direct_checksum`` (``checksum=True``: every direct file read for
+its checksum), and ``reingest_skip`` (the direct ingest again with deterministic IDs: every file skipped).
+Each ingest step runs ``--repeat`` times (into a new run each time); the best wall time is reported, with
+the best CPU time (all threads) beside it -- the machine is shared, so CPU time is the steadier figure.
 Baselines: the same files copied with ``open``/``read``/``write`` and hard-linked with ``os.link``.  With
 ``lsst-daf-butler`` installed, its ingest (direct, copy) runs in the same invocation on the same kind of files.
 """
@@ -17,13 +20,14 @@ import argparse
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
 import yaml
 
-from _common import N_DETECTORS, Step, check, has_reference, meta_payload, report, timed
-from skybutler import Butler
+from _common import N_DETECTORS, Step, check, has_reference, meta_payload, report, timed, untimed
+from skybutler import Butler, DatasetRef
 from skybutler.testing.sample import populate_sample
 from skybutler.transfer import FileDataset
 
@@ -47,7 +51,34 @@ def _files(paths: list[Path], data_ids: list[dict[str, str | int]]) -> list[File
     ]
 
 
-def run_skybutler(root: Path, n: int) -> list[Step]:
+def _best(
+    name: str,
+    n: int,
+    repeat: int,
+    files: Callable[[], list[FileDataset]],
+    body: Callable[[int, list[FileDataset]], list[DatasetRef]],
+    answer: Callable[[list[DatasetRef]], None],
+    into: list[Step],
+) -> None:
+    """Time ``body(r, files())`` ``repeat`` times as step ``name`` (the inputs are made, and the answer checked,
+    off the clock); keep the best wall time and, beside it, the best CPU time."""
+    tries: list[Step] = []
+    for r in range(repeat):
+        batch = files()
+        with timed(name, n, tries) as step:
+            refs = body(r, batch)
+        with untimed(step):
+            answer(refs)
+    failed = [t for t in tries if not t.ok]
+    if failed:
+        into.append(failed[0])
+        return
+    best = min(tries, key=lambda t: t.seconds)
+    best.cpu_seconds = min(t.cpu_seconds for t in tries)
+    into.append(best)
+
+
+def run_skybutler(root: Path, n: int, repeat: int = 1) -> list[Step]:
     """The skybutler steps; files under ``root / "inputs"``, repository ``root / "repo"`` (SQLite registry)."""
     steps: list[Step] = []
     paths, data_ids = _write_inputs(root / "inputs", n)
@@ -62,20 +93,28 @@ def run_skybutler(root: Path, n: int) -> list[Step]:
         with timed("put_many", n, steps):
             butler.put_many(list(zip(payloads, data_ids, strict=True)), "ing", run="put_many")
 
+        def files() -> list[FileDataset]:
+            return _files(paths, data_ids)
+
+        def reads_back(refs: list[DatasetRef]) -> None:
+            check(len(refs) == n and butler.get(refs[-1]) == payloads[-1], "ingest: wrong refs or read back wrong")
+
+        def ingest(mode: str, checksum: bool | None = None) -> Callable[[int, list[FileDataset]], list[DatasetRef]]:
+            def body(r: int, batch: list[FileDataset]) -> list[DatasetRef]:
+                return butler.ingest(*batch, transfer=mode, run=f"ingest_{mode}_{checksum}_{r}",
+                                     id_mode="deterministic", checksum=checksum)  # fmt: skip
+
+            return body
+
         for mode in ("direct", "copy", "hardlink", "symlink"):
-            batch = _files(paths, data_ids)
-            with timed(f"ingest_{mode}", n, steps):
-                refs = butler.ingest(*batch, transfer=mode, run=f"ingest_{mode}", id_mode="deterministic")
-            check(butler.get(refs[-1]) == payloads[-1], f"ingest {mode}: read back wrong")
-        batch = _files(paths, data_ids)
-        with timed("reingest_skip", n, steps):
-            refs = butler.ingest(*batch, transfer="direct", run="ingest_direct", id_mode="deterministic",
+            _best(f"ingest_{mode}", n, repeat, files, ingest(mode), reads_back, steps)
+        _best("ingest_direct_checksum", n, repeat, files, ingest("direct", checksum=True), reads_back, steps)
+
+        def reingest(_r: int, batch: list[FileDataset]) -> list[DatasetRef]:
+            return butler.ingest(*batch, transfer="direct", run="ingest_direct_None_0", id_mode="deterministic",
                                  skip_existing=True)  # fmt: skip
-        check(len(refs) == n, "re-ingest returned the wrong refs")
-    with Butler(root / "repo", run="nosum", config={"datastore": {"checksum": "none"}}) as butler:
-        batch = _files(paths, data_ids)
-        with timed("ingest_direct_nosum", n, steps):
-            butler.ingest(*batch, transfer="direct")
+
+        _best("reingest_skip", n, repeat, files, reingest, reads_back, steps)
     return steps
 
 
@@ -114,10 +153,11 @@ def run_reference(root: Path, n: int) -> list[Step]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--n", type=int, default=1000, help="number of files (a multiple of 10)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each ingest step (best reported)")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference butler")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ingest_") as tmp:
-        ours = run_skybutler(Path(tmp) / "skybutler", args.n)
+        ours = run_skybutler(Path(tmp) / "skybutler", args.n, args.repeat)
         report("skybutler", args.n, ours, registry="sqlite")
         report("baseline", args.n, run_baselines(Path(tmp) / "baseline", args.n))
         theirs: list[Step] = []

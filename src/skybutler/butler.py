@@ -755,6 +755,7 @@ class Butler:
         id_mode: DatasetIdMode | str = "random",
         batch_size: int = 10_000,
         progress: Progress | None = None,
+        checksum: bool | None = None,
     ) -> list[DatasetRef]:
         """Register existing files as datasets, bringing them in by ``transfer`` (see docs/ingest.md).
 
@@ -763,6 +764,9 @@ class Butler:
         deleted by `remove`) and ``auto`` (in place when inside the datastore, a hard link on the same file
         system, else a copy).  Each batch of ``batch_size`` files is one registry transaction; files are
         copied concurrently.  ``id_mode="deterministic"`` with ``skip_existing=True`` makes re-runs idempotent.
+        Files the datastore takes in get the repository's checksum; ``direct`` files, which it neither wrote
+        nor owns, only their size unless ``checksum=True`` (each is then read once); ``checksum=False``
+        records sizes only.
 
         Returns the refs of the given files' datasets: those ingested, then those skipped as existing.
 
@@ -783,6 +787,7 @@ class Butler:
         report = ingest_files(
             self.registry, self.datastore, datasets, transfer=transfer, run=run or self.run,
             skip_existing=skip_existing, id_mode=id_mode, batch_size=batch_size, progress=progress,
+            checksum=checksum,
         )  # fmt: skip
         return report.refs
 
@@ -833,12 +838,16 @@ class Butler:
         transfer_dimensions: bool = True,
         skip_existing: bool = True,
         progress: Progress | None = None,
+        collections: CollectionsLike | None = None,
     ) -> list[DatasetRef]:
         """Copy datasets (same UUIDs) from another repository, with their dataset types, runs and records.
 
         Works across back-ends (SQLite/local → PostgreSQL/remote storage); datasets already here (by UUID)
         are skipped.  ``transfer`` is an ingest mode other than ``move`` (``direct`` registers the source's
-        files where they are).  Tagged and calibration associations are not carried; use export/import.
+        files where they are).  ``collections`` (names or globs of the source's collections; a chain stands
+        for its children) carries the datasets' TAGGED and CALIBRATION associations there -- tags, and
+        current certifications with their validity ranges -- creating the collections when missing; a
+        re-run adds nothing twice.  Chains themselves are not re-created (export/import does that).
 
         Returns the refs now in this repository: transferred, then skipped.
 
@@ -849,8 +858,10 @@ class Butler:
         DatasetTypeError
             A dataset type is missing here (with ``register_dataset_types=False``) or defined differently.
         ConflictError
-            A dimension record differs between the repositories, or a dataset exists and ``skip_existing``
-            is false.
+            A dimension record differs between the repositories, a dataset exists and ``skip_existing``
+            is false, or an association clashes with this repository's (checked before anything is written).
+        CollectionError
+            A collection named in ``collections`` is not in ``source``.
         """
         from skybutler.transfer import transfer_datasets
 
@@ -858,7 +869,7 @@ class Butler:
         return transfer_datasets(
             (self.registry, self.datastore), (source.registry, source.datastore), refs, transfer=transfer,
             register_dataset_types=register_dataset_types, transfer_dimensions=transfer_dimensions,
-            skip_existing=skip_existing, progress=progress,
+            skip_existing=skip_existing, progress=progress, collections=collections,
         )  # fmt: skip
 
     def _writeable_for(self, what: str) -> None:

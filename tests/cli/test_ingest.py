@@ -59,6 +59,27 @@ def test_ingest_files_from_yaml_with_relative_paths_and_a_prefix(run: Run, sampl
         assert butler.get("flat", instrument="Cam", detector=0, collections="flats")[0] == 5.0
 
 
+def test_ingest_files_direct_records_a_checksum_only_when_asked(run: Run, sample_repo: str, tmp_path: Path) -> None:
+    _register(sample_repo)
+    _npy(tmp_path, "a.npy", 1.0)
+    table = tmp_path / "t.csv"
+    table.write_text("path,instrument,detector\na.npy,Cam,0\n")
+    for flag, run_name in (("--no-checksum", "sizes"), ("--checksum", "sums")):
+        result = run("ingest-files", sample_repo, str(table), "--dataset-type", "flat", "--run", run_name,
+                     "--transfer", "direct", flag)  # fmt: skip
+        assert result.exit_code == 0, result.output
+    with Butler(sample_repo) as butler:
+        stored = butler.registry.dataset_types.get("flat")
+        refs = {name: butler.query_datasets_in_run("flat", name)[0] for name in ("sizes", "sums")}
+        rows = {r.id: r.artifact for r in butler.registry.datasets.by_ids([stored], [r.id for r in refs.values()])}
+        sizes, sums = rows[refs["sizes"].id], rows[refs["sums"].id]
+        assert sizes is not None
+        assert sums is not None
+        assert sizes.size == sums.size == (tmp_path / "a.npy").stat().st_size
+        assert sizes.checksum is None
+        assert sums.checksum is not None
+
+
 def test_ingest_files_bad_input_ingests_nothing(run: Run, sample_repo: str, tmp_path: Path) -> None:
     _register(sample_repo)
     _npy(tmp_path, "a.npy", 1.0)

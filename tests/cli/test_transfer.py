@@ -118,6 +118,29 @@ def test_transfer_datasets_without_registering_types_fails_cleanly(run: Run, sam
     assert _ids(dest) == set()
 
 
+def test_transfer_datasets_with_associations(run: Run, any_repo: str, tmp_path: Path) -> None:
+    with Butler(any_repo, writeable=True) as butler:
+        metas = list(butler.query_datasets("meta", collections="run1", where="visit < 2"))
+        biases = sorted(butler.query_datasets("bias", collections="calib/run1"), key=lambda r: r.data_id["detector"])
+        butler.collections.register("picked", "TAGGED")
+        butler.collections.associate("picked", metas[:3])
+        butler.collections.register("calib", "CALIBRATION")
+        butler.collections.certify("calib", biases, ("2025-01-01T00:00:00", None))
+    dest = Butler.create(tmp_path / "dest")
+    args = ("transfer-datasets", any_repo, dest, "-t", "meta,bias", "-c", "run1,calib/run1,picked,calib")
+    plain = run(*args, "--where", "visit = 3")
+    assert plain.exit_code == 0, plain.output
+    with Butler(dest) as out:
+        assert out.registry.collections.find("picked") is None  # not without --associations
+    done = run(*args, "--associations")
+    assert done.exit_code == 0, done.output
+    with Butler(dest) as out:
+        assert sorted(r.id for r in out.query_datasets("meta", collections="picked")) == sorted(r.id for r in metas[:3])
+        found = out.find_dataset("bias", instrument="Cam", detector=1, collections="calib", at="2025-06-01T00:00:00")
+        assert found is not None
+        assert found.id == biases[1].id
+
+
 def test_export_import_as_processes(sample_repo: str, tmp_path: Path) -> None:
     with Butler(sample_repo, run="extra") as butler:
         butler.put(np.arange(3.0), "image", instrument="Cam", visit=3, detector=1)

@@ -7,8 +7,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from skybutler.datasets import DatasetIdMode, DatasetRef, DatasetType, make_dataset_id
+from skybutler.datasets import DatasetIdMode, DatasetRef, DatasetType, dataset_id_maker, make_dataset_id
+from skybutler.datasets._ref import _NAMESPACE
 from skybutler.dimensions import DataCoordinate, DimensionUniverse
 
 DETERMINISTIC = DatasetIdMode.DETERMINISTIC
@@ -102,3 +105,31 @@ def test_as_uuid_accepts_the_registry_forms() -> None:
     assert str(fast) == str(value)
     assert fast.version == 4
     assert as_uuid(str(value)) == value  # the dashed form goes through the full constructor
+
+
+_names = st.text(min_size=1, max_size=12)
+_values = st.one_of(st.integers(min_value=-(2**62), max_value=2**62), st.text(max_size=12))
+
+
+@given(
+    name=_names,
+    data=st.dictionaries(st.from_regex(r"[a-z_]{1,10}", fullmatch=True), _values, max_size=4),
+    run=st.text(max_size=12),
+    mode=st.sampled_from([DETERMINISTIC, NO_RUN]),
+)
+def test_the_bulk_id_maker_gives_the_documented_uuid5(
+    name: str, data: dict[str, int | str], run: str, mode: DatasetIdMode
+) -> None:
+    # The documented rule, written out with the standard library: the maker must give exactly this.
+    items = [f"dataset_type={name}", *(f"{k}={v}" for k, v in sorted(data.items()))]
+    if mode is DETERMINISTIC:
+        items.append(f"run={run}")
+    expected = uuid.uuid5(_NAMESPACE, ",".join(items))
+    made = dataset_id_maker(name, tuple(data), run, mode)(tuple(data.values()))
+    assert (made, made.version, str(made), hash(made)) == (expected, 5, str(expected), hash(expected))
+
+
+def test_the_bulk_id_maker_makes_random_ids_in_random_mode() -> None:
+    make = dataset_id_maker("raw", ("instrument",), "run", DatasetIdMode.RANDOM)
+    assert make(("Cam",)) != make(("Cam",))
+    assert make(("Cam",)).version == 4

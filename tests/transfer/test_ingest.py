@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +12,8 @@ from typing import Any
 import pytest
 
 from skybutler.butler import Butler
-from skybutler.datasets import DatasetRef
-from skybutler.dimensions import DataCoordinate
+from skybutler.datasets import ArtifactInfo, DatasetRef, DatasetType
+from skybutler.dimensions import DataCoordinate, DimensionUniverse
 from skybutler.errors import (
     ArtifactNotFoundError,
     CollectionError,
@@ -97,15 +98,40 @@ def test_every_transfer_mode_gives_readable_datasets(local: Butler, tmp_path: Pa
     assert (report.unknown, report.missing, report.removed_staging) == ([], [], [])
 
 
+def _artifacts(butler: Butler, refs: list[DatasetRef]) -> list[ArtifactInfo]:
+    rows = butler.registry.datasets.by_ids([butler.registry.dataset_types.get("meta")], [r.id for r in refs])
+    out = [row.artifact for row in rows]
+    assert None not in out
+    return out  # type: ignore[return-value]
+
+
 def test_checksums_are_recorded_and_verify(local: Butler, tmp_path: Path) -> None:
     files = _write(tmp_path / "incoming", 3)
-    for mode, run in (("copy", "c"), ("direct", "d"), ("symlink", "s")):
-        refs = local.ingest(*files, transfer=mode, run=run)
-        for row in local.registry.datasets.by_ids([local.registry.dataset_types.get("meta")], [r.id for r in refs]):
-            assert row.artifact is not None
-            assert row.artifact.checksum is not None
-            assert row.artifact.checksum.startswith("xxh3_128:")
-            assert local.datastore.verify(row.artifact) is None
+    for mode, run, checksum in (("copy", "c", None), ("direct", "d", True), ("symlink", "s", None)):
+        refs = local.ingest(*files, transfer=mode, run=run, checksum=checksum)
+        for artifact in _artifacts(local, refs):
+            assert artifact.checksum is not None
+            assert artifact.checksum.startswith("xxh3_128:")
+            assert local.datastore.verify(artifact) is None
+
+
+def test_direct_files_get_their_size_only_unless_asked(local: Butler, tmp_path: Path) -> None:
+    files = _write(tmp_path / "archive", 3)
+    refs = local.ingest(*files, transfer="direct")
+    artifacts = _artifacts(local, refs)
+    assert [(a.size, a.checksum) for a in artifacts] == [(Path(fd.path).stat().st_size, None) for fd in files]
+    assert (local.verify(refs).ok, local.verify(refs).problems) == (3, 0)
+    Path(files[0].path).write_text('{"visit": 0, "detector": 0, "changed": true}')  # another size: found
+    Path(files[1].path).unlink()
+    report = local.verify(refs)
+    assert (report.ok, report.problems) == (1, 2)
+
+
+def test_checksum_false_records_sizes_only(local: Butler, tmp_path: Path) -> None:
+    files = _write(tmp_path / "incoming", 2)
+    refs = local.ingest(*files, transfer="copy", checksum=False)
+    assert [a.checksum for a in _artifacts(local, refs)] == [None, None]
+    assert local.get(refs[0]) == {"visit": 0, "detector": 0}
 
 
 def test_auto_registers_files_inside_the_datastore_in_place(local: Butler) -> None:
@@ -214,6 +240,17 @@ def _bad_cases(tmp: Path) -> dict[str, tuple[type[Exception], list[FileDataset],
         "formatter for another storage class": (ConfigError, [fd(formatter="npy")], {}),
         "run that is not a RUN": (CollectionError, [fd()], {"run": "tagged"}),
         "unknown id mode": (ConfigError, [fd()], {"id_mode": "sometimes"}),
+        "dataset type defined differently": (
+            DatasetTypeError,
+            [
+                FileDataset(
+                    path,
+                    dataset_type=DatasetType("meta", DIMS, "NumpyArray", universe=DimensionUniverse.default()),
+                    data_id=fd().data_id,
+                )
+            ],
+            {},
+        ),
     }
 
 
@@ -221,7 +258,7 @@ def _bad_cases(tmp: Path) -> dict[str, tuple[type[Exception], list[FileDataset],
     "case",
     ["missing file", "unknown dataset type", "unknown record", "missing key", "contradicting implied value",
      "same dataset twice", "unknown transfer mode", "formatter for another storage class", "run that is not a RUN",
-     "unknown id mode"],
+     "unknown id mode", "dataset type defined differently"],
 )  # fmt: skip
 def test_bad_input_changes_nothing(butler: Butler, tmp_path: Path, case: str) -> None:
     butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
@@ -232,6 +269,18 @@ def test_bad_input_changes_nothing(butler: Butler, tmp_path: Path, case: str) ->
     with pytest.raises(error):
         butler.ingest(*datasets, run=kwargs.pop("run", "new/run"), **kwargs)
     assert _state(butler) == before
+
+
+def test_the_first_unknown_record_in_input_order_is_reported(local: Butler, tmp_path: Path) -> None:
+    files = _write(tmp_path / "incoming", 6)
+    bad = {1: 999, 4: 998}  # two files name visits that do not exist; the earlier one is reported
+    given = [
+        FileDataset(fd.path, dataset_type="meta", data_id={**dict(fd.data_id), "visit": bad.get(n, n // 3)})  # type: ignore[arg-type]
+        for n, fd in enumerate(files)
+    ]
+    with pytest.raises(DataIdError, match=re.escape(f"Cannot ingest {Path(files[1].path).as_uri()} as meta")):
+        local.ingest(*given, transfer="direct")
+    assert local.registry.datasets.count() == 0
 
 
 def test_read_only_butler_and_missing_run_are_refused(local: Butler, tmp_path: Path) -> None:
@@ -286,3 +335,22 @@ def test_a_vanished_staging_folder_is_made_again(local: Butler, tmp_path: Path, 
 
     refs = local.ingest(*files, transfer=mode, batch_size=2, progress=remove_staging)
     assert [local.get(r)["visit"] for r in refs] == [0, 0, 0, 1, 1, 1]
+
+
+def test_direct_records_normalized_absolute_uris(
+    local: Butler, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = _write(tmp_path / "archive dir", 4)
+    names = [Path(fd.path).name for fd in files]
+    monkeypatch.chdir(tmp_path)
+    given = [
+        f"{tmp_path}/archive dir/../archive dir/{names[0]}",
+        f"{tmp_path}//archive dir/./{names[1]}",
+        f"archive dir/{names[2]}",
+        f"file://{tmp_path}/archive%20dir/{names[3]}",
+    ]
+    renamed = [FileDataset(p, dataset_type="meta", data_id=fd.data_id) for p, fd in zip(given, files, strict=True)]
+    refs = local.ingest(*renamed, transfer="direct")
+    expected = [(tmp_path / "archive dir" / n).as_uri() for n in names]
+    assert [local.get_uri(r) for r in refs] == expected
+    assert local.get(refs[2]) == {"visit": refs[2].data_id["visit"], "detector": refs[2].data_id["detector"]}

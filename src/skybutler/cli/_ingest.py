@@ -120,12 +120,15 @@ def _datasets(
 @click.option("--skip-existing", is_flag=True, help="Leave datasets that are registered already.")
 @click.option("--id-mode", type=click.Choice(["random", "deterministic", "deterministic-no-run"]), default="random",
               show_default=True, help="Dataset IDs: random, or a UUID5 of type + data ID (+ run).")  # fmt: skip
+@click.option("--checksum/--no-checksum", default=None,
+              help="Read direct files for a checksum too (--checksum), or record sizes only (--no-checksum); "
+                   "default: checksums of the files the datastore takes in, sizes of direct ones.")  # fmt: skip
 @format_option
 @click.pass_context
 def ingest_files(
     ctx: click.Context, repo: str, table: Path, dataset_type: str, run: str, transfer: str, data_id: tuple[str, ...],
     prefix: Path | None, table_format: str | None, formatter: str | None, skip_existing: bool, id_mode: str,
-    fmt: str,
+    checksum: bool | None, fmt: str,
 ) -> None:  # fmt: skip
     """Ingest existing files listed in a table.
 
@@ -144,7 +147,7 @@ def ingest_files(
     butler = open_butler(ctx, repo, writeable=True)
     with progress_bar(ctx) as progress:
         refs = butler.ingest(*datasets, transfer=transfer, run=run, skip_existing=skip_existing, id_mode=id_mode,
-                             progress=progress)  # fmt: skip
+                             progress=progress, checksum=checksum)  # fmt: skip
     if fmt != "table":
         emit([{"dataset_type": r.dataset_type.name, "run": r.run, "id": r.id, **r.data_id.required}
               for r in refs], fmt)  # fmt: skip

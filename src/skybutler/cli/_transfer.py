@@ -137,19 +137,23 @@ def import_(
               show_default=True, help="How files reach DEST (direct: DEST refers to SOURCE's files).")  # fmt: skip
 @click.option("--no-register-dataset-types", is_flag=True, help="Fail on a dataset type DEST lacks.")
 @click.option("--no-transfer-dimensions", is_flag=True, help="Fail on a dimension record DEST lacks.")
+@click.option("--associations", is_flag=True,
+              help="Also carry the datasets' tags and certifications in the TAGGED and CALIBRATION collections "
+                   "of --collections (chains: their children; without --collections: every collection).")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="List what would be transferred and change nothing.")
 @format_option
 @click.pass_context
 def transfer_datasets(
     ctx: click.Context, source: str, dest: str, dataset_types: tuple[str, ...], collections: tuple[str, ...],
-    where: str, transfer: str, no_register_dataset_types: bool, no_transfer_dimensions: bool, dry_run: bool,
-    fmt: str,
+    where: str, transfer: str, no_register_dataset_types: bool, no_transfer_dimensions: bool, associations: bool,
+    dry_run: bool, fmt: str,
 ) -> None:  # fmt: skip
     """Copy datasets from one repository to another.
 
     Copy the selected datasets of SOURCE into DEST with the same IDs, bringing their dataset types, runs,
     dimension records and files.  Datasets already in DEST are skipped.  Without --collections every RUN of
-    SOURCE is searched.  Tags and certifications are not carried: use export and import for those.
+    SOURCE is searched.  With --associations, their tags and certifications (with validity ranges) in the
+    TAGGED and CALIBRATION collections of --collections come along too; chains are not re-created.
     """
     src = open_butler(ctx, source)
     dst = open_butler(ctx, dest, writeable=not dry_run)
@@ -169,7 +173,8 @@ def transfer_datasets(
         return
     with progress_bar(ctx) as progress:
         done = dst.transfer_from(src, refs, transfer=transfer, register_dataset_types=not no_register_dataset_types,
-                                 transfer_dimensions=not no_transfer_dimensions, progress=progress)  # fmt: skip
+                                 transfer_dimensions=not no_transfer_dimensions, progress=progress,
+                                 collections=(split_names(collections) or ["*"]) if associations else None)  # fmt: skip
     if fmt != "table":
         emit([{"dataset_type": r.dataset_type.name, "run": r.run, "id": r.id, **r.data_id.required,
                "action": "skipped" if r.id in present else "transferred"} for r in done], fmt)  # fmt: skip

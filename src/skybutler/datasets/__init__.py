@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from skybutler.datasets._artifact import ArtifactInfo
 from skybutler.datasets._dataset_type import DatasetType
-from skybutler.datasets._ref import DatasetIdMode, DatasetRef, as_uuid, make_dataset_id, refs_from_rows
+from skybutler.datasets._ref import (
+    DatasetIdMode,
+    DatasetRef,
+    as_uuid,
+    dataset_id_maker,
+    make_dataset_id,
+    refs_from_rows,
+)
 from skybutler.datasets._storage_class import StorageClass, storage_classes
 
 __all__ = [
@@ -14,6 +21,7 @@ __all__ = [
     "DatasetType",
     "StorageClass",
     "as_uuid",
+    "dataset_id_maker",
     "make_dataset_id",
     "refs_from_rows",
     "storage_classes",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from skybutler.dimensions import DataCoordinate
 if TYPE_CHECKING:
     from skybutler.datasets._dataset_type import DatasetType
 
-__all__ = ["DatasetIdMode", "DatasetRef", "as_uuid", "make_dataset_id", "refs_from_rows"]
+__all__ = ["DatasetIdMode", "DatasetRef", "as_uuid", "dataset_id_maker", "make_dataset_id", "refs_from_rows"]
 
 _SAFE_UNKNOWN = uuid.SafeUUID.unknown
 
@@ -59,14 +60,52 @@ class DatasetIdMode(Enum):
 def make_dataset_id(
     dataset_type: DatasetType, data_id: DataCoordinate, run: str, mode: DatasetIdMode = DatasetIdMode.RANDOM
 ) -> uuid.UUID:
-    """Return a new dataset ID by ``mode``."""
+    """Return a new dataset ID by ``mode``.
+
+    The deterministic forms are ``uuid5(namespace, "dataset_type=<name>,<dim>=<value>,...[,run=<run>]")``
+    with the required dimensions sorted by name; they must never change, or re-ingest would duplicate.
+    """
+    return dataset_id_maker(dataset_type.name, data_id.group.required, run, mode)(data_id.required_values)
+
+
+_VERSION_MASK = ~((0xF000 << 64) | (0xC000 << 48))
+_VERSION_5 = (5 << 76) | (0x8000 << 48)
+
+
+def dataset_id_maker(
+    dataset_type: str, dimensions: Sequence[str], run: str, mode: DatasetIdMode
+) -> Callable[[tuple[Any, ...]], uuid.UUID]:
+    """A function making the IDs (by `make_dataset_id`'s rule) of many datasets of one type and run.
+
+    It takes a data ID's values in ``dimensions`` order.  Bulk ingest and import make thousands of IDs per
+    call: hashing from a copy of the prepared namespace prefix and setting the UUID's integer directly
+    costs about a third of `uuid.uuid5`, for the same IDs.
+    """
     if mode is DatasetIdMode.RANDOM:
-        return uuid.uuid4()
-    items = [f"dataset_type={dataset_type.name}"]
-    items += [f"{k}={v}" for k, v in sorted(data_id.required.items())]
+        return _random_id
+    order = sorted(range(len(dimensions)), key=dimensions.__getitem__)
+    fields = [f",{dimensions[i]}={{{i}}}" for i in order]  # after the prefix "dataset_type=<name>"
     if mode is DatasetIdMode.DETERMINISTIC:
-        items.append(f"run={run}")
-    return uuid.uuid5(_NAMESPACE, ",".join(items))
+        fields.append(",run=" + run.replace("{", "{{").replace("}", "}}"))
+    template = "".join(fields)
+    prefix = hashlib.sha1(_NAMESPACE.bytes + f"dataset_type={dataset_type}".encode(), usedforsecurity=False)
+    fmt = template.format
+    new = object.__new__
+    setter = object.__setattr__
+
+    def make(values: tuple[Any, ...]) -> uuid.UUID:
+        hasher = prefix.copy()
+        hasher.update(fmt(*values).encode())
+        out = new(uuid.UUID)
+        setter(out, "int", (int.from_bytes(hasher.digest()[:16]) & _VERSION_MASK) | _VERSION_5)
+        setter(out, "is_safe", _SAFE_UNKNOWN)
+        return out
+
+    return make
+
+
+def _random_id(_values: tuple[Any, ...]) -> uuid.UUID:
+    return uuid.uuid4()
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,14 +66,19 @@ class Datasets:
         now = time.time_ns()
         tid = stored.id
         dims = stored.dataset_type.dimensions.required
-        dataset_rows = [(n.id, tid, run_id, now) for n in new]
-        tag_rows = [(tid, run_id, n.id, *n.values) for n in new]
+        db = self._db
+        keys = db.id_values([n.id for n in new])
+        if db.dialect == "sqlite":  # in key order: each index is then filled in one sweep, not at random
+            order = sorted(range(len(keys)), key=keys.__getitem__)
+            new = [new[i] for i in order]
+            keys = [keys[i] for i in order]
+        dataset_rows = [(k, tid, run_id, now) for k in keys]
+        tag_rows = [(tid, run_id, k, *n.values) for k, n in zip(keys, new, strict=True)]
         artifact_rows = [
-            (n.id, a.component, a.path, a.formatter, a.storage_class, a.size, a.checksum)
-            for n in new
+            (k, a.component, a.path, a.formatter, a.storage_class, a.size, a.checksum)
+            for k, n in zip(keys, new, strict=True)
             if (a := n.artifact) is not None
         ]
-        db = self._db
         with db.transaction() as conn:
             db.insert_many(conn, self._t.dataset, ("id", "dataset_type_id", "run_id", "ingest_date"), dataset_rows)
             db.insert_many(conn, stored.tags, ("dataset_type_id", "collection_id", "dataset_id", *dims), tag_rows)
@@ -239,6 +244,15 @@ class Datasets:
         with self._db.transaction() as conn:
             conn.execute(self._db.insert_ignore(tags, ["dataset_id", "collection_id"]), new)
 
+    def tagged_ids(self, stored: StoredDatasetType, collection_id: int) -> list[uuid.UUID]:
+        """The IDs of the datasets of a type in a collection (a TAGGED one's members, a RUN's datasets)."""
+        tags = stored.tags
+        stmt = sa.select(tags.c.dataset_id).where(
+            tags.c.collection_id == collection_id, tags.c.dataset_type_id == stored.id
+        )
+        with self._db.transaction(write=False) as conn:
+            return [as_uuid(v) for v in conn.execute(stmt).scalars()]
+
     def disassociate(self, stored: StoredDatasetType, collection_id: int, ids: Sequence[uuid.UUID]) -> int:
         """Remove datasets from a TAGGED collection; return how many were there."""
         tags = stored.tags
@@ -318,14 +332,8 @@ class Datasets:
 
     def existing(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
         """Which of ``ids`` are registered: id → ``(dataset type id, run id)`` (bulk; for ingest and transfer)."""
-        d = self._t.dataset
-        out: dict[uuid.UUID, tuple[int, int]] = {}
-        with self._db.transaction(write=False) as conn:
-            for chunk in _chunks(list(ids), 500):
-                stmt = sa.select(d.c.id, d.c.dataset_type_id, d.c.run_id).where(d.c.id.in_(chunk))
-                for row in conn.execute(stmt):
-                    out[row[0]] = (row[1], row[2])
-        return out
+        rows = self._db.select_in(self._t.dataset, ("id", "dataset_type_id", "run_id"), "id", self._db.id_values(ids))
+        return {as_uuid(row[0]): (row[1], row[2]) for row in rows}
 
     def count(self) -> int:
         """Number of registered datasets."""

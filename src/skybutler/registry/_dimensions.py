@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -204,6 +204,20 @@ class DimensionRecords:
             stmt = sa.select(sa.literal(1)).select_from(table).where(*where)
             self._exists[element_name] = stmt
         return bool(self._db.read_rows(stmt, {f"k{i}": v for i, v in enumerate(key)}))
+
+    def existing_keys(self, element_name: str, keys: Sequence[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
+        """Which of ``keys`` (as `exists` takes them) have a record: one query per 500 keys, for bulk checks."""
+        element = self._universe[element_name]
+        table = self.table(element_name)
+        cols = [*element.parents, element.primary_key.name] if element.is_dimension else list(element.required)
+        columns = [table.c[c] for c in cols]
+        found: set[tuple[Any, ...]] = set()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            single = len(columns) == 1
+            where = columns[0].in_([k[0] for k in chunk]) if single else sa.tuple_(*columns).in_(chunk)
+            found.update(tuple(row) for row in self._db.stream_rows(sa.select(*columns).where(where)))
+        return found
 
     def some_keys(self, element_name: str, parents: Mapping[str, Any], limit: int) -> list[Any]:
         """Up to ``limit`` primary-key values of ``element_name`` under the given parent values, sorted."""

@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from skybutler.datasets import DatasetRef
 from skybutler.dimensions import DimensionRecord, Timespan
 from skybutler.errors import ConfigError
 from skybutler.registry import CollectionType
 from skybutler.transfer._artifact_files import check_transfer, export_file
+from skybutler.transfer._nogc import gc_paused
 from skybutler.transfer._universe_compat import REFERENCE_NAMESPACE
 from skybutler.transfer._yaml_fast import DatasetBlock, write_document
 from skybutler.transfer._yaml_format import FORMAT_KEY, REFERENCE_FORMATTERS, Region, TaiTime
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
     from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
     from skybutler.types import CollectionsLike, Progress, UriLike
 
-__all__ = ["EXPORT_FORMAT_VERSION", "ExportReport", "export_datasets"]
+__all__ = ["EXPORT_FORMAT_VERSION", "ExportReport", "export_datasets", "with_children"]
 
 EXPORT_FORMAT_VERSION = "1.0.2"
 """The export format version we write: the reference's current one."""
@@ -68,6 +67,7 @@ class ExportReport:
         )
 
 
+@gc_paused()  # many objects per dataset live until the file is written: see _nogc
 def export_datasets(
     butler: Butler,
     path: UriLike,
@@ -190,7 +190,7 @@ class _Selection:
             found.update((r.id, r) for r in refs)
         if collections is not None or refs is None:
             names = [collections] if isinstance(collections, str) else list(collections or ["*"])
-            self.named = _with_children(self.registry, cols.query(names))
+            self.named = with_children(self.registry, cols.query(names))
             leaves = [c for c in self.named if c.type in (CollectionType.RUN, CollectionType.TAGGED)]
             types = dataset_types if dataset_types is not None else "*"
             if leaves:
@@ -234,7 +234,9 @@ class _Selection:
         types = [self.registry.dataset_types.get(n) for n in sorted(stored_types)]
         for record in self.named:
             if record.type is CollectionType.TAGGED:
-                ids = [i for stored in types for i in self._tagged(stored, record.id) if i in self.ids]
+                ids = [
+                    i for stored in types for i in self.registry.datasets.tagged_ids(stored, record.id) if i in self.ids
+                ]
                 if ids:
                     out.append({"type": "associations", "collection": record.name, "collection_type": "TAGGED",
                                 "dataset_ids": ids})  # fmt: skip
@@ -252,16 +254,8 @@ class _Selection:
                                 "collection_type": "CALIBRATION", "validity_ranges": ranges})  # fmt: skip
         return out
 
-    def _tagged(self, stored: StoredDatasetType, collection_id: int) -> list[uuid.UUID]:
-        tags = stored.tags
-        stmt = sa.select(tags.c.dataset_id).where(
-            tags.c.collection_id == collection_id, tags.c.dataset_type_id == stored.id
-        )
-        with self.registry.db.transaction(write=False) as conn:
-            return [v if isinstance(v, uuid.UUID) else uuid.UUID(hex=v) for v in conn.execute(stmt).scalars()]
 
-
-def _with_children(registry: Registry, records: list[CollectionRecord]) -> list[CollectionRecord]:
+def with_children(registry: Registry, records: list[CollectionRecord]) -> list[CollectionRecord]:
     """The collections and, for chains, everything below them (an import needs a chain's children)."""
     out: dict[str, CollectionRecord] = {}
     todo = list(records)

@@ -37,6 +37,7 @@ from skybutler.registry import CollectionType, NewDataset
 from skybutler.registry._collection_ops import associate, certify
 from skybutler.transfer._artifact_files import ExportFiles, check_transfer, stage_file
 from skybutler.transfer._import_plan import DatasetEntry, ImportPlan, read_plan
+from skybutler.transfer._nogc import gc_paused
 from skybutler.transfer._yaml_fast import load_document
 from skybutler.transfer._yaml_format import REFERENCE_FORMATTERS, format_error
 
@@ -121,9 +122,10 @@ def import_export(
             found = registry.dataset_types.find(name)
             return None if found is None else found.dataset_type
 
-        plan = read_plan(load_document(text, source), source, text, registry.universe, registered)
-        report = ImportReport(source, notes=list(plan.notes))
-        _Importer(butler, plan, text, files, mode, skip_existing, progress, report).run()
+        with gc_paused():  # several objects per dataset live until the end: see _nogc
+            plan = read_plan(load_document(text, source), source, text, registry.universe, registered)
+            report = ImportReport(source, notes=list(plan.notes))
+            _Importer(butler, plan, text, files, mode, skip_existing, progress, report).run()
     finally:
         if archive is not None:
             archive.close()

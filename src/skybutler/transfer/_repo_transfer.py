@@ -4,7 +4,9 @@ The destination gets, for every ref not already there (by UUID): its dataset typ
 missing), the dimension records of its data ID -- the required dimensions, what their records imply, and so
 on to the closure -- and its file, brought in through the same staged, batched path as ingest.  Records
 that exist in the destination must be equal to the source's: a difference is a conflict, reported before
-anything is written.  Tagged and calibration associations are not carried (export/import does that).
+anything is written.  With ``collections=``, the transferred datasets' TAGGED and CALIBRATION associations in
+those source collections come along too (`_associations`: checked before anything is written, applied in one
+transaction after the datasets).
 
 Source and destination may use different back-ends (SQLite ↔ PostgreSQL, local ↔ remote storage) and file
 templates: each file is named by the destination's template.
@@ -15,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from skybutler.errors import ConfigError, ConflictError, DatasetNotFoundError, DatasetTypeError
+from skybutler.errors import ConfigError, ConflictError, DatasetNotFoundError, DatasetTypeError, SkyButlerError
+from skybutler.transfer._associations import Associations, apply_associations, check_associations, find_associations
 from skybutler.transfer._ingest import (
     DEFAULT_BATCH,
     FileDataset,
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
     from skybutler.datastore import FileDatastore
     from skybutler.dimensions import DataCoordinate, DimensionRecord
     from skybutler.registry import Registry
-    from skybutler.types import Progress
+    from skybutler.types import CollectionsLike, Progress
 
 __all__ = ["transfer_datasets"]
 
@@ -49,6 +52,7 @@ def transfer_datasets(
     skip_existing: bool = True,
     batch_size: int = DEFAULT_BATCH,
     progress: Progress | None = None,
+    collections: CollectionsLike | None = None,
 ) -> list[DatasetRef]:
     """Copy datasets from ``source`` into ``dest`` (see `Butler.transfer_from`); return the refs now in ``dest``.
 
@@ -60,8 +64,11 @@ def transfer_datasets(
         A dataset type is missing in the destination (and ``register_dataset_types`` is false) or defined
         differently there.
     ConflictError
-        A dimension record differs between the repositories, or a dataset exists in the destination and
-        ``skip_existing`` is false.
+        A dimension record differs between the repositories, a dataset exists in the destination and
+        ``skip_existing`` is false, or an association to carry clashes with the destination's (a collection
+        of another type, another dataset tagged or certified for the same data ID).
+    CollectionError
+        A collection named in ``collections`` (not a glob) is not in the source.
     ConfigError
         ``transfer="move"`` (transfers never delete from the source), or an unknown mode.
     """
@@ -80,9 +87,13 @@ def transfer_datasets(
     new_records = _check_records(dest_registry, records)
     if not transfer_dimensions:
         check_records_exist(dest_registry, ((f"dataset {r.id}", r) for r in wanted))
+    associations = Associations() if collections is None else find_associations(source_registry, wanted, collections)
+    check_associations(dest_registry, associations)
     for dataset_type in to_register:  # after every check: a refused transfer registers nothing
         dest_registry.dataset_types.register(dataset_type)
-    planner = IngestPlanner(dest_registry, dest_datastore, FileMover(dest_datastore), parse_id_mode(None))
+    # Checksums are recomputed, also of files registered `direct` (the source recorded one; so do we).
+    mover = FileMover(dest_datastore, checksum=True)
+    planner = IngestPlanner(dest_registry, dest_datastore, mover, parse_id_mode(None))
     items = []
     for ref in wanted:
         transport, key = source_datastore.locate(artifacts[ref.id].path)
@@ -93,6 +104,12 @@ def transfer_datasets(
     # The missing records go in with the first batch: one transaction with its datasets.
     report = run_ingest(planner, items, skip_existing=skip_existing, batch_size=batch_size, progress=progress,
                         records=new_records)  # fmt: skip
+    if associations:
+        try:
+            apply_associations(dest_registry, associations)
+        except SkyButlerError as exc:  # a concurrent change since the check: the datasets stay; say so
+            note = "The datasets were transferred; re-run the transfer to add the associations."
+            raise type(exc)(f"{exc} ({note})") from None
     return report.refs
 
 
