@@ -390,7 +390,8 @@ def _read_table(root: Any, storage_class: str, columns: Any, filters: Any, *, sc
     if dnf is not None:
         rows = np.flatnonzero(filter_rows(dnf, lambda name: column(name, ())))
     selection: Any = slice(0, 0) if schema_only else (() if rows is None else rows)
-    table = Table([column(n, selection) for n in wanted], meta=get_attrs(root["metadata"]), copy=False)
+    with np.errstate(over="ignore"):  # see arrow_to_astropy: masked float16 columns warn needlessly
+        table = Table([column(n, selection) for n in wanted], meta=get_attrs(root["metadata"]), copy=False)
     out = convert_table(table, storage_class)
     if storage_class == "DataFrame" and rows is not None:
         import pandas as pd
