@@ -22,7 +22,7 @@ def test_create_then_open(run: Run, tmp_path: Path) -> None:
     with Butler(tmp_path / "r") as butler:
         assert butler.config.datastore.checksum == "none"
     again = run("create", str(tmp_path / "r"))
-    assert again.exit_code == 4  # ConflictError
+    assert again.exit_code == 1  # ConflictError: exit 1 like every user error
     assert again.stderr.startswith("error [conflict]: A repository already exists")
 
 
@@ -30,7 +30,7 @@ def test_create_with_a_bad_config_file_changes_nothing(run: Run, tmp_path: Path)
     extra = tmp_path / "extra.yaml"
     extra.write_text("datastore: {nope: 1}\n")
     result = run("create", str(tmp_path / "r"), "--config", str(extra))
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "datastore.nope" in result.stderr
     assert not (tmp_path / "r" / "butler.yaml").exists()
 
@@ -60,7 +60,7 @@ def test_config_validate_names_what_is_wrong(run: Run, sample_repo: str) -> None
     data["datastore"]["templates"]["meta"] = "{run}/{dataset_type}"  # not unique: lacks the dimensions
     config.write_text(yaml.safe_dump(data))
     result = run("config", "validate", sample_repo)
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert result.stderr.startswith("error [config]: 1 dataset type(s) cannot be stored: meta:")
 
 
