@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 import yaml
 from tests.cli.conftest import Run, run_process
 
 from skybutler.butler import Butler
+from skybutler.errors import ConfigError
 from skybutler.registry import SCHEMA_VERSION
 
 
@@ -104,3 +106,21 @@ def test_repository_commands_as_processes(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert yaml.safe_load(done.stdout)["universe"] == "default"
     assert run_process("migrate", root, "--dry-run").stdout == "The registry schema is current; nothing to do.\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("registry: {db: [unclosed\n", "butler.yaml is not valid YAML: "),
+        ("- registry\n", "expected a mapping with keys among registry, datastore, universe"),
+    ],
+)
+def test_a_broken_butler_yaml_is_one_config_error(run: Run, sample_repo: str, text: str, message: str) -> None:
+    (Path(sample_repo) / "butler.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        Butler(sample_repo)
+    result = run("query-datasets", sample_repo)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error [config]: ")
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
