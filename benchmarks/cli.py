@@ -8,12 +8,18 @@ best and the median are printed, next to the interpreter's own start-up (``pytho
 machine's site packages make a large share of every figure.  The reference butler's ``butler --help`` is
 measured too when it is installed.
 
-Run: ``python benchmarks/cli.py [--n 2000] [--repeat 10] [--root DIR] [--json]``.
+Two conditions (``--bytecode``): ``source``, skybutler's modules compiled from source in every process (an
+editable install where ``PYTHONDONTWRITEBYTECODE`` is set, as on the development machine), and
+``compiled``, with their bytecode cached first (``compileall``, as ``pip install`` does).  Each runs on a
+copy of ``src/`` in the temporary folder.  Third-party packages are as installed in both.
+
+Run: ``python benchmarks/cli.py [--n 2000] [--repeat 10] [--bytecode source compiled] [--root DIR] [--json]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import resource
@@ -48,13 +54,30 @@ def build_repository(root: Path, n: int) -> str:
     return repo
 
 
-def time_process(argv: list[str], repeat: int) -> dict[str, float]:
+def source_tree(root: Path, condition: str) -> Path:
+    """A copy of skybutler's source tree for one condition: without bytecode, or with all of it compiled.
+
+    A copy, so that neither condition depends on (or changes) the ``__pycache__`` folders of the working tree.
+    """
+    copy = root / f"src-{condition}"
+    shutil.copytree(SRC, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    if condition == "compiled":
+        compileall.compile_dir(copy, quiet=1)
+    return copy
+
+
+def time_process(argv: list[str], repeat: int, src: Path = SRC) -> dict[str, float]:
     """Wall time (best, median) and CPU time (best: user + system) of ``argv`` as a new process, in seconds.
 
     On a shared machine the wall time includes waiting for a core; the CPU time is what the process itself
-    spent, a steadier figure when other jobs run.
+    spent, a steadier figure when other jobs run.  The process imports skybutler from ``src`` and never
+    writes bytecode (see `source_tree`).
     """
-    env = {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(src) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     walls, cpus = [], []
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -70,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="datasets in the repository (default 2000, as W1)")
     parser.add_argument("--repeat", type=int, default=10, help="processes per command (default 10)")
+    parser.add_argument(
+        "--bytecode", nargs="+", choices=["source", "compiled"], default=["source", "compiled"],
+        help="skybutler compiled from source in every process, and/or with its bytecode cached (default: both)",
+    )  # fmt: skip
     parser.add_argument("--root", type=Path, help="where to build the repository (default: a temporary folder)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = parser.parse_args(argv)
@@ -93,18 +120,22 @@ def main(argv: list[str] | None = None) -> int:
             ],
         }  # fmt: skip
         reference = shutil.which("butler")
+        results: dict[str, dict[str, dict[str, float]]] = {}
+        for condition in args.bytecode:
+            src = source_tree(Path(tmp), condition)
+            results[condition] = {name: time_process(cmd, args.repeat, src) for name, cmd in cases.items()}
         if reference is not None:
-            cases["reference: butler --help"] = [reference, "--help"]
-        results = {name: time_process(cmd, args.repeat) for name, cmd in cases.items()}
+            results["reference"] = {"reference: butler --help": time_process([reference, "--help"], args.repeat)}
 
     if args.json:
         print(json.dumps({"n": args.n, "repeat": args.repeat, "results": results}))
         return 0
     print(f"N = {args.n}, {args.repeat} processes each\n")
-    print("| command | wall best s | wall median s | CPU best s |")
-    print("|---|---|---|---|")
-    for name, r in results.items():
-        print(f"| {name} | {r['best']:.3f} | {r['median']:.3f} | {r['cpu']:.3f} |")
+    print("| bytecode | command | wall best s | wall median s | CPU best s |")
+    print("|---|---|---|---|---|")
+    for condition, by_name in results.items():
+        for name, r in by_name.items():
+            print(f"| {condition} | {name} | {r['best']:.3f} | {r['median']:.3f} | {r['cpu']:.3f} |")
     return 0
 
 
