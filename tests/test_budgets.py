@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -121,7 +122,13 @@ def test_a_query_command_as_a_whole_process_is_quick_and_light(tmp_path: Path) -
         assert done.stderr.strip() == "[]", done.stderr
         assert '"run": "run1"' in done.stdout
     assert best < 2.0, f"skybutler query-datasets took {best:.3f} s as a process"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}  # no parse of this shape kept yet
+    env.pop("SKYBUTLER_NO_CACHE", None)
     where = subprocess.run(
-        [sys.executable, "-c", code, *query, "--where", "visit = 1"], check=True, capture_output=True, text=True
+        [sys.executable, "-c", code, *query, "--where", "visit = 1"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert where.stderr.strip() == "['lark']"  # the parser, and still nothing else

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from skybutler.query._parse_cache import enable as enable_parse_cache
 from skybutler.query._parser import parse_where
 from skybutler.query._queries import (
     DataIdResults,
@@ -33,6 +34,7 @@ __all__ = [
     "DataIdResults",
     "DatasetResults",
     "completeness",
+    "enable_parse_cache",
     "parse_where",
     "query_data_ids",
     "query_datasets",
