@@ -85,11 +85,10 @@ def test_cli_help_as_a_whole_process_is_quick_and_light() -> None:
     assert best < 0.5, f"skybutler --help took {best:.3f} s as a process"
 
 
-#: What a read-only query command must not load (issue 8): configuration is checked without pydantic, rich
-#: draws tables only, the where parser (lark) is loaded for a --where only, and nothing of writing, upkeep,
-#: transfer or the completeness matrix.
+#: What a read-only query command must not load (issue 8): rich draws tables only, the where parser (lark) is
+#: loaded for a --where only, and nothing of writing, upkeep, transfer or the completeness matrix.
 QUERY_DEFERRED = (
-    *HEAVY, "pydantic", "rich", "alembic", "skybutler._maintenance", "skybutler._butler_collections",
+    *HEAVY, "rich", "alembic", "skybutler._maintenance", "skybutler._butler_collections",
     "skybutler.query._missing", "skybutler.transfer",
 )  # fmt: skip
 

@@ -163,6 +163,11 @@ def load_config(
     ConfigError
         A key is unknown or a value invalid; the message gives the key path and the layer's source.
     """
+    if repo_file is not None and not isinstance(repo_file, Mapping):
+        sections = ", ".join(ButlerConfig.model_fields)
+        raise ConfigError(
+            f"Invalid {source}: expected a mapping with keys among {sections}, got {type(repo_file).__name__}."
+        )
     data: dict[str, Any] = {}
     for layer in (
         repo_file or {},

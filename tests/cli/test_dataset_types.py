@@ -65,10 +65,10 @@ def test_register_with_a_format_then_query_shows_it(run: Run, sample_repo: str) 
     assert "hdf5" in table
     assert "format" not in run("query-dataset-types", sample_repo, "meta").stdout  # an empty column is left out
     refused = run(*args, "--file-format", "fits")
-    assert refused.exit_code == 2
+    assert refused.exit_code == 1
     assert "error [dataset-type]: Dataset type 'src' is already registered as" in refused.stderr
     unknown = run("register-dataset-type", sample_repo, "cat", "AstropyTable", "instrument", "--format", "hdf6")
-    assert unknown.exit_code == 2
+    assert unknown.exit_code == 1
     assert "Unknown format 'hdf6' for dataset type 'cat'; formats that write AstropyTable: fits, hdf5" in unknown.stderr
     with Butler(sample_repo) as butler:
         assert butler.query_dataset_types("cat") == []
