@@ -8,12 +8,22 @@ best and the median are printed, next to the interpreter's own start-up (``pytho
 machine's site packages make a large share of every figure.  The reference butler's ``butler --help`` is
 measured too when it is installed.
 
-Run: ``python benchmarks/cli.py [--n 2000] [--repeat 10] [--root DIR] [--json]``.
+Two conditions (``--bytecode``): ``source``, skybutler's modules compiled from source in every process (an
+editable install where ``PYTHONDONTWRITEBYTECODE`` is set, as on the development machine), and
+``compiled``, with their bytecode cached first (``compileall``, as ``pip install`` does).  Each runs on a
+copy of ``src/`` in the temporary folder.  Third-party packages are as installed in both.
+
+The command line keeps the parse of each ``--where`` shape in the per-user cache folder (here one in the
+temporary folder): ``(where, 10 refs)`` is measured as the first query of its shape (lark loaded and run),
+``(where again, ...)`` as a repeated one.
+
+Run: ``python benchmarks/cli.py [--n 2000] [--repeat 10] [--bytecode source compiled] [--root DIR] [--json]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import resource
@@ -48,15 +58,43 @@ def build_repository(root: Path, n: int) -> str:
     return repo
 
 
-def time_process(argv: list[str], repeat: int) -> dict[str, float]:
+def source_tree(root: Path, condition: str) -> Path:
+    """A copy of skybutler's source tree for one condition: without bytecode, or with all of it compiled.
+
+    A copy, so that neither condition depends on (or changes) the ``__pycache__`` folders of the working tree.
+    """
+    copy = root / f"src-{condition}"
+    shutil.copytree(SRC, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    if condition == "compiled":
+        compileall.compile_dir(copy, quiet=1)
+    return copy
+
+
+def time_process(
+    argv: list[str], repeat: int, src: Path = SRC, cache: Path | None = None, *, fresh_parses: bool = False
+) -> dict[str, float]:
     """Wall time (best, median) and CPU time (best: user + system) of ``argv`` as a new process, in seconds.
 
     On a shared machine the wall time includes waiting for a core; the CPU time is what the process itself
-    spent, a steadier figure when other jobs run.
+    spent, a steadier figure when other jobs run.  The process imports skybutler from ``src`` and never
+    writes bytecode (see `source_tree`).  ``cache`` is its per-user cache folder (``XDG_CACHE_HOME``); with
+    ``fresh_parses`` a ``where`` command is measured with its expression new to the cache of parses, whose
+    folder is removed before each run (the parser's tables stay).
     """
-    env = {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(src) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    env.pop("SKYBUTLER_NO_CACHE", None)
+    if cache is not None:
+        env["XDG_CACHE_HOME"] = str(cache)
     walls, cpus = [], []
     for _ in range(repeat):
+        if cache is not None and fresh_parses:
+            for parses in (cache / "skybutler").glob("where-*"):
+                if parses.is_dir():
+                    shutil.rmtree(parses)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(argv, check=True, capture_output=True, env=env)
@@ -70,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="datasets in the repository (default 2000, as W1)")
     parser.add_argument("--repeat", type=int, default=10, help="processes per command (default 10)")
+    parser.add_argument(
+        "--bytecode", nargs="+", choices=["source", "compiled"], default=["source", "compiled"],
+        help="skybutler compiled from source in every process, and/or with its bytecode cached (default: both)",
+    )  # fmt: skip
     parser.add_argument("--root", type=Path, help="where to build the repository (default: a temporary folder)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = parser.parse_args(argv)
@@ -78,33 +120,40 @@ def main(argv: list[str] | None = None) -> int:
         repo = build_repository(Path(tmp), args.n)
         sky = [sys.executable, "-m", "skybutler.cli"]
         k = args.n // N_DETECTORS - 10
+        where = ["--where", f"visit > {k} AND detector = 3"]
+        query = [*sky, "query-datasets", repo, "meta", "-c", "run1"]
         cases = {
             "python -c pass (floor)": [sys.executable, "-c", "pass"],
             "skybutler --help": [*sky, "--help"],
-            "skybutler query-datasets (where, 10 refs)": [
-                *sky, "query-datasets", repo, "meta", "-c", "run1", "--where", f"visit > {k} AND detector = 3",
-                "-f", "json",
-            ],
-            f"skybutler query-datasets (all {args.n} refs, json)": [
-                *sky, "query-datasets", repo, "meta", "-c", "run1", "-f", "json",
-            ],
-            "skybutler query-datasets (where, table)": [
-                *sky, "query-datasets", repo, "meta", "-c", "run1", "--where", f"visit > {k} AND detector = 3",
-            ],
-        }  # fmt: skip
+            "skybutler query-datasets (where, 10 refs)": [*query, *where, "-f", "json"],
+            "skybutler query-datasets (where again, 10 refs)": [*query, *where, "-f", "json"],
+            f"skybutler query-datasets (all {args.n} refs, json)": [*query, "-f", "json"],
+            "skybutler query-datasets (where again, table)": [*query, *where],
+        }
+        #: Measured with the expression new to the per-user cache of parses (lark imported and run), as a
+        #: first query of its shape; the others find it there, as a repeated command does.
+        fresh = {"skybutler query-datasets (where, 10 refs)"}
         reference = shutil.which("butler")
+        results: dict[str, dict[str, dict[str, float]]] = {}
+        for condition in args.bytecode:
+            src = source_tree(Path(tmp), condition)
+            cache = Path(tmp) / f"cache-{condition}"
+            time_process(cases["skybutler query-datasets (where again, 10 refs)"], 1, src, cache)  # parser tables
+            results[condition] = {}
+            for name, cmd in cases.items():
+                results[condition][name] = time_process(cmd, args.repeat, src, cache, fresh_parses=name in fresh)
         if reference is not None:
-            cases["reference: butler --help"] = [reference, "--help"]
-        results = {name: time_process(cmd, args.repeat) for name, cmd in cases.items()}
+            results["reference"] = {"reference: butler --help": time_process([reference, "--help"], args.repeat)}
 
     if args.json:
         print(json.dumps({"n": args.n, "repeat": args.repeat, "results": results}))
         return 0
     print(f"N = {args.n}, {args.repeat} processes each\n")
-    print("| command | wall best s | wall median s | CPU best s |")
-    print("|---|---|---|---|")
-    for name, r in results.items():
-        print(f"| {name} | {r['best']:.3f} | {r['median']:.3f} | {r['cpu']:.3f} |")
+    print("| bytecode | command | wall best s | wall median s | CPU best s |")
+    print("|---|---|---|---|---|")
+    for condition, by_name in results.items():
+        for name, r in by_name.items():
+            print(f"| {condition} | {name} | {r['best']:.3f} | {r['median']:.3f} | {r['cpu']:.3f} |")
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skybutler.config import CONFIG_FILE, ButlerConfig, dump_config, load_config
+from skybutler.config import CONFIG_FILE, ButlerConfig, dump_config, load_config, parse_yaml
 from skybutler.dimensions import DimensionUniverse
 from skybutler.errors import ArtifactNotFoundError, ConfigError, ConflictError
 from skybutler.registry import Registry
@@ -14,6 +14,7 @@ from skybutler.transports import open_transport
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from skybutler.transports import Transport
     from skybutler.types import UriLike
 
 __all__ = ["create_repository", "migrate_repository", "read_config", "root_text"]
@@ -77,6 +78,28 @@ def create_repository(
     return root_text_
 
 
+def read_repo_file(transport: Transport, root: str) -> Any:
+    """The parsed ``butler.yaml`` of the repository at ``root`` (``transport`` opened on it), not yet checked.
+
+    Raises
+    ------
+    ConfigError
+        There is no ``butler.yaml``, or it is not valid YAML.
+    """
+    import yaml
+
+    try:
+        raw = transport.get(CONFIG_FILE)
+    except ArtifactNotFoundError:
+        raise ConfigError(
+            f"No repository at {root} (no {CONFIG_FILE}); create one with Butler.create() or `skybutler create`."
+        ) from None
+    try:
+        return parse_yaml(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{root}/{CONFIG_FILE} is not valid YAML: {exc}".replace("\n", " ")) from None
+
+
 def read_config(root: UriLike) -> tuple[str, ButlerConfig]:
     """A repository's root (as text) and its configuration, without opening the registry.
 
@@ -85,19 +108,8 @@ def read_config(root: UriLike) -> tuple[str, ButlerConfig]:
     ConfigError
         There is no ``butler.yaml`` at ``root``, or it is invalid.
     """
-    import yaml
-
     text = root_text(root)
-    try:
-        raw = open_transport(text).get(CONFIG_FILE)
-    except ArtifactNotFoundError:
-        raise ConfigError(
-            f"No repository at {text} (no {CONFIG_FILE}); create one with Butler.create() or `skybutler create`."
-        ) from None
-    try:
-        repo_file = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{text}/{CONFIG_FILE} is not valid YAML: {exc}".replace("\n", " ")) from None
+    repo_file = read_repo_file(open_transport(text), text)
     return text, load_config(repo_file, source=f"{text}/{CONFIG_FILE}")
 
 

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from skybutler._butler_collections import ButlerCollections
 from skybutler._calibration_time import check_as_of, observation_time
 from skybutler._deferred import DeferredDatasetHandle
-from skybutler._maintenance import VerifyReport, reconcile, verify
-from skybutler._repository import create_repository, root_text
+from skybutler._repository import create_repository, read_repo_file, root_text
 from skybutler._writes import put_objects
 from skybutler.config import CONFIG_FILE, ButlerConfig, load_config
 from skybutler.datasets import DatasetRef, DatasetType, storage_classes
-from skybutler.datastore import FileDatastore, ReconcileReport
+from skybutler.datastore import FileDatastore
 from skybutler.dimensions import DataCoordinate, DimensionUniverse, normalize_data_id, to_tai_ns
 from skybutler.errors import (
-    ArtifactNotFoundError,
     CollectionError,
     ConfigError,
     DatasetNotFoundError,
@@ -31,7 +27,10 @@ from skybutler.registry._search import find_first
 from skybutler.transports import open_transport
 
 if TYPE_CHECKING:
+    from skybutler._butler_collections import ButlerCollections
+    from skybutler._maintenance import VerifyReport
     from skybutler.datasets import DatasetIdMode
+    from skybutler.datastore import ReconcileReport
     from skybutler.dimensions import DimensionRecord
     from skybutler.query import CompletenessTable, DataIdResults, DatasetResults
     from skybutler.registry import CollectionRecord, DatasetRow, StoredDatasetType
@@ -76,13 +75,7 @@ class Butler:
     ) -> None:
         self.root = root_text(root)
         transport = open_transport(self.root)
-        try:
-            repo_file = yaml.safe_load(transport.get(CONFIG_FILE))
-        except ArtifactNotFoundError:
-            raise ConfigError(
-                f"No repository at {self.root} (no {CONFIG_FILE}); create one with Butler.create() "
-                "or `skybutler create`."
-            ) from None
+        repo_file = read_repo_file(transport, self.root)
         self.config: ButlerConfig = load_config(repo_file, config, source=f"{self.root}/{CONFIG_FILE}")
         reg = self.config.registry
         self.registry = Registry.open(
@@ -102,11 +95,19 @@ class Butler:
             collections = [run] if run is not None else []
         self.default_collections: list[str] = [collections] if isinstance(collections, str) else list(collections)
         """The search path used when a call gives no ``collections=``."""
-        self.collections = ButlerCollections(self)
-        """Collection management: register, chain, tag, certify, history (`ButlerCollections`)."""
         self._search_cache: dict[tuple[str, ...], list[CollectionRecord]] = {}
         if run is not None and self.writeable:
             self._run_record(run)  # the butler's own run exists from the start, so it can be searched
+
+    @cached_property
+    def collections(self) -> ButlerCollections:
+        """Collection management: register, chain, tag, certify, history (`ButlerCollections`).
+
+        Made on first use, so a command that only reads datasets does not import the collection operations.
+        """
+        from skybutler._butler_collections import ButlerCollections
+
+        return ButlerCollections(self)
 
     # -- repository ------------------------------------------------------------------------------------------
     @classmethod
@@ -568,6 +569,8 @@ class Butler:
         """
         if not self.writeable:
             raise PermissionDeniedError("reconcile changes the repository; open it with writeable=True.")
+        from skybutler._maintenance import reconcile
+
         return reconcile(self.registry, self.datastore, grace_seconds=grace_seconds, remove_unknown=remove_unknown)
 
     def verify(
@@ -587,6 +590,8 @@ class Butler:
             ids = [r.id for r in refs]
         elif collections is not None:
             ids = [r.id for r in self.query_datasets("*", collections=collections, find_first=False)]
+        from skybutler._maintenance import verify
+
         return verify(self.registry, self.datastore, ids, progress=progress)
 
     # -- queries ---------------------------------------------------------------------------------------------

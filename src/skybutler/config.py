@@ -25,6 +25,7 @@ __all__ = [
     "dump_config",
     "load_config",
     "merge",
+    "parse_yaml",
 ]
 
 #: The default file template: run, dataset type, then every required dimension (see docs/concepts.md).
@@ -108,6 +109,17 @@ class ButlerConfig(_Model):
     """Used when creating a repository: a universe plug-in name or a path to a universe YAML file."""
 
 
+def parse_yaml(text: str | bytes) -> Any:
+    """Parse YAML safely, with libyaml when PyYAML has it (about ten times faster than its pure-Python parser).
+
+    Raises
+    ------
+    yaml.YAMLError
+        The text is not valid YAML.
+    """
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     """Deep-merge two nested mappings, ``over`` winning."""
     out = dict(base)
@@ -151,6 +163,11 @@ def load_config(
     ConfigError
         A key is unknown or a value invalid; the message gives the key path and the layer's source.
     """
+    if repo_file is not None and not isinstance(repo_file, Mapping):
+        sections = ", ".join(ButlerConfig.model_fields)
+        raise ConfigError(
+            f"Invalid {source}: expected a mapping with keys among {sections}, got {type(repo_file).__name__}."
+        )
     data: dict[str, Any] = {}
     for layer in (
         repo_file or {},

@@ -2,27 +2,32 @@
 
 ::
 
-    SkyButlerError
-    ├── DataIdError (ValueError)                 422  exit 2   missing, unknown or conflicting keys
-    ├── DatasetTypeError (ValueError)            422  exit 2   unregistered, or re-registered differently
-    ├── QuerySyntaxError (ValueError)            400  exit 2   position and caret under the expression
-    ├── ExportFormatError (ValueError)           422  exit 2   malformed export file; says where in it
-    ├── ConfigError (ValueError)                 500  exit 2   invalid configuration or repository layout
-    │   ├── PluginNotFoundError (LookupError)                  lists the installed names
-    │   └── MissingDependencyError (ImportError)               says which extra to install
-    ├── DatasetNotFoundError (LookupError)       404  exit 3   collections searched; where it does exist
-    ├── CollectionError (LookupError)            404  exit 3   missing collection or wrong collection type
-    ├── ConflictError                            409  exit 4   uniqueness; overlapping validity ranges
-    ├── PermissionDeniedError (PermissionError)  403  exit 5   read-only butler, or no run to write into
-    ├── StorageError (OSError)                   502  exit 1   the bytes could not be written or read
-    │   ├── ArtifactNotFoundError (FileNotFoundError)          registered dataset, missing file
-    │   └── CorruptArtifactError                               size or checksum differs from the record
-    ├── FormatterError                           500  exit 1   cannot read or write; wrong Python type on put
-    └── MigrationRequiredError                   503  exit 1   repository schema differs from the code's
+    SkyButlerError                                    HTTP
+    ├── DataIdError (ValueError)                      422  missing, unknown or conflicting keys
+    ├── DatasetTypeError (ValueError)                 422  unregistered, or re-registered differently
+    ├── QuerySyntaxError (ValueError)                 400  position and caret under the expression
+    ├── ExportFormatError (ValueError)                422  malformed export file; says where in it
+    ├── ConfigError (ValueError)                      500  invalid configuration or repository layout
+    │   ├── PluginNotFoundError (LookupError)              lists the installed names
+    │   └── MissingDependencyError (ImportError)           says which extra to install
+    ├── DatasetNotFoundError (LookupError)            404  collections searched; where it does exist
+    ├── CollectionError (LookupError)                 404  missing collection or wrong collection type
+    ├── ConflictError                                 409  uniqueness; overlapping validity ranges
+    ├── PermissionDeniedError (PermissionError)       403  read-only butler, or no run to write into
+    ├── StorageError (OSError)                        502  the bytes could not be written or read
+    │   ├── ArtifactNotFoundError (FileNotFoundError)      registered dataset, missing file
+    │   └── CorruptArtifactError                           size or checksum differs from the record
+    ├── FormatterError                                500  cannot read or write; wrong Python type on put
+    └── MigrationRequiredError                        503  repository schema differs from the code's
 
 Each class has a stable ``code`` (documented in ``docs/errors.md``), the ``exit_code`` the CLI uses and the
 ``http_status`` a server answers with.  Every class also derives from the builtin exception that callers
 already catch, so ``except LookupError`` keeps working.
+
+The exit code is 1 for every class, as issue 8 asks (0 ok, 1 an error with a one-line message, 2 a usage
+error): a script tells the kinds apart by the ``error [<code>]:`` prefix the CLI prints on stderr, not by
+the status.  Usage errors (a missing argument, an unknown option) are click's and exit 2; an unexpected
+exception (a bug) exits 70 (``EX_SOFTWARE``).  The attribute stays (DESIGN §9.2): the CLI exits with it.
 """
 
 from __future__ import annotations
@@ -65,7 +70,6 @@ class DataIdError(SkyButlerError, ValueError):
 
     code = "data-id"
     http_status = 422
-    exit_code = 2
     user_error = True
 
 
@@ -74,7 +78,6 @@ class DatasetTypeError(SkyButlerError, ValueError):
 
     code = "dataset-type"
     http_status = 422
-    exit_code = 2
     user_error = True
 
 
@@ -83,7 +86,6 @@ class QuerySyntaxError(SkyButlerError, ValueError):
 
     code = "query-syntax"
     http_status = 400
-    exit_code = 2
     user_error = True
 
 
@@ -92,7 +94,6 @@ class ExportFormatError(SkyButlerError, ValueError):
 
     code = "export-format"
     http_status = 422
-    exit_code = 2
     user_error = True
 
 
@@ -100,7 +101,6 @@ class ConfigError(SkyButlerError, ValueError):
     """The configuration or repository layout is invalid."""
 
     code = "config"
-    exit_code = 2
     user_error = True
 
 
@@ -121,7 +121,6 @@ class DatasetNotFoundError(SkyButlerError, LookupError):
 
     code = "dataset-not-found"
     http_status = 404
-    exit_code = 3
     user_error = True
 
 
@@ -130,7 +129,6 @@ class CollectionError(SkyButlerError, LookupError):
 
     code = "collection"
     http_status = 404
-    exit_code = 3
     user_error = True
 
 
@@ -139,7 +137,6 @@ class ConflictError(SkyButlerError):
 
     code = "conflict"
     http_status = 409
-    exit_code = 4
     user_error = True
 
 
@@ -148,7 +145,6 @@ class PermissionDeniedError(SkyButlerError, PermissionError):
 
     code = "permission-denied"
     http_status = 403
-    exit_code = 5
     user_error = True
 
 

@@ -77,7 +77,7 @@ def test_remove_collections_dry_run_then_for_real(run: Run, sample_repo: str) ->
     )
     assert len(_json(run, "query-collections", sample_repo)) == 4
     wrong = run("remove-collections", sample_repo, "run1", "--yes")
-    assert wrong.exit_code == 3
+    assert wrong.exit_code == 1
     assert "use `skybutler remove-runs`" in wrong.stderr
     assert run("remove-collections", sample_repo, "chain*", "tag*", "--yes").exit_code == 0
     assert [r["name"] for r in _json(run, "query-collections", sample_repo)] == ["calib/run1", "run1"]
@@ -101,7 +101,7 @@ def test_remove_runs_removes_datasets_and_files(run: Run, any_repo: str) -> None
     chained = run("collection-chain", any_repo, "all", "run1")
     assert chained.exit_code == 0
     refused = run("remove-runs", any_repo, "run1", "--yes")
-    assert refused.exit_code == 3
+    assert refused.exit_code == 1
     assert "remove it from those chains first" in refused.stderr
     run("collection-chain", any_repo, "all", "run1", "--mode", "remove")
     result = run("remove-runs", any_repo, "run1", input="y\n")

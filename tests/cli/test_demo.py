@@ -46,7 +46,7 @@ def test_errors_are_one_line_with_the_error_exit_code(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "skybutler.cli", "demo", str(tmp_path)], capture_output=True, text=True, check=False
     )
-    assert done.returncode == 2
+    assert done.returncode == 1
     assert done.stderr.startswith("error [config]:")
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1

@@ -11,7 +11,8 @@ import pytest
 from click.shell_completion import ShellComplete
 from tests.cli.conftest import Run, run_process
 
-from skybutler.cli._main import COMMANDS, cli, commands
+from skybutler.cli._main import COMMANDS, EXIT_INTERNAL, EXIT_USAGE, cli, commands, main
+from skybutler.errors import DataIdError
 
 
 def test_help_lists_every_built_in_command(run: Run) -> None:
@@ -30,29 +31,36 @@ def test_every_command_has_help_with_a_one_line_summary(run: Run) -> None:
         assert "..." not in cli.get_command(None, name).get_short_help_str(limit=60), name  # type: ignore[arg-type,union-attr]
 
 
-def test_usage_errors_exit_2_with_click_usage(run: Run) -> None:
+def test_usage_errors_exit_2_with_click_usage(run: Run, sample_repo: str) -> None:
+    assert click.UsageError.exit_code == EXIT_USAGE == 2
     result = run("no-such-command")
     assert result.exit_code == 2
     assert "No such command 'no-such-command'" in result.stderr
     result = run("query-datasets")
     assert result.exit_code == 2
     assert "Missing argument 'REPO'" in result.stderr
+    bad_value = run("query-datasets", sample_repo, "meta", "--limit", "0")  # click checks the option's range
+    assert bad_value.exit_code == 2
+    assert "Invalid value for '--limit'" in bad_value.stderr
+    malformed = run("query-datasets", sample_repo, "meta", "-d", "visit")  # checked in the command: still usage
+    assert malformed.exit_code == 2
+    assert "expected KEY=VALUE" in malformed.stderr
 
 
 def test_user_errors_are_one_line_with_the_error_code(run: Run, sample_repo: str) -> None:
     result = run("query-datasets", sample_repo, "nope")
-    assert result.exit_code == 2  # DatasetTypeError.exit_code
+    assert result.exit_code == 1  # every SkyButlerError: its one line, exit 1
     assert result.stdout == ""
     assert result.stderr.startswith("error [dataset-type]: Dataset type 'nope' is not registered.")
     assert len(result.stderr.strip().splitlines()) == 1
     result = run("query-datasets", sample_repo, "-c", "nowhere")
-    assert result.exit_code == 3  # CollectionError: not found
+    assert result.exit_code == 1
     assert result.stderr.startswith("error [collection]:")
 
 
 def test_a_where_syntax_error_shows_its_caret(run: Run, sample_repo: str) -> None:
     result = run("query-datasets", sample_repo, "meta", "--where", "visit >")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     first, expression, caret = result.stderr.splitlines()
     assert first.startswith("error [query-syntax]:")
     assert expression.strip() == "visit >"
@@ -61,7 +69,7 @@ def test_a_where_syntax_error_shows_its_caret(run: Run, sample_repo: str) -> Non
 
 def test_as_a_process_errors_have_no_traceback_unless_debug(tmp_path: Path) -> None:
     done = run_process("query-datasets", str(tmp_path / "missing"))
-    assert done.returncode == 2
+    assert done.returncode == 1
     assert done.stderr.startswith("error [config]: No repository at")
     assert "Traceback" not in done.stderr
     debug = run_process("--debug", "query-datasets", str(tmp_path / "missing"))
@@ -76,10 +84,28 @@ def test_unexpected_errors_are_one_line_too(run: Run, monkeypatch: pytest.Monkey
 
     monkeypatch.setitem(commands._loaded, "boom", click.Command("boom", callback=boom))
     result = run("boom")
-    assert result.exit_code == 1
+    assert result.exit_code == EXIT_INTERNAL == 70  # a bug: not to be mistaken for a user's error (1)
     assert result.stderr.startswith("internal error: RuntimeError: something broke | over two lines")
     assert result.stderr.strip().endswith("(rerun with --debug for the traceback)")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_debug_keeps_the_exit_code(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def boom() -> None:
+        raise RuntimeError("something broke")
+
+    def user_error() -> None:
+        raise DataIdError("Unknown data ID key 'vist'.")
+
+    monkeypatch.setitem(commands._loaded, "boom", click.Command("boom", callback=boom))
+    monkeypatch.setitem(commands._loaded, "user-error", click.Command("user-error", callback=user_error))
+    for name, code, error in [("boom", 70, "RuntimeError: something broke"), ("user-error", 1, "DataIdError")]:
+        with pytest.raises(SystemExit) as info:
+            main(["--debug", name])
+        assert info.value.code == code
+        stderr = capsys.readouterr().err
+        assert stderr.startswith("Traceback (most recent call last):")
+        assert error in stderr
 
 
 def test_version(run: Run) -> None:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -100,7 +104,7 @@ def test_missing_matrix(run: Run, any_repo: str) -> None:
     globbed = _json(run, "missing", any_repo, "m*", "i*", "-c", "run1", "--only-missing")
     assert globbed == gaps
     outside = run("missing", any_repo, "meta", "-D", "detector")
-    assert outside.exit_code == 2
+    assert outside.exit_code == 1
     assert "outside" in outside.stderr
 
 
@@ -111,7 +115,7 @@ def test_query_commands_as_processes(sample_repo: str) -> None:
     table = run_process("query-datasets", sample_repo, "meta", "-c", "run1", "--where", "visit = 0").stdout
     assert "┃ run " in table
     bad = run_process("query-datasets", sample_repo, "meta", "-c", "run1", "--where", "visit = = 1")
-    assert bad.returncode == 2
+    assert bad.returncode == 1
     assert bad.stderr.startswith("error [query-syntax]:")
     assert "Traceback" not in bad.stderr
 
@@ -123,3 +127,23 @@ def test_calibration_collections_are_searched_at_a_time(run: Run, sample_repo: s
     found = _json(run, "query-datasets", sample_repo, "bias", "-c", "calib", "--at", "2025-03-01")
     assert [(r["detector"], r["run"]) for r in found] == [(0, "calib/run1"), (1, "calib/run1")]
     assert _json(run, "query-datasets", sample_repo, "bias", "-c", "calib", "--at", "2024-12-31") == []
+
+
+def test_a_repeated_command_line_query_does_not_import_lark(tmp_path: Path, sample_repo: str) -> None:
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("SKYBUTLER_NO_CACHE", None)
+    code = (
+        "import sys\nfrom skybutler.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('lark' in sys.modules, file=sys.stderr)"
+    )
+    outputs = []
+    for visit, lark_expected in [(1, "True"), (2, "False"), (3, "False")]:
+        done = subprocess.run(
+            [sys.executable, "-c", code, "query-datasets", sample_repo, "meta", "-c", "run1", "-f", "json",
+             "--where", f"visit = {visit} AND detector = 1"],
+            capture_output=True, text=True, check=True, env=env,
+        )  # fmt: skip
+        assert done.stderr.strip() == lark_expected
+        outputs.append(json.loads(done.stdout))
+    assert [[(r["visit"], r["detector"]) for r in rows] for rows in outputs] == [[(1, 1)], [(2, 1)], [(3, 1)]]

@@ -46,12 +46,12 @@ def test_csv_round_trip_with_timespans(run: Run, sample_repo: str, tmp_path: Pat
 def test_a_bad_record_inserts_nothing(run: Run, sample_repo: str, tmp_path: Path) -> None:
     (tmp_path / "bands.yaml").write_text("- {name: i}\n- {name: z, colour: blue}\n")
     result = run("insert-dimension-records", sample_repo, "band", str(tmp_path / "bands.yaml"))
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert result.stderr.startswith("error [data-id]: Unknown field(s) ['colour']")
     assert _names(sample_repo, "band") == ["g", "r"]
     (tmp_path / "bad.yaml").write_text("name: i\n")
     wrong = run("insert-dimension-records", sample_repo, "band", str(tmp_path / "bad.yaml"))
-    assert wrong.exit_code == 2
+    assert wrong.exit_code == 1
     assert "must hold a list of records" in wrong.stderr
     missing = run("insert-dimension-records", sample_repo, "band", str(tmp_path / "nope.yaml"))
     assert missing.exit_code == 2

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 import yaml
 from tests.cli.conftest import Run, run_process
 
 from skybutler.butler import Butler
+from skybutler.errors import ConfigError
 from skybutler.registry import SCHEMA_VERSION
 
 
@@ -22,7 +24,7 @@ def test_create_then_open(run: Run, tmp_path: Path) -> None:
     with Butler(tmp_path / "r") as butler:
         assert butler.config.datastore.checksum == "none"
     again = run("create", str(tmp_path / "r"))
-    assert again.exit_code == 4  # ConflictError
+    assert again.exit_code == 1  # ConflictError: exit 1 like every user error
     assert again.stderr.startswith("error [conflict]: A repository already exists")
 
 
@@ -30,7 +32,7 @@ def test_create_with_a_bad_config_file_changes_nothing(run: Run, tmp_path: Path)
     extra = tmp_path / "extra.yaml"
     extra.write_text("datastore: {nope: 1}\n")
     result = run("create", str(tmp_path / "r"), "--config", str(extra))
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "datastore.nope" in result.stderr
     assert not (tmp_path / "r" / "butler.yaml").exists()
 
@@ -60,7 +62,7 @@ def test_config_validate_names_what_is_wrong(run: Run, sample_repo: str) -> None
     data["datastore"]["templates"]["meta"] = "{run}/{dataset_type}"  # not unique: lacks the dimensions
     config.write_text(yaml.safe_dump(data))
     result = run("config", "validate", sample_repo)
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert result.stderr.startswith("error [config]: 1 dataset type(s) cannot be stored: meta:")
 
 
@@ -104,3 +106,21 @@ def test_repository_commands_as_processes(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert yaml.safe_load(done.stdout)["universe"] == "default"
     assert run_process("migrate", root, "--dry-run").stdout == "The registry schema is current; nothing to do.\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("registry: {db: [unclosed\n", "butler.yaml is not valid YAML: "),
+        ("- registry\n", "expected a mapping with keys among registry, datastore, universe"),
+    ],
+)
+def test_a_broken_butler_yaml_is_one_config_error(run: Run, sample_repo: str, text: str, message: str) -> None:
+    (Path(sample_repo) / "butler.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        Butler(sample_repo)
+    result = run("query-datasets", sample_repo)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error [config]: ")
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

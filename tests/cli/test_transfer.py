@@ -35,7 +35,7 @@ def test_export_zip_then_import_into_an_empty_repository(run: Run, any_repo: str
     with Butler(dest) as butler:
         assert butler.get("image", instrument="Cam", visit=1, detector=0, collections="run1").shape == (4,)
     twice = run("import", dest, str(archive))
-    assert twice.exit_code == 4  # conflict: the datasets are there
+    assert twice.exit_code == 1  # conflict: the datasets are there
     assert twice.stderr.startswith("error [conflict]:")
     skipped = run("import", dest, str(archive), "--skip-existing", "-f", "yaml")
     assert skipped.exit_code == 0, skipped.output
@@ -63,7 +63,7 @@ def test_a_failed_import_changes_nothing(run: Run, sample_repo: str, tmp_path: P
     before = _files(Path(sample_repo))
     ids = _ids(sample_repo)
     result = run("import", sample_repo, str(bad))
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 1, result.output
     assert result.stderr.startswith("error [")
     assert len(result.stderr.strip().splitlines()) == 1
     assert _ids(sample_repo) == ids
@@ -74,7 +74,7 @@ def test_a_failed_import_changes_nothing(run: Run, sample_repo: str, tmp_path: P
     bad_transfer = run("export", sample_repo, str(tmp_path / "x.yaml"), "--transfer", "direct")
     assert bad_transfer.exit_code == 2
     typo = run("export", sample_repo, str(tmp_path / "x.yaml"), "-c", "run1,nowhere")
-    assert typo.exit_code == 3
+    assert typo.exit_code == 1
     assert typo.stderr == "error [collection]: No collection named 'nowhere'; see `skybutler query-collections`.\n"
     assert not (tmp_path / "x.yaml").exists()
 
@@ -110,7 +110,7 @@ def test_transfer_datasets_dry_run_then_for_real(run: Run, any_repo: str, tmp_pa
 def test_transfer_datasets_without_registering_types_fails_cleanly(run: Run, sample_repo: str, tmp_path: Path) -> None:
     dest = Butler.create(tmp_path / "dest")
     result = run("transfer-datasets", sample_repo, dest, "-t", "image", "--no-register-dataset-types")
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 1, result.output
     assert result.stderr.startswith("error [dataset-type]:")
     assert _ids(dest) == set()
     no_dims = run("transfer-datasets", sample_repo, dest, "-t", "image", "--no-transfer-dimensions")

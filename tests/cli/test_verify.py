@@ -55,9 +55,9 @@ def test_verify_reports_missing_corrupt_and_unknown_files(run: Run, any_repo: st
 
 def test_verify_bad_arguments(run: Run, sample_repo: str, tmp_path: Path) -> None:
     result = run("verify", sample_repo, "-c", "nowhere*")
-    assert result.exit_code == 3
+    assert result.exit_code == 1
     assert result.stderr == "error [collection]: No collection matches 'nowhere*'; see `skybutler query-collections`.\n"
-    assert run("verify", str(tmp_path / "none")).exit_code == 2
+    assert run("verify", str(tmp_path / "none")).exit_code == 1
     assert run("verify", sample_repo, "--format", "xml").exit_code == 2
 
 

@@ -21,7 +21,24 @@ import click
 from skybutler.errors import SkyButlerError
 from skybutler.plugins import PluginRegistry
 
-__all__ = ["COMMANDS", "InternalError", "ReportedError", "cli", "commands", "main"]
+__all__ = [
+    "COMMANDS",
+    "EXIT_ERROR",
+    "EXIT_INTERNAL",
+    "EXIT_USAGE",
+    "InternalError",
+    "ReportedError",
+    "cli",
+    "commands",
+    "main",
+]
+
+EXIT_ERROR = 1
+"""A `SkyButlerError` (bad input, not found, conflict, ...), a declined confirmation, or a closed pipe."""
+EXIT_USAGE = 2
+"""The command line itself is wrong: unknown command or option, missing or malformed argument (click's)."""
+EXIT_INTERNAL = 70
+"""An unexpected exception, that is a bug (``EX_SOFTWARE`` of sysexits.h): distinct from a user's error."""
 
 #: Built-in subcommands: name -> "module:attribute" of the click command (imported when the command is used).
 COMMANDS = {
@@ -82,6 +99,8 @@ class ReportedError(click.ClickException):
 class InternalError(click.ClickException):
     """An unexpected exception (a bug, or a library error we do not wrap yet), on one line unless --debug."""
 
+    exit_code = EXIT_INTERNAL
+
     def show(self, file: Any = None) -> None:
         click.echo(f"internal error: {self.message} (rerun with --debug for the traceback)", err=True)
 
@@ -140,8 +159,8 @@ def cli(ctx: click.Context, debug: bool, no_progress: bool) -> None:
 
     Every command takes the repository (a directory or URI) as its first argument.  Query commands print a
     table, or --format json/csv/yaml for scripts.  Commands that delete ask first (--yes skips the question)
-    and take --dry-run.  Exit status: 0 ok, 1 failure, 2 usage or input error, 3 not found, 4 conflict,
-    5 permission denied.
+    and take --dry-run.  Exit status: 0 ok; 1 an error, told in one line on stderr ("error [code]: ...");
+    2 a usage error (unknown option, missing argument); 70 an internal error (a bug: rerun with --debug).
     """
     ctx.obj = {"debug": debug, "progress": not no_progress}
 
@@ -159,11 +178,20 @@ def _broken(name: str, reason: str) -> click.Command:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI (the ``skybutler`` command): exit 0 on success, else the error's exit code."""
+    """Run the CLI (the ``skybutler`` command): exit 0 on success, else 1, 2 or 70 (see `cli`).
+
+    With ``--debug`` an error propagates out of click with its traceback; it is printed here and the process
+    exits with the code it would have had without ``--debug``.
+    """
     try:
         cli.main(args=sys.argv[1:] if argv is None else argv, prog_name="skybutler")
     except BrokenPipeError:  # `skybutler query-datasets ... | head`: the reader left; no traceback, no error line
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
+        sys.exit(EXIT_ERROR)
+    except Exception as exc:  # only with --debug: without it every error is a ClickException, handled by click
+        import traceback
+
+        traceback.print_exc()
+        sys.exit(exc.exit_code if isinstance(exc, SkyButlerError) else EXIT_INTERNAL)

@@ -141,9 +141,20 @@ collections_option = click.option(
     help="Collections to search, in order (repeat or comma-separate; globs allowed).",
 )
 
+
+def _keep_parses(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A command given a where expression keeps its parse on disk, so the same shape needs no lark next time."""
+    if value.strip():
+        from skybutler.query import enable_parse_cache
+
+        enable_parse_cache()
+    return value
+
+
 where_option = click.option(
-    "--where", "-w", default="", metavar="EXPR", help="Query expression, e.g. \"visit > 5 AND band = 'r'\"."
-)
+    "--where", "-w", default="", metavar="EXPR", callback=_keep_parses,
+    help="Query expression, e.g. \"visit > 5 AND band = 'r'\".",
+)  # fmt: skip
 
 data_id_option = click.option(
     "--data-id",

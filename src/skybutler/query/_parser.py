@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from skybutler.dimensions import to_tai_ns
 from skybutler.errors import DataIdError, QuerySyntaxError
+from skybutler.query import _parse_cache
 from skybutler.query._ast import (
     And,
     Arith,
@@ -71,17 +72,9 @@ def _parser() -> Any:
 
 
 def _cache_file(grammar: str, lark_version: str) -> Path | None:
-    """Where to keep the built parser: ``$XDG_CACHE_HOME/skybutler`` (``~/.cache``), if it is this user's own."""
-    if os.environ.get("SKYBUTLER_NO_CACHE") == "1":
-        return None
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    folder = Path(base) / "skybutler"
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = folder.stat()
-    except (OSError, RuntimeError):
-        return None
-    if info.st_uid != os.getuid() or info.st_mode & 0o022:  # another user could plant a pickle there
+    """Where to keep the built parser: in the per-user cache folder (`_parse_cache.cache_folder`), if usable."""
+    folder = _parse_cache.cache_folder()
+    if folder is None:
         return None
     key = hashlib.sha256(f"{grammar}\0{lark_version}\0{sys.version}".encode()).hexdigest()[:20]
     return folder / f"where-parser-{key}.pickle"
@@ -172,12 +165,17 @@ def parse_where(text: str) -> Node | None:
     Programs issue the same expression with different numbers (``visit > 17``, ``visit > 18``): the text with its
     integers blanked out keys a cache of parsed trees, and a hit copies the tree with the new integers (and
     error positions moved to match).  A tree is cached only when its integer literals are exactly the integers
-    found in the text, in order.
+    found in the text, in order.  The command line also keeps these trees on disk (`_parse_cache`), so a
+    repeated command needs no lark.
     """
     if not isinstance(cast(object, text), str) or "\x00" in text:
         return _parse_where(text)  # refused there with the reason
     template, spans, values = _integers(text)
     cached = _TEMPLATES.get(template)
+    if cached is None and _parse_cache.enabled():
+        cached = _parse_cache.load(template)
+        if cached is not None:
+            _TEMPLATES[template] = cached
     if cached is not None:
         tree, old_spans, _ = cached
         starts = [a for a, _ in old_spans]
@@ -194,6 +192,8 @@ def parse_where(text: str) -> Node | None:
         if len(_TEMPLATES) >= _MAX_TEMPLATES:
             _TEMPLATES.pop(next(iter(_TEMPLATES)))
         _TEMPLATES[template] = (parsed, spans, values)
+        if _parse_cache.enabled():
+            _parse_cache.save(template, (parsed, spans, values))
     return parsed
 
 

@@ -14,7 +14,7 @@ from skybutler.errors import DatasetTypeError
 if TYPE_CHECKING:
     from skybutler.dimensions import DimensionGroup, DimensionUniverse
     from skybutler.registry._engines import Database
-    from skybutler.registry._schema import StaticTables
+    from skybutler.registry._schema import DimensionTables, StaticTables
 
 __all__ = ["DatasetTypes", "StoredDatasetType", "same_definition"]
 
@@ -46,8 +46,16 @@ class DatasetTypes:
     stays right; a name not in the cache is looked up in the database (another process may have added it).
     """
 
-    def __init__(self, db: Database, tables: StaticTables, metadata: sa.MetaData, universe: DimensionUniverse) -> None:
+    def __init__(
+        self,
+        db: Database,
+        tables: StaticTables,
+        metadata: sa.MetaData,
+        universe: DimensionUniverse,
+        dimension_tables: DimensionTables,
+    ) -> None:
         self._db = db
+        self._dimension_tables = dimension_tables
         self._table = tables.dataset_type
         self._datasets = tables.dataset
         self._metadata = metadata
@@ -146,6 +154,7 @@ class DatasetTypes:
             t = self._table
             with self._db.transaction() as conn:
                 self._db.lock_ddl(conn, "dataset_tags")
+                self._dimension_tables.make_referenced(tags)  # the foreign keys' targets, for the DDL
                 tags.create(conn, checkfirst=True)
                 if dataset_type.is_calibration:
                     self._calibs(group, tag_name).create(conn, checkfirst=True)

@@ -20,7 +20,7 @@ from skybutler.registry._datasets import Datasets
 from skybutler.registry._dimensions import DimensionRecords
 from skybutler.registry._engines import Database
 from skybutler.registry._explain import explain_insert_failure, explain_missing
-from skybutler.registry._schema import SCHEMA_VERSION, StaticTables, build_dimension_tables
+from skybutler.registry._schema import SCHEMA_VERSION, DimensionTables, StaticTables
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DimensionGroup
@@ -55,11 +55,11 @@ class Registry:
         self.universe = universe
         self.metadata = sa.MetaData()
         self.tables = StaticTables(self.metadata)
-        self.dimension_tables = build_dimension_tables(self.metadata, universe)
+        self.dimension_tables = DimensionTables(self.metadata, universe)
         self.records = DimensionRecords(db, universe, self.dimension_tables)
         self.resolver = DataIdResolver(universe, self.records)
         self.collections = Collections(db, self.tables)
-        self.dataset_types = DatasetTypes(db, self.tables, self.metadata, universe)
+        self.dataset_types = DatasetTypes(db, self.tables, self.metadata, universe, self.dimension_tables)
         self.datasets = Datasets(db, self.tables)
         self.calibrations = Calibrations(db, self.tables)
 
@@ -94,6 +94,7 @@ class Registry:
                         f"A registry already exists at {url}{' schema ' + schema if schema else ''}; "
                         "open it instead, or choose another location."
                     )
+                registry.dimension_tables.make_all()
                 registry.metadata.create_all(conn)
                 version = sa.Table(
                     "alembic_version",
