@@ -74,9 +74,9 @@ def test_migrate_dry_run_then_apply(run: Run, sample_repo: str) -> None:
     assert refused.exit_code == 1
     assert "run `skybutler migrate`" in refused.stderr
     dry = run("migrate", sample_repo, "--dry-run")
-    assert dry.stdout == f"Would apply revision(s) {SCHEMA_VERSION}. Dry run: nothing was changed.\n"
+    assert dry.stdout == f"Would apply revision(s) 0002, {SCHEMA_VERSION}. Dry run: nothing was changed.\n"
     assert run("query-datasets", sample_repo).exit_code == 1  # still refused: the dry run changed nothing
-    assert run("migrate", sample_repo).stdout == f"Applied revision(s) {SCHEMA_VERSION}.\n"
+    assert run("migrate", sample_repo).stdout == f"Applied revision(s) 0002, {SCHEMA_VERSION}.\n"
     assert run("query-datasets", sample_repo, "meta", "-f", "json").exit_code == 0
 
 

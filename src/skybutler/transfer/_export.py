@@ -93,7 +93,12 @@ def export_datasets(
     report = ExportReport(str(target), datasets=len(chosen.refs))
     if progress is not None:
         progress("select", len(chosen.refs), len(chosen.refs))
-    artifacts = registry.datasets.artifacts([r.id for r in chosen.refs])
+    files_datastore = butler.datastore.file_datastore()  # datasets held only in memory are exported without files
+    artifacts = (
+        {}
+        if files_datastore is None
+        else registry.datasets.artifacts([r.id for r in chosen.refs], datastore=files_datastore.name)
+    )
     data: list[dict[str, Any] | DatasetBlock] = []
     if include_dimensions:
         for element, records in _dimension_records(registry, chosen.refs):
@@ -129,7 +134,9 @@ def export_datasets(
         if directory is not None:
             root = Path(str(directory))
             for n, (_, artifact) in enumerate(files):
-                report.bytes += export_file(butler.datastore, artifact.path, root, artifact.path, mode)
+                report.bytes += export_file(
+                    butler.datastore.files("export files"), artifact.path, root, artifact.path, mode
+                )
                 report.artifacts += 1
                 if progress is not None and (n % 100 == 0 or n + 1 == len(files)):
                     progress("files", n + 1, len(files))
@@ -157,7 +164,9 @@ def _write_zip(
         write_document(header, data, text)
         archive.writestr("export.yaml", text.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
         for n, (dataset_id, artifact) in enumerate(files):
-            report.bytes += export_file(butler.datastore, artifact.path, archive, artifact.path, "copy")
+            report.bytes += export_file(
+                butler.datastore.files("export files"), artifact.path, archive, artifact.path, "copy"
+            )
             report.artifacts += 1
             index["files"][artifact.path] = {"dataset_id": str(dataset_id), "size": artifact.size,
                                              "checksum": artifact.checksum}  # fmt: skip
