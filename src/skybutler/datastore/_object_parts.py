@@ -3,7 +3,8 @@
 A file formatter reads a component or a cut-out without reading the rest of the file; an in-memory datastore
 holds the whole object, so it takes the part from the object with the same meaning: ``bbox`` cuts images
 and exposures, ``wavelength_range`` selects spectra, ``columns``/``filters`` select table rows and columns,
-``schema``/``rowcount`` describe tables, and other components are the object's attributes (or keys).  The
+``schema``/``rowcount`` describe tables, an image's ``data`` is its array, and other components are the
+object's attributes (or keys).  The
 allowed names come from the storage class, so a typo is refused exactly as a file read refuses it.
 """
 
@@ -74,6 +75,12 @@ def component_of(
         if not parameters or "detector" not in parameters:
             raise FormatterError("Reading camera.detector needs parameters={'detector': <id>}.")
         return obj.detector(int(parameters["detector"]))
+    if storage_class.name == "Exposure":
+        from skybutler.astro._image import exposure_components
+
+        return exposure_components(obj)[component]
+    if storage_class.name == "Image" and component == "data":
+        return obj.array
     if isinstance(obj, Mapping) and component in obj:
         return obj[component]
     try:
