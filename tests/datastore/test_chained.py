@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -144,7 +145,7 @@ def test_a_type_no_child_accepts_is_refused_at_put_naming_the_rules(
 
 
 def test_a_failure_in_one_child_leaves_nothing_in_the_others(chained: Butler) -> None:
-    items = [({"v": v}, {**DATA_ID, "visit": v}) for v in range(4)]
+    items: list[tuple[dict[str, Any], dict[str, Any]]] = [({"v": v}, {**DATA_ID, "visit": v}) for v in range(4)]
     items[2] = ({"v": {1, 2}}, {**DATA_ID, "visit": 2})  # a set: copied in memory, but JSON cannot write it
     with pytest.raises(FormatterError, match="as JSON"):
         chained.put_many(items, "meta")
@@ -201,7 +202,7 @@ def test_after_a_restart_memory_copies_are_gone_and_recognised(chained: Butler, 
     )
     out = subprocess.run(
         [sys.executable, "-c", script], check=True, capture_output=True, text=True, cwd=tmp_path,
-        env={"PYTHONPATH": str(Path(__file__).parents[2] / "src")},
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")},
     ).stdout.splitlines()  # fmt: skip
     assert out == ["{'a': 1}", f"1 ['memory://scratch/{both.id.hex}']", f"['{both.id.hex}']"]
 
@@ -274,3 +275,30 @@ def test_memory_only_repositories_refuse_file_operations_clearly(tmp_path: Path)
         butler.datastore.leaves()[0].delete([ref.id.hex])  # as after a restart
         with pytest.raises(ArtifactNotFoundError, match="last only as long as the process"):
             butler.get(ref)
+
+
+def test_the_documented_chain_is_valid_and_routes_as_described() -> None:
+    import re
+
+    import yaml
+
+    from skybutler.config import load_config
+    from skybutler.datasets import DatasetType
+    from skybutler.datastore import Datastore, open_datastore
+    from skybutler.dimensions import DimensionUniverse
+
+    text = (Path(__file__).parents[2] / "docs" / "storage.md").read_text()
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "type: chained" in b)
+    config = load_config(yaml.safe_load(block), environ={})
+    assert [c.name for c in config.datastore.children] == ["scratch", "local", "s3"]
+    datastore = open_datastore(config.datastore, "/tmp/nowhere", repository_key="docs")
+    assert isinstance(datastore, ChainedDatastore)
+    universe = DimensionUniverse.default()
+
+    def targets(name: str, storage_class: str) -> list[str]:
+        found: list[Datastore] = datastore.targets(DatasetType(name, ["instrument"], storage_class, universe=universe))
+        return [child.name for child in found]
+
+    assert targets("tmp_meta", "StructuredDataDict") == ["scratch"]
+    assert targets("calexp", "Exposure") == ["local", "s3"]
+    assert targets("src", "AstropyTable") == ["local"]

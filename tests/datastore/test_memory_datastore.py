@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -99,7 +100,7 @@ def test_after_a_restart_the_lost_objects_are_recognised_not_a_crash(tmp_path: P
     )
     out = subprocess.run(
         [sys.executable, "-c", script], check=True, capture_output=True, text=True, cwd=tmp_path,
-        env={"PYTHONPATH": str(Path(__file__).parents[2] / "src")},
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")},
     ).stdout.splitlines()  # fmt: skip
     lost = f"holds no object for dataset {refs[0].id.hex} (meta): objects in memory last only as long as the process"
     assert out[0].startswith(f"ArtifactNotFoundError The in-memory datastore 'memory' {lost}")

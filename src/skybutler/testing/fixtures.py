@@ -109,9 +109,7 @@ def datastore_config(kind: str, s3_root: str | None = None, s3_endpoint: str | N
     raise ValueError(f"unknown datastore kind {kind!r}; known: {DATASTORE_KINDS}")
 
 
-def datastore_repo(
-    request: pytest.FixtureRequest, registry_url: tuple[str, str | None], root: Path, kind: str
-) -> str:
+def datastore_repo(request: pytest.FixtureRequest, registry_url: tuple[str, str | None], root: Path, kind: str) -> str:
     """Create a repository at ``root`` with the registry of ``registry_url`` and a datastore of ``kind``."""
     url, schema = registry_url
     s3_root = s3_endpoint_ = None
