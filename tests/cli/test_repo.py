@@ -26,6 +26,25 @@ def test_create_then_open(run: Run, tmp_path: Path) -> None:
     assert again.stderr.startswith("error [conflict]: A repository already exists")
 
 
+def test_create_a_chained_datastore_from_a_config_file(run: Run, tmp_path: Path) -> None:
+    extra = tmp_path / "chain.yaml"
+    extra.write_text(
+        "datastore:\n  type: chained\n  children:\n"
+        "    - {name: scratch, type: memory, constraints: {accept: ['tmp_*']}}\n"
+        "    - {name: files, constraints: {reject: ['tmp_*']}}\n"
+    )
+    assert run("create", str(tmp_path / "r"), "--config", str(extra)).exit_code == 0
+    dumped = yaml.safe_load(run("config", "dump", str(tmp_path / "r")).stdout)
+    assert [(c["name"], c["type"]) for c in dumped["datastore"]["children"]] == [
+        ("scratch", "memory"),
+        ("files", "file"),
+    ]
+    extra.write_text("datastore: {type: chained, children: [{name: a, type: tape}]}\n")
+    refused = run("create", str(tmp_path / "bad"), "--config", str(extra))
+    assert refused.exit_code == 2
+    assert "datastore.children.0.type: Input should be 'file', 'memory' or 'chained'" in refused.stderr
+
+
 def test_create_with_a_bad_config_file_changes_nothing(run: Run, tmp_path: Path) -> None:
     extra = tmp_path / "extra.yaml"
     extra.write_text("datastore: {nope: 1}\n")
