@@ -61,7 +61,8 @@ def create_repository(
         transport.local_path("").mkdir(parents=True, exist_ok=True)
     from skybutler.datastore import FileTemplate
 
-    files = [cfg.datastore] if cfg.datastore.type == "file" else [c for c in cfg.datastore.children if c.type == "file"]
+    children = cfg.datastore.effective_children()
+    files = [cfg.datastore] if cfg.datastore.type == "file" else [c for c in children if c.type == "file"]
     for file_config in files:  # a chained datastore's file children too
         datastore_root = file_config.root.replace("{root}", root_text_)
         if datastore_root != root_text_:

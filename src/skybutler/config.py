@@ -93,6 +93,10 @@ class ConstraintsConfig(_Model):
 
 _CHILD_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
+#: Keys a chained datastore's children inherit from the chain unless they set them (not ``root``, ``transport``,
+#: ``constraints``: those are each child's own).
+INHERITED = ("templates", "formatters", "prefer", "data_models", "checksum", "verify_on_read", "cache", "copy_objects")
+
 
 class DatastoreConfig(_Model):
     """Where and how datasets are stored: files (the default), Python objects in memory, or a chain of these."""
@@ -130,10 +134,23 @@ class DatastoreConfig(_Model):
     constraints: ConstraintsConfig = Field(default_factory=ConstraintsConfig)
     """Which datasets this datastore takes (a put of another is refused; in a chain, routed elsewhere)."""
     children: list[DatastoreConfig] = Field(default_factory=list)
-    """Chained datastores: the children, in the order reads try them."""
+    """Chained datastores: the children, in the order reads try them.  Each inherits the chain's own
+    settings of the keys in `INHERITED` unless it sets them itself (see `effective_children`)."""
     put: Literal["all", "first"] = "all"
     """Chained datastores: a put writes to ``all`` the children that accept the dataset, or only to the
     ``first`` of them."""
+
+    def effective_children(self) -> list[DatastoreConfig]:
+        """The children with the chain's settings of `INHERITED` keys filled in where a child sets none.
+
+        So ``datastore.data_models`` or ``SKYBUTLER_DATASTORE__CHECKSUM`` apply to every child of a chain, as
+        they apply to a lone datastore, and a child can still override them.
+        """
+        given = {key: getattr(self, key) for key in INHERITED if key in self.model_fields_set}
+        return [
+            child.model_copy(update={k: v for k, v in given.items() if k not in child.model_fields_set})
+            for child in self.children
+        ]
 
     @model_validator(mode="after")
     def _check_children(self) -> DatastoreConfig:
@@ -229,5 +246,14 @@ def load_config(
 
 
 def dump_config(config: ButlerConfig) -> str:
-    """Return the configuration as YAML (what ``butler.yaml`` holds)."""
-    return yaml.safe_dump(config.model_dump(by_alias=True, exclude_none=True), sort_keys=False)
+    """Return the configuration as YAML (what ``butler.yaml`` holds).
+
+    Everything is written out except what a chained datastore's children inherit: a child lists only its
+    own settings, so a later change of the chain's (``config=`` or ``SKYBUTLER_DATASTORE__...``) reaches it.
+    """
+    data = config.model_dump(by_alias=True, exclude_none=True)
+    data["datastore"]["children"] = [
+        {"name": c.name, "type": c.type, **c.model_dump(by_alias=True, exclude_none=True, exclude_unset=True)}
+        for c in config.datastore.children
+    ]
+    return yaml.safe_dump(data, sort_keys=False)

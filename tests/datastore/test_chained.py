@@ -302,3 +302,23 @@ def test_the_documented_chain_is_valid_and_routes_as_described() -> None:
     assert targets("tmp_meta", "StructuredDataDict") == ["scratch"]
     assert targets("calexp", "Exposure") == ["local", "s3"]
     assert targets("src", "AstropyTable") == ["local"]
+
+
+def test_children_inherit_the_chains_settings_unless_they_set_their_own(tmp_path: Path) -> None:
+    datastore = {
+        "type": "chained",
+        "data_models": {"meta": {"required_keys": ["EXPTIME"]}},
+        "children": [{"name": "scratch", "type": "memory"}, {"name": "files", "checksum": "blake2b"}],
+    }
+    root = Butler.create(tmp_path / "repo", config={"datastore": datastore})
+    written = (Path(root) / "butler.yaml").read_text()
+    assert "- name: scratch\n    type: memory\n" in written  # a child lists only its own settings
+    with Butler(root, run="test/run", config={"datastore": {"checksum": "none"}}) as butler:
+        populate_sample(butler)
+        butler.register_dataset_type("meta", DIMS, "Metadata")
+        with pytest.raises(FormatterError, match="EXPTIME"):  # the chain's data model, in every child
+            butler.put({"AIRMASS": 1.0}, "meta", DATA_ID)
+        ref = butler.put({"EXPTIME": 30.0}, "meta", DATA_ID)
+        checksums = {a.datastore: a.checksum for a in butler.registry.datasets.all_artifacts([ref.id])[ref.id]}
+        assert checksums["scratch"] is None
+        assert (checksums["files"] or "").startswith("blake2b:")  # its own setting beats the chain's override

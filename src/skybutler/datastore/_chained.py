@@ -205,7 +205,7 @@ def open_datastore(
     if config.type == "chained":
         children = [
             open_datastore(child, repo_root, repository_key=repository_key, root_transport=root_transport)
-            for child in config.children
+            for child in config.effective_children()
         ]
         return ChainedDatastore(config, children)
     root = config.root.replace("{root}", repo_root)
