@@ -322,3 +322,22 @@ def test_children_inherit_the_chains_settings_unless_they_set_their_own(tmp_path
         checksums = {a.datastore: a.checksum for a in butler.registry.datasets.all_artifacts([ref.id])[ref.id]}
         assert checksums["scratch"] is None
         assert (checksums["files"] or "").startswith("blake2b:")  # its own setting beats the chain's override
+
+
+def test_export_of_datasets_held_only_in_memory_needs_no_files(tmp_path: Path) -> None:
+    children = [{"name": "scratch", "type": "memory", "constraints": {"accept": ["tmp_*"]}}, {"name": "files"}]
+    datastore = {"type": "chained", "put": "first", "children": children}
+    root = Butler.create(tmp_path / "repo", config={"datastore": datastore})
+    with Butler(root, run="test/run") as butler:
+        populate_sample(butler)
+        butler.register_dataset_type("tmp_meta", DIMS, "StructuredDataDict")
+        butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
+        butler.put({"a": 1}, "tmp_meta", DATA_ID)
+        butler.put({"b": 2}, "meta", DATA_ID)
+        with pytest.raises(StorageError, match=r"1 dataset\(s\) to export are held only in memory.*tmp_meta"):
+            butler.export(tmp_path / "out.zip")
+        assert not (tmp_path / "out.zip").exists()
+        report = butler.export(tmp_path / "out.yaml")  # the registry's view: no files needed
+        assert report.datasets == 2
+        report = butler.export(tmp_path / "files.zip", dataset_types="meta")
+        assert report.artifacts == 1

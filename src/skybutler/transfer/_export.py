@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from skybutler.datasets import DatasetRef
 from skybutler.dimensions import DimensionRecord, Timespan
-from skybutler.errors import ConfigError
+from skybutler.errors import ConfigError, StorageError
 from skybutler.registry import CollectionType
 from skybutler.transfer._artifact_files import check_transfer, export_file
 from skybutler.transfer._universe_compat import REFERENCE_NAMESPACE
@@ -94,11 +94,17 @@ def export_datasets(
     if progress is not None:
         progress("select", len(chosen.refs), len(chosen.refs))
     files_datastore = butler.datastore.file_datastore()  # datasets held only in memory are exported without files
-    artifacts = (
-        {}
-        if files_datastore is None
-        else registry.datasets.artifacts([r.id for r in chosen.refs], datastore=files_datastore.name)
-    )
+    ids = [r.id for r in chosen.refs]
+    artifacts = {} if files_datastore is None else registry.datasets.artifacts(ids, datastore=files_datastore.name)
+    if directory is not None or zipped:
+        held = registry.datasets.all_artifacts(ids)
+        in_memory = [r for r in chosen.refs if r.id not in artifacts and r.id in held]
+        if in_memory:
+            raise StorageError(
+                f"{len(in_memory)} dataset(s) to export are held only in memory, with no file to copy, e.g. "
+                f"{in_memory[0].dataset_type.name} {in_memory[0].data_id}; export without files (a .yaml path "
+                "and no directory=) or leave those datasets out. Nothing was written."
+            )
     data: list[dict[str, Any] | DatasetBlock] = []
     if include_dimensions:
         for element, records in _dimension_records(registry, chosen.refs):
