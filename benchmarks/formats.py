@@ -98,7 +98,7 @@ def data_ids() -> Iterator[dict[str, Any]]:
 
 def _local(butler: Butler, name: str, data_id: dict[str, Any]) -> Path:
     uri = butler.get_uri(name, data_id)
-    return butler.datastore.transport.local_path(uri.removeprefix(butler.datastore.transport.root))
+    return butler.datastore.files().transport.local_path(uri.removeprefix(butler.datastore.files().transport.root))
 
 
 def _direct(fmt: str, array: Any) -> tuple[Callable[[Path], None], Callable[[Path], Any], Callable[[Path, Box], Any]]:

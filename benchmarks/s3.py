@@ -161,7 +161,7 @@ def butler_figures(endpoint: str, n: int, tmp: Path) -> list[tuple[str, str]]:
 
         image = Image(np.random.default_rng(1).normal(size=(4096, 4096)).astype("f4"), {"EXPTIME": 1.0})
         ref = butler.put(image, "image", ids[0])
-        transport = butler.datastore.transport
+        transport = butler.datastore.files().transport
         assert isinstance(transport, S3Transport)
         size = transport.size(butler.get_uri(ref)[len(transport.root) :])
         before = transport.bytes_read

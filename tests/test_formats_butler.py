@@ -213,7 +213,7 @@ def test_a_data_model_is_checked_before_anything_is_written(butler: Butler) -> N
             strict.put(_exposure(), "calexp", DATA_ID)
         assert not strict.exists("src", DATA_ID)
         assert not strict.exists("calexp", DATA_ID)
-        assert not list(strict.datastore.transport.keys(".staging/"))
+        assert not list(strict.datastore.files().transport.keys(".staging/"))
         strict.put(_table(), "src", DATA_ID)
         assert strict.exists("src", DATA_ID)
 

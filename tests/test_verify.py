@@ -38,7 +38,7 @@ def filled(repo_root: str) -> Iterator[Butler]:
 
 def _key(butler: Butler, visit: int) -> str:
     uri = butler.get_uri("meta", instrument="Cam", visit=visit, detector=1)
-    return uri[len(butler.datastore.transport.root) :]
+    return uri[len(butler.datastore.files().transport.root) :]
 
 
 def test_a_healthy_repository_verifies_clean(filled: Butler) -> None:
@@ -49,7 +49,7 @@ def test_a_healthy_repository_verifies_clean(filled: Butler) -> None:
 
 
 def test_missing_corrupt_and_unknown_artifacts_are_reported(filled: Butler) -> None:
-    transport = filled.datastore.transport
+    transport = filled.datastore.files().transport
     transport.delete(_key(filled, 0))
     transport.put(_key(filled, 1), transport.get(_key(filled, 1)).replace(b"1", b"7"))  # same length, other bytes
     transport.put(_key(filled, 2), b"{}")  # other length
@@ -66,7 +66,7 @@ def test_missing_corrupt_and_unknown_artifacts_are_reported(filled: Butler) -> N
 
 
 def test_verify_by_refs_or_collections_checks_only_those(filled: Butler) -> None:
-    transport = filled.datastore.transport
+    transport = filled.datastore.files().transport
     transport.put(_key(filled, 5), b"garbage!!!")
     refs = list(filled.query_datasets("meta", where="visit < 3"))
     assert filled.verify(refs).ok == 3
@@ -75,7 +75,7 @@ def test_verify_by_refs_or_collections_checks_only_those(filled: Butler) -> None
 
 
 def test_get_catches_corruption_when_verify_on_read_is_on(filled: Butler) -> None:
-    transport = filled.datastore.transport
+    transport = filled.datastore.files().transport
     transport.put(_key(filled, 3), transport.get(_key(filled, 3)).replace(b"3", b"9"))
     assert filled.get("meta", instrument="Cam", visit=3, detector=1) == {"v": 9}  # off by default: not checked
     with Butler(filled.root, collections="run1", config={"datastore": {"verify_on_read": True}}) as strict:

@@ -7,42 +7,96 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
-from skybutler.datastore import STAGING
+from skybutler.datastore import ReconcileReport
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
+    from pathlib import Path
 
-    from skybutler.datastore import FileDatastore, ReconcileReport
+    from skybutler.datasets import ArtifactInfo
+    from skybutler.datastore import Datastore
     from skybutler.registry import Registry
     from skybutler.types import Progress
 
-__all__ = ["VerifyReport", "reconcile", "verify"]
+__all__ = ["VerifyReport", "reconcile", "remove_artifacts", "retrieve", "verify"]
 
 
 def reconcile(
-    registry: Registry, datastore: FileDatastore, *, grace_seconds: float, remove_unknown: bool
+    registry: Registry, datastore: Datastore, *, grace_seconds: float, remove_unknown: bool
 ) -> ReconcileReport:
-    """Finish or undo interrupted puts and removes (see `Butler.reconcile`).
+    """Finish or undo interrupted puts and removes (see `Butler.reconcile`), in every datastore.
 
-    The registry says which staged files belong to registered datasets (promote them) and which trashed
-    paths still await deletion; the datastore does the file work.  Only then is the trash emptied, so a
-    crash during reconcile itself is repaired by the next one.
+    For each datastore (each child of a chain) the registry says which staged artifacts belong to registered
+    datasets (promote them), which trashed paths still await deletion and which paths are live, counting
+    only the rows that name that datastore; the datastore does the work.  Only then is the trash emptied,
+    so a crash during reconcile itself is repaired by the next one.
     """
     trash = registry.datasets.trash()
-    live = registry.datasets.live_paths()
-    staged_ids = []
-    for key in datastore.transport.keys(STAGING):
-        try:
-            staged_ids.append(uuid.UUID(key[len(STAGING) :].split(".", 1)[0]))
-        except ValueError:
-            continue
-    registered = {i.hex: a.path for i, a in registry.datasets.artifacts(staged_ids).items()}
-    trashed = [path for _, _, path in trash]
-    report = datastore.reconcile_files(
-        registered, live, trashed, grace_seconds=grace_seconds, remove_unknown=remove_unknown
-    )
-    registry.datasets.drop_trash(trashed)
+    report = ReconcileReport()
+    done: list[str] = []
+    for leaf in datastore.leaves():
+        staged_ids = []
+        for id_hex in leaf.staged_ids():
+            try:
+                staged_ids.append(uuid.UUID(id_hex))
+            except ValueError:
+                continue
+        found = registry.datasets.artifacts(staged_ids, datastore=leaf.name) if staged_ids else {}
+        registered = {i.hex: a.path for i, a in found.items()}
+        trashed = [path for _, _, name, path in trash if name == leaf.name]
+        live = registry.datasets.live_paths(datastore=leaf.name)
+        report.extend(
+            leaf.reconcile_files(registered, live, trashed, grace_seconds=grace_seconds, remove_unknown=remove_unknown)
+        )
+        done += trashed
+    registry.datasets.drop_trash(done)  # trash of a datastore no longer configured stays, for when it is back
     return report
+
+
+def remove_artifacts(registry: Registry, datastore: Datastore, entries: Iterable[tuple[uuid.UUID, str, str]]) -> None:
+    """Delete the artifacts of removed datasets (``(dataset id, datastore, path)`` trash entries), then the trash.
+
+    A path another dataset still refers to in the same datastore (an ingested file shared by datasets)
+    stays.  Entries of a datastore the configuration no longer has stay in the trash for `reconcile`.
+    """
+    by_leaf: dict[str, list[str]] = {}
+    for _, name, path in entries:
+        by_leaf.setdefault(name, []).append(path)
+    known = {leaf.name: leaf for leaf in datastore.leaves()}
+    done: list[str] = []
+    for name, paths in by_leaf.items():
+        leaf = known.get(name)
+        if leaf is None:
+            continue
+        paths = list(dict.fromkeys(paths))
+        shared = registry.datasets.live_paths(paths, datastore=name)
+        leaf.delete(p for p in paths if p not in shared)  # external (direct) files are never deleted
+        done += paths
+    registry.datasets.drop_trash(done)
+
+
+def retrieve(
+    datastore: Datastore, artifacts: Sequence[tuple[ArtifactInfo, ...]], destination: Path, *, overwrite: bool
+) -> list[Path]:
+    """Copy each dataset's file (the first copy, in chain order, that is a file) under ``destination``.
+
+    Raises
+    ------
+    StorageError
+        A dataset is held only by an in-memory datastore: it has no file.
+    """
+    chosen: dict[str, list[tuple[int, ArtifactInfo]]] = {}
+    for n, copies in enumerate(artifacts):
+        ordered = datastore.ordered(copies)
+        files = [a for a in ordered if datastore.leaf(a.datastore).file_datastore() is not None]
+        artifact = files[0] if files else ordered[0]  # the latter refuses, saying it holds no file
+        chosen.setdefault(artifact.datastore, []).append((n, artifact))
+    out: list[Path | None] = [None] * len(artifacts)
+    for name, group in chosen.items():
+        paths = datastore.leaf(name).retrieve([a for _, a in group], destination, overwrite=overwrite)
+        for (n, _), path in zip(group, paths, strict=True):
+            out[n] = path
+    return [p for p in out if p is not None]
 
 
 @dataclass(slots=True)
@@ -74,31 +128,32 @@ class VerifyReport:
 
 def verify(
     registry: Registry,
-    datastore: FileDatastore,
+    datastore: Datastore,
     ids: Iterable[uuid.UUID] | None,
     *,
     progress: Progress | None = None,
 ) -> VerifyReport:
     """Re-read the artifacts of ``ids`` (every dataset when None) and compare sizes and checksums.
 
-    Reads run in parallel on transports that profit (object stores).  Unknown files are looked for only
-    when every dataset is verified, since only then is the set of expected files complete.
+    Every copy is checked: a dataset held by two children of a chain has two artifacts.  Reads run in
+    parallel on datastores that profit (object stores).  Unknown artifacts are looked for only when every
+    dataset is verified, since only then is the set of expected ones complete.
     """
     from skybutler.datastore._parallel import run_all
 
-    artifacts = registry.datasets.artifacts(None if ids is None else list(ids))
+    found = registry.datasets.all_artifacts(None if ids is None else list(ids))
     report = VerifyReport()
-    items = sorted(artifacts.items(), key=lambda item: item[1].path)
+    items = sorted(((i, a) for i, copies in found.items() for a in copies), key=lambda item: item[1].path)
     total = len(items)
-    batch = max(datastore.transport.concurrency * 4, 64)
+    batch = max(datastore.concurrency * 4, 64)
     for start in range(0, total, batch):
         part = items[start : start + batch]
-        found = run_all(
-            [partial(datastore.verify, artifact) for _, artifact in part],
-            datastore.transport.concurrency,
+        problems = run_all(
+            [partial(datastore.leaf(artifact.datastore).verify, artifact) for _, artifact in part],
+            datastore.concurrency,
         )
-        for (dataset_id, artifact), problem in zip(part, found, strict=True):
-            uri = datastore.uri(artifact)
+        for (dataset_id, artifact), problem in zip(part, problems, strict=True):
+            uri = datastore.uri_of(artifact)
             if problem is None:
                 report.ok += 1
             elif problem == "missing":
@@ -108,5 +163,7 @@ def verify(
         if progress is not None:
             progress("verify", start + len(part), total)
     if ids is None:
-        report.unknown = datastore.unknown_keys({a.path for a in artifacts.values()} | registry.datasets.live_paths())
+        for leaf in datastore.leaves():
+            live = {a.path for _, a in items if a.datastore == leaf.name}
+            report.unknown += leaf.unknown_keys(live | registry.datasets.live_paths(datastore=leaf.name))
     return report

@@ -60,13 +60,16 @@ def create_repository(
         )
     if transport.is_local:
         transport.local_path("").mkdir(parents=True, exist_ok=True)
-    datastore_root = cfg.datastore.root.replace("{root}", root_text_)
-    if datastore_root != root_text_:
-        open_transport(datastore_root, **cfg.datastore.transport)  # a bad scheme or option fails before any write
-    for name in cfg.datastore.templates.values():
-        from skybutler.datastore import FileTemplate
+    from skybutler.datastore import FileTemplate
 
-        FileTemplate(name)
+    children = cfg.datastore.effective_children()
+    files = [cfg.datastore] if cfg.datastore.type == "file" else [c for c in children if c.type == "file"]
+    for file_config in files:  # a chained datastore's file children too
+        datastore_root = file_config.root.replace("{root}", root_text_)
+        if datastore_root != root_text_:
+            open_transport(datastore_root, **file_config.transport)  # a bad scheme or option fails before any write
+        for name in file_config.templates.values():
+            FileTemplate(name)
     created = Registry.create(
         cfg.registry.db.replace("{root}", root_text_),
         universe=universe_obj,

@@ -13,7 +13,7 @@ from skybutler.registry import NewDataset
 
 if TYPE_CHECKING:
     from skybutler.datasets import DatasetIdMode
-    from skybutler.datastore import FileDatastore
+    from skybutler.datastore import Datastore
     from skybutler.dimensions import DataCoordinate
     from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
 
@@ -22,7 +22,7 @@ __all__ = ["put_objects"]
 
 def put_objects(
     registry: Registry,
-    datastore: FileDatastore,
+    datastore: Datastore,
     stored: StoredDatasetType,
     run: CollectionRecord,
     items: Iterable[tuple[Any, DataCoordinate]],
@@ -33,6 +33,8 @@ def put_objects(
     DESIGN invariant 2: every file is written under a staging name first (its type checked before any
     byte is written); the datasets are registered in one transaction; only then are the files moved to
     their final paths.  On any failure the staged files are removed and the registry is untouched.
+    A chained datastore stages in every child that takes the dataset, and the registry records one
+    artifact per child.
     """
     dt = stored.dataset_type
     sc = storage_classes.get(dt.storage_class)
@@ -44,7 +46,10 @@ def put_objects(
         objects.append(obj)
     staged = datastore.prepare_many(refs, objects, sc)  # all staged, or none left behind
     try:
-        new = [NewDataset(r.id, r.data_id.required_values, s.artifact) for r, s in zip(refs, staged, strict=True)]
+        new = [
+            NewDataset(r.id, r.data_id.required_values, s.artifacts[0], s.artifacts[1:])
+            for r, s in zip(refs, staged, strict=True)
+        ]
         try:
             registry.datasets.insert(stored, run.id, new)
         except sa.exc.IntegrityError as exc:

@@ -12,7 +12,7 @@ from skybutler._repository import create_repository, read_repo_file, root_text
 from skybutler._writes import put_objects
 from skybutler.config import CONFIG_FILE, ButlerConfig, load_config
 from skybutler.datasets import DatasetRef, DatasetType, storage_classes
-from skybutler.datastore import FileDatastore
+from skybutler.datastore import Datastore, open_datastore
 from skybutler.dimensions import DataCoordinate, DimensionUniverse, normalize_data_id, to_tai_ns
 from skybutler.errors import (
     CollectionError,
@@ -78,17 +78,16 @@ class Butler:
         repo_file = read_repo_file(transport, self.root)
         self.config: ButlerConfig = load_config(repo_file, config, source=f"{self.root}/{CONFIG_FILE}")
         reg = self.config.registry
-        self.registry = Registry.open(
-            reg.db.replace("{root}", self.root), schema=reg.db_schema, busy_timeout=reg.busy_timeout
-        )
+        registry_url = reg.db.replace("{root}", self.root)
+        self.registry = Registry.open(registry_url, schema=reg.db_schema, busy_timeout=reg.busy_timeout)
         self.universe: DimensionUniverse = self.registry.universe
-        datastore_root = self.config.datastore.root.replace("{root}", self.root)
-        self.datastore = FileDatastore(
-            transport
-            if datastore_root == self.root and not self.config.datastore.transport
-            else open_transport(datastore_root, **self.config.datastore.transport),
+        self.datastore: Datastore = open_datastore(
             self.config.datastore,
+            self.root,
+            repository_key=f"{registry_url}|{reg.db_schema or ''}",
+            root_transport=transport,
         )
+        """Where the datasets are: files, objects in memory, or a chain of these (`skybutler.datastore`)."""
         self.run = run
         self.writeable = run is not None if writeable is None else writeable
         if collections is None:
@@ -475,11 +474,11 @@ class Butler:
             The dataset is registered but its file is missing.
         """
         stored, component, _, row = self._find_row(dataset_type, data_id, collections, kwargs, at, as_of)
-        if row.artifact is None:
+        if not row.artifacts:
             raise DatasetNotFoundError(f"Dataset {row.id} is registered but has no stored file.")
         sc = storage_classes.get(storage_class or stored.dataset_type.storage_class)
-        return self.datastore.read(
-            row.artifact,
+        return self.datastore.read_first(
+            row.artifacts,
             storage_class=sc,
             component=component,
             parameters=parameters,
@@ -495,16 +494,16 @@ class Butler:
         for name, group in by_type.items():
             stored, _ = self._stored(name)
             for row in self.registry.datasets.by_ids([stored], [r.id for r in group]):
-                artifacts[row.id] = (row.artifact, stored.dataset_type.storage_class, name)
+                artifacts[row.id] = (row.artifacts, stored.dataset_type.storage_class, name)
         out = []
         for ref in refs:
             found = artifacts.get(ref.id)
-            if found is None or found[0] is None:
+            if found is None or not found[0]:
                 raise DatasetNotFoundError(
                     f"Dataset {ref.id} ({ref.dataset_type.name} {ref.data_id}) is not in the registry."
                 )
             out.append(
-                self.datastore.read(found[0], storage_class=storage_classes.get(found[1]), dataset_type=found[2])
+                self.datastore.read_first(found[0], storage_class=storage_classes.get(found[1]), dataset_type=found[2])
             )
         return out
 
@@ -538,11 +537,11 @@ class Butler:
         as_of: TimeLike | None = None,
         **kwargs: Any,
     ) -> str:
-        """Return the URI of a dataset's file."""
+        """Return the URI of a dataset's file (in a chained datastore: of the copy `get` reads first)."""
         _, _, _, row = self._find_row(dataset_type, data_id, collections, kwargs, at, as_of)
-        if row.artifact is None:
+        if not row.artifacts:
             raise DatasetNotFoundError(f"Dataset {row.id} is registered but has no stored file.")
-        return self.datastore.uri(row.artifact)
+        return self.datastore.uri_of(self.datastore.ordered(row.artifacts)[0])
 
     # -- remove / reconcile ----------------------------------------------------------------------------------
     def remove(self, refs: Iterable[DatasetRef]) -> int:
@@ -555,10 +554,9 @@ class Butler:
             raise PermissionDeniedError("This butler is read-only; open it with writeable=True to remove datasets.")
         ids = [r.id for r in refs]
         deleted, entries = self.registry.datasets.remove(ids)
-        paths = list(dict.fromkeys(p for _, p in entries))
-        shared = self.registry.datasets.live_paths(paths)  # a file still holding other datasets (ingest) stays
-        self.datastore.delete(p for p in paths if p not in shared)  # external (direct) files are never deleted
-        self.registry.datasets.drop_trash(paths)
+        from skybutler._maintenance import remove_artifacts  # upkeep code only when removing (start-up, issue 8)
+
+        remove_artifacts(self.registry, self.datastore, entries)
         return deleted
 
     def reconcile(self, *, grace_seconds: float = 600.0, remove_unknown: bool = False) -> ReconcileReport:
@@ -725,12 +723,14 @@ class Butler:
         """
         from pathlib import Path
 
+        from skybutler._maintenance import retrieve
+
         refs = list(refs)
-        found = self.registry.datasets.artifacts([r.id for r in refs])
+        found = self.registry.datasets.all_artifacts([r.id for r in refs])
         lacking = [r for r in refs if r.id not in found]
         if lacking:
             raise DatasetNotFoundError(f"{len(lacking)} dataset(s) have no stored file, e.g. {lacking[0]!r}.")
-        paths = self.datastore.retrieve([found[r.id] for r in refs], Path(str(destination)), overwrite=overwrite)
+        paths = retrieve(self.datastore, [found[r.id] for r in refs], Path(str(destination)), overwrite=overwrite)
         return [str(p) for p in paths]
 
     # -- conveniences ------------------------------------------------------------------------------------------
@@ -790,7 +790,7 @@ class Butler:
 
         self._writeable_for("ingest")
         report = ingest_files(
-            self.registry, self.datastore, datasets, transfer=transfer, run=run or self.run,
+            self.registry, self.datastore.files("ingest files"), datasets, transfer=transfer, run=run or self.run,
             skip_existing=skip_existing, id_mode=id_mode, batch_size=batch_size, progress=progress,
             checksum=checksum,
         )  # fmt: skip
@@ -829,8 +829,8 @@ class Butler:
 
         self._writeable_for("ingest raws")
         return ingest_raws(
-            self.registry, self.datastore, paths, instrument=instrument, translator=translator, run=run,
-            transfer=transfer, skip_existing=skip_existing, progress=progress,
+            self.registry, self.datastore.files("ingest raws"), paths, instrument=instrument, translator=translator,
+            run=run, transfer=transfer, skip_existing=skip_existing, progress=progress,
         )  # fmt: skip
 
     def transfer_from(
@@ -872,7 +872,8 @@ class Butler:
 
         self._writeable_for("transfer datasets in")
         return transfer_datasets(
-            (self.registry, self.datastore), (source.registry, source.datastore), refs, transfer=transfer,
+            (self.registry, self.datastore.files("transfer datasets in")),
+            (source.registry, source.datastore.files("transfer datasets out")), refs, transfer=transfer,
             register_dataset_types=register_dataset_types, transfer_dimensions=transfer_dimensions,
             skip_existing=skip_existing, progress=progress, collections=collections,
         )  # fmt: skip

@@ -7,11 +7,12 @@ YAML-parsed values, e.g. ``SKYBUTLER_REGISTRY__BUSY_TIMEOUT=5`` or ``SKYBUTLER_D
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from skybutler.errors import ConfigError
 
@@ -19,6 +20,7 @@ __all__ = [
     "DEFAULT_TEMPLATE",
     "ButlerConfig",
     "CacheConfig",
+    "ConstraintsConfig",
     "DataModelConfig",
     "DatastoreConfig",
     "RegistryConfig",
@@ -75,9 +77,37 @@ class CacheConfig(_Model):
     so turn the cache off for large images read by cut-outs."""
 
 
-class DatastoreConfig(_Model):
-    """Where and how dataset files are written."""
+class ConstraintsConfig(_Model):
+    """Which datasets a datastore takes: the per-dataset-type routing of a chained datastore's children.
 
+    Empty lists impose nothing; ``reject`` wins over ``accept``.  Names are dataset type (parent) names or
+    globs (``calexp*``); a component goes where its parent went.
+    """
+
+    accept: list[str] = Field(default_factory=list)
+    """Dataset type names or globs taken; empty: every type."""
+    reject: list[str] = Field(default_factory=list)
+    """Dataset type names or globs refused, even when ``accept`` matches them."""
+    storage_classes: list[str] = Field(default_factory=list)
+    """Storage classes taken; empty: every storage class."""
+
+
+_CHILD_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+#: Keys a chained datastore's children inherit from the chain unless they set them (not ``root``, ``transport``,
+#: ``constraints``: those are each child's own).
+INHERITED = ("templates", "formatters", "prefer", "data_models", "checksum", "verify_on_read", "cache", "copy_objects")
+
+
+class DatastoreConfig(_Model):
+    """Where and how datasets are stored: files (the default), Python objects in memory, or a chain of these."""
+
+    type: Literal["file", "memory", "chained"] = "file"
+    """``file``: one artifact per dataset through a transport and a formatter.  ``memory``: the Python
+    objects themselves, in this process (scratch data; gone when the process ends).  ``chained``: the
+    ``children``, in order, each taking the datasets its ``constraints`` accept."""
+    name: str = ""
+    """Recorded in the registry with each artifact; required, and unique, for the children of a chain."""
     root: str = "{root}"
     """Root directory or URI of the files; ``{root}`` is the repository root."""
     templates: dict[str, str] = Field(default_factory=lambda: {"default": DEFAULT_TEMPLATE})
@@ -98,6 +128,56 @@ class DatastoreConfig(_Model):
     """Check every artifact's size and checksum when it is read (reads whole files: no ranged cut-outs)."""
     cache: CacheConfig = Field(default_factory=CacheConfig)
     """Local cache of remote reads."""
+    copy_objects: bool = True
+    """Memory datastores: keep a deep copy of each object put and hand a deep copy to each get, so no
+    caller's change to an object alters the stored dataset.  ``false`` shares the objects (no copying cost;
+    callers must not modify what they put or get)."""
+    constraints: ConstraintsConfig = Field(default_factory=ConstraintsConfig)
+    """Which datasets this datastore takes (a put of another is refused; in a chain, routed elsewhere)."""
+    children: list[DatastoreConfig] = Field(default_factory=list)
+    """Chained datastores: the children, in the order reads try them.  Each inherits the chain's own
+    settings of the keys in `INHERITED` unless it sets them itself (see `effective_children`)."""
+    put: Literal["all", "first"] = "all"
+    """Chained datastores: a put writes to ``all`` the children that accept the dataset, or only to the
+    ``first`` of them."""
+
+    def effective_children(self) -> list[DatastoreConfig]:
+        """The children with the chain's settings of `INHERITED` keys filled in where a child sets none.
+
+        So ``datastore.data_models`` or ``SKYBUTLER_DATASTORE__CHECKSUM`` apply to every child of a chain, as
+        they apply to a lone datastore, and a child can still override them.
+        """
+        given = {key: getattr(self, key) for key in INHERITED if key in self.model_fields_set}
+        return [
+            child.model_copy(update={k: v for k, v in given.items() if k not in child.model_fields_set})
+            for child in self.children
+        ]
+
+    @model_validator(mode="after")
+    def _check_children(self) -> DatastoreConfig:
+        if self.type != "chained":
+            if self.children:
+                raise ValueError(f"only a chained datastore has children; this one is of type {self.type!r}")
+            return self
+        if not self.children:
+            raise ValueError("a chained datastore needs at least one child in 'children'")
+        names = [child.name for child in self.children]
+        for child in self.children:
+            if child.type == "chained":
+                raise ValueError(f"child {child.name!r} is chained itself; list its children in this chain")
+            if not _CHILD_NAME.match(child.name):
+                raise ValueError(
+                    f"each child needs a 'name' of 1-64 letters, digits, '_', '.' or '-' (got {child.name!r}); "
+                    "it is recorded in the registry with every artifact the child holds"
+                )
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"child names must be unique; repeated: {duplicates}")
+        roots = [c.root for c in self.children if c.type == "file"]
+        shared = sorted({r for r in roots if roots.count(r) > 1})
+        if shared:
+            raise ValueError(f"file children need distinct roots; {shared} is used by more than one")
+        return self
 
 
 class ButlerConfig(_Model):
@@ -150,13 +230,15 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def load_config(
-    repo_file: Mapping[str, Any] | None = None,
+    repo_file: object = None,
     overrides: Mapping[str, Any] | None = None,
     *,
     environ: Mapping[str, str] | None = None,
     source: str = "configuration",
 ) -> ButlerConfig:
     """Build the configuration from its layers and validate it.
+
+    ``repo_file`` is whatever YAML made of ``butler.yaml`` (None for none): anything but a mapping is refused.
 
     Raises
     ------
@@ -183,5 +265,14 @@ def load_config(
 
 
 def dump_config(config: ButlerConfig) -> str:
-    """Return the configuration as YAML (what ``butler.yaml`` holds)."""
-    return yaml.safe_dump(config.model_dump(by_alias=True, exclude_none=True), sort_keys=False)
+    """Return the configuration as YAML (what ``butler.yaml`` holds).
+
+    Everything is written out except what a chained datastore's children inherit: a child lists only its
+    own settings, so a later change of the chain's (``config=`` or ``SKYBUTLER_DATASTORE__...``) reaches it.
+    """
+    data = config.model_dump(by_alias=True, exclude_none=True)
+    data["datastore"]["children"] = [
+        {"name": c.name, "type": c.type, **c.model_dump(by_alias=True, exclude_none=True, exclude_unset=True)}
+        for c in config.datastore.children
+    ]
+    return yaml.safe_dump(data, sort_keys=False)

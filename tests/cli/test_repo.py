@@ -28,6 +28,25 @@ def test_create_then_open(run: Run, tmp_path: Path) -> None:
     assert again.stderr.startswith("error [conflict]: A repository already exists")
 
 
+def test_create_a_chained_datastore_from_a_config_file(run: Run, tmp_path: Path) -> None:
+    extra = tmp_path / "chain.yaml"
+    extra.write_text(
+        "datastore:\n  type: chained\n  children:\n"
+        "    - {name: scratch, type: memory, constraints: {accept: ['tmp_*']}}\n"
+        "    - {name: files, constraints: {reject: ['tmp_*']}}\n"
+    )
+    assert run("create", str(tmp_path / "r"), "--config", str(extra)).exit_code == 0
+    dumped = yaml.safe_load(run("config", "dump", str(tmp_path / "r")).stdout)
+    assert [(c["name"], c["type"]) for c in dumped["datastore"]["children"]] == [
+        ("scratch", "memory"),
+        ("files", "file"),
+    ]
+    extra.write_text("datastore: {type: chained, children: [{name: a, type: tape}]}\n")
+    refused = run("create", str(tmp_path / "bad"), "--config", str(extra))
+    assert refused.exit_code == 2
+    assert "datastore.children.0.type: Input should be 'file', 'memory' or 'chained'" in refused.stderr
+
+
 def test_create_with_a_bad_config_file_changes_nothing(run: Run, tmp_path: Path) -> None:
     extra = tmp_path / "extra.yaml"
     extra.write_text("datastore: {nope: 1}\n")
@@ -76,7 +95,7 @@ def test_migrate_dry_run_then_apply(run: Run, sample_repo: str) -> None:
     assert refused.exit_code == 1
     assert "run `skybutler migrate`" in refused.stderr
     dry = run("migrate", sample_repo, "--dry-run")
-    pending = f"0002, {SCHEMA_VERSION}"
+    pending = f"0002, 0003_dataset_type_format, {SCHEMA_VERSION}"
     assert dry.stdout == f"Would apply revision(s) {pending}. Dry run: nothing was changed.\n"
     assert run("query-datasets", sample_repo).exit_code == 1  # still refused: the dry run changed nothing
     assert run("migrate", sample_repo).stdout == f"Applied revision(s) {pending}.\n"

@@ -47,7 +47,7 @@ def _open(repo: str, cache_dir: Path, **cache: Any) -> Butler:
 
 
 def _s3(butler: Butler) -> S3Transport:
-    transport = butler.datastore.transport
+    transport = butler.datastore.files().transport
     assert isinstance(transport, S3Transport)
     return transport
 

@@ -91,9 +91,9 @@ def test_a_stopped_server_fails_a_put_cleanly_and_a_retry_succeeds(butler: Butle
 def test_the_server_stopping_in_the_middle_of_put_many_leaves_the_registry_unchanged(
     butler: Butler, server: MotoServer
 ) -> None:
-    original = butler.datastore.transport
+    original = butler.datastore.files().transport
     assert isinstance(original, S3Transport)
-    butler.datastore.transport = StopsServer(
+    butler.datastore.files().transport = StopsServer(
         original.root,
         server,
         after=4,
@@ -106,7 +106,7 @@ def test_the_server_stopping_in_the_middle_of_put_many_leaves_the_registry_uncha
         butler.put_many(_items(range(10)), "meta")
     assert butler.registry.datasets.count() == 0
     server.start()
-    butler.datastore.transport = original
+    butler.datastore.files().transport = original
     refs = butler.put_many(_items(range(10)), "meta")
     assert butler.get_many(refs) == [{"v": v} for v in range(10)]
     # The three uploads that landed before the server stopped could not be deleted then: reconcile does it.

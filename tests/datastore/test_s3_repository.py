@@ -49,7 +49,7 @@ def s3_butler(s3_repo: str) -> Iterator[Butler]:
 
 
 def _transport(butler: Butler) -> S3Transport:
-    transport = butler.datastore.transport
+    transport = butler.datastore.files().transport
     assert isinstance(transport, S3Transport)
     return transport
 

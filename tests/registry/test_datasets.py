@@ -256,18 +256,18 @@ def test_remove_moves_paths_to_the_trash(setup: Setup) -> None:
     deleted, entries = datasets.remove([n.id for n in gone] + [uuid.uuid4()])
     assert deleted == 2
     gone_paths = {_path(n) for n in gone}
-    assert sorted(entries) == sorted((n.id, _path(n)) for n in gone)
+    assert sorted(entries) == sorted((n.id, "", _path(n)) for n in gone)
     assert datasets.count() == 2
     for n in gone:
         assert datasets.find(setup.calexp, [setup.run1.id], n.values) is None
         assert datasets.collections_with(setup.calexp, n.values) == []
     assert datasets.artifacts([n.id for n in gone]) == {}
-    assert {(i, p) for _, i, p in datasets.trash()} == set(entries)
+    assert {(i, s, p) for _, i, s, p in datasets.trash()} == set(entries)
     assert datasets.live_paths() == paths - gone_paths
     assert datasets.live_paths([*sorted(paths), "elsewhere"]) == paths - gone_paths
 
     datasets.drop_trash(sorted(gone_paths)[:1])
-    assert [p for _, _, p in datasets.trash()] == sorted(gone_paths)[1:]
+    assert [p for _, _, _, p in datasets.trash()] == sorted(gone_paths)[1:]
     datasets.drop_trash(gone_paths)
     assert datasets.trash() == []
     assert datasets.count() == 2
@@ -298,7 +298,7 @@ def test_component_artifacts_go_to_the_trash_too(setup: Setup) -> None:
     assert datasets.live_paths() == {"run1/calexp/0/0.json", "run1/calexp/0/0_wcs.json"}
     deleted, entries = datasets.remove([n.id])
     assert deleted == 1
-    assert sorted(p for _, p in entries) == ["run1/calexp/0/0.json", "run1/calexp/0/0_wcs.json"]
+    assert sorted(p for _, _, p in entries) == ["run1/calexp/0/0.json", "run1/calexp/0/0_wcs.json"]
     assert datasets.live_paths() == set()
 
 
@@ -308,7 +308,7 @@ def test_a_shared_path_stays_live_while_any_dataset_uses_it(setup: Setup) -> Non
     b = NewDataset(uuid.uuid4(), ("Cam", 1, 0), _artifact("shared.fits"))
     datasets.insert(setup.calexp, setup.run1.id, [a, b])
     datasets.remove([a.id])
-    assert [p for _, _, p in datasets.trash()] == ["shared.fits"]
+    assert [p for _, _, _, p in datasets.trash()] == ["shared.fits"]
     assert datasets.live_paths(["shared.fits"]) == {"shared.fits"}
 
 

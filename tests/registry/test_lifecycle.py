@@ -122,8 +122,8 @@ def test_migrate_dry_run_on_a_current_registry_has_nothing_pending(registry: Reg
 
 def test_migrate_applies_what_is_pending(registry: Registry, open_registry: RegistryFactory) -> None:
     _set_stamp(registry, None)
-    assert migrate(registry.db, dry_run=True) == ["0001", "0002", "0003_dataset_type_format"]
-    assert migrate(registry.db) == ["0001", "0002", "0003_dataset_type_format"]
+    assert migrate(registry.db, dry_run=True) == ["0001", "0002", "0003_dataset_type_format", "0004_datastore_name"]
+    assert migrate(registry.db) == ["0001", "0002", "0003_dataset_type_format", "0004_datastore_name"]
     assert migrate(registry.db, dry_run=True) == []
     assert open_registry().attributes()["schema_version"] == SCHEMA_VERSION
 
@@ -151,7 +151,7 @@ def test_migration_0002_adds_partial_data_id_indexes_to_old_tags_tables(
     _set_stamp(registry, "0001")
     with pytest.raises(MigrationRequiredError, match="skybutler migrate"):
         open_registry()
-    assert migrate(registry.db) == ["0002", "0003_dataset_type_format"]
+    assert migrate(registry.db) == ["0002", "0003_dataset_type_format", "0004_datastore_name"]
     assert f"{table}_visit" in _index_names(registry, table)
     reopened = open_registry()
     assert reopened.attributes()["schema_version"] == SCHEMA_VERSION
@@ -185,12 +185,12 @@ def test_migration_0003_adds_the_dataset_type_format_column(
     with pytest.raises(MigrationRequiredError, match="skybutler migrate") as info:
         open_registry()
     assert "version 0002" in str(info.value)
-    assert migrate(registry.db, dry_run=True) == ["0003_dataset_type_format"]
+    assert migrate(registry.db, dry_run=True) == ["0003_dataset_type_format", "0004_datastore_name"]
     assert "format" not in _columns(registry, "dataset_type")  # a dry run changes nothing
-    assert migrate(registry.db) == ["0003_dataset_type_format"]
+    assert migrate(registry.db) == ["0003_dataset_type_format", "0004_datastore_name"]
     assert "format" in _columns(registry, "dataset_type")
     reopened = open_registry()
-    assert reopened.attributes()["schema_version"] == "0003_dataset_type_format"
+    assert reopened.attributes()["schema_version"] == SCHEMA_VERSION
     # the type registered before the migration has no format (the configuration decides), and new ones can
     old = reopened.get_dataset_type("calexp")
     assert (old.name, old.format) == ("calexp", None)
@@ -200,6 +200,15 @@ def test_migration_0003_adds_the_dataset_type_format_column(
 
 
 def test_migration_0003_downgrade_drops_the_column(registry: Registry, open_registry: RegistryFactory) -> None:
+    _downgrade(registry, "0002")
+    assert "format" not in _columns(registry, "dataset_type")
+    assert registry.attributes()["schema_version"] == "0002"
+    assert migrate(registry.db) == ["0003_dataset_type_format", "0004_datastore_name"]
+    assert "format" in _columns(registry, "dataset_type")
+    assert open_registry().attributes()["schema_version"] == SCHEMA_VERSION
+
+
+def _downgrade(registry: Registry, revision: str) -> None:
     from alembic import command
 
     from skybutler.registry._migrate import _config
@@ -207,12 +216,72 @@ def test_migration_0003_downgrade_drops_the_column(registry: Registry, open_regi
     config = _config()
     with registry.db.transaction() as conn:
         config.attributes["connection"] = conn  # type: ignore[attr-defined]
-        command.downgrade(config, "0002")  # type: ignore[arg-type]
-    assert "format" not in _columns(registry, "dataset_type")
-    assert registry.attributes()["schema_version"] == "0002"
-    assert migrate(registry.db) == ["0003_dataset_type_format"]
-    assert "format" in _columns(registry, "dataset_type")
-    assert open_registry().attributes()["schema_version"] == SCHEMA_VERSION
+        command.downgrade(config, revision)  # type: ignore[arg-type]
+
+
+def _primary_key(registry: Registry, table: str) -> list[str]:
+    with registry.db.transaction(write=False) as conn:
+        return list(sa.inspect(conn).get_pk_constraint(table)["constrained_columns"])
+
+
+def test_migration_0004_records_which_datastore_holds_each_artifact(
+    registry: Registry, open_registry: RegistryFactory
+) -> None:
+    import uuid
+
+    from skybutler.datasets import ArtifactInfo, DatasetType
+    from skybutler.registry import CollectionType, NewDataset
+
+    registry.insert_dimension_records("instrument", [{"name": "Cam"}])
+    registry.register_dataset_type(DatasetType("meta", registry.universe.group(["instrument"]), "StructuredDataDict"))
+    stored = registry.dataset_types.get("meta")
+    run = registry.collections.register("run", CollectionType.RUN)[0]
+    kept = NewDataset(uuid.uuid4(), ("Cam",), ArtifactInfo("run/meta/Cam.json", "json", "StructuredDataDict", 2, None))
+    registry.datasets.insert(stored, run.id, [kept])
+    other = registry.collections.register("other", CollectionType.RUN)[0]
+    artifact = ArtifactInfo("other/meta/Cam.json", "json", "StructuredDataDict", 2, None)
+    gone = NewDataset(uuid.uuid4(), ("Cam",), artifact)
+    registry.datasets.insert(stored, other.id, [gone])
+    registry.datasets.remove([gone.id])  # leaves a trash row to carry over
+    # a repository of revision 0002: no datastore column, the old primary key
+    _downgrade(registry, "0002")
+    assert "datastore" not in _columns(registry, "datastore_record")
+    assert "datastore" not in _columns(registry, "trash")
+    assert _primary_key(registry, "datastore_record") == ["dataset_id", "component"]
+    with pytest.raises(MigrationRequiredError, match="skybutler migrate"):
+        open_registry()
+
+    assert migrate(registry.db) == ["0003_dataset_type_format", "0004_datastore_name"]
+    assert _primary_key(registry, "datastore_record") == ["dataset_id", "component", "datastore"]
+    reopened = open_registry()
+    assert reopened.attributes()["schema_version"] == "0004_datastore_name"
+    row = reopened.datasets.find(stored, [run.id], ("Cam",))
+    assert row is not None
+    assert [(a.path, a.datastore) for a in row.artifacts] == [("run/meta/Cam.json", "")]
+    assert [(path, name) for _, _, name, path in reopened.datasets.trash()] == [("other/meta/Cam.json", "")]
+    # the new key lets a second datastore (a chained datastore's child) hold the same dataset
+    in_memory = ArtifactInfo("x", "memory", "StructuredDataDict", 0, None, datastore="mem")
+    both = NewDataset(uuid.uuid4(), ("Cam",), artifact, (in_memory,))
+    reopened.datasets.insert(stored, other.id, [both])
+    found = reopened.datasets.find(stored, [other.id], ("Cam",))
+    assert found is not None
+    assert sorted(a.datastore for a in found.artifacts) == ["", "mem"]
+
+
+def test_downgrade_from_0004_refuses_while_a_child_holds_artifacts(registry: Registry) -> None:
+    import uuid
+
+    from skybutler.datasets import ArtifactInfo, DatasetType
+    from skybutler.registry import CollectionType, NewDataset
+
+    registry.insert_dimension_records("instrument", [{"name": "Cam"}])
+    registry.register_dataset_type(DatasetType("meta", registry.universe.group(["instrument"]), "StructuredDataDict"))
+    run = registry.collections.register("run", CollectionType.RUN)[0]
+    artifact = ArtifactInfo("id", "memory", "StructuredDataDict", 0, None, datastore="scratch")
+    registry.datasets.insert(registry.dataset_types.get("meta"), run.id, [NewDataset(uuid.uuid4(), ("Cam",), artifact)])
+    with pytest.raises(ConflictError, match="name a child of a chained datastore"):
+        _downgrade(registry, "0003_dataset_type_format")
+    assert "datastore" in _columns(registry, "datastore_record")
 
 
 def test_repositories_in_postgres_schemas_are_isolated(

@@ -79,7 +79,7 @@ def _state(butler: Butler) -> dict[str, Any]:
         "collections": [(c.name, c.type, c.doc) for c in reg.query_collections()],
         "dataset_types": reg.query_dataset_types(),
         "datasets": reg.datasets.count(),
-        "files": sorted(butler.datastore.transport.keys()),
+        "files": sorted(butler.datastore.files().transport.keys()),
     }
     for element in reg.universe.elements:
         if not element.is_skypix:

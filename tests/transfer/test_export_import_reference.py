@@ -68,7 +68,7 @@ def test_registry_only_import_records_files_already_in_place(dest: Butler) -> No
     """The reference's "transfer=None": files already at the exported paths in this datastore are used."""
     import shutil
 
-    root = dest.datastore.transport.local_path("")
+    root = dest.datastore.files().transport.local_path("")
     shutil.copytree(DATA / "reference_v8_files" / "run1", root / "run1")
     report = dest.import_(DATA / "reference_v8.yaml")
     assert report.artifacts == 2  # the two meta files; the flats are registered without files

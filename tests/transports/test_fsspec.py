@@ -27,7 +27,7 @@ def test_a_repository_on_an_fsspec_file_system(tmp_path: Path) -> None:
         populate_sample(butler)
         butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
         ref = butler.put({"a": 1}, "meta", instrument="Cam", visit=1, detector=2)
-        assert isinstance(butler.datastore.transport, FsspecTransport)
+        assert isinstance(butler.datastore.files().transport, FsspecTransport)
         assert butler.get(ref) == {"a": 1}
         assert butler.verify().ok == 1
         butler.remove([ref])

@@ -46,7 +46,7 @@ def test_a_repository_written_locally_is_read_over_http_with_ranged_cutouts(tmp_
         butler.put(image, "image", instrument="Cam", visit=1, detector=2)
     with RangeServer(files) as server:
         reader = Butler(root, collections="run1", config={"datastore": {"root": server.url}})
-        transport = reader.datastore.transport
+        transport = reader.datastore.files().transport
         assert isinstance(transport, HttpTransport)
         cutout = reader.get(
             "image", instrument="Cam", visit=1, detector=2, parameters={"bbox": (slice(10, 20), slice(5, 9))}

@@ -75,9 +75,10 @@ def _cache_of(butler: Butler) -> tuple[ArtifactCache | None, bool]:
     """The repository's cache (or None when none is configured), and whether reads use it (remote storage)."""
     from skybutler.datastore._cache import ArtifactCache
 
-    if butler.datastore.cache is not None:
-        return butler.datastore.cache, True
-    config = butler.datastore.config.cache
+    files = butler.datastore.file_datastore()  # a chained datastore's first file child
+    if files is not None and files.cache is not None:
+        return files.cache, True
+    config = (butler.datastore if files is None else files).config.cache
     if config.directory is None:
         return None, False
     return ArtifactCache(Path(config.directory).expanduser(), config.max_bytes), False

@@ -16,7 +16,7 @@ class ArtifactInfo:
     """
 
     path: str
-    """Key relative to the datastore root."""
+    """Key relative to the datastore root (an in-memory datastore: the dataset ID)."""
     formatter: str
     """Short name of the formatter that wrote the file."""
     storage_class: str
@@ -27,3 +27,6 @@ class ArtifactInfo:
     """``"<algorithm>:<hex digest>"`` computed while writing, or ``None`` when checksums are off."""
     component: str = ""
     """Component stored in this file; ``""`` for the whole dataset."""
+    datastore: str = ""
+    """Name of the datastore holding it: a child of a chained datastore, ``""`` for a repository's only one.
+    Recorded so that reading never has to guess which child to ask."""

@@ -1,8 +1,30 @@
-"""The datastore maps datasets to artifacts through transports and formatters (never the registry)."""
+"""The datastore maps datasets to artifacts (files through transports and formatters, or objects in memory).
+
+It never touches the registry.  `Datastore` is the interface the butler uses; `FileDatastore`,
+`MemoryDatastore` and `ChainedDatastore` implement it, and `open_datastore` builds the one a repository's
+configuration describes.
+"""
 
 from __future__ import annotations
 
-from skybutler.datastore._file_datastore import STAGING, FileDatastore, ReconcileReport, Staged, is_external
+from skybutler.datastore._base import Datastore, Prepared, ReconcileReport
+from skybutler.datastore._chained import ChainedDatastore, open_datastore
+from skybutler.datastore._file_datastore import STAGING, FileDatastore, Staged, is_external
+from skybutler.datastore._memory import MEMORY_FORMATTER, MemoryDatastore
 from skybutler.datastore._templates import FileTemplate, escape_segment
 
-__all__ = ["STAGING", "FileDatastore", "FileTemplate", "ReconcileReport", "Staged", "escape_segment", "is_external"]
+__all__ = [
+    "MEMORY_FORMATTER",
+    "STAGING",
+    "ChainedDatastore",
+    "Datastore",
+    "FileDatastore",
+    "FileTemplate",
+    "MemoryDatastore",
+    "Prepared",
+    "ReconcileReport",
+    "Staged",
+    "escape_segment",
+    "is_external",
+    "open_datastore",
+]

@@ -26,12 +26,13 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from skybutler.datasets import ArtifactInfo, storage_classes
+from skybutler.datastore._base import Datastore, ReconcileReport
 from skybutler.datastore._cache import ArtifactCache
 from skybutler.datastore._checksums import HashingWriter, checksum_stream
 from skybutler.datastore._formatter_choice import FormatterChoice
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from skybutler.datasets import DatasetRef, DatasetType, StorageClass
     from skybutler.transports import Transport
 
-__all__ = ["STAGING", "FileDatastore", "ReconcileReport", "Staged", "is_external"]
+__all__ = ["STAGING", "FileDatastore", "Staged", "check_data_model", "is_external"]
 
 STAGING = ".staging/"
 #: Files at the datastore root that belong to the repository, not to datasets.
@@ -67,28 +68,32 @@ class Staged:
     """Where the bytes are: a ``.staging/`` key, or the final path itself on transports with ``can_create``."""
     artifact: ArtifactInfo
 
+    @property
+    def artifacts(self) -> tuple[ArtifactInfo, ...]:
+        """The one artifact, as `Prepared` has it."""
+        return (self.artifact,)
 
-@dataclass(slots=True)
-class ReconcileReport:
-    """What `FileDatastore.reconcile_files` found and did."""
 
-    promoted: list[str] = field(default_factory=list)
-    """Staging files whose dataset was registered: moved to their final path."""
-    removed_staging: list[str] = field(default_factory=list)
-    """Staging files of datasets never registered (and, on transports that write in place, their
-    artifacts, recognised by the dataset ID stored with them): deleted."""
-    removed_trash: list[str] = field(default_factory=list)
-    """Files of removed datasets still on storage: deleted."""
-    unknown: list[str] = field(default_factory=list)
-    """Other files no registered dataset refers to (deleted when asked)."""
-    missing: list[str] = field(default_factory=list)
-    """Registered artifacts with no file (lost outside skybutler's control)."""
+def check_data_model(config: DatastoreConfig, dataset_type: DatasetType, obj: Any) -> None:
+    """Refuse an object that breaks its dataset type's data model (``datastore.data_models``).
 
-    def __str__(self) -> str:
-        return (
-            f"promoted {len(self.promoted)} staged file(s), removed {len(self.removed_staging)} staging and "
-            f"{len(self.removed_trash)} trashed file(s); {len(self.unknown)} unknown, "
-            f"{len(self.missing)} missing"
+    Raises
+    ------
+    FormatterError
+        Names every problem found.
+    """
+    model = config.data_models.get(dataset_type.parent_name)
+    if model is None:
+        return
+    from skybutler.astro import data_model_problems
+
+    problems = data_model_problems(
+        obj, required_keys=model.required_keys, required_columns=model.required_columns, units=model.units
+    )
+    if problems:
+        raise FormatterError(
+            f"Not written: this {dataset_type.name} breaks its data model (datastore.data_models."
+            f"{dataset_type.parent_name} in butler.yaml): {'; '.join(problems)}."
         )
 
 
@@ -105,12 +110,14 @@ def _mismatch(artifact: ArtifactInfo, checksum: str, size: int) -> str | None:
     return None
 
 
-class FileDatastore:
+class FileDatastore(Datastore):
     """Datasets ↔ files under one transport root; never touches the registry."""
 
+    kind = "file"
+
     def __init__(self, transport: Transport, config: DatastoreConfig) -> None:
+        super().__init__(config)
         self.transport = transport
-        self.config = config
         self._templates = {name: FileTemplate(t) for name, t in config.templates.items()}
         if "default" not in self._templates:
             raise ConfigError("The datastore configuration needs a 'default' file template.")
@@ -122,6 +129,19 @@ class FileDatastore:
             directory = Path(config.cache.directory).expanduser()
             self.cache = ArtifactCache(directory, config.cache.max_bytes)
         self._external: dict[str, Transport] = {}
+
+    def file_datastore(self) -> FileDatastore:
+        """This datastore: it takes and gives files."""
+        return self
+
+    @property
+    def concurrency(self) -> int:
+        """The transport's: parallel requests pay off on object stores."""
+        return self.transport.concurrency
+
+    def staged_ids(self) -> list[str]:
+        """Dataset IDs (hex) of the files under ``.staging/``."""
+        return [key[len(STAGING) :].split(".", 1)[0] for key in self.transport.keys(STAGING)]
 
     def locate(self, path: str) -> tuple[Transport, str]:
         """The transport and key holding an artifact path: ours for keys, one per directory for external URIs."""
@@ -170,7 +190,7 @@ class FileDatastore:
         dataset_type = ref.dataset_type
         sc = storage_class or storage_classes.get(dataset_type.storage_class)
         obj = sc.coerce(obj)
-        self._check_data_model(dataset_type, obj)
+        check_data_model(self.config, dataset_type, obj)
         name, formatter = self.formatter_for(dataset_type)
         ext = formatter.extensions[0]
         id_hex = ref.id.hex
@@ -202,7 +222,7 @@ class FileDatastore:
             if isinstance(exc, OSError):
                 raise StorageError(f"Could not write {key} under {self.transport.root}: {exc}") from exc
             raise
-        artifact = ArtifactInfo(path, name, sc.name, size, checksum)
+        artifact = ArtifactInfo(path, name, sc.name, size, checksum, datastore=self.name)
         return Staged(id_hex, key, artifact)
 
     def _write(
@@ -216,21 +236,6 @@ class FileDatastore:
             writer = HashingWriter(raw, self.config.checksum)
             formatter.write(obj, writer)  # type: ignore[arg-type]
         return writer.size, writer.checksum
-
-    def _check_data_model(self, dataset_type: DatasetType, obj: Any) -> None:
-        model = self.config.data_models.get(dataset_type.parent_name)
-        if model is None:
-            return
-        from skybutler.astro import data_model_problems
-
-        problems = data_model_problems(
-            obj, required_keys=model.required_keys, required_columns=model.required_columns, units=model.units
-        )
-        if problems:
-            raise FormatterError(
-                f"Not written: this {dataset_type.name} breaks its data model (datastore.data_models."
-                f"{dataset_type.parent_name} in butler.yaml): {'; '.join(problems)}."
-            )
 
     def _sink(self, key: str, exclusive: bool, owner: str) -> AbstractContextManager[BinaryIO]:
         if exclusive:
@@ -269,6 +274,8 @@ class FileDatastore:
 
         On the first failure the files already staged are deleted and the error re-raised.
         """
+        for dataset_type in {ref.dataset_type.name: ref.dataset_type for ref in refs}.values():
+            self.check_accepts(dataset_type)
         return run_all(
             [partial(self.prepare, ref, obj, storage_class) for ref, obj in zip(refs, objects, strict=True)],
             self.transport.concurrency,

@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
+from skybutler.datasets import ArtifactInfo
 from skybutler.dimensions import TIMESPAN_MAX, DataCoordinate, Timespan, tai_ns_to_iso, to_tai_ns
 from skybutler.errors import ConflictError, DataIdError
+from skybutler.registry._datasets import ARTIFACT_COLUMNS
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DataIdValue
@@ -217,8 +219,8 @@ class Calibrations:
     ) -> tuple[Any, ...] | None:
         """The dataset certified for ``values`` valid at ``at``, as recorded at ``as_of`` (None: now).
 
-        One indexed statement returning ``(dataset id, run id, path, formatter, storage class, size,
-        checksum)`` (the artifact columns are None for a dataset without a stored file).
+        One indexed statement returning ``(dataset id, run id, artifacts)``: every stored artifact of the
+        dataset, one per datastore holding it (none for a dataset without a stored file).
         """
         table = _table(stored)
         stmt = self._find.get(table.name)
@@ -235,9 +237,7 @@ class Calibrations:
             ]
             d, r = self._tables.dataset, self._tables.datastore_record
             stmt = (
-                sa.select(
-                    c.dataset_id, d.c.run_id, r.c.path, r.c.formatter, r.c.storage_class, r.c.file_size, r.c.checksum
-                )
+                sa.select(c.dataset_id, d.c.run_id, *(r.c[n] for n in ARTIFACT_COLUMNS))
                 .select_from(table)
                 .join(d, d.c.id == c.dataset_id)
                 .outerjoin(r, (r.c.dataset_id == c.dataset_id) & (r.c.component == ""))
@@ -248,7 +248,14 @@ class Calibrations:
         params["as_of"] = TIMESPAN_MAX - 1 if as_of is None else as_of
         params.update((f"v_{d}", v) for d, v in zip(stored.dataset_type.dimensions.required, values, strict=True))
         rows = self._db.read_rows(stmt, params)
-        return (_as_uuid(rows[0][0]), *rows[0][1:]) if rows else None
+        if not rows:
+            return None
+        artifacts = tuple(
+            ArtifactInfo(row[2], row[3], row[4], row[5], row[6], datastore=row[7])
+            for row in rows
+            if row[0] == rows[0][0] and row[2] is not None
+        )
+        return (_as_uuid(rows[0][0]), rows[0][1], artifacts)
 
     def history(
         self, stored: StoredDatasetType, collection_id: int, values: Values | None = None

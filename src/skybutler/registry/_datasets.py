@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from skybutler.registry._engines import Database
     from skybutler.registry._schema import StaticTables
 
-__all__ = ["DatasetRow", "Datasets", "NewDataset"]
+__all__ = ["ARTIFACT_COLUMNS", "DatasetRow", "Datasets", "NewDataset"]
 
 Values = tuple["DataIdValue", ...]
 
@@ -30,6 +30,8 @@ class NewDataset:
     id: uuid.UUID
     values: tuple[DataIdValue, ...]
     artifact: ArtifactInfo | None
+    copies: tuple[ArtifactInfo, ...] = ()
+    """More artifacts of the same dataset in other datastores (the children of a chained datastore)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +43,38 @@ class DatasetRow:
     collection_id: int
     run_id: int
     values: tuple[DataIdValue, ...]
-    artifact: ArtifactInfo | None
+    artifacts: tuple[ArtifactInfo, ...]
+    """Every stored artifact of the whole dataset: one per datastore holding it (none: registered, no file)."""
+
+    @property
+    def artifact(self) -> ArtifactInfo | None:
+        """The artifact of a repository with one datastore (with several: any one of them)."""
+        return self.artifacts[0] if self.artifacts else None
+
+
+#: The artifact columns every lookup selects, in `_artifact`'s order.
+ARTIFACT_COLUMNS = ("path", "formatter", "storage_class", "file_size", "checksum", "datastore")
+
+
+def _artifact(row: Any) -> ArtifactInfo | None:
+    """The artifact of a mapping row that has the `ARTIFACT_COLUMNS` (None for a dataset with no file)."""
+    if row["path"] is None:
+        return None
+    return ArtifactInfo(
+        row["path"], row["formatter"], row["storage_class"], row["file_size"], row["checksum"],
+        datastore=row["datastore"],
+    )  # fmt: skip
+
+
+def _grouped(rows: Iterable[Any]) -> dict[Any, tuple[Any, list[ArtifactInfo]]]:
+    """Mapping rows of (dataset, artifact) joins grouped by dataset id: first row, and every artifact."""
+    out: dict[Any, tuple[Any, list[ArtifactInfo]]] = {}
+    for row in rows:
+        entry = out.setdefault(row["dataset_id"], (row, []))
+        artifact = _artifact(row)
+        if artifact is not None:
+            entry[1].append(artifact)
+    return out
 
 
 class Datasets:
@@ -75,15 +108,16 @@ class Datasets:
         dataset_rows = [(k, tid, run_id, now) for k in keys]
         tag_rows = [(tid, run_id, k, *n.values) for k, n in zip(keys, new, strict=True)]
         artifact_rows = [
-            (k, a.component, a.path, a.formatter, a.storage_class, a.size, a.checksum)
+            (k, a.component, a.datastore, a.path, a.formatter, a.storage_class, a.size, a.checksum)
             for k, n in zip(keys, new, strict=True)
-            if (a := n.artifact) is not None
+            for a in ((n.artifact, *n.copies) if n.artifact is not None else n.copies)
         ]
         with db.transaction() as conn:
             db.insert_many(conn, self._t.dataset, ("id", "dataset_type_id", "run_id", "ingest_date"), dataset_rows)
             db.insert_many(conn, stored.tags, ("dataset_type_id", "collection_id", "dataset_id", *dims), tag_rows)
             if artifact_rows:
-                columns = ("dataset_id", "component", "path", "formatter", "storage_class", "file_size", "checksum")
+                columns = ("dataset_id", "component", "datastore", "path", "formatter", "storage_class",
+                           "file_size", "checksum")  # fmt: skip
                 db.insert_many(conn, self._t.datastore_record, columns, artifact_rows)
 
     # -- find -----------------------------------------------------------------------------------------------
@@ -99,16 +133,7 @@ class Datasets:
                 where.append(tags.c.collection_id.in_([sa.bindparam(f"c{i}") for i in range(n_collections)]))
             where += [tags.c[dim] == sa.bindparam(f"v_{dim}") for dim in stored.dataset_type.dimensions.required]
             stmt = (
-                sa.select(
-                    tags.c.dataset_id,
-                    tags.c.collection_id,
-                    d.c.run_id,
-                    r.c.path,
-                    r.c.formatter,
-                    r.c.storage_class,
-                    r.c.file_size,
-                    r.c.checksum,
-                )
+                sa.select(tags.c.dataset_id, tags.c.collection_id, d.c.run_id, *(r.c[c] for c in ARTIFACT_COLUMNS))
                 .select_from(tags)
                 .join(d, d.c.id == tags.c.dataset_id)
                 .outerjoin(r, (r.c.dataset_id == tags.c.dataset_id) & (r.c.component == ""))
@@ -132,10 +157,14 @@ class Datasets:
         if len(rows) > 1:
             order = {cid: i for i, cid in enumerate(collection_ids)}
             rows.sort(key=lambda row: order[row[1]])
-        row = rows[0]
-        artifact = None if row[3] is None else ArtifactInfo(row[3], row[4], row[5], row[6], row[7])
-        dataset_id = as_uuid(row[0])
-        return DatasetRow(dataset_id, stored.id, row[1], row[2], values, artifact)
+        first = rows[0]
+        # one row per datastore holding the dataset (chained datastores): keep them all
+        artifacts = tuple(
+            ArtifactInfo(row[3], row[4], row[5], row[6], row[7], datastore=row[8])
+            for row in rows
+            if row[0] == first[0] and row[1] == first[1] and row[3] is not None
+        )
+        return DatasetRow(as_uuid(first[0]), stored.id, first[1], first[2], values, artifacts)
 
     def collections_with(self, stored: StoredDatasetType, values: tuple[DataIdValue, ...]) -> list[int]:
         """Ids of the collections holding a dataset of this type and data ID (at most 20, for messages)."""
@@ -162,26 +191,13 @@ class Datasets:
                 dims = stored.dataset_type.dimensions.required
                 for chunk in _chunks(ids, 500):
                     stmt = (
-                        sa.select(
-                            tags,
-                            d.c.run_id,
-                            r.c.path,
-                            r.c.formatter,
-                            r.c.storage_class,
-                            r.c.file_size,
-                            r.c.checksum,
-                        )
+                        sa.select(tags, d.c.run_id, *(r.c[c] for c in ARTIFACT_COLUMNS))
                         .select_from(tags)
                         .join(d, (d.c.id == tags.c.dataset_id) & (d.c.run_id == tags.c.collection_id))
                         .outerjoin(r, (r.c.dataset_id == tags.c.dataset_id) & (r.c.component == ""))
                         .where(tags.c.dataset_id.in_(chunk), tags.c.dataset_type_id == stored.id)
                     )
-                    for row in conn.execute(stmt).mappings():
-                        artifact = None
-                        if row["path"] is not None:
-                            artifact = ArtifactInfo(
-                                row["path"], row["formatter"], row["storage_class"], row["file_size"], row["checksum"]
-                            )
+                    for row, artifacts in _grouped(conn.execute(stmt).mappings()).values():
                         out.append(
                             DatasetRow(
                                 row["dataset_id"],
@@ -189,7 +205,7 @@ class Datasets:
                                 row["collection_id"],
                                 row["run_id"],
                                 tuple(row[x] for x in dims),
-                                artifact,
+                                tuple(artifacts),
                             )
                         )
         return out
@@ -199,7 +215,7 @@ class Datasets:
         tags, r = stored.tags, self._t.datastore_record
         dims = stored.dataset_type.dimensions.required
         stmt = (
-            sa.select(tags, r.c.path, r.c.formatter, r.c.storage_class, r.c.file_size, r.c.checksum)
+            sa.select(tags, *(r.c[c] for c in ARTIFACT_COLUMNS))
             .select_from(tags)
             .outerjoin(r, (r.c.dataset_id == tags.c.dataset_id) & (r.c.component == ""))
             .where(tags.c.dataset_type_id == stored.id, tags.c.collection_id == run_id)
@@ -207,15 +223,10 @@ class Datasets:
         )
         with self._db.transaction(write=False) as conn:
             rows = conn.execute(stmt).mappings().all()
-        out = []
-        for row in rows:
-            artifact = None
-            if row["path"] is not None:
-                artifact = ArtifactInfo(
-                    row["path"], row["formatter"], row["storage_class"], row["file_size"], row["checksum"]
-                )
-            out.append(DatasetRow(row["dataset_id"], stored.id, run_id, run_id, tuple(row[x] for x in dims), artifact))
-        return out
+        return [
+            DatasetRow(row["dataset_id"], stored.id, run_id, run_id, tuple(row[x] for x in dims), tuple(artifacts))
+            for row, artifacts in _grouped(rows).values()
+        ]
 
     # -- TAGGED collections -----------------------------------------------------------------------------------
     def associate(
@@ -270,32 +281,34 @@ class Datasets:
                 conn.execute(tags.delete().where(tags.c.collection_id == collection_id))
 
     # -- remove and trash -----------------------------------------------------------------------------------
-    def remove(self, ids: Sequence[uuid.UUID]) -> tuple[int, list[tuple[uuid.UUID, str]]]:
+    def remove(self, ids: Sequence[uuid.UUID]) -> tuple[int, list[tuple[uuid.UUID, str, str]]]:
         """Delete datasets and move their artifact paths to the trash, in one transaction.
 
-        Returns how many datasets were deleted and the ``(dataset id, path)`` trash entries; the caller
-        deletes the files, then calls `drop_trash`.
+        Returns how many datasets were deleted and the ``(dataset id, datastore, path)`` trash entries; the
+        caller deletes the artifacts, then calls `drop_trash`.
         """
         d, r, trash = self._t.dataset, self._t.datastore_record, self._t.trash
         now = time.time_ns()
-        entries: list[tuple[uuid.UUID, str]] = []
+        entries: list[tuple[uuid.UUID, str, str]] = []
         with self._db.transaction() as conn:
             for chunk in _chunks(ids, 500):
-                rows = conn.execute(sa.select(r.c.dataset_id, r.c.path).where(r.c.dataset_id.in_(chunk))).all()
-                entries.extend((row[0], row[1]) for row in rows)
+                stmt = sa.select(r.c.dataset_id, r.c.datastore, r.c.path).where(r.c.dataset_id.in_(chunk))
+                entries.extend((row[0], row[1], row[2]) for row in conn.execute(stmt))
             if entries:
-                conn.execute(trash.insert(), [{"dataset_id": i, "path": p, "created": now} for i, p in entries])
+                rows = [{"dataset_id": i, "datastore": s, "path": p, "created": now} for i, s, p in entries]
+                conn.execute(trash.insert(), rows)
             deleted = 0
             for chunk in _chunks(ids, 500):
                 conn.execute(r.delete().where(r.c.dataset_id.in_(chunk)))
                 deleted += conn.execute(d.delete().where(d.c.id.in_(chunk))).rowcount
         return deleted, entries
 
-    def trash(self) -> list[tuple[int, uuid.UUID, str]]:
-        """Every trash entry: ``(trash id, dataset id, path)``."""
+    def trash(self) -> list[tuple[int, uuid.UUID, str, str]]:
+        """Every trash entry: ``(trash id, dataset id, datastore, path)``."""
         t = self._t.trash
+        stmt = sa.select(t.c.trash_id, t.c.dataset_id, t.c.datastore, t.c.path)
         with self._db.transaction(write=False) as conn:
-            return [(r[0], r[1], r[2]) for r in conn.execute(sa.select(t.c.trash_id, t.c.dataset_id, t.c.path))]
+            return [(r[0], r[1], r[2], r[3]) for r in conn.execute(stmt)]
 
     def drop_trash(self, paths: Iterable[str]) -> None:
         """Forget trash entries whose files are gone."""
@@ -304,31 +317,49 @@ class Datasets:
             for chunk in _chunks(list(paths), 500):
                 conn.execute(t.delete().where(t.c.path.in_(chunk)))
 
-    def live_paths(self, paths: Iterable[str] | None = None) -> set[str]:
-        """Paths referenced by a registered dataset (all of them, or those among ``paths``)."""
+    def live_paths(self, paths: Iterable[str] | None = None, *, datastore: str | None = None) -> set[str]:
+        """Paths referenced by a registered dataset (all of them, or those among ``paths``).
+
+        ``datastore`` restricts them to one datastore's (a chained datastore's children have separate roots).
+        """
         r = self._t.datastore_record
+        where = [] if datastore is None else [r.c.datastore == datastore]
         with self._db.transaction(write=False) as conn:
             if paths is None:
-                return set(conn.execute(sa.select(r.c.path)).scalars())
+                return set(conn.execute(sa.select(r.c.path).where(*where)).scalars())
             found: set[str] = set()
             for chunk in _chunks(list(paths), 500):
-                found.update(conn.execute(sa.select(r.c.path).where(r.c.path.in_(chunk))).scalars())
+                found.update(conn.execute(sa.select(r.c.path).where(r.c.path.in_(chunk), *where)).scalars())
             return found
 
-    def artifacts(self, ids: Sequence[uuid.UUID] | None = None) -> dict[uuid.UUID, ArtifactInfo]:
-        """The artifact record of each of ``ids`` that has one (of every dataset when ``ids`` is None)."""
+    def artifacts(
+        self, ids: Sequence[uuid.UUID] | None = None, *, datastore: str | None = None
+    ) -> dict[uuid.UUID, ArtifactInfo]:
+        """The artifact record of each of ``ids`` that has one (of every dataset when ``ids`` is None).
+
+        ``datastore`` picks that datastore's artifact; without it a dataset held by several children of a
+        chained datastore maps to any one of them (`all_artifacts` has them all).
+        """
+        return {i: found[0] for i, found in self.all_artifacts(ids, datastore=datastore).items()}
+
+    def all_artifacts(
+        self, ids: Sequence[uuid.UUID] | None = None, *, datastore: str | None = None
+    ) -> dict[uuid.UUID, tuple[ArtifactInfo, ...]]:
+        """Every artifact record (one per datastore holding it) of each of ``ids`` (every dataset when None)."""
         r = self._t.datastore_record
-        out: dict[uuid.UUID, ArtifactInfo] = {}
+        out: dict[uuid.UUID, list[ArtifactInfo]] = {}
         with self._db.transaction(write=False) as conn:
             for chunk in [None] if ids is None else _chunks(list(ids), 500):
                 stmt = sa.select(r).where(r.c.component == "")
                 if chunk is not None:
                     stmt = stmt.where(r.c.dataset_id.in_(chunk))
-                for row in conn.execute(stmt).mappings():
-                    out[row["dataset_id"]] = ArtifactInfo(
-                        row["path"], row["formatter"], row["storage_class"], row["file_size"], row["checksum"]
-                    )
-        return out
+                if datastore is not None:
+                    stmt = stmt.where(r.c.datastore == datastore)
+                for row in conn.execute(stmt.order_by(r.c.datastore)).mappings():
+                    found = _artifact(row)
+                    assert found is not None  # path is NOT NULL
+                    out.setdefault(row["dataset_id"], []).append(found)
+        return {i: tuple(found) for i, found in out.items()}
 
     def existing(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
         """Which of ``ids`` are registered: id → ``(dataset type id, run id)`` (bulk; for ingest and transfer)."""

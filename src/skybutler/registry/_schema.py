@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 #: The Alembic revision this code expects (see registry/migrations); bump with every migration.
-SCHEMA_VERSION = "0003_dataset_type_format"
+SCHEMA_VERSION = "0004_datastore_name"
 
 _TYPES: dict[str, Callable[[int | None], sa.types.TypeEngine[Any]]] = {
     "int": lambda length: sa.BigInteger(),
@@ -92,6 +92,8 @@ class StaticTables:
             metadata,
             sa.Column("dataset_id", sa.Uuid, sa.ForeignKey("dataset.id", ondelete="CASCADE"), primary_key=True),
             sa.Column("component", sa.String(64), primary_key=True),
+            # which datastore holds it: a chained datastore's child by name, "" for a repository's only one
+            sa.Column("datastore", sa.String(64), primary_key=True, server_default=""),
             sa.Column("path", sa.Text, nullable=False),
             sa.Column("formatter", sa.String(64), nullable=False),
             sa.Column("storage_class", sa.String(64), nullable=False),
@@ -104,6 +106,7 @@ class StaticTables:
             metadata,
             sa.Column("trash_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
             sa.Column("dataset_id", sa.Uuid, nullable=False),
+            sa.Column("datastore", sa.String(64), nullable=False, server_default=""),
             sa.Column("path", sa.Text, nullable=False),
             sa.Column("created", sa.BigInteger, nullable=False),
         )

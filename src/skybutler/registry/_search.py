@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from skybutler.datasets import ArtifactInfo
 from skybutler.errors import DataIdError
 from skybutler.registry._collections import CollectionRecord, CollectionType
 from skybutler.registry._datasets import DatasetRow
@@ -59,9 +58,7 @@ def find_first(
             )
         certified = calibrations.find(stored, record.id, values, at, as_of)
         if certified is not None:
-            path, formatter, storage_class, size, checksum = certified[2:]
-            artifact = None if path is None else ArtifactInfo(path, formatter, storage_class, size, checksum)
-            return DatasetRow(certified[0], stored.id, record.id, int(certified[1]), values, artifact)
+            return DatasetRow(certified[0], stored.id, record.id, int(certified[1]), values, certified[2])
     if batch:
         return datasets.find(stored, batch, values)
     return None

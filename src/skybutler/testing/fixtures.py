@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,8 +23,10 @@ from skybutler.testing.sample import populate_sample
 from skybutler.transports import Transport, open_transport
 
 __all__ = [
+    "DATASTORE_KINDS",
     "POSTGRES_URL",
     "butler",
+    "datastore_config",
     "fresh_schema",
     "http_root",
     "populate_sample",
@@ -79,6 +82,44 @@ class fresh_schema:  # noqa: N801 (used like a function)
         db.close()
 
 
+#: The datastore configurations `datastore_config` builds (and ``SKYBUTLER_TEST_DATASTORE`` accepts).
+DATASTORE_KINDS = ("file", "s3", "memory", "chained", "chained-s3")
+
+
+def datastore_config(kind: str, s3_root: str | None = None, s3_endpoint: str | None = None) -> dict[str, Any]:
+    """The ``datastore`` configuration of a test repository of each kind.
+
+    ``file``: files at the repository root.  ``s3``: files on S3.  ``memory``: Python objects in this process.
+    ``chained``: memory in front of files at the root (a put goes to both).  ``chained-s3``: a local copy at
+    the root in front of S3.  The S3 kinds need ``s3_root`` and ``s3_endpoint``.
+    """
+    if kind == "file":
+        return {}
+    if kind == "memory":
+        return {"type": "memory"}
+    if kind == "chained":
+        return {"type": "chained", "children": [{"name": "scratch", "type": "memory"}, {"name": "files"}]}
+    if s3_root is None or s3_endpoint is None:
+        raise ValueError(f"datastore kind {kind!r} needs s3_root and s3_endpoint")
+    s3 = {"root": s3_root, "transport": {"endpoint_url": s3_endpoint}}
+    if kind == "s3":
+        return s3
+    if kind == "chained-s3":
+        return {"type": "chained", "children": [{"name": "local"}, {"name": "s3", **s3}]}
+    raise ValueError(f"unknown datastore kind {kind!r}; known: {DATASTORE_KINDS}")
+
+
+def datastore_repo(request: pytest.FixtureRequest, registry_url: tuple[str, str | None], root: Path, kind: str) -> str:
+    """Create a repository at ``root`` with the registry of ``registry_url`` and a datastore of ``kind``."""
+    url, schema = registry_url
+    s3_root = s3_endpoint_ = None
+    if "s3" in kind:
+        s3_endpoint_ = request.getfixturevalue("s3_endpoint")
+        s3_root = request.getfixturevalue("s3_root")
+    config = {"datastore": datastore_config(kind, s3_root, s3_endpoint_)}
+    return Butler.create(root, registry=None if url.startswith("sqlite") else url, schema=schema, config=config)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
     """A fresh registry location as ``(url, schema)``: a SQLite file, or a new schema in a real PostgreSQL."""
@@ -99,22 +140,13 @@ def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
 def repo(request: pytest.FixtureRequest, registry_url: tuple[str, str | None], tmp_path: Path) -> str:
     """A new, empty repository (default universe) on each registry back-end; returns its root.
 
-    With ``SKYBUTLER_TEST_DATASTORE=s3`` its files go to a fresh bucket on the loopback S3 server, so a whole
-    suite that uses ``repo`` or ``butler`` runs against an S3 datastore.
+    ``SKYBUTLER_TEST_DATASTORE`` picks another datastore (one of `DATASTORE_KINDS`; see `datastore_config`):
+    ``s3`` puts its files in a fresh bucket on the loopback S3 server, ``memory`` keeps objects in memory,
+    ``chained`` and ``chained-s3`` chain two children, so a whole suite that uses ``repo`` or ``butler`` runs
+    against that datastore.
     """
-    url, schema = registry_url
-    root = tmp_path / "repo"
-    registry = None if url.startswith("sqlite") else url
-    if os.environ.get("SKYBUTLER_TEST_DATASTORE") == "s3":
-        endpoint = request.getfixturevalue("s3_endpoint")
-        return Butler.create(
-            root,
-            registry=registry,
-            schema=schema,
-            datastore=request.getfixturevalue("s3_root"),
-            config={"datastore": {"transport": {"endpoint_url": endpoint}}},
-        )
-    return Butler.create(root, registry=registry, schema=schema)
+    kind = os.environ.get("SKYBUTLER_TEST_DATASTORE", "file")
+    return datastore_repo(request, registry_url, tmp_path / "repo", kind)
 
 
 @pytest.fixture(params=["local", "memory", pytest.param("s3", marks=pytest.mark.s3)])

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from skybutler.datasets import DatasetRef
 from skybutler.dimensions import DimensionRecord, Timespan
-from skybutler.errors import ConfigError
+from skybutler.errors import ConfigError, StorageError
 from skybutler.registry import CollectionType
 from skybutler.transfer._artifact_files import check_transfer, export_file
 from skybutler.transfer._nogc import gc_paused
@@ -93,7 +93,18 @@ def export_datasets(
     report = ExportReport(str(target), datasets=len(chosen.refs))
     if progress is not None:
         progress("select", len(chosen.refs), len(chosen.refs))
-    artifacts = registry.datasets.artifacts([r.id for r in chosen.refs])
+    files_datastore = butler.datastore.file_datastore()  # datasets held only in memory are exported without files
+    ids = [r.id for r in chosen.refs]
+    artifacts = {} if files_datastore is None else registry.datasets.artifacts(ids, datastore=files_datastore.name)
+    if directory is not None or zipped:
+        held = registry.datasets.all_artifacts(ids)
+        in_memory = [r for r in chosen.refs if r.id not in artifacts and r.id in held]
+        if in_memory:
+            raise StorageError(
+                f"{len(in_memory)} dataset(s) to export are held only in memory, with no file to copy, e.g. "
+                f"{in_memory[0].dataset_type.name} {in_memory[0].data_id}; export without files (a .yaml path "
+                "and no directory=) or leave those datasets out. Nothing was written."
+            )
     data: list[dict[str, Any] | DatasetBlock] = []
     if include_dimensions:
         for element, records in _dimension_records(registry, chosen.refs):
@@ -132,7 +143,9 @@ def export_datasets(
         if directory is not None:
             root = Path(str(directory))
             for n, (_, artifact) in enumerate(files):
-                report.bytes += export_file(butler.datastore, artifact.path, root, artifact.path, mode)
+                report.bytes += export_file(
+                    butler.datastore.files("export files"), artifact.path, root, artifact.path, mode
+                )
                 report.artifacts += 1
                 if progress is not None and (n % 100 == 0 or n + 1 == len(files)):
                     progress("files", n + 1, len(files))
@@ -160,7 +173,9 @@ def _write_zip(
         write_document(header, data, text)
         archive.writestr("export.yaml", text.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
         for n, (dataset_id, artifact) in enumerate(files):
-            report.bytes += export_file(butler.datastore, artifact.path, archive, artifact.path, "copy")
+            report.bytes += export_file(
+                butler.datastore.files("export files"), artifact.path, archive, artifact.path, "copy"
+            )
             report.artifacts += 1
             index["files"][artifact.path] = {"dataset_id": str(dataset_id), "size": artifact.size,
                                              "checksum": artifact.checksum}  # fmt: skip

@@ -147,7 +147,7 @@ class _Importer:
     ) -> None:
         self.butler = butler
         self.registry: Registry = butler.registry
-        self.datastore = butler.datastore
+        self.datastore = butler.datastore.files("import datasets")
         self.plan = plan
         self.text = text
         self.files = files
@@ -284,7 +284,9 @@ class _Importer:
             if transport.exists(final):
                 final = final[: -len(ext) or None] + f"_{entry.id.hex[:12]}" + ext
             key, size, checksum = stage_file(self.datastore, files, entry.path, final, entry.id.hex, ext, self.mode)
-            artifact = ArtifactInfo(final, formatter, dataset_type.storage_class, size, checksum)
+            artifact = ArtifactInfo(
+                final, formatter, dataset_type.storage_class, size, checksum, datastore=self.datastore.name
+            )
             self.staged[entry.id] = Staged(entry.id.hex, key, artifact)
             if self.progress is not None and (n % 100 == 0 or n + 1 == len(entries)):
                 self.progress("files", n + 1, len(entries))
@@ -304,7 +306,9 @@ class _Importer:
             else:
                 with transport.open(entry.path) as stream:
                     checksum, size = checksum_stream(stream, algorithm)
-            self.in_place[entry.id] = ArtifactInfo(entry.path, formatter, dataset_type.storage_class, size, checksum)
+            self.in_place[entry.id] = ArtifactInfo(
+                entry.path, formatter, dataset_type.storage_class, size, checksum, datastore=self.datastore.name
+            )
 
     # -- the transaction -----------------------------------------------------------------------------------
     def _apply(self) -> None:

@@ -327,7 +327,9 @@ def _stage(
             except BaseException as exc:  # reported once every worker has finished
                 errors.append(exc)
                 continue
-            item.artifact = ArtifactInfo(item.path, item.formatter, item.storage_class, size, checksum)
+            item.artifact = ArtifactInfo(
+                item.path, item.formatter, item.storage_class, size, checksum, datastore=datastore.name
+            )
             if item.mode not in ("direct", "inplace"):
                 item.staged = Staged(first, staging, item.artifact)
         return errors

@@ -81,7 +81,7 @@ def transfer_datasets(
     wanted = list(dict.fromkeys(refs))
     if progress is not None:
         progress("check", 0, len(wanted))
-    artifacts = _source_artifacts(source_registry, wanted)
+    artifacts = _source_artifacts(source_registry, wanted, source_datastore.name)
     to_register = _dataset_types(dest_registry, dest_datastore, source_registry, wanted, register_dataset_types)
     records = _records_needed(source_registry, [r.data_id for r in wanted]) if transfer_dimensions else {}
     new_records = _check_records(dest_registry, records)
@@ -113,7 +113,8 @@ def transfer_datasets(
     return report.refs
 
 
-def _source_artifacts(registry: Registry, refs: list[DatasetRef]) -> dict[Any, ArtifactInfo]:
+def _source_artifacts(registry: Registry, refs: list[DatasetRef], datastore: str) -> dict[Any, ArtifactInfo]:
+    """Each ref's artifact in the source's file datastore (``datastore``: its name there)."""
     by_type: dict[str, list[DatasetRef]] = {}
     for ref in refs:
         by_type.setdefault(ref.dataset_type.name, []).append(ref)
@@ -121,9 +122,10 @@ def _source_artifacts(registry: Registry, refs: list[DatasetRef]) -> dict[Any, A
     for name, group in by_type.items():
         stored = registry.dataset_types.get(name)
         for row in registry.datasets.by_ids([stored], [r.id for r in group]):
-            if row.artifact is None:
+            files = [a for a in row.artifacts if a.datastore == datastore]
+            if not files:
                 raise DatasetNotFoundError(f"Dataset {row.id} ({name}) has no stored file in the source repository.")
-            found[row.id] = row.artifact
+            found[row.id] = files[0]
     missing = [r for r in refs if r.id not in found]
     if missing:
         shown = ", ".join(f"{r.dataset_type.name} {r.data_id} ({r.id})" for r in missing[:5])

@@ -1,0 +1,32 @@
+"""`ButlerTests` on every kind of datastore: files, S3, objects in memory, and chains of them; SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from skybutler import Butler
+from skybutler.testing.butler import ButlerTests
+from skybutler.testing.fixtures import datastore_repo
+from skybutler.testing.sample import populate_sample
+
+KINDS = [
+    "file",
+    "memory",
+    "chained",
+    pytest.param("s3", marks=pytest.mark.s3),
+    pytest.param("chained-s3", marks=pytest.mark.s3),
+]
+
+
+class TestButler(ButlerTests):
+    @pytest.fixture(params=KINDS)
+    def butler(
+        self, request: pytest.FixtureRequest, registry_url: tuple[str, str | None], tmp_path: Path
+    ) -> Iterator[Butler]:
+        root = datastore_repo(request, registry_url, tmp_path / "repo", request.param)
+        with Butler(root, run="test/run") as butler:
+            populate_sample(butler)
+            yield butler
