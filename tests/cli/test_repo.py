@@ -43,7 +43,7 @@ def test_create_a_chained_datastore_from_a_config_file(run: Run, tmp_path: Path)
     ]
     extra.write_text("datastore: {type: chained, children: [{name: a, type: tape}]}\n")
     refused = run("create", str(tmp_path / "bad"), "--config", str(extra))
-    assert refused.exit_code == 2
+    assert refused.exit_code == 1
     assert "datastore.children.0.type: Input should be 'file', 'memory' or 'chained'" in refused.stderr
 
 
