@@ -240,11 +240,11 @@ class Datastore(ABC):
 
     def verify(self, artifact: ArtifactInfo) -> str | None:
         """Re-read an artifact: ``"missing"``, what differs from the record, or ``None`` when it matches."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} holds no artifacts itself: ask each of its `leaves`.")
 
     def delete(self, paths: Iterable[str]) -> None:
         """Delete this leaf's artifacts at ``paths`` (a missing one is not an error)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} holds no artifacts itself: ask each of its `leaves`.")
 
     def staged_ids(self) -> list[str]:
         """Dataset IDs (hex) with an artifact stored by a put and not yet promoted or aborted."""
@@ -264,7 +264,7 @@ class Datastore(ABC):
         remove_unknown: bool = False,
     ) -> ReconcileReport:
         """Repair what a crash left in this leaf (see `FileDatastore.reconcile_files`)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} holds no artifacts itself: ask each of its `leaves`.")
 
     def retrieve(self, artifacts: Iterable[ArtifactInfo], destination: Path, *, overwrite: bool = False) -> list[Path]:
         """Copy artifacts' files under a local ``destination``.
