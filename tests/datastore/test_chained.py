@@ -284,7 +284,7 @@ def test_the_documented_chain_is_valid_and_routes_as_described() -> None:
 
     from skybutler.config import load_config
     from skybutler.datasets import DatasetType
-    from skybutler.datastore import Datastore, open_datastore
+    from skybutler.datastore import open_datastore
     from skybutler.dimensions import DimensionUniverse
 
     text = (Path(__file__).parents[2] / "docs" / "storage.md").read_text()
@@ -296,7 +296,7 @@ def test_the_documented_chain_is_valid_and_routes_as_described() -> None:
     universe = DimensionUniverse.default()
 
     def targets(name: str, storage_class: str) -> list[str]:
-        found: list[Datastore] = datastore.targets(DatasetType(name, ["instrument"], storage_class, universe=universe))
+        found = datastore.targets(DatasetType(name, ["instrument"], storage_class, universe=universe))
         return [child.name for child in found]
 
     assert targets("tmp_meta", "StructuredDataDict") == ["scratch"]

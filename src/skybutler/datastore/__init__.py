@@ -7,7 +7,7 @@ configuration describes.
 
 from __future__ import annotations
 
-from skybutler.datastore._base import Datastore, Prepared, ReconcileReport
+from skybutler.datastore._base import Datastore, LeafDatastore, Prepared, ReconcileReport
 from skybutler.datastore._chained import ChainedDatastore, open_datastore
 from skybutler.datastore._file_datastore import STAGING, FileDatastore, Staged, is_external
 from skybutler.datastore._memory import MEMORY_FORMATTER, MemoryDatastore
@@ -20,6 +20,7 @@ __all__ = [
     "Datastore",
     "FileDatastore",
     "FileTemplate",
+    "LeafDatastore",
     "MemoryDatastore",
     "Prepared",
     "ReconcileReport",

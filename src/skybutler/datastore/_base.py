@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from skybutler.datasets import ArtifactInfo, DatasetRef, DatasetType, StorageClass
     from skybutler.datastore._file_datastore import FileDatastore
 
-__all__ = ["Datastore", "Prepared", "ReconcileReport"]
+__all__ = ["Datastore", "LeafDatastore", "Prepared", "ReconcileReport"]
 
 
 class Prepared(Protocol):
@@ -144,11 +144,11 @@ class Datastore(ABC):
         """Drop what `prepare_many` stored (registration failed)."""
 
     # -- get ------------------------------------------------------------------------------------------------
-    def leaves(self) -> list[Datastore]:
+    @abstractmethod
+    def leaves(self) -> list[LeafDatastore]:
         """The datastores that hold artifacts: this one, or a chain's children in order."""
-        return [self]
 
-    def leaf(self, name: str) -> Datastore:
+    def leaf(self, name: str) -> LeafDatastore:
         """The datastore recorded as ``name`` in the registry.
 
         Raises
@@ -238,14 +238,6 @@ class Datastore(ABC):
         """Parallel requests that pay off for bulk work (object stores); 1 where they do not."""
         return 1
 
-    def verify(self, artifact: ArtifactInfo) -> str | None:
-        """Re-read an artifact: ``"missing"``, what differs from the record, or ``None`` when it matches."""
-        raise NotImplementedError(f"{type(self).__name__} holds no artifacts itself: ask each of its `leaves`.")
-
-    def delete(self, paths: Iterable[str]) -> None:
-        """Delete this leaf's artifacts at ``paths`` (a missing one is not an error)."""
-        raise NotImplementedError(f"{type(self).__name__} holds no artifacts itself: ask each of its `leaves`.")
-
     def staged_ids(self) -> list[str]:
         """Dataset IDs (hex) with an artifact stored by a put and not yet promoted or aborted."""
         return []
@@ -253,18 +245,6 @@ class Datastore(ABC):
     def unknown_keys(self, live_paths: set[str]) -> list[str]:
         """Stored artifacts that no registered dataset refers to."""
         return []
-
-    def reconcile_files(
-        self,
-        registered: Mapping[str, str],
-        live_paths: set[str],
-        trash_paths: Iterable[str],
-        *,
-        grace_seconds: float = 600.0,
-        remove_unknown: bool = False,
-    ) -> ReconcileReport:
-        """Repair what a crash left in this leaf (see `FileDatastore.reconcile_files`)."""
-        raise NotImplementedError(f"{type(self).__name__} holds no artifacts itself: ask each of its `leaves`.")
 
     def retrieve(self, artifacts: Iterable[ArtifactInfo], destination: Path, *, overwrite: bool = False) -> list[Path]:
         """Copy artifacts' files under a local ``destination``.
@@ -278,3 +258,35 @@ class Datastore(ABC):
             f"The {self.kind} datastore {self.name!r} holds Python objects, not files: there is nothing to "
             "copy. Get the datasets and write them where you need them."
         )
+
+
+class LeafDatastore(Datastore):
+    """A datastore that holds artifacts itself (files, objects in memory): what a chain's children are.
+
+    Maintenance (`verify`, `delete`, `reconcile_files`) is asked of leaves only, through `Datastore.leaves`,
+    each with the registry rows that name it; a chain has nothing of its own to check or repair.
+    """
+
+    def leaves(self) -> list[LeafDatastore]:
+        """This datastore alone."""
+        return [self]
+
+    @abstractmethod
+    def verify(self, artifact: ArtifactInfo) -> str | None:
+        """Re-read an artifact: ``"missing"``, what differs from the record, or ``None`` when it matches."""
+
+    @abstractmethod
+    def delete(self, paths: Iterable[str]) -> None:
+        """Delete this leaf's artifacts at ``paths`` (a missing one is not an error)."""
+
+    @abstractmethod
+    def reconcile_files(
+        self,
+        registered: Mapping[str, str],
+        live_paths: set[str],
+        trash_paths: Iterable[str],
+        *,
+        grace_seconds: float = 600.0,
+        remove_unknown: bool = False,
+    ) -> ReconcileReport:
+        """Repair what a crash left in this leaf (see `FileDatastore.reconcile_files`)."""

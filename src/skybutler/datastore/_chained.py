@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from skybutler.datastore._base import Datastore
+from skybutler.datastore._base import Datastore, LeafDatastore
 from skybutler.datastore._file_datastore import FileDatastore
 from skybutler.datastore._memory import MemoryDatastore
 from skybutler.errors import ConfigError, StorageError
@@ -48,15 +48,15 @@ class ChainedDatastore(Datastore):
 
     kind = "chained"
 
-    def __init__(self, config: DatastoreConfig, children: Sequence[Datastore]) -> None:
+    def __init__(self, config: DatastoreConfig, children: Sequence[LeafDatastore]) -> None:
         super().__init__(config)
         self.children = list(children)
 
-    def leaves(self) -> list[Datastore]:
+    def leaves(self) -> list[LeafDatastore]:
         """The children, in chain order."""
         return list(self.children)
 
-    def targets(self, dataset_type: DatasetType) -> list[Datastore]:
+    def targets(self, dataset_type: DatasetType) -> list[LeafDatastore]:
         """The children a put of ``dataset_type`` writes to: all that accept it, or the first (``put: first``)."""
         if not super().accepts(dataset_type):
             return []
@@ -97,7 +97,7 @@ class ChainedDatastore(Datastore):
                 self.check_accepts(ref.dataset_type)
                 routes[ref.dataset_type.name] = {id(child) for child in self.targets(ref.dataset_type)}
         parts: dict[str, list[tuple[int, Any]]] = {ref.id.hex: [] for ref in refs}
-        done: list[tuple[Datastore, Sequence[Any]]] = []
+        done: list[tuple[LeafDatastore, Sequence[Any]]] = []
         try:
             for index, child in enumerate(self.children):
                 chosen = [
@@ -207,7 +207,10 @@ def open_datastore(
             open_datastore(child, repo_root, repository_key=repository_key, root_transport=root_transport)
             for child in config.effective_children()
         ]
-        return ChainedDatastore(config, children)
+        leaves = [c for c in children if isinstance(c, LeafDatastore)]
+        if len(leaves) != len(children):  # the configuration refuses nested chains before this
+            raise ConfigError("A chained datastore's children must be file or memory datastores, not chains.")
+        return ChainedDatastore(config, leaves)
     root = config.root.replace("{root}", repo_root)
     if root_transport is not None and root == repo_root and not config.transport:
         return FileDatastore(root_transport, config)

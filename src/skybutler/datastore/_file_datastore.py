@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from skybutler.datasets import ArtifactInfo, storage_classes
-from skybutler.datastore._base import Datastore, ReconcileReport
+from skybutler.datastore._base import LeafDatastore, ReconcileReport
 from skybutler.datastore._cache import ArtifactCache
 from skybutler.datastore._checksums import HashingWriter, checksum_stream
 from skybutler.datastore._formatter_choice import FormatterChoice
@@ -110,7 +110,7 @@ def _mismatch(artifact: ArtifactInfo, checksum: str, size: int) -> str | None:
     return None
 
 
-class FileDatastore(Datastore):
+class FileDatastore(LeafDatastore):
     """Datasets ↔ files under one transport root; never touches the registry."""
 
     kind = "file"

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from skybutler.datasets import ArtifactInfo, storage_classes
-from skybutler.datastore._base import Datastore, ReconcileReport
+from skybutler.datastore._base import LeafDatastore, ReconcileReport
 from skybutler.datastore._file_datastore import Staged, check_data_model
 from skybutler.datastore._object_parts import component_of, with_parameters
 from skybutler.errors import ArtifactNotFoundError, FormatterError
@@ -63,7 +63,7 @@ def _store(key: str) -> _Store:
         return found
 
 
-class MemoryDatastore(Datastore):
+class MemoryDatastore(LeafDatastore):
     """Datasets as Python objects in this process, shared by every butler of the repository here.
 
     Parameters
