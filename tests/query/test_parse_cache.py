@@ -81,14 +81,14 @@ def test_damaged_or_foreign_entries_are_parsed_again_and_replaced(disk_cache: Pa
     assert _parse_cache.load(template) is not None
     assert _parse_cache.load(template + " ") is None
     _parser._TEMPLATES.clear()
-    entry.rename(_parse_cache._path(entry.parent, "another template"))
+    entry.rename(_parse_cache.ENTRIES._path(entry.parent, "another template"))
     assert _parse_cache.load("another template") is None
 
 
 def test_entries_are_per_parser_version(disk_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _parser.parse_where("detector IN (1, 3)")
     (old,) = _entries(disk_cache)
-    monkeypatch.setattr(_parse_cache, "_code_key", lambda: "a-changed-parser")
+    monkeypatch.setattr(_parse_cache.ENTRIES, "_code_key", lambda: "a-changed-parser")
     _parser._TEMPLATES.clear()
     assert _parse_cache.load(_parser._integers("detector IN (1, 3)")[0]) is None  # not read by another version
     assert not old.parent.exists()  # and removed: no version reads it any more
@@ -103,7 +103,7 @@ def test_syntax_errors_are_not_kept(disk_cache: Path) -> None:
 
 
 def test_the_folder_is_bounded(disk_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_parse_cache, "MAX_FILES", 4)
+    monkeypatch.setattr(_parse_cache.ENTRIES, "max_files", 4)
     for name in ("visit", "detector", "exposure", "day_obs", "band"):
         _parser.parse_where(f"{name} = 1")
     assert len(_entries(disk_cache)) == 3  # the fifth entry made it drop the oldest half

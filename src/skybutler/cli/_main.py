@@ -181,8 +181,13 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI (the ``skybutler`` command): exit 0 on success, else 1, 2 or 70 (see `cli`).
 
     With ``--debug`` an error propagates out of click with its traceback; it is printed here and the process
-    exits with the code it would have had without ``--debug``.
+    exits with the code it would have had without ``--debug``.  A process of its own, it keeps what it
+    would otherwise recompute in every call (the validated configuration, parsed ``--where`` shapes) in the
+    per-user cache folder (`skybutler._disk_cache`).
     """
+    from skybutler import _disk_cache
+
+    _disk_cache.enable()
     try:
         cli.main(args=sys.argv[1:] if argv is None else argv, prog_name="skybutler")
     except BrokenPipeError:  # `skybutler query-datasets ... | head`: the reader left; no traceback, no error line

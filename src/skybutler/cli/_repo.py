@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -53,11 +54,11 @@ def config() -> None:
 def config_dump(repo: str, fmt: str) -> None:
     """Print REPO's effective configuration: butler.yaml with defaults and SKYBUTLER_* overrides applied."""
     from skybutler._repository import read_config
-    from skybutler.config import dump_config
+    from skybutler.config import config_data, dump_config
 
     _, cfg = read_config(repo)
     if fmt == "json":
-        click.echo(cfg.model_dump_json(by_alias=True, exclude_none=True, indent=2))
+        click.echo(json.dumps(config_data(cfg), indent=2, default=str))
     else:
         click.echo(dump_config(cfg), nl=False)
 

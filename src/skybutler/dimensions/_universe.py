@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
@@ -280,6 +279,8 @@ class DimensionUniverse:
     def suggest(self, name: str, among: Iterable[str] | None = None) -> str:
         """Return "; did you mean ...?" for the closest names, or ``"."``."""
         pool = list(among) if among is not None else [e for e in self._elements if not self[e].is_skypix]
+        import difflib  # only for an error message: not on every command's start-up
+
         close = difflib.get_close_matches(name, pool, n=3, cutoff=0.6)
         return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else "."
 

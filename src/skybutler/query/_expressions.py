@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -206,5 +205,7 @@ def compile_expression(text: str, node: Node, resolve: ColumnResolver, bind: Map
 
 def suggest(name: str, pool: list[str]) -> str:
     """ "; did you mean ...?" with the closest names, or ""."""
+    import difflib  # only for an error message: not on every command's start-up
+
     close = difflib.get_close_matches(name, pool, n=3, cutoff=0.6)
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
