@@ -1,5 +1,24 @@
-"""Test configuration: the shipped skybutler fixtures."""
+"""Test configuration: the shipped skybutler fixtures, and the per-user disk cache in a temporary folder."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from skybutler import _disk_cache
+
 pytest_plugins = ["skybutler.testing.fixtures"]
+
+
+@pytest.fixture
+def user_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The per-user disk cache turned on (as the command line does), in a fresh folder: ``<tmp>/skybutler``."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("SKYBUTLER_NO_CACHE", raising=False)
+    _disk_cache.enable()
+    try:
+        yield tmp_path / "skybutler"
+    finally:
+        _disk_cache.enable(False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,32 +26,20 @@ CHAIN: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def disk_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The disk cache on, in a fresh folder."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.delenv("SKYBUTLER_NO_CACHE", raising=False)
-    _disk_cache.enable()
-    try:
-        yield tmp_path / "skybutler"
-    finally:
-        _disk_cache.enable(False)
-
-
 def _entries(folder: Path) -> list[Path]:
     return sorted(folder.glob("config-*/*.pickle"))
 
 
-def test_a_validated_configuration_is_kept_and_reused(disk_cache: Path) -> None:
+def test_a_validated_configuration_is_kept_and_reused(user_cache: Path) -> None:
     first = load_config(CHAIN, environ={})
-    assert len(_entries(disk_cache)) == 1
+    assert len(_entries(user_cache)) == 1
     again = load_config(CHAIN, environ={})
     assert again == first
     assert again is not first  # a fresh object each time: nobody shares a cached instance
-    assert len(_entries(disk_cache)) == 1
+    assert len(_entries(user_cache)) == 1
 
 
-def test_what_children_inherit_survives_the_cache(disk_cache: Path) -> None:
+def test_what_children_inherit_survives_the_cache(user_cache: Path) -> None:
     fresh = load_config(CHAIN, environ={})
     cached = load_config(CHAIN, environ={})
     for config_ in (fresh, cached):
@@ -62,28 +49,28 @@ def test_what_children_inherit_survives_the_cache(disk_cache: Path) -> None:
     assert dump_config(cached) == dump_config(fresh)
 
 
-def test_another_input_is_validated_anew(disk_cache: Path) -> None:
+def test_another_input_is_validated_anew(user_cache: Path) -> None:
     load_config({"registry": {"busy_timeout": 5}}, environ={})
     changed = load_config({"registry": {"busy_timeout": 5}}, environ={"SKYBUTLER_REGISTRY__BUSY_TIMEOUT": "7"})
     assert changed.registry.busy_timeout == 7.0
-    assert len(_entries(disk_cache)) == 2
+    assert len(_entries(user_cache)) == 2
 
 
-def test_an_invalid_configuration_is_never_kept(disk_cache: Path) -> None:
+def test_an_invalid_configuration_is_never_kept(user_cache: Path) -> None:
     for _ in range(2):
         with pytest.raises(ConfigError, match=r"registry\.busy_timeout: Input should be greater than 0"):
             load_config({"registry": {"busy_timeout": 0}}, environ={})
-    assert _entries(disk_cache) == []
+    assert _entries(user_cache) == []
 
 
-def test_entries_are_per_code_version(disk_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entries_are_per_code_version(user_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     load_config(CHAIN, environ={})
-    (old,) = _entries(disk_cache)
+    (old,) = _entries(user_cache)
     monkeypatch.setattr(config._VALIDATED, "_code_key", lambda: "a-changed-model")
     assert config._VALIDATED.load("anything") is None
     assert not old.parent.exists()  # no version reads it any more
     load_config(CHAIN, environ={})
-    assert [p.parent.name for p in _entries(disk_cache)] == ["config-a-changed-model"]
+    assert [p.parent.name for p in _entries(user_cache)] == ["config-a-changed-model"]
 
 
 def test_nothing_is_kept_unless_enabled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,8 @@ from skybutler._disk_cache import DiskCache, source_digest
 
 
 @pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DiskCache]:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.delenv("SKYBUTLER_NO_CACHE", raising=False)
-    _disk_cache.enable()
-    try:
-        yield DiskCache("test", lambda: "v1", max_files=10)
-    finally:
-        _disk_cache.enable(False)
+def cache(user_cache: Path) -> DiskCache:
+    return DiskCache("test", lambda: "v1", max_files=10)
 
 
 def test_values_come_back_by_their_exact_key(cache: DiskCache) -> None:

@@ -13,16 +13,12 @@ from skybutler.query._ast import Compare, Identifier, Literal
 
 
 @pytest.fixture
-def disk_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def disk_cache(user_cache: Path) -> Iterator[Path]:
     """The disk cache on, in a fresh folder; the in-process cache emptied before and after."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.delenv("SKYBUTLER_NO_CACHE", raising=False)
     _parser._TEMPLATES.clear()
-    _parse_cache.enable()
     try:
-        yield tmp_path / "skybutler"
+        yield user_cache
     finally:
-        _parse_cache.enable(False)
         _parser._TEMPLATES.clear()
 
 
