@@ -22,3 +22,10 @@ def user_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
         yield tmp_path / "skybutler"
     finally:
         _disk_cache.enable(False)
+
+
+@pytest.fixture(autouse=True)
+def _disk_cache_off_after_each_test() -> Iterator[None]:
+    """A test that runs the command line in-process turns the disk cache on; the next test starts with it off."""
+    yield
+    _disk_cache.enable(False)
