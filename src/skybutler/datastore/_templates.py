@@ -22,11 +22,14 @@ __all__ = ["FileTemplate", "escape_segment"]
 
 _SAFE_LITERAL = re.compile(r"^[A-Za-z0-9/_.\-+=@,]*\Z")
 _UNSAFE_VALUE = re.compile(r"[^A-Za-z0-9_.\-+=@,]")
+_SAFE_VALUE = re.compile(r"[A-Za-z0-9_.\-+=@,]+").fullmatch
 _SPECIAL = ("run", "dataset_type", "component", "id", "dimensions_path", "dimensions_name")
 
 
 def escape_segment(value: str) -> str:
     """Make one path segment S3-safe and reversible: unsafe characters become ``%XX``; ``.``/``..`` too."""
+    if _SAFE_VALUE(value) and value not in (".", ".."):  # the common case, without a substitution per segment
+        return value
     out = _UNSAFE_VALUE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), value)
     if out in (".", ".."):
         out = out.replace(".", "%2E")

@@ -52,6 +52,15 @@ class DatasetRow:
         return self.artifacts[0] if self.artifacts else None
 
 
+_RECORD_COLUMNS = (
+    "dataset_id", "component", "datastore", "path", "formatter", "storage_class", "file_size", "checksum"
+)  # fmt: skip
+
+
+def _first(row: tuple[Any, ...]) -> Any:
+    return row[0]
+
+
 #: The artifact columns every lookup selects, in `_artifact`'s order.
 ARTIFACT_COLUMNS = ("path", "formatter", "storage_class", "file_size", "checksum", "datastore")
 
@@ -116,9 +125,31 @@ class Datasets:
             db.insert_many(conn, self._t.dataset, ("id", "dataset_type_id", "run_id", "ingest_date"), dataset_rows)
             db.insert_many(conn, stored.tags, ("dataset_type_id", "collection_id", "dataset_id", *dims), tag_rows)
             if artifact_rows:
-                columns = ("dataset_id", "component", "datastore", "path", "formatter", "storage_class",
-                           "file_size", "checksum")  # fmt: skip
-                db.insert_many(conn, self._t.datastore_record, columns, artifact_rows)
+                db.insert_many(conn, self._t.datastore_record, _RECORD_COLUMNS, artifact_rows)
+
+    def insert_artifacts(self, artifacts: Sequence[tuple[uuid.UUID, ArtifactInfo]]) -> None:
+        """Record the artifacts of datasets inserted (without them) earlier in the caller's transaction.
+
+        Bulk ingest registers its datasets while their files are still being copied, and their artifacts
+        (sizes and checksums come from the copy) once the copies are done, before the transaction commits.
+
+        Raises
+        ------
+        sqlalchemy.exc.IntegrityError
+            A dataset is unknown, or already has that artifact.
+        """
+        if not artifacts:
+            return
+        db = self._db
+        keys = db.id_values([dataset_id for dataset_id, _ in artifacts])
+        rows = [
+            (k, a.component, a.datastore, a.path, a.formatter, a.storage_class, a.size, a.checksum)
+            for k, (_, a) in zip(keys, artifacts, strict=True)
+        ]
+        if db.dialect == "sqlite":
+            rows.sort(key=_first)
+        with db.transaction() as conn:
+            db.insert_many(conn, self._t.datastore_record, _RECORD_COLUMNS, rows)
 
     # -- find -----------------------------------------------------------------------------------------------
     def _find_statement(self, stored: StoredDatasetType, n_collections: int) -> Any:

@@ -205,6 +205,7 @@ class IngestPlanner:
         shapes: dict[tuple[DatasetType | str, str | None], _Shape] = {}
         out: list[IngestItem] = []
         resolve = self.mover.resolve
+        fixed = self.mover.fixed(mode)
         for fd in datasets:
             if fd.refs:
                 out.append(self.item(fd, mode, default_run))
@@ -235,7 +236,7 @@ class IngestPlanner:
                 coord = DataCoordinate(dt.dimensions, values)
             ref = DatasetRef(shape.make_id(values), dt, coord, shape.run.name)
             refs = [(stored, shape.run, ref)]
-            mode_of = resolve(mode, source)
+            mode_of = fixed or resolve(mode, source)
             out.append(IngestItem(source, refs, shape.formatter, dt.storage_class, mode_of, fd.records, False))
         return out
 

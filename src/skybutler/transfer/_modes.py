@@ -22,7 +22,6 @@ import re
 import shutil
 import stat
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import quote, unquote, urlparse
 
@@ -84,12 +83,17 @@ class SourceFile:
 
     def extension(self, default: str) -> str:
         """The extension to keep in the datastore: ``.fits``, ``.fits.fz`` (compression kept), or ``default``."""
-        suffixes = PurePosixPath(self.name).suffixes
-        if not suffixes:
+        # The last two of PurePosixPath(name).suffixes, without building a path object per file.
+        name = self.name
+        if name.endswith("."):
             return default
-        if suffixes[-1].lower() in _COMPRESSION and len(suffixes) > 1:
-            return "".join(suffixes[-2:])
-        return suffixes[-1]
+        parts = name.lstrip(".").rsplit(".", 2)
+        if len(parts) == 1:
+            return default
+        suffix = "." + parts[-1]
+        if suffix.lower() in _COMPRESSION and len(parts) > 2:
+            return "." + parts[-2] + suffix
+        return suffix
 
 
 def source_file(path: str | os.PathLike[str]) -> SourceFile:
@@ -178,6 +182,12 @@ class FileMover:
                 f"Transfer mode {mode!r} links files, but {where} is not on a local file system; use 'copy'."
             )
         return mode
+
+    def fixed(self, mode: str) -> str | None:
+        """What `resolve` gives for ``mode`` whatever the file (``copy``, ``move``, ``direct``); else None."""
+        if mode in TRANSFER_MODES and mode != "auto" and mode not in _LINKS:
+            return mode
+        return None
 
     def unread_size(self, source: SourceFile) -> int | None:
         """The size to record for a ``direct`` file that is not read (from its stat); None: read or ask for it."""
