@@ -354,3 +354,22 @@ def test_direct_records_normalized_absolute_uris(
     expected = [(tmp_path / "archive dir" / n).as_uri() for n in names]
     assert [local.get_uri(r) for r in refs] == expected
     assert local.get(refs[2]) == {"visit": refs[2].data_id["visit"], "detector": refs[2].data_id["detector"]}
+
+
+@pytest.mark.parametrize("mode", ["copy", "symlink", "direct"])
+def test_ingest_into_a_chain_records_the_file_child_that_holds_each_file(tmp_path: Path, mode: str) -> None:
+    chain = {
+        "type": "chained",
+        "children": [
+            {"name": "scratch", "type": "memory"},
+            {"name": "disk", "type": "file", "root": "{root}/disk"},
+        ],
+    }
+    Butler.create(tmp_path / "repo", config={"datastore": chain})
+    with Butler(tmp_path / "repo", run="ingest") as butler:
+        populate_sample(butler, n_visits=2, n_detectors=3)
+        butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
+        refs = butler.ingest(*_write(tmp_path / "incoming"), transfer=mode)
+        assert {a.datastore for a in _artifacts(butler, refs)} == {"disk"}
+        assert [butler.get(ref)["detector"] for ref in refs] == [0, 1, 2, 0, 1, 2]
+        assert (butler.verify(refs).ok, butler.verify(refs).problems) == (6, 0)

@@ -304,7 +304,9 @@ def _stage(
             item.path = item.source.uri
             size = mover.unread_size(item.source)
             if size is not None:
-                item.artifact = ArtifactInfo(item.path, item.formatter, item.storage_class, size, None)
+                item.artifact = ArtifactInfo(
+                    item.path, item.formatter, item.storage_class, size, None, datastore=datastore.name
+                )
                 continue
         elif item.mode == "inplace":
             item.path = mover.in_place_key(item.source)
