@@ -373,3 +373,55 @@ def test_ingest_into_a_chain_records_the_file_child_that_holds_each_file(tmp_pat
         assert {a.datastore for a in _artifacts(butler, refs)} == {"disk"}
         assert [butler.get(ref)["detector"] for ref in refs] == [0, 1, 2, 0, 1, 2]
         assert (butler.verify(refs).ok, butler.verify(refs).problems) == (6, 0)
+
+
+def test_on_sqlite_other_writers_are_not_held_up_while_a_batch_copies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registry transaction starts once the batch is staged: a slow copy never holds SQLite's write lock."""
+    import sqlite3
+    import threading
+    import time
+
+    from skybutler.transfer._modes import FileMover
+
+    Butler.create(tmp_path / "repo")
+    with Butler(tmp_path / "repo", run="ingest") as butler:
+        populate_sample(butler, n_visits=2, n_detectors=3)
+        butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
+    files = _write(tmp_path / "incoming")
+    copying, release = threading.Event(), threading.Event()
+    real_bring = FileMover.bring
+
+    def slow_bring(self: FileMover, *args: Any) -> tuple[int, str | None]:
+        copying.set()
+        release.wait(30)  # a large file still being copied
+        return real_bring(self, *args)
+
+    monkeypatch.setattr(FileMover, "bring", slow_bring)
+    outcome: list[Any] = []
+
+    def ingest() -> None:
+        with Butler(tmp_path / "repo", run="ingest") as butler:
+            try:
+                outcome.append(butler.ingest(*files, transfer="copy"))
+            except Exception as exc:
+                outcome.append(exc)
+
+    worker = threading.Thread(target=ingest)
+    worker.start()
+    try:
+        assert copying.wait(30)
+        time.sleep(0.5)  # time for the ingest to reach its transaction, had it started one before the copies end
+        other = sqlite3.connect(tmp_path / "repo" / "registry.sqlite3", timeout=0.2)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another writer takes the write lock at once
+            other.rollback()
+        finally:
+            other.close()
+    finally:
+        release.set()
+        worker.join(60)
+    (refs,) = outcome
+    assert isinstance(refs, list)
+    assert len(refs) == len(files)

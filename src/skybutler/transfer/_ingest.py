@@ -190,6 +190,12 @@ def run_ingest(
             batch = items[start : start + batch_size]
             try:
                 copying = _stage(pool, n_workers, mover, datastore, batch)
+                if registry.db.dialect == "sqlite":
+                    # One writer at a time: registering while a batch copies would hold the write lock for
+                    # the whole copy (minutes for a batch of raws), stalling every other writer past its
+                    # busy timeout.  The copies finish first; PostgreSQL's writers do not wait on each other.
+                    _finish_staging(datastore, batch, copying)
+                    copying = []
                 _register(registry, datastore, batch, records if start == 0 else (), planner.runs, copying)
             except BaseException:
                 if done == 0:  # nothing of this call is registered: the runs it made go too
@@ -379,6 +385,17 @@ def _promote(
 
     for _ in pool.map(work, _chunks(todo, workers)):
         pass
+
+
+def _finish_staging(
+    datastore: FileDatastore, batch: Sequence[IngestItem], copying: Sequence[Future[list[BaseException]]]
+) -> None:
+    """Wait for a batch's files to be staged; on any failure remove them all and raise the first."""
+    try:
+        _wait(copying)
+    except BaseException:
+        _abort(datastore, batch, copying)
+        raise
 
 
 def _abort(
