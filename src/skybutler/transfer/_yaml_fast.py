@@ -51,6 +51,10 @@ _SPECIAL = frozenset(
     ["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", ".inf", ".nan", "-.inf", "+.inf", ""]
 )
 _UUID = re.compile(r"!uuid '([0-9a-fA-F-]{32,36})'\Z")
+#: An anchor or an alias (``&name``, ``*name``): such documents are read by PyYAML whole.
+_ANCHOR = re.compile(r"(?m)(?:^|[\s:-])[&*][A-Za-z0-9_-]+")
+#: A line of ``data`` that is not empty and starts with none of " ", "- ", "#": not a plain list of entries.
+_OUTSIDE = re.compile(r"(?m)^(?:[^ #\n-]|-(?! ))")
 
 
 class _IrregularError(Exception):
@@ -223,11 +227,12 @@ def load_document(text: str | bytes, source: str, *, defer_datasets: bool = Fals
     """
     as_text = text.decode() if isinstance(text, bytes) else text
     head, sep, body = as_text.partition("\ndata:\n")
-    if not sep or "\t" in body or re.search(r"(?m)(?:^|[\s:-])[&*][A-Za-z0-9_-]+", body):
+    anchors = ("&" in body or "*" in body) and _ANCHOR.search(body)  # the regex is slow; most files have neither
+    if not sep or "\t" in body or anchors:
         return load_export(text, source)  # another layout, tabs, or anchors and aliases: PyYAML reads it whole
     lines = body.split("\n")
     starts = [k for k, line in enumerate(lines) if line.startswith("- ")]
-    if not starts or any(line and not line.startswith((" ", "- ", "#")) for line in lines[: starts[0]] + lines):
+    if not starts or _OUTSIDE.search(body):
         return load_export(text, source)
     document = load_export(head + "\ndata: []\n", source)
     if not isinstance(document, dict):
