@@ -16,6 +16,9 @@ from skybutler.testing.fixtures import POSTGRES_URL, fresh_schema
 
 RegistryFactory = Callable[..., Registry]
 
+#: Every migration, oldest first.
+REVISIONS = ["0001", "0002", "0003_dataset_type_format", "0004_datastore_name", "0005_pg_fk_checks"]
+
 
 def _set_stamp(registry: Registry, version: str | None) -> None:
     with registry.db.transaction() as conn:
@@ -122,8 +125,8 @@ def test_migrate_dry_run_on_a_current_registry_has_nothing_pending(registry: Reg
 
 def test_migrate_applies_what_is_pending(registry: Registry, open_registry: RegistryFactory) -> None:
     _set_stamp(registry, None)
-    assert migrate(registry.db, dry_run=True) == ["0001", "0002", "0003_dataset_type_format", "0004_datastore_name"]
-    assert migrate(registry.db) == ["0001", "0002", "0003_dataset_type_format", "0004_datastore_name"]
+    assert migrate(registry.db, dry_run=True) == REVISIONS
+    assert migrate(registry.db) == REVISIONS
     assert migrate(registry.db, dry_run=True) == []
     assert open_registry().attributes()["schema_version"] == SCHEMA_VERSION
 
@@ -151,7 +154,7 @@ def test_migration_0002_adds_partial_data_id_indexes_to_old_tags_tables(
     _set_stamp(registry, "0001")
     with pytest.raises(MigrationRequiredError, match="skybutler migrate"):
         open_registry()
-    assert migrate(registry.db) == ["0002", "0003_dataset_type_format", "0004_datastore_name"]
+    assert migrate(registry.db) == REVISIONS[1:]
     assert f"{table}_visit" in _index_names(registry, table)
     reopened = open_registry()
     assert reopened.attributes()["schema_version"] == SCHEMA_VERSION
@@ -185,9 +188,9 @@ def test_migration_0003_adds_the_dataset_type_format_column(
     with pytest.raises(MigrationRequiredError, match="skybutler migrate") as info:
         open_registry()
     assert "version 0002" in str(info.value)
-    assert migrate(registry.db, dry_run=True) == ["0003_dataset_type_format", "0004_datastore_name"]
+    assert migrate(registry.db, dry_run=True) == REVISIONS[2:]
     assert "format" not in _columns(registry, "dataset_type")  # a dry run changes nothing
-    assert migrate(registry.db) == ["0003_dataset_type_format", "0004_datastore_name"]
+    assert migrate(registry.db) == REVISIONS[2:]
     assert "format" in _columns(registry, "dataset_type")
     reopened = open_registry()
     assert reopened.attributes()["schema_version"] == SCHEMA_VERSION
@@ -203,7 +206,7 @@ def test_migration_0003_downgrade_drops_the_column(registry: Registry, open_regi
     _downgrade(registry, "0002")
     assert "format" not in _columns(registry, "dataset_type")
     assert registry.attributes()["schema_version"] == "0002"
-    assert migrate(registry.db) == ["0003_dataset_type_format", "0004_datastore_name"]
+    assert migrate(registry.db) == REVISIONS[2:]
     assert "format" in _columns(registry, "dataset_type")
     assert open_registry().attributes()["schema_version"] == SCHEMA_VERSION
 
@@ -251,10 +254,10 @@ def test_migration_0004_records_which_datastore_holds_each_artifact(
     with pytest.raises(MigrationRequiredError, match="skybutler migrate"):
         open_registry()
 
-    assert migrate(registry.db) == ["0003_dataset_type_format", "0004_datastore_name"]
+    assert migrate(registry.db) == REVISIONS[2:]
     assert _primary_key(registry, "datastore_record") == ["dataset_id", "component", "datastore"]
     reopened = open_registry()
-    assert reopened.attributes()["schema_version"] == "0004_datastore_name"
+    assert reopened.attributes()["schema_version"] == SCHEMA_VERSION
     row = reopened.datasets.find(stored, [run.id], ("Cam",))
     assert row is not None
     assert [(a.path, a.datastore) for a in row.artifacts] == [("run/meta/Cam.json", "")]

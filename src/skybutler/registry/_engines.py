@@ -85,6 +85,15 @@ class Database:
         except sa.exc.OperationalError as exc:
             raise StorageError(f"Cannot connect to the registry database {parsed!r}: {exc.orig}") from None
 
+    @property
+    def runs_in_server(self) -> bool:
+        """Whether statements run in a server process (PostgreSQL), not in this one (SQLite).
+
+        Then a thread waiting for a statement leaves the client's CPU free: bulk writers can prepare the next
+        batch meanwhile (an import parses the next part of its file while the server checks keys).
+        """
+        return self.dialect != "sqlite"
+
     # -- connection set-up ----------------------------------------------------------------------------------
     def _sqlite_connect(self, dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
@@ -138,6 +147,24 @@ class Database:
             raise ConflictError(f"The registry refused the change: {exc.orig}") from None
         except sa.exc.DBAPIError as exc:
             raise StorageError(f"The registry could not commit: {exc.orig}") from None
+
+    @contextmanager
+    def savepoint(self) -> Iterator[sa.Connection]:
+        """Inside a transaction: if the block raises, undo only its statements, so the transaction goes on.
+
+        PostgreSQL refuses every statement of a transaction after one fails; a caller that explains a refused
+        insert with more queries (which record is missing) needs the savepoint to run them.
+        """
+        if not self._depth:
+            raise AssertionError("savepoint() is for use inside transaction()")
+        nested = self.conn.begin_nested()
+        try:
+            yield self.conn
+        except BaseException:
+            if nested.is_active:
+                nested.rollback()
+            raise
+        nested.commit()
 
     def _begin(self) -> sa.RootTransaction:
         for attempt in range(5):

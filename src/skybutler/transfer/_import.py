@@ -7,6 +7,11 @@
    tags, certifications.
 4. Promote the staged files.  On any failure in 2-3 the staged files are deleted, the transaction rolled
    back and the in-memory caches dropped: the repository is as it was.
+
+On PostgreSQL a registry-only import overlaps the client's work with the server's: the ``dataset`` entries
+are left unparsed in step 1, and in step 3 one thread parses and checks each entry while another inserts the
+one before, the server checking its foreign keys (most of the server's time) on its own CPU.  A malformed
+entry then fails inside the transaction, which is rolled back: still nothing is imported.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import time
 import uuid
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +42,7 @@ from skybutler.formatters import formatters
 from skybutler.registry import CollectionType, NewDataset
 from skybutler.registry._collection_ops import associate, certify
 from skybutler.transfer._artifact_files import ExportFiles, check_transfer, stage_file
-from skybutler.transfer._import_plan import DatasetEntry, ImportPlan, read_plan
+from skybutler.transfer._import_plan import DatasetEntry, ImportPlan, dataset_parts, read_datasets, read_plan
 from skybutler.transfer._nogc import gc_paused
 from skybutler.transfer._yaml_fast import load_document
 from skybutler.transfer._yaml_format import REFERENCE_FORMATTERS, format_error
@@ -122,10 +128,13 @@ def import_export(
             found = registry.dataset_types.find(name)
             return None if found is None else found.dataset_type
 
+        # Registry-only imports on a database server parse dataset entries while inserting (see above).
+        deferred: list[tuple[int, Any]] | None = [] if files is None and registry.db.runs_in_server else None
         with gc_paused():  # several objects per dataset live until the end: see _nogc
-            plan = read_plan(load_document(text, source), source, text, registry.universe, registered)
+            document = load_document(text, source, defer_datasets=deferred is not None)
+            plan = read_plan(document, source, text, registry.universe, registered, deferred=deferred)
             report = ImportReport(source, notes=list(plan.notes))
-            _Importer(butler, plan, text, files, mode, skip_existing, progress, report).run()
+            _Importer(butler, plan, text, files, mode, skip_existing, progress, report, deferred).run()
     finally:
         if archive is not None:
             archive.close()
@@ -144,8 +153,11 @@ class _Importer:
         skip_existing: bool,
         progress: Progress | None,
         report: ImportReport,
+        deferred: list[tuple[int, Any]] | None = None,
     ) -> None:
         self.butler = butler
+        self.deferred = deferred
+        """Dataset entries `read_plan` left for `_stream_datasets` (None: all are in the plan)."""
         self.registry: Registry = butler.registry
         self.datastore = butler.datastore.files("import datasets")
         self.plan = plan
@@ -171,12 +183,11 @@ class _Importer:
                 except SkyButlerError as exc:
                     raise type(exc)(f"{self.plan.source}: dataset type {name!r}: {exc}") from None
         self._drop_existing()
-        total = len(self.plan.datasets)
         try:
             if self.files is not None:
                 self._stage_files()
             else:
-                self._files_in_place()
+                self._files_in_place(list(self.plan.datasets.values()))
             with self.registry.db.transaction():
                 self._apply()
         except BaseException:
@@ -193,6 +204,7 @@ class _Importer:
                 if entry.id in self.staged and entry.path is not None:
                     self.files.remove(entry.path)
         self.butler._forget_search_paths()
+        total = len(self.plan.datasets)
         self.report.datasets = total
         self.report.artifacts = len(self.staged) + len(self.in_place)
         if self.progress is not None:
@@ -202,9 +214,16 @@ class _Importer:
     def _drop_existing(self) -> None:
         """Datasets whose IDs exist: identical ones are skipped (``skip_existing``), others refused."""
         plan = self.plan
-        ids = list(plan.datasets)
-        if not ids or self.registry.datasets.count() == 0:
+        if not plan.datasets or self.registry.datasets.count() == 0:
             return
+        for dataset_id in self._existing(list(plan.datasets.values())):
+            del plan.datasets[dataset_id]
+            self.report.skipped += 1
+
+    def _existing(self, entries: list[DatasetEntry]) -> list[uuid.UUID]:
+        """The IDs of ``entries`` already registered, identical (to skip); a `ConflictError` for any other."""
+        by_id = {e.id: e for e in entries}
+        ids = list(by_id)
         d = self.registry.tables.dataset
         found: dict[uuid.UUID, tuple[int, int]] = {}
         with self.registry.db.transaction(write=False) as conn:
@@ -220,21 +239,20 @@ class _Importer:
             stored = self.registry.dataset_types.by_id(type_id)
             values.update((row.id, row.values) for row in self.registry.datasets.by_ids([stored], group))
         for dataset_id, (type_id, run_id) in found.items():
-            entry = plan.datasets[dataset_id]
+            entry = by_id[dataset_id]
             type_name = self.registry.dataset_types.by_id(type_id).dataset_type.name
             run = self.registry.collections.by_id(run_id).name
             if (type_name, run, values.get(dataset_id)) != (entry.dataset_type, entry.run, entry.values):
                 raise ConflictError(
-                    f"{plan.source} {'.'.join(map(str, entry.location))}: dataset {dataset_id} already exists here "
-                    f"with other contents ({type_name} in {run!r}); nothing was imported."
+                    f"{self.plan.source} {'.'.join(map(str, entry.location))}: dataset {dataset_id} already exists "
+                    f"here with other contents ({type_name} in {run!r}); nothing was imported."
                 )
             if not self.skip_existing:
                 raise ConflictError(
                     f"Dataset {dataset_id} ({entry.dataset_type} in {entry.run!r}) is already in the repository; "
                     "pass skip_existing=True to import the rest (nothing was imported)."
                 )
-            del plan.datasets[dataset_id]
-            self.report.skipped += 1
+        return list(found)
 
     # -- files ---------------------------------------------------------------------------------------------
     def _formatter(self, entry: DatasetEntry, dataset_type: DatasetType) -> str:
@@ -291,11 +309,11 @@ class _Importer:
             if self.progress is not None and (n % 100 == 0 or n + 1 == len(entries)):
                 self.progress("files", n + 1, len(entries))
 
-    def _files_in_place(self) -> None:
+    def _files_in_place(self, entries: list[DatasetEntry]) -> None:
         """Registry-only import: a dataset whose exported path exists in this datastore gets that file recorded."""
         transport = self.datastore.transport
         algorithm = self.datastore.config.checksum
-        for entry in self.plan.datasets.values():
+        for entry in entries:
             if entry.path is None or not transport.exists(entry.path):
                 continue
             dataset_type = self._dataset_type(entry.dataset_type)
@@ -328,7 +346,10 @@ class _Importer:
                 registry.collections.set_chain(name, children)
             except SkyButlerError as exc:
                 raise type(exc)(f"{plan.source}: chain {name!r}: {exc}") from None
-        self._datasets()
+        if self.deferred is None:
+            self._datasets(list(self.plan.datasets.values()))
+        else:
+            self._stream_datasets(self.deferred)
         refs = self._refs_for_associations()
         for collection, tags in plan.tagged.items():
             self._check_kind(collection, CollectionType.TAGGED)
@@ -388,31 +409,87 @@ class _Importer:
                 out.update((r.dataset_id, r.valid) for r in rows if r.recorded.end is None)
         return out
 
-    def _datasets(self) -> None:
+    def _datasets(self, entries: list[DatasetEntry]) -> None:
+        """Insert ``entries`` (each group of one type and run in one go), reporting progress."""
         registry = self.registry
         groups: dict[tuple[str, str], list[DatasetEntry]] = {}
-        for entry in self.plan.datasets.values():
+        for entry in entries:
             groups.setdefault((entry.dataset_type, entry.run), []).append(entry)
-        done, total = 0, len(self.plan.datasets)
-        for (type_name, run), entries in groups.items():
+        done, total = 0, len(entries)
+        for (type_name, run), group in groups.items():
             stored = registry.dataset_types.get(type_name)
             run_record = registry.collections.get(run)
             new = []
-            for e in entries:
+            for e in group:
                 staged = self.staged.get(e.id)
                 new.append(NewDataset(e.id, e.values, self.in_place.get(e.id) if staged is None else staged.artifact))
             try:
-                with registry.db.transaction():
+                with registry.db.transaction(), registry.db.savepoint():  # the explanation below queries
                     registry.datasets.insert(stored, run_record.id, new)
             except (sa.exc.IntegrityError, ConflictError) as exc:
-                coords = [DataCoordinate.from_required(stored.dataset_type.dimensions, e.values) for e in entries]
+                coords = [DataCoordinate.from_required(stored.dataset_type.dimensions, e.values) for e in group]
                 if not isinstance(exc, sa.exc.IntegrityError):
                     raise ConflictError(f"{self.plan.source}: {type_name} datasets in {run!r}: {exc}") from None
                 explained = registry.explain_insert_failure(stored, run_record, coords, exc)
                 raise type(explained)(f"{self.plan.source}: {explained} Nothing was imported.") from None
-            done += len(entries)
-            if self.progress is not None:
+            done += len(group)
+            if self.progress is not None and self.deferred is None:
                 self.progress("datasets", done, total)
+
+    def _stream_datasets(self, deferred: list[tuple[int, Any]]) -> None:
+        """Parse and check each deferred ``dataset`` entry while a second thread inserts the previous one.
+
+        Only one thread uses the database at a time: the reader's look-ups of dataset types the file lacks go
+        through the inserting thread too.  The inserting thread is drained before an error leaves, so the
+        transaction is rolled back with no statement in flight.
+        """
+        registry = self.registry
+        check_existing = registry.datasets.count() > 0
+        universe = registry.universe
+
+        def insert(entries: list[DatasetEntry]) -> list[uuid.UUID]:
+            skipped = self._existing(entries) if check_existing else []
+            if skipped:
+                gone = set(skipped)
+                entries = [e for e in entries if e.id not in gone]
+            self._files_in_place(entries)
+            for run in {e.run for e in entries}:
+                if registry.collections.find(run) is None:  # named only by its datasets
+                    self._collection(run, CollectionType.RUN, None)
+            self._datasets(entries)
+            return skipped
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skybutler-import") as writer:
+
+            def registered(name: str) -> DatasetType | None:
+                found = writer.submit(registry.dataset_types.find, name).result()
+                return None if found is None else found.dataset_type
+
+            running: Future[list[uuid.UUID]] | None = None
+            try:
+                for index, item in deferred:
+                    for part in range(dataset_parts(item)):
+                        entries = read_datasets(self.plan, index, item, part, self.text, universe, registered)
+                        if running is not None:
+                            self._finished(running)
+                        running = writer.submit(insert, entries)
+                if running is not None:
+                    self._finished(running)
+                    running = None
+            finally:
+                if running is not None:  # an error in this thread: let the insert end before the rollback
+                    wait([running])
+            if self.progress is not None:
+                self.progress("datasets", len(self.plan.datasets), len(self.plan.datasets))
+
+    def _finished(self, running: Future[list[uuid.UUID]]) -> None:
+        """Wait for an insert of `_stream_datasets`; drop the datasets it skipped from the plan."""
+        skipped = running.result()
+        for dataset_id in skipped:
+            del self.plan.datasets[dataset_id]
+        self.report.skipped += len(skipped)
+        if self.progress is not None:
+            self.progress("datasets", len(self.plan.datasets), None)
 
     def _refs_for_associations(self) -> dict[uuid.UUID, DatasetRef]:
         wanted: dict[uuid.UUID, tuple[str | int, ...]] = {}

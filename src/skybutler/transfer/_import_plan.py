@@ -9,6 +9,7 @@ not fit the universe, a dataset listed twice with different contents.  Only a pl
 from __future__ import annotations
 
 import datetime
+import itertools
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,12 +21,13 @@ from skybutler.dimensions._elements import coerce_value
 from skybutler.errors import ConfigError, DataIdError, DatasetTypeError, ExportFormatError
 from skybutler.registry import CollectionType
 from skybutler.transfer._universe_compat import Upgrader
+from skybutler.transfer._yaml_fast import DeferredDataset, parse_deferred
 from skybutler.transfer._yaml_format import FORMAT_KEY, Location, format_error
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DataIdValue, DimensionElement, DimensionUniverse
 
-__all__ = ["DatasetEntry", "ImportPlan", "read_plan"]
+__all__ = ["DatasetEntry", "ImportPlan", "dataset_parts", "read_datasets", "read_plan"]
 
 #: Integer dataset IDs of very old exports become UUIDs the way the reference does it (uuid3 in this namespace).
 _INT_ID_NAMESPACE = uuid.UUID("4d4851f4-2890-4d41-8779-5f38a3f5062b")
@@ -95,6 +97,8 @@ def read_plan(
     text: str | bytes,
     universe: DimensionUniverse,
     registered: Callable[[str], DatasetType | None],
+    *,
+    deferred: list[tuple[int, Any]] | None = None,
 ) -> ImportPlan:
     """Check an export document against ``universe`` and return what it asks to import.
 
@@ -108,6 +112,9 @@ def read_plan(
         The repository's universe: records are upgraded to it from the file's universe version.
     registered
         Looks up a dataset type already in the repository (datasets may refer to one the file lacks).
+    deferred
+        If given, the ``dataset`` entries (``(position in data, entry)``, which may be a `DeferredDataset`)
+        are appended to it unread, for `read_datasets`; the plan has everything else.
 
     Raises
     ------
@@ -130,9 +137,12 @@ def read_plan(
             f"{universe.namespace!r} version {universe.version}: records were read as they are"
         )
     data = r.get(document, "data", list, ())
-    pending: list[tuple[int, Mapping[str, Any]]] = []
+    pending: list[tuple[int, Any]] = []  # a mapping, or a DeferredDataset
     for i, item in enumerate(data):
         loc = ("data", i)
+        if isinstance(item, DeferredDataset):
+            pending.append((i, item))
+            continue
         if not isinstance(item, Mapping):
             raise r.error(loc, f"each entry of data is a mapping with a 'type'; got {item!r}.")
         kind = r.get(item, "type", str, loc)
@@ -157,9 +167,43 @@ def read_plan(
     for element, extra in upgrader.extra.items():
         plan.records.setdefault(element, [])[:0] = [DimensionRecord.from_dict(universe[element], e) for e in extra]
     plan.notes += upgrader.notes
+    if deferred is not None:
+        deferred += pending
+        return plan
     for i, item in pending:
-        _datasets(r, plan, item, ("data", i))
+        for part in range(dataset_parts(item)):
+            read_datasets(plan, i, item, part, text, universe, registered)
     return plan
+
+
+def read_datasets(
+    plan: ImportPlan,
+    index: int,
+    item: Any,
+    part: int,
+    text: str | bytes,
+    universe: DimensionUniverse,
+    registered: Callable[[str], DatasetType | None],
+) -> list[DatasetEntry]:
+    """Check part ``part`` of a ``dataset`` entry `read_plan` deferred; add its datasets to ``plan``, return them.
+
+    Raises
+    ------
+    ExportFormatError
+        As `read_plan`, for this part of the entry.
+    """
+    r = _Reader(plan.source, text, universe, registered)
+    before = len(plan.datasets)
+    if isinstance(item, DeferredDataset):
+        _datasets(r, plan, parse_deferred(item, part, text, plan.source), ("data", index), item.parts[part][1])
+    else:
+        _datasets(r, plan, item, ("data", index))
+    return list(itertools.islice(plan.datasets.values(), before, None))
+
+
+def dataset_parts(item: Any) -> int:
+    """How many parts `read_datasets` reads a deferred ``dataset`` entry in."""
+    return len(item.parts) if isinstance(item, DeferredDataset) else 1
 
 
 def _version(r: _Reader, document: Mapping[str, Any]) -> str:
@@ -347,7 +391,8 @@ def _associations(r: _Reader, plan: ImportPlan, item: Mapping[str, Any], loc: Lo
 
 
 # -- datasets -------------------------------------------------------------------------------------------------
-def _datasets(r: _Reader, plan: ImportPlan, item: Mapping[str, Any], loc: Location) -> None:
+def _datasets(r: _Reader, plan: ImportPlan, item: Mapping[str, Any], loc: Location, first: int = 0) -> None:
+    """Add the datasets of a ``dataset`` entry (or of its records from ``first`` on: a deferred part)."""
     name = r.get(item, "dataset_type", str, loc)
     run = r.get(item, "run", str, loc)
     dataset_type = plan.dataset_types.get(name) or r.registered(name)
@@ -389,9 +434,9 @@ def _datasets(r: _Reader, plan: ImportPlan, item: Mapping[str, Any], loc: Locati
                     dataset_id = ids[0]
                     if dataset_id not in datasets:
                         datasets[dataset_id] = DatasetEntry(dataset_id, name, run, values, path, formatter,
-                                                            (*loc, "records", j))  # fmt: skip
+                                                            (*loc, "records", first + j))  # fmt: skip
                         continue
-        _dataset_record(r, plan, dataset_type, run, required, specs, known, rec, (*loc, "records", j))
+        _dataset_record(r, plan, dataset_type, run, required, specs, known, rec, (*loc, "records", first + j))
 
 
 def _dataset_record(

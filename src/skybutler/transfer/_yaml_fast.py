@@ -34,7 +34,15 @@ import yaml
 
 from skybutler.transfer._yaml_format import ExportLoader, load_export
 
-__all__ = ["DatasetBlock", "dataset_entry_text", "load_document", "scalar_text", "write_document"]
+__all__ = [
+    "DatasetBlock",
+    "DeferredDataset",
+    "dataset_entry_text",
+    "load_document",
+    "parse_deferred",
+    "scalar_text",
+    "write_document",
+]
 
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
 _PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./+-]*(?: [A-Za-z0-9_./+-]+)*\Z")
@@ -43,6 +51,10 @@ _SPECIAL = frozenset(
     ["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", ".inf", ".nan", "-.inf", "+.inf", ""]
 )
 _UUID = re.compile(r"!uuid '([0-9a-fA-F-]{32,36})'\Z")
+#: An anchor or an alias (``&name``, ``*name``): such documents are read by PyYAML whole.
+_ANCHOR = re.compile(r"(?m)(?:^|[\s:-])[&*][A-Za-z0-9_-]+")
+#: A line of ``data`` that is not empty and starts with none of " ", "- ", "#": not a plain list of entries.
+_OUTSIDE = re.compile(r"(?m)^(?:[^ #\n-]|-(?! ))")
 
 
 class _IrregularError(Exception):
@@ -127,33 +139,117 @@ def _dataset_entry(lines: list[str]) -> dict[str, Any]:
     return entry
 
 
-def load_document(text: str | bytes, source: str) -> Any:
-    """Parse an export document; the same result as `load_export`, faster for many datasets."""
+class DeferredDataset:
+    """A ``- type: dataset`` entry of ``data`` left unparsed by `load_document` (``defer_datasets=True``).
+
+    A big entry in the regular layout is cut into parts of `PART` records, each the entry's header and some
+    of its records (itself a valid entry).  An import on PostgreSQL parses each part with `parse_deferred`
+    while the server checks the datasets of the part before (see `skybutler.transfer._import`).
+    """
+
+    __slots__ = ("index", "parts")
+
+    def __init__(self, index: int, parts: list[tuple[list[str], int, int | None]]) -> None:
+        self.index = index
+        """Position of the entry in ``data``."""
+        self.parts = parts
+        """``(lines, first record, records or None for all)`` of each part."""
+
+
+#: Records per part of a `DeferredDataset`: enough that a part's statements cost little beside its rows,
+#: few enough that the server starts early and the client's parsing hides behind the server's checks.
+PART = 2000
+
+
+def _deferred(index: int, chunk: list[str]) -> DeferredDataset:
+    """A dataset entry cut into parts of `PART` records (one part if its layout is not regular)."""
+    whole = DeferredDataset(index, [(chunk, 0, None)])
+    head = 1
+    while head < len(chunk) and chunk[head].startswith(("  dataset_type: ", "  run: ")):
+        head += 1
+    if head != 3 or head >= len(chunk) or chunk[head] != "  records:":
+        return whole
+    header = chunk[: head + 1]
+    starts = []
+    for k in range(head + 1, len(chunk)):
+        line = chunk[k]
+        if line == "  - dataset_id:":
+            starts.append(k)
+        elif not line.startswith("    "):
+            return whole
+    if len(starts) <= PART or starts[0] != head + 1:
+        return whole
+    bounds = [*starts[::PART], len(chunk)]
+    parts: list[tuple[list[str], int, int | None]] = [
+        (header + chunk[begin:end], n * PART, min(PART, len(starts) - n * PART))
+        for n, (begin, end) in enumerate(itertools.pairwise(bounds))
+    ]
+    return DeferredDataset(index, parts)
+
+
+_FAILED = object()
+
+
+def _parse_chunk(chunk: list[str]) -> Any:
+    """One top-level entry of ``data``: by the line reader, else by PyYAML, else `_FAILED`."""
+    try:
+        return _dataset_entry(chunk)
+    except _IrregularError:
+        try:
+            (entry,) = yaml.load("\n".join(chunk), Loader=ExportLoader)
+        except (yaml.YAMLError, ValueError, TypeError):
+            return _FAILED
+        return entry
+
+
+def parse_deferred(entry: DeferredDataset, part: int, text: str | bytes, source: str) -> Any:
+    """Part ``part`` of an entry `load_document` deferred, as an entry with those records.
+
+    Raises
+    ------
+    ExportFormatError
+        The part is not valid YAML: the error PyYAML gives for the whole document, with its position.
+    """
+    lines, first, count = entry.parts[part]
+    parsed = _parse_chunk(lines)
+    if parsed is _FAILED:
+        parsed = dict(load_export(text, source)["data"][entry.index])  # raises the whole document's error
+        if count is not None:
+            parsed["records"] = parsed["records"][first : first + count]
+    return parsed
+
+
+def load_document(text: str | bytes, source: str, *, defer_datasets: bool = False) -> Any:
+    """Parse an export document; the same result as `load_export`, faster for many datasets.
+
+    With ``defer_datasets``, entries that start ``- type: dataset`` in the regular layout's first line are
+    left as `DeferredDataset` in ``data``, for `parse_deferred`; a document read whole by PyYAML has none.
+    """
     as_text = text.decode() if isinstance(text, bytes) else text
     head, sep, body = as_text.partition("\ndata:\n")
-    if not sep or "\t" in body or re.search(r"(?m)(?:^|[\s:-])[&*][A-Za-z0-9_-]+", body):
+    anchors = ("&" in body or "*" in body) and _ANCHOR.search(body)  # the regex is slow; most files have neither
+    if not sep or "\t" in body or anchors:
         return load_export(text, source)  # another layout, tabs, or anchors and aliases: PyYAML reads it whole
     lines = body.split("\n")
     starts = [k for k, line in enumerate(lines) if line.startswith("- ")]
-    if not starts or any(line and not line.startswith((" ", "- ", "#")) for line in lines[: starts[0]] + lines):
+    if not starts or _OUTSIDE.search(body):
         return load_export(text, source)
     document = load_export(head + "\ndata: []\n", source)
     if not isinstance(document, dict):
         return load_export(text, source)
     entries: list[Any] = []
     bounds = [*starts, len(lines)]
-    for start, end in itertools.pairwise(bounds):
+    for index, (start, end) in enumerate(itertools.pairwise(bounds)):
         chunk = lines[start:end]
         while chunk and not chunk[-1].strip():
             chunk.pop()
-        try:
-            entries.append(_dataset_entry(chunk))
-        except _IrregularError:
-            try:
-                (entry,) = yaml.load("\n".join(chunk), Loader=ExportLoader)
-            except (yaml.YAMLError, ValueError, TypeError):
-                return load_export(text, source)  # the whole document gives the right error position
-            entries.append(entry)
+        if defer_datasets and chunk[0] == "- type: dataset":
+            entries.append(_deferred(index, chunk))
+            continue
+        entry = _parse_chunk(chunk)
+        if entry is _FAILED:
+            return load_export(text, source)  # the whole document gives the right error position
+        entries.append(entry)
     document["data"] = entries
     return document
 
