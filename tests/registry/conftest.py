@@ -118,3 +118,15 @@ def sample(registry: Registry) -> Registry:
         "visit", [make_visit(v, "Cam-r" if v % 2 else "Cam-g", exposure_time=30.0) for v in range(6)]
     )
     return registry
+
+
+def downgrade(registry: Registry, revision: str) -> None:
+    """Run the schema migrations of ``registry`` down to ``revision`` (Alembic), in one transaction."""
+    from alembic import command
+
+    from skybutler.registry._migrate import _config
+
+    config = _config()
+    with registry.db.transaction() as conn:
+        config.attributes["connection"] = conn  # type: ignore[attr-defined]
+        command.downgrade(config, revision)  # type: ignore[arg-type]

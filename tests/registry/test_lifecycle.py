@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from tests.registry.conftest import downgrade
 
 from skybutler.dimensions import DimensionUniverse
 from skybutler.errors import ConfigError, ConflictError, MigrationRequiredError
@@ -203,23 +204,12 @@ def test_migration_0003_adds_the_dataset_type_format_column(
 
 
 def test_migration_0003_downgrade_drops_the_column(registry: Registry, open_registry: RegistryFactory) -> None:
-    _downgrade(registry, "0002")
+    downgrade(registry, "0002")
     assert "format" not in _columns(registry, "dataset_type")
     assert registry.attributes()["schema_version"] == "0002"
     assert migrate(registry.db) == REVISIONS[2:]
     assert "format" in _columns(registry, "dataset_type")
     assert open_registry().attributes()["schema_version"] == SCHEMA_VERSION
-
-
-def _downgrade(registry: Registry, revision: str) -> None:
-    from alembic import command
-
-    from skybutler.registry._migrate import _config
-
-    config = _config()
-    with registry.db.transaction() as conn:
-        config.attributes["connection"] = conn  # type: ignore[attr-defined]
-        command.downgrade(config, revision)  # type: ignore[arg-type]
 
 
 def _primary_key(registry: Registry, table: str) -> list[str]:
@@ -247,7 +237,7 @@ def test_migration_0004_records_which_datastore_holds_each_artifact(
     registry.datasets.insert(stored, other.id, [gone])
     registry.datasets.remove([gone.id])  # leaves a trash row to carry over
     # a repository of revision 0002: no datastore column, the old primary key
-    _downgrade(registry, "0002")
+    downgrade(registry, "0002")
     assert "datastore" not in _columns(registry, "datastore_record")
     assert "datastore" not in _columns(registry, "trash")
     assert _primary_key(registry, "datastore_record") == ["dataset_id", "component"]
@@ -283,7 +273,7 @@ def test_downgrade_from_0004_refuses_while_a_child_holds_artifacts(registry: Reg
     artifact = ArtifactInfo("id", "memory", "StructuredDataDict", 0, None, datastore="scratch")
     registry.datasets.insert(registry.dataset_types.get("meta"), run.id, [NewDataset(uuid.uuid4(), ("Cam",), artifact)])
     with pytest.raises(ConflictError, match="name a child of a chained datastore"):
-        _downgrade(registry, "0003_dataset_type_format")
+        downgrade(registry, "0003_dataset_type_format")
     assert "datastore" in _columns(registry, "datastore_record")
 
 

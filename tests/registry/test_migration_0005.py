@@ -7,11 +7,12 @@ from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
+from tests.registry.conftest import downgrade
 
 from skybutler.datasets import DatasetType
 from skybutler.errors import MigrationRequiredError
 from skybutler.registry import SCHEMA_VERSION, CollectionType, NewDataset, Registry
-from skybutler.registry._migrate import _config, migrate
+from skybutler.registry._migrate import migrate
 
 RegistryFactory = Callable[..., Registry]
 Key = tuple[tuple[str, ...], str]
@@ -33,15 +34,6 @@ KEYS_0005 = {
 }
 
 
-def _downgrade(registry: Registry, revision: str) -> None:
-    from alembic import command
-
-    config = _config()
-    with registry.db.transaction() as conn:
-        config.attributes["connection"] = conn  # type: ignore[attr-defined]
-        command.downgrade(config, revision)  # type: ignore[arg-type]
-
-
 def _keys(registry: Registry, table: str) -> set[Key]:
     with registry.db.transaction(write=False) as conn:
         found = sa.inspect(conn).get_foreign_keys(table)
@@ -55,8 +47,11 @@ def _unique(registry: Registry, table: str) -> list[list[str | None]]:
         return out + [ix["column_names"] for ix in inspector.get_indexes(table) if ix["unique"]]
 
 
-def _populate(registry: Registry) -> tuple[str, uuid.UUID]:
+@pytest.fixture
+def populated(registry: Registry) -> tuple[str, uuid.UUID]:
     """One ``calexp`` dataset of Cam, visit 1, detector 2 in run ``run``: the tags table's name, the dataset ID."""
+    if "visit" not in registry.universe:
+        pytest.skip("needs visit and detector")
     registry.insert_dimension_records("instrument", [{"name": "Cam"}])
     registry.insert_dimension_records("band", [{"name": "r"}])
     registry.insert_dimension_records("physical_filter", [{"instrument": "Cam", "name": "Cam-r", "band": "r"}])
@@ -82,14 +77,12 @@ def _insert_tag(registry: Registry, table: str, values: dict[str, object]) -> No
 
 
 def test_upgrade_from_0004_folds_and_drops_keys_and_keeps_the_data(
-    registry: Registry, open_registry: RegistryFactory
+    registry: Registry, open_registry: RegistryFactory, populated: tuple[str, uuid.UUID]
 ) -> None:
-    if "visit" not in registry.universe:
-        pytest.skip("needs visit and detector")
-    table, dataset_id = _populate(registry)
+    table, dataset_id = populated
     assert _keys(registry, table) == KEYS_0005
     assert ["name", "instrument"] in _unique(registry, "visit")
-    _downgrade(registry, "0004_datastore_name")
+    downgrade(registry, "0004_datastore_name")
     assert _keys(registry, table) == KEYS_0004
     assert ["id", "dataset_type_id"] not in _unique(registry, "dataset")
     if registry.db.dialect == "postgresql":  # SQLite keeps its element tables as they are (see the migration)
@@ -113,12 +106,10 @@ def test_upgrade_from_0004_folds_and_drops_keys_and_keeps_the_data(
 
 
 def test_after_the_upgrade_the_keys_still_refuse_what_they_refused(
-    registry: Registry, open_registry: RegistryFactory
+    registry: Registry, open_registry: RegistryFactory, populated: tuple[str, uuid.UUID]
 ) -> None:
-    if "visit" not in registry.universe:
-        pytest.skip("needs visit and detector")
-    table, dataset_id = _populate(registry)
-    _downgrade(registry, "0004_datastore_name")
+    table, dataset_id = populated
+    downgrade(registry, "0004_datastore_name")
     migrate(registry.db)
     reopened = open_registry()
     stored = reopened.dataset_types.get("calexp")
@@ -147,11 +138,9 @@ def test_after_the_upgrade_the_keys_still_refuse_what_they_refused(
         assert conn.execute(sa.text(f'SELECT COUNT(*) FROM "{table}"')).scalar_one() == 0
 
 
-def test_a_tags_row_must_have_its_datasets_type(registry: Registry) -> None:
+def test_a_tags_row_must_have_its_datasets_type(registry: Registry, populated: tuple[str, uuid.UUID]) -> None:
     """New since 0005: the folded key also refuses a tags row whose type is not its dataset's."""
-    if "visit" not in registry.universe:
-        pytest.skip("needs visit and detector")
-    table, dataset_id = _populate(registry)
+    table, dataset_id = populated
     other = DatasetType("other", registry.universe.group(["instrument", "visit", "detector"]), "StructuredDataDict")
     registry.register_dataset_type(other)
     tagged = registry.collections.register("tagged", CollectionType.TAGGED)[0]
@@ -167,11 +156,11 @@ def test_a_tags_row_must_have_its_datasets_type(registry: Registry) -> None:
         _insert_tag(registry, table, values)
 
 
-def test_downgrade_to_0004_restores_its_keys_and_upgrades_again(registry: Registry) -> None:
-    if "visit" not in registry.universe:
-        pytest.skip("needs visit and detector")
-    table, _ = _populate(registry)
-    _downgrade(registry, "0004_datastore_name")
+def test_downgrade_to_0004_restores_its_keys_and_upgrades_again(
+    registry: Registry, populated: tuple[str, uuid.UUID]
+) -> None:
+    table, _ = populated
+    downgrade(registry, "0004_datastore_name")
     assert registry.attributes()["schema_version"] == "0004_datastore_name"
     assert _keys(registry, table) == KEYS_0004
     assert migrate(registry.db) == [SCHEMA_VERSION]
