@@ -383,8 +383,7 @@ def _promote(
             if item.mode == "move":
                 mover.finish(item.mode, item.source)
 
-    for _ in pool.map(work, _chunks(todo, workers)):
-        pass
+    list(pool.map(work, _chunks(todo, workers)))  # waits for every chunk and raises a worker's exception
 
 
 def _finish_staging(
