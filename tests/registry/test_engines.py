@@ -1,12 +1,19 @@
-"""The `Database` wrapper: transactions roll back as a whole, errors are ours, SQLite is set up as documented."""
+"""The `Database` wrapper: transactions roll back as a whole, errors are ours, SQLite is set up as documented,
+and bulk commits leave SQLite's checkpoint to a background thread."""
 
 from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from skybutler.errors import ConflictError
 from skybutler.registry import Registry
+from skybutler.registry._engines import _BULK_ROWS
 
 
 class AbortError(Exception):
@@ -92,3 +99,67 @@ def test_connections_are_set_up_as_documented(registry: Registry) -> None:
             assert conn.execute(sa.text("SHOW search_path")).scalar() == db.schema
         tables = set(sa.inspect(conn).get_table_names())
     assert {"butler_attributes", "alembic_version", "collection", "dataset", "band", "visit"} <= tables
+
+
+def _bulk_bands(registry: Registry, n: int, *, fail: bool = False, prefix: str = "b") -> list[str]:
+    """Insert ``n`` bands with `insert_many` in one transaction; return the SQL the connection ran for it."""
+    db = registry.db
+    band = registry.dimension_tables["band"]
+    statements: list[str] = []
+    raw = db.conn.connection.driver_connection if db.dialect == "sqlite" else None
+    if raw is not None:
+        raw.set_trace_callback(statements.append)
+    try:
+        with db.transaction() as conn:
+            db.insert_many(conn, band, ("name",), [(f"{prefix}{i}",) for i in range(n)])
+            if fail:
+                raise AbortError
+    finally:
+        if raw is not None:
+            raw.set_trace_callback(None)
+    return [s for s in statements if "wal_autocheckpoint" in s or s in ("COMMIT", "ROLLBACK")]
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_bulk_commit_leaves_its_sqlite_checkpoint_to_a_background_thread(registry: Registry) -> None:
+    db = registry.db
+    statements = _bulk_bands(registry, _BULK_ROWS)
+    assert len(_bands(registry)) == _BULK_ROWS
+    if db.dialect != "sqlite":  # the server checkpoints on its own
+        assert db.background_checkpoints == 0
+        return
+    # SQLite's inline checkpoint is off for the commit only, and the thread runs one afterwards.
+    assert statements == ["PRAGMA wal_autocheckpoint = 0", "COMMIT", "PRAGMA wal_autocheckpoint = 1000"]
+    assert _wait_for(lambda: db.background_checkpoints >= 1)
+    with db.transaction(write=False) as conn:
+        assert conn.execute(sa.text("PRAGMA wal_autocheckpoint")).scalar() == 1000
+
+
+def test_small_and_failed_transactions_keep_sqlites_own_checkpoint(registry: Registry) -> None:
+    db = registry.db
+    assert _bulk_bands(registry, 10) == (["COMMIT"] if db.dialect == "sqlite" else [])
+    with pytest.raises(AbortError):
+        _bulk_bands(registry, _BULK_ROWS, fail=True, prefix="x")
+    assert len(_bands(registry)) == 10
+    assert db.background_checkpoints == 0
+
+
+def test_close_waits_for_the_background_checkpoint(registry_url: tuple[str, str | None], universe: Any) -> None:
+    url, schema = registry_url
+    registry = Registry.create(url, universe=universe, schema=schema)
+    _bulk_bands(registry, _BULK_ROWS)
+    registry.close()
+    assert not [t for t in threading.enumerate() if t.name == "skybutler-checkpoint" and t.is_alive()]
+    reopened = Registry.open(url, schema=schema)
+    try:
+        assert len(_bands(reopened)) == _BULK_ROWS
+    finally:
+        reopened.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -26,7 +27,70 @@ __all__ = ["Database", "normalize_url"]
 _SHAPES = 500
 """Compiled statement shapes kept per connection."""
 _UNSEEN = object()
+_AUTO_CHECKPOINT = 1000
+"""SQLite's default inline checkpoint threshold (pages of write-ahead log), restored after a bulk commit."""
+_BULK_ROWS = 2000
+"""Rows inserted in bulk from which a SQLite transaction leaves its checkpoint to the background thread."""
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
+
+
+class _Checkpointer:
+    """Runs SQLite's WAL checkpoints on a thread of its own, with its own connection, after bulk commits.
+
+    SQLite checkpoints in the commit that takes the write-ahead log past 1 000 pages: it copies those pages
+    into the database file and, with ``synchronous=NORMAL``, syncs both files, all before the commit returns.
+    After a bulk write (thousands of datasets, several MB of log) that is about a fifth of the call, and
+    none of it needs the writer: a ``PASSIVE`` checkpoint from another connection copies what no reader
+    still needs, beside readers and the next writer.  So bulk transactions switch the inline checkpoint off
+    and leave it to this thread, as PostgreSQL leaves checkpoints to its checkpointer process; small
+    transactions keep SQLite's own.  A checkpoint that cannot finish (busy) is simply taken up again by the
+    next one, or by any connection's inline checkpoint.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._wake = threading.Event()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self.done = 0
+        """Checkpoints run so far (for tests and diagnostics)."""
+
+    def nudge(self) -> None:
+        """Ask for a checkpoint soon (starts the thread on first use, and again in a forked child)."""
+        if self._thread is None or not self._thread.is_alive():
+            self._closing = False
+            self._wake = threading.Event()  # not one another process's thread may have held
+            self._thread = threading.Thread(target=self._run, name="skybutler-checkpoint", daemon=True)
+            self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        wake = self._wake
+        try:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            return  # the writer's own connection checkpoints at its next small commit
+        try:
+            while True:
+                wake.wait()
+                wake.clear()
+                if self._closing:
+                    return
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    continue  # left to the next checkpoint
+                self.done += 1
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        """Stop the thread once its checkpoint (if one runs) is done."""
+        if self._thread is not None:
+            self._closing = True
+            self._wake.set()
+            self._thread.join()
+            self._thread = None
 
 
 def normalize_url(url: str) -> str:
@@ -59,6 +123,9 @@ class Database:
         self.busy_timeout = busy_timeout
         self._immediate = False
         self._depth = 0
+        self._bulk_rows = 0
+        """Rows `insert_many` wrote in the current transaction."""
+        self._checkpointer: _Checkpointer | None = None
         self._compiled: dict[int, tuple[Any, str, tuple[str, ...], dict[str, Any]]] = {}
         self._shapes: OrderedDict[Any, Any] = OrderedDict()
         """Statement cache key → compiled SELECT (or None: not reusable), least recently used first."""
@@ -66,6 +133,8 @@ class Database:
             self.engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
             sa.event.listen(self.engine, "connect", self._sqlite_connect)
             sa.event.listen(self.engine, "begin", self._sqlite_begin)
+            if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+                self._checkpointer = _Checkpointer(parsed.database)
         else:
             if "psycopg" not in self.url.split("://")[0]:
                 raise ConfigError("PostgreSQL registries use psycopg 3: give a postgresql:// URL.")
@@ -94,6 +163,11 @@ class Database:
         """
         return self.dialect != "sqlite"
 
+    @property
+    def background_checkpoints(self) -> int:
+        """SQLite checkpoints run by the background thread so far (see `_Checkpointer`; 0 on PostgreSQL)."""
+        return 0 if self._checkpointer is None else self._checkpointer.done
+
     # -- connection set-up ----------------------------------------------------------------------------------
     def _sqlite_connect(self, dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
@@ -120,8 +194,9 @@ class Database:
     def transaction(self, *, write: bool = True) -> Iterator[sa.Connection]:
         """Run the block in one transaction (nested calls join the outer one).
 
-        Integrity errors become `ConflictError`; other driver errors become `StorageError`, so no driver
-        exception leaks out.
+        On SQLite, a transaction that inserted many rows in bulk (`insert_many`) leaves the checkpoint its
+        commit would run inline to a background thread (see `_Checkpointer`).  Integrity errors become
+        `ConflictError`; other driver errors become `StorageError`, so no driver exception leaks out.
         """
         if self._depth:
             self._depth += 1
@@ -133,20 +208,36 @@ class Database:
         self._immediate = write
         txn = self._begin()
         self._depth = 1
+        self._bulk_rows = 0
+        deferred = False
         try:
-            yield self.conn
-        except BaseException:
+            try:
+                yield self.conn
+            except BaseException:
+                self._depth = 0
+                if txn.is_active:
+                    txn.rollback()
+                raise
             self._depth = 0
-            if txn.is_active:
-                txn.rollback()
-            raise
-        self._depth = 0
-        try:
-            txn.commit()
-        except sa.exc.IntegrityError as exc:
-            raise ConflictError(f"The registry refused the change: {exc.orig}") from None
-        except sa.exc.DBAPIError as exc:
-            raise StorageError(f"The registry could not commit: {exc.orig}") from None
+            if self._bulk_rows >= _BULK_ROWS and self._checkpointer is not None:
+                deferred = True
+                self._auto_checkpoint(0)
+            try:
+                txn.commit()
+            except sa.exc.IntegrityError as exc:
+                raise ConflictError(f"The registry refused the change: {exc.orig}") from None
+            except sa.exc.DBAPIError as exc:
+                raise StorageError(f"The registry could not commit: {exc.orig}") from None
+        finally:
+            if deferred:
+                self._auto_checkpoint(_AUTO_CHECKPOINT)
+        if deferred:
+            assert self._checkpointer is not None
+            self._checkpointer.nudge()
+
+    def _auto_checkpoint(self, pages: int) -> None:
+        """Set SQLite's inline checkpoint threshold on this connection (0: off)."""
+        self.conn.connection.driver_connection.execute(f"PRAGMA wal_autocheckpoint = {pages}")  # type: ignore[union-attr]
 
     @contextmanager
     def savepoint(self) -> Iterator[sa.Connection]:
@@ -321,6 +412,7 @@ class Database:
                 converted.append(values)
             rows = converted  # type: ignore[assignment]
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        self._bulk_rows += len(rows)
         try:
             cursor.executemany(sql, rows)
         except sqlite3.IntegrityError as exc:
@@ -400,6 +492,8 @@ class Database:
         self.lock(conn, f"ddl:{name}")
 
     def close(self) -> None:
-        """Close the connection and dispose of the engine."""
+        """Close the connection and dispose of the engine (after a background checkpoint, if one runs)."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self.conn.close()
         self.engine.dispose()
