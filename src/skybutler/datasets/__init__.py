@@ -11,6 +11,7 @@ from skybutler.datasets._ref import (
     dataset_id_maker,
     make_dataset_id,
     refs_from_rows,
+    trusted_ref,
 )
 from skybutler.datasets._storage_class import StorageClass, storage_classes
 
@@ -25,4 +26,5 @@ __all__ = [
     "make_dataset_id",
     "refs_from_rows",
     "storage_classes",
+    "trusted_ref",
 ]

@@ -109,18 +109,23 @@ class Datasets:
         tid = stored.id
         dims = stored.dataset_type.dimensions.required
         db = self._db
-        keys = db.id_values([n.id for n in new])
+        pairs = list(zip(db.id_values([n.id for n in new]), new, strict=True))
         if db.dialect == "sqlite":  # in key order: each index is then filled in one sweep, not at random
-            order = sorted(range(len(keys)), key=keys.__getitem__)
-            new = [new[i] for i in order]
-            keys = [keys[i] for i in order]
-        dataset_rows = [(k, tid, run_id, now) for k in keys]
-        tag_rows = [(tid, run_id, k, *n.values) for k, n in zip(keys, new, strict=True)]
-        artifact_rows = [
-            (k, a.component, a.datastore, a.path, a.formatter, a.storage_class, a.size, a.checksum)
-            for k, n in zip(keys, new, strict=True)
-            for a in ((n.artifact, *n.copies) if n.artifact is not None else n.copies)
-        ]
+            pairs.sort(key=_first)
+        dataset_rows = [(k, tid, run_id, now) for k, _ in pairs]
+        tag_rows = [(tid, run_id, k, *n.values) for k, n in pairs]
+        if any(n.copies for n in new):
+            artifact_rows = [
+                (k, a.component, a.datastore, a.path, a.formatter, a.storage_class, a.size, a.checksum)
+                for k, n in pairs
+                for a in ((n.artifact, *n.copies) if n.artifact is not None else n.copies)
+            ]
+        else:  # the usual case, one artifact (or none) per dataset: no tuple of artifacts per row
+            artifact_rows = [
+                (k, a.component, a.datastore, a.path, a.formatter, a.storage_class, a.size, a.checksum)
+                for k, n in pairs
+                if (a := n.artifact) is not None
+            ]
         with db.transaction() as conn:
             db.insert_many(conn, self._t.dataset, ("id", "dataset_type_id", "run_id", "ingest_date"), dataset_rows)
             db.insert_many(conn, stored.tags, ("dataset_type_id", "collection_id", "dataset_id", *dims), tag_rows)

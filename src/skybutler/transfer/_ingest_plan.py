@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from skybutler.datasets import ArtifactInfo, DatasetIdMode, DatasetRef, DatasetType, dataset_id_maker
+from skybutler.datasets import ArtifactInfo, DatasetIdMode, DatasetRef, DatasetType, dataset_id_maker, trusted_ref
 from skybutler.dimensions import DataCoordinate, normalize_data_id
 from skybutler.errors import CollectionError, ConfigError, DataIdError, DatasetTypeError, PermissionDeniedError
 from skybutler.registry import CollectionType
@@ -116,6 +116,17 @@ class _Shape:
     formatter: str
     types: tuple[type, ...] | None
     make_id: Callable[[tuple[Any, ...]], uuid.UUID]
+    values_of: Callable[[Any], tuple[Any, ...]]
+    """The required dimensions' values of a mapping, as a tuple (`KeyError` for a missing one)."""
+
+
+def _values_getter(required: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function taking a mapping to its values of ``required``, as a tuple (as `operator.itemgetter` does
+    for two or more keys)."""
+    if len(required) == 1:
+        (only,) = required
+        return lambda mapping: (mapping[only],)
+    return operator.itemgetter(*required)
 
 
 class IngestPlanner:
@@ -204,41 +215,64 @@ class IngestPlanner:
         """
         shapes: dict[tuple[DatasetType | str, str | None], _Shape] = {}
         out: list[IngestItem] = []
+        append = out.append
         resolve = self.mover.resolve
         fixed = self.mover.fixed(mode)
+        last: tuple[Any, Any, _Shape | None] = (None, None, None)
         for fd in datasets:
             if fd.refs:
-                out.append(self.item(fd, mode, default_run))
+                append(self.item(fd, mode, default_run))
                 continue
             assert fd.dataset_type is not None
-            shape = shapes.get((fd.dataset_type, fd.formatter))
             source = source_file(fd.path)
+            # Inputs of one shape usually come together: compare with the previous input's first.
+            shape = last[2] if fd.dataset_type is last[0] and fd.formatter is last[1] else None
             if shape is None:
-                run_name = _run_name(default_run)
-                stored = self.stored(fd.dataset_type)
-                dt = stored.dataset_type
-                run = self.run(run_name)
-                shape = _Shape(
-                    stored,
-                    run,
-                    self.formatter(fd.formatter, dt),
-                    _key_types(self.registry, dt),
-                    dataset_id_maker(dt.name, dt.dimensions.required, run.name, self.id_mode),
-                )
-                shapes[fd.dataset_type, fd.formatter] = shape
+                shape = shapes.get((fd.dataset_type, fd.formatter))
+                if shape is None:
+                    shape = shapes[fd.dataset_type, fd.formatter] = self._shape(fd, default_run)
+                last = (fd.dataset_type, fd.formatter, shape)
             stored = shape.stored
             dt = stored.dataset_type
-            values = _exact_values(fd.data_id, dt.dimensions.required, shape.types)
+            values = _exact(fd.data_id, shape)
             if values is None:
                 coord = data_coordinate(self.registry, dt, fd.data_id)
                 values = coord.required_values
             else:
                 coord = DataCoordinate(dt.dimensions, values)
-            ref = DatasetRef(shape.make_id(values), dt, coord, shape.run.name)
-            refs = [(stored, shape.run, ref)]
+            ref = trusted_ref(shape.make_id(values), dt, coord, shape.run.name)
             mode_of = fixed or resolve(mode, source)
-            out.append(IngestItem(source, refs, shape.formatter, dt.storage_class, mode_of, fd.records, False))
+            append(IngestItem(source, [(stored, shape.run, ref)], shape.formatter, dt.storage_class, mode_of,
+                              fd.records, False))  # fmt: skip
         return out
+
+    def _shape(self, fd: FileDataset, default_run: str | None) -> _Shape:
+        """What the bulk inputs of ``fd``'s dataset type and formatter share (looked up once per call)."""
+        assert fd.dataset_type is not None
+        run_name = _run_name(default_run)
+        stored = self.stored(fd.dataset_type)
+        dt = stored.dataset_type
+        run = self.run(run_name)
+        required = dt.dimensions.required
+        return _Shape(
+            stored,
+            run,
+            self.formatter(fd.formatter, dt),
+            _key_types(self.registry, dt),
+            dataset_id_maker(dt.name, required, run.name, self.id_mode),
+            _values_getter(required),
+        )
+
+
+def _exact(data_id: Any, shape: _Shape) -> tuple[Any, ...] | None:
+    """`_exact_values` with what a bulk call's inputs share prepared once (the same answers)."""
+    if type(data_id) is not dict or shape.types is None or len(data_id) != len(shape.types):
+        return None
+    try:
+        values = shape.values_of(data_id)
+    except KeyError:
+        return None
+    return values if tuple(map(type, values)) == shape.types else None
 
 
 def _run_name(default_run: str | None) -> str:
