@@ -10,8 +10,12 @@ file's size only, the default), ``ingest_direct_checksum`` (``checksum=True``: e
 its checksum), and ``reingest_skip`` (the direct ingest again with deterministic IDs: every file skipped).
 Each ingest step runs ``--repeat`` times (into a new run each time); the best wall time is reported, with
 the best CPU time (all threads) beside it -- the machine is shared, so CPU time is the steadier figure.
-Baselines: the same files copied with ``open``/``read``/``write`` and hard-linked with ``os.link``.  With
-``lsst-daf-butler`` installed, its ingest (direct, copy) runs in the same invocation on the same kind of files.
+Baselines: the same files copied with ``open``/``read``/``write`` and hard-linked with ``os.link``.  File
+creation on this kind of machine varies several-fold within minutes (the kernel's write-back of earlier
+files), so the copy ingest is also compared with a plain copy of the same files made right after each of
+its rounds (``plain_copy_beside``, into a new folder each time): the printed ratio pairs each round with its
+own plain copy.  With ``lsst-daf-butler`` installed, its ingest (direct, copy) runs in the same invocation
+on the same kind of files.
 """
 
 from __future__ import annotations
@@ -59,9 +63,11 @@ def _best(
     body: Callable[[int, list[FileDataset]], list[DatasetRef]],
     answer: Callable[[list[DatasetRef]], None],
     into: list[Step],
+    beside: Callable[[int, list[Step]], None] | None = None,
 ) -> None:
     """Time ``body(r, files())`` ``repeat`` times as step ``name`` (the inputs are made, and the answer checked,
-    off the clock); keep the best wall time and, beside it, the best CPU time."""
+    off the clock); keep the best wall time and, beside it, the best CPU time.  ``beside(r, steps)``, if
+    given, runs (and times itself) after each round."""
     tries: list[Step] = []
     for r in range(repeat):
         batch = files()
@@ -69,13 +75,36 @@ def _best(
             refs = body(r, batch)
         with untimed(step):
             answer(refs)
-    failed = [t for t in tries if not t.ok]
-    if failed:
-        into.append(failed[0])
-        return
-    best = min(tries, key=lambda t: t.seconds)
-    best.cpu_seconds = min(t.cpu_seconds for t in tries)
-    into.append(best)
+        if beside is not None:
+            beside(r, tries)
+    for group in dict.fromkeys(t.name for t in tries):
+        same = [t for t in tries if t.name == group]
+        failed = [t for t in same if not t.ok]
+        if failed:
+            into.append(failed[0])
+            continue
+        best = min(same, key=lambda t: t.seconds)
+        best.cpu_seconds = min(t.cpu_seconds for t in same)
+        into.append(best)
+    if beside is not None:
+        _pair_ratios(tries, name)
+
+
+def _pair_ratios(tries: list[Step], name: str) -> None:
+    """Print each round's time of ``name`` over the plain copy made right after it (rounds alternate)."""
+    ours = [t.seconds for t in tries if t.name == name]
+    plain = [t.seconds for t in tries if t.name == "plain_copy_beside"]
+    ratios = sorted(a / b for a, b in zip(ours, plain, strict=True) if b > 0)
+    if ratios:
+        print(f"{name} / plain copy of the same round: median {ratios[len(ratios) // 2]:.2f}, "
+              f"range {ratios[0]:.2f}-{ratios[-1]:.2f} over {len(ratios)} rounds")  # fmt: skip
+
+
+def _copy_all(paths: list[Path], out: Path) -> None:
+    """The plain copy: each file read and written with ``open``/``read``/``write`` into ``out``."""
+    for path in paths:
+        with open(path, "rb") as src, open(out / path.name, "wb") as dst:
+            dst.write(src.read())
 
 
 def run_skybutler(root: Path, n: int, repeat: int = 1) -> list[Step]:
@@ -106,8 +135,15 @@ def run_skybutler(root: Path, n: int, repeat: int = 1) -> list[Step]:
 
             return body
 
+        def plain_copy(r: int, tries: list[Step]) -> None:
+            out = root / f"plain_copy_{r}"
+            out.mkdir()
+            with timed("plain_copy_beside", n, tries):
+                _copy_all(paths, out)
+
         for mode in ("direct", "copy", "hardlink", "symlink"):
-            _best(f"ingest_{mode}", n, repeat, files, ingest(mode), reads_back, steps)
+            _best(f"ingest_{mode}", n, repeat, files, ingest(mode), reads_back, steps,
+                  plain_copy if mode == "copy" else None)  # fmt: skip
         _best("ingest_direct_checksum", n, repeat, files, ingest("direct", checksum=True), reads_back, steps)
 
         def reingest(_r: int, batch: list[FileDataset]) -> list[DatasetRef]:
@@ -126,9 +162,7 @@ def run_baselines(root: Path, n: int) -> list[Step]:
     copies.mkdir()
     links.mkdir()
     with timed("plain_copy", n, steps):
-        for path in paths:
-            with open(path, "rb") as src, open(copies / path.name, "wb") as dst:
-                dst.write(src.read())
+        _copy_all(paths, copies)
     with timed("plain_link", n, steps):
         for path in paths:
             os.link(path, links / path.name)
