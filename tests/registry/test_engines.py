@@ -163,3 +163,27 @@ def test_close_waits_for_the_background_checkpoint(registry_url: tuple[str, str 
         assert len(_bands(reopened)) == _BULK_ROWS
     finally:
         reopened.close()
+
+
+def _never_analyzed(registry: Registry, table: str) -> bool:
+    with registry.db.transaction(write=False) as conn:
+        tuples = conn.execute(
+            sa.text(
+                "SELECT reltuples FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relname = :t"
+            ),
+            {"t": table},
+        ).scalar_one()
+    return bool(tuples < 0)
+
+
+def test_postgresql_analyzes_the_tables_a_bulk_commit_filled_first(registry: Registry) -> None:
+    if registry.db.dialect == "sqlite":  # SQLite plans without statistics: none are gathered
+        _bulk_bands(registry, _BULK_ROWS)
+        with registry.db.transaction(write=False) as conn:
+            assert not conn.execute(sa.text("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'")).all()
+        return
+    _bulk_bands(registry, 10, prefix="s")
+    assert _never_analyzed(registry, "band")  # a small commit leaves statistics to autovacuum
+    _bulk_bands(registry, _BULK_ROWS)
+    assert not _never_analyzed(registry, "band")
+    assert _never_analyzed(registry, "physical_filter")  # only the tables the commit filled

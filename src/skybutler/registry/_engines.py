@@ -30,7 +30,7 @@ _UNSEEN = object()
 _AUTO_CHECKPOINT = 1000
 """SQLite's default inline checkpoint threshold (pages of write-ahead log), restored after a bulk commit."""
 _BULK_ROWS = 2000
-"""Rows inserted in bulk from which a SQLite transaction leaves its checkpoint to the background thread."""
+"""Rows inserted in bulk from which a transaction is followed by maintenance (see `Database.transaction`)."""
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
 
 
@@ -125,6 +125,8 @@ class Database:
         self._depth = 0
         self._bulk_rows = 0
         """Rows `insert_many` wrote in the current transaction."""
+        self._bulk_tables: set[str] = set()
+        """Tables `insert_many` wrote to in the current transaction."""
         self._checkpointer: _Checkpointer | None = None
         self._compiled: dict[int, tuple[Any, str, tuple[str, ...], dict[str, Any]]] = {}
         self._shapes: OrderedDict[Any, Any] = OrderedDict()
@@ -194,9 +196,11 @@ class Database:
     def transaction(self, *, write: bool = True) -> Iterator[sa.Connection]:
         """Run the block in one transaction (nested calls join the outer one).
 
-        On SQLite, a transaction that inserted many rows in bulk (`insert_many`) leaves the checkpoint its
-        commit would run inline to a background thread (see `_Checkpointer`).  Integrity errors become
-        `ConflictError`; other driver errors become `StorageError`, so no driver exception leaks out.
+        A transaction that inserted many rows in bulk (`insert_many`) is followed by maintenance: on SQLite
+        the checkpoint its commit would run inline runs on a background thread (see `_Checkpointer`); on
+        PostgreSQL the tables it filled that have no statistics yet are analyzed (`_analyze_new`).
+        Integrity errors become `ConflictError`; other driver errors become `StorageError`, so no driver
+        exception leaks out.
         """
         if self._depth:
             self._depth += 1
@@ -209,6 +213,7 @@ class Database:
         txn = self._begin()
         self._depth = 1
         self._bulk_rows = 0
+        self._bulk_tables.clear()
         deferred = False
         try:
             try:
@@ -234,6 +239,36 @@ class Database:
         if deferred:
             assert self._checkpointer is not None
             self._checkpointer.nudge()
+        elif self._bulk_rows >= _BULK_ROWS and self.dialect == "postgresql":
+            self._analyze_new(sorted(self._bulk_tables))
+
+    def _analyze_new(self, tables: list[str]) -> None:
+        """PostgreSQL: gather statistics of tables that a bulk commit filled and that have none yet.
+
+        A repository's tables are created empty and, until autovacuum's next round (a minute or more), a
+        table without statistics is planned as holding one row: a query right after a first import or
+        ingest then joins with nested loops (W1's data-ID query of 2 000 rows: 100 ms in the server, 2.6 ms
+        once the three tables are analyzed, which took 7 ms).  Tables analyzed once keep being planned from
+        their current size; autovacuum refreshes them from then on.  Statistics only steer plans: a failure
+        here is ignored.
+        """
+        try:
+            with self.transaction() as conn:
+                fresh = (
+                    conn.execute(
+                        sa.text(
+                            "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
+                            "AND relkind = 'r' AND reltuples < 0 AND relname = ANY(:names)"
+                        ),
+                        {"names": tables},
+                    )
+                    .scalars()
+                    .all()
+                )
+                for name in fresh:
+                    conn.exec_driver_sql(f'ANALYZE "{name}"')
+        except (StorageError, ConflictError, sa.exc.DBAPIError):
+            return
 
     def _auto_checkpoint(self, pages: int) -> None:
         """Set SQLite's inline checkpoint threshold on this connection (0: off)."""
@@ -395,6 +430,8 @@ class Database:
         gives them (cheaper: converted once for several tables).  On PostgreSQL the rows go through ``COPY``.
         A refused row raises `sqlalchemy.exc.IntegrityError` on both back-ends.
         """
+        self._bulk_rows += len(rows)
+        self._bulk_tables.add(table.name)
         if self.dialect != "sqlite":
             self._copy_rows(conn, table, columns, rows)
             return
@@ -412,7 +449,6 @@ class Database:
                 converted.append(values)
             rows = converted  # type: ignore[assignment]
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        self._bulk_rows += len(rows)
         try:
             cursor.executemany(sql, rows)
         except sqlite3.IntegrityError as exc:
