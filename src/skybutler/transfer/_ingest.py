@@ -305,14 +305,13 @@ def _stage(
     registers the batch's datasets (see `_register`); `_wait` collects the outcome.
     """
     todo = []
+    name, unread_size = datastore.name, mover.unread_size
     for item in batch:
         if item.mode == "direct":
             item.path = item.source.uri
-            size = mover.unread_size(item.source)
+            size = unread_size(item.source)
             if size is not None:
-                item.artifact = ArtifactInfo(
-                    item.path, item.formatter, item.storage_class, size, None, datastore=datastore.name
-                )
+                item.artifact = ArtifactInfo(item.path, item.formatter, item.storage_class, size, None, "", name)
                 continue
         elif item.mode == "inplace":
             item.path = mover.in_place_key(item.source)

@@ -304,12 +304,13 @@ def check_records_exist(
     wanted: dict[str, set[tuple[Any, ...]]] = {}
     plans = {}
     for group, entries in by_group.items():
-        # Per element of the group: a getter of its key among the data ID's required values.
-        plans[group] = plan = [(name, _key_getter(group, universe[name].required)) for name in group.required]
+        # Per element of the group: a getter of its key among the data ID's required values (for the message).
+        plans[group] = [(name, _key_getter(group, universe[name].required)) for name in group.required]
         values = [ref.data_id.required_values for _, ref in entries]
-        for name, getter in plan:
+        for name in group.required:
             if not universe[name].is_skypix:
-                wanted.setdefault(name, set()).update(map(getter, values))
+                positions = [group.required.index(d) for d in universe[name].required]
+                wanted.setdefault(name, set()).update(_keys_at(values, positions))
     missing: dict[str, set[tuple[Any, ...]]] = {}
     for name, keys in wanted.items():
         keys.difference_update(key for element, key in coming if element == name)
@@ -327,6 +328,17 @@ def check_records_exist(
                     f"Cannot ingest {label} as {ref.dataset_type.name} {ref.data_id}: "
                     f"{registry.resolver.unknown_record(ref.data_id)}"
                 )
+
+
+def _keys_at(values: Collection[tuple[Any, ...]], positions: list[int]) -> set[tuple[Any, ...]]:
+    """The distinct keys (tuples of the values at ``positions``) of many data IDs' required values."""
+    if len(positions) == 1:
+        (only,) = positions
+        return {(v[only],) for v in values}
+    if len(positions) == 2:
+        first, second = positions
+        return {(v[first], v[second]) for v in values}
+    return set(map(operator.itemgetter(*positions), values))
 
 
 def _key_getter(group: Any, dimensions: Sequence[str]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
