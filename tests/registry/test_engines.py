@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from skybutler.errors import ConflictError
 from skybutler.registry import Registry
-from skybutler.registry._engines import _BULK_ROWS
+from skybutler.registry._engines import _ANALYZE_ROWS, _BULK_ROWS
 
 
 class AbortError(Exception):
@@ -176,14 +176,27 @@ def _never_analyzed(registry: Registry, table: str) -> bool:
     return bool(tuples < 0)
 
 
-def test_postgresql_analyzes_the_tables_a_bulk_commit_filled_first(registry: Registry) -> None:
+def test_postgresql_analyzes_tables_once_they_hold_enough_rows(registry: Registry) -> None:
     if registry.db.dialect == "sqlite":  # SQLite plans without statistics: none are gathered
         _bulk_bands(registry, _BULK_ROWS)
-        with registry.db.transaction(write=False) as conn:
-            assert not conn.execute(sa.text("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'")).all()
+        assert _no_sqlite_statistics(registry)
         return
     _bulk_bands(registry, 10, prefix="s")
-    assert _never_analyzed(registry, "band")  # a small commit leaves statistics to autovacuum
-    _bulk_bands(registry, _BULK_ROWS)
+    assert _never_analyzed(registry, "band")  # a few rows: statistics are left to autovacuum
+    _bulk_bands(registry, _ANALYZE_ROWS)
     assert not _never_analyzed(registry, "band")
-    assert _never_analyzed(registry, "physical_filter")  # only the tables the commit filled
+    assert _never_analyzed(registry, "physical_filter")  # only the tables that were filled
+
+
+def _no_sqlite_statistics(registry: Registry) -> bool:
+    with registry.db.transaction(write=False) as conn:
+        return not conn.execute(sa.text("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'")).all()
+
+
+def test_postgresql_counts_rows_across_small_commits(registry: Registry) -> None:
+    sqlite = registry.db.dialect == "sqlite"
+    for k in range(_ANALYZE_ROWS // 100 - 1):
+        _bulk_bands(registry, 100, prefix=f"p{k}_")
+    assert _no_sqlite_statistics(registry) if sqlite else _never_analyzed(registry, "band")
+    _bulk_bands(registry, 100, prefix="last_")  # the commit that reaches the threshold
+    assert _no_sqlite_statistics(registry) if sqlite else not _never_analyzed(registry, "band")
