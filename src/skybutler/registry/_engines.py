@@ -242,7 +242,11 @@ class Database:
         finally:
             if deferred:
                 self._auto_checkpoint(_AUTO_CHECKPOINT)
-        if deferred:
+        self._after_commit(deferred)
+
+    def _after_commit(self, checkpoint: bool) -> None:
+        """Maintenance after a commit with bulk inserts: the deferred SQLite checkpoint, PostgreSQL statistics."""
+        if checkpoint:
             assert self._checkpointer is not None
             self._checkpointer.nudge()
         elif self.dialect == "postgresql" and self._bulk_tables:
