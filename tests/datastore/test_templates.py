@@ -56,11 +56,24 @@ def test_values_are_escaped_in_plans_too() -> None:
     flat = DatasetType("flat", group, "StructuredDataDict")
     data_id = DataCoordinate(group, ("My Cam/1", 4))
     tmpl = FileTemplate(DEFAULT_TEMPLATE)
-    assert tmpl.render(flat, data_id, "r", "x") == "r/flat/My%20Cam%2F1/flat_My%20Cam%2F1_4"
-    assert tmpl.render(flat, data_id, "r", "x") == tmpl._render_each(flat, data_id, "r", "x", "")
+    for _ in range(2):
+        assert tmpl.render(flat, data_id, "r", "x") == "r/flat/My%20Cam%2F1/flat_My%20Cam%2F1_4"
 
 
 def test_a_missing_dimension_that_is_not_optional_is_refused() -> None:
     tmpl = FileTemplate("{run}/{band}/{dataset_type}_{dimensions_name}")
     with pytest.raises(ConfigError, match="needs 'band'"):
         tmpl.render(CALEXP, _data_id(1, 2), "r", "x")
+
+
+def test_a_dimension_that_is_not_required_comes_from_a_full_data_id() -> None:
+    group = UNIVERSE.group(["instrument", "physical_filter"])
+    flat = DatasetType("flat", group, "StructuredDataDict")
+    values = {"instrument": "Cam", "physical_filter": "Cam-r", "band": "r"}
+    full = DataCoordinate.from_full(group, tuple(values[n] for n in group.names))
+    minimal = DataCoordinate(group, tuple(values[n] for n in group.required))
+    tmpl = FileTemplate("{run}/{band:?}/{dataset_type}_{dimensions_name}")
+    assert tmpl.render(flat, full, "r", "x") == "r/r/flat_Cam_Cam-r"
+    assert tmpl.render(flat, minimal, "r", "x") == "r/flat_Cam_Cam-r"  # same plan, band absent: optional
+    with pytest.raises(ConfigError, match="needs 'band'"):
+        FileTemplate("{run}/{band}/{dataset_type}_{dimensions_name}").render(flat, minimal, "r", "x")

@@ -72,8 +72,8 @@ class FileTemplate:
             raise ConfigError(f"File template {template!r} contains '..' or '.' segments.")
         self._parts = parts
         self.fields: tuple[str, ...] = tuple(name for _, name, _ in parts if name is not None)
-        self._plans: dict[tuple[int, str, str, str], tuple[object, _Plan | None]] = {}
-        """(data ID group, dataset type, run, component) → the group and its `_Plan` (None: no plan)."""
+        self._plans: dict[tuple[int, str, str, str], tuple[object, _Plan]] = {}
+        """(data ID group, dataset type, run, component) → the group and its `_Plan`."""
 
     def validate_for(self, dataset_type: DatasetType) -> None:
         """Check the template makes a unique path for every dataset of ``dataset_type`` within its run.
@@ -130,10 +130,9 @@ class FileTemplate:
                 self._plans.clear()
             entry = self._plans[key] = (group, self._plan(dataset_type, group.required, run, component))
         plan = entry[1]
-        if plan is None:
-            return self._render_each(dataset_type, data_id, run, dataset_id, component)
         escaped = [escape_segment(str(v)) for v in data_id.required_values]
         args = []
+        values: dict[str, object] | None = None
         for code in plan.codes:
             if code >= 0:
                 args.append(escaped[code])
@@ -141,16 +140,28 @@ class FileTemplate:
                 args.append(dataset_id)
             elif code == _PATH:
                 args.append("/".join(escaped[:-1]))
-            else:
+            elif code == _NAME:
                 args.append("_".join(escaped))
+            else:  # a dimension that is not required: only the data ID can tell whether it has a value
+                name, optional = plan.others[_OTHER - code]
+                values = dict(data_id) if values is None else values
+                if name in values:
+                    args.append(escape_segment(str(values[name])))
+                elif optional:
+                    args.append("")
+                else:
+                    raise ConfigError(
+                        f"File template {self.template!r} needs {name!r}, which the data ID {data_id} lacks; "
+                        f"mark it optional as '{{{name}:?}}'."
+                    )
         return _tidy(plan.text.format(*args))
 
-    def _plan(self, dataset_type: DatasetType, required: tuple[str, ...], run: str, component: str) -> _Plan | None:
-        """The template with its constant parts rendered, for data IDs of ``required`` dimensions; None if it
-        names a dimension that is not required (only the data ID can tell whether it has a value)."""
+    def _plan(self, dataset_type: DatasetType, required: tuple[str, ...], run: str, component: str) -> _Plan:
+        """The template with its constant parts rendered, for data IDs of ``required`` dimensions."""
         text: list[str] = []
         codes: list[int] = []
-        for literal, name, _optional in self._parts:
+        others: list[tuple[str, bool]] = []
+        for literal, name, optional in self._parts:
             text.append(literal)
             if name is None:
                 continue
@@ -167,9 +178,10 @@ class FileTemplate:
             elif name in required:
                 codes.append(required.index(name))
             else:
-                return None
+                codes.append(_OTHER - len(others))
+                others.append((name, optional))
             text.append("{}")
-        return _Plan("".join(text), tuple(codes))
+        return _Plan("".join(text), tuple(codes), tuple(others))
 
     @staticmethod
     def _constant(name: str, dataset_type: DatasetType, run: str, component: str) -> str:
@@ -179,39 +191,12 @@ class FileTemplate:
             return escape_segment(dataset_type.parent_name)
         return escape_segment(component) if component else ""
 
-    def _render_each(
-        self, dataset_type: DatasetType, data_id: DataCoordinate, run: str, dataset_id: str, component: str
-    ) -> str:
-        """`render` field by field (templates that name dimensions other than the required ones)."""
-        values = dict(data_id)
-        required = [str(v) for v in data_id.required_values]
-        out: list[str] = []
-        for literal, name, optional in self._parts:
-            out.append(literal)
-            if name is None:
-                continue
-            if name in ("run", "dataset_type", "component"):
-                out.append(self._constant(name, dataset_type, run, component))
-            elif name == "id":
-                out.append(dataset_id)
-            elif name == "dimensions_path":
-                out.append("/".join(escape_segment(v) for v in required[:-1]))
-            elif name == "dimensions_name":
-                out.append("_".join(escape_segment(v) for v in required))
-            elif name in values:
-                out.append(escape_segment(str(values[name])))
-            elif not optional:
-                raise ConfigError(
-                    f"File template {self.template!r} needs {name!r}, which the data ID {data_id} lacks; "
-                    f"mark it optional as '{{{name}:?}}'."
-                )
-        return _tidy("".join(out))
-
 
 _PLANS = 1000
 """Plans kept per template (one per dataset type, run and component in use); all dropped past this."""
-_ID, _PATH, _NAME = -1, -2, -3
-"""`_Plan` codes of the data-ID-dependent fields other than a required dimension (its index)."""
+_ID, _PATH, _NAME, _OTHER = -1, -2, -3, -4
+"""`_Plan` codes of the data-ID-dependent fields other than a required dimension (its index); ``_OTHER - k``
+is the k-th dimension that is not required (`_Plan.others`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +205,8 @@ class _Plan:
 
     text: str
     codes: tuple[int, ...]
+    others: tuple[tuple[str, bool], ...]
+    """Dimensions named that are not required, and whether each is optional."""
 
 
 def _tidy(path: str) -> str:
