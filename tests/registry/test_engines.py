@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -200,3 +201,19 @@ def test_postgresql_counts_rows_across_small_commits(registry: Registry) -> None
     assert _no_sqlite_statistics(registry) if sqlite else _never_analyzed(registry, "band")
     _bulk_bands(registry, 100, prefix="last_")  # the commit that reaches the threshold
     assert _no_sqlite_statistics(registry) if sqlite else not _never_analyzed(registry, "band")
+
+
+def test_the_checkpoint_thread_finds_a_relative_database_after_a_change_of_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, universe: Any
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    registry = Registry.create("sqlite:///registry.sqlite3", universe=universe)
+    try:
+        monkeypatch.chdir(tmp_path / "b")  # before the thread's first connection
+        _bulk_bands(registry, _BULK_ROWS)
+        assert _wait_for(lambda: registry.db.background_checkpoints >= 1)
+    finally:
+        registry.close()
+    assert not (tmp_path / "b" / "registry.sqlite3").exists()  # no stray database made where it was not

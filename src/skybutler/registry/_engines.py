@@ -16,6 +16,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -69,7 +70,9 @@ class _Checkpointer:
     def _run(self) -> None:
         wake = self._wake
         try:
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            # rw: never create a database file (one moved or deleted since is simply not checkpointed)
+            uri = Path(self._path).as_uri() + "?mode=rw"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         except sqlite3.Error:
             return  # the writer's own connection checkpoints at its next small commit
         try:
@@ -142,7 +145,7 @@ class Database:
             sa.event.listen(self.engine, "connect", self._sqlite_connect)
             sa.event.listen(self.engine, "begin", self._sqlite_begin)
             if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-                self._checkpointer = _Checkpointer(parsed.database)
+                self._checkpointer = _Checkpointer(str(Path(parsed.database).absolute()))  # the cwd may change
         else:
             if "psycopg" not in self.url.split("://")[0]:
                 raise ConfigError("PostgreSQL registries use psycopg 3: give a postgresql:// URL.")
