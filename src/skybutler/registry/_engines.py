@@ -128,10 +128,8 @@ class Database:
         self.busy_timeout = busy_timeout
         self._immediate = False
         self._depth = 0
-        self._bulk_rows = 0
-        """Rows `insert_many` wrote in the current transaction."""
-        self._bulk_tables: set[str] = set()
-        """Tables `insert_many` wrote to in the current transaction."""
+        self._bulk: dict[str, int] = {}
+        """Rows `insert_many` wrote to each table in the current transaction."""
         self._inserted: dict[str, int] = {}
         """Rows `insert_many` wrote to each table through this connection (committed or not)."""
         self._stats_checked: set[str] = set()
@@ -221,8 +219,7 @@ class Database:
         self._immediate = write
         txn = self._begin()
         self._depth = 1
-        self._bulk_rows = 0
-        self._bulk_tables.clear()
+        self._bulk.clear()
         deferred = False
         try:
             try:
@@ -233,7 +230,7 @@ class Database:
                     txn.rollback()
                 raise
             self._depth = 0
-            if self._bulk_rows >= _BULK_ROWS and self._checkpointer is not None:
+            if self._checkpointer is not None and sum(self._bulk.values()) >= _BULK_ROWS:
                 deferred = True
                 self._auto_checkpoint(0)
             try:
@@ -252,8 +249,8 @@ class Database:
         if checkpoint:
             assert self._checkpointer is not None
             self._checkpointer.nudge()
-        elif self.dialect == "postgresql" and self._bulk_tables:
-            due = [t for t in self._bulk_tables if t not in self._stats_checked and self._inserted[t] >= _ANALYZE_ROWS]
+        elif self.dialect == "postgresql" and self._bulk:
+            due = [t for t in self._bulk if t not in self._stats_checked and self._inserted[t] >= _ANALYZE_ROWS]
             if due:
                 self._stats_checked.update(due)
                 self._analyze_new(sorted(due))
@@ -447,8 +444,7 @@ class Database:
         gives them (cheaper: converted once for several tables).  On PostgreSQL the rows go through ``COPY``.
         A refused row raises `sqlalchemy.exc.IntegrityError` on both back-ends.
         """
-        self._bulk_rows += len(rows)
-        self._bulk_tables.add(table.name)
+        self._bulk[table.name] = self._bulk.get(table.name, 0) + len(rows)
         self._inserted[table.name] = self._inserted.get(table.name, 0) + len(rows)
         if self.dialect != "sqlite":
             self._copy_rows(conn, table, columns, rows)

@@ -9,7 +9,7 @@ remain a ``stat`` (the file must exist), the data ID's values, the ID, and the r
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -69,15 +69,18 @@ def _key_types(registry: Registry, dataset_type: DatasetType) -> tuple[type, ...
     return None if None in types else tuple(t for t in types if t is not None)
 
 
-def _exact_values(data_id: Any, required: tuple[str, ...], types: tuple[type, ...] | None) -> tuple[Any, ...] | None:
-    """The values of a plain dict holding exactly the required keys, with values of the key types; else None.
+def _exact_values(
+    data_id: Any, values_of: Callable[[Any], tuple[Any, ...]], types: tuple[type, ...] | None
+) -> tuple[Any, ...] | None:
+    """The values (by ``values_of``, see `_values_getter`) of a plain dict holding exactly the required keys,
+    with values of the key types; else None.
 
     That is the bulk-ingest case: such a data ID needs no normalization.
     """
-    if type(data_id) is not dict or len(data_id) != len(required) or types is None:
+    if type(data_id) is not dict or types is None or len(data_id) != len(types):
         return None
     try:
-        values = tuple([data_id[d] for d in required])
+        values = values_of(data_id)
     except KeyError:
         return None
     return values if tuple(map(type, values)) == types else None
@@ -91,7 +94,7 @@ def data_coordinate(registry: Registry, dataset_type: DatasetType, data_id: Data
     records.
     """
     group = dataset_type.dimensions
-    values = _exact_values(data_id, group.required, _key_types(registry, dataset_type))
+    values = _exact_values(data_id, _values_getter(group.required), _key_types(registry, dataset_type))
     if values is not None:
         return DataCoordinate(group, values)
     if isinstance(data_id, DataCoordinate):
@@ -234,7 +237,7 @@ class IngestPlanner:
                 last = (fd.dataset_type, fd.formatter, shape)
             stored = shape.stored
             dt = stored.dataset_type
-            values = _exact(fd.data_id, shape)
+            values = _exact_values(fd.data_id, shape.values_of, shape.types)
             if values is None:
                 coord = data_coordinate(self.registry, dt, fd.data_id)
                 values = coord.required_values
@@ -262,17 +265,6 @@ class IngestPlanner:
             dataset_id_maker(dt.name, required, run.name, self.id_mode),
             _values_getter(required),
         )
-
-
-def _exact(data_id: Any, shape: _Shape) -> tuple[Any, ...] | None:
-    """`_exact_values` with what a bulk call's inputs share prepared once (the same answers)."""
-    if type(data_id) is not dict or shape.types is None or len(data_id) != len(shape.types):
-        return None
-    try:
-        values = shape.values_of(data_id)
-    except KeyError:
-        return None
-    return values if tuple(map(type, values)) == shape.types else None
 
 
 def _run_name(default_run: str | None) -> str:
@@ -304,13 +296,15 @@ def check_records_exist(
     wanted: dict[str, set[tuple[Any, ...]]] = {}
     plans = {}
     for group, entries in by_group.items():
-        # Per element of the group: a getter of its key among the data ID's required values (for the message).
-        plans[group] = [(name, _key_getter(group, universe[name].required)) for name in group.required]
+        # Per element of the group: where its key's values are among the data ID's required values.
+        plans[group] = plan = [
+            (name, [group.required.index(d) for d in universe[name].required])
+            for name in group.required
+            if not universe[name].is_skypix
+        ]
         values = [ref.data_id.required_values for _, ref in entries]
-        for name in group.required:
-            if not universe[name].is_skypix:
-                positions = [group.required.index(d) for d in universe[name].required]
-                wanted.setdefault(name, set()).update(_keys_at(values, positions))
+        for name, positions in plan:
+            wanted.setdefault(name, set()).update(_keys_at(values, positions))
     missing: dict[str, set[tuple[Any, ...]]] = {}
     for name, keys in wanted.items():
         keys.difference_update(key for element, key in coming if element == name)
@@ -321,8 +315,8 @@ def check_records_exist(
     if not missing:
         return
     for what, ref in given:  # the first in the input's order, as a one-by-one check would have found
-        for name, getter in plans[ref.data_id.group]:
-            if getter(ref.data_id.required_values) in missing.get(name, ()):
+        for name, positions in plans[ref.data_id.group]:
+            if _keys_at([ref.data_id.required_values], positions) & missing.get(name, set()):
                 label = what.uri if isinstance(what, SourceFile) else what
                 raise DataIdError(
                     f"Cannot ingest {label} as {ref.dataset_type.name} {ref.data_id}: "
@@ -339,12 +333,3 @@ def _keys_at(values: Collection[tuple[Any, ...]], positions: list[int]) -> set[t
         first, second = positions
         return {(v[first], v[second]) for v in values}
     return set(map(operator.itemgetter(*positions), values))
-
-
-def _key_getter(group: Any, dimensions: Sequence[str]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
-    """A function taking a data ID's required values to the key (a tuple) of the element of ``dimensions``."""
-    positions = [group.required.index(d) for d in dimensions]
-    if len(positions) == 1:
-        (only,) = positions
-        return lambda values: (values[only],)
-    return operator.itemgetter(*positions)
