@@ -6,9 +6,10 @@ Builds a small repository with the reference butler (`lsst.daf.butler`): dimensi
 (sphgeom ConvexPolygon) and timespans, dataset types (one calibration), datasets in two runs, a TAGGED, a CHAINED
 and a CALIBRATION collection with validity ranges, then writes ``reference_v8.yaml`` with the reference's own
 ``Butler.export`` and ``reference_v8_files/`` holding the same export with its artifacts copied.  Then, with the
-reference's old universe definitions (``configs/old_dimensions``), writes ``reference_v0.yaml`` and
-``reference_v5.yaml``: repositories of universe versions 0 and 5, whose records still carry ``visit.visit_system``,
-``exposure.group_name``/``group_id`` and plain ``day_obs`` fields.
+reference's old universe definitions (``configs/old_dimensions``), writes ``reference_v0.yaml`` to
+``reference_v7.yaml``: one visit and one exposure per universe version.  Up to version 1 a visit carries its
+``visit_system``; up to version 5 ``exposure.group_name``/``group_id`` and ``day_obs`` are plain fields; from
+version 6 on ``group`` and ``day_obs`` are dimensions with records of their own.
 """
 
 from __future__ import annotations
@@ -169,17 +170,22 @@ def old_universe(v: int) -> None:
         common = {"instrument": "Cam", "id": 11, "physical_filter": "Cam-r", "exposure_time": 30.0, "timespan": span}
         exposure = {**common, "obs_id": "O11"}
         visit = {**common, "name": "v11"}
+        elements = ["instrument", "physical_filter", "detector", "visit_system"]
         if v < 6:  # group and day_obs were plain fields then
             exposure.update(group_name="g1", group_id=1, day_obs=20240229)
-            visit["day_obs"] = 20240229
+        else:  # ...and dimensions from version 6 on
+            reg.insertDimensionData("day_obs", {"instrument": "Cam", "id": 20240229})
+            reg.insertDimensionData("group", {"instrument": "Cam", "name": "g1"})
+            exposure.update(group="g1", day_obs=20240229)
+            elements += ["day_obs", "group"]
+        visit["day_obs"] = 20240229
         if v < 2:  # a visit implied its one visit system then
             visit["visit_system"] = 0
         corners = [(10, -5), (11, -5), (11, -4), (10, -4)]
         visit["region"] = sg.ConvexPolygon([sg.UnitVector3d(sg.LonLat.fromDegrees(lo, la)) for lo, la in corners])
         reg.insertDimensionData("exposure", exposure)
         reg.insertDimensionData("visit", visit)
-        elements = ["instrument", "physical_filter", "detector", "visit_system", "exposure", "visit"]
-        elements.append("visit_definition")
+        elements += ["exposure", "visit", "visit_definition"]
         if v < 2:
             reg.insertDimensionData("visit_definition", {"instrument": "Cam", "exposure": 11, "visit_system": 0,
                                                          "visit": 11})  # fmt: skip
@@ -219,5 +225,5 @@ def _fill(export: Any, butler: Any, refs: list[Any]) -> None:
 
 if __name__ == "__main__":
     main()
-    old_universe(0)
-    old_universe(5)
+    for version in range(8):
+        old_universe(version)
