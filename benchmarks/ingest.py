@@ -14,8 +14,10 @@ Baselines: the same files copied with ``open``/``read``/``write`` and hard-linke
 creation on this kind of machine varies several-fold within minutes (the kernel's write-back of earlier
 files), so the copy ingest is also compared with a plain copy of the same files made right after each of
 its rounds (``plain_copy_beside``, into a new folder each time): the printed ratio pairs each round with its
-own plain copy.  With ``lsst-daf-butler`` installed, its ingest (direct, copy) runs in the same invocation
-on the same kind of files.
+own plain copy.  Beside it, ``staged_copy_beside`` is the file work of the put protocol alone (DESIGN
+invariant 2) with no registry: the same files copied into one staging folder, then renamed into one folder
+per visit, as the datastore lays them out -- the floor a safe copy ingest can reach.  With
+``lsst-daf-butler`` installed, its ingest (direct, copy) runs in the same invocation on the same kind of files.
 """
 
 from __future__ import annotations
@@ -87,16 +89,17 @@ def _best(
         best.cpu_seconds = min(t.cpu_seconds for t in same)
         into.append(best)
     if beside is not None:
-        _pair_ratios(tries, name)
+        for baseline in dict.fromkeys(t.name for t in tries if t.name != name):
+            _pair_ratios(tries, name, baseline)
 
 
-def _pair_ratios(tries: list[Step], name: str) -> None:
-    """Print each round's time of ``name`` over the plain copy made right after it (rounds alternate)."""
+def _pair_ratios(tries: list[Step], name: str, baseline: str) -> None:
+    """Print each round's time of ``name`` over the ``baseline`` step timed right after it (rounds alternate)."""
     ours = [t.seconds for t in tries if t.name == name]
-    plain = [t.seconds for t in tries if t.name == "plain_copy_beside"]
+    plain = [t.seconds for t in tries if t.name == baseline]
     ratios = sorted(a / b for a, b in zip(ours, plain, strict=True) if b > 0)
     if ratios:
-        print(f"{name} / plain copy of the same round: median {ratios[len(ratios) // 2]:.2f}, "
+        print(f"{name} / {baseline} of the same round: median {ratios[len(ratios) // 2]:.2f}, "
               f"range {ratios[0]:.2f}-{ratios[-1]:.2f} over {len(ratios)} rounds")  # fmt: skip
 
 
@@ -105,6 +108,23 @@ def _copy_all(paths: list[Path], out: Path) -> None:
     for path in paths:
         with open(path, "rb") as src, open(out / path.name, "wb") as dst:
             dst.write(src.read())
+
+
+def _staged_copy_all(paths: list[Path], data_ids: list[dict[str, str | int]], out: Path) -> None:
+    """The put protocol's file work alone: copy each file into ``out/staging``, then rename it into its visit's
+    folder (made once per visit), as a copy ingest does around its registry transaction."""
+    staging = out / "staging"
+    staging.mkdir(parents=True)
+    for path in paths:
+        with open(path, "rb") as src, open(staging / path.name, "wb") as dst:
+            dst.write(src.read())
+    made: set[Path] = set()
+    for path, data_id in zip(paths, data_ids, strict=True):
+        folder = out / "ing" / str(data_id["visit"])
+        if folder not in made:
+            folder.mkdir(parents=True)
+            made.add(folder)
+        (staging / path.name).replace(folder / path.name)
 
 
 def run_skybutler(root: Path, n: int, repeat: int = 1) -> list[Step]:
@@ -140,6 +160,8 @@ def run_skybutler(root: Path, n: int, repeat: int = 1) -> list[Step]:
             out.mkdir()
             with timed("plain_copy_beside", n, tries):
                 _copy_all(paths, out)
+            with timed("staged_copy_beside", n, tries):
+                _staged_copy_all(paths, data_ids, root / f"staged_copy_{r}")
 
         for mode in ("direct", "copy", "hardlink", "symlink"):
             _best(f"ingest_{mode}", n, repeat, files, ingest(mode), reads_back, steps,
