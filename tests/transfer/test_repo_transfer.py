@@ -1,4 +1,5 @@
-"""``transfer_from``: a SQLite repository's datasets into a new repository on SQLite and on PostgreSQL."""
+"""``transfer_from``: a SQLite repository's datasets into a new repository on SQLite and on PostgreSQL, with local
+files, in memory or on S3."""
 
 from __future__ import annotations
 
@@ -160,3 +161,32 @@ def test_into_a_memory_datastore_with_a_postgresql_registry(
         (ref,) = remote.ingest(extra, run="r2")  # auto: a copy, the datastore not being local
         assert remote.get(ref) == {"extra": 1}
         assert path.exists()
+
+
+@pytest.mark.s3
+def test_into_an_s3_datastore(source: Butler, registry_url: tuple[str, str | None], tmp_path: Path,
+                              s3_root: str, s3_endpoint: str) -> None:  # fmt: skip
+    """SQLite and local files to a repository whose files are on S3 (moto on loopback), its registry on SQLite or
+    PostgreSQL: the objects are uploaded under the destination's own paths, and a re-run uploads nothing."""
+    url, schema = registry_url
+    root = Butler.create(
+        tmp_path / "s3repo",
+        registry=None if url.startswith("sqlite") else url,
+        schema=schema,
+        datastore=s3_root,
+        config={"datastore": {"transport": {"endpoint_url": s3_endpoint}}},
+    )
+    refs = _refs(source)
+    with Butler(root, writeable=True, collections="r1") as remote:
+        out = remote.transfer_from(source, refs, transfer="copy")
+        assert sorted(r.id for r in out) == sorted(r.id for r in refs)
+        assert [remote.get(r) for r in refs] == [source.get(r) for r in refs]
+        assert all(remote.get_uri(r).startswith(s3_root) for r in refs)
+        keys = sorted(remote.datastore.files().transport.keys())
+        assert len(keys) == len(refs)
+        again = remote.transfer_from(source, refs)
+        assert sorted(r.id for r in again) == sorted(r.id for r in refs)
+        assert sorted(remote.datastore.files().transport.keys()) == keys
+        assert remote.registry.datasets.count() == len(refs)
+        report = remote.reconcile(grace_seconds=0)
+        assert (report.unknown, report.missing) == ([], [])
