@@ -179,3 +179,11 @@ def test_generic_translator_on_header_variants() -> None:
     ]:
         with pytest.raises(DataIdError, match=keyword):
             generic.translate(header)
+
+
+def test_date_end_is_read_in_timesys_like_date_obs() -> None:
+    # FITS: TIMESYS is the time scale of every time keyword of the header, DATE-END included.
+    header = _header(1, 0, TIMESYS="TAI", EXPTIME=None, **{"DATE-END": f"{NIGHT}T01:00:30.000"})
+    info = GenericTranslator().translate(header)
+    assert info.begin == to_tai_ns(f"{NIGHT}T01:00:00 TAI")
+    assert info.end - info.begin == 30 * 10**9
