@@ -46,6 +46,19 @@ def test_ingest_files_from_a_csv_table(run: Run, any_repo: str, tmp_path: Path) 
     assert (files / "flat_0.npy").exists()  # copied, not moved
 
 
+def test_ingest_files_from_a_csv_table_saved_by_a_spreadsheet(run: Run, sample_repo: str, tmp_path: Path) -> None:
+    # Spreadsheets save "CSV UTF-8" with a byte order mark before the header row; it is not part of 'path'.
+    _register(sample_repo)
+    _npy(tmp_path / "files", "flat é 0.npy", 3.0)
+    table = tmp_path / "files" / "flats.csv"
+    table.write_bytes("\ufeffpath,detector\r\nflat é 0.npy,0\r\n".encode())
+    result = run("ingest-files", sample_repo, str(table), "--dataset-type", "flat", "--run", "flats",
+                 "-d", "instrument=Cam", "--transfer", "copy")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with Butler(sample_repo) as butler:
+        assert butler.get("flat", instrument="Cam", detector=0, collections="flats")[0] == 3.0
+
+
 def test_ingest_files_from_yaml_with_relative_paths_and_a_prefix(run: Run, sample_repo: str, tmp_path: Path) -> None:
     _register(sample_repo)
     _npy(tmp_path / "data", "a.npy", 5.0)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from skybutler import Butler
-from skybutler.errors import CollectionError, ConflictError, ExportFormatError, SkyButlerError
+from skybutler.errors import CollectionError, ConflictError, DataIdError, ExportFormatError, SkyButlerError
 
 DATA = Path(__file__).parent / "data"
 REFERENCE = (DATA / "reference_v8.yaml").read_text()
@@ -100,6 +100,22 @@ def test_failure_inside_the_transaction_rolls_everything_back(dest: Butler, snap
     # The caches forgot what the rolled-back transaction made: a correct import still works.
     report = dest.import_(DATA / "reference_v8_files" / "export.yaml", directory=DATA / "reference_v8_files")
     assert report.datasets == 4
+
+
+@pytest.mark.parametrize("directory", [None, DATA / "reference_v8_files"], ids=["registry-only", "with-files"])
+def test_records_naming_a_record_the_file_lacks(
+    dest: Butler, snapshot: Snapshot, tmp_path: Path, directory: Path | None
+) -> None:
+    """A hand-edited file without the day_obs record its exposures and visits name: the database refuses the
+    first insert that names it, and (on PostgreSQL too, where that aborts the transaction) the error says which."""
+    day_obs = re.search(r"- type: dimension\n  element: day_obs\n.*?(?=- type:)", REFERENCE, re.S)
+    assert day_obs is not None
+    before = snapshot(dest)
+    path = tmp_path / "export.yaml"
+    path.write_text(REFERENCE.replace(day_obs.group(0), ""))
+    with pytest.raises(DataIdError, match=r"do not exist \(day_obs \{'instrument': 'Cam', 'day_obs': 20240229\}\)"):
+        dest.import_(path, directory=directory)
+    assert snapshot(dest) == before
 
 
 def test_overlapping_validity_in_the_file_is_a_conflict(dest: Butler, snapshot: Snapshot, tmp_path: Path) -> None:

@@ -179,3 +179,29 @@ def test_generic_translator_on_header_variants() -> None:
     ]:
         with pytest.raises(DataIdError, match=keyword):
             generic.translate(header)
+
+
+def test_empty_and_garbled_files_are_reported_not_fatal(fresh: Butler, night: list[Path], tmp_path: Path) -> None:
+    # A zero-byte file (a transfer cut short) and a header card astropy cannot parse (read lazily, when the
+    # translator asks for it) are bad files like any other: reported, and the night goes in.
+    empty = tmp_path / "bad" / "empty.fits"
+    empty.parent.mkdir()
+    empty.write_bytes(b"")
+    garbled = _write(tmp_path / "bad" / "garbled.fits", _header(5, 0))
+    data = bytearray(garbled.read_bytes())
+    at = data.index(b"OBJECT  =")
+    data[at : at + 80] = b"OBJECT  = 'M31".ljust(80)  # an unclosed string
+    garbled.write_bytes(bytes(data))
+    report = fresh.ingest_raws([*night, empty, garbled])
+    assert len(report.ingested) == 7
+    assert set(report.failures) == {str(empty), str(garbled)}
+    assert "empty or cut short" in report.failures[str(empty)]
+    assert "OBJECT" in report.failures[str(garbled)]
+
+
+def test_date_end_is_read_in_timesys_like_date_obs() -> None:
+    # FITS: TIMESYS is the time scale of every time keyword of the header, DATE-END included.
+    header = _header(1, 0, TIMESYS="TAI", EXPTIME=None, **{"DATE-END": f"{NIGHT}T01:00:30.000"})
+    info = GenericTranslator().translate(header)
+    assert info.begin == to_tai_ns(f"{NIGHT}T01:00:00 TAI")
+    assert info.end - info.begin == 30 * 10**9

@@ -46,7 +46,9 @@ def read_file_table(path: Path, kind: str | None = None) -> list[dict[str, Any]]
     """
     from skybutler.errors import ConfigError
 
-    with click.open_file(str(path)) as stream:
+    # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte order mark, which would become part of the first
+    # column's name ('\ufeffpath').
+    with click.open_file(str(path), encoding="utf-8-sig") as stream:
         text = stream.read()
     kind = kind or ("yaml" if path.suffix.lower() in (".yaml", ".yml") else "csv")
     rows: list[dict[str, Any]]

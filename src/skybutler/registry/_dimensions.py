@@ -107,7 +107,9 @@ class DimensionRecords:
             # Count the rows actually inserted: executemany rowcounts are unreliable (0 on psycopg).
             stmt = stmt.returning(*[table.c[c] for c in key_cols])
         try:
-            with self._db.transaction() as conn:
+            # The savepoint undoes a refused insert before the explanation's queries run: inside a caller's
+            # transaction (import, ingest) PostgreSQL would refuse them until the whole transaction ended.
+            with self._db.transaction() as conn, self._db.savepoint():
                 result = conn.execute(stmt, rows)
                 inserted = len(result.all()) if skip_existing else len(rows)
         except sa.exc.IntegrityError as exc:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from skybutler.datasets import ArtifactInfo, DatasetIdMode, DatasetRef, DatasetType
 from skybutler.datastore import STAGING, Staged
-from skybutler.errors import ConfigError, ConflictError, DatasetTypeError, SkyButlerError
+from skybutler.errors import ConfigError, ConflictError, DatasetTypeError, SkyButlerError, StorageError
 from skybutler.registry import CollectionType
 from skybutler.transfer._ingest_plan import IngestItem, IngestPlanner, check_records_exist, parse_id_mode
 from skybutler.transfer._modes import FileMover
@@ -371,18 +371,34 @@ def _promote(
 ) -> None:
     """After registration: move staged files to their final paths (and delete ``move`` sources), concurrently.
 
-    A failure here leaves registered datasets with staged files, which ``reconcile`` promotes.
+    A failure to promote leaves registered datasets with staged files, which ``reconcile`` promotes.  A
+    ``move`` source that cannot be deleted (a read-only file system) stops nothing else of the batch: its
+    datasets are registered and their files in place, so the `StorageError` raised at the end says so and
+    names the sources left behind.
     """
     todo = [item for item in batch if item.staged is not None or item.mode == "move"]
 
-    def work(chunk: Sequence[IngestItem]) -> None:
+    def work(chunk: Sequence[IngestItem]) -> list[tuple[str, OSError]]:
+        kept = []
         for item in chunk:
             if item.staged is not None:
                 datastore.promote(item.staged)
             if item.mode == "move":
-                mover.finish(item.mode, item.source)
+                try:
+                    mover.finish(item.mode, item.source)
+                except OSError as exc:  # StorageError too: the dataset is in, only the source stays
+                    kept.append((item.source.uri, exc))
+        return kept
 
-    list(pool.map(work, _chunks(todo, workers)))  # waits for every chunk and raises a worker's exception
+    # pool.map waits for every chunk and raises a worker's exception (a failed promotion).
+    kept = [entry for part in pool.map(work, _chunks(todo, workers)) for entry in part]
+    if kept:
+        uri, exc = kept[0]
+        raise StorageError(
+            f"The {len(batch)} file(s) of this batch are ingested, but {len(kept)} source(s) could not be deleted "
+            f"after the move (first: {uri}: {exc}); delete them yourself. Ingest the files left (if any) with "
+            "skip_existing=True, and with transfer='copy' where the sources are read-only."
+        )
 
 
 def _finish_staging(

@@ -31,18 +31,38 @@ _RecordKey = tuple[str, tuple[Any, ...]]
 
 
 def read_primary_header(source: SourceFile) -> Mapping[str, Any]:
-    """The primary header of a FITS file (only the header blocks are read)."""
+    """The primary header of a FITS file (only the header blocks are read).
+
+    Raises
+    ------
+    ValueError
+        The file is not FITS: empty, cut short in its header, or something else.
+    """
     from astropy.io import fits
 
     header: Mapping[str, Any]
-    if source.local is not None:
-        with open(source.local, "rb") as stream:
-            header = fits.Header.fromfile(stream)
-    else:
-        assert source.transport is not None
-        with source.transport.open(source.key) as stream:
-            header = fits.Header.fromfile(stream)
+    try:
+        if source.local is not None:
+            with open(source.local, "rb") as stream:
+                header = fits.Header.fromfile(stream)
+        else:
+            assert source.transport is not None
+            with source.transport.open(source.key) as stream:
+                header = fits.Header.fromfile(stream)
+    except EOFError:  # astropy's word for a file that ends before its header does (an empty one, too)
+        raise ValueError("The file ends before its FITS header does (it is empty or cut short).") from None
     return header
+
+
+def _reported_errors() -> tuple[type[Exception], ...]:
+    """What reading and translating one file raises when that file is at fault: it is reported, the rest go on.
+
+    Besides ours, astropy's: OSError and ValueError for a file that is not FITS (see `read_primary_header`),
+    VerifyError for a card it cannot parse, which it parses only when the translator asks for that keyword.
+    """
+    from astropy.io.fits.verify import VerifyError
+
+    return SkyButlerError, OSError, ValueError, VerifyError
 
 
 def _translator(translator: MetadataTranslator | type[MetadataTranslator] | str | None) -> MetadataTranslator:
@@ -86,7 +106,7 @@ def ingest_raws(
                 raise DatasetTypeError(f"The {worker.name!r} translator does not recognize this header.")
             info = worker.translate(header, instrument=instrument)
             translated.append((path, source, info, observation_records(info, registry.universe)))
-        except (SkyButlerError, OSError, ValueError) as exc:  # astropy raises OSError/ValueError on non-FITS
+        except _reported_errors() as exc:
             report.failures[path] = f"{type(exc).__name__}: {exc}"
         if progress is not None and (i + 1) % 1000 == 0:
             progress("translate", i + 1, len(names))

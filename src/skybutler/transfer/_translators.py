@@ -94,6 +94,11 @@ def _clean(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def _time_scale(header: Mapping[str, Any]) -> str:
+    """TIMESYS, upper-cased (UTC when absent): in FITS the scale of every time keyword of the header."""
+    return str(_clean(header.get("TIMESYS")) or "UTC").upper()
+
+
 class GenericTranslator(MetadataTranslator):
     """Standard FITS keywords; the template for real instruments (override the method whose keyword differs).
 
@@ -196,7 +201,7 @@ class GenericTranslator(MetadataTranslator):
 
     def begin(self, header: Mapping[str, Any]) -> int:
         """Shutter open, TAI ns: DATE-OBS (+ TIME-OBS), else MJD-OBS; in TIMESYS (UTC by default)."""
-        scale = str(_clean(header.get("TIMESYS")) or "UTC").upper()
+        scale = _time_scale(header)
         date = _clean(header.get("DATE-OBS"))
         try:
             if date:
@@ -215,10 +220,11 @@ class GenericTranslator(MetadataTranslator):
             raise
 
     def end(self, header: Mapping[str, Any], begin: int, exposure_time: float | None) -> int:
-        """Shutter close: DATE-END when present, else open + EXPTIME."""
+        """Shutter close: DATE-END (in TIMESYS, as DATE-OBS) when present, else open + EXPTIME."""
         if header.get("DATE-END"):
+            text = str(_clean(header["DATE-END"]))
             try:
-                return to_tai_ns(str(_clean(header["DATE-END"])))
+                return to_tai_ns(f"{text} TAI" if _time_scale(header) == "TAI" else text)
             except DataIdError as exc:
                 raise DataIdError(f"DATE-END = {header['DATE-END']!r} is not a time: {exc}") from None
         if exposure_time is None:
