@@ -107,9 +107,9 @@ class DimensionRecords:
             # Count the rows actually inserted: executemany rowcounts are unreliable (0 on psycopg).
             stmt = stmt.returning(*[table.c[c] for c in key_cols])
         try:
-            # The savepoint undoes a refused insert before the explanation's queries run: inside a caller's
-            # transaction (import, ingest) PostgreSQL would refuse them until the whole transaction ended.
-            with self._db.transaction() as conn, self._db.savepoint():
+            # Inside a caller's transaction (import, ingest) the explanation's queries need a savepoint on
+            # PostgreSQL, which refuses every statement after a failed one until the transaction ends.
+            with self._db.explainable() as conn:
                 result = conn.execute(stmt, rows)
                 inserted = len(result.all()) if skip_existing else len(rows)
         except sa.exc.IntegrityError as exc:

@@ -306,6 +306,23 @@ class Database:
             raise
         nested.commit()
 
+    @contextmanager
+    def explainable(self) -> Iterator[sa.Connection]:
+        """`transaction`, in which a refused statement can still be explained by more queries before raising.
+
+        Only a PostgreSQL transaction joined from a caller's needs a savepoint for that: PostgreSQL refuses
+        every statement of a transaction after one fails, SQLite goes on, and a transaction of the block's own
+        is rolled back whole before the caller explains.  Elsewhere the savepoint would only cost two
+        statements per call (round trips, on PostgreSQL).  Use `savepoint` instead where the explanation must
+        not see the rows the refused statement inserted before it failed (SQLite keeps them until rollback).
+        """
+        if not self._depth or self.dialect == "sqlite":
+            with self.transaction() as conn:
+                yield conn
+            return
+        with self.transaction() as conn, self.savepoint():
+            yield conn
+
     def _begin(self) -> sa.RootTransaction:
         for attempt in range(5):
             try:
