@@ -33,7 +33,6 @@ def reconcile(
     """
     trash = registry.datasets.trash()
     report = ReconcileReport()
-    done: list[str] = []
     for leaf in datastore.leaves():
         staged_ids = []
         for id_hex in leaf.staged_ids():
@@ -48,8 +47,8 @@ def reconcile(
         report.extend(
             leaf.reconcile_files(registered, live, trashed, grace_seconds=grace_seconds, remove_unknown=remove_unknown)
         )
-        done += trashed
-    registry.datasets.drop_trash(done)  # trash of a datastore no longer configured stays, for when it is back
+        # only this leaf's entries: trash of a datastore no longer configured stays, for when it is back
+        registry.datasets.drop_trash(trashed, datastore=leaf.name)
     return report
 
 
@@ -63,7 +62,6 @@ def remove_artifacts(registry: Registry, datastore: Datastore, entries: Iterable
     for _, name, path in entries:
         by_leaf.setdefault(name, []).append(path)
     known = {leaf.name: leaf for leaf in datastore.leaves()}
-    done: list[str] = []
     for name, paths in by_leaf.items():
         leaf = known.get(name)
         if leaf is None:
@@ -71,8 +69,7 @@ def remove_artifacts(registry: Registry, datastore: Datastore, entries: Iterable
         paths = list(dict.fromkeys(paths))
         shared = registry.datasets.live_paths(paths, datastore=name)
         leaf.delete(p for p in paths if p not in shared)  # external (direct) files are never deleted
-        done += paths
-    registry.datasets.drop_trash(done)
+        registry.datasets.drop_trash(paths, datastore=name)  # another child's entry at the same path stays
 
 
 def retrieve(
