@@ -44,6 +44,12 @@ CASES: dict[str, tuple[type[SkyButlerError], Callable[[Butler], object]]] = {
     ),
     "unknown storage class": (DatasetTypeError, lambda b: b.register_dataset_type("x", ["instrument"], "Nope")),
     "one bad item in put_many": (DataIdError, lambda b: b.put_many([({"a": 1}, GOOD), ({"a": 1}, BAD_VISIT)], "meta")),
+    "integer beyond 64 bits": (DataIdError, lambda b: b.put({"a": 1}, "meta", GOOD, visit=2**64)),
+    "NUL in a string value": (DataIdError, lambda b: b.put({"a": 1}, "meta", GOOD, instrument="Ca\x00m")),
+    "over-long dataset type name": (
+        DatasetTypeError,
+        lambda b: b.register_dataset_type("x" * 129, ["instrument"], "StructuredDataDict"),
+    ),
 }
 
 

@@ -8,6 +8,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from skybutler.datastore import ReconcileReport
+from skybutler.errors import StorageError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -33,7 +34,6 @@ def reconcile(
     """
     trash = registry.datasets.trash()
     report = ReconcileReport()
-    done: list[str] = []
     for leaf in datastore.leaves():
         staged_ids = []
         for id_hex in leaf.staged_ids():
@@ -48,8 +48,8 @@ def reconcile(
         report.extend(
             leaf.reconcile_files(registered, live, trashed, grace_seconds=grace_seconds, remove_unknown=remove_unknown)
         )
-        done += trashed
-    registry.datasets.drop_trash(done)  # trash of a datastore no longer configured stays, for when it is back
+        # only this leaf's entries: trash of a datastore no longer configured stays, for when it is back
+        registry.datasets.drop_trash(trashed, datastore=leaf.name)
     return report
 
 
@@ -58,21 +58,31 @@ def remove_artifacts(registry: Registry, datastore: Datastore, entries: Iterable
 
     A path another dataset still refers to in the same datastore (an ingested file shared by datasets)
     stays.  Entries of a datastore the configuration no longer has stay in the trash for `reconcile`.
+
+    Raises
+    ------
+    StorageError
+        A file could not be deleted.  The datasets are already gone from the registry, so calling remove
+        again finds nothing to do: the message says to run `reconcile`, which empties the trash.
     """
     by_leaf: dict[str, list[str]] = {}
     for _, name, path in entries:
         by_leaf.setdefault(name, []).append(path)
     known = {leaf.name: leaf for leaf in datastore.leaves()}
-    done: list[str] = []
     for name, paths in by_leaf.items():
         leaf = known.get(name)
         if leaf is None:
             continue
         paths = list(dict.fromkeys(paths))
         shared = registry.datasets.live_paths(paths, datastore=name)
-        leaf.delete(p for p in paths if p not in shared)  # external (direct) files are never deleted
-        done += paths
-    registry.datasets.drop_trash(done)
+        try:
+            leaf.delete(p for p in paths if p not in shared)  # external (direct) files are never deleted
+        except StorageError as exc:
+            raise StorageError(
+                f"{exc} The datasets are removed from the registry and their files listed in its trash; run "
+                "`skybutler reconcile` (butler.reconcile()) once the storage answers, to delete them."
+            ) from exc
+        registry.datasets.drop_trash(paths, datastore=name)  # another child's entry at the same path stays
 
 
 def retrieve(

@@ -341,3 +341,24 @@ def test_export_of_datasets_held_only_in_memory_needs_no_files(tmp_path: Path) -
         assert report.datasets == 2
         report = butler.export(tmp_path / "files.zip", dataset_types="meta")
         assert report.artifacts == 1
+
+
+def test_trash_of_a_child_left_out_of_the_configuration_waits_for_it(
+    tmp_path: Path, registry_url: tuple[str, str | None]
+) -> None:
+    far = tmp_path / "far"
+    chain = {"type": "chained", "children": [{"name": "near"}, {"name": "far", "root": far.as_uri()}]}
+    with _open(tmp_path, registry_url, chain) as butler:
+        butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
+        ref = butler.put({"a": 1}, "meta", DATA_ID)
+        root = Path(butler.root)
+    assert len(_files(far)) == 1  # both children keep the file at the same relative path
+    near_only = {"datastore": {"children": [{"name": "near"}]}}
+    with Butler(root, run="test/run", config=near_only) as butler:
+        assert butler.remove([ref]) == 1
+    assert _files(root) == []
+    assert len(_files(far)) == 1  # "far" is not configured here: its file waits in the trash
+    with Butler(root, run="test/run") as butler:
+        report = butler.reconcile(grace_seconds=0)
+    assert len(report.removed_trash) == 1
+    assert _files(far) == []

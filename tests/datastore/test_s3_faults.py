@@ -114,3 +114,20 @@ def test_the_server_stopping_in_the_middle_of_put_many_leaves_the_registry_uncha
     assert (len(report.removed_staging), report.unknown) == (3, [])
     assert butler.verify().problems == 0
     assert butler.verify().unknown == []
+
+
+def test_a_stopped_server_during_remove_says_the_datasets_are_gone_and_reconcile_deletes_the_files(
+    butler: Butler, server: MotoServer
+) -> None:
+    ref = butler.put({"v": 0}, "meta", instrument="Cam", visit=0, detector=1)
+    server.stop()
+    # the rows went to the trash first; a retry of remove would find nothing to remove, so say what to run
+    with pytest.raises(StorageError, match=r"(?s)127\.0\.0\.1.*removed from the registry.*reconcile"):
+        butler.remove([ref])
+    assert butler.registry.datasets.count() == 0
+    assert butler.remove([ref]) == 0
+    server.start()
+    report = butler.reconcile(grace_seconds=0)
+    assert len(report.removed_trash) == 1
+    assert butler.registry.datasets.trash() == []
+    assert butler.verify().unknown == []

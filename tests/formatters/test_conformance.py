@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+import pytest
 
+from skybutler.errors import FormatterError
 from skybutler.formatters._bytes import BytesFormatter
 from skybutler.formatters._json import JsonFormatter
 from skybutler.formatters._numpy import NumpyFormatter
@@ -27,6 +29,12 @@ class TestJson(FormatterTests):
     def samples(self) -> list[tuple[str, Any]]:
         return DICTS
 
+    @pytest.mark.parametrize("obj", [{1: "a", "1": "b"}, {"nested": [{None: 1}]}, {"k": {2.5: "x"}}])
+    def test_keys_that_json_would_turn_into_strings_are_refused(self, formatter: JsonFormatter, obj: Any) -> None:
+        # JSON objects have string keys only: 1 would read back as "1" (and {1: .., "1": ..} lose a value)
+        with pytest.raises(FormatterError, match="keys"):
+            self._write(formatter, obj)
+
 
 class TestYaml(FormatterTests):
     formatter_class = YamlFormatter
@@ -45,6 +53,10 @@ class TestNumpy(FormatterTests):
             ("NumpyArray", np.array([np.nan, -0.0, np.inf], dtype=">f4")),  # big-endian, NaN
             ("NumpyArray", np.zeros((0, 5), dtype=np.int16)),
         ]
+
+    def test_a_masked_array_is_refused_rather_than_stripped_of_its_mask(self, formatter: NumpyFormatter) -> None:
+        with pytest.raises(FormatterError, match="mask"):
+            self._write(formatter, np.ma.masked_array([1.0, 2.0], mask=[False, True]))
 
 
 class TestBytes(FormatterTests):

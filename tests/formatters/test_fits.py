@@ -260,6 +260,15 @@ def test_pixel_and_column_types_fits_lacks_are_refused() -> None:
         FMT.write(object(), io.BytesIO())
 
 
+@pytest.mark.parametrize(
+    "column", [np.array(["a  ", "b"]), np.array([b"x ", b"y"]), np.array([["a", "b "]])], ids=["str", "bytes", "2-D"]
+)
+def test_text_columns_with_trailing_spaces_are_refused_not_stripped(column: Any) -> None:
+    # FITS pads text with blanks and drops them on reading: "a  " would come back as "a"
+    with pytest.raises(FormatterError, match="trailing spaces"):
+        FMT.write(Table({"s": column}), io.BytesIO())
+
+
 def test_bad_read_requests_are_refused() -> None:
     image = Image(np.zeros((4, 4), "f4"))
     with pytest.raises(FormatterError, match="no component 'wcs'"):

@@ -59,11 +59,17 @@ def test_get_unknown_collection_suggests_close_names(registry: Registry) -> None
     assert isinstance(info.value, LookupError)
 
 
-@pytest.mark.parametrize("name", ["", "x" * 257])
+@pytest.mark.parametrize("name", ["", "x" * 257, "run\x00one"])
 def test_invalid_collection_names_are_refused(registry: Registry, name: str) -> None:
     with pytest.raises(CollectionError, match="Invalid collection name"):
         registry.register_run(name)
     assert registry.query_collections() == []
+
+
+def test_a_name_no_collection_can_have_is_looked_up_as_missing(registry: Registry) -> None:
+    # PostgreSQL refuses NUL characters even in a query: the lookup must not leak its driver's error
+    with pytest.raises(CollectionError, match="No collection named"):
+        registry.get_collection("run\x00one")
 
 
 def test_the_longest_name_is_accepted(registry: Registry) -> None:

@@ -16,6 +16,8 @@ __all__ = ["DatasetType"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?\Z")
 _FORMAT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}\Z")
+#: Longest parent name: the registry's ``dataset_type.name`` column (PostgreSQL refuses longer; SQLite would not).
+_MAX_NAME_LENGTH = 128
 
 
 class DatasetType:
@@ -64,6 +66,12 @@ class DatasetType:
             raise DatasetTypeError(
                 f"Invalid dataset type name {name!r}: use letters, digits and underscores, not starting with "
                 "a digit, with at most one '.' before a component name."
+            )
+        parent_length = len(name.partition(".")[0])
+        if parent_length > _MAX_NAME_LENGTH:
+            raise DatasetTypeError(
+                f"Invalid dataset type name {name[:40]!r}...: {parent_length} characters long, at most "
+                f"{_MAX_NAME_LENGTH} are allowed; give a shorter name."
             )
         from skybutler.dimensions import DimensionGroup
 

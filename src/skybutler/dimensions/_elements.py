@@ -11,6 +11,8 @@ __all__ = ["DimensionElement", "FieldSpec", "coerce_value"]
 
 #: Field types a universe may declare, with the Python type of their values.
 FIELD_TYPES: dict[str, type] = {"int": int, "string": str, "float": float, "bool": bool, "bytes": bytes}
+#: The range of ``int`` fields: 64-bit signed integers, as both registries store them.
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,23 +33,33 @@ def coerce_value(spec: FieldSpec, value: Any, *, what: str) -> Any:
 
     Integers accept anything with ``__index__`` (NumPy integers) and strings of decimal digits (as typed on a
     command line); strings accept `str` (NumPy ``str_`` included).  Booleans are never integers here.
+
+    Integers must fit in 64 bits (beyond, SQLite's driver raises `OverflowError` and PostgreSQL an error of
+    its own) and strings may not hold NUL characters (PostgreSQL refuses them, SQLite keeps them): both are
+    refused here, so a data ID means the same on either registry and fails before any file is written.
     """
     kind = spec.type
     if kind == "int":
         if type(value) is int:
-            return value
-        if isinstance(value, bool):
+            number = value
+        elif isinstance(value, bool):
             raise DataIdError(f"{what} must be an integer, not the boolean {value!r}.")
-        if hasattr(value, "__index__"):
-            return int(value.__index__())
-        if isinstance(value, str) and value.strip().removeprefix("-").isdecimal() and value.isascii():
-            return int(value)
-        raise DataIdError(f"{what} must be an integer, got {value!r} ({type(value).__name__}).")
+        elif hasattr(value, "__index__"):
+            number = int(value.__index__())
+        elif isinstance(value, str) and value.strip().removeprefix("-").isdecimal() and value.isascii():
+            number = int(value)
+        else:
+            raise DataIdError(f"{what} must be an integer, got {value!r} ({type(value).__name__}).")
+        if not _INT64_MIN <= number <= _INT64_MAX:
+            raise DataIdError(f"{what} is {number}, outside the 64-bit range the registry stores; give a smaller one.")
+        return number
     if kind == "string":
         if isinstance(value, str):
             text = str(value)
             if spec.length is not None and len(text) > spec.length:
                 raise DataIdError(f"{what} is {len(text)} characters long; at most {spec.length} are allowed.")
+            if "\x00" in text:
+                raise DataIdError(f"{what} {text!r} holds a NUL character, which the registry cannot store.")
             return text
         raise DataIdError(f"{what} must be a string, got {value!r} ({type(value).__name__}).")
     if kind == "float":

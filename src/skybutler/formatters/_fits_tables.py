@@ -51,7 +51,8 @@ def table_hdu(table: Any) -> fits.BinTableHDU:
     Raises
     ------
     FormatterError
-        A column type FITS lacks (int8, float16, objects), non-ASCII text, or metadata FITS cannot keep.
+        A column type FITS lacks (int8, float16, objects), non-ASCII text or text with trailing spaces (FITS
+        drops them), or metadata FITS cannot keep.
     """
     bare = table.copy(copy_data=False)
     bare.meta = {}
@@ -61,6 +62,11 @@ def table_hdu(table: Any) -> fits.BinTableHDU:
             raise FormatterError(
                 f"Column {column.name!r} has dtype {column.dtype}, which FITS tables cannot hold exactly; "
                 "convert it (int16, float32) or use the hdf5 or parquet formatter."
+            )
+        if kind in "US" and len(column) and np.char.endswith(np.asarray(column), " " if kind == "U" else b" ").any():
+            raise FormatterError(
+                f"Column {column.name!r} has text with trailing spaces, which FITS drops on reading; strip them "
+                "or use the hdf5 or parquet formatter."
             )
         column.unit = None
         column.description = None

@@ -20,7 +20,13 @@ class JsonFormatter(Formatter):
     storage_classes = ("StructuredDataDict", "StructuredDataList", "Metadata")
 
     def write(self, obj: Any, stream: BinaryIO) -> None:
-        """Write compact UTF-8 JSON."""
+        """Write compact UTF-8 JSON.
+
+        Dict keys must be strings: JSON would write ``1``, ``2.5``, ``True`` or ``None`` as the strings
+        ``"1"``, ``"2.5"``, ``"true"``, ``"null"``, so the dict read back would differ (and ``{1: a, "1": b}``
+        would lose a value).  Such keys are refused rather than changed silently.
+        """
+        _check_keys(obj)
         try:
             text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
         except (TypeError, ValueError) as exc:
@@ -37,3 +43,21 @@ class JsonFormatter(Formatter):
         """Parse the JSON document."""
         self.refuse_parts(component, parameters)
         return json.loads(stream.read())
+
+
+def _check_keys(obj: Any) -> None:
+    """Raise `FormatterError` naming the first dict key, at any depth, that is not a string."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if not isinstance(key, str):
+                    raise FormatterError(
+                        f"Cannot write this object as JSON: its keys must be strings, and {key!r} "
+                        f"({type(key).__name__}) would read back as a string. Use string keys, or YAML, "
+                        "which keeps them."
+                    )
+                stack.append(value)
+        elif isinstance(item, list | tuple):
+            stack.extend(item)

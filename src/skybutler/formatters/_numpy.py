@@ -28,6 +28,11 @@ class NumpyFormatter(Formatter):
 
         if obj.dtype.hasobject:
             raise FormatterError("Arrays of Python objects cannot be stored as .npy; use a numeric dtype.")
+        if isinstance(obj, np.ma.MaskedArray):  # .npy keeps the data only: the mask would be lost silently
+            raise FormatterError(
+                "A masked array cannot be stored as .npy without losing its mask; store obj.filled(value), or "
+                "its data and its mask (np.ma.getmaskarray(obj)) as two datasets."
+            )
         np.lib.format.write_array(stream, np.asanyarray(obj), allow_pickle=False)
 
     def read(

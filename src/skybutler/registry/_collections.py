@@ -106,8 +106,8 @@ class Collections:
         ConflictError
             A collection of that name exists with another type.
         """
-        if not name or type(name) is not str or len(name) > 256:
-            raise CollectionError(f"Invalid collection name {name!r}: give 1 to 256 characters.")
+        if not name or type(name) is not str or len(name) > 256 or "\x00" in name:
+            raise CollectionError(f"Invalid collection name {name!r}: give 1 to 256 characters, none of them NUL.")
         found = self.find(name)
         created = False
         if found is None:
@@ -129,6 +129,8 @@ class Collections:
         found = self._by_name.get(name)
         if found is not None:
             return found
+        if "\x00" in name:  # no collection has one (see `register`), and PostgreSQL refuses it even in a query
+            return None
         t = self._table
         with self._db.transaction(write=False) as conn:
             row = conn.execute(

@@ -346,12 +346,17 @@ class Datasets:
         with self._db.transaction(write=False) as conn:
             return [(r[0], r[1], r[2], r[3]) for r in conn.execute(stmt)]
 
-    def drop_trash(self, paths: Iterable[str]) -> None:
-        """Forget trash entries whose files are gone."""
+    def drop_trash(self, paths: Iterable[str], *, datastore: str | None = None) -> None:
+        """Forget trash entries whose files are gone (of every datastore, or only of ``datastore``).
+
+        The children of a chained datastore keep files at the same relative paths: a path deleted from one
+        child must not drop the entry of another child whose file is still there (one not configured now).
+        """
         t = self._t.trash
+        where = [] if datastore is None else [t.c.datastore == datastore]
         with self._db.transaction() as conn:
             for chunk in _chunks(list(paths), 500):
-                conn.execute(t.delete().where(t.c.path.in_(chunk)))
+                conn.execute(t.delete().where(t.c.path.in_(chunk), *where))
 
     def live_paths(self, paths: Iterable[str] | None = None, *, datastore: str | None = None) -> set[str]:
         """Paths referenced by a registered dataset (all of them, or those among ``paths``).
