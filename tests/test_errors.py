@@ -146,3 +146,21 @@ def test_every_code_has_an_anchor_in_docs_errors_md() -> None:
     headings = {line.strip().removeprefix("## ").strip("`") for line in lines if line.startswith("## ")}
     missing = [f"{cls.code} ({cls.__name__})" for cls in ALL_ERRORS if cls.code not in headings]
     assert not missing, f"docs/errors.md has no '## <code>' heading for: {', '.join(missing)}"
+
+
+def test_an_os_error_reading_a_local_artifact_is_a_storage_error(tmp_path: Path) -> None:
+    """Not a raw OSError: a directory stands where the dataset's file was (permissions would do the same, but
+    the tests run as root)."""
+    from skybutler import Butler
+    from skybutler.testing.sample import populate_sample
+
+    Butler.create(tmp_path / "repo")
+    with Butler(tmp_path / "repo", run="r") as butler:
+        populate_sample(butler)
+        butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
+        ref = butler.put({"a": 1}, "meta", instrument="Cam", visit=1, detector=1)
+        path = Path(butler.get_uri(ref).removeprefix("file://"))
+        path.unlink()
+        (path / "inside").mkdir(parents=True)
+        with pytest.raises(StorageError, match=r"Cannot .*permissions"):
+            butler.get(ref)

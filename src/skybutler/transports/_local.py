@@ -22,6 +22,11 @@ def _root_path(root: str) -> Path:
     return Path(root)
 
 
+def _failed(action: str, path: str, exc: OSError) -> StorageError:
+    """The `StorageError` for an OS error other than a missing file (permissions, a full disk, a directory)."""
+    return StorageError(f"Cannot {action} {path}: {exc.strerror or exc}. Check the file system and its permissions.")
+
+
 class LocalTransport(Transport):
     """Keys are paths relative to a local directory."""
 
@@ -51,6 +56,8 @@ class LocalTransport(Transport):
                 return f.read()
         except FileNotFoundError:
             raise ArtifactNotFoundError(f"No file {self._base_str + key}.") from None
+        except OSError as exc:
+            raise _failed("read", self._base_str + key, exc) from exc
 
     def put(self, key: str, data: bytes) -> None:
         """Write to a temporary name beside the target, then rename over it."""
@@ -95,6 +102,8 @@ class LocalTransport(Transport):
             return os.stat(self._base_str + key).st_size
         except FileNotFoundError:
             raise ArtifactNotFoundError(f"No file {self._base_str + key}.") from None
+        except OSError as exc:
+            raise _failed("look at", self._base_str + key, exc) from exc
 
     def delete(self, key: str) -> None:
         """Remove the file, and its directory when that becomes empty; a missing file is fine."""
@@ -103,6 +112,8 @@ class LocalTransport(Transport):
             os.unlink(path)
         except FileNotFoundError:
             return
+        except OSError as exc:
+            raise _failed("delete", path, exc) from exc
         parent = os.path.dirname(path)
         if parent != str(self.base):
             try:
@@ -128,18 +139,25 @@ class LocalTransport(Transport):
             return open(self._base_str + key, "rb")
         except FileNotFoundError:
             raise ArtifactNotFoundError(f"No file {self._base_str + key}.") from None
+        except OSError as exc:
+            raise _failed("open", self._base_str + key, exc) from exc
 
     def move(self, src: str, dst: str) -> None:
         """Rename within the root (atomic on POSIX)."""
         target = self._base_str + dst
         try:
-            os.replace(self._base_str + src, target)
-        except FileNotFoundError:
-            if not os.path.lexists(self._base_str + src):  # lexists: a relative symlink may dangle until moved
-                raise ArtifactNotFoundError(f"No file {self._base_str + src} to move.") from None
-            self._made.discard(os.path.dirname(target))
-            self._ensure_parent(target)
-            os.replace(self._base_str + src, target)
+            try:
+                os.replace(self._base_str + src, target)
+            except FileNotFoundError:
+                if not os.path.lexists(self._base_str + src):  # lexists: a relative symlink may dangle until moved
+                    raise ArtifactNotFoundError(f"No file {self._base_str + src} to move.") from None
+                self._made.discard(os.path.dirname(target))
+                self._ensure_parent(target)
+                os.replace(self._base_str + src, target)
+        except ArtifactNotFoundError:
+            raise
+        except OSError as exc:
+            raise _failed("move a file to", target, exc) from exc
 
     def put_file(self, path: Path, key: str) -> None:
         """Copy a local file in (atomically)."""
