@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from skybutler.errors import ConflictError
+from skybutler.errors import ConflictError, StorageError
 from skybutler.registry import Registry
 from skybutler.registry._engines import _ANALYZE_ROWS, _BULK_ROWS
 
@@ -72,6 +72,21 @@ def test_an_integrity_error_inside_an_outer_transaction_rolls_back_everything(re
     with pytest.raises(ConflictError):
         _insert_twice(registry)
     assert _bands(registry) == []
+
+
+def _insert_then_fail_a_statement(registry: Registry) -> None:
+    with registry.db.transaction() as conn:
+        registry.insert_dimension_records("band", [{"name": "r"}])
+        conn.execute(sa.text("SELECT * FROM no_such_table"))
+
+
+def test_a_driver_error_inside_a_transaction_is_a_storage_error_and_rolls_back(registry: Registry) -> None:
+    with pytest.raises(StorageError, match="rolled back") as info:
+        _insert_then_fail_a_statement(registry)
+    assert isinstance(info.value.__cause__, sa.exc.DBAPIError)
+    assert _bands(registry) == []
+    registry.insert_dimension_records("band", [{"name": "i"}])  # the connection is usable afterwards
+    assert _bands(registry) == ["i"]
 
 
 def test_writes_are_visible_to_another_connection_once_committed(registry: Registry) -> None:

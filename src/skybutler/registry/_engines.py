@@ -206,8 +206,9 @@ class Database:
         Commits after bulk inserts (`insert_many`) are followed by maintenance: on SQLite the checkpoint the
         commit would run inline runs on a background thread (see `_Checkpointer`); on PostgreSQL tables that
         now hold a thousand rows or more and have no statistics yet are analyzed (`_analyze_new`).
-        Integrity errors become `ConflictError`; other driver errors become `StorageError`, so no driver
-        exception leaks out.
+        At commit, integrity errors become `ConflictError` and other driver errors `StorageError`.  Inside the
+        block, a driver error other than an integrity error becomes a `StorageError` once the outermost
+        transaction has rolled back; integrity errors pass through, for callers that explain them.
         """
         if self._depth:
             self._depth += 1
@@ -224,10 +225,17 @@ class Database:
         try:
             try:
                 yield self.conn
-            except BaseException:
+            except BaseException as exc:
                 self._depth = 0
                 if txn.is_active:
                     txn.rollback()
+                if isinstance(exc, sa.exc.DBAPIError) and not isinstance(exc, sa.exc.IntegrityError):
+                    # A lost connection, a lock held past the busy timeout, a value the server refuses: the
+                    # transaction is rolled back.  Integrity errors stay, for callers that explain them.
+                    raise StorageError(
+                        f"The registry database refused or failed a statement, and the change was rolled back: "
+                        f"{exc.orig}"
+                    ) from exc
                 raise
             self._depth = 0
             if self._checkpointer is not None and sum(self._bulk.values()) >= _BULK_ROWS:
