@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from skybutler import Butler, CollectionType
-from skybutler.errors import ConfigError, ConflictError, DatasetNotFoundError, PermissionDeniedError
+from skybutler.errors import ConfigError, ConflictError, DatasetNotFoundError, PermissionDeniedError, StorageError
+from skybutler.testing.files import immutable
 from skybutler.transfer import EXPORT_FORMAT_VERSION
 
 Snapshot = Callable[[Butler], dict[str, Any]]
@@ -187,3 +188,18 @@ def test_whole_repository_export_when_nothing_is_named(source: dict[str, Any], d
     assert types["calib"] is CollectionType.CALIBRATION
     assert types["everything"] is CollectionType.CHAINED
     assert dest.get(source["flats"][0]) == {"flat": 0}
+
+
+def test_a_move_import_whose_export_files_cannot_be_deleted(
+    source: dict[str, Any], dest: Butler, tmp_path: Path
+) -> None:
+    """Everything is imported and readable; the error says so and names a file left in the export."""
+    src: Butler = source["butler"]
+    src.export(tmp_path / "e.yaml", refs=source["metas"], directory=tmp_path / "files")
+    stuck = sorted((tmp_path / "files").rglob("*.json"))[0]
+    with immutable(stuck):  # not even root may delete it
+        with pytest.raises(StorageError, match=r"everything is imported, but 1 moved file\(s\) could not be deleted"):
+            dest.import_(tmp_path / "e.yaml", directory=tmp_path / "files", transfer="move")
+        assert stuck.exists()
+    assert [dest.get(ref) for ref in source["metas"]] == [src.get(ref) for ref in source["metas"]]
+    assert sorted((tmp_path / "files").rglob("*.json")) == [stuck]

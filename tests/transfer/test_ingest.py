@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from skybutler.errors import (
     PermissionDeniedError,
     StorageError,
 )
+from skybutler.testing.files import immutable
 from skybutler.testing.sample import populate_sample
 from skybutler.transfer import FileDataset
 
@@ -147,23 +147,15 @@ def test_auto_registers_files_inside_the_datastore_in_place(local: Butler) -> No
     assert Path(files[1].path).exists()
 
 
-def test_move_whose_sources_cannot_be_deleted(local: Butler, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Sources on a read-only file system: the datasets are ingested (every file in place, readable), and the
-    error says so and which sources are left, rather than a bare PermissionError mid-promotion."""
-    incoming = tmp_path / "incoming"
-    files = _write(incoming)
-    unlink = os.unlink
-
-    def read_only(path: Any, *args: Any, **kwargs: Any) -> None:
-        if Path(path).is_relative_to(incoming):
-            raise PermissionError(13, "Permission denied", str(path))
-        unlink(path, *args, **kwargs)
-
-    monkeypatch.setattr(os, "unlink", read_only)
-    with pytest.raises(StorageError, match=r"(?s)ingested.*could not be deleted.*meta_0_0\.json") as info:
-        local.ingest(*files, transfer="move")
-    assert "6 source(s)" in str(info.value)
-    monkeypatch.undo()
+def test_move_whose_sources_cannot_be_deleted(local: Butler, tmp_path: Path) -> None:
+    """Sources that cannot be deleted (immutable, as on a read-only file system): the datasets are ingested
+    (every file in place, readable), and the error says so and which sources are left, rather than a bare
+    PermissionError mid-promotion."""
+    files = _write(tmp_path / "incoming")
+    with immutable(*(Path(fd.path) for fd in files)):
+        with pytest.raises(StorageError, match=r"(?s)ingested.*could not be deleted.*meta_0_0\.json") as info:
+            local.ingest(*files, transfer="move")
+        assert "6 source(s)" in str(info.value)
     refs = local.query_datasets("meta", collections="ingest")
     assert len(list(refs)) == len(files)
     for ref in refs:

@@ -37,6 +37,7 @@ from skybutler.errors import (
     ExportFormatError,
     PermissionDeniedError,
     SkyButlerError,
+    StorageError,
 )
 from skybutler.formatters import formatters
 from skybutler.registry import CollectionType, NewDataset
@@ -197,18 +198,33 @@ class _Importer:
             self.registry.dataset_types.forget_cached()
             self.butler._forget_search_paths()
             raise
-        for staged in self.staged.values():
-            self.datastore.promote(staged)
-        if self.mode == "move" and self.files is not None:
-            for entry in self.plan.datasets.values():
-                if entry.id in self.staged and entry.path is not None:
-                    self.files.remove(entry.path)
         self.butler._forget_search_paths()
+        self.datastore.promote_many(list(self.staged.values()))  # a failure says: registered, run reconcile
+        if self.mode == "move" and self.files is not None:
+            self._remove_moved()
         total = len(self.plan.datasets)
         self.report.datasets = total
         self.report.artifacts = len(self.staged) + len(self.in_place)
         if self.progress is not None:
             self.progress("done", total, total)
+
+    def _remove_moved(self) -> None:
+        """After a ``move`` import: delete the export's files now in the datastore; report those that stay."""
+        assert self.files is not None
+        kept: list[tuple[str, OSError]] = []
+        for entry in self.plan.datasets.values():
+            if entry.id in self.staged and entry.path is not None:
+                try:
+                    self.files.remove(entry.path)
+                except OSError as exc:  # a read-only export directory: the import itself is complete
+                    kept.append((entry.path, exc))
+        if kept:
+            first, why = kept[0]
+            raise StorageError(
+                f"{self.plan.source}: everything is imported, but {len(kept)} moved file(s) could not be deleted "
+                f"from the export (first: {first}: {why}); delete them yourself, or import with transfer='copy' "
+                "from a read-only export."
+            )
 
     # -- existing datasets ---------------------------------------------------------------------------------
     def _drop_existing(self) -> None:
