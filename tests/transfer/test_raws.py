@@ -176,9 +176,13 @@ def test_generic_translator_on_header_variants() -> None:
         (_header(1, 0, EXPTIME="long"), "EXPTIME"),
         (_header(1, 0, **{"DATE-OBS": "yesterday"}), "DATE-OBS"),
         (_header(1, 0, INSTRUME=None), "INSTRUME"),
+        (_header(1, 0, DETECTOR=1.5), "DETECTOR"),  # not truncated to detector 1
+        (_header(1, 0, EXPID=42.5), "EXPID"),
+        (_header(1, 0, DETECTOR=True), "DETECTOR"),
     ]:
         with pytest.raises(DataIdError, match=keyword):
             generic.translate(header)
+    assert generic.translate(_header(1, 0, DETECTOR=3.0, EXPID="42")).detector == 3
 
 
 def test_empty_and_garbled_files_are_reported_not_fatal(fresh: Butler, night: list[Path], tmp_path: Path) -> None:

@@ -94,6 +94,24 @@ def _clean(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def _whole(value: Any) -> int | None:
+    """A header value as an integer: ints, integral floats (``4.0``) and decimal strings; None for anything else.
+
+    ``int()`` alone would truncate ``1.5`` to 1 and silently name another detector or exposure.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    text = str(value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
 def _time_scale(header: Mapping[str, Any]) -> str:
     """TIMESYS, upper-cased (UTC when absent): in FITS the scale of every time keyword of the header."""
     return str(_clean(header.get("TIMESYS")) or "UTC").upper()
@@ -184,10 +202,10 @@ class GenericTranslator(MetadataTranslator):
         value = header.get(keyword)
         if value is None or value == "":
             return None
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise DataIdError(f"{keyword} = {value!r} is not an integer.") from None
+        number = _whole(value)
+        if number is None:
+            raise DataIdError(f"{keyword} = {value!r} is not an integer.")
+        return number
 
     def instrument(self, header: Mapping[str, Any], expected: str | None) -> str:
         """INSTRUME, checked against the instrument the caller expects."""
@@ -250,12 +268,12 @@ class GenericTranslator(MetadataTranslator):
     def detector(self, header: Mapping[str, Any]) -> int:
         """DETECTOR as an integer id."""
         value = self.required(header, "DETECTOR")
-        try:
-            return int(value)
-        except (TypeError, ValueError):
+        number = _whole(value)
+        if number is None:
             raise DataIdError(
                 f"DETECTOR = {value!r} is not an integer id; a translator for this instrument must map its names."
-            ) from None
+            )
+        return number
 
 
 def observation_records(info: ObservationInfo, universe: DimensionUniverse) -> list[DimensionRecord]:
