@@ -374,6 +374,14 @@ def test_direct_records_normalized_absolute_uris(
     expected = [(tmp_path / "archive dir" / n).as_uri() for n in names]
     assert [local.get_uri(r) for r in refs] == expected
     assert local.get(refs[2]) == {"visit": refs[2].data_id["visit"], "detector": refs[2].data_id["detector"]}
+    local.remove(refs[:1])
+    (ref,) = local.ingest(FileDataset(f"file://localhost{tmp_path}/archive%20dir/{names[0]}", dataset_type="meta",
+                                      data_id=files[0].data_id), transfer="direct")  # fmt: skip
+    assert local.get_uri(ref) == expected[0]
+    elsewhere = FileDataset(f"file://otherhost{tmp_path}/archive%20dir/{names[0]}", dataset_type="meta",
+                            data_id=files[0].data_id)  # fmt: skip
+    with pytest.raises(ConfigError, match="names the host 'otherhost'"):  # not read as a local path
+        local.ingest(elsewhere, transfer="direct")
 
 
 @pytest.mark.parametrize("mode", ["copy", "symlink", "direct"])

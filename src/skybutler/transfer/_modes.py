@@ -103,6 +103,8 @@ def source_file(path: str | os.PathLike[str]) -> SourceFile:
     ------
     ArtifactNotFoundError
         There is no file at ``path``.
+    ConfigError
+        A ``file://`` URI names another host.
     """
     text = os.fspath(path)
     if "://" in text:
@@ -111,7 +113,13 @@ def source_file(path: str | os.PathLike[str]) -> SourceFile:
             if not transport.exists(key):
                 raise ArtifactNotFoundError(f"No file to ingest at {text}.")
             return SourceFile(None, None, None, transport, key)
-        local = unquote(urlparse(text).path)
+        parts = urlparse(text)
+        if parts.netloc not in ("", "localhost"):
+            raise ConfigError(
+                f"{text} names the host {parts.netloc!r}; file:// URIs are read on this machine only. Give the "
+                "path where that file system is mounted here, or a URI of a transport that reaches it."
+            )
+        local = unquote(parts.path)
     elif text.startswith("/") and not _UNNORMALIZED(text):
         local = text  # already what abspath would make of it
     else:
