@@ -19,8 +19,10 @@ from skybutler.errors import (
     ConfigError,
     DatasetNotFoundError,
     DatasetTypeError,
+    FormatterError,
     PermissionDeniedError,
     SkyButlerError,
+    StorageError,
 )
 from skybutler.registry import CollectionType, Registry, is_glob
 from skybutler.registry._search import find_first
@@ -368,6 +370,8 @@ class Butler:
         coords = [(obj, self._data_id(dt, data_id, kwargs)) for obj, data_id, kwargs in items]
         try:
             return put_objects(self.registry, self.datastore, stored, run_record, coords, id_mode)
+        except (StorageError, FormatterError):
+            raise  # the bytes failed, not a stale run: after registration, a retry would only add a conflict
         except SkyButlerError:
             if not self._refresh():  # the run may have been removed and re-created by another process
                 raise
