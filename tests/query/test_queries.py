@@ -328,3 +328,37 @@ def test_implied_dimensions_constrain_datasets(sky: Sky) -> None:
     ids = b.query_data_ids(["visit", "detector"], datasets="calexp", collections="proc", where="band = 'r'",
                            instrument="Cam")  # fmt: skip
     assert ids.count() == 10 * len(expected)
+
+
+def test_numpy_and_pandas_bind_values_match_like_python_ones(butler: Butler) -> None:
+    # Notebook values: sqlite3 bound a NumPy int64 as its 8 bytes, so `visit = :v` silently matched nothing on
+    # SQLite (and matched on PostgreSQL); an array inside IN matched nothing on SQLite and failed on PostgreSQL.
+    np = pytest.importorskip("numpy")
+    pd = pytest.importorskip("pandas")
+    assert keys(butler.query_data_ids(["visit"], where="visit = :v", bind={"v": np.int64(3)}), "visit") == {3}
+    many = butler.query_data_ids(["visit"], where="visit IN (:vs)", bind={"vs": np.array([3, 4])})
+    assert keys(many, "visit") == {3, 4}
+    assert keys(butler.query_data_ids(["visit"], where="visit IN (:vs)", bind={"vs": range(2)}), "visit") == {0, 1}
+    f = butler.query_data_ids(["visit"], where="physical_filter = :f AND visit < 4", bind={"f": np.str_("Cam-r")})
+    assert keys(f, "visit") == {1, 3}
+    window = {"a": pd.Timestamp("2025-01-01T12:02:00"), "b": pd.Timestamp("2025-01-01T12:04:00")}
+    overlapping = butler.query_data_ids(["visit"], where="visit.timespan OVERLAPS (:a, :b)", bind=window)
+    assert keys(overlapping, "visit") == {2, 3}
+
+
+@pytest.mark.parametrize(
+    ("where", "bind", "message"),
+    [
+        ("visit.timespan OVERLAPS (:a, :b)", {"a": "2025-01-01T12:02", "b": "2025-01-01T12:04"}, ":a is not a time"),
+        ("visit.timespan OVERLAPS :t", {"t": object()}, "Bind parameter :t is <object"),
+        ("visit IN (:vs)", {"vs": [1, object()]}, "Bind parameter :vs is <object"),
+    ],
+)
+def test_bind_values_no_column_takes_are_syntax_errors(
+    butler: Butler, where: str, bind: dict[str, Any], message: str
+) -> None:
+    # Before: a raw driver error on PostgreSQL ("operator does not exist: bigint < character varying", "cannot
+    # adapt type"), and on SQLite an empty result or a raw sqlite3 error.
+    with pytest.raises(QuerySyntaxError, match=r"give a number|use T'") as info:
+        butler.query_data_ids(["visit"], where=where, bind=bind)
+    assert message in str(info.value)
