@@ -116,6 +116,16 @@ def test_calibrations_through_a_chain_and_in_data_id_queries(sky: Sky) -> None:
     assert list(none) == []
 
 
+def test_data_id_queries_join_calibrations_on_a_visit_named_anywhere(sky: Sky) -> None:
+    # The visit is not among the requested dimensions: named in the where expression or by an alternate key, it
+    # still selects the calibrations valid during it, as a data ID value does (before: no data IDs at all).
+    b = sky.butler
+    expected = {("Cam", d) for d in range(10)}
+    for constraint in ({"visit": 5}, {"where": "visit = 5"}, {"data_id": {"visit.name": "v5"}}):
+        ids = b.query_data_ids(["detector"], datasets="bias", collections="calib", instrument="Cam", **constraint)
+        assert {(c["instrument"], c["detector"]) for c in ids} == expected, constraint
+
+
 def test_calibrations_without_a_time_are_explained(sky: Sky) -> None:
     results = sky.butler.query_datasets("bias", collections="calib", instrument="Cam")
     assert list(results) == []

@@ -13,7 +13,7 @@ from skybutler.datasets import DatasetRef, refs_from_rows
 from skybutler.dimensions import DataCoordinate, DimensionRecord, normalize_data_id
 from skybutler.errors import DatasetTypeError
 from skybutler.query._ast import Identifier
-from skybutler.query._builder import QueryBuilder, governor_inputs, infer_governors, refuse_nul
+from skybutler.query._builder import QueryBuilder, _referenced_dims, governor_inputs, infer_governors, refuse_nul
 from skybutler.query._parser import parse_where
 from skybutler.query._plans import NOT_PLANNED, Plan, cached_plans, leaves_key, remember_plans, shape_of, type_key
 
@@ -288,7 +288,9 @@ def _data_id_statement(
     order_by: Sequence[str] | None,
     limit: int | None,
 ) -> Any:
-    wanted = set(group.names) | set(extra["values"])
+    # Everything the constraints name takes part in the temporal join, as in `query_datasets`: a visit given by
+    # an alternate key or only in the where expression selects calibrations by its timespan too.
+    wanted = set(group.names) | set(extra["values"]) | set(extra["alternates"]) | set(_referenced_dims(node))
     b = QueryBuilder(registry, where)
     for stored in datasets:
         b.add_datasets(stored, leaves, temporal=_temporal_element(registry, stored, leaves, wanted, None))
@@ -362,8 +364,6 @@ def query_datasets(
             return results
     node, extra = _prepare(registry, where, bind, given)
     referenced = set(extra["values"]) | set(extra["alternates"])
-    from skybutler.query._builder import _referenced_dims
-
     referenced |= {d for d in _referenced_dims(node) if d in registry.universe and registry.universe[d].is_dimension}
     explanations: list[str] = []
     if not leaves:
