@@ -362,3 +362,26 @@ def test_bind_values_no_column_takes_are_syntax_errors(
     with pytest.raises(QuerySyntaxError, match=r"give a number|use T'") as info:
         butler.query_data_ids(["visit"], where=where, bind=bind)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("where", "bind"),
+    [
+        ("visit = 99999999999999999999", {}),
+        ("visit IN (1..99999999999999999999)", {}),
+        ("visit = :v", {"v": 2**64}),
+        ("visit IN (:vs)", {"vs": [1, 2**63]}),
+    ],
+)
+def test_integers_beyond_64_bits_are_syntax_errors(butler: Butler, where: str, bind: dict[str, Any]) -> None:
+    # Before: OverflowError from sqlite3 (or from len() of the range), "bigint out of range" from PostgreSQL.
+    with pytest.raises(QuerySyntaxError, match="outside the 64-bit integers the registry stores"):
+        butler.query_data_ids(["visit"], where=where, bind=bind)
+    assert butler.query_data_ids(["visit"], where=f"visit IN (0..{2**63 - 1}:{2**62})").count() == 1
+
+
+def test_data_id_integers_beyond_64_bits_are_data_id_errors(butler: Butler) -> None:
+    butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
+    with pytest.raises(DataIdError, match="outside the 64-bit integers"):
+        butler.exists("meta", instrument="Cam", visit=2**63, detector=1)
+    assert not butler.exists("meta", instrument="Cam", visit=2**63 - 1, detector=1)

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from skybutler.dimensions import to_tai_ns
+from skybutler.dimensions._elements import INT64_MAX, INT64_MIN
 from skybutler.query._ast import (
     And,
     Arith,
@@ -58,6 +59,7 @@ class _Compiler:
             return column, kind
         if isinstance(node, Literal):
             self.check_text(node, node.value)
+            self.check_int(node, node.value)
             literal_kind = "bool" if isinstance(node.value, bool) else type(node.value).__name__
             return sa.literal(node.value), literal_kind.replace("str", "string")
         if isinstance(node, TimeLiteral):
@@ -69,6 +71,7 @@ class _Compiler:
             if _is_time(value):
                 return sa.literal(to_tai_ns(value)), "time"
             self.check_text(node, value)
+            self.check_int(node, value)
             return sa.literal(value), _kind_of(value)
         if isinstance(node, Neg):
             inner, inner_kind = self.value(node.operand)
@@ -92,6 +95,13 @@ class _Compiler:
         """Refuse a NUL character in a string: PostgreSQL cannot take one (SQLite would quietly match nothing)."""
         if isinstance(value, str) and "\x00" in value:
             raise self.error(node, f"{value!r} holds a NUL character, which no stored value can hold.")
+
+    def check_int(self, node: Node, value: Any) -> None:
+        """Refuse an integer no BIGINT column holds: the drivers fail on it with a raw overflow error."""
+        if type(value) is int and not INT64_MIN <= value <= INT64_MAX:
+            raise self.error(
+                node, f"{value} is outside the 64-bit integers the registry stores ({INT64_MIN} to {INT64_MAX})."
+            )
 
     def bound(self, node: Bind) -> Any:
         """The value of a bind parameter, as a plain Python value (a list for several values).
@@ -187,7 +197,9 @@ class _Compiler:
             if isinstance(item, Range):
                 if kind not in (None, "int"):
                     raise self.error(node.expr, f"A range needs integers; {node.expr} is a {kind}.")
-                if len(item.values()) <= _MAX_EXPANDED_RANGE:
+                self.check_int(item, item.start)
+                self.check_int(item, item.stop)
+                if (item.stop - item.start) // item.step < _MAX_EXPANDED_RANGE:  # len() overflows on huge ranges
                     values.extend(item.values())
                 else:
                     clauses.append(
@@ -198,6 +210,7 @@ class _Compiler:
                 many = bound if isinstance(bound, list) else [bound]
                 for one in many:  # checked like literals: PostgreSQL refuses e.g. bigint = varchar
                     self.check_text(item, one)
+                    self.check_int(item, one)
                     self.check_types(node, node.expr, kind, item, _kind_of(one))
                     self.check_types(node, item, _kind_of(one), node.expr, kind)
                 values.extend(many)
