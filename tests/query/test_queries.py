@@ -385,3 +385,31 @@ def test_data_id_integers_beyond_64_bits_are_data_id_errors(butler: Butler) -> N
     with pytest.raises(DataIdError, match="outside the 64-bit integers"):
         butler.exists("meta", instrument="Cam", visit=2**63, detector=1)
     assert not butler.exists("meta", instrument="Cam", visit=2**63 - 1, detector=1)
+
+
+def test_order_by_takes_one_term_as_a_string(butler: Butler) -> None:
+    # Before: the string was iterated, so "-visit" sorted by '-', 'v', ... and failed with "Unknown dimension ''".
+    assert [c["visit"] for c in butler.query_data_ids(["visit"], order_by="-visit", limit=3)] == [19, 18, 17]
+    assert [r.get("id") for r in butler.query_dimension_records("visit", order_by="-visit", limit=2)] == [19, 18]
+
+
+def test_order_by_errors_quote_the_term_not_the_where_expression(butler: Butler) -> None:
+    # Before: the caret was drawn under the where expression, which has no mistake.
+    with pytest.raises(QuerySyntaxError) as info:
+        butler.query_data_ids(["visit"], where="visit > 3", order_by=["-visit.exposure_tme"])
+    message = str(info.value)
+    assert message.startswith("In order_by '-visit.exposure_tme': 'visit' has no field 'exposure_tme'")
+    assert "visit > 3" not in message
+    assert message.endswith("  visit.exposure_tme\n        ^")
+
+
+def test_a_negative_limit_is_refused_on_every_back_end(butler: Butler) -> None:
+    # Before: SQLite read LIMIT -1 as no limit, PostgreSQL failed with a raw DataError.
+    butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
+    refused = r"limit= must be a whole number >= 0 \(or None"
+    with pytest.raises(QuerySyntaxError, match=refused):
+        butler.query_data_ids(["visit"], limit=-1)
+    with pytest.raises(QuerySyntaxError, match=refused):
+        butler.query_datasets("meta", limit=-1)
+    with pytest.raises(QuerySyntaxError, match=refused):
+        butler.query_dimension_records("visit", limit=-1)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from skybutler.datasets import DatasetRef, refs_from_rows
 from skybutler.dimensions import DataCoordinate, DimensionRecord, normalize_data_id
-from skybutler.errors import DatasetTypeError
+from skybutler.errors import DatasetTypeError, QuerySyntaxError
 from skybutler.query._ast import Identifier
 from skybutler.query._builder import QueryBuilder, _referenced_dims, governor_inputs, infer_governors, refuse_nul
 from skybutler.query._parser import parse_where
@@ -47,13 +47,38 @@ def _apply(builder: QueryBuilder, node: Any, extra: dict[str, Any]) -> None:
     builder.where(node, extra["bind"])
 
 
+def _ordering(order_by: str | Sequence[str] | None, limit: int | None) -> tuple[tuple[str, ...] | None, int | None]:
+    """``order_by`` as a tuple of terms and ``limit`` as an int, checked before any SQL is built.
+
+    One term may be given as a plain string (``order_by="-visit"``), as in the reference butler; iterating it would
+    sort by each of its letters.  A negative limit is refused: SQLite reads it as "no limit" and PostgreSQL
+    rejects it, so the two back-ends would disagree.
+    """
+    terms = (order_by,) if isinstance(order_by, str) else None if order_by is None else tuple(order_by)
+    if limit is not None:
+        if isinstance(limit, bool) or not hasattr(limit, "__index__") or limit.__index__() < 0:
+            raise QuerySyntaxError(f"limit= must be a whole number >= 0 (or None for no limit), not {limit!r}.")
+        limit = int(limit.__index__())
+    return terms, limit
+
+
 def _order_columns(builder: QueryBuilder, order_by: Sequence[str] | None) -> list[tuple[Any, bool]]:
-    """``(column, descending)`` of each ``order_by`` term (``"-visit"``, ``"visit.exposure_time"``)."""
+    """``(column, descending)`` of each ``order_by`` term (``"-visit"``, ``"visit.exposure_time"``).
+
+    A wrong term is reported quoting the term itself (not the where expression, which it is not part of).
+    """
     out = []
+    where_text = builder.text
     for term in order_by or ():
         desc = term.startswith("-")
         name, _, field = term.lstrip("-").partition(".")
-        column, kind = builder.resolve(Identifier(name, field or None))
+        builder.text = term.lstrip("-")
+        try:
+            column, kind = builder.resolve(Identifier(name, field or None))
+        except QuerySyntaxError as exc:
+            raise QuerySyntaxError(f"In order_by {term!r}: {exc}") from None
+        finally:
+            builder.text = where_text
         if kind == "timespan":
             column = column[0]
         out.append((column, desc))
@@ -243,6 +268,7 @@ def query_data_ids(
     kwargs: Mapping[str, Any] | None = None,
 ) -> DataIdResults:
     """Data IDs of ``dimensions`` satisfying the constraints (and having datasets of ``datasets`` in ``leaves``)."""
+    order_by, limit = _ordering(order_by, limit)
     group = registry.universe.group(dimensions)
     given = normalize_data_id(registry.universe, data_id, kwargs or {})
     explanations = []
@@ -333,6 +359,7 @@ def query_datasets(
     function in SQL, on both back-ends).  A call of a shape seen before runs on its cached query plan
     (`_plans`), without building SQL.
     """
+    order_by, limit = _ordering(order_by, limit)
     types, wildcard = _matching_types(registry, dataset_types)
     given = normalize_data_id(registry.universe, data_id, kwargs or {})
 
@@ -486,6 +513,7 @@ def query_dimension_records(
     """Records of ``element`` satisfying the constraints."""
     from skybutler.registry._dimensions import _from_row
 
+    order_by, limit = _ordering(order_by, limit)
     element_obj = registry.universe[element]
     if element_obj.is_skypix:
         raise DatasetTypeError(f"{element!r} is a skypix dimension; it has no records.")
