@@ -413,3 +413,25 @@ def test_a_negative_limit_is_refused_on_every_back_end(butler: Butler) -> None:
         butler.query_datasets("meta", limit=-1)
     with pytest.raises(QuerySyntaxError, match=refused):
         butler.query_dimension_records("visit", limit=-1)
+
+
+def test_a_null_boolean_field_matches_neither_it_nor_its_negation(butler: Butler) -> None:
+    # Before: `exposure.can_see_sky` compiled to IS TRUE, so `NOT exposure.can_see_sky` selected the exposure
+    # whose value is unknown (NULL), unlike `NOT exposure.can_see_sky = TRUE` and the documented NULL rule.
+    reg = butler.registry
+    reg.insert_dimension_records("group", [{"instrument": "Cam", "name": "g1"}])
+    reg.insert_dimension_records(
+        "exposure",
+        [
+            {"instrument": "Cam", "id": i, "obs_id": f"e{i}", "physical_filter": "Cam-r", "group": "g1",
+             "day_obs": 20250101, "can_see_sky": value}
+            for i, value in enumerate([True, False, None])
+        ],
+    )  # fmt: skip
+
+    def exposures(where: str) -> set[Any]:
+        return keys(butler.query_data_ids(["exposure"], where=where), "exposure")
+
+    assert exposures("exposure.can_see_sky") == {0}
+    assert exposures("NOT exposure.can_see_sky") == {1}
+    assert exposures("NOT exposure.can_see_sky") == exposures("NOT exposure.can_see_sky = TRUE")

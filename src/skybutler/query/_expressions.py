@@ -183,7 +183,9 @@ class _Compiler:
         if isinstance(node, Identifier):
             column, kind = self.resolve(node)
             if kind == "bool":
-                return column.is_(True)
+                # ``= TRUE``, not ``IS TRUE``: a NULL field must be unknown, so that neither the field nor its
+                # negation selects it (docs/queries.md), as with ``exposure.can_see_sky = TRUE``.
+                return column == sa.true()
             raise self.error(node, f"{node} is a value, not a condition; compare it with something.")
         if isinstance(node, Literal) and isinstance(node.value, bool):
             return sa.true() if node.value else sa.false()
