@@ -695,7 +695,7 @@ class Butler:
         self,
         pattern: str | Iterable[str] = "*",
         *,
-        types: Iterable[CollectionType | str] | None = None,
+        types: CollectionType | str | Iterable[CollectionType | str] | None = None,
         flatten_chains: bool = False,
     ) -> list[str]:
         """Names of the collections matching glob pattern(s) and types, sorted (``flatten_chains`` expands chains)."""
