@@ -9,7 +9,7 @@ import pytest
 from tests.query.conftest import N_VISITS, Sky, cam_filter, exposure_time, found, keys
 
 from skybutler.butler import Butler
-from skybutler.errors import DataIdError, QuerySyntaxError
+from skybutler.errors import CollectionError, DataIdError, DatasetTypeError, QuerySyntaxError
 
 # -- query_data_ids: record fields, timespans, partial data IDs, dataset constraints ---------------------------------
 
@@ -435,3 +435,23 @@ def test_a_null_boolean_field_matches_neither_it_nor_its_negation(butler: Butler
     assert exposures("exposure.can_see_sky") == {0}
     assert exposures("NOT exposure.can_see_sky") == {1}
     assert exposures("NOT exposure.can_see_sky") == exposures("NOT exposure.can_see_sky = TRUE")
+
+
+def test_dataset_types_and_collections_of_other_kinds(butler: Butler) -> None:
+    # Before: a DatasetType object (taken by get and put) and a regular expression (taken by the reference butler)
+    # escaped as bare TypeErrors ("'DatasetType' object is not iterable", "'re.Pattern' object is not iterable").
+    import re
+
+    butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
+    butler.put({}, "meta", instrument="Cam", visit=1, detector=2)
+    meta = butler.get_dataset_type("meta")
+    assert butler.query_datasets(meta).count() == butler.query_datasets([meta]).count() == 1
+    assert butler.query_data_ids(["visit"], datasets=meta, collections="test/run").count() == 1
+    with pytest.raises(DatasetTypeError, match="regular expressions are not supported"):
+        butler.query_datasets(re.compile("me.*"))  # type: ignore[arg-type]
+    with pytest.raises(DatasetTypeError, match=r"not re\.compile\('me\.\*'\)"):
+        butler.query_dataset_types(re.compile("me.*"))  # type: ignore[arg-type]
+    with pytest.raises(CollectionError, match="Collections are given by name or glob pattern"):
+        butler.query_datasets("meta", collections=re.compile("test/.*"))  # type: ignore[arg-type]
+    with pytest.raises(CollectionError, match=r"not 5 \(int\)"):
+        butler.exists("meta", instrument="Cam", visit=1, detector=2, collections=["test/run", 5])  # type: ignore[list-item]

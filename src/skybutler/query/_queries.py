@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from skybutler.datasets import DatasetRef, refs_from_rows
+from skybutler.datasets import DatasetRef, DatasetType, refs_from_rows
 from skybutler.dimensions import DataCoordinate, DimensionRecord, normalize_data_id
 from skybutler.errors import DatasetTypeError, QuerySyntaxError
 from skybutler.query._ast import Identifier
@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     from skybutler.dimensions import DataIdInput, DimensionGroup
     from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
 
-__all__ = ["DataIdResults", "DatasetResults", "query_data_ids", "query_datasets", "query_dimension_records"]
+__all__ = [
+    "DataIdResults",
+    "DatasetResults",
+    "dataset_type_names",
+    "query_data_ids",
+    "query_datasets",
+    "query_dimension_records",
+]
 
 PAGE = 1000
 
@@ -330,8 +337,28 @@ def _order_key(order_by: Sequence[str] | None) -> tuple[str, ...] | None:
     return None if order_by is None else tuple(order_by)
 
 
-def _matching_types(registry: Registry, dataset_types: str | Iterable[str]) -> tuple[list[StoredDatasetType], bool]:
-    names = [dataset_types] if isinstance(dataset_types, str) else list(dataset_types)
+def dataset_type_names(value: Any) -> list[str]:
+    """Dataset type names or globs from a name, a `DatasetType`, or several of them.
+
+    Anything else (a ``re.Pattern``, as the reference butler takes, or a number) is a `DatasetTypeError`; it used
+    to escape as a bare ``TypeError``, as did a `DatasetType` object.
+    """
+    one = isinstance(value, str | DatasetType) or not isinstance(value, Iterable)
+    names = []
+    for item in [value] if one else list(value):
+        if isinstance(item, DatasetType):
+            item = item.name
+        if not isinstance(item, str):
+            raise DatasetTypeError(
+                f"Dataset types are given by name, DatasetType or glob pattern ('cal*', '*'), not {item!r} "
+                f"({type(item).__name__}); regular expressions are not supported."
+            )
+        names.append(item)
+    return names
+
+
+def _matching_types(registry: Registry, dataset_types: Any) -> tuple[list[StoredDatasetType], bool]:
+    names = dataset_type_names(dataset_types)
     wildcard = any(any(ch in n for ch in "*?[") for n in names)
     if not wildcard:
         return [registry.dataset_types.get(n) for n in names], False
@@ -341,7 +368,7 @@ def _matching_types(registry: Registry, dataset_types: str | Iterable[str]) -> t
 
 def query_datasets(
     registry: Registry,
-    dataset_types: str | Iterable[str],
+    dataset_types: str | DatasetType | Iterable[str | DatasetType],
     leaves: Sequence[CollectionRecord],
     *,
     where: str = "",
