@@ -130,3 +130,13 @@ def test_calibrations_without_a_time_are_explained(sky: Sky) -> None:
     results = sky.butler.query_datasets("bias", collections="calib", instrument="Cam")
     assert list(results) == []
     assert any("CALIBRATION collections ['calib'] were skipped" in r for r in results.explain_no_results())
+
+
+def test_a_non_calibration_type_in_calibration_collections_is_explained(sky: Sky) -> None:
+    # Before: the advice was to give at= or a visit, which cannot help: calexp is never certified.
+    results = sky.butler.query_datasets("calexp", collections="calib", instrument="Cam", where="visit = 5")
+    assert list(results) == []
+    assert results.explain_no_results() == [
+        "'calexp' is not a calibration dataset type: CALIBRATION collections ['calib'] hold none of its datasets "
+        "(search the RUN or TAGGED collections that do)."
+    ]

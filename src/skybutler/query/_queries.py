@@ -439,7 +439,15 @@ def query_datasets(
     if not types:
         explanations.append(f"No dataset type matches {dataset_types!r}.")
     calibs = [c.name for c in leaves if c.type.name == "CALIBRATION"]
-    if calibs and at is None and not any(_temporal_element(registry, s, leaves, referenced, None) for s in types):
+    calib_types = [s for s in types if s.calibs is not None]
+    if calibs and types and not calib_types:  # at= or a visit would not help: say what would
+        names = ", ".join(repr(s.dataset_type.name) for s in types)
+        what = "is not a calibration dataset type" if len(types) == 1 else "are not calibration dataset types"
+        explanations.append(
+            f"{names} {what}: CALIBRATION collections {calibs} hold none of its datasets (search the RUN or "
+            "TAGGED collections that do)."
+        )
+    elif calibs and at is None and not any(_temporal_element(registry, s, leaves, referenced, None) for s in types):
         explanations.append(
             f"CALIBRATION collections {calibs} were skipped: give at= (a time) or constrain an exposure or visit "
             "(data ID or where) so validity ranges can be matched to its timespan."
