@@ -29,6 +29,20 @@ def as_timespan(value: TimespanLike) -> Timespan:
     return Timespan.from_times(begin, end)
 
 
+def as_collection_type(value: CollectionType | str) -> CollectionType:
+    """A `CollectionType` from itself or its name in any case; an unknown name is a `CollectionError`.
+
+    (Indexing the enum directly let a typo such as ``"TAGGD"`` escape as a bare ``KeyError``.)
+    """
+    if isinstance(value, CollectionType):
+        return value
+    try:
+        return CollectionType[str(value).upper()]
+    except KeyError:
+        known = ", ".join(t.name for t in CollectionType)
+        raise CollectionError(f"Unknown collection type {value!r}; use one of {known}.") from None
+
+
 class ButlerCollections:
     """Collection management of one `Butler` (``butler.collections``).
 
@@ -50,8 +64,7 @@ class ButlerCollections:
     def register(self, name: str, type: CollectionType | str = "TAGGED", *, doc: str | None = None) -> bool:
         """Create a collection (RUN, TAGGED, CHAINED or CALIBRATION); return whether it was new."""
         self._writeable()
-        kind = CollectionType[type.upper()] if isinstance(type, str) else type
-        return self._registry.collections.register(name, kind, doc)[1]
+        return self._registry.collections.register(name, as_collection_type(type), doc)[1]
 
     def get(self, name: str) -> CollectionRecord:
         """The collection's id, type and documentation."""
@@ -66,11 +79,16 @@ class ButlerCollections:
         self,
         pattern: str | Iterable[str] = "*",
         *,
-        types: Iterable[CollectionType | str] | None = None,
+        types: CollectionType | str | Iterable[CollectionType | str] | None = None,
         flatten_chains: bool = False,
     ) -> list[CollectionRecord]:
-        """Collections matching glob pattern(s) and types; ``flatten_chains`` expands matching chains."""
-        kinds = None if types is None else [CollectionType[t.upper()] if isinstance(t, str) else t for t in types]
+        """Collections matching glob pattern(s) and types; ``flatten_chains`` expands matching chains.
+
+        ``types`` is one type or several, each a `CollectionType` or its name (``types="RUN"``).
+        """
+        if isinstance(types, CollectionType | str):
+            types = [types]  # one type: not the letters of its name
+        kinds = None if types is None else [as_collection_type(t) for t in types]
         found = self._registry.collections.query(pattern, kinds)
         if not flatten_chains:
             return found

@@ -279,10 +279,7 @@ class Butler:
 
     def _search_path(self, collections: CollectionsLike | None) -> tuple[list[str], list[CollectionRecord]]:
         """The names searched and the ordered non-chain collections they stand for."""
-        if collections is None:
-            names = self.default_collections
-        else:
-            names = [collections] if isinstance(collections, str) else list(collections)
+        names = self.default_collections if collections is None else _collection_names(collections)
         if not names:
             raise CollectionError(
                 "No collections to search: pass collections= to this call or to Butler(), or open it with run=."
@@ -604,7 +601,7 @@ class Butler:
         where: str = "",
         bind: Mapping[str, Any] | None = None,
         data_id: DataIdLike | None = None,
-        datasets: str | Iterable[str] | None = None,
+        datasets: str | DatasetType | Iterable[str | DatasetType] | None = None,
         collections: CollectionsLike | None = None,
         order_by: Sequence[str] | None = None,
         limit: int | None = None,
@@ -617,18 +614,18 @@ class Butler:
         >>> [dict(d) for d in butler.query_data_ids(["visit"], where="visit < 2")]  # doctest: +SKIP
         """
         from skybutler.query import query_data_ids
+        from skybutler.query._queries import dataset_type_names
 
         stored = []
         if datasets is not None:
-            names = [datasets] if isinstance(datasets, str) else list(datasets)
-            stored = [self.registry.dataset_types.get(n) for n in names]
+            stored = [self.registry.dataset_types.get(n) for n in dataset_type_names(datasets)]
         leaves = self._search_path(collections)[1] if stored else []
         return query_data_ids(self.registry, dimensions, where=where, bind=bind, data_id=data_id, datasets=stored,
                               leaves=leaves, order_by=order_by, limit=limit, kwargs=kwargs)  # fmt: skip
 
     def query_datasets(
         self,
-        dataset_types: str | Iterable[str],
+        dataset_types: str | DatasetType | Iterable[str | DatasetType],
         *,
         collections: CollectionsLike | None = None,
         where: str = "",
@@ -699,7 +696,7 @@ class Butler:
         self,
         pattern: str | Iterable[str] = "*",
         *,
-        types: Iterable[CollectionType | str] | None = None,
+        types: CollectionType | str | Iterable[CollectionType | str] | None = None,
         flatten_chains: bool = False,
     ) -> list[str]:
         """Names of the collections matching glob pattern(s) and types, sorted (``flatten_chains`` expands chains)."""
@@ -709,7 +706,9 @@ class Butler:
         """Registered dataset types whose name matches glob pattern(s), sorted by name."""
         import fnmatch
 
-        patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+        from skybutler.query._queries import dataset_type_names
+
+        patterns = dataset_type_names(pattern)
         found = [s.dataset_type for s in self.registry.dataset_types.all()]
         return sorted(
             (dt for dt in found if any(fnmatch.fnmatchcase(dt.name, p) for p in patterns)), key=lambda dt: dt.name
@@ -943,3 +942,18 @@ class Butler:
 
         return import_export(self, path, directory=directory, transfer=transfer, skip_existing=skip_existing,
                              progress=progress)  # fmt: skip
+
+
+def _collection_names(value: Any) -> list[str]:
+    """A collection name or glob, or several, as a list; anything else (a ``re.Pattern``, a number) is refused.
+
+    A regular expression, as the reference butler takes, was not iterable and escaped as a bare ``TypeError``.
+    """
+    items = [value] if isinstance(value, str) else list(value) if isinstance(value, Iterable) else [value]
+    for item in items:
+        if not isinstance(item, str):
+            raise CollectionError(
+                f"Collections are given by name or glob pattern ('proc/*', 'u/?e/*', '[ab]*'), not {item!r} "
+                f"({type(item).__name__}); regular expressions are not supported."
+            )
+    return items

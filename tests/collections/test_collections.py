@@ -345,6 +345,19 @@ def test_query_with_globs_and_type_filters(cb: Butler) -> None:
     assert records["Cam/tag"] is CollectionType.TAGGED
 
 
+def test_collection_types_given_as_one_name_or_misspelled(cb: Butler) -> None:
+    # Before: types="RUN" was read letter by letter (a bare KeyError 'R'), and a misspelled type name was a bare
+    # KeyError from register() and query() alike.
+    cb.collections.register("Cam/runs/a", "RUN")
+    assert _names(cb, types="RUN") == _names(cb, types=["RUN"]) == ["Cam/runs/a", "test/run"]
+    assert cb.query_collections("Cam/*", types=CollectionType.RUN) == ["Cam/runs/a"]
+    with pytest.raises(CollectionError, match="Unknown collection type 'TAGGD'; use one of RUN, TAGGED"):
+        cb.collections.register("x", "TAGGD")
+    with pytest.raises(CollectionError, match="Unknown collection type 'runs'"):
+        cb.query_collections("*", types=["runs"])
+    assert "x" not in _names(cb)
+
+
 # -- removal --------------------------------------------------------------------------------------------------
 def test_remove_is_refused_for_a_chain_child_and_for_a_run(cb: Butler) -> None:
     ref = _put(cb, "meta", "a", "run/a", META11)

@@ -160,6 +160,14 @@ def test_non_integers_are_refused_for_an_integer_key(universe: DimensionUniverse
         normalize_data_id(universe, {"detector": value})
 
 
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, str(10**20), np.uint64(2**63)])
+def test_integers_beyond_64_bits_are_refused(universe: DimensionUniverse, value: object) -> None:
+    # The registry stores BIGINT: such a value reached the driver, a raw OverflowError (sqlite3) or DataError.
+    with pytest.raises(DataIdError, match=r"'visit' is .*, outside the 64-bit integers"):
+        normalize_data_id(universe, {"visit": value})
+    assert dict(normalize_data_id(universe, {"visit": 2**63 - 1}).values) == {"visit": 2**63 - 1}
+
+
 @pytest.mark.parametrize("value", [5, 5.0, b"Cam", None])
 def test_non_strings_are_refused_for_a_string_key(universe: DimensionUniverse, value: object) -> None:
     with pytest.raises(DataIdError, match="instrument"):

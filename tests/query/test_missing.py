@@ -116,7 +116,27 @@ def test_calibrations_through_a_chain_and_in_data_id_queries(sky: Sky) -> None:
     assert list(none) == []
 
 
+def test_data_id_queries_join_calibrations_on_a_visit_named_anywhere(sky: Sky) -> None:
+    # The visit is not among the requested dimensions: named in the where expression or by an alternate key, it
+    # still selects the calibrations valid during it, as a data ID value does (before: no data IDs at all).
+    b = sky.butler
+    expected = {("Cam", d) for d in range(10)}
+    for constraint in ({"visit": 5}, {"where": "visit = 5"}, {"data_id": {"visit.name": "v5"}}):
+        ids = b.query_data_ids(["detector"], datasets="bias", collections="calib", instrument="Cam", **constraint)
+        assert {(c["instrument"], c["detector"]) for c in ids} == expected, constraint
+
+
 def test_calibrations_without_a_time_are_explained(sky: Sky) -> None:
     results = sky.butler.query_datasets("bias", collections="calib", instrument="Cam")
     assert list(results) == []
     assert any("CALIBRATION collections ['calib'] were skipped" in r for r in results.explain_no_results())
+
+
+def test_a_non_calibration_type_in_calibration_collections_is_explained(sky: Sky) -> None:
+    # Before: the advice was to give at= or a visit, which cannot help: calexp is never certified.
+    results = sky.butler.query_datasets("calexp", collections="calib", instrument="Cam", where="visit = 5")
+    assert list(results) == []
+    assert results.explain_no_results() == [
+        "'calexp' is not a calibration dataset type: CALIBRATION collections ['calib'] hold none of its datasets "
+        "(search the RUN or TAGGED collections that do)."
+    ]

@@ -9,7 +9,7 @@ import pytest
 from tests.query.conftest import N_VISITS, Sky, cam_filter, exposure_time, found, keys
 
 from skybutler.butler import Butler
-from skybutler.errors import DataIdError, QuerySyntaxError
+from skybutler.errors import CollectionError, DataIdError, DatasetTypeError, QuerySyntaxError
 
 # -- query_data_ids: record fields, timespans, partial data IDs, dataset constraints ---------------------------------
 
@@ -328,3 +328,130 @@ def test_implied_dimensions_constrain_datasets(sky: Sky) -> None:
     ids = b.query_data_ids(["visit", "detector"], datasets="calexp", collections="proc", where="band = 'r'",
                            instrument="Cam")  # fmt: skip
     assert ids.count() == 10 * len(expected)
+
+
+def test_numpy_and_pandas_bind_values_match_like_python_ones(butler: Butler) -> None:
+    # Notebook values: sqlite3 bound a NumPy int64 as its 8 bytes, so `visit = :v` silently matched nothing on
+    # SQLite (and matched on PostgreSQL); an array inside IN matched nothing on SQLite and failed on PostgreSQL.
+    np = pytest.importorskip("numpy")
+    pd = pytest.importorskip("pandas")
+    assert keys(butler.query_data_ids(["visit"], where="visit = :v", bind={"v": np.int64(3)}), "visit") == {3}
+    many = butler.query_data_ids(["visit"], where="visit IN (:vs)", bind={"vs": np.array([3, 4])})
+    assert keys(many, "visit") == {3, 4}
+    assert keys(butler.query_data_ids(["visit"], where="visit IN (:vs)", bind={"vs": range(2)}), "visit") == {0, 1}
+    f = butler.query_data_ids(["visit"], where="physical_filter = :f AND visit < 4", bind={"f": np.str_("Cam-r")})
+    assert keys(f, "visit") == {1, 3}
+    window = {"a": pd.Timestamp("2025-01-01T12:02:00"), "b": pd.Timestamp("2025-01-01T12:04:00")}
+    overlapping = butler.query_data_ids(["visit"], where="visit.timespan OVERLAPS (:a, :b)", bind=window)
+    assert keys(overlapping, "visit") == {2, 3}
+
+
+@pytest.mark.parametrize(
+    ("where", "bind", "message"),
+    [
+        ("visit.timespan OVERLAPS (:a, :b)", {"a": "2025-01-01T12:02", "b": "2025-01-01T12:04"}, ":a is not a time"),
+        ("visit.timespan OVERLAPS :t", {"t": object()}, "Bind parameter :t is <object"),
+        ("visit IN (:vs)", {"vs": [1, object()]}, "Bind parameter :vs is <object"),
+    ],
+)
+def test_bind_values_no_column_takes_are_syntax_errors(
+    butler: Butler, where: str, bind: dict[str, Any], message: str
+) -> None:
+    # Before: a raw driver error on PostgreSQL ("operator does not exist: bigint < character varying", "cannot
+    # adapt type"), and on SQLite an empty result or a raw sqlite3 error.
+    with pytest.raises(QuerySyntaxError, match=r"give a number|use T'") as info:
+        butler.query_data_ids(["visit"], where=where, bind=bind)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("where", "bind"),
+    [
+        ("visit = 99999999999999999999", {}),
+        ("visit IN (1..99999999999999999999)", {}),
+        ("visit = :v", {"v": 2**64}),
+        ("visit IN (:vs)", {"vs": [1, 2**63]}),
+    ],
+)
+def test_integers_beyond_64_bits_are_syntax_errors(butler: Butler, where: str, bind: dict[str, Any]) -> None:
+    # Before: OverflowError from sqlite3 (or from len() of the range), "bigint out of range" from PostgreSQL.
+    with pytest.raises(QuerySyntaxError, match="outside the 64-bit integers the registry stores"):
+        butler.query_data_ids(["visit"], where=where, bind=bind)
+    assert butler.query_data_ids(["visit"], where=f"visit IN (0..{2**63 - 1}:{2**62})").count() == 1
+
+
+def test_data_id_integers_beyond_64_bits_are_data_id_errors(butler: Butler) -> None:
+    butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
+    with pytest.raises(DataIdError, match="outside the 64-bit integers"):
+        butler.exists("meta", instrument="Cam", visit=2**63, detector=1)
+    assert not butler.exists("meta", instrument="Cam", visit=2**63 - 1, detector=1)
+
+
+def test_order_by_takes_one_term_as_a_string(butler: Butler) -> None:
+    # Before: the string was iterated, so "-visit" sorted by '-', 'v', ... and failed with "Unknown dimension ''".
+    assert [c["visit"] for c in butler.query_data_ids(["visit"], order_by="-visit", limit=3)] == [19, 18, 17]
+    assert [r.get("id") for r in butler.query_dimension_records("visit", order_by="-visit", limit=2)] == [19, 18]
+
+
+def test_order_by_errors_quote_the_term_not_the_where_expression(butler: Butler) -> None:
+    # Before: the caret was drawn under the where expression, which has no mistake.
+    with pytest.raises(QuerySyntaxError) as info:
+        butler.query_data_ids(["visit"], where="visit > 3", order_by=["-visit.exposure_tme"])
+    message = str(info.value)
+    assert message.startswith("In order_by '-visit.exposure_tme': 'visit' has no field 'exposure_tme'")
+    assert "visit > 3" not in message
+    assert message.endswith("  visit.exposure_tme\n        ^")
+
+
+def test_a_negative_limit_is_refused_on_every_back_end(butler: Butler) -> None:
+    # Before: SQLite read LIMIT -1 as no limit, PostgreSQL failed with a raw DataError.
+    butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
+    refused = r"limit= must be a whole number >= 0 \(or None"
+    with pytest.raises(QuerySyntaxError, match=refused):
+        butler.query_data_ids(["visit"], limit=-1)
+    with pytest.raises(QuerySyntaxError, match=refused):
+        butler.query_datasets("meta", limit=-1)
+    with pytest.raises(QuerySyntaxError, match=refused):
+        butler.query_dimension_records("visit", limit=-1)
+
+
+def test_a_null_boolean_field_matches_neither_it_nor_its_negation(butler: Butler) -> None:
+    # Before: `exposure.can_see_sky` compiled to IS TRUE, so `NOT exposure.can_see_sky` selected the exposure
+    # whose value is unknown (NULL), unlike `NOT exposure.can_see_sky = TRUE` and the documented NULL rule.
+    reg = butler.registry
+    reg.insert_dimension_records("group", [{"instrument": "Cam", "name": "g1"}])
+    reg.insert_dimension_records(
+        "exposure",
+        [
+            {"instrument": "Cam", "id": i, "obs_id": f"e{i}", "physical_filter": "Cam-r", "group": "g1",
+             "day_obs": 20250101, "can_see_sky": value}
+            for i, value in enumerate([True, False, None])
+        ],
+    )  # fmt: skip
+
+    def exposures(where: str) -> set[Any]:
+        return keys(butler.query_data_ids(["exposure"], where=where), "exposure")
+
+    assert exposures("exposure.can_see_sky") == {0}
+    assert exposures("NOT exposure.can_see_sky") == {1}
+    assert exposures("NOT exposure.can_see_sky") == exposures("NOT exposure.can_see_sky = TRUE")
+
+
+def test_dataset_types_and_collections_of_other_kinds(butler: Butler) -> None:
+    # Before: a DatasetType object (taken by get and put) and a regular expression (taken by the reference butler)
+    # escaped as bare TypeErrors ("'DatasetType' object is not iterable", "'re.Pattern' object is not iterable").
+    import re
+
+    butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
+    butler.put({}, "meta", instrument="Cam", visit=1, detector=2)
+    meta = butler.get_dataset_type("meta")
+    assert butler.query_datasets(meta).count() == butler.query_datasets([meta]).count() == 1
+    assert butler.query_data_ids(["visit"], datasets=meta, collections="test/run").count() == 1
+    with pytest.raises(DatasetTypeError, match="regular expressions are not supported"):
+        butler.query_datasets(re.compile("me.*"))  # type: ignore[arg-type]
+    with pytest.raises(DatasetTypeError, match=r"not re\.compile\('me\.\*'\)"):
+        butler.query_dataset_types(re.compile("me.*"))  # type: ignore[arg-type]
+    with pytest.raises(CollectionError, match="Collections are given by name or glob pattern"):
+        butler.query_datasets("meta", collections=re.compile("test/.*"))  # type: ignore[arg-type]
+    with pytest.raises(CollectionError, match=r"not 5 \(int\)"):
+        butler.exists("meta", instrument="Cam", visit=1, detector=2, collections=["test/run", 5])  # type: ignore[list-item]

@@ -9,10 +9,11 @@ from skybutler.errors import DataIdError
 
 __all__ = ["DimensionElement", "FieldSpec", "coerce_value"]
 
+#: Registry ``int`` columns are 64-bit (BIGINT): the range of every stored integer value.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 #: Field types a universe may declare, with the Python type of their values.
 FIELD_TYPES: dict[str, type] = {"int": int, "string": str, "float": float, "bool": bool, "bytes": bytes}
-#: The range of ``int`` fields: 64-bit signed integers, as both registries store them.
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +42,14 @@ def coerce_value(spec: FieldSpec, value: Any, *, what: str) -> Any:
     kind = spec.type
     if kind == "int":
         if type(value) is int:
-            number = value
-        elif isinstance(value, bool):
+            return _int64(value, what)
+        if isinstance(value, bool):
             raise DataIdError(f"{what} must be an integer, not the boolean {value!r}.")
-        elif hasattr(value, "__index__"):
-            number = int(value.__index__())
-        elif isinstance(value, str) and value.strip().removeprefix("-").isdecimal() and value.isascii():
-            number = int(value)
-        else:
-            raise DataIdError(f"{what} must be an integer, got {value!r} ({type(value).__name__}).")
-        if not _INT64_MIN <= number <= _INT64_MAX:
-            raise DataIdError(f"{what} is {number}, outside the 64-bit range the registry stores; give a smaller one.")
-        return number
+        if hasattr(value, "__index__"):
+            return _int64(int(value.__index__()), what)
+        if isinstance(value, str) and value.strip().removeprefix("-").isdecimal() and value.isascii():
+            return _int64(int(value), what)
+        raise DataIdError(f"{what} must be an integer, got {value!r} ({type(value).__name__}).")
     if kind == "string":
         if isinstance(value, str):
             text = str(value)
@@ -80,6 +77,15 @@ def coerce_value(spec: FieldSpec, value: Any, *, what: str) -> Any:
         except ValueError:
             pass
     raise DataIdError(f"{what} must be bytes (or a hex string), got {value!r}.")
+
+
+def _int64(value: int, what: str) -> int:
+    """``value`` when the registry can hold it; else a `DataIdError` (not the driver's raw overflow error)."""
+    if INT64_MIN <= value <= INT64_MAX:
+        return value
+    raise DataIdError(
+        f"{what} is {value}, outside the 64-bit integers the registry stores ({INT64_MIN} to {INT64_MAX})."
+    )
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import datetime
+import numbers
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
 from skybutler.dimensions import to_tai_ns
+from skybutler.dimensions._elements import INT64_MAX, INT64_MIN
 from skybutler.query._ast import (
     And,
     Arith,
@@ -56,17 +59,19 @@ class _Compiler:
             return column, kind
         if isinstance(node, Literal):
             self.check_text(node, node.value)
+            self.check_int(node, node.value)
             literal_kind = "bool" if isinstance(node.value, bool) else type(node.value).__name__
             return sa.literal(node.value), literal_kind.replace("str", "string")
         if isinstance(node, TimeLiteral):
             return sa.literal(node.tai_ns), "time"
         if isinstance(node, Bind):
             value = self.bound(node)
-            if isinstance(value, list | tuple | set | frozenset):
+            if isinstance(value, list):
                 raise self.error(node, f"Bind parameter :{node.name} holds several values; use it inside IN (...).")
-            if hasattr(value, "jd1") or type(value).__name__ == "datetime":
+            if _is_time(value):
                 return sa.literal(to_tai_ns(value)), "time"
             self.check_text(node, value)
+            self.check_int(node, value)
             return sa.literal(value), _kind_of(value)
         if isinstance(node, Neg):
             inner, inner_kind = self.value(node.operand)
@@ -91,25 +96,66 @@ class _Compiler:
         if isinstance(value, str) and "\x00" in value:
             raise self.error(node, f"{value!r} holds a NUL character, which no stored value can hold.")
 
+    def check_int(self, node: Node, value: Any) -> None:
+        """Refuse an integer no BIGINT column holds: the drivers fail on it with a raw overflow error."""
+        if type(value) is int and not INT64_MIN <= value <= INT64_MAX:
+            raise self.error(
+                node, f"{value} is outside the 64-bit integers the registry stores ({INT64_MIN} to {INT64_MAX})."
+            )
+
     def bound(self, node: Bind) -> Any:
+        """The value of a bind parameter, as a plain Python value (a list for several values).
+
+        Notebook values are often NumPy scalars or arrays: the drivers disagree on those (sqlite3 binds an
+        ``int64`` as its bytes, so ``visit = :v`` silently matches nothing, where psycopg matches), so they
+        become ``int``, ``float``, ``bool``, ``str`` or a list of them.  A value no column can be compared
+        with is refused here, rather than by the driver with a raw SQL error.
+        """
         if node.name not in self.bind:
             known = ", ".join(sorted(self.bind)) or "none"
             raise self.error(node, f"No value for bind parameter :{node.name} (bind= gives: {known}).")
-        return self.bind[node.name]
+        value = self.bind[node.name]
+        if _is_many(value):
+            return [self.plain(node, one) for one in value]
+        return self.plain(node, value)
+
+    def plain(self, node: Bind, value: Any) -> Any:
+        """One bind value as a type the SQL drivers all take the same way (see `bound`)."""
+        if value is None or type(value) in (int, float, str, bool, bytes) or _is_time(value):
+            return value
+        if isinstance(value, bool) or type(value).__name__ == "bool_":
+            return bool(value)
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if isinstance(value, numbers.Real):
+            return float(value)
+        if isinstance(value, str):
+            return str(value)
+        raise self.error(
+            node,
+            f"Bind parameter :{node.name} is {value!r} ({type(value).__name__}); give a number, a string, a "
+            "boolean, a datetime (UTC) or astropy Time, or a list of those for IN (...).",
+        )
 
     def timespan(self, node: Node) -> tuple[Any, Any]:
         """(begin, end) SQL of a timespan-like node: a timespan field, a time, or a ``(begin, end)`` pair."""
         if isinstance(node, Pair):
-            return self.value(node.begin)[0], self.value(node.end)[0]
+            return self.instant(node.begin), self.instant(node.end)
         if isinstance(node, Identifier):
             column, kind = self.resolve(node)
             if kind == "timespan":
                 return column  # type: ignore[no-any-return]
             raise self.error(node, f"{node} is not a timespan; use e.g. {node.element}.timespan.")
+        instant = self.instant(node)
+        return instant, instant + 1
+
+    def instant(self, node: Node) -> Any:
+        """SQL of a time: a time literal or bind, or an integer (TAI ns); anything else would reach SQL as a
+        comparison of the stored integers with e.g. a string (an error on PostgreSQL, no match on SQLite)."""
         instant, instant_kind = self.value(node)
         if instant_kind in ("time", None, "int"):
-            return instant, instant + 1
-        raise self.error(node, f"{node} is not a time or timespan.")
+            return instant
+        raise self.error(node, f"{node} is not a time; use T'...' or bind a datetime (UTC) or astropy Time.")
 
     # -- conditions -----------------------------------------------------------------------------------------
     def condition(self, node: Node) -> Any:
@@ -137,7 +183,9 @@ class _Compiler:
         if isinstance(node, Identifier):
             column, kind = self.resolve(node)
             if kind == "bool":
-                return column.is_(True)
+                # ``= TRUE``, not ``IS TRUE``: a NULL field must be unknown, so that neither the field nor its
+                # negation selects it (docs/queries.md), as with ``exposure.can_see_sky = TRUE``.
+                return column == sa.true()
             raise self.error(node, f"{node} is a value, not a condition; compare it with something.")
         if isinstance(node, Literal) and isinstance(node.value, bool):
             return sa.true() if node.value else sa.false()
@@ -151,7 +199,9 @@ class _Compiler:
             if isinstance(item, Range):
                 if kind not in (None, "int"):
                     raise self.error(node.expr, f"A range needs integers; {node.expr} is a {kind}.")
-                if len(item.values()) <= _MAX_EXPANDED_RANGE:
+                self.check_int(item, item.start)
+                self.check_int(item, item.stop)
+                if (item.stop - item.start) // item.step < _MAX_EXPANDED_RANGE:  # len() overflows on huge ranges
                     values.extend(item.values())
                 else:
                     clauses.append(
@@ -159,9 +209,10 @@ class _Compiler:
                     )
             elif isinstance(item, Bind):
                 bound = self.bound(item)
-                many = list(bound) if isinstance(bound, list | tuple | set | frozenset) else [bound]
+                many = bound if isinstance(bound, list) else [bound]
                 for one in many:  # checked like literals: PostgreSQL refuses e.g. bigint = varchar
                     self.check_text(item, one)
+                    self.check_int(item, one)
                     self.check_types(node, node.expr, kind, item, _kind_of(one))
                     self.check_types(node, item, _kind_of(one), node.expr, kind)
                 values.extend(many)
@@ -189,6 +240,18 @@ class _Compiler:
             raise self.error(
                 left if isinstance(left, Identifier) else node, f"{left} is a number; {right} is a string."
             )
+
+
+def _is_time(value: Any) -> bool:
+    """An astropy ``Time`` or a `datetime.datetime` (pandas ``Timestamp`` included)."""
+    return hasattr(value, "jd1") or isinstance(value, datetime.datetime)
+
+
+def _is_many(value: Any) -> bool:
+    """A bind value holding several values: a list, tuple, set, range or NumPy array (not a string or a Time)."""
+    if isinstance(value, str | bytes | Mapping) or _is_time(value):
+        return False
+    return isinstance(value, Iterable) and getattr(value, "ndim", 1) != 0
 
 
 def _kind_of(value: Any) -> str | None:

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from skybutler.datasets import DatasetRef, refs_from_rows
+from skybutler.datasets import DatasetRef, DatasetType, refs_from_rows
 from skybutler.dimensions import DataCoordinate, DimensionRecord, normalize_data_id
-from skybutler.errors import DatasetTypeError
+from skybutler.errors import DatasetTypeError, QuerySyntaxError
 from skybutler.query._ast import Identifier
-from skybutler.query._builder import QueryBuilder, governor_inputs, infer_governors, refuse_nul
+from skybutler.query._builder import QueryBuilder, _referenced_dims, governor_inputs, infer_governors, refuse_nul
 from skybutler.query._parser import parse_where
 from skybutler.query._plans import NOT_PLANNED, Plan, cached_plans, leaves_key, remember_plans, shape_of, type_key
 
@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     from skybutler.dimensions import DataIdInput, DimensionGroup
     from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
 
-__all__ = ["DataIdResults", "DatasetResults", "query_data_ids", "query_datasets", "query_dimension_records"]
+__all__ = [
+    "DataIdResults",
+    "DatasetResults",
+    "dataset_type_names",
+    "query_data_ids",
+    "query_datasets",
+    "query_dimension_records",
+]
 
 PAGE = 1000
 
@@ -47,13 +54,38 @@ def _apply(builder: QueryBuilder, node: Any, extra: dict[str, Any]) -> None:
     builder.where(node, extra["bind"])
 
 
+def _ordering(order_by: str | Sequence[str] | None, limit: int | None) -> tuple[tuple[str, ...] | None, int | None]:
+    """``order_by`` as a tuple of terms and ``limit`` as an int, checked before any SQL is built.
+
+    One term may be given as a plain string (``order_by="-visit"``), as in the reference butler; iterating it would
+    sort by each of its letters.  A negative limit is refused: SQLite reads it as "no limit" and PostgreSQL
+    rejects it, so the two back-ends would disagree.
+    """
+    terms = (order_by,) if isinstance(order_by, str) else None if order_by is None else tuple(order_by)
+    if limit is not None:
+        if isinstance(limit, bool) or not hasattr(limit, "__index__") or limit.__index__() < 0:
+            raise QuerySyntaxError(f"limit= must be a whole number >= 0 (or None for no limit), not {limit!r}.")
+        limit = int(limit.__index__())
+    return terms, limit
+
+
 def _order_columns(builder: QueryBuilder, order_by: Sequence[str] | None) -> list[tuple[Any, bool]]:
-    """``(column, descending)`` of each ``order_by`` term (``"-visit"``, ``"visit.exposure_time"``)."""
+    """``(column, descending)`` of each ``order_by`` term (``"-visit"``, ``"visit.exposure_time"``).
+
+    A wrong term is reported quoting the term itself (not the where expression, which it is not part of).
+    """
     out = []
+    where_text = builder.text
     for term in order_by or ():
         desc = term.startswith("-")
         name, _, field = term.lstrip("-").partition(".")
-        column, kind = builder.resolve(Identifier(name, field or None))
+        builder.text = term.lstrip("-")
+        try:
+            column, kind = builder.resolve(Identifier(name, field or None))
+        except QuerySyntaxError as exc:
+            raise QuerySyntaxError(f"In order_by {term!r}: {exc}") from None
+        finally:
+            builder.text = where_text
         if kind == "timespan":
             column = column[0]
         out.append((column, desc))
@@ -243,6 +275,7 @@ def query_data_ids(
     kwargs: Mapping[str, Any] | None = None,
 ) -> DataIdResults:
     """Data IDs of ``dimensions`` satisfying the constraints (and having datasets of ``datasets`` in ``leaves``)."""
+    order_by, limit = _ordering(order_by, limit)
     group = registry.universe.group(dimensions)
     given = normalize_data_id(registry.universe, data_id, kwargs or {})
     explanations = []
@@ -288,7 +321,9 @@ def _data_id_statement(
     order_by: Sequence[str] | None,
     limit: int | None,
 ) -> Any:
-    wanted = set(group.names) | set(extra["values"])
+    # Everything the constraints name takes part in the temporal join, as in `query_datasets`: a visit given by
+    # an alternate key or only in the where expression selects calibrations by its timespan too.
+    wanted = set(group.names) | set(extra["values"]) | set(extra["alternates"]) | set(_referenced_dims(node))
     b = QueryBuilder(registry, where)
     for stored in datasets:
         b.add_datasets(stored, leaves, temporal=_temporal_element(registry, stored, leaves, wanted, None))
@@ -302,8 +337,28 @@ def _order_key(order_by: Sequence[str] | None) -> tuple[str, ...] | None:
     return None if order_by is None else tuple(order_by)
 
 
-def _matching_types(registry: Registry, dataset_types: str | Iterable[str]) -> tuple[list[StoredDatasetType], bool]:
-    names = [dataset_types] if isinstance(dataset_types, str) else list(dataset_types)
+def dataset_type_names(value: Any) -> list[str]:
+    """Dataset type names or globs from a name, a `DatasetType`, or several of them.
+
+    Anything else (a ``re.Pattern``, as the reference butler takes, or a number) is a `DatasetTypeError`; it used
+    to escape as a bare ``TypeError``, as did a `DatasetType` object.
+    """
+    one = isinstance(value, str | DatasetType) or not isinstance(value, Iterable)
+    names = []
+    for item in [value] if one else list(value):
+        if isinstance(item, DatasetType):
+            item = item.name
+        if not isinstance(item, str):
+            raise DatasetTypeError(
+                f"Dataset types are given by name, DatasetType or glob pattern ('cal*', '*'), not {item!r} "
+                f"({type(item).__name__}); regular expressions are not supported."
+            )
+        names.append(item)
+    return names
+
+
+def _matching_types(registry: Registry, dataset_types: Any) -> tuple[list[StoredDatasetType], bool]:
+    names = dataset_type_names(dataset_types)
     wildcard = any(any(ch in n for ch in "*?[") for n in names)
     if not wildcard:
         return [registry.dataset_types.get(n) for n in names], False
@@ -313,7 +368,7 @@ def _matching_types(registry: Registry, dataset_types: str | Iterable[str]) -> t
 
 def query_datasets(
     registry: Registry,
-    dataset_types: str | Iterable[str],
+    dataset_types: str | DatasetType | Iterable[str | DatasetType],
     leaves: Sequence[CollectionRecord],
     *,
     where: str = "",
@@ -331,6 +386,7 @@ def query_datasets(
     function in SQL, on both back-ends).  A call of a shape seen before runs on its cached query plan
     (`_plans`), without building SQL.
     """
+    order_by, limit = _ordering(order_by, limit)
     types, wildcard = _matching_types(registry, dataset_types)
     given = normalize_data_id(registry.universe, data_id, kwargs or {})
 
@@ -362,8 +418,6 @@ def query_datasets(
             return results
     node, extra = _prepare(registry, where, bind, given)
     referenced = set(extra["values"]) | set(extra["alternates"])
-    from skybutler.query._builder import _referenced_dims
-
     referenced |= {d for d in _referenced_dims(node) if d in registry.universe and registry.universe[d].is_dimension}
     explanations: list[str] = []
     if not leaves:
@@ -385,7 +439,15 @@ def query_datasets(
     if not types:
         explanations.append(f"No dataset type matches {dataset_types!r}.")
     calibs = [c.name for c in leaves if c.type.name == "CALIBRATION"]
-    if calibs and at is None and not any(_temporal_element(registry, s, leaves, referenced, None) for s in types):
+    calib_types = [s for s in types if s.calibs is not None]
+    if calibs and types and not calib_types:  # at= or a visit would not help: say what would
+        names = ", ".join(repr(s.dataset_type.name) for s in types)
+        what = "is not a calibration dataset type" if len(types) == 1 else "are not calibration dataset types"
+        explanations.append(
+            f"{names} {what}: CALIBRATION collections {calibs} hold none of its datasets (search the RUN or "
+            "TAGGED collections that do)."
+        )
+    elif calibs and at is None and not any(_temporal_element(registry, s, leaves, referenced, None) for s in types):
         explanations.append(
             f"CALIBRATION collections {calibs} were skipped: give at= (a time) or constrain an exposure or visit "
             "(data ID or where) so validity ranges can be matched to its timespan."
@@ -486,6 +548,7 @@ def query_dimension_records(
     """Records of ``element`` satisfying the constraints."""
     from skybutler.registry._dimensions import _from_row
 
+    order_by, limit = _ordering(order_by, limit)
     element_obj = registry.universe[element]
     if element_obj.is_skypix:
         raise DatasetTypeError(f"{element!r} is a skypix dimension; it has no records.")
