@@ -172,6 +172,16 @@ def test_overlaps(a: Timespan, b: Timespan, expected: bool) -> None:
     assert b.overlaps(a) is expected
 
 
+def test_the_constructor_converts_time_forms_like_from_times() -> None:
+    """``Timespan("2025-01-01", ...)`` stored the strings as they were, and failed later (printing, comparing)."""
+    given = Timespan("2025-01-01", datetime.datetime(2025, 1, 2))
+    assert given == Timespan.from_times("2025-01-01", "2025-01-02")
+    assert (type(given.begin), type(given.end)) == (int, int)
+    assert str(Timespan("2025-01-01 TAI", None)) == "[2025-01-01T00:00:00.000000000, +∞) TAI"
+    with pytest.raises(DataIdError, match="Cannot parse the time 'soon'"):
+        Timespan("soon", None)
+
+
 def test_end_before_begin_is_refused() -> None:
     with pytest.raises(DataIdError, match="before its begin") as info:
         Timespan(20, 10)

@@ -133,10 +133,15 @@ def tai_ns_to_iso(tai_ns: int, scale: str = "tai") -> str:
 class Timespan:
     """A half-open time range ``[begin, end)`` in TAI nanoseconds; ``None`` means unbounded on that side.
 
+    Either side may also be given in any form `to_tai_ns` accepts (an ISO string, a datetime, an astropy
+    ``Time``): it is converted, so ``Timespan("2025-01-01", "2025-01-02")`` is the same as `from_times`.
+
     Examples
     --------
-    >>> t = Timespan.from_times("2025-01-01", "2025-01-02")
+    >>> t = Timespan("2025-01-01", "2025-01-02")
     >>> t.contains("2025-01-01T12:00:00")
+    True
+    >>> t == Timespan.from_times("2025-01-01", "2025-01-02")
     True
     """
 
@@ -146,6 +151,10 @@ class Timespan:
     """End (exclusive), TAI ns; ``None`` for the infinite future."""
 
     def __post_init__(self) -> None:
+        for side in ("begin", "end"):
+            value = getattr(self, side)
+            if value is not None and type(value) is not int:  # "2025-01-01", a datetime, a Time: see to_tai_ns
+                object.__setattr__(self, side, to_tai_ns(value))
         if self.begin is not None and self.end is not None and self.end < self.begin:
             raise DataIdError(
                 f"A timespan's end ({tai_ns_to_iso(self.end)} TAI) is before its begin "
