@@ -151,10 +151,11 @@ class Timespan:
     """End (exclusive), TAI ns; ``None`` for the infinite future."""
 
     def __post_init__(self) -> None:
-        for side in ("begin", "end"):
-            value = getattr(self, side)
-            if value is not None and type(value) is not int:  # "2025-01-01", a datetime, a Time: see to_tai_ns
-                object.__setattr__(self, side, to_tai_ns(value))
+        begin, end = self.begin, self.end
+        if (begin is not None and type(begin) is not int) or (end is not None and type(end) is not int):
+            # "2025-01-01", a datetime, an astropy Time (see to_tai_ns); ints, read from the registry, skip this
+            object.__setattr__(self, "begin", None if begin is None else to_tai_ns(begin))
+            object.__setattr__(self, "end", None if end is None else to_tai_ns(end))
         if self.begin is not None and self.end is not None and self.end < self.begin:
             raise DataIdError(
                 f"A timespan's end ({tai_ns_to_iso(self.end)} TAI) is before its begin "
