@@ -42,7 +42,7 @@ def coerce_value(spec: FieldSpec, value: Any, *, what: str) -> Any:
     kind = spec.type
     if kind == "int":
         if type(value) is int:
-            return _int64(value, what)
+            return value if INT64_MIN <= value <= INT64_MAX else _int64(value, what)  # no call on the hot path
         if isinstance(value, bool):
             raise DataIdError(f"{what} must be an integer, not the boolean {value!r}.")
         if hasattr(value, "__index__"):
