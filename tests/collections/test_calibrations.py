@@ -517,3 +517,16 @@ def test_decertify_of_nothing_changes_nothing(cb: Butler) -> None:
     after = cb.collections.history("calib", "bias")
     assert len(after) == 1
     assert after[0].recorded.end is not None  # closed, not deleted
+
+
+def test_decertify_of_an_empty_range_is_refused_and_changes_nothing(cb: Butler) -> None:
+    # [t, t) withdraws no instant; it used to split the row around t (closed, both halves re-appended) and
+    # report it as one row decertified, though every lookup answered as before.
+    a = put_bias(cb, "A1", 1)
+    cb.collections.certify("calib", [a], ("2025-01-01", "2025-02-01"))
+    before = cb.collections.history("calib", "bias")
+    with pytest.raises(DataIdError, match="is empty: it would withdraw nothing"):
+        cb.collections.decertify("calib", "bias", ("2025-01-15", "2025-01-15"))
+    with pytest.raises(DataIdError, match="is empty"):
+        cb.collections.decertify("calib", "bias", (FEB1, FEB1), data_ids=[det(1)])
+    assert cb.collections.history("calib", "bias") == before
