@@ -146,12 +146,23 @@ class ButlerCollections:
 
     # -- chains ----------------------------------------------------------------------------------------------
     def set_chain(self, name: str, children: Sequence[str]) -> None:
-        """Define or redefine the ordered children of a CHAINED collection (created if missing)."""
+        """Define or redefine the ordered children of a CHAINED collection (created if missing).
+
+        Creation and definition are one transaction: a refused definition (a cycle, an unknown child) does
+        not leave a new, empty chain behind.
+        """
         self._writeable()
-        if self._registry.collections.find(name) is None:
-            self._registry.collections.register(name, CollectionType.CHAINED)
-        self._registry.collections.set_chain(name, children)
-        self._butler._forget_search_paths()
+        collections = self._registry.collections
+        try:
+            with self._registry.db.transaction():
+                if collections.find(name) is None:
+                    collections.register(name, CollectionType.CHAINED)
+                collections.set_chain(name, children)
+        except BaseException:
+            collections.forget_cached()  # the chain registered above may have been rolled back
+            raise
+        finally:
+            self._butler._forget_search_paths()
 
     def extend_chain(self, name: str, children: Sequence[str]) -> None:
         """Append children to the end of a chain."""
