@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import sqlalchemy as sa
 
 from skybutler.datasets import ArtifactInfo
-from skybutler.dimensions import TIMESPAN_MAX, DataCoordinate, Timespan, tai_ns_to_iso, to_tai_ns
+from skybutler.dimensions import TIMESPAN_MAX, DataCoordinate, Timespan, db_instant, tai_ns_to_iso, to_tai_ns
 from skybutler.errors import ConflictError, DataIdError
 from skybutler.registry._datasets import ARTIFACT_COLUMNS
 
@@ -244,7 +244,7 @@ class Calibrations:
                 .where(*where)
             )
             self._find[table.name] = stmt
-        params: dict[str, Any] = {"dt": stored.id, "coll": collection_id, "at": at}
+        params: dict[str, Any] = {"dt": stored.id, "coll": collection_id, "at": db_instant(at)}
         params["as_of"] = TIMESPAN_MAX - 1 if as_of is None else as_of
         params.update((f"v_{d}", v) for d, v in zip(stored.dataset_type.dimensions.required, values, strict=True))
         rows = self._db.read_rows(stmt, params)
