@@ -130,6 +130,25 @@ def test_conflicting_datasets_in_one_associate_call_tag_nothing(cb: Butler) -> N
     assert cb.find_dataset("meta", META11, collections="tag") is None
 
 
+def test_two_datasets_of_one_data_id_in_one_associate_call_name_each_other(cb: Butler) -> None:
+    # the clash is in the call, not with the (empty) collection: the message used to say the collection
+    # 'already holds another' dataset and advise to disassociate it
+    a = _put(cb, "meta", "a", "run/a", META11)
+    b = _put(cb, "meta", "b", "run/b", META11)
+    cb.collections.register("tag", "TAGGED")
+    with pytest.raises(ConflictError) as info:
+        cb.collections.associate("tag", [a, a, b])
+    text = str(info.value)
+    assert "already holds" not in text
+    assert str(a.id) in text
+    assert str(b.id) in text
+    assert "'run/a'" in text
+    assert "'run/b'" in text
+    assert cb.find_dataset("meta", META11, collections="tag") is None
+    cb.collections.associate("tag", [a, a])  # the same dataset twice is fine
+    assert cb.find_dataset("meta", META11, collections="tag") == a
+
+
 def test_tagging_needs_a_tagged_collection(cb: Butler) -> None:
     a = _put(cb, "meta", "a", "run/a", META11)
     cb.collections.register("calib", "CALIBRATION")
