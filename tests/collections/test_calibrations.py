@@ -557,3 +557,11 @@ def test_times_beyond_the_stored_range(cb: Butler) -> None:
 def lookup_label(butler: Butler, at: Any) -> str | None:
     ref = butler.find_dataset("bias", det(1), collections="calib", at=at)
     return None if ref is None else str(butler.get(ref)["label"])
+
+
+def test_history_and_diff_of_a_type_that_is_not_a_calibration(cb: Butler) -> None:
+    # the dataset type is wrong, as for certify and decertify: a DatasetTypeError (it was a DataIdError)
+    for call in (lambda: cb.collections.history("calib", "meta"),
+                 lambda: cb.collections.diff("calib", "meta", since="2025-01-01")):  # fmt: skip
+        with pytest.raises(DatasetTypeError, match=r"'meta' is not a calibration dataset type.*is_calibration=True"):
+            call()
