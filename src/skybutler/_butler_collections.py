@@ -29,6 +29,19 @@ def as_timespan(value: TimespanLike) -> Timespan:
     return Timespan.from_times(begin, end)
 
 
+def _non_empty(span: Timespan, why: str) -> Timespan:
+    """``span``, refused when it holds no instant (``[t, t)``).
+
+    An empty range is a mistake in both directions: certifying it records nothing valid, and decertifying it
+    would still split every row around ``t`` (closed and re-appended unchanged) and report them as withdrawn.
+    """
+    if span.is_empty:
+        assert span.begin is not None
+        iso = tai_ns_to_iso(span.begin)
+        raise DataIdError(f"The validity range [{iso}, {iso}) TAI is empty: {why} (give an end after the begin).")
+    return span
+
+
 def as_collection_type(value: CollectionType | str) -> CollectionType:
     """A `CollectionType` from itself or its name in any case; an unknown name is a `CollectionError`.
 
@@ -133,12 +146,23 @@ class ButlerCollections:
 
     # -- chains ----------------------------------------------------------------------------------------------
     def set_chain(self, name: str, children: Sequence[str]) -> None:
-        """Define or redefine the ordered children of a CHAINED collection (created if missing)."""
+        """Define or redefine the ordered children of a CHAINED collection (created if missing).
+
+        Creation and definition are one transaction: a refused definition (a cycle, an unknown child) does
+        not leave a new, empty chain behind.
+        """
         self._writeable()
-        if self._registry.collections.find(name) is None:
-            self._registry.collections.register(name, CollectionType.CHAINED)
-        self._registry.collections.set_chain(name, children)
-        self._butler._forget_search_paths()
+        collections = self._registry.collections
+        try:
+            with self._registry.db.transaction():
+                if collections.find(name) is None:
+                    collections.register(name, CollectionType.CHAINED)
+                collections.set_chain(name, children)
+        except BaseException:
+            collections.forget_cached()  # the chain registered above may have been rolled back
+            raise
+        finally:
+            self._butler._forget_search_paths()
 
     def extend_chain(self, name: str, children: Sequence[str]) -> None:
         """Append children to the end of a chain."""
@@ -176,12 +200,7 @@ class ButlerCollections:
         the old rows are closed and their parts outside ``valid`` re-appended, in one transaction.
         """
         self._writeable()
-        span = as_timespan(valid)
-        if span.begin is not None and span.begin == span.end:
-            raise DataIdError(
-                f"The validity range [{tai_ns_to_iso(span.begin)}, {tai_ns_to_iso(span.begin)}) TAI is empty: a "
-                "certification must cover some time (end after begin)."
-            )
+        span = _non_empty(as_timespan(valid), "a certification must cover some time")
         return certify(self._registry, name, refs, span, replace=replace)
 
     def decertify(
@@ -198,7 +217,8 @@ class ButlerCollections:
         values = None
         if data_ids is not None:
             values = [self._butler._data_id(stored.dataset_type, d, {}).required_values for d in data_ids]
-        return decertify(self._registry, name, dataset_type, as_timespan(valid), values)
+        span = _non_empty(as_timespan(valid), "it would withdraw nothing")
+        return decertify(self._registry, name, dataset_type, span, values)
 
     def history(self, name: str, dataset_type: str, data_id: DataIdLike | None = None) -> list[CertificationRow]:
         """Every certification row (current and closed) of a dataset type in a CALIBRATION collection."""

@@ -80,3 +80,17 @@ def test_calibration_commands_as_processes(sample_repo: str) -> None:
     rows = json.loads(run_process("calibration-history", sample_repo, "calib", "bias", "-f", "json").stdout)
     assert [(r["valid_begin"], r["valid_end"]) for r in rows] == [("-inf", "2030-01-01T00:00:00")] * 2
     assert run_process("decertify", sample_repo, "calib", "bias").returncode == 1  # no --yes, no terminal
+
+
+def test_a_refused_certify_does_not_leave_a_new_collection(run: Run, sample_repo: str) -> None:
+    # the CALIBRATION collection is created for the certification; when that is refused it must not stay
+    not_calib = run("certify-calibrations", sample_repo, "run1", "calib", "meta")
+    assert not_calib.exit_code == 1
+    assert "'meta' is not a calibration dataset type" in not_calib.stderr
+    empty = run("certify-calibrations", sample_repo, "calib/run1", "calib", "bias",
+                "--begin", "2025-01-01", "--end", "2025-01-01")  # fmt: skip
+    assert empty.exit_code == 1
+    assert "is empty" in empty.stderr
+    assert "Created" not in not_calib.stdout + empty.stdout
+    names = json.loads(run("query-collections", sample_repo, "-f", "json").stdout)
+    assert [n["name"] for n in names] == ["calib/run1", "run1"]

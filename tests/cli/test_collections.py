@@ -149,3 +149,13 @@ def test_names_are_printed_as_typed_not_as_markup(run: Run, sample_repo: str) ->
     assert "u/[bold]x[/bold]" in run("query-collections", sample_repo).stdout
     tree = run("query-collections", sample_repo, "u/*", "--chains", "tree").stdout
     assert tree.startswith("u/[bold]x[/bold] CHAINED")
+
+
+def test_a_refused_associate_does_not_leave_a_new_collection(run: Run, sample_repo: str) -> None:
+    # two 'meta' datasets of one data ID (in two runs) cannot both be tagged: the new tag must not stay
+    with Butler(sample_repo, run="run2") as butler:
+        butler.put({"visit": 0, "detector": 0}, "meta", instrument="Cam", visit=0, detector=0)
+    refused = run("associate", sample_repo, "best", "meta", "--where", "visit = 0 AND detector = 0")
+    assert refused.exit_code == 1
+    assert "Created" not in refused.stdout
+    assert [r["name"] for r in _json(run, "query-collections", sample_repo)] == ["calib/run1", "run1", "run2"]

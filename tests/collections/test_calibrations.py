@@ -517,3 +517,51 @@ def test_decertify_of_nothing_changes_nothing(cb: Butler) -> None:
     after = cb.collections.history("calib", "bias")
     assert len(after) == 1
     assert after[0].recorded.end is not None  # closed, not deleted
+
+
+def test_decertify_of_an_empty_range_is_refused_and_changes_nothing(cb: Butler) -> None:
+    # [t, t) withdraws no instant; it used to split the row around t (closed, both halves re-appended) and
+    # report it as one row decertified, though every lookup answered as before.
+    a = put_bias(cb, "A1", 1)
+    cb.collections.certify("calib", [a], ("2025-01-01", "2025-02-01"))
+    before = cb.collections.history("calib", "bias")
+    with pytest.raises(DataIdError, match="is empty: it would withdraw nothing"):
+        cb.collections.decertify("calib", "bias", ("2025-01-15", "2025-01-15"))
+    with pytest.raises(DataIdError, match="is empty"):
+        cb.collections.decertify("calib", "bias", (FEB1, FEB1), data_ids=[det(1)])
+    assert cb.collections.history("calib", "bias") == before
+
+
+def test_times_beyond_the_stored_range(cb: Butler) -> None:
+    # Unbounded ends are stored as sentinels at +-2**62 ns (2116-02-20 / 1823-11-12 TAI).  A lookup after
+    # 2116 used to miss even a certification valid forever, and a bound beyond the sentinels was stored as
+    # a silently wrong range (read back as unbounded, or empty) or escaped as a raw OverflowError on SQLite.
+    a, b = put_bias(cb, "A1", 1), put_bias(cb, "B1", 1)
+    cb.collections.certify("calib", [a], (None, "2025-01-01"))
+    cb.collections.certify("calib", [b], ("2025-01-01", None))
+    for at in ("2117-01-01", "2200-01-01", datetime.datetime(9999, 12, 31), 2**63 - 1, 2**70):
+        assert lookup_label(cb, at) == "B1", at
+        assert [r.id for r in cb.query_datasets("bias", collections="calib", at=at)] == [b.id], at
+    for at in ("1800-01-01", datetime.datetime(1, 1, 1), -(2**63), -(2**70)):
+        assert lookup_label(cb, at) == "A1", at
+    before = cb.collections.history("calib", "bias")
+    spare = put_bias(cb, "X1", 1)
+    for valid in [("2030-01-01", "9999-12-31"), ("2200-01-01", None), (None, "1800-01-01"), (0, 2**63)]:
+        with pytest.raises(DataIdError, match="outside the times a timespan can hold"):
+            cb.collections.certify("calib", [spare], valid, replace=True)
+        with pytest.raises(DataIdError, match="outside the times a timespan can hold"):
+            cb.collections.decertify("calib", "bias", valid)
+    assert cb.collections.history("calib", "bias") == before
+
+
+def lookup_label(butler: Butler, at: Any) -> str | None:
+    ref = butler.find_dataset("bias", det(1), collections="calib", at=at)
+    return None if ref is None else str(butler.get(ref)["label"])
+
+
+def test_history_and_diff_of_a_type_that_is_not_a_calibration(cb: Butler) -> None:
+    # the dataset type is wrong, as for certify and decertify: a DatasetTypeError (it was a DataIdError)
+    for call in (lambda: cb.collections.history("calib", "meta"),
+                 lambda: cb.collections.diff("calib", "meta", since="2025-01-01")):  # fmt: skip
+        with pytest.raises(DatasetTypeError, match=r"'meta' is not a calibration dataset type.*is_calibration=True"):
+            call()

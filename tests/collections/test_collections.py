@@ -130,6 +130,25 @@ def test_conflicting_datasets_in_one_associate_call_tag_nothing(cb: Butler) -> N
     assert cb.find_dataset("meta", META11, collections="tag") is None
 
 
+def test_two_datasets_of_one_data_id_in_one_associate_call_name_each_other(cb: Butler) -> None:
+    # the clash is in the call, not with the (empty) collection: the message used to say the collection
+    # 'already holds another' dataset and advise to disassociate it
+    a = _put(cb, "meta", "a", "run/a", META11)
+    b = _put(cb, "meta", "b", "run/b", META11)
+    cb.collections.register("tag", "TAGGED")
+    with pytest.raises(ConflictError) as info:
+        cb.collections.associate("tag", [a, a, b])
+    text = str(info.value)
+    assert "already holds" not in text
+    assert str(a.id) in text
+    assert str(b.id) in text
+    assert "'run/a'" in text
+    assert "'run/b'" in text
+    assert cb.find_dataset("meta", META11, collections="tag") is None
+    cb.collections.associate("tag", [a, a])  # the same dataset twice is fine
+    assert cb.find_dataset("meta", META11, collections="tag") == a
+
+
 def test_tagging_needs_a_tagged_collection(cb: Butler) -> None:
     a = _put(cb, "meta", "a", "run/a", META11)
     cb.collections.register("calib", "CALIBRATION")
@@ -200,11 +219,25 @@ def test_chain_errors_leave_the_chain_as_it_was(cb: Butler) -> None:
         cb.collections.set_chain("r1", ["chain"])
 
 
+def test_a_refused_new_chain_is_not_created(cb: Butler) -> None:
+    # set_chain creates a missing chain; when the definition is refused the chain must not stay behind, empty
+    _put(cb, "meta", "r1", "r1", META11)
+    with pytest.raises(CollectionError, match="No collection named 'missing'"):
+        cb.collections.set_chain("new", ["r1", "missing"])
+    with pytest.raises(CollectionError, match=r"cycle \(self → self\)"):
+        cb.collections.set_chain("self", ["self"])
+    assert _names(cb) == ["r1", "test/run"]
+    with pytest.raises(CollectionError, match="No collection named 'new'"):
+        cb.collections.get("new")
+    cb.collections.set_chain("new", ["r1"])  # the name is still free, and the chain works
+    assert str(cb.get("meta", META11, collections="new")["label"]) == "r1"
+
+
 def test_cycles_are_refused_including_self_reference(cb: Butler) -> None:
     _put(cb, "meta", "r1", "r1", META11)
     with pytest.raises(CollectionError, match=r"cycle \(a → a\)"):
         cb.collections.set_chain("a", ["a"])
-    assert cb.collections.children("a") == []  # created, but the self-reference was refused
+    assert cb.collections.query("a") == []  # refused: the new chain is not left behind
     cb.collections.set_chain("a", ["r1"])
     cb.collections.set_chain("b", ["a"])
     cb.collections.set_chain("c", ["b", "r1"])

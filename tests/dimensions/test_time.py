@@ -235,3 +235,11 @@ def test_db_form_round_trips(span: Timespan) -> None:
     begin, end = span.to_db()
     assert TIMESPAN_MIN <= begin <= end <= TIMESPAN_MAX
     assert Timespan.from_db(begin, end) == span
+
+
+def test_db_form_refuses_bounds_at_or_beyond_the_sentinels() -> None:
+    assert Timespan(TIMESPAN_MIN + 1, TIMESPAN_MAX - 1).to_db() == (TIMESPAN_MIN + 1, TIMESPAN_MAX - 1)
+    for span in [Timespan(TIMESPAN_MAX, None), Timespan(None, TIMESPAN_MIN), Timespan(0, 2**63),
+                 Timespan.from_times("2025-01-01", "2200-01-01")]:  # fmt: skip
+        with pytest.raises(DataIdError, match="outside the times a timespan can hold"):
+            span.to_db()

@@ -11,6 +11,7 @@ from skybutler.cli._options import (
     collections_option,
     complete_collections,
     confirm,
+    creating_collection,
     data_id_option,
     dataset_type_argument,
     find_refs,
@@ -189,9 +190,10 @@ def associate(
     """
     butler = open_butler(ctx, repo, writeable=True)
     refs = find_refs(butler, dataset_types, collections, where=where, data_id=data_id)[0]
-    if butler.collections.register(tag, "TAGGED"):
+    with creating_collection(butler, tag, "TAGGED") as created:
+        butler.collections.associate(tag, refs)
+    if created:
         click.echo(f"Created TAGGED collection {tag}.")
-    butler.collections.associate(tag, refs)
     click.echo(f"Tagged {len(refs)} dataset(s) into {tag}.")
 
 

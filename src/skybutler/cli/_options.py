@@ -6,7 +6,8 @@ command module for ``--help`` costs only click.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -21,6 +22,7 @@ __all__ = [
     "complete_collections",
     "complete_dataset_types",
     "confirm",
+    "creating_collection",
     "data_id_option",
     "dataset_type_argument",
     "find_refs",
@@ -205,6 +207,22 @@ def confirm(what: Sequence[str], action: str, *, yes: bool, dry_run: bool) -> bo
     if not yes:
         click.confirm(f"{action.capitalize()}?", abort=True, err=True)
     return True
+
+
+@contextmanager
+def creating_collection(butler: Butler, name: str, collection_type: str) -> Iterator[bool]:
+    """Register ``name`` if missing, for a block that fills it; yield whether it is new.
+
+    The registration and the block are one registry transaction, so a command whose work is refused (a
+    conflict, a dataset type that is not a calibration) does not leave a new, empty collection behind.
+    """
+    registry = butler.registry
+    try:
+        with registry.db.transaction():
+            yield butler.collections.register(name, collection_type)
+    except BaseException:
+        registry.collections.forget_cached()  # the registration may have been rolled back
+        raise
 
 
 def merged_data_id(values: Iterable[str]) -> dict[str, str]:

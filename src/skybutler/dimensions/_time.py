@@ -15,7 +15,7 @@ from typing import Any
 
 from skybutler.errors import DataIdError
 
-__all__ = ["TIMESPAN_MAX", "TIMESPAN_MIN", "Timespan", "tai_ns_to_iso", "tai_ns_to_utc", "to_tai_ns"]
+__all__ = ["TIMESPAN_MAX", "TIMESPAN_MIN", "Timespan", "db_instant", "tai_ns_to_iso", "tai_ns_to_utc", "to_tai_ns"]
 
 _NS = 1_000_000_000
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
@@ -115,6 +115,23 @@ def _parse_iso(text: str) -> int:
     return ns if scale == "tai" else _utc_ns_to_tai(ns)
 
 
+def db_instant(tai_ns: int) -> int:
+    """An instant to compare with stored bounds: one beyond the sentinels is moved just inside them.
+
+    Every finite stored bound lies strictly between `TIMESPAN_MIN` and `TIMESPAN_MAX`, so a time past
+    either sentinel falls in exactly the ranges unbounded on that side, as its neighbour inside does;
+    compared as it is, it would fall outside even those.
+    """
+    return min(max(tai_ns, TIMESPAN_MIN + 1), TIMESPAN_MAX - 1)
+
+
+def _describe(tai_ns: int) -> str:
+    try:
+        return f"{tai_ns_to_iso(tai_ns)} TAI"
+    except OverflowError:  # beyond datetime's years 1-9999
+        return f"{tai_ns} ns TAI"
+
+
 def tai_ns_to_utc(tai_ns: int) -> datetime.datetime:
     """Return the UTC `datetime.datetime` (aware) of a TAI nanosecond count."""
     utc_ns = _tai_ns_to_utc_ns(tai_ns)
@@ -185,7 +202,21 @@ class Timespan:
         return self.begin is not None and self.begin == self.end
 
     def to_db(self) -> tuple[int, int]:
-        """Return ``(begin, end)`` with the NULL-free database sentinels for unbounded sides."""
+        """Return ``(begin, end)`` with the NULL-free database sentinels for unbounded sides.
+
+        Raises
+        ------
+        DataIdError
+            A bound at or beyond a sentinel (before 1823-11-12 or after 2116-02-20): stored, it would read
+            back as unbounded, or make an empty or inverted range that no lookup finds.
+        """
+        for bound in (self.begin, self.end):
+            if bound is not None and not TIMESPAN_MIN < bound < TIMESPAN_MAX:
+                raise DataIdError(
+                    f"The time {_describe(bound)} is outside the times a timespan can hold "
+                    f"({tai_ns_to_iso(TIMESPAN_MIN + 1)} to {tai_ns_to_iso(TIMESPAN_MAX - 1)} TAI); "
+                    "leave that side as None for an unbounded range."
+                )
         return (
             TIMESPAN_MIN if self.begin is None else self.begin,
             TIMESPAN_MAX if self.end is None else self.end,

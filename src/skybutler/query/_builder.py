@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from skybutler.dimensions import TIMESPAN_MAX
+from skybutler.dimensions import TIMESPAN_MAX, db_instant
 from skybutler.errors import DataIdError
 from skybutler.query._ast import Bind, Compare, Identifier, In, Literal, Node
 from skybutler.query._expressions import compile_expression, suggest
@@ -198,7 +198,7 @@ class QueryBuilder:
             )
         if use_calib and stored.calibs is not None:
             c = stored.calibs.c
-            when = [c.valid_begin <= at, c.valid_end > at] if at is not None else []
+            when = [c.valid_begin <= db_instant(at), c.valid_end > db_instant(at)] if at is not None else []
             validity: list[Any] = [c.valid_begin, c.valid_end] if with_validity else []
             parts.append(
                 sa.select(*(c[x] for x in dims), c.dataset_id, c.collection_id, d.c.run_id, *validity)

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import sqlalchemy as sa
 
 from skybutler.datasets import ArtifactInfo
-from skybutler.dimensions import TIMESPAN_MAX, DataCoordinate, Timespan, tai_ns_to_iso, to_tai_ns
-from skybutler.errors import ConflictError, DataIdError
+from skybutler.dimensions import TIMESPAN_MAX, DataCoordinate, Timespan, db_instant, tai_ns_to_iso, to_tai_ns
+from skybutler.errors import ConflictError, DatasetTypeError
 from skybutler.registry._datasets import ARTIFACT_COLUMNS
 
 if TYPE_CHECKING:
@@ -244,7 +244,7 @@ class Calibrations:
                 .where(*where)
             )
             self._find[table.name] = stmt
-        params: dict[str, Any] = {"dt": stored.id, "coll": collection_id, "at": at}
+        params: dict[str, Any] = {"dt": stored.id, "coll": collection_id, "at": db_instant(at)}
         params["as_of"] = TIMESPAN_MAX - 1 if as_of is None else as_of
         params.update((f"v_{d}", v) for d, v in zip(stored.dataset_type.dimensions.required, values, strict=True))
         rows = self._db.read_rows(stmt, params)
@@ -297,8 +297,11 @@ class Calibrations:
 
 
 def _table(stored: StoredDatasetType) -> sa.Table:
-    if stored.calibs is None:
-        raise DataIdError(f"{stored.dataset_type.name!r} is not a calibration dataset type.")
+    if stored.calibs is None:  # the dataset type, not a data ID, is wrong: the same error as certify's
+        raise DatasetTypeError(
+            f"{stored.dataset_type.name!r} is not a calibration dataset type, so no CALIBRATION collection "
+            "has a history of it; name a dataset type registered with is_calibration=True."
+        )
     return stored.calibs
 
 

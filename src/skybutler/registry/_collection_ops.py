@@ -41,6 +41,7 @@ def associate(registry: Registry, collection: str, refs: Iterable[DatasetRef]) -
     record = _require(registry, collection, CollectionType.TAGGED, "tag datasets into")
     with registry.db.transaction():
         for stored, group in _by_type(registry, refs).values():
+            _check_one_per_data_id(collection, stored, group)
             try:
                 registry.datasets.associate(stored, record.id, [(r.id, r.data_id.required_values) for r in group])
             except sa.exc.IntegrityError:
@@ -48,6 +49,24 @@ def associate(registry: Registry, collection: str, refs: Iterable[DatasetRef]) -
                     f"{collection!r} already holds another {stored.dataset_type.name!r} dataset with one of these "
                     "data IDs; disassociate it first (a TAGGED collection has one dataset per type and data ID)."
                 ) from None
+
+
+def _check_one_per_data_id(collection: str, stored: StoredDatasetType, refs: Sequence[DatasetRef]) -> None:
+    """Refuse two datasets of one data ID among the refs of one `associate` call.
+
+    The database would refuse them too, but its error reads as a clash with the collection's contents
+    (advising to disassociate), while the clash is in the call itself.
+    """
+    seen: dict[tuple[object, ...], DatasetRef] = {}
+    for ref in refs:
+        other = seen.setdefault(ref.data_id.required_values, ref)
+        if other.id != ref.id:
+            raise ConflictError(
+                f"Cannot tag both {other.id} (run {other.run!r}) and {ref.id} (run {ref.run!r}) into "
+                f"{collection!r}: they are {stored.dataset_type.name!r} datasets of the same data ID "
+                f"{dict(ref.data_id.required)}, and a TAGGED collection holds one per type and data ID; "
+                "pick one."
+            )
 
 
 def disassociate(registry: Registry, collection: str, refs: Iterable[DatasetRef]) -> int:
