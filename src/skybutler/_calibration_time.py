@@ -69,7 +69,35 @@ def observation_time(
         # `Butler._data_id` drops them from a larger coordinate; keys the caller typed are kept (and checked).
         extra = set(data_id) - set(kwargs) if isinstance(data_id, DataCoordinate) else set()
         rest = {k: v for k, v in merged.items() if k in group or (k not in OBSERVATION_DIMENSIONS and k not in extra)}
+        rest.update(_implied_by(registry, record, group, rest))
         return rest, {}, at
     if isinstance(data_id, DataCoordinate):
         return data_id, kwargs, None
     return data_id, kwargs, None
+
+
+def _implied_by(registry: Registry, record: Any, group: Any, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Required dimensions of ``group`` the caller left out that the observation's record implies.
+
+    A flat of (instrument, detector, physical_filter) looked up with an exposure or visit takes its filter
+    from that record, and a (detector, band) one its band through the filter's record: the observation says
+    which filter it was taken with, as a pipeline expects.  Values the caller gave are never replaced.
+    """
+    needed = {d for d in group.required if d not in given}
+    found: dict[str, Any] = {}
+    todo = [record]
+    while todo and needed - found.keys():
+        current = todo.pop()
+        for name in current.element.implies:
+            value = current.get(name)
+            if value is None or name in found or name in given:
+                continue
+            found[name] = value
+            element = registry.universe[name]
+            if element.implies and not element.is_skypix:
+                known = {**given, **found}
+                if all(d in known for d in element.required):
+                    implied = registry.records.fetch_one(name, tuple(known[d] for d in element.required))
+                    if implied is not None:
+                        todo.append(implied)
+    return {name: value for name, value in found.items() if name in needed}

@@ -413,6 +413,25 @@ def test_exposure_or_visit_in_the_data_id_gives_the_valid_time_at_its_middle(cb:
         cb.get("bias", {"detector": 1, "exposure": 100}, collections="at-mid")
 
 
+def test_an_exposure_or_visit_supplies_the_filter_and_band_it_was_taken_with(cb: Butler) -> None:
+    """A flat keyed by filter (or band), looked up with the observation it calibrates: the observation's record
+    says which filter, as a pipeline expects; a filter the caller gives is taken as given."""
+    _insert_exposures(cb)  # exposure 100 through Cam-r
+    cb.register_dataset_type("flat", ["instrument", "detector", "physical_filter"], "StructuredDataDict",
+                             is_calibration=True)  # fmt: skip
+    cb.register_dataset_type("bflat", ["instrument", "detector", "band"], "StructuredDataDict", is_calibration=True)
+    refs = [cb.put({"f": name}, "flat", det(1), physical_filter=name, run="flats") for name in ("Cam-r", "Cam-g")]
+    refs.append(cb.put({"b": "r"}, "bflat", det(1), band="r", run="flats"))
+    cb.collections.certify("calib", refs, (None, None))
+    assert cb.get("flat", det(1), exposure=100, collections="calib") == {"f": "Cam-r"}
+    assert cb.get("bflat", det(1), exposure=100, collections="calib") == {"b": "r"}  # through Cam-r's record
+    visit = cb.query_dimension_records("visit", visit=5)[0]
+    found = cb.find_dataset("flat", det(1), visit=5, collections="calib")
+    assert found is not None
+    assert found.data_id["physical_filter"] == visit.physical_filter
+    assert cb.get("flat", det(1), exposure=100, physical_filter="Cam-g", collections="calib") == {"f": "Cam-g"}
+
+
 def test_ordinary_dataset_types_keep_their_exposure_or_visit(cb: Butler) -> None:
     cb.put({"label": "m"}, "meta", instrument="Cam", visit=5, detector=1)
     cb.collections.set_chain("defaults", ["calib", "test/run"])
