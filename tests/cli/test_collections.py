@@ -149,3 +149,33 @@ def test_names_are_printed_as_typed_not_as_markup(run: Run, sample_repo: str) ->
     assert "u/[bold]x[/bold]" in run("query-collections", sample_repo).stdout
     tree = run("query-collections", sample_repo, "u/*", "--chains", "tree").stdout
     assert tree.startswith("u/[bold]x[/bold] CHAINED")
+
+
+def test_a_refused_command_leaves_no_new_collection_behind(run: Run, sample_repo: str) -> None:
+    # each command creates its target collection when missing; a refusal must not leave it there, empty
+    with Butler(sample_repo, run="run2") as butler:  # a second 'meta' for one data ID: a TAGGED collection refuses
+        butler.put({"again": True}, "meta", instrument="Cam", visit=0, detector=0)
+    refusals = [
+        ("collection-chain", sample_repo, "new-chain", "run1,no-such-run"),
+        ("collection-chain", sample_repo, "new-chain", "new-chain"),
+        ("associate", sample_repo, "new-tag", "meta", "--where", "visit = 0 AND detector = 0"),
+        ("certify-calibrations", sample_repo, "calib/run1", "new-calib", "bias", "--begin", "2025-02-01",
+         "--end", "2025-01-01"),
+        ("certify-calibrations", sample_repo, "run1", "new-calib", "meta"),
+    ]  # fmt: skip
+    for args in refusals:
+        result = run(*args)
+        assert result.exit_code == 1, args
+        assert result.stderr.startswith("error ["), args
+        assert "Created" not in result.stdout, args
+    names = [r["name"] for r in _json(run, "query-collections", sample_repo)]
+    assert names == ["calib/run1", "run1", "run2"]
+
+
+def test_extend_and_prepend_create_a_missing_chain(run: Run, sample_repo: str) -> None:
+    # the help says PARENT is "created when missing", in every mode that adds children
+    assert run("collection-chain", sample_repo, "a", "run1", "--mode", "extend").stdout == "a: run1\n"
+    assert run("collection-chain", sample_repo, "b", "run1", "--mode", "prepend").stdout == "b: run1\n"
+    missing = run("collection-chain", sample_repo, "c", "run1", "--mode", "remove")
+    assert missing.exit_code == 1
+    assert missing.stderr.startswith("error [collection]: No collection named 'c'")

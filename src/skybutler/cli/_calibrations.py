@@ -11,6 +11,7 @@ from skybutler.cli._options import (
     data_id_option,
     dataset_type_argument,
     find_refs,
+    new_collection,
     open_butler,
     parse_data_id,
     repo_argument,
@@ -59,9 +60,10 @@ def certify_calibrations(
     if not refs:
         click.echo(f"No {dataset_type} datasets in {input_collection} match; nothing certified.")
         return
-    if butler.collections.register(calib_collection, "CALIBRATION"):
+    with new_collection(butler, calib_collection, "CALIBRATION") as created:
+        butler.collections.certify(calib_collection, refs, (_when(begin), _when(end)), replace=replace)
+    if created:
         click.echo(f"Created CALIBRATION collection {calib_collection}.")
-    butler.collections.certify(calib_collection, refs, (_when(begin), _when(end)), replace=replace)
     span = f"[{begin or '-inf'}, {end or '+inf'})"
     click.echo(f"Certified {len(refs)} {dataset_type} dataset(s) into {calib_collection}, valid {span}.")
 

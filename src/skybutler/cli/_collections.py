@@ -14,6 +14,7 @@ from skybutler.cli._options import (
     data_id_option,
     dataset_type_argument,
     find_refs,
+    new_collection,
     open_butler,
     repo_argument,
     where_option,
@@ -157,14 +158,12 @@ def collection_chain(
 
     butler = open_butler(ctx, repo, writeable=True)
     kids = split_names(children)
-    if mode == "set":
-        butler.collections.set_chain(parent, kids)
-    elif mode == "extend":
-        butler.collections.extend_chain(parent, kids)
-    elif mode == "prepend":
-        butler.collections.set_chain(parent, [*kids, *butler.collections.children(parent)])
-    else:
+    if mode == "remove":
         butler.collections.remove_from_chain(parent, kids)
+    else:  # every mode that adds children creates a missing PARENT, and removes it again if they are refused
+        with new_collection(butler, parent, "CHAINED"):
+            current = [] if mode == "set" else butler.collections.children(parent)
+            butler.collections.set_chain(parent, [*current, *kids] if mode != "prepend" else [*kids, *current])
     if doc is not None:
         butler.collections.set_doc(parent, doc)
     click.echo(f"{parent}: {', '.join(butler.collections.children(parent)) or '(empty chain)'}")
@@ -189,9 +188,10 @@ def associate(
     """
     butler = open_butler(ctx, repo, writeable=True)
     refs = find_refs(butler, dataset_types, collections, where=where, data_id=data_id)[0]
-    if butler.collections.register(tag, "TAGGED"):
+    with new_collection(butler, tag, "TAGGED") as created:
+        butler.collections.associate(tag, refs)
+    if created:
         click.echo(f"Created TAGGED collection {tag}.")
-    butler.collections.associate(tag, refs)
     click.echo(f"Tagged {len(refs)} dataset(s) into {tag}.")
 
 

@@ -6,7 +6,8 @@ command module for ``--help`` costs only click.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -26,6 +27,7 @@ __all__ = [
     "find_refs",
     "limit_option",
     "merged_data_id",
+    "new_collection",
     "open_butler",
     "order_by_option",
     "parse_data_id",
@@ -46,6 +48,24 @@ def open_butler(ctx: click.Context, repo: str, *, writeable: bool = False) -> Bu
     from skybutler.butler import Butler
 
     return ctx.with_resource(Butler(repo, writeable=writeable))
+
+
+@contextmanager
+def new_collection(butler: Butler, name: str, collection_type: str) -> Iterator[bool]:
+    """Register the collection a command fills (yield whether it is new); if the block fails, remove a new one.
+
+    ``associate`` and ``certify-calibrations`` create their target when missing; a refusal of the datasets
+    must leave the repository as it was, not an empty collection the user never asked for on its own.
+    """
+    from skybutler.errors import SkyButlerError
+
+    created = butler.collections.register(name, collection_type)
+    try:
+        yield created
+    except SkyButlerError:
+        if created:
+            butler.collections.remove(name)
+        raise
 
 
 def split_names(values: Iterable[str]) -> list[str]:
