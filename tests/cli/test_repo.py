@@ -129,6 +129,15 @@ def test_reconcile_reports_and_repairs(run: Run, sample_repo: str) -> None:
     assert not stray.exists()
 
 
+def test_reconcile_remove_unknown_prints_only_json_on_stdout(run: Run, sample_repo: str) -> None:
+    # the confirmation's list belongs with its question on stderr; stdout is the report a script parses
+    (Path(sample_repo) / "stray.txt").write_text("x")
+    result = run("reconcile", sample_repo, "--remove-unknown", "--yes", "--grace", "0", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert {"what": "unknown", "path": "stray.txt"} in json.loads(result.stdout)
+    assert "About to delete unknown files:" in result.stderr
+
+
 def test_repository_commands_as_processes(tmp_path: Path) -> None:
     root = str(tmp_path / "r")
     assert run_process("create", root).returncode == 0
