@@ -74,6 +74,12 @@ def test_query_data_ids(run: Run, sample_repo: str) -> None:
     assert [r["detector"] for r in as_yaml] == [0, 1]
 
 
+def test_query_data_ids_with_datasets_searches_every_run_by_default(run: Run, sample_repo: str) -> None:
+    # as query-datasets and missing do; it failed telling a shell user to "pass collections= ... to Butler()"
+    ids = _json(run, "query-data-ids", sample_repo, "visit", "detector", "--datasets", "image")
+    assert sorted((d["visit"], d["detector"]) for d in ids) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+
+
 def test_query_dimension_records(run: Run, sample_repo: str) -> None:
     visits = _json(run, "query-dimension-records", sample_repo, "visit", "--where", "visit < 2")
     assert [v["name"] for v in visits] == ["v0", "v1"]
