@@ -114,6 +114,18 @@ def test_missing_matrix(run: Run, any_repo: str) -> None:
     assert "outside" in outside.stderr
 
 
+def test_no_dimensions_is_a_data_id_error_on_both_registries(run: Run, any_repo: str) -> None:
+    # no dimension left (an empty name, a glob matching no type) built SQL with nothing to select: an internal
+    # error on SQLite, a "storage" syntax error on PostgreSQL
+    for args in (("query-data-ids", any_repo, ""), ("query-data-ids", any_repo, ",")):
+        result = run(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.stderr.startswith("error [data-id]: No dimensions given"), args
+    globbed = run("missing", any_repo, "zz*")
+    assert globbed.exit_code == 1, globbed.output
+    assert globbed.stderr.startswith("error [dataset-type]: No dataset type matches 'zz*'")
+
+
 def test_query_commands_as_processes(sample_repo: str) -> None:
     done = run_process("query-datasets", sample_repo, "meta", "-c", "run1", "-f", "json")
     assert done.returncode == 0, done.stderr

@@ -182,10 +182,14 @@ def missing(
     The completeness matrix: for each data ID, how many datasets of each of DATASET_TYPES (names or globs) the
     collections hold (without --collections: every RUN).  The dimensions must include those of every type.
     """
+    from skybutler.errors import DatasetTypeError
+
     butler = open_butler(ctx, repo)
     types: list[str] = []
     for name in split_names(dataset_types):  # globs expand here; a plain unknown name is an error from missing()
         matched = [dt.name for dt in butler.query_dataset_types(name)] if set("*?[") & set(name) else [name]
+        if not matched:  # as resolve_collections does for a collection glob: a matrix of nothing is a mistake
+            raise DatasetTypeError(f"No dataset type matches {name!r}; see `skybutler query-dataset-types`.")
         types += [m for m in matched if m not in types]
     dims = split_names(dimensions)
     if not dims:

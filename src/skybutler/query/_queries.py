@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from skybutler.datasets import DatasetRef, DatasetType, refs_from_rows
 from skybutler.dimensions import DataCoordinate, DimensionRecord, normalize_data_id
-from skybutler.errors import DatasetTypeError, QuerySyntaxError
+from skybutler.errors import DataIdError, DatasetTypeError, QuerySyntaxError
 from skybutler.query._ast import Identifier
 from skybutler.query._builder import QueryBuilder, _referenced_dims, governor_inputs, infer_governors, refuse_nul
 from skybutler.query._parser import parse_where
@@ -277,6 +277,8 @@ def query_data_ids(
     """Data IDs of ``dimensions`` satisfying the constraints (and having datasets of ``datasets`` in ``leaves``)."""
     order_by, limit = _ordering(order_by, limit)
     group = registry.universe.group(dimensions)
+    if not group.names:  # a SELECT of nothing: SQLite and PostgreSQL each fail on it, differently
+        raise DataIdError("No dimensions given: name at least one, e.g. ['visit', 'detector'].")
     given = normalize_data_id(registry.universe, data_id, kwargs or {})
     explanations = []
     if datasets and not leaves:
