@@ -179,3 +179,20 @@ def test_extend_and_prepend_create_a_missing_chain(run: Run, sample_repo: str) -
     missing = run("collection-chain", sample_repo, "c", "run1", "--mode", "remove")
     assert missing.exit_code == 1
     assert missing.stderr.startswith("error [collection]: No collection named 'c'")
+
+
+def test_remove_collections_is_all_or_nothing_and_takes_chains_with_their_children(run: Run, sample_repo: str) -> None:
+    run("associate", sample_repo, "tag1", "meta", "-c", "run1")
+    run("associate", sample_repo, "tag2", "meta", "-c", "run1")
+    run("collection-chain", sample_repo, "outer", "tag2")
+    # tag2 is still listed by 'outer', which is not being removed: refuse before removing tag1 (dry run too)
+    for extra in ("--dry-run", "--yes"):
+        refused = run("remove-collections", sample_repo, "tag1", "tag2", extra)
+        assert refused.exit_code == 1, extra
+        assert refused.stderr.startswith("error [collection]: Collection 'tag2' is a child of ['outer']"), extra
+    assert [r["name"] for r in _json(run, "query-collections", sample_repo, "--type", "TAGGED")] == ["tag1", "tag2"]
+    # a chain and its child in one call: the chain goes first, whatever order they were named in
+    done = run("remove-collections", sample_repo, "tag2", "outer", "--yes")
+    assert done.exit_code == 0, done.output
+    assert done.stdout == "Removed 2 collection(s).\n"
+    assert [r["name"] for r in _json(run, "query-collections", sample_repo)] == ["calib/run1", "run1", "tag1"]

@@ -250,12 +250,44 @@ def remove_collections(ctx: click.Context, repo: str, patterns: tuple[str, ...],
     Remove TAGGED, CHAINED and CALIBRATION collections matching PATTERNS (their datasets stay in their runs).
     """
     butler = open_butler(ctx, repo, writeable=True)
-    records = _matching(butler, patterns, runs=False)
+    records = _removal_order(butler, _matching(butler, patterns, runs=False))
     if confirm([f"{r.name} ({r.type.name})" for r in records], f"remove {len(records)} collection(s)",
                yes=yes, dry_run=dry_run):  # fmt: skip
         for record in records:
             butler.collections.remove(record.name)
         click.echo(f"Removed {len(records)} collection(s).")
+
+
+def _removal_order(butler: Butler, records: list[Any]) -> list[Any]:
+    """``records`` with every chain before the children it lists, checked before anything is removed.
+
+    Collections are removed one by one, and a chain's child cannot go while the chain lists it: a child
+    named before its chain was refused, and a child of a chain not being removed failed after the
+    collections named before it were gone.
+
+    Raises
+    ------
+    CollectionError
+        A collection is listed by a chain that is not being removed (nothing is removed).
+    """
+    from skybutler.errors import CollectionError
+
+    names = {r.name for r in records}
+    parents = {r.name: set(butler.registry.collections.parents(r.name)) for r in records}
+    for record in records:
+        if outside := sorted(parents[record.name] - names):
+            raise CollectionError(
+                f"Collection {record.name!r} is a child of {outside}; remove it from those chains first, or "
+                "remove them too (nothing was removed)."
+            )
+    ordered: list[Any] = []
+    pending = list(records)
+    while pending:
+        left = {r.name for r in pending}
+        ready = [r for r in pending if not parents[r.name] & left] or pending  # (chains have no cycles)
+        ordered += ready
+        pending = [r for r in pending if r not in ready]
+    return ordered
 
 
 @click.command()
