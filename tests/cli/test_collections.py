@@ -100,9 +100,11 @@ def test_remove_runs_dry_run_changes_nothing(run: Run, any_repo: str) -> None:
 def test_remove_runs_removes_datasets_and_files(run: Run, any_repo: str) -> None:
     chained = run("collection-chain", any_repo, "all", "run1")
     assert chained.exit_code == 0
-    refused = run("remove-runs", any_repo, "run1", "--yes")
-    assert refused.exit_code == 1
-    assert "remove it from those chains first" in refused.stderr
+    for extra in ("--yes", "--dry-run"):  # the dry run says so too, rather than list what would be removed
+        refused = run("remove-runs", any_repo, "run1", extra)
+        assert refused.exit_code == 1, extra
+        assert "remove it from those chains first" in refused.stderr, extra
+        assert "Would remove" not in refused.stdout, extra
     run("collection-chain", any_repo, "all", "run1", "--mode", "remove")
     result = run("remove-runs", any_repo, "run1", input="y\n")
     assert result.exit_code == 0, result.output
@@ -115,6 +117,7 @@ def test_collection_commands_as_processes(sample_repo: str) -> None:
     assert run_process("collection-chain", sample_repo, "all", "run1,calib/run1").stdout == "all: run1, calib/run1\n"
     listed = json.loads(run_process("query-collections", sample_repo, "all", "--chains", "tree", "-f", "json").stdout)
     assert [c["name"] for c in listed[0]["children"]] == ["run1", "calib/run1"]
+    assert run_process("collection-chain", sample_repo, "all", "calib/run1", "--mode", "remove").returncode == 0
     done = run_process("remove-runs", sample_repo, "calib/run1")  # no terminal, no --yes: aborts
     assert done.returncode == 1
     assert done.stderr.strip().endswith("Aborted!")

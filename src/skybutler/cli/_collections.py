@@ -300,8 +300,15 @@ def remove_runs(ctx: click.Context, repo: str, patterns: tuple[str, ...], yes: b
 
     Remove RUN collections matching PATTERNS, with all their datasets and files.
     """
+    from skybutler.errors import CollectionError
+
     butler = open_butler(ctx, repo, writeable=True)
     runs = [r.name for r in _matching(butler, patterns, runs=True)]
+    for name in runs:  # remove_runs() refuses this too, but only after the list and the question (or a dry run)
+        if parents := butler.registry.collections.parents(name):
+            raise CollectionError(
+                f"Run {name!r} is a child of {parents}; remove it from those chains first (nothing was removed)."
+            )
     counts = {run: butler.query_datasets("*", collections=run, find_first=False).count() for run in runs}
     lines = [f"{run}: {n} dataset(s)" for run, n in counts.items()]
     if confirm(lines, f"remove {len(runs)} run(s) and {sum(counts.values())} dataset(s)", yes=yes, dry_run=dry_run):
