@@ -199,3 +199,14 @@ def test_remove_collections_is_all_or_nothing_and_takes_chains_with_their_childr
     assert done.exit_code == 0, done.output
     assert done.stdout == "Removed 2 collection(s).\n"
     assert [r["name"] for r in _json(run, "query-collections", sample_repo)] == ["calib/run1", "run1", "tag1"]
+
+
+def test_disassociate_from_a_collection_that_is_not_tagged_is_refused_before_the_list(
+    run: Run, sample_repo: str
+) -> None:
+    # the dry run listed every dataset of the run as "Would untag", which the real run then refused
+    for extra in ("--dry-run", "--yes"):
+        result = run("disassociate", sample_repo, "run1", "meta", extra)
+        assert result.exit_code == 1, extra
+        assert result.stderr.startswith("error [collection]: Cannot untag datasets from 'run1'"), extra
+        assert "untag" not in result.stdout, extra

@@ -211,7 +211,12 @@ def disassociate(
 
     Untag the datasets selected (DATASET_TYPES, default all; --where) from TAGGED collection TAG.
     """
+    from skybutler.errors import CollectionError
+
     butler = open_butler(ctx, repo, writeable=True)
+    kind = butler.collections.get(tag).type.name
+    if kind != "TAGGED":  # before the list: a dry run must not promise what disassociate() then refuses
+        raise CollectionError(f"Cannot untag datasets from {tag!r}: it is a {kind} collection, not TAGGED.")
     refs = find_refs(butler, dataset_types, [tag], where=where, data_id=data_id)[0]
     lines = [f"{r.dataset_type.name} {dict(r.data_id.required)} ({r.id})" for r in refs]
     if confirm(lines, f"untag {len(refs)} dataset(s) from {tag}", yes=yes, dry_run=dry_run):
