@@ -100,9 +100,11 @@ def test_remove_runs_dry_run_changes_nothing(run: Run, any_repo: str) -> None:
 def test_remove_runs_removes_datasets_and_files(run: Run, any_repo: str) -> None:
     chained = run("collection-chain", any_repo, "all", "run1")
     assert chained.exit_code == 0
-    refused = run("remove-runs", any_repo, "run1", "--yes")
-    assert refused.exit_code == 1
-    assert "remove it from those chains first" in refused.stderr
+    for extra in ("--yes", "--dry-run"):  # the dry run says so too, rather than list what would be removed
+        refused = run("remove-runs", any_repo, "run1", extra)
+        assert refused.exit_code == 1, extra
+        assert "remove it from those chains first" in refused.stderr, extra
+        assert "Would remove" not in refused.stdout, extra
     run("collection-chain", any_repo, "all", "run1", "--mode", "remove")
     result = run("remove-runs", any_repo, "run1", input="y\n")
     assert result.exit_code == 0, result.output
@@ -115,6 +117,7 @@ def test_collection_commands_as_processes(sample_repo: str) -> None:
     assert run_process("collection-chain", sample_repo, "all", "run1,calib/run1").stdout == "all: run1, calib/run1\n"
     listed = json.loads(run_process("query-collections", sample_repo, "all", "--chains", "tree", "-f", "json").stdout)
     assert [c["name"] for c in listed[0]["children"]] == ["run1", "calib/run1"]
+    assert run_process("collection-chain", sample_repo, "all", "calib/run1", "--mode", "remove").returncode == 0
     done = run_process("remove-runs", sample_repo, "calib/run1")  # no terminal, no --yes: aborts
     assert done.returncode == 1
     assert done.stderr.strip().endswith("Aborted!")
@@ -151,11 +154,59 @@ def test_names_are_printed_as_typed_not_as_markup(run: Run, sample_repo: str) ->
     assert tree.startswith("u/[bold]x[/bold] CHAINED")
 
 
-def test_a_refused_associate_does_not_leave_a_new_collection(run: Run, sample_repo: str) -> None:
-    # two 'meta' datasets of one data ID (in two runs) cannot both be tagged: the new tag must not stay
-    with Butler(sample_repo, run="run2") as butler:
-        butler.put({"visit": 0, "detector": 0}, "meta", instrument="Cam", visit=0, detector=0)
-    refused = run("associate", sample_repo, "best", "meta", "--where", "visit = 0 AND detector = 0")
-    assert refused.exit_code == 1
-    assert "Created" not in refused.stdout
-    assert [r["name"] for r in _json(run, "query-collections", sample_repo)] == ["calib/run1", "run1", "run2"]
+def test_a_refused_command_leaves_no_new_collection_behind(run: Run, sample_repo: str) -> None:
+    # each command creates its target collection when missing; a refusal must not leave it there, empty
+    with Butler(sample_repo, run="run2") as butler:  # a second 'meta' for one data ID: a TAGGED collection refuses
+        butler.put({"again": True}, "meta", instrument="Cam", visit=0, detector=0)
+    refusals = [
+        ("collection-chain", sample_repo, "new-chain", "run1,no-such-run"),
+        ("collection-chain", sample_repo, "new-chain", "new-chain"),
+        ("associate", sample_repo, "new-tag", "meta", "--where", "visit = 0 AND detector = 0"),
+        ("certify-calibrations", sample_repo, "calib/run1", "new-calib", "bias", "--begin", "2025-02-01",
+         "--end", "2025-01-01"),
+        ("certify-calibrations", sample_repo, "run1", "new-calib", "meta"),
+    ]  # fmt: skip
+    for args in refusals:
+        result = run(*args)
+        assert result.exit_code == 1, args
+        assert result.stderr.startswith("error ["), args
+        assert "Created" not in result.stdout, args
+    names = [r["name"] for r in _json(run, "query-collections", sample_repo)]
+    assert names == ["calib/run1", "run1", "run2"]
+
+
+def test_extend_and_prepend_create_a_missing_chain(run: Run, sample_repo: str) -> None:
+    # the help says PARENT is "created when missing", in every mode that adds children
+    assert run("collection-chain", sample_repo, "a", "run1", "--mode", "extend").stdout == "a: run1\n"
+    assert run("collection-chain", sample_repo, "b", "run1", "--mode", "prepend").stdout == "b: run1\n"
+    missing = run("collection-chain", sample_repo, "c", "run1", "--mode", "remove")
+    assert missing.exit_code == 1
+    assert missing.stderr.startswith("error [collection]: No collection named 'c'")
+
+
+def test_remove_collections_is_all_or_nothing_and_takes_chains_with_their_children(run: Run, sample_repo: str) -> None:
+    run("associate", sample_repo, "tag1", "meta", "-c", "run1")
+    run("associate", sample_repo, "tag2", "meta", "-c", "run1")
+    run("collection-chain", sample_repo, "outer", "tag2")
+    # tag2 is still listed by 'outer', which is not being removed: refuse before removing tag1 (dry run too)
+    for extra in ("--dry-run", "--yes"):
+        refused = run("remove-collections", sample_repo, "tag1", "tag2", extra)
+        assert refused.exit_code == 1, extra
+        assert refused.stderr.startswith("error [collection]: Collection 'tag2' is a child of ['outer']"), extra
+    assert [r["name"] for r in _json(run, "query-collections", sample_repo, "--type", "TAGGED")] == ["tag1", "tag2"]
+    # a chain and its child in one call: the chain goes first, whatever order they were named in
+    done = run("remove-collections", sample_repo, "tag2", "outer", "--yes")
+    assert done.exit_code == 0, done.output
+    assert done.stdout == "Removed 2 collection(s).\n"
+    assert [r["name"] for r in _json(run, "query-collections", sample_repo)] == ["calib/run1", "run1", "tag1"]
+
+
+def test_disassociate_from_a_collection_that_is_not_tagged_is_refused_before_the_list(
+    run: Run, sample_repo: str
+) -> None:
+    # the dry run listed every dataset of the run as "Would untag", which the real run then refused
+    for extra in ("--dry-run", "--yes"):
+        result = run("disassociate", sample_repo, "run1", "meta", extra)
+        assert result.exit_code == 1, extra
+        assert result.stderr.startswith("error [collection]: Cannot untag datasets from 'run1'"), extra
+        assert "untag" not in result.stdout, extra

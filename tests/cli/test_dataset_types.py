@@ -43,6 +43,17 @@ def test_a_type_with_datasets_is_not_removed(run: Run, sample_repo: str) -> None
     assert unknown.stderr.startswith("error [dataset-type]: Dataset type 'nope' is not registered")
 
 
+def test_removing_several_types_is_all_or_nothing(run: Run, sample_repo: str) -> None:
+    # 'calexp' has no datasets, 'image' has: nothing is removed, and the dry run already says why
+    run("register-dataset-type", sample_repo, "calexp", "NumpyArray", "instrument", "visit", "detector")
+    for extra in ("--dry-run", "--yes"):
+        result = run("remove-dataset-type", sample_repo, "calexp", "image", extra)
+        assert result.exit_code == 1, extra
+        assert result.stderr.startswith("error [conflict]: Dataset type 'image' still has 4 dataset(s)"), extra
+        with Butler(sample_repo) as butler:
+            assert [d.name for d in butler.query_dataset_types(["calexp", "image"])] == ["calexp", "image"]
+
+
 def test_bad_registrations(run: Run, sample_repo: str) -> None:
     result = run("register-dataset-type", sample_repo, "x", "NoSuchClass", "visit")
     assert result.exit_code == 1

@@ -43,6 +43,17 @@ def test_prune_removes_datasets_and_files(run: Run, any_repo: str) -> None:
     assert nothing.stdout == "Nothing matches: nothing was changed.\n"
 
 
+def test_the_list_to_confirm_goes_with_the_question(run: Run, sample_repo: str) -> None:
+    # `prune-datasets ... > log`: the list must reach the terminal with the question, not vanish into the file
+    result = run("prune-datasets", sample_repo, "meta", "--where", "visit = 3", input="y\n")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "Removed 2 dataset(s).\n"
+    lines = result.stderr.splitlines()
+    assert lines[0] == "About to remove 2 dataset(s) and their files:"
+    assert lines[1].startswith("  meta {'instrument': 'Cam', 'detector': 0, 'visit': 3} in run1 (")
+    assert lines[3].startswith("Remove 2 dataset(s) and their files? [y/N]")
+
+
 def test_retrieve_artifacts(run: Run, sample_repo: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = run("retrieve-artifacts", sample_repo, str(out), "image", "-c", "run1", "--where", "detector = 1")

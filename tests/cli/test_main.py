@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 from pathlib import Path
 
@@ -29,6 +30,13 @@ def test_every_command_has_help_with_a_one_line_summary(run: Run) -> None:
         assert result.exit_code == 0, (name, result.output)
         assert result.stdout.startswith("Usage: ")
         assert "..." not in cli.get_command(None, name).get_short_help_str(limit=60), name  # type: ignore[arg-type,union-attr]
+
+
+def test_help_names_only_the_exit_statuses_the_cli_uses(run: Run) -> None:
+    # certify-calibrations' help promised "exit 4" for an overlap, which exits 1 like every reported error
+    for name in COMMANDS:
+        text = " ".join(run(name, "--help").stdout.split())
+        assert set(re.findall(r"\bexit (?:status )?(\d+)", text)) <= {"0", "1", "2", "70"}, name
 
 
 def test_usage_errors_exit_2_with_click_usage(run: Run, sample_repo: str) -> None:

@@ -51,6 +51,19 @@ def test_table_shows_every_value_and_says_when_empty() -> None:
     assert _emit("csv", []) == ""
 
 
+def test_a_piped_table_never_wraps_a_row() -> None:
+    # off a terminal every row is one line, however wide: `... | grep <uuid>` must find the whole row
+    run = "u/someone/processing/2025-01-01/step1/" + "a-long-descriptive-name-" * 4
+    rows: list[dict[str, object]] = [{"run": run, "id": uuid.UUID(int=7), "uri": f"s3://bucket/{run}/" + "x" * 80}]
+    lines = _emit("table", rows).splitlines()
+    body = [line for line in lines if "0000-0000" in line]
+    assert len(body) == 1
+    assert run in body[0]
+    assert str(rows[0]["uri"]) in body[0]
+    assert len(lines) == 6  # title, top rule, header, header rule, the row, bottom rule
+    assert max(len(line) for line in lines) == len(body[0])  # and nothing is padded wider than the table
+
+
 def test_plain_values() -> None:
     assert plain(b"\x01\xff") == "01ff"
     assert plain(3.5) == 3.5

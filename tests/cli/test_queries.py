@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 from tests.cli.conftest import Run, run_process
 
+from skybutler.butler import Butler
+
 
 def _json(run: Run, *args: str) -> Any:
     result = run(*args, "-f", "json")
@@ -74,6 +76,12 @@ def test_query_data_ids(run: Run, sample_repo: str) -> None:
     assert [r["detector"] for r in as_yaml] == [0, 1]
 
 
+def test_query_data_ids_with_datasets_searches_every_run_by_default(run: Run, sample_repo: str) -> None:
+    # as query-datasets and missing do; it failed telling a shell user to "pass collections= ... to Butler()"
+    ids = _json(run, "query-data-ids", sample_repo, "visit", "detector", "--datasets", "image")
+    assert sorted((d["visit"], d["detector"]) for d in ids) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+
+
 def test_query_dimension_records(run: Run, sample_repo: str) -> None:
     visits = _json(run, "query-dimension-records", sample_repo, "visit", "--where", "visit < 2")
     assert [v["name"] for v in visits] == ["v0", "v1"]
@@ -106,6 +114,34 @@ def test_missing_matrix(run: Run, any_repo: str) -> None:
     outside = run("missing", any_repo, "meta", "-D", "detector")
     assert outside.exit_code == 1
     assert "outside" in outside.stderr
+
+
+def test_no_dimensions_is_a_data_id_error_on_both_registries(run: Run, any_repo: str) -> None:
+    # no dimension left (an empty name, a glob matching no type) built SQL with nothing to select: an internal
+    # error on SQLite, a "storage" syntax error on PostgreSQL
+    for args in (("query-data-ids", any_repo, ""), ("query-data-ids", any_repo, ",")):
+        result = run(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.stderr.startswith("error [data-id]: No dimensions given"), args
+    globbed = run("missing", any_repo, "zz*")
+    assert globbed.exit_code == 1, globbed.output
+    assert globbed.stderr.startswith("error [dataset-type]: No dataset type matches 'zz*'")
+
+
+def test_order_by_a_field_with_nulls_is_the_same_on_both_registries(run: Run, any_repo: str) -> None:
+    # SQLite sorted NULLs first and PostgreSQL last, and PostgreSQL left the NULL rows in any order; now rows
+    # without a value come last in either direction, and ties follow the data ID
+    with Butler(any_repo, writeable=True) as butler:
+        butler.insert_dimension_records("visit", [
+            {"instrument": "Cam", "id": v, "name": f"v{v}", "physical_filter": "Cam-r", "day_obs": 20250101,
+             "seq_num": n} for v, n in ((10, 5), (11, 7))])  # fmt: skip
+    for order, expected in (("visit.seq_num", [10, 11, 0, 1, 2, 3]), ("-visit.seq_num", [11, 10, 0, 1, 2, 3])):
+        ids = _json(run, "query-data-ids", any_repo, "visit", "--order-by", order)
+        assert [d["visit"] for d in ids] == expected, order
+        records = _json(run, "query-dimension-records", any_repo, "visit", "--order-by", order)
+        assert [r["id"] for r in records] == expected, order
+        refs = _json(run, "query-datasets", any_repo, "meta", "-c", "run1", "-d", "detector=0", "--order-by", order)
+        assert [r["visit"] for r in refs] == [0, 1, 2, 3], order
 
 
 def test_query_commands_as_processes(sample_repo: str) -> None:

@@ -43,6 +43,20 @@ def test_csv_round_trip_with_timespans(run: Run, sample_repo: str, tmp_path: Pat
     assert json.loads(again) == json.loads(run("query-dimension-records", sample_repo, "day_obs", "-f", "json").stdout)
 
 
+def test_yaml_and_json_round_trip_with_timespans(run: Run, sample_repo: str, tmp_path: Path) -> None:
+    # -f yaml/json print the same flat rows as CSV (timespan_begin, timespan_end): insert reads them back too
+    root = Butler.create(tmp_path / "other")
+    (tmp_path / "i.yaml").write_text("- {name: Cam, detector_max: 10, visit_max: 1000}\n")
+    run("insert-dimension-records", root, "instrument", str(tmp_path / "i.yaml"))
+    original = run("query-dimension-records", sample_repo, "day_obs", "-f", "json").stdout
+    for fmt in ("yaml", "json"):
+        exported = tmp_path / f"day_obs.{fmt}"
+        exported.write_text(run("query-dimension-records", sample_repo, "day_obs", "-f", fmt).stdout)
+        result = run("insert-dimension-records", root, "day_obs", str(exported), "--skip-existing")
+        assert result.exit_code == 0, (fmt, result.output)
+    assert json.loads(run("query-dimension-records", root, "day_obs", "-f", "json").stdout) == json.loads(original)
+
+
 def test_a_bad_record_inserts_nothing(run: Run, sample_repo: str, tmp_path: Path) -> None:
     (tmp_path / "bands.yaml").write_text("- {name: i}\n- {name: z, colour: blue}\n")
     result = run("insert-dimension-records", sample_repo, "band", str(tmp_path / "bands.yaml"))

@@ -56,6 +56,17 @@ def test_create_with_a_bad_config_file_changes_nothing(run: Run, tmp_path: Path)
     assert not (tmp_path / "r" / "butler.yaml").exists()
 
 
+def test_create_with_a_config_file_that_is_not_yaml(run: Run, tmp_path: Path) -> None:
+    # a YAML syntax error is the user's: one config error line (exit 1), not an internal error (exit 70)
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("datastore: {templates: [1,\n")
+    result = run("create", str(tmp_path / "r"), "--config", str(extra))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error [config]: {extra} is not valid YAML:")
+    assert len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
 def test_create_on_postgresql(run: Run, registry_url: tuple[str, str | None], tmp_path: Path) -> None:
     url, schema = registry_url
     args = ["create", str(tmp_path / "r")]
@@ -116,6 +127,15 @@ def test_reconcile_reports_and_repairs(run: Run, sample_repo: str) -> None:
     assert stray.exists()
     assert run("reconcile", sample_repo, "--remove-unknown", "--yes", "--grace", "0").exit_code == 0
     assert not stray.exists()
+
+
+def test_reconcile_remove_unknown_prints_only_json_on_stdout(run: Run, sample_repo: str) -> None:
+    # the confirmation's list belongs with its question on stderr; stdout is the report a script parses
+    (Path(sample_repo) / "stray.txt").write_text("x")
+    result = run("reconcile", sample_repo, "--remove-unknown", "--yes", "--grace", "0", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert {"what": "unknown", "path": "stray.txt"} in json.loads(result.stdout)
+    assert "About to delete unknown files:" in result.stderr
 
 
 def test_repository_commands_as_processes(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from tests.cli.conftest import Run, run_process
 
 from skybutler.butler import Butler
@@ -76,6 +77,17 @@ def test_cache_of_a_local_repository(run: Run, tmp_path: Path) -> None:
     assert table.stdout.splitlines()[-1].startswith("note: this repository's files are local")
     assert run("cache", root, "clear").stdout == f"The cache at {cache_dir} is empty: nothing was deleted.\n"
     assert run("cache", root, "purge").exit_code == 2
+
+
+def test_cache_status_without_a_cache_is_still_json(run: Run, tmp_path: Path) -> None:
+    # as every script format's empty result: an empty list on stdout, the reason on stderr
+    plain = Butler.create(tmp_path / "plain")
+    for fmt, parse in (("json", json.loads), ("yaml", yaml.safe_load)):
+        result = run("cache", plain, "status", "-f", fmt)
+        assert result.exit_code == 0, result.output
+        assert parse(result.stdout) == []
+        assert "No cache" in result.stderr
+    assert run("cache", plain, "status", "-f", "csv").stdout == ""
 
 
 def test_human_bytes() -> None:

@@ -53,7 +53,7 @@ def certify_calibrations(
     Certify DATASET_TYPE datasets found in INPUT_COLLECTION into CALIB_COLLECTION, valid over [--begin, --end).
 
     CALIB_COLLECTION is created when missing.  An overlap with a current certification of the same data ID is
-    refused (exit 4) unless --replace.
+    refused (exit 1, error [conflict]) unless --replace.
     """
     butler = open_butler(ctx, repo, writeable=True)
     refs = find_refs(butler, [dataset_type], [input_collection], where=where, data_id=data_id)[0]

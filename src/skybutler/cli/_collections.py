@@ -158,14 +158,12 @@ def collection_chain(
 
     butler = open_butler(ctx, repo, writeable=True)
     kids = split_names(children)
-    if mode == "set":
-        butler.collections.set_chain(parent, kids)
-    elif mode == "extend":
-        butler.collections.extend_chain(parent, kids)
-    elif mode == "prepend":
-        butler.collections.set_chain(parent, [*kids, *butler.collections.children(parent)])
-    else:
+    if mode == "remove":
         butler.collections.remove_from_chain(parent, kids)
+    else:  # every mode that adds children creates a missing PARENT, and removes it again if they are refused
+        with creating_collection(butler, parent, "CHAINED"):
+            current = [] if mode == "set" else butler.collections.children(parent)
+            butler.collections.set_chain(parent, [*current, *kids] if mode != "prepend" else [*kids, *current])
     if doc is not None:
         butler.collections.set_doc(parent, doc)
     click.echo(f"{parent}: {', '.join(butler.collections.children(parent)) or '(empty chain)'}")
@@ -213,7 +211,12 @@ def disassociate(
 
     Untag the datasets selected (DATASET_TYPES, default all; --where) from TAGGED collection TAG.
     """
+    from skybutler.errors import CollectionError
+
     butler = open_butler(ctx, repo, writeable=True)
+    kind = butler.collections.get(tag).type.name
+    if kind != "TAGGED":  # before the list: a dry run must not promise what disassociate() then refuses
+        raise CollectionError(f"Cannot untag datasets from {tag!r}: it is a {kind} collection, not TAGGED.")
     refs = find_refs(butler, dataset_types, [tag], where=where, data_id=data_id)[0]
     lines = [f"{r.dataset_type.name} {dict(r.data_id.required)} ({r.id})" for r in refs]
     if confirm(lines, f"untag {len(refs)} dataset(s) from {tag}", yes=yes, dry_run=dry_run):
@@ -252,12 +255,44 @@ def remove_collections(ctx: click.Context, repo: str, patterns: tuple[str, ...],
     Remove TAGGED, CHAINED and CALIBRATION collections matching PATTERNS (their datasets stay in their runs).
     """
     butler = open_butler(ctx, repo, writeable=True)
-    records = _matching(butler, patterns, runs=False)
+    records = _removal_order(butler, _matching(butler, patterns, runs=False))
     if confirm([f"{r.name} ({r.type.name})" for r in records], f"remove {len(records)} collection(s)",
                yes=yes, dry_run=dry_run):  # fmt: skip
         for record in records:
             butler.collections.remove(record.name)
         click.echo(f"Removed {len(records)} collection(s).")
+
+
+def _removal_order(butler: Butler, records: list[Any]) -> list[Any]:
+    """``records`` with every chain before the children it lists, checked before anything is removed.
+
+    Collections are removed one by one, and a chain's child cannot go while the chain lists it: a child
+    named before its chain was refused, and a child of a chain not being removed failed after the
+    collections named before it were gone.
+
+    Raises
+    ------
+    CollectionError
+        A collection is listed by a chain that is not being removed (nothing is removed).
+    """
+    from skybutler.errors import CollectionError
+
+    names = {r.name for r in records}
+    parents = {r.name: set(butler.registry.collections.parents(r.name)) for r in records}
+    for record in records:
+        if outside := sorted(parents[record.name] - names):
+            raise CollectionError(
+                f"Collection {record.name!r} is a child of {outside}; remove it from those chains first, or "
+                "remove them too (nothing was removed)."
+            )
+    ordered: list[Any] = []
+    pending = list(records)
+    while pending:
+        left = {r.name for r in pending}
+        ready = [r for r in pending if not parents[r.name] & left] or pending  # (chains have no cycles)
+        ordered += ready
+        pending = [r for r in pending if r not in ready]
+    return ordered
 
 
 @click.command()
@@ -270,8 +305,15 @@ def remove_runs(ctx: click.Context, repo: str, patterns: tuple[str, ...], yes: b
 
     Remove RUN collections matching PATTERNS, with all their datasets and files.
     """
+    from skybutler.errors import CollectionError
+
     butler = open_butler(ctx, repo, writeable=True)
     runs = [r.name for r in _matching(butler, patterns, runs=True)]
+    for name in runs:  # remove_runs() refuses this too, but only after the list and the question (or a dry run)
+        if parents := butler.registry.collections.parents(name):
+            raise CollectionError(
+                f"Run {name!r} is a child of {parents}; remove it from those chains first (nothing was removed)."
+            )
     counts = {run: butler.query_datasets("*", collections=run, find_first=False).count() for run in runs}
     lines = [f"{run}: {n} dataset(s)" for run, n in counts.items()]
     if confirm(lines, f"remove {len(runs)} run(s) and {sum(counts.values())} dataset(s)", yes=yes, dry_run=dry_run):

@@ -58,7 +58,7 @@ def remove_dataset_type(ctx: click.Context, repo: str, names: tuple[str, ...], y
 
     Remove dataset types NAMES (globs allowed) that have no datasets left.
     """
-    from skybutler.errors import DatasetTypeError
+    from skybutler.errors import ConflictError, DatasetTypeError
 
     butler = open_butler(ctx, repo, writeable=True)
     found: list[str] = []
@@ -67,6 +67,15 @@ def remove_dataset_type(ctx: click.Context, repo: str, names: tuple[str, ...], y
         if not matched and not set("*?[") & set(pattern):
             raise DatasetTypeError(f"Dataset type {pattern!r} is not registered; see `skybutler query-dataset-types`.")
         found += [m for m in matched if m not in found]
+    # Check every type before removing any (and in a dry run too): one refused type must not leave the
+    # others half removed.  Each dataset is in exactly one RUN, so counting over all runs counts them all.
+    runs = butler.query_collections(types=["RUN"])
+    counts = {n: butler.query_datasets(n, collections=runs, find_first=False).count() if runs else 0 for n in found}
+    if busy := [f"{n!r} still has {c} dataset(s)" for n, c in counts.items() if c]:
+        raise ConflictError(
+            f"Dataset type {', '.join(busy)}; remove them first (prune-datasets or remove-runs), then remove the "
+            "type (nothing was removed)."
+        )
     if not confirm([f"dataset type {n}" for n in found], "remove these dataset types", yes=yes, dry_run=dry_run):
         return
     for name in found:

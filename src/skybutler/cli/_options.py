@@ -192,15 +192,18 @@ def yes_dry_run_options(func: F) -> F:
 def confirm(what: Sequence[str], action: str, *, yes: bool, dry_run: bool) -> bool:
     """List what an operation would touch, then ask (unless ``yes``); return whether to go ahead.
 
-    With ``dry_run`` the list is printed and the answer is always no; without a terminal and without ``yes``
-    click's prompt reads end-of-file and aborts (exit 1), so a script never deletes by accident.
+    With ``dry_run`` the list is the command's output (stdout) and the answer is always no.  Otherwise the
+    list goes to stderr with the question: stdout keeps only the outcome (a ``--format json`` report stays
+    parseable), and with stdout redirected the user still sees what they are asked to confirm.  Without a
+    terminal and without ``yes`` click's prompt reads end-of-file and aborts (exit 1), so a script never
+    deletes by accident.
     """
     if not what:
         click.echo("Nothing matches: nothing was changed.")
         return False
-    click.echo(f"Would {action}:" if dry_run else f"About to {action}:")
+    click.echo(f"Would {action}:" if dry_run else f"About to {action}:", err=not dry_run)
     for line in what:
-        click.echo(f"  {line}")
+        click.echo(f"  {line}", err=not dry_run)
     if dry_run:
         click.echo("Dry run: nothing was changed.")
         return False

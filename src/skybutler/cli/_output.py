@@ -107,9 +107,15 @@ def emit(
         console().print(table)
 
 
+#: Console width off a terminal: wider than any row, so a piped table keeps each row on one line (a fixed 200
+#: folded long run names and URIs onto a second line, splitting what ``grep`` or ``cut`` look for).  rich
+#: sizes a table to its content, not to the console, so nothing is padded to this width.
+PIPED_WIDTH = 1_000_000
+
+
 def console() -> Any:
-    """A rich console on stdout: the terminal's width, or a wide fixed one when piped (no wrapped rows)."""
+    """A rich console on stdout: the terminal's width, or an unbounded one when piped (no wrapped rows)."""
     from rich.console import Console
 
     # sys.stdout as it is now (click's test runner swaps it), not the one at import
-    return Console(width=None if sys.stdout.isatty() else 200, soft_wrap=False, file=sys.stdout)
+    return Console(width=None if sys.stdout.isatty() else PIPED_WIDTH, soft_wrap=False, file=sys.stdout)

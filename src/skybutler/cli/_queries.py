@@ -89,7 +89,7 @@ def query_datasets(
 @repo_argument
 @click.argument("dimensions", nargs=-1, required=True)
 @click.option("--datasets", multiple=True, metavar="DATASET_TYPES",
-              help="Only data IDs that have datasets of these types in --collections.")  # fmt: skip
+              help="Only data IDs with datasets of these types in --collections (default: every RUN).")  # fmt: skip
 @collections_option
 @where_option
 @data_id_option
@@ -107,10 +107,17 @@ def query_data_ids(
     List data IDs of DIMENSIONS (e.g. visit detector) that satisfy the constraints.
     """
     butler = open_butler(ctx, repo)
-    names = resolve_collections(butler, collections) or None
+    names = resolve_collections(butler, collections)
+    if not names and datasets:  # as query-datasets and missing: without --collections, every RUN
+        names = butler.query_collections(types=["RUN"])
+        if not names:
+            emit([], fmt, empty="No data IDs found.")
+            _explain(None, fmt)
+            return
     results = butler.query_data_ids(
         split_names(dimensions), where=where, data_id=merged_data_id(data_id),
-        datasets=split_names(datasets) or None, collections=names, order_by=list(order_by) or None, limit=limit,
+        datasets=split_names(datasets) or None, collections=names or None, order_by=list(order_by) or None,
+        limit=limit,
     )  # fmt: skip
     rows = [dict(coord) for coord in results]
     emit(rows, fmt, empty="No data IDs found.")
@@ -175,10 +182,14 @@ def missing(
     The completeness matrix: for each data ID, how many datasets of each of DATASET_TYPES (names or globs) the
     collections hold (without --collections: every RUN).  The dimensions must include those of every type.
     """
+    from skybutler.errors import DatasetTypeError
+
     butler = open_butler(ctx, repo)
     types: list[str] = []
     for name in split_names(dataset_types):  # globs expand here; a plain unknown name is an error from missing()
         matched = [dt.name for dt in butler.query_dataset_types(name)] if set("*?[") & set(name) else [name]
+        if not matched:  # as resolve_collections does for a collection glob: a matrix of nothing is a mistake
+            raise DatasetTypeError(f"No dataset type matches {name!r}; see `skybutler query-dataset-types`.")
         types += [m for m in matched if m not in types]
     dims = split_names(dimensions)
     if not dims:

@@ -15,8 +15,10 @@ __all__ = ["insert_dimension_records", "read_records"]
 def read_records(path: Path, kind: str | None = None) -> list[dict[str, Any]]:
     """Records from a file: YAML (a list of mappings) or CSV (a header row; empty cells are null).
 
-    In CSV a timespan is two columns, ``timespan_begin`` and ``timespan_end`` (ISO times; empty: unbounded);
-    integer fields may be written as digits, since records are typed by their element's fields on insert.
+    A timespan is two columns, ``timespan_begin`` and ``timespan_end`` (ISO times; empty or null: unbounded),
+    as ``query-dimension-records`` prints it in every format, so its CSV, JSON and YAML all read back; YAML
+    may give ``timespan: [begin, end]`` instead.  Integer fields may be written as digits, since records are
+    typed by their element's fields on insert.
 
     Raises
     ------
@@ -33,13 +35,17 @@ def read_records(path: Path, kind: str | None = None) -> list[dict[str, Any]]:
 
         rows: list[dict[str, Any]] = []
         for raw in csv.DictReader(io.StringIO(text)):
-            row: dict[str, Any] = {k: (None if v == "" else v) for k, v in raw.items() if k is not None}
-            if "timespan_begin" in row or "timespan_end" in row:
-                span = (row.pop("timespan_begin", None), row.pop("timespan_end", None))
-                row["timespan"] = None if span == (None, None) else span
-            rows.append(row)
+            rows.append(_timespan({k: (None if v == "" else v) for k, v in raw.items() if k is not None}))
         return rows
-    return yaml_rows(text, path, "records", "records (mappings of field: value)")
+    return [_timespan(row) for row in yaml_rows(text, path, "records", "records (mappings of field: value)")]
+
+
+def _timespan(row: dict[str, Any]) -> dict[str, Any]:
+    """The two columns ``timespan_begin`` and ``timespan_end`` as the record's ``timespan`` (both empty: None)."""
+    if "timespan" not in row and ("timespan_begin" in row or "timespan_end" in row):
+        span = (row.pop("timespan_begin", None), row.pop("timespan_end", None))
+        row["timespan"] = None if span == (None, None) else span
+    return row
 
 
 @click.command()

@@ -36,7 +36,10 @@ def create(repo: str, registry: str | None, schema: str | None, universe: str | 
 
     extra = None
     if config_file is not None:
-        extra = yaml.safe_load(config_file.read_text()) or {}
+        try:
+            extra = yaml.safe_load(config_file.read_text()) or {}
+        except yaml.YAMLError as exc:  # the user's file: a config error (exit 1), not an internal one (70)
+            raise ConfigError(f"{config_file} is not valid YAML: {' '.join(str(exc).split())}") from None
         if not isinstance(extra, dict):
             raise ConfigError(f"{config_file} must hold a YAML mapping of configuration, not {type(extra).__name__}.")
     root = Butler.create(repo, registry=registry, schema=schema, universe=universe, config=extra)

@@ -99,8 +99,10 @@ def cache(ctx: click.Context, repo: str, action: str, yes: bool, fmt: str) -> No
     """
     butler = open_butler(ctx, repo)
     found, used = _cache_of(butler)
-    if found is None:
-        click.echo("No cache: datastore.cache.directory is not set for this repository.")
+    if found is None:  # the script formats print their empty result, and the reason on stderr
+        if fmt != "table":
+            emit([], fmt)
+        click.echo("No cache: datastore.cache.directory is not set for this repository.", err=fmt != "table")
         return
     status = found.status()
     if action == "clear":

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from skybutler.datasets import DatasetRef, DatasetType, refs_from_rows
 from skybutler.dimensions import DataCoordinate, DimensionRecord, normalize_data_id
-from skybutler.errors import DatasetTypeError, QuerySyntaxError
+from skybutler.errors import DataIdError, DatasetTypeError, QuerySyntaxError
 from skybutler.query._ast import Identifier
 from skybutler.query._builder import QueryBuilder, _referenced_dims, governor_inputs, infer_governors, refuse_nul
 from skybutler.query._parser import parse_where
@@ -99,14 +99,24 @@ def _distinct_ordered(
 
     PostgreSQL wants the ORDER BY of a SELECT DISTINCT in its select list, and ``order_by`` may name fields that
     are not selected (``visit.exposure_time``): they are selected too, in a subquery that the result sorts on.
+    Ties, and the rows whose sort field is NULL, follow the selected columns, so both back-ends return one order.
     """
     terms = _order_columns(builder, order_by)
     if not terms:
         return builder.select([column.label(name) for name, column in named]).distinct().order_by(*default)
     sort_keys = [column.label(f"_o{i}") for i, (column, _) in enumerate(terms)]
     inner = builder.select([*(column.label(name) for name, column in named), *sort_keys]).distinct().subquery("s")
-    order = [inner.c[f"_o{i}"].desc() if desc else inner.c[f"_o{i}"].asc() for i, (_, desc) in enumerate(terms)]
-    return sa.select(*(inner.c[name] for name, _ in named)).order_by(*order)
+    order = _sort_order([inner.c[f"_o{i}"] for i in range(len(terms))], terms)
+    return sa.select(*(inner.c[name] for name, _ in named)).order_by(*order, *(inner.c[name] for name, _ in named))
+
+
+def _sort_order(keys: Sequence[Any], terms: Sequence[tuple[Any, bool]]) -> list[Any]:
+    """``keys`` ascending or descending as ``terms`` say, NULLs last either way.
+
+    SQLite sorts NULL first and PostgreSQL last (first when descending): a field that some records leave
+    unset (``visit.seq_num``) would order the same query differently on the two registries.
+    """
+    return [(key.desc() if desc else key.asc()).nulls_last() for key, (_, desc) in zip(keys, terms, strict=True)]
 
 
 def _once(build: Any) -> Any:
@@ -277,6 +287,8 @@ def query_data_ids(
     """Data IDs of ``dimensions`` satisfying the constraints (and having datasets of ``datasets`` in ``leaves``)."""
     order_by, limit = _ordering(order_by, limit)
     group = registry.universe.group(dimensions)
+    if not group.names:  # a SELECT of nothing: SQLite and PostgreSQL each fail on it, differently
+        raise DataIdError("No dimensions given: name at least one, e.g. ['visit', 'detector'].")
     given = normalize_data_id(registry.universe, data_id, kwargs or {})
     explanations = []
     if datasets and not leaves:
@@ -523,10 +535,10 @@ def _dataset_statement(
             inner = b.select([*cols, *keys, rn]).distinct().subquery("ff")
             selected = [inner.c[c.name] for c in cols]
             stmt = sa.select(*selected).where(inner.c.rn == 1)
-            outer = [inner.c[f"o{i}"].desc() if desc else inner.c[f"o{i}"].asc() for i, (_, desc) in enumerate(terms)]
+            outer = _sort_order([inner.c[f"o{i}"] for i in range(len(terms))], terms)
             if temporal is not None:  # several exposures may pick the same dataset: once each
                 stmt = sa.select(*selected, *(inner.c[k.name] for k in keys)).where(inner.c.rn == 1).distinct()
-            stmt = stmt.order_by(*(outer or [inner.c[d] for d in dims]))
+            stmt = stmt.order_by(*outer, *(inner.c[d] for d in dims))  # the data ID breaks ties
         else:
             stmt = _distinct_ordered(b, [(c.name, c) for c in cols], order_by, [sub.c[d] for d in dims])
         return stmt.limit(limit) if limit is not None else stmt
