@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 from astropy.io import fits
-from astropy.table import Table
+from astropy.table import MaskedColumn, Table
 from astropy.wcs import WCS
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -302,6 +302,40 @@ def test_text_columns_with_trailing_spaces_are_refused_not_stripped(column: Any)
     # FITS pads text with blanks and drops them on reading: "a  " would come back as "a"
     with pytest.raises(FormatterError, match="trailing spaces"):
         FMT.write(Table({"s": column}), io.BytesIO())
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        MaskedColumn([1.5, 2.5, 3.5], mask=[False, True, False]),
+        MaskedColumn(["x", "y", "z"], mask=[False, True, False]),
+        MaskedColumn([True, False, True], mask=[False, True, False]),
+    ],
+    ids=["float", "str", "bool"],
+)
+def test_missing_values_fits_cannot_mark_are_refused_not_filled(column: Any) -> None:
+    # FITS has TNULL for integer columns only: these came back unmasked as NaN, "" and True
+    with pytest.raises(FormatterError, match="missing"):
+        FMT.write(Table({"a": column}), io.BytesIO())
+    assert_same(read_back(FMT, Table({"a": column.filled()})), Table({"a": column.filled()}))
+
+
+@pytest.mark.parametrize("dtype", ["u1", "i2", "u2", "i4", "u4", "i8", "u8"])
+def test_masked_integers_round_trip_whatever_values_they_hold(dtype: str) -> None:
+    # astropy's TNULL is the fill value (999999 by default): a real 999999 read back masked
+    info = np.iinfo(dtype)
+    values = [info.min, info.max, min(info.max, 999999), min(info.max, 2**63 - 1), 7]
+    table = Table({"a": MaskedColumn(np.array(values, dtype), mask=[False] * 4 + [True])})
+    got = read_back(FMT, table)
+    assert np.ma.getmaskarray(got["a"]).tolist() == [False] * 4 + [True]
+    assert np.ma.getdata(got["a"])[:4].tolist() == values[:4]
+    assert table["a"].fill_value == MaskedColumn([1], dtype=dtype).fill_value  # the caller's table is untouched
+
+
+def test_masked_integers_using_every_value_are_refused() -> None:
+    column = MaskedColumn(np.arange(257) % 256, mask=[False] * 256 + [True], dtype="u1")
+    with pytest.raises(FormatterError, match="every uint8 value"):
+        FMT.write(Table({"a": column}), io.BytesIO())
 
 
 def test_bad_read_requests_are_refused() -> None:
