@@ -106,6 +106,8 @@ def test_select_keeps_dataframe_labels() -> None:
     ("columns", "filters", "match"),
     [
         (["nope"], None, "No column"),
+        ([], None, "at least one"),  # astropy's table[[]] kept every column and dropped every row
+        (["ra", "ra"], None, "twice"),
         ("ra", None, "list of column names"),
         (None, [("ra", "like", 1)], "operator"),
         (None, [("nope", "==", 1)], "names no column"),

@@ -353,3 +353,10 @@ def test_sip_distortion_is_kept_in_wcs_exposure_and_cutout() -> None:
     np.testing.assert_allclose(
         cut.all_pix2world([[3.0, 7.0]], 0), wcs.all_pix2world([[13.0, 12.0]], 0), rtol=0, atol=1e-12
     )
+
+
+@pytest.mark.parametrize(("columns", "match"), [([], "at least one"), (["a", "a"], "twice")])
+def test_empty_or_repeated_column_lists_are_refused(columns: list[str], match: str) -> None:
+    # columns=[] read every column here, no row through FITS, no column through Parquet
+    with pytest.raises(FormatterError, match=match):
+        read_back(FMT, Table({"a": [1, 2], "b": [3.0, 4.0]}), parameters={"columns": columns})
