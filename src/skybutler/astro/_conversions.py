@@ -85,8 +85,33 @@ def to_pandas(table: Any) -> Any:
         return table
     arrow = to_arrow(table)
     frame = arrow.to_pandas()
+    _nullable_integers(arrow, frame)
     frame.attrs = pandas_attrs(arrow)
     return frame
+
+
+def _nullable_integers(arrow: Any, frame: Any) -> None:
+    """Give integer columns with nulls pandas' nullable integer dtypes (``Int64``, ``UInt8``, ...), in place.
+
+    pyarrow turns them into float64 with NaN, which rounds every value beyond 2**53 (64-bit object IDs): a
+    masked ``int64`` column would come back as different numbers.  Columns pandas metadata already typed
+    (a DataFrame's own ``Int64``) and index columns are left as they are.
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    if not frame.columns.is_unique:
+        return
+    nullable = {
+        pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+        pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
+        pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype(),
+    }  # fmt: skip
+    for i, field in enumerate(arrow.schema):
+        if field.type not in nullable or not arrow.column(i).null_count or field.name not in frame.columns:
+            continue
+        if frame[field.name].dtype.kind == "f":
+            frame[field.name] = arrow.column(i).to_pandas(types_mapper=nullable.get)
 
 
 def to_numpy(table: Any) -> Any:
