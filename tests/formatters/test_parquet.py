@@ -129,6 +129,13 @@ def test_uint64_filters_beyond_int64_match_select(filters: Any) -> None:
     assert_same(read_back(FMT, table, parameters={"filters": filters}), select(table, filters=filters))
 
 
+@pytest.mark.parametrize("meta", [{1: "x"}, {"a": {2.5: 1}}, {"a": [{None: 1}]}], ids=["top", "nested", "in a list"])
+def test_metadata_keys_parquet_would_turn_into_strings_are_refused(meta: dict[Any, Any]) -> None:
+    # {1: "x"} read back as {"1": "x"}
+    with pytest.raises(FormatterError, match="string keys"):
+        FMT.write(Table({"a": [1]}, meta=meta), io.BytesIO())
+
+
 # -- partial reads read less -----------------------------------------------------------------------------
 def _counted(path: Path, **kwargs: Any) -> tuple[Any, int]:
     with open(path, "rb") as raw:

@@ -288,6 +288,7 @@ def meta_to_arrow(meta: Mapping[str, Any]) -> dict[bytes, bytes] | None:
     """Table metadata as Arrow schema metadata: strings as plain keys, other values as JSON."""
     plain: dict[bytes, bytes] = {}
     rest: dict[str, Any] = {}
+    _check_string_keys(meta)
     for key, value in meta.items():
         encoded = str(key).encode()
         if encoded in RESERVED_ARROW_KEYS:
@@ -312,6 +313,29 @@ def meta_from_arrow(metadata: Mapping[bytes, bytes] | None) -> dict[str, Any]:
         attrs.pop("units", None)
         meta.update(attrs)
     return meta
+
+
+def _check_string_keys(value: Any, where: str = "") -> None:
+    """Refuse a dict key, at any depth, that is not a string: Arrow metadata and JSON would make it one.
+
+    ``{1: "a"}`` would read back as ``{"1": "a"}`` (and ``{1: "a", "1": "b"}`` lose a value).
+
+    Raises
+    ------
+    FormatterError
+        Names the key and where it is.
+    """
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise FormatterError(
+                    f"Table metadata{where} has the key {key!r} ({type(key).__name__}), which Arrow and Parquet "
+                    "store as a string, so it would read back changed; use string keys."
+                )
+            _check_string_keys(item, f"{where}[{key!r}]")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_string_keys(item, where)
 
 
 def _json(value: Any) -> str:
