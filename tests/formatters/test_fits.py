@@ -333,6 +333,13 @@ def test_masked_integers_round_trip_whatever_values_they_hold(dtype: str) -> Non
     assert table["a"].fill_value == MaskedColumn([1], dtype=dtype).fill_value  # the caller's table is untouched
 
 
+def test_bytes_columns_read_back_as_str_of_the_same_text() -> None:
+    # documented in formats.md: FITS has one character type
+    got = read_back(FMT, Table({"s": np.array([b"ab", b"c", b""])}))
+    assert got["s"].dtype == np.dtype("<U2")
+    assert got["s"].tolist() == ["ab", "c", ""]
+
+
 def test_nullable_integer_dataframes_round_trip() -> None:
     # the masked columns FITS reads became float64 in pandas, rounding values beyond 2**53
     frame = pd.DataFrame(

@@ -7,8 +7,8 @@ what the target can hold:
   ``DataFrame.attrs["units"]`` (pandas has no per-column metadata);
 * table metadata: astropy ``meta`` ↔ Arrow schema metadata (string values as plain keys, others as JSON
   under ``skybutler.meta``) ↔ ``DataFrame.attrs`` (stored as pandas does, under ``PANDAS_ATTRS``);
-* exact NumPy dtypes (string widths, byte order) in Arrow field metadata ``numpy_dtype``, so a table read
-  back from Parquet has the dtypes it was written with.
+* exact NumPy dtypes (string widths, ``S`` or ``U``) in Arrow field metadata ``numpy_dtype``, so a table read
+  back from Parquet has the dtypes it was written with, up to byte order: values come back in native order.
 
 Missing values: astropy masked columns ↔ Arrow nulls ↔ NumPy masked arrays.
 """
