@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ from astropy.table import Table
 from astropy.wcs import WCS
 
 from skybutler import Butler
-from skybutler.astro import Box, Exposure, Image, Spectrum, TableSchema, select
+from skybutler.astro import Box, Exposure, Image, Spectrum, TableSchema, arrays_equal, select
 from skybutler.astro._conversions import to_arrow, to_numpy, to_pandas
 from skybutler.errors import ConfigError, DatasetTypeError, FormatterError
 from skybutler.testing.astro import assert_same
@@ -243,3 +244,19 @@ def test_a_missing_optional_library_names_the_extra_to_install(tmp_path: Any) ->
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert "MissingDependencyError" in out
     assert "pip install 'skybutler[hdf5]'" in out
+
+
+@pytest.mark.parametrize("fmt", ["fits", "hdf5", "parquet"])
+def test_big_endian_structured_arrays_keep_values_not_byte_order(tmp_path: Path, fmt: str) -> None:
+    # formats.md: byte order is not kept; the values and the dtypes up to byte order are
+    array = np.zeros(3, dtype=[("x", ">f8"), ("n", ">i4"), ("s", "S3")])
+    array["x"], array["n"], array["s"] = [1.5, -2.0, 3e300], [1, -2, 2**31 - 1], [b"a", b"bc", b""]
+    root = Butler.create(tmp_path / "repo")
+    with Butler(root, run="run") as butler:
+        populate_sample(butler)
+        butler.register_dataset_type("cat", ["instrument", "visit", "detector"], "NumpyStructuredArray", format=fmt)
+        butler.put(array, "cat", instrument="Cam", visit=1, detector=2)
+        got = butler.get("cat", instrument="Cam", visit=1, detector=2)
+    assert got["x"].tolist() == array["x"].tolist()
+    assert got["n"].tolist() == array["n"].tolist()
+    assert all(arrays_equal(got[name], array[name]) for name in ("x", "n"))  # dtypes equal up to byte order

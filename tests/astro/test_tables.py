@@ -106,6 +106,8 @@ def test_select_keeps_dataframe_labels() -> None:
     ("columns", "filters", "match"),
     [
         (["nope"], None, "No column"),
+        ([], None, "at least one"),  # astropy's table[[]] kept every column and dropped every row
+        (["ra", "ra"], None, "twice"),
         ("ra", None, "list of column names"),
         (None, [("ra", "like", 1)], "operator"),
         (None, [("nope", "==", 1)], "names no column"),
@@ -156,3 +158,16 @@ def test_data_model_problems_lists_everything_wrong() -> None:
     assert data_model_problems({"a": 1}, required_columns=["a"]) == [
         "a dict has no columns, but columns/units are required"
     ]
+
+
+def test_integer_columns_with_missing_values_keep_every_digit_in_pandas() -> None:
+    # pyarrow makes them float64 with NaN: 2**62 + 1 (a 64-bit object ID) came back as 4.611686018427388e18
+    ids = [2**62 + 1, None, 5]
+    for table in (
+        pa.table({"id": pa.array(ids, pa.int64()), "n": pa.array([1, 2, 3], pa.uint8())}),
+        Table({"id": MaskedColumn([2**62 + 1, 0, 5], mask=[False, True, False]), "n": np.array([1, 2, 3], "u1")}),
+    ):
+        frame = to_pandas(table)
+        assert frame["id"].dtype == pd.Int64Dtype()
+        assert frame["id"].tolist() == [2**62 + 1, pd.NA, 5]
+        assert frame["n"].dtype == np.uint8  # columns without missing values keep their NumPy dtype

@@ -100,6 +100,19 @@ def test_exposure_cutout_shifts_the_wcs_so_pixels_keep_their_sky_position() -> N
     np.testing.assert_allclose(sky_cut, sky_full)
 
 
+def test_wcs_equal_sees_sip_distortion() -> None:
+    from astropy.wcs import Sip
+
+    distorted = _wcs()
+    distorted.wcs.ctype = ["RA---TAN-SIP", "DEC--TAN-SIP"]
+    a = np.zeros((3, 3))
+    a[0, 2] = 1e-5
+    distorted.sip = Sip(a, np.zeros((3, 3)), None, None, distorted.wcs.crpix)
+    plain = _wcs()
+    assert not wcs_equal(distorted, plain)
+    assert wcs_equal(distorted, distorted.deepcopy())
+
+
 def test_exposure_checks_its_planes() -> None:
     with pytest.raises(FormatterError, match="shape"):
         Exposure(np.zeros((2, 2)), variance=np.zeros((3, 3)))

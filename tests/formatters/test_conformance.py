@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any, ClassVar
 
 import numpy as np
@@ -14,6 +15,7 @@ from skybutler.formatters._numpy import NumpyFormatter
 from skybutler.formatters._pickle import PickleFormatter
 from skybutler.formatters._yaml import YamlFormatter
 from skybutler.testing.formatters import FormatterTests
+from skybutler.transports._ranged import RangedReader
 
 DICTS: list[tuple[str, Any]] = [
     ("StructuredDataDict", {"seeing": 0.7, "name": "ünïcode ✓", "nested": {"a": [1, 2, None]}, "flag": True}),
@@ -57,6 +59,19 @@ class TestNumpy(FormatterTests):
     def test_a_masked_array_is_refused_rather_than_stripped_of_its_mask(self, formatter: NumpyFormatter) -> None:
         with pytest.raises(FormatterError, match="mask"):
             self._write(formatter, np.ma.masked_array([1.0, 2.0], mask=[False, True]))
+
+    @pytest.mark.parametrize("parameters", [{"slices": (slice(1, 3), slice(None, None, 2))}, {"mmap": True}])
+    def test_slices_and_mmap_read_a_stream_without_a_local_file(
+        self, formatter: NumpyFormatter, parameters: dict[str, Any]
+    ) -> None:
+        # S3 and HTTP hand the formatter a ranged reader whose name is the object's URI, not a path to open
+        array = np.arange(20, dtype="<i4").reshape(4, 5)
+        data = io.BytesIO()
+        formatter.write(array, data)
+        raw = data.getvalue()
+        reader = RangedReader(lambda start, stop: raw[start:stop], len(raw), "s3://bucket/repo/a.npy")
+        got = formatter.read(reader, parameters=parameters)  # type: ignore[arg-type]
+        np.testing.assert_array_equal(got, array[parameters.get("slices", ())])
 
 
 class TestBytes(FormatterTests):

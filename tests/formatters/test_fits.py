@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from astropy.io import fits
-from astropy.table import Table
+from astropy.table import MaskedColumn, Table
 from astropy.wcs import WCS
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -124,6 +125,41 @@ def test_wcs_round_trip() -> None:
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
     wcs.wcs.crval = [150.1, 2.2]
     assert_same(read_back(FMT, wcs), wcs)
+
+
+def _tan_sip() -> WCS:
+    """A TAN-SIP WCS, as astrometric solutions (astrometry.net, HSC, LSST) come."""
+    from astropy.wcs import Sip
+
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN-SIP", "DEC--TAN-SIP"]
+    wcs.wcs.crval = [150.1, 2.2]
+    wcs.wcs.crpix = [50.0, 40.0]
+    wcs.wcs.cd = [[-1e-4, 1e-6], [2e-6, 1e-4]]
+    a, b = np.zeros((3, 3)), np.zeros((3, 3))
+    a[0, 2], a[2, 0], b[1, 1] = 1e-6, -2e-7, 3e-7
+    wcs.sip = Sip(a, b, None, None, wcs.wcs.crpix)
+    return wcs
+
+
+def test_sip_distortion_is_kept_in_wcs_exposure_and_cutout() -> None:
+    # WCS.to_header drops SIP unless asked: a TAN-SIP WCS came back as plain TAN, up to pixels off
+    wcs = _tan_sip()
+    pixels = np.array([[3.0, 7.0], [90.0, 70.0]])
+    got = read_back(FMT, wcs)
+    assert got.sip is not None
+    np.testing.assert_allclose(got.all_pix2world(pixels, 0), wcs.all_pix2world(pixels, 0), rtol=0, atol=1e-12)
+    exposure = Exposure(np.zeros((80, 100), "f4"), wcs=wcs)
+    np.testing.assert_allclose(
+        read_back(FMT, exposure, component="wcs").all_pix2world(pixels, 0),
+        wcs.all_pix2world(pixels, 0),
+        rtol=0,
+        atol=1e-12,
+    )
+    cut = read_back(FMT, exposure, component="wcs", parameters={"bbox": Box(x0=10, y0=5, width=30, height=20)})
+    np.testing.assert_allclose(
+        cut.all_pix2world([[3.0, 7.0]], 0), wcs.all_pix2world([[13.0, 12.0]], 0), rtol=0, atol=1e-12
+    )
 
 
 def test_floats_keep_every_digit() -> None:
@@ -267,6 +303,55 @@ def test_text_columns_with_trailing_spaces_are_refused_not_stripped(column: Any)
     # FITS pads text with blanks and drops them on reading: "a  " would come back as "a"
     with pytest.raises(FormatterError, match="trailing spaces"):
         FMT.write(Table({"s": column}), io.BytesIO())
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        MaskedColumn([1.5, 2.5, 3.5], mask=[False, True, False]),
+        MaskedColumn(["x", "y", "z"], mask=[False, True, False]),
+        MaskedColumn([True, False, True], mask=[False, True, False]),
+    ],
+    ids=["float", "str", "bool"],
+)
+def test_missing_values_fits_cannot_mark_are_refused_not_filled(column: Any) -> None:
+    # FITS has TNULL for integer columns only: these came back unmasked as NaN, "" and True
+    with pytest.raises(FormatterError, match="missing"):
+        FMT.write(Table({"a": column}), io.BytesIO())
+    assert_same(read_back(FMT, Table({"a": column.filled()})), Table({"a": column.filled()}))
+
+
+@pytest.mark.parametrize("dtype", ["u1", "i2", "u2", "i4", "u4", "i8", "u8"])
+def test_masked_integers_round_trip_whatever_values_they_hold(dtype: str) -> None:
+    # astropy's TNULL is the fill value (999999 by default): a real 999999 read back masked
+    info = np.iinfo(dtype)
+    values = [info.min, info.max, min(info.max, 999999), min(info.max, 2**63 - 1), 7]
+    table = Table({"a": MaskedColumn(np.array(values, dtype), mask=[False] * 4 + [True])})
+    got = read_back(FMT, table)
+    assert np.ma.getmaskarray(got["a"]).tolist() == [False] * 4 + [True]
+    assert np.ma.getdata(got["a"])[:4].tolist() == values[:4]
+    assert table["a"].fill_value == MaskedColumn([1], dtype=dtype).fill_value  # the caller's table is untouched
+
+
+def test_bytes_columns_read_back_as_str_of_the_same_text() -> None:
+    # documented in formats.md: FITS has one character type
+    got = read_back(FMT, Table({"s": np.array([b"ab", b"c", b""])}))
+    assert got["s"].dtype == np.dtype("<U2")
+    assert got["s"].tolist() == ["ab", "c", ""]
+
+
+def test_nullable_integer_dataframes_round_trip() -> None:
+    # the masked columns FITS reads became float64 in pandas, rounding values beyond 2**53
+    frame = pd.DataFrame(
+        {"id": pd.array([2**62 + 1, None, 5], dtype="Int64"), "u": pd.array([2**64 - 1, None, 5], dtype="UInt64")}
+    )
+    assert_same(read_back(FMT, frame), frame)
+
+
+def test_masked_integers_using_every_value_are_refused() -> None:
+    column = MaskedColumn(np.arange(257) % 256, mask=[False] * 256 + [True], dtype="u1")
+    with pytest.raises(FormatterError, match="every uint8 value"):
+        FMT.write(Table({"a": column}), io.BytesIO())
 
 
 def test_bad_read_requests_are_refused() -> None:

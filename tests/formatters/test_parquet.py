@@ -118,6 +118,24 @@ def test_dnf_filters_or_of_ands() -> None:
     assert list(got["a"]) == [4]
 
 
+@pytest.mark.parametrize(
+    "filters",
+    [[("id", ">", 2**63)], [("id", "==", 2**64 - 1)], [("id", "in", [2**63 + 1, 5])]],
+    ids=[">", "==", "in"],
+)
+def test_uint64_filters_beyond_int64_match_select(filters: Any) -> None:
+    # pyarrow turns such a Python int into an int64 scalar and raised OverflowError instead of filtering
+    table = Table({"id": np.array([5, 2**63 + 1, 2**64 - 1], "u8"), "x": [1.0, 2.0, 3.0]})
+    assert_same(read_back(FMT, table, parameters={"filters": filters}), select(table, filters=filters))
+
+
+@pytest.mark.parametrize("meta", [{1: "x"}, {"a": {2.5: 1}}, {"a": [{None: 1}]}], ids=["top", "nested", "in a list"])
+def test_metadata_keys_parquet_would_turn_into_strings_are_refused(meta: dict[Any, Any]) -> None:
+    # {1: "x"} read back as {"1": "x"}
+    with pytest.raises(FormatterError, match="string keys"):
+        FMT.write(Table({"a": [1]}, meta=meta), io.BytesIO())
+
+
 # -- partial reads read less -----------------------------------------------------------------------------
 def _counted(path: Path, **kwargs: Any) -> tuple[Any, int]:
     with open(path, "rb") as raw:

@@ -13,6 +13,7 @@ from skybutler.errors import StorageError
 from skybutler.testing.http import RangeServer
 from skybutler.testing.sample import populate_sample
 from skybutler.testing.transports import TransportTests
+from skybutler.transfer import FileDataset
 from skybutler.transports import Transport, open_transport
 from skybutler.transports._http import HttpTransport
 
@@ -54,3 +55,32 @@ def test_a_repository_written_locally_is_read_over_http_with_ranged_cutouts(tmp_
         np.testing.assert_array_equal(cutout.array, image.array[10:20, 5:9])
         assert transport.bytes_read < 0.1 * image.array.nbytes
         reader.close()
+
+
+def test_files_under_escaped_run_names_are_read_over_http(tmp_path: Path) -> None:
+    # the run "u/me/run 1:x" is stored under "u/me/run%201%3Ax/": the URL must say %25, or the server looks
+    # for "run 1:x" and answers 404
+    root = Butler.create(tmp_path / "repo")
+    with Butler(root, run="u/me/run 1:x") as butler:
+        populate_sample(butler)
+        butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
+        butler.put({"a": 1}, "meta", instrument="Cam", visit=1, detector=2)
+    with RangeServer(tmp_path / "repo") as server:
+        reader = Butler(root, collections="u/me/run 1:x", config={"datastore": {"root": server.url}})
+        assert reader.get("meta", instrument="Cam", visit=1, detector=2) == {"a": 1}
+        reader.close()
+
+
+def test_direct_ingest_of_a_percent_encoded_url(tmp_path: Path) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "a b.json").write_text('{"k": 2}')
+    root = Butler.create(tmp_path / "repo")
+    with RangeServer(served) as server, Butler(root, run="raw") as butler:
+        populate_sample(butler)
+        butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
+        url = server.url + "a%20b.json"
+        data_id = {"instrument": "Cam", "visit": 1, "detector": 2}
+        butler.ingest(FileDataset(url, dataset_type="meta", data_id=data_id), transfer="direct")
+        assert butler.get("meta", instrument="Cam", visit=1, detector=2) == {"k": 2}
+        assert butler.get_uri("meta", instrument="Cam", visit=1, detector=2) == url

@@ -7,8 +7,8 @@ what the target can hold:
   ``DataFrame.attrs["units"]`` (pandas has no per-column metadata);
 * table metadata: astropy ``meta`` ↔ Arrow schema metadata (string values as plain keys, others as JSON
   under ``skybutler.meta``) ↔ ``DataFrame.attrs`` (stored as pandas does, under ``PANDAS_ATTRS``);
-* exact NumPy dtypes (string widths, byte order) in Arrow field metadata ``numpy_dtype``, so a table read
-  back from Parquet has the dtypes it was written with.
+* exact NumPy dtypes (string widths, ``S`` or ``U``) in Arrow field metadata ``numpy_dtype``, so a table read
+  back from Parquet has the dtypes it was written with, up to byte order: values come back in native order.
 
 Missing values: astropy masked columns ↔ Arrow nulls ↔ NumPy masked arrays.
 """
@@ -85,8 +85,33 @@ def to_pandas(table: Any) -> Any:
         return table
     arrow = to_arrow(table)
     frame = arrow.to_pandas()
+    _nullable_integers(arrow, frame)
     frame.attrs = pandas_attrs(arrow)
     return frame
+
+
+def _nullable_integers(arrow: Any, frame: Any) -> None:
+    """Give integer columns with nulls pandas' nullable integer dtypes (``Int64``, ``UInt8``, ...), in place.
+
+    pyarrow turns them into float64 with NaN, which rounds every value beyond 2**53 (64-bit object IDs): a
+    masked ``int64`` column would come back as different numbers.  Columns pandas metadata already typed
+    (a DataFrame's own ``Int64``) and index columns are left as they are.
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    if not frame.columns.is_unique:
+        return
+    nullable = {
+        pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+        pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
+        pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype(),
+    }  # fmt: skip
+    for i, field in enumerate(arrow.schema):
+        if field.type not in nullable or not arrow.column(i).null_count or field.name not in frame.columns:
+            continue
+        if frame[field.name].dtype.kind == "f":
+            frame[field.name] = arrow.column(i).to_pandas(types_mapper=nullable.get)
 
 
 def to_numpy(table: Any) -> Any:
@@ -263,6 +288,7 @@ def meta_to_arrow(meta: Mapping[str, Any]) -> dict[bytes, bytes] | None:
     """Table metadata as Arrow schema metadata: strings as plain keys, other values as JSON."""
     plain: dict[bytes, bytes] = {}
     rest: dict[str, Any] = {}
+    _check_string_keys(meta)
     for key, value in meta.items():
         encoded = str(key).encode()
         if encoded in RESERVED_ARROW_KEYS:
@@ -287,6 +313,29 @@ def meta_from_arrow(metadata: Mapping[bytes, bytes] | None) -> dict[str, Any]:
         attrs.pop("units", None)
         meta.update(attrs)
     return meta
+
+
+def _check_string_keys(value: Any, where: str = "") -> None:
+    """Refuse a dict key, at any depth, that is not a string: Arrow metadata and JSON would make it one.
+
+    ``{1: "a"}`` would read back as ``{"1": "a"}`` (and ``{1: "a", "1": "b"}`` lose a value).
+
+    Raises
+    ------
+    FormatterError
+        Names the key and where it is.
+    """
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise FormatterError(
+                    f"Table metadata{where} has the key {key!r} ({type(key).__name__}), which Arrow and Parquet "
+                    "store as a string, so it would read back changed; use string keys."
+                )
+            _check_string_keys(item, f"{where}[{key!r}]")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_string_keys(item, where)
 
 
 def _json(value: Any) -> str:

@@ -43,11 +43,13 @@ def wcs_header(wcs: Any) -> Any:
     """The FITS header cards of an astropy WCS, with every float to 17 significant digits.
 
     ``WCS.to_header()`` keeps about 13 digits by default, so a WCS would change on each write; with
-    wcslib's ``WCSHDO_P17`` flag the cards parse back to the very same doubles.
+    wcslib's ``WCSHDO_P17`` flag the cards parse back to the very same doubles.  SIP distortion
+    (``A_p_q``/``B_p_q``, ``-SIP`` in ``CTYPE``) is astropy's, not wcslib's: a flag of its own
+    (``WCSHDO_SIP``) writes it, without which a TAN-SIP WCS would lose its distortion.
     """
-    from astropy import wcs as astropy_wcs
+    from astropy.wcs import wcs as astropy_wcs  # WCSHDO_SIP is not re-exported by astropy.wcs
 
-    return wcs.to_header(relax=astropy_wcs.WCSHDO_all | astropy_wcs.WCSHDO_P17)
+    return wcs.to_header(relax=astropy_wcs.WCSHDO_all | astropy_wcs.WCSHDO_P17 | astropy_wcs.WCSHDO_SIP)
 
 
 def wcs_equal(a: Any, b: Any) -> bool:

@@ -176,13 +176,21 @@ def check_columns(columns: Any, available: Sequence[str]) -> list[str] | None:
     Raises
     ------
     FormatterError
-        ``columns`` is not a list of names, or names a column the table does not have.
+        ``columns`` is not a list of names, is empty, names a column twice, or names a column the table does not
+        have.
     """
     if columns is None:
         return None
     if isinstance(columns, str) or not isinstance(columns, Iterable):
         raise FormatterError(f"columns must be a list of column names; got {columns!r}.")
     names = list(columns)
+    if not names:  # a table of no columns has no rows either in astropy (table[[]] even keeps every column)
+        raise FormatterError(
+            "columns must name at least one column; to count rows, read the rowcount component instead."
+        )
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if repeated:
+        raise FormatterError(f"columns names {repeated} twice; name each column once.")
     missing = [c for c in names if c not in available]
     if missing:
         raise FormatterError(f"No column(s) {missing} in this table; it has {list(available)}.")

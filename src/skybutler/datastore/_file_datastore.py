@@ -152,7 +152,7 @@ class FileDatastore(LeafDatastore):
         if transport is None:
             transport = open_transport(parent + "/")
             self._external[parent] = transport
-        if transport.is_local:
+        if transport.uri_quotes_keys:  # file:// and http:// URIs are percent-encoded; keys are not
             from urllib.parse import unquote
 
             name = unquote(name)

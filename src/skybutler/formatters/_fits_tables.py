@@ -52,7 +52,8 @@ def table_hdu(table: Any) -> fits.BinTableHDU:
     ------
     FormatterError
         A column type FITS lacks (int8, float16, objects), non-ASCII text or text with trailing spaces (FITS
-        drops them), or metadata FITS cannot keep.
+        drops them), masked values outside integer columns (FITS marks nulls only there), or metadata FITS
+        cannot keep.
     """
     bare = table.copy(copy_data=False)
     bare.meta = {}
@@ -68,6 +69,14 @@ def table_hdu(table: Any) -> fits.BinTableHDU:
                 f"Column {column.name!r} has text with trailing spaces, which FITS drops on reading; strip them "
                 "or use the hdf5 or parquet formatter."
             )
+        if np.ma.getmaskarray(column).any():
+            if kind not in "iu":
+                raise FormatterError(
+                    f"Column {column.name!r} ({column.dtype}) has missing (masked) values, which FITS binary tables "
+                    "can mark only in integer columns: they would read back as ordinary values (NaN, '', True). "
+                    "Fill them (column.filled(value)) or use the hdf5 or parquet formatter."
+                )
+            column.fill_value = _null_value(column)
         column.unit = None
         column.description = None
     try:
@@ -91,6 +100,34 @@ def table_hdu(table: Any) -> fits.BinTableHDU:
                 raise FormatterError(f"Column {name!r}: cannot write {key} = {value!r} to FITS: {exc}") from exc
     write_metadata(hdu.header, table.meta, "table meta")
     return hdu
+
+
+def _null_value(column: Any) -> Any:
+    """A value that no unmasked cell of the integer ``column`` holds, to mark its masked cells (``TNULLn``).
+
+    astropy writes the column's ``fill_value`` (999999 by default) as ``TNULLn`` and masks every cell
+    holding it on reading, so a real value equal to it would come back masked.
+
+    Raises
+    ------
+    FormatterError
+        Every value of the column's type is in use (a ``uint8`` column holding all 256): none is left.
+    """
+    info = np.iinfo(column.dtype)
+    high = min(int(info.max), 2**63 - 1)  # astropy converts TNULL through int64: larger uint64 values fail
+    used = np.unique(np.ma.compressed(column))
+    used = used[used <= high].astype(np.int64)
+    for candidate in (high, int(info.min)):
+        if candidate not in used:
+            return column.dtype.type(candidate)
+    # used holds min and high: a gap is an unused value between (``+ 1`` cannot overflow below ``high``)
+    gaps = np.flatnonzero(used[1:] > used[:-1] + 1)
+    if not len(gaps):
+        raise FormatterError(
+            f"Column {column.name!r} has masked values and uses every {column.dtype} value, leaving none to mark "
+            "them in FITS; use a wider integer type or the hdf5 or parquet formatter."
+        )
+    return column.dtype.type(used[gaps[0]] + 1)
 
 
 def _columns_from_header(table: Table, header: fits.Header) -> Table:

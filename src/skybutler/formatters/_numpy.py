@@ -7,6 +7,7 @@ from typing import Any, BinaryIO
 
 from skybutler.errors import FormatterError
 from skybutler.formatters._formatter import Formatter
+from skybutler.formatters._streams import local_name
 
 __all__ = ["NumpyFormatter"]
 
@@ -15,7 +16,8 @@ class NumpyFormatter(Formatter):
     """``.npy`` files: any array, written without pickled objects and read with ``allow_pickle=False``.
 
     Reads of local files are memory-mapped on request (``parameters={"mmap": True}``), and the ``slices``
-    parameter (a tuple of slices) reads only part of a memory-mapped array.
+    parameter (a tuple of slices) reads only part of a memory-mapped array.  A stream without a local file
+    (S3, HTTP: its ``name`` is a URI) cannot be memory-mapped, so it is read whole and then sliced.
     """
 
     name = "npy"
@@ -51,8 +53,8 @@ class NumpyFormatter(Formatter):
         mmap = params.pop("mmap", False) or slices is not None
         if params:
             raise FormatterError(f"Unknown read parameter(s) {sorted(params)} for .npy; use 'slices' or 'mmap'.")
-        name = getattr(stream, "name", None)
-        if mmap and isinstance(name, str):
+        name = local_name(stream)  # a ranged reader's name is its URI, which np.load cannot open
+        if mmap and name is not None:
             array = np.load(name, mmap_mode="r", allow_pickle=False)
             return np.array(array[slices]) if slices is not None else array
         array = np.lib.format.read_array(stream, allow_pickle=False)

@@ -70,11 +70,11 @@ class ParquetFormatter(Formatter):
         stream.seek(0)
         try:
             table = pq.read_table(source, columns=columns, filters=filters, use_pandas_metadata=pandas)
-        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
             if filters is None:
                 raise
-            # Arrow cannot compare these types (float16; uint64 against a Python int): filter in NumPy,
-            # as `skybutler.astro.select` defines it.
+            # Arrow cannot compare these types (float16; uint64 against a Python int, which it makes an int64
+            # scalar: OverflowError at 2**63 and above): filter in NumPy, as `skybutler.astro.select` defines it.
             stream.seek(0)
             needed = None if columns is None else list(dict.fromkeys(columns + [t[0] for g in filters for t in g]))
             table = select(pq.read_table(source, columns=needed, use_pandas_metadata=pandas), columns, filters)

@@ -182,6 +182,19 @@ class TransportTests:
         assert transport.root.endswith("/")
         assert transport.uri("a/b") == transport.root + "a/b"
 
+    def test_keys_holding_escaped_template_values(self, transport: Transport, writer: Transport) -> None:
+        # templates escape unsafe data ID and run characters as %XX: "run 1:x" is stored under "run%201%3Ax"
+        key = "u/run%201%3Ax/a%2Fb.bin"
+        writer.put(key, PAYLOAD)
+        assert transport.exists(key)
+        assert transport.get(key) == PAYLOAD
+        with transport.open(key) as stream:
+            assert stream.read() == PAYLOAD
+        if writer.is_local:  # the URI names that very file, as a reader of file:// URIs decodes it
+            from urllib.parse import unquote, urlparse
+
+            assert unquote(urlparse(writer.uri(key)).path) == str(writer.local_path(key))
+
     def test_url_is_none_or_a_url(self, transport: Transport, writer: Transport) -> None:
         writer.put("u", b"1")
         url = transport.url("u")

@@ -137,7 +137,8 @@ def source_file(path: str | os.PathLike[str]) -> SourceFile:
 
 def _remote(uri: str) -> tuple[Transport, str]:
     parent, _, key = uri.rpartition("/")
-    return open_transport(parent + "/"), key
+    transport = open_transport(parent + "/")
+    return transport, unquote(key) if transport.uri_quotes_keys else key  # an http:// URI is percent-encoded
 
 
 def _source_exists(source: SourceFile) -> bool:

@@ -41,6 +41,7 @@ class HttpTransport(Transport):
     scheme = "https"
     can_write: ClassVar[bool] = False
     can_list: ClassVar[bool] = False
+    uri_quotes_keys: ClassVar[bool] = True  # the server unquotes the path: key "a%20b" is the URL "a%2520b"
     options: ClassVar[frozenset[str]] = frozenset({"timeout", "verify", "max_concurrency"})
 
     def __init__(self, root: str, *, timeout: float = 30.0, verify: bool = True, max_concurrency: int = 8) -> None:

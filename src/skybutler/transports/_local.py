@@ -32,6 +32,7 @@ class LocalTransport(Transport):
 
     scheme = "file"
     is_local = True
+    uri_quotes_keys = True
 
     def __init__(self, root: str) -> None:
         self.base = _root_path(root).absolute()

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, ClassVar
+from urllib.parse import quote
 
 __all__ = ["Transport"]
 
@@ -26,6 +27,10 @@ class Transport(ABC):
     can_write: ClassVar[bool] = True
     is_local: ClassVar[bool] = False
     """True when keys map to local paths (`local_path` works)."""
+    uri_quotes_keys: ClassVar[bool] = False
+    """True when URIs percent-encode their path (``file://``, ``http://``): `uri` quotes the key, so an escaped
+    template value such as ``HSC%20r`` names that very file, and a URI's path is unquoted to give the key.
+    Object-store URIs (``s3://``) hold keys literally."""
     can_list: ClassVar[bool] = True
     """False where the protocol cannot list keys (plain HTTP): `keys` raises `StorageError`."""
     options: ClassVar[frozenset[str]] = frozenset()
@@ -132,8 +137,8 @@ class Transport(ABC):
         raise TypeError(f"{type(self).__name__} keeps no local files; use as_local().")
 
     def uri(self, key: str) -> str:
-        """Return the full URI of ``key``."""
-        return self.root + key
+        """Return the full URI of ``key`` (percent-encoded where the scheme's URIs are: `uri_quotes_keys`)."""
+        return self.root + (quote(key) if self.uri_quotes_keys else key)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.root!r})"
