@@ -175,6 +175,15 @@ def test_a_refused_command_leaves_no_new_collection_behind(run: Run, sample_repo
     assert names == ["calib/run1", "run1", "run2"]
 
 
+def test_doc_alone_documents_a_chain_without_emptying_it(run: Run, sample_repo: str) -> None:
+    assert run("collection-chain", sample_repo, "chain", "run1,calib/run1").stdout == "chain: run1, calib/run1\n"
+    documented = run("collection-chain", sample_repo, "chain", "--doc", "the defaults")
+    assert documented.stdout == "chain: run1, calib/run1\n"
+    assert [(r["name"], r["doc"]) for r in _json(run, "query-collections", sample_repo, "chain")] == [
+        ("chain", "the defaults")
+    ]
+
+
 def test_extend_and_prepend_create_a_missing_chain(run: Run, sample_repo: str) -> None:
     # the help says PARENT is "created when missing", in every mode that adds children
     assert run("collection-chain", sample_repo, "a", "run1", "--mode", "extend").stdout == "a: run1\n"

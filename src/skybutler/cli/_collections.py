@@ -152,13 +152,17 @@ def collection_chain(
 ) -> None:
     """Define or change a CHAINED collection.
 
-    Define or change the CHAINED collection PARENT (created when missing) from CHILDREN.
+    Define or change the CHAINED collection PARENT (created when missing) from CHILDREN. With --doc and no
+    CHILDREN, only the documentation of an existing chain changes.
     """
     from skybutler.cli._options import split_names
 
     butler = open_butler(ctx, repo, writeable=True)
     kids = split_names(children)
-    if mode == "remove":
+    documenting = not kids and doc is not None and butler.registry.collections.find(parent) is not None
+    if documenting:  # --doc alone changes the doc only: in the default mode (set) it would empty the chain
+        pass
+    elif mode == "remove":
         butler.collections.remove_from_chain(parent, kids)
     else:  # every mode that adds children creates a missing PARENT, and removes it again if they are refused
         with creating_collection(butler, parent, "CHAINED"):
