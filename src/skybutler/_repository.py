@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,8 +59,6 @@ def create_repository(
         raise ConfigError(
             f"A repository at {root_text_} cannot hold a SQLite registry; pass registry='postgresql://...'."
         )
-    if transport.is_local:
-        transport.local_path("").mkdir(parents=True, exist_ok=True)
     from skybutler.datastore import FileTemplate
 
     children = cfg.datastore.effective_children()
@@ -70,15 +69,32 @@ def create_repository(
             open_transport(datastore_root, **file_config.transport)  # a bad scheme or option fails before any write
         for name in file_config.templates.values():
             FileTemplate(name)
-    created = Registry.create(
-        cfg.registry.db.replace("{root}", root_text_),
-        universe=universe_obj,
-        schema=cfg.registry.db_schema,
-        busy_timeout=cfg.registry.busy_timeout,
-    )
-    created.close()
-    transport.put(CONFIG_FILE, dump_config(cfg).encode())
+    made = _make_local_root(transport)
+    try:
+        created = Registry.create(
+            cfg.registry.db.replace("{root}", root_text_),
+            universe=universe_obj,
+            schema=cfg.registry.db_schema,
+            busy_timeout=cfg.registry.busy_timeout,
+        )
+        created.close()
+        transport.put(CONFIG_FILE, dump_config(cfg).encode())
+    except BaseException:
+        for folder in made:  # a refused creation (an unreachable server) leaves no empty folders behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     return root_text_
+
+
+def _make_local_root(transport: Transport) -> list[Path]:
+    """Make a local repository's folder and any missing parents; return those made, deepest first."""
+    if not transport.is_local:
+        return []
+    root = transport.local_path("")
+    missing = [folder for folder in (root, *root.parents) if not folder.exists()]
+    root.mkdir(parents=True, exist_ok=True)
+    return missing
 
 
 def read_repo_file(transport: Transport, root: str) -> Any:

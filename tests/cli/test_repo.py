@@ -67,6 +67,14 @@ def test_create_with_a_config_file_that_is_not_yaml(run: Run, tmp_path: Path) ->
     assert not (tmp_path / "r").exists()
 
 
+def test_create_with_an_unreachable_registry_leaves_no_folders(run: Run, tmp_path: Path) -> None:
+    # nothing answers on port 9 of loopback: the folders made for the repository go again
+    result = run("create", str(tmp_path / "new" / "r"), "--registry", "postgresql://postgres@127.0.0.1:9/none")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error [storage]: Cannot connect to the registry database")
+    assert not (tmp_path / "new").exists()
+
+
 def test_create_on_postgresql(run: Run, registry_url: tuple[str, str | None], tmp_path: Path) -> None:
     url, schema = registry_url
     args = ["create", str(tmp_path / "r")]
