@@ -158,8 +158,9 @@ def cli(ctx: click.Context, debug: bool, no_progress: bool) -> None:
     """skybutler: store and find astronomical datasets.
 
     Every command takes the repository (a directory or URI) as its first argument.  Query commands print a
-    table, or --format json/csv/yaml for scripts.  Commands that delete ask first (--yes skips the question)
-    and take --dry-run.  Exit status: 0 ok; 1 an error, told in one line on stderr ("error [code]: ...");
+    table, or --format json/csv/yaml for scripts.  Commands that delete ask first (--yes skips the question);
+    those that remove datasets or collections take --dry-run, and reconcile without --remove-unknown lists the
+    unknown files it would delete.  Exit status: 0 ok; 1 an error, told in one line on stderr ("error [code]: ...");
     2 a usage error (unknown option, missing argument); 70 an internal error (a bug: rerun with --debug).
     """
     ctx.obj = {"debug": debug, "progress": not no_progress}
