@@ -13,6 +13,7 @@ from astropy.io import fits
 from skybutler.butler import Butler
 from skybutler.dimensions import Timespan, to_tai_ns
 from skybutler.errors import DataIdError, PluginNotFoundError
+from skybutler.testing.files import immutable
 from skybutler.transfer import GenericTranslator, ObservationInfo, metadata_translators
 
 NIGHT = "2025-03-04"
@@ -92,6 +93,21 @@ def test_a_night_of_raws_gives_records_and_readable_datasets(fresh: Butler, nigh
     image = fresh.get(ref)
     assert np.array_equal(image.array, np.full((4, 5), 22, dtype=np.int16))
     assert image.metadata["OBSID"] == f"TC_{NIGHT}_0002"
+
+
+def test_a_move_whose_sources_stay_reports_them_ingested_with_a_note(fresh: Butler, night: list[Path]) -> None:
+    """Sources that cannot be deleted (immutable, as on a read-only file system): every raw is registered and
+    readable, so none is a failure; the leftover sources are a note, not seven false failures."""
+    with immutable(*night):
+        report = fresh.ingest_raws(night, transfer="move")
+    assert report.failures == {}
+    assert sorted(r.data_id["detector"] for r in report.ingested) == [0, 0, 0, 1, 1, 2, 2]
+    assert len(report.notes) == 1
+    assert "could not be deleted" in report.notes[0]
+    assert str(report).endswith("0 failed, 1 note(s)")
+    assert all(path.exists() for path in night)
+    image = fresh.get(report.ingested[0])
+    assert image.array.shape == (4, 5)
 
 
 def test_reingesting_the_night_skips_everything(fresh: Butler, night: list[Path]) -> None:

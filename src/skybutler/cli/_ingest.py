@@ -207,5 +207,7 @@ def ingest_raws(
         click.echo(f"{len(files)} file(s): {report}.")
         for path, why in report.failures.items():
             click.echo(f"failed: {path}: {why}", err=True)
-    if report.failures:
+    for note in report.notes:  # after registration: the datasets are in, something around them is not
+        click.echo(f"note: {note}", err=True)
+    if report.failures or report.notes:
         ctx.exit(1)

@@ -104,6 +104,9 @@ class IngestReport:
     """Already registered (``skip_existing``): the refs as registered."""
     failures: dict[str, str] = field(default_factory=dict)
     """Path → why it was not ingested (raw ingest reports per file instead of raising)."""
+    notes: list[str] = field(default_factory=list)
+    """What went wrong after datasets were registered (raw ingest): a ``move`` whose sources could not be
+    deleted, files left to ``reconcile``.  Those datasets are in `ingested`."""
 
     @property
     def refs(self) -> list[DatasetRef]:
@@ -111,7 +114,8 @@ class IngestReport:
         return self.ingested + self.skipped
 
     def __str__(self) -> str:
-        return f"ingested {len(self.ingested)}, skipped {len(self.skipped)} existing, {len(self.failures)} failed"
+        text = f"ingested {len(self.ingested)}, skipped {len(self.skipped)} existing, {len(self.failures)} failed"
+        return text + (f", {len(self.notes)} note(s)" if self.notes else "")
 
 
 def ingest_files(

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from skybutler.datastore import FileDatastore
     from skybutler.dimensions import DimensionRecord
     from skybutler.registry import Registry
+    from skybutler.transfer._ingest_plan import IngestItem
     from skybutler.types import Progress
 
 __all__ = ["ingest_raws", "read_primary_header"]
@@ -131,9 +132,8 @@ def ingest_raws(
         chunk = items[start : start + batch_size]
         try:
             part = run_ingest(planner, [item for _, item in chunk], skip_existing=skip_existing, batch_size=batch_size)
-        except SkyButlerError as exc:  # the whole batch was rolled back: every file of it is reported
-            for path, _ in chunk:
-                report.failures[path] = f"{type(exc).__name__}: {exc}"
+        except SkyButlerError as exc:
+            _after_failure(registry, chunk, exc, report)
         else:
             report.ingested.extend(part.ingested)
             report.skipped.extend(part.skipped)
@@ -198,3 +198,24 @@ def _verify_records(
             planned.setdefault((record.element.name, record.key), (record, path))
         kept.append((path, source, info, [r for r in records if stored[(r.element.name, r.key)] is None]))
     return kept
+
+
+def _after_failure(
+    registry: Registry, chunk: list[tuple[str, IngestItem]], exc: SkyButlerError, report: IngestReport
+) -> None:
+    """Report a failed batch: its files as failures, unless they were registered before the error came.
+
+    A batch that fails before its commit is rolled back whole.  One that fails after it (a ``move`` whose
+    sources cannot be deleted, a file that could not be moved into place) has its datasets registered: those
+    are ingested, and the error is kept in ``report.notes`` rather than blamed on every file.
+    """
+    why = f"{type(exc).__name__}: {exc}"
+    registered = registry.datasets.existing([ref.id for _, item in chunk for _, _, ref in item.refs])
+    for path, item in chunk:
+        refs = [ref for _, _, ref in item.refs]
+        if refs and all(ref.id in registered for ref in refs):
+            report.ingested.extend(refs)
+        else:
+            report.failures[path] = why
+    if registered:
+        report.notes.append(why)
