@@ -393,6 +393,16 @@ def test_order_by_takes_one_term_as_a_string(butler: Butler) -> None:
     assert [r.get("id") for r in butler.query_dimension_records("visit", order_by="-visit", limit=2)] == [19, 18]
 
 
+def test_record_queries_order_by_a_bare_field_of_the_element(butler: Butler) -> None:
+    names = [r.get("name") for r in butler.query_dimension_records("visit")]
+    by_name = [r.get("name") for r in butler.query_dimension_records("visit", order_by=["-name"])]
+    assert by_name == sorted(names, reverse=True)
+    assert by_name == [r.get("name") for r in butler.query_dimension_records("visit", order_by=["-visit.name"])]
+    # a dimension's name keeps its meaning: physical_filter orders by the filter, not a field named so
+    filters = [r.get("physical_filter") for r in butler.query_dimension_records("visit", order_by=["physical_filter"])]
+    assert filters == sorted(filters)
+
+
 def test_order_by_errors_quote_the_term_not_the_where_expression(butler: Butler) -> None:
     # Before: the caret was drawn under the where expression, which has no mistake.
     with pytest.raises(QuerySyntaxError) as info:

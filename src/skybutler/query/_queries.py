@@ -546,6 +546,17 @@ def _dataset_statement(
     return build
 
 
+def _own_field(registry: Registry, element: Any, term: str) -> str:
+    """An ``order_by`` term of a record query: a bare field of the element (``seq_num``) means ``visit.seq_num``.
+
+    Names of dimensions keep their meaning (``detector`` is the detector's value, not a field of the record).
+    """
+    name = term.lstrip("-")
+    if "." in name or name in registry.universe or name not in element.field_index:
+        return term
+    return f"{term[: len(term) - len(name)]}{element.name}.{name}"
+
+
 def query_dimension_records(
     registry: Registry,
     element: str,
@@ -564,6 +575,8 @@ def query_dimension_records(
     element_obj = registry.universe[element]
     if element_obj.is_skypix:
         raise DatasetTypeError(f"{element!r} is a skypix dimension; it has no records.")
+    if order_by:
+        order_by = tuple(_own_field(registry, element_obj, term) for term in order_by)
     node, extra = _prepare(registry, where, bind, normalize_data_id(registry.universe, data_id, kwargs or {}))
     b = QueryBuilder(registry, where)
     table = b.add_element(element)
