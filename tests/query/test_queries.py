@@ -403,6 +403,15 @@ def test_record_queries_order_by_a_bare_field_of_the_element(butler: Butler) -> 
     assert filters == sorted(filters)
 
 
+def test_datasets_are_not_ordered_by_a_dimension_they_lack(butler: Butler) -> None:
+    # it joined every exposure and returned each dataset once per exposure
+    butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
+    butler.put({"a": 1}, "meta", instrument="Cam", visit=1, detector=1, run="r")
+    with pytest.raises(QuerySyntaxError, match="no exposure dimension"):
+        butler.query_datasets("meta", collections="r", order_by=["-exposure"])
+    assert len(list(butler.query_datasets("meta", collections="r", order_by=["-visit.exposure_time", "band"]))) == 1
+
+
 def test_order_by_errors_quote_the_term_not_the_where_expression(butler: Butler) -> None:
     # Before: the caret was drawn under the where expression, which has no mistake.
     with pytest.raises(QuerySyntaxError) as info:

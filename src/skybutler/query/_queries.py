@@ -378,6 +378,20 @@ def _matching_types(registry: Registry, dataset_types: Any) -> tuple[list[Stored
     return found, True
 
 
+def _check_dataset_order(registry: Registry, types: Sequence[StoredDatasetType], order_by: Sequence[str]) -> None:
+    """Refuse sorting datasets by a dimension none of them has: it would join that dimension's every value and
+    return each dataset once per value (each bias once per visit)."""
+    dims = {name for s in types for name in s.dataset_type.dimensions.names}
+    for term in order_by:
+        name = term.lstrip("-").partition(".")[0]
+        if name in registry.universe and registry.universe[name].is_dimension and name not in dims:
+            described = ", ".join(sorted(dims)) or "none"
+            raise QuerySyntaxError(
+                f"In order_by {term!r}: the datasets searched have no {name} dimension (theirs: {described}); "
+                "order by one of those."
+            )
+
+
 def query_datasets(
     registry: Registry,
     dataset_types: str | DatasetType | Iterable[str | DatasetType],
@@ -400,6 +414,8 @@ def query_datasets(
     """
     order_by, limit = _ordering(order_by, limit)
     types, wildcard = _matching_types(registry, dataset_types)
+    if order_by and types:
+        _check_dataset_order(registry, types, order_by)
     given = normalize_data_id(registry.universe, data_id, kwargs or {})
 
     def statement(stored: StoredDatasetType, temporal: str | None) -> Any:
