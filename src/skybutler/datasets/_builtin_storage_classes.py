@@ -13,6 +13,7 @@ NumpyArray = StorageClass(
     "numpy:ndarray",
     doc="A NumPy array of any shape and dtype.",
     converters={"builtins:list": "numpy:asarray"},
+    parameters=("slices", "mmap"),  # a part of the array (a tuple of slices); memory-map a local .npy file
 )
 Bytes = StorageClass("Bytes", "builtins:bytes", doc="Raw bytes, stored as they are.")
 Pickled = StorageClass("Pickled", "builtins:object", doc="Any picklable object (pickle formatter only).")

@@ -3,6 +3,7 @@
 A file formatter reads a component or a cut-out without reading the rest of the file; an in-memory datastore
 holds the whole object, so it takes the part from the object with the same meaning: ``bbox`` cuts images
 and exposures, ``wavelength_range`` selects spectra, ``columns``/``filters`` select table rows and columns,
+``slices`` selects part of an array (``mmap`` means nothing in memory),
 ``schema``/``rowcount`` describe tables, an image's ``data`` is its array, and other components are the
 object's attributes (or keys).  The
 allowed names come from the storage class, so a typo is refused exactly as a file read refuses it.
@@ -50,6 +51,11 @@ def with_parameters(obj: Any, storage_class: StorageClass, parameters: Mapping[s
         return select(obj, parameters.get("columns"), parameters.get("filters"))
     if name == "Camera":
         return obj  # its one parameter, ``detector``, picks the ``detector`` component (see `component_of`)
+    if name == "NumpyArray" and set(parameters) <= {"slices", "mmap"}:
+        # ``mmap`` only says how a file is read: an array in memory is one already.  ``slices`` selects a copy,
+        # as the .npy formatter returns one.
+        slices = parameters.get("slices")
+        return obj.copy() if slices is None else obj[slices].copy()
     raise FormatterError(f"The in-memory datastore cannot apply {sorted(parameters)} to a {name}.")
 
 
