@@ -11,9 +11,17 @@ import sqlalchemy as sa
 
 from skybutler.datasets import DatasetRef, DatasetType, refs_from_rows
 from skybutler.dimensions import DataCoordinate, DimensionRecord, normalize_data_id
-from skybutler.errors import DataIdError, DatasetTypeError, QuerySyntaxError
-from skybutler.query._ast import Identifier
+from skybutler.errors import DataIdError, DatasetTypeError
 from skybutler.query._builder import QueryBuilder, _referenced_dims, governor_inputs, infer_governors, refuse_nul
+from skybutler.query._ordering import (
+    check_dataset_order,
+    checked_ordering,
+    distinct_ordered,
+    order_columns,
+    order_key,
+    own_field,
+    sort_order,
+)
 from skybutler.query._parser import parse_where
 from skybutler.query._plans import NOT_PLANNED, Plan, cached_plans, leaves_key, remember_plans, shape_of, type_key
 
@@ -52,71 +60,6 @@ def _apply(builder: QueryBuilder, node: Any, extra: dict[str, Any]) -> None:
             refuse_nul(f"{dim}.{k}", v)
             builder.conditions.append(table.c[k] == v)
     builder.where(node, extra["bind"])
-
-
-def _ordering(order_by: str | Sequence[str] | None, limit: int | None) -> tuple[tuple[str, ...] | None, int | None]:
-    """``order_by`` as a tuple of terms and ``limit`` as an int, checked before any SQL is built.
-
-    One term may be given as a plain string (``order_by="-visit"``), as in the reference butler; iterating it would
-    sort by each of its letters.  A negative limit is refused: SQLite reads it as "no limit" and PostgreSQL
-    rejects it, so the two back-ends would disagree.
-    """
-    terms = (order_by,) if isinstance(order_by, str) else None if order_by is None else tuple(order_by)
-    if limit is not None:
-        if isinstance(limit, bool) or not hasattr(limit, "__index__") or limit.__index__() < 0:
-            raise QuerySyntaxError(f"limit= must be a whole number >= 0 (or None for no limit), not {limit!r}.")
-        limit = int(limit.__index__())
-    return terms, limit
-
-
-def _order_columns(builder: QueryBuilder, order_by: Sequence[str] | None) -> list[tuple[Any, bool]]:
-    """``(column, descending)`` of each ``order_by`` term (``"-visit"``, ``"visit.exposure_time"``).
-
-    A wrong term is reported quoting the term itself (not the where expression, which it is not part of).
-    """
-    out = []
-    where_text = builder.text
-    for term in order_by or ():
-        desc = term.startswith("-")
-        name, _, field = term.lstrip("-").partition(".")
-        builder.text = term.lstrip("-")
-        try:
-            column, kind = builder.resolve(Identifier(name, field or None))
-        except QuerySyntaxError as exc:
-            raise QuerySyntaxError(f"In order_by {term!r}: {exc}") from None
-        finally:
-            builder.text = where_text
-        if kind == "timespan":
-            column = column[0]
-        out.append((column, desc))
-    return out
-
-
-def _distinct_ordered(
-    builder: QueryBuilder, named: Sequence[tuple[str, Any]], order_by: Sequence[str] | None, default: Sequence[Any]
-) -> Any:
-    """SELECT DISTINCT of the ``(name, column)`` pairs, sorted by ``order_by`` (else by ``default``).
-
-    PostgreSQL wants the ORDER BY of a SELECT DISTINCT in its select list, and ``order_by`` may name fields that
-    are not selected (``visit.exposure_time``): they are selected too, in a subquery that the result sorts on.
-    Ties, and the rows whose sort field is NULL, follow the selected columns, so both back-ends return one order.
-    """
-    terms = _order_columns(builder, order_by)
-    if not terms:
-        return builder.select([column.label(name) for name, column in named]).distinct().order_by(*default)
-    sort_keys = [column.label(f"_o{i}") for i, (column, _) in enumerate(terms)]
-    inner = builder.select([*(column.label(name) for name, column in named), *sort_keys]).distinct().subquery("s")
-    order = _sort_order([inner.c[f"_o{i}"] for i in range(len(terms))], terms)
-    return sa.select(*(inner.c[name] for name, _ in named)).order_by(*order, *(inner.c[name] for name, _ in named))
-
-
-def _sort_order(keys: Sequence[Any], terms: Sequence[tuple[Any, bool]]) -> list[Any]:
-    """``keys`` ascending or descending as ``terms`` say, NULLs last either way.
-
-    SQLite sorts NULL first and PostgreSQL last (first when descending): a field that some records leave
-    unset (``visit.seq_num``) would order the same query differently on the two registries.
-    """
-    return [(key.desc() if desc else key.asc()).nulls_last() for key, (_, desc) in zip(keys, terms, strict=True)]
 
 
 def _once(build: Any) -> Any:
@@ -285,7 +228,7 @@ def query_data_ids(
     kwargs: Mapping[str, Any] | None = None,
 ) -> DataIdResults:
     """Data IDs of ``dimensions`` satisfying the constraints (and having datasets of ``datasets`` in ``leaves``)."""
-    order_by, limit = _ordering(order_by, limit)
+    order_by, limit = checked_ordering(order_by, limit)
     group = registry.universe.group(dimensions)
     if not group.names:  # a SELECT of nothing: SQLite and PostgreSQL each fail on it, differently
         raise DataIdError("No dimensions given: name at least one, e.g. ['visit', 'detector'].")
@@ -301,7 +244,7 @@ def query_data_ids(
     key = None
     if shape is not None:
         types = tuple(map(type_key, datasets))
-        key = ("ids", shape.key, group.names, types, leaves_key(leaves), _order_key(order_by), limit)
+        key = ("ids", shape.key, group.names, types, leaves_key(leaves), order_key(order_by), limit)
         found = cached_plans(registry, key, given)
         if found is not None and found[0] is NOT_PLANNED:
             key = None
@@ -341,12 +284,8 @@ def _data_id_statement(
         b.add_datasets(stored, leaves, temporal=_temporal_element(registry, stored, leaves, wanted, None))
     b.add_group(group)
     _apply(b, node, extra)
-    stmt = _distinct_ordered(b, [(d, b.dims[d]) for d in group.names], order_by, [b.dims[d] for d in group.required])
+    stmt = distinct_ordered(b, [(d, b.dims[d]) for d in group.names], order_by, [b.dims[d] for d in group.required])
     return stmt.limit(limit) if limit is not None else stmt
-
-
-def _order_key(order_by: Sequence[str] | None) -> tuple[str, ...] | None:
-    return None if order_by is None else tuple(order_by)
 
 
 def dataset_type_names(value: Any) -> list[str]:
@@ -378,20 +317,6 @@ def _matching_types(registry: Registry, dataset_types: Any) -> tuple[list[Stored
     return found, True
 
 
-def _check_dataset_order(registry: Registry, types: Sequence[StoredDatasetType], order_by: Sequence[str]) -> None:
-    """Refuse sorting datasets by a dimension none of them has: it would join that dimension's every value and
-    return each dataset once per value (each bias once per visit)."""
-    dims = {name for s in types for name in s.dataset_type.dimensions.names}
-    for term in order_by:
-        name = term.lstrip("-").partition(".")[0]
-        if name in registry.universe and registry.universe[name].is_dimension and name not in dims:
-            described = ", ".join(sorted(dims)) or "none"
-            raise QuerySyntaxError(
-                f"In order_by {term!r}: the datasets searched have no {name} dimension (theirs: {described}); "
-                "order by one of those."
-            )
-
-
 def query_datasets(
     registry: Registry,
     dataset_types: str | DatasetType | Iterable[str | DatasetType],
@@ -412,10 +337,10 @@ def query_datasets(
     function in SQL, on both back-ends).  A call of a shape seen before runs on its cached query plan
     (`_plans`), without building SQL.
     """
-    order_by, limit = _ordering(order_by, limit)
+    order_by, limit = checked_ordering(order_by, limit)
     types, wildcard = _matching_types(registry, dataset_types)
     if order_by and types:
-        _check_dataset_order(registry, types, order_by)
+        check_dataset_order(registry, types, order_by)
     given = normalize_data_id(registry.universe, data_id, kwargs or {})
 
     def statement(stored: StoredDatasetType, temporal: str | None) -> Any:
@@ -430,7 +355,7 @@ def query_datasets(
     if shape is not None:
         named = None if types else repr(dataset_types)  # it is in the explanation of an empty match
         key = ("datasets", shape.key, tuple(map(type_key, types)), wildcard, named, leaves_key(leaves), find_first,
-               _order_key(order_by), limit)  # fmt: skip
+               order_key(order_by), limit)  # fmt: skip
         found = cached_plans(registry, key, given)
         if found is not None and found[0] is NOT_PLANNED:
             key = None
@@ -546,31 +471,20 @@ def _dataset_statement(
                 order.append(sa.func.coalesce(sub.c.valid_begin, 0).desc())
             rn = sa.func.row_number().over(partition_by=partition, order_by=order).label("rn")
             # order_by columns travel through the subquery as o0, o1, ... so the outer query can sort on them
-            terms = _order_columns(b, order_by)
+            terms = order_columns(b, order_by)
             keys = [column.label(f"o{i}") for i, (column, _) in enumerate(terms)]
             inner = b.select([*cols, *keys, rn]).distinct().subquery("ff")
             selected = [inner.c[c.name] for c in cols]
             stmt = sa.select(*selected).where(inner.c.rn == 1)
-            outer = _sort_order([inner.c[f"o{i}"] for i in range(len(terms))], terms)
+            outer = sort_order([inner.c[f"o{i}"] for i in range(len(terms))], terms)
             if temporal is not None:  # several exposures may pick the same dataset: once each
                 stmt = sa.select(*selected, *(inner.c[k.name] for k in keys)).where(inner.c.rn == 1).distinct()
             stmt = stmt.order_by(*outer, *(inner.c[d] for d in dims))  # the data ID breaks ties
         else:
-            stmt = _distinct_ordered(b, [(c.name, c) for c in cols], order_by, [sub.c[d] for d in dims])
+            stmt = distinct_ordered(b, [(c.name, c) for c in cols], order_by, [sub.c[d] for d in dims])
         return stmt.limit(limit) if limit is not None else stmt
 
     return build
-
-
-def _own_field(registry: Registry, element: Any, term: str) -> str:
-    """An ``order_by`` term of a record query: a bare field of the element (``seq_num``) means ``visit.seq_num``.
-
-    Names of dimensions keep their meaning (``detector`` is the detector's value, not a field of the record).
-    """
-    name = term.lstrip("-")
-    if "." in name or name in registry.universe or name not in element.field_index:
-        return term
-    return f"{term[: len(term) - len(name)]}{element.name}.{name}"
 
 
 def query_dimension_records(
@@ -587,18 +501,18 @@ def query_dimension_records(
     """Records of ``element`` satisfying the constraints."""
     from skybutler.registry._dimensions import _from_row
 
-    order_by, limit = _ordering(order_by, limit)
+    order_by, limit = checked_ordering(order_by, limit)
     element_obj = registry.universe[element]
     if element_obj.is_skypix:
         raise DatasetTypeError(f"{element!r} is a skypix dimension; it has no records.")
     if order_by:
-        order_by = tuple(_own_field(registry, element_obj, term) for term in order_by)
+        order_by = tuple(own_field(registry, element_obj, term) for term in order_by)
     node, extra = _prepare(registry, where, bind, normalize_data_id(registry.universe, data_id, kwargs or {}))
     b = QueryBuilder(registry, where)
     table = b.add_element(element)
     _apply(b, node, extra)
     default = [b.dims[d] for d in element_obj.required]
-    stmt = _distinct_ordered(b, [(c.name, c) for c in table.c], order_by, default)
+    stmt = distinct_ordered(b, [(c.name, c) for c in table.c], order_by, default)
     if limit is not None:
         stmt = stmt.limit(limit)
     with registry.db.transaction(write=False) as conn:
