@@ -163,6 +163,10 @@ def test_calibration_collections_are_searched_at_a_time(run: Run, sample_repo: s
     found = _json(run, "query-datasets", sample_repo, "bias", "-c", "calib", "--at", "2025-03-01")
     assert [(r["detector"], r["run"]) for r in found] == [(0, "calib/run1"), (1, "calib/run1")]
     assert _json(run, "query-datasets", sample_repo, "bias", "-c", "calib", "--at", "2024-12-31") == []
+    # meta is not a calibration type: --at would not find it there, so it is not suggested
+    not_calibration = run("query-datasets", sample_repo, "meta", "-c", "calib")
+    assert not_calibration.stdout.startswith("No datasets found.")
+    assert "--at" not in not_calibration.stdout
 
 
 def test_a_repeated_command_line_query_does_not_import_lark(tmp_path: Path, sample_repo: str) -> None:

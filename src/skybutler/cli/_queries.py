@@ -75,7 +75,8 @@ def query_datasets(
         click.echo("No datasets found.")
         _explain(results, fmt)
         searched = butler.collections.flatten(resolve_collections(butler, collections))
-        if at is None and any(butler.collections.get(c).type.name == "CALIBRATION" for c in searched):
+        calibrations = any(dt.is_calibration for dt in butler.query_dataset_types(dataset_types))
+        if at is None and calibrations and any(butler.collections.get(c).type.name == "CALIBRATION" for c in searched):
             click.echo("  CALIBRATION collections are searched only with --at TIME (see calibration-history).")
         return
     by_type: dict[str, list[dict[str, Any]]] = {}
