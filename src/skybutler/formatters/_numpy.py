@@ -53,8 +53,9 @@ class NumpyFormatter(Formatter):
         mmap = params.pop("mmap", False) or slices is not None
         if params:
             raise FormatterError(f"Unknown read parameter(s) {sorted(params)} for .npy; use 'slices' or 'mmap'.")
-        name = local_name(stream)  # a ranged reader's name is its URI, which np.load cannot open
-        if mmap and name is not None:
+        # a ranged reader's name is its URI, which np.load cannot open (looked up only when asked: it stats the file)
+        name = local_name(stream) if mmap else None
+        if name is not None:
             array = np.load(name, mmap_mode="r", allow_pickle=False)
             return np.array(array[slices]) if slices is not None else array
         array = np.lib.format.read_array(stream, allow_pickle=False)
