@@ -159,12 +159,11 @@ def collection_chain(
 
     butler = open_butler(ctx, repo, writeable=True)
     kids = split_names(children)
+    # --doc alone changes the doc only: in the default mode (set) it would empty the chain
     documenting = not kids and doc is not None and butler.registry.collections.find(parent) is not None
-    if documenting:  # --doc alone changes the doc only: in the default mode (set) it would empty the chain
-        pass
-    elif mode == "remove":
+    if mode == "remove":
         butler.collections.remove_from_chain(parent, kids)
-    else:  # every mode that adds children creates a missing PARENT, and removes it again if they are refused
+    elif not documenting:  # every mode that adds children creates a missing PARENT, and removes it if refused
         with creating_collection(butler, parent, "CHAINED"):
             current = [] if mode == "set" else butler.collections.children(parent)
             butler.collections.set_chain(parent, [*current, *kids] if mode != "prepend" else [*kids, *current])
