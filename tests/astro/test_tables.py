@@ -59,6 +59,19 @@ def test_conversions_round_trip_through_arrow(table: Table) -> None:
         np.testing.assert_array_equal(got, expected)
 
 
+def test_a_metadata_key_named_units_is_kept_or_refused_through_pandas() -> None:
+    # A DataFrame keeps column units in attrs["units"]: a metadata value of that name was read as column units
+    # on the way back and failed (hypothesis found it).
+    plain = Table({"0": np.array([], dtype=bool)}, meta={"units": True})
+    assert to_pandas(plain).attrs == {"units": True}
+    assert to_astropy(to_arrow(to_pandas(plain))).meta == {"units": True}
+    assert len(to_numpy(to_pandas(plain))) == 0
+    clash = _catalog()
+    clash.meta["units"] = "cgs"
+    with pytest.raises(FormatterError, match="metadata has a key 'units'"):
+        to_pandas(clash)
+
+
 def test_units_live_in_arrow_field_metadata_and_dataframe_attrs() -> None:
     arrow = to_arrow(_catalog())
     assert arrow.schema.field("ra").metadata[b"unit"] == b"deg"

@@ -261,8 +261,8 @@ def pandas_to_arrow(frame: Any, preserve_index: bool | None) -> Any:
         table = pa.Table.from_pandas(frame, preserve_index=preserve_index)
     except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
         raise FormatterError(f"This DataFrame cannot become an Arrow table: {exc}") from exc
-    units = frame.attrs.get("units", {})
-    if units:
+    units = frame.attrs.get("units")
+    if _column_units(units):
         fields = [
             f.with_metadata({**(f.metadata or {}), b"unit": units[f.name].encode()}) if f.name in units else f
             for f in table.schema
@@ -280,6 +280,11 @@ def pandas_attrs(table: Any) -> dict[str, Any]:
     attrs = meta_from_arrow(metadata)
     units = {f.name: f.metadata[b"unit"].decode() for f in table.schema if f.metadata and b"unit" in f.metadata}
     if units:
+        if "units" in attrs:
+            raise FormatterError(
+                "This table's metadata has a key 'units', where a DataFrame keeps its column units "
+                f"(attrs['units'] = {units}); rename that key to convert the table to pandas."
+            )
         attrs["units"] = units
     return attrs
 
@@ -303,16 +308,23 @@ def meta_to_arrow(meta: Mapping[str, Any]) -> dict[bytes, bytes] | None:
 
 
 def meta_from_arrow(metadata: Mapping[bytes, bytes] | None) -> dict[str, Any]:
-    """The inverse of `meta_to_arrow`; pandas' ``PANDAS_ATTRS`` (less ``units``) count as metadata too."""
+    """The inverse of `meta_to_arrow`; pandas' ``PANDAS_ATTRS`` (less column ``units``) count as metadata too."""
     metadata = metadata or {}
     meta: dict[str, Any] = {k.decode(): v.decode() for k, v in metadata.items() if k not in RESERVED_ARROW_KEYS}
     if META_KEY in metadata:
         meta.update(json.loads(metadata[META_KEY]))
     elif PANDAS_ATTRS in metadata:
         attrs = json.loads(metadata[PANDAS_ATTRS])
-        attrs.pop("units", None)
+        if _column_units(attrs.get("units")):
+            del attrs["units"]
         meta.update(attrs)
     return meta
+
+
+def _column_units(value: Any) -> bool:
+    """Whether a DataFrame's ``attrs["units"]`` holds column units (names to unit strings, see `pandas_attrs`);
+    any other value under that name is plain table metadata."""
+    return isinstance(value, Mapping) and bool(value) and all(isinstance(u, str) for u in value.values())
 
 
 def _check_string_keys(value: Any, where: str = "") -> None:
