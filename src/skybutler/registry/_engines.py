@@ -229,9 +229,14 @@ class Database:
                 self._depth = 0
                 if txn.is_active:
                     txn.rollback()
+                if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+                    raise StorageError(
+                        f"The connection to the registry database was lost ({exc.orig}); nothing was changed. "
+                        "The next call reconnects: retry the operation."
+                    ) from exc
                 if isinstance(exc, sa.exc.DBAPIError) and not isinstance(exc, sa.exc.IntegrityError):
-                    # A lost connection, a lock held past the busy timeout, a value the server refuses: the
-                    # transaction is rolled back.  Integrity errors stay, for callers that explain them.
+                    # A lock held past the busy timeout, a value the server refuses: the transaction is
+                    # rolled back.  Integrity errors stay, for callers that explain them.
                     raise StorageError(
                         f"The registry database refused or failed a statement, and the change was rolled back: "
                         f"{exc.orig}"
@@ -536,6 +541,15 @@ class Database:
                     copy.write_row(row)
         except psycopg.errors.IntegrityError as exc:
             raise sa.exc.IntegrityError(sql, None, exc) from None
+        except psycopg.Error as exc:
+            # psycopg's own error, which SQLAlchemy never saw: wrap it as SQLAlchemy would, so `transaction`
+            # turns it into a `StorageError`, and invalidate a lost connection so the next call reconnects.
+            lost = conn.dialect.is_disconnect(exc, raw, None)  # type: ignore[arg-type]
+            if lost:
+                conn.invalidate(exc)
+            raise sa.exc.DBAPIError.instance(
+                sql, None, exc, psycopg.Error, connection_invalidated=lost, dialect=conn.dialect
+            ) from None
 
     # -- dialect differences --------------------------------------------------------------------------------
     def insert_ignore(self, table: sa.Table, index: Sequence[str] | None = None) -> Any:
