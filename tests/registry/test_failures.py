@@ -1,4 +1,4 @@
-"""The registry when PostgreSQL misbehaves: a killed backend, a closed butler.
+"""The registry when PostgreSQL misbehaves (a killed backend) or a butler is used after close().
 
 Each failure must surface as a `SkyButlerError` that says what to do, leave the registry and the files as they
 were, and leave the same `Butler` usable for the next call.
@@ -54,3 +54,16 @@ def test_a_put_on_a_killed_backend_is_a_storage_error_and_the_next_put_works(pg_
     assert _files(pg_butler) == before  # the staged file was removed
     ref = pg_butler.put({"a": 2}, "meta", GOOD)  # the same Butler reconnects
     assert pg_butler.get(ref) == {"a": 2}
+
+
+def test_a_closed_butler_says_so_on_every_back_end(repo: str) -> None:
+    with Butler(repo, run="test/run") as butler:
+        butler.register_dataset_type("meta", ["instrument"], "StructuredDataDict")
+    for call in (
+        lambda: butler.registry.attributes(),
+        lambda: butler.put({"a": 1}, "meta", instrument="Cam"),
+        lambda: list(butler.query_datasets("meta", collections="test/run")),
+    ):
+        with pytest.raises(StorageError, match=r"registry connection is closed.*open a new Butler"):
+            call()
+    butler.close()  # closing twice is harmless

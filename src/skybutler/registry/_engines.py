@@ -336,7 +336,21 @@ class Database:
         with self.transaction() as conn, self.savepoint():
             yield conn
 
+    def _check_open(self) -> None:
+        """Refuse use after `close` with our error: SQLAlchemy's says only "This Connection is closed"."""
+        if self.conn.closed:
+            raise StorageError(
+                "This butler's registry connection is closed (by close() or the end of its 'with' block); "
+                "open a new Butler to go on."
+            )
+
+    def _driver(self) -> Any:
+        """The driver connection, for the SQLite fast paths that bypass SQLAlchemy (after `_check_open`)."""
+        self._check_open()
+        return self.conn.connection.driver_connection
+
     def _begin(self) -> sa.RootTransaction:
+        self._check_open()
         for attempt in range(5):
             try:
                 return self.conn.begin()
@@ -368,10 +382,10 @@ class Database:
             entry = (stmt, str(compiled), names, fixed)
             self._compiled[id(stmt)] = entry
         _, sql, names, fixed = entry
-        raw = self.conn.connection.driver_connection
+        raw = self._driver()
         values = [params[n] if n in params else fixed[n] for n in names]
         try:
-            return raw.execute(sql, values).fetchall()  # type: ignore[union-attr, no-any-return]
+            return raw.execute(sql, values).fetchall()  # type: ignore[no-any-return]
         except sqlite3.OperationalError as exc:
             raise StorageError(f"The registry could not be read: {exc}") from None
 
@@ -393,7 +407,7 @@ class Database:
                     result.close()
             return
         sql, values = self._compile_select(stmt)
-        cursor = self.conn.connection.driver_connection.execute(sql, values)  # type: ignore[union-attr]
+        cursor = self._driver().execute(sql, values)
         try:
             while rows := cursor.fetchmany(page):
                 yield from rows
@@ -419,7 +433,7 @@ class Database:
                 finally:
                     result.close()
             return
-        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = self._driver().cursor()
         try:
             cursor.execute(sql, params)
             while rows := cursor.fetchmany(page):
@@ -517,7 +531,7 @@ class Database:
                     out += [tuple(row) for row in conn.execute(stmt)]
             return out
         names = ", ".join('"' + c + '"' for c in columns)
-        raw: Any = self.conn.connection.driver_connection
+        raw = self._driver()
         try:
             for start in range(0, len(values), chunk):
                 part = list(values[start : start + chunk])
