@@ -229,9 +229,14 @@ class Database:
                 self._depth = 0
                 if txn.is_active:
                     txn.rollback()
+                if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+                    raise StorageError(
+                        f"The connection to the registry database was lost ({exc.orig}); nothing was changed. "
+                        "The next call reconnects: retry the operation."
+                    ) from exc
                 if isinstance(exc, sa.exc.DBAPIError) and not isinstance(exc, sa.exc.IntegrityError):
-                    # A lost connection, a lock held past the busy timeout, a value the server refuses: the
-                    # transaction is rolled back.  Integrity errors stay, for callers that explain them.
+                    # A lock held past the busy timeout, a value the server refuses: the transaction is
+                    # rolled back.  Integrity errors stay, for callers that explain them.
                     raise StorageError(
                         f"The registry database refused or failed a statement, and the change was rolled back: "
                         f"{exc.orig}"
@@ -331,7 +336,21 @@ class Database:
         with self.transaction() as conn, self.savepoint():
             yield conn
 
+    def _check_open(self) -> None:
+        """Refuse use after `close` with our error: SQLAlchemy's says only "This Connection is closed"."""
+        if self.conn.closed:
+            raise StorageError(
+                "This butler's registry connection is closed (by close() or the end of its 'with' block); "
+                "open a new Butler to go on."
+            )
+
+    def _driver(self) -> Any:
+        """The driver connection, for the SQLite fast paths that bypass SQLAlchemy (after `_check_open`)."""
+        self._check_open()
+        return self.conn.connection.driver_connection
+
     def _begin(self) -> sa.RootTransaction:
+        self._check_open()
         for attempt in range(5):
             try:
                 return self.conn.begin()
@@ -363,10 +382,10 @@ class Database:
             entry = (stmt, str(compiled), names, fixed)
             self._compiled[id(stmt)] = entry
         _, sql, names, fixed = entry
-        raw = self.conn.connection.driver_connection
+        raw = self._driver()
         values = [params[n] if n in params else fixed[n] for n in names]
         try:
-            return raw.execute(sql, values).fetchall()  # type: ignore[union-attr, no-any-return]
+            return raw.execute(sql, values).fetchall()  # type: ignore[no-any-return]
         except sqlite3.OperationalError as exc:
             raise StorageError(f"The registry could not be read: {exc}") from None
 
@@ -388,7 +407,7 @@ class Database:
                     result.close()
             return
         sql, values = self._compile_select(stmt)
-        cursor = self.conn.connection.driver_connection.execute(sql, values)  # type: ignore[union-attr]
+        cursor = self._driver().execute(sql, values)
         try:
             while rows := cursor.fetchmany(page):
                 yield from rows
@@ -414,7 +433,7 @@ class Database:
                 finally:
                     result.close()
             return
-        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = self._driver().cursor()
         try:
             cursor.execute(sql, params)
             while rows := cursor.fetchmany(page):
@@ -512,7 +531,7 @@ class Database:
                     out += [tuple(row) for row in conn.execute(stmt)]
             return out
         names = ", ".join('"' + c + '"' for c in columns)
-        raw: Any = self.conn.connection.driver_connection
+        raw = self._driver()
         try:
             for start in range(0, len(values), chunk):
                 part = list(values[start : start + chunk])
@@ -536,6 +555,15 @@ class Database:
                     copy.write_row(row)
         except psycopg.errors.IntegrityError as exc:
             raise sa.exc.IntegrityError(sql, None, exc) from None
+        except psycopg.Error as exc:
+            # psycopg's own error, which SQLAlchemy never saw: wrap it as SQLAlchemy would, so `transaction`
+            # turns it into a `StorageError`, and invalidate a lost connection so the next call reconnects.
+            lost = conn.dialect.is_disconnect(exc, raw, None)  # type: ignore[arg-type]
+            if lost:
+                conn.invalidate(exc)
+            raise sa.exc.DBAPIError.instance(
+                sql, None, exc, psycopg.Error, connection_invalidated=lost, dialect=conn.dialect
+            ) from None
 
     # -- dialect differences --------------------------------------------------------------------------------
     def insert_ignore(self, table: sa.Table, index: Sequence[str] | None = None) -> Any:

@@ -1,0 +1,69 @@
+"""The registry when PostgreSQL misbehaves (a killed backend) or a butler is used after close().
+
+Each failure must surface as a `SkyButlerError` that says what to do, leave the registry and the files as they
+were, and leave the same `Butler` usable for the next call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from skybutler.butler import Butler
+from skybutler.errors import StorageError
+from skybutler.registry import Database
+from skybutler.testing.fixtures import POSTGRES_URL
+
+GOOD = {"instrument": "Cam", "visit": 1, "detector": 2}
+
+
+def _files(butler: Butler) -> list[str]:
+    root = Path(butler.root)
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "registry" not in p.name)
+
+
+def _terminate_backend(butler: Butler) -> None:
+    """Kill the server process of ``butler``'s connection from another connection, as an operator would."""
+    with butler.registry.db.transaction(write=False) as conn:
+        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    admin = Database(POSTGRES_URL)
+    try:
+        with admin.transaction() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        admin.close()
+
+
+@pytest.fixture
+def pg_butler(butler: Butler) -> Butler:
+    """The ``butler`` fixture on PostgreSQL only, with dataset type ``meta``."""
+    if butler.registry.db.dialect != "postgresql":
+        pytest.skip("a killed server backend is a PostgreSQL situation")
+    butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
+    return butler
+
+
+def test_a_put_on_a_killed_backend_is_a_storage_error_and_the_next_put_works(pg_butler: Butler) -> None:
+    pg_butler.put({"a": 1}, "meta", {**GOOD, "detector": 1})
+    before = _files(pg_butler)
+    _terminate_backend(pg_butler)
+    with pytest.raises(StorageError, match=r"connection to the registry database was lost.*retry"):
+        pg_butler.put({"a": 2}, "meta", GOOD)
+    assert _files(pg_butler) == before  # the staged file was removed
+    ref = pg_butler.put({"a": 2}, "meta", GOOD)  # the same Butler reconnects
+    assert pg_butler.get(ref) == {"a": 2}
+
+
+def test_a_closed_butler_says_so_on_every_back_end(repo: str) -> None:
+    with Butler(repo, run="test/run") as butler:
+        butler.register_dataset_type("meta", ["instrument"], "StructuredDataDict")
+    for call in (
+        lambda: butler.registry.attributes(),
+        lambda: butler.put({"a": 1}, "meta", instrument="Cam"),
+        lambda: list(butler.query_datasets("meta", collections="test/run")),
+    ):
+        with pytest.raises(StorageError, match=r"registry connection is closed.*open a new Butler"):
+            call()
+    butler.close()  # closing twice is harmless
