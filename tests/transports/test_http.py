@@ -37,6 +37,19 @@ def test_writes_are_refused_with_what_to_do(tmp_path: Path) -> None:
             list(transport.keys())
 
 
+def test_a_put_through_http_names_the_refused_write(tmp_path: Path) -> None:
+    # the clean-up of the failed write (a delete, refused too) replaced the cause: "Cannot delete under ..."
+    root = Butler.create(tmp_path / "repo")
+    with Butler(root, run="run1") as butler:
+        populate_sample(butler)
+        butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
+    with RangeServer(tmp_path / "repo") as server:
+        writer = Butler(root, run="run1", config={"datastore": {"root": server.url}})
+        with pytest.raises(StorageError, match=r"Cannot write under .*read-only"):
+            writer.put({"a": 1}, "meta", instrument="Cam", visit=1, detector=2)
+        writer.close()
+
+
 def test_a_repository_written_locally_is_read_over_http_with_ranged_cutouts(tmp_path: Path) -> None:
     files = tmp_path / "files"
     root = Butler.create(tmp_path / "repo", datastore=files.as_uri())

@@ -25,7 +25,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -212,7 +212,10 @@ class FileDatastore(LeafDatastore):
                 size, checksum = self._write(formatter, obj, key, exclusive=True, owner=id_hex)
         except BaseException as exc:
             if not in_place:  # an exclusive write that failed stored nothing, and the key may be another's
-                self.transport.delete(key)
+                # a clean-up that fails too (a read-only or unreachable store) must not hide the cause;
+                # reconcile deletes what is left
+                with suppress(OSError):
+                    self.transport.delete(key)
             if isinstance(exc, FormatterError | StorageError):
                 raise
             if isinstance(exc, TypeError | ValueError | AttributeError):
