@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -22,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from skybutler.errors import ConfigError, ConflictError, StorageError
+from skybutler.registry._checkpoints import Checkpointer
 
 __all__ = ["Database", "normalize_url"]
 
@@ -35,67 +35,6 @@ _BULK_ROWS = 2000
 _ANALYZE_ROWS = 1000
 """Rows inserted into a PostgreSQL table from which it is analyzed if it has no statistics yet."""
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
-
-
-class _Checkpointer:
-    """Runs SQLite's WAL checkpoints on a thread of its own, with its own connection, after bulk commits.
-
-    SQLite checkpoints in the commit that takes the write-ahead log past 1 000 pages: it copies those pages
-    into the database file and, with ``synchronous=NORMAL``, syncs both files, all before the commit returns.
-    After a bulk write (thousands of datasets, several MB of log) that is about a fifth of the call, and
-    none of it needs the writer: a ``PASSIVE`` checkpoint from another connection copies what no reader
-    still needs, beside readers and the next writer.  So bulk transactions switch the inline checkpoint off
-    and leave it to this thread, as PostgreSQL leaves checkpoints to its checkpointer process; small
-    transactions keep SQLite's own.  A checkpoint that cannot finish (busy) is simply taken up again by the
-    next one, or by any connection's inline checkpoint.
-    """
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._wake = threading.Event()
-        self._closing = False
-        self._thread: threading.Thread | None = None
-        self.done = 0
-        """Checkpoints run so far (for tests and diagnostics)."""
-
-    def nudge(self) -> None:
-        """Ask for a checkpoint soon (starts the thread on first use, and again in a forked child)."""
-        if self._thread is None or not self._thread.is_alive():
-            self._closing = False
-            self._wake = threading.Event()  # not one another process's thread may have held
-            self._thread = threading.Thread(target=self._run, name="skybutler-checkpoint", daemon=True)
-            self._thread.start()
-        self._wake.set()
-
-    def _run(self) -> None:
-        wake = self._wake
-        try:
-            # rw: never create a database file (one moved or deleted since is simply not checkpointed)
-            uri = Path(self._path).as_uri() + "?mode=rw"
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error:
-            return  # the writer's own connection checkpoints at its next small commit
-        try:
-            while True:
-                wake.wait()
-                wake.clear()
-                if self._closing:
-                    return
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error:
-                    continue  # left to the next checkpoint
-                self.done += 1
-        finally:
-            conn.close()
-
-    def close(self) -> None:
-        """Stop the thread once its checkpoint (if one runs) is done."""
-        if self._thread is not None:
-            self._closing = True
-            self._wake.set()
-            self._thread.join()
-            self._thread = None
 
 
 def normalize_url(url: str) -> str:
@@ -134,7 +73,7 @@ class Database:
         """Rows `insert_many` wrote to each table through this connection (committed or not)."""
         self._stats_checked: set[str] = set()
         """PostgreSQL tables whose statistics were checked (see `_analyze_new`)."""
-        self._checkpointer: _Checkpointer | None = None
+        self._checkpointer: Checkpointer | None = None
         self._compiled: dict[int, tuple[Any, str, tuple[str, ...], dict[str, Any]]] = {}
         self._shapes: OrderedDict[Any, Any] = OrderedDict()
         """Statement cache key → compiled SELECT (or None: not reusable), least recently used first."""
@@ -143,7 +82,7 @@ class Database:
             sa.event.listen(self.engine, "connect", self._sqlite_connect)
             sa.event.listen(self.engine, "begin", self._sqlite_begin)
             if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-                self._checkpointer = _Checkpointer(str(Path(parsed.database).absolute()))  # the cwd may change
+                self._checkpointer = Checkpointer(str(Path(parsed.database).absolute()))  # the cwd may change
         else:
             if "psycopg" not in self.url.split("://")[0]:
                 raise ConfigError("PostgreSQL registries use psycopg 3: give a postgresql:// URL.")
@@ -174,7 +113,7 @@ class Database:
 
     @property
     def background_checkpoints(self) -> int:
-        """SQLite checkpoints run by the background thread so far (see `_Checkpointer`; 0 on PostgreSQL)."""
+        """SQLite checkpoints run by the background thread so far (see `Checkpointer`; 0 on PostgreSQL)."""
         return 0 if self._checkpointer is None else self._checkpointer.done
 
     # -- connection set-up ----------------------------------------------------------------------------------
@@ -204,7 +143,7 @@ class Database:
         """Run the block in one transaction (nested calls join the outer one).
 
         Commits after bulk inserts (`insert_many`) are followed by maintenance: on SQLite the checkpoint the
-        commit would run inline runs on a background thread (see `_Checkpointer`); on PostgreSQL tables that
+        commit would run inline runs on a background thread (see `Checkpointer`); on PostgreSQL tables that
         now hold a thousand rows or more and have no statistics yet are analyzed (`_analyze_new`).
         At commit, integrity errors become `ConflictError` and other driver errors `StorageError`.  Inside the
         block, a driver error other than an integrity error becomes a `StorageError` once the outermost
