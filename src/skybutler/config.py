@@ -69,7 +69,8 @@ class RegistryConfig:
     """PostgreSQL schema holding this repository's tables (several repositories can share a database).
     Written ``schema`` in ``butler.yaml`` (``db_schema`` is accepted too)."""
     busy_timeout: Annotated[float, Gt(0)] = 60.0
-    """Seconds to wait for a lock held by another writer before failing (SQLite)."""
+    """Seconds to wait for a lock held by another writer before failing (SQLite busy timeout, PostgreSQL
+    ``lock_timeout``)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,6 +15,7 @@ from skybutler.butler import Butler
 from skybutler.errors import StorageError
 from skybutler.registry import Database
 from skybutler.testing.fixtures import POSTGRES_URL
+from skybutler.testing.sample import populate_sample
 
 GOOD = {"instrument": "Cam", "visit": 1, "detector": 2}
 
@@ -67,3 +68,24 @@ def test_a_closed_butler_says_so_on_every_back_end(repo: str) -> None:
         with pytest.raises(StorageError, match=r"registry connection is closed.*open a new Butler"):
             call()
     butler.close()  # closing twice is harmless
+
+
+def test_a_lock_held_past_the_busy_timeout_is_a_storage_error_on_postgresql(repo: str) -> None:
+    """registry.busy_timeout bounds the wait for another session's lock on PostgreSQL too (it waited forever)."""
+    with Butler(repo, run="test/run", config={"registry": {"busy_timeout": 0.3}}) as butler:
+        if butler.registry.db.dialect != "postgresql":
+            pytest.skip("SQLite's busy timeout is tested with the SQLite engine")
+        populate_sample(butler)
+        butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
+        before = _files(butler)
+        other = Database(POSTGRES_URL, schema=butler.registry.db.schema)
+        try:
+            with other.transaction() as conn:  # another session holds the dataset table
+                conn.execute(sa.text("LOCK TABLE dataset IN ACCESS EXCLUSIVE MODE"))
+                with pytest.raises(StorageError, match="lock timeout"):
+                    butler.put({"a": 1}, "meta", GOOD)
+        finally:
+            other.close()
+        assert _files(butler) == before
+        ref = butler.put({"a": 1}, "meta", GOOD)  # once the lock is gone
+        assert butler.get(ref) == {"a": 1}

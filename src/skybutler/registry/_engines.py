@@ -133,8 +133,11 @@ class Database:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     def _pg_connect(self, dbapi_conn: Any, _record: Any) -> None:
+        # lock_timeout: a writer behind another session's lock gives up after busy_timeout, as on SQLite,
+        # instead of waiting forever (`transaction` reports it as a StorageError, nothing changed)
         with dbapi_conn.cursor() as cur:
             cur.execute(f'SET search_path TO "{self.schema}"')
+            cur.execute(f"SET lock_timeout = {max(1, int(self.busy_timeout * 1000))}")
         dbapi_conn.commit()
 
     # -- transactions ---------------------------------------------------------------------------------------
