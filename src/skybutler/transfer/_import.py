@@ -43,6 +43,7 @@ from skybutler.formatters import formatters
 from skybutler.registry import CollectionType, NewDataset
 from skybutler.registry._collection_ops import associate, certify
 from skybutler.transfer._artifact_files import ExportFiles, check_transfer, stage_file
+from skybutler.transfer._artifact_paths import leaves_root
 from skybutler.transfer._import_plan import DatasetEntry, ImportPlan, dataset_parts, read_datasets, read_plan
 from skybutler.transfer._nogc import gc_paused
 from skybutler.transfer._yaml_fast import load_document
@@ -329,9 +330,18 @@ class _Importer:
         """Registry-only import: a dataset whose exported path exists in this datastore gets that file recorded."""
         transport = self.datastore.transport
         algorithm = self.datastore.config.checksum
+        root = str(transport.local_path("")) if transport.is_local else None
+        linked: dict[str, bool] = {}
         for entry in entries:
             if entry.path is None or not transport.exists(entry.path):
                 continue
+            if root is not None and leaves_root(root, entry.path, linked):  # removal would delete the far end
+                raise self.error(
+                    (*entry.location, "path"),
+                    f"the file {entry.path!r} is reached through a symbolic link to a directory outside the "
+                    "datastore root; replace the link by the directory, or import with directory= (the files "
+                    "are then copied in). Nothing was imported.",
+                )
             dataset_type = self._dataset_type(entry.dataset_type)
             formatter = self._formatter(entry, dataset_type)
             checksum = None

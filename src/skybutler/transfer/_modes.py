@@ -28,6 +28,7 @@ from urllib.parse import quote, unquote, urlparse
 from skybutler.datastore import STAGING
 from skybutler.datastore._checksums import HashingWriter, checksum_stream, new_hasher
 from skybutler.errors import ArtifactNotFoundError, ConfigError, StorageError
+from skybutler.transfer._artifact_paths import may_adopt
 from skybutler.transports import open_transport
 
 if TYPE_CHECKING:
@@ -180,7 +181,7 @@ class FileMover:
             raise ConfigError(f"Unknown transfer mode {mode!r}; use one of {', '.join(TRANSFER_MODES)}.")
         if mode == "auto":
             if source.local is not None and self._root is not None:
-                if source.local.startswith(self._root):
+                if source.local.startswith(self._root) and may_adopt(self._root, source.local[len(self._root) :]):
                     return "inplace"
                 if source.device == self._device:
                     return "hardlink"
