@@ -42,7 +42,7 @@ from skybutler.errors import (
 from skybutler.formatters import formatters
 from skybutler.registry import CollectionType, NewDataset
 from skybutler.registry._collection_ops import associate, certify
-from skybutler.transfer._artifact_files import ExportFiles, check_transfer, stage_file
+from skybutler.transfer._artifact_files import ZIP_ERRORS, ExportFiles, check_transfer, stage_file
 from skybutler.transfer._artifact_paths import leaves_root
 from skybutler.transfer._import_plan import DatasetEntry, ImportPlan, dataset_parts, read_datasets, read_plan
 from skybutler.transfer._nogc import gc_paused
@@ -108,8 +108,13 @@ def import_export(
         try:
             archive = zipfile.ZipFile(source)
             text: bytes = archive.read(ZIP_DOCUMENT)
-        except (OSError, KeyError, zipfile.BadZipFile) as exc:
-            raise ExportFormatError(f"{source} is not an export archive (with {ZIP_DOCUMENT}): {exc}.") from None
+        except ZIP_ERRORS as exc:
+            if archive is not None:
+                archive.close()
+            raise ExportFormatError(
+                f"{source} is not a readable export archive ({ZIP_DOCUMENT}): {str(exc).rstrip('.')}. Check that "
+                "it is a complete archive written by export (copy it again if it was cut short or damaged)."
+            ) from None
     else:
         try:
             text = Path(source).read_bytes()

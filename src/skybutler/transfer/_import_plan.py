@@ -124,7 +124,8 @@ def read_plan(
     """
     r = _Reader(source, text, universe, registered)
     if not isinstance(document, Mapping):
-        raise r.error((), f"an export file is a YAML mapping with 'version' and 'data'; got {type(document).__name__}.")
+        got = "an empty file" if document is None else type(document).__name__
+        raise r.error((), f"an export file is a YAML mapping with 'version' and 'data'; got {got}.")
     version = _version(r, document)
     namespace = document.get("universe_namespace", "daf_butler")
     universe_version = document.get("universe_version", 0)

@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from skybutler.transfer._yaml_format import ExportLoader, load_export
+from skybutler.transfer._yaml_format import ExportLoader, decode_export, load_export
 
 __all__ = [
     "DatasetBlock",
@@ -225,7 +225,7 @@ def load_document(text: str | bytes, source: str, *, defer_datasets: bool = Fals
     With ``defer_datasets``, entries that start ``- type: dataset`` in the regular layout's first line are
     left as `DeferredDataset` in ``data``, for `parse_deferred`; a document read whole by PyYAML has none.
     """
-    as_text = text.decode() if isinstance(text, bytes) else text
+    as_text = decode_export(text, source) if isinstance(text, bytes) else text
     head, sep, body = as_text.partition("\ndata:\n")
     anchors = ("&" in body or "*" in body) and _ANCHOR.search(body)  # the regex is slow; most files have neither
     if not sep or "\t" in body or anchors:
