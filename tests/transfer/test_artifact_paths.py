@@ -23,6 +23,7 @@ from astropy.io import fits
 
 from skybutler import Butler
 from skybutler.errors import ExportFormatError, PermissionDeniedError
+from skybutler.testing.fixtures import datastore_repo
 from skybutler.testing.sample import populate_sample
 from skybutler.transfer import FileDataset
 from skybutler.transfer._artifact_paths import artifact_path_problem, is_plain_key, may_adopt
@@ -327,3 +328,29 @@ def test_transfer_refuses_a_source_path_out_of_its_root(
             dest.transfer_from(planted, refs)
         assert snapshot(dest) == before
     assert victim.read_text() == '{"secret": 1}'
+
+
+def test_export_with_files_refuses_a_path_out_of_the_root(planted: Butler, tmp_path: Path, victim: Path) -> None:
+    refs = planted.query_datasets_in_run("meta", "r1")
+    for target, directory in [(tmp_path / "out" / "e.yaml", tmp_path / "out" / "files"), (tmp_path / "e.zip", None)]:
+        with pytest.raises(PermissionDeniedError, match=re.escape("'../victim.json', which has a '..' segment")):
+            planted.export(target, refs=refs, directory=directory)
+        assert not target.exists()
+    assert not (tmp_path / "out" / "victim.json").exists()
+    assert victim.read_text() == '{"secret": 1}'
+    planted.export(tmp_path / "registry-only.yaml", refs=refs)  # without files: the path is only text
+
+
+@pytest.mark.s3
+def test_registry_only_import_into_s3_refuses_bad_paths(
+    request: pytest.FixtureRequest, registry_url: tuple[str, str | None], tmp_path: Path
+) -> None:
+    root = datastore_repo(request, registry_url, tmp_path / "s3repo", "s3")
+    with Butler(root, writeable=True) as dest:
+        for bad in ["../victim.json", ".staging/x.json", "/victim.json"]:
+            export = tmp_path / "e.yaml"
+            export.write_text(_hostile(bad))
+            with pytest.raises(ExportFormatError, match=PLACE):
+                dest.import_(export)
+        assert dest.registry.datasets.count() == 0
+        assert dest.registry.query_collections() == []
