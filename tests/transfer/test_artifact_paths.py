@@ -26,7 +26,7 @@ from skybutler.errors import ExportFormatError, PermissionDeniedError
 from skybutler.testing.fixtures import datastore_repo
 from skybutler.testing.sample import populate_sample
 from skybutler.transfer import FileDataset
-from skybutler.transfer._artifact_paths import artifact_path_problem, is_plain_key, may_adopt
+from skybutler.transfer._artifact_paths import RootLinks, artifact_path_problem, is_plain_key
 
 DATA = Path(__file__).parent / "data"
 REFERENCE = (DATA / "reference_v8.yaml").read_text()
@@ -254,7 +254,7 @@ def test_auto_ingest_through_a_link_out_of_the_root_brings_the_file_in(meta: But
     else:
         given = root / "m.json"
         given.symlink_to(outside / "m.json")
-    assert not may_adopt(str(root) + os.sep, str(given.relative_to(root)))
+    assert not RootLinks(str(root)).may_adopt(str(given.relative_to(root)))
     (ref,) = meta.ingest(
         FileDataset(given, dataset_type="meta", data_id={"instrument": "Cam", "visit": 2, "detector": 1})
     )

@@ -11,7 +11,7 @@ export file's ``path:`` entries, a file ingested in place, a source repository's
 A key is refused when it is empty, absolute (``/x``, ``C:x``), a URI where a key is expected, holds a
 ``.``, ``..`` or empty segment (``a//b``, a trailing ``/``), a backslash (another system's separator), a NUL
 or another control character, or starts with a name the repository keeps at its root.  Symbolic links are
-a matter of the file system, checked where files are found in place (`leaves_root`): a key must not reach
+a matter of the file system, checked where files are found in place (`RootLinks`): a key must not reach
 its file through a linked *directory* that leads out of the root (removing the dataset would delete the
 file at the far end).
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["RESERVED_ROOT_NAMES", "artifact_path_problem", "is_plain_key", "leaves_root", "may_adopt"]
+__all__ = ["RESERVED_ROOT_NAMES", "RootLinks", "artifact_path_problem", "is_plain_key"]
 
 #: Names at the datastore root that belong to the repository, not to datasets (compared case-insensitively:
 #: ``Butler.yaml`` is ``butler.yaml`` on a case-insensitive file system).
@@ -96,33 +96,39 @@ def artifact_path_problem(path: object, *, external: bool = False) -> str | None
     return None
 
 
-def leaves_root(root: str, key: str, cache: dict[str, bool] | None = None) -> bool:
-    """Whether the local file ``root``/``key`` lies, once directory links are followed, outside ``root``.
+class RootLinks:
+    """Where the directories under one local datastore root lead, remembered for one bulk call.
 
-    Only the directories on the way count: the file itself may be a symbolic link (a ``symlink`` ingest
-    makes such links on purpose; removing a dataset deletes the link, never its target).  ``cache`` keeps
-    the answer per directory for bulk callers.
+    Only the directories on a key's way count: the file itself may be a symbolic link (a ``symlink`` ingest
+    makes such links on purpose; removing a dataset deletes the link, never its target).  Each directory is
+    resolved once per instance (a few microseconds per file after the first of its directory).
     """
-    parent = os.path.dirname(key)
-    if not parent:
-        return False
-    if cache is not None and parent in cache:
-        return cache[parent]
-    real_root = os.path.realpath(root)
-    real_parent = os.path.realpath(os.path.join(root, parent))
-    outside = not real_parent.startswith(real_root.rstrip(os.sep) + os.sep)
-    if cache is not None:
-        cache[parent] = outside
-    return outside
 
+    __slots__ = ("_dirs", "_real", "root")
 
-def may_adopt(root: str, key: str, cache: dict[str, bool] | None = None) -> bool:
-    """Whether the local file ``root`` + ``key`` may be registered in place (``auto`` ingest of a file in the root).
+    def __init__(self, root: str) -> None:
+        self.root = root.rstrip(os.sep) + os.sep
+        self._real = os.path.realpath(root).rstrip(os.sep) + os.sep
+        self._dirs: dict[str, bool] = {}
 
-    Only a regular file at a safe key (`artifact_path_problem`) reached through no link out of the root is
-    adopted: the datastore then owns it, and ``remove`` deletes it.  Anything else -- a symbolic link, a
-    file in ``.staging/`` -- is hard-linked or copied instead, like a file from elsewhere.
-    """
-    if artifact_path_problem(key.replace(os.sep, "/")) is not None or os.path.islink(root + key):
-        return False
-    return not leaves_root(root, key, cache)
+    def leaves(self, key: str) -> bool:
+        """Whether the file at ``key`` lies, once directory links are followed, outside the root."""
+        parent = os.path.dirname(key)
+        if not parent:
+            return False
+        outside = self._dirs.get(parent)
+        if outside is None:
+            real = os.path.realpath(self.root + parent) + os.sep
+            outside = self._dirs[parent] = not real.startswith(self._real)
+        return outside
+
+    def may_adopt(self, key: str) -> bool:
+        """Whether the file at ``key`` may be registered in place (``auto`` ingest of a file in the root).
+
+        Only a regular file at a safe key (`artifact_path_problem`) reached through no link out of the root
+        is adopted: the datastore then owns it, and ``remove`` deletes it.  Anything else -- a symbolic link,
+        a file in ``.staging/`` or the repository's own files -- is hard-linked or copied instead.
+        """
+        if artifact_path_problem(key.replace(os.sep, "/")) is not None or os.path.islink(self.root + key):
+            return False
+        return not self.leaves(key)

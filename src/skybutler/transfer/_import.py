@@ -43,7 +43,7 @@ from skybutler.formatters import formatters
 from skybutler.registry import CollectionType, NewDataset
 from skybutler.registry._collection_ops import associate, certify
 from skybutler.transfer._artifact_files import ZIP_ERRORS, ExportFiles, check_transfer, stage_file
-from skybutler.transfer._artifact_paths import leaves_root
+from skybutler.transfer._artifact_paths import RootLinks
 from skybutler.transfer._import_plan import DatasetEntry, ImportPlan, dataset_parts, read_datasets, read_plan
 from skybutler.transfer._nogc import gc_paused
 from skybutler.transfer._yaml_fast import load_document
@@ -335,12 +335,11 @@ class _Importer:
         """Registry-only import: a dataset whose exported path exists in this datastore gets that file recorded."""
         transport = self.datastore.transport
         algorithm = self.datastore.config.checksum
-        root = str(transport.local_path("")) if transport.is_local else None
-        linked: dict[str, bool] = {}
+        links = RootLinks(str(transport.local_path(""))) if transport.is_local else None
         for entry in entries:
             if entry.path is None or not transport.exists(entry.path):
                 continue
-            if root is not None and leaves_root(root, entry.path, linked):  # removal would delete the far end
+            if links is not None and links.leaves(entry.path):  # removing the dataset would delete the far end
                 raise self.error(
                     (*entry.location, "path"),
                     f"the file {entry.path!r} is reached through a symbolic link to a directory outside the "
