@@ -30,6 +30,7 @@ HOSTILE = [
     "\\N", "\\L", "\\P", "\\_", "\\x85", "\\u2028", "\\U0001F600", "\\ud83d\\ude00", "\\ud800", "\\/", "\\e",
     "\\0", "\\a", "\\v", "\\ ", "\\b", "\\f", "\\t", "\\\t", "\\z", "\\x4", "\\U00110000", "''", "\\\"",
     "a", "b", "1", "_", "/", ".", "y", "no", "null", "~",
+    "\n", "\n- ", "\n  ", "\n- type: dataset\n", "\ndata2: x\n", "\n#", "\x85- ", "\u2028data3: y",
 ]  # fmt: skip
 hostile_text = st.lists(st.sampled_from(HOSTILE), max_size=6).map("".join)
 
@@ -52,8 +53,10 @@ scalar = hostile_text.flatmap(lambda v: st.sampled_from(_ways(v)))
 
 @st.composite
 def documents(draw: st.DrawFn) -> str:
-    """An export whose ``data`` has one or two dataset entries in the line reader's layout."""
+    """An export whose ``data`` has one or two dataset entries in the line reader's layout (and maybe a run)."""
     out = [HEADER]
+    if draw(st.booleans()):  # another entry before: PyYAML reads it, split from the rest at its line starts
+        out.append(f"- type: collection\n  collection_type: RUN\n  name: {draw(scalar)}\n  doc: {draw(scalar)}\n")
     for _ in range(draw(st.integers(1, 2))):
         out.append(f"- type: dataset\n  dataset_type: {draw(scalar)}\n  run: {draw(scalar)}\n  records:\n")
         for _ in range(draw(st.integers(1, 2))):
