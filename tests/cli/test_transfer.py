@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from tests.cli.conftest import Run, run_process
 
 from skybutler.butler import Butler
+from skybutler.testing.fixtures import POSTGRES_URL, fresh_schema
 
 
 def _files(root: Path) -> set[Path]:
@@ -183,3 +185,44 @@ def test_transfer_direct_refers_to_the_source_files(run: Run, sample_repo: str, 
     assert _files(tmp_path / "dest") == {tmp_path / "dest" / "butler.yaml"}  # no file copied
     assert run("verify", dest).stdout == "4 ok, 0 missing, 0 corrupt, 0 unknown.\n"
     assert run("transfer-datasets", sample_repo, dest, "--transfer", "move").exit_code == 2  # not a choice here
+
+
+@pytest.fixture
+def empty_repo(registry_url: tuple[str, str | None], tmp_path: Path) -> Iterator[str]:
+    """A second, empty repository on the back-end of ``any_repo``."""
+    url, _ = registry_url
+    if url.startswith("sqlite"):
+        yield Butler.create(tmp_path / "empty")
+        return
+    with fresh_schema(POSTGRES_URL) as schema:
+        yield Butler.create(tmp_path / "empty", registry=POSTGRES_URL, schema=schema)
+
+
+def test_damaged_or_hostile_exports_fail_with_our_error(
+    run: Run, any_repo: str, empty_repo: str, tmp_path: Path
+) -> None:
+    """Exit 1 with one ``error [export-format]`` line (never a traceback, never exit 70); nothing changes."""
+    assert run("export", any_repo, str(tmp_path / "e.yaml"), "-c", "run1", "-t", "meta").exit_code == 0
+    assert run("export", any_repo, str(tmp_path / "e.zip"), "-c", "run1", "-t", "meta").exit_code == 0
+    text = (tmp_path / "e.yaml").read_bytes()
+    archive = bytearray((tmp_path / "e.zip").read_bytes())
+    archive[archive.index(b'{"visit":0') + 3] ^= 0x01  # a stored dataset file: its CRC no longer matches
+    victim = tmp_path / "victim.json"
+    victim.write_text("{}")
+    cases = {
+        "non-utf8.yaml": text[:200] + b"\xff" + text[201:],
+        "flipped.zip": bytes(archive),
+        "truncated.zip": bytes(archive[: len(archive) // 3]),
+        "empty.yaml": b"",
+        "hostile.yaml": text.replace(b"path: ", b"path: ../victim.json\n    x_path: ", 1),
+    }
+    before = _files(Path(empty_repo))
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        result = run("import", empty_repo, str(tmp_path / name))
+        assert result.exit_code == 1, (name, result.output)
+        assert result.stderr.startswith("error [export-format]: "), (name, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1, (name, result.stderr)
+    assert _ids(empty_repo) == set()
+    assert _files(Path(empty_repo)) == before
+    assert victim.read_text() == "{}"

@@ -149,5 +149,87 @@ def test_unreadable_sources(dest: Butler, tmp_path: Path) -> None:
     with pytest.raises(ExportFormatError, match="Cannot read"):
         dest.import_(tmp_path / "absent.yaml")
     (tmp_path / "bad.zip").write_bytes(b"not a zip")
-    with pytest.raises(ExportFormatError, match="not an export archive"):
+    with pytest.raises(ExportFormatError, match="not a readable export archive"):
         dest.import_(tmp_path / "bad.zip")
+
+
+# -- damaged files: bytes that are not text, archives cut short or with flipped bits ---------------------------
+FILES = DATA / "reference_v8_files"
+MEMBER = "run1/meta/20240229/r/Cam-r/11/meta_Cam_r_Cam-r_11_D1_run1.yaml"
+
+
+def _archive(document: bytes = REFERENCE.encode()) -> bytes:
+    """A zip export of the reference files: the document deflated, the files stored (as `export` writes)."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as out:
+        out.writestr("export.yaml", document, compress_type=zipfile.ZIP_DEFLATED)
+        for file in sorted(FILES.rglob("*")):
+            if file.is_file() and file.name != "export.yaml":
+                out.write(file, file.relative_to(FILES).as_posix())
+    return buffer.getvalue()
+
+
+def _flip(data: bytes, offset: int) -> bytes:
+    out = bytearray(data)
+    out[offset] ^= 0x01
+    return bytes(out)
+
+
+def _damaged() -> list[tuple[str, str, bytes, str]]:
+    text = REFERENCE.encode()
+    middle = text.index(b"exposure_time")
+    archive = _archive()
+    member = archive.index((FILES / MEMBER).read_bytes()) + 3  # stored: its bytes are in the archive as they are
+    return [
+        # (id, file name, bytes, pattern the message must match)
+        ("non-utf8-byte", "e.yaml", text[:middle] + b"\xff" + text[middle + 1 :],
+         rf"\(byte {middle}, line 63\) is not an export file: byte 0xff is not UTF-8"),
+        ("binary", "e.yaml", bytes(range(256)) * 8, r"\(byte 128, line 2\) is not an export file"),
+        ("nul", "e.yaml", text.replace(b"obs_id: O11", b"obs_id: O1\x001"), r"\(position 1229, line 62\).*#x0000"),
+        ("empty", "e.yaml", b"", r"the top level: an export file is a YAML mapping .* got an empty file"),
+        ("empty-zip", "e.zip", b"", r"not a readable export archive .*File is not a zip file"),
+        ("truncated-zip", "e.zip", archive[: len(archive) // 2], r"not a readable export archive"),
+        ("binary-zip", "e.zip", bytes(range(256)) * 8, r"not a readable export archive"),
+        ("flipped-bit-in-document", "e.zip", _flip(archive, 80), r"not a readable export archive"),
+        ("flipped-bit-in-a-file", "e.zip", _flip(archive, member),
+         rf"The export's file '{MEMBER}' in .*e\.zip is damaged: Bad CRC-32"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "data", "pattern"), [c[1:] for c in _damaged()], ids=[c[0] for c in _damaged()])
+def test_damaged_export_is_our_error_on_one_line(
+    dest: Butler, snapshot: Snapshot, tmp_path: Path, name: str, data: bytes, pattern: str
+) -> None:
+    before = snapshot(dest)
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(ExportFormatError, match=pattern) as info:
+        dest.import_(path, directory=FILES if name.endswith(".yaml") else None)
+    assert "\n" not in str(info.value)
+    assert snapshot(dest) == before
+    assert not list((tmp_path / "dest" / ".staging").glob("*"))
+
+
+def test_every_flipped_bit_of_an_archive_is_our_error_or_imports(dest: Butler, tmp_path: Path) -> None:
+    """A bounded sweep: a bit flipped at 48 places of a zip export never escapes as another exception."""
+    archive = _archive()
+    step = max(1, len(archive) // 48)
+    for offset in range(0, len(archive), step):
+        path = tmp_path / "flipped.zip"
+        path.write_bytes(_flip(archive, offset))
+        message = ""
+        try:
+            dest.import_(path, skip_existing=True)
+        except SkyButlerError as exc:
+            message = str(exc)
+        assert "\n" not in message, offset
+
+
+def test_a_utf16_export_is_read_as_pyyaml_reads_it(dest: Butler, tmp_path: Path) -> None:
+    path = tmp_path / "utf16.yaml"
+    path.write_bytes(REFERENCE.encode("utf-16"))
+    report = dest.import_(path, directory=FILES)
+    assert report.datasets == 4

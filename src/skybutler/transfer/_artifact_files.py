@@ -17,22 +17,29 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import time
 import zipfile
+import zlib
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from skybutler.datastore import STAGING
 from skybutler.datastore._checksums import HashingWriter, checksum_stream
-from skybutler.errors import ArtifactNotFoundError, ConfigError, StorageError
+from skybutler.errors import ArtifactNotFoundError, ConfigError, ExportFormatError, StorageError
+from skybutler.transfer._artifact_paths import artifact_path_problem
 
 if TYPE_CHECKING:
     from skybutler.datastore import FileDatastore
 
-__all__ = ["TRANSFER_MODES", "ExportFiles", "check_transfer", "export_file", "stage_file"]
+__all__ = ["TRANSFER_MODES", "ZIP_ERRORS", "ExportFiles", "check_transfer", "export_file", "stage_file"]
 
 TRANSFER_MODES = ("auto", "copy", "move", "link", "hardlink", "symlink", "relsymlink")
 _LINKS = ("link", "hardlink", "symlink", "relsymlink")
+#: What reading a damaged or truncated zip archive raises: zipfile's own error, a bad CRC, bad compressed data
+#: (zlib), a cut-short member (EOF), bad header fields (struct, ValueError, an unknown compression method).
+ZIP_ERRORS = (OSError, KeyError, EOFError, ValueError, NotImplementedError, zlib.error, struct.error,
+              zipfile.BadZipFile)  # fmt: skip
 
 
 def check_transfer(transfer: str | None, *, allowed: tuple[str, ...] = TRANSFER_MODES) -> str:
@@ -58,8 +65,8 @@ class ExportFiles:
         """The local path of a member, checked to stay inside the export directory."""
         if not isinstance(self.root, Path):
             raise ConfigError("Files inside a zip archive cannot be linked; use transfer='copy'.")
-        if rel.startswith("/") or ".." in Path(rel).parts:
-            raise ConfigError(f"The export names a file outside its directory: {rel!r}.")
+        if (problem := artifact_path_problem(rel)) is not None:  # imports check earlier, with the place
+            raise ConfigError(f"The export names the file {rel!r}, whose path {problem}.")
         return self.root / rel
 
     def open(self, rel: str) -> IO[bytes]:
@@ -117,10 +124,15 @@ def stage_file(
         with files.open(rel) as src, transport.open_write(key, atomic=False) as raw:
             writer = HashingWriter(raw, algorithm)
             shutil.copyfileobj(src, writer, 1 << 20)
-    except OSError as exc:
+    except ZIP_ERRORS as exc:
         if isinstance(exc, StorageError):
             raise
         transport.delete(key)
+        if not isinstance(exc, OSError):  # a damaged archive member (bad CRC, bad compressed data)
+            raise ExportFormatError(
+                f"The export's file {rel!r} in {files._where()} is damaged: {str(exc).rstrip('.')}. Nothing was "
+                "imported; copy the archive again, or export anew."
+            ) from None
         raise StorageError(f"Could not copy {rel!r} into {transport.uri(key)}: {exc}") from exc
     return key, writer.size, writer.checksum
 

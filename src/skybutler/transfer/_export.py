@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from skybutler.datasets import DatasetRef
 from skybutler.dimensions import DimensionRecord, Timespan
-from skybutler.errors import ConfigError, StorageError
+from skybutler.errors import ConfigError, PermissionDeniedError, StorageError
 from skybutler.registry import CollectionType
 from skybutler.transfer._artifact_files import check_transfer, export_file
+from skybutler.transfer._artifact_paths import artifact_path_problem
 from skybutler.transfer._nogc import gc_paused
 from skybutler.transfer._universe_compat import REFERENCE_NAMESPACE
 from skybutler.transfer._yaml_fast import DatasetBlock, write_document
@@ -134,6 +135,8 @@ def export_datasets(
         "universe_namespace": registry.universe.namespace,
     }
     files = [(ref.id, artifacts[ref.id]) for ref in chosen.refs if ref.id in artifacts]
+    if zipped or directory is not None:
+        _check_paths(files)
     if zipped:
         _write_zip(butler, target, header, data, files, report, progress)
     else:
@@ -151,6 +154,17 @@ def export_datasets(
                     progress("files", n + 1, len(files))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _check_paths(files: Sequence[tuple[uuid.UUID, ArtifactInfo]]) -> None:
+    """Refuse to copy a file whose recorded path leaves the datastore (an import made before paths were
+    checked): it would be read from, and written to, a place outside the datastore and the export."""
+    for dataset_id, artifact in files:
+        if (problem := artifact_path_problem(artifact.path)) is not None:
+            raise PermissionDeniedError(
+                f"Dataset {dataset_id} is recorded with the file path {artifact.path!r}, which {problem}; nothing "
+                "was exported. Export without files (a .yaml path and no directory=), or leave that dataset out."
+            )
 
 
 def _write_zip(

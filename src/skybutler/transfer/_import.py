@@ -42,7 +42,8 @@ from skybutler.errors import (
 from skybutler.formatters import formatters
 from skybutler.registry import CollectionType, NewDataset
 from skybutler.registry._collection_ops import associate, certify
-from skybutler.transfer._artifact_files import ExportFiles, check_transfer, stage_file
+from skybutler.transfer._artifact_files import ZIP_ERRORS, ExportFiles, check_transfer, stage_file
+from skybutler.transfer._artifact_paths import RootLinks
 from skybutler.transfer._import_plan import DatasetEntry, ImportPlan, dataset_parts, read_datasets, read_plan
 from skybutler.transfer._nogc import gc_paused
 from skybutler.transfer._yaml_fast import load_document
@@ -107,8 +108,13 @@ def import_export(
         try:
             archive = zipfile.ZipFile(source)
             text: bytes = archive.read(ZIP_DOCUMENT)
-        except (OSError, KeyError, zipfile.BadZipFile) as exc:
-            raise ExportFormatError(f"{source} is not an export archive (with {ZIP_DOCUMENT}): {exc}.") from None
+        except ZIP_ERRORS as exc:
+            if archive is not None:
+                archive.close()
+            raise ExportFormatError(
+                f"{source} is not a readable export archive ({ZIP_DOCUMENT}): {str(exc).rstrip('.')}. Check that "
+                "it is a complete archive written by export (copy it again if it was cut short or damaged)."
+            ) from None
     else:
         try:
             text = Path(source).read_bytes()
@@ -329,9 +335,17 @@ class _Importer:
         """Registry-only import: a dataset whose exported path exists in this datastore gets that file recorded."""
         transport = self.datastore.transport
         algorithm = self.datastore.config.checksum
+        links = RootLinks(str(transport.local_path(""))) if transport.is_local else None
         for entry in entries:
             if entry.path is None or not transport.exists(entry.path):
                 continue
+            if links is not None and links.leaves(entry.path):  # removing the dataset would delete the far end
+                raise self.error(
+                    (*entry.location, "path"),
+                    f"the file {entry.path!r} is reached through a symbolic link to a directory outside the "
+                    "datastore root; replace the link by the directory, or import with directory= (the files "
+                    "are then copied in). Nothing was imported.",
+                )
             dataset_type = self._dataset_type(entry.dataset_type)
             formatter = self._formatter(entry, dataset_type)
             checksum = None

@@ -20,6 +20,7 @@ from skybutler.dimensions import DimensionRecord, Timespan, to_tai_ns
 from skybutler.dimensions._elements import coerce_value
 from skybutler.errors import ConfigError, DataIdError, DatasetTypeError, ExportFormatError
 from skybutler.registry import CollectionType
+from skybutler.transfer._artifact_paths import artifact_path_problem, is_plain_key
 from skybutler.transfer._universe_compat import Upgrader
 from skybutler.transfer._yaml_fast import DeferredDataset, parse_deferred
 from skybutler.transfer._yaml_format import FORMAT_KEY, Location, format_error
@@ -123,7 +124,8 @@ def read_plan(
     """
     r = _Reader(source, text, universe, registered)
     if not isinstance(document, Mapping):
-        raise r.error((), f"an export file is a YAML mapping with 'version' and 'data'; got {type(document).__name__}.")
+        got = "an empty file" if document is None else type(document).__name__
+        raise r.error((), f"an export file is a YAML mapping with 'version' and 'data'; got {got}.")
     version = _version(r, document)
     namespace = document.get("universe_namespace", "daf_butler")
     universe_version = document.get("universe_version", 0)
@@ -420,7 +422,7 @@ def _datasets(r: _Reader, plan: ImportPlan, item: Mapping[str, Any], loc: Locati
             if (
                 type(ids) is list and len(ids) == 1 and type(ids[0]) is uuid.UUID
                 and type(data_ids) is list and len(data_ids) == 1 and type(data_ids[0]) is dict
-                and len(data_ids[0]) == width and (path is None or type(path) is str)
+                and len(data_ids[0]) == width and (path is None or (type(path) is str and is_plain_key(path)))
                 and (formatter is None or type(formatter) is str)
             ):  # fmt: skip
                 data_id = data_ids[0]
@@ -464,6 +466,12 @@ def _dataset_record(
     formatter = rec.get("formatter")
     if not isinstance(path, str | None) or not isinstance(formatter, str | None):
         raise r.error(here, "path and formatter must be text.")
+    if path is not None and (problem := artifact_path_problem(path)) is not None:
+        raise r.error(
+            (*here, "path"),
+            f"the file path {path!r} {problem}. An export names each file by its path relative to the datastore "
+            "root; fix the path, or remove it to import the dataset without its file. Nothing was imported.",
+        )
     for n, (raw_id, data_id) in enumerate(zip(ids, data_ids, strict=True)):
         dataset_id = _dataset_id(r, raw_id, (*here, "dataset_id", n))
         if not isinstance(data_id, Mapping):

@@ -23,8 +23,16 @@ import sqlalchemy as sa
 
 from skybutler.datasets import ArtifactInfo, DatasetIdMode, DatasetRef, DatasetType
 from skybutler.datastore import STAGING, Staged
-from skybutler.errors import ConfigError, ConflictError, DatasetTypeError, SkyButlerError, StorageError
+from skybutler.errors import (
+    ConfigError,
+    ConflictError,
+    DatasetTypeError,
+    PermissionDeniedError,
+    SkyButlerError,
+    StorageError,
+)
 from skybutler.registry import CollectionType
+from skybutler.transfer._artifact_paths import artifact_path_problem
 from skybutler.transfer._ingest_plan import IngestItem, IngestPlanner, check_records_exist, parse_id_mode
 from skybutler.transfer._modes import FileMover
 from skybutler.transfer._nogc import gc_paused
@@ -319,6 +327,11 @@ def _stage(
                 continue
         elif item.mode == "inplace":
             item.path = mover.in_place_key(item.source)
+            if (problem := artifact_path_problem(item.path)) is not None:  # `resolve` adopts only safe keys
+                raise PermissionDeniedError(
+                    f"Cannot register {item.source.uri} in place: its path in the datastore {problem}. "
+                    "Ingest it with transfer='copy'."
+                )
         todo.append(item)
     if not todo:
         return []

@@ -28,6 +28,7 @@ from urllib.parse import quote, unquote, urlparse
 from skybutler.datastore import STAGING
 from skybutler.datastore._checksums import HashingWriter, checksum_stream, new_hasher
 from skybutler.errors import ArtifactNotFoundError, ConfigError, StorageError
+from skybutler.transfer._artifact_paths import RootLinks
 from skybutler.transports import open_transport
 
 if TYPE_CHECKING:
@@ -161,12 +162,15 @@ class FileMover:
         """Whether ``direct`` files are read for their checksum (by default only their size is recorded)."""
         self._root: str | None = None
         self._device: int | None = None
+        self._links: RootLinks | None = None
+        """Where links under a local root lead (for `resolve`'s in-place rule)."""
         if self.transport.is_local:
             root = self.transport.local_path("")
             root.mkdir(parents=True, exist_ok=True)
             self.transport.local_path(STAGING).mkdir(parents=True, exist_ok=True)
             self._root = str(root).rstrip(os.sep) + os.sep
             self._device = os.stat(root).st_dev
+            self._links = RootLinks(self._root)
 
     def resolve(self, mode: str, source: SourceFile) -> str:
         """The concrete mode for ``source``: ``auto`` resolved by the module's rule, others checked.
@@ -179,8 +183,8 @@ class FileMover:
         if mode not in TRANSFER_MODES:
             raise ConfigError(f"Unknown transfer mode {mode!r}; use one of {', '.join(TRANSFER_MODES)}.")
         if mode == "auto":
-            if source.local is not None and self._root is not None:
-                if source.local.startswith(self._root):
+            if source.local is not None and self._root is not None and self._links is not None:
+                if source.local.startswith(self._root) and self._links.may_adopt(source.local[len(self._root) :]):
                     return "inplace"
                 if source.device == self._device:
                     return "hardlink"

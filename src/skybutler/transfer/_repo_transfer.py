@@ -17,7 +17,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from skybutler.errors import ConfigError, ConflictError, DatasetNotFoundError, DatasetTypeError, SkyButlerError
+from skybutler.errors import (
+    ConfigError,
+    ConflictError,
+    DatasetNotFoundError,
+    DatasetTypeError,
+    PermissionDeniedError,
+    SkyButlerError,
+)
+from skybutler.transfer._artifact_paths import artifact_path_problem
 from skybutler.transfer._associations import Associations, apply_associations, check_associations, find_associations
 from skybutler.transfer._ingest import (
     DEFAULT_BATCH,
@@ -82,6 +90,7 @@ def transfer_datasets(
     if progress is not None:
         progress("check", 0, len(wanted))
     artifacts = _source_artifacts(source_registry, wanted, source_datastore.name)
+    _check_paths(wanted, artifacts)
     to_register = _dataset_types(dest_registry, dest_datastore, source_registry, wanted, register_dataset_types)
     records = _records_needed(source_registry, [r.data_id for r in wanted]) if transfer_dimensions else {}
     new_records = _check_records(dest_registry, records)
@@ -134,6 +143,22 @@ def _source_artifacts(registry: Registry, refs: list[DatasetRef], datastore: str
             + (" ..." if len(missing) > 5 else ".")
         )
     return found
+
+
+def _check_paths(refs: list[DatasetRef], artifacts: Mapping[Any, ArtifactInfo]) -> None:
+    """Refuse a source record whose file path leaves the source's datastore root (or names its own files).
+
+    Such a record (from an import made before paths were checked) would have the transfer read a file that
+    is not the dataset's; external URIs (``direct`` ingests) are files the source does not own, read as such.
+    """
+    for ref in refs:
+        path = artifacts[ref.id].path
+        if (problem := artifact_path_problem(path, external=True)) is not None:
+            raise PermissionDeniedError(
+                f"Dataset {ref.id} ({ref.dataset_type.name} {ref.data_id}) is recorded in the source repository "
+                f"with the file path {path!r}, which {problem}; nothing was transferred. Leave that dataset out, "
+                "or remove it from the source."
+            )
 
 
 def _dataset_types(

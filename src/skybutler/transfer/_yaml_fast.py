@@ -25,14 +25,13 @@ whole.  Either way the result is the same Python structure.  `dataset_entry_text
 from __future__ import annotations
 
 import itertools
-import json
 import re
 import uuid
 from typing import Any
 
 import yaml
 
-from skybutler.transfer._yaml_format import ExportLoader, load_export
+from skybutler.transfer._yaml_format import ExportLoader, decode_export, load_export
 
 __all__ = [
     "DatasetBlock",
@@ -61,23 +60,53 @@ class _IrregularError(Exception):
     """This entry strays from the regular layout: read it with PyYAML."""
 
 
+#: Characters the line reader leaves to PyYAML inside quotes: controls (C0 with tab and CR, DEL, C1 with NEL),
+#: YAML's other line breaks (LS, PS) which fold a quoted scalar, the byte-order mark, surrogates and the
+#: non-characters U+FFFE/U+FFFF (which YAML refuses).  With one of them, an entry is read by PyYAML.
+_NOT_PLAIN_TEXT = "\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff"
+_SINGLE_QUOTED = re.compile(f"'((?:[^'{_NOT_PLAIN_TEXT}]|'')*)'").fullmatch
+_DOUBLE_QUOTED = re.compile(
+    '"((?:[^"\\\\' + _NOT_PLAIN_TEXT + r']|\\(?:[0abtnvfre "\\N_LP]|x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}'
+    r'|U[0-9A-Fa-f]{8}))*)"'
+).fullmatch
+_ESCAPE = re.compile(r"\\(x..|u....|U........|.)")
+#: YAML's one-character escapes (the spec's, as PyYAML and libyaml read them).
+_YAML_ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r",
+                 "e": "\x1b", " ": " ", '"': '"', "\\": "\\", "N": "\x85", "_": "\xa0", "L": "\u2028",
+                 "P": "\u2029"}  # fmt: skip
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = match.group(1)
+    if len(code) == 1:
+        return _YAML_ESCAPES[code]
+    value = int(code[1:], 16)
+    if 0xD800 <= value <= 0xDFFF or value > 0x10FFFF:  # not a character: PyYAML decides (and refuses)
+        raise _IrregularError
+    return chr(value)
+
+
 def _scalar(text: str) -> Any:
-    """A plain or single-quoted scalar of the layout (ints and simple text only)."""
+    """A scalar of the layout: an int, plain text, or quoted text of characters that need no folding.
+
+    Quoted scalars are read by the YAML rules (escapes included); one holding a character YAML reads as a
+    line break (NEL, LS, PS, CR), a control character or a byte-order mark raises `_IrregularError`, and
+    PyYAML reads the entry.
+    """
     if not text:
         raise _IrregularError
     first = text[0]
     if first == "'":
-        if len(text) < 2 or text[-1] != "'" or "'" in text[1:-1].replace("''", ""):
+        match = _SINGLE_QUOTED(text)
+        if match is None:
             raise _IrregularError
-        return text[1:-1].replace("''", "'")
+        return match.group(1).replace("''", "'")
     if first == '"':
-        try:
-            value = json.loads(text)
-        except ValueError:
-            raise _IrregularError from None
-        if not isinstance(value, str):
+        match = _DOUBLE_QUOTED(text)
+        if match is None:
             raise _IrregularError
-        return value
+        body = match.group(1)
+        return _ESCAPE.sub(_unescape, body) if "\\" in body else body
     if _INT.match(text):
         return int(text)
     if _PLAIN.match(text) and text.lower() not in _SPECIAL and ": " not in text and " #" not in text:
@@ -110,7 +139,10 @@ def _dataset_entry(lines: list[str]) -> dict[str, Any]:
             m = _UUID.match(lines[i], 6)
             if m is None:
                 raise _IrregularError
-            ids.append(uuid.UUID(m.group(1)))
+            try:
+                ids.append(uuid.UUID(m.group(1)))
+            except ValueError:  # PyYAML's error says where
+                raise _IrregularError from None
             i += 1
         if i >= n or lines[i] != "    data_id:":
             raise _IrregularError
@@ -225,7 +257,7 @@ def load_document(text: str | bytes, source: str, *, defer_datasets: bool = Fals
     With ``defer_datasets``, entries that start ``- type: dataset`` in the regular layout's first line are
     left as `DeferredDataset` in ``data``, for `parse_deferred`; a document read whole by PyYAML has none.
     """
-    as_text = text.decode() if isinstance(text, bytes) else text
+    as_text = decode_export(text, source) if isinstance(text, bytes) else text
     head, sep, body = as_text.partition("\ndata:\n")
     anchors = ("&" in body or "*" in body) and _ANCHOR.search(body)  # the regex is slow; most files have neither
     if not sep or "\t" in body or anchors:

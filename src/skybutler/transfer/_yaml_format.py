@@ -16,6 +16,7 @@ used when PyYAML has them: an export of 100 000 datasets is millions of nodes.
 
 from __future__ import annotations
 
+import codecs
 import datetime
 import uuid
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ __all__ = [
     "Location",
     "Region",
     "TaiTime",
+    "decode_export",
     "dump_export",
     "format_tai",
     "line_of",
@@ -204,6 +206,26 @@ ExportDumper.add_representer(Timespan, _represent_timespan)
 ExportDumper.add_representer(Region, _represent_region)
 
 
+def decode_export(text: bytes, source: str) -> str:
+    """The text of an export document: UTF-8 (UTF-16 with its byte-order mark, as PyYAML reads it too).
+
+    Raises
+    ------
+    ExportFormatError
+        A byte sequence that is not text: says at which byte (and line) and what to do.
+    """
+    encoding = "utf-16" if text.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8"
+    try:
+        return text.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = text.count(b"\n", 0, exc.start) + 1
+        raise ExportFormatError(
+            f"{source} (byte {exc.start}, line {line}) is not an export file: byte 0x{text[exc.start]:02x} is not "
+            f"{encoding.upper()} text ({exc.reason}). An export is YAML in UTF-8: check that this is the file "
+            "written by export, not a binary or damaged copy."
+        ) from None
+
+
 def load_export(text: str | bytes, source: str) -> Any:
     """Parse an export document; a YAML error becomes `ExportFormatError` with its line and column."""
     try:
@@ -211,11 +233,22 @@ def load_export(text: str | bytes, source: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = " ".join(str(exc.problem or exc).split())
         raise ExportFormatError(
-            f"{source}{where} is not a readable export file: {exc.problem or exc}. Fix the YAML there."
+            f"{source}{where} is not a readable export file: {problem}. Fix the YAML there."
+        ) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (a control character, bad bytes)
+        prefix = text[: exc.position]
+        line = (prefix.count(b"\n") if isinstance(prefix, bytes) else prefix.count("\n")) + 1
+        what = f"character #x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        raise ExportFormatError(
+            f"{source} (position {exc.position}, line {line}) is not a readable export file: {what} is not "
+            f"allowed in YAML ({exc.reason}). Check that this is the file written by export, not a binary or "
+            "damaged copy."
         ) from None
     except (yaml.YAMLError, ValueError) as exc:
-        raise ExportFormatError(f"{source} is not a readable export file: {exc}.") from None
+        problem = " ".join(str(exc).split())
+        raise ExportFormatError(f"{source} is not a readable export file: {problem}.") from None
 
 
 def dump_export(document: Any, stream: Any) -> None:
