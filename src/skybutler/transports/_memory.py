@@ -47,6 +47,22 @@ class MemoryTransport(Transport):
         """Yield stored keys under ``prefix``."""
         yield from [k for k in self._store if k.startswith(prefix)]
 
+    def claim(self, src: str, dst: str) -> bool:
+        """Store ``src``'s bytes at ``dst`` too, unless ``dst`` exists (checked and set under one lock)."""
+        with _LOCK:
+            if dst in self._store:
+                raise FileExistsError(dst)
+            try:
+                self._store[dst] = self._store[src]
+            except KeyError:
+                raise ArtifactNotFoundError(f"No key {src!r} in {self.root} to claim {dst!r} for.") from None
+        return True
+
+    def identity(self, key: str) -> object | None:
+        """The stored object itself (shared by `claim`); empty values are one shared object, so no token."""
+        data = self._store.get(key)
+        return id(data) if data else None
+
     def move(self, src: str, dst: str) -> None:
         """Re-key without copying."""
         try:
