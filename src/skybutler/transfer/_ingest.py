@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from skybutler.datasets import ArtifactInfo, DatasetIdMode, DatasetRef, DatasetType
 from skybutler.datastore import STAGING, Staged
+from skybutler.datastore._file_datastore import with_suffix
 from skybutler.errors import ConfigError, ConflictError, DatasetTypeError, SkyButlerError, StorageError
 from skybutler.registry import CollectionType
 from skybutler.transfer._ingest_plan import IngestItem, IngestPlanner, check_records_exist, parse_id_mode
@@ -356,9 +357,9 @@ def _final_path(datastore: FileDatastore, item: IngestItem, extensions: dict[str
     ext = item.source.extension(default)
     stored, _, ref = item.refs[0]
     dt = stored.dataset_type
-    path = datastore.template_for(dt).render(dt, ref.data_id, ref.run, ref.id.hex) + ext
-    if datastore.transport.exists(path):  # a removed dataset's file may await deletion: never overwrite it
-        path = path[: -len(ext)] + f"_{ref.id.hex[:12]}" + ext
+    path = datastore.artifact_path(dt, ref, ext)
+    if datastore.transport.exists(path):  # a removed dataset's file may await deletion (promote never replaces)
+        path = with_suffix(path, ext, ref.id.hex)
     item.path = path
     return ext
 
