@@ -14,6 +14,13 @@ _STORES: dict[str, dict[str, bytes]] = {}
 _LOCK = threading.Lock()
 
 
+class _Blob(bytes):
+    """Stored bytes: one object per write (``bytes(b)`` may return ``b`` itself), so `identity` can tell writes
+    apart, and a claim shares its source's object."""
+
+    __slots__ = ()
+
+
 class MemoryTransport(Transport):
     """Keys in a process-wide dict named by the root URI (``mem://name/``); gone when the process ends."""
 
@@ -33,7 +40,7 @@ class MemoryTransport(Transport):
 
     def put(self, key: str, data: bytes) -> None:
         """Store a copy of ``data``."""
-        self._store[key] = bytes(data)
+        self._store[key] = _Blob(data)
 
     def exists(self, key: str) -> bool:
         """Return whether the key is stored."""
@@ -59,9 +66,9 @@ class MemoryTransport(Transport):
         return True
 
     def identity(self, key: str) -> object | None:
-        """The stored object itself (shared by `claim`); empty values are one shared object, so no token."""
+        """The stored object's id (shared by `claim`; the object lives while the key does)."""
         data = self._store.get(key)
-        return id(data) if data else None
+        return None if data is None else id(data)
 
     def move(self, src: str, dst: str) -> None:
         """Re-key without copying."""
