@@ -304,7 +304,8 @@ def _tidy(path: str) -> str:
 def _safe(path: str, ext: str) -> str:
     """``path + ext`` with a first segment that is not one of the repository's files and no over-long segment.
 
-    A reserved first segment gets its dots escaped (``butler%2Eyaml``); a segment over `MAX_SEGMENT`
+    A reserved first segment gets its dots escaped (``butler%2Eyaml``; its first character where the dot is
+    the extension's); a segment over `MAX_SEGMENT`
     bytes (the file name: over it less the extension and `SUFFIX_ROOM`) is cut and ends with ``~`` and a
     hash of the whole, which neither a value nor a literal can produce.  Rendered paths are ASCII (values
     are percent-escaped), so characters are bytes.
@@ -314,7 +315,8 @@ def _safe(path: str, ext: str) -> str:
     first = (full if slash < 0 else full[:slash]).lower()
     if first == _RESERVED_ROOT[0] or first.startswith(_RESERVED_ROOT[1]):
         head = path if slash < 0 else path[:slash]
-        path = head.replace(".", "%2E") + path[len(head) :]
+        safe = head.replace(".", "%2E") if "." in head else f"%{ord(head[0]):02X}{head[1:]}"  # the dot: in ext
+        path = safe + path[len(head) :]
     if len(path) + len(ext) + SUFFIX_ROOM <= MAX_SEGMENT:  # the common case: no segment can be too long
         return path + ext
     segments = path.split("/")
