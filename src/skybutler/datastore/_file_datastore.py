@@ -1,10 +1,15 @@
 """The file datastore: one artifact per dataset, written to a staging name and promoted after registration.
 
 Put: `prepare` checks the object's type, picks the formatter, renders the template and streams the bytes
-to ``.staging/<dataset id><ext>`` while hashing them; the caller registers the dataset (with the returned
-`ArtifactInfo`) in one transaction and then calls `promote`, which renames the file to its final path.
-A crash before registration leaves only a staging file; a crash after it leaves a staging file whose
-dataset is registered: `reconcile_files` finishes or removes each, so no registered dataset loses its file.
+to ``.staging/<dataset id><ext>`` while hashing them, then *claims* the final path (`claim`:
+`Transport.claim` creates the name for the staged file and fails if it exists -- a hard link on local
+disks -- so a taken path gives the ID-suffixed one); the caller registers the dataset (with the returned
+`ArtifactInfo`) in one transaction and then calls `promote`, which drops the staging name.  Claiming
+before registering is what keeps DESIGN invariant 2 true with processes racing: no two puts ever record
+one path, and no put adopts or overwrites a file it did not write.  A crash before registration leaves a
+staging file and maybe its claim; a crash after it, a staging file whose dataset is registered and reads
+already: `reconcile_files` removes the first two (the claim is recognised by `Transport.identity`) and
+drops the last, so no registered dataset loses its file.
 
 On transports whose writes are atomic and can refuse to replace a key (`Transport.can_create`: S3 with
 conditional PUTs) the artifact is written at its final path directly, exclusively, in one request: a
