@@ -101,6 +101,8 @@ TEMPLATES = [
     "{run}/{dataset_type}/{instrument}-{visit}.{detector}",
     "{run}/{dataset_type}_{component:?}_{dimensions_name}",
     "{run}_{dataset_type}_{component:?}/{band:?}/{dimensions_path}/x{dimensions_name}",
+    "{run}/{dataset_type}/{visit}/{dataset_type}_{visit}_{detector}_{instrument}",
+    "{dataset_type}/{run}/{dataset_type}_{instrument}-{visit}-{detector}",
 ]
 Key = tuple[str, str, str, str, int, int]
 KEYS = st.tuples(
@@ -117,7 +119,7 @@ def _render(tmpl: FileTemplate, key: Key) -> str:
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(keys=st.lists(KEYS, min_size=2, max_size=12, unique=True))
 def test_distinct_datasets_never_render_one_path(template: str, keys: list[Key]) -> None:
     tmpl = FileTemplate(template)
@@ -134,6 +136,14 @@ def test_distinct_datasets_never_render_one_path(template: str, keys: list[Key])
         assert not first.startswith("registry.sqlite3"), path
         assert all(len(s.encode()) <= MAX_SEGMENT for s in segments[:-1]), path
         assert len(segments[-1].encode()) + SUFFIX_ROOM <= MAX_SEGMENT, path
+
+
+def test_dataset_type_names_stay_readable_where_a_segment_of_their_own_tells_them_apart() -> None:
+    bkg = DatasetType("calexp_bkg", GROUP, "StructuredDataDict")
+    tmpl = FileTemplate(DEFAULT_TEMPLATE)
+    assert tmpl.render(bkg, _data_id(1, 2), "r", "x") == "r/calexp_bkg/Cam/2/calexp_bkg_Cam_2_1"
+    tmpl = FileTemplate("{run}/{dataset_type}_{dimensions_name}")  # no segment of its own: escaped
+    assert tmpl.render(bkg, _data_id(1, 2), "r", "x") == "r/calexp%5Fbkg_Cam_2_1"
 
 
 def test_runs_and_filters_that_differ_by_underscores_render_apart() -> None:

@@ -275,11 +275,18 @@ def _separators(parts: list[tuple[str, str | None, bool]]) -> list[str]:
 
     The literal before a field ends with one, the literal after starts with one (``/`` does not count: values
     never hold it).  Escaping both keeps values apart from the literals around them even where an empty
-    optional field took one separator with it.
+    optional field took one separator with it.  A non-optional ``{dataset_type}`` that is also a whole
+    segment of the template escapes nothing: that segment already tells it apart (the default template's
+    ``calexp_bkg/.../calexp_bkg_Cam_1_2`` stays readable; the hypothesis test of injectivity covers it).
     """
     out = []
+    whole = False
+    for i, (literal, name, optional) in enumerate(parts):
+        after = parts[i + 1][0] if i + 1 < len(parts) else ""
+        if name == "dataset_type" and not optional and literal[-1:] in ("/", "") and after[:1] in ("/", ""):
+            whole = whole or literal.endswith("/") or i == 0
     for i, (literal, name, _opt) in enumerate(parts):
-        if name is None:
+        if name is None or (name == "dataset_type" and whole):
             out.append("")
             continue
         after = parts[i + 1][0] if i + 1 < len(parts) else ""
