@@ -61,6 +61,13 @@ def escape_segment(value: str, extra: str = "") -> str:
     return out or "%00"
 
 
+def _more(escaped: str, value: object, extra: str) -> str:
+    """``value`` escaped with ``extra`` too, given it escaped without (`escaped`): most often the same."""
+    if len(extra) == 1:
+        return escaped if extra not in escaped else escape_segment(str(value), extra)
+    return escaped if not any(c in escaped for c in extra) else escape_segment(str(value), extra)
+
+
 _UNSAFE_WITH: dict[str, re.Pattern[str]] = {}
 
 
@@ -190,14 +197,19 @@ class FileTemplate:
         values: dict[str, object] | None = None
         for code, extra in zip(plan.codes, plan.extras, strict=True):
             if code >= 0:
-                args.append(escape_segment(str(required[code]), extra) if extra else escaped[code])
+                args.append(_more(escaped[code], required[code], extra) if extra else escaped[code])
             elif code == _ID:
                 args.append(dataset_id)
             elif code == _PATH:
-                dirs = [escape_segment(str(v), extra) for v in required[:-1]] if extra else escaped[:-1]
+                dirs = (
+                    [_more(e, v, extra) for e, v in zip(escaped[:-1], required[:-1], strict=True)]
+                    if extra
+                    else escaped[:-1]
+                )
                 args.append("/".join(dirs) or _EMPTY)
             elif code == _NAME:  # joined by "_": each value escapes it
-                args.append("_".join(escape_segment(str(v), extra) for v in required) or _EMPTY)
+                named = [_more(e, v, extra) for e, v in zip(escaped, required, strict=True)]
+                args.append("_".join(named) or _EMPTY)
             else:  # a dimension that is not required: only the data ID can tell whether it has a value
                 name, optional = plan.others[_OTHER - code]
                 values = dict(data_id) if values is None else values
@@ -308,6 +320,13 @@ def _tidy(path: str) -> str:
     return path.strip("/")
 
 
+def _reserved(path: str, ext: str) -> bool:
+    """Whether the first segment of ``path + ext`` names a file the repository keeps at its root."""
+    slash = path.find("/")
+    first = (path + ext if slash < 0 else path[:slash]).lower()
+    return first == _RESERVED_ROOT[0] or first.startswith(_RESERVED_ROOT[1])
+
+
 def _safe(path: str, ext: str) -> str:
     """``path + ext`` with a first segment that is not one of the repository's files and no over-long segment.
 
@@ -317,10 +336,8 @@ def _safe(path: str, ext: str) -> str:
     hash of the whole, which neither a value nor a literal can produce.  Rendered paths are ASCII (values
     are percent-escaped), so characters are bytes.
     """
-    full = path + ext
-    slash = full.find("/")
-    first = (full if slash < 0 else full[:slash]).lower()
-    if first == _RESERVED_ROOT[0] or first.startswith(_RESERVED_ROOT[1]):
+    if path[:1] in "bBrR" and _reserved(path, ext):
+        slash = path.find("/")
         head = path if slash < 0 else path[:slash]
         safe = head.replace(".", "%2E") if "." in head else f"%{ord(head[0]):02X}{head[1:]}"  # the dot: in ext
         path = safe + path[len(head) :]
