@@ -25,11 +25,11 @@ def test_a_run_removed_and_recreated_elsewhere_is_seen(repo: str) -> None:
         assert first.registry.collections.generation == second.registry.collections.read_generation()
 
 
-def test_a_put_whose_file_cannot_be_moved_in_is_not_retried_after_a_change_elsewhere(
+def test_a_put_whose_path_cannot_be_made_fails_before_registering_even_after_a_change_elsewhere(
     repo: str,
 ) -> None:
-    """A retry is for a stale run.  A put registered before its file failed to move into place must say to run
-    reconcile, not try again (which could only conflict with the dataset it just registered)."""
+    """A retry is for a stale run.  A put whose final path cannot be claimed fails before it registers anything
+    (the claim comes first), so it says what blocks it, and the same put succeeds once that is gone."""
     with Butler(repo, run="r") as first, Butler(repo, writeable=True) as second:
         populate_sample(first)
         first.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
@@ -38,9 +38,9 @@ def test_a_put_whose_file_cannot_be_moved_in_is_not_retried_after_a_change_elsew
         blocker.write_text("in the way")
         first.put({"x": 0}, "meta", instrument="Cam", visit=1, detector=1, run="old")
         assert second.collections.remove_runs(["old"]) == 1  # the collections' generation moves
-        with pytest.raises(StorageError, match="reconcile"):
+        with pytest.raises(StorageError, match="Not a directory"):
             first.put({"x": 2}, "meta", instrument="Cam", visit=1, detector=2)
+        assert first.find_dataset("meta", instrument="Cam", visit=1, detector=2) is None
         blocker.unlink()
-        report = first.reconcile(grace_seconds=0)
-        assert len(report.promoted) == 1
+        first.put({"x": 2}, "meta", instrument="Cam", visit=1, detector=2)
         assert first.get("meta", instrument="Cam", visit=1, detector=2) == {"x": 2}

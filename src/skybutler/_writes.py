@@ -31,8 +31,9 @@ def put_objects(
     """Store objects as new datasets of ``stored`` in ``run``: all of them, or none.
 
     DESIGN invariant 2: every file is written under a staging name first (its type checked before any
-    byte is written); the datasets are registered in one transaction; only then are the files moved to
-    their final paths.  On any failure the staged files are removed and the registry is untouched.
+    byte is written) and its final path claimed without replacing anything (`FileDatastore.claim`); the
+    datasets are registered in one transaction; only then are the staging names dropped.  On any failure
+    the claims and staged files are removed and the registry is untouched.
     A chained datastore stages in every child that takes the dataset, and the registry records one
     artifact per child.
     """

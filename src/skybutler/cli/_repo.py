@@ -130,7 +130,7 @@ def reconcile(repo: str, grace: float, remove_unknown: bool, yes: bool, fmt: str
         return
     butler = open_butler(click.get_current_context(), repo, writeable=True)
     report = butler.reconcile(grace_seconds=grace, remove_unknown=remove_unknown)
-    kinds = ["promoted", "removed_staging", "removed_trash", "unknown", "missing"]
+    kinds = ["promoted", "removed_staging", "removed_trash", "unknown", "missing", "problems"]
     if fmt == "table":
         emit([{"what": k.replace("_", " "), "files": len(getattr(report, k))} for k in kinds], fmt)
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from skybutler.datastore._base import Datastore, LeafDatastore, Prepared, ReconcileReport
 from skybutler.datastore._chained import ChainedDatastore, open_datastore
-from skybutler.datastore._file_datastore import STAGING, FileDatastore, Staged, is_external
+from skybutler.datastore._file_datastore import STAGING, FileDatastore, Staged, is_external, with_suffix
 from skybutler.datastore._memory import MEMORY_FORMATTER, MemoryDatastore
 from skybutler.datastore._templates import FileTemplate, escape_segment
 
@@ -28,4 +28,5 @@ __all__ = [
     "escape_segment",
     "is_external",
     "open_datastore",
+    "with_suffix",
 ]

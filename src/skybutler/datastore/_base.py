@@ -54,12 +54,15 @@ class ReconcileReport:
     missing: list[str] = field(default_factory=list)
     """Registered artifacts that are gone: files lost outside skybutler's control, or objects of an
     in-memory datastore whose process has ended."""
+    problems: list[str] = field(default_factory=list)
+    """What could not be repaired, each with the reason (a staged file of a registered dataset whose path
+    holds another file is kept, never deleted); reconcile goes on with the rest."""
 
     def __str__(self) -> str:
         return (
             f"promoted {len(self.promoted)} staged file(s), removed {len(self.removed_staging)} staging and "
             f"{len(self.removed_trash)} trashed file(s); {len(self.unknown)} unknown, "
-            f"{len(self.missing)} missing"
+            f"{len(self.missing)} missing" + (f", {len(self.problems)} not repaired" if self.problems else "")
         )
 
     def extend(self, other: ReconcileReport) -> None:
@@ -69,6 +72,7 @@ class ReconcileReport:
         self.removed_trash += other.removed_trash
         self.unknown += other.unknown
         self.missing += other.missing
+        self.problems += other.problems
 
 
 def matches(name: str, patterns: Iterable[str]) -> bool:

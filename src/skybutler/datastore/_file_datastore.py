@@ -1,10 +1,15 @@
 """The file datastore: one artifact per dataset, written to a staging name and promoted after registration.
 
 Put: `prepare` checks the object's type, picks the formatter, renders the template and streams the bytes
-to ``.staging/<dataset id><ext>`` while hashing them; the caller registers the dataset (with the returned
-`ArtifactInfo`) in one transaction and then calls `promote`, which renames the file to its final path.
-A crash before registration leaves only a staging file; a crash after it leaves a staging file whose
-dataset is registered: `reconcile_files` finishes or removes each, so no registered dataset loses its file.
+to ``.staging/<dataset id><ext>`` while hashing them, then *claims* the final path (`claim`:
+`Transport.claim` creates the name for the staged file and fails if it exists -- a hard link on local
+disks -- so a taken path gives the ID-suffixed one); the caller registers the dataset (with the returned
+`ArtifactInfo`) in one transaction and then calls `promote`, which drops the staging name.  Claiming
+before registering is what keeps DESIGN invariant 2 true with processes racing: no two puts ever record
+one path, and no put adopts or overwrites a file it did not write.  A crash before registration leaves a
+staging file and maybe its claim; a crash after it, a staging file whose dataset is registered and reads
+already: `reconcile_files` removes the first two (the claim is recognised by `Transport.identity`) and
+drops the last, so no registered dataset loses its file.
 
 On transports whose writes are atomic and can refuse to replace a key (`Transport.can_create`: S3 with
 conditional PUTs) the artifact is written at its final path directly, exclusively, in one request: a
@@ -23,7 +28,6 @@ import io
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
@@ -47,11 +51,16 @@ if TYPE_CHECKING:
     from skybutler.datasets import DatasetRef, DatasetType, StorageClass
     from skybutler.transports import Transport
 
-__all__ = ["STAGING", "FileDatastore", "Staged", "check_data_model", "is_external"]
+__all__ = ["STAGING", "FileDatastore", "Staged", "check_data_model", "is_external", "with_suffix"]
 
 STAGING = ".staging/"
 #: Files at the datastore root that belong to the repository, not to datasets.
 _RESERVED_PREFIXES = (STAGING, "butler.yaml", "registry.sqlite3")
+
+
+def with_suffix(path: str, ext: str, id_hex: str) -> str:
+    """The path a put takes when ``path`` is taken: the dataset ID's first 12 digits before the extension."""
+    return f"{path[: len(path) - len(ext)]}_{id_hex[:12]}{ext}"
 
 
 def is_external(path: str) -> bool:
@@ -67,6 +76,9 @@ class Staged:
     staging_key: str
     """Where the bytes are: a ``.staging/`` key, or the final path itself on transports with ``can_create``."""
     artifact: ArtifactInfo
+    claimed: bool | None = None
+    """How the final path was claimed (`FileDatastore.claim`): True, it shares the staged bytes; False, it
+    holds a placeholder; None, not yet (ingest and import stage first, and `promote` claims)."""
 
     @property
     def artifacts(self) -> tuple[ArtifactInfo, ...]:
@@ -194,22 +206,18 @@ class FileDatastore(LeafDatastore):
         name, formatter = self.formatter_for(dataset_type)
         ext = formatter.extensions[0]
         id_hex = ref.id.hex
-        path = self.template_for(dataset_type).render(dataset_type, ref.data_id, ref.run, id_hex) + ext
-        # A file of a removed dataset may still await deletion at ``path``: never write over it.
-        suffixed = path[: -len(ext)] + f"_{id_hex[:12]}" + ext
+        path = self.artifact_path(dataset_type, ref, ext)
         in_place = self.transport.can_create  # an atomic, exclusive write needs no staging copy
-        if in_place:
-            key = path
-        else:
-            if self.transport.exists(path):
-                path = suffixed
-            key = f"{STAGING}{id_hex}{ext}"
+        key = path if in_place else f"{STAGING}{id_hex}{ext}"
+        claimed: bool | None = None
         try:
             try:
                 size, checksum = self._write(formatter, obj, key, exclusive=in_place, owner=id_hex)
-            except FileExistsError:
-                path = key = suffixed
+            except FileExistsError:  # taken (a concurrent writer, a removed dataset's file): never written over
+                path = key = with_suffix(path, ext, id_hex)
                 size, checksum = self._write(formatter, obj, key, exclusive=True, owner=id_hex)
+            if not in_place:
+                path, claimed = self.claim(key, path, ext, id_hex)
         except BaseException as exc:
             if not in_place:  # an exclusive write that failed stored nothing, and the key may be another's
                 # a clean-up that fails too (a read-only or unreachable store) must not hide the cause;
@@ -226,7 +234,41 @@ class FileDatastore(LeafDatastore):
                 raise StorageError(f"Could not write {key} under {self.transport.root}: {exc}") from exc
             raise
         artifact = ArtifactInfo(path, name, sc.name, size, checksum, datastore=self.name)
-        return Staged(id_hex, key, artifact)
+        return Staged(id_hex, key, artifact, claimed)
+
+    def artifact_path(self, dataset_type: DatasetType, ref: DatasetRef, ext: str) -> str:
+        """The path a new artifact of ``ref`` (ending ``ext``) is claimed at: the one rendering of put, ingest
+        and import (`FileTemplate.render`); a put that finds it taken takes `with_suffix` instead."""
+        return self.template_for(dataset_type).render(dataset_type, ref.data_id, ref.run, ref.id.hex, ext=ext)
+
+    def claim(self, staging_key: str, path: str, ext: str, id_hex: str) -> tuple[str, bool]:
+        """Create the final name ``path`` for a staged file without replacing anything (`Transport.claim`).
+
+        This happens before the dataset is registered: a path that is taken -- by a concurrent writer, or a
+        removed dataset's file awaiting deletion -- gives the ID-suffixed one instead, so no put ever adopts
+        or overwrites bytes it did not write.  Returns the path claimed and whether it shares the staged
+        bytes already (else it holds a placeholder that `promote` replaces).
+
+        Raises
+        ------
+        StorageError
+            The suffixed path is taken too, or the name could not be made.
+        """
+        try:
+            try:
+                return path, self.transport.claim(staging_key, path)
+            except FileExistsError:
+                path = with_suffix(path, ext, id_hex)
+                return path, self.transport.claim(staging_key, path)
+        except FileExistsError:
+            raise StorageError(
+                f"Cannot store dataset {id_hex}: {self.transport.uri(path)} exists already, and only this dataset "
+                "would have that name. Run `skybutler reconcile` (butler.reconcile()) and try again."
+            ) from None
+        except OSError as exc:
+            if isinstance(exc, StorageError):
+                raise
+            raise StorageError(f"Could not create {self.transport.uri(path)}: {exc}") from exc
 
     def _write(
         self, formatter: Formatter, obj: Any, key: str, *, exclusive: bool, owner: str
@@ -286,9 +328,53 @@ class FileDatastore(LeafDatastore):
         )
 
     def promote(self, staged: Staged) -> None:
-        """Move a staged file to its final path (after its dataset is registered); in-place writes stay."""
-        if staged.staging_key != staged.artifact.path:
-            self.transport.move(staged.staging_key, staged.artifact.path)
+        """Give up the staging name of a registered dataset's file; in-place writes stay.
+
+        The final path was claimed before registration (`claim`): promoting drops the staging name (or
+        moves the file over its own placeholder).  Files staged without a claim (ingest, import) are
+        claimed here, still never over an existing file.
+
+        Raises
+        ------
+        StorageError
+            The final path is taken by a file that is not this dataset's: the staged file stays for
+            ``reconcile`` to report.
+        """
+        key, path = staged.staging_key, staged.artifact.path
+        if key == path:
+            return
+        if staged.claimed is None:
+            self.finish(key, path)
+        elif staged.claimed:
+            self.transport.delete(key)
+        else:
+            self.transport.move(key, path)
+
+    def finish(self, key: str, path: str) -> None:
+        """Move the staged file ``key`` of a registered dataset to ``path``, claiming it if need be.
+
+        ``path`` may hold this very file already (its claim: a link or a placeholder), which is completed;
+        any other file there is left alone, and so is the staged one.
+
+        Raises
+        ------
+        StorageError
+            ``path`` holds another file (or could not be made).
+        """
+        transport = self.transport
+        try:
+            shares = transport.claim(key, path)
+        except FileExistsError:
+            mine = transport.identity(key)
+            if mine is None or transport.identity(path) != mine:
+                raise StorageError(
+                    f"Cannot move {transport.uri(key)} to {transport.uri(path)}: another file is there; both "
+                    "were kept. Move that file away if it belongs to no dataset, then reconcile again."
+                ) from None
+            shares = False  # a link or a placeholder of this file: moving replaces either
+        if not shares:
+            transport.move(key, path)
+        transport.delete(key)  # a rename between two links of one file leaves both names
 
     def promote_many(self, staged: Sequence[Staged]) -> None:
         """`promote` each staged file (in parallel on object stores).
@@ -308,11 +394,14 @@ class FileDatastore(LeafDatastore):
             ) from exc
 
     def abort(self, staged: Staged) -> None:
-        """Delete a staged file whose registration failed."""
-        self.transport.delete(staged.staging_key)
+        """Delete a staged file whose registration failed: its claim of the final path first."""
+        self.abort_many([staged])
 
     def abort_many(self, staged: Sequence[Staged]) -> None:
-        """Delete staged files whose registration failed (batched on object stores)."""
+        """Delete staged files whose registration failed, claims first (batched on object stores)."""
+        claims = [s.artifact.path for s in staged if s.claimed is not None]
+        if claims:
+            self.transport.delete_many(claims)
         if staged:
             self.transport.delete_many([s.staging_key for s in staged])
 
@@ -424,13 +513,19 @@ class FileDatastore(LeafDatastore):
         return io.BytesIO(data)
 
     def verify(self, artifact: ArtifactInfo) -> str | None:
-        """Re-read an artifact; return ``"missing"``, a description of the mismatch, or ``None`` when it matches."""
-        transport, key = self.locate(artifact.path)
+        """Re-read an artifact; return ``"missing"``, a description of the mismatch, or ``None`` when it matches.
+
+        An artifact that cannot be read (a directory, no permission) is described too: one bad path never
+        stops the check of the others.
+        """
         try:
+            transport, key = self.locate(artifact.path)
             with transport.open(key) as stream:
                 checksum, size = checksum_stream(stream, _algorithm(artifact))
         except ArtifactNotFoundError:
             return "missing"
+        except (StorageError, ConfigError, OSError) as exc:
+            return f"unreadable: {exc}"
         return _mismatch(artifact, checksum, size)
 
     def unknown_keys(self, live_paths: set[str]) -> list[str]:
@@ -465,43 +560,14 @@ class FileDatastore(LeafDatastore):
         remove_unknown
             Also delete files no dataset refers to (otherwise they are only reported).
         """
-        report = ReconcileReport()
-        for path in trash_paths:
-            if path not in live_paths and not is_external(path):
-                self.transport.delete(path)
-                report.removed_trash.append(path)
-        now = time.time()
-        for key in list(self.transport.keys(STAGING)):
-            id_hex = key[len(STAGING) :].split(".", 1)[0]
-            if self._age(key, now) < grace_seconds:
-                continue
-            final = registered.get(id_hex)
-            if final is not None and not self.transport.exists(final):
-                self.transport.move(key, final)
-                report.promoted.append(final)
-            else:
-                self.transport.delete(key)
-                report.removed_staging.append(key)
-        present = set()
-        for key in self.transport.keys():  # noqa: SIM118 (a Transport is not a mapping)
-            if key.startswith(_RESERVED_PREFIXES):
-                continue
-            present.add(key)
-            if key in live_paths:
-                continue
-            # A young unknown file may be a put in flight (object stores write at the final key).
-            if self.transport.can_create and self.transport.owner(key) is not None:
-                if self._age(key, now) >= grace_seconds:  # written by a put that never registered it
-                    self.transport.delete(key)
-                    report.removed_staging.append(key)
-                continue
-            report.unknown.append(key)
-            if (remove_unknown or ".tmp-" in key) and self._age(key, now) >= grace_seconds:
-                self.transport.delete(key)
-        report.missing = sorted(p for p in live_paths - present if not is_external(p))
-        return report
+        from skybutler.datastore._reconcile import reconcile_files
 
-    def _age(self, key: str, now: float) -> float:
+        return reconcile_files(
+            self, registered, live_paths, trash_paths, grace_seconds=grace_seconds, remove_unknown=remove_unknown,
+            staging=STAGING, reserved=_RESERVED_PREFIXES,
+        )  # fmt: skip
+
+    def age(self, key: str, now: float) -> float:
         """Seconds since ``key`` was written (infinite where the transport cannot tell; 0 once gone)."""
         if self.transport.is_local:
             try:  # the link itself (an ingested symlink may dangle in staging); ctime: a new hard link

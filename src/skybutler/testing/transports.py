@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from skybutler.errors import ArtifactNotFoundError, StorageError
+from skybutler.transports import Transport
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from skybutler.transports import Transport
 
 __all__ = ["TransportTests"]
 
@@ -154,6 +153,58 @@ class TransportTests:
         assert not transport.exists("src")
         with pytest.raises(ArtifactNotFoundError):
             transport.move("src", "elsewhere")
+
+    # -- claims: the create a put makes of its final path, which never replaces anything -------------------------
+    def test_claim_creates_the_name_for_the_source(self, transport: Transport) -> None:
+        _writable(transport)
+        transport.put(".staging/s.bin", PAYLOAD)
+        shares = transport.claim(".staging/s.bin", "deep/new/dir/final.bin")
+        assert transport.exists("deep/new/dir/final.bin")
+        if shares:  # the bytes are there already: dropping the source completes the move
+            transport.delete(".staging/s.bin")
+        else:  # a placeholder: the move replaces it
+            transport.move(".staging/s.bin", "deep/new/dir/final.bin")
+        assert transport.get("deep/new/dir/final.bin") == PAYLOAD
+        assert not transport.exists(".staging/s.bin")
+
+    def test_claim_never_replaces_an_existing_key(self, transport: Transport) -> None:
+        _writable(transport)
+        transport.put("src", b"mine")
+        transport.put("taken", b"someone else's")
+        with pytest.raises(FileExistsError):
+            transport.claim("src", "taken")
+        assert transport.get("taken") == b"someone else's"
+        assert transport.get("src") == b"mine"
+        with pytest.raises(ArtifactNotFoundError):
+            transport.claim("absent", "free")
+
+    def test_identity_tells_a_claim_from_another_file(self, transport: Transport) -> None:
+        _writable(transport)
+        transport.put("src", b"mine")
+        transport.put("other", b"mine")
+        transport.claim("src", "claimed")
+        assert transport.identity("src") is not None
+        assert transport.identity("claimed") == transport.identity("src")
+        assert transport.identity("other") != transport.identity("src")
+        assert transport.identity("absent") is None
+
+    def test_claims_racing_from_threads_have_one_winner(self, transport: Transport) -> None:
+        _writable(transport)
+        for i in range(8):
+            transport.put(f"s/{i}", str(i).encode())
+
+        def claim(i: int) -> int | None:
+            try:
+                transport.claim(f"s/{i}", "contested")
+            except FileExistsError:
+                return None
+            return i
+
+        with ThreadPoolExecutor(8) as pool:
+            winners = [i for i in pool.map(claim, range(8)) if i is not None]
+        if transport.can_create or type(transport).claim is not Transport.claim:  # atomic claims only
+            assert len(winners) == 1
+            assert transport.identity("contested") == transport.identity(f"s/{winners[0]}")
 
     def test_keys_lists_under_a_prefix(self, transport: Transport) -> None:
         _writable(transport)

@@ -317,8 +317,8 @@ class _Importer:
             ext = next((x for x in exts if entry.path.endswith(x)), Path(entry.path).suffix)
             coord = DataCoordinate.from_required(dataset_type.dimensions, entry.values)
             try:
-                final = self.datastore.template_for(dataset_type).render(dataset_type, coord, entry.run, entry.id.hex)
-                final += ext
+                template = self.datastore.template_for(dataset_type)
+                final = template.render(dataset_type, coord, entry.run, entry.id.hex, ext=ext)
             except ConfigError:  # the template needs implied values: keep the export's own layout
                 final = entry.path
             if transport.exists(final):

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from skybutler.datasets import ArtifactInfo, DatasetIdMode, DatasetRef, DatasetType
-from skybutler.datastore import STAGING, Staged
+from skybutler.datastore import STAGING, Staged, with_suffix
 from skybutler.errors import (
     ConfigError,
     ConflictError,
@@ -369,9 +369,9 @@ def _final_path(datastore: FileDatastore, item: IngestItem, extensions: dict[str
     ext = item.source.extension(default)
     stored, _, ref = item.refs[0]
     dt = stored.dataset_type
-    path = datastore.template_for(dt).render(dt, ref.data_id, ref.run, ref.id.hex) + ext
-    if datastore.transport.exists(path):  # a removed dataset's file may await deletion: never overwrite it
-        path = path[: -len(ext)] + f"_{ref.id.hex[:12]}" + ext
+    path = datastore.artifact_path(dt, ref, ext)
+    if datastore.transport.exists(path):  # a removed dataset's file may await deletion (promote never replaces)
+        path = with_suffix(path, ext, ref.id.hex)
     item.path = path
     return ext
 

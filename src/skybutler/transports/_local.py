@@ -1,19 +1,28 @@
-"""Local POSIX files: atomic writes by writing a temporary name, then `os.replace`."""
+"""Local POSIX files: atomic writes by writing a temporary name, then `os.replace`; claims by hard links.
+
+Directories are made on demand and removed when a delete empties them, so a writer may find the directory
+it just made gone (another process removed it): every create retries a few times on ``ENOENT``, making the
+directory again.  Hidden directories (the datastore's ``.staging/``) are never removed.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 from urllib.parse import unquote, urlparse
 
 from skybutler.errors import ArtifactNotFoundError, StorageError
-from skybutler.transports._transport import Transport
+from skybutler.transports._transport import _PLACEHOLDER_MAX, Transport, claimed_source, placeholder
 
 __all__ = ["LocalTransport"]
+
+_T = TypeVar("_T")
 
 
 def _root_path(root: str) -> Path:
@@ -25,6 +34,12 @@ def _root_path(root: str) -> Path:
 def _failed(action: str, path: str, exc: OSError) -> StorageError:
     """The `StorageError` for an OS error other than a missing file (permissions, a full disk, a directory)."""
     return StorageError(f"Cannot {action} {path}: {exc.strerror or exc}. Check the file system and its permissions.")
+
+
+_RETRIES = 8
+"""Attempts at a create whose directory a concurrent delete keeps removing (each remakes it)."""
+_NO_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV})
+"""`os.link` errors of file systems (or files) without hard links: `claim` writes a placeholder instead."""
 
 
 class LocalTransport(Transport):
@@ -50,6 +65,27 @@ class LocalTransport(Transport):
             os.makedirs(parent, exist_ok=True)
             self._made.add(parent)
 
+    def _retrying(self, create: Callable[[], _T], path: str, source: str | None = None) -> _T:
+        """Run ``create`` (of ``path``), making ``path``'s directory again while a concurrent delete removes it.
+
+        Raises
+        ------
+        ArtifactNotFoundError
+            ``source`` (the file ``create`` links or moves) does not exist.
+        """
+        for attempt in range(_RETRIES):
+            try:
+                return create()
+            except FileNotFoundError:
+                if source is not None and not os.path.lexists(source):  # lexists: a dangling relative symlink
+                    raise ArtifactNotFoundError(f"No file {source}.") from None
+                if attempt == _RETRIES - 1:
+                    raise
+                self._made.discard(os.path.dirname(path))
+                with suppress(FileNotFoundError):  # a directory above was removed meanwhile: try again
+                    self._ensure_parent(path)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def get(self, key: str) -> bytes:
         """Return the file's bytes."""
         try:
@@ -74,11 +110,7 @@ class LocalTransport(Transport):
         final = self._base_str + key
         tmp = f"{final}.tmp-{uuid.uuid4().hex[:12]}" if atomic else final
         try:
-            f = open(tmp, "wb")
-        except FileNotFoundError:
-            self._made.discard(os.path.dirname(final))
-            self._ensure_parent(final)
-            f = open(tmp, "wb")
+            f = self._retrying(lambda: open(tmp, "wb"), final)
         except OSError as exc:
             raise StorageError(f"Cannot write {final}: {exc}") from exc
         try:
@@ -116,7 +148,7 @@ class LocalTransport(Transport):
         except OSError as exc:
             raise _failed("delete", path, exc) from exc
         parent = os.path.dirname(path)
-        if parent != str(self.base):
+        if parent != str(self.base) and not os.path.basename(parent).startswith("."):
             try:
                 os.rmdir(parent)
                 self._made.discard(parent)
@@ -145,20 +177,45 @@ class LocalTransport(Transport):
 
     def move(self, src: str, dst: str) -> None:
         """Rename within the root (atomic on POSIX)."""
-        target = self._base_str + dst
+        target, source = self._base_str + dst, self._base_str + src
         try:
-            try:
-                os.replace(self._base_str + src, target)
-            except FileNotFoundError:
-                if not os.path.lexists(self._base_str + src):  # lexists: a relative symlink may dangle until moved
-                    raise ArtifactNotFoundError(f"No file {self._base_str + src} to move.") from None
-                self._made.discard(os.path.dirname(target))
-                self._ensure_parent(target)
-                os.replace(self._base_str + src, target)
+            self._retrying(lambda: os.replace(source, target), target, source)
         except ArtifactNotFoundError:
             raise
         except OSError as exc:
             raise _failed("move a file to", target, exc) from exc
+
+    def claim(self, src: str, dst: str) -> bool:
+        """Hard-link ``src`` as ``dst`` (``link`` fails on an existing name); a placeholder where links fail."""
+        target, source = self._base_str + dst, self._base_str + src
+        try:
+            self._retrying(lambda: os.link(source, target, follow_symlinks=False), target, source)
+            return True
+        except (FileExistsError, ArtifactNotFoundError):
+            raise
+        except OSError as exc:
+            if exc.errno not in _NO_LINKS:
+                raise _failed("create", target, exc) from exc
+        try:  # O_EXCL: created by us or not at all
+            fd = self._retrying(lambda: os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), target)
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            raise _failed("create", target, exc) from exc
+        with os.fdopen(fd, "wb") as f:
+            f.write(placeholder(src))
+        return False
+
+    def identity(self, key: str) -> object | None:
+        """The file's device and inode (a claim's hard link shares them); a placeholder gives its source's."""
+        try:
+            st = os.lstat(self._base_str + key)
+        except OSError:
+            return None
+        if st.st_nlink > 1 or st.st_size > _PLACEHOLDER_MAX:
+            return (st.st_dev, st.st_ino)
+        src = claimed_source(self.get(key)) if stat.S_ISREG(st.st_mode) else None
+        return (st.st_dev, st.st_ino) if src is None else self.identity(src)
 
     def put_file(self, path: Path, key: str) -> None:
         """Copy a local file in (atomically)."""

@@ -12,7 +12,25 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar
 from urllib.parse import quote
 
-__all__ = ["Transport"]
+__all__ = ["Transport", "claimed_source", "placeholder"]
+
+_PLACEHOLDER = b"skybutler claim of "
+_PLACEHOLDER_MAX = 4096
+
+
+def placeholder(src: str) -> bytes:
+    """The bytes of the placeholder `Transport.claim` writes at a claimed key where it cannot link."""
+    return _PLACEHOLDER + src.encode()
+
+
+def claimed_source(data: bytes) -> str | None:
+    """The source key a `placeholder` names, or ``None`` for other bytes."""
+    if not data.startswith(_PLACEHOLDER) or len(data) > _PLACEHOLDER_MAX:
+        return None
+    try:
+        return data[len(_PLACEHOLDER) :].decode()
+    except UnicodeDecodeError:
+        return None
 
 
 class Transport(ABC):
@@ -100,6 +118,55 @@ class Transport(ABC):
     def owner(self, key: str) -> str | None:
         """The ``owner`` given to `open_create` for ``key``, or ``None``."""
         return None
+
+    def claim(self, src: str, dst: str) -> bool:
+        """Create ``dst`` for the bytes at ``src``, atomically refusing to replace anything at ``dst``.
+
+        A put claims its final path this way before registering its dataset, so no two writers ever end up
+        with one artifact, and no write replaces another's (DESIGN invariant 2).  Returns True when ``dst``
+        now holds ``src``'s bytes (a hard link, one shared object): deleting ``src`` completes the move.
+        Returns False when ``dst`` holds a placeholder naming ``src``: `move` ``src`` over it.
+
+        The default writes the placeholder with `open_create` where `can_create`, and otherwise checks,
+        then writes, which is not atomic: a transport that can do better overrides this.
+
+        Raises
+        ------
+        FileExistsError
+            ``dst`` exists (it is left as it was).
+        ArtifactNotFoundError
+            ``src`` does not exist.
+        """
+        if not self.exists(src):
+            from skybutler.errors import ArtifactNotFoundError
+
+            raise ArtifactNotFoundError(f"No key {src!r} in {self.root} to claim {dst!r} for.")
+        if self.can_create:
+            with self.open_create(dst) as f:
+                f.write(placeholder(src))
+            return False
+        if self.exists(dst):
+            raise FileExistsError(dst)
+        self.put(dst, placeholder(src))
+        return False
+
+    def identity(self, key: str) -> object | None:
+        """A token equal for keys that hold the same bytes by `claim` (``None``: ``key`` is gone, or no token).
+
+        The default: a placeholder left by `claim` gives its source key, any other key itself; transports that
+        link override this.  Reconcile
+        uses it to tell the claim of an unregistered put from a file that is someone else's.
+        """
+        from skybutler.errors import ArtifactNotFoundError
+
+        try:
+            if self.size(key) <= _PLACEHOLDER_MAX:
+                src = claimed_source(self.get(key))
+                if src is not None:
+                    return ("key", src)
+        except ArtifactNotFoundError:
+            return None
+        return ("key", key)
 
     def mtime(self, key: str) -> float | None:
         """When ``key`` was last written (POSIX seconds), or ``None`` where the transport cannot tell."""

@@ -1,0 +1,102 @@
+"""Repairing what a crash left in a file datastore: staged files, claims of final paths, trashed artifacts.
+
+A put stages its file, claims the final path (`Transport.claim`: a hard link, a shared object or a
+placeholder, never a replaced file), registers the dataset, then drops the staging name.  So a crash leaves:
+
+* a staging file whose dataset is not registered, and maybe its claim: both are deleted (the claim is known
+  by `Transport.identity`, the same as its staging file's: a stranger's file never is);
+* a staging file whose dataset is registered: its claim is finished; a file of an older version that was
+  never claimed is claimed now, never over another file (that case is reported in ``problems`` and the
+  staged file kept: a registered dataset's bytes are never deleted);
+* artifacts of removed datasets (the trash): deleted.
+
+One artifact that cannot be repaired (a path blocked by a file, a directory where a file should be) is
+reported and the rest goes on: reconcile never fails for the whole repository because of one path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+from typing import TYPE_CHECKING
+
+from skybutler.datastore._base import ReconcileReport
+from skybutler.errors import SkyButlerError
+
+if TYPE_CHECKING:
+    from skybutler.datastore._file_datastore import FileDatastore
+
+__all__ = ["reconcile_files"]
+
+
+def reconcile_files(
+    store: FileDatastore,
+    registered: Mapping[str, str],
+    live_paths: set[str],
+    trash_paths: Iterable[str],
+    *,
+    grace_seconds: float,
+    remove_unknown: bool,
+    staging: str,
+    reserved: tuple[str, ...],
+) -> ReconcileReport:
+    """See `FileDatastore.reconcile_files`."""
+    from skybutler.datastore._file_datastore import is_external
+
+    transport = store.transport
+    report = ReconcileReport()
+    for path in trash_paths:
+        deletable = path not in live_paths and not is_external(path)
+        if deletable and _try(report, path, partial(transport.delete, path)):
+            report.removed_trash.append(path)
+    now = time.time()
+    abandoned: dict[object, str] = {}
+    """Identity → staging key, for staged files of puts never registered (past the grace period)."""
+    drop: list[str] = []
+    for key in list(transport.keys(staging)):
+        if store.age(key, now) < grace_seconds:
+            continue
+        final = registered.get(key[len(staging) :].split(".", 1)[0])
+        if final is None:
+            identity = transport.identity(key)
+            if identity is not None:
+                abandoned[identity] = key
+            drop.append(key)
+        elif _try(report, final, partial(store.finish, key, final)):
+            report.promoted.append(final)
+    present = set()
+    for key in transport.keys():  # noqa: SIM118 (a Transport is not a mapping)
+        if key.startswith(reserved):
+            continue
+        present.add(key)
+        if key in live_paths:
+            continue
+        if abandoned and transport.identity(key) in abandoned:  # the claim of a put never registered
+            if _try(report, key, partial(transport.delete, key)):
+                report.removed_staging.append(key)
+            continue
+        # A young unknown file may be a put in flight (object stores write at the final key).
+        if transport.can_create and transport.owner(key) is not None:
+            old = store.age(key, now) >= grace_seconds  # written by a put that never registered it
+            if old and _try(report, key, partial(transport.delete, key)):
+                report.removed_staging.append(key)
+            continue
+        report.unknown.append(key)
+        if (remove_unknown or ".tmp-" in key) and store.age(key, now) >= grace_seconds:
+            _try(report, key, partial(transport.delete, key))
+    for key in drop:
+        if _try(report, key, partial(transport.delete, key)):
+            report.removed_staging.append(key)
+    report.missing = sorted(p for p in live_paths - present if not is_external(p))
+    return report
+
+
+def _try(report: ReconcileReport, path: str, action: Callable[[], object]) -> bool:
+    """Run ``action``; on our error or an OS error, note it in ``report.problems`` and return False."""
+    try:
+        action()
+    except (SkyButlerError, OSError) as exc:
+        report.problems.append(f"{path}: {exc}")
+        return False
+    return True
