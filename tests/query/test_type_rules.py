@@ -23,7 +23,7 @@ ALL = list(range(20))
 
 
 def visits(butler: Butler, where: str, bind: dict[str, Any] | None = None) -> list[int]:
-    return sorted(c["visit"] for c in butler.query_data_ids(["visit"], where=where, bind=bind))
+    return sorted(int(c["visit"]) for c in butler.query_data_ids(["visit"], where=where, bind=bind))
 
 
 @pytest.mark.parametrize(

@@ -44,9 +44,11 @@ def test_a_damaged_registry_file_says_so_and_what_to_do(
     root = tmp_path / "repo"
     shutil.copytree(healthy, root)
     damage(root / "registry.sqlite3")
-    with pytest.raises(StorageError, match=r"registry database .*registry.sqlite3 is damaged .*Restore it"):
-        with Butler(root) as butler:
-            list(butler.query_data_ids(["visit"]))
+    with (
+        pytest.raises(StorageError, match=r"registry database .*registry.sqlite3 is damaged .*Restore it"),
+        Butler(root) as butler,
+    ):
+        list(butler.query_data_ids(["visit"]))
     result = CliRunner().invoke(cli, ["query-data-ids", str(root), "visit"], catch_exceptions=False)
     assert result.exit_code == 1
     assert result.stderr.startswith("error [storage]: The registry database ")

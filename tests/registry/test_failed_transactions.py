@@ -51,13 +51,18 @@ def _rows(db: Database, table: str) -> int:
         return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
 
 
+def _insert_orphan(db: Database) -> None:
+    with db.transaction() as conn:
+        conn.execute(sa.text("INSERT INTO parent_t (id) VALUES (1)"))
+        conn.execute(sa.text("INSERT INTO child_t (id, parent) VALUES (1, 99)"))  # fails only at commit
+
+
 def test_a_commit_refused_by_a_deferred_constraint_leaves_the_butler_usable(meta_butler: Butler) -> None:
     db = meta_butler.registry.db
     _deferred_table(db)
     for _ in range(2):  # twice: the second failure must not see the first one's transaction
-        with pytest.raises(ConflictError, match="refused the change"), db.transaction() as conn:
-            conn.execute(sa.text("INSERT INTO parent_t (id) VALUES (1)"))
-            conn.execute(sa.text("INSERT INTO child_t (id, parent) VALUES (1, 99)"))  # fails only at commit
+        with pytest.raises(ConflictError, match="refused the change"):
+            _insert_orphan(db)
     assert _rows(db, "parent_t") == 0  # the whole transaction was rolled back
     ref = meta_butler.put({"a": 1}, "meta", GOOD)
     assert meta_butler.get(ref) == {"a": 1}
@@ -75,6 +80,15 @@ def _terminate(db: Database) -> None:
         admin.close()
 
 
+def _insert_then_lose_the_server(db: Database, error: type[Exception], *, fail: bool = False) -> None:
+    """Insert a row, kill the server process, then end the block normally (commit) or with ``error``."""
+    with db.transaction() as conn:
+        conn.execute(sa.text("INSERT INTO parent_t (id) VALUES (1)"))
+        _terminate(db)  # the statement ran; the commit (or the rollback) finds the server process gone
+        if fail:
+            raise error
+
+
 def _postgres_only(butler: Butler) -> Database:
     if butler.registry.db.dialect != "postgresql":
         pytest.skip("a killed server backend is a PostgreSQL situation")
@@ -84,9 +98,8 @@ def _postgres_only(butler: Butler) -> Database:
 def test_a_connection_lost_before_commit_is_our_error_and_the_next_call_reconnects(meta_butler: Butler) -> None:
     db = _postgres_only(meta_butler)
     _deferred_table(db)
-    with pytest.raises(StorageError, match="lost during commit"), db.transaction() as conn:
-        conn.execute(sa.text("INSERT INTO parent_t (id) VALUES (1)"))
-        _terminate(db)  # the statement ran; the commit finds the server process gone
+    with pytest.raises(StorageError, match="lost during commit"):
+        _insert_then_lose_the_server(db, AbortError)
     assert _rows(db, "parent_t") == 0
     ref = meta_butler.put({"a": 1}, "meta", GOOD)
     assert meta_butler.get(ref) == {"a": 1}
@@ -96,10 +109,8 @@ def test_a_failed_rollback_leaves_the_butler_usable(meta_butler: Butler) -> None
     """The block fails after the server process died: its rollback fails too; the block's error still wins."""
     db = _postgres_only(meta_butler)
     _deferred_table(db)
-    with pytest.raises(AbortError), db.transaction() as conn:
-        conn.execute(sa.text("INSERT INTO parent_t (id) VALUES (1)"))
-        _terminate(db)
-        raise AbortError
+    with pytest.raises(AbortError):
+        _insert_then_lose_the_server(db, AbortError, fail=True)
     assert _rows(db, "parent_t") == 0
     ref = meta_butler.put({"a": 1}, "meta", GOOD)
     assert meta_butler.get(ref) == {"a": 1}

@@ -114,7 +114,7 @@ class _Compiler:
             if node.op == "%" and side_kind != "int":
                 raise self.error(side, f"% needs integers; {side} is {_NAMES[side_kind]} (use / for division).")
         if node.op == "/":
-            as_float = sa.Double()
+            as_float: sa.Double[float] = sa.Double()
             return sa.cast(left, as_float) / sa.func.nullif(sa.cast(right, as_float), 0), "float"
         ops: dict[str, Callable[[Any, Any], Any]] = {
             "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,

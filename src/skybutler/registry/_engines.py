@@ -198,7 +198,7 @@ class Database:
                 if isinstance(exc, sa.exc.IntegrityError):
                     raise ConflictError(f"The registry refused the change: {exc.orig}") from None
                 if exc.connection_invalidated:  # the server may or may not have committed
-                    raise self.failure(exc, "connection was lost during commit; check the change, then retry")
+                    raise self.failure(exc, "connection was lost during commit; check the change, then retry") from None
                 raise self.failure(exc, "could not commit; nothing was changed") from None
         finally:
             if deferred:
@@ -218,7 +218,7 @@ class Database:
             try:
                 txn.rollback()
                 return
-            except Exception:  # noqa: S110 (handled below: the connection is replaced)
+            except Exception:  # handled below: the connection is replaced
                 pass
         try:
             self.conn.invalidate()
