@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import math
 import numbers
 from collections.abc import Callable, Iterable, Mapping, Sized
 from typing import Any
@@ -48,6 +49,7 @@ _NAMES = {
 }  # fmt: skip
 _NUMBERS = ("int", "float")
 _ORDER_OPS = ("<", "<=", ">", ">=")
+_BIGINT = sa.BigInteger()
 
 
 class _Compiler:
@@ -76,18 +78,18 @@ class _Compiler:
             self.check_text(node, node.value)
             self.check_int(node, node.value)
             literal_kind = "bool" if isinstance(node.value, bool) else type(node.value).__name__
-            return sa.literal(node.value), literal_kind.replace("str", "string")
+            return _literal(node.value), literal_kind.replace("str", "string")
         if isinstance(node, TimeLiteral):
-            return sa.literal(node.tai_ns), "time"
+            return _literal(node.tai_ns), "time"
         if isinstance(node, Bind):
             value = self.bound(node)
             if isinstance(value, list):
                 raise self.error(node, f"Bind parameter :{node.name} holds several values; use it inside IN (...).")
             if _is_time(value):
-                return sa.literal(to_tai_ns(value)), "time"
+                return _literal(to_tai_ns(value)), "time"
             self.check_text(node, value)
             self.check_int(node, value)
-            return sa.literal(value), _kind_of(value)
+            return _literal(value), _kind_of(value)
         if isinstance(node, Neg):
             inner, inner_kind = self.value(node.operand)
             if inner_kind not in _NUMBERS:
@@ -133,6 +135,8 @@ class _Compiler:
             raise self.error(
                 node, f"{value} is outside the 64-bit integers the registry stores ({INT64_MIN} to {INT64_MAX})."
             )
+        if type(value) is float and not math.isfinite(value):  # e.g. 1e400; NaN binds as NULL on SQLite only
+            raise self.error(node, f"{value} is not a finite number; the back-ends compare it differently.")
 
     def bound(self, node: Bind) -> Any:
         """The value of a bind parameter, as a plain Python value (a list for several values).
@@ -201,12 +205,12 @@ class _Compiler:
         # A known time is moved inside the stored range (`db_instant`): one past 2116 or before 1823 falls in
         # the ranges unbounded on that side, and T'2300-01-01' (beyond 64 bits) overflowed SQLite's driver.
         if isinstance(node, TimeLiteral):
-            return sa.literal(db_instant(node.tai_ns))
+            return _literal(db_instant(node.tai_ns))
         if isinstance(node, Literal | Bind):
             value = node.value if isinstance(node, Literal) else self.bound(node)
             if _is_time(value) or _kind_of(value) == "int":
                 self.check_int(node, value)
-                return sa.literal(db_instant(to_tai_ns(value)))
+                return _literal(db_instant(to_tai_ns(value)))
         instant, instant_kind = self.value(node)
         if instant_kind in ("time", "int"):
             return instant
@@ -265,8 +269,12 @@ class _Compiler:
                     self.budget -= count
                     values.extend(item.values())
                 else:
+                    # ``column - start`` would overflow BIGINT on PostgreSQL (REAL on SQLite) for a start near
+                    # -2**63; a remainder of the column alone cannot (it keeps the sign of the column)
+                    within = column.between(item.start, item.stop)
+                    step = item.step
                     clauses.append(
-                        sa.and_(column.between(item.start, item.stop), (column - item.start) % item.step == 0)
+                        within if step == 1 else sa.and_(within, (column % step + step) % step == item.start % step)
                     )
             elif isinstance(item, Bind):
                 bound = self.bound(item)
@@ -301,6 +309,15 @@ class _Compiler:
         raise self.error(
             left if isinstance(left, Identifier) else node, f"{left} is {_NAMES[lk]}; {right} is {_NAMES[rk]}."
         )
+
+
+def _literal(value: Any) -> Any:
+    """A bound value; integers as BIGINT, whatever their size.
+
+    SQLAlchemy types a small integer as INTEGER, and PostgreSQL then casts what it is compared with to INTEGER
+    too: ``0 IN (-9223372036854775808..9223372036854775807)`` failed with "integer out of range".
+    """
+    return sa.literal(value, _BIGINT) if type(value) is int else sa.literal(value)
 
 
 def _is_time(value: Any) -> bool:
