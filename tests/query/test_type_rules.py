@@ -142,3 +142,17 @@ def test_a_literal_compared_with_a_range_beyond_32_bits_works(butler: Butler) ->
     """Found by the fuzzer: PostgreSQL cast the range's bounds to the INTEGER of a small literal."""
     assert visits(butler, "0 IN (-9223372036854775808..9223372036854775807)") == ALL
     assert visits(butler, "3000000000 IN (:x)", {"x": [3000000000]}) == ALL
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("visit + 9223372036854775807 > 0", ALL),  # "bigint out of range" on PostgreSQL, REAL on SQLite
+        ("visit * 9223372036854775807 > 9223372036854775806", ALL[1:]),
+        ("visit - 9223372036854775807 - 2 < 0", ALL),
+        ("-(visit - 9223372036854775807 - 1) > 0", ALL),
+        ("(visit - 9223372036854775807 - 1) % -1 = 0", ALL),
+    ],
+)
+def test_integer_arithmetic_beyond_64_bits_answers_alike(butler: Butler, where: str, expected: list[int]) -> None:
+    assert visits(butler, where) == expected

@@ -50,6 +50,7 @@ _NAMES = {
 _NUMBERS = ("int", "float")
 _ORDER_OPS = ("<", "<=", ">", ">=")
 _BIGINT = sa.BigInteger()
+_NUMERIC = sa.Numeric()
 
 
 class _Compiler:
@@ -94,7 +95,7 @@ class _Compiler:
             inner, inner_kind = self.value(node.operand)
             if inner_kind not in _NUMBERS:
                 raise self.error(node, f"Unary minus needs a number; {node.operand} is {_NAMES[inner_kind]}.")
-            return -inner, inner_kind
+            return -(self.wide(inner) if inner_kind == "int" else inner), inner_kind
         if isinstance(node, Arith):
             return self.arith(node)
         if isinstance(node, Pair):
@@ -118,11 +119,18 @@ class _Compiler:
         if node.op == "/":
             as_float: sa.Double[float] = sa.Double()
             return sa.cast(left, as_float) / sa.func.nullif(sa.cast(right, as_float), 0), "float"
+        if lk == rk == "int":
+            left, right = self.wide(left), self.wide(right)
         ops: dict[str, Callable[[Any, Any], Any]] = {
             "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
             "%": lambda a, b: a % sa.func.nullif(b, 0),
         }  # fmt: skip
         return ops[node.op](left, right), "float" if "float" in (lk, rk) else "int"
+
+    def wide(self, operand: Any) -> Any:
+        """An integer operand that cannot overflow: past 64 bits SQLite goes on in floating point, where
+        PostgreSQL's BIGINT fails the statement; as NUMERIC, PostgreSQL goes on too (exactly)."""
+        return sa.cast(operand, _NUMERIC) if self.dialect == "postgresql" else operand
 
     def check_text(self, node: Node, value: Any) -> None:
         """Refuse a NUL character in a string: PostgreSQL cannot take one (SQLite would quietly match nothing)."""
