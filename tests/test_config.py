@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import FrozenInstanceError
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,6 +108,11 @@ def test_unknown_key_from_the_environment_is_a_config_error() -> None:
         ({"registry": {"busy_timeout": 0}}, "registry.busy_timeout"),
         ({"registry": {"busy_timeout": -1}}, "registry.busy_timeout"),
         ({"registry": {"busy_timeout": "soon"}}, "registry.busy_timeout"),
+        # issue 17 item 6: these reached the drivers and raised OverflowError on opening
+        ({"registry": {"busy_timeout": float("inf")}}, "registry.busy_timeout"),
+        ({"registry": {"busy_timeout": float("nan")}}, "registry.busy_timeout"),
+        ({"registry": {"busy_timeout": 1e300}}, "registry.busy_timeout"),
+        ({"registry": {"busy_timeout": 86_401}}, "registry.busy_timeout"),
         ({"datastore": {"checksum": "md5"}}, "datastore.checksum"),
         ({"datastore": {"templates": "{run}"}}, "datastore.templates"),
         ({"registry": "sqlite://"}, "registry"),
@@ -188,3 +194,18 @@ def test_schema_given_twice_in_one_layer_is_a_config_error() -> None:
         load_config({"registry": {"schema": "a"}}, {"registry": {"db_schema": "b"}}, environ={}).registry.db_schema
         == "b"
     )
+
+
+def test_an_infinite_busy_timeout_in_butler_yaml_is_a_config_error(tmp_path: Path) -> None:
+    """``busy_timeout: .inf`` in butler.yaml: opening the repository said OverflowError (issue 17 item 6)."""
+    from skybutler.butler import Butler
+
+    root = Butler.create(tmp_path / "repo")
+    config = Path(root) / "butler.yaml"
+    text = config.read_text()
+    assert "busy_timeout: 60.0" in text
+    config.write_text(text.replace("busy_timeout: 60.0", "busy_timeout: .inf"))
+    with pytest.raises(ConfigError, match=r"registry\.busy_timeout: .*less than or equal to 86400"):
+        Butler(root)
+    config.write_text(text.replace("busy_timeout: 60.0", "busy_timeout: 86400"))
+    Butler(root).close()  # the longest allowed

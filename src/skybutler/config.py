@@ -29,7 +29,7 @@ from skybutler import _disk_cache
 from skybutler.errors import ConfigError
 
 if TYPE_CHECKING:
-    from annotated_types import Gt
+    from annotated_types import Gt, Le
     from pydantic import TypeAdapter
 
 __all__ = [
@@ -51,6 +51,8 @@ __all__ = [
 DEFAULT_TEMPLATE = "{run}/{dataset_type}/{dimensions_path}/{dataset_type}_{dimensions_name}"
 
 CONFIG_FILE = "butler.yaml"
+MAX_BUSY_TIMEOUT = 86_400.0
+"""The longest ``registry.busy_timeout``, in seconds."""
 ENV_PREFIX = "SKYBUTLER_"
 
 #: pydantic's settings for every model (read by pydantic from the class; a plain dict, so no import is needed).
@@ -68,9 +70,10 @@ class RegistryConfig:
     db_schema: str | None = None
     """PostgreSQL schema holding this repository's tables (several repositories can share a database).
     Written ``schema`` in ``butler.yaml`` (``db_schema`` is accepted too)."""
-    busy_timeout: Annotated[float, Gt(0)] = 60.0
+    busy_timeout: Annotated[float, Gt(0), Le(MAX_BUSY_TIMEOUT)] = 60.0
     """Seconds to wait for a lock held by another writer before failing (SQLite busy timeout, PostgreSQL
-    ``lock_timeout``)."""
+    ``lock_timeout``): more than 0, at most one day (both databases take it as a 32-bit count of
+    milliseconds; ``.inf`` or ``.nan`` would overflow it)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -320,6 +323,7 @@ def _adapter() -> TypeAdapter[ButlerConfig]:
     # The constraints in the models' annotations (``Gt``) are evaluated only here, when pydantic reads the
     # annotations (they are strings, PEP 563), so opening a repository validated before imports neither.
     globals().setdefault("Gt", annotated_types.Gt)
+    globals().setdefault("Le", annotated_types.Le)
     return TypeAdapter(ButlerConfig)
 
 

@@ -228,7 +228,7 @@ class QueryBuilder:
     def where(self, node: Node | None, bind: Mapping[str, Any]) -> None:
         """Add a parsed `where` expression."""
         if node is not None:
-            self.conditions.append(compile_expression(self.text, node, self.resolve, bind))
+            self.conditions.append(compile_expression(self.text, node, self.resolve, bind, self.registry.db.dialect))
 
     def resolve(self, ident: Identifier) -> tuple[Any, str]:
         """The column (or timespan pair) an identifier names, joining what it needs."""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime
+import itertools
+import math
 import numbers
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sized
 from typing import Any
 
 import sqlalchemy as sa
 
-from skybutler.dimensions import to_tai_ns
+from skybutler.dimensions import db_instant, to_tai_ns
 from skybutler.dimensions._elements import INT64_MAX, INT64_MIN
 from skybutler.query._ast import (
     And,
@@ -30,21 +32,35 @@ from skybutler.query._ast import (
 )
 from skybutler.query._parser import syntax_error
 
-__all__ = ["ColumnResolver", "compile_expression"]
+__all__ = ["MAX_BIND_VALUES", "ColumnResolver", "compile_expression"]
 
 #: ``identifier → (SQL column, declared type)``; ``"timespan"`` identifiers resolve to a (begin, end) pair.
 ColumnResolver = Callable[[Identifier], tuple[Any, str]]
 
 _PY_TYPES = {"int": (int,), "float": (int, float), "string": (str,), "bool": (bool,)}
 _MAX_EXPANDED_RANGE = 10_000
-_NAMES = {"int": "an integer", "float": "a number", "string": "a string", "bool": "a boolean"}
+MAX_BIND_VALUES = 10_000
+"""The most values the bind parameters of one expression may hold in all (``IN (:values)``): each is a SQL
+parameter, and SQLite takes at most 32 766 per statement.  A longer (or endless) iterable is refused after
+reading at most one value more than this."""
+_NAMES = {
+    "int": "an integer", "float": "a number", "string": "a string", "bool": "a boolean", "time": "a time",
+    "bytes": "a bytes field", None: "NULL",
+}  # fmt: skip
+_NUMBERS = ("int", "float")
+_ORDER_OPS = ("<", "<=", ">", ">=")
+_BIGINT = sa.BigInteger()
+_NUMERIC = sa.Numeric()
 
 
 class _Compiler:
-    def __init__(self, text: str, resolve: ColumnResolver, bind: Mapping[str, Any]) -> None:
+    def __init__(self, text: str, resolve: ColumnResolver, bind: Mapping[str, Any], dialect: str) -> None:
         self.text = text
         self.resolve = resolve
         self.bind = bind
+        self.dialect = dialect
+        self.budget = MAX_BIND_VALUES
+        """Bind values still allowed in this expression (see `MAX_BIND_VALUES`)."""
 
     def error(self, node: Node, message: str) -> Exception:
         return syntax_error(self.text, getattr(node, "pos", 0), message)
@@ -56,40 +72,65 @@ class _Compiler:
             column, kind = self.resolve(node)
             if kind == "timespan":  # a (begin, end) pair: only OVERLAPS takes it (see `timespan`)
                 raise self.error(node, f"{node} is a timespan; use it with OVERLAPS (a time or a (begin, end) pair).")
+            if kind not in _PY_TYPES:  # bytes: the drivers compare them with other types differently
+                raise self.error(node, f"{node} is {_NAMES.get(kind, kind)}, which a where expression cannot use.")
             return column, kind
         if isinstance(node, Literal):
             self.check_text(node, node.value)
             self.check_int(node, node.value)
             literal_kind = "bool" if isinstance(node.value, bool) else type(node.value).__name__
-            return sa.literal(node.value), literal_kind.replace("str", "string")
+            return _literal(node.value), literal_kind.replace("str", "string")
         if isinstance(node, TimeLiteral):
-            return sa.literal(node.tai_ns), "time"
+            return _literal(node.tai_ns), "time"
         if isinstance(node, Bind):
             value = self.bound(node)
             if isinstance(value, list):
                 raise self.error(node, f"Bind parameter :{node.name} holds several values; use it inside IN (...).")
             if _is_time(value):
-                return sa.literal(to_tai_ns(value)), "time"
+                return _literal(to_tai_ns(value)), "time"
             self.check_text(node, value)
             self.check_int(node, value)
-            return sa.literal(value), _kind_of(value)
+            return _literal(value), _kind_of(value)
         if isinstance(node, Neg):
             inner, inner_kind = self.value(node.operand)
-            return -inner, inner_kind
+            if inner_kind not in _NUMBERS:
+                raise self.error(node, f"Unary minus needs a number; {node.operand} is {_NAMES[inner_kind]}.")
+            return -(self.wide(inner) if inner_kind == "int" else inner), inner_kind
         if isinstance(node, Arith):
-            left, lk = self.value(node.left)
-            right, rk = self.value(node.right)
-            for side, side_kind in ((node.left, lk), (node.right, rk)):
-                if side_kind in ("string", "bool", "timespan"):
-                    raise self.error(side, f"Arithmetic needs numbers; {side} is a {side_kind}.")
-            ops: dict[str, Callable[[Any, Any], Any]] = {
-                "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
-                "/": lambda a, b: a / sa.func.nullif(b, 0), "%": lambda a, b: a % sa.func.nullif(b, 0),
-            }  # fmt: skip
-            return ops[node.op](left, right), "float" if "float" in (lk, rk) else lk or rk
+            return self.arith(node)
         if isinstance(node, Pair):
             raise self.error(node, f"{node} is a timespan; use it with OVERLAPS.")
         raise self.error(node, f"{node} is a condition, not a value.")
+
+    def arith(self, node: Arith) -> tuple[Any, str]:
+        """``+ - * / %`` between numbers, with one meaning on every back-end.
+
+        ``/`` divides as floating point (PostgreSQL would divide integers exactly as NUMERIC, SQLite as REAL);
+        ``%`` takes integers only (SQLite truncates ``2.5`` to ``2``, PostgreSQL has no such operator) and
+        keeps the sign of the dividend on both; a zero divisor gives NULL, which matches nothing.
+        """
+        left, lk = self.value(node.left)
+        right, rk = self.value(node.right)
+        for side, side_kind in ((node.left, lk), (node.right, rk)):
+            if side_kind not in _NUMBERS:
+                raise self.error(side, f"Arithmetic needs numbers; {side} is {_NAMES[side_kind]}.")
+            if node.op == "%" and side_kind != "int":
+                raise self.error(side, f"% needs integers; {side} is {_NAMES[side_kind]} (use / for division).")
+        if node.op == "/":
+            as_float: sa.Double[float] = sa.Double()
+            return sa.cast(left, as_float) / sa.func.nullif(sa.cast(right, as_float), 0), "float"
+        if lk == rk == "int":
+            left, right = self.wide(left), self.wide(right)
+        ops: dict[str, Callable[[Any, Any], Any]] = {
+            "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+            "%": lambda a, b: a % sa.func.nullif(b, 0),
+        }  # fmt: skip
+        return ops[node.op](left, right), "float" if "float" in (lk, rk) else "int"
+
+    def wide(self, operand: Any) -> Any:
+        """An integer operand that cannot overflow: past 64 bits SQLite goes on in floating point, where
+        PostgreSQL's BIGINT fails the statement; as NUMERIC, PostgreSQL goes on too (exactly)."""
+        return sa.cast(operand, _NUMERIC) if self.dialect == "postgresql" else operand
 
     def check_text(self, node: Node, value: Any) -> None:
         """Refuse a NUL character in a string: PostgreSQL cannot take one (SQLite would quietly match nothing)."""
@@ -102,6 +143,8 @@ class _Compiler:
             raise self.error(
                 node, f"{value} is outside the 64-bit integers the registry stores ({INT64_MIN} to {INT64_MAX})."
             )
+        if type(value) is float and not math.isfinite(value):  # e.g. 1e400; NaN binds as NULL on SQLite only
+            raise self.error(node, f"{value} is not a finite number; the back-ends compare it differently.")
 
     def bound(self, node: Bind) -> Any:
         """The value of a bind parameter, as a plain Python value (a list for several values).
@@ -115,13 +158,26 @@ class _Compiler:
             known = ", ".join(sorted(self.bind)) or "none"
             raise self.error(node, f"No value for bind parameter :{node.name} (bind= gives: {known}).")
         value = self.bind[node.name]
-        if _is_many(value):
-            return [self.plain(node, one) for one in value]
-        return self.plain(node, value)
+        if not _is_many(value):
+            self.budget -= 1
+            return self.plain(node, value)
+        try:  # a range or an array says its size without being read; len() overflows past sys.maxsize
+            size = len(value) if isinstance(value, Sized) else None
+        except OverflowError:
+            size = None if not isinstance(value, range) else MAX_BIND_VALUES + 1
+        values = list(itertools.islice(value, self.budget + 1)) if size is None or size <= self.budget else None
+        if values is None or len(values) > self.budget:
+            raise self.error(
+                node,
+                f"Bind parameter :{node.name} holds too many values: the binds of one expression may hold "
+                f"{MAX_BIND_VALUES} in all. Split the query, or give a range such as IN (0..99999) in the text.",
+            )
+        self.budget -= len(values)
+        return [self.plain(node, one) for one in values]
 
     def plain(self, node: Bind, value: Any) -> Any:
         """One bind value as a type the SQL drivers all take the same way (see `bound`)."""
-        if value is None or type(value) in (int, float, str, bool, bytes) or _is_time(value):
+        if type(value) in (int, float, str, bool) or _is_time(value):
             return value
         if isinstance(value, bool) or type(value).__name__ == "bool_":
             return bool(value)
@@ -131,10 +187,12 @@ class _Compiler:
             return float(value)
         if isinstance(value, str):
             return str(value)
+        shown = repr(value) if len(repr(value)) < 80 else repr(value)[:77] + "..."
         raise self.error(
             node,
-            f"Bind parameter :{node.name} is {value!r} ({type(value).__name__}); give a number, a string, a "
-            "boolean, a datetime (UTC) or astropy Time, or a list of those for IN (...).",
+            f"Bind parameter :{node.name} is {shown} ({type(value).__name__}); give a number, a string, a "
+            "boolean, a datetime (UTC) or astropy Time, or a list of those for IN (...)."
+            + (" (NULL equals nothing in SQL: leave the condition out instead.)" if value is None else ""),
         )
 
     def timespan(self, node: Node) -> tuple[Any, Any]:
@@ -152,8 +210,17 @@ class _Compiler:
     def instant(self, node: Node) -> Any:
         """SQL of a time: a time literal or bind, or an integer (TAI ns); anything else would reach SQL as a
         comparison of the stored integers with e.g. a string (an error on PostgreSQL, no match on SQLite)."""
+        # A known time is moved inside the stored range (`db_instant`): one past 2116 or before 1823 falls in
+        # the ranges unbounded on that side, and T'2300-01-01' (beyond 64 bits) overflowed SQLite's driver.
+        if isinstance(node, TimeLiteral):
+            return _literal(db_instant(node.tai_ns))
+        if isinstance(node, Literal | Bind):
+            value = node.value if isinstance(node, Literal) else self.bound(node)
+            if _is_time(value) or _kind_of(value) == "int":
+                self.check_int(node, value)
+                return _literal(db_instant(to_tai_ns(value)))
         instant, instant_kind = self.value(node)
-        if instant_kind in ("time", None, "int"):
+        if instant_kind in ("time", "int"):
             return instant
         raise self.error(node, f"{node} is not a time; use T'...' or bind a datetime (UTC) or astropy Time.")
 
@@ -170,6 +237,10 @@ class _Compiler:
             right, rk = self.value(node.right)
             self.check_types(node, node.left, lk, node.right, rk)
             self.check_types(node, node.right, rk, node.left, lk)
+            if lk == "string" and node.op in _ORDER_OPS and self.dialect == "postgresql":
+                # Order strings by code point, as SQLite does, whatever the database's locale (equality is
+                # bytewise under both already, and keeps PostgreSQL's indexes usable).
+                left, right = sa.collate(left, "C"), sa.collate(right, "C")
             return {
                 "=": lambda: left == right, "!=": lambda: left != right, "<": lambda: left < right,
                 "<=": lambda: left <= right, ">": lambda: left > right, ">=": lambda: left >= right,
@@ -197,25 +268,34 @@ class _Compiler:
         clauses = []
         for item in node.items:
             if isinstance(item, Range):
-                if kind not in (None, "int"):
+                if kind != "int":
                     raise self.error(node.expr, f"A range needs integers; {node.expr} is a {kind}.")
                 self.check_int(item, item.start)
                 self.check_int(item, item.stop)
-                if (item.stop - item.start) // item.step < _MAX_EXPANDED_RANGE:  # len() overflows on huge ranges
+                count = (item.stop - item.start) // item.step + 1  # len() overflows on huge ranges
+                if count <= min(_MAX_EXPANDED_RANGE, self.budget):
+                    self.budget -= count
                     values.extend(item.values())
                 else:
+                    # ``column - start`` would overflow BIGINT on PostgreSQL (REAL on SQLite) for a start near
+                    # -2**63; a remainder of the column alone cannot (it keeps the sign of the column)
+                    within = column.between(item.start, item.stop)
+                    step = item.step
                     clauses.append(
-                        sa.and_(column.between(item.start, item.stop), (column - item.start) % item.step == 0)
+                        within if step == 1 else sa.and_(within, (column % step + step) % step == item.start % step)
                     )
             elif isinstance(item, Bind):
                 bound = self.bound(item)
-                many = bound if isinstance(bound, list) else [bound]
-                for one in many:  # checked like literals: PostgreSQL refuses e.g. bigint = varchar
+                for one in bound if isinstance(bound, list) else [bound]:
+                    # checked like literals: PostgreSQL refuses e.g. bigint = varchar
                     self.check_text(item, one)
                     self.check_int(item, one)
                     self.check_types(node, node.expr, kind, item, _kind_of(one))
                     self.check_types(node, item, _kind_of(one), node.expr, kind)
-                values.extend(many)
+                    if _kind_of(one) == kind or kind == "float":
+                        values.append(one)
+                    else:  # a float among integers: compared as a float (in the list it would be cast to BIGINT)
+                        clauses.append(column == sa.literal(one))
             else:
                 sql, item_kind = self.value(item)
                 self.check_types(node, node.expr, kind, item, item_kind)
@@ -227,19 +307,25 @@ class _Compiler:
         return sa.not_(result) if node.negated else result
 
     def check_types(self, node: Node, left: Node, lk: str | None, right: Node, rk: str | None) -> None:
-        if (
-            lk in _PY_TYPES
-            and rk in _PY_TYPES
-            and rk not in ("int", "float", lk)
-            and not (lk == "float" and rk == "int")
-        ):
-            raise self.error(
-                left if isinstance(left, Identifier) else node, f"{left} is {_NAMES[lk]}; {right} is {_NAMES[rk]}."
-            )
-        if lk in ("int", "float") and rk == "string":
-            raise self.error(
-                left if isinstance(left, Identifier) else node, f"{left} is a number; {right} is a string."
-            )
+        """Refuse a comparison of values of different kinds, before SQL: numbers compare with numbers,
+        strings with strings, booleans with booleans (SQLite would compare anything, PostgreSQL refuses)."""
+        if (lk == rk and lk in _PY_TYPES) or (rk in _NUMBERS and lk != "time"):
+            return  # a number on the right is reported by the caller's mirrored call, which names the number
+        if "time" in (lk, rk):
+            time_side = left if lk == "time" else right
+            raise self.error(time_side, f"{time_side} is a time; use it with OVERLAPS (e.g. visit.timespan).")
+        raise self.error(
+            left if isinstance(left, Identifier) else node, f"{left} is {_NAMES[lk]}; {right} is {_NAMES[rk]}."
+        )
+
+
+def _literal(value: Any) -> Any:
+    """A bound value; integers as BIGINT, whatever their size.
+
+    SQLAlchemy types a small integer as INTEGER, and PostgreSQL then casts what it is compared with to INTEGER
+    too: ``0 IN (-9223372036854775808..9223372036854775807)`` failed with "integer out of range".
+    """
+    return sa.literal(value, _BIGINT) if type(value) is int else sa.literal(value)
 
 
 def _is_time(value: Any) -> bool:
@@ -258,12 +344,20 @@ def _kind_of(value: Any) -> str | None:
     """The declared-type name of a Python value given through ``bind=`` (None when not one of ours)."""
     if isinstance(value, bool):
         return "bool"
+    if _is_time(value):
+        return "time"
     return {int: "int", float: "float", str: "string"}.get(type(value))
 
 
-def compile_expression(text: str, node: Node, resolve: ColumnResolver, bind: Mapping[str, Any]) -> Any:
-    """Compile a condition node of the expression ``text`` to a SQLAlchemy boolean expression."""
-    return _Compiler(text, resolve, bind).condition(node)
+def compile_expression(
+    text: str, node: Node, resolve: ColumnResolver, bind: Mapping[str, Any], dialect: str = "sqlite"
+) -> Any:
+    """Compile a condition node of the expression ``text`` to a SQLAlchemy boolean expression.
+
+    ``dialect`` (``sqlite`` or ``postgresql``) is the database it will run on: the SQL differs where the two
+    would otherwise answer differently (string order).
+    """
+    return _Compiler(text, resolve, bind, dialect).condition(node)
 
 
 def suggest(name: str, pool: list[str]) -> str:

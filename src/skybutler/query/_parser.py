@@ -35,9 +35,12 @@ from skybutler.query._ast import (
     TimeLiteral,
 )
 
-__all__ = ["int_literals", "integers", "parse_where", "syntax_error", "with_int_literals"]
+__all__ = ["MAX_DEPTH", "int_literals", "integers", "parse_where", "sql_depth", "syntax_error", "with_int_literals"]
 
 MAX_LENGTH = 100_000
+MAX_DEPTH = 400
+"""The deepest expression accepted, as SQL nests it (see `sql_depth`).  SQLite refuses a statement whose
+expression tree is more than 1000 deep; the rest of the query's conditions need room too."""
 
 
 @cache
@@ -236,9 +239,37 @@ def _parse_where(text: str) -> Node | None:
     except RecursionError:
         raise QuerySyntaxError("The where expression is nested too deeply.") from None
     try:
-        return _build(tree, text)
+        node = _build(tree, text)
+        depth = sql_depth(node)
     except RecursionError:
         raise QuerySyntaxError("The where expression is nested too deeply.") from None
+    if depth > MAX_DEPTH:
+        raise QuerySyntaxError(
+            f"The where expression is too large: it nests {depth} operations deep, at most {MAX_DEPTH} (each "
+            "operand of a chain of AND or OR, and each item of IN (...) but a range or bind, counts one). "
+            "Put lists of values in IN (...) with a range (1..500) or a bind (IN (:values)), or split the query."
+        )
+    return node
+
+
+def sql_depth(node: Node) -> int:
+    """How deep the SQL of ``node`` nests: ``a AND b AND c`` is a chain of two operators over its operands.
+
+    The same measure on every back-end, so that an expression is accepted or refused alike on SQLite (which
+    has a hard limit) and PostgreSQL; an upper bound of what the compiler produces.
+    """
+    if isinstance(node, And | Or):
+        return len(node.items) - 1 + max(sql_depth(i) for i in node.items)
+    if isinstance(node, In):
+        listed = sum(1 for i in node.items if not isinstance(i, Range | Bind))
+        return 1 + listed + max([sql_depth(node.expr), *(sql_depth(i) for i in node.items)])
+    if isinstance(node, Not | Neg):
+        return 1 + sql_depth(node.operand)
+    if isinstance(node, Compare | Arith | Overlaps):
+        return 2 + max(sql_depth(node.left), sql_depth(node.right))
+    if isinstance(node, Pair):
+        return 1 + max(sql_depth(node.begin), sql_depth(node.end))
+    return 1
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}

@@ -99,7 +99,9 @@ class Database:
                 sa.event.listen(self.engine, "connect", self._pg_connect)
         try:
             self.conn = self.engine.connect()
-        except sa.exc.OperationalError as exc:
+        except sa.exc.DBAPIError as exc:
+            if self.dialect == "sqlite" and not isinstance(exc, sa.exc.OperationalError):
+                raise self.failure(exc, "could not be opened") from None
             raise StorageError(f"Cannot connect to the registry database {parsed!r}: {exc.orig}") from None
 
     @property
@@ -169,20 +171,18 @@ class Database:
                 yield self.conn
             except BaseException as exc:
                 self._depth = 0
-                if txn.is_active:
-                    txn.rollback()
+                self._discard(txn, invalidate=False)
                 if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
                     raise StorageError(
                         f"The connection to the registry database was lost ({exc.orig}); nothing was changed. "
                         "The next call reconnects: retry the operation."
                     ) from exc
-                if isinstance(exc, sa.exc.DBAPIError) and not isinstance(exc, sa.exc.IntegrityError):
-                    # A lock held past the busy timeout, a value the server refuses: the transaction is
-                    # rolled back.  Integrity errors stay, for callers that explain them.
-                    raise StorageError(
-                        f"The registry database refused or failed a statement, and the change was rolled back: "
-                        f"{exc.orig}"
-                    ) from exc
+                if isinstance(exc, sa.exc.IntegrityError | sqlite3.IntegrityError):
+                    raise  # for callers that explain them
+                if isinstance(exc, sa.exc.DBAPIError | sqlite3.Error):
+                    # A lock held past the busy timeout, a value the server refuses, a full disk: the
+                    # transaction is rolled back.
+                    raise self.failure(exc, "refused or failed a statement, and the change was rolled back") from exc
                 raise
             self._depth = 0
             if self._checkpointer is not None and sum(self._bulk.values()) >= _BULK_ROWS:
@@ -190,14 +190,54 @@ class Database:
                 self._auto_checkpoint(0)
             try:
                 txn.commit()
-            except sa.exc.IntegrityError as exc:
-                raise ConflictError(f"The registry refused the change: {exc.orig}") from None
             except sa.exc.DBAPIError as exc:
-                raise StorageError(f"The registry could not commit: {exc.orig}") from None
+                # A failed commit (a full disk, a deferred constraint) leaves SQLAlchemy's transaction open and
+                # the driver connection in doubt: both are discarded, so the next call starts afresh.
+                deferred = False
+                self._discard(txn, invalidate=True)
+                if isinstance(exc, sa.exc.IntegrityError):
+                    raise ConflictError(f"The registry refused the change: {exc.orig}") from None
+                if exc.connection_invalidated:  # the server may or may not have committed
+                    raise self.failure(exc, "connection was lost during commit; check the change, then retry") from None
+                raise self.failure(exc, "could not commit; nothing was changed") from None
         finally:
             if deferred:
                 self._auto_checkpoint(_AUTO_CHECKPOINT)
         self._after_commit(deferred)
+
+    def _discard(self, txn: sa.RootTransaction, *, invalidate: bool) -> None:
+        """End a failed transaction so that the next one can begin on this `Database`.
+
+        Until a failed transaction is rolled back, SQLAlchemy refuses every later call ("This connection has
+        already initialized a SQLAlchemy Transaction()"): one full disk would wedge the Butler for good.  If
+        the rollback fails too, or the commit failed (the driver connection is then in doubt: SQLite after an
+        I/O error, PostgreSQL in an aborted state), the connection is invalidated: the database discards what
+        it did not commit, and SQLAlchemy opens a new connection, with our settings, on the next call.
+        """
+        if not invalidate:
+            try:
+                txn.rollback()
+                return
+            except Exception:  # handled below: the connection is replaced
+                pass
+        try:
+            self.conn.invalidate()
+        finally:
+            if self.conn.get_transaction() is txn:  # a failed rollback has detached it already
+                txn.rollback()  # on an invalidated connection this only detaches it
+
+    def failure(self, exc: BaseException, what: str) -> StorageError:
+        """Our error for a driver error ``exc``: the registry ``what`` (a damaged SQLite file says so)."""
+        orig = getattr(exc, "orig", None) or exc
+        text = str(orig)
+        if self.dialect == "sqlite" and ("malformed" in text or "not a database" in text):
+            return StorageError(
+                f"The registry database {self.engine.url.database} is damaged ({text}); skybutler cannot use or "
+                "repair it. Restore it from a backup, or recover its rows with the sqlite3 shell's `.recover` "
+                "into a new file, then open the repository again."
+            )
+        hint = " If the disk is full or a file-size limit was reached, free space, then retry." if "I/O" in text else ""
+        return StorageError(f"The registry database {what}: {text}.{hint}")
 
     def _after_commit(self, checkpoint: bool) -> None:
         """Maintenance after a commit with bulk inserts: the deferred SQLite checkpoint, PostgreSQL statistics."""
@@ -328,8 +368,8 @@ class Database:
         values = [params[n] if n in params else fixed[n] for n in names]
         try:
             return raw.execute(sql, values).fetchall()  # type: ignore[no-any-return]
-        except sqlite3.OperationalError as exc:
-            raise StorageError(f"The registry could not be read: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise self.failure(exc, "could not be read") from None
 
     def stream_rows(self, stmt: Any, page: int = 1000) -> Iterator[tuple[Any, ...]]:
         """Yield the rows of a one-off SELECT page by page, without holding them all in memory.
@@ -353,8 +393,8 @@ class Database:
         try:
             while rows := cursor.fetchmany(page):
                 yield from rows
-        except sqlite3.OperationalError as exc:
-            raise StorageError(f"The registry could not be read: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise self.failure(exc, "could not be read") from None
         finally:
             cursor.close()
 
@@ -380,8 +420,8 @@ class Database:
             cursor.execute(sql, params)
             while rows := cursor.fetchmany(page):
                 yield rows
-        except sqlite3.OperationalError as exc:
-            raise StorageError(f"The registry could not be read: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise self.failure(exc, "could not be read") from None
         finally:
             cursor.close()
 
@@ -479,8 +519,8 @@ class Database:
                 part = list(values[start : start + chunk])
                 sql = f'SELECT {names} FROM "{table.name}" WHERE "{key}" IN ({", ".join("?" * len(part))})'
                 out += raw.execute(sql, part).fetchall()
-        except sqlite3.OperationalError as exc:
-            raise StorageError(f"The registry could not be read: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise self.failure(exc, "could not be read") from None
         return out
 
     @staticmethod
