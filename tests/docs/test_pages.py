@@ -234,7 +234,7 @@ def page_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 PENDING: dict[str, str] = {
     "docs/calibrations.md": "uses butler, a, b, c that it never defines",
     "docs/camera.md": "opens a repository it never creates",
-    "docs/cli.md": "the tutorial's ingest-files needs .npy files it never makes; remove-runs of a chained run",
+
     "docs/collections.md": "uses a butler it never creates",
     "docs/concepts.md": "uses root and butler that it never defines",
     "docs/data-ids.md": "doctests on a butler it never creates",
