@@ -232,7 +232,7 @@ def page_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 #: Pages that do not run as written yet, with what is wrong (issue 19 item 10); strict: a page that starts to run
 #: fails here until its line is removed.
 PENDING: dict[str, str] = {
-    "docs/calibrations.md": "uses butler, a, b, c that it never defines",
+
     "docs/camera.md": "opens a repository it never creates",
 
     "docs/collections.md": "uses a butler it never creates",
