@@ -143,7 +143,8 @@ def _run_doctest(example: Example) -> str | None:
                 printed.write(f"{type(exc).__name__}: {exc}\n")
         want, got = normalize(case.want, page_folder) + "\n", normalize(printed.getvalue(), page_folder) + "\n"
         if not _CHECKER.check_output(want, got, doctest.ELLIPSIS):
-            return f">>> {case.source.rstrip()}\n--- the page shows:\n{case.want.rstrip()}\n--- it printed:\n{got.rstrip()}"
+            shown = f"--- the page shows:\n{case.want.rstrip()}"
+            return f">>> {case.source.rstrip()}\n{shown}\n--- it printed:\n{got.rstrip()}"
     return None
 
 
@@ -257,17 +258,13 @@ def page_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 #: Pages that do not run as written yet, with what is wrong (issue 19 item 10); strict: a page that starts to run
 #: fails here until its line is removed.
 PENDING: dict[str, str] = {
-
     "docs/camera.md": "opens a repository it never creates",
-
     "docs/collections.md": "uses a butler it never creates",
     "docs/concepts.md": "uses root and butler that it never defines",
     "docs/data-ids.md": "doctests on a butler it never creates",
-
     "docs/import-export.md": "opens siteB before creating it",
     "docs/ingest.md": "opens a repository it never creates",
     "docs/plugins.md": "uses names it never imports",
-
     "docs/storage.md": "writes to absolute paths (/data/repo) and needs an S3 server",
     "docs/transfer.md": "opens a repository it never creates",
 }
