@@ -262,7 +262,7 @@ PENDING: dict[str, str] = {
     "docs/collections.md": "uses a butler it never creates",
     "docs/concepts.md": "uses root and butler that it never defines",
     "docs/data-ids.md": "doctests on a butler it never creates",
-    "docs/import-export.md": "opens siteB before creating it",
+
     "docs/ingest.md": "opens a repository it never creates",
     "docs/plugins.md": "uses names it never imports",
     "docs/storage.md": "writes to absolute paths (/data/repo) and needs an S3 server",
