@@ -259,7 +259,7 @@ def page_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 #: fails here until its line is removed.
 PENDING: dict[str, str] = {
     "docs/camera.md": "opens a repository it never creates",
-    "docs/collections.md": "uses a butler it never creates",
+
     "docs/concepts.md": "uses root and butler that it never defines",
     "docs/data-ids.md": "doctests on a butler it never creates",
 
