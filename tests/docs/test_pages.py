@@ -261,7 +261,7 @@ PENDING: dict[str, str] = {
     "docs/camera.md": "opens a repository it never creates",
 
     "docs/concepts.md": "uses root and butler that it never defines",
-    "docs/data-ids.md": "doctests on a butler it never creates",
+
 
     "docs/ingest.md": "opens a repository it never creates",
     "docs/plugins.md": "uses names it never imports",
