@@ -258,15 +258,15 @@ def page_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 #: Pages that do not run as written yet, with what is wrong (issue 19 item 10); strict: a page that starts to run
 #: fails here until its line is removed.
 PENDING: dict[str, str] = {
-    "docs/camera.md": "opens a repository it never creates",
-
-    "docs/concepts.md": "uses root and butler that it never defines",
 
 
-    "docs/ingest.md": "opens a repository it never creates",
-    "docs/plugins.md": "uses names it never imports",
-    "docs/storage.md": "writes to absolute paths (/data/repo) and needs an S3 server",
-    "docs/transfer.md": "opens a repository it never creates",
+
+
+
+
+
+
+
 }
 
 
