@@ -247,11 +247,25 @@ def _close_butlers(namespace: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def page_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh folder the page runs in; the environment a reader has (no test configuration)."""
+def page_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh folder the page runs in; the environment a reader has (no test configuration).
+
+    A page may register plug-ins in its process (docs/plugins.md does); they are dropped when it ends, so no
+    other page or test sees them.
+    """
+    from skybutler.cli._main import commands
+    from skybutler.datasets._storage_class import storage_classes
+    from skybutler.formatters import formatters
+    from skybutler.transfer._translators import metadata_translators
+    from skybutler.transports import transports
+
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SKYBUTLER_NO_PROGRESS", "1")
-    return tmp_path
+    registries: list[Any] = [commands, storage_classes, formatters, metadata_translators, transports]
+    saved = [(dict(r._specs), dict(r._loaded)) for r in registries]
+    yield tmp_path
+    for registry, (specs, loaded) in zip(registries, saved, strict=True):
+        registry._specs, registry._loaded = specs, loaded
 
 
 #: Pages that do not run as written yet, with what is wrong (issue 19 item 10); strict: a page that starts to run
