@@ -280,8 +280,26 @@ def _pages() -> Iterator[Any]:
         yield pytest.param(page, id=name, marks=marks)
 
 
+def _s3(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local S3 server (moto's) as AWS_ENDPOINT_URL, with the bucket ``survey-data`` the page uses."""
+    import boto3
+
+    endpoint = request.getfixturevalue("s3_endpoint")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="survey-data")
+
+
+#: What a page needs that a reader brings (a server, a store), set up as the page says.
+PAGE_NEEDS = {"docs/storage.md": _s3}
+
+
 @pytest.mark.parametrize("page", _pages())
-def test_page_runs_as_written(page: Path, page_folder: Path) -> None:
+def test_page_runs_as_written(
+    page: Path, page_folder: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    need = PAGE_NEEDS.get(str(page.relative_to(ROOT)))
+    if need is not None:
+        need(request, monkeypatch)
     document = SYBIL.parse(page)
     try:
         for example in document.examples():
