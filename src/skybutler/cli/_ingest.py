@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from skybutler.cli._options import merged_data_id, open_butler, repo_argument, yaml_rows
+from skybutler.cli._options import merged_data_id, open_butler, read_text, repo_argument, yaml_rows
 from skybutler.cli._output import emit, format_option
 from skybutler.cli._progress import progress_bar
 
@@ -48,8 +48,7 @@ def read_file_table(path: Path, kind: str | None = None) -> list[dict[str, Any]]
 
     # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte order mark, which would become part of the first
     # column's name ('\ufeffpath').
-    with click.open_file(str(path), encoding="utf-8-sig") as stream:
-        text = stream.read()
+    text = read_text(path, encoding="utf-8-sig")
     kind = kind or ("yaml" if path.suffix.lower() in (".yaml", ".yml") else "csv")
     rows: list[dict[str, Any]]
     if kind == "csv" and text.startswith("# %ECSV"):

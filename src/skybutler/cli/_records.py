@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from skybutler.cli._options import open_butler, repo_argument, yaml_rows
+from skybutler.cli._options import open_butler, read_text, repo_argument, yaml_rows
 
 __all__ = ["insert_dimension_records", "read_records"]
 
@@ -26,8 +26,7 @@ def read_records(path: Path, kind: str | None = None) -> list[dict[str, Any]]:
         The file is neither, or does not hold a list of records.
     """
 
-    with click.open_file(str(path)) as stream:
-        text = stream.read()
+    text = read_text(path)
     kind = kind or ("csv" if path.suffix.lower() == ".csv" else "yaml")
     if kind == "csv":
         import csv

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from skybutler.cli._options import confirm, open_butler, repo_argument
+from skybutler.cli._options import confirm, open_butler, read_text, repo_argument
 from skybutler.cli._output import emit, format_option
 
 __all__ = ["completion", "config", "create", "demo", "migrate", "reconcile"]
@@ -37,7 +37,7 @@ def create(repo: str, registry: str | None, schema: str | None, universe: str | 
     extra = None
     if config_file is not None:
         try:
-            extra = yaml.safe_load(config_file.read_text()) or {}
+            extra = yaml.safe_load(read_text(config_file)) or {}
         except yaml.YAMLError as exc:  # the user's file: a config error (exit 1), not an internal one (70)
             raise ConfigError(f"{config_file} is not valid YAML: {' '.join(str(exc).split())}") from None
         if not isinstance(extra, dict):

@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from skybutler.errors import ExportFormatError
 from skybutler.transfer._yaml_format import ExportLoader, load_export
 
 __all__ = [
@@ -225,7 +226,14 @@ def load_document(text: str | bytes, source: str, *, defer_datasets: bool = Fals
     With ``defer_datasets``, entries that start ``- type: dataset`` in the regular layout's first line are
     left as `DeferredDataset` in ``data``, for `parse_deferred`; a document read whole by PyYAML has none.
     """
-    as_text = text.decode() if isinstance(text, bytes) else text
+    try:
+        as_text = text.decode() if isinstance(text, bytes) else text
+    except UnicodeDecodeError as exc:  # the user's file, not a bug: say which byte, as for any bad export
+        assert isinstance(text, bytes)
+        raise ExportFormatError(
+            f"{source} is not UTF-8 text (byte 0x{text[exc.start]:02x} at offset {exc.start}); "
+            "an export document is UTF-8 YAML."
+        ) from None
     head, sep, body = as_text.partition("\ndata:\n")
     anchors = ("&" in body or "*" in body) and _ANCHOR.search(body)  # the regex is slow; most files have neither
     if not sep or "\t" in body or anchors:
