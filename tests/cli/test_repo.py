@@ -171,3 +171,54 @@ def test_a_broken_butler_yaml_is_one_config_error(run: Run, sample_repo: str, te
     assert result.stderr.startswith("error [config]: ")
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_create_refuses_an_empty_root(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "" was the current folder: a repository appeared among whatever it held
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    result = run("create", "")
+    assert result.exit_code == 1
+    assert result.stderr == "error [config]: The repository root is empty; give the folder or URI to create it at " \
+        "('.' for here).\n"  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("where", ["a-file/repo", "/proc/x"])
+def test_create_where_no_folder_can_be_made_is_a_storage_error(run: Run, tmp_path: Path, where: str) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    if where.startswith("/proc") and not Path("/proc/self").exists():
+        pytest.skip("no /proc on this system")
+    root = where if where.startswith("/") else str(tmp_path / where)
+    result = run("create", root)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error [storage]: Cannot create the repository folder {root}: ")
+    assert result.stderr.endswith("; choose a folder you can write.\n")
+
+
+def test_create_refuses_a_repository_inside_or_around_another(
+    run: Run, registry_url: tuple[str, str | None], tmp_path: Path
+) -> None:
+    # outer/u inside outer's datastore: outer's verify listed u's files as unknown, and reconcile deleted them
+    url, schema = registry_url
+    outer = tmp_path / "outer"
+    args = ["create", str(outer)] + (["--registry", url, "--schema", schema] if schema else [])
+    assert run(*args).exit_code == 0
+    inner = run("create", str(outer / "u"))
+    assert inner.exit_code == 1
+    inside = f"error [conflict]: {outer / 'u'} is inside the datastore of the repository at {outer}"
+    assert inner.stderr.startswith(inside)
+    assert not (outer / "u").exists()
+    around = run("create", str(tmp_path))
+    assert around.exit_code == 1
+    assert around.stderr.startswith(f"error [conflict]: {tmp_path} holds the repository at {outer}")
+    assert not (tmp_path / "butler.yaml").exists()
+    assert run("verify", str(outer)).stdout == "0 ok, 0 missing, 0 corrupt, 0 unknown.\n"
+
+
+def test_a_repository_beside_a_datastore_elsewhere_is_allowed(run: Run, tmp_path: Path) -> None:
+    # a repository whose files live elsewhere does not own its folder's other contents
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(f"datastore: {{root: {tmp_path / 'files'}}}\n")
+    assert run("create", str(tmp_path / "outer"), "--config", str(extra)).exit_code == 0
+    assert run("create", str(tmp_path / "outer" / "u")).exit_code == 0
