@@ -83,8 +83,10 @@ commands: PluginRegistry[click.Command] = PluginRegistry("cli", COMMANDS)
 class ReportedError(click.ClickException):
     """A `SkyButlerError` as the CLI reports it: ``error [code]: message`` on stderr, the error's exit code."""
 
-    def __init__(self, error: SkyButlerError) -> None:
-        super().__init__(str(error))
+    def __init__(self, error: SkyButlerError, command: click.Command | None = None) -> None:
+        from skybutler.cli._advice import for_the_command_line
+
+        super().__init__(for_the_command_line(str(error), command))
         self.error = error
         # click declares exit_code a class variable (8.5); this error's own code shadows it on the instance
         setattr(self, "exit_code", error.exit_code)  # noqa: B010
@@ -142,7 +144,8 @@ class _Commands(click.Group):
         except SkyButlerError as exc:
             if (ctx.obj or {}).get("debug"):
                 raise
-            raise ReportedError(exc) from exc
+            name = ctx.invoked_subcommand
+            raise ReportedError(exc, None if name is None else self.get_command(ctx, name)) from exc
         except Exception as exc:
             if (ctx.obj or {}).get("debug"):
                 raise
