@@ -183,3 +183,13 @@ def test_transfer_direct_refers_to_the_source_files(run: Run, sample_repo: str, 
     assert _files(tmp_path / "dest") == {tmp_path / "dest" / "butler.yaml"}  # no file copied
     assert run("verify", dest).stdout == "4 ok, 0 missing, 0 corrupt, 0 unknown.\n"
     assert run("transfer-datasets", sample_repo, dest, "--transfer", "move").exit_code == 2  # not a choice here
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_importing_an_export_without_datasets_warns(run: Run, any_repo: str, tmp_path: Path, fmt: str) -> None:
+    # "imported 0 dataset(s)" came with no warning
+    empty = tmp_path / "none.yaml"
+    empty.write_text("description: x\nversion: 1.0.2\nuniverse_version: 7\nuniverse_namespace: daf_butler\ndata: []\n")
+    result = run("import", any_repo, str(empty), "-f", fmt)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"warning: {empty} holds no datasets: its export selected none.\n"

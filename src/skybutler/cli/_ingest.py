@@ -189,6 +189,11 @@ def ingest_raws(
     nothing of it is ingested; the exit status is then 1.
     """
     files = _expand(paths, pattern)
+    if not files:  # a folder without raws was reported as a success that ingested nothing
+        from skybutler.errors import ConfigError
+
+        folders = ", ".join(str(p) for p in paths)
+        raise ConfigError(f"No file in {folders} matches --pattern {pattern!r}; nothing was ingested.")
     butler = open_butler(ctx, repo, writeable=True)
     with progress_bar(ctx) as progress:
         report = butler.ingest_raws(files, instrument=instrument, translator=translator, run=run, transfer=transfer,
