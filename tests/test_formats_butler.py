@@ -234,16 +234,23 @@ def test_hdf5_on_a_transport_without_local_files(registry_url: tuple[str, str | 
         assert_same(butler.get("calexp.mask", DATA_ID), _exposure().mask)
 
 
-def test_a_missing_optional_library_names_the_extra_to_install(tmp_path: Any) -> None:
+@pytest.mark.parametrize(
+    ("module", "formatter", "hint"),
+    [
+        ("pyarrow", "parquet", "pip install 'skybutler[parquet]'"),  # an optional extra: named
+        ("h5py", "hdf5", "pip install h5py"),  # a base dependency (issue 19 item 11): the package itself
+    ],
+)
+def test_a_missing_library_says_what_to_install(tmp_path: Any, module: str, formatter: str, hint: str) -> None:
     code = (
-        "import sys; sys.modules['h5py'] = None\n"
+        f"import sys; sys.modules[{module!r}] = None\n"
         "from skybutler.formatters import formatters\n"
-        "try:\n    formatters.get('hdf5')\n"
+        f"try:\n    formatters.get({formatter!r})\n"
         "except ImportError as exc:\n    print(type(exc).__name__, exc)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert "MissingDependencyError" in out
-    assert "pip install 'skybutler[hdf5]'" in out
+    assert hint in out
 
 
 @pytest.mark.parametrize("fmt", ["fits", "hdf5", "parquet"])

@@ -75,7 +75,7 @@ def _read_ecsv(text: str, path: Path) -> list[dict[str, Any]]:
         from astropy.io import ascii as astropy_ascii
     except ImportError:
         raise MissingDependencyError(
-            f"{path} is ECSV, which needs astropy: pip install 'skybutler[fits]' (or write plain CSV)."
+            f"{path} is ECSV, which needs astropy: pip install astropy (or write plain CSV)."
         ) from None
     try:
         table = astropy_ascii.read(text, format="ecsv")
