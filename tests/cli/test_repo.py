@@ -84,14 +84,31 @@ def test_create_on_postgresql(run: Run, registry_url: tuple[str, str | None], tm
     assert run("query-collections", str(tmp_path / "r")).stdout == "No collections match.\n"
 
 
-def test_config_dump_and_validate(run: Run, sample_repo: str) -> None:
-    dumped = yaml.safe_load(run("config", "dump", sample_repo).stdout)
+def test_config_takes_the_repository_first(run: Run, sample_repo: str) -> None:
+    # `skybutler config REPO` was "No such command": config alone broke the repository-first rule
+    dumped = yaml.safe_load(run("config", sample_repo).stdout)
     assert dumped["registry"]["db"] == "sqlite:///{root}/registry.sqlite3"
-    as_json = json.loads(run("config", "dump", sample_repo, "-f", "json").stdout)
+    as_json = json.loads(run("config", sample_repo, "-f", "json").stdout)
     assert as_json == dumped
-    result = run("config", "validate", sample_repo)
+    result = run("config", sample_repo, "--validate")
     assert result.exit_code == 0
     assert result.stdout == "Configuration valid: 1 template(s), 3 dataset type(s) checked.\n"
+    # the old spellings still work
+    assert yaml.safe_load(run("config", "dump", sample_repo).stdout) == dumped
+    assert run("config", "validate", sample_repo).stdout == result.stdout
+    extra = run("config", sample_repo, "surplus")
+    assert extra.exit_code == 2
+    assert "unexpected extra argument(s): surplus" in extra.stderr
+
+
+def test_config_help_shows_both_descriptions_whole(run: Run) -> None:
+    # its help truncated both subcommands' descriptions
+    text = " ".join(run("config", "--help").stdout.split())
+    assert "Print REPO's effective configuration (butler.yaml with defaults and SKYBUTLER_* overrides applied)" in text
+    assert (
+        "with --validate check it: its keys, file templates, and a formatter and template for every dataset type"
+        in text
+    )
 
 
 def test_config_validate_names_what_is_wrong(run: Run, sample_repo: str) -> None:

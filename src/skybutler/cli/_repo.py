@@ -1,4 +1,4 @@
-"""Repository commands: create, config dump/validate, migrate, reconcile, demo, and the shell completion script."""
+"""Repository commands: create, config (or --validate), migrate, reconcile, demo, and shell completion."""
 
 from __future__ import annotations
 
@@ -46,16 +46,24 @@ def create(repo: str, registry: str | None, schema: str | None, universe: str | 
     click.echo(f"Created a repository at {root}.")
 
 
-@click.group()
-def config() -> None:
-    """Show or check a repository's configuration."""
-
-
-@config.command("dump")
+@click.command(context_settings={"allow_extra_args": True})
 @repo_argument
+@click.option("--validate", is_flag=True, help="Check it instead: keys, templates, a formatter for every dataset type.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
-def config_dump(repo: str, fmt: str) -> None:
-    """Print REPO's effective configuration: butler.yaml with defaults and SKYBUTLER_* overrides applied."""
+@click.pass_context
+def config(ctx: click.Context, repo: str, validate: bool, fmt: str) -> None:
+    """Show or check a repository's configuration.
+
+    Print REPO's effective configuration (butler.yaml with defaults and SKYBUTLER_* overrides applied), or
+    with --validate check it: its keys, file templates, and a formatter and template for every dataset type.
+    """
+    if repo in ("dump", "validate") and len(ctx.args) == 1:  # the old spelling, `config dump REPO`: still works
+        repo, validate = ctx.args[0], repo == "validate"
+    elif ctx.args:
+        raise click.UsageError(f"Got unexpected extra argument(s): {' '.join(ctx.args)}.")
+    if validate:
+        _validate_config(repo)
+        return
     from skybutler._repository import read_config
     from skybutler.config import config_data, dump_config
 
@@ -66,10 +74,8 @@ def config_dump(repo: str, fmt: str) -> None:
         click.echo(dump_config(cfg), nl=False)
 
 
-@config.command("validate")
-@repo_argument
-def config_validate(repo: str) -> None:
-    """Check REPO's configuration: its keys, file templates, and a formatter and template for every dataset type."""
+def _validate_config(repo: str) -> None:
+    """``config --validate``: a `ConfigError` listing every dataset type the configuration cannot store."""
     from skybutler._repository import read_config
     from skybutler.datastore import FileTemplate
     from skybutler.errors import ConfigError, SkyButlerError
