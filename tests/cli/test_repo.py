@@ -160,7 +160,7 @@ def test_reconcile_remove_unknown_prints_only_json_on_stdout(run: Run, sample_re
     result = run("reconcile", sample_repo, "--remove-unknown", "--yes", "--grace", "0", "-f", "json")
     assert result.exit_code == 0, result.output
     assert {"what": "unknown", "path": "stray.txt"} in json.loads(result.stdout)
-    assert "About to delete unknown files:" in result.stderr
+    assert "About to delete 1 unknown file(s):" in result.stderr
 
 
 def test_repository_commands_as_processes(tmp_path: Path) -> None:
@@ -239,3 +239,24 @@ def test_a_repository_beside_a_datastore_elsewhere_is_allowed(run: Run, tmp_path
     extra.write_text(f"datastore: {{root: {tmp_path / 'files'}}}\n")
     assert run("create", str(tmp_path / "outer"), "--config", str(extra)).exit_code == 0
     assert run("create", str(tmp_path / "outer" / "u")).exit_code == 0
+
+
+def test_remove_unknown_names_what_it_would_delete_before_asking(run: Run, any_repo: str) -> None:
+    # the question named neither the files nor their count
+    root = Path(any_repo)
+    (root / "junk.txt").write_text("junk")
+    (root / "x").mkdir()
+    (root / "x" / "j2.dat").write_text("j2")
+    declined = run("reconcile", any_repo, "--grace", "0", "--remove-unknown", input="n\n")
+    assert declined.exit_code == 1
+    assert declined.stderr.startswith(
+        "About to delete 2 unknown file(s):\n"
+        "  2 file(s) no dataset refers to, 6 B in all:\n    junk.txt\n    x/j2.dat\n"
+    )
+    assert (root / "junk.txt").exists()
+    done = run("reconcile", any_repo, "--grace", "0", "--remove-unknown", "--yes")
+    assert done.exit_code == 0, done.output
+    assert not (root / "junk.txt").exists()
+    assert not (root / "x" / "j2.dat").exists()
+    again = run("reconcile", any_repo, "--grace", "0", "--remove-unknown", "--yes")
+    assert again.stderr == "No unknown files: nothing to delete.\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -131,16 +132,37 @@ def reconcile(repo: str, grace: float, remove_unknown: bool, yes: bool, fmt: str
 
     Repair what crashes left in REPO: finish or undo interrupted writes, empty the trash.
     """
-    if remove_unknown and not confirm(["files under the datastore root that no dataset refers to"],
-                                      "delete unknown files", yes=yes, dry_run=False):  # fmt: skip
-        return
     butler = open_butler(click.get_current_context(), repo, writeable=True)
+    if remove_unknown:  # first the repairs and the list: the question names what would go, then the deletion
+        unknown = butler.reconcile(grace_seconds=grace, remove_unknown=False).unknown
+        if not unknown:
+            click.echo("No unknown files: nothing to delete.", err=True)
+            remove_unknown = False
+        elif not confirm(_unknown_summary(butler, unknown), f"delete {len(unknown)} unknown file(s)", yes=yes,
+                         dry_run=False):  # fmt: skip
+            return
     report = butler.reconcile(grace_seconds=grace, remove_unknown=remove_unknown)
     kinds = ["promoted", "removed_staging", "removed_trash", "unknown", "missing"]
     if fmt == "table":
         emit([{"what": k.replace("_", " "), "files": len(getattr(report, k))} for k in kinds], fmt)
     else:
         emit([{"what": k, "path": p} for k in kinds for p in getattr(report, k)], fmt)
+
+
+def _unknown_summary(butler: Any, keys: list[str], shown: int = 10) -> list[str]:
+    """The lines that ask about deleting unknown files: how many, how big (where sizes can be had), the first."""
+    from skybutler.cli._verify import human_bytes
+
+    transport = getattr(butler.datastore, "transport", None)
+    total: int | None = 0
+    for key in keys:
+        try:
+            total = None if transport is None or total is None else total + transport.size(key)
+        except Exception:  # a size we cannot read: say nothing of the total rather than a wrong one
+            total = None
+    head = f"{len(keys)} file(s) no dataset refers to" + ("" if total is None else f", {human_bytes(total)} in all")
+    more = [f"... and {len(keys) - shown} more"] if len(keys) > shown else []
+    return [head + ":", *(f"  {key}" for key in keys[:shown]), *more]
 
 
 @click.command()
