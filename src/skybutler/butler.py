@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from skybutler._calibration_time import check_as_of, observation_time
+from skybutler._calibration_time import calibration_miss, check_as_of, observation_time
 from skybutler._deferred import DeferredDatasetHandle
 from skybutler._repository import create_repository, read_repo_file, root_text
 from skybutler._writes import put_objects
@@ -410,7 +410,10 @@ class Butler:
             row = find_first(self.registry.datasets, self.registry.calibrations, stored, leaves,
                              coord.required_values, at=at_ns, as_of=as_of_ns)  # fmt: skip
         if row is None:
-            raise self.registry.explain_missing(stored, coord, names)
+            miss = None
+            if stored.dataset_type.is_calibration and at_ns is not None:
+                miss = calibration_miss(self.registry, stored, coord, leaves, at_ns, as_of_ns)
+            raise miss or self.registry.explain_missing(stored, coord, names)
         return stored, component, coord, row
 
     def find_dataset(
