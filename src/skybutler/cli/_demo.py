@@ -19,6 +19,10 @@ def run_demo(root: str, say: Callable[[str], None]) -> None:
     from skybutler.butler import Butler
     from skybutler.testing.sample import populate_sample
 
+    if not root.strip():  # Path("") is the current folder: a demo repository among whatever it holds
+        from skybutler.errors import ConfigError
+
+        raise ConfigError("The demo's root is empty; give a folder for the new repository.")
     path = Path(root)
     if (path / "butler.yaml").exists():
         say(f"Using the existing repository at {path} (run 'demo' on a new path for a fresh one).")

@@ -143,6 +143,10 @@ def ingest_files(
     --skip-existing) ingests nothing.
     """
     rows = read_file_table(table, table_format)
+    if not rows:  # an empty table reported success, having ingested nothing
+        from skybutler.errors import ConfigError
+
+        raise ConfigError(f"{table} lists no files; nothing was ingested.")
     base = prefix if prefix is not None else (Path.cwd() if str(table) == "-" else table.resolve().parent)
     datasets = _datasets(rows, dataset_type, base, merged_data_id(data_id), formatter)
     butler = open_butler(ctx, repo, writeable=True)

@@ -64,6 +64,10 @@ def insert_dimension_records(
     All records go in one transaction: if one is refused, none is inserted.
     """
     records = read_records(file, file_format)
+    if not records:  # an empty file reported "Inserted 0 ... record(s)" as a success
+        from skybutler.errors import ConfigError
+
+        raise ConfigError(f"{file} holds no records; nothing was inserted.")
     butler = open_butler(ctx, repo, writeable=True)
     inserted = butler.insert_dimension_records(element, records, skip_existing=skip_existing)
     skipped = len(records) - inserted
