@@ -234,16 +234,23 @@ def test_hdf5_on_a_transport_without_local_files(registry_url: tuple[str, str | 
         assert_same(butler.get("calexp.mask", DATA_ID), _exposure().mask)
 
 
-def test_a_missing_optional_library_names_the_extra_to_install(tmp_path: Any) -> None:
+@pytest.mark.parametrize(
+    ("module", "formatter", "hint"),
+    [
+        ("pyarrow", "parquet", "pip install 'skybutler[parquet]'"),  # an optional extra: named
+        ("h5py", "hdf5", "pip install h5py"),  # a base dependency (issue 19 item 11): the package itself
+    ],
+)
+def test_a_missing_library_says_what_to_install(tmp_path: Any, module: str, formatter: str, hint: str) -> None:
     code = (
-        "import sys; sys.modules['h5py'] = None\n"
+        f"import sys; sys.modules[{module!r}] = None\n"
         "from skybutler.formatters import formatters\n"
-        "try:\n    formatters.get('hdf5')\n"
+        f"try:\n    formatters.get({formatter!r})\n"
         "except ImportError as exc:\n    print(type(exc).__name__, exc)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert "MissingDependencyError" in out
-    assert "pip install 'skybutler[hdf5]'" in out
+    assert hint in out
 
 
 @pytest.mark.parametrize("fmt", ["fits", "hdf5", "parquet"])
@@ -260,3 +267,43 @@ def test_big_endian_structured_arrays_keep_values_not_byte_order(tmp_path: Path,
     assert got["x"].tolist() == array["x"].tolist()
     assert got["n"].tolist() == array["n"].tolist()
     assert all(arrays_equal(got[name], array[name]) for name in ("x", "n"))  # dtypes equal up to byte order
+
+
+@pytest.mark.parametrize("fmt", ["fits", "hdf5"])
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(24, dtype="<f8").reshape(2, 3, 4),
+        np.arange(6, dtype="i2"),
+        np.array([[True, False], [False, True]]),
+        np.full((3, 2), 7, dtype="u1"),
+    ],
+    ids=["f8-3d", "i2-1d", "bool-2d", "u1-2d"],
+)
+def test_a_plain_array_goes_into_fits_and_hdf5(butler: Butler, fmt: str, array: np.ndarray) -> None:
+    # register_dataset_type("skymodel", [...], "NumpyArray", format="hdf5") said "formats that write NumpyArray: npy"
+    butler.register_dataset_type("skymodel", ["instrument"], "NumpyArray", format=fmt)
+    ref = butler.put(array, "skymodel", instrument="Cam")
+    assert butler.get_uri(ref).endswith(".fits" if fmt == "fits" else ".h5")
+    got = butler.get(ref)
+    assert got.dtype == array.dtype
+    assert np.array_equal(got, array)
+    part = butler.get(ref, parameters={"slices": (slice(1, None),)})
+    assert np.array_equal(part, array[1:])
+
+
+@pytest.mark.parametrize("fmt", ["fits", "hdf5"])
+def test_an_array_read_refuses_what_only_npy_does(butler: Butler, fmt: str) -> None:
+    butler.register_dataset_type("skymodel", ["instrument"], "NumpyArray", format=fmt)
+    ref = butler.put(np.zeros(3), "skymodel", instrument="Cam")
+    with pytest.raises(FormatterError, match=r"Unknown read parameter\(s\) \['mmap'\] for a NumpyArray"):
+        butler.get(ref, parameters={"mmap": True})
+
+
+def test_fits_refuses_an_array_it_cannot_hold(butler: Butler) -> None:
+    butler.register_dataset_type("skymodel", ["instrument"], "NumpyArray", format="fits")
+    with pytest.raises(FormatterError, match="FITS images cannot hold"):
+        butler.put(np.zeros(3, dtype=complex), "skymodel", instrument="Cam")
+    with pytest.raises(FormatterError, match="at least one element"):
+        butler.put(np.ones(()), "skymodel", instrument="Cam")
+    assert not butler.query_datasets("skymodel", collections="test/run")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import textwrap
 import uuid
@@ -130,10 +132,10 @@ def test_missing_module_says_what_to_install() -> None:
 
 
 def test_missing_optional_dependency_names_the_extra() -> None:
-    # h5py belongs to the 'hdf5' extra; the submodule never exists, so this fails with or without h5py.
-    registry: PluginRegistry[type] = PluginRegistry("formatters", {"hdf5": "h5py.no_such_submodule_xyz:Formatter"})
-    with pytest.raises(MissingDependencyError, match=r"run: pip install 'skybutler\[hdf5\]'"):
-        registry.get("hdf5")
+    # pyarrow belongs to the 'parquet' extra; the submodule never exists, so this fails with or without pyarrow.
+    registry: PluginRegistry[type] = PluginRegistry("formatters", {"pq": "pyarrow.no_such_submodule_xyz:Formatter"})
+    with pytest.raises(MissingDependencyError, match=r"run: pip install 'skybutler\[parquet\]'"):
+        registry.get("pq")
 
 
 # -- entry points ------------------------------------------------------------------------------------------------
@@ -255,3 +257,33 @@ def test_the_cheap_check_finds_declared_groups_and_rules_out_the_rest(
     zipped.write_bytes(b"")
     monkeypatch.setattr(sys, "path", [str(zipped)])
     assert _maybe_declared("skybutler.anything")  # cannot look inside: let importlib.metadata decide
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        # ingest_raws raised a bare ModuleNotFoundError without astropy
+        (
+            "from skybutler import Butler\nb = Butler(Butler.create(sys.argv[1]), writeable=True)\n"
+            "open(sys.argv[1] + '.fits', 'wb').close()\nb.ingest_raws([sys.argv[1] + '.fits'])",
+            "MissingDependencyError Raw ingest (reading FITS headers) needs the package 'astropy', which is not "
+            "installed; run: pip install astropy",
+        ),
+        # CompletenessTable.to_pandas() without pandas, the same
+        (
+            "from skybutler.query._missing import CompletenessTable\nCompletenessTable((), (), []).to_pandas()",
+            "MissingDependencyError CompletenessTable.to_pandas() needs the package 'pandas', which is not installed;"
+            " run: pip install 'skybutler[parquet]'",
+        ),
+    ],
+)
+def test_a_missing_library_is_named_with_what_to_install(tmp_path: Path, code: str, message: str) -> None:
+    script = (
+        "import sys\nsys.modules['astropy'] = None\nsys.modules['pandas'] = None\n"
+        f"try:\n{textwrap.indent(code, '    ')}\nexcept ImportError as exc:\n    print(type(exc).__name__, exc)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "r")], capture_output=True, text=True, check=False, env=env
+    )
+    assert done.stdout.strip() == message, done.stderr

@@ -6,15 +6,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from skybutler.dimensions import DataCoordinate, tai_ns_to_iso, to_tai_ns
-from skybutler.errors import DataIdError
+from skybutler.errors import DataIdError, DatasetNotFoundError
 from skybutler.registry._calibrations import tai_now
 
 if TYPE_CHECKING:
     from skybutler.datasets import DatasetType
-    from skybutler.registry import Registry
+    from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
     from skybutler.types import DataIdLike, TimeLike
 
-__all__ = ["OBSERVATION_DIMENSIONS", "check_as_of", "observation_time"]
+__all__ = ["OBSERVATION_DIMENSIONS", "calibration_miss", "check_as_of", "observation_time"]
 
 #: Dimensions whose records' timespans give a calibration lookup its valid time.
 OBSERVATION_DIMENSIONS = ("exposure", "visit")
@@ -101,3 +101,56 @@ def _implied_by(registry: Registry, record: Any, group: Any, given: Mapping[str,
                     if implied is not None:
                         todo.append(implied)
     return {name: value for name, value in found.items() if name in needed}
+
+
+def _utc(tai_ns: int | None, open_end: str) -> str:
+    """A bound for people: UTC, to the second when it is whole (as certify's dates usually are)."""
+    if tai_ns is None:
+        return open_end
+    text = tai_ns_to_iso(tai_ns, "utc")
+    return text[:19] if text.endswith(".000000000") else text
+
+
+def calibration_miss(
+    registry: Registry,
+    stored: StoredDatasetType,
+    data_id: DataCoordinate,
+    leaves: list[CollectionRecord],
+    at: int,
+    as_of: int | None,
+) -> DatasetNotFoundError | None:
+    """The error for a calibration lookup that missed although the dataset is certified in a collection searched:
+    where, for which valid ranges, and that none covers ``at`` (as known ``as_of``).  None when nothing searched
+    certifies it (the registry's general explanation applies then).
+
+    It said "It exists in ['calib/run1']; add one of them to collections=", pointing at the RUN, when the
+    answer is that no certification in the CALIBRATION collection searched covers the time asked.
+    """
+    known_at = tai_now() if as_of is None else as_of
+    found: list[str] = []
+    ranged = False
+    for leaf in leaves:
+        if leaf.type.name != "CALIBRATION":
+            continue
+        rows = registry.calibrations.history(stored, leaf.id, data_id.required_values)
+        believed = [
+            r for r in rows
+            if r.recorded.begin is not None and r.recorded.begin <= known_at
+            and (r.recorded.end is None or r.recorded.end > known_at)
+        ]  # fmt: skip
+        if believed:
+            ranges = ", ".join(f"[{_utc(r.valid.begin, '-∞')}, {_utc(r.valid.end, '+∞')})" for r in believed)
+            found.append(f"in {leaf.name!r} for {ranges} (UTC)")
+            ranged = True
+        elif rows and as_of is not None:  # certified there, but not in what was known then
+            first = min(r.recorded.begin for r in rows if r.recorded.begin is not None)
+            found.append(f"in {leaf.name!r} only by rows recorded at other times (the first at {_utc(first, '')})")
+    if not found:
+        return None
+    when = f" as of {_utc(as_of, 'now')} UTC" if as_of is not None else ""
+    return DatasetNotFoundError(
+        f"No {stored.dataset_type.name!r} with data ID {data_id} is certified for {_utc(at, '')} UTC{when}: it is "
+        f"certified {'; '.join(found)}, and "
+        + ("none of these ranges covers that time" if ranged else "nothing there was in force then")
+        + ". Certify one for that time, or ask at= a time inside a range."
+    )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skybutler.config import CONFIG_FILE, ButlerConfig, dump_config, load_config, parse_yaml
 from skybutler.dimensions import DimensionUniverse
-from skybutler.errors import ArtifactNotFoundError, ConfigError, ConflictError
+from skybutler.errors import ArtifactNotFoundError, ConfigError, ConflictError, StorageError
 from skybutler.registry import Registry
 from skybutler.transports import open_transport
 
@@ -37,10 +38,14 @@ def create_repository(
     datastore: str | None = None,
 ) -> str:
     """Create a new, empty repository and return its root (see `Butler.create`)."""
+    if not str(root).strip():  # "" would be the current folder, whatever it holds: say so instead
+        raise ConfigError("The repository root is empty; give the folder or URI to create it at ('.' for here).")
     root_text_ = root_text(root)
     transport = open_transport(root_text_)
     if transport.exists(CONFIG_FILE):
         raise ConflictError(f"A repository already exists at {root_text_}; open it with Butler().")
+    if transport.is_local:
+        _refuse_nesting(transport.local_path(""))
     layers: dict[str, Any] = dict(config or {})
     if registry is not None or schema is not None:
         layers.setdefault("registry", {})
@@ -93,8 +98,60 @@ def _make_local_root(transport: Transport) -> list[Path]:
         return []
     root = transport.local_path("")
     missing = [folder for folder in (root, *root.parents) if not folder.exists()]
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # /proc/x, a read-only disk, a file in the way: the user's to fix
+        raise StorageError(
+            f"Cannot create the repository folder {root}: {exc.strerror or exc}; choose a folder you can write."
+        ) from None
     return missing
+
+
+#: How many folders `_refuse_nesting` looks through below a new root for another repository.
+_NESTING_SCAN_LIMIT = 10_000
+
+
+def _refuse_nesting(root: Path) -> None:
+    """Refuse a repository inside another's datastore, or around another repository.
+
+    Its files would be the other's "unknown artifacts": ``verify`` lists them and ``reconcile --remove-unknown``
+    deletes them, which destroys the inner repository.
+    """
+    for parent in root.parents:
+        if (parent / CONFIG_FILE).is_file() and _datastore_holds(parent, root):
+            raise ConflictError(
+                f"{root} is inside the datastore of the repository at {parent}, which would take its files for "
+                "unknown artifacts; create it outside that folder."
+            )
+    if not root.is_dir():
+        return
+    for seen, (folder, names, files) in enumerate(os.walk(root)):
+        if CONFIG_FILE in files and Path(folder) != root:
+            raise ConflictError(
+                f"{root} holds the repository at {folder}, whose files would be taken for unknown artifacts; "
+                "create the new repository in another folder."
+            )
+        if seen >= _NESTING_SCAN_LIMIT:
+            return
+        names[:] = [n for n in names if not n.startswith(".")]
+
+
+def _datastore_holds(repo: Path, path: Path) -> bool:
+    """Whether a local file datastore of the repository at ``repo`` contains ``path`` (an unreadable config: yes)."""
+    try:
+        _, cfg = read_config(repo)
+    except ConfigError:
+        return True
+    children = cfg.datastore.effective_children()
+    files = [cfg.datastore] if cfg.datastore.type == "file" else [c for c in children if c.type == "file"]
+    for file_config in files:
+        store = file_config.root.replace("{root}", str(repo))
+        if "://" in store and not store.startswith("file://"):
+            continue
+        store_path = Path(store.removeprefix("file://"))
+        if path == store_path or store_path in path.parents:
+            return True
+    return False
 
 
 def read_repo_file(transport: Transport, root: str) -> Any:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from skybutler._calibration_time import check_as_of, observation_time
+from skybutler._calibration_time import calibration_miss, check_as_of, observation_time
 from skybutler._deferred import DeferredDatasetHandle
 from skybutler._repository import create_repository, read_repo_file, root_text
 from skybutler._writes import put_objects
@@ -410,7 +410,10 @@ class Butler:
             row = find_first(self.registry.datasets, self.registry.calibrations, stored, leaves,
                              coord.required_values, at=at_ns, as_of=as_of_ns)  # fmt: skip
         if row is None:
-            raise self.registry.explain_missing(stored, coord, names)
+            miss = None
+            if stored.dataset_type.is_calibration and at_ns is not None:
+                miss = calibration_miss(self.registry, stored, coord, leaves, at_ns, as_of_ns)
+            raise miss or self.registry.explain_missing(stored, coord, names)
         return stored, component, coord, row
 
     def find_dataset(
@@ -619,9 +622,11 @@ class Butler:
         stored = []
         if datasets is not None:
             stored = [self.registry.dataset_types.get(n) for n in dataset_type_names(datasets)]
-        leaves = self._search_path(collections)[1] if stored else []
-        return query_data_ids(self.registry, dimensions, where=where, bind=bind, data_id=data_id, datasets=stored,
-                              leaves=leaves, order_by=order_by, limit=limit, kwargs=kwargs)  # fmt: skip
+        leaves, note = self._query_path(collections) if stored else ([], None)
+        results = query_data_ids(self.registry, dimensions, where=where, bind=bind, data_id=data_id, datasets=stored,
+                                 leaves=leaves, order_by=order_by, limit=limit, kwargs=kwargs)  # fmt: skip
+        results.note = note
+        return results
 
     def query_datasets(
         self,
@@ -643,12 +648,26 @@ class Butler:
         """
         from skybutler.query import query_datasets
 
-        leaves = self._search_path(collections)[1]
+        leaves, note = self._query_path(collections)
         at_ns = None if at is None else to_tai_ns(at)
-        return query_datasets(
+        results = query_datasets(
             self.registry, dataset_types, leaves, where=where, bind=bind, data_id=data_id,
-            find_first=find_first, order_by=order_by, limit=limit, at=at_ns, kwargs=kwargs,
+            find_first=find_first and note is None, order_by=order_by, limit=limit, at=at_ns, kwargs=kwargs,
         )  # fmt: skip
+        results.note = note
+        return results
+
+    def _query_path(self, collections: CollectionsLike | None) -> tuple[list[CollectionRecord], str | None]:
+        """What a query searches, and a note when the caller named nothing (then every RUN, not find-first).
+
+        As the command line does: a query with no collections and no defaults searches every collection the
+        caller may read.  Every dataset is in exactly one RUN, so every RUN is every dataset, each once.
+        """
+        if collections is not None or self.default_collections:
+            return self._search_path(collections)[1], None
+        names = self.query_collections(types=[CollectionType.RUN])
+        note = "no collections given: every RUN collection was searched, not find-first"
+        return (self.registry.collections.resolve(names) if names else []), note
 
     def query_dimension_records(
         self,

@@ -6,24 +6,43 @@ import importlib
 import os
 import warnings
 from collections.abc import Mapping
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from skybutler.errors import ConfigError, MissingDependencyError, PluginNotFoundError
 
-__all__ = ["PluginRegistry", "SkyButlerWarning"]
+__all__ = ["PluginRegistry", "SkyButlerWarning", "install_hint", "require"]
 
 T = TypeVar("T")
 
-#: Top-level third-party module → the extra that installs it, for the install hint.
+#: Top-level third-party module → the extra that installs it, for the install hint.  astropy, h5py and
+#: filelock are base dependencies (issue 19 item 11): missing, the hint names the package itself.
 _EXTRAS = {
-    "astropy": "fits",
-    "h5py": "hdf5",
     "pyarrow": "parquet",
+    "pandas": "parquet",
     "boto3": "s3",
     "obstore": "s3",
     "httpx": "http",
     "fsspec": "fsspec",
 }
+
+
+def install_hint(module: str) -> str:
+    """What to run to get the top-level ``module``: its extra where one installs it, else the package."""
+    extra = _EXTRAS.get(module)
+    return f"pip install 'skybutler[{extra}]'" if extra else f"pip install {module}"
+
+
+def require(module: str, needed_for: str) -> Any:
+    """Import ``module`` for ``needed_for`` (a phrase: "raw ingest"); missing, a `MissingDependencyError` that
+    says what to install, never a bare `ModuleNotFoundError`."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or module).split(".")[0]
+        raise MissingDependencyError(
+            f"{needed_for[0].upper()}{needed_for[1:]} needs the package {missing!r}, which is not installed; "
+            f"run: {install_hint(missing)}"
+        ) from exc
 
 
 def _maybe_declared(group: str) -> bool:
@@ -125,8 +144,7 @@ class PluginRegistry(Generic[T]):
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             missing = (exc.name or "").split(".")[0]
-            extra = _EXTRAS.get(missing)
-            hint = f"pip install 'skybutler[{extra}]'" if extra else f"pip install {missing}"
+            hint = install_hint(missing)
             raise MissingDependencyError(
                 f"The {self.kind} plug-in {name!r} needs the package {missing!r}, which is not installed; run: {hint}"
             ) from exc

@@ -202,3 +202,13 @@ def test_ingest_files_from_an_ecsv_table(run: Run, sample_repo: str, tmp_path: P
     assert bad.exit_code == 1
     assert bad.stderr.startswith("error [config]: ")
     assert "is not valid ECSV" in bad.stderr
+
+
+def test_ingest_raws_over_a_folder_without_raws_says_nothing_matched(run: Run, any_repo: str, tmp_path: Path) -> None:
+    # it reported success, having ingested nothing
+    (tmp_path / "night").mkdir()
+    (tmp_path / "night" / "notes.txt").write_text("no raws tonight")
+    result = run("ingest-raws", any_repo, str(tmp_path / "night"))
+    assert result.exit_code == 1
+    assert result.stderr == f"error [config]: No file in {tmp_path / 'night'} matches --pattern '*.fits*'; " \
+        "nothing was ingested.\n"  # fmt: skip

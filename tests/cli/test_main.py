@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import click
 import pytest
 from click.shell_completion import ShellComplete
-from tests.cli.conftest import Run, run_process
+from tests.cli.conftest import SRC, Run, run_process
 
 from skybutler.cli._main import COMMANDS, EXIT_INTERNAL, EXIT_USAGE, cli, commands, main
 from skybutler.errors import DataIdError
@@ -224,3 +226,20 @@ def test_a_broken_plugin_is_listed_and_says_why_when_run(tmp_path: Path, value: 
     assert "(broken plug-in: run it to see why)" in listed.stdout
     assert done.returncode == 1
     assert reason in done.stderr
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv", "yaml"])
+def test_a_closed_stdout_ends_quietly_with_status_0_in_every_format(sample_repo: str, fmt: str) -> None:
+    # `skybutler query-datasets demo | head -1` exited 1 for a table (rich's own handling) and 0 for the others
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "skybutler.cli", "query-datasets", sample_repo, "-f", fmt],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.close()  # the reader is gone before the first byte: every write meets a closed pipe
+    with process.stderr:
+        stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 0
+    assert stderr == b""

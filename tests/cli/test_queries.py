@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from tests.cli.conftest import Run, run_process
 
@@ -187,3 +188,24 @@ def test_a_repeated_command_line_query_does_not_import_lark(tmp_path: Path, samp
         assert done.stderr.strip() == lark_expected
         outputs.append(json.loads(done.stdout))
     assert [[(r["visit"], r["detector"]) for r in rows] for rows in outputs] == [[(1, 1)], [(2, 1)], [(3, 1)]]
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv", "yaml"])
+def test_every_empty_result_says_why(run: Run, any_repo: str, fmt: str) -> None:
+    # query-dimension-records said only "No visit records found."; query-datasets -f json printed [] alone
+    records = run("query-dimension-records", any_repo, "visit", "-d", "visit=99", "-f", fmt)
+    datasets = run("query-datasets", any_repo, "meta", "-d", "visit=99", "-f", fmt)
+    for result in (records, datasets):
+        assert result.exit_code == 0, result.output
+        why = result.stdout if fmt == "table" else result.stderr
+        assert "  No visit record has the value 99.\n" in why
+        if fmt != "table":  # a script reads stdout: only the empty result is there
+            assert "No visit record" not in result.stdout
+
+
+def test_an_element_without_records_says_how_to_add_them(run: Run, sample_repo: str) -> None:
+    result = run("query-dimension-records", sample_repo, "exposure")
+    assert result.stdout == (
+        "No exposure records found.\n"
+        "  The repository has no exposure records; add them with `skybutler insert-dimension-records`.\n"
+    )

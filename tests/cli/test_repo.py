@@ -84,14 +84,31 @@ def test_create_on_postgresql(run: Run, registry_url: tuple[str, str | None], tm
     assert run("query-collections", str(tmp_path / "r")).stdout == "No collections match.\n"
 
 
-def test_config_dump_and_validate(run: Run, sample_repo: str) -> None:
-    dumped = yaml.safe_load(run("config", "dump", sample_repo).stdout)
+def test_config_takes_the_repository_first(run: Run, sample_repo: str) -> None:
+    # `skybutler config REPO` was "No such command": config alone broke the repository-first rule
+    dumped = yaml.safe_load(run("config", sample_repo).stdout)
     assert dumped["registry"]["db"] == "sqlite:///{root}/registry.sqlite3"
-    as_json = json.loads(run("config", "dump", sample_repo, "-f", "json").stdout)
+    as_json = json.loads(run("config", sample_repo, "-f", "json").stdout)
     assert as_json == dumped
-    result = run("config", "validate", sample_repo)
+    result = run("config", sample_repo, "--validate")
     assert result.exit_code == 0
     assert result.stdout == "Configuration valid: 1 template(s), 3 dataset type(s) checked.\n"
+    # the old spellings still work
+    assert yaml.safe_load(run("config", "dump", sample_repo).stdout) == dumped
+    assert run("config", "validate", sample_repo).stdout == result.stdout
+    extra = run("config", sample_repo, "surplus")
+    assert extra.exit_code == 2
+    assert "unexpected extra argument(s): surplus" in extra.stderr
+
+
+def test_config_help_shows_both_descriptions_whole(run: Run) -> None:
+    # its help truncated both subcommands' descriptions
+    text = " ".join(run("config", "--help").stdout.split())
+    assert "Print REPO's effective configuration (butler.yaml with defaults and SKYBUTLER_* overrides applied)" in text
+    assert (
+        "with --validate check it: its keys, file templates, and a formatter and template for every dataset type"
+        in text
+    )
 
 
 def test_config_validate_names_what_is_wrong(run: Run, sample_repo: str) -> None:
@@ -143,7 +160,7 @@ def test_reconcile_remove_unknown_prints_only_json_on_stdout(run: Run, sample_re
     result = run("reconcile", sample_repo, "--remove-unknown", "--yes", "--grace", "0", "-f", "json")
     assert result.exit_code == 0, result.output
     assert {"what": "unknown", "path": "stray.txt"} in json.loads(result.stdout)
-    assert "About to delete unknown files:" in result.stderr
+    assert "About to delete 1 unknown file(s):" in result.stderr
 
 
 def test_repository_commands_as_processes(tmp_path: Path) -> None:
@@ -171,3 +188,75 @@ def test_a_broken_butler_yaml_is_one_config_error(run: Run, sample_repo: str, te
     assert result.stderr.startswith("error [config]: ")
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_create_refuses_an_empty_root(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "" was the current folder: a repository appeared among whatever it held
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    result = run("create", "")
+    assert result.exit_code == 1
+    assert result.stderr == "error [config]: The repository root is empty; give the folder or URI to create it at " \
+        "('.' for here).\n"  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("where", ["a-file/repo", "/proc/x"])
+def test_create_where_no_folder_can_be_made_is_a_storage_error(run: Run, tmp_path: Path, where: str) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    if where.startswith("/proc") and not Path("/proc/self").exists():
+        pytest.skip("no /proc on this system")
+    root = where if where.startswith("/") else str(tmp_path / where)
+    result = run("create", root)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error [storage]: Cannot create the repository folder {root}: ")
+    assert result.stderr.endswith("; choose a folder you can write.\n")
+
+
+def test_create_refuses_a_repository_inside_or_around_another(
+    run: Run, registry_url: tuple[str, str | None], tmp_path: Path
+) -> None:
+    # outer/u inside outer's datastore: outer's verify listed u's files as unknown, and reconcile deleted them
+    url, schema = registry_url
+    outer = tmp_path / "outer"
+    args = ["create", str(outer)] + (["--registry", url, "--schema", schema] if schema else [])
+    assert run(*args).exit_code == 0
+    inner = run("create", str(outer / "u"))
+    assert inner.exit_code == 1
+    inside = f"error [conflict]: {outer / 'u'} is inside the datastore of the repository at {outer}"
+    assert inner.stderr.startswith(inside)
+    assert not (outer / "u").exists()
+    around = run("create", str(tmp_path))
+    assert around.exit_code == 1
+    assert around.stderr.startswith(f"error [conflict]: {tmp_path} holds the repository at {outer}")
+    assert not (tmp_path / "butler.yaml").exists()
+    assert run("verify", str(outer)).stdout == "0 ok, 0 missing, 0 corrupt, 0 unknown.\n"
+
+
+def test_a_repository_beside_a_datastore_elsewhere_is_allowed(run: Run, tmp_path: Path) -> None:
+    # a repository whose files live elsewhere does not own its folder's other contents
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(f"datastore: {{root: {tmp_path / 'files'}}}\n")
+    assert run("create", str(tmp_path / "outer"), "--config", str(extra)).exit_code == 0
+    assert run("create", str(tmp_path / "outer" / "u")).exit_code == 0
+
+
+def test_remove_unknown_names_what_it_would_delete_before_asking(run: Run, any_repo: str) -> None:
+    # the question named neither the files nor their count
+    root = Path(any_repo)
+    (root / "junk.txt").write_text("junk")
+    (root / "x").mkdir()
+    (root / "x" / "j2.dat").write_text("j2")
+    declined = run("reconcile", any_repo, "--grace", "0", "--remove-unknown", input="n\n")
+    assert declined.exit_code == 1
+    assert declined.stderr.startswith(
+        "About to delete 2 unknown file(s):\n"
+        "  2 file(s) no dataset refers to, 6 B in all:\n    junk.txt\n    x/j2.dat\n"
+    )
+    assert (root / "junk.txt").exists()
+    done = run("reconcile", any_repo, "--grace", "0", "--remove-unknown", "--yes")
+    assert done.exit_code == 0, done.output
+    assert not (root / "junk.txt").exists()
+    assert not (root / "x" / "j2.dat").exists()
+    again = run("reconcile", any_repo, "--grace", "0", "--remove-unknown", "--yes")
+    assert again.stderr == "No unknown files: nothing to delete.\n"

@@ -226,3 +226,13 @@ def test_damaged_or_hostile_exports_fail_with_our_error(
     assert _ids(empty_repo) == set()
     assert _files(Path(empty_repo)) == before
     assert victim.read_text() == "{}"
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_importing_an_export_without_datasets_warns(run: Run, any_repo: str, tmp_path: Path, fmt: str) -> None:
+    # "imported 0 dataset(s)" came with no warning
+    empty = tmp_path / "none.yaml"
+    empty.write_text("description: x\nversion: 1.0.2\nuniverse_version: 7\nuniverse_namespace: daf_butler\ndata: []\n")
+    result = run("import", any_repo, str(empty), "-f", fmt)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"warning: {empty} holds no datasets: its export selected none.\n"

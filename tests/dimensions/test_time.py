@@ -248,3 +248,38 @@ def test_db_form_refuses_bounds_at_or_beyond_the_sentinels() -> None:
                  Timespan.from_times("2025-01-01", "2200-01-01")]:  # fmt: skip
         with pytest.raises(DataIdError, match="outside the times a timespan can hold"):
             span.to_db()
+
+
+def test_the_leap_second_table_is_erfas_from_1972_on() -> None:
+    # the table in dimensions/_time.py is kept by hand; erfa (astropy's) is the reference
+    erfa = pytest.importorskip("erfa")
+    from skybutler.dimensions._time import _LEAPS
+
+    reference = [(f"{y:04d}-{m:02d}-01", float(off)) for y, m, off in erfa.leap_seconds.get() if y >= 1972]
+    assert [(d, float(off)) for d, off in _LEAPS] == reference
+
+
+@pytest.mark.parametrize(
+    ("iso", "bound"),
+    [
+        ("1972-01-01T00:00:00", 0.0),
+        ("1999-01-01T00:00:00", 0.0),
+        ("2016-12-31T23:59:59", 0.0),
+        ("2017-01-01T00:00:00", 0.0),
+        ("2025-06-01T12:00:00", 0.0),
+        # before 1972 the 1972 offset: as the module's docstring says
+        ("1971-12-31T00:00:00", 2.0),
+        ("1970-01-01T00:00:00", 2.0),
+        ("1960-01-01T00:00:00", 9.1),
+    ],
+)
+def test_utc_to_tai_agrees_with_astropy(iso: str, bound: float) -> None:
+    import warnings
+
+    time = pytest.importorskip("astropy.time")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # astropy warns of "dubious year" for pre-1972 UTC
+        utc = time.Time(iso, scale="utc")
+        astropy_seconds = (utc.tai - time.Time("1970-01-01T00:00:00", scale="tai")).sec
+    difference = abs(to_tai_ns(iso) / S - astropy_seconds)
+    assert difference <= bound + 1e-6, difference

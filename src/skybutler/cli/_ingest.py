@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from skybutler.cli._options import merged_data_id, open_butler, repo_argument, yaml_rows
+from skybutler.cli._options import merged_data_id, open_butler, read_text, repo_argument, yaml_rows
 from skybutler.cli._output import emit, format_option
 from skybutler.cli._progress import progress_bar
 
@@ -48,8 +48,7 @@ def read_file_table(path: Path, kind: str | None = None) -> list[dict[str, Any]]
 
     # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte order mark, which would become part of the first
     # column's name ('\ufeffpath').
-    with click.open_file(str(path), encoding="utf-8-sig") as stream:
-        text = stream.read()
+    text = read_text(path, encoding="utf-8-sig")
     kind = kind or ("yaml" if path.suffix.lower() in (".yaml", ".yml") else "csv")
     rows: list[dict[str, Any]]
     if kind == "csv" and text.startswith("# %ECSV"):
@@ -76,7 +75,7 @@ def _read_ecsv(text: str, path: Path) -> list[dict[str, Any]]:
         from astropy.io import ascii as astropy_ascii
     except ImportError:
         raise MissingDependencyError(
-            f"{path} is ECSV, which needs astropy: pip install 'skybutler[fits]' (or write plain CSV)."
+            f"{path} is ECSV, which needs astropy: pip install astropy (or write plain CSV)."
         ) from None
     try:
         table = astropy_ascii.read(text, format="ecsv")
@@ -144,6 +143,10 @@ def ingest_files(
     --skip-existing) ingests nothing.
     """
     rows = read_file_table(table, table_format)
+    if not rows:  # an empty table reported success, having ingested nothing
+        from skybutler.errors import ConfigError
+
+        raise ConfigError(f"{table} lists no files; nothing was ingested.")
     base = prefix if prefix is not None else (Path.cwd() if str(table) == "-" else table.resolve().parent)
     datasets = _datasets(rows, dataset_type, base, merged_data_id(data_id), formatter)
     butler = open_butler(ctx, repo, writeable=True)
@@ -190,6 +193,11 @@ def ingest_raws(
     nothing of it is ingested; the exit status is then 1.
     """
     files = _expand(paths, pattern)
+    if not files:  # a folder without raws was reported as a success that ingested nothing
+        from skybutler.errors import ConfigError
+
+        folders = ", ".join(str(p) for p in paths)
+        raise ConfigError(f"No file in {folders} matches --pattern {pattern!r}; nothing was ingested.")
     butler = open_butler(ctx, repo, writeable=True)
     with progress_bar(ctx) as progress:
         report = butler.ingest_raws(files, instrument=instrument, translator=translator, run=run, transfer=transfer,

@@ -83,8 +83,10 @@ commands: PluginRegistry[click.Command] = PluginRegistry("cli", COMMANDS)
 class ReportedError(click.ClickException):
     """A `SkyButlerError` as the CLI reports it: ``error [code]: message`` on stderr, the error's exit code."""
 
-    def __init__(self, error: SkyButlerError) -> None:
-        super().__init__(str(error))
+    def __init__(self, error: SkyButlerError, command: click.Command | None = None) -> None:
+        from skybutler.cli._advice import for_the_command_line
+
+        super().__init__(for_the_command_line(str(error), command))
         self.error = error
         # click declares exit_code a class variable (8.5); this error's own code shadows it on the instance
         setattr(self, "exit_code", error.exit_code)  # noqa: B010
@@ -134,12 +136,16 @@ class _Commands(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except BrokenPipeError:  # `... | head`: the reader has what it wanted; not an error, whatever the format
+            _silence_stdout()
+            raise click.exceptions.Exit(0) from None
         except SkyButlerError as exc:
             if (ctx.obj or {}).get("debug"):
                 raise
-            raise ReportedError(exc) from exc
+            name = ctx.invoked_subcommand
+            raise ReportedError(exc, None if name is None else self.get_command(ctx, name)) from exc
         except Exception as exc:
             if (ctx.obj or {}).get("debug"):
                 raise
@@ -178,6 +184,16 @@ def _broken(name: str, reason: str) -> click.Command:
     )  # fmt: skip
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush does not fail on the closed pipe again."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # no file descriptor (click's test runner): nothing to flush
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI (the ``skybutler`` command): exit 0 on success, else 1, 2 or 70 (see `cli`).
 
@@ -190,12 +206,13 @@ def main(argv: list[str] | None = None) -> None:
 
     _disk_cache.enable()
     try:
-        cli.main(args=sys.argv[1:] if argv is None else argv, prog_name="skybutler")
+        try:
+            cli.main(args=sys.argv[1:] if argv is None else argv, prog_name="skybutler")
+        finally:  # what is still buffered (a JSON or CSV result) meets a closed pipe here, not at exit
+            sys.stdout.flush()
     except BrokenPipeError:  # `skybutler query-datasets ... | head`: the reader left; no traceback, no error line
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(EXIT_ERROR)
+        _silence_stdout()
+        sys.exit(0)
     except Exception as exc:  # only with --debug: without it every error is a ClickException, handled by click
         import traceback
 

@@ -31,6 +31,7 @@ __all__ = [
     "open_butler",
     "order_by_option",
     "parse_data_id",
+    "read_text",
     "repo_argument",
     "resolve_collections",
     "split_names",
@@ -269,6 +270,27 @@ def find_refs(
     )  # fmt: skip
     # Without find-first a dataset reached through several collections comes once per collection: list it once.
     return list({ref.id: ref for ref in results}.values()), results
+
+
+def read_text(path: object, *, encoding: str = "utf-8") -> str:
+    """The text of an input file named on the command line (``-``: stdin).
+
+    A file that cannot be read or is not text in ``encoding`` is the user's to fix, so it is a one-line
+    `ConfigError` naming the file and the first bad byte, never a traceback.
+    """
+    from skybutler.errors import ConfigError
+
+    try:
+        with click.open_file(str(path), "rb") as stream:
+            data: bytes = stream.read()
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save it as UTF-8."
+        ) from None
 
 
 def yaml_rows(text: str, path: object, key: str, what: str) -> list[dict[str, Any]]:

@@ -117,5 +117,11 @@ def console() -> Any:
     """A rich console on stdout: the terminal's width, or an unbounded one when piped (no wrapped rows)."""
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits 1 here; a closed pipe (`| head`) is handled by the CLI alike for every format (exit 0)
+            self.quiet = True
+            raise BrokenPipeError
+
     # sys.stdout as it is now (click's test runner swaps it), not the one at import
-    return Console(width=None if sys.stdout.isatty() else PIPED_WIDTH, soft_wrap=False, file=sys.stdout)
+    return _Console(width=None if sys.stdout.isatty() else PIPED_WIDTH, soft_wrap=False, file=sys.stdout)

@@ -70,14 +70,16 @@ def query_datasets(
         rows.append(row)
     if fmt != "table":
         emit(rows, fmt)
-        return
-    if not rows:
+    elif not rows:
         click.echo("No datasets found.")
+    if not rows:  # every empty result says why: under the table's line, or on stderr after a script format's []
         _explain(results, fmt)
         searched = butler.collections.flatten(resolve_collections(butler, collections))
         calibrations = any(dt.is_calibration for dt in butler.query_dataset_types(dataset_types))
         if at is None and calibrations and any(butler.collections.get(c).type.name == "CALIBRATION" for c in searched):
-            click.echo("  CALIBRATION collections are searched only with --at TIME (see calibration-history).")
+            click.echo("  CALIBRATION collections are searched only with --at TIME (see calibration-history).",
+                       err=fmt != "table")  # fmt: skip
+    if fmt != "table" or not rows:
         return
     by_type: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -161,6 +163,21 @@ def query_dimension_records(
                 row[key] = value
         rows.append(row)
     emit(rows, fmt, title=element, empty=f"No {element} records found.")
+    if not rows:
+        for reason in _why_no_records(butler, element, where, merged_data_id(data_id)):
+            click.echo(f"  {reason}", err=fmt != "table")
+
+
+def _why_no_records(butler: Any, element: str, where: str, data_id: dict[str, Any] | None) -> list[str]:
+    """Why a record query found nothing: the query system's explanation for the element's data IDs, else a
+    plain statement of the constraints (an element that is not a dimension has no data ID query)."""
+    if not where and not data_id:
+        return [f"The repository has no {element} records; add them with `skybutler insert-dimension-records`."]
+    if element in {d.name for d in butler.universe.dimensions}:
+        reasons = list(butler.query_data_ids([element], where=where, data_id=data_id).explain_no_results())
+        if reasons:
+            return reasons
+    return [f"No {element} record satisfies the constraints (--where / --data-id)."]
 
 
 @click.command()

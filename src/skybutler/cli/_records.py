@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from skybutler.cli._options import open_butler, repo_argument, yaml_rows
+from skybutler.cli._options import open_butler, read_text, repo_argument, yaml_rows
 
 __all__ = ["insert_dimension_records", "read_records"]
 
@@ -26,8 +26,7 @@ def read_records(path: Path, kind: str | None = None) -> list[dict[str, Any]]:
         The file is neither, or does not hold a list of records.
     """
 
-    with click.open_file(str(path)) as stream:
-        text = stream.read()
+    text = read_text(path)
     kind = kind or ("csv" if path.suffix.lower() == ".csv" else "yaml")
     if kind == "csv":
         import csv
@@ -65,6 +64,10 @@ def insert_dimension_records(
     All records go in one transaction: if one is refused, none is inserted.
     """
     records = read_records(file, file_format)
+    if not records:  # an empty file reported "Inserted 0 ... record(s)" as a success
+        from skybutler.errors import ConfigError
+
+        raise ConfigError(f"{file} holds no records; nothing was inserted.")
     butler = open_butler(ctx, repo, writeable=True)
     inserted = butler.insert_dimension_records(element, records, skip_existing=skip_existing)
     skipped = len(records) - inserted

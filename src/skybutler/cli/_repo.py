@@ -1,13 +1,14 @@
-"""Repository commands: create, config dump/validate, migrate, reconcile, demo, and the shell completion script."""
+"""Repository commands: create, config (or --validate), migrate, reconcile, demo, and shell completion."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-from skybutler.cli._options import confirm, open_butler, repo_argument
+from skybutler.cli._options import confirm, open_butler, read_text, repo_argument
 from skybutler.cli._output import emit, format_option
 
 __all__ = ["completion", "config", "create", "demo", "migrate", "reconcile"]
@@ -37,7 +38,7 @@ def create(repo: str, registry: str | None, schema: str | None, universe: str | 
     extra = None
     if config_file is not None:
         try:
-            extra = yaml.safe_load(config_file.read_text()) or {}
+            extra = yaml.safe_load(read_text(config_file)) or {}
         except yaml.YAMLError as exc:  # the user's file: a config error (exit 1), not an internal one (70)
             raise ConfigError(f"{config_file} is not valid YAML: {' '.join(str(exc).split())}") from None
         if not isinstance(extra, dict):
@@ -46,16 +47,24 @@ def create(repo: str, registry: str | None, schema: str | None, universe: str | 
     click.echo(f"Created a repository at {root}.")
 
 
-@click.group()
-def config() -> None:
-    """Show or check a repository's configuration."""
-
-
-@config.command("dump")
+@click.command(context_settings={"allow_extra_args": True})
 @repo_argument
+@click.option("--validate", is_flag=True, help="Check it instead: keys, templates, a formatter for every dataset type.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
-def config_dump(repo: str, fmt: str) -> None:
-    """Print REPO's effective configuration: butler.yaml with defaults and SKYBUTLER_* overrides applied."""
+@click.pass_context
+def config(ctx: click.Context, repo: str, validate: bool, fmt: str) -> None:
+    """Show or check a repository's configuration.
+
+    Print REPO's effective configuration (butler.yaml with defaults and SKYBUTLER_* overrides applied), or
+    with --validate check it: its keys, file templates, and a formatter and template for every dataset type.
+    """
+    if repo in ("dump", "validate") and len(ctx.args) == 1:  # the old spelling, `config dump REPO`: still works
+        repo, validate = ctx.args[0], repo == "validate"
+    elif ctx.args:
+        raise click.UsageError(f"Got unexpected extra argument(s): {' '.join(ctx.args)}.")
+    if validate:
+        _validate_config(repo)
+        return
     from skybutler._repository import read_config
     from skybutler.config import config_data, dump_config
 
@@ -66,10 +75,8 @@ def config_dump(repo: str, fmt: str) -> None:
         click.echo(dump_config(cfg), nl=False)
 
 
-@config.command("validate")
-@repo_argument
-def config_validate(repo: str) -> None:
-    """Check REPO's configuration: its keys, file templates, and a formatter and template for every dataset type."""
+def _validate_config(repo: str) -> None:
+    """``config --validate``: a `ConfigError` listing every dataset type the configuration cannot store."""
     from skybutler._repository import read_config
     from skybutler.datastore import FileTemplate
     from skybutler.errors import ConfigError, SkyButlerError
@@ -125,16 +132,37 @@ def reconcile(repo: str, grace: float, remove_unknown: bool, yes: bool, fmt: str
 
     Repair what crashes left in REPO: finish or undo interrupted writes, empty the trash.
     """
-    if remove_unknown and not confirm(["files under the datastore root that no dataset refers to"],
-                                      "delete unknown files", yes=yes, dry_run=False):  # fmt: skip
-        return
     butler = open_butler(click.get_current_context(), repo, writeable=True)
+    if remove_unknown:  # first the repairs and the list: the question names what would go, then the deletion
+        unknown = butler.reconcile(grace_seconds=grace, remove_unknown=False).unknown
+        if not unknown:
+            click.echo("No unknown files: nothing to delete.", err=True)
+            remove_unknown = False
+        elif not confirm(_unknown_summary(butler, unknown), f"delete {len(unknown)} unknown file(s)", yes=yes,
+                         dry_run=False):  # fmt: skip
+            return
     report = butler.reconcile(grace_seconds=grace, remove_unknown=remove_unknown)
     kinds = ["promoted", "removed_staging", "removed_trash", "unknown", "missing", "problems"]
     if fmt == "table":
         emit([{"what": k.replace("_", " "), "files": len(getattr(report, k))} for k in kinds], fmt)
     else:
         emit([{"what": k, "path": p} for k in kinds for p in getattr(report, k)], fmt)
+
+
+def _unknown_summary(butler: Any, keys: list[str], shown: int = 10) -> list[str]:
+    """The lines that ask about deleting unknown files: how many, how big (where sizes can be had), the first."""
+    from skybutler.cli._verify import human_bytes
+
+    transport = getattr(butler.datastore, "transport", None)
+    total: int | None = 0
+    for key in keys:
+        try:
+            total = None if transport is None or total is None else total + transport.size(key)
+        except Exception:  # a size we cannot read: say nothing of the total rather than a wrong one
+            total = None
+    head = f"{len(keys)} file(s) no dataset refers to" + ("" if total is None else f", {human_bytes(total)} in all")
+    more = [f"... and {len(keys) - shown} more"] if len(keys) > shown else []
+    return [head + ":", *(f"  {key}" for key in keys[:shown]), *more]
 
 
 @click.command()

@@ -125,6 +125,8 @@ def import_(
         row = _report_row(report, fields)
         row["notes"] = "; ".join(report.notes)
         emit([row], fmt)
+    if report.datasets == 0 and report.skipped == 0:  # "imported 0 dataset(s)" alone looked like a success
+        click.echo(f"warning: {file} holds no datasets: its export selected none.", err=True)
 
 
 @click.command()

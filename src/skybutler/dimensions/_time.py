@@ -1,7 +1,8 @@
 """Time as int64 TAI nanoseconds since 1970-01-01T00:00:00 TAI, and the half-open `Timespan`.
 
 The standard library knows nothing of leap seconds, so UTC ↔ TAI uses the table of IERS leap seconds below.
-Before 1972 (when UTC had "rubber" seconds) the 1972 offset of 10 s is used: good to about a second.
+Before 1972 (when UTC had "rubber" seconds) the 1972 offset of 10 s is used: against astropy's pre-1972 UTC
+that is off by up to 2 s in 1970-1971, and by up to 9 s back to 1960 (tests/dimensions/test_time.py measures it).
 Astropy ``Time`` objects are accepted without importing astropy here: anything with a ``.tai`` attribute
 carrying ``jd1``/``jd2`` is converted exactly through its Julian dates.
 """

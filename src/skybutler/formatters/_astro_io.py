@@ -45,6 +45,7 @@ COMPONENTS = {
     "Spectrum": ("flux", "wavelength", "mask", "metadata"),
     "Metadata": (),
     "Wcs": (),
+    "NumpyArray": (),
     **dict.fromkeys(TABLE_CLASSES, ("schema", "rowcount")),
 }
 PARAMETERS = {
@@ -53,8 +54,15 @@ PARAMETERS = {
     "Spectrum": ("wavelength_range",),
     "Metadata": (),
     "Wcs": (),
+    "NumpyArray": ("slices",),  # as .npy reads it; mmap is the .npy formatter's own
     **dict.fromkeys(TABLE_CLASSES, ("columns", "filters")),
 }
+
+
+def _plain_array(obj: Any) -> bool:
+    """Whether ``obj`` is a NumPy array without named fields (those are tables)."""
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(obj, numpy.ndarray) and obj.dtype.names is None
 
 
 def storage_class_of(obj: Any, supported: Iterable[str]) -> str:
@@ -65,6 +73,7 @@ def storage_class_of(obj: Any, supported: Iterable[str]) -> str:
     FormatterError
         ``obj`` is of none of them.
     """
+    supported = tuple(supported)
     name: str | None = None
     if isinstance(obj, Image):
         name = "Image"
@@ -76,6 +85,8 @@ def storage_class_of(obj: Any, supported: Iterable[str]) -> str:
         name = "Metadata"
     elif "astropy.wcs" in sys.modules and isinstance(obj, sys.modules["astropy.wcs"].WCS):
         name = "Wcs"
+    elif "NumpyArray" in supported and _plain_array(obj):  # an n-d array, the most basic FITS / HDF5 object
+        name = "NumpyArray"
     else:
         try:
             name = _TABLE_BY_KIND[table_kind(obj)]

@@ -8,6 +8,7 @@ Layouts (HDU names in capitals; every file's primary header has ``SBCLASS`` = th
 * ``Spectrum``: primary header = metadata; 1-D ``FLUX``, ``WAVELENGTH`` and ``MASK`` HDUs (units in ``BUNIT``).
 * Tables: a ``TABLE`` binary table; metadata in its header, units in ``TUNITn``, descriptions in ``TCOMMn``.
 * ``Metadata`` / ``Wcs``: a header-only primary HDU.
+* ``NumpyArray``: the primary HDU holds the n-d array (booleans as marked ``uint8``).
 
 Files are opened lazily without memory mapping, so a component reads only the headers up to its HDU and
 its own data, and ``bbox`` reads only the rows holding the cut-out, in one request per plane.  A metadata
@@ -52,7 +53,7 @@ class FitsFormatter(Formatter):
 
     name = "fits"
     extensions = (".fits",)
-    storage_classes = ("Image", "Exposure", "Spectrum", "Metadata", "Wcs", *TABLE_CLASSES)
+    storage_classes = ("Image", "Exposure", "Spectrum", "Metadata", "Wcs", "NumpyArray", *TABLE_CLASSES)
 
     # -- write ------------------------------------------------------------------------------------------------
     def write(self, obj: Any, stream: BinaryIO) -> None:
@@ -74,6 +75,12 @@ class FitsFormatter(Formatter):
             write_metadata(primary.header, obj)
         elif storage_class == "Wcs":
             primary.header.extend(_wcs_cards(obj))
+        elif storage_class == "NumpyArray":
+            if obj.ndim == 0 or obj.size == 0:
+                raise FormatterError(
+                    f"A FITS image needs at least one element in one dimension; got shape {obj.shape}."
+                )
+            primary.data = _pixels("The array", obj, primary.header)
         else:
             hdus.append(table_hdu(table_for_writing(obj, storage_class, "FITS")))
         try:
@@ -101,6 +108,8 @@ class FitsFormatter(Formatter):
                 return found
         stream.seek(0)
         with fits.open(stream, memmap=False, lazy_load_hdus=True, mode="readonly") as hdul:
+            if storage_class == "NumpyArray":
+                return _read_array(hdul[0], params.get("slices"))
             if storage_class == "Image":
                 return _read_image(hdul, component, params.get("bbox"), stream)
             if storage_class == "Exposure":
@@ -118,6 +127,13 @@ class FitsFormatter(Formatter):
 
 
 # -- pixels -------------------------------------------------------------------------------------------------
+def _read_array(hdu: Any, slices: Any) -> Any:
+    """A ``NumpyArray`` as it was put: booleans restored, native byte order (FITS stores big-endian)."""
+    data = hdu.data
+    data = data.astype(bool) if hdu.header.get(BOOL_MARKER) == "bool" else data.astype(data.dtype.newbyteorder("="))
+    return np.ascontiguousarray(data[slices]) if slices is not None else data
+
+
 def _pixels(name: str, array: Any, header: fits.Header) -> Any:
     """The array to store in an image HDU (booleans as uint8, marked), refusing types FITS images lack."""
     array = np.asarray(array)

@@ -9,6 +9,7 @@ Layouts (the root's ``skybutler_storage_class`` attribute names the storage clas
 * Tables: group ``/table`` with one dataset per column (attributes ``unit``, ``description``) and the column
   order in its ``columns`` attribute; ``/masks/<column>`` for columns with missing values; ``/metadata``.
 * ``Metadata`` / ``Wcs``: group ``/metadata`` / ``/wcs`` only.
+* ``NumpyArray``: dataset ``/array`` (any shape; every dtype ``put_array`` keeps).
 
 Datasets are contiguous and uncompressed, so ``bbox`` reads only the rows of the cut-out, ``columns`` only
 those columns' datasets, and ``filters`` only the filter columns and the rows that pass.  (Chunking would not
@@ -66,7 +67,7 @@ class Hdf5Formatter(Formatter):
 
     name = "hdf5"
     extensions = (".h5",)
-    storage_classes = ("Image", "Exposure", "Spectrum", "Metadata", "Wcs", *TABLE_CLASSES)
+    storage_classes = ("Image", "Exposure", "Spectrum", "Metadata", "Wcs", "NumpyArray", *TABLE_CLASSES)
     writes_streams = False
 
     def write(self, obj: Any, stream: BinaryIO) -> None:
@@ -105,6 +106,8 @@ class Hdf5Formatter(Formatter):
             put_attrs(_group(root, "metadata"), obj)
         elif storage_class == "Wcs":
             put_attrs(_group(root, "wcs"), _wcs_cards(obj), "WCS")
+        elif storage_class == "NumpyArray":
+            put_array(root, "array", obj, "The array")
         else:
             _write_table(root, table_for_writing(obj, storage_class, "HDF5"))
 
@@ -133,6 +136,10 @@ class Hdf5Formatter(Formatter):
                 return get_attrs(root["metadata"])
             if storage_class == "Wcs":
                 return _wcs(root["wcs"])
+            if storage_class == "NumpyArray":
+                array = get_array(root["array"])
+                slices = params.get("slices")
+                return np.ascontiguousarray(array[slices]) if slices is not None else array
             if storage_class not in TABLE_CLASSES:
                 raise FormatterError(
                     f"This HDF5 file has no readable {MARKER!r} attribute ({storage_class!r}); "

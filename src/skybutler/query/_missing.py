@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from skybutler.errors import DatasetTypeError
+from skybutler.plugins import require
 from skybutler.query._queries import query_data_ids, query_datasets
 
 if TYPE_CHECKING:
@@ -62,8 +63,8 @@ class CompletenessTable:
         return [{**dict(row.data_id), **row.counts} for row in self.rows]
 
     def to_pandas(self) -> Any:
-        """A `pandas.DataFrame` of `to_rows` (pandas is imported here, on demand)."""
-        import pandas as pd
+        """A `pandas.DataFrame` of `to_rows` (pandas is imported here, on demand; the parquet extra installs it)."""
+        pd = require("pandas", "CompletenessTable.to_pandas()")
 
         return pd.DataFrame(self.to_rows(), columns=[*self.dimensions, *self.dataset_types])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -84,6 +85,8 @@ class _Results(ABC):
         self._plans: list[Plan] | None = None
         """Query plans of the statements, in order, when the call's shape has them (see `_plans`)."""
         self._slots: list[Any] = []
+        self.note: str | None = None
+        """How the query was read, when that is not plain from the call (every RUN searched, say)."""
 
     @abstractmethod
     def _statement(self) -> Any:
@@ -109,12 +112,29 @@ class _Results(ABC):
         with self._registry.db.transaction(write=False) as conn:
             return conn.execute(stmt).first() is not None
 
+    def __len__(self) -> int:
+        return self.count()
+
+    def __bool__(self) -> bool:
+        return self.any()
+
+    def __repr__(self) -> str:
+        """The results themselves (up to ten), so that ``print(butler.query_datasets(...))`` shows them."""
+        first = list(itertools.islice(iter(self), 11))  # type: ignore[call-overload]
+        total = len(first) if len(first) <= 10 else self.count()
+        head = f"{type(self).__name__}: {total} {self._noun}" + (f" ({self.note})" if self.note else "")
+        lines = [f"  {item!r}" for item in first[:10]] + (["  ..."] if total > 10 else [])
+        return "\n".join([head + (":" if lines else ""), *lines])
+
+    _noun = "result(s)"
+
     def explain_no_results(self) -> list[str]:
         """Reasons the result is empty ([] when it is not): missing collections, datasets, records, or the filter."""
         if self.any():
             return []
         reasons = list(self._explanations) + self._diagnose()
-        return reasons or ["No rows match the data ID constraints and the where expression."]
+        reasons = reasons or ["No rows match the data ID constraints and the where expression."]
+        return ([f"{self.note[0].upper()}{self.note[1:]}."] if self.note else []) + reasons
 
     def _diagnose(self) -> list[str]:
         reasons = []
@@ -130,6 +150,8 @@ class _Results(ABC):
 
 class DataIdResults(_Results):
     """Data IDs of a query; iterate for `DataCoordinate` objects (full: required and implied values)."""
+
+    _noun = "data ID(s)"
 
     def __init__(self, registry: Registry, group: DimensionGroup, build: Any, explanations: list[str]) -> None:
         super().__init__(registry, explanations)
@@ -157,6 +179,8 @@ class DataIdResults(_Results):
 
 class DatasetResults(_Results):
     """Datasets of a query; iterate for `DatasetRef` objects."""
+
+    _noun = "dataset(s)"
 
     def __init__(self, registry: Registry, parts: list[tuple[StoredDatasetType, Any]], explanations: list[str]) -> None:
         super().__init__(registry, explanations)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from skybutler.datasets import DatasetIdMode, DatasetType
 from skybutler.errors import DatasetTypeError, SkyButlerError
+from skybutler.plugins import require
 from skybutler.transfer._ingest import DEFAULT_BATCH, FileDataset, IngestPlanner, IngestReport, run_ingest
 from skybutler.transfer._modes import FileMover, SourceFile, source_file
 from skybutler.transfer._translators import MetadataTranslator, metadata_translators, observation_records
@@ -61,6 +62,7 @@ def _reported_errors() -> tuple[type[Exception], ...]:
     Besides ours, astropy's: OSError and ValueError for a file that is not FITS (see `read_primary_header`),
     VerifyError for a card it cannot parse, which it parses only when the translator asks for that keyword.
     """
+    require("astropy", "raw ingest (reading FITS headers)")  # a broken install: say what to install
     from astropy.io.fits.verify import VerifyError
 
     return SkyButlerError, OSError, ValueError, VerifyError

@@ -1,0 +1,75 @@
+"""Result objects: len, truth, a repr that shows them; a query with no collections searches every RUN.
+
+Issue 19 item 6: ``print(butler.query_datasets(...))`` showed ``<... object at 0x...>``, results had no
+``len()``, and ``Butler(root).query_datasets("meta", where=...)`` raised "No collections to search" while the
+command line searched every RUN.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from skybutler.butler import Butler
+from skybutler.errors import CollectionError
+
+
+@pytest.fixture
+def two_runs(butler: Butler) -> Butler:
+    """'meta' for visits 0-2 of detector 0 in test/run, and visit 0 again in rerun (3 + 1 datasets)."""
+    butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
+    for visit in range(3):
+        butler.put({"visit": visit}, "meta", instrument="Cam", visit=visit, detector=0)
+    butler.put({"visit": 0, "again": True}, "meta", instrument="Cam", visit=0, detector=0, run="rerun")
+    return butler
+
+
+def test_results_have_len_truth_and_a_repr_that_lists_them(two_runs: Butler) -> None:
+    results = two_runs.query_datasets("meta", collections="test/run", where="visit > 0")
+    assert len(results) == 2
+    assert results
+    lines = repr(results).splitlines()
+    assert lines[0] == "DatasetResults: 2 dataset(s):"
+    assert all(
+        re.match(r"  DatasetRef\(meta, \{instrument: 'Cam', detector: 0, visit: [12]\}", line) for line in lines[1:]
+    )
+    empty = two_runs.query_datasets("meta", collections="test/run", where="visit > 5")
+    assert len(empty) == 0
+    assert not empty
+    assert repr(empty) == "DatasetResults: 0 dataset(s)"
+    data_ids = two_runs.query_data_ids(["visit"], where="visit < 2")
+    assert len(data_ids) == 2
+    assert repr(data_ids).splitlines()[0] == "DataIdResults: 2 data ID(s):"
+
+
+def test_a_long_result_shows_ten_and_its_count(two_runs: Butler) -> None:
+    text = repr(two_runs.query_data_ids(["visit", "detector"]))
+    lines = text.splitlines()
+    assert lines[0] == "DataIdResults: 200 data ID(s):"
+    assert len(lines) == 12
+    assert lines[-1] == "  ..."
+
+
+def test_a_query_with_no_collections_searches_every_run_and_says_so(repo: str, two_runs: Butler) -> None:
+    with Butler(repo) as reader:  # no run, no default collections
+        found = list(reader.query_datasets("meta", where="visit = 0"))
+        assert sorted(ref.run for ref in found) == ["rerun", "test/run"]  # every RUN, not find-first
+        results = reader.query_datasets("meta", where="visit = 7")
+        assert results.note == "no collections given: every RUN collection was searched, not find-first"
+        assert results.explain_no_results()[0] == (
+            "No collections given: every RUN collection was searched, not find-first."
+        )
+        assert "every RUN collection was searched" in repr(results)
+        data_ids = reader.query_data_ids(["visit"], datasets="meta")
+        assert sorted(c["visit"] for c in data_ids) == [0, 1, 2]
+        # get and find_dataset still need a search path, and say how to give one
+        with pytest.raises(CollectionError, match="pass collections= to this call or to Butler"):
+            reader.find_dataset("meta", instrument="Cam", visit=0, detector=0)
+
+
+def test_defaults_still_search_find_first(repo: str, two_runs: Butler) -> None:
+    with Butler(repo, collections=["rerun", "test/run"]) as reader:
+        found = list(reader.query_datasets("meta", where="visit = 0"))
+        assert [ref.run for ref in found] == ["rerun"]
+        assert reader.query_datasets("meta").note is None
