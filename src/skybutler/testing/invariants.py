@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from skybutler.butler import Butler
 from skybutler.datastore._file_datastore import STAGING, is_external
+from skybutler.errors import CollectionError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -150,7 +151,10 @@ def _check_datasets(butler: Butler, runs: list[str] | None, problems: list[str])
     refs: list[DatasetRef] = []
     for name in (DATASET_TYPE, CALIB_TYPE):
         for run in ["*"] if runs is None else runs:
-            refs += list(butler.query_datasets(name, collections=run, find_first=False))
+            try:
+                refs += list(butler.query_datasets(name, collections=run, find_first=False))
+            except CollectionError:  # the run was removed (an import round) or never made: nothing to read
+                continue
     refs = list({ref.id: ref for ref in refs}.values())
     report = butler.verify(refs)
     lost = report.problems
