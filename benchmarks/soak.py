@@ -16,6 +16,7 @@ server on loopback).  Figures go in docs/reliability.md.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import platform
 import random
@@ -69,6 +70,7 @@ class _Soak:
         self.seconds = 0.0
         self.endpoint: str | None = None
         if args.storage == "s3":
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
             for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
                 os.environ.setdefault(name, value)
             os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")

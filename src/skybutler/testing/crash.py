@@ -66,6 +66,7 @@ N_VISITS = 200
 
 _T0_NS = 1_893_456_000 * 10**9  # 2030-01-01, TAI-ish: certification windows are one day each from here
 _DAY_NS = 86_400 * 10**9
+_DAYS_PER_ROUND = 200  # days a certifying round may use: 100 rounds reach 2085, inside what a timespan holds
 
 
 class CrashError(RuntimeError):
@@ -365,11 +366,14 @@ def _remove(c: _Context, i: int) -> None:
 
 
 def _certify(c: _Context, i: int) -> None:
-    """Certify a bias over day ``i`` of the round's year; every third time, withdraw the day before."""
+    """Certify a bias over day ``i`` of the round's days; every third time, withdraw the day before."""
+    if i >= _DAYS_PER_ROUND:  # the round's days are used up: idle until killed
+        time.sleep(0.2)
+        return
     detector = c.rng.randrange(SOURCE_DETECTORS)
     ref = c.butler.find_dataset(CALIB_TYPE, instrument="Cam", detector=detector, collections="crash/calib-inputs")
     assert ref is not None
-    begin = _T0_NS + (c.kill.round * 1000 + i) * _DAY_NS
+    begin = _T0_NS + (c.kill.round * _DAYS_PER_ROUND + i) * _DAY_NS
     with c.armed:
         c.butler.collections.certify(CALIB_COLLECTION, [ref], (begin, begin + _DAY_NS))
         if i % 3 == 2:
