@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
-from skybutler.testing.crash import OPERATIONS, crash_once, plan_kill, prepare_repository, run_name, sources_dir
-from skybutler.testing.invariants import check_repository, check_sources
+from skybutler.butler import Butler
+from skybutler.testing.crash import OPERATIONS, Kill, crash_once, plan_kill, prepare_repository, run_name, sources_dir
+from skybutler.testing.invariants import DATASET_TYPE, check_repository, check_sources, content_for
 
 KILLS_PER_CASE = int(os.environ.get("SKYBUTLER_CRASH_KILLS", "2"))
 """Kills per (operation, registry, storage) case in CI (the budget); raise it locally to hunt longer."""
@@ -59,3 +60,26 @@ def test_killed_writers_leave_a_repository_reconcile_repairs(
         assert report.certifications > 0, "the certifiers should have left certifications behind"
     else:
         assert report.datasets > 0, "the writers should have left datasets behind"
+
+
+def test_a_put_killed_before_its_rename_keeps_its_bytes_when_a_twin_run_takes_the_path(
+    registry_url: tuple[str, str | None], tmp_path: Path
+) -> None:
+    """Issue 17 item 1, the crash case: runs ``r_0`` and ``r__0`` must never share a path.
+
+    The writer dies just after the registry commit, before moving its staged file into place (the move is its
+    third counted step); a put into the twin run then finds the final path free.  After reconcile each
+    dataset must read back its own object.
+    """
+    url, schema = registry_url
+    registry = None if url.startswith("sqlite") else url
+    root = prepare_repository(tmp_path / "repo", registry=registry, schema=schema)
+    crash_once(root, tmp_path, Kill("put", 0, 1, at_call=3))
+    run = run_name("put", 0)
+    twin = run.replace("_", "__")
+    data_id = {"instrument": "Cam", "visit": 0, "detector": 0}
+    with Butler(root, run=twin) as butler:
+        staged = butler.find_dataset(DATASET_TYPE, data_id, collections=run)
+        assert staged is not None, "the writer should have died after registering its dataset"
+        butler.put(content_for(twin, visit=0, detector=0), DATASET_TYPE, data_id)
+    check_repository(root)

@@ -105,8 +105,8 @@ def plan_kill(op: str, round_: int, rng: random.Random, *, max_call: int = 30, m
 
 
 def run_name(op: str, round_: int) -> str:
-    """The run a child of ``op`` writes in, in round ``round_``."""
-    return f"crash/{op}/{round_}"
+    """The run a child of ``op`` writes in, in round ``round_`` (with an ``_``: a test names its twin ``r__``)."""
+    return f"crash/{op}/r_{round_}"
 
 
 def sources_dir(work: Path, op: str, round_: int) -> Path:
