@@ -9,9 +9,10 @@ corruption, which is what a datastore checksum is for, at a cost far below the w
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Any, BinaryIO, Protocol
 
-__all__ = ["ALGORITHMS", "HashingWriter", "checksum_stream", "new_hasher"]
+__all__ = ["ALGORITHMS", "HashingWriter", "checksum_bytes", "checksum_file", "checksum_stream", "new_hasher"]
 
 ALGORITHMS = ("xxh3_128", "blake2b")
 
@@ -81,3 +82,43 @@ def checksum_stream(stream: BinaryIO, algorithm: str) -> tuple[str, int]:
         h.update(chunk)
         size += len(chunk)
     return f"{algorithm}:{h.hexdigest()}", size
+
+
+#: Files up to this size are hashed from one ``read``; larger ones in chunks of this size.
+_CHUNK = 256 << 10
+
+
+def checksum_file(stream: BinaryIO, algorithm: str | None) -> tuple[str | None, int]:
+    """Return ``(checksum, size)`` of a local file opened for reading, and leave it at offset 0.
+
+    Checking a file before a formatter reads it costs one more pass over bytes that are then in the page
+    cache (about 20 GB/s with xxh3: chunks of 256 KiB are copied into one reused buffer).  A memory map
+    would save the copy (about 30 GB/s) but turns a file truncated during the read into a SIGBUS that kills
+    the process, so it is not used.  ``algorithm=None`` returns the size only (one fstat).
+    """
+    size = os.fstat(stream.fileno()).st_size
+    if algorithm is None:
+        return None, size
+    h = new_hasher(algorithm)
+    if size <= _CHUNK:
+        data = stream.read()
+        h.update(data)
+        size = len(data)
+    else:
+        buffer = bytearray(_CHUNK)
+        view = memoryview(buffer)
+        size = 0
+        while count := stream.readinto(buffer):  # type: ignore[attr-defined]
+            h.update(view[:count])
+            size += count
+    stream.seek(0)
+    return f"{algorithm}:{h.hexdigest()}", size
+
+
+def checksum_bytes(data: bytes, algorithm: str | None) -> str | None:
+    """The checksum of ``data`` (``None`` when ``algorithm`` is ``None``), hashed in place without a copy."""
+    if algorithm is None:
+        return None
+    h = new_hasher(algorithm)
+    h.update(data)
+    return f"{algorithm}:{h.hexdigest()}"
