@@ -116,7 +116,7 @@ class ArtifactCache:
     def _intact(stream: BinaryIO, artifact: ArtifactInfo, whole: bool) -> bool:
         """Whether a cached file still holds the recorded size (and, for ``whole`` reads, checksum)."""
         algorithm = (artifact.checksum or "").partition(":")[0] if whole else None
-        checksum, size = checksum_file(stream, algorithm or None)
+        checksum, size, _ = checksum_file(stream, algorithm or None)
         return size == artifact.size and (checksum is None or checksum == artifact.checksum)
 
     def _evict(self, keep: Path) -> None:

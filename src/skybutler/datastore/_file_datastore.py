@@ -113,6 +113,18 @@ def _stream_size(stream: BinaryIO) -> int:
     return size
 
 
+class _NamedBytes(io.BytesIO):
+    """The checked bytes of a small local file, named by its path like the file itself.
+
+    Formatters whose library reads a local file faster by itself (HDF5, Parquet) reopen it by ``name``
+    (`skybutler.formatters._streams.local_name`); the others parse these bytes.
+    """
+
+    def __init__(self, data: bytes, name: str) -> None:
+        super().__init__(data)
+        self.name = name
+
+
 def _corrupt(uri: str, problem: str) -> CorruptArtifactError:
     return CorruptArtifactError(
         f"The file of this dataset is corrupt: {uri} has {problem}. Restore it from a copy, or remove "
@@ -454,8 +466,10 @@ class FileDatastore(LeafDatastore):
         if transport.is_local or not whole:
             stream = transport.open(key)
             try:
+                data = None
                 if whole:
-                    problem = _mismatch(artifact, *checksum_file(stream, _checked_algorithm(artifact)))
+                    checksum, size, data = checksum_file(stream, _checked_algorithm(artifact))
+                    problem = _mismatch(artifact, checksum, size)
                 else:
                     problem = _mismatch(artifact, None, _stream_size(stream))
                 if problem is not None:
@@ -463,7 +477,10 @@ class FileDatastore(LeafDatastore):
             except BaseException:
                 stream.close()
                 raise
-            return stream
+            if data is None:
+                return stream
+            stream.close()  # a small file, read whole: the formatter parses the bytes just checked
+            return _NamedBytes(data, stream.name)
         data = transport.get(key)
         problem = _mismatch(artifact, checksum_bytes(data, _checked_algorithm(artifact)), len(data))
         if problem is not None:
