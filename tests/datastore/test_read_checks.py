@@ -57,9 +57,7 @@ CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
 
 
 @pytest.fixture(params=["local", "memory", pytest.param("s3", marks=pytest.mark.s3)])
-def butler(
-    request: pytest.FixtureRequest, registry_url: tuple[str, str | None], tmp_path: Path
-) -> Iterator[Butler]:
+def butler(request: pytest.FixtureRequest, registry_url: tuple[str, str | None], tmp_path: Path) -> Iterator[Butler]:
     """A repository with default settings whose files are local, in memory or on S3; one dataset per format."""
     url, schema = registry_url
     registry = None if url.startswith("sqlite") else url
@@ -128,9 +126,7 @@ def test_partial_reads_check_the_size(butler: Butler) -> None:
 
 
 @pytest.mark.s3
-def test_the_cache_checks_downloads_and_replaces_a_damaged_copy(
-    s3_endpoint: str, s3_root: str, tmp_path: Path
-) -> None:
+def test_the_cache_checks_downloads_and_replaces_a_damaged_copy(s3_endpoint: str, s3_root: str, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     config = {"datastore": {"transport": {"endpoint_url": s3_endpoint}, "cache": {"directory": str(cache)}}}
     root = Butler.create(tmp_path / "repo", datastore=s3_root, config=config)
@@ -149,6 +145,8 @@ def test_the_cache_checks_downloads_and_replaces_a_damaged_copy(
         assert butler.get("meta", DATA_ID) == {"a": 1}  # dropped and downloaded again
         assert files.cache.misses == misses + 1
         assert cached[0].read_bytes() != b'{"a":7}'
-        _damage(butler, "meta", CORRUPTIONS["flipped"], {**DATA_ID, "visit": 2})  # the stored object damaged: never cached, raises
+        _damage(
+            butler, "meta", CORRUPTIONS["flipped"], {**DATA_ID, "visit": 2}
+        )  # the stored object damaged: never cached, raises
         with pytest.raises(CorruptArtifactError):
             butler.get("meta", {**DATA_ID, "visit": 2})

@@ -38,7 +38,7 @@ def _maker(algorithm: str) -> Callable[[], _Hasher]:
     if algorithm == "xxh3_128":
         import xxhash
 
-        return xxhash.xxh3_128  # type: ignore[no-any-return]
+        return xxhash.xxh3_128
     if algorithm == "blake2b":
         return partial(hashlib.blake2b, digest_size=16)
     raise ValueError(f"Unknown checksum algorithm {algorithm!r}; use one of {ALGORITHMS}.")
