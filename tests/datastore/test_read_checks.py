@@ -136,11 +136,13 @@ def test_the_cache_checks_downloads_and_replaces_a_damaged_copy(s3_endpoint: str
         butler.put({"a": 1}, "meta", DATA_ID)
         butler.put({"a": 2}, "meta", {**DATA_ID, "visit": 2})
         assert butler.get("meta", DATA_ID) == {"a": 1}  # downloaded and cached
+        files = butler.datastore.files()
+        assert files.cache is not None
+        assert butler.get("meta", DATA_ID) == {"a": 1}  # a hit, checked
+        assert files.cache.hits == 1
         cached = [p for p in cache.glob("*/*") if p.is_file()]
         assert len(cached) == 1
         cached[0].write_bytes(b'{"a":7}')  # the cache's copy damaged: the dataset itself is fine
-        files = butler.datastore.files()
-        assert files.cache is not None
         misses = files.cache.misses
         assert butler.get("meta", DATA_ID) == {"a": 1}  # dropped and downloaded again
         assert files.cache.misses == misses + 1

@@ -117,6 +117,7 @@ class ArtifactCache:
         """Whether a cached file still holds the recorded size (and, for ``whole`` reads, checksum)."""
         algorithm = (artifact.checksum or "").partition(":")[0] if whole else None
         checksum, size, _ = checksum_file(stream, algorithm or None)
+        stream.seek(0)  # a small file was read to its end
         return size == artifact.size and (checksum is None or checksum == artifact.checksum)
 
     def _evict(self, keep: Path) -> None:
