@@ -103,7 +103,8 @@ def _algorithm(artifact: ArtifactInfo) -> str:
 
 def _checked_algorithm(artifact: ArtifactInfo) -> str | None:
     """The algorithm of the recorded checksum, or ``None`` when none was recorded (size checks only)."""
-    return None if artifact.checksum is None else _algorithm(artifact)
+    checksum = artifact.checksum
+    return None if checksum is None else checksum.partition(":")[0]
 
 
 def _stream_size(stream: BinaryIO) -> int:
@@ -468,7 +469,7 @@ class FileDatastore(LeafDatastore):
             try:
                 data = None
                 if whole:
-                    checksum, size, data = checksum_file(stream, _checked_algorithm(artifact))
+                    checksum, size, data = checksum_file(stream, _checked_algorithm(artifact), artifact.size)
                     problem = _mismatch(artifact, checksum, size)
                 else:
                     problem = _mismatch(artifact, None, _stream_size(stream))
