@@ -446,10 +446,11 @@ class FileDatastore(LeafDatastore):
 
         With ``datastore.verify_on_read`` (the default) a read of the whole object (``whole``: no component,
         no parameters) checks size and checksum first and raises `CorruptArtifactError` on a mismatch, so a
-        corrupt file never yields an object.  A local file is hashed from the file itself (one extra pass,
-        from the page cache) and handed to the formatter still open, so formatters that reopen it by name
-        (HDF5, Parquet) keep their fast paths; a remote object is fetched whole in one request, hashed, and
-        read from memory.  A partial read (a component, a cut-out, ``slices``, ``mmap``, column or row
+        corrupt file never yields an object.  A small local file (up to 1 MiB) is read once, hashed, and
+        parsed from those bytes; a larger one is hashed (one extra pass, from the page cache) and handed to
+        the formatter still open.  Either way the stream keeps the file's ``name``, so formatters that reopen
+        it by name (HDF5, Parquet) keep their fast paths.  A remote object is fetched whole in one request,
+        hashed, and read from memory.  A partial read (a component, a cut-out, ``slices``, ``mmap``, column or row
         selections) checks the size only: hashing the whole file would cost what the partial read saves.
         Remote partial reads stay ranged.  A cached remote read (``datastore.cache``) is checked when it is
         downloaded, and a cache hit is checked like a local file.
@@ -481,7 +482,7 @@ class FileDatastore(LeafDatastore):
             if data is None:
                 return stream
             stream.close()  # a small file, read whole: the formatter parses the bytes just checked
-            return _NamedBytes(data, stream.name)
+            return _NamedBytes(data, getattr(stream, "name", ""))
         data = transport.get(key)
         problem = _mismatch(artifact, checksum_bytes(data, _checked_algorithm(artifact)), len(data))
         if problem is not None:
