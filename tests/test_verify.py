@@ -74,11 +74,11 @@ def test_verify_by_refs_or_collections_checks_only_those(filled: Butler) -> None
     assert (by_collection.ok, len(by_collection.corrupt), by_collection.unknown) == (5, 1, [])
 
 
-def test_get_catches_corruption_when_verify_on_read_is_on(filled: Butler) -> None:
+def test_get_catches_corruption_by_default_and_reads_unchecked_when_turned_off(filled: Butler) -> None:
     transport = filled.datastore.files().transport
     transport.put(_key(filled, 3), transport.get(_key(filled, 3)).replace(b"3", b"9"))
-    assert filled.get("meta", instrument="Cam", visit=3, detector=1) == {"v": 9}  # off by default: not checked
-    with Butler(filled.root, collections="run1", config={"datastore": {"verify_on_read": True}}) as strict:
-        assert strict.get("meta", instrument="Cam", visit=4, detector=1) == {"v": 4}
-        with pytest.raises(CorruptArtifactError, match=r"is corrupt.*checksum"):
-            strict.get("meta", instrument="Cam", visit=3, detector=1)
+    assert filled.get("meta", instrument="Cam", visit=4, detector=1) == {"v": 4}
+    with pytest.raises(CorruptArtifactError, match=r"is corrupt.*checksum"):
+        filled.get("meta", instrument="Cam", visit=3, detector=1)  # on by default
+    with Butler(filled.root, collections="run1", config={"datastore": {"verify_on_read": False}}) as lax:
+        assert lax.get("meta", instrument="Cam", visit=3, detector=1) == {"v": 9}  # turned off: not checked

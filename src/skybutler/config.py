@@ -160,8 +160,10 @@ class DatastoreConfig:
     transport: dict[str, Any] = field(default_factory=dict)
     """Options of the datastore root's transport, e.g. ``{endpoint_url: http://127.0.0.1:9000}`` for S3.
     Never credentials: those come from the standard places (environment, profiles, instance roles)."""
-    verify_on_read: bool = False
-    """Check every artifact's size and checksum when it is read (reads whole files: no ranged cut-outs)."""
+    verify_on_read: bool = True
+    """Check each artifact against its record when it is read, so a corrupt file raises `CorruptArtifactError`
+    instead of yielding wrong data: size and checksum for whole-object reads, size only for partial reads
+    (components, cut-outs, ``slices``, ``mmap``), which stay ranged.  ``false`` reads without any check."""
     cache: CacheConfig = field(default_factory=CacheConfig)
     """Local cache of remote reads."""
     copy_objects: bool = True

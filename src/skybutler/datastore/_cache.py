@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from skybutler.datastore._checksums import HashingWriter
+from skybutler.datastore._checksums import HashingWriter, checksum_file
 from skybutler.errors import CorruptArtifactError
 
 if TYPE_CHECKING:
@@ -54,8 +54,21 @@ class ArtifactCache:
         suffix = "".join(Path(artifact.path).suffixes[-2:])
         return self.directory / f"{digest[:2]}" / f"{algorithm}-{digest}{suffix}"
 
-    def open(self, artifact: ArtifactInfo, source: Callable[[], BinaryIO], uri: str) -> BinaryIO:
+    def open(
+        self,
+        artifact: ArtifactInfo,
+        source: Callable[[], BinaryIO],
+        uri: str,
+        *,
+        check: bool = True,
+        whole: bool = True,
+    ) -> BinaryIO:
         """A local file of the artifact's bytes: from the cache, or downloaded, verified and kept.
+
+        A download is always hashed and kept only if it matches.  A hit is checked too when ``check``
+        (``datastore.verify_on_read``): its size always, its checksum for a ``whole`` read (a partial read
+        checks the size only, as for any file); a cached copy that no longer matches (a damaged cache disk,
+        a hand edit) is the cache's fault, not the dataset's, so it is dropped and downloaded again.
 
         Raises
         ------
@@ -68,12 +81,15 @@ class ArtifactCache:
         except FileNotFoundError:
             pass
         else:
-            self.hits += 1
-            try:
-                os.utime(path)  # recently used: evicted last
-            except FileNotFoundError:
-                pass  # evicted by another process after we opened it: our handle still reads it
-            return stream
+            if not check or self._intact(stream, artifact, whole):
+                self.hits += 1
+                try:
+                    os.utime(path)  # recently used: evicted last
+                except FileNotFoundError:
+                    pass  # evicted by another process after we opened it: our handle still reads it
+                return stream
+            stream.close()
+            path.unlink(missing_ok=True)
         self.misses += 1
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{_TMP}{uuid.uuid4().hex}")
@@ -95,6 +111,14 @@ class ArtifactCache:
             raise
         self._evict(keep=path)
         return stream
+
+    @staticmethod
+    def _intact(stream: BinaryIO, artifact: ArtifactInfo, whole: bool) -> bool:
+        """Whether a cached file still holds the recorded size (and, for ``whole`` reads, checksum)."""
+        algorithm = (artifact.checksum or "").partition(":")[0] if whole else None
+        checksum, size, _ = checksum_file(stream, algorithm or None)
+        stream.seek(0)  # a small file was read to its end
+        return size == artifact.size and (checksum is None or checksum == artifact.checksum)
 
     def _evict(self, keep: Path) -> None:
         """Delete least recently used files until the total fits ``max_bytes`` (under the directory's lock)."""

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from skybutler.datasets import ArtifactInfo, storage_classes
 from skybutler.datastore._base import LeafDatastore, ReconcileReport
 from skybutler.datastore._cache import ArtifactCache
-from skybutler.datastore._checksums import HashingWriter, checksum_stream
+from skybutler.datastore._checksums import HashingWriter, checksum_bytes, checksum_file, checksum_stream
 from skybutler.datastore._formatter_choice import FormatterChoice
 from skybutler.datastore._parallel import run_all
 from skybutler.datastore._templates import FileTemplate
@@ -113,11 +113,43 @@ def _algorithm(artifact: ArtifactInfo) -> str:
     return (artifact.checksum or "xxh3_128:").partition(":")[0]
 
 
-def _mismatch(artifact: ArtifactInfo, checksum: str, size: int) -> str | None:
-    """How the bytes read differ from the record, or ``None``."""
+def _checked_algorithm(artifact: ArtifactInfo) -> str | None:
+    """The algorithm of the recorded checksum, or ``None`` when none was recorded (size checks only)."""
+    checksum = artifact.checksum
+    return None if checksum is None else checksum.partition(":")[0]
+
+
+def _stream_size(stream: BinaryIO) -> int:
+    """The size of a seekable stream, found by seeking (no read: an lseek locally, nothing remotely)."""
+    size = stream.seek(0, io.SEEK_END)
+    stream.seek(0)
+    return size
+
+
+class _NamedBytes(io.BytesIO):
+    """The checked bytes of a small local file, named by its path like the file itself.
+
+    Formatters whose library reads a local file faster by itself (HDF5, Parquet) reopen it by ``name``
+    (`skybutler.formatters._streams.local_name`); the others parse these bytes.
+    """
+
+    def __init__(self, data: bytes, name: str) -> None:
+        super().__init__(data)
+        self.name = name
+
+
+def _corrupt(uri: str, problem: str) -> CorruptArtifactError:
+    return CorruptArtifactError(
+        f"The file of this dataset is corrupt: {uri} has {problem}. Restore it from a copy, or remove "
+        "the dataset and put it again; butler.verify() finds others."
+    )
+
+
+def _mismatch(artifact: ArtifactInfo, checksum: str | None, size: int) -> str | None:
+    """How the bytes read differ from the record, or ``None`` (``checksum=None``: the size alone is compared)."""
     if size != artifact.size:
         return f"{size} bytes but {artifact.size} were recorded"
-    if artifact.checksum is not None and checksum != artifact.checksum:
+    if artifact.checksum is not None and checksum is not None and checksum != artifact.checksum:
         return f"checksum {checksum} but {artifact.checksum} was recorded"
     return None
 
@@ -423,12 +455,16 @@ class FileDatastore(LeafDatastore):
         ------
         ArtifactNotFoundError
             The file is missing (run ``reconcile``).
+        CorruptArtifactError
+            The file's size (any read) or checksum (a whole-object read) differs from the record, with
+            ``datastore.verify_on_read`` on (the default); see `_reader`.
         FormatterError
             The file could not be parsed.
         """
         formatter = self.formatter_instance(artifact.formatter)
+        whole = component is None and not parameters
         try:
-            with self._reader(artifact, dataset_type) as stream:
+            with self._reader(artifact, dataset_type, whole=whole) as stream:
                 obj = formatter.read(stream, component=component, parameters=parameters)
         except ArtifactNotFoundError:
             raise ArtifactNotFoundError(
@@ -494,22 +530,52 @@ class FileDatastore(LeafDatastore):
             if not is_external(path):
                 self.transport.delete(path)
 
-    def _reader(self, artifact: ArtifactInfo, dataset_type: str | None = None) -> BinaryIO:
-        """A stream of the artifact's bytes: from the cache, ranged reads, or whole and checked."""
+    def _reader(self, artifact: ArtifactInfo, dataset_type: str | None = None, *, whole: bool = True) -> BinaryIO:
+        """A stream of the artifact's bytes, checked against the record before any formatter sees them.
+
+        With ``datastore.verify_on_read`` (the default) a read of the whole object (``whole``: no component,
+        no parameters) checks size and checksum first and raises `CorruptArtifactError` on a mismatch, so a
+        corrupt file never yields an object.  A small local file (up to 1 MiB) is read once, hashed, and
+        parsed from those bytes; a larger one is hashed (one extra pass, from the page cache) and handed to
+        the formatter still open.  Either way the stream keeps the file's ``name``, so formatters that reopen
+        it by name (HDF5, Parquet) keep their fast paths.  A remote object is fetched whole in one request,
+        hashed, and read from memory.  A partial read (a component, a cut-out, ``slices``, ``mmap``, column or row
+        selections) checks the size only: hashing the whole file would cost what the partial read saves.
+        Remote partial reads stay ranged.  A cached remote read (``datastore.cache``) is checked when it is
+        downloaded, and a cache hit is checked like a local file.
+        """
         transport, key = self.locate(artifact.path)
+        check = self.config.verify_on_read
         if self.cache is not None and artifact.checksum is not None and not transport.is_local:
             policy = self.config.cache
             if policy.dataset_types.get(dataset_type or "", policy.default):
-                return self.cache.open(artifact, lambda: transport.open(key), transport.uri(key))
-        if not self.config.verify_on_read:
+                return self.cache.open(
+                    artifact, lambda: transport.open(key), transport.uri(key), check=check, whole=whole
+                )
+        if not check:
             return transport.open(key)
+        if transport.is_local or not whole:
+            stream = transport.open(key)
+            try:
+                data = None
+                if whole:
+                    checksum, size, data = checksum_file(stream, _checked_algorithm(artifact), artifact.size)
+                    problem = _mismatch(artifact, checksum, size)
+                else:
+                    problem = _mismatch(artifact, None, _stream_size(stream))
+                if problem is not None:
+                    raise _corrupt(transport.uri(key), problem)
+            except BaseException:
+                stream.close()
+                raise
+            if data is None:
+                return stream
+            stream.close()  # a small file, read whole: the formatter parses the bytes just checked
+            return _NamedBytes(data, getattr(stream, "name", ""))
         data = transport.get(key)
-        problem = _mismatch(artifact, *checksum_stream(io.BytesIO(data), _algorithm(artifact)))
+        problem = _mismatch(artifact, checksum_bytes(data, _checked_algorithm(artifact)), len(data))
         if problem is not None:
-            raise CorruptArtifactError(
-                f"The file of this dataset is corrupt: {transport.uri(key)} has {problem}. Restore "
-                "it from a copy, or remove the dataset and put it again; butler.verify() finds others."
-            )
+            raise _corrupt(transport.uri(key), problem)
         return io.BytesIO(data)
 
     def verify(self, artifact: ArtifactInfo) -> str | None:

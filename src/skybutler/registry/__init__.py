@@ -6,7 +6,7 @@ from skybutler.registry._collections import CollectionRecord, CollectionType, is
 from skybutler.registry._data_ids import DataIdResolver
 from skybutler.registry._dataset_types import StoredDatasetType
 from skybutler.registry._datasets import DatasetRow, NewDataset
-from skybutler.registry._engines import Database
+from skybutler.registry._engines import Database, LostCommitError
 from skybutler.registry._explain import is_unique_violation
 from skybutler.registry._registry import ExplainedDataId, Registry
 from skybutler.registry._schema import SCHEMA_VERSION
@@ -19,6 +19,7 @@ __all__ = [
     "Database",
     "DatasetRow",
     "ExplainedDataId",
+    "LostCommitError",
     "NewDataset",
     "Registry",
     "StoredDatasetType",

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from skybutler.errors import ConfigError, ConflictError, StorageError
 from skybutler.registry._checkpoints import Checkpointer
 
-__all__ = ["Database", "normalize_url"]
+__all__ = ["Database", "LostCommitError", "normalize_url"]
 
 _SHAPES = 500
 """Compiled statement shapes kept per connection."""
@@ -35,6 +35,15 @@ _BULK_ROWS = 2000
 _ANALYZE_ROWS = 1000
 """Rows inserted into a PostgreSQL table from which it is analyzed if it has no statistics yet."""
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
+
+
+class LostCommitError(StorageError):
+    """The connection broke while a transaction committed: the change may or may not have been saved.
+
+    A `StorageError` (code ``storage``) of its own so that a caller that can look what was saved (a put,
+    whose staged files must be kept if its datasets were registered) tells it from a failure before the
+    commit, which certainly changed nothing.
+    """
 
 
 def normalize_url(url: str) -> str:
@@ -191,14 +200,19 @@ class Database:
             try:
                 txn.commit()
             except sa.exc.DBAPIError as exc:
-                # A failed commit (a full disk, a deferred constraint) leaves SQLAlchemy's transaction open and
-                # the driver connection in doubt: both are discarded, so the next call starts afresh.
+                # A failed commit (a full disk, a deferred constraint, a lost server) leaves SQLAlchemy's
+                # transaction open and the driver connection in doubt: both are discarded, so the next call
+                # starts afresh instead of failing with "already initialized a SQLAlchemy Transaction".
                 deferred = False
                 self._discard(txn, invalidate=True)
                 if isinstance(exc, sa.exc.IntegrityError):
                     raise ConflictError(f"The registry refused the change: {exc.orig}") from None
-                if exc.connection_invalidated:  # the server may or may not have committed
-                    raise self.failure(exc, "connection was lost during commit; check the change, then retry") from None
+                if exc.connection_invalidated:  # the server may have committed before the connection broke
+                    raise LostCommitError(
+                        f"The connection to the registry database was lost while committing "
+                        f"({str(exc.orig).strip().splitlines()[0]}): the change may or may not have been saved. "
+                        "The next call reconnects: look before you retry."
+                    ) from exc
                 raise self.failure(exc, "could not commit; nothing was changed") from None
         finally:
             if deferred:
