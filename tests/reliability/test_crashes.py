@@ -67,14 +67,13 @@ def test_a_put_killed_before_its_rename_keeps_its_bytes_when_a_twin_run_takes_th
 ) -> None:
     """Issue 17 item 1, the crash case: runs ``r_0`` and ``r__0`` must never share a path.
 
-    The writer dies just after the registry commit, before moving its staged file into place (the move is its
-    third counted step); a put into the twin run then finds the final path free.  After reconcile each
-    dataset must read back its own object.
+    The writer dies just after the registry commit (its dataset insert), before it drops its staging name; a
+    put into the twin run then renders its path.  After reconcile each dataset must read back its own object.
     """
     url, schema = registry_url
     registry = None if url.startswith("sqlite") else url
     root = prepare_repository(tmp_path / "repo", registry=registry, schema=schema)
-    crash_once(root, tmp_path, Kill("put", 0, 1, at_call=3))
+    crash_once(root, tmp_path, Kill("put", 0, 1, at_call=1, after=True, step="insert"))
     run = run_name("put", 0)
     twin = run.replace("_", "__")
     data_id = {"instrument": "Cam", "visit": 0, "detector": 0}

@@ -84,12 +84,15 @@ class Kill:
     """Kill from inside at this counted storage/registry step; None: the parent kills after ``delay``."""
     after: bool = False
     """Die just after the step (else just before it)."""
+    step: str | None = None
+    """Count only the calls of the hooked function of this name (``"insert"``: the registry's dataset insert),
+    so a kill can name a moment whatever the file-system steps before it."""
     delay: float = 0.0
     """Seconds the parent waits, once the child is at work, before killing it."""
 
     def __str__(self) -> str:
         how = (
-            f"at step {self.at_call} ({'after' if self.after else 'before'})"
+            f"at {self.step or 'step'} {self.at_call} ({'after' if self.after else 'before'})"
             if self.at_call
             else f"after {self.delay:.3f}s"
         )
@@ -185,16 +188,17 @@ def crash_once(root: str, work: Path, kill: Kill, *, start_method: str = "spawn"
 class _Tripwire:
     """Counts hooked steps while armed and kills this process at the planned one."""
 
-    def __init__(self, at_call: int | None, after: bool) -> None:
+    def __init__(self, at_call: int | None, after: bool, step: str | None = None) -> None:
         self.at_call = at_call
         self.after = after
+        self.step = step
         self.count = 0
         self.armed = False
 
     def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def hooked(*args: Any, **kwargs: Any) -> Any:
-            if not self.armed or self.at_call is None:
+            if not self.armed or self.at_call is None or (self.step is not None and fn.__name__ != self.step):
                 return fn(*args, **kwargs)
             self.count += 1
             hit = self.count == self.at_call
@@ -268,7 +272,7 @@ def _child(root: str, work: str, kill: Kill, started: Event, errors: mp.Queue[st
     try:
         run = run_name(kill.op, kill.round)
         with Butler(root, run=run) as butler:
-            wire = _Tripwire(kill.at_call, kill.after)
+            wire = _Tripwire(kill.at_call, kill.after, kill.step)
             wire.install(butler)
             step = _STEPS[kill.op]
             context = _Context(butler, Path(work), kill, run, random.Random(kill.seed), _Armed(wire))
