@@ -24,7 +24,6 @@ and never deleted: the datastore does not own them (`is_external`).
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import tempfile
@@ -38,11 +37,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from skybutler.datasets import ArtifactInfo, storage_classes
 from skybutler.datastore._base import LeafDatastore, ReconcileReport
 from skybutler.datastore._cache import ArtifactCache
-from skybutler.datastore._checksums import HashingWriter, checksum_bytes, checksum_file, checksum_stream
+from skybutler.datastore._checked_reads import open_checked, verify_artifact
+from skybutler.datastore._checksums import HashingWriter, checksum_stream
 from skybutler.datastore._formatter_choice import FormatterChoice
 from skybutler.datastore._parallel import run_all
 from skybutler.datastore._templates import FileTemplate
-from skybutler.errors import ArtifactNotFoundError, ConfigError, CorruptArtifactError, FormatterError, StorageError
+from skybutler.errors import ArtifactNotFoundError, ConfigError, FormatterError, StorageError
 from skybutler.formatters import Formatter
 from skybutler.transports import open_transport
 
@@ -107,51 +107,6 @@ def check_data_model(config: DatastoreConfig, dataset_type: DatasetType, obj: An
             f"Not written: this {dataset_type.name} breaks its data model (datastore.data_models."
             f"{dataset_type.parent_name} in butler.yaml): {'; '.join(problems)}."
         )
-
-
-def _algorithm(artifact: ArtifactInfo) -> str:
-    return (artifact.checksum or "xxh3_128:").partition(":")[0]
-
-
-def _checked_algorithm(artifact: ArtifactInfo) -> str | None:
-    """The algorithm of the recorded checksum, or ``None`` when none was recorded (size checks only)."""
-    checksum = artifact.checksum
-    return None if checksum is None else checksum.partition(":")[0]
-
-
-def _stream_size(stream: BinaryIO) -> int:
-    """The size of a seekable stream, found by seeking (no read: an lseek locally, nothing remotely)."""
-    size = stream.seek(0, io.SEEK_END)
-    stream.seek(0)
-    return size
-
-
-class _NamedBytes(io.BytesIO):
-    """The checked bytes of a small local file, named by its path like the file itself.
-
-    Formatters whose library reads a local file faster by itself (HDF5, Parquet) reopen it by ``name``
-    (`skybutler.formatters._streams.local_name`); the others parse these bytes.
-    """
-
-    def __init__(self, data: bytes, name: str) -> None:
-        super().__init__(data)
-        self.name = name
-
-
-def _corrupt(uri: str, problem: str) -> CorruptArtifactError:
-    return CorruptArtifactError(
-        f"The file of this dataset is corrupt: {uri} has {problem}. Restore it from a copy, or remove "
-        "the dataset and put it again; butler.verify() finds others."
-    )
-
-
-def _mismatch(artifact: ArtifactInfo, checksum: str | None, size: int) -> str | None:
-    """How the bytes read differ from the record, or ``None`` (``checksum=None``: the size alone is compared)."""
-    if size != artifact.size:
-        return f"{size} bytes but {artifact.size} were recorded"
-    if artifact.checksum is not None and checksum is not None and checksum != artifact.checksum:
-        return f"checksum {checksum} but {artifact.checksum} was recorded"
-    return None
 
 
 class FileDatastore(LeafDatastore):
@@ -399,6 +354,9 @@ class FileDatastore(LeafDatastore):
         except FileExistsError:
             mine = transport.identity(key)
             if mine is None or transport.identity(path) != mine:
+                if self._same_bytes(key, path):  # a copying move (object stores) that died before its delete
+                    transport.delete(key)
+                    return
                 raise StorageError(
                     f"Cannot move {transport.uri(key)} to {transport.uri(path)}: another file is there; both "
                     "were kept. Move that file away if it belongs to no dataset, then reconcile again."
@@ -407,6 +365,22 @@ class FileDatastore(LeafDatastore):
         if not shares:
             transport.move(key, path)
         transport.delete(key)  # a rename between two links of one file leaves both names
+
+    def _same_bytes(self, a: str, b: str) -> bool:
+        """Whether keys ``a`` and ``b`` hold the same bytes (read in 1 MiB chunks; reconcile only)."""
+        transport = self.transport
+        try:
+            if transport.size(a) != transport.size(b):
+                return False
+            with transport.open(a) as left, transport.open(b) as right:
+                while True:
+                    chunk = left.read(1 << 20)
+                    if chunk != right.read(1 << 20):
+                        return False
+                    if not chunk:
+                        return True
+        except (ArtifactNotFoundError, OSError):
+            return False
 
     def promote_many(self, staged: Sequence[Staged]) -> None:
         """`promote` each staged file (in parallel on object stores).
@@ -554,29 +528,7 @@ class FileDatastore(LeafDatastore):
                 )
         if not check:
             return transport.open(key)
-        if transport.is_local or not whole:
-            stream = transport.open(key)
-            try:
-                data = None
-                if whole:
-                    checksum, size, data = checksum_file(stream, _checked_algorithm(artifact), artifact.size)
-                    problem = _mismatch(artifact, checksum, size)
-                else:
-                    problem = _mismatch(artifact, None, _stream_size(stream))
-                if problem is not None:
-                    raise _corrupt(transport.uri(key), problem)
-            except BaseException:
-                stream.close()
-                raise
-            if data is None:
-                return stream
-            stream.close()  # a small file, read whole: the formatter parses the bytes just checked
-            return _NamedBytes(data, getattr(stream, "name", ""))
-        data = transport.get(key)
-        problem = _mismatch(artifact, checksum_bytes(data, _checked_algorithm(artifact)), len(data))
-        if problem is not None:
-            raise _corrupt(transport.uri(key), problem)
-        return io.BytesIO(data)
+        return open_checked(transport, key, artifact, whole=whole)
 
     def verify(self, artifact: ArtifactInfo) -> str | None:
         """Re-read an artifact; return ``"missing"``, a description of the mismatch, or ``None`` when it matches.
@@ -586,13 +538,9 @@ class FileDatastore(LeafDatastore):
         """
         try:
             transport, key = self.locate(artifact.path)
-            with transport.open(key) as stream:
-                checksum, size = checksum_stream(stream, _algorithm(artifact))
-        except ArtifactNotFoundError:
-            return "missing"
         except (StorageError, ConfigError, OSError) as exc:
             return f"unreadable: {exc}"
-        return _mismatch(artifact, checksum, size)
+        return verify_artifact(transport, key, artifact)
 
     def unknown_keys(self, live_paths: set[str]) -> list[str]:
         """Keys under the root that are neither a dataset's (``live_paths``) nor the repository's own files."""

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from skybutler.butler import Butler
-from skybutler.datastore._file_datastore import STAGING, is_external
+from skybutler.datastore import STAGING, is_external
 from skybutler.errors import CollectionError
 
 if TYPE_CHECKING:
