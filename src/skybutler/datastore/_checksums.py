@@ -9,9 +9,12 @@ corruption, which is what a datastore checksum is for, at a cost far below the w
 from __future__ import annotations
 
 import hashlib
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
-__all__ = ["ALGORITHMS", "HashingWriter", "checksum_stream", "new_hasher"]
+if TYPE_CHECKING:
+    from skybutler.datasets import ArtifactInfo
+
+__all__ = ["ALGORITHMS", "HashingWriter", "algorithm_of", "checksum_stream", "mismatch", "new_hasher"]
 
 ALGORITHMS = ("xxh3_128", "blake2b")
 
@@ -81,3 +84,17 @@ def checksum_stream(stream: BinaryIO, algorithm: str) -> tuple[str, int]:
         h.update(chunk)
         size += len(chunk)
     return f"{algorithm}:{h.hexdigest()}", size
+
+
+def algorithm_of(artifact: ArtifactInfo) -> str:
+    """The algorithm of an artifact's recorded checksum (the default one where none was recorded)."""
+    return (artifact.checksum or "xxh3_128:").partition(":")[0]
+
+
+def mismatch(artifact: ArtifactInfo, checksum: str, size: int) -> str | None:
+    """How the bytes read differ from the record, or ``None``."""
+    if size != artifact.size:
+        return f"{size} bytes but {artifact.size} were recorded"
+    if artifact.checksum is not None and checksum != artifact.checksum:
+        return f"checksum {checksum} but {artifact.checksum} was recorded"
+    return None

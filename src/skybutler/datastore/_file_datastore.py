@@ -19,7 +19,9 @@ The dataset ID is stored with the object, so a crash before registration leaves 
 recognises as a put's and deletes once older than its grace period.
 An artifact path is a key relative to the datastore root, except for files ingested with ``transfer="direct"``:
 their path is an absolute URI (``file:///...``, ``s3://...``).  Such *external* files are read where they are
-and never deleted: the datastore does not own them (`is_external`).
+and never deleted: the datastore does not own them (`is_external`).  A recorded key that leaves the root or
+names the repository's own files (`key_problem`: imports refuse them now, older ones may have recorded them)
+is never followed: reading or copying its dataset raises `PermissionDeniedError`, removing it deletes no file.
 """
 
 from __future__ import annotations
@@ -38,11 +40,19 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from skybutler.datasets import ArtifactInfo, storage_classes
 from skybutler.datastore._base import LeafDatastore, ReconcileReport
 from skybutler.datastore._cache import ArtifactCache
-from skybutler.datastore._checksums import HashingWriter, checksum_stream
+from skybutler.datastore._checksums import HashingWriter, algorithm_of, checksum_stream, mismatch
 from skybutler.datastore._formatter_choice import FormatterChoice
+from skybutler.datastore._keys import checked_key, copy_target, deletable_key, is_repository_file
 from skybutler.datastore._parallel import run_all
 from skybutler.datastore._templates import FileTemplate
-from skybutler.errors import ArtifactNotFoundError, ConfigError, CorruptArtifactError, FormatterError, StorageError
+from skybutler.errors import (
+    ArtifactNotFoundError,
+    ConfigError,
+    CorruptArtifactError,
+    FormatterError,
+    PermissionDeniedError,
+    StorageError,
+)
 from skybutler.formatters import Formatter
 from skybutler.transports import open_transport
 
@@ -54,8 +64,6 @@ if TYPE_CHECKING:
 __all__ = ["STAGING", "FileDatastore", "Staged", "check_data_model", "is_external", "with_suffix"]
 
 STAGING = ".staging/"
-#: Files at the datastore root that belong to the repository, not to datasets.
-_RESERVED_PREFIXES = (STAGING, "butler.yaml", "registry.sqlite3")
 
 
 def with_suffix(path: str, ext: str, id_hex: str) -> str:
@@ -109,19 +117,6 @@ def check_data_model(config: DatastoreConfig, dataset_type: DatasetType, obj: An
         )
 
 
-def _algorithm(artifact: ArtifactInfo) -> str:
-    return (artifact.checksum or "xxh3_128:").partition(":")[0]
-
-
-def _mismatch(artifact: ArtifactInfo, checksum: str, size: int) -> str | None:
-    """How the bytes read differ from the record, or ``None``."""
-    if size != artifact.size:
-        return f"{size} bytes but {artifact.size} were recorded"
-    if artifact.checksum is not None and checksum != artifact.checksum:
-        return f"checksum {checksum} but {artifact.checksum} was recorded"
-    return None
-
-
 class FileDatastore(LeafDatastore):
     """Datasets ↔ files under one transport root; never touches the registry."""
 
@@ -156,9 +151,15 @@ class FileDatastore(LeafDatastore):
         return [key[len(STAGING) :].split(".", 1)[0] for key in self.transport.keys(STAGING)]
 
     def locate(self, path: str) -> tuple[Transport, str]:
-        """The transport and key holding an artifact path: ours for keys, one per directory for external URIs."""
+        """The transport and key holding an artifact path: ours for keys, one per directory for external URIs.
+
+        Raises
+        ------
+        PermissionDeniedError
+            ``path`` is a key that leaves the datastore root or names the repository's own files (`key_problem`).
+        """
         if not is_external(path):
-            return self.transport, path
+            return self.transport, checked_key(path)  # one regular-expression match for our own keys
         parent, _, name = path.rpartition("/")
         transport = self._external.get(parent)
         if transport is None:
@@ -360,7 +361,10 @@ class FileDatastore(LeafDatastore):
         ------
         StorageError
             ``path`` holds another file (or could not be made).
+        PermissionDeniedError
+            ``path`` leaves the datastore root or names the repository's own files (`key_problem`).
         """
+        checked_key(path)
         transport = self.transport
         try:
             shares = transport.claim(key, path)
@@ -435,7 +439,7 @@ class FileDatastore(LeafDatastore):
                 f"The file of a registered dataset is missing: {self.uri(artifact)}. "
                 "Run `skybutler reconcile` (butler.reconcile()) to see what else is affected."
             ) from None
-        except (FormatterError, StorageError):
+        except (FormatterError, StorageError, PermissionDeniedError):
             raise
         except Exception as exc:
             raise FormatterError(
@@ -461,13 +465,14 @@ class FileDatastore(LeafDatastore):
             A target file exists and ``overwrite`` is false (nothing was copied).
         ArtifactNotFoundError
             A registered artifact has no file.
+        PermissionDeniedError
+            An artifact's key leaves the datastore root, or its file would be written outside ``destination``
+            (nothing was copied).
         """
         from skybutler.errors import ConflictError
 
         artifacts = list(artifacts)
-        # a direct-ingested file (an absolute URI) goes under its URI's path: s3://b/raw/x.fits -> b/raw/x.fits
-        targets = [destination / (a.path.partition("://")[2].lstrip("/") if is_external(a.path) else a.path)
-                   for a in artifacts]  # fmt: skip
+        targets = [destination / copy_target(a.path) for a in artifacts]
         existing = [str(t) for t in targets if t.exists()]
         if existing and not overwrite:
             raise ConflictError(
@@ -489,9 +494,16 @@ class FileDatastore(LeafDatastore):
 
     # -- remove, verify, reconcile -----------------------------------------------------------------------------
     def delete(self, paths: Iterable[str]) -> None:
-        """Delete files (a missing file is not an error); external files are not ours and are left alone."""
+        """Delete files (a missing file is not an error); external files are not ours and are left alone.
+
+        A key that `key_problem` refuses (recorded by an old import: ``../x``, ``butler.yaml``) is not ours
+        either: it is left alone too, with a `SkyButlerWarning` naming it, so that removing its dataset only
+        unregisters it.
+        """
         for path in paths:
-            if not is_external(path):
+            if is_external(path):
+                continue
+            if deletable_key(path):
                 self.transport.delete(path)
 
     def _reader(self, artifact: ArtifactInfo, dataset_type: str | None = None) -> BinaryIO:
@@ -504,7 +516,7 @@ class FileDatastore(LeafDatastore):
         if not self.config.verify_on_read:
             return transport.open(key)
         data = transport.get(key)
-        problem = _mismatch(artifact, *checksum_stream(io.BytesIO(data), _algorithm(artifact)))
+        problem = mismatch(artifact, *checksum_stream(io.BytesIO(data), algorithm_of(artifact)))
         if problem is not None:
             raise CorruptArtifactError(
                 f"The file of this dataset is corrupt: {transport.uri(key)} has {problem}. Restore "
@@ -521,19 +533,19 @@ class FileDatastore(LeafDatastore):
         try:
             transport, key = self.locate(artifact.path)
             with transport.open(key) as stream:
-                checksum, size = checksum_stream(stream, _algorithm(artifact))
+                checksum, size = checksum_stream(stream, algorithm_of(artifact))
         except ArtifactNotFoundError:
             return "missing"
         except (StorageError, ConfigError, OSError) as exc:
             return f"unreadable: {exc}"
-        return _mismatch(artifact, checksum, size)
+        return mismatch(artifact, checksum, size)
 
     def unknown_keys(self, live_paths: set[str]) -> list[str]:
         """Keys under the root that are neither a dataset's (``live_paths``) nor the repository's own files."""
         return sorted(
             key
             for key in self.transport.keys()  # noqa: SIM118 (a Transport is not a mapping)
-            if key not in live_paths and not key.startswith(_RESERVED_PREFIXES)
+            if key not in live_paths and not is_repository_file(key)
         )
 
     def reconcile_files(
@@ -564,7 +576,7 @@ class FileDatastore(LeafDatastore):
 
         return reconcile_files(
             self, registered, live_paths, trash_paths, grace_seconds=grace_seconds, remove_unknown=remove_unknown,
-            staging=STAGING, reserved=_RESERVED_PREFIXES,
+            staging=STAGING,
         )  # fmt: skip
 
     def age(self, key: str, now: float) -> float:

@@ -23,10 +23,16 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
+
+from skybutler.errors import PermissionDeniedError
 
 __all__ = [
     "RESERVED_ROOT_NAMES",
     "RootLinks",
+    "checked_key",
+    "copy_target",
+    "deletable_key",
     "escape_problem",
     "is_plain_key",
     "is_repository_file",
@@ -133,6 +139,64 @@ def key_problem(path: object, *, external: bool = False) -> str | None:
     if is_reserved_name(first):
         return f"names the repository's own {first!r}, not a dataset's file"
     return None
+
+
+def checked_key(path: str) -> str:
+    """``path``, a recorded key the datastore may read, copy or move to; refused otherwise (one regex match).
+
+    Raises
+    ------
+    PermissionDeniedError
+        ``path`` leaves the datastore root or names the repository's own files (`key_problem`).
+    """
+    if _PLAIN(path) is None and (problem := key_problem(path)) is not None:
+        raise PermissionDeniedError(
+            f"A dataset's file is recorded at {path!r}, which {problem}: the datastore does not read, copy or "
+            "delete it (an import made before paths were checked may have recorded it). Remove the dataset "
+            "(that unregisters it and deletes no file there), then import or ingest it again from a copy."
+        )
+    return path
+
+
+def deletable_key(path: str) -> bool:
+    """Whether removing the dataset recorded at the key ``path`` may delete it; if not, say so in a warning.
+
+    A key that `key_problem` refuses (recorded by an old import: ``../x``, ``butler.yaml``) is not the
+    datastore's: removing its dataset only unregisters it, and the warning names what was left alone.
+    """
+    if _PLAIN(path) is not None or (problem := key_problem(path)) is None:
+        return True
+    from skybutler.plugins import SkyButlerWarning
+
+    warnings.warn(
+        f"Not deleted: {path!r}, recorded as a dataset's file, {problem}; the dataset was unregistered and "
+        "whatever is at that path left alone.",
+        SkyButlerWarning,
+        stacklevel=3,
+    )
+    return False
+
+
+def copy_target(path: str) -> str:
+    """Where a copy of the artifact at ``path`` goes, relative to the directory files are retrieved into.
+
+    A key goes at itself (`checked_key`); a direct-ingested file (an absolute URI) under its URI's path
+    (``s3://b/raw/x.fits`` -> ``b/raw/x.fits``), which must not climb out of that directory either.
+
+    Raises
+    ------
+    PermissionDeniedError
+        The key is refused, or the copy would be written outside the directory.
+    """
+    if "://" not in path:
+        return checked_key(path)
+    relative = path.partition("://")[2].lstrip("/")
+    if (problem := escape_problem(relative)) is not None:
+        raise PermissionDeniedError(
+            f"Cannot copy {path}: its path {relative!r} {problem}, so the copy would not stay under the "
+            "destination; nothing was copied. Leave that dataset out, or copy its file yourself."
+        )
+    return relative
 
 
 class RootLinks:
