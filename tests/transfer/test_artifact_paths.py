@@ -22,11 +22,11 @@ import sqlalchemy as sa
 from astropy.io import fits
 
 from skybutler import Butler
+from skybutler.datastore import RootLinks, is_plain_key, key_problem
 from skybutler.errors import ExportFormatError, PermissionDeniedError
 from skybutler.testing.fixtures import datastore_repo
 from skybutler.testing.sample import populate_sample
 from skybutler.transfer import FileDataset
-from skybutler.transfer._artifact_paths import RootLinks, artifact_path_problem, is_plain_key
 
 DATA = Path(__file__).parent / "data"
 REFERENCE = (DATA / "reference_v8.yaml").read_text()
@@ -77,21 +77,21 @@ GOOD_KEYS = [
 
 @pytest.mark.parametrize("path", BAD_KEYS)
 def test_bad_keys_are_refused(path: str) -> None:
-    assert artifact_path_problem(path) is not None
+    assert key_problem(path) is not None
     assert not is_plain_key(path)
 
 
 @pytest.mark.parametrize("path", GOOD_KEYS)
 def test_good_keys_pass(path: str) -> None:
-    assert artifact_path_problem(path) is None
+    assert key_problem(path) is None
 
 
 def test_external_uris_only_where_asked_for() -> None:
-    assert artifact_path_problem("file:///data/raw.fits", external=True) is None
-    assert artifact_path_problem("s3://bucket/raw.fits", external=True) is None
-    assert artifact_path_problem("file:///data/raw.fits") is not None
-    assert artifact_path_problem("://x", external=True) is not None
-    assert artifact_path_problem("../x", external=True) is not None
+    assert key_problem("file:///data/raw.fits", external=True) is None
+    assert key_problem("s3://bucket/raw.fits", external=True) is None
+    assert key_problem("file:///data/raw.fits") is not None
+    assert key_problem("://x", external=True) is not None
+    assert key_problem("../x", external=True) is not None
 
 
 # -- import ------------------------------------------------------------------------------------------------
@@ -215,9 +215,9 @@ def test_ingest_records_keys_inside_the_root_or_external_uris(meta: Butler, tmp_
     key = _key(meta, ref)
     if mode == "direct":
         assert key == source.as_uri()
-        assert artifact_path_problem(key, external=True) is None
+        assert key_problem(key, external=True) is None
     else:
-        assert artifact_path_problem(key) is None
+        assert key_problem(key) is None
         assert _inside(meta, key)
     assert meta.get(ref) == {"a": 1}
     meta.remove([ref])
@@ -236,7 +236,7 @@ def test_auto_ingest_never_adopts_the_repository_s_own_files(meta: Butler, name:
         FileDataset(target, dataset_type="meta", data_id={"instrument": "Cam", "visit": 1, "detector": 1})
     )
     key = _key(meta, ref)
-    assert artifact_path_problem(key) is None
+    assert key_problem(key) is None
     assert key != name
     meta.remove([ref])
     assert target.read_bytes() == before

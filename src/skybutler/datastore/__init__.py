@@ -10,11 +10,13 @@ from __future__ import annotations
 from skybutler.datastore._base import Datastore, LeafDatastore, Prepared, ReconcileReport
 from skybutler.datastore._chained import ChainedDatastore, open_datastore
 from skybutler.datastore._file_datastore import STAGING, FileDatastore, Staged, is_external, with_suffix
+from skybutler.datastore._keys import RESERVED_ROOT_NAMES, RootLinks, is_plain_key, key_problem
 from skybutler.datastore._memory import MEMORY_FORMATTER, MemoryDatastore
 from skybutler.datastore._templates import FileTemplate, escape_segment
 
 __all__ = [
     "MEMORY_FORMATTER",
+    "RESERVED_ROOT_NAMES",
     "STAGING",
     "ChainedDatastore",
     "Datastore",
@@ -24,9 +26,12 @@ __all__ = [
     "MemoryDatastore",
     "Prepared",
     "ReconcileReport",
+    "RootLinks",
     "Staged",
     "escape_segment",
     "is_external",
+    "is_plain_key",
+    "key_problem",
     "open_datastore",
     "with_suffix",
 ]

@@ -19,7 +19,9 @@ The dataset ID is stored with the object, so a crash before registration leaves 
 recognises as a put's and deletes once older than its grace period.
 An artifact path is a key relative to the datastore root, except for files ingested with ``transfer="direct"``:
 their path is an absolute URI (``file:///...``, ``s3://...``).  Such *external* files are read where they are
-and never deleted: the datastore does not own them (`is_external`).
+and never deleted: the datastore does not own them (`is_external`).  A recorded key that leaves the root or
+names the repository's own files (`key_problem`: imports refuse them now, older ones may have recorded them)
+is never followed: reading or copying its dataset raises `PermissionDeniedError`, removing it deletes no file.
 """
 
 from __future__ import annotations
@@ -40,9 +42,11 @@ from skybutler.datastore._cache import ArtifactCache
 from skybutler.datastore._checked_reads import open_checked, verify_artifact
 from skybutler.datastore._checksums import HashingWriter, checksum_stream
 from skybutler.datastore._formatter_choice import FormatterChoice
+from skybutler.datastore._keys import checked_key, deletable_key, is_repository_file
 from skybutler.datastore._parallel import run_all
+from skybutler.datastore._retrieve import copy_artifacts
 from skybutler.datastore._templates import FileTemplate
-from skybutler.errors import ArtifactNotFoundError, ConfigError, FormatterError, StorageError
+from skybutler.errors import ArtifactNotFoundError, ConfigError, FormatterError, PermissionDeniedError, StorageError
 from skybutler.formatters import Formatter
 from skybutler.transports import open_transport
 
@@ -54,8 +58,6 @@ if TYPE_CHECKING:
 __all__ = ["STAGING", "FileDatastore", "Staged", "check_data_model", "is_external", "with_suffix"]
 
 STAGING = ".staging/"
-#: Files at the datastore root that belong to the repository, not to datasets.
-_RESERVED_PREFIXES = (STAGING, "butler.yaml", "registry.sqlite3")
 
 
 def with_suffix(path: str, ext: str, id_hex: str) -> str:
@@ -143,9 +145,15 @@ class FileDatastore(LeafDatastore):
         return [key[len(STAGING) :].split(".", 1)[0] for key in self.transport.keys(STAGING)]
 
     def locate(self, path: str) -> tuple[Transport, str]:
-        """The transport and key holding an artifact path: ours for keys, one per directory for external URIs."""
+        """The transport and key holding an artifact path: ours for keys, one per directory for external URIs.
+
+        Raises
+        ------
+        PermissionDeniedError
+            ``path`` is a key that leaves the datastore root or names the repository's own files (`key_problem`).
+        """
         if not is_external(path):
-            return self.transport, path
+            return self.transport, checked_key(path)  # one regular-expression match for our own keys
         parent, _, name = path.rpartition("/")
         transport = self._external.get(parent)
         if transport is None:
@@ -347,7 +355,10 @@ class FileDatastore(LeafDatastore):
         ------
         StorageError
             ``path`` holds another file (or could not be made).
+        PermissionDeniedError
+            ``path`` leaves the datastore root or names the repository's own files (`key_problem`).
         """
+        checked_key(path)
         transport = self.transport
         try:
             shares = transport.claim(key, path)
@@ -445,7 +456,7 @@ class FileDatastore(LeafDatastore):
                 f"The file of a registered dataset is missing: {self.uri(artifact)}. "
                 "Run `skybutler reconcile` (butler.reconcile()) to see what else is affected."
             ) from None
-        except (FormatterError, StorageError):
+        except (FormatterError, StorageError, PermissionDeniedError):
             raise
         except Exception as exc:
             raise FormatterError(
@@ -471,37 +482,24 @@ class FileDatastore(LeafDatastore):
             A target file exists and ``overwrite`` is false (nothing was copied).
         ArtifactNotFoundError
             A registered artifact has no file.
+        PermissionDeniedError
+            An artifact's key leaves the datastore root, or its file would be written outside ``destination``
+            (nothing was copied).
         """
-        from skybutler.errors import ConflictError
-
-        artifacts = list(artifacts)
-        # a direct-ingested file (an absolute URI) goes under its URI's path: s3://b/raw/x.fits -> b/raw/x.fits
-        targets = [destination / (a.path.partition("://")[2].lstrip("/") if is_external(a.path) else a.path)
-                   for a in artifacts]  # fmt: skip
-        existing = [str(t) for t in targets if t.exists()]
-        if existing and not overwrite:
-            raise ConflictError(
-                f"{len(existing)} file(s) exist already under {destination}, e.g. {existing[0]}; "
-                "nothing was copied. Choose an empty directory or allow overwriting."
-            )
-        for artifact, target in zip(artifacts, targets, strict=True):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(f".{target.name}.partial")
-            try:
-                transport, key = self.locate(artifact.path)
-                with transport.open(key) as source, open(partial, "wb") as out:
-                    shutil.copyfileobj(source, out, 1 << 20)
-            except BaseException:
-                partial.unlink(missing_ok=True)
-                raise
-            partial.replace(target)
-        return targets
+        return copy_artifacts(self.locate, artifacts, destination, overwrite=overwrite)
 
     # -- remove, verify, reconcile -----------------------------------------------------------------------------
     def delete(self, paths: Iterable[str]) -> None:
-        """Delete files (a missing file is not an error); external files are not ours and are left alone."""
+        """Delete files (a missing file is not an error); external files are not ours and are left alone.
+
+        A key that `key_problem` refuses (recorded by an old import: ``../x``, ``butler.yaml``) is not ours
+        either: it is left alone too, with a `SkyButlerWarning` naming it, so that removing its dataset only
+        unregisters it.
+        """
         for path in paths:
-            if not is_external(path):
+            if is_external(path):
+                continue
+            if deletable_key(path):
                 self.transport.delete(path)
 
     def _reader(self, artifact: ArtifactInfo, dataset_type: str | None = None, *, whole: bool = True) -> BinaryIO:
@@ -547,7 +545,7 @@ class FileDatastore(LeafDatastore):
         return sorted(
             key
             for key in self.transport.keys()  # noqa: SIM118 (a Transport is not a mapping)
-            if key not in live_paths and not key.startswith(_RESERVED_PREFIXES)
+            if key not in live_paths and not is_repository_file(key)
         )
 
     def reconcile_files(
@@ -578,7 +576,7 @@ class FileDatastore(LeafDatastore):
 
         return reconcile_files(
             self, registered, live_paths, trash_paths, grace_seconds=grace_seconds, remove_unknown=remove_unknown,
-            staging=STAGING, reserved=_RESERVED_PREFIXES,
+            staging=STAGING,
         )  # fmt: skip
 
     def age(self, key: str, now: float) -> float:

@@ -22,6 +22,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from skybutler.datastore._base import ReconcileReport
+from skybutler.datastore._keys import is_repository_file, key_problem
 from skybutler.errors import SkyButlerError
 
 if TYPE_CHECKING:
@@ -39,7 +40,6 @@ def reconcile_files(
     grace_seconds: float,
     remove_unknown: bool,
     staging: str,
-    reserved: tuple[str, ...],
 ) -> ReconcileReport:
     """See `FileDatastore.reconcile_files`."""
     from skybutler.datastore._file_datastore import is_external
@@ -47,7 +47,8 @@ def reconcile_files(
     transport = store.transport
     report = ReconcileReport()
     for path in trash_paths:
-        deletable = path not in live_paths and not is_external(path)
+        # a key that leaves the root (from an old import) is not the datastore's to delete
+        deletable = path not in live_paths and not is_external(path) and key_problem(path) is None
         if deletable and _try(report, path, partial(transport.delete, path)):
             report.removed_trash.append(path)
     now = time.time()
@@ -67,7 +68,7 @@ def reconcile_files(
             report.promoted.append(final)
     present = set()
     for key in transport.keys():  # noqa: SIM118 (a Transport is not a mapping)
-        if key.startswith(reserved):
+        if is_repository_file(key):
             continue
         present.add(key)
         if key in live_paths:

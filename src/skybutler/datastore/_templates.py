@@ -14,6 +14,7 @@ import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from skybutler.datastore._keys import is_reserved_name
 from skybutler.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -29,9 +30,6 @@ _SPECIAL = ("run", "dataset_type", "component", "id", "dimensions_path", "dimens
 _EMPTY = "\x00"
 """What an empty optional field (or an empty ``dimensions_path``/``dimensions_name``/component) renders as
 until `_tidy` removes it with one separator next to it: values never hold it (it is escaped to ``%00``)."""
-_RESERVED_ROOT = ("butler.yaml", "registry.sqlite3")
-"""Names the repository keeps at the datastore root (with the registry's ``-wal``/``-shm``/``-journal``
-siblings: any name starting with these); a path starting with one gets its dots escaped."""
 MAX_SEGMENT = 255
 """Bytes in one file or directory name on the file systems we write to (ext4, XFS, APFS, NTFS)."""
 SUFFIX_ROOM = 13
@@ -321,10 +319,9 @@ def _tidy(path: str) -> str:
 
 
 def _reserved(path: str, ext: str) -> bool:
-    """Whether the first segment of ``path + ext`` names a file the repository keeps at its root."""
+    """Whether the first segment of ``path + ext`` names one of the repository's files (`is_reserved_name`)."""
     slash = path.find("/")
-    first = (path + ext if slash < 0 else path[:slash]).lower()
-    return first == _RESERVED_ROOT[0] or first.startswith(_RESERVED_ROOT[1])
+    return is_reserved_name(path + ext if slash < 0 else path[:slash])
 
 
 def _safe(path: str, ext: str) -> str:

@@ -24,10 +24,9 @@ import zlib
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from skybutler.datastore import STAGING
+from skybutler.datastore import STAGING, key_problem
 from skybutler.datastore._checksums import HashingWriter, checksum_stream
 from skybutler.errors import ArtifactNotFoundError, ConfigError, ExportFormatError, StorageError
-from skybutler.transfer._artifact_paths import artifact_path_problem
 
 if TYPE_CHECKING:
     from skybutler.datastore import FileDatastore
@@ -65,7 +64,7 @@ class ExportFiles:
         """The local path of a member, checked to stay inside the export directory."""
         if not isinstance(self.root, Path):
             raise ConfigError("Files inside a zip archive cannot be linked; use transfer='copy'.")
-        if (problem := artifact_path_problem(rel)) is not None:  # imports check earlier, with the place
+        if (problem := key_problem(rel)) is not None:  # imports check earlier, with the place
             raise ConfigError(f"The export names the file {rel!r}, whose path {problem}.")
         return self.root / rel
 

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skybutler.datasets import DatasetRef
+from skybutler.datastore import key_problem
 from skybutler.dimensions import DimensionRecord, Timespan
 from skybutler.errors import ConfigError, PermissionDeniedError, StorageError
 from skybutler.registry import CollectionType
 from skybutler.transfer._artifact_files import check_transfer, export_file
-from skybutler.transfer._artifact_paths import artifact_path_problem
 from skybutler.transfer._nogc import gc_paused
 from skybutler.transfer._universe_compat import REFERENCE_NAMESPACE
 from skybutler.transfer._yaml_fast import DatasetBlock, write_document
@@ -160,7 +160,7 @@ def _check_paths(files: Sequence[tuple[uuid.UUID, ArtifactInfo]]) -> None:
     """Refuse to copy a file whose recorded path leaves the datastore (an import made before paths were
     checked): it would be read from, and written to, a place outside the datastore and the export."""
     for dataset_id, artifact in files:
-        if (problem := artifact_path_problem(artifact.path)) is not None:
+        if (problem := key_problem(artifact.path)) is not None:
             raise PermissionDeniedError(
                 f"Dataset {dataset_id} is recorded with the file path {artifact.path!r}, which {problem}; nothing "
                 "was exported. Export without files (a .yaml path and no directory=), or leave that dataset out."

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from skybutler.datasets import ArtifactInfo, DatasetRef
-from skybutler.datastore import Staged
+from skybutler.datastore import RootLinks, Staged
 from skybutler.datastore._checksums import checksum_stream
 from skybutler.dimensions import DataCoordinate, DimensionRecord
 from skybutler.errors import (
@@ -43,7 +43,6 @@ from skybutler.formatters import formatters
 from skybutler.registry import CollectionType, NewDataset
 from skybutler.registry._collection_ops import associate, certify
 from skybutler.transfer._artifact_files import ZIP_ERRORS, ExportFiles, check_transfer, stage_file
-from skybutler.transfer._artifact_paths import RootLinks
 from skybutler.transfer._import_plan import DatasetEntry, ImportPlan, dataset_parts, read_datasets, read_plan
 from skybutler.transfer._nogc import gc_paused
 from skybutler.transfer._yaml_fast import load_document

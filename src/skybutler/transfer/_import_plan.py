@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from skybutler.datasets import DatasetType, storage_classes
+from skybutler.datastore import is_plain_key, key_problem
 from skybutler.dimensions import DimensionRecord, Timespan, to_tai_ns
 from skybutler.dimensions._elements import coerce_value
 from skybutler.errors import ConfigError, DataIdError, DatasetTypeError, ExportFormatError
 from skybutler.registry import CollectionType
-from skybutler.transfer._artifact_paths import artifact_path_problem, is_plain_key
 from skybutler.transfer._universe_compat import Upgrader
 from skybutler.transfer._yaml_fast import DeferredDataset, parse_deferred
 from skybutler.transfer._yaml_format import FORMAT_KEY, Location, format_error
@@ -466,7 +466,7 @@ def _dataset_record(
     formatter = rec.get("formatter")
     if not isinstance(path, str | None) or not isinstance(formatter, str | None):
         raise r.error(here, "path and formatter must be text.")
-    if path is not None and (problem := artifact_path_problem(path)) is not None:
+    if path is not None and (problem := key_problem(path)) is not None:
         raise r.error(
             (*here, "path"),
             f"the file path {path!r} {problem}. An export names each file by its path relative to the datastore "

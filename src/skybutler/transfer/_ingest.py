@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from skybutler.datasets import ArtifactInfo, DatasetIdMode, DatasetRef, DatasetType
-from skybutler.datastore import STAGING, Staged, with_suffix
+from skybutler.datastore import STAGING, Staged, key_problem, with_suffix
 from skybutler.errors import (
     ConfigError,
     ConflictError,
@@ -32,7 +32,6 @@ from skybutler.errors import (
     StorageError,
 )
 from skybutler.registry import CollectionType
-from skybutler.transfer._artifact_paths import artifact_path_problem
 from skybutler.transfer._ingest_plan import IngestItem, IngestPlanner, check_records_exist, parse_id_mode
 from skybutler.transfer._modes import FileMover
 from skybutler.transfer._nogc import gc_paused
@@ -327,7 +326,7 @@ def _stage(
                 continue
         elif item.mode == "inplace":
             item.path = mover.in_place_key(item.source)
-            if (problem := artifact_path_problem(item.path)) is not None:  # `resolve` adopts only safe keys
+            if (problem := key_problem(item.path)) is not None:  # `resolve` adopts only safe keys
                 raise PermissionDeniedError(
                     f"Cannot register {item.source.uri} in place: its path in the datastore {problem}. "
                     "Ingest it with transfer='copy'."

@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import quote, unquote, urlparse
 
-from skybutler.datastore import STAGING
+from skybutler.datastore import STAGING, RootLinks
 from skybutler.datastore._checksums import HashingWriter, checksum_stream, new_hasher
 from skybutler.errors import ArtifactNotFoundError, ConfigError, StorageError
-from skybutler.transfer._artifact_paths import RootLinks
 from skybutler.transports import open_transport
 
 if TYPE_CHECKING:

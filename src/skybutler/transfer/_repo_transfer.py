@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from skybutler.datastore import key_problem
 from skybutler.errors import (
     ConfigError,
     ConflictError,
@@ -25,7 +26,6 @@ from skybutler.errors import (
     PermissionDeniedError,
     SkyButlerError,
 )
-from skybutler.transfer._artifact_paths import artifact_path_problem
 from skybutler.transfer._associations import Associations, apply_associations, check_associations, find_associations
 from skybutler.transfer._ingest import (
     DEFAULT_BATCH,
@@ -153,7 +153,7 @@ def _check_paths(refs: list[DatasetRef], artifacts: Mapping[Any, ArtifactInfo]) 
     """
     for ref in refs:
         path = artifacts[ref.id].path
-        if (problem := artifact_path_problem(path, external=True)) is not None:
+        if (problem := key_problem(path, external=True)) is not None:
             raise PermissionDeniedError(
                 f"Dataset {ref.id} ({ref.dataset_type.name} {ref.data_id}) is recorded in the source repository "
                 f"with the file path {path!r}, which {problem}; nothing was transferred. Leave that dataset out, "
