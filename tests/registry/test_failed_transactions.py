@@ -17,8 +17,8 @@ import pytest
 import sqlalchemy as sa
 
 from skybutler.butler import Butler
-from skybutler.errors import ConflictError, StorageError
-from skybutler.registry import Database
+from skybutler.errors import ConflictError
+from skybutler.registry import Database, LostCommitError
 from skybutler.testing.fixtures import POSTGRES_URL
 
 GOOD = {"instrument": "Cam", "visit": 1, "detector": 2}
@@ -98,7 +98,7 @@ def _postgres_only(butler: Butler) -> Database:
 def test_a_connection_lost_before_commit_is_our_error_and_the_next_call_reconnects(meta_butler: Butler) -> None:
     db = _postgres_only(meta_butler)
     _deferred_table(db)
-    with pytest.raises(StorageError, match="lost during commit"):
+    with pytest.raises(LostCommitError, match="lost while committing"):
         _insert_then_lose_the_server(db, AbortError)
     assert _rows(db, "parent_t") == 0
     ref = meta_butler.put({"a": 1}, "meta", GOOD)
