@@ -529,12 +529,13 @@ class FileDatastore(LeafDatastore):
         return _mismatch(artifact, checksum, size)
 
     def unknown_keys(self, live_paths: set[str]) -> list[str]:
-        """Keys under the root that are neither a dataset's (``live_paths``) nor the repository's own files."""
-        return sorted(
-            key
-            for key in self.transport.keys()  # noqa: SIM118 (a Transport is not a mapping)
-            if key not in live_paths and not key.startswith(_RESERVED_PREFIXES)
-        )
+        """Keys under the root that are neither a dataset's (``live_paths``) nor the repository's own files, nor
+        another repository's (`_reconcile.other_repositories`)."""
+        from skybutler.datastore._reconcile import other_repositories
+
+        keys = list(self.transport.keys())
+        skipped = _RESERVED_PREFIXES + other_repositories(keys, live_paths)
+        return sorted(key for key in keys if key not in live_paths and not key.startswith(skipped))
 
     def reconcile_files(
         self,
