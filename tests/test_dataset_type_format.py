@@ -69,9 +69,9 @@ def test_the_registered_format_wins_over_the_configuration(butler: Butler) -> No
         b.register_dataset_type("b", DIMS, "AstropyTable")  # by dataset type
         b.register_dataset_type("c", DIMS, "AstropyTable")  # by storage class, though hdf5 is preferred
         b.register_dataset_type("d", DIMS, "ArrowTable")  # the repository policy
-        b.register_dataset_type("e", DIMS, "StructuredDataDict")  # the built-in default
+        b.register_dataset_type("e", DIMS, "StructuredDataList")  # the built-in default (hdf5 writes no lists)
         for name in ("a", "b", "c", "d", "e"):
-            b.put({"x": 1} if name == "e" else _table(), name, DATA_ID)
+            b.put([1, "x"] if name == "e" else _table(), name, DATA_ID)
         got = {name: _formatter(b, name) for name in ("a", "b", "c", "d", "e")}
     assert got == {"a": "hdf5", "b": "parquet", "c": "fits", "d": "hdf5", "e": "json"}
 

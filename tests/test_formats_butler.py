@@ -187,12 +187,16 @@ def test_prefer_hdf5_is_a_repository_policy_and_old_files_stay_readable(butler: 
         policy.register_dataset_type("calexp2", DIMS, "Exposure")
         policy.register_dataset_type("raw", DIMS, "Image")
         policy.register_dataset_type("notes", DIMS, "StructuredDataDict")
+        policy.register_dataset_type("steps", DIMS, "StructuredDataList")
         policy.put(_exposure(), "calexp2", DATA_ID)
         policy.put(SAMPLES["Image"](), "raw", DATA_ID)
-        policy.put({"a": 1}, "notes", DATA_ID)
+        policy.put({"a": [1]}, "notes", DATA_ID)
+        policy.put([1, "two"], "steps", DATA_ID)
         assert policy.get_uri("calexp2", DATA_ID).endswith(".h5")
         assert policy.get_uri("raw", DATA_ID).endswith(".fits")  # a dataset type's own entry wins
-        assert policy.get_uri("notes", DATA_ID).endswith(".json")  # hdf5 does not write dicts of lists
+        assert policy.get_uri("notes", DATA_ID).endswith(".h5")  # hdf5 writes nested dicts too
+        assert policy.get("notes", DATA_ID) == {"a": [1]}
+        assert policy.get_uri("steps", DATA_ID).endswith(".json")  # hdf5 does not write lists: the default
         assert_same(policy.get("calexp", DATA_ID), _exposure())  # written as FITS, read with the recorded formatter
 
 
@@ -307,3 +311,78 @@ def test_fits_refuses_an_array_it_cannot_hold(butler: Butler) -> None:
     with pytest.raises(FormatterError, match="at least one element"):
         butler.put(np.ones(()), "skymodel", instrument="Cam")
     assert not butler.query_datasets("skymodel", collections="test/run")
+
+
+NESTED: dict[str, Any] = {
+    "seeing": 0.7,
+    "name": "ünïcode ✓ ",  # non-ASCII and a trailing space: FITS strings could keep neither
+    "counts": [1, -(2**63), 2**63 - 1],
+    "flags": {"ok": True, "bad": False, "none": None},
+    "mixed": [1, "two", 3.5, None, [], {}, [{"deep": [True]}]],
+    "": "an empty key",
+    "nan": float("nan"),
+}
+
+
+def _shape(value: Any) -> Any:
+    """``value`` with each leaf replaced by its type and NaN by a marker: equal shapes mean an exact round trip."""
+    if isinstance(value, dict):
+        return [(k, _shape(v)) for k, v in value.items()]  # a list: the key order counts
+    if isinstance(value, list):
+        return [_shape(v) for v in value]
+    return (type(value).__name__, "nan" if value != value else value)
+
+
+@pytest.mark.parametrize("fmt", ["fits", "hdf5"])
+def test_a_structured_dict_goes_into_fits_and_hdf5(butler: Butler, fmt: str) -> None:
+    # register_dataset_type("summary", [...], "StructuredDataDict", format="hdf5") said "formats that write
+    # StructuredDataDict: json"; a dict then went in as flat Metadata, which cannot hold nesting
+    data = NESTED if fmt == "fits" else {k: v for k, v in NESTED.items() if k}  # HDF5 names are never empty
+    butler.register_dataset_type("summary", ["instrument"], "StructuredDataDict", format=fmt)
+    ref = butler.put(data, "summary", instrument="Cam")
+    uri = butler.get_uri(ref)
+    assert uri.endswith(".fits" if fmt == "fits" else ".h5")
+    assert _shape(butler.get(ref)) == _shape(data)
+    path = uri.removeprefix("file://")
+    if fmt == "hdf5":  # groups and attributes, readable without skybutler
+        import h5py
+
+        with h5py.File(path) as f:
+            assert f["data/flags"].attrs["ok"]
+            assert f["data"].attrs["seeing"] == 0.7
+    else:  # a binary table, one row per node
+        from astropy.io import fits
+
+        with fits.open(path) as hdul:
+            assert hdul["DATA"].columns.names == ["PARENT", "KEY", "KIND", "INT", "FLOAT", "TEXT"]
+    # Metadata (a flat dict) is still written as it was: header cards, attributes
+    butler.register_dataset_type("header", ["instrument"], "Metadata", format=fmt)
+    assert butler.get(butler.put({"EXPTIME": 30.0}, "header", instrument="Cam")) == {"EXPTIME": 30.0}
+
+
+@pytest.mark.parametrize("fmt", ["fits", "hdf5"])
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ({"t": (1, 2)}, r"data\['t'\] is a builtins.tuple \(it would read back as a list; put a list\)"),
+        ({"n": {3: "x"}}, r"data\['n'\] has the key 3: StructuredDataDict keys are str"),
+        ({"x": [np.float32(1.5)]}, r"data\['x'\]\[0\] is a numpy.float32"),
+        ({"big": 2**64}, r"data\['big'\] = 18446744073709551616: only integers of up to 64 bits"),
+        ({"s": "a\x00b"}, r"data\['s'\]: text with a NUL character"),
+        ({"a/b": {}}, None),
+    ],
+    ids=["tuple", "int-key", "numpy-scalar", "int-65-bits", "nul", "slash-key"],
+)
+def test_a_structured_dict_that_cannot_round_trip_is_refused(
+    butler: Butler, fmt: str, value: dict[str, Any], why: str | None
+) -> None:
+    butler.register_dataset_type("summary", ["instrument"], "StructuredDataDict", format=fmt)
+    if why is None:  # a key HDF5 cannot name a group with; FITS keeps any key
+        if fmt == "fits":
+            assert butler.get(butler.put(value, "summary", instrument="Cam")) == value
+            return
+        why = r"data has the key 'a/b': HDF5 names cannot be empty, '.' or hold '/'"
+    with pytest.raises(FormatterError, match=why):
+        butler.put(value, "summary", instrument="Cam")
+    assert not butler.query_datasets("summary", collections="test/run")  # nothing registered, nothing left
+    assert butler.verify().unknown == []

@@ -130,6 +130,7 @@ def _astro_samples(tables: bool = True, images: bool = True, unicode: bool = Tru
                 Spectrum(np.linspace(1, 2, 50), np.linspace(400, 700, 50), flux_unit="Jy", wavelength_unit="nm"),
             ),
             ("Metadata", {"EXPTIME": 15.5, "OBJECT": "M31", "NCOMBINE": 3}),
+            *[(sc, obj) for sc, obj in DICTS if sc == "StructuredDataDict"],  # nested, unicode: FITS too
         ]
     if tables:
         table = Table(

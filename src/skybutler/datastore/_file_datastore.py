@@ -541,11 +541,16 @@ class FileDatastore(LeafDatastore):
         return verify_artifact(transport, key, artifact)
 
     def unknown_keys(self, live_paths: set[str]) -> list[str]:
-        """Keys under the root that are neither a dataset's (``live_paths``) nor the repository's own files."""
+        """Keys under the root that are neither a dataset's (``live_paths``) nor the repository's own files, nor
+        another repository's (`_reconcile.other_repositories`)."""
+        from skybutler.datastore._reconcile import other_repositories
+
+        keys = list(self.transport.keys())
+        nested = other_repositories(keys, live_paths)
         return sorted(
             key
-            for key in self.transport.keys()  # noqa: SIM118 (a Transport is not a mapping)
-            if key not in live_paths and not is_repository_file(key)
+            for key in keys
+            if key not in live_paths and not is_repository_file(key) and not (nested and key.startswith(nested))
         )
 
     def reconcile_files(

@@ -58,9 +58,11 @@ class FormatterChoice:
         if cached is not None:
             return cached
         if dataset_type.format is not None:
-            chosen = dataset_type.format, self._registered_format(dataset_type, dataset_type.format)
+            name, formatter = dataset_type.format, self._registered_format(dataset_type, dataset_type.format)
         else:
-            chosen = self._configured(dataset_type)
+            name, formatter = self._configured(dataset_type)
+        # told the storage class, which a format cannot always tell from the object (a dict in HDF5)
+        chosen = name, formatter.for_storage_class(dataset_type.storage_class)
         self._chosen[key] = chosen
         return chosen
 

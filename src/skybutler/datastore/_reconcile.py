@@ -12,6 +12,10 @@ placeholder, never a replaced file), registers the dataset, then drops the stagi
 
 One artifact that cannot be repaired (a path blocked by a file, a directory where a file should be) is
 reported and the rest goes on: reconcile never fails for the whole repository because of one path.
+
+A folder under the root that holds a ``butler.yaml`` of no dataset is another repository (made there before
+``create`` refused it, or by the reference butler): its files are never unknown, so never deleted
+(`other_repositories`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from skybutler.errors import SkyButlerError
 if TYPE_CHECKING:
     from skybutler.datastore._file_datastore import FileDatastore
 
-__all__ = ["reconcile_files"]
+__all__ = ["other_repositories", "reconcile_files"]
 
 
 def reconcile_files(
@@ -67,8 +71,10 @@ def reconcile_files(
         elif _try(report, final, partial(store.finish, key, final)):
             report.promoted.append(final)
     present = set()
-    for key in transport.keys():  # noqa: SIM118 (a Transport is not a mapping)
-        if is_repository_file(key):
+    keys = list(transport.keys())
+    nested = other_repositories(keys, live_paths)
+    for key in keys:
+        if is_repository_file(key) or (nested and key.startswith(nested)):
             continue
         present.add(key)
         if key in live_paths:
@@ -91,6 +97,17 @@ def reconcile_files(
             report.removed_staging.append(key)
     report.missing = sorted(p for p in live_paths - present if not is_external(p))
     return report
+
+
+def other_repositories(keys: Iterable[str], live_paths: set[str]) -> tuple[str, ...]:
+    """The folders (as key prefixes ending in ``/``) of other repositories among ``keys``: each holds a
+    ``butler.yaml`` that no dataset refers to (a dataset's own file of that name is a dataset's).
+
+    Their files belong to that repository, however they are named, so `verify` does not list them as
+    unknown and ``reconcile --remove-unknown`` does not delete them (issue 19: it deleted a nested
+    repository's ``butler.yaml`` and registry, leaving it unopenable).
+    """
+    return tuple(key[: -len("butler.yaml")] for key in keys if key.endswith("/butler.yaml") and key not in live_paths)
 
 
 def _try(report: ReconcileReport, path: str, action: Callable[[], object]) -> bool:

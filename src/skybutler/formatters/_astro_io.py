@@ -46,6 +46,7 @@ COMPONENTS = {
     "Metadata": (),
     "Wcs": (),
     "NumpyArray": (),
+    "StructuredDataDict": (),
     **dict.fromkeys(TABLE_CLASSES, ("schema", "rowcount")),
 }
 PARAMETERS = {
@@ -55,6 +56,7 @@ PARAMETERS = {
     "Metadata": (),
     "Wcs": (),
     "NumpyArray": ("slices",),  # as .npy reads it; mmap is the .npy formatter's own
+    "StructuredDataDict": (),
     **dict.fromkeys(TABLE_CLASSES, ("columns", "filters")),
 }
 

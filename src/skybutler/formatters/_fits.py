@@ -9,6 +9,8 @@ Layouts (HDU names in capitals; every file's primary header has ``SBCLASS`` = th
 * Tables: a ``TABLE`` binary table; metadata in its header, units in ``TUNITn``, descriptions in ``TCOMMn``.
 * ``Metadata`` / ``Wcs``: a header-only primary HDU.
 * ``NumpyArray``: the primary HDU holds the n-d array (booleans as marked ``uint8``).
+* ``StructuredDataDict``: a ``DATA`` binary table, one row per node of the tree (`_structured.fits_hdu`).
+  A dict is ``Metadata`` unless the datastore says otherwise (`Formatter.for_storage_class`).
 
 Files are opened lazily without memory mapping, so a component reads only the headers up to its HDU and
 its own data, and ``bbox`` reads only the rows holding the cut-out, in one request per plane.  A metadata
@@ -41,6 +43,7 @@ from skybutler.formatters._fits_header import BOOL_MARKER, MARKER, read_metadata
 from skybutler.formatters._fits_tables import read_table, read_table_schema, table_hdu
 from skybutler.formatters._formatter import Formatter
 from skybutler.formatters._streams import BAND_LIMIT, OutputStream
+from skybutler.formatters._structured import STRUCTURED, fits_hdu, from_fits
 
 __all__ = ["FitsFormatter"]
 
@@ -53,12 +56,15 @@ class FitsFormatter(Formatter):
 
     name = "fits"
     extensions = (".fits",)
-    storage_classes = ("Image", "Exposure", "Spectrum", "Metadata", "Wcs", "NumpyArray", *TABLE_CLASSES)
+    storage_classes = (
+        "Image", "Exposure", "Spectrum", "Metadata", "Wcs", "NumpyArray", STRUCTURED, *TABLE_CLASSES,
+    )  # fmt: skip
+    told_storage_classes = (STRUCTURED,)
 
     # -- write ------------------------------------------------------------------------------------------------
     def write(self, obj: Any, stream: BinaryIO) -> None:
         """Write ``obj`` as a FITS file (sequentially, so through the datastore's hashing stream)."""
-        storage_class = storage_class_of(obj, self.storage_classes)
+        storage_class = self.writes_as or storage_class_of(obj, self.storage_classes)
         primary = fits.PrimaryHDU()
         primary.header[MARKER] = (storage_class, "skybutler storage class")
         hdus: list[Any] = [primary]
@@ -81,6 +87,8 @@ class FitsFormatter(Formatter):
                     f"A FITS image needs at least one element in one dimension; got shape {obj.shape}."
                 )
             primary.data = _pixels("The array", obj, primary.header)
+        elif storage_class == STRUCTURED:
+            hdus.append(fits_hdu(obj))
         else:
             hdus.append(table_hdu(table_for_writing(obj, storage_class, "FITS")))
         try:
@@ -110,6 +118,8 @@ class FitsFormatter(Formatter):
         with fits.open(stream, memmap=False, lazy_load_hdus=True, mode="readonly") as hdul:
             if storage_class == "NumpyArray":
                 return _read_array(hdul[0], params.get("slices"))
+            if storage_class == STRUCTURED:
+                return from_fits(hdul["DATA"])
             if storage_class == "Image":
                 return _read_image(hdul, component, params.get("bbox"), stream)
             if storage_class == "Exposure":

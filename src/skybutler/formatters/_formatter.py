@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
@@ -26,6 +27,11 @@ class Formatter(ABC):
     """Storage classes this formatter can write; ``"*"`` means any."""
     unsafe: ClassVar[bool] = False
     """True when reading can run code (pickle): only used where the configuration names it."""
+    told_storage_classes: ClassVar[tuple[str, ...]] = ()
+    """Storage classes whose objects this formatter cannot tell apart from another's by the object alone (a
+    dict is ``Metadata`` or a nested ``StructuredDataDict``): it writes them only once told (`for_storage_class`)."""
+    writes_as: str | None = None
+    """The storage class every object is written as, once told (`for_storage_class`); None: from the object."""
     writes_streams: ClassVar[bool] = True
     """False when the format needs random access while writing (HDF5): the datastore then calls `write_file`
     with a local path, instead of `write` with its hashing stream, and hashes the file afterwards."""
@@ -43,6 +49,20 @@ class Formatter(ABC):
         parameters: Mapping[str, Any] | None = None,
     ) -> Any:
         """Deserialize from ``stream``; ``component`` and ``parameters`` select part of the object."""
+
+    def for_storage_class(self, storage_class: str) -> Formatter:
+        """This formatter, told that the objects it writes are of ``storage_class`` (the dataset type's).
+
+        The datastore asks for the writer of each dataset type this way, since formats tell most storage
+        classes apart by the object, but not all (`told_storage_classes`): for those a told copy is returned,
+        which writes every object as ``storage_class``; for the others, this formatter itself.  Reading needs
+        no telling: files record what they hold.
+        """
+        if storage_class not in self.told_storage_classes:
+            return self
+        told = copy.copy(self)
+        told.writes_as = storage_class
+        return told
 
     def write_file(self, obj: Any, path: Path) -> None:
         """Serialize ``obj`` to a new local file at ``path``.

@@ -10,6 +10,9 @@ Layouts (the root's ``skybutler_storage_class`` attribute names the storage clas
   order in its ``columns`` attribute; ``/masks/<column>`` for columns with missing values; ``/metadata``.
 * ``Metadata`` / ``Wcs``: group ``/metadata`` / ``/wcs`` only.
 * ``NumpyArray``: dataset ``/array`` (any shape; every dtype ``put_array`` keeps).
+* ``StructuredDataDict``: group ``/data``; scalars as attributes, dicts and lists as groups
+  (`_hdf5_nodes.put_structured`).  A dict is ``Metadata`` unless the datastore says otherwise
+  (`Formatter.for_storage_class`).
 
 Datasets are contiguous and uncompressed, so ``bbox`` reads only the rows of the cut-out, ``columns`` only
 those columns' datasets, and ``filters`` only the filter columns and the rows that pass.  (Chunking would not
@@ -48,8 +51,10 @@ from skybutler.formatters._astro_io import (
     table_for_writing,
 )
 from skybutler.formatters._formatter import Formatter
-from skybutler.formatters._hdf5_nodes import get_array, get_attrs, put_array, put_attrs
+from skybutler.formatters._hdf5_nodes import get_array, get_attrs, get_structured, put_array, put_attrs, put_structured
 from skybutler.formatters._streams import BAND_LIMIT, local_name
+from skybutler.formatters._structured import STRUCTURED
+from skybutler.formatters._structured import check as check_structured
 
 __all__ = ["Hdf5Formatter"]
 
@@ -67,7 +72,10 @@ class Hdf5Formatter(Formatter):
 
     name = "hdf5"
     extensions = (".h5",)
-    storage_classes = ("Image", "Exposure", "Spectrum", "Metadata", "Wcs", "NumpyArray", *TABLE_CLASSES)
+    storage_classes = (
+        "Image", "Exposure", "Spectrum", "Metadata", "Wcs", "NumpyArray", STRUCTURED, *TABLE_CLASSES,
+    )  # fmt: skip
+    told_storage_classes = (STRUCTURED,)
     writes_streams = False
 
     def write(self, obj: Any, stream: BinaryIO) -> None:
@@ -83,7 +91,9 @@ class Hdf5Formatter(Formatter):
             self._fill(root, obj)
 
     def _fill(self, root: Any, obj: Any) -> None:
-        storage_class = storage_class_of(obj, self.storage_classes)
+        storage_class = self.writes_as or storage_class_of(obj, self.storage_classes)
+        if storage_class == STRUCTURED:
+            check_structured(obj)
         root.attrs[MARKER] = storage_class
         if storage_class == "Image":
             put_array(root, "data", obj.array, "Image.array")
@@ -108,6 +118,8 @@ class Hdf5Formatter(Formatter):
             put_attrs(_group(root, "wcs"), _wcs_cards(obj), "WCS")
         elif storage_class == "NumpyArray":
             put_array(root, "array", obj, "The array")
+        elif storage_class == STRUCTURED:
+            put_structured(_group(root, "data"), obj)
         else:
             _write_table(root, table_for_writing(obj, storage_class, "HDF5"))
 
@@ -140,6 +152,8 @@ class Hdf5Formatter(Formatter):
                 array = get_array(root["array"])
                 slices = params.get("slices")
                 return np.ascontiguousarray(array[slices]) if slices is not None else array
+            if storage_class == STRUCTURED:
+                return get_structured(root["data"])
             if storage_class not in TABLE_CLASSES:
                 raise FormatterError(
                     f"This HDF5 file has no readable {MARKER!r} attribute ({storage_class!r}); "

@@ -16,7 +16,7 @@ import numpy as np
 from skybutler.astro._metadata import plain_metadata
 from skybutler.errors import FormatterError
 
-__all__ = ["get_array", "get_attrs", "put_array", "put_attrs"]
+__all__ = ["get_array", "get_attrs", "get_structured", "put_array", "put_attrs", "put_structured"]
 
 _INT64 = 2**63
 _STR = h5py.string_dtype("utf-8")
@@ -120,3 +120,70 @@ def get_array(dataset: Any, selection: Any = ()) -> Any:
     if dtype.kind == "U":
         return np.asarray(dataset.asstr()[selection], dtype=object).astype(dtype)
     return dataset[selection].view(dtype)
+
+
+#: The attribute of a StructuredDataDict group that gives its layout: a dict's keys in order, or a list's length.
+_LAYOUT = "."
+
+
+def put_structured(group: Any, data: Any, where: str = "data") -> None:
+    """Store a dict or list in ``group``: scalars as attributes, dicts and lists as subgroups.
+
+    A dict's keys and a list's indices (``"0"``, ``"1"``, ...) name the attributes and subgroups; the
+    group's ``"."`` attribute holds the dict's keys in order (a list of strings) or the list's length (an
+    integer), which also tells a dict from a list.  The values were checked by `_structured.check`.
+
+    Raises
+    ------
+    FormatterError
+        A key HDF5 cannot use as a name: empty, ``.``, or holding ``/``.
+    """
+    if isinstance(data, dict):
+        names = list(data)
+        for key in names:
+            if key in ("", _LAYOUT) or "/" in key:
+                raise FormatterError(f"{where} has the key {key!r}: HDF5 names cannot be empty, '.' or hold '/'.")
+            _check_text(key, f"{where} key {key!r}")
+        items = [(key, data[key], f"{where}[{key!r}]") for key in names]
+        group.attrs.create(_LAYOUT, np.array(names, dtype=object), shape=(len(names),), dtype=_STR)
+    else:
+        items = [(str(i), value, f"{where}[{i}]") for i, value in enumerate(data)]
+        group.attrs[_LAYOUT] = np.int64(len(data))
+    for name, value, inner in items:
+        if isinstance(value, dict | list):
+            put_structured(group.create_group(name, track_order=True), value, inner)
+        elif value is None:
+            group.attrs[name] = h5py.Empty("f")
+        elif isinstance(value, bool):
+            group.attrs[name] = np.bool_(value)
+        elif isinstance(value, int):
+            group.attrs[name] = np.int64(value)
+        elif isinstance(value, float):
+            group.attrs[name] = np.float64(value)
+        else:
+            _check_text(value, inner)
+            group.attrs.create(name, value, dtype=_STR)
+
+
+def get_structured(group: Any) -> Any:
+    """The dict or list `put_structured` stored in ``group``."""
+    layout = group.attrs[_LAYOUT]
+    names = [str(i) for i in range(int(layout))] if np.ndim(layout) == 0 else [_text(k) for k in layout]
+    attrs = group.attrs
+    values: list[Any] = []
+    for name in names:
+        if name in attrs:
+            value = attrs[name]
+            if isinstance(value, h5py.Empty):
+                values.append(None)
+            elif isinstance(value, np.generic):
+                values.append(value.item())
+            else:
+                values.append(_text(value))
+        else:
+            values.append(get_structured(group[name]))
+    return values if np.ndim(layout) == 0 else dict(zip(names, values, strict=True))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
