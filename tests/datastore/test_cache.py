@@ -13,7 +13,7 @@ import pytest
 
 from skybutler import Butler
 from skybutler.datastore import FileDatastore
-from skybutler.errors import CorruptArtifactError
+from skybutler.errors import CorruptArtifactError, StorageError
 from skybutler.testing.sample import populate_sample
 from skybutler.transports._s3 import S3Transport
 
@@ -97,6 +97,31 @@ def test_the_cache_stays_within_its_size_bound(repo: str, tmp_path: Path) -> Non
         assert _cache(butler).hits == 1
         assert _cache(butler).clear() == 3
         assert _cache(butler).status().files == 0
+
+
+def test_the_cache_folder_is_listed_once_not_on_every_miss(repo: str, tmp_path: Path) -> None:
+    # issue 19: each miss listed (and stat'ed) the whole cache folder to decide on eviction
+    with _open(repo, tmp_path / "cache", max_bytes=10_000_000) as butler:
+        for v in range(10):
+            butler.get("meta", _data_id(v))
+        cache = _cache(butler)
+        assert cache.misses == 10
+        assert cache.listings == 1
+        assert cache.status().files == 10
+
+
+def test_a_failed_eviction_leaves_no_cached_file_open(repo: str, tmp_path: Path) -> None:
+    # issue 19: when eviction failed, the stream of the file just downloaded was left open
+    import os
+
+    cache_dir = tmp_path / "cache"
+    (cache_dir / ".lock").mkdir(parents=True)  # the eviction lock cannot be taken: a real failure
+    expected = r"read cache .* could not be kept within its bound"
+    with _open(repo, cache_dir) as butler, pytest.raises(StorageError, match=expected):
+        butler.get("meta", _data_id(1))
+    fds = Path(f"/proc/{os.getpid()}/fd")
+    open_files = [str(fd.readlink()) for fd in fds.iterdir() if fd.is_symlink()]
+    assert not [f for f in open_files if f.startswith(str(cache_dir))], open_files
 
 
 def _read_all(repo: str, cache_dir: str, rounds: int) -> list[float]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from skybutler.datastore._checksums import HashingWriter, checksum_file
-from skybutler.errors import CorruptArtifactError
+from skybutler.errors import CorruptArtifactError, StorageError
 
 if TYPE_CHECKING:
     from skybutler.datasets import ArtifactInfo
@@ -48,6 +48,12 @@ class ArtifactCache:
         self.max_bytes = max_bytes
         self.hits = 0
         self.misses = 0
+        self.listings = 0
+        """How many times the directory was listed (for eviction): once, then only as it nears its bound."""
+        self._listed: int | None = None
+        """Bytes in the directory at its last listing (None: not listed yet by this process)."""
+        self._added = 0
+        """Bytes this process downloaded since that listing."""
 
     def _name(self, artifact: ArtifactInfo) -> Path:
         algorithm, _, digest = (artifact.checksum or "").partition(":")
@@ -109,8 +115,32 @@ class ArtifactCache:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        self._evict(keep=path)
+        try:
+            self._account(path, writer.size)
+        except BaseException as exc:  # a failed eviction (a lock that times out) must not leak the open file
+            stream.close()
+            if isinstance(exc, OSError):
+                raise StorageError(
+                    f"The read cache {self.directory} could not be kept within its bound: {exc}. Make "
+                    "datastore.cache.directory a folder this process can write, or turn the cache off."
+                ) from exc
+            raise
         return stream
+
+    def _account(self, added: Path, size: int) -> None:
+        """Count a download; list the directory and evict only when it may have passed its bound.
+
+        Listing a large cache costs a ``stat`` per file: it is done on the first download of this process,
+        then again only when what this process added since the last listing could push the directory past
+        ``max_bytes``, or past a tenth of it (other processes sharing the directory add files too, and
+        are seen at the next listing).
+        """
+        self._added += size
+        if self._listed is not None:
+            estimate = self._listed + self._added
+            if estimate <= self.max_bytes and self._added <= self.max_bytes // 10:
+                return
+        self._evict(keep=added)
 
     @staticmethod
     def _intact(stream: BinaryIO, artifact: ArtifactInfo, whole: bool) -> bool:
@@ -126,6 +156,7 @@ class ArtifactCache:
 
         with FileLock(self.directory / _LOCK, timeout=60):
             files = self._files()
+            self.listings += 1
             total = sum(size for _, size, _ in files)
             for path, size, _ in sorted(files, key=lambda f: f[2]):
                 if total <= self.max_bytes:
@@ -134,6 +165,7 @@ class ArtifactCache:
                     continue
                 path.unlink(missing_ok=True)
                 total -= size
+            self._listed, self._added = total, 0
 
     def _files(self) -> list[tuple[Path, int, float]]:
         out = []
@@ -162,4 +194,5 @@ class ArtifactCache:
             files = self._files()
             for path, _, _ in files:
                 path.unlink(missing_ok=True)
+            self._listed, self._added = 0, 0
         return len(files)
