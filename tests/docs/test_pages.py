@@ -40,7 +40,7 @@ from sybil.parsers.markdown.lexers import FencedCodeBlockLexer
 from sybil.parsers.markdown.skip import SkipParser
 
 from skybutler.cli._main import cli
-from skybutler.testing.fixtures import POSTGRES_URL, postgres_answers
+from skybutler.testing.fixtures import POSTGRES_URL, require_postgres
 
 ROOT = Path(__file__).parents[2]
 SRC = ROOT / "src"
@@ -301,12 +301,7 @@ def _postgres(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
 
     import sqlalchemy as sa
 
-    reason = postgres_answers(POSTGRES_URL)
-    if reason is not None:
-        message = f"no PostgreSQL at {POSTGRES_URL} ({reason}); set SKYBUTLER_TEST_POSTGRES_URL"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {message}")
-        pytest.skip(message)
+    require_postgres()
     name = f"docs_{uuid.uuid4().hex[:12]}"
     server = sa.make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
     engine = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from skybutler.butler import Butler
 from skybutler.errors import ConflictError
 from skybutler.registry import Database, LostCommitError
-from skybutler.testing.fixtures import POSTGRES_URL
+from skybutler.testing.fixtures import terminate_backend
 
 GOOD = {"instrument": "Cam", "visit": 1, "detector": 2}
 
@@ -68,23 +68,11 @@ def test_a_commit_refused_by_a_deferred_constraint_leaves_the_butler_usable(meta
     assert meta_butler.get(ref) == {"a": 1}
 
 
-def _terminate(db: Database) -> None:
-    """Kill the PostgreSQL server process of ``db``'s connection from another connection."""
-    with db.transaction(write=False) as conn:
-        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
-    admin = Database(POSTGRES_URL)
-    try:
-        with admin.transaction() as conn:
-            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    finally:
-        admin.close()
-
-
 def _insert_then_lose_the_server(db: Database, error: type[Exception], *, fail: bool = False) -> None:
     """Insert a row, kill the server process, then end the block normally (commit) or with ``error``."""
     with db.transaction() as conn:
         conn.execute(sa.text("INSERT INTO parent_t (id) VALUES (1)"))
-        _terminate(db)  # the statement ran; the commit (or the rollback) finds the server process gone
+        terminate_backend(db)  # the statement ran; the commit (or the rollback) finds the server process gone
         if fail:
             raise error
 

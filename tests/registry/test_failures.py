@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from skybutler.butler import Butler
 from skybutler.errors import StorageError
 from skybutler.registry import Database
-from skybutler.testing.fixtures import POSTGRES_URL
+from skybutler.testing.fixtures import POSTGRES_URL, terminate_backend
 from skybutler.testing.sample import populate_sample
 
 GOOD = {"instrument": "Cam", "visit": 1, "detector": 2}
@@ -23,18 +23,6 @@ GOOD = {"instrument": "Cam", "visit": 1, "detector": 2}
 def _files(butler: Butler) -> list[str]:
     root = Path(butler.root)
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "registry" not in p.name)
-
-
-def _terminate_backend(butler: Butler) -> None:
-    """Kill the server process of ``butler``'s connection from another connection, as an operator would."""
-    with butler.registry.db.transaction(write=False) as conn:
-        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
-    admin = Database(POSTGRES_URL)
-    try:
-        with admin.transaction() as conn:
-            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    finally:
-        admin.close()
 
 
 @pytest.fixture
@@ -49,7 +37,7 @@ def pg_butler(butler: Butler) -> Butler:
 def test_a_put_on_a_killed_backend_is_a_storage_error_and_the_next_put_works(pg_butler: Butler) -> None:
     pg_butler.put({"a": 1}, "meta", {**GOOD, "detector": 1})
     before = _files(pg_butler)
-    _terminate_backend(pg_butler)
+    terminate_backend(pg_butler.registry.db)
     with pytest.raises(StorageError, match=r"connection to the registry database was lost.*retry"):
         pg_butler.put({"a": 2}, "meta", GOOD)
     assert _files(pg_butler) == before  # the staged file was removed

@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,6 +21,9 @@ from skybutler.testing.http import http_root
 from skybutler.testing.s3 import s3_endpoint, s3_root
 from skybutler.testing.sample import populate_sample
 from skybutler.transports import Transport, open_transport
+
+if TYPE_CHECKING:
+    from skybutler.registry import Database
 
 __all__ = [
     "DATASTORE_KINDS",
@@ -33,8 +36,10 @@ __all__ = [
     "postgres_answers",
     "registry_url",
     "repo",
+    "require_postgres",
     "s3_endpoint",
     "s3_root",
+    "terminate_backend",
     "transport",
 ]
 
@@ -86,6 +91,35 @@ class fresh_schema:  # noqa: N801 (used like a function)
 DATASTORE_KINDS = ("file", "s3", "memory", "chained", "chained-s3")
 
 
+def require_postgres(url: str = POSTGRES_URL) -> None:
+    """Skip the test when no PostgreSQL answers at ``url``, with the reason; fail instead where ``CI`` is set.
+
+    CI must run every PostgreSQL test (its script starts the server), so there a missing server is a failure.
+    """
+    reason = postgres_answers(url)
+    if reason is not None:
+        message = f"no PostgreSQL at {url} ({reason}); set SKYBUTLER_TEST_POSTGRES_URL"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {message}")
+        pytest.skip(message)
+
+
+def terminate_backend(db: Database) -> None:
+    """Kill the PostgreSQL server process of ``db``'s connection from another connection, as an operator would."""
+    import sqlalchemy as sa
+
+    from skybutler.registry import Database
+
+    with db.transaction(write=False) as conn:
+        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    admin = Database(db.url)
+    try:
+        with admin.transaction() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        admin.close()
+
+
 def datastore_config(kind: str, s3_root: str | None = None, s3_endpoint: str | None = None) -> dict[str, Any]:
     """The ``datastore`` configuration of a test repository of each kind.
 
@@ -126,12 +160,7 @@ def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'registry.sqlite3'}", None
         return
-    reason = postgres_answers(POSTGRES_URL)
-    if reason is not None:
-        message = f"no PostgreSQL at {POSTGRES_URL} ({reason}); set SKYBUTLER_TEST_POSTGRES_URL"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {message}")
-        pytest.skip(message)
+    require_postgres()
     with fresh_schema(POSTGRES_URL) as schema:
         yield POSTGRES_URL, schema
 
