@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from skybutler._lost_commit import settle_lost_commit
 from skybutler.datasets import DatasetRef, make_dataset_id, storage_classes
-from skybutler.errors import StorageError
 from skybutler.registry import LostCommitError, NewDataset
 
 if TYPE_CHECKING:
@@ -56,37 +56,10 @@ def put_objects(
             registry.datasets.insert(stored, run.id, new)
         except sa.exc.IntegrityError as exc:
             raise registry.explain_insert_failure(stored, run, [r.data_id for r in refs], exc) from None
-    except BaseException as exc:
-        if isinstance(exc, LostCommitError):
-            saved = _saved(registry, refs)
-            if saved:  # the commit went through before the connection broke: the put succeeded
-                datastore.promote_many(staged)
-                return refs
-            if saved is None:  # cannot tell yet: reconcile promotes or deletes the staged files later
-                raise StorageError(
-                    f"{exc} The put's files are kept: once the registry answers, run `skybutler reconcile` "
-                    "(butler.reconcile()), which moves them into place if the datasets were registered and "
-                    "deletes them otherwise."
-                ) from exc
-            datastore.abort_many(staged)
-            raise StorageError(
-                "The connection to the registry database was lost while committing the put; after "
-                f"reconnecting, none of its {len(refs)} dataset(s) is registered, and their files were removed: "
-                "retry the put."
-            ) from exc
+    except LostCommitError as exc:
+        settle_lost_commit(registry, exc, [r.id for r in refs], "put", lambda: datastore.abort_many(staged))
+    except BaseException:
         datastore.abort_many(staged)
         raise
     datastore.promote_many(staged)
     return refs
-
-
-def _saved(registry: Registry, refs: list[DatasetRef]) -> bool | None:
-    """Whether the datasets of a commit that lost its connection were registered (``None``: still cannot tell).
-
-    A commit is atomic, so one dataset tells for all.  Deleting the staged files of datasets that were
-    registered would lose them; keeping those of datasets that were not leaves files reconcile deletes.
-    """
-    try:
-        return bool(registry.datasets.existing([refs[0].id]))
-    except StorageError:
-        return None

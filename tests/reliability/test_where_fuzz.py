@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from skybutler.butler import Butler
 from skybutler.dimensions import Timespan, db_instant, to_tai_ns
-from skybutler.errors import SkyButlerError
+from skybutler.errors import QuerySyntaxError, SkyButlerError
 from skybutler.query._ast import (
     And,
     Arith,
@@ -45,6 +45,7 @@ from skybutler.query._ast import (
     Range,
     TimeLiteral,
 )
+from skybutler.query._parser import parse_where
 from skybutler.testing.fixtures import POSTGRES_URL, fresh_schema, postgres_answers
 
 pytestmark = pytest.mark.slow
@@ -387,7 +388,9 @@ def test_well_typed_expressions_answer_as_the_oracle_on_every_back_end(
 
 
 # -- ill-typed trees and garbage text: only our errors, alike on both ---------------------------------------------
-BAD_BINDS: st.SearchStrategy[Any] = st.sampled_from([None, b"r", [], {}, 1j, float("nan"), float("-inf")])
+BAD_BINDS: st.SearchStrategy[Any] = st.sampled_from(
+    [None, b"r", [], {}, 1j, float("nan"), float("-inf"), 1e300, -1e200, 1e-200]
+)
 
 
 @st.composite
@@ -468,3 +471,45 @@ def test_the_oracle_agrees_with_hand_written_answers() -> None:
     late = Overlaps(Identifier("visit", "timespan"), TimeLiteral(to_tai_ns("2300-01-01"), "2300-01-01"))
     assert oracle(late, {}) == [8]
     assert math.isclose(value(Arith("/", Literal(1), Literal(3)), {}, {}), 1 / 3)
+
+
+# -- floating-point arithmetic that could leave the doubles ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "bind"),
+    [
+        ("1e300 * 1e300 > 0", {}),  # infinity on SQLite, "value out of range: overflow" on PostgreSQL
+        ("1e-200 * 1e-200 = 0", {}),  # 0 on SQLite, "underflow" on PostgreSQL
+        ("visit.exposure_time * 1e300 > 0", {}),
+        ("visit / 1e-300 > 0", {}),
+        ("1e100 * 1e100 * 1e100 * 1e100 > visit", {}),  # folded: the product 1e200 is refused
+        ("visit.exposure_time * :big > 0", {"big": -1e200}),
+        ("visit + -(:tiny) > 0", {"tiny": 1e-300}),
+    ],
+)
+def test_float_arithmetic_that_could_overflow_is_refused_alike(
+    butlers: dict[str, Butler], text: str, bind: dict[str, Any]
+) -> None:
+    """Issue 17 item 7: one outcome on both back-ends, refused before SQL with our error and its position."""
+    for butler in butlers.values():
+        with pytest.raises(QuerySyntaxError, match=r"(?s)magnitude 1e-150 to 1e\+150.*\^"):
+            butler.query_data_ids(["visit"], where=text, bind=bind)
+
+
+@pytest.mark.parametrize(
+    "text", ["visit.exposure_time * 1e150 > 1e155", "1e-150 * visit.exposure_time > 0", "1e150 / 1e-150 > visit"]
+)
+def test_float_arithmetic_within_the_range_answers_as_the_oracle(butlers: dict[str, Butler], text: str) -> None:
+    node = parse_where(text)
+    assert node is not None
+    expected = oracle(node, {})
+    assert _answers(butlers, text, {}) == dict.fromkeys(butlers, expected)
+
+
+def test_a_planned_query_checks_its_float_binds_again(butlers: dict[str, Butler]) -> None:
+    """A second call of the same shape may run from a cached plan: its float binds must still be checked."""
+    text = "visit.exposure_time * :f > 0"
+    for butler in butlers.values():
+        for _ in range(2):  # the second call of a shape is the one a plan would serve
+            assert len(butler.query_data_ids(["visit"], where=text, bind={"f": 2.0})) == 8
+        with pytest.raises(QuerySyntaxError, match="magnitude"):
+            butler.query_data_ids(["visit"], where=text, bind={"f": 1e300})

@@ -147,6 +147,25 @@ def checksum_bytes(data: bytes, algorithm: str | None) -> str | None:
     """The checksum of ``data`` (``None`` when ``algorithm`` is ``None``), hashed in place without a copy."""
     if algorithm is None:
         return None
-    h = new_hasher(algorithm)
-    h.update(data)
-    return f"{algorithm}:{h.hexdigest()}"
+    digest = _DIGESTS.get(algorithm)
+    if digest is None:
+        digest = _DIGESTS[algorithm] = _digester(algorithm)
+    return f"{algorithm}:{digest(data)}"
+
+
+def _digester(algorithm: str) -> Callable[[bytes], str]:
+    """A one-call hex digest of ``algorithm`` (a checked get of a small file hashes once: no hasher object)."""
+    if algorithm == "xxh3_128":
+        import xxhash
+
+        return xxhash.xxh3_128_hexdigest
+
+    def digest(data: bytes) -> str:
+        h = new_hasher(algorithm)
+        h.update(data)
+        return h.hexdigest()
+
+    return digest
+
+
+_DIGESTS: dict[str, Callable[[bytes], str]] = {}

@@ -51,6 +51,10 @@ _NUMBERS = ("int", "float")
 _ORDER_OPS = ("<", "<=", ">", ">=")
 _BIGINT = sa.BigInteger()
 _NUMERIC = sa.Numeric()
+FLOAT_RANGE = (1e-150, 1e150)
+"""The magnitudes (besides 0) a constant operand of floating-point arithmetic may have: within them no
+product, quotient or sum of two leaves the doubles, where PostgreSQL fails the statement ("value out of
+range: overflow" or "underflow") and SQLite goes on with infinity or 0."""
 
 
 class _Compiler:
@@ -61,6 +65,8 @@ class _Compiler:
         self.dialect = dialect
         self.budget = MAX_BIND_VALUES
         """Bind values still allowed in this expression (see `MAX_BIND_VALUES`)."""
+        self.constants: dict[int, int | float] = {}
+        """The value of each numeric node made of literals and binds only, by ``id`` (see `arith`)."""
 
     def error(self, node: Node, message: str) -> Exception:
         return syntax_error(self.text, getattr(node, "pos", 0), message)
@@ -79,6 +85,8 @@ class _Compiler:
             self.check_text(node, node.value)
             self.check_int(node, node.value)
             literal_kind = "bool" if isinstance(node.value, bool) else type(node.value).__name__
+            if literal_kind in _NUMBERS and isinstance(node.value, int | float):
+                self.constants[id(node)] = node.value
             return _literal(node.value), literal_kind.replace("str", "string")
         if isinstance(node, TimeLiteral):
             return _literal(node.tai_ns), "time"
@@ -90,11 +98,16 @@ class _Compiler:
                 return _literal(to_tai_ns(value)), "time"
             self.check_text(node, value)
             self.check_int(node, value)
-            return _literal(value), _kind_of(value)
+            bind_kind = _kind_of(value)
+            if bind_kind in _NUMBERS:
+                self.constants[id(node)] = value
+            return _literal(value), bind_kind
         if isinstance(node, Neg):
             inner, inner_kind = self.value(node.operand)
             if inner_kind not in _NUMBERS:
                 raise self.error(node, f"Unary minus needs a number; {node.operand} is {_NAMES[inner_kind]}.")
+            if id(node.operand) in self.constants:
+                self.constants[id(node)] = -self.constants[id(node.operand)]
             return -(self.wide(inner) if inner_kind == "int" else inner), inner_kind
         if isinstance(node, Arith):
             return self.arith(node)
@@ -116,6 +129,7 @@ class _Compiler:
                 raise self.error(side, f"Arithmetic needs numbers; {side} is {_NAMES[side_kind]}.")
             if node.op == "%" and side_kind != "int":
                 raise self.error(side, f"% needs integers; {side} is {_NAMES[side_kind]} (use / for division).")
+        self.check_float_range(node, "float" in (lk, rk) or node.op == "/")
         if node.op == "/":
             as_float: sa.Double[float] = sa.Double()
             return sa.cast(left, as_float) / sa.func.nullif(sa.cast(right, as_float), 0), "float"
@@ -126,6 +140,38 @@ class _Compiler:
             "%": lambda a, b: a % sa.func.nullif(b, 0),
         }  # fmt: skip
         return ops[node.op](left, right), "float" if "float" in (lk, rk) else "int"
+
+    def check_float_range(self, node: Arith, in_floats: bool) -> None:
+        """Refuse a constant operand of floating-point arithmetic outside `FLOAT_RANGE`, and fold constants.
+
+        ``1e300 * 1e300`` is infinity on SQLite and an error on PostgreSQL (so is ``1e-200 * 1e-200``, 0 on
+        SQLite): rather than two answers, such an expression is refused before any SQL, the same on both.
+        A constant is a literal, a bind, or arithmetic of constants (folded here, so ``1e100 * 1e100 *
+        1e100 * 1e100`` is refused at the product ``1e200``).  Stored values are not known before SQL:
+        arithmetic of fields that leaves the doubles still fails on PostgreSQL only (docs/queries.md).
+        """
+        left, right = self.constants.get(id(node.left)), self.constants.get(id(node.right))
+        if in_floats:
+            low, high = FLOAT_RANGE
+            for side, constant in ((node.left, left), (node.right, right)):
+                if constant is not None and constant != 0 and not low <= abs(constant) <= high:
+                    raise self.error(
+                        side,
+                        f"{side} is {constant:g}: floating-point arithmetic takes constants of magnitude "
+                        f"{low:g} to {high:g} (or 0), so that no result leaves the range of a double, which "
+                        "the back-ends handle differently.",
+                    )
+        if left is None or right is None or (node.op in "/%" and right == 0):
+            return
+        if node.op == "/":
+            if max(abs(left), abs(right)) > 1e300:  # an exact integer too large for float() (never refused)
+                return
+            self.constants[id(node)] = float(left) / float(right)
+        elif node.op == "%":
+            rest = abs(left) % abs(right)
+            self.constants[id(node)] = -rest if left < 0 else rest
+        else:
+            self.constants[id(node)] = {"+": left + right, "-": left - right, "*": left * right}[node.op]
 
     def wide(self, operand: Any) -> Any:
         """An integer operand that cannot overflow: past 64 bits SQLite goes on in floating point, where

@@ -21,6 +21,7 @@ on every call and its outcome (which governors were added) is part of the plan's
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -28,6 +29,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
+from skybutler.errors import QuerySyntaxError
+from skybutler.query._ast import Arith
 from skybutler.query._builder import governor_inputs, infer_governors
 from skybutler.query._parser import int_literals, integers, with_int_literals
 from skybutler.registry import CollectionType
@@ -300,20 +303,37 @@ def remember_plans(
     cache = plan_cache(registry)
     cache.put(("governors", key), governor_inputs(registry.universe, node))
     plans: list[Plan] | None = None
-    # A where text whose integers are not the tree's (``-5`` folds the sign in) has no plan.
-    if int_literals(node) == shape.slots[: shape.n_ints]:
+    # A where text whose integers are not the tree's (``-5`` folds the sign in) has no plan, nor one whose
+    # arithmetic takes a float bind: which values it takes depends on them (`_expressions.FLOAT_RANGE`), and
+    # a plan would skip that check.
+    floats = any(type(v) is float for v in shape.slots) and _has_arithmetic(node)
+    if not floats and int_literals(node) == shape.slots[: shape.n_ints]:
         slots = shape.slots + [extra["values"][name] for name in added]
         marks = markers(slots)
         ints, values, alternates, bind = split_slots(shape, added, marks)
         marked = {"values": values, "alternates": alternates, "bind": bind}
         dialect = registry.db.engine.dialect
-        derived = [
-            derive_plan(real, rebuild(with_int_literals(node, ints), marked), dialect, slots, marks)
-            for real, rebuild in statements
-        ]
+        try:
+            derived = [
+                derive_plan(real, rebuild(with_int_literals(node, ints), marked), dialect, slots, marks)
+                for real, rebuild in statements
+            ]
+        except QuerySyntaxError:  # markers the expression refuses (arithmetic beyond FLOAT_RANGE): no plan
+            derived = [None]
         plans = None if None in derived else [p for p in derived if p is not None]
     cache.put(("plans", key, tuple(added)), NOT_PLANNED if plans is None else (plans, entry))
     return plans
+
+
+def _has_arithmetic(node: Any) -> bool:
+    """Whether an expression tree holds arithmetic (``+ - * / %``) anywhere."""
+    if isinstance(node, Arith):
+        return True
+    for f in dataclasses.fields(node) if dataclasses.is_dataclass(node) else ():
+        value = getattr(node, f.name)
+        if any(_has_arithmetic(child) for child in (value if isinstance(value, tuple) else (value,))):
+            return True
+    return False
 
 
 def leaves_key(leaves: Sequence[CollectionRecord]) -> tuple[Any, ...]:

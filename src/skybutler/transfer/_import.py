@@ -6,7 +6,8 @@
 3. Apply the plan in one registry transaction: dimension records, dataset types, collections, datasets,
    tags, certifications.
 4. Promote the staged files.  On any failure in 2-3 the staged files are deleted, the transaction rolled
-   back and the in-memory caches dropped: the repository is as it was.
+   back and the in-memory caches dropped: the repository is as it was.  A commit that lost its connection
+   is looked into first (`settle_lost_commit`, as for a put): if it went through, the import goes on.
 
 On PostgreSQL a registry-only import overlaps the client's work with the server's: the ``dataset`` entries
 are left unparsed in step 1, and in step 3 one thread parses and checks each entry while another inserts the
@@ -19,6 +20,7 @@ from __future__ import annotations
 import time
 import uuid
 import zipfile
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from skybutler._lost_commit import settle_lost_commit
 from skybutler.datasets import ArtifactInfo, DatasetRef
 from skybutler.datastore import RootLinks, Staged
 from skybutler.datastore._checksums import checksum_stream
@@ -40,7 +43,7 @@ from skybutler.errors import (
     StorageError,
 )
 from skybutler.formatters import formatters
-from skybutler.registry import CollectionType, NewDataset
+from skybutler.registry import CollectionType, LostCommitError, NewDataset
 from skybutler.registry._collection_ops import associate, certify
 from skybutler.transfer._artifact_files import ZIP_ERRORS, ExportFiles, check_transfer, stage_file
 from skybutler.transfer._import_plan import DatasetEntry, ImportPlan, dataset_parts, read_datasets, read_plan
@@ -194,11 +197,19 @@ class _Importer:
                 self._stage_files()
             else:
                 self._files_in_place(list(self.plan.datasets.values()))
-            with self.registry.db.transaction():
-                self._apply()
+            try:
+                with self.registry.db.transaction():
+                    self._apply()
+            except LostCommitError as exc:
+                # From here on settle_lost_commit alone decides about the staged files: it returns if the
+                # commit went through (they are promoted below), removes them if not, keeps them if it
+                # cannot tell yet (for reconcile); the clean-up below must not remove them meanwhile.
+                staged, self.staged = self.staged, {}
+                ids = list(staged) or list(self.plan.datasets)
+                settle_lost_commit(self.registry, exc, ids, "import", lambda: self._abort(staged.values()))
+                self.staged = staged
         except BaseException:
-            for staged in self.staged.values():
-                self.datastore.abort(staged)
+            self._abort(self.staged.values())
             self.registry.collections.forget_cached()
             self.registry.dataset_types.forget_cached()
             self.butler._forget_search_paths()
@@ -212,6 +223,10 @@ class _Importer:
         self.report.artifacts = len(self.staged) + len(self.in_place)
         if self.progress is not None:
             self.progress("done", total, total)
+
+    def _abort(self, staged: Iterable[Staged]) -> None:
+        for one in staged:
+            self.datastore.abort(one)
 
     def _remove_moved(self) -> None:
         """After a ``move`` import: delete the export's files now in the datastore; report those that stay."""

@@ -6,7 +6,8 @@ they need -- are registered in one transaction, then the staged files are promot
 deleted).  Everything is checked before the first batch starts (files exist, dataset types, data IDs, runs,
 duplicates), so bad input changes nothing.  A failure inside a batch removes that batch's staged files and
 registers none of its datasets; earlier batches stay registered, and re-running with ``skip_existing=True``
-(and deterministic IDs) continues where it stopped.
+(and deterministic IDs) continues where it stopped.  A commit that lost its connection is looked into
+first, as for a put (`settle_lost_commit`): if it went through, the batch is promoted and the ingest goes on.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from skybutler._lost_commit import settle_lost_commit
 from skybutler.datasets import ArtifactInfo, DatasetIdMode, DatasetRef, DatasetType
 from skybutler.datastore import STAGING, Staged, key_problem, with_suffix
 from skybutler.errors import (
@@ -180,8 +182,12 @@ def run_ingest(
     progress: Progress | None = None,
     workers: int | None = None,
     records: Sequence[DimensionRecord] = (),
+    what: str = "ingest",
 ) -> IngestReport:
-    """Ingest checked items: set existing ones aside, register new runs, then stage → register → promote per batch."""
+    """Ingest checked items: set existing ones aside, register new runs, then stage → register → promote per batch.
+
+    ``what`` names the operation in messages (``"transfer"`` for a repo transfer).
+    """
     registry, datastore, mover = planner.registry, planner.datastore, planner.mover
     report = IngestReport()
     items = _drop_existing(planner, items, skip_existing, report)
@@ -207,7 +213,7 @@ def run_ingest(
                     # busy timeout.  The copies finish first; PostgreSQL's writers do not wait on each other.
                     _finish_staging(datastore, batch, copying)
                     copying = []
-                _register(registry, datastore, batch, records if start == 0 else (), planner.runs, copying)
+                _register(registry, datastore, batch, records if start == 0 else (), planner.runs, copying, what)
             except BaseException:
                 if done == 0:  # nothing of this call is registered: the runs it made go too
                     _forget_runs(registry, planner, created)
@@ -450,6 +456,7 @@ def _register(
     extra: Sequence[DimensionRecord],
     runs: Mapping[str, CollectionRecord],
     copying: Sequence[Future[list[BaseException]]] = (),
+    what: str = "ingest",
 ) -> None:
     """One transaction: the records the batch needs (missing ones), then its datasets; staged files go on failure.
 
@@ -458,7 +465,7 @@ def _register(
     commit: the registration point stays after the last byte is staged (DESIGN invariant 2), and the wall
     time of a batch is nearer the larger of copy and registry than their sum.
     """
-    from skybutler.registry import NewDataset
+    from skybutler.registry import LostCommitError, NewDataset
 
     groups: dict[tuple[int, str], _Group] = {}
     records: dict[str, dict[tuple[Any, ...], DimensionRecord]] = {}
@@ -492,6 +499,9 @@ def _register(
                 registry.datasets.insert_artifacts(
                     [(ref.id, item.artifact) for item in batch if item.artifact is not None for _, _, ref in item.refs]
                 )
+    except LostCommitError as exc:  # returns if the commit went through: the batch is then promoted
+        ids = [ref.id for item in batch for _, _, ref in item.refs]
+        settle_lost_commit(registry, exc, ids, what, lambda: _abort(datastore, batch, copying))
     except sa.exc.IntegrityError as exc:
         _abort(datastore, batch, copying)
         if current is None:

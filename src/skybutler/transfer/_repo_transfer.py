@@ -112,7 +112,7 @@ def transfer_datasets(
         progress("check", len(wanted), len(wanted))
     # The missing records go in with the first batch: one transaction with its datasets.
     report = run_ingest(planner, items, skip_existing=skip_existing, batch_size=batch_size, progress=progress,
-                        records=new_records)  # fmt: skip
+                        records=new_records, what="transfer")  # fmt: skip
     if associations:
         try:
             apply_associations(dest_registry, associations)
