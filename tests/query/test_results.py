@@ -73,3 +73,36 @@ def test_defaults_still_search_find_first(repo: str, two_runs: Butler) -> None:
         found = list(reader.query_datasets("meta", where="visit = 0"))
         assert [ref.run for ref in found] == ["rerun"]
         assert reader.query_datasets("meta").note is None
+
+
+def test_list_of_results_runs_each_query_once(two_runs: Butler) -> None:
+    # list() asks for len() first: when len() counted in the database, every query ran twice (W1's 2x)
+    import sqlalchemy as sa
+
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    db = two_runs.registry.db
+    datasets = two_runs.query_datasets("meta", collections="test/run", where="visit > 0")
+    data_ids = two_runs.query_data_ids(["visit", "detector"], datasets="meta", collections="test/run")
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    if db.dialect == "sqlite":  # SQLite reads run on the driver's connection, past SQLAlchemy's events
+        db._driver().set_trace_callback(lambda statement: record(None, None, statement))
+    try:
+        assert len(list(datasets)) == 2
+        datasets_selects = len(statements)
+        assert len(list(data_ids)) == 3
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+        if db.dialect == "sqlite":
+            db._driver().set_trace_callback(None)
+    assert datasets_selects == 1, statements
+    assert len(statements) == 2, statements
+    assert not any("count(" in s.lower() for s in statements), statements
+    # a later iteration queries again: what len() fetched is handed to the next iteration only
+    assert len(datasets) == 2
+    assert len(list(datasets)) == 2
+    assert [r.data_id["visit"] for r in datasets] == [r.data_id["visit"] for r in list(datasets)]

@@ -85,6 +85,8 @@ class _Results(ABC):
         self._plans: list[Plan] | None = None
         """Query plans of the statements, in order, when the call's shape has them (see `_plans`)."""
         self._slots: list[Any] = []
+        self._pending: list[Any] | None = None
+        """Results `__len__` fetched, for the iteration that follows it (see there)."""
         self.note: str | None = None
         """How the query was read, when that is not plain from the call (every RUN searched, say)."""
 
@@ -113,14 +115,32 @@ class _Results(ABC):
             return conn.execute(stmt).first() is not None
 
     def __len__(self) -> int:
-        return self.count()
+        """The number of results, by running the query; its results are kept for the next iteration.
+
+        ``list(results)`` asks for the length before it iterates: a ``COUNT`` here would run every query twice
+        (W1's queries took twice as long).  So the rows are fetched once, counted, and handed to the iteration
+        that follows; a later one queries again.  `count` counts in the database without fetching.
+        """
+        pending = list(self._iterate())
+        self._pending = pending
+        return len(pending)
+
+    def __iter__(self) -> Iterator[Any]:
+        # list() makes its iterator *before* asking for the length: what len() fetched is looked for when the
+        # iteration starts, not when the iterator is made
+        pending, self._pending = self._pending, None
+        yield from (pending if pending is not None else self._iterate())
+
+    @abstractmethod
+    def _iterate(self) -> Iterator[Any]:
+        """Run the query and yield its results."""
 
     def __bool__(self) -> bool:
         return self.any()
 
     def __repr__(self) -> str:
         """The results themselves (up to ten), so that ``print(butler.query_datasets(...))`` shows them."""
-        first = list(itertools.islice(iter(self), 11))  # type: ignore[call-overload]
+        first = list(itertools.islice(iter(self), 11))
         total = len(first) if len(first) <= 10 else self.count()
         head = f"{type(self).__name__}: {total} {self._noun}" + (f" ({self.note})" if self.note else "")
         lines = [f"  {item!r}" for item in first[:10]] + (["  ..."] if total > 10 else [])
@@ -162,6 +182,9 @@ class DataIdResults(_Results):
         return self._build()
 
     def __iter__(self) -> Iterator[DataCoordinate]:
+        return super().__iter__()
+
+    def _iterate(self) -> Iterator[DataCoordinate]:
         group = self.group
         for rows in self._pages(0, self._build):
             yield from DataCoordinate.from_trusted_rows(group, rows)
@@ -208,6 +231,9 @@ class DatasetResults(_Results):
             return any(conn.execute(build().limit(1)).first() is not None for _, build in self._parts)
 
     def __iter__(self) -> Iterator[DatasetRef]:
+        return super().__iter__()
+
+    def _iterate(self) -> Iterator[DatasetRef]:
         collections = self._registry.collections
 
         def run_name(collection_id: int) -> str:
