@@ -9,12 +9,15 @@ are bounded; the longer soak is ``benchmarks/soak.py``.  Seeds are fixed, so a f
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from skybutler.testing.fixtures import datastore_config
+from skybutler.testing.postgres_server import PrivatePostgres, find_postgres_bin
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -31,3 +34,17 @@ def storage(request: pytest.FixtureRequest) -> dict[str, Any]:
     if request.param == "local":
         return datastore_config("file")
     return datastore_config("s3", request.getfixturevalue("s3_root"), request.getfixturevalue("s3_endpoint"))
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of the module's own (``initdb`` + ``pg_ctl`` on a free port), which its tests stop,
+    restart or cut off: never the shared one.  Without the server binaries the tests skip, except where ``CI``
+    is set (CI must run them), where they fail."""
+    if find_postgres_bin() is None:
+        message = "no PostgreSQL server binaries (initdb, pg_ctl) on this machine: install the postgresql package"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {message}")
+        pytest.skip(message)
+    with PrivatePostgres() as server:
+        yield server

@@ -30,7 +30,7 @@ from skybutler import Butler
 from skybutler.datastore import STAGING
 from skybutler.errors import StorageError
 from skybutler.registry import Database
-from skybutler.testing.postgres_server import PrivatePostgres, find_postgres_bin
+from skybutler.testing.postgres_server import PrivatePostgres
 from skybutler.testing.sample import populate_sample
 from skybutler.transfer import FileDataset
 
@@ -97,14 +97,6 @@ class CommitReplyDropper:
                 except OSError:
                     pass
                 s.close()
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PrivatePostgres]:
-    if find_postgres_bin() is None:
-        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
-    with PrivatePostgres() as server:
-        yield server
 
 
 @pytest.fixture

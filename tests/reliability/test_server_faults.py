@@ -23,7 +23,7 @@ from skybutler import Butler
 from skybutler.datastore import STAGING
 from skybutler.errors import StorageError
 from skybutler.registry import Database
-from skybutler.testing.postgres_server import PrivatePostgres, find_postgres_bin
+from skybutler.testing.postgres_server import PrivatePostgres
 from skybutler.testing.s3 import MotoServer, new_bucket
 from skybutler.testing.sample import populate_sample
 from skybutler.transports._s3 import S3Transport
@@ -45,15 +45,6 @@ def _files(butler: Butler) -> list[str]:
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PrivatePostgres]:
-    """A PostgreSQL server of this module's own, which the tests restart."""
-    if find_postgres_bin() is None:
-        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
-    with PrivatePostgres() as server:
-        yield server
-
-
 @pytest.fixture
 def pg_butler(postgres: PrivatePostgres, tmp_path: Path) -> Iterator[Butler]:
     """A repository on the private server (a fresh schema), with files on local disk."""
