@@ -6,10 +6,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from skybutler._calibration_time import calibration_miss, check_as_of, observation_time
-from skybutler._deferred import DeferredDatasetHandle
-from skybutler._repository import create_repository, read_repo_file, root_text
-from skybutler._writes import put_objects
+from skybutler.butler._calibration_time import calibration_miss, check_as_of, observation_time
+from skybutler.butler._deferred import DeferredDatasetHandle
+from skybutler.butler._repository import create_repository, read_repo_file, root_text
+from skybutler.butler._writes import put_objects
 from skybutler.config import CONFIG_FILE, ButlerConfig, load_config
 from skybutler.datasets import DatasetRef, DatasetType, storage_classes
 from skybutler.datastore import Datastore, open_datastore
@@ -29,8 +29,8 @@ from skybutler.registry._search import find_first
 from skybutler.transports import open_transport
 
 if TYPE_CHECKING:
-    from skybutler._butler_collections import ButlerCollections
-    from skybutler._maintenance import VerifyReport
+    from skybutler.butler._collections import ButlerCollections
+    from skybutler.butler._maintenance import VerifyReport
     from skybutler.datasets import DatasetIdMode
     from skybutler.datastore import ReconcileReport
     from skybutler.dimensions import DimensionRecord
@@ -106,7 +106,7 @@ class Butler:
 
         Made on first use, so a command that only reads datasets does not import the collection operations.
         """
-        from skybutler._butler_collections import ButlerCollections
+        from skybutler.butler._collections import ButlerCollections
 
         return ButlerCollections(self)
 
@@ -558,7 +558,7 @@ class Butler:
             raise PermissionDeniedError("This butler is read-only; open it with writeable=True to remove datasets.")
         ids = [r.id for r in refs]
         deleted, entries = self.registry.datasets.remove(ids)
-        from skybutler._maintenance import remove_artifacts  # upkeep code only when removing (start-up, issue 8)
+        from skybutler.butler._maintenance import remove_artifacts  # upkeep code only when removing (start-up, issue 8)
 
         remove_artifacts(self.registry, self.datastore, entries)
         return deleted
@@ -571,7 +571,7 @@ class Butler:
         """
         if not self.writeable:
             raise PermissionDeniedError("reconcile changes the repository; open it with writeable=True.")
-        from skybutler._maintenance import reconcile
+        from skybutler.butler._maintenance import reconcile
 
         return reconcile(self.registry, self.datastore, grace_seconds=grace_seconds, remove_unknown=remove_unknown)
 
@@ -592,7 +592,7 @@ class Butler:
             ids = [r.id for r in refs]
         elif collections is not None:
             ids = [r.id for r in self.query_datasets("*", collections=collections, find_first=False)]
-        from skybutler._maintenance import verify
+        from skybutler.butler._maintenance import verify
 
         return verify(self.registry, self.datastore, ids, progress=progress)
 
@@ -745,7 +745,7 @@ class Butler:
         """
         from pathlib import Path
 
-        from skybutler._maintenance import retrieve
+        from skybutler.butler._maintenance import retrieve
 
         refs = list(refs)
         found = self.registry.datasets.all_artifacts([r.id for r in refs])
