@@ -17,6 +17,7 @@ from skybutler.errors import DataIdError
 from skybutler.query._ast import Bind, Compare, Identifier, In, Literal, Node
 from skybutler.query._expressions import compile_expression, suggest
 from skybutler.query._parser import syntax_error
+from skybutler.query._spatial import SpatialReport, apply_spatial, split_spatial
 from skybutler.registry import CollectionRecord, CollectionType
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ class QueryBuilder:
         """Element name → its joined (aliased) table."""
         self.conditions: list[Any] = []
         self._aliases = 0
+        self.spatial: SpatialReport | None = None
+        """What the spatial step did (`skybutler.query._spatial`), when the query has one."""
 
     # -- joining ----------------------------------------------------------------------------------------------
     def _alias(self, table: sa.Table) -> Any:
@@ -226,9 +229,14 @@ class QueryBuilder:
             self.conditions.append(self.add_dimension(name) == value)
 
     def where(self, node: Node | None, bind: Mapping[str, Any]) -> None:
-        """Add a parsed `where` expression."""
-        if node is not None:
-            self.conditions.append(compile_expression(self.text, node, self.resolve, bind, self.registry.db.dialect))
+        """Add a parsed `where` expression, then the spatial conditions (its own and the automatic join).
+
+        Call it last: the spatial step runs a prefilter query over everything joined and constrained so far.
+        """
+        rest, spatial = split_spatial(self.text, node, bind)
+        if rest is not None:
+            self.conditions.append(compile_expression(self.text, rest, self.resolve, bind, self.registry.db.dialect))
+        self.spatial = apply_spatial(self, spatial, bind)
 
     def resolve(self, ident: Identifier) -> tuple[Any, str]:
         """The column (or timespan pair) an identifier names, joining what it needs."""
@@ -326,7 +334,7 @@ def _walk(node: Node | None) -> Iterable[Node]:
     if node is None:
         return
     yield node
-    for name in ("items", "operand", "left", "right", "expr", "begin", "end"):
+    for name in ("items", "operand", "left", "right", "expr", "begin", "end", "args"):
         child = getattr(node, name, None)
         if isinstance(child, tuple):
             for c in child:

@@ -61,6 +61,8 @@ def _apply(builder: QueryBuilder, node: Any, extra: dict[str, Any]) -> None:
             refuse_nul(f"{dim}.{k}", v)
             builder.conditions.append(table.c[k] == v)
     builder.where(node, extra["bind"])
+    if builder.spatial is not None:  # its prefilter's answer is built into the statement: never a cached plan
+        extra["spatial"] = builder.spatial
 
 
 def _once(build: Any) -> Any:
@@ -82,6 +84,8 @@ class _Results(ABC):
         self._registry = registry
         self._explanations = explanations
         self._constraints: dict[str, Any] = {}
+        self._extra: dict[str, Any] = {}
+        """The constraints as `_prepare` made them; ``"spatial"`` holds the spatial step's report, if any."""
         self._plans: list[Plan] | None = None
         """Query plans of the statements, in order, when the call's shape has them (see `_plans`)."""
         self._slots: list[Any] = []
@@ -152,7 +156,8 @@ class _Results(ABC):
         """Reasons the result is empty ([] when it is not): missing collections, datasets, records, or the filter."""
         if self.any():
             return []
-        reasons = list(self._explanations) + self._diagnose()
+        spatial = self._extra.get("spatial")
+        reasons = list(self._explanations) + self._diagnose() + ([] if spatial is None else spatial.explain())
         reasons = reasons or ["No rows match the data ID constraints and the where expression."]
         return ([f"{self.note[0].upper()}{self.note[1:]}."] if self.note else []) + reasons
 
@@ -304,11 +309,13 @@ def query_data_ids(
             node = _once(lambda: parse_where(where))
             results = DataIdResults(registry, group, lambda: statement(node(), extra), explanations)
             results._constraints = extra["values"]
+            results._extra = extra
             results._plans, results._slots = plans, shape.slots + list(added.values())
             return results
     node, extra = _prepare(registry, where, bind, given)
     results = DataIdResults(registry, group, lambda: statement(node, extra), explanations)
     results._constraints = extra["values"]
+    results._extra = extra
     built = results._build()  # build now: errors surface at the call, not at iteration
     if key is not None and shape is not None:
         remember_plans(registry, key, shape, node, extra, [(built, statement)], None)
@@ -416,6 +423,7 @@ def query_datasets(
             lazy = [(types[i], _deferred(statement(types[i], None), node, extra)) for i in indices]
             results = DatasetResults(registry, lazy, list(explained))
             results._constraints = extra["values"]
+            results._extra = extra
             results._limit = limit
             results._plans, results._slots = plans, shape.slots + list(added.values())
             return results
@@ -457,6 +465,7 @@ def query_datasets(
         )
     results = DatasetResults(registry, parts, explanations)
     results._constraints = extra["values"]
+    results._extra = extra
     results._limit = limit
     built = [build() for _, build in results._parts]  # build now: errors surface at the call, not at iteration
     if key is not None and shape is not None:

@@ -71,6 +71,10 @@ class DimensionRecords:
                 f"{self._universe.suggest(element, self._tables)}"
             ) from None
 
+    def overlap_table(self, element: str) -> sa.Table:
+        """The skypix overlap table of ``element`` (an element with regions): see `_spatial_index`."""
+        return self._tables.overlap(element)
+
     def _records(
         self, element: DimensionElement, data: Iterable[Mapping[str, Any] | DimensionRecord]
     ) -> list[DimensionRecord]:

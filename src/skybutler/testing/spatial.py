@@ -27,13 +27,14 @@ def fill_spatial_sample(registry: Registry, *, visits: int = 3, detectors: int =
     """A small sky: instrument ``Cam`` with ``visits`` visits of ``detectors`` detectors near (150, 2), and sky
     map ``sky`` with one tract of 3 x 3 patches covering (149.4..150.6, 1.4..2.6).
 
-    Visit ``v`` points at (149.8 + 0.2 v, 2.0); its detectors are 0.1-degree squares in a row along ra.
+    Visit ``v`` points at (149.8 + 0.2 v, 2.0) and covers 0.3 degrees square; its detectors are squares of
+    0.075 degrees side by side along ra, left to right.
     """
     registry.insert_dimension_records("instrument", [{"name": "Cam", "detector_max": 100, "visit_max": 1000}])
     registry.insert_dimension_records("band", [{"name": "r"}])
     registry.insert_dimension_records("physical_filter", [{"instrument": "Cam", "name": "Cam-r", "band": "r"}])
     registry.insert_dimension_records("day_obs", [{"instrument": "Cam", "id": 20250101}])
-    registry.insert_dimension_records("detector", [{"instrument": "Cam", "id": d} for d in range(detectors)])
+    registry.insert_dimension_records("detector", [{"instrument": "Cam", "id": d, "full_name": f"d{d}"} for d in range(detectors)])
     vrecords, drecords = [], []
     for v in range(visits):
         ra = 149.8 + 0.2 * v
@@ -41,7 +42,7 @@ def fill_spatial_sample(registry: Registry, *, visits: int = 3, detectors: int =
                          "day_obs": 20250101, "region": square(ra, 2.0, 0.15)})  # fmt: skip
         for d in range(detectors):
             dra = ra - 0.15 + 0.075 * d + 0.0375
-            drecords.append({"instrument": "Cam", "visit": v, "detector": d, "region": square(dra, 2.0, 0.035)})
+            drecords.append({"instrument": "Cam", "visit": v, "detector": d, "region": square(dra, 2.0, 0.0375)})
     registry.insert_dimension_records("visit", vrecords)
     registry.insert_dimension_records("visit_detector_region", drecords)
     registry.insert_dimension_records("skymap", [{"name": "sky", "hash": b"\x00" * 8}])

@@ -28,6 +28,7 @@ from skybutler.transfer._artifact_files import check_transfer, export_file
 from skybutler.transfer._nogc import gc_paused
 from skybutler.transfer._universe_compat import REFERENCE_NAMESPACE
 from skybutler.transfer._yaml_fast import DatasetBlock, write_document
+from skybutler.dimensions._regions import encode_region
 from skybutler.transfer._yaml_format import FORMAT_KEY, REFERENCE_FORMATTERS, Region, TaiTime
 
 if TYPE_CHECKING:
@@ -331,7 +332,7 @@ def _record(record: DimensionRecord) -> dict[str, Any]:
             out["datetime_begin"] = None if ts is None or ts.begin is None else TaiTime(ts.begin)
             out["datetime_end"] = None if ts is None or ts.end is None else TaiTime(ts.end)
         elif name == "region" and record.element.has_region:
-            out[name] = None if value is None else Region(value)
+            out[name] = None if value is None else Region(encode_region(value))
         else:
             out[name] = value
     return out
