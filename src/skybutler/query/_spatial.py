@@ -386,18 +386,17 @@ def _prefilter(
     from skybutler.dimensions._regions import pixelization
 
     records = builder.registry.records
-    overlaps: dict[str, Any] = {}
     n = 0
 
     def pixels_of(element: str) -> Any:
+        # A join of the element's overlap table for each use: two terms on one element may meet its region in
+        # different pixels, so they must not share one pixel row.
         nonlocal from_, n
-        if element not in overlaps:
-            n += 1
-            table = records.overlap_table(element).alias(f"sp{n}")
-            on = [table.c[d] == col for d, col in zip(builder.universe[element].required, keys[element], strict=True)]
-            from_ = from_.join(table, sa.and_(*on))
-            overlaps[element] = table.c.skypix_index
-        return overlaps[element]
+        n += 1
+        table = records.overlap_table(element).alias(f"sp{n}")
+        on = [table.c[d] == col for d, col in zip(builder.universe[element].required, keys[element], strict=True)]
+        from_ = from_.join(table, sa.and_(*on))
+        return table.c.skypix_index
 
     for a, b in pairs:
         if a.element is not None and b.element is not None:
