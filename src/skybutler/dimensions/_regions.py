@@ -121,9 +121,25 @@ def skycoord_lonlats(value: Any, *, what: str) -> list[Any]:
 
 
 def polygon(points: Sequence[Any], *, what: str) -> Any:
-    """The convex polygon with these vertices (``LonLat``); a non-convex or degenerate one is refused."""
+    """The convex polygon with these vertices (``LonLat``), in the order given (either direction).
+
+    sphgeom would take the convex hull of any points; a vertex list that is not convex as given (crossing
+    edges, a reflex corner, three in a line) is refused instead, since its hull is not what was meant.
+    """
     sphgeom = _sphgeom()
     vectors = [sphgeom.UnitVector3d(p) for p in points]
+    n = len(vectors)
+    signs = set()
+    for i in range(n):
+        a, b, c = vectors[i - 1], vectors[i], vectors[(i + 1) % n]
+        turn = a.cross(b).dot(c)
+        signs.add(0 if abs(turn) < 1e-15 else 1 if turn > 0 else -1)
+    if n < 3 or len(signs) != 1 or 0 in signs:
+        listed = ", ".join(f"({p.getLon().asDegrees():.6g}, {p.getLat().asDegrees():.6g})" for p in points)
+        raise DataIdError(
+            f"{what}: the vertices {listed} do not form a convex polygon in the order given (edges cross, a corner "
+            "turns the other way, or three vertices are in a line); list the corners in order around the polygon."
+        )
     try:
         return sphgeom.ConvexPolygon(vectors)
     except (RuntimeError, ValueError) as exc:
