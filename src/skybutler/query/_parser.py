@@ -192,7 +192,7 @@ def parse_where(text: str) -> Node | None:
 
         return _substitute(tree, iter(values), shift)  # type: ignore[no-any-return]
     parsed = _parse_where(text)
-    if parsed is not None and spans and _int_literals(parsed) == values:
+    if parsed is not None and _int_literals(parsed) == values:  # (no integers: the text itself is the key)
         if len(_TEMPLATES) >= _MAX_TEMPLATES:
             _TEMPLATES.pop(next(iter(_TEMPLATES)))
         _TEMPLATES[template] = (parsed, spans, values)

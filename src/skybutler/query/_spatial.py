@@ -393,7 +393,7 @@ def _prefilter(
         # different pixels, so they must not share one pixel row.
         nonlocal from_, n
         n += 1
-        table = records.overlap_table(element).alias(f"sp{n}")
+        table = _alias(records.overlap_table(element), f"sp{n}")
         on = [table.c[d] == col for d, col in zip(builder.universe[element].required, keys[element], strict=True)]
         from_ = from_.join(table, sa.and_(*on))
         return table.c.skypix_index
@@ -415,12 +415,30 @@ def _prefilter(
     return from_, where
 
 
+def _alias(table: sa.Table, name: str) -> Any:
+    """``table.alias(name)``, made once per name (building an alias's columns costs more than a small query)."""
+    cache: dict[str, Any] = table.info.setdefault("skybutler_aliases", {})
+    alias = cache.get(name)
+    if alias is None:
+        alias = cache[name] = table.alias(name)
+    return alias
+
+
 def _in_keys(columns: list[Any], passing: list[tuple[Any, ...]]) -> Any:
-    """``(columns) IN (passing)``: one parameter per value when few, literals when many (see the limit)."""
+    """``(columns) IN (passing)``: one parameter per value when few, literals when many (see the limit).
+
+    Few values are bound one parameter each (not one expanding parameter), so statements of the same shape
+    compile once (`Database.stream_rows` keeps compiled shapes); many are rendered into the SQL.
+    """
     if not passing:
         return sa.false()
     distinct = sorted(set(passing), key=repr)
-    literal = len(distinct) * len(columns) > _MAX_KEYS_AS_PARAMETERS
     target = columns[0] if len(columns) == 1 else sa.tuple_(*columns)
-    values = [v[0] for v in distinct] if len(columns) == 1 else distinct
-    return target.in_(sa.bindparam("spatial_keys", values, expanding=True, literal_execute=literal))
+    if len(distinct) * len(columns) > _MAX_KEYS_AS_PARAMETERS:
+        values = [v[0] for v in distinct] if len(columns) == 1 else distinct
+        return target.in_(sa.bindparam("spatial_keys", values, expanding=True, literal_execute=True))
+    if len(columns) == 1:
+        return target.in_([sa.literal(v[0], type_=columns[0].type) for v in distinct])
+    return target.in_(
+        [sa.tuple_(*(sa.literal(v, type_=c.type) for c, v in zip(columns, key, strict=True))) for key in distinct]
+    )
