@@ -186,4 +186,4 @@ def common_ranges(region: Any, name: str, max_ranges: int = 64) -> list[tuple[in
     neighbours) to keep the SQL small.
     """
     ranges = pixelization(name).envelope(region, max_ranges)
-    return [(int(begin), int(end)) for begin, end in ranges]
+    return [(int(begin), int(end)) for begin, end in ranges.ranges()]

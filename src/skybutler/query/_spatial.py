@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter
 
 from skybutler.dimensions._regions import common_ranges, lonlat, polygon, skycoord_lonlats
 from skybutler.errors import DataIdError
@@ -322,6 +324,15 @@ def apply_spatial(builder: QueryBuilder, terms: list[Overlaps], bind: Mapping[st
     keys = {e: [tables[e].c[c] for c in _key_columns(builder, e)] for e in elements}
     from_, where = builder.from_, list(builder.conditions)
     common = builder.universe.skypix_common
+    if common is not None and all(a.element is None or b.element is None for a, b in pairs):
+        # only constant regions: each element's records near them come straight from its overlap index
+        for element in elements:
+            consts = [a.region if a.element is None else b.region for a, b in pairs if element in (a.element, b.element)]
+            candidates, passing = _near_constants(builder, element, consts, common)
+            report.candidates += candidates
+            report.passed = len(passing) if element == elements[0] else min(report.passed, len(passing))
+            builder.conditions.append(_in_keys(keys[element], passing))
+        return report
     if common is not None:
         from_, where = _prefilter(builder, pairs, keys, from_, where, common)
     key_cols = [c for e in elements for c in keys[e]]
@@ -350,6 +361,46 @@ def apply_spatial(builder: QueryBuilder, terms: list[Overlaps], bind: Mapping[st
     report.passed = len(passing)
     builder.conditions.append(_in_keys(key_cols, passing))
     return report
+
+
+def _near_constants(
+    builder: QueryBuilder, element: str, consts: list[Any], common: str
+) -> tuple[int, list[tuple[Any, ...]]]:
+    """How many records of ``element`` the index puts near every one of ``consts``, and the keys of those whose
+    regions overlap them all (exactly).
+
+    One indexed read of the overlap table joined to the element's records by key; the query's other
+    conditions apply afterwards, with the keys (the index narrows much more than they usually do).
+    """
+    from skybutler.dimensions._regions import pixelization
+
+    records = builder.registry.records
+    names = list(builder.universe[element].required)
+    table = records.table(element)
+    own = _key_columns(builder, element)
+    sphgeom = _sphgeom()
+    found: dict[tuple[Any, ...], bytes] | None = None
+    for const in consts:
+        overlap = records.overlap_table(element)
+        column = overlap.c.skypix_index
+        if isinstance(const, sphgeom.LonLat):
+            near: Any = column == int(pixelization(common).index(sphgeom.UnitVector3d(const)))
+        else:
+            ranges = common_ranges(const, common)
+            near = sa.or_(*(sa.and_(column >= lo, column < hi) for lo, hi in ranges)) if ranges else sa.false()
+        on = sa.and_(*(table.c[o] == overlap.c[n] for o, n in zip(own, names, strict=True)))
+        stmt = sa.select(*[table.c[o] for o in own], table.c.region).select_from(overlap.join(table, on))
+        rows = {tuple(row[:-1]): row[-1] for row in builder.registry.db.stream_rows(stmt.where(near).distinct())}
+        found = rows if found is None else {k: v for k, v in found.items() if k in rows}
+    assert found is not None
+    passing = []
+    for key, data in found.items():
+        if data is None:
+            continue
+        region = sphgeom.Region.decode(bytes(data))
+        if all(_overlap(region, const) for const in consts):
+            passing.append(key)
+    return len(found), passing
 
 
 def _side(operand: _Operand, regions: Mapping[str, Any]) -> Any:
@@ -398,6 +449,7 @@ def _prefilter(
         from_ = from_.join(table, sa.and_(*on))
         return table.c.skypix_index
 
+    candidates: dict[str, set[tuple[Any, ...]]] = {}
     for a, b in pairs:
         if a.element is not None and b.element is not None:
             if a.element != b.element:
@@ -405,13 +457,21 @@ def _prefilter(
             continue
         element, const = (a.element, b.region) if a.element is not None else (b.element, a.region)
         assert element is not None
-        column = pixels_of(element)
+        # The records near a constant region come from the overlap table alone, by its pixel index, before the
+        # query: joined into it, a planner without statistics (SQLite) may read every record and probe.
+        table = records.overlap_table(element)
+        column = table.c.skypix_index
         if type(const).__name__ == "LonLat":
-            sphgeom = _sphgeom()
-            where.append(column == int(pixelization(common).index(sphgeom.UnitVector3d(const))))
+            near: Any = column == int(pixelization(common).index(_sphgeom().UnitVector3d(const)))
         else:
             ranges = common_ranges(const, common)
-            where.append(sa.or_(*(sa.and_(column >= lo, column < hi) for lo, hi in ranges)) if ranges else sa.false())
+            near = sa.or_(*(sa.and_(column >= lo, column < hi) for lo, hi in ranges)) if ranges else sa.false()
+        names = list(builder.universe[element].required)
+        stmt = sa.select(*[table.c[c] for c in names]).where(near).distinct()
+        found = {tuple(row) for row in builder.registry.db.stream_rows(stmt)}
+        candidates[element] = found if element not in candidates else candidates[element] & found
+    for element, found in candidates.items():
+        where.append(_in_keys(keys[element], sorted(found, key=repr)))
     return from_, where
 
 
@@ -425,20 +485,26 @@ def _alias(table: sa.Table, name: str) -> Any:
 
 
 def _in_keys(columns: list[Any], passing: list[tuple[Any, ...]]) -> Any:
-    """``(columns) IN (passing)``: one parameter per value when few, literals when many (see the limit).
+    """The rows whose ``columns`` hold one of the ``passing`` keys.
 
-    Few values are bound one parameter each (not one expanding parameter), so statements of the same shape
-    compile once (`Database.stream_rows` keeps compiled shapes); many are rendered into the SQL.
+    Few keys become ``(a = ? AND b = ?) OR ...``, one parameter per value, built without SQLAlchemy's argument
+    coercion (a tenth of a millisecond per key otherwise): SQLite reads each through the primary key (a
+    row-value ``IN`` list makes it scan the table), and statements of the same shape compile once.  Many keys
+    are rendered into the SQL as one ``IN`` list of literals (SQLite takes at most 32 766 parameters).
     """
     if not passing:
         return sa.false()
     distinct = sorted(set(passing), key=repr)
-    target = columns[0] if len(columns) == 1 else sa.tuple_(*columns)
-    if len(distinct) * len(columns) > _MAX_KEYS_AS_PARAMETERS:
-        values = [v[0] for v in distinct] if len(columns) == 1 else distinct
-        return target.in_(sa.bindparam("spatial_keys", values, expanding=True, literal_execute=True))
     if len(columns) == 1:
-        return target.in_([sa.literal(v[0], type_=columns[0].type) for v in distinct])
-    return target.in_(
-        [sa.tuple_(*(sa.literal(v, type_=c.type) for c, v in zip(columns, key, strict=True))) for key in distinct]
-    )
+        values = [v[0] for v in distinct]
+        if len(values) > _MAX_KEYS_AS_PARAMETERS:
+            return columns[0].in_(sa.bindparam("spatial_keys", values, expanding=True, literal_execute=True))
+        return columns[0].in_([BindParameter(None, v, type_=columns[0].type, unique=True) for v in values])
+    if len(distinct) * len(columns) > _MAX_KEYS_AS_PARAMETERS:
+        return sa.tuple_(*columns).in_(sa.bindparam("spatial_keys", distinct, expanding=True, literal_execute=True))
+    eq = operators.eq
+    return sa.or_(*(
+        sa.and_(*(BinaryExpression(c, BindParameter(None, v, type_=c.type, unique=True), eq)
+                  for c, v in zip(columns, key, strict=True)))
+        for key in distinct
+    ))  # fmt: skip

@@ -11,7 +11,7 @@ from skybutler.dimensions import DimensionElement, DimensionRecord, Timespan
 from skybutler.dimensions._elements import coerce_value
 from skybutler.dimensions._regions import decode_region, encode_region
 from skybutler.errors import ConflictError, DataIdError
-from skybutler.registry._spatial_index import overlap_rows
+from skybutler.registry._spatial_index import overlap_columns, overlap_rows
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DimensionUniverse
@@ -140,7 +140,7 @@ class DimensionRecords:
             return
         rows = overlap_rows(element, records, common)
         if rows:
-            conn.execute(self._tables.overlap(element.name).insert(), rows)
+            self._db.insert_many(conn, self._tables.overlap(element.name), overlap_columns(element), rows)
 
     def _reindex(self, conn: sa.Connection, element: DimensionElement, record: DimensionRecord) -> None:
         """Replace one record's pixels in the overlap index (its region was updated)."""

@@ -10,7 +10,7 @@ never misses a pixel a region touches (it may add a neighbour), so the prefilter
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -20,7 +20,7 @@ from skybutler.dimensions._regions import pixelization
 if TYPE_CHECKING:
     from skybutler.dimensions import DimensionElement, DimensionRecord, DimensionUniverse
 
-__all__ = ["OVERLAP_COLUMN", "overlap_pixels", "overlap_rows", "overlap_table", "overlap_table_name"]
+__all__ = ["OVERLAP_COLUMN", "overlap_columns", "overlap_pixels", "overlap_rows", "overlap_table", "overlap_table_name"]
 
 OVERLAP_COLUMN = "skypix_index"
 """The pixel column of an overlap table (pixels of the universe's common skypix level)."""
@@ -57,23 +57,33 @@ def overlap_table(metadata: sa.MetaData, universe: DimensionUniverse, element: D
 
 
 def overlap_pixels(region: Any, common: str) -> list[int]:
-    """Every pixel of the common level that ``region`` may overlap (its full envelope, no ranges merged)."""
+    """Every pixel of the common level that ``region`` may overlap: the envelope of its bounding circle.
+
+    The circle holds the region, so no pixel the region touches is missed; it adds a pixel now and then
+    (1.87 pixels a detector instead of 1.74 in the benchmark) and takes a third of the time of the region's
+    own envelope (20 µs instead of 60 for a polygon), most of an indexed insert.
+    """
     pixels: list[int] = []
-    for begin, end in pixelization(common).envelope(region, 0):
+    for begin, end in pixelization(common).envelope(region.getBoundingCircle(), 0).ranges():
         pixels.extend(range(begin, end))
     return pixels
 
 
-def overlap_rows(
-    element: DimensionElement, records: Iterable[DimensionRecord], common: str, keys: Sequence[str] | None = None
-) -> list[dict[str, Any]]:
-    """Overlap-table rows for the records' regions (none for a record without one)."""
-    names = list(keys or element.required)
-    rows: list[dict[str, Any]] = []
+def overlap_rows(element: DimensionElement, records: Iterable[DimensionRecord], common: str) -> list[tuple[Any, ...]]:
+    """Overlap-table rows for the records' regions (none for a record without one), as tuples in the order of
+    `overlap_columns`, for `Database.insert_many`."""
+    envelope = pixelization(common).envelope
+    rows: list[tuple[Any, ...]] = []
     for record in records:
         region = record.region
         if region is None:
             continue
-        key = dict(zip(names, record.key, strict=True))
-        rows.extend({**key, OVERLAP_COLUMN: pixel} for pixel in overlap_pixels(region, common))
+        key = record.key
+        for begin, end in envelope(region.getBoundingCircle(), 0).ranges():  # see `overlap_pixels`
+            rows.extend((*key, pixel) for pixel in range(begin, end))
     return rows
+
+
+def overlap_columns(element: DimensionElement) -> list[str]:
+    """The columns of `overlap_rows`' tuples: the element's required dimensions, then the pixel."""
+    return [*element.required, OVERLAP_COLUMN]
