@@ -130,8 +130,10 @@ def run_ours(data: dict[str, list[dict[str, Any]]], n_queries: int, postgres: st
     butler.query_data_ids(["visit", "detector"], where=where, bind={"ra": 100.0, "dec": -20.0}).__len__()  # warm
     walls, cpus = [], []
     for _, ra, dec in points(visits, n_queries):
-        w, c, found = timed(lambda ra=ra, dec=dec: list(butler.query_data_ids(["visit", "detector"], where=where,
-                                                                                bind={"ra": ra, "dec": dec})))  # fmt: skip
+        bind = {"ra": ra, "dec": dec}
+        w, c, found = timed(
+            lambda bind=bind: list(butler.query_data_ids(["visit", "detector"], where=where, bind=bind))
+        )
         walls.append(w)
         cpus.append(c)
         answers["point"].append(sorted((d["visit"], d["detector"]) for d in found))

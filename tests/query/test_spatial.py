@@ -171,11 +171,12 @@ def test_bad_spatial_expressions_are_query_syntax_errors(sky: Butler, where: str
 
 
 def test_bad_bind_value_is_a_query_syntax_error(sky: Butler) -> None:
-    with pytest.raises(QuerySyntaxError, match="two positions|point or a polygon"):
-        import astropy.units as u
-        from astropy.coordinates import SkyCoord
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
 
-        sky.query_data_ids(["visit"], where="visit.region OVERLAPS :r", bind={"r": SkyCoord([1, 2] * u.deg, [1, 2] * u.deg)})
+    two = SkyCoord([1, 2] * u.deg, [1, 2] * u.deg)
+    with pytest.raises(QuerySyntaxError, match="got 2 positions"):
+        sky.query_data_ids(["visit"], where="visit.region OVERLAPS :r", bind={"r": two})
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -48,7 +48,9 @@ def _hsc_export(tmp: Path) -> Path:
 
 
 def _skymap_export(tmp: Path) -> Path:
-    text = (_data() / "ci_hsc-subset-skymap.yaml").read_text().replace("storage_class: SkyMap", "storage_class: Pickled")
+    text = (
+        (_data() / "ci_hsc-subset-skymap.yaml").read_text().replace("storage_class: SkyMap", "storage_class: Pickled")
+    )
     path = tmp / "ci_hsc-subset-skymap.yaml"
     path.write_text(text)
     return path
@@ -81,7 +83,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def ours(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Butler]]:
     """The same two repositories here, on each registry back-end."""
     tmp = tmp_path_factory.mktemp("ours")
-    with _schemas(request.param) as schemas:
+    with _Schemas(request.param) as schemas:
         out = {}
         for (name, files), schema in zip(
             (("spatial", [_data() / "base.yaml", _data() / "spatial.yaml"]),
@@ -101,7 +103,7 @@ def ours(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             butler.close()
 
 
-class _schemas:
+class _Schemas:
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._stack: list[Any] = []
@@ -110,7 +112,7 @@ class _schemas:
         if self.kind == "sqlite":
             return [None, None]
         require_postgres()
-        names = []
+        names: list[str | None] = []
         for _ in range(2):
             context = fresh_schema(POSTGRES_URL)
             names.append(context.__enter__())
@@ -143,7 +145,10 @@ SPATIAL_QUERIES = [
     (["visit", "detector"], "visit.region OVERLAPS BOX(0.4, 0.6, 0.2, 0.1)"),
     (["tract", "patch"], "patch.region OVERLAPS BOX(0.5, 0.5, 0.05, 0.6)"),
     (["visit", "detector"], "visit_detector_region.region OVERLAPS POLYGON(0.2, 0.2, 0.6, 0.25, 0.4, 0.7)"),
-    (["tract", "patch"], "patch.region OVERLAPS POLYGON(0.2, 0.2, 0.6, 0.25, 0.4, 0.7) AND skymap = 'SkyMap1' AND tract = 1"),
+    (
+        ["tract", "patch"],
+        "patch.region OVERLAPS POLYGON(0.2, 0.2, 0.6, 0.25, 0.4, 0.7) AND skymap = 'SkyMap1' AND tract = 1",
+    ),
     (["visit", "detector"], "visit_detector_region.region OVERLAPS REGION('RANGE 0.3 0.5 0.3 0.6')"),
     (["visit", "detector", "tract", "patch"], "patch.region OVERLAPS REGION('POLYGON 0.2 0.2 0.6 0.25 0.4 0.7')"),
 ]
@@ -174,7 +179,7 @@ def test_points_match_the_reference_on_a_grid(reference: Any, ours: dict[str, Bu
 def test_region_binds_match_the_reference(reference: Any, ours: dict[str, Butler]) -> None:
     import lsst.sphgeom as sg
 
-    (record,) = [r for r in reference["spatial"].query_dimension_records("patch", skymap="SkyMap1", tract=0, patch=4)]
+    (record,) = reference["spatial"].query_dimension_records("patch", skymap="SkyMap1", tract=0, patch=4)
     (detector,) = reference["spatial"].query_dimension_records(
         "visit_detector_region", instrument="Cam1", visit=2, detector=1
     )
@@ -209,7 +214,9 @@ HSC_QUERIES = [
 
 
 @pytest.mark.parametrize(("dims", "where"), HSC_QUERIES, ids=[f"{'-'.join(d)}:{w}" for d, w in HSC_QUERIES])
-def test_ci_hsc_queries_match_the_reference(reference: Any, ours: dict[str, Butler], dims: list[str], where: str) -> None:
+def test_ci_hsc_queries_match_the_reference(
+    reference: Any, ours: dict[str, Butler], dims: list[str], where: str
+) -> None:
     expected = _ref_ids(reference["hsc"], dims, where)
     assert _our_ids(ours["hsc"], dims, where) == expected
 

@@ -106,7 +106,8 @@ def test_a_skycoord_polygon_is_a_region_and_a_non_convex_one_is_refused(sample: 
 def test_migration_0006_fills_the_index_of_existing_regions(sample: Registry) -> None:
     regions = {v: square(30.0 * v, 10.0, 0.5) for v in range(2)}
     sample.insert_dimension_records(
-        "visit_detector_region", [{"instrument": "Cam", "visit": v, "detector": 0, "region": r} for v, r in regions.items()]
+        "visit_detector_region",
+        [{"instrument": "Cam", "visit": v, "detector": 0, "region": r} for v, r in regions.items()],
     )
     before = _index(sample, "visit_detector_region")
     downgrade(sample, "0005_pg_fk_checks")

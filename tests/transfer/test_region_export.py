@@ -74,7 +74,9 @@ def test_our_import_fills_the_overlap_index(exported: tuple[Butler, Path], dest:
     for element in ("skymap", "tract", "patch"):
         dest.registry.insert_dimension_records(element, source.registry.fetch_dimension_records(element))
     for dims, where in QUERIES:
-        assert _ids(dest.query_data_ids(dims, where=where), dims) == _ids(source.query_data_ids(dims, where=where), dims)
+        assert _ids(dest.query_data_ids(dims, where=where), dims) == _ids(
+            source.query_data_ids(dims, where=where), dims
+        )
     assert _ids(dest.query_data_ids(["visit", "detector"], where=QUERIES[0][1]), ["visit", "detector"])
 
 
@@ -91,7 +93,10 @@ def test_the_reference_imports_our_regions(exported: tuple[Butler, Path], tmp_pa
         backend = YamlRepoImportBackend(stream, ref)
     backend.register()
     backend.load(None)
-    ours = {(r.visit, r.detector): r.region.encode() for r in source.registry.fetch_dimension_records("visit_detector_region")}
+    ours = {
+        (r.visit, r.detector): r.region.encode()
+        for r in source.registry.fetch_dimension_records("visit_detector_region")
+    }
     theirs = {(r.visit, r.detector): r.region.encode() for r in ref.query_dimension_records("visit_detector_region")}
     assert theirs == ours
     where = "instrument = 'Cam' AND visit_detector_region.region OVERLAPS POINT(150.0, 2.0)"

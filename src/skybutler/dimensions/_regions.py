@@ -37,7 +37,7 @@ def _sphgeom() -> Any:
     return lsst.sphgeom
 
 
-def lonlat(ra: float, dec: float, *, what: str) -> Any:
+def lonlat(ra: Any, dec: Any, *, what: str) -> Any:
     """``sphgeom.LonLat`` of a position in degrees; a latitude beyond ±90 or a non-finite value is refused.
 
     Raises

@@ -203,6 +203,6 @@ class Or:
 
 
 Node: TypeAlias = (
-    "Identifier | Literal | TimeLiteral | Bind | Call | Range | Pair | Neg | Arith | Compare | In | Overlaps | Not | And"
-    " | Or"
+    "Identifier | Literal | TimeLiteral | Bind | Call | Range | Pair | Neg | Arith | Compare | In | Overlaps | Not"
+    " | And | Or"
 )

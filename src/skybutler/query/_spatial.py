@@ -115,8 +115,9 @@ def _refuse_nested(text: str, node: Any, bind: Mapping[str, Any]) -> None:
 
 def _pos(node: Any) -> int:
     for part in (node, getattr(node, "left", None), getattr(node, "right", None)):
-        if part is not None and getattr(part, "pos", 0):
-            return int(part.pos)
+        pos = getattr(part, "pos", None)
+        if pos:
+            return int(pos)
     return 0
 
 
@@ -157,9 +158,14 @@ def _call_region(text: str, call: Call, bind: Mapping[str, Any]) -> Any:
     sphgeom = _sphgeom()
     low, high = _ARITY[call.name]
     if not low <= len(call.args) <= high or (call.name == "POLYGON" and len(call.args) % 2):
-        usage = {"POINT": "POINT(ra, dec)", "CIRCLE": "CIRCLE(ra, dec, radius)", "BOX": "BOX(ra, dec, width, height)",
-                 "POLYGON": "POLYGON(ra1, dec1, ra2, dec2, ra3, dec3, ...)", "REGION": "REGION('IVOA POS string')"}
-        raise syntax_error(text, call.pos, f"{call.name} takes {usage[call.name]}, in degrees; got {call}.")  # fmt: skip
+        usage = {
+            "POINT": "POINT(ra, dec)",
+            "CIRCLE": "CIRCLE(ra, dec, radius)",
+            "BOX": "BOX(ra, dec, width, height)",
+            "POLYGON": "POLYGON(ra1, dec1, ra2, dec2, ra3, dec3, ...)",
+            "REGION": "REGION('IVOA POS string')",
+        }
+        raise syntax_error(text, call.pos, f"{call.name} takes {usage[call.name]}, in degrees; got {call}.")
     try:
         if call.name == "REGION":
             (arg,) = call.args
@@ -237,7 +243,9 @@ def _operand(builder: QueryBuilder, node: Node, bind: Mapping[str, Any]) -> _Ope
                 )
             if not element.has_region:
                 with_regions = [e.name for e in universe.elements if e.has_region]
-                raise syntax_error(text, node.pos, f"{node.element!r} records have no region; these do: {with_regions}.")
+                raise syntax_error(
+                    text, node.pos, f"{node.element!r} records have no region; these do: {with_regions}."
+                )
             return _Operand(str(node), element=node.element)
         if node.field == "region":
             raise syntax_error(text, node.pos, f"Unknown element {node.element!r} in {node}.")
@@ -302,9 +310,7 @@ def apply_spatial(builder: QueryBuilder, terms: list[Overlaps], bind: Mapping[st
     pairs = [(_operand(builder, t.left, bind), _operand(builder, t.right, bind)) for t in terms]
     observed = _family_member(builder.dims, OBSERVATION)
     mapped = _family_member(builder.dims, SKYMAP)
-    joined = any(
-        {a.element, b.element} & set(OBSERVATION) and {a.element, b.element} & set(SKYMAP) for a, b in pairs
-    )
+    joined = any({a.element, b.element} & set(OBSERVATION) and {a.element, b.element} & set(SKYMAP) for a, b in pairs)
     if observed and mapped and not joined:
         pairs.append((_Operand(f"{observed}.region", element=observed), _Operand(f"{mapped}.region", element=mapped)))
     if not pairs:
@@ -327,11 +333,13 @@ def apply_spatial(builder: QueryBuilder, terms: list[Overlaps], bind: Mapping[st
     if common is not None and all(a.element is None or b.element is None for a, b in pairs):
         # only constant regions: each element's records near them come straight from its overlap index
         for element in elements:
-            consts = [a.region if a.element is None else b.region for a, b in pairs if element in (a.element, b.element)]
-            candidates, passing = _near_constants(builder, element, consts, common)
+            consts = [
+                a.region if a.element is None else b.region for a, b in pairs if element in (a.element, b.element)
+            ]
+            candidates, kept = _near_constants(builder, element, consts, common)
             report.candidates += candidates
-            report.passed = len(passing) if element == elements[0] else min(report.passed, len(passing))
-            builder.conditions.append(_in_keys(keys[element], passing))
+            report.passed = len(kept) if element == elements[0] else min(report.passed, len(kept))
+            builder.conditions.append(_in_keys(keys[element], kept))
         return report
     if common is not None:
         from_, where = _prefilter(builder, pairs, keys, from_, where, common)
@@ -379,7 +387,7 @@ def _near_constants(
     table = records.table(element)
     own = _key_columns(builder, element)
     sphgeom = _sphgeom()
-    found: dict[tuple[Any, ...], bytes] | None = None
+    found: dict[tuple[Any, ...], bytes | None] | None = None
     for const in consts:
         overlap = records.overlap_table(element)
         column = overlap.c.skypix_index

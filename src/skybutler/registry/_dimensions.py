@@ -147,7 +147,9 @@ class DimensionRecords:
         if not element.has_region or self._universe.skypix_common is None:
             return
         table = self._tables.overlap(element.name)
-        conn.execute(table.delete().where(*[table.c[c] == v for c, v in zip(element.required, record.key, strict=True)]))
+        conn.execute(
+            table.delete().where(*[table.c[c] == v for c, v in zip(element.required, record.key, strict=True)])
+        )
         self._index(conn, element, [record])
 
     def _explain_integrity(

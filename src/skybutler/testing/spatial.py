@@ -34,7 +34,9 @@ def fill_spatial_sample(registry: Registry, *, visits: int = 3, detectors: int =
     registry.insert_dimension_records("band", [{"name": "r"}])
     registry.insert_dimension_records("physical_filter", [{"instrument": "Cam", "name": "Cam-r", "band": "r"}])
     registry.insert_dimension_records("day_obs", [{"instrument": "Cam", "id": 20250101}])
-    registry.insert_dimension_records("detector", [{"instrument": "Cam", "id": d, "full_name": f"d{d}"} for d in range(detectors)])
+    registry.insert_dimension_records(
+        "detector", [{"instrument": "Cam", "id": d, "full_name": f"d{d}"} for d in range(detectors)]
+    )
     vrecords, drecords = [], []
     for v in range(visits):
         ra = 149.8 + 0.2 * v

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 from skybutler.datasets import DatasetRef
 from skybutler.datastore import key_problem
 from skybutler.dimensions import DimensionRecord, Timespan
+from skybutler.dimensions._regions import encode_region
 from skybutler.errors import ConfigError, PermissionDeniedError, StorageError
 from skybutler.registry import CollectionType
 from skybutler.transfer._artifact_files import check_transfer, export_file
 from skybutler.transfer._nogc import gc_paused
 from skybutler.transfer._universe_compat import REFERENCE_NAMESPACE
 from skybutler.transfer._yaml_fast import DatasetBlock, write_document
-from skybutler.dimensions._regions import encode_region
 from skybutler.transfer._yaml_format import FORMAT_KEY, REFERENCE_FORMATTERS, Region, TaiTime
 
 if TYPE_CHECKING:
