@@ -194,3 +194,42 @@ def test_answers_equal_brute_force(sky: Butler, ra: float, dec: float, radius: f
     for dims, element in ((VD, "visit_detector_region"), (["visit"], "visit"), (["tract", "patch"], "patch")):
         found = _ids(sky.query_data_ids(dims, where=f"{element}.region OVERLAPS {function}"), dims)
         assert found == _brute(sky, element, other), (element, function)
+
+
+def _pixels(name: str, region: Any) -> list[int]:
+    """Brute force: every pixel of the level whose own region is not disjoint from ``region``."""
+    import lsst.sphgeom as sg
+
+    from skybutler.dimensions._regions import pixelization
+
+    pix = pixelization(name)
+    near = pix.envelope(region.getBoundingCircle().dilatedBy(sg.Angle.fromDegrees(0.5)), 0).ranges()
+    return sorted(p for lo, hi in near for p in range(lo, hi) if not pix.pixel(p).relate(region) & sg.DISJOINT)
+
+
+@pytest.mark.parametrize("name", ["htm5", "htm7", "htm9", "healpix6", "healpix9"])
+def test_skypix_dimensions_are_computed_from_regions(sky: Butler, name: str) -> None:
+    (patch,) = sky.registry.fetch_dimension_records("patch", skymap="sky", tract=0, patch=4)
+    found = sky.query_data_ids([name], where=f"patch.region OVERLAPS {name}.region AND tract = 0 AND patch = 4")
+    assert sorted(d[name] for d in found) == _pixels(name, patch.region)
+    # joined automatically with the most specific region of the query, here visit 1's detectors
+    rows = sky.query_data_ids(["visit", "detector", name], where="visit = 1")
+    expected = []
+    for record in sky.registry.fetch_dimension_records("visit_detector_region", instrument="Cam", visit=1):
+        expected += [(record.detector, p) for p in _pixels(name, record.region)]
+    assert sorted((d["detector"], d[name]) for d in rows) == sorted(expected)
+    box = _circle(150.0, 2.0, 0.05)
+    found = sky.query_data_ids([name], where=f"{name}.region OVERLAPS CIRCLE(150.0, 2.0, 0.05)")
+    assert sorted(d[name] for d in found) == _pixels(name, box)
+    one = _pixels(name, box)[0]
+    assert [d[name] for d in sky.query_data_ids([name], where=f"{name}.region OVERLAPS CIRCLE(150.0, 2.0, 0.05)",
+                                                  data_id={name: one})] == [one]  # fmt: skip
+
+
+def test_a_skypix_dimension_without_a_region_is_refused(sky: Butler) -> None:
+    from skybutler.errors import DataIdError
+
+    with pytest.raises(DataIdError, match="computed from regions"):
+        sky.query_data_ids(["htm7"])
+    with pytest.raises(QuerySyntaxError, match="computed from regions"):
+        sky.query_data_ids(["htm7", "patch"], where="htm7 = 5")

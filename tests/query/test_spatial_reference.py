@@ -151,6 +151,12 @@ SPATIAL_QUERIES = [
     ),
     (["visit", "detector"], "visit_detector_region.region OVERLAPS REGION('RANGE 0.3 0.5 0.3 0.6')"),
     (["visit", "detector", "tract", "patch"], "patch.region OVERLAPS REGION('POLYGON 0.2 0.2 0.6 0.25 0.4 0.7')"),
+    # the common skypix dimension, computed from the regions it is compared with (or joined to); the reference
+    # answers no other level (tests/query/test_spatial.py checks those against brute force)
+    (["htm7"], "patch.region OVERLAPS htm7.region AND skymap = 'SkyMap1' AND tract = 0 AND patch = 4"),
+    (["visit", "htm7"], "instrument = 'Cam1' AND visit = 2"),
+    (["visit", "detector", "htm7"], "instrument = 'Cam1' AND visit = 1"),
+    (["tract", "patch", "htm7"], "skymap = 'SkyMap1' AND tract = 1"),
 ]
 
 

@@ -123,13 +123,15 @@ def _pos(node: Any) -> int:
 
 # -- operands ---------------------------------------------------------------------------------------------------
 @dataclass
-class _Operand:
+class Operand:
     """One side of a spatial term: a constant (region or point) or the region of an element in the query."""
 
     text: str
     element: str | None = None
     region: Any = None
     """A sphgeom region, or a ``LonLat`` for a point."""
+    skypix: str | None = None
+    """A skypix dimension (``htm7``): the region of each of its pixels."""
 
     @property
     def is_point(self) -> bool:
@@ -217,10 +219,10 @@ def _bind_region(text: str, node: Bind, value: Any) -> Any:
     raise syntax_error(text, node.pos, f"{what}: a SkyCoord is a point or a polygon of 3 or more; got 2 positions.")
 
 
-def _operand(builder: QueryBuilder, node: Node, bind: Mapping[str, Any]) -> _Operand:
+def _operand(builder: QueryBuilder, node: Node, bind: Mapping[str, Any]) -> Operand:
     text = builder.text
     if isinstance(node, Call):
-        return _Operand(str(node), region=_call_region(text, node, bind))
+        return Operand(str(node), region=_call_region(text, node, bind))
     if isinstance(node, Bind):
         if node.name not in bind:
             raise syntax_error(text, node.pos, f"No value for the bind parameter :{node.name}; pass it in bind=.")
@@ -230,23 +232,21 @@ def _operand(builder: QueryBuilder, node: Node, bind: Mapping[str, Any]) -> _Ope
                 text, node.pos, f":{node.name} is {type(value).__name__}; a spatial OVERLAPS takes a sphgeom region, "
                 "a LonLat or an astropy SkyCoord.",
             )  # fmt: skip
-        return _Operand(str(node), region=_bind_region(text, node, value))
+        return Operand(str(node), region=_bind_region(text, node, value))
     if isinstance(node, Identifier):
         universe = builder.universe
         if node.field is None and node.element == "region":
-            return _Operand("region", element=_default_element(builder, node))
+            return Operand("region", element=_default_element(builder, node))
         if node.field == "region" and node.element in universe:
             element = universe[node.element]
             if element.is_skypix:
-                raise syntax_error(
-                    text, node.pos, f"{node}: skypix regions cannot be used in queries yet; use a region function."
-                )
+                return Operand(str(node), skypix=node.element)
             if not element.has_region:
                 with_regions = [e.name for e in universe.elements if e.has_region]
                 raise syntax_error(
                     text, node.pos, f"{node.element!r} records have no region; these do: {with_regions}."
                 )
-            return _Operand(str(node), element=node.element)
+            return Operand(str(node), element=node.element)
         if node.field == "region":
             raise syntax_error(text, node.pos, f"Unknown element {node.element!r} in {node}.")
     raise syntax_error(text, _pos(node), f"{node} is not a region; use e.g. visit.region, POINT(ra, dec) or a bind.")
@@ -255,7 +255,7 @@ def _operand(builder: QueryBuilder, node: Node, bind: Mapping[str, Any]) -> _Ope
 def _default_element(builder: QueryBuilder, node: Identifier) -> str:
     """The element a bare ``region`` means: the most specific spatial element of the query's dimensions."""
     dims = builder.dims
-    found = [_family_member(dims, family) for family in (OBSERVATION, SKYMAP)]
+    found = [family_member(dims, family) for family in (OBSERVATION, SKYMAP)]
     present = [f for f in found if f is not None]
     if len(present) == 1:
         return present[0]
@@ -270,7 +270,7 @@ def _default_element(builder: QueryBuilder, node: Identifier) -> str:
     )  # fmt: skip
 
 
-def _family_member(dims: Mapping[str, Any], family: Sequence[str]) -> str | None:
+def family_member(dims: Mapping[str, Any], family: Sequence[str]) -> str | None:
     """The most specific member of a family whose dimensions are all in the query."""
     for name in family:
         needs = {"visit_detector_region": ("visit", "detector"), "visit": ("visit",), "patch": ("patch",),
@@ -308,26 +308,43 @@ class SpatialReport:
 def apply_spatial(builder: QueryBuilder, terms: list[Overlaps], bind: Mapping[str, Any]) -> SpatialReport | None:
     """Prefilter, check exactly and constrain ``builder`` to the passing keys; ``None`` when nothing is spatial."""
     pairs = [(_operand(builder, t.left, bind), _operand(builder, t.right, bind)) for t in terms]
-    observed = _family_member(builder.dims, OBSERVATION)
-    mapped = _family_member(builder.dims, SKYMAP)
-    joined = any({a.element, b.element} & set(OBSERVATION) and {a.element, b.element} & set(SKYMAP) for a, b in pairs)
+    sky = [(a, b) for a, b in pairs if a.skypix or b.skypix]
+    pairs = [(a, b) for a, b in pairs if not (a.skypix or b.skypix)]
+    observed = family_member(builder.dims, OBSERVATION)
+    mapped = family_member(builder.dims, SKYMAP)
+    joined = any(
+        {a.element, b.element} & set(OBSERVATION) and {a.element, b.element} & set(SKYMAP) for a, b in pairs
+    )
     if observed and mapped and not joined:
-        pairs.append((_Operand(f"{observed}.region", element=observed), _Operand(f"{mapped}.region", element=mapped)))
-    if not pairs:
+        pairs.append((Operand(f"{observed}.region", element=observed), Operand(f"{mapped}.region", element=mapped)))
+    if not pairs and not sky and not builder.skypix:
         return None
-    report = SpatialReport(terms=[f"{a.text} OVERLAPS {b.text}" for a, b in pairs])
+    report = SpatialReport(terms=[f"{a.text} OVERLAPS {b.text}" for a, b in [*pairs, *sky]])
+    if pairs:
+        _apply_pairs(builder, pairs, report)
+    else:
+        report.candidates = report.passed = 1
+    if sky or builder.skypix:
+        from skybutler.query._skypix import apply_skypix
+
+        apply_skypix(builder, sky, report)
+    return report
+
+
+def _apply_pairs(builder: QueryBuilder, pairs: list[tuple[Operand, Operand]], report: SpatialReport) -> None:
+    """The region terms between elements and constants (see the module docstring)."""
     constants = [(a, b) for a, b in pairs if a.element is None and b.element is None]
     for a, b in constants:
-        if not _overlap(a.region, b.region):
+        if not overlap(a.region, b.region):
             builder.conditions.append(sa.false())
-            return report
+            return
     pairs = [p for p in pairs if p not in constants]
     if not pairs:
         report.candidates = report.passed = 1
-        return report
+        return
     elements = sorted({o.element for p in pairs for o in p if o.element is not None})
     tables = {e: builder.add_element(e) for e in elements}
-    keys = {e: [tables[e].c[c] for c in _key_columns(builder, e)] for e in elements}
+    keys = {e: [tables[e].c[c] for c in key_columns(builder, e)] for e in elements}
     from_, where = builder.from_, list(builder.conditions)
     common = builder.universe.skypix_common
     if common is not None and all(a.element is None or b.element is None for a, b in pairs):
@@ -339,8 +356,8 @@ def apply_spatial(builder: QueryBuilder, terms: list[Overlaps], bind: Mapping[st
             candidates, kept = _near_constants(builder, element, consts, common)
             report.candidates += candidates
             report.passed = len(kept) if element == elements[0] else min(report.passed, len(kept))
-            builder.conditions.append(_in_keys(keys[element], kept))
-        return report
+            builder.conditions.append(in_keys(keys[element], kept))
+        return
     if common is not None:
         from_, where = _prefilter(builder, pairs, keys, from_, where, common)
     key_cols = [c for e in elements for c in keys[e]]
@@ -364,11 +381,10 @@ def apply_spatial(builder: QueryBuilder, terms: list[Overlaps], bind: Mapping[st
                 region = decoded[cache_key] = sphgeom.Region.decode(bytes(data))
             regions[e] = region
         else:
-            if all(_overlap(_side(a, regions), _side(b, regions)) for a, b in pairs):
+            if all(overlap(_side(a, regions), _side(b, regions)) for a, b in pairs):
                 passing.append(tuple(row[: len(key_cols)]))
     report.passed = len(passing)
-    builder.conditions.append(_in_keys(key_cols, passing))
-    return report
+    builder.conditions.append(in_keys(key_cols, passing))
 
 
 def _near_constants(
@@ -385,7 +401,7 @@ def _near_constants(
     records = builder.registry.records
     names = list(builder.universe[element].required)
     table = records.table(element)
-    own = _key_columns(builder, element)
+    own = key_columns(builder, element)
     sphgeom = _sphgeom()
     found: dict[tuple[Any, ...], bytes | None] | None = None
     for const in consts:
@@ -406,16 +422,16 @@ def _near_constants(
         if data is None:
             continue
         region = sphgeom.Region.decode(bytes(data))
-        if all(_overlap(region, const) for const in consts):
+        if all(overlap(region, const) for const in consts):
             passing.append(key)
     return len(found), passing
 
 
-def _side(operand: _Operand, regions: Mapping[str, Any]) -> Any:
+def _side(operand: Operand, regions: Mapping[str, Any]) -> Any:
     return operand.region if operand.element is None else regions[operand.element]
 
 
-def _overlap(a: Any, b: Any) -> bool:
+def overlap(a: Any, b: Any) -> bool:
     """Whether two regions (or a region and a point) may overlap: not provably disjoint, as sphgeom decides."""
     sphgeom = _sphgeom()
     a_point, b_point = isinstance(a, sphgeom.LonLat), isinstance(b, sphgeom.LonLat)
@@ -428,14 +444,14 @@ def _overlap(a: Any, b: Any) -> bool:
     return not bool(a.relate(b) & sphgeom.DISJOINT)
 
 
-def _key_columns(builder: QueryBuilder, element: str) -> list[str]:
+def key_columns(builder: QueryBuilder, element: str) -> list[str]:
     e = builder.universe[element]
     return [*e.parents, e.primary_key.name] if e.is_dimension else list(e.required)
 
 
 def _prefilter(
     builder: QueryBuilder,
-    pairs: list[tuple[_Operand, _Operand]],
+    pairs: list[tuple[Operand, Operand]],
     keys: Mapping[str, list[Any]],
     from_: Any,
     where: list[Any],
@@ -479,7 +495,7 @@ def _prefilter(
         found = {tuple(row) for row in builder.registry.db.stream_rows(stmt)}
         candidates[element] = found if element not in candidates else candidates[element] & found
     for element, found in candidates.items():
-        where.append(_in_keys(keys[element], sorted(found, key=repr)))
+        where.append(in_keys(keys[element], sorted(found, key=repr)))
     return from_, where
 
 
@@ -492,7 +508,7 @@ def _alias(table: sa.Table, name: str) -> Any:
     return alias
 
 
-def _in_keys(columns: list[Any], passing: list[tuple[Any, ...]]) -> Any:
+def in_keys(columns: list[Any], passing: list[tuple[Any, ...]]) -> Any:
     """The rows whose ``columns`` hold one of the ``passing`` keys.
 
     Few keys become ``(a = ? AND b = ?) OR ...``, one parameter per value, built without SQLAlchemy's argument
