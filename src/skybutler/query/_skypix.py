@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from skybutler.dimensions._regions import pixelization
 from skybutler.errors import DataIdError
-from skybutler.query._spatial import OBSERVATION, SKYMAP, family_member, in_keys, key_columns, overlap
+from skybutler.query._spatial import OBSERVATION, SKYMAP, family_member, in_keys, key_columns, overlap, read_rows
 
 if TYPE_CHECKING:
     from skybutler.query._builder import QueryBuilder
@@ -36,7 +36,7 @@ def _pixels(name: str, region: Any) -> list[int]:
     pix = pixelization(name)
     if isinstance(region, sg.LonLat):
         return [int(pix.index(sg.UnitVector3d(region)))]
-    out = []
+    out: list[int] = []
     for begin, end in pix.envelope(region, 0).ranges():
         if len(out) + end - begin > MAX_PIXELS:
             raise DataIdError(
@@ -89,7 +89,7 @@ def _one(builder: QueryBuilder, name: str, partners: list[Operand], value: Any, 
         keys = [table.c[c] for c in key_columns(builder, element)]
         stmt = builder.select([*keys, table.c.region]).distinct()
         sphgeom_decode = _decoder()
-        for row in builder.registry.db.stream_rows(stmt):
+        for row in read_rows(builder, stmt):
             if row[-1] is None:
                 continue
             region = sphgeom_decode(bytes(row[-1]))
