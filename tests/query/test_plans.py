@@ -16,12 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.query.conftest import Sky, found
 
-from skybutler.butler import Butler
+from skybutler.butler import Butler, DirectButler
 from skybutler.errors import DataIdError, QuerySyntaxError
 from skybutler.query._plans import plan_cache
 from skybutler.testing.sample import populate_sample
 
-Call = Callable[[Butler, Any], Any]
+Call = Callable[[DirectButler, Any], Any]
 """A query call with its variable value: ``(butler, value) → results``."""
 
 
@@ -131,7 +131,7 @@ CASES: dict[str, tuple[Call, list[Any], bool]] = {
 }
 
 
-def _run(butler: Butler, call: Call, value: Any) -> tuple[list[Any], bool]:
+def _run(butler: DirectButler, call: Call, value: Any) -> tuple[list[Any], bool]:
     results = call(butler, value)
     return list(results), results._plans is not None
 
@@ -188,7 +188,7 @@ def test_values_are_checked_on_planned_calls(sky: Sky) -> None:
 # -- invalidation: what changes between two identical calls is seen ----------------------------------------------
 
 
-def test_new_datasets_between_identical_calls(butler: Butler) -> None:
+def test_new_datasets_between_identical_calls(butler: DirectButler) -> None:
     butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
     where = "instrument = 'Cam' AND visit > 2 AND detector = 1"
     butler.put({}, "meta", instrument="Cam", visit=3, detector=1)
@@ -199,7 +199,7 @@ def test_new_datasets_between_identical_calls(butler: Butler) -> None:
     assert results._plans is not None
 
 
-def test_new_dataset_type_and_collection_between_identical_calls(butler: Butler) -> None:
+def test_new_dataset_type_and_collection_between_identical_calls(butler: DirectButler) -> None:
     butler.register_dataset_type("a", ["instrument", "visit", "detector"], "StructuredDataDict")
     butler.put({}, "a", instrument="Cam", visit=1, detector=1)
 
@@ -216,7 +216,7 @@ def test_new_dataset_type_and_collection_between_identical_calls(butler: Butler)
     assert names("*") == names("*") == [("a", "test/run"), ("b", "other")]
 
 
-def test_dataset_type_redefined_between_identical_calls(butler: Butler) -> None:
+def test_dataset_type_redefined_between_identical_calls(butler: DirectButler) -> None:
     butler.register_dataset_type("t", ["instrument", "visit", "detector"], "StructuredDataDict")
     butler.put({}, "t", instrument="Cam", visit=1, detector=1)
     for _ in range(2):
@@ -242,12 +242,12 @@ def test_chain_redefined_between_identical_calls(sky: Sky, repo: str) -> None:
     assert runs() == runs() == {"proc/v2"}
     b.collections.set_chain("proc", ["proc/v1", "proc/v2"])
     assert runs() == {"proc/v1"}
-    with Butler(repo, writeable=True) as other:  # another butler (as another process would) redefines it
+    with DirectButler(repo, writeable=True) as other:  # another butler (as another process would) redefines it
         other.collections.set_chain("proc", ["cam2/run", "proc/v2"])
     assert runs() == {"proc/v2"}
 
 
-def test_governor_inferred_on_every_call(butler: Butler) -> None:
+def test_governor_inferred_on_every_call(butler: DirectButler) -> None:
     butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
     butler.put({}, "meta", instrument="Cam", visit=3, detector=1)
     for visit in (1, 2):  # one instrument: `visit > n` means Cam's visits
@@ -264,7 +264,7 @@ def test_plans_are_per_registry(tmp_path: Any) -> None:
     roots = [Butler.create(tmp_path / name) for name in ("one", "two")]
     answers = []
     for root, n in zip(roots, (2, 3), strict=True):
-        with Butler(root, run="r") as b:
+        with DirectButler(root, run="r") as b:
             populate_sample(b, n_visits=n)
             b.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
             b.put_many([({}, {"instrument": "Cam", "visit": v, "detector": 1}) for v in range(n)], "meta")
@@ -284,10 +284,10 @@ TEMPLATES = [
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Butler]:
+def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DirectButler]:
     """SQLite: the sample instrument (20 visits, 10 detectors) with a dataset per (visit, detector) in two runs."""
     root = Butler.create(tmp_path_factory.mktemp("plans") / "repo")
-    with Butler(root, run="a") as b:
+    with DirectButler(root, run="a") as b:
         populate_sample(b)
         for record in b.registry.fetch_dimension_records("visit"):
             data = record.to_dict()
@@ -309,7 +309,7 @@ def _numbers(n: int) -> st.SearchStrategy[list[int]]:
 
 @settings(max_examples=60, deadline=None)
 @given(data=st.data(), template=st.sampled_from(TEMPLATES), kind=st.sampled_from(["refs", "all refs", "ids"]))
-def test_random_shapes_agree(small: Butler, data: st.DataObject, template: str, kind: str) -> None:
+def test_random_shapes_agree(small: DirectButler, data: st.DataObject, template: str, kind: str) -> None:
     holes = template.count("{}")
     first, second = data.draw(_numbers(holes)), data.draw(_numbers(holes))
     detector = data.draw(st.integers(0, 9))

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from skybutler.cli._options import confirm, open_butler, read_text, repo_argument
+from skybutler.cli._options import confirm, direct, open_butler, read_text, repo_argument
 from skybutler.cli._output import emit, format_option
 
 __all__ = ["completion", "config", "create", "demo", "migrate", "reconcile"]
@@ -88,9 +88,10 @@ def _validate_config(repo: str) -> None:
     butler = open_butler(ctx, repo)
     problems = []
     types = butler.query_dataset_types()
+    datastore = direct(butler, "validate the datastore configuration").datastore
     for dataset_type in types:
         try:
-            butler.datastore.validate(dataset_type)
+            datastore.validate(dataset_type)
         except SkyButlerError as exc:
             problems.append(f"{dataset_type.name}: {exc}")
     if problems:

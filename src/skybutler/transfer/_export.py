@@ -31,7 +31,7 @@ from skybutler.transfer._yaml_fast import DatasetBlock, write_document
 from skybutler.transfer._yaml_format import FORMAT_KEY, REFERENCE_FORMATTERS, Region, TaiTime
 
 if TYPE_CHECKING:
-    from skybutler.butler import Butler
+    from skybutler.butler import DirectButler
     from skybutler.datasets import ArtifactInfo
     from skybutler.dimensions import DimensionElement
     from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
@@ -70,7 +70,7 @@ class ExportReport:
 
 @gc_paused()  # many objects per dataset live until the file is written: see _nogc
 def export_datasets(
-    butler: Butler,
+    butler: DirectButler,
     path: UriLike,
     *,
     refs: Iterable[DatasetRef] | None = None,
@@ -168,7 +168,7 @@ def _check_paths(files: Sequence[tuple[uuid.UUID, ArtifactInfo]]) -> None:
 
 
 def _write_zip(
-    butler: Butler,
+    butler: DirectButler,
     target: Path,
     header: dict[str, Any],
     data: list[Any],
@@ -205,7 +205,7 @@ class _Selection:
 
     def __init__(
         self,
-        butler: Butler,
+        butler: DirectButler,
         refs: Iterable[DatasetRef] | None,
         collections: CollectionsLike | None,
         dataset_types: str | Iterable[str] | None,

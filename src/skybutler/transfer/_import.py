@@ -52,7 +52,7 @@ from skybutler.transfer._yaml_fast import load_document
 from skybutler.transfer._yaml_format import REFERENCE_FORMATTERS, format_error
 
 if TYPE_CHECKING:
-    from skybutler.butler import Butler
+    from skybutler.butler import DirectButler
     from skybutler.datasets import DatasetType
     from skybutler.dimensions import Timespan
     from skybutler.registry import CollectionRecord, Registry
@@ -92,7 +92,7 @@ class ImportReport:
 
 
 def import_export(
-    butler: Butler,
+    butler: DirectButler,
     path: UriLike,
     *,
     directory: UriLike | None = None,
@@ -154,7 +154,7 @@ def import_export(
 class _Importer:
     def __init__(
         self,
-        butler: Butler,
+        butler: DirectButler,
         plan: ImportPlan,
         text: bytes,
         files: ExportFiles | None,
@@ -210,11 +210,9 @@ class _Importer:
                 self.staged = staged
         except BaseException:
             self._abort(self.staged.values())
-            self.registry.collections.forget_cached()
+            self.registry.collections.forget_cached()  # records registered in the rolled-back transaction
             self.registry.dataset_types.forget_cached()
-            self.butler._forget_search_paths()
             raise
-        self.butler._forget_search_paths()
         self.datastore.promote_many(list(self.staged.values()))  # a failure says: registered, run reconcile
         if self.mode == "move" and self.files is not None:
             self._remove_moved()
