@@ -18,13 +18,31 @@ from skybutler.butler._interface import Butler
 
 if TYPE_CHECKING:
     from skybutler.butler._direct import DirectButler
+    from skybutler.butler._repository import migrate_repository, read_config
 
-__all__ = ["Butler", "ButlerCollections", "DeferredDatasetHandle", "DirectButler", "butler_implementations"]
+__all__ = [
+    "Butler",
+    "ButlerCollections",
+    "DeferredDatasetHandle",
+    "DirectButler",
+    "butler_implementations",
+    "migrate_repository",
+    "read_config",
+]
+
+#: Names imported on first use: they bring in the registry and datastore layers.
+_LAZY = {
+    "DirectButler": "skybutler.butler._direct",
+    "migrate_repository": "skybutler.butler._repository",
+    "read_config": "skybutler.butler._repository",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name == "DirectButler":
-        from skybutler.butler._direct import DirectButler
+    if name not in _LAZY:
+        raise AttributeError(f"module 'skybutler.butler' has no attribute {name!r}")
+    import importlib
 
-        return DirectButler
-    raise AttributeError(f"module 'skybutler.butler' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from skybutler.errors import ConfigError, PermissionDeniedError
 
 if TYPE_CHECKING:
-    from skybutler.butler._direct import DirectButler
     from skybutler.butler._interface import Butler
     from skybutler.datasets import DatasetIdMode, DatasetRef
     from skybutler.datastore import Datastore
@@ -121,7 +120,7 @@ class DirectTransfers:
     ) -> ExportReport:
         from skybutler.transfer import export_datasets
 
-        return export_datasets(cast("DirectButler", self), path, refs=refs, collections=collections,
+        return export_datasets(self.registry, self.datastore, path, refs=refs, collections=collections,
                                dataset_types=dataset_types, where=where, directory=directory, transfer=transfer,
                                include_dimensions=include_dimensions, progress=progress)  # fmt: skip
 
@@ -136,5 +135,6 @@ class DirectTransfers:
     ) -> ImportReport:
         from skybutler.transfer import import_export
 
-        return import_export(cast("DirectButler", self), path, directory=directory, transfer=transfer,
+        self._writeable_for("import datasets")
+        return import_export(self.registry, self.datastore, path, directory=directory, transfer=transfer,
                              skip_existing=skip_existing, progress=progress)  # fmt: skip

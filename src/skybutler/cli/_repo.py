@@ -65,7 +65,7 @@ def config(ctx: click.Context, repo: str, validate: bool, fmt: str) -> None:
     if validate:
         _validate_config(repo)
         return
-    from skybutler.butler._repository import read_config
+    from skybutler.butler import read_config
     from skybutler.config import config_data, dump_config
 
     _, cfg = read_config(repo)
@@ -77,7 +77,7 @@ def config(ctx: click.Context, repo: str, validate: bool, fmt: str) -> None:
 
 def _validate_config(repo: str) -> None:
     """``config --validate``: a `ConfigError` listing every dataset type the configuration cannot store."""
-    from skybutler.butler._repository import read_config
+    from skybutler.butler import read_config
     from skybutler.datastore import FileTemplate
     from skybutler.errors import ConfigError, SkyButlerError
 
@@ -109,7 +109,7 @@ def migrate(repo: str, dry_run: bool) -> None:
 
     Upgrade REPO's registry schema to this version of skybutler (Alembic).
     """
-    from skybutler.butler._repository import migrate_repository
+    from skybutler.butler import migrate_repository
 
     revisions = migrate_repository(repo, dry_run=dry_run)
     if not revisions:
