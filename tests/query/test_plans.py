@@ -133,7 +133,7 @@ CASES: dict[str, tuple[Call, list[Any], bool]] = {
 
 def _run(butler: DirectButler, call: Call, value: Any) -> tuple[list[Any], bool]:
     results = call(butler, value)
-    return list(results), results._plans is not None
+    return list(results), results.planned
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -163,7 +163,7 @@ def test_count_any_and_explain_still_work_on_planned_results(sky: Sky) -> None:
         assert results.any() is bool(expected)
         reasons = results.explain_no_results()
         assert (reasons == []) is bool(expected)
-    assert results._plans is not None
+    assert results.planned
 
 
 def test_values_are_checked_on_planned_calls(sky: Sky) -> None:
@@ -196,7 +196,7 @@ def test_new_datasets_between_identical_calls(butler: DirectButler) -> None:
     butler.put({}, "meta", instrument="Cam", visit=4, detector=1)
     results = butler.query_datasets("meta", collections="test/run", where=where)
     assert [r.data_id["visit"] for r in results] == [3, 4]
-    assert results._plans is not None
+    assert results.planned
 
 
 def test_new_dataset_type_and_collection_between_identical_calls(butler: DirectButler) -> None:
@@ -253,7 +253,7 @@ def test_governor_inferred_on_every_call(butler: DirectButler) -> None:
     for visit in (1, 2):  # one instrument: `visit > n` means Cam's visits
         results = butler.query_datasets("meta", collections="test/run", where=f"visit > {visit}")
         assert found(results) == [("meta", 3, 1, "test/run")]
-    assert results._plans is not None
+    assert results.planned
     instrument = butler.registry.fetch_dimension_records("instrument")[0].to_dict()
     butler.registry.insert_dimension_records("instrument", [{**instrument, "name": "Cam2"}])
     with pytest.raises(DataIdError, match="several"):
@@ -335,7 +335,7 @@ def test_random_shapes_agree(small: DirectButler, data: st.DataObject, template:
     plan_cache(small.registry).clear()
     assert answer == list(call(second))
     if all(v >= 0 for v in first + second):  # a negative literal folds its sign in: that shape is not planned
-        assert planned._plans is not None
+        assert planned.planned
 
 
 def test_a_shape_without_plan_is_not_tried_again(sky: Sky, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -351,10 +351,10 @@ def test_a_shape_without_plan_is_not_tried_again(sky: Sky, monkeypatch: pytest.M
         tries.append(args)
         return real(*args)
 
-    monkeypatch.setattr("skybutler.query._queries.remember_plans", spy)
+    monkeypatch.setattr("skybutler.query._plans.remember_plans", spy)
     for n in (4, 5):
         results = b.query_data_ids(["visit"], instrument="Cam", where=f"visit > -{n}")
-        assert results._plans is None
+        assert not results.planned
         assert len(list(results)) == 100
     assert tries == []
     list(b.query_data_ids(["visit"], instrument="Cam", where="visit > 3"))  # another shape: planned

@@ -399,10 +399,8 @@ class DirectButler(DirectTransfers, Butler):
         if datasets is not None:
             stored = [self.registry.dataset_types.get(n) for n in dataset_type_names(datasets)]
         leaves, note = self._query_path(collections) if stored else ([], None)
-        results = query_data_ids(self.registry, dimensions, where=where, bind=bind, data_id=data_id, datasets=stored,
-                                 leaves=leaves, order_by=order_by, limit=limit, kwargs=kwargs)  # fmt: skip
-        results.note = note
-        return results
+        return query_data_ids(self.registry, dimensions, where=where, bind=bind, data_id=data_id, datasets=stored,
+                              leaves=leaves, order_by=order_by, limit=limit, kwargs=kwargs, note=note)  # fmt: skip
 
     def query_datasets(
         self,
@@ -422,12 +420,10 @@ class DirectButler(DirectTransfers, Butler):
 
         leaves, note = self._query_path(collections)
         at_ns = None if at is None else to_tai_ns(at)
-        results = query_datasets(
+        return query_datasets(
             self.registry, dataset_types, leaves, where=where, bind=bind, data_id=data_id,
-            find_first=find_first and note is None, order_by=order_by, limit=limit, at=at_ns, kwargs=kwargs,
+            find_first=find_first and note is None, order_by=order_by, limit=limit, at=at_ns, kwargs=kwargs, note=note,
         )  # fmt: skip
-        results.note = note
-        return results
 
     def _query_path(self, collections: CollectionsLike | None) -> tuple[list[CollectionRecord], str | None]:
         """What a query searches, and a note when the caller named nothing (then every RUN, not find-first).
