@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.errors import QuerySyntaxError
 from skybutler.testing.spatial import fill_spatial_sample, square
 
@@ -22,8 +22,8 @@ VD = ["visit", "detector"]
 
 
 @pytest.fixture
-def sky(repo: str) -> Iterator[Butler]:
-    with Butler(repo, run="run") as butler:
+def sky(repo: str) -> Iterator[DirectButler]:
+    with DirectButler(repo, run="run") as butler:
         fill_spatial_sample(butler.registry)
         butler.register_dataset_type("calexp", VD, "StructuredDataDict")
         for visit in range(3):
@@ -36,7 +36,7 @@ def _ids(found: Any, dims: list[str]) -> list[tuple[Any, ...]]:
     return sorted(tuple(d[k] for k in dims) for d in found)
 
 
-def _brute(butler: Butler, element: str, other: Any) -> list[tuple[Any, ...]]:
+def _brute(butler: DirectButler, element: str, other: Any) -> list[tuple[Any, ...]]:
     """Keys (without the governor) of ``element``'s records whose region is not disjoint from ``other``."""
     import lsst.sphgeom as sg
 
@@ -51,7 +51,7 @@ def _brute(butler: Butler, element: str, other: Any) -> list[tuple[Any, ...]]:
     return sorted(out)
 
 
-def test_point_circle_box_polygon_region(sky: Butler) -> None:
+def test_point_circle_box_polygon_region(sky: DirectButler) -> None:
     import lsst.sphgeom as sg
 
     point = sg.LonLat.fromDegrees(150.01, 2.0)
@@ -72,7 +72,7 @@ def test_point_circle_box_polygon_region(sky: Butler) -> None:
     assert _ids(sky.query_data_ids(["visit"], where=where), ["visit"]) == [(2,)]
 
 
-def test_binds_of_sphgeom_and_astropy(sky: Butler) -> None:
+def test_binds_of_sphgeom_and_astropy(sky: DirectButler) -> None:
     import astropy.units as u
     import lsst.sphgeom as sg
     from astropy.coordinates import SkyCoord
@@ -90,7 +90,7 @@ def test_binds_of_sphgeom_and_astropy(sky: Butler) -> None:
     assert _ids(found, VD) == _brute(sky, "visit_detector_region", square(149.75, 2.0, 0.01))
 
 
-def test_datasets_by_region_with_limit_and_order(sky: Butler) -> None:
+def test_datasets_by_region_with_limit_and_order(sky: DirectButler) -> None:
     where = "visit_detector_region.region OVERLAPS CIRCLE(150.0, 2.0, 0.1)"
     everything = sorted((r.data_id["visit"], r.data_id["detector"]) for r in sky.query_datasets("calexp", where=where))
     assert everything == _brute(sky, "visit_detector_region", _circle(150.0, 2.0, 0.1))
@@ -109,7 +109,7 @@ def _circle(ra: float, dec: float, radius: float) -> Any:
     return sg.Circle(sg.UnitVector3d(sg.LonLat.fromDegrees(ra, dec)), sg.Angle.fromDegrees(radius))
 
 
-def test_automatic_join_of_visits_and_patches(sky: Butler) -> None:
+def test_automatic_join_of_visits_and_patches(sky: DirectButler) -> None:
     found = _ids(sky.query_data_ids(["visit", "tract", "patch"], where="visit = 0"), ["visit", "patch"])
     (visit,) = sky.registry.fetch_dimension_records("visit", instrument="Cam", visit=0)
     assert found == [(0, p) for (_, p) in _brute(sky, "patch", visit.region)]
@@ -122,7 +122,7 @@ def test_automatic_join_of_visits_and_patches(sky: Butler) -> None:
     assert len(rows) < 4 * len(found)  # narrower than every detector with every patch of the visit
 
 
-def test_explanations_say_which_step_removed_the_rows(sky: Butler) -> None:
+def test_explanations_say_which_step_removed_the_rows(sky: DirectButler) -> None:
     far = sky.query_data_ids(VD, where="visit_detector_region.region OVERLAPS POINT(10.0, -40.0)")
     assert list(far) == []
     assert any("prefilter" in r and "no rows" in r for r in far.explain_no_results())
@@ -156,14 +156,14 @@ def test_explanations_say_which_step_removed_the_rows(sky: Butler) -> None:
         ("visit.region OVERLAPS POINT('a', 2)", "finite numbers of degrees"),
     ],
 )
-def test_bad_spatial_expressions_are_query_syntax_errors(sky: Butler, where: str, message: str) -> None:
+def test_bad_spatial_expressions_are_query_syntax_errors(sky: DirectButler, where: str, message: str) -> None:
     dims = ["instrument"] if where.startswith("region") else ["visit"]
     with pytest.raises(QuerySyntaxError, match=message) as info:
         sky.query_data_ids(dims, where=where)
     assert "^" in str(info.value)  # the caret under the fault
 
 
-def test_bad_bind_value_is_a_query_syntax_error(sky: Butler) -> None:
+def test_bad_bind_value_is_a_query_syntax_error(sky: DirectButler) -> None:
     import astropy.units as u
     from astropy.coordinates import SkyCoord
 
@@ -178,7 +178,7 @@ def test_bad_bind_value_is_a_query_syntax_error(sky: Butler) -> None:
     dec=st.floats(1.8, 2.2),
     radius=st.one_of(st.just(0.0), st.floats(0.001, 0.3)),
 )
-def test_answers_equal_brute_force(sky: Butler, ra: float, dec: float, radius: float) -> None:
+def test_answers_equal_brute_force(sky: DirectButler, ra: float, dec: float, radius: float) -> None:
     """For random points and circles the answer is the brute-force ``not disjoint`` over all records."""
     import lsst.sphgeom as sg
 
@@ -201,7 +201,7 @@ def _pixels(name: str, region: Any) -> list[int]:
 
 
 @pytest.mark.parametrize("name", ["htm5", "htm7", "htm9", "healpix6", "healpix9"])
-def test_skypix_dimensions_are_computed_from_regions(sky: Butler, name: str) -> None:
+def test_skypix_dimensions_are_computed_from_regions(sky: DirectButler, name: str) -> None:
     (patch,) = sky.registry.fetch_dimension_records("patch", skymap="sky", tract=0, patch=4)
     found = sky.query_data_ids([name], where=f"patch.region OVERLAPS {name}.region AND tract = 0 AND patch = 4")
     assert sorted(d[name] for d in found) == _pixels(name, patch.region)
@@ -219,7 +219,7 @@ def test_skypix_dimensions_are_computed_from_regions(sky: Butler, name: str) -> 
                                                   data_id={name: one})] == [one]  # fmt: skip
 
 
-def test_a_skypix_dimension_without_a_region_is_refused(sky: Butler) -> None:
+def test_a_skypix_dimension_without_a_region_is_refused(sky: DirectButler) -> None:
     from skybutler.errors import DataIdError
 
     with pytest.raises(DataIdError, match="computed from regions"):

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.testing.fixtures import POSTGRES_URL, fresh_schema
 from skybutler.testing.spatial import fill_spatial_sample
 
@@ -31,7 +32,7 @@ QUERIES = [
 
 
 @pytest.fixture
-def exported(registry_url: tuple[str, str | None], tmp_path: Path) -> Iterator[tuple[Butler, Path]]:
+def exported(registry_url: tuple[str, str | None], tmp_path: Path) -> Iterator[tuple[DirectButler, Path]]:
     """A repository with the spatial sample and a dataset per visit and detector, exported with its records."""
     url, _ = registry_url
     with contextlib.ExitStack() as stack:
@@ -40,11 +41,11 @@ def exported(registry_url: tuple[str, str | None], tmp_path: Path) -> Iterator[t
         else:
             schema = stack.enter_context(fresh_schema(POSTGRES_URL))
             Butler.create(tmp_path / "source", registry=POSTGRES_URL, schema=schema)
-        butler = stack.enter_context(Butler(tmp_path / "source", writeable=True, run="run"))
+        butler = stack.enter_context(DirectButler(tmp_path / "source", writeable=True, run="run"))
         yield _fill(butler, tmp_path)
 
 
-def _fill(butler: Butler, tmp_path: Path) -> tuple[Butler, Path]:
+def _fill(butler: DirectButler, tmp_path: Path) -> tuple[DirectButler, Path]:
     fill_spatial_sample(butler.registry)
     butler.register_dataset_type("calexp", ["visit", "detector"], "StructuredDataDict")
     for visit in range(3):
@@ -59,7 +60,7 @@ def _ids(found: object, dims: list[str]) -> list[tuple[object, ...]]:
     return sorted(tuple(d[k] for k in dims) for d in found)  # type: ignore[attr-defined]
 
 
-def test_export_writes_the_reference_region_form(exported: tuple[Butler, Path]) -> None:
+def test_export_writes_the_reference_region_form(exported: tuple[DirectButler, Path]) -> None:
     butler, path = exported
     text = path.read_text()
     assert "!<lsst.sphgeom.ConvexPolygon>" in text or "!lsst.sphgeom.ConvexPolygon" in text
@@ -67,7 +68,7 @@ def test_export_writes_the_reference_region_form(exported: tuple[Butler, Path]) 
     assert visit.region.encode().hex() in text
 
 
-def test_our_import_fills_the_overlap_index(exported: tuple[Butler, Path], dest: Butler) -> None:
+def test_our_import_fills_the_overlap_index(exported: tuple[DirectButler, Path], dest: DirectButler) -> None:
     source, path = exported
     dest.import_(path)
     # the sky map is not a dimension of the exported datasets: bring it over by hand, then query
@@ -81,7 +82,7 @@ def test_our_import_fills_the_overlap_index(exported: tuple[Butler, Path], dest:
 
 
 @pytest.mark.skipif(not HAS_REFERENCE, reason="lsst-daf-butler (the reference butler) is not installed")
-def test_the_reference_imports_our_regions(exported: tuple[Butler, Path], tmp_path: Path) -> None:
+def test_the_reference_imports_our_regions(exported: tuple[DirectButler, Path], tmp_path: Path) -> None:
     from lsst.daf.butler import Butler as RefButler
     from lsst.daf.butler.transfers import YamlRepoImportBackend
 
