@@ -1,0 +1,166 @@
+"""Remote puts in two steps, and where their files wait in between (the pending-uploads area).
+
+1. *Prepare*: the server checks the caller may write the run, completes the data IDs, makes the dataset IDs and
+   answers, per dataset, the formatter to write with and a signed URL that takes one upload of its file at a
+   pending key (``.staging/<dataset id><ext>``).  Nothing is registered.
+2. The client writes the file with its own formatter and uploads it straight to storage (an S3 presigned PUT,
+   or the server's signed files endpoint for a local datastore).
+3. *Commit*: the server re-measures each pending file (size and checksum against what the client says),
+   claims its final path, registers all datasets in one transaction and drops the pending names -- the same
+   protocol as a local put (DESIGN invariant 2).  On any refusal the pending files are deleted and nothing is
+   registered.
+
+The commit needs no state from the prepare: the pending key follows from the dataset ID and formatter, and only a
+URL the server signed can have put a file there.  An upload never committed is a staging file of an unregistered
+dataset, which ``reconcile`` deletes once older than its grace period, and never reports as unknown before.
+This is the one module that knows where pending uploads live, so that it can move to the worker issue's
+pending-writes area.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from skybutler.datasets import ArtifactInfo, DatasetIdMode, DatasetRef, make_dataset_id, storage_classes
+from skybutler.datastore import STAGING, FileDatastore, Staged
+from skybutler.datastore._checksums import checksum_stream
+from skybutler.dimensions import DataCoordinate
+from skybutler.errors import (
+    ArtifactNotFoundError,
+    ConflictError,
+    CorruptArtifactError,
+    DatasetTypeError,
+    StorageError,
+)
+from skybutler.registry import NewDataset
+from skybutler.server._signing import sign_url
+from skybutler.wire import (
+    CommitRequest,
+    PrepareRequest,
+    PrepareResponse,
+    RefModel,
+    UploadSlot,
+    dataset_type_to_wire,
+    ref_to_wire,
+)
+
+if TYPE_CHECKING:
+    from skybutler.butler import Butler
+    from skybutler.server._auth import Caller
+    from skybutler.server._config import ServerConfig
+
+__all__ = ["commit", "pending_key", "prepare"]
+
+
+def pending_key(id_hex: str, ext: str) -> str:
+    """Where the upload of dataset ``id_hex`` waits for its commit."""
+    return f"{STAGING}{id_hex}{ext}"
+
+
+def _files(butler: Butler) -> FileDatastore:
+    datastore = butler.datastore
+    if not isinstance(datastore, FileDatastore):
+        raise StorageError(
+            f"This server's datastore ({type(datastore).__name__}) takes no remote puts: only a file datastore "
+            "(local files or an object store) receives uploads. Put through a local butler instead."
+        )
+    return datastore
+
+
+def prepare(butler: Butler, caller: Caller, request: PrepareRequest, config: ServerConfig, base: str) -> PrepareResponse:
+    """Step 1 (module doc): refs, formatters and signed upload URLs; registers nothing but the run."""
+    caller.require("write", [request.run])
+    datastore = _files(butler)
+    stored, component = butler._stored(request.dataset_type)
+    if component:
+        raise DatasetTypeError(f"Cannot put a component ({request.dataset_type}); put the whole {stored.dataset_type.name}.")
+    dt = stored.dataset_type
+    datastore.check_accepts(dt)
+    name, formatter = datastore.formatter_for(dt)
+    ext = formatter.extensions[0]
+    mode = None if request.id_mode is None else DatasetIdMode(request.id_mode)
+    run = butler._run_record(request.run)
+    sc = storage_classes.get(dt.storage_class)
+    transport = datastore.transport
+    slots = []
+    expires = int(time.time()) + config.url_lifetime
+    for data_id in request.data_ids:
+        coord = butler._data_id(dt, data_id, {})
+        dataset_id = uuid.uuid4() if mode is None else make_dataset_id(dt, coord, run.name, mode)
+        ref = DatasetRef(dataset_id, dt, coord, run.name)
+        key = pending_key(dataset_id.hex, ext)
+        url = transport.upload_url(key, expires_in=config.url_lifetime)
+        if url is None:
+            url, expires = sign_url(base, config.secret, "PUT", datastore.name, key, config.url_lifetime)
+        slots.append(UploadSlot(ref=ref_to_wire(ref), formatter=name, storage_class=sc.name, staging_key=key,
+                                upload_url=url))  # fmt: skip
+    return PrepareResponse(dataset_type=dataset_type_to_wire(dt), checksum=datastore.config.checksum, slots=slots,
+                           expires=expires)  # fmt: skip
+
+
+def commit(butler: Butler, caller: Caller, request: CommitRequest) -> list[RefModel]:
+    """Step 3 (module doc): check the uploads, register them in one transaction, promote; all or none."""
+    caller.require("write", [request.run])
+    datastore = _files(butler)
+    stored, _ = butler._stored(request.dataset_type)
+    dt = stored.dataset_type
+    name, formatter = datastore.formatter_for(dt)
+    ext = formatter.extensions[0]
+    run = butler.registry.collections.get(request.run)
+    transport = datastore.transport
+    algorithm = datastore.config.checksum
+    keys = [pending_key(uuid.UUID(item.id).hex, ext) for item in request.items]
+    staged: list[Staged] = []
+    refs: list[DatasetRef] = []
+    try:
+        for item, key in zip(request.items, keys, strict=True):
+            if item.formatter != name:
+                raise ConflictError(f"Dataset {item.id} was written with {item.formatter!r}; this server writes "
+                                    f"{dt.name} with {name!r}. Prepare the put again.")  # fmt: skip
+            values = tuple(item.data_id[d] for d in dt.dimensions.required)
+            ref = DatasetRef(uuid.UUID(item.id), dt, DataCoordinate.from_required(dt.dimensions, values), run.name)
+            size, checksum = _measure(transport, key, algorithm)
+            if size != item.size or (item.checksum is not None and checksum is not None and checksum != item.checksum):
+                raise CorruptArtifactError(
+                    f"The upload of dataset {item.id} differs from what the client wrote ({size} bytes, {checksum}; "
+                    f"the client said {item.size} bytes, {item.checksum}): nothing was stored. Put it again."
+                )
+            path = datastore.artifact_path(dt, ref, ext)
+            path, claimed = datastore.claim(key, path, ext, ref.id.hex)
+            artifact = ArtifactInfo(path, name, item.storage_class, size, checksum, datastore=datastore.name)
+            staged.append(Staged(ref.id.hex, key, artifact, claimed))
+            refs.append(ref)
+        new = [NewDataset(r.id, r.data_id.required_values, s.artifact) for r, s in zip(refs, staged, strict=True)]
+        try:
+            butler.registry.datasets.insert(stored, run.id, new)
+        except sa.exc.IntegrityError as exc:
+            raise butler.registry.explain_insert_failure(stored, run, [r.data_id for r in refs], exc) from None
+    except BaseException:
+        datastore.abort_many(staged)
+        done = {s.staging_key for s in staged}
+        transport.delete_many([k for k in keys if k not in done])
+        raise
+    datastore.promote_many(staged)
+    return [ref_to_wire(r) for r in refs]
+
+
+def _measure(transport: object, key: str, algorithm: str) -> tuple[int, str | None]:
+    """Size and checksum of a pending upload (missing: the upload did not happen)."""
+    from skybutler.transports import Transport
+
+    assert isinstance(transport, Transport)
+    try:
+        with transport.open(key) as stream:
+            if algorithm == "none":
+                return transport.size(key), None
+            checksum, size = checksum_stream(stream, algorithm)
+            return size, checksum
+    except ArtifactNotFoundError:
+        raise ArtifactNotFoundError(
+            f"No upload arrived at {key}: the put did not happen (the signed upload URL may have expired). "
+            "Put it again."
+        ) from None
