@@ -358,9 +358,13 @@ def dataset_type_to_wire(dataset_type: DatasetType) -> DatasetTypeModel:
 def dataset_type_from_wire(model: DatasetTypeModel, universe: DimensionUniverse) -> DatasetType:
     """A `DatasetType` from the wire."""
     return DatasetType(
-        model.name, model.dimensions, model.storage_class, universe=universe,
-        is_calibration=model.is_calibration, format=model.format,
-    )  # fmt: skip
+        model.name,
+        model.dimensions,
+        model.storage_class,
+        universe=universe,
+        is_calibration=model.is_calibration,
+        format=model.format,
+    )
 
 
 def ref_to_wire(ref: DatasetRef) -> RefModel:

@@ -150,11 +150,15 @@ class RemoteButler:
         format: str | None = None,
     ) -> DatasetType:
         """As `Butler.register_dataset_type` (needs the ``admin`` grant)."""
-        request = RegisterDatasetTypeRequest(name=name, dimensions=list(dimensions), storage_class=storage_class,
-                                             is_calibration=is_calibration, format=format)  # fmt: skip
+        request = RegisterDatasetTypeRequest(
+            name=name,
+            dimensions=list(dimensions),
+            storage_class=storage_class,
+            is_calibration=is_calibration,
+            format=format,
+        )
         answer = self._session.call("POST", "/dataset-types", request, what=f"register dataset type {name!r}")
-        dt = self._remember(answer)
-        return dt
+        return self._remember(answer)
 
     def _remember(self, answer: Any) -> DatasetType:
         from skybutler.wire import DatasetTypeModel
@@ -194,9 +198,14 @@ class RemoteButler:
 
     # -- put -----------------------------------------------------------------------------------------------------
     def put(
-        self, obj: Any, dataset_type: DatasetTypeLike, data_id: DataIdLike | None = None, *, run: str | None = None,
+        self,
+        obj: Any,
+        dataset_type: DatasetTypeLike,
+        data_id: DataIdLike | None = None,
+        *,
+        run: str | None = None,
         **kwargs: Any,
-    ) -> DatasetRef:  # fmt: skip
+    ) -> DatasetRef:
         """As `Butler.put`: the file is written here and uploaded to storage; the server registers it."""
         return self._put(dataset_type, [(obj, _data_id(data_id, kwargs))], run, None)[0]
 
@@ -212,9 +221,12 @@ class RemoteButler:
         return self._put(dataset_type, [(obj, _data_id(d, {})) for obj, d in items], run, id_mode)
 
     def _put(
-        self, dataset_type: DatasetTypeLike, items: Sequence[tuple[Any, dict[str, Any]]], run: str | None,
+        self,
+        dataset_type: DatasetTypeLike,
+        items: Sequence[tuple[Any, dict[str, Any]]],
+        run: str | None,
         id_mode: DatasetIdMode | None,
-    ) -> list[DatasetRef]:  # fmt: skip
+    ) -> list[DatasetRef]:
         if not self.writeable:
             raise PermissionDeniedError("This butler is read-only; open it with run= (or writeable=True) to put.")
         run = run or self.run
@@ -225,8 +237,12 @@ class RemoteButler:
             raise DatasetTypeError(f"Cannot put a component ({dataset_type}); put the whole {dt.name}.")
         sc = storage_classes.get(dt.storage_class)
         objects = [sc.coerce(obj) for obj, _ in items]  # refused before anything reaches the server
-        request = PrepareRequest(dataset_type=dt.name, run=run, data_ids=[d for _, d in items],
-                                 id_mode=None if id_mode is None else id_mode.value)  # fmt: skip
+        request = PrepareRequest(
+            dataset_type=dt.name,
+            run=run,
+            data_ids=[d for _, d in items],
+            id_mode=None if id_mode is None else id_mode.value,
+        )
         prepared = PrepareResponse.model_validate(
             self._session.call("POST", "/datasets/prepare", request, what=f"put {dt.name}")
         )
@@ -237,28 +253,57 @@ class RemoteButler:
             if slot.upload_url is None:
                 raise PermissionDeniedError(f"The server gave no upload URL for {dt.name}; the put did not happen.")
             self._session.upload(slot.upload_url, data, f"put {dt.name} {slot.ref.data_id}")
-            commits.append(CommitItem(id=slot.ref.id, data_id=slot.ref.data_id, formatter=slot.formatter,
-                                      storage_class=slot.storage_class, size=size, checksum=checksum))  # fmt: skip
-        answer = self._session.call("POST", "/datasets/commit", CommitRequest(dataset_type=dt.name, run=run,
-                                    items=commits), what=f"put {dt.name}")  # fmt: skip
+            commits.append(
+                CommitItem(
+                    id=slot.ref.id,
+                    data_id=slot.ref.data_id,
+                    formatter=slot.formatter,
+                    storage_class=slot.storage_class,
+                    size=size,
+                    checksum=checksum,
+                )
+            )
+        answer = self._session.call(
+            "POST",
+            "/datasets/commit",
+            CommitRequest(dataset_type=dt.name, run=run, items=commits),
+            what=f"put {dt.name}",
+        )
         return [ref_from_wire(RefModel.model_validate(r), dt) for r in answer]
 
     # -- find and get ------------------------------------------------------------------------------------------
     def _find(
-        self, dataset_type: DatasetTypeLike | DatasetRef, data_id: DataIdLike | None, collections: CollectionsLike | None,
-        kwargs: Mapping[str, Any], at: TimeLike | None = None, as_of: TimeLike | None = None, *, artifacts: bool = False,
-    ) -> FindResponse:  # fmt: skip
+        self,
+        dataset_type: DatasetTypeLike | DatasetRef,
+        data_id: DataIdLike | None,
+        collections: CollectionsLike | None,
+        kwargs: Mapping[str, Any],
+        at: TimeLike | None = None,
+        as_of: TimeLike | None = None,
+        *,
+        artifacts: bool = False,
+    ) -> FindResponse:
         if isinstance(dataset_type, DatasetRef):
-            request = FindRequest(dataset_type=dataset_type.dataset_type.name, id=dataset_type.id.hex,
-                                  artifacts=artifacts, inline=artifacts)  # fmt: skip
+            request = FindRequest(
+                dataset_type=dataset_type.dataset_type.name,
+                id=dataset_type.id.hex,
+                artifacts=artifacts,
+                inline=artifacts,
+            )
         else:
             name = dataset_type if isinstance(dataset_type, str) else dataset_type.name
             if not isinstance(dataset_type, str):
                 self._parent_type(dataset_type)
             names = _names(collections)
-            request = FindRequest(dataset_type=name, data_id=_data_id(data_id, kwargs),
-                                  collections=self.default_collections if names is None else names,
-                                  at=_ns(at), as_of=_ns(as_of), artifacts=artifacts, inline=artifacts)  # fmt: skip
+            request = FindRequest(
+                dataset_type=name,
+                data_id=_data_id(data_id, kwargs),
+                collections=self.default_collections if names is None else names,
+                at=_ns(at),
+                as_of=_ns(as_of),
+                artifacts=artifacts,
+                inline=artifacts,
+            )
         answer = self._session.call("POST", "/datasets/find", request, idempotent=True, what="find")
         return FindResponse.model_validate(answer)
 
@@ -267,10 +312,15 @@ class RemoteButler:
         return ref_from_wire(found.ref, dt)
 
     def find_dataset(
-        self, dataset_type: DatasetTypeLike, data_id: DataIdLike | None = None, *,
-        collections: CollectionsLike | None = None, at: TimeLike | None = None, as_of: TimeLike | None = None,
+        self,
+        dataset_type: DatasetTypeLike,
+        data_id: DataIdLike | None = None,
+        *,
+        collections: CollectionsLike | None = None,
+        at: TimeLike | None = None,
+        as_of: TimeLike | None = None,
         **kwargs: Any,
-    ) -> DatasetRef | None:  # fmt: skip
+    ) -> DatasetRef | None:
         """As `Butler.find_dataset`."""
         try:
             return self._ref(self._find(dataset_type, data_id, collections, kwargs, at, as_of))
@@ -278,10 +328,15 @@ class RemoteButler:
             return None
 
     def exists(
-        self, dataset_type: DatasetTypeLike | DatasetRef, data_id: DataIdLike | None = None, *,
-        collections: CollectionsLike | None = None, at: TimeLike | None = None, as_of: TimeLike | None = None,
+        self,
+        dataset_type: DatasetTypeLike | DatasetRef,
+        data_id: DataIdLike | None = None,
+        *,
+        collections: CollectionsLike | None = None,
+        at: TimeLike | None = None,
+        as_of: TimeLike | None = None,
         **kwargs: Any,
-    ) -> bool:  # fmt: skip
+    ) -> bool:
         """As `Butler.exists`: the registry's answer, without touching storage."""
         try:
             self._find(dataset_type, data_id, collections, kwargs, at, as_of)
@@ -290,10 +345,17 @@ class RemoteButler:
         return True
 
     def get(
-        self, dataset_type: DatasetTypeLike | DatasetRef, data_id: DataIdLike | None = None, *,
-        collections: CollectionsLike | None = None, parameters: Mapping[str, Any] | None = None,
-        storage_class: str | None = None, at: TimeLike | None = None, as_of: TimeLike | None = None, **kwargs: Any,
-    ) -> Any:  # fmt: skip
+        self,
+        dataset_type: DatasetTypeLike | DatasetRef,
+        data_id: DataIdLike | None = None,
+        *,
+        collections: CollectionsLike | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        storage_class: str | None = None,
+        at: TimeLike | None = None,
+        as_of: TimeLike | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """As `Butler.get`: one round trip for small datasets, ranged reads of the signed URL for cut-outs."""
         found = self._find(dataset_type, data_id, collections, kwargs, at, as_of, artifacts=True)
         return self._read(found, storage_class, parameters)
@@ -302,8 +364,14 @@ class RemoteButler:
         if not found.artifacts:
             raise DatasetNotFoundError(f"Dataset {found.ref.id} is registered but has no stored file.")
         wanted = storage_class or found.dataset_type.storage_class
-        return read_artifact(found.artifacts[0], self._session.client, self._formatters, storage_class=wanted,
-                             component=found.component, parameters=parameters)  # fmt: skip
+        return read_artifact(
+            found.artifacts[0],
+            self._session.client,
+            self._formatters,
+            storage_class=wanted,
+            component=found.component,
+            parameters=parameters,
+        )
 
     def get_many(self, refs: Sequence[DatasetRef]) -> list[Any]:
         """As `Butler.get_many`: one lookup for all refs, then each read."""
@@ -312,19 +380,30 @@ class RemoteButler:
         return [self._read(FindResponse.model_validate(a), None, None) for a in answer]
 
     def get_deferred(
-        self, dataset_type: DatasetTypeLike | DatasetRef, data_id: DataIdLike | None = None, *,
-        collections: CollectionsLike | None = None, parameters: Mapping[str, Any] | None = None,
-        at: TimeLike | None = None, as_of: TimeLike | None = None, **kwargs: Any,
-    ) -> DeferredDatasetHandle:  # fmt: skip
+        self,
+        dataset_type: DatasetTypeLike | DatasetRef,
+        data_id: DataIdLike | None = None,
+        *,
+        collections: CollectionsLike | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        at: TimeLike | None = None,
+        as_of: TimeLike | None = None,
+        **kwargs: Any,
+    ) -> DeferredDatasetHandle:
         """As `Butler.get_deferred`: found now (failing fast), read on demand."""
         ref = self._ref(self._find(dataset_type, data_id, collections, kwargs, at, as_of))
         return DeferredDatasetHandle(self, ref, parameters)  # type: ignore[arg-type]
 
     def get_uri(
-        self, dataset_type: DatasetTypeLike | DatasetRef, data_id: DataIdLike | None = None, *,
-        collections: CollectionsLike | None = None, at: TimeLike | None = None, as_of: TimeLike | None = None,
+        self,
+        dataset_type: DatasetTypeLike | DatasetRef,
+        data_id: DataIdLike | None = None,
+        *,
+        collections: CollectionsLike | None = None,
+        at: TimeLike | None = None,
+        as_of: TimeLike | None = None,
         **kwargs: Any,
-    ) -> str:  # fmt: skip
+    ) -> str:
         """A URL of the dataset's file: signed, so it works without a token, and short-lived."""
         found = self._find(dataset_type, data_id, collections, kwargs, at, as_of, artifacts=True)
         if not found.artifacts or found.artifacts[0].url is None:
@@ -361,77 +440,125 @@ class RemoteButler:
 
         if not self.writeable:
             raise PermissionDeniedError("reconcile changes the repository; open it with writeable=True.")
-        answer = self._session.call("POST", "/admin/reconcile", what="reconcile",
-                                    params={"grace_seconds": grace_seconds, "remove_unknown": remove_unknown})  # fmt: skip
+        answer = self._session.call(
+            "POST",
+            "/admin/reconcile",
+            what="reconcile",
+            params={"grace_seconds": grace_seconds, "remove_unknown": remove_unknown},
+        )
         return ReconcileReport(**answer)
 
     # -- queries -----------------------------------------------------------------------------------------------
     def query_datasets(
-        self, dataset_types: str | DatasetType | Iterable[str | DatasetType], *,
-        collections: CollectionsLike | None = None, where: str = "", bind: Mapping[str, Any] | None = None,
-        data_id: DataIdLike | None = None, find_first: bool = True, order_by: Sequence[str] | None = None,
-        limit: int | None = None, at: TimeLike | None = None, **kwargs: Any,
-    ) -> RemoteDatasetResults:  # fmt: skip
+        self,
+        dataset_types: str | DatasetType | Iterable[str | DatasetType],
+        *,
+        collections: CollectionsLike | None = None,
+        where: str = "",
+        bind: Mapping[str, Any] | None = None,
+        data_id: DataIdLike | None = None,
+        find_first: bool = True,
+        order_by: Sequence[str] | None = None,
+        limit: int | None = None,
+        at: TimeLike | None = None,
+        **kwargs: Any,
+    ) -> RemoteDatasetResults:
         """As `Butler.query_datasets`: streamed; collections the caller may not read are left out (and said)."""
         if isinstance(dataset_types, str | DatasetType):
             dataset_types = [dataset_types]
         names = _names(collections)
         request = QueryDatasetsRequest(
             dataset_types=[t if isinstance(t, str) else t.name for t in dataset_types],
-            collections=names if names is not None else (self.default_collections or None), where=where,
-            bind=dict(bind) if bind else None, data_id=_data_id(data_id, kwargs) or None, find_first=find_first,
-            order_by=list(order_by) if order_by else None, limit=limit, at=_ns(at),
-        )  # fmt: skip
+            collections=names if names is not None else (self.default_collections or None),
+            where=where,
+            bind=dict(bind) if bind else None,
+            data_id=_data_id(data_id, kwargs) or None,
+            find_first=find_first,
+            order_by=list(order_by) if order_by else None,
+            limit=limit,
+            at=_ns(at),
+        )
         lines = self._session.stream_lines("/query/datasets", request, what="query_datasets")
         return read_datasets(lines, self.universe, self._types)
 
     def query_data_ids(
-        self, dimensions: Iterable[str], *, where: str = "", bind: Mapping[str, Any] | None = None,
-        data_id: DataIdLike | None = None, datasets: str | DatasetType | Iterable[str | DatasetType] | None = None,
-        collections: CollectionsLike | None = None, order_by: Sequence[str] | None = None, limit: int | None = None,
+        self,
+        dimensions: Iterable[str],
+        *,
+        where: str = "",
+        bind: Mapping[str, Any] | None = None,
+        data_id: DataIdLike | None = None,
+        datasets: str | DatasetType | Iterable[str | DatasetType] | None = None,
+        collections: CollectionsLike | None = None,
+        order_by: Sequence[str] | None = None,
+        limit: int | None = None,
         **kwargs: Any,
-    ) -> RemoteDataIdResults:  # fmt: skip
+    ) -> RemoteDataIdResults:
         """As `Butler.query_data_ids`."""
         if isinstance(datasets, str | DatasetType):
             datasets = [datasets]
         names = _names(collections)
         request = QueryDataIdsRequest(
-            dimensions=list(dimensions), where=where, bind=dict(bind) if bind else None,
+            dimensions=list(dimensions),
+            where=where,
+            bind=dict(bind) if bind else None,
             data_id=_data_id(data_id, kwargs) or None,
             datasets=None if datasets is None else [d if isinstance(d, str) else d.name for d in datasets],
             collections=names if names is not None else (self.default_collections or None),
-            order_by=list(order_by) if order_by else None, limit=limit,
-        )  # fmt: skip
+            order_by=list(order_by) if order_by else None,
+            limit=limit,
+        )
         lines = self._session.stream_lines("/query/data-ids", request, what="query_data_ids")
         return read_data_ids(lines, self.universe)
 
     def query_dimension_records(
-        self, element: str, *, where: str = "", bind: Mapping[str, Any] | None = None,
-        data_id: DataIdLike | None = None, order_by: Sequence[str] | None = None, limit: int | None = None,
+        self,
+        element: str,
+        *,
+        where: str = "",
+        bind: Mapping[str, Any] | None = None,
+        data_id: DataIdLike | None = None,
+        order_by: Sequence[str] | None = None,
+        limit: int | None = None,
         **kwargs: Any,
-    ) -> list[DimensionRecord]:  # fmt: skip
+    ) -> list[DimensionRecord]:
         """As `Butler.query_dimension_records`."""
-        request = DimensionRecordsRequest(element=element, where=where, bind=dict(bind) if bind else None,
-                                          data_id=_data_id(data_id, kwargs) or None,
-                                          order_by=list(order_by) if order_by else None, limit=limit)  # fmt: skip
+        request = DimensionRecordsRequest(
+            element=element,
+            where=where,
+            bind=dict(bind) if bind else None,
+            data_id=_data_id(data_id, kwargs) or None,
+            order_by=list(order_by) if order_by else None,
+            limit=limit,
+        )
         answer = self._session.call("POST", "/query/dimension-records", request, idempotent=True)
         from skybutler.client._results import record_from_wire
 
         return [record_from_wire(self.universe[element], r) for r in answer]
 
     def missing(
-        self, dataset_types: str | Iterable[str], dimensions: Iterable[str], *,
-        collections: CollectionsLike | None = None, where: str = "", bind: Mapping[str, Any] | None = None,
-        data_id: DataIdLike | None = None, **kwargs: Any,
-    ) -> CompletenessTable:  # fmt: skip
+        self,
+        dataset_types: str | Iterable[str],
+        dimensions: Iterable[str],
+        *,
+        collections: CollectionsLike | None = None,
+        where: str = "",
+        bind: Mapping[str, Any] | None = None,
+        data_id: DataIdLike | None = None,
+        **kwargs: Any,
+    ) -> CompletenessTable:
         """As `Butler.missing`: the completeness matrix."""
         from skybutler.query._missing import CompletenessRow, CompletenessTable
 
         names = [dataset_types] if isinstance(dataset_types, str) else list(dataset_types)
-        request = CompletenessRequest(dataset_types=names, dimensions=list(dimensions),
-                                      collections=_names(collections) or self.default_collections or None,
-                                      where=where, bind=dict(bind) if bind else None,
-                                      data_id=_data_id(data_id, kwargs) or None)  # fmt: skip
+        request = CompletenessRequest(
+            dataset_types=names,
+            dimensions=list(dimensions),
+            collections=_names(collections) or self.default_collections or None,
+            where=where,
+            bind=dict(bind) if bind else None,
+            data_id=_data_id(data_id, kwargs) or None,
+        )
         answer = self._session.call("POST", "/query/missing", request, idempotent=True, what="missing")
         group = self.universe.group(answer["data_id_dimensions"]) if answer["rows"] else None
         rows = [
@@ -451,6 +578,11 @@ class RemoteButler:
     ) -> int:
         """As `Butler.insert_dimension_records` (admin)."""
         body = [{k: json_value(v) for k, v in dict(r).items()} for r in records]
-        answer = self._session.call("POST", f"/dimension-records/{element}", json_body=body,
-                                    params={"skip_existing": skip_existing}, what=f"insert {element} records")  # fmt: skip
+        answer = self._session.call(
+            "POST",
+            f"/dimension-records/{element}",
+            json_body=body,
+            params={"skip_existing": skip_existing},
+            what=f"insert {element} records",
+        )
         return int(answer["inserted"])

@@ -50,8 +50,12 @@ class RemoteCollections:
     def register(self, name: str, type: CollectionType | str = "TAGGED", *, doc: str | None = None) -> bool:
         """Register a collection; whether it is new."""
         kind = type.name if isinstance(type, CollectionType) else str(type).upper()
-        answer = self._session.call("POST", "/collections/register", CollectionRequest(name=name, type=kind, doc=doc),
-                                    what=f"register collection {name!r}")  # fmt: skip
+        answer = self._session.call(
+            "POST",
+            "/collections/register",
+            CollectionRequest(name=name, type=kind, doc=doc),
+            what=f"register collection {name!r}",
+        )
         return bool(answer["registered"])
 
     def get(self, name: str) -> CollectionRecord:
@@ -67,8 +71,11 @@ class RemoteCollections:
         if isinstance(types, CollectionType | str):
             types = [types]
         kinds = None if types is None else [t.name if isinstance(t, CollectionType) else str(t).upper() for t in types]
-        request = QueryCollectionsRequest(patterns=[pattern] if isinstance(pattern, str) else list(pattern),
-                                          types=kinds, flatten_chains=flatten_chains)  # fmt: skip
+        request = QueryCollectionsRequest(
+            patterns=[pattern] if isinstance(pattern, str) else list(pattern),
+            types=kinds,
+            flatten_chains=flatten_chains,
+        )
         answer = self._session.call("POST", "/collections/query", request, idempotent=True)
         return [CollectionRecord(0, m["name"], CollectionType[m["type"]], m.get("doc")) for m in answer]
 
@@ -126,7 +133,9 @@ class RemoteCollections:
         self._writeable()
         begin, end = _span(valid)
         request = CertifyRequest(name=name, refs=[ref_to_wire(r) for r in refs], begin=begin, end=end, replace=replace)
-        return int(self._session.call("POST", "/collections/certify", request, what=f"certify into {name!r}")["recorded"])
+        return int(
+            self._session.call("POST", "/collections/certify", request, what=f"certify into {name!r}")["recorded"]
+        )
 
     def decertify(
         self, name: str, dataset_type: str, valid: Any, *, data_ids: Iterable[DataIdLike] | None = None
@@ -136,6 +145,13 @@ class RemoteCollections:
 
         self._writeable()
         begin, end = _span(valid)
-        request = DecertifyRequest(name=name, dataset_type=dataset_type, begin=begin, end=end,
-                                   data_ids=None if data_ids is None else [_data_id(d, {}) for d in data_ids])  # fmt: skip
-        return int(self._session.call("POST", "/collections/decertify", request, what=f"decertify in {name!r}")["closed"])
+        request = DecertifyRequest(
+            name=name,
+            dataset_type=dataset_type,
+            begin=begin,
+            end=end,
+            data_ids=None if data_ids is None else [_data_id(d, {}) for d in data_ids],
+        )
+        return int(
+            self._session.call("POST", "/collections/decertify", request, what=f"decertify in {name!r}")["closed"]
+        )

@@ -47,7 +47,13 @@ class Session:
     """Requests to one server's API, with its token; thread-safe (httpx's client is)."""
 
     def __init__(
-        self, url: str, token: str | None, *, timeout: float = 30.0, retries: int = 3, client: httpx.Client | None = None
+        self,
+        url: str,
+        token: str | None,
+        *,
+        timeout: float = 30.0,
+        retries: int = 3,
+        client: httpx.Client | None = None,
     ) -> None:
         httpx = require("httpx", "the remote butler")
         self.url = url.rstrip("/")
@@ -56,7 +62,7 @@ class Session:
         self._auth = {"Authorization": f"Bearer {token}"} if token else {}
         """Sent to the API only: signed URLs (ours, an object store's) must not see the token."""
         self.retries = retries
-        self.client: httpx.Client = client or httpx.Client(
+        self.client = client or httpx.Client(
             timeout=timeout, limits=httpx.Limits(max_connections=32, max_keepalive_connections=32)
         )
         self._errors = (httpx.TransportError,)
@@ -70,7 +76,7 @@ class Session:
         attempts = self.retries + 1 if idempotent else 1
         for attempt in range(attempts):
             try:
-                response = self.client.request(method, url, **kwargs)
+                response: httpx.Response = self.client.request(method, url, **kwargs)
             except self._errors as exc:
                 if attempt + 1 < attempts:
                     time.sleep(0.05 * 2**attempt)
@@ -102,8 +108,9 @@ class Session:
         if body is not None:
             content = body.model_dump_json(exclude_defaults=False).encode()
             headers = {**self._auth, "Content-Type": "application/json"}
-        response = self._send(method, path, idempotent=idempotent, content=content, headers=headers, params=params,
-                              json=json_body)  # fmt: skip
+        response = self._send(
+            method, path, idempotent=idempotent, content=content, headers=headers, params=params, json=json_body
+        )
         raise_for_answer(response, what or f"{method} {path}")
         return response.json()
 
@@ -113,12 +120,13 @@ class Session:
         url = f"{self.api}{path}"
         for attempt in range(self.retries + 1):
             try:
-                with self.client.stream("POST", url, content=content,
-                                        headers={**self._auth, "Content-Type": "application/json"}) as response:  # fmt: skip
+                with self.client.stream(
+                    "POST", url, content=content, headers={**self._auth, "Content-Type": "application/json"}
+                ) as response:
                     if response.status_code in _RETRY_STATUS and attempt < self.retries:
                         continue
                     raise_for_answer(response, what)
-                    return list(response.iter_lines())  # type: ignore[arg-type]
+                    return [line.encode() for line in response.iter_lines()]
             except self._errors as exc:
                 if attempt < self.retries:
                     time.sleep(0.05 * 2**attempt)

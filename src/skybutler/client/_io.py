@@ -35,13 +35,12 @@ class SignedUrlTransport(HttpTransport):
     def __init__(self, url: str, client: httpx.Client) -> None:
         super().__init__(url)
         self._url = url
-        self._client = client
-        self._pid = -1
+        self._shared = client
 
     @property
     def client(self) -> httpx.Client:
         """The remote butler's client (connections are reused across reads)."""
-        return self._client
+        return self._shared
 
     def uri(self, key: str) -> str:
         """The signed URL itself (its query string is the permission)."""
@@ -63,8 +62,9 @@ class FormatterCache:
 
 
 def _info(model: ArtifactModel) -> ArtifactInfo:
-    return ArtifactInfo(model.path, model.formatter, model.storage_class, model.size, model.checksum,
-                        model.component, model.datastore)  # fmt: skip
+    return ArtifactInfo(
+        model.path, model.formatter, model.storage_class, model.size, model.checksum, model.component, model.datastore
+    )
 
 
 def read_artifact(
@@ -110,7 +110,7 @@ def _algorithm(artifact: ArtifactInfo) -> str | None:
 def write_object(formatter: Formatter, obj: Any, algorithm: str) -> tuple[bytes, int, str | None]:
     """``obj`` serialized by ``formatter``: the bytes, their size and checksum (``algorithm`` 'none': None)."""
     out = io.BytesIO()
-    writer = HashingWriter(out, algorithm)  # type: ignore[arg-type]
+    writer = HashingWriter(out, algorithm)
     try:
         if formatter.writes_streams:
             formatter.write(obj, writer)  # type: ignore[arg-type]

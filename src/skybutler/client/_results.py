@@ -27,7 +27,7 @@ class _Results(list[Any]):
     note: str | None = None
     explanations: list[str]
 
-    def count(self, *args: Any, exact: bool = True) -> int:  # type: ignore[override]
+    def count(self, *args: Any, exact: bool = True) -> int:
         """How many rows (``list.count(x)`` still works with an argument)."""
         if args:
             return super().count(args[0])
@@ -57,7 +57,9 @@ def _header(lines: list[bytes]) -> QueryHeader:
     return QueryHeader.model_validate_json(lines[0])
 
 
-def read_datasets(lines: list[bytes], universe: DimensionUniverse, known: dict[str, DatasetType]) -> RemoteDatasetResults:
+def read_datasets(
+    lines: list[bytes], universe: DimensionUniverse, known: dict[str, DatasetType]
+) -> RemoteDatasetResults:
     """Refs from a streamed answer (rows ``[type index, id hex, run index, *required values]``)."""
     header = _header(lines)
     types = []
@@ -94,7 +96,9 @@ def read_data_ids(lines: list[bytes], universe: DimensionUniverse) -> RemoteData
         for line in lines[1:]:
             for row in json.loads(line):
                 values = tuple(row)
-                out.append(DataCoordinate.from_full(group, values) if full else DataCoordinate.from_required(group, values))
+                out.append(
+                    DataCoordinate.from_full(group, values) if full else DataCoordinate.from_required(group, values)
+                )
     out.note = header.note
     out.explanations = header.explanations
     return out

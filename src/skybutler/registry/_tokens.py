@@ -131,7 +131,12 @@ class Tokens:
         self.table = table
 
     def create(
-        self, user: str, grants: Sequence[str | Grant], *, expires_in: float | None = 30 * 86400, note: str | None = None
+        self,
+        user: str,
+        grants: Sequence[str | Grant],
+        *,
+        expires_in: float | None = 30 * 86400,
+        note: str | None = None,
     ) -> tuple[str, TokenRecord]:
         """Make a token for ``user`` and return it (shown once: only its hash is kept) with its record.
 
@@ -157,10 +162,15 @@ class Tokens:
         with self.db.transaction() as conn:
             conn.execute(
                 self.table.insert().values(
-                    token_id=token_id, user_name=user, secret_hash=_hash(secret),
-                    grants="\n".join(str(g) for g in parsed), created=now, expires=expires, note=note,
+                    token_id=token_id,
+                    user_name=user,
+                    secret_hash=_hash(secret),
+                    grants="\n".join(str(g) for g in parsed),
+                    created=now,
+                    expires=expires,
+                    note=note,
                 )
-            )  # fmt: skip
+            )
         return f"{_PREFIX}{token_id}_{secret}", record
 
     def check(self, token: str) -> TokenRecord:
@@ -194,11 +204,14 @@ class Tokens:
         m = row._mapping
         grants = parse_grants(g for g in str(m["grants"]).splitlines() if g)
         return TokenRecord(
-            str(m["token_id"]), str(m["user_name"]), grants, int(m["created"]),  # type: ignore[call-overload]
-            None if m["expires"] is None else int(m["expires"]),  # type: ignore[call-overload]
-            None if m["revoked"] is None else int(m["revoked"]),  # type: ignore[call-overload]
-            m["note"],  # type: ignore[arg-type]
-        )  # fmt: skip
+            str(m["token_id"]),
+            str(m["user_name"]),
+            grants,
+            int(m["created"]),
+            None if m["expires"] is None else int(m["expires"]),
+            None if m["revoked"] is None else int(m["revoked"]),
+            m["note"],
+        )
 
     def list(self, user: str | None = None) -> list[TokenRecord]:
         """Every token (of ``user``), oldest first."""

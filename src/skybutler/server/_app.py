@@ -30,11 +30,16 @@ __all__ = ["ButlerPool", "Context", "context", "create_app", "error_response"]
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorModel, "description": what}
     for status, what in [
-        (400, "malformed request (query syntax)"), (403, "no token, or not permitted"), (404, "not found"),
-        (409, "conflict"), (422, "invalid data ID, dataset type or request"), (500, "server error"),
-        (502, "storage error"), (503, "migration required"),
+        (400, "malformed request (query syntax)"),
+        (403, "no token, or not permitted"),
+        (404, "not found"),
+        (409, "conflict"),
+        (422, "invalid data ID, dataset type or request"),
+        (500, "server error"),
+        (502, "storage error"),
+        (503, "migration required"),
     ]
-}  # fmt: skip
+}
 """The error answers every endpoint may give, for the OpenAPI document."""
 
 

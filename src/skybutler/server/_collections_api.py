@@ -143,6 +143,7 @@ def decertify(ctx: Ctx, body: DecertifyRequest) -> dict[str, int]:
     """Withdraw certifications over [begin, end) (write on the CALIBRATION collection)."""
     with ctx.session() as (butler, caller):
         caller.require("write", [body.name])
-        closed = butler.collections.decertify(body.name, body.dataset_type, Timespan(body.begin, body.end),
-                                              data_ids=body.data_ids)  # fmt: skip
+        closed = butler.collections.decertify(
+            body.name, body.dataset_type, Timespan(body.begin, body.end), data_ids=body.data_ids
+        )
         return {"closed": closed}

@@ -29,7 +29,6 @@ from skybutler.wire import (
     RemoveRequest,
     ServerInfo,
     dataset_type_to_wire,
-    ref_to_wire,
 )
 
 if TYPE_CHECKING:
@@ -55,10 +54,14 @@ def info(ctx: Ctx) -> ServerInfo:
             with ctx.session() as (_, caller):
                 user, grants = caller.user, [str(g) for g in caller.grants]
         return ServerInfo(
-            version=__version__, universe=butler.universe.text, formats=sorted(formatters.names()),
-            storage_classes=sorted(_storage_class_names()), checksum=butler.config.datastore.checksum,
-            user=user, grants=grants,
-        )  # fmt: skip
+            version=__version__,
+            universe=butler.universe.text,
+            formats=sorted(formatters.names()),
+            storage_classes=sorted(_storage_class_names()),
+            checksum=butler.config.datastore.checksum,
+            user=user,
+            grants=grants,
+        )
 
 
 def _storage_class_names() -> list[str]:
@@ -87,8 +90,9 @@ def register_dataset_type(ctx: Ctx, body: RegisterDatasetTypeRequest) -> Dataset
     """Register a dataset type (admin)."""
     with ctx.session() as (butler, caller):
         caller.require_admin(f"Registering dataset type {body.name!r}")
-        dt = butler.register_dataset_type(body.name, body.dimensions, body.storage_class,
-                                          is_calibration=body.is_calibration, format=body.format)  # fmt: skip
+        dt = butler.register_dataset_type(
+            body.name, body.dimensions, body.storage_class, is_calibration=body.is_calibration, format=body.format
+        )
         return dataset_type_to_wire(dt)
 
 
@@ -102,7 +106,9 @@ def remove_dataset_type(ctx: Ctx, name: str) -> dict[str, bool]:
 
 
 # -- find and read ---------------------------------------------------------------------------------------------
-def artifact_models(ctx: Context, butler: Butler, artifacts: tuple[ArtifactInfo, ...], inline: bool) -> list[ArtifactModel]:
+def artifact_models(
+    ctx: Context, butler: Butler, artifacts: tuple[ArtifactInfo, ...], inline: bool
+) -> list[ArtifactModel]:
     """The artifacts of a dataset in read order, each with a signed URL and, when small, its bytes."""
     out = []
     config = ctx.config
@@ -119,11 +125,17 @@ def artifact_models(ctx: Context, butler: Butler, artifacts: tuple[ArtifactInfo,
                 url = transport.url(key, expires_in=config.url_lifetime)
         out.append(
             ArtifactModel(
-                path=artifact.path, formatter=artifact.formatter, storage_class=artifact.storage_class,
-                size=artifact.size, checksum=artifact.checksum, component=artifact.component,
-                datastore=artifact.datastore, url=url, inline=data,
+                path=artifact.path,
+                formatter=artifact.formatter,
+                storage_class=artifact.storage_class,
+                size=artifact.size,
+                checksum=artifact.checksum,
+                component=artifact.component,
+                datastore=artifact.datastore,
+                url=url,
+                inline=data,
             )
-        )  # fmt: skip
+        )
     return out
 
 
@@ -151,16 +163,23 @@ def find_one(ctx: Context, butler: Butler, caller: Caller, body: FindRequest) ->
     else:
         names = body.collections or []
         caller.require_read_path(butler, names)
-        stored, component, coord, row = butler._find_row(body.dataset_type, body.data_id, names, {},
-                                                         body.at, body.as_of)  # fmt: skip
+        stored, component, coord, row = butler._find_row(
+            body.dataset_type, body.data_id, names, {}, body.at, body.as_of
+        )
         dt = stored.dataset_type
         values = coord.required_values
         run = butler.registry.collections.by_id(row.run_id).name
-    ref = RefModel(id=row.id.hex, dataset_type=dt.name, data_id=dict(zip(dt.dimensions.required, values, strict=True)),
-                   run=run)  # fmt: skip
+    ref = RefModel(
+        id=row.id.hex, dataset_type=dt.name, data_id=dict(zip(dt.dimensions.required, values, strict=True)), run=run
+    )
     artifacts = artifact_models(ctx, butler, row.artifacts, body.inline) if body.artifacts else []
-    return FindResponse(ref=ref, dataset_type=dataset_type_to_wire(dt), component=component, artifacts=artifacts,
-                        via_server=bool(artifacts) and all(a.url is None for a in artifacts))  # fmt: skip
+    return FindResponse(
+        ref=ref,
+        dataset_type=dataset_type_to_wire(dt),
+        component=component,
+        artifacts=artifacts,
+        via_server=bool(artifacts) and all(a.url is None for a in artifacts),
+    )
 
 
 @router.post("/datasets/find", response_model=FindResponse)
@@ -175,8 +194,12 @@ def lookup(ctx: Ctx, body: RefsRequest) -> list[FindResponse]:
     """Many datasets by ID (get_many): every one must exist and be readable."""
     with ctx.session() as (butler, caller):
         return [
-            find_one(ctx, butler, caller, FindRequest(dataset_type=r.dataset_type, id=r.id, artifacts=body.artifacts,
-                                                       inline=body.inline))  # fmt: skip
+            find_one(
+                ctx,
+                butler,
+                caller,
+                FindRequest(dataset_type=r.dataset_type, id=r.id, artifacts=body.artifacts, inline=body.inline),
+            )
             for r in body.refs
         ]
 

@@ -39,8 +39,11 @@ def _checked(request: Request, key: str, op: str, ds: str, exp: int, sig: str) -
     return leaf
 
 
-@router.get("/files/{key:path}", response_model=None, responses={200: {"content": {"application/octet-stream": {}}},
-                                                                  206: {"description": "the range asked for"}})
+@router.get(
+    "/files/{key:path}",
+    response_model=None,
+    responses={200: {"content": {"application/octet-stream": {}}}, 206: {"description": "the range asked for"}},
+)
 def read_file(
     request: Request,
     key: str,

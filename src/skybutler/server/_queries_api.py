@@ -35,7 +35,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["queries"])
 
 _CHUNK = 5000
-_STREAM = {200: {"content": {QUERY_MEDIA_TYPE: {}}, "description": "a QueryHeader line, then lines of row arrays"}}
+_STREAM: dict[int | str, dict[str, Any]] = {200: {"content": {QUERY_MEDIA_TYPE: {}}, "description": "a QueryHeader line, then lines of row arrays"}}
 
 
 def _stream(header: QueryHeader, rows: list[list[Any]]) -> StreamingResponse:
@@ -60,14 +60,21 @@ def query_datasets(ctx: Ctx, body: QueryDatasetsRequest) -> StreamingResponse:
         if body.collections is None:
             note = _join("no collections given: every RUN collection was searched, not find-first", note)
         if not names:
-            header = QueryHeader(kind="datasets", note=note,
-                                 explanations=["No collection the caller may read was searched."])  # fmt: skip
+            header = QueryHeader(
+                kind="datasets", note=note, explanations=["No collection the caller may read was searched."]
+            )
             return _stream(header, [])
         results = butler.query_datasets(
-            body.dataset_types, collections=names, where=body.where, bind=body.bind, data_id=body.data_id,
-            find_first=body.find_first and body.collections is not None, order_by=body.order_by, limit=body.limit,
+            body.dataset_types,
+            collections=names,
+            where=body.where,
+            bind=body.bind,
+            data_id=body.data_id,
+            find_first=body.find_first and body.collections is not None,
+            order_by=body.order_by,
+            limit=body.limit,
             at=body.at,
-        )  # fmt: skip
+        )
         refs: list[DatasetRef] = list(results)
         types: dict[str, int] = {}
         runs: dict[str, int] = {}
@@ -81,8 +88,13 @@ def query_datasets(ctx: Ctx, body: QueryDatasetsRequest) -> StreamingResponse:
             r = runs.setdefault(ref.run, len(runs))
             rows.append([t, ref.id.hex, r, *ref.data_id.required_values])
         explanations = [] if refs else results.explain_no_results()
-        header = QueryHeader(kind="datasets", dataset_types=wire_types, runs=list(runs), note=_join(results.note, note),
-                             explanations=explanations)  # fmt: skip
+        header = QueryHeader(
+            kind="datasets",
+            dataset_types=wire_types,
+            runs=list(runs),
+            note=_join(results.note, note),
+            explanations=explanations,
+        )
         return _stream(header, rows)
 
 
@@ -95,16 +107,25 @@ def query_data_ids(ctx: Ctx, body: QueryDataIdsRequest) -> StreamingResponse:
         if body.datasets:
             collections, note = caller.readable_leaves(butler, body.collections)
         results = butler.query_data_ids(
-            body.dimensions, where=body.where, bind=body.bind, data_id=body.data_id, datasets=body.datasets,
-            collections=collections, order_by=body.order_by, limit=body.limit,
-        )  # fmt: skip
+            body.dimensions,
+            where=body.where,
+            bind=body.bind,
+            data_id=body.data_id,
+            datasets=body.datasets,
+            collections=collections,
+            order_by=body.order_by,
+            limit=body.limit,
+        )
         coords = list(results)
         group = coords[0].group if coords else butler.universe.group(body.dimensions)
         full = bool(coords) and all(c.is_full for c in coords)
         rows = [list(c.full_values if full else c.required_values) for c in coords]
-        header = QueryHeader(kind="data_ids", dimensions=list(group.names if full else group.required),
-                             note=_join(results.note, note),
-                             explanations=[] if coords else results.explain_no_results())  # fmt: skip
+        header = QueryHeader(
+            kind="data_ids",
+            dimensions=list(group.names if full else group.required),
+            note=_join(results.note, note),
+            explanations=[] if coords else results.explain_no_results(),
+        )
         return _stream(header, rows)
 
 
@@ -112,8 +133,14 @@ def query_data_ids(ctx: Ctx, body: QueryDataIdsRequest) -> StreamingResponse:
 def query_dimension_records(ctx: Ctx, body: DimensionRecordsRequest) -> list[dict[str, Any]]:
     """Records of an element (dimension records are not collection-scoped: any caller may read them)."""
     with ctx.session() as (butler, _):
-        records = butler.query_dimension_records(body.element, where=body.where, bind=body.bind,
-                                                 data_id=body.data_id, order_by=body.order_by, limit=body.limit)  # fmt: skip
+        records = butler.query_dimension_records(
+            body.element,
+            where=body.where,
+            bind=body.bind,
+            data_id=body.data_id,
+            order_by=body.order_by,
+            limit=body.limit,
+        )
         return [{k: json_value(v) for k, v in r.to_dict().items()} for r in records]
 
 
@@ -123,8 +150,14 @@ def missing(ctx: Ctx, body: CompletenessRequest) -> dict[str, Any]:
     with ctx.session() as (butler, caller):
         if body.collections:
             caller.require_read_path(butler, body.collections)
-        table = butler.missing(body.dataset_types, body.dimensions, collections=body.collections, where=body.where,
-                               bind=body.bind, data_id=body.data_id)  # fmt: skip
+        table = butler.missing(
+            body.dataset_types,
+            body.dimensions,
+            collections=body.collections,
+            where=body.where,
+            bind=body.bind,
+            data_id=body.data_id,
+        )
         group = table.rows[0].data_id.group if table.rows else None
         return {
             "dimensions": list(table.dimensions),

@@ -18,8 +18,9 @@ def serve(config: ServerConfig, *, host: str = "127.0.0.1", port: int = 8080, wo
     """Serve ``config.root`` with uvicorn until interrupted (blocking)."""
     import uvicorn
 
-    uvicorn.run(create_app(config), host=host, port=port, workers=workers, log_level="warning",
-                timeout_graceful_shutdown=5)  # fmt: skip
+    uvicorn.run(
+        create_app(config), host=host, port=port, workers=workers, log_level="warning", timeout_graceful_shutdown=5
+    )
 
 
 class ServerThread:

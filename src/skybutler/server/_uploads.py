@@ -71,13 +71,17 @@ def _files(butler: Butler) -> FileDatastore:
     return datastore
 
 
-def prepare(butler: Butler, caller: Caller, request: PrepareRequest, config: ServerConfig, base: str) -> PrepareResponse:
+def prepare(
+    butler: Butler, caller: Caller, request: PrepareRequest, config: ServerConfig, base: str
+) -> PrepareResponse:
     """Step 1 (module doc): refs, formatters and signed upload URLs; registers nothing but the run."""
     caller.require("write", [request.run])
     datastore = _files(butler)
     stored, component = butler._stored(request.dataset_type)
     if component:
-        raise DatasetTypeError(f"Cannot put a component ({request.dataset_type}); put the whole {stored.dataset_type.name}.")
+        raise DatasetTypeError(
+            f"Cannot put a component ({request.dataset_type}); put the whole {stored.dataset_type.name}."
+        )
     dt = stored.dataset_type
     datastore.check_accepts(dt)
     name, formatter = datastore.formatter_for(dt)
@@ -96,10 +100,12 @@ def prepare(butler: Butler, caller: Caller, request: PrepareRequest, config: Ser
         url = transport.upload_url(key, expires_in=config.url_lifetime)
         if url is None:
             url, expires = sign_url(base, config.secret, "PUT", datastore.name, key, config.url_lifetime)
-        slots.append(UploadSlot(ref=ref_to_wire(ref), formatter=name, storage_class=sc.name, staging_key=key,
-                                upload_url=url))  # fmt: skip
-    return PrepareResponse(dataset_type=dataset_type_to_wire(dt), checksum=datastore.config.checksum, slots=slots,
-                           expires=expires)  # fmt: skip
+        slots.append(
+            UploadSlot(ref=ref_to_wire(ref), formatter=name, storage_class=sc.name, staging_key=key, upload_url=url)
+        )
+    return PrepareResponse(
+        dataset_type=dataset_type_to_wire(dt), checksum=datastore.config.checksum, slots=slots, expires=expires
+    )
 
 
 def commit(butler: Butler, caller: Caller, request: CommitRequest) -> list[RefModel]:
@@ -119,8 +125,10 @@ def commit(butler: Butler, caller: Caller, request: CommitRequest) -> list[RefMo
     try:
         for item, key in zip(request.items, keys, strict=True):
             if item.formatter != name:
-                raise ConflictError(f"Dataset {item.id} was written with {item.formatter!r}; this server writes "
-                                    f"{dt.name} with {name!r}. Prepare the put again.")  # fmt: skip
+                raise ConflictError(
+                    f"Dataset {item.id} was written with {item.formatter!r}; this server writes "
+                    f"{dt.name} with {name!r}. Prepare the put again."
+                )
             values = tuple(item.data_id[d] for d in dt.dimensions.required)
             ref = DatasetRef(uuid.UUID(item.id), dt, DataCoordinate.from_required(dt.dimensions, values), run.name)
             size, checksum = _measure(transport, key, algorithm)
