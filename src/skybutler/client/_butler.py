@@ -108,7 +108,11 @@ class RemoteButler:
     ) -> None:
         self.root = url.rstrip("/")
         self._session = Session(self.root, token, timeout=timeout, retries=retries, client=client)
-        self.info = ServerInfo.model_validate(self._session.call("GET", "/", idempotent=True, what="connect"))
+        try:
+            self.info = ServerInfo.model_validate(self._session.call("GET", "/", idempotent=True, what="connect"))
+        except BaseException:
+            self._session.close()
+            raise
         """What the server said of itself (`ServerInfo`): version, formats, who the token names."""
         self.universe = DimensionUniverse.from_yaml(self.info.universe)
         self.run = run
