@@ -14,7 +14,7 @@ from skybutler.client._io import FormatterCache, SignedUrlTransport, read_artifa
 from skybutler.client._results import RemoteDataIdResults, RemoteDatasetResults, read_data_ids, read_datasets
 from skybutler.datasets import DatasetRef, DatasetType, storage_classes
 from skybutler.dimensions import DataCoordinate, DimensionRecord, DimensionUniverse, to_tai_ns
-from skybutler.errors import DatasetNotFoundError, DatasetTypeError, PermissionDeniedError
+from skybutler.errors import DatasetNotFoundError, DatasetTypeError, PermissionDeniedError, StorageError
 from skybutler.wire import (
     CommitItem,
     CommitRequest,
@@ -64,6 +64,25 @@ def _data_id(data_id: DataIdLike | None, kwargs: Mapping[str, Any]) -> dict[str,
         out.update(dict(data_id))
     out.update(kwargs)
     return out
+
+
+def _lost_put(exc: StorageError, name: str, ids: list[str]) -> StorageError:
+    """The error of a commit the server never answered: whether the put happened, as far as can be known."""
+    import httpx
+
+    what = f"{len(ids)} dataset(s) of {name} (e.g. {ids[0]})" if ids else name
+    if isinstance(exc.__cause__, httpx.ConnectError):
+        return StorageError(
+            f"The put of {what} did not happen: the server could not be reached to register them ({exc}). "
+            "Nothing was registered; the uploaded files are removed by reconcile. Put them again."
+        )
+    if exc.__cause__ is None:  # the server answered with an error: it says what happened
+        return exc
+    return StorageError(
+        f"The server stopped answering while registering {what} ({exc}): the put may or may not have "
+        "happened (never half: either every dataset with its file, or none). Check with exists(ref) once the "
+        "server answers again."
+    )
 
 
 def _ns(value: TimeLike | None) -> int | None:
@@ -267,12 +286,11 @@ class RemoteButler:
                     checksum=checksum,
                 )
             )
-        answer = self._session.call(
-            "POST",
-            "/datasets/commit",
-            CommitRequest(dataset_type=dt.name, run=run, items=commits),
-            what=f"put {dt.name}",
-        )
+        request = CommitRequest(dataset_type=dt.name, run=run, items=commits)
+        try:
+            answer = self._session.call("POST", "/datasets/commit", request, what=f"put {dt.name}")
+        except StorageError as exc:
+            raise _lost_put(exc, dt.name, [slot.ref.id for slot in prepared.slots]) from exc
         return [ref_from_wire(RefModel.model_validate(r), dt) for r in answer]
 
     # -- find and get ------------------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ class Session:
                     continue
                 raise StorageError(
                     f"The skybutler server at {self.url} does not answer ({type(exc).__name__}: {exc}); "
-                    + ("nothing was changed." if not idempotent else "check that it runs and the URL is right.")
+                    "check that it runs and that the URL is right."
                 ) from exc
             if response.status_code in _RETRY_STATUS and attempt + 1 < attempts:
                 time.sleep(0.05 * 2**attempt)
