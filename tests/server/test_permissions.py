@@ -56,6 +56,7 @@ def _op(name: str) -> Callable[[RemoteButler, RemoteButler, str], Any]:
 
     def tag(b: RemoteButler, admin: RemoteButler, c: str) -> Any:
         ref = admin.find_dataset("meta", instrument="Cam", visit=1, detector=1, collections="u/bob/run1")
+        assert ref is not None
         b.collections.register(c, "TAGGED")
         return b.collections.associate(c, [ref])
 
@@ -108,6 +109,7 @@ def test_a_refused_write_changes_nothing(repo: ServedRepo) -> None:
         before = (local.registry.datasets.count(), sorted(local.query_collections()), local.verify().unknown)
     with repo.remote(repo.token("dave", ["read:*", "write:u/dave/*"]), writeable=True) as dave:
         ref = dave.find_dataset("meta", instrument="Cam", visit=1, detector=1, collections="u/bob/run1")
+        assert ref is not None
         for refused in (
             lambda: dave.put({"x": 1}, "meta", instrument="Cam", visit=2, detector=2, run="u/bob/new"),
             lambda: dave.put_many([({"x": 1}, {"instrument": "Cam", "visit": 3, "detector": 2})], "meta",
@@ -131,7 +133,8 @@ def test_queries_drop_what_the_caller_may_not_read_and_say_so(repo: ServedRepo) 
         for collections in ("u/*", None):
             found = erin.query_datasets("meta", collections=collections, instrument="Cam", visit=1, detector=1)
             assert {r.run for r in found} == {"u/alice/run1"}
-            assert found.note is not None and "may not read" in found.note
+            assert found.note is not None
+            assert "may not read" in found.note
         listed = erin.query_collections()
         assert "u/alice/run1" in listed
         assert all(name.startswith("u/alice/") for name in listed)  # not bob's, not the chain "shared"

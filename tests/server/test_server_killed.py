@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +52,13 @@ def _start(root: str) -> tuple[subprocess.Popen[bytes], str]:
 
 
 @pytest.fixture
-def prepared(repo: str) -> Iterator[tuple[str, str]]:
+def prepared(repo: str) -> tuple[str, str]:
     """The sample repository with a dataset type and an admin token."""
     with Butler(repo, writeable=True) as butler:
         populate_sample(butler)
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
         token = butler.registry.tokens.create("admin", ["admin"])[0]
-    yield repo, token
+    return repo, token
 
 
 def _check_storage(root: str, registered: int | tuple[int, ...]) -> None:

@@ -32,7 +32,8 @@ def test_a_signed_url_reads_its_file_without_a_token_and_in_ranges(served_files:
     url, data = _url_of_a_dataset(served_files)
     with httpx.Client() as http:
         whole = http.get(url)
-        assert whole.status_code == 200 and whole.content == data
+        assert whole.status_code == 200
+        assert whole.content == data
         part = http.get(url, headers={"Range": "bytes=10-29"})
         assert part.status_code == 206
         assert part.content == data[10:30]
@@ -59,7 +60,8 @@ def test_an_altered_or_expired_url_is_refused(served_files: ServedRepo) -> None:
             assert answer.json()["code"] == "permission-denied"
         expired, _ = sign_url(f"{parts.scheme}://{parts.netloc}/api/v1", _secret(served_files), "GET", "", key, -5)
         answer = http.get(expired)
-        assert answer.status_code == 403 and "expired" in answer.json()["message"]
+        assert answer.status_code == 403
+        assert "expired" in answer.json()["message"]
 
 
 @pytest.mark.parametrize(
@@ -78,7 +80,8 @@ def test_paths_leaving_the_datastore_are_refused_even_when_signed(served_files: 
             answers.append(http.get(signed.replace("../", "..%2f")))
         for answer in answers:
             assert answer.status_code in (403, 404), answer.text
-            assert b"SQLite format" not in answer.content and repo_file not in answer.content
+            assert b"SQLite format" not in answer.content
+            assert repo_file not in answer.content
 
 
 def test_uploads_only_create_pending_files_once(served_files: ServedRepo) -> None:

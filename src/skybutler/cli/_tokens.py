@@ -47,7 +47,9 @@ def token() -> None:
 @click.option("--expires-in", default="30d", show_default=True, help="Lifetime: 30d, 12h, 90m, seconds, or 'never'.")
 @click.option("--note", default=None, help="A note kept with the token (what it is for).")
 @click.pass_context
-def create(ctx: click.Context, repo: str, user: str, grants: tuple[str, ...], expires_in: str, note: str | None) -> None:
+def create(
+    ctx: click.Context, repo: str, user: str, grants: tuple[str, ...], expires_in: str, note: str | None
+) -> None:
     """Make a token for a user of REPO's server and print it (once: only its hash is stored).
 
     Example: skybutler token create REPO --user alice --grant 'read:*' --grant 'write:u/alice/*'

@@ -286,9 +286,9 @@ class RemoteButler:
                     checksum=checksum,
                 )
             )
-        request = CommitRequest(dataset_type=dt.name, run=run, items=commits)
+        commit = CommitRequest(dataset_type=dt.name, run=run, items=commits)
         try:
-            answer = self._session.call("POST", "/datasets/commit", request, what=f"put {dt.name}")
+            answer = self._session.call("POST", "/datasets/commit", commit, what=f"put {dt.name}")
         except StorageError as exc:
             raise _lost_put(exc, dt.name, [slot.ref.id for slot in prepared.slots]) from exc
         return [ref_from_wire(RefModel.model_validate(r), dt) for r in answer]

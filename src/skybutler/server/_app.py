@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from skybutler.butler import Butler
 from skybutler.errors import SkyButlerError
@@ -140,6 +142,19 @@ def create_app(root: str | ServerConfig, **options: Any) -> FastAPI:
     @app.exception_handler(SkyButlerError)
     def _skybutler_error(request: Request, exc: SkyButlerError) -> JSONResponse:
         return error_response(exc)
+
+    # Every error answer has the one body (ErrorModel), also those FastAPI makes: a request that does not
+    # match its schema, an unknown path or method.
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        body = ErrorModel(code=SkyButlerError.code, message=f"Invalid request: {problems}", type="InvalidRequest")
+        return JSONResponse(body.model_dump(), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        body = ErrorModel(code=SkyButlerError.code, message=str(exc.detail), type="HTTPError")
+        return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)
 
     routers: list[APIRouter] = [_datasets_api.router, _collections_api.router, _queries_api.router, _files_api.router]
     for router in routers:

@@ -15,9 +15,7 @@ __all__ = ["serve"]
 @click.argument("repo", metavar="REPO")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
-@click.option(
-    "--url-lifetime", default=300, show_default=True, type=int, help="Seconds a signed file URL stays valid."
-)
+@click.option("--url-lifetime", default=300, show_default=True, type=int, help="Seconds a signed file URL stays valid.")
 @click.option(
     "--anonymous-grant",
     "anonymous",

@@ -35,7 +35,9 @@ __all__ = ["router"]
 router = APIRouter(tags=["queries"])
 
 _CHUNK = 5000
-_STREAM: dict[int | str, dict[str, Any]] = {200: {"content": {QUERY_MEDIA_TYPE: {}}, "description": "a QueryHeader line, then lines of row arrays"}}
+_STREAM: dict[int | str, dict[str, Any]] = {
+    200: {"content": {QUERY_MEDIA_TYPE: {}}, "description": "a QueryHeader line, then lines of row arrays"}
+}
 
 
 def _stream(header: QueryHeader, rows: list[list[Any]]) -> StreamingResponse:

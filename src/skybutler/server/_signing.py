@@ -38,7 +38,7 @@ def check_signature(secret: bytes, op: str, datastore: str, key: str, expires: i
     PermissionDeniedError
         The signature does not match (the URL was altered or signed for another operation) or has expired.
     """
-    if not hmac.compare_digest(_mac(secret, op, datastore, key, expires), signature):
+    if not hmac.compare_digest(_mac(secret, op, datastore, key, expires).encode(), signature.encode()):
         raise PermissionDeniedError(f"The signature of this URL does not match {op} {key!r}; ask the server again.")
     if expires < time.time():
         raise PermissionDeniedError(f"This signed URL of {key!r} has expired; ask the server for a new one.")

@@ -74,7 +74,9 @@ def served_repo(
             endpoint = request.getfixturevalue("s3_endpoint")
             config = datastore_config("s3", f"s3://{new_bucket(endpoint)}/repo/", endpoint)
         root = Butler.create(
-            tmp_path / "repo", registry=None if url.startswith("sqlite") else url, schema=schema,
+            tmp_path / "repo",
+            registry=None if url.startswith("sqlite") else url,
+            schema=schema,
             config={"datastore": config},
         )
         with Butler(root, writeable=True) as butler:
