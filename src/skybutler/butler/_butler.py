@@ -66,6 +66,26 @@ class Butler:
     {'a': 1}
     """
 
+    def __new__(cls, root: UriLike | None = None, *args: Any, **kwargs: Any) -> Any:
+        """A remote butler when ``root`` is the URL of a skybutler server (`skybutler.butler._kinds`), else this."""
+        if cls is Butler and isinstance(root, str) and root.startswith(("http://", "https://")):
+            from skybutler.butler._kinds import butler_kinds, is_server
+
+            if kwargs.get("token") is not None or is_server(root):
+                return butler_kinds.get("remote")(root, *args, **kwargs)
+        return super().__new__(cls)
+
+    @classmethod
+    def from_server(cls, url: str, *, token: str | None = None, **options: Any) -> Any:
+        """The remote butler of the skybutler server at ``url`` (`skybutler.client.RemoteButler`).
+
+        ``token`` defaults to ``SKYBUTLER_TOKEN``; ``options`` are the remote butler's (``run``, ``collections``,
+        ``writeable``, ``timeout``, ``retries``).
+        """
+        from skybutler.butler._kinds import butler_kinds
+
+        return butler_kinds.get("remote")(url, token=token, **options)
+
     def __init__(
         self,
         root: UriLike,

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from skybutler.butler._deferred import DeferredDatasetHandle
 from skybutler.client._collections import RemoteCollections
+from skybutler.client._helpers import data_id_json, lost_put, names, tai_ns
 from skybutler.client._http import Session
 from skybutler.client._io import FormatterCache, SignedUrlTransport, read_artifact, write_object
 from skybutler.client._results import RemoteDataIdResults, RemoteDatasetResults, read_data_ids, read_datasets
 from skybutler.datasets import DatasetRef, DatasetType, storage_classes
-from skybutler.dimensions import DataCoordinate, DimensionRecord, DimensionUniverse, to_tai_ns
+from skybutler.dimensions import DataCoordinate, DimensionRecord, DimensionUniverse
 from skybutler.errors import DatasetNotFoundError, DatasetTypeError, PermissionDeniedError, StorageError
 from skybutler.wire import (
     CommitItem,
@@ -47,46 +48,6 @@ if TYPE_CHECKING:
     from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, TimeLike
 
 __all__ = ["RemoteButler"]
-
-
-def _names(value: CollectionsLike | None) -> list[str] | None:
-    if value is None:
-        return None
-    return [value] if isinstance(value, str) else [str(v) for v in value]
-
-
-def _data_id(data_id: DataIdLike | None, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """A data ID as plain JSON values (the server normalizes it as a local butler does)."""
-    out: dict[str, Any] = {}
-    if isinstance(data_id, DataCoordinate):
-        out.update(data_id.required)
-    elif data_id is not None:
-        out.update(dict(data_id))
-    out.update(kwargs)
-    return out
-
-
-def _lost_put(exc: StorageError, name: str, ids: list[str]) -> StorageError:
-    """The error of a commit the server never answered: whether the put happened, as far as can be known."""
-    import httpx
-
-    what = f"{len(ids)} dataset(s) of {name} (e.g. {ids[0]})" if ids else name
-    if isinstance(exc.__cause__, httpx.ConnectError):
-        return StorageError(
-            f"The put of {what} did not happen: the server could not be reached to register them ({exc}). "
-            "Nothing was registered; the uploaded files are removed by reconcile. Put them again."
-        )
-    if exc.__cause__ is None:  # the server answered with an error: it says what happened
-        return exc
-    return StorageError(
-        f"The server stopped answering while registering {what} ({exc}): the put may or may not have "
-        "happened (never half: either every dataset with its file, or none). Check with exists(ref) once the "
-        "server answers again."
-    )
-
-
-def _ns(value: TimeLike | None) -> int | None:
-    return None if value is None else to_tai_ns(value)
 
 
 class RemoteButler:
@@ -136,8 +97,8 @@ class RemoteButler:
         self.universe = DimensionUniverse.from_yaml(self.info.universe)
         self.run = run
         self.writeable = run is not None if writeable is None else writeable
-        names = _names(collections)
-        self.default_collections: list[str] = names if names is not None else ([run] if run else [])
+        given = names(collections)
+        self.default_collections: list[str] = given if given is not None else ([run] if run else [])
         """The search path used when a call gives no ``collections=``."""
         self._types: dict[str, DatasetType] = {}
         self._formatters = FormatterCache()
@@ -230,7 +191,7 @@ class RemoteButler:
         **kwargs: Any,
     ) -> DatasetRef:
         """As `Butler.put`: the file is written here and uploaded to storage; the server registers it."""
-        return self._put(dataset_type, [(obj, _data_id(data_id, kwargs))], run, None)[0]
+        return self._put(dataset_type, [(obj, data_id_json(data_id, kwargs))], run, None)[0]
 
     def put_many(
         self,
@@ -241,7 +202,7 @@ class RemoteButler:
         id_mode: DatasetIdMode | None = None,
     ) -> list[DatasetRef]:
         """As `Butler.put_many`: all stored in one registry transaction, or none."""
-        return self._put(dataset_type, [(obj, _data_id(d, {})) for obj, d in items], run, id_mode)
+        return self._put(dataset_type, [(obj, data_id_json(d, {})) for obj, d in items], run, id_mode)
 
     def _put(
         self,
@@ -290,7 +251,7 @@ class RemoteButler:
         try:
             answer = self._session.call("POST", "/datasets/commit", commit, what=f"put {dt.name}")
         except StorageError as exc:
-            raise _lost_put(exc, dt.name, [slot.ref.id for slot in prepared.slots]) from exc
+            raise lost_put(exc, dt.name, [slot.ref.id for slot in prepared.slots]) from exc
         return [ref_from_wire(RefModel.model_validate(r), dt) for r in answer]
 
     # -- find and get ------------------------------------------------------------------------------------------
@@ -316,13 +277,13 @@ class RemoteButler:
             name = dataset_type if isinstance(dataset_type, str) else dataset_type.name
             if not isinstance(dataset_type, str):
                 self._parent_type(dataset_type)
-            names = _names(collections)
+            given = names(collections)
             request = FindRequest(
                 dataset_type=name,
-                data_id=_data_id(data_id, kwargs),
-                collections=self.default_collections if names is None else names,
-                at=_ns(at),
-                as_of=_ns(as_of),
+                data_id=data_id_json(data_id, kwargs),
+                collections=self.default_collections if given is None else given,
+                at=tai_ns(at),
+                as_of=tai_ns(as_of),
                 artifacts=artifacts,
                 inline=artifacts,
             )
@@ -488,17 +449,17 @@ class RemoteButler:
         """As `Butler.query_datasets`: streamed; collections the caller may not read are left out (and said)."""
         if isinstance(dataset_types, str | DatasetType):
             dataset_types = [dataset_types]
-        names = _names(collections)
+        given = names(collections)
         request = QueryDatasetsRequest(
             dataset_types=[t if isinstance(t, str) else t.name for t in dataset_types],
-            collections=names if names is not None else (self.default_collections or None),
+            collections=given if given is not None else (self.default_collections or None),
             where=where,
             bind=dict(bind) if bind else None,
-            data_id=_data_id(data_id, kwargs) or None,
+            data_id=data_id_json(data_id, kwargs) or None,
             find_first=find_first,
             order_by=list(order_by) if order_by else None,
             limit=limit,
-            at=_ns(at),
+            at=tai_ns(at),
         )
         lines = self._session.stream_lines("/query/datasets", request, what="query_datasets")
         return read_datasets(lines, self.universe, self._types)
@@ -519,14 +480,14 @@ class RemoteButler:
         """As `Butler.query_data_ids`."""
         if isinstance(datasets, str | DatasetType):
             datasets = [datasets]
-        names = _names(collections)
+        given = names(collections)
         request = QueryDataIdsRequest(
             dimensions=list(dimensions),
             where=where,
             bind=dict(bind) if bind else None,
-            data_id=_data_id(data_id, kwargs) or None,
+            data_id=data_id_json(data_id, kwargs) or None,
             datasets=None if datasets is None else [d if isinstance(d, str) else d.name for d in datasets],
-            collections=names if names is not None else (self.default_collections or None),
+            collections=given if given is not None else (self.default_collections or None),
             order_by=list(order_by) if order_by else None,
             limit=limit,
         )
@@ -549,7 +510,7 @@ class RemoteButler:
             element=element,
             where=where,
             bind=dict(bind) if bind else None,
-            data_id=_data_id(data_id, kwargs) or None,
+            data_id=data_id_json(data_id, kwargs) or None,
             order_by=list(order_by) if order_by else None,
             limit=limit,
         )
@@ -572,14 +533,14 @@ class RemoteButler:
         """As `Butler.missing`: the completeness matrix."""
         from skybutler.query._missing import CompletenessRow, CompletenessTable
 
-        names = [dataset_types] if isinstance(dataset_types, str) else list(dataset_types)
+        types = [dataset_types] if isinstance(dataset_types, str) else list(dataset_types)
         request = CompletenessRequest(
-            dataset_types=names,
+            dataset_types=types,
             dimensions=list(dimensions),
-            collections=_names(collections) or self.default_collections or None,
+            collections=names(collections) or self.default_collections or None,
             where=where,
             bind=dict(bind) if bind else None,
-            data_id=_data_id(data_id, kwargs) or None,
+            data_id=data_id_json(data_id, kwargs) or None,
         )
         answer = self._session.call("POST", "/query/missing", request, idempotent=True, what="missing")
         group = self.universe.group(answer["data_id_dimensions"]) if answer["rows"] else None

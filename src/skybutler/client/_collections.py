@@ -141,7 +141,7 @@ class RemoteCollections:
         self, name: str, dataset_type: str, valid: Any, *, data_ids: Iterable[DataIdLike] | None = None
     ) -> int:
         """Withdraw certifications over ``valid``; how many rows were closed."""
-        from skybutler.client._butler import _data_id
+        from skybutler.client._helpers import data_id_json
 
         self._writeable()
         begin, end = _span(valid)
@@ -150,7 +150,7 @@ class RemoteCollections:
             dataset_type=dataset_type,
             begin=begin,
             end=end,
-            data_ids=None if data_ids is None else [_data_id(d, {}) for d in data_ids],
+            data_ids=None if data_ids is None else [data_id_json(d, {}) for d in data_ids],
         )
         return int(
             self._session.call("POST", "/collections/decertify", request, what=f"decertify in {name!r}")["closed"]
