@@ -57,7 +57,8 @@ def create(
     butler = open_butler(ctx, repo, writeable=True)
     secret, record = butler.registry.tokens.create(user, grants, expires_in=parse_lifetime(expires_in), note=note)
     click.echo(secret)
-    click.echo(f"token {record.id} for {user}: {', '.join(str(g) for g in record.grants)}", err=True)
+    grants = ", ".join(str(g) for g in record.grants)
+    click.echo(f"Made a token for {user} ({grants}); it is printed once, `skybutler token list` shows its id.", err=True)
 
 
 @token.command(name="list")
