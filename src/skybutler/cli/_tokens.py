@@ -58,7 +58,9 @@ def create(
     secret, record = butler.registry.tokens.create(user, grants, expires_in=parse_lifetime(expires_in), note=note)
     click.echo(secret)
     grants = ", ".join(str(g) for g in record.grants)
-    click.echo(f"Made a token for {user} ({grants}); it is printed once, `skybutler token list` shows its id.", err=True)
+    click.echo(
+        f"Made a token for {user} ({grants}); it is printed once, `skybutler token list` shows its id.", err=True
+    )
 
 
 @token.command(name="list")
