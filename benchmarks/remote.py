@@ -46,7 +46,6 @@ sys.path.insert(0, str(SRC))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import meta_payload  # noqa: E402
-
 from skybutler.butler import Butler  # noqa: E402
 from skybutler.testing.sample import populate_sample  # noqa: E402
 
@@ -232,7 +231,6 @@ def query(work: Path, refs: int) -> dict[str, Any]:
 
 def load(work: Path, clients: int, duration: float) -> dict[str, Any]:
     """``clients`` remote butlers mixing get, put and queries for ``duration`` s on PostgreSQL + S3 (moto)."""
-    from skybutler.client import RemoteButler
     from skybutler.testing.fixtures import POSTGRES_URL, fresh_schema, require_postgres
     from skybutler.testing.s3 import MotoServer, _set_dummy_credentials, new_bucket
 
@@ -289,7 +287,7 @@ def _drive(url: str, token: str, root: str, clients: int, duration: float) -> di
                     elapsed = time.perf_counter() - start
                     with lock:
                         lat[kind].append(elapsed)
-        except Exception as exc:  # noqa: BLE001 -- every error is a finding of the load test
+        except Exception as exc:
             with lock:
                 errors.append(f"{type(exc).__name__}: {exc}")
         with lock:
@@ -306,7 +304,7 @@ def _drive(url: str, token: str, root: str, clients: int, duration: float) -> di
             try:
                 if checker.get(ref) != payload:
                     lost += 1
-            except Exception:  # noqa: BLE001
+            except Exception:
                 lost += 1
     total = sum(len(v) for v in lat.values())
     return {
