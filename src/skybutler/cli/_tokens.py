@@ -57,10 +57,9 @@ def create(
     butler = open_butler(ctx, repo, writeable=True)
     secret, record = butler.registry.tokens.create(user, grants, expires_in=parse_lifetime(expires_in), note=note)
     click.echo(secret)
-    grants = ", ".join(str(g) for g in record.grants)
-    click.echo(
-        f"Made a token for {user} ({grants}); it is printed once, `skybutler token list` shows its id.", err=True
-    )
+    granted = ", ".join(str(g) for g in record.grants)
+    message = f"Made a token for {user} ({granted}); it is printed once, `skybutler token list` shows its id."
+    click.echo(message, err=True)
 
 
 @token.command(name="list")
