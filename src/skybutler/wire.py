@@ -36,6 +36,8 @@ __all__ = [
     "DatasetTypeModel",
     "DecertifyRequest",
     "DimensionRecordsRequest",
+    "DirectItem",
+    "DirectPutRequest",
     "ErrorModel",
     "FindRequest",
     "FindResponse",
@@ -125,6 +127,7 @@ class ArtifactModel(_Model):
     checksum: str | None
     component: str = ""
     datastore: str = ""
+    uri: str | None = Field(default=None, description="Where the datastore keeps it (not necessarily reachable).")
     url: str | None = Field(default=None, description="A short-lived signed URL of the bytes (HTTP Range works).")
     inline: str | None = Field(default=None, description="The bytes themselves, base64, for small artifacts.")
 
@@ -202,6 +205,23 @@ class PrepareResponse(_Model):
     checksum: str
     slots: list[UploadSlot]
     expires: int = Field(description="Unix seconds after which the upload URLs stop working.")
+
+
+class DirectItem(_Model):
+    """One dataset's bytes sent through the server (datastores without files: objects in memory)."""
+
+    data_id: dict[str, Any]
+    formatter: str
+    data: str = Field(description="The serialized object, base64.")
+
+
+class DirectPutRequest(_Model):
+    """A put whose bytes go through the server, read there with the named formatter."""
+
+    dataset_type: str
+    run: str
+    items: list[DirectItem]
+    id_mode: str | None = None
 
 
 class CommitItem(_Model):

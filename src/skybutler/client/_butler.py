@@ -230,6 +230,8 @@ class RemoteButler:
         prepared = PrepareResponse.model_validate(
             self._session.call("POST", "/datasets/prepare", request, what=f"put {dt.name}")
         )
+        if prepared.slots and prepared.slots[0].upload_url is None:  # no files: the bytes go through the server
+            return self._put_through_server(dt, objects, [d for _, d in items], prepared, run, id_mode)
         commits = []
         for obj, slot in zip(objects, prepared.slots, strict=True):
             formatter = self._formatters.get(slot.formatter).for_storage_class(dt.storage_class)
@@ -252,6 +254,24 @@ class RemoteButler:
             answer = self._session.call("POST", "/datasets/commit", commit, what=f"put {dt.name}")
         except StorageError as exc:
             raise lost_put(exc, dt.name, [slot.ref.id for slot in prepared.slots]) from exc
+        return [ref_from_wire(RefModel.model_validate(r), dt) for r in answer]
+
+    def _put_through_server(
+        self, dt: DatasetType, objects: list[Any], data_ids: list[dict[str, Any]], prepared: PrepareResponse,
+        run: str, id_mode: DatasetIdMode | None,
+    ) -> list[DatasetRef]:  # fmt: skip
+        import base64
+
+        from skybutler.wire import DirectItem, DirectPutRequest
+
+        items = []
+        for obj, data_id, slot in zip(objects, data_ids, prepared.slots, strict=True):
+            formatter = self._formatters.get(slot.formatter).for_storage_class(dt.storage_class)
+            data = write_object(formatter, obj, "none")[0]
+            items.append(DirectItem(data_id=data_id, formatter=slot.formatter, data=base64.b64encode(data).decode()))
+        request = DirectPutRequest(dataset_type=dt.name, run=run, items=items,
+                                   id_mode=None if id_mode is None else id_mode.value)  # fmt: skip
+        answer = self._session.call("POST", "/datasets/put-direct", request, what=f"put {dt.name}")
         return [ref_from_wire(RefModel.model_validate(r), dt) for r in answer]
 
     # -- find and get ------------------------------------------------------------------------------------------
@@ -347,14 +367,31 @@ class RemoteButler:
         if not found.artifacts:
             raise DatasetNotFoundError(f"Dataset {found.ref.id} is registered but has no stored file.")
         wanted = storage_class or found.dataset_type.storage_class
+        reachable = [a for a in found.artifacts if a.inline is not None or a.url is not None]
+        if not reachable:  # objects in memory: their bytes come through the server
+            return self._read_through_server(found, wanted, parameters)
         return read_artifact(
-            found.artifacts[0],
-            self._session.client,
-            self._formatters,
-            storage_class=wanted,
-            component=found.component,
+            reachable[0], self._session.client, self._formatters, storage_class=wanted, component=found.component,
             parameters=parameters,
-        )
+        )  # fmt: skip
+
+    def _read_through_server(self, found: FindResponse, wanted: str, parameters: Mapping[str, Any] | None) -> Any:
+        import io
+
+        from skybutler.errors import FormatterError
+
+        request = FindRequest(dataset_type=found.dataset_type.name, id=found.ref.id)
+        response = self._session.raw("POST", "/datasets/read", request, what=f"read {found.ref.id}")
+        formatter = self._formatters.get(response.headers["X-Skybutler-Formatter"])
+        try:
+            obj = formatter.read(io.BytesIO(response.content), component=found.component, parameters=parameters)
+        except FormatterError:
+            raise
+        except Exception as exc:
+            raise FormatterError(f"Formatter {formatter.name!r} could not read dataset {found.ref.id}: {exc}") from exc
+        if found.component is None and wanted != found.dataset_type.storage_class:
+            obj = storage_classes.get(wanted).coerce(obj)
+        return obj
 
     def get_many(self, refs: Sequence[DatasetRef]) -> list[Any]:
         """As `Butler.get_many`: one lookup for all refs, then each read."""
@@ -387,11 +424,13 @@ class RemoteButler:
         as_of: TimeLike | None = None,
         **kwargs: Any,
     ) -> str:
-        """A URL of the dataset's file: signed, so it works without a token, and short-lived."""
+        """A URL of the dataset's file: signed, so it works without a token, and short-lived (objects in memory:
+        their ``mem://`` URI, which only the server can read)."""
         found = self._find(dataset_type, data_id, collections, kwargs, at, as_of, artifacts=True)
-        if not found.artifacts or found.artifacts[0].url is None:
-            raise DatasetNotFoundError(f"Dataset {found.ref.id} has no file reachable by URL.")
-        return found.artifacts[0].url
+        if not found.artifacts:
+            raise DatasetNotFoundError(f"Dataset {found.ref.id} is registered but has no stored file.")
+        first = found.artifacts[0]  # the copy a get reads first, as locally
+        return first.url or first.uri or first.path
 
     def open_uri(self, url: str) -> SignedUrlTransport:
         """A read-only transport of one signed URL (``transport.open("")`` reads byte ranges of it)."""

@@ -114,6 +114,13 @@ class Session:
         raise_for_answer(response, what or f"{method} {path}")
         return response.json()
 
+    def raw(self, method: str, path: str, body: BaseModel, *, what: str) -> httpx.Response:
+        """One request whose answer is bytes (checked for errors, not decoded); a read, so retried."""
+        headers = {**self._auth, "Content-Type": "application/json"}
+        response = self._send(method, path, idempotent=True, content=body.model_dump_json().encode(), headers=headers)
+        raise_for_answer(response, what)
+        return response
+
     def stream_lines(self, path: str, body: BaseModel, *, what: str) -> list[bytes]:
         """The lines of a streamed (NDJSON) answer, read as they arrive."""
         content = body.model_dump_json().encode()

@@ -7,6 +7,7 @@ import uuid
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from skybutler.datasets import DatasetRef
 from skybutler.datastore import FileDatastore
@@ -19,6 +20,7 @@ from skybutler.wire import (
     ArtifactModel,
     CommitRequest,
     DatasetTypeModel,
+    DirectPutRequest,
     FindRequest,
     FindResponse,
     PrepareRequest,
@@ -132,6 +134,7 @@ def artifact_models(
                 checksum=artifact.checksum,
                 component=artifact.component,
                 datastore=artifact.datastore,
+                uri=butler.datastore.uri_of(artifact),
                 url=url,
                 inline=data,
             )
@@ -239,6 +242,34 @@ def commit_put(ctx: Ctx, body: CommitRequest) -> list[RefModel]:
     """Last step of a put: check the uploads and register them in one transaction."""
     with ctx.session() as (butler, caller):
         return _uploads.commit(butler, caller, body)
+
+
+@router.post("/datasets/put-direct", response_model=list[RefModel])
+def put_direct(ctx: Ctx, body: DirectPutRequest) -> list[RefModel]:
+    """A put through the server, for datastores without files (write on the run)."""
+    with ctx.session() as (butler, caller):
+        return _uploads.direct_put(butler, caller, body)
+
+
+@router.post("/datasets/read", response_model=None, responses={200: {"content": {"application/octet-stream": {}}}})
+def read_direct(ctx: Ctx, body: FindRequest) -> Response:
+    """A dataset's bytes through the server (datastores without files), written with the formatter named in the
+    ``X-Skybutler-Formatter`` header; a find by ID only."""
+    import io
+
+    from skybutler.formatters import formatters
+
+    with ctx.session() as (butler, caller):
+        if body.id is None:
+            raise DatasetNotFoundError("Reading through the server needs the dataset ID (find the dataset first).")
+        stored, row = _row_by_id(butler, body.dataset_type, body.id)
+        caller.require("read", [butler.registry.collections.by_id(row.run_id).name])
+        dt = stored.dataset_type
+        obj = butler.get(_refs(butler, [RefModel(id=body.id, dataset_type=dt.name, data_id={}, run="")])[0])
+        name = _uploads._direct_formatter(butler, dt)
+        out = io.BytesIO()
+        formatters.get(name)().for_storage_class(dt.storage_class).write(obj, out)
+        return Response(out.getvalue(), media_type="application/octet-stream", headers={"X-Skybutler-Formatter": name})
 
 
 # -- records and maintenance (admin) ---------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from skybutler.registry import NewDataset
 from skybutler.server._signing import sign_url
 from skybutler.wire import (
     CommitRequest,
+    DirectPutRequest,
     PrepareRequest,
     PrepareResponse,
     RefModel,
@@ -50,10 +51,11 @@ from skybutler.wire import (
 
 if TYPE_CHECKING:
     from skybutler.butler import Butler
+    from skybutler.datasets import DatasetType
     from skybutler.server._auth import Caller
     from skybutler.server._config import ServerConfig
 
-__all__ = ["commit", "pending_key", "prepare"]
+__all__ = ["commit", "direct_put", "pending_key", "prepare"]
 
 
 def pending_key(id_hex: str, ext: str) -> str:
@@ -65,10 +67,38 @@ def _files(butler: Butler) -> FileDatastore:
     datastore = butler.datastore
     if not isinstance(datastore, FileDatastore):
         raise StorageError(
-            f"This server's datastore ({type(datastore).__name__}) takes no remote puts: only a file datastore "
-            "(local files or an object store) receives uploads. Put through a local butler instead."
+            f"This server's datastore ({type(datastore).__name__}) takes no uploads: its datasets go through the "
+            "server (the client does this by itself when the prepared put has no upload URL)."
         )
     return datastore
+
+
+def _direct_formatter(butler: Butler, dataset_type: DatasetType) -> str:
+    """The formatter that carries a dataset's bytes through the server (the configuration's choice for files)."""
+    from skybutler.datastore._formatter_choice import FormatterChoice
+
+    return FormatterChoice(butler.config.datastore).for_type(dataset_type)[0]
+
+
+def direct_put(butler: Butler, caller: Caller, request: DirectPutRequest) -> list[RefModel]:
+    """A put through the server (datastores without files): each object read back here, then one local put."""
+    import base64
+    import io
+
+    caller.require("write", [request.run])
+    stored, _ = butler._stored(request.dataset_type)
+    dt = stored.dataset_type
+    name = _direct_formatter(butler, dt)
+    from skybutler.formatters import formatters
+
+    formatter = formatters.get(name)()
+    items = []
+    for item in request.items:
+        if item.formatter != name:
+            raise ConflictError(f"{dt.name} goes through this server as {name!r}, not {item.formatter!r}.")
+        items.append((formatter.read(io.BytesIO(base64.b64decode(item.data))), item.data_id))
+    mode = None if request.id_mode is None else DatasetIdMode(request.id_mode)
+    return [ref_to_wire(r) for r in butler.put_many(items, dt, run=request.run, id_mode=mode)]
 
 
 def prepare(
@@ -76,13 +106,22 @@ def prepare(
 ) -> PrepareResponse:
     """Step 1 (module doc): refs, formatters and signed upload URLs; registers nothing but the run."""
     caller.require("write", [request.run])
-    datastore = _files(butler)
     stored, component = butler._stored(request.dataset_type)
     if component:
         raise DatasetTypeError(
             f"Cannot put a component ({request.dataset_type}); put the whole {stored.dataset_type.name}."
         )
     dt = stored.dataset_type
+    if not isinstance(butler.datastore, FileDatastore):  # no files to upload: the bytes go through the server
+        butler._run_record(request.run)
+        for data_id in request.data_ids:
+            butler._data_id(dt, data_id, {})  # a wrong data ID is refused before the client writes anything
+        name = _direct_formatter(butler, dt)
+        slots = [UploadSlot(ref=RefModel(id="", dataset_type=dt.name, data_id={}, run=request.run), formatter=name,
+                            storage_class=dt.storage_class, staging_key="", upload_url=None)
+                 for _ in request.data_ids]  # fmt: skip
+        return PrepareResponse(dataset_type=dataset_type_to_wire(dt), checksum="none", slots=slots, expires=0)
+    datastore = _files(butler)
     datastore.check_accepts(dt)
     name, formatter = datastore.formatter_for(dt)
     ext = formatter.extensions[0]

@@ -61,13 +61,16 @@ class ServedRepo:
 
 @contextmanager
 def served_repo(
-    request: pytest.FixtureRequest, tmp_path: Path, backend: str, **server_options: Any
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str, *, datastore: str | None = None, **server_options: Any
 ) -> Iterator[ServedRepo]:
-    """A served repository on ``backend`` (``sqlite-file`` or ``postgres-s3``) for the length of the block."""
+    """A served repository on ``backend`` (``sqlite-file`` or ``postgres-s3``) for the length of the block.
+
+    ``datastore`` names another datastore kind of `datastore_config` (``memory``, ``chained``) than the backend's.
+    """
     from skybutler.server import ServerConfig, ServerThread
 
     with _registry(backend, tmp_path) as (url, schema):
-        config: dict[str, Any] = {}
+        config: dict[str, Any] = {} if datastore is None else datastore_config(datastore)
         if backend != "sqlite-file":  # any fixture scope: the endpoint is the session's, the bucket new
             from skybutler.testing.s3 import new_bucket
 
