@@ -7,6 +7,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +19,7 @@ from skybutler.testing.server import ServedRepo, served_repo
 
 @pytest.fixture
 def open_to_all(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServedRepo]:
-    options = {
+    options: dict[str, Any] = {
         "anonymous_grants": ("read:public/*",),
         "trusted_user_header": "X-Forwarded-User",
         "header_grants": {"alice": ("write:u/alice/*",), "*": ("read:*",)},

@@ -24,6 +24,8 @@ class TestRemoteButlerWithoutFiles(ButlerTests):
 
     @pytest.fixture(params=["memory", "chained"])
     def butler(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RemoteButler]:
-        with served_repo(request, tmp_path, "sqlite-file", datastore=request.param) as served:
-            with served.remote(run="test/run") as butler:
-                yield butler
+        with (
+            served_repo(request, tmp_path, "sqlite-file", datastore=request.param) as served,
+            served.remote(run="test/run") as butler,
+        ):
+            yield butler

@@ -9,25 +9,21 @@ from typing import TYPE_CHECKING, Any
 
 from skybutler.butler._deferred import DeferredDatasetHandle
 from skybutler.client._collections import RemoteCollections
-from skybutler.client._helpers import data_id_json, lost_put, names, tai_ns
+from skybutler.client._helpers import data_id_json, names, tai_ns
 from skybutler.client._http import Session
-from skybutler.client._io import FormatterCache, SignedUrlTransport, read_artifact, write_object
+from skybutler.client._io import FormatterCache, SignedUrlTransport, read_artifact
+from skybutler.client._puts import put_objects
 from skybutler.client._results import RemoteDataIdResults, RemoteDatasetResults, read_data_ids, read_datasets
 from skybutler.datasets import DatasetRef, DatasetType, storage_classes
 from skybutler.dimensions import DataCoordinate, DimensionRecord, DimensionUniverse
-from skybutler.errors import DatasetNotFoundError, DatasetTypeError, PermissionDeniedError, StorageError
+from skybutler.errors import DatasetNotFoundError, DatasetTypeError, PermissionDeniedError
 from skybutler.wire import (
-    CommitItem,
-    CommitRequest,
     CompletenessRequest,
     DimensionRecordsRequest,
     FindRequest,
     FindResponse,
-    PrepareRequest,
-    PrepareResponse,
     QueryDataIdsRequest,
     QueryDatasetsRequest,
-    RefModel,
     RefsRequest,
     RegisterDatasetTypeRequest,
     RemoveRequest,
@@ -221,58 +217,7 @@ class RemoteButler:
             raise DatasetTypeError(f"Cannot put a component ({dataset_type}); put the whole {dt.name}.")
         sc = storage_classes.get(dt.storage_class)
         objects = [sc.coerce(obj) for obj, _ in items]  # refused before anything reaches the server
-        request = PrepareRequest(
-            dataset_type=dt.name,
-            run=run,
-            data_ids=[d for _, d in items],
-            id_mode=None if id_mode is None else id_mode.value,
-        )
-        prepared = PrepareResponse.model_validate(
-            self._session.call("POST", "/datasets/prepare", request, what=f"put {dt.name}")
-        )
-        if prepared.slots and prepared.slots[0].upload_url is None:  # no files: the bytes go through the server
-            return self._put_through_server(dt, objects, [d for _, d in items], prepared, run, id_mode)
-        commits = []
-        for obj, slot in zip(objects, prepared.slots, strict=True):
-            formatter = self._formatters.get(slot.formatter).for_storage_class(dt.storage_class)
-            data, size, checksum = write_object(formatter, obj, prepared.checksum)
-            if slot.upload_url is None:
-                raise PermissionDeniedError(f"The server gave no upload URL for {dt.name}; the put did not happen.")
-            self._session.upload(slot.upload_url, data, f"put {dt.name} {slot.ref.data_id}")
-            commits.append(
-                CommitItem(
-                    id=slot.ref.id,
-                    data_id=slot.ref.data_id,
-                    formatter=slot.formatter,
-                    storage_class=slot.storage_class,
-                    size=size,
-                    checksum=checksum,
-                )
-            )
-        commit = CommitRequest(dataset_type=dt.name, run=run, items=commits)
-        try:
-            answer = self._session.call("POST", "/datasets/commit", commit, what=f"put {dt.name}")
-        except StorageError as exc:
-            raise lost_put(exc, dt.name, [slot.ref.id for slot in prepared.slots]) from exc
-        return [ref_from_wire(RefModel.model_validate(r), dt) for r in answer]
-
-    def _put_through_server(
-        self, dt: DatasetType, objects: list[Any], data_ids: list[dict[str, Any]], prepared: PrepareResponse,
-        run: str, id_mode: DatasetIdMode | None,
-    ) -> list[DatasetRef]:  # fmt: skip
-        import base64
-
-        from skybutler.wire import DirectItem, DirectPutRequest
-
-        items = []
-        for obj, data_id, slot in zip(objects, data_ids, prepared.slots, strict=True):
-            formatter = self._formatters.get(slot.formatter).for_storage_class(dt.storage_class)
-            data = write_object(formatter, obj, "none")[0]
-            items.append(DirectItem(data_id=data_id, formatter=slot.formatter, data=base64.b64encode(data).decode()))
-        request = DirectPutRequest(dataset_type=dt.name, run=run, items=items,
-                                   id_mode=None if id_mode is None else id_mode.value)  # fmt: skip
-        answer = self._session.call("POST", "/datasets/put-direct", request, what=f"put {dt.name}")
-        return [ref_from_wire(RefModel.model_validate(r), dt) for r in answer]
+        return put_objects(self._session, self._formatters, dt, objects, [d for _, d in items], run, id_mode)
 
     # -- find and get ------------------------------------------------------------------------------------------
     def _find(
