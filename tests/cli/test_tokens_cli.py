@@ -7,7 +7,7 @@ import json
 import pytest
 from tests.cli.conftest import Run
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.errors import PermissionDeniedError
 
 
@@ -26,7 +26,7 @@ def test_create_list_revoke(sample_repo: str, run: Run) -> None:
     revoked = run("token", "revoke", sample_repo, listed[0]["id"])
     assert revoked.exit_code == 0
     assert "revoked" in revoked.stdout
-    with Butler(sample_repo) as butler, pytest.raises(PermissionDeniedError, match="revoked"):
+    with DirectButler(sample_repo) as butler, pytest.raises(PermissionDeniedError, match="revoked"):
         butler.registry.tokens.check(token)
 
 

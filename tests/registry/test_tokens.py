@@ -8,14 +8,14 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.errors import ConfigError, PermissionDeniedError
 from skybutler.registry import Grant, Registry
 
 
 @pytest.fixture
 def registry(repo: str) -> Iterator[Registry]:
-    with Butler(repo, writeable=True) as butler:
+    with DirectButler(repo, writeable=True) as butler:
         yield butler.registry
 
 

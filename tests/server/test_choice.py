@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from skybutler.butler import Butler
-from skybutler.butler._kinds import is_server
+from skybutler.butler import Butler, DirectButler
 from skybutler.client import RemoteButler
+from skybutler.client._helpers import is_server
 from skybutler.testing.fixtures import POSTGRES_URL, fresh_schema, require_postgres
 from skybutler.testing.server import ServedRepo
 
@@ -34,5 +34,5 @@ def test_a_plain_http_repository_still_opens_as_files(http_root: tuple[str, Path
     with fresh_schema(POSTGRES_URL) as schema:
         Butler.create(directory / "repo", registry=POSTGRES_URL, schema=schema)
         with Butler(f"{url}/repo") as butler:  # served as files: there is no /api/v1/ there
-            assert type(butler) is Butler
+            assert type(butler) is DirectButler
             assert butler.query_collections() == []

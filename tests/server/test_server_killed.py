@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.client import RemoteButler
 from skybutler.datastore import STAGING
 from skybutler.errors import StorageError
@@ -54,7 +54,7 @@ def _start(root: str) -> tuple[subprocess.Popen[bytes], str]:
 @pytest.fixture
 def prepared(repo: str) -> tuple[str, str]:
     """The sample repository with a dataset type and an admin token."""
-    with Butler(repo, writeable=True) as butler:
+    with DirectButler(repo, writeable=True) as butler:
         populate_sample(butler)
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
         token = butler.registry.tokens.create("admin", ["admin"])[0]
@@ -63,7 +63,7 @@ def prepared(repo: str) -> tuple[str, str]:
 
 def _check_storage(root: str, registered: int | tuple[int, ...]) -> None:
     """Every registered dataset has its file; after reconcile nothing is left over."""
-    with Butler(root, writeable=True) as local:
+    with DirectButler(root, writeable=True) as local:
         count = local.registry.datasets.count()
         assert count in ((registered,) if isinstance(registered, int) else registered)
         assert local.verify().problems == 0  # no registered dataset without its (intact) file
@@ -92,7 +92,7 @@ def test_killed_before_the_commit_the_put_did_not_happen(
             monkeypatch.setattr(butler._session, "call", kill_before_commit)
             with pytest.raises(StorageError, match="did not happen"):
                 butler.put({"v": 1}, "meta", instrument="Cam", visit=1, detector=1)
-        with Butler(root) as local:
+        with DirectButler(root) as local:
             assert len(list(local.datastore.files().transport.keys(STAGING))) == 1  # the upload, pending
         _check_storage(root, 1)
     finally:
@@ -124,5 +124,5 @@ def test_killed_at_random_moments_never_leaves_a_dataset_without_its_file(prepar
             proc.kill()
             proc.wait()
         _check_storage(root, (stored, stored + 1))
-        with Butler(root) as local:
+        with DirectButler(root) as local:
             stored = local.registry.datasets.count()

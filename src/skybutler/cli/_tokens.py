@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from skybutler.cli._options import open_butler, repo_argument
+from skybutler.cli._options import direct, open_butler, repo_argument
 from skybutler.cli._output import emit, format_option
 
 __all__ = ["parse_lifetime", "token"]
@@ -54,7 +54,7 @@ def create(
 
     Example: skybutler token create REPO --user alice --grant 'read:*' --grant 'write:u/alice/*'
     """
-    butler = open_butler(ctx, repo, writeable=True)
+    butler = direct(open_butler(ctx, repo, writeable=True), "make a token")
     secret, record = butler.registry.tokens.create(user, grants, expires_in=parse_lifetime(expires_in), note=note)
     click.echo(secret)
     granted = ", ".join(str(g) for g in record.grants)
@@ -69,7 +69,7 @@ def create(
 @click.pass_context
 def list_(ctx: click.Context, repo: str, user: str | None, fmt: str) -> None:
     """List REPO's tokens (never their secrets): id, user, grants, state and expiry."""
-    butler = open_butler(ctx, repo)
+    butler = direct(open_butler(ctx, repo), "list tokens")
     now = time.time_ns()
     rows: list[dict[str, Any]] = [
         {
@@ -97,7 +97,7 @@ def _utc(unix_ns: int) -> str:
 @click.pass_context
 def revoke(ctx: click.Context, repo: str, token_id: str) -> None:
     """Revoke the token TOKEN_ID of REPO (its id from `token list`, or the whole token); at once and for good."""
-    butler = open_butler(ctx, repo, writeable=True)
+    butler = direct(open_butler(ctx, repo, writeable=True), "revoke a token")
     if butler.registry.tokens.revoke(token_id):
         click.echo(f"revoked {token_id.removeprefix('sbt_').partition('_')[0]}")
     else:

@@ -7,13 +7,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from skybutler.butler._deferred import DeferredDatasetHandle
+from skybutler.butler import Butler, DeferredDatasetHandle
 from skybutler.client._collections import RemoteCollections
-from skybutler.client._helpers import data_id_json, names, tai_ns
+from skybutler.client._helpers import data_id_json, is_server, names, tai_ns
 from skybutler.client._http import Session
 from skybutler.client._io import FormatterCache, SignedUrlTransport, read_artifact
 from skybutler.client._puts import put_objects
 from skybutler.client._results import RemoteDataIdResults, RemoteDatasetResults, read_data_ids, read_datasets
+from skybutler.client._transfers import RemoteTransfers
 from skybutler.datasets import DatasetRef, DatasetType, storage_classes
 from skybutler.dimensions import DataCoordinate, DimensionRecord, DimensionUniverse
 from skybutler.errors import DatasetNotFoundError, DatasetTypeError, PermissionDeniedError
@@ -37,16 +38,16 @@ from skybutler.wire import (
 if TYPE_CHECKING:
     import httpx
 
-    from skybutler.butler._maintenance import VerifyReport
+    from skybutler.butler import VerifyReport
     from skybutler.datasets import DatasetIdMode
     from skybutler.datastore import ReconcileReport
     from skybutler.query import CompletenessTable
-    from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, TimeLike
+    from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, Progress, TimeLike
 
 __all__ = ["RemoteButler"]
 
 
-class RemoteButler:
+class RemoteButler(RemoteTransfers, Butler):
     """A repository served by ``skybutler serve``, used as a local `Butler` is.
 
     Parameters
@@ -101,10 +102,15 @@ class RemoteButler:
         if run is not None and self.writeable:
             self.collections.register(run, "RUN")
 
+    @classmethod
+    def accepts_root(cls, root: str) -> bool:
+        """Whether ``root`` answers ``GET <root>/api/v1/`` as a skybutler server (``Butler(url)`` asks this)."""
+        return is_server(root)
+
     @cached_property
     def collections(self) -> RemoteCollections:
         """Collection management, as `Butler.collections`."""
-        return RemoteCollections(self)
+        return RemoteCollections(self._session, lambda: self.writeable)
 
     def close(self) -> None:
         """Close the connections to the server."""
@@ -357,7 +363,7 @@ class RemoteButler:
     ) -> DeferredDatasetHandle:
         """As `Butler.get_deferred`: found now (failing fast), read on demand."""
         ref = self._ref(self._find(dataset_type, data_id, collections, kwargs, at, as_of))
-        return DeferredDatasetHandle(self, ref, parameters)  # type: ignore[arg-type]
+        return DeferredDatasetHandle(self, ref, parameters)
 
     def get_uri(
         self,
@@ -389,11 +395,20 @@ class RemoteButler:
         request = RemoveRequest(refs=[ref_to_wire(r) for r in refs])
         return int(self._session.call("POST", "/datasets/remove", request, what="remove")["removed"])
 
-    def verify(self) -> VerifyReport:
-        """As `Butler.verify` of the whole repository, run by the server (admin)."""
-        from skybutler.butler._maintenance import VerifyReport
+    def verify(
+        self,
+        refs: Iterable[DatasetRef] | None = None,
+        *,
+        collections: CollectionsLike | None = None,
+        progress: Progress | None = None,
+    ) -> VerifyReport:
+        """As `Butler.verify`, run by the server (admin): of ``refs``, of ``collections``, or of everything."""
+        from skybutler.butler import VerifyReport
 
-        answer = self._session.call("POST", "/admin/verify", what="verify")
+        if refs is None and collections is not None:
+            refs = self.query_datasets("*", collections=collections, find_first=False)
+        body = None if refs is None else RefsRequest(refs=[ref_to_wire(r) for r in refs], artifacts=False)
+        answer = self._session.call("POST", "/admin/verify", body, what="verify")
         return VerifyReport(
             ok=answer["ok"],
             missing=[(uuid.UUID(i), u) for i, u in answer["missing"]],
@@ -416,7 +431,7 @@ class RemoteButler:
         return ReconcileReport(**answer)
 
     # -- queries -----------------------------------------------------------------------------------------------
-    def query_datasets(
+    def query_datasets(  # type: ignore[override]  # a list of refs, with the results' methods
         self,
         dataset_types: str | DatasetType | Iterable[str | DatasetType],
         *,
@@ -448,7 +463,7 @@ class RemoteButler:
         lines = self._session.stream_lines("/query/datasets", request, what="query_datasets")
         return read_datasets(lines, self.universe, self._types)
 
-    def query_data_ids(
+    def query_data_ids(  # type: ignore[override]  # a list of data IDs, with the results' methods
         self,
         dimensions: Iterable[str],
         *,
@@ -533,6 +548,11 @@ class RemoteButler:
             for values, counts in answer["rows"]
         ]
         return CompletenessTable(tuple(answer["dimensions"]), tuple(answer["dataset_types"]), rows)
+
+    def query_datasets_in_run(self, dataset_type: DatasetTypeLike, run: str) -> list[DatasetRef]:
+        """Every dataset of a type born in ``run``."""
+        name = dataset_type if isinstance(dataset_type, str) else dataset_type.name
+        return [r for r in self.query_datasets(name, collections=run, find_first=False) if r.run == run]
 
     def query_collections(
         self, pattern: str | Iterable[str] = "*", *, types: Any = None, flatten_chains: bool = False

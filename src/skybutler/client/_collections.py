@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from skybutler.butler import ButlerCollections
 from skybutler.errors import PermissionDeniedError
 from skybutler.registry import CollectionRecord, CollectionType
 from skybutler.wire import (
@@ -19,9 +20,11 @@ from skybutler.wire import (
 )
 
 if TYPE_CHECKING:
-    from skybutler.client._butler import RemoteButler
+    from skybutler.client._http import Session
     from skybutler.datasets import DatasetRef
-    from skybutler.types import DataIdLike
+    from skybutler.dimensions import Timespan
+    from skybutler.registry._calibrations import CalibrationChange, CertificationRow
+    from skybutler.types import DataIdLike, Progress, TimeLike
 
 __all__ = ["RemoteCollections"]
 
@@ -36,15 +39,15 @@ def _span(valid: Any) -> tuple[int | None, int | None]:
     return (None if begin is None else to_tai_ns(begin)), (None if end is None else to_tai_ns(end))
 
 
-class RemoteCollections:
+class RemoteCollections(ButlerCollections):
     """Collection management through the server; each call checked there against the caller's grants."""
 
-    def __init__(self, butler: RemoteButler) -> None:
-        self._butler = butler
-        self._session = butler._session
+    def __init__(self, session: Session, writeable: Callable[[], bool]) -> None:
+        self._session = session
+        self._is_writeable = writeable
 
     def _writeable(self) -> None:
-        if not self._butler.writeable:
+        if not self._is_writeable():
             raise PermissionDeniedError("This butler is read-only; open it with writeable=True to change collections.")
 
     def register(self, name: str, type: CollectionType | str = "TAGGED", *, doc: str | None = None) -> bool:
@@ -65,7 +68,11 @@ class RemoteCollections:
         return CollectionRecord(0, model.name, CollectionType[model.type], model.doc)
 
     def query(
-        self, pattern: str | Iterable[str] = "*", *, types: Any = None, flatten_chains: bool = False
+        self,
+        pattern: str | Iterable[str] = "*",
+        *,
+        types: CollectionType | str | Iterable[CollectionType | str] | None = None,
+        flatten_chains: bool = False,
     ) -> list[CollectionRecord]:
         """Collections matching glob pattern(s) and types that the caller may read."""
         if isinstance(types, CollectionType | str):
@@ -84,7 +91,7 @@ class RemoteCollections:
         self._writeable()
         self._session.call("POST", "/collections/remove", json_body={"names": [name]}, what=f"remove {name!r}")
 
-    def remove_runs(self, names: Iterable[str], **_: Any) -> int:
+    def remove_runs(self, names: Iterable[str], *, progress: Progress | None = None) -> int:
         """Remove RUN collections with their datasets; how many datasets went."""
         self._writeable()
         answer = self._session.call("POST", "/collections/remove-runs", json_body={"names": list(names)})
@@ -128,7 +135,9 @@ class RemoteCollections:
         request = TagRequest(name=name, refs=[ref_to_wire(r) for r in refs])
         return int(self._session.call("POST", "/collections/disassociate", request)["disassociated"])
 
-    def certify(self, name: str, refs: Iterable[DatasetRef], valid: Any, *, replace: bool = False) -> int:
+    def certify(
+        self, name: str, refs: Iterable[DatasetRef], valid: Timespan | tuple[Any, Any], *, replace: bool = False
+    ) -> int:
         """Certify calibrations over ``valid`` = ``[begin, end)``; the transaction time."""
         self._writeable()
         begin, end = _span(valid)
@@ -138,7 +147,12 @@ class RemoteCollections:
         )
 
     def decertify(
-        self, name: str, dataset_type: str, valid: Any, *, data_ids: Iterable[DataIdLike] | None = None
+        self,
+        name: str,
+        dataset_type: str,
+        valid: Timespan | tuple[Any, Any],
+        *,
+        data_ids: Iterable[DataIdLike] | None = None,
     ) -> int:
         """Withdraw certifications over ``valid``; how many rows were closed."""
         from skybutler.client._helpers import data_id_json
@@ -155,3 +169,24 @@ class RemoteCollections:
         return int(
             self._session.call("POST", "/collections/decertify", request, what=f"decertify in {name!r}")["closed"]
         )
+
+    # -- not offered remotely yet ------------------------------------------------------------------------------
+    def set_doc(self, name: str, doc: str | None) -> None:
+        """Not offered by the remote butler yet (`PermissionDeniedError`)."""
+        raise _not_remote("collections.set_doc")
+
+    def history(self, name: str, dataset_type: str, data_id: DataIdLike | None = None) -> list[CertificationRow]:
+        """Not offered by the remote butler yet (`PermissionDeniedError`)."""
+        raise _not_remote("collections.history")
+
+    def diff(
+        self, name: str, dataset_type: str, since: TimeLike, until: TimeLike | None = None
+    ) -> list[CalibrationChange]:
+        """Not offered by the remote butler yet (`PermissionDeniedError`)."""
+        raise _not_remote("collections.diff")
+
+
+def _not_remote(what: str) -> PermissionDeniedError:
+    return PermissionDeniedError(
+        f"{what} is not offered by the remote butler yet; run it with a butler opened on the repository itself."
+    )

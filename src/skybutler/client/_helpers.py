@@ -11,7 +11,7 @@ from skybutler.errors import StorageError
 if TYPE_CHECKING:
     from skybutler.types import CollectionsLike, DataIdLike, TimeLike
 
-__all__ = ["data_id_json", "lost_put", "names", "tai_ns"]
+__all__ = ["data_id_json", "is_server", "lost_put", "names", "tai_ns"]
 
 
 def names(value: CollectionsLike | None) -> list[str] | None:
@@ -52,3 +52,18 @@ def lost_put(exc: StorageError, name: str, ids: list[str]) -> StorageError:
 
 def tai_ns(value: TimeLike | None) -> int | None:
     return None if value is None else to_tai_ns(value)
+
+
+def is_server(url: str, *, timeout: float = 5.0) -> bool:
+    """Whether ``url`` is a skybutler server: ``GET <url>/api/v1/`` answers JSON naming ``"server": "skybutler"``.
+
+    Anything else -- an error status, another body, no answer -- is not: the URL then opens as a repository
+    served as plain files (`skybutler.butler.Butler`'s rule).
+    """
+    import httpx
+
+    try:
+        answer = httpx.get(f"{url.rstrip('/')}/api/v1/", timeout=timeout, follow_redirects=True)
+        return answer.status_code == 200 and answer.json().get("server") == "skybutler"
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return False

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.errors import SkyButlerError
 from skybutler.server._auth import Caller, authenticate
 from skybutler.server._config import ServerConfig
@@ -50,16 +50,16 @@ class ButlerPool:
 
     def __init__(self, root: str) -> None:
         self.root = root
-        self._free: queue.SimpleQueue[Butler] = queue.SimpleQueue()
-        self._free.put(Butler(root, writeable=True))  # fails fast on a missing repository
+        self._free: queue.SimpleQueue[DirectButler] = queue.SimpleQueue()
+        self._free.put(DirectButler(root, writeable=True))  # fails fast on a missing repository
 
     @contextmanager
-    def butler(self) -> Iterator[Butler]:
+    def butler(self) -> Iterator[DirectButler]:
         """A butler for the duration of the block."""
         try:
             butler = self._free.get_nowait()
         except queue.Empty:
-            butler = Butler(self.root, writeable=True)
+            butler = DirectButler(self.root, writeable=True)
         try:
             yield butler
         finally:
@@ -91,7 +91,7 @@ class Context:
         return bool(self._authorization or self._header_user)
 
     @contextmanager
-    def session(self) -> Iterator[tuple[Butler, Caller]]:
+    def session(self) -> Iterator[tuple[DirectButler, Caller]]:
         """A butler and the authenticated caller (raises 403 before anything when credentials fail)."""
         with self.pool.butler() as butler:
             yield butler, authenticate(self.config, butler, self._authorization, self._header_user)

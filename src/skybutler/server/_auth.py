@@ -19,7 +19,7 @@ from skybutler.registry import CollectionType, Grant, TokenRecord, is_glob, pars
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from skybutler.butler import Butler
+    from skybutler.butler import DirectButler
     from skybutler.registry import CollectionRecord
     from skybutler.server._config import ServerConfig
 
@@ -62,12 +62,12 @@ class Caller:
                     f"(grants: {', '.join(str(g) for g in self.grants) or 'none'}); nothing was changed."
                 )
 
-    def require_read_path(self, butler: Butler, names: Sequence[str]) -> None:
+    def require_read_path(self, butler: DirectButler, names: Sequence[str]) -> None:
         """Refuse a search path unless every collection named and every one its chains reach is readable."""
         self.require("read", [n for n in names if not is_glob(n)])
         self.require("read", [r.name for r in _reached(butler, names)])
 
-    def readable_leaves(self, butler: Butler, names: Sequence[str] | None) -> tuple[list[str], str | None]:
+    def readable_leaves(self, butler: DirectButler, names: Sequence[str] | None) -> tuple[list[str], str | None]:
         """A query's search path with what the caller may not read dropped, and a note when anything was.
 
         ``names`` None: every RUN collection (as a local query without collections does).
@@ -85,17 +85,19 @@ class Caller:
         return kept, note
 
 
-def _is_chain(butler: Butler, name: str) -> bool:
+def _is_chain(butler: DirectButler, name: str) -> bool:
     record = butler.registry.collections.find(name)
     return record is not None and record.type is CollectionType.CHAINED
 
 
-def _reached(butler: Butler, names: Sequence[str]) -> list[CollectionRecord]:
+def _reached(butler: DirectButler, names: Sequence[str]) -> list[CollectionRecord]:
     """The non-chain collections ``names`` (with globs) lead to, in search order."""
     return butler.registry.collections.flatten(list(names))
 
 
-def authenticate(config: ServerConfig, butler: Butler, authorization: str | None, header_user: str | None) -> Caller:
+def authenticate(
+    config: ServerConfig, butler: DirectButler, authorization: str | None, header_user: str | None
+) -> Caller:
     """The caller of a request, from its ``Authorization: Bearer`` token or the trusted proxy header.
 
     Raises

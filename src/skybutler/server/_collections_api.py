@@ -22,7 +22,7 @@ from skybutler.wire import (
 )
 
 if TYPE_CHECKING:
-    from skybutler.butler import Butler
+    from skybutler.butler import DirectButler
     from skybutler.registry import CollectionRecord
 
 __all__ = ["router"]
@@ -36,7 +36,7 @@ class Names(BaseModel):
     names: list[str]
 
 
-def _model(butler: Butler, record: CollectionRecord) -> CollectionModel:
+def _model(butler: DirectButler, record: CollectionRecord) -> CollectionModel:
     children = butler.collections.children(record.name) if record.type is CollectionType.CHAINED else None
     return CollectionModel(name=record.name, type=record.type.name, doc=record.doc, children=children)
 

@@ -34,7 +34,7 @@ from skybutler.wire import (
 )
 
 if TYPE_CHECKING:
-    from skybutler.butler import Butler
+    from skybutler.butler import DirectButler
     from skybutler.datasets import ArtifactInfo
     from skybutler.registry import DatasetRow
     from skybutler.server._auth import Caller
@@ -109,7 +109,7 @@ def remove_dataset_type(ctx: Ctx, name: str) -> dict[str, bool]:
 
 # -- find and read ---------------------------------------------------------------------------------------------
 def artifact_models(
-    ctx: Context, butler: Butler, artifacts: tuple[ArtifactInfo, ...], inline: bool
+    ctx: Context, butler: DirectButler, artifacts: tuple[ArtifactInfo, ...], inline: bool
 ) -> list[ArtifactModel]:
     """The artifacts of a dataset in read order, each with a signed URL and, when small, its bytes."""
     out = []
@@ -142,8 +142,8 @@ def artifact_models(
     return out
 
 
-def _row_by_id(butler: Butler, name: str, dataset_id: str) -> tuple[Any, DatasetRow]:
-    stored, _ = butler._stored(name)
+def _row_by_id(butler: DirectButler, name: str, dataset_id: str) -> tuple[Any, DatasetRow]:
+    stored, _ = butler.registry.dataset_types.resolve(name)
     try:
         wanted = uuid.UUID(dataset_id)
     except ValueError:
@@ -154,7 +154,7 @@ def _row_by_id(butler: Butler, name: str, dataset_id: str) -> tuple[Any, Dataset
     return stored, rows[0]
 
 
-def find_one(ctx: Context, butler: Butler, caller: Caller, body: FindRequest) -> FindResponse:
+def find_one(ctx: Context, butler: DirectButler, caller: Caller, body: FindRequest) -> FindResponse:
     """`FindRequest` → `FindResponse`, checking the caller may read where the dataset was looked for."""
     component = body.dataset_type.partition(".")[2] or None
     if body.id is not None:
@@ -166,12 +166,12 @@ def find_one(ctx: Context, butler: Butler, caller: Caller, body: FindRequest) ->
     else:
         names = body.collections or []
         caller.require_read_path(butler, names)
-        stored, component, coord, row = butler._find_row(
-            body.dataset_type, body.data_id, names, {}, body.at, body.as_of
-        )
+        # get_deferred fails fast, with the explanation of a miss; the ref it finds is the parent type's
+        found = butler.get_deferred(body.dataset_type, body.data_id, collections=names, at=body.at, as_of=body.as_of)
+        stored, row = _row_by_id(butler, found.ref.dataset_type.name, found.ref.id.hex)
         dt = stored.dataset_type
-        values = coord.required_values
-        run = butler.registry.collections.by_id(row.run_id).name
+        values = found.ref.data_id.required_values
+        run = found.ref.run
     ref = RefModel(
         id=row.id.hex, dataset_type=dt.name, data_id=dict(zip(dt.dimensions.required, values, strict=True)), run=run
     )
@@ -216,7 +216,7 @@ def remove(ctx: Ctx, body: RemoveRequest) -> dict[str, int]:
         return {"removed": butler.remove(refs)}
 
 
-def _refs(butler: Butler, models: list[RefModel]) -> list[DatasetRef]:
+def _refs(butler: DirectButler, models: list[RefModel]) -> list[DatasetRef]:
     """Refs as the registry has them (the run is the registry's, not the caller's word)."""
     out = []
     for model in models:
@@ -284,11 +284,12 @@ def insert_dimension_records(
 
 
 @router.post("/admin/verify")
-def verify(ctx: Ctx) -> dict[str, Any]:
-    """Re-check every artifact's size and checksum (admin): the `VerifyReport`'s fields."""
+def verify(ctx: Ctx, body: RefsRequest | None = None) -> dict[str, Any]:
+    """Re-check artifacts' sizes and checksums (admin): of the refs given, else of every dataset (then unknown
+    files are listed too); the `VerifyReport`'s fields."""
     with ctx.session() as (butler, caller):
         caller.require_admin("verify")
-        return _plain(butler.verify())
+        return _plain(butler.verify(None if body is None else _refs(butler, body.refs)))
 
 
 @router.post("/admin/reconcile")

@@ -50,8 +50,9 @@ from skybutler.wire import (
 )
 
 if TYPE_CHECKING:
-    from skybutler.butler import Butler
+    from skybutler.butler import DirectButler
     from skybutler.datasets import DatasetType
+    from skybutler.registry import CollectionRecord
     from skybutler.server._auth import Caller
     from skybutler.server._config import ServerConfig
 
@@ -63,7 +64,7 @@ def pending_key(id_hex: str, ext: str) -> str:
     return f"{STAGING}{id_hex}{ext}"
 
 
-def _files(butler: Butler) -> FileDatastore:
+def _files(butler: DirectButler) -> FileDatastore:
     datastore = butler.datastore
     if not isinstance(datastore, FileDatastore):
         raise StorageError(
@@ -73,20 +74,26 @@ def _files(butler: Butler) -> FileDatastore:
     return datastore
 
 
-def _direct_formatter(butler: Butler, dataset_type: DatasetType) -> str:
+def run_record(butler: DirectButler, run: str) -> CollectionRecord:
+    """The RUN ``run``, registered if new (write on it was checked by the caller)."""
+    butler.collections.register(run, "RUN")  # a collection of another type is refused here, by name
+    return butler.registry.collections.get(run)
+
+
+def _direct_formatter(butler: DirectButler, dataset_type: DatasetType) -> str:
     """The formatter that carries a dataset's bytes through the server (the configuration's choice for files)."""
     from skybutler.datastore._formatter_choice import FormatterChoice
 
     return FormatterChoice(butler.config.datastore).for_type(dataset_type)[0]
 
 
-def direct_put(butler: Butler, caller: Caller, request: DirectPutRequest) -> list[RefModel]:
+def direct_put(butler: DirectButler, caller: Caller, request: DirectPutRequest) -> list[RefModel]:
     """A put through the server (datastores without files): each object read back here, then one local put."""
     import base64
     import io
 
     caller.require("write", [request.run])
-    stored, _ = butler._stored(request.dataset_type)
+    stored, _ = butler.registry.dataset_types.resolve(request.dataset_type)
     dt = stored.dataset_type
     name = _direct_formatter(butler, dt)
     from skybutler.formatters import formatters
@@ -102,20 +109,22 @@ def direct_put(butler: Butler, caller: Caller, request: DirectPutRequest) -> lis
 
 
 def prepare(
-    butler: Butler, caller: Caller, request: PrepareRequest, config: ServerConfig, base: str
+    butler: DirectButler, caller: Caller, request: PrepareRequest, config: ServerConfig, base: str
 ) -> PrepareResponse:
     """Step 1 (module doc): refs, formatters and signed upload URLs; registers nothing but the run."""
     caller.require("write", [request.run])
-    stored, component = butler._stored(request.dataset_type)
+    stored, component = butler.registry.dataset_types.resolve(request.dataset_type)
     if component:
         raise DatasetTypeError(
             f"Cannot put a component ({request.dataset_type}); put the whole {stored.dataset_type.name}."
         )
     dt = stored.dataset_type
     if not isinstance(butler.datastore, FileDatastore):  # no files to upload: the bytes go through the server
-        butler._run_record(request.run)
+        run_record(butler, request.run)
         for data_id in request.data_ids:
-            butler._data_id(dt, data_id, {})  # a wrong data ID is refused before the client writes anything
+            butler.registry.resolve_data_id(
+                dt, data_id, {}
+            )  # a wrong data ID is refused before the client writes anything
         name = _direct_formatter(butler, dt)
         slots = [UploadSlot(ref=RefModel(id="", dataset_type=dt.name, data_id={}, run=request.run), formatter=name,
                             storage_class=dt.storage_class, staging_key="", upload_url=None)
@@ -126,13 +135,13 @@ def prepare(
     name, formatter = datastore.formatter_for(dt)
     ext = formatter.extensions[0]
     mode = None if request.id_mode is None else DatasetIdMode(request.id_mode)
-    run = butler._run_record(request.run)
+    run = run_record(butler, request.run)
     sc = storage_classes.get(dt.storage_class)
     transport = datastore.transport
     slots = []
     expires = int(time.time()) + config.url_lifetime
     for data_id in request.data_ids:
-        coord = butler._data_id(dt, data_id, {})
+        coord = butler.registry.resolve_data_id(dt, data_id, {})
         dataset_id = uuid.uuid4() if mode is None else make_dataset_id(dt, coord, run.name, mode)
         ref = DatasetRef(dataset_id, dt, coord, run.name)
         key = pending_key(dataset_id.hex, ext)
@@ -147,11 +156,11 @@ def prepare(
     )
 
 
-def commit(butler: Butler, caller: Caller, request: CommitRequest) -> list[RefModel]:
+def commit(butler: DirectButler, caller: Caller, request: CommitRequest) -> list[RefModel]:
     """Step 3 (module doc): check the uploads, register them in one transaction, promote; all or none."""
     caller.require("write", [request.run])
     datastore = _files(butler)
-    stored, _ = butler._stored(request.dataset_type)
+    stored, _ = butler.registry.dataset_types.resolve(request.dataset_type)
     dt = stored.dataset_type
     name, formatter = datastore.formatter_for(dt)
     ext = formatter.extensions[0]

@@ -88,7 +88,7 @@ class ButlerTests:
         with pytest.raises(DatasetNotFoundError):
             butler.get("meta", instrument="Cam", visit=0, detector=1)
         assert butler.get(refs[2]) == {"v": 2}
-        report = butler.reconcile(grace_seconds=0)  # the trash was emptied by remove: nothing left to delete
+        report = butler.reconcile(grace_seconds=0)
         assert (report.unknown, report.missing, report.removed_trash) == ([], [], [])
         assert butler.verify().problems == 0
         assert butler.verify().unknown == []
@@ -102,7 +102,7 @@ class ButlerTests:
             butler.put({"v": 2}, "meta", DATA_ID)
         with pytest.raises(ConflictError):  # put_many: the conflicting one and the good ones, all refused
             butler.put_many([({"v": 3}, {**DATA_ID, "visit": 3}), ({"v": 2}, DATA_ID)], "meta")
-        assert len(butler.query_datasets("*", collections="test/run", find_first=False)) == 1
+        assert len(butler.query_datasets("*", find_first=False)) == 1
         assert butler.get("meta", DATA_ID) == {"v": 1}
         assert butler.verify().unknown == []
         assert butler.reconcile(grace_seconds=0).removed_staging == []

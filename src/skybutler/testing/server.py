@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from skybutler.butler import Butler
+from skybutler.butler import Butler, DirectButler
 from skybutler.testing.fixtures import POSTGRES_URL, datastore_config, fresh_schema, require_postgres
 from skybutler.testing.sample import populate_sample
 
@@ -45,7 +45,7 @@ class ServedRepo:
 
     def token(self, user: str, grants: Sequence[str], **options: Any) -> str:
         """A new token of ``user`` with ``grants``."""
-        with Butler(self.root, writeable=True) as butler:
+        with DirectButler(self.root, writeable=True) as butler:
             return butler.registry.tokens.create(user, grants, **options)[0]
 
     def remote(self, token: str | None = None, **options: Any) -> RemoteButler:
@@ -54,9 +54,9 @@ class ServedRepo:
 
         return RemoteButler(self.url, token=self.admin_token if token is None else token, **options)
 
-    def local(self, **options: Any) -> Butler:
+    def local(self, **options: Any) -> DirectButler:
         """A local butler on the same repository (to look behind the server's back)."""
-        return Butler(self.root, writeable=True, **options)
+        return DirectButler(self.root, writeable=True, **options)
 
 
 @contextmanager
@@ -82,7 +82,7 @@ def served_repo(
             schema=schema,
             config={"datastore": config},
         )
-        with Butler(root, writeable=True) as butler:
+        with DirectButler(root, writeable=True) as butler:
             populate_sample(butler)
             admin = butler.registry.tokens.create("admin", ["admin"])[0]
         with ServerThread(ServerConfig(root, **server_options)) as server:
