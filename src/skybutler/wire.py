@@ -4,7 +4,8 @@ One module, so the client and the server cannot drift apart, and so the client n
 (DESIGN §9.3).  Everything on the wire is JSON: dataset IDs as hex strings, data IDs as mappings of
 dimension name to value, times as TAI nanoseconds (the client converts what users give before sending).
 Query results stream as newline-delimited JSON (`QUERY_MEDIA_TYPE`): one `QueryHeader` line, then one
-compact row per line (``[id_hex, run_index, *required data ID values]`` for datasets), so that a client reads
+compact array of rows per line (``[*required data ID values, id_hex, run_index, type_index]`` for
+datasets), so that a client reads
 100 000 refs without building 100 000 pydantic objects.
 """
 

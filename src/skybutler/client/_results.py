@@ -7,10 +7,9 @@ They behave as the local results do where callers rely on it -- iteration, ``len
 from __future__ import annotations
 
 import json
-import uuid
 from typing import TYPE_CHECKING, Any
 
-from skybutler.datasets import DatasetRef
+from skybutler.datasets import refs_from_rows
 from skybutler.dimensions import DataCoordinate, DimensionRecord
 from skybutler.wire import QueryHeader, dataset_type_from_wire
 
@@ -60,7 +59,8 @@ def _header(lines: list[bytes]) -> QueryHeader:
 def read_datasets(
     lines: list[bytes], universe: DimensionUniverse, known: dict[str, DatasetType]
 ) -> RemoteDatasetResults:
-    """Refs from a streamed answer (rows ``[type index, id hex, run index, *required values]``)."""
+    """Refs from a streamed answer (rows ``[*required values, id hex, run index, type index]``), built as the
+    registry's own query results are (`refs_from_rows`: no per-ref validation of values the server checked)."""
     header = _header(lines)
     types = []
     for model in header.dataset_types:
@@ -70,16 +70,12 @@ def read_datasets(
         types.append(dt)
     runs = header.runs
     out = RemoteDatasetResults()
-    new_uuid = uuid.UUID
-    append = out.append
-    trusted = DataCoordinate.from_trusted_rows
     for line in lines[1:]:
         rows = json.loads(line)
         for t, dt in enumerate(types):
-            mine = [row for row in rows if row[0] == t] if len(types) > 1 else rows
-            coords = trusted(dt.dimensions, [tuple(row[3:]) for row in mine])
-            for row, coord in zip(mine, coords, strict=True):
-                append(DatasetRef(new_uuid(hex=row[1]), dt, coord, runs[row[2]]))
+            mine = [row for row in rows if row[-1] == t] if len(types) > 1 else rows
+            n = len(dt.dimensions.required)
+            out.extend(refs_from_rows(dt, mine, id_at=n, run_at=n + 1, run_name=runs.__getitem__))
     out.note = header.note
     out.explanations = header.explanations
     return out

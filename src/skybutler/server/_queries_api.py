@@ -88,7 +88,7 @@ def query_datasets(ctx: Ctx, body: QueryDatasetsRequest) -> StreamingResponse:
                 t = types[ref.dataset_type.name] = len(types)
                 wire_types.append(dataset_type_to_wire(ref.dataset_type))
             r = runs.setdefault(ref.run, len(runs))
-            rows.append([t, ref.id.hex, r, *ref.data_id.required_values])
+            rows.append([*ref.data_id.required_values, ref.id.hex, r, t])
         explanations = [] if refs else results.explain_no_results()
         header = QueryHeader(
             kind="datasets",
