@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import hmac
-import secrets
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -154,6 +152,8 @@ class Tokens:
             raise ConfigError("A token needs at least one grant, e.g. --grant 'read:*'.")
         if expires_in is not None and expires_in <= 0:
             raise ConfigError(f"A token's lifetime must be positive, not {expires_in} s.")
+        import secrets  # only when a token is made (opening a registry stays light)
+
         token_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         now = time.time_ns()
@@ -184,6 +184,8 @@ class Tokens:
         token_id, _, secret = token.removeprefix(_PREFIX).partition("_")
         if not token.startswith(_PREFIX) or not token_id or not secret:
             raise PermissionDeniedError("The token is malformed: a skybutler token reads 'sbt_<id>_<secret>'.")
+        import hmac
+
         row = self._row(token_id)
         if row is None or not hmac.compare_digest(row[0], _hash(secret)):
             raise PermissionDeniedError(f"Token {token_id} is not known here; ask for a new one.")
