@@ -20,6 +20,7 @@ PUBLIC = [
     "SkyButlerError",
     "StorageClass",
     "Timespan",
+    "WorkerButler",
 ]
 
 PACKAGES = [

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from skybutler.registry import CollectionRecord, DatasetRow, StoredDatasetType
     from skybutler.transfer import ExportReport, FileDataset, ImportReport, IngestReport, MetadataTranslator
     from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, Progress, TimeLike, UriLike
+    from skybutler.workers import Manifest, MergeHook, MergeReport, TaskRecord
 
 __all__ = ["Butler", "DeferredDatasetHandle"]
 
@@ -595,6 +596,60 @@ class Butler:
         from skybutler.butler._maintenance import verify
 
         return verify(self.registry, self.datastore, ids, progress=progress)
+
+    # -- scale-out ---------------------------------------------------------------------------------------------
+    def plan_work(
+        self,
+        dataset_type: str,
+        where: str = "",
+        *,
+        outputs: Mapping[str, Iterable[str] | DatasetType],
+        run: str,
+        collections: CollectionsLike | None = None,
+        inputs: Iterable[str] = (),
+        bind: Mapping[str, Any] | None = None,
+        expires_in: float | None = None,
+    ) -> Manifest:
+        """Plan one task per ``dataset_type`` dataset matching ``where``, for workers with no database.
+
+        Every input is resolved now (``inputs`` names extra ones, looked up with each task's data ID;
+        calibrations at its observation's time) and every output predicted: deterministic IDs and final
+        paths in ``run``.  ``outputs`` maps each output type to its dimensions (registered types) or to a
+        `DatasetType` to register.  Save the plan (``plan.save(path)``) for `WorkerButler` and `merge`;
+        workers write into a pending area kept ``expires_in`` seconds (default a week) from `reconcile`.
+        See docs/scale-out.md.
+        """
+        from skybutler.datastore import DEFAULT_EXPIRY
+        from skybutler.workers._plan import plan_work
+
+        return plan_work(self, dataset_type, where, outputs=outputs, run=run, collections=collections,
+                         inputs=inputs, bind=bind, expires_in=expires_in or DEFAULT_EXPIRY)  # fmt: skip
+
+    def merge(
+        self,
+        manifest: Manifest | UriLike,
+        results: Iterable[TaskRecord | Mapping[str, Any]] | None = None,
+        *,
+        batch_size: int = 10_000,
+        on_register: MergeHook | None = None,
+        progress: Progress | None = None,
+    ) -> MergeReport:
+        """Register what the workers of a plan wrote: one transaction per batch, checked, idempotent.
+
+        ``results`` are the tasks' records (as the engines return them); ``None`` reads every record in the
+        plan's pending area.  Outputs whose size or checksum differs from their record, or that are missing,
+        are reported (``report.refused``), not registered; outputs registered by an earlier merge are
+        skipped.  ``on_register`` runs inside each batch's transaction (provenance).
+        """
+        from skybutler.workers import Manifest
+        from skybutler.workers._merge import merge_outputs
+
+        plan = manifest if isinstance(manifest, Manifest) else Manifest.load(str(manifest))
+        run = self._run_record(plan.run)
+        stored = {name: self._stored(name)[0] for name in plan.output_types}
+        store = self.datastore.files("merge scale-out outputs")
+        return merge_outputs(self.registry, store, plan, results, stored, run, batch_size=batch_size,
+                             on_register=on_register, progress=progress)  # fmt: skip
 
     # -- queries ---------------------------------------------------------------------------------------------
     def query_data_ids(

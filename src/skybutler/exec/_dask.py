@@ -1,0 +1,66 @@
+"""The Dask distributed engine: one future per task on the user's `distributed.Client`."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from skybutler.exec._summary import DEFAULT_RETRIES, Collector, RunSummary
+from skybutler.exec._task import TaskFunction, run_task
+from skybutler.exec._tasks import saved_manifest
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Mapping
+
+    from skybutler.butler import Butler
+    from skybutler.types import Progress
+    from skybutler.workers import Manifest
+
+__all__ = ["run_dask"]
+
+
+def run_dask(
+    plan: Manifest | str | os.PathLike[str],
+    function: TaskFunction,
+    *,
+    client: Any,
+    butler: Butler | None = None,
+    retries: int = DEFAULT_RETRIES,
+    resources: Mapping[str, float] | None = None,
+    merge_every: int | None = None,
+    isolated: bool = True,
+    progress: Progress | None = None,
+) -> RunSummary:
+    """Run every task of a saved plan on a Dask cluster; merge into ``butler`` (if given) as they finish.
+
+    Tasks are submitted with ``client.map`` (``retries`` and ``resources`` are Dask's own: a task that
+    raises is re-run up to ``retries`` times; ``resources`` restricts tasks to workers that declare them).
+    A worker lost mid-task is Dask's business: the scheduler re-runs the task elsewhere up to
+    ``distributed.scheduler.allowed-failures`` times, then reports ``KilledWorker``, which the summary lists.
+    Workers must reach the manifest's path and the datastore; they need no database (``isolated`` checks
+    they import none).
+    """
+    from distributed import as_completed
+
+    manifest, path = saved_manifest(plan)
+    collector = Collector(manifest, butler, merge_every=merge_every, progress=progress)
+    n = len(manifest)
+    keys = [f"skybutler-{manifest.plan_id[:12]}-{i}" for i in range(n)]
+    futures = client.map(
+        partial(run_task, path, function=function, isolated=isolated),
+        range(n),
+        key=keys,
+        retries=retries,
+        resources=dict(resources) if resources else None,
+        pure=False,
+    )
+    task_of = {f.key: i for i, f in enumerate(futures)}
+    for future in as_completed(futures):  # type: ignore[no-untyped-call]
+        task = task_of[future.key]
+        if future.status == "finished":
+            collector.done(future.result())
+        else:
+            collector.failed(task, future.exception())
+        future.release()
+    return collector.finish()
