@@ -47,17 +47,20 @@ def test_plan_resolves_inputs_and_calibrations_and_predicts_outputs(w1: Butler, 
     plan = _plan(w1, tmp_path)
     assert len(plan) == 60
     loaded = Manifest.load(tmp_path / "plan.manifest")
-    assert len(loaded) == 60 and loaded.plan_id == plan.plan_id
+    assert len(loaded) == 60
+    assert loaded.plan_id == plan.plan_id
     for i in (0, 59):
         task = loaded.task(i)
         assert task == plan.task(i)
         meta, bias = task.inputs
-        assert meta.dataset_type == "meta" and bias.dataset_type == "bias"
+        assert meta.dataset_type == "meta"
+        assert bias.dataset_type == "bias"
         assert bias.data_id == {"instrument": "Cam", "detector": meta.data_id["detector"]}
         epoch = 0 if meta.data_id["visit"] < BIAS_SWITCH_VISIT else 1
         assert bias.path.startswith(f"w1/bias{epoch}/")  # the calibration valid at the visit's time
         (out,) = task.outputs
-        assert out.data_id == meta.data_id and out.path.startswith("w1/out/summary/")
+        assert out.data_id == meta.data_id
+        assert out.path.startswith("w1/out/summary/")
         assert out.pending.startswith(f"{PENDING}{plan.area}/")
     # deterministic output IDs: planning again predicts the same ones
     again = w1.plan_work("meta", outputs=OUTPUTS, run="w1/out", inputs=["bias"])
@@ -68,7 +71,9 @@ def test_manifest_holds_no_registry_address_nor_credentials(w1: Butler, tmp_path
     _plan(w1, tmp_path)
     text = (tmp_path / "plan.manifest").read_bytes().split(b"\n", 1)[0].decode()
     header = json.loads(text)
-    assert "registry" not in header and "sqlite" not in text and "postgresql" not in text
+    assert "registry" not in header
+    assert "sqlite" not in text
+    assert "postgresql" not in text
     # the configuration refuses credentials already; the plan checks again before copying it to workers
     with pytest.raises(ConfigError, match="password"):
         _no_credentials("https://user:secret@example.org/repo/", {})
@@ -94,7 +99,8 @@ def test_worker_reads_inputs_and_writes_only_its_outputs(w1: Butler, tmp_path: P
     wb = WorkerButler.from_manifest(str(plan.path), 0)
     assert wb.get("meta")["visit"] == 3
     assert wb.get_deferred("bias").get()["epoch"] == 0
-    assert wb.exists("meta") and not wb.exists("summary")
+    assert wb.exists("meta")
+    assert not wb.exists("summary")
     with pytest.raises(DatasetNotFoundError, match="no input calexp"):
         wb.get("calexp")
     with pytest.raises(PermissionDeniedError, match="may not write meta"):
@@ -127,14 +133,17 @@ def test_isolated_worker_refuses_a_process_with_a_database(w1: Butler, tmp_path:
 def test_merge_registers_once_and_checks(w1: Butler, tmp_path: Path) -> None:
     plan = _plan(w1, tmp_path)
     records = _run(plan, range(len(plan)))
-    report = w1.merge(plan.path, records)
-    assert report.registered == 60 and sorted(report.tasks) == list(range(60)) and not report.refused
+    report = w1.merge(plan, records)
+    assert report.registered == 60
+    assert sorted(report.tasks) == list(range(60))
+    assert not report.refused
     assert _summaries(w1) == 60
     got = w1.get("summary", instrument="Cam", visit=BIAS_SWITCH_VISIT, detector=1, collections="w1/out")
     assert got == {"visit": BIAS_SWITCH_VISIT, "detector": 1, "flux": BIAS_SWITCH_VISIT * 100 + 1 - 1001.0, "epoch": 1}
-    again = w1.merge(plan.path, records)  # idempotent
-    assert again.registered == 0 and again.already == 60
-    assert w1.merge(plan.path).registered == 0  # the records were consumed
+    again = w1.merge(plan, records)  # idempotent
+    assert again.registered == 0
+    assert again.already == 60
+    assert w1.merge(plan).registered == 0  # the records were consumed
     assert _summaries(w1) == 60
     assert w1.verify(collections="w1/out").ok
     assert w1.reconcile(grace_seconds=0).pending == []
@@ -145,14 +154,14 @@ def test_unfinished_and_tampered_tasks_register_nothing(w1: Butler, tmp_path: Pa
     # task 0 dies after writing its output, before its record: nothing of it may be registered
     wb = WorkerButler.from_manifest(str(plan.path), 0)
     summarize(wb)
-    records = _run(plan, [1, 2, 3, 4, 5])
+    _run(plan, [1, 2, 3, 4, 5])
     tampered = plan.task(4).outputs[0]
     forged = Path(w1.root, tampered.pending)
     assert b'"epoch":0' in forged.read_bytes()
     forged.write_bytes(forged.read_bytes().replace(b'"epoch":0', b'"epoch":7'))  # same size, other bytes
     missing = plan.task(5).outputs[0]
     Path(w1.root, missing.pending).unlink()
-    report = w1.merge(plan.path)  # reads the records from the pending area
+    report = w1.merge(plan)  # reads the records from the pending area
     assert sorted(report.tasks) == [1, 2, 3]
     assert set(report.refused) == {4, 5}
     assert "checksum" in report.refused[4]
@@ -162,8 +171,9 @@ def test_unfinished_and_tampered_tasks_register_nothing(w1: Butler, tmp_path: Pa
     # re-run the failed tasks: the merge completes
     rerun = _run(plan, [0, 4, 5])
     assert rerun[0]["attempt"] == 2
-    report = w1.merge(plan.path)
-    assert sorted(report.tasks) == [0, 4, 5] and not report.refused
+    report = w1.merge(plan)
+    assert sorted(report.tasks) == [0, 4, 5]
+    assert not report.refused
     assert _summaries(w1) == 6
     assert w1.verify(collections="w1/out").ok
     assert w1.reconcile(grace_seconds=0).pending == []
@@ -174,7 +184,8 @@ def test_a_record_of_another_plan_or_task_is_refused(w1: Butler, tmp_path: Path)
     (record,) = _run(plan, [0])
     forged = {**record, "task": 1}
     other = {**record, "plan": "0" * 32}
-    report = w1.merge(plan.path, [forged, other])
+    report = w1.merge(plan, [forged, other])
     assert set(report.refused) == {1, 0}
-    assert "not one of the task's" in report.refused[1] and "plan" in report.refused[0]
+    assert "not one of the task's" in report.refused[1]
+    assert "plan" in report.refused[0]
     assert _summaries(w1) == 0
