@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from skybutler.exec._tasks import saved_manifest
 
 if TYPE_CHECKING:
     import os
+    from collections.abc import Iterable
     from collections.abc import Mapping
 
     from skybutler.butler import Butler
@@ -26,6 +28,7 @@ def run_dask(
     *,
     client: Any,
     butler: Butler | None = None,
+    tasks: Iterable[int] | None = None,
     retries: int = DEFAULT_RETRIES,
     resources: Mapping[str, float] | None = None,
     merge_every: int | None = None,
@@ -33,6 +36,8 @@ def run_dask(
     progress: Progress | None = None,
 ) -> RunSummary:
     """Run every task of a saved plan on a Dask cluster; merge into ``butler`` (if given) as they finish.
+
+    ``tasks`` runs only those tasks (a re-run of ``summary.failed``, say); by default all of them.
 
     Tasks are submitted with ``client.map`` (``retries`` and ``resources`` are Dask's own: a task that
     raises is re-run up to ``retries`` times; ``resources`` restricts tasks to workers that declare them).
@@ -44,23 +49,25 @@ def run_dask(
     from distributed import as_completed
 
     manifest, path = saved_manifest(plan)
-    collector = Collector(manifest, butler, merge_every=merge_every, progress=progress)
-    n = len(manifest)
-    keys = [f"skybutler-{manifest.plan_id[:12]}-{i}" for i in range(n)]
+    collector = Collector(manifest, butler, merge_every=merge_every, progress=progress, tasks=tasks)
+    todo = collector.tasks
+    keys = [f"skybutler-{manifest.plan_id[:12]}-{i}-{uuid.uuid4().hex[:8]}" for i in todo]
     futures = client.map(
         partial(run_task, path, function=function, isolated=isolated),
-        range(n),
+        todo,
         key=keys,
         retries=retries,
         resources=dict(resources) if resources else None,
         pure=False,
     )
-    task_of = {f.key: i for i, f in enumerate(futures)}
+    task_of = {f.key: i for i, f in zip(todo, futures, strict=True)}
     for future in as_completed(futures):  # type: ignore[no-untyped-call]
         task = task_of[future.key]
-        if future.status == "finished":
-            collector.done(future.result())
+        try:  # a result held by a worker that died since is computed again: result() waits for it
+            record = future.result()
+        except Exception as exc:  # the task's own error (after its retries), or KilledWorker
+            collector.failed(task, exc)
         else:
-            collector.failed(task, future.exception())
+            collector.done(record)
         future.release()
     return collector.finish()

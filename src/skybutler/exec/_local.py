@@ -13,6 +13,7 @@ from skybutler.exec._tasks import saved_manifest
 
 if TYPE_CHECKING:
     import os
+    from collections.abc import Iterable
 
     from skybutler.butler import Butler
     from skybutler.types import Progress
@@ -26,6 +27,7 @@ def run_local(
     function: TaskFunction,
     *,
     butler: Butler | None = None,
+    tasks: Iterable[int] | None = None,
     max_workers: int = 2,
     processes: bool = True,
     retries: int = DEFAULT_RETRIES,
@@ -34,6 +36,8 @@ def run_local(
     progress: Progress | None = None,
 ) -> RunSummary:
     """Run every task of a saved plan on a local pool; merge into ``butler`` (if given) as they finish.
+
+    ``tasks`` runs only those tasks (a re-run of ``summary.failed``, say); by default all of them.
 
     ``processes`` (the default) runs tasks in fresh interpreters (``spawn``; guard the script's entry with
     ``if __name__ == "__main__":``).  Those re-import the script's main module, and with it whatever it
@@ -44,8 +48,8 @@ def run_local(
     running in it is charged one attempt.  At most ``max_workers`` tasks run at once.
     """
     manifest, path = saved_manifest(plan)
-    collector = Collector(manifest, butler, merge_every=merge_every, progress=progress)
-    todo = list(range(len(manifest)))[::-1]
+    collector = Collector(manifest, butler, merge_every=merge_every, progress=progress, tasks=tasks)
+    todo = sorted(range(len(manifest)) if tasks is None else set(tasks), reverse=True)
     attempts: dict[int, int] = {}
 
     def new_pool() -> Executor:

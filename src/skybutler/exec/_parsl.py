@@ -12,6 +12,7 @@ from skybutler.exec._tasks import saved_manifest
 
 if TYPE_CHECKING:
     import os
+    from collections.abc import Iterable
 
     from skybutler.butler import Butler
     from skybutler.types import Progress
@@ -43,12 +44,15 @@ def run_parsl(
     *,
     config: Any = None,
     butler: Butler | None = None,
+    tasks: Iterable[int] | None = None,
     retries: int = DEFAULT_RETRIES,
     merge_every: int | None = None,
     isolated: bool = True,
     progress: Progress | None = None,
 ) -> RunSummary:
     """Run every task of a saved plan as Parsl ``python_app`` calls; merge into ``butler`` (if given).
+
+    ``tasks`` runs only those tasks (a re-run of ``summary.failed``, say); by default all of them.
 
     ``config`` is a ``parsl.config.Config`` (its ``retries`` is the retry policy); ``None`` uses
     `local_parsl_config` with ``retries``.  The configuration is loaded for the run and cleaned up after.
@@ -59,11 +63,11 @@ def run_parsl(
     from parsl.app.app import python_app
 
     manifest, path = saved_manifest(plan)
-    collector = Collector(manifest, butler, merge_every=merge_every, progress=progress)
+    collector = Collector(manifest, butler, merge_every=merge_every, progress=progress, tasks=tasks)
     dfk = parsl.load(config if config is not None else local_parsl_config(retries=retries))
     try:
         app = python_app(run_task, data_flow_kernel=dfk)
-        futures = {app(path, i, function, isolated): i for i in range(len(manifest))}
+        futures = {app(path, i, function, isolated): i for i in collector.tasks}
         for future in concurrent.futures.as_completed(futures):
             task = futures[future]
             error = future.exception()

@@ -12,6 +12,8 @@ from skybutler.workers._records import attempts_key
 from skybutler.workers._worker import open_worker_datastore
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from skybutler.butler import Butler
     from skybutler.types import Progress
     from skybutler.workers import MergeReport
@@ -70,6 +72,7 @@ class Collector:
         *,
         merge_every: int | None = None,
         progress: Progress | None = None,
+        tasks: Iterable[int] | None = None,
     ) -> None:
         self.manifest = manifest
         self.butler = butler
@@ -78,7 +81,9 @@ class Collector:
         self.summary = RunSummary()
         self._waiting: list[TaskRecord] = []
         self._started = time.perf_counter()
-        self._total = len(manifest)
+        self.tasks = list(range(len(manifest))) if tasks is None else sorted(set(tasks))
+        """The tasks to run: all, or those asked for (a re-run of the failed ones)."""
+        self._total = len(self.tasks)
 
     def done(self, record: dict[str, Any]) -> None:
         """A task finished: keep its record, and merge when a batch is full."""

@@ -62,16 +62,17 @@ def summarize(wb: WorkerButler) -> None:
 class Faulty:
     """`summarize`, except on some tasks: those in ``fail`` raise, those in ``kill`` end their worker process
     mid-task (after writing their output, before the record).  With ``once_dir`` each fault happens on the
-    first attempt only (a marker file per task there), so a retry succeeds."""
+    first attempt only (a marker file per task there), so a retry succeeds, except for the tasks in ``always``."""
 
     fail: frozenset[int] = field(default_factory=frozenset)
     kill: frozenset[int] = field(default_factory=frozenset)
     once_dir: str | None = None
+    always: frozenset[int] = field(default_factory=frozenset)
 
     def __call__(self, wb: WorkerButler) -> None:
         task = wb.task.index
         faulty = task in self.fail or task in self.kill
-        if faulty and self.once_dir is not None:
+        if faulty and self.once_dir is not None and task not in self.always:
             marker = Path(self.once_dir) / f"fault-{task}"
             if marker.exists():
                 faulty = False
