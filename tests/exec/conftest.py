@@ -15,7 +15,9 @@ N_VISITS = 50
 N_DETECTORS = 10
 
 
-def make_w1_plan(root: Path, *, postgres: bool, s3: tuple[str, str] | None, schema: str | None) -> tuple[Butler, Manifest]:
+def make_w1_plan(
+    root: Path, *, postgres: bool, s3: tuple[str, str] | None, schema: str | None
+) -> tuple[Butler, Manifest]:
     """A repository with W1's 500 ``meta`` datasets and a saved plan of one task per dataset."""
     config = {"datastore": datastore_config("s3", s3[0], s3[1])} if s3 else {}
     Butler.create(root / "repo", registry=POSTGRES_URL if postgres else None, schema=schema, config=config)

@@ -6,13 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.exec._checks import check_complete, data_ids, registered
 
 from skybutler import Butler
 from skybutler.exec import run_dask
 from skybutler.testing.scaleout import Faulty, summarize
 from skybutler.workers import Manifest
-
-from ._checks import check_complete, data_ids, registered
 
 distributed = pytest.importorskip("distributed")
 
@@ -59,7 +58,8 @@ def test_dask_run_with_failures_retries_tampering_and_rerun(
     assert not data_ids(plan, [3, 7, 11]) & set(registered(butler))  # nothing of the failed or refused tasks
     # the re-run of what failed completes the plan, merging as tasks finish
     rerun = run_dask(plan, summarize, client=client, butler=butler, tasks=[3, 7, 11], merge_every=2)
-    assert rerun.ok and sorted(rerun.done) == [3, 7, 11]
+    assert rerun.ok
+    assert sorted(rerun.done) == [3, 7, 11]
     check_complete(butler, plan, rerun)
 
 
@@ -68,6 +68,7 @@ def test_dask_run_with_failures_retries_tampering_and_rerun(
 def test_dask_run_on_postgres_and_s3(client: object, w1_postgres_s3: tuple[Butler, Manifest]) -> None:
     butler, plan = w1_postgres_s3
     summary = run_dask(plan, summarize, client=client, butler=butler, resources=None)
-    assert summary.ok and len(summary.done) == 500
+    assert summary.ok
+    assert len(summary.done) == 500
     assert summary.merge is not None and summary.merge.registered == 500  # noqa: PT018
     check_complete(butler, plan, summary)

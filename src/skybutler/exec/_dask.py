@@ -12,8 +12,7 @@ from skybutler.exec._tasks import saved_manifest
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Iterable
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from skybutler.butler import Butler
     from skybutler.types import Progress

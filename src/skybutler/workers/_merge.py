@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -30,7 +31,7 @@ from skybutler.datastore import PendingArea, Staged, verify_pending
 from skybutler.dimensions import DataCoordinate
 from skybutler.errors import ArtifactNotFoundError, SkyButlerError, StorageError
 from skybutler.registry import LostCommitError, NewDataset
-from skybutler.workers._records import TaskRecord, attempts_key, record_key
+from skybutler.workers._records import TaskRecord, record_key
 
 if TYPE_CHECKING:
     import uuid
@@ -163,13 +164,23 @@ def _merge_batch(
     ids = [out.id for _, written in checked for out, _, _ in written]
     known = {row.id: row for row in registry.datasets.by_ids(list(stored.values()), ids)} if ids else {}
     accepted: list[tuple[Task, list[tuple[ManifestOutput, ArtifactInfo]]]] = []
+    to_check = [
+        (out, size, checksum) for _, written in checked for out, size, checksum in written if out.id not in known
+    ]
+    problems = dict(
+        zip(
+            [out.id for out, _, _ in to_check],
+            _parallel(store, [partial(verify_pending, store, o.pending, s, c) for o, s, c in to_check]),
+            strict=True,
+        )
+    )
     for task, written in checked:
         todo = []
         try:
             for out, size, checksum in written:
                 if out.id in known:
                     continue
-                problem = verify_pending(store, out.pending, size, checksum)
+                problem = problems[out.id]
                 if problem is not None:
                     raise _RefusedError(f"output {out.dataset_type} {out.data_id} ({out.pending}): {problem}")
                 todo.append((out, ArtifactInfo(out.path, out.formatter, out.storage_class, size, checksum,
@@ -196,6 +207,23 @@ def _merge_batch(
     return report
 
 
+def _parallel(store: FileDatastore, calls: Sequence[Callable[[], Any]]) -> list[Any]:
+    """Results of ``calls``, on the transport's number of threads (object stores); an exception is a result."""
+
+    def attempt(call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except (SkyButlerError, OSError) as exc:
+            return exc
+
+    if store.concurrency <= 1 or len(calls) <= 1:
+        return [attempt(c) for c in calls]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(store.concurrency) as pool:
+        return list(pool.map(attempt, calls))
+
+
 def _claim(
     store: FileDatastore,
     accepted: list[tuple[Task, list[tuple[ManifestOutput, ArtifactInfo]]]],
@@ -204,23 +232,28 @@ def _claim(
     """Claim the final path of every accepted output (a task whose claim fails is refused, its claims undone)."""
     staged: list[Staged] = []
     tasks = []
+    calls = [partial(_claim_one, store, out, artifact) for _, todo in accepted for out, artifact in todo]
+    results = iter(_parallel(store, calls))
     for task, todo in accepted:
-        mine: list[Staged] = []
-        try:
-            for out, artifact in todo:
-                ext = out.pending.rpartition(out.id.hex)[2]
-                path, shares = store.claim(out.pending, artifact.path, ext, out.id.hex)
-                if path != artifact.path:
-                    artifact = ArtifactInfo(path, artifact.formatter, artifact.storage_class, artifact.size,
-                                            artifact.checksum, datastore=artifact.datastore)  # fmt: skip
-                mine.append(Staged(out.id.hex, out.pending, artifact, shares))
-        except StorageError as exc:
-            _unclaim(store, mine)
-            report.refused[task.index] = f"cannot claim a final path: {exc}"
+        mine = [next(results) for _ in todo]
+        errors = [r for r in mine if not isinstance(r, Staged)]
+        claims = [r for r in mine if isinstance(r, Staged)]
+        if errors:
+            _unclaim(store, claims)
+            report.refused[task.index] = f"cannot claim a final path: {errors[0]}"
             continue
-        staged += mine
-        tasks.append((task, [(out, s.artifact) for (out, _), s in zip(todo, mine, strict=True)]))
+        staged += claims
+        tasks.append((task, [(out, s.artifact) for (out, _), s in zip(todo, claims, strict=True)]))
     return staged, tasks
+
+
+def _claim_one(store: FileDatastore, out: ManifestOutput, artifact: ArtifactInfo) -> Staged:
+    ext = out.pending.rpartition(out.id.hex)[2]
+    path, shares = store.claim(out.pending, artifact.path, ext, out.id.hex)
+    if path != artifact.path:
+        artifact = ArtifactInfo(path, artifact.formatter, artifact.storage_class, artifact.size, artifact.checksum,
+                                datastore=artifact.datastore)  # fmt: skip
+    return Staged(out.id.hex, out.pending, artifact, shares)
 
 
 def _unclaim(store: FileDatastore, staged: Sequence[Staged]) -> None:
@@ -284,11 +317,12 @@ def _finish_leftovers(
 
 
 def _drop_records(store: FileDatastore, manifest: Manifest, tasks: Iterable[int], report: MergeReport) -> None:
+    """Delete the records and attempt markers of merged tasks (one listing of the markers, not one per task)."""
     area = PendingArea(store.transport, manifest.area)
-    keys = []
-    for task in tasks:
-        keys.append(record_key(area.prefix, task))
-        keys.extend(store.transport.keys(attempts_key(area.prefix, task)))
+    done = set(tasks)
+    keys = [record_key(area.prefix, task) for task in done]
+    attempts = f"{area.prefix}attempts/"
+    keys += [k for k in area.keys("attempts/") if int(k[len(attempts) :].partition("/")[0]) in done]
     try:
         store.transport.delete_many(keys)
     except (StorageError, OSError) as exc:
