@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from skybutler import Butler, WorkerButler
 from skybutler.datastore import PENDING
 from skybutler.errors import ConfigError, CorruptArtifactError, DatasetNotFoundError, PermissionDeniedError
 from skybutler.testing.scaleout import BIAS_SWITCH_VISIT, populate_scaleout, summarize
-from skybutler.workers import Manifest, database_modules
+from skybutler.workers import Manifest
 from skybutler.workers._plan import _no_credentials
 
 OUTPUTS = {"summary": ["instrument", "visit", "detector"]}
@@ -123,11 +125,33 @@ def test_worker_refuses_a_corrupt_input(w1: Butler, tmp_path: Path) -> None:
         WorkerButler.from_manifest(str(plan.path), 0).get("meta")
 
 
-def test_isolated_worker_refuses_a_process_with_a_database(w1: Butler, tmp_path: Path) -> None:
+_GUARDED = """
+import sqlite3, sys
+from skybutler import WorkerButler
+from skybutler.errors import PermissionDeniedError
+wb = WorkerButler.from_manifest(sys.argv[1], 0, isolated=True)
+wb.put(wb.get("meta"), "summary")
+try:
+    sqlite3.connect(sys.argv[2])
+except PermissionDeniedError as exc:
+    print("refused:", exc)
+import psycopg
+try:
+    wb.commit()
+except PermissionDeniedError as exc:
+    print("refused:", exc)
+"""
+
+
+def test_isolated_worker_cannot_reach_a_database(w1: Butler, tmp_path: Path) -> None:
     plan = _plan(w1, tmp_path, "visit = 3")
-    assert "sqlalchemy" in database_modules()  # this test process holds the registry
-    with pytest.raises(PermissionDeniedError, match="database modules imported"):
-        WorkerButler.from_manifest(str(plan.path), 0, isolated=True)
+    registry = str(Path(w1.root) / "registry.sqlite3")
+    done = subprocess.run(
+        [sys.executable, "-c", _GUARDED, str(plan.path), registry], capture_output=True, text=True, check=True
+    )
+    first, second = done.stdout.splitlines()
+    assert first.startswith("refused: A scale-out worker may not open a database (sqlite3.connect(")
+    assert second.startswith("refused: This worker process has database drivers imported (psycopg)")
 
 
 def test_merge_registers_once_and_checks(w1: Butler, tmp_path: Path) -> None:

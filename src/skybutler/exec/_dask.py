@@ -42,8 +42,8 @@ def run_dask(
     raises is re-run up to ``retries`` times; ``resources`` restricts tasks to workers that declare them).
     A worker lost mid-task is Dask's business: the scheduler re-runs the task elsewhere up to
     ``distributed.scheduler.allowed-failures`` times, then reports ``KilledWorker``, which the summary lists.
-    Workers must reach the manifest's path and the datastore; they need no database (``isolated`` checks
-    they import none).
+    Workers must reach the manifest's path and the datastore; they need no database (``isolated`` guards
+    them: `guard_against_databases`).
     """
     from distributed import as_completed
 

@@ -32,18 +32,17 @@ def run_local(
     processes: bool = True,
     retries: int = DEFAULT_RETRIES,
     merge_every: int | None = None,
-    isolated: bool = False,
+    isolated: bool = True,
     progress: Progress | None = None,
 ) -> RunSummary:
     """Run every task of a saved plan on a local pool; merge into ``butler`` (if given) as they finish.
 
     ``tasks`` runs only those tasks (a re-run of ``summary.failed``, say); by default all of them.
 
-    ``processes`` (the default) runs tasks in fresh interpreters (``spawn``; guard the script's entry with
-    ``if __name__ == "__main__":``).  Those re-import the script's main module, and with it whatever it
-    imports (a `Butler`, so SQLAlchemy): ``isolated`` (refuse to run where a SQL engine is imported) is
-    therefore off by default here; each record still lists such modules.  Threads share this process,
-    database included: use them for small plans and tests.  A task that raises is run again up to ``retries``
+    ``processes`` (the default) runs tasks in fresh interpreters (``spawn``: guard the script's entry with
+    ``if __name__ == "__main__":``), each guarded when ``isolated`` (`guard_against_databases`: no database
+    driver imported, no SQLite connection opened).  Threads share this process and its registry, so they
+    are never guarded: use them for small plans and tests.  A task that raises is run again up to ``retries``
     times.  A worker process killed mid-task breaks the pool: the pool is replaced and every task that was
     running in it is charged one attempt.  At most ``max_workers`` tasks run at once.
     """

@@ -32,10 +32,14 @@ def local_parsl_config(*, workers: int = 2, retries: int = DEFAULT_RETRIES, run_
         label="skybutler_local",
         address="127.0.0.1",
         max_workers_per_node=workers,
+        heartbeat_period=1,  # a lost worker is noticed within seconds, not the default half minute
+        heartbeat_threshold=5,
+        poll_period=10,
+        prefetch_capacity=8,  # each manager keeps tasks queued: no round trip between small tasks
         provider=LocalProvider(init_blocks=1, min_blocks=1, max_blocks=1),  # type: ignore[no-untyped-call]
     )
     run_dir = run_dir or tempfile.mkdtemp(prefix="skybutler-parsl-")
-    return Config(executors=[executor], retries=retries, run_dir=run_dir, strategy="none")
+    return Config(executors=[executor], retries=retries, run_dir=run_dir, strategy="none", initialize_logging=False)
 
 
 def run_parsl(

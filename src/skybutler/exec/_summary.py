@@ -38,7 +38,7 @@ class RunSummary:
     merge: MergeReport | None = None
     """What merging the finished tasks registered and refused (None when the run did not merge)."""
     database_modules: dict[int, list[str]] = field(default_factory=dict)
-    """Tasks whose worker had SQL engine or driver modules imported (empty for isolated workers)."""
+    """Tasks whose worker had a database driver imported (always empty for isolated workers)."""
     seconds: float = 0.0
     records: list[TaskRecord] = field(default_factory=list)
     """The records of the finished tasks (what `Butler.merge` takes)."""

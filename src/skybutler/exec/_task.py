@@ -19,7 +19,8 @@ def run_task(manifest: str, task: int, function: TaskFunction, isolated: bool = 
 
     Anything ``function`` raises propagates, so the engine counts a failure (and retries, by its settings);
     the record is written only after ``function`` returned, so a failed or killed attempt leaves nothing that
-    merge would register.  ``isolated`` refuses to run where a SQL engine or driver is imported.
+    merge would register.  ``isolated`` guards the worker process (`guard_against_databases`): no database driver
+    imported, no SQLite connection opened.
     """
     wb = WorkerButler.from_manifest(manifest, task, isolated=isolated)
     function(wb)

@@ -12,7 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from skybutler.workers._manifest import FORMAT, VERSION, Manifest, ManifestInput, ManifestOutput, Task, write_manifest
-from skybutler.workers._records import DATABASE_MODULES, TaskRecord, database_modules
+from skybutler.workers._records import DATABASE_MODULES, TaskRecord, database_modules, guard_against_databases
 from skybutler.workers._worker import WorkerButler, WorkerDeferredHandle
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ __all__ = [
     "WorkerButler",
     "WorkerDeferredHandle",
     "database_modules",
+    "guard_against_databases",
     "read_records",
     "write_manifest",
 ]

@@ -1,4 +1,4 @@
-"""What a task wrote (its record), where records live, and the worker-side check that no database is in reach.
+"""What a task wrote (its record), where records live, and the worker-side guard that no database is reached.
 
 A task's record is written last, after every output, beside the outputs in the plan's pending area::
 
@@ -16,15 +16,60 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DATABASE_MODULES", "TaskRecord", "attempts_key", "database_modules", "record_key"]
+__all__ = [
+    "DATABASE_MODULES",
+    "TaskRecord",
+    "attempts_key",
+    "database_modules",
+    "guard_against_databases",
+    "record_key",
+]
 
-DATABASE_MODULES = ("sqlalchemy", "sqlite3", "_sqlite3", "psycopg", "psycopg2", "asyncpg", "alembic", "pg8000")
-"""Top-level modules of SQL engines and drivers: none may be imported in an isolated worker process."""
+DATABASE_MODULES = ("psycopg", "psycopg2", "asyncpg", "pg8000")
+"""PostgreSQL drivers: none may be imported in an isolated worker process.  (SQLAlchemy itself opens nothing
+and some engines import it -- Parsl's worker pool does -- so it is not listed; SQLite is stdlib and guarded by
+an audit hook instead, see `guard_against_databases`.)"""
+
+_guarded = False
 
 
 def database_modules() -> list[str]:
-    """The SQL engine and driver modules imported in this process (empty in a proper worker)."""
+    """The PostgreSQL driver modules imported in this process (empty in a proper worker)."""
     return [name for name in DATABASE_MODULES if name in sys.modules]
+
+
+def _refuse_sqlite(event: str, args: tuple[object, ...]) -> None:
+    if event == "sqlite3.connect":
+        from skybutler.errors import PermissionDeniedError
+
+        raise PermissionDeniedError(
+            f"A scale-out worker may not open a database (sqlite3.connect({args[0]!r})): workers read and write "
+            "storage only, and the registry is reached by merge alone."
+        )
+
+
+def guard_against_databases() -> None:
+    """Make this process a worker that cannot reach a database: refuse it if a PostgreSQL driver is imported,
+    and install (once; audit hooks stay for the life of the process) a hook that refuses every SQLite
+    connection.  Only for worker processes: the butler's own process needs its registry.
+
+    Raises
+    ------
+    PermissionDeniedError
+        A PostgreSQL driver is imported here.
+    """
+    global _guarded
+    found = database_modules()
+    if found:
+        from skybutler.errors import PermissionDeniedError
+
+        raise PermissionDeniedError(
+            f"This worker process has database drivers imported ({', '.join(found)}); a worker reads and writes "
+            "storage only. Run tasks in processes that import no database driver (or pass isolated=False)."
+        )
+    if not _guarded:
+        sys.addaudithook(_refuse_sqlite)
+        _guarded = True
 
 
 def record_key(prefix: str, task: int) -> str:
@@ -54,7 +99,7 @@ class TaskRecord:
     seconds: float = 0.0
     """Wall time of the task, from opening the worker butler to the commit."""
     database_modules: list[str] = field(default_factory=list)
-    """SQL engine or driver modules found imported in the worker at commit (see `database_modules`)."""
+    """Database driver modules found imported in the worker at commit (see `database_modules`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (what the record file holds)."""

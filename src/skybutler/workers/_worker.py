@@ -22,7 +22,13 @@ from skybutler.datastore import FileDatastore, PendingArea, write_pending
 from skybutler.errors import ConfigError, DatasetNotFoundError, PermissionDeniedError
 from skybutler.transports import open_transport
 from skybutler.workers._manifest import Manifest, ManifestInput, ManifestOutput
-from skybutler.workers._records import TaskRecord, attempts_key, database_modules, record_key
+from skybutler.workers._records import (
+    TaskRecord,
+    attempts_key,
+    database_modules,
+    guard_against_databases,
+    record_key,
+)
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -90,8 +96,9 @@ class WorkerButler:
     task
         The task's index in the plan.
     isolated
-        Refuse to run in a process that has a SQL engine or driver imported (a worker process should have
-        none: `database_modules`); checked when the butler is made and again at `commit`.
+        Make this process a guarded worker (`guard_against_databases`): refuse to run where a PostgreSQL
+        driver is imported, and refuse every SQLite connection from then on (an audit hook, for the life of
+        the process: use it in worker processes only).  Checked again at `commit`.
 
     Examples
     --------
@@ -123,11 +130,8 @@ class WorkerButler:
         return f"WorkerButler(task={self.task.index}, run={self.run!r}, plan={self.manifest.plan_id})"
 
     def _check_isolation(self) -> None:
-        if self.isolated and (found := database_modules()):
-            raise PermissionDeniedError(
-                f"This worker process has database modules imported ({', '.join(found)}); a worker reads and "
-                "writes storage only. Run tasks in processes that import no SQL engine (or pass isolated=False)."
-            )
+        if self.isolated:
+            guard_against_databases()
 
     # -- lookups --------------------------------------------------------------------------------------------
     def _input(self, dataset_type: str, data_id: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> ManifestInput:
