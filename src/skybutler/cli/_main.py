@@ -58,8 +58,10 @@ COMMANDS = {
     "ingest-files": "skybutler.cli._ingest:ingest_files",
     "ingest-raws": "skybutler.cli._ingest:ingest_raws",
     "insert-dimension-records": "skybutler.cli._records:insert_dimension_records",
+    "merge": "skybutler.cli._scaleout:merge",
     "migrate": "skybutler.cli._repo:migrate",
     "missing": "skybutler.cli._queries:missing",
+    "plan": "skybutler.cli._scaleout:plan",
     "prune-datasets": "skybutler.cli._datasets:prune_datasets",
     "query-collections": "skybutler.cli._collections:query_collections",
     "query-data-ids": "skybutler.cli._queries:query_data_ids",
@@ -72,6 +74,7 @@ COMMANDS = {
     "remove-dataset-type": "skybutler.cli._dataset_types:remove_dataset_type",
     "remove-runs": "skybutler.cli._collections:remove_runs",
     "retrieve-artifacts": "skybutler.cli._datasets:retrieve_artifacts",
+    "run-plan": "skybutler.cli._scaleout:run_plan",
     "transfer-datasets": "skybutler.cli._transfer:transfer_datasets",
     "verify": "skybutler.cli._verify:verify",
 }
