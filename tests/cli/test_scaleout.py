@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.cli.conftest import Run
+
 from skybutler.butler import Butler
 from skybutler.testing.scaleout import populate_scaleout
-from tests.cli.conftest import Run
 
 
 def test_plan_run_and_merge_from_the_command_line(run: Run, tmp_path: Path) -> None:

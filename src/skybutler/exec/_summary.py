@@ -51,7 +51,7 @@ class RunSummary:
     def __str__(self) -> str:
         text = (
             f"{len(self.done)} task(s) done, {len(self.failed)} failed, {len(self.retried)} retried "
-            f"in {self.seconds:.1f} s"
+            f"in {self.seconds:.2f} s"
         )
         if self.merge is not None:
             text += f"; merge: {self.merge}"

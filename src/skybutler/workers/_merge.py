@@ -198,11 +198,11 @@ def _merge_batch(
     except StorageError as exc:
         report.problems.append(str(exc))
     _finish_leftovers(store, checked, known, report)
-    report.tasks = [task.index for task, _ in claimed_tasks] + [
-        task.index
-        for task, written in checked
+    # merged: every output registered now, by this batch or an earlier merge
+    report.tasks = sorted({task.index for task, _ in claimed_tasks} | {
+        task.index for task, written in checked
         if task.index not in report.refused and all(o.id in known for o, _, _ in written)
-    ]
+    })  # fmt: skip
     _drop_records(store, manifest, report.tasks, report)
     return report
 
