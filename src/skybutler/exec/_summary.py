@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from skybutler.datastore import PendingArea
 from skybutler.workers import Manifest, TaskRecord
-from skybutler.workers._records import attempts_key
+from skybutler.workers._records import count_attempts
 from skybutler.workers._worker import open_worker_datastore
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ class Collector:
             transport = open_worker_datastore(self.manifest.header).transport
             prefix = PendingArea(transport, self.manifest.area).prefix
             for task in self.summary.failed:
-                attempts = sum(1 for _ in transport.keys(attempts_key(prefix, task)))
+                attempts = count_attempts(transport, prefix, task)
                 if attempts > 1:
                     self.summary.retried[task] = attempts - 1
         self.summary.done.sort()

@@ -70,7 +70,7 @@ class ManifestOutput:
     formatter: str
     storage_class: str
     pending: str
-    """Where the worker writes it: ``.pending/<area>/<id><ext>``."""
+    """Where the worker writes it: ``.pending/<area>/.out/<id><ext>``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +205,21 @@ class Manifest:
         """
         return self._task(self._row(index))
 
+    def tasks(self, indices: Iterable[int]) -> dict[int, Task]:
+        """The tasks ``indices`` that exist (one open file for all of them; merge reads its batch this way)."""
+        wanted = sorted({i for i in indices if 0 <= i < self._count})
+        if self._rows is not None:
+            return {i: self._task(self._rows[i]) for i in wanted}
+        assert self.path is not None
+        found = {}
+        with open(self.path, "rb") as f:
+            for i in wanted:
+                f.seek(self._index_at + 8 * i)
+                start, end = struct.unpack("<QQ", f.read(16))
+                f.seek(start)
+                found[i] = self._task(json.loads(f.read(end - start)))
+        return found
+
     def __iter__(self) -> Iterator[Task]:
         return (self._task(row) for row in self.rows())
 
@@ -221,7 +236,7 @@ class Manifest:
             name, dims = types[t]
             formatter, storage_class, ext = formats[f]
             outs.append(ManifestOutput(name, uuid.UUID(id_hex), dict(zip(dims, values, strict=True)), path,
-                                       formatter, storage_class, f"{self._area_prefix}{id_hex}{ext}"))  # fmt: skip
+                                       formatter, storage_class, f"{self._area_prefix}.out/{id_hex}{ext}"))  # fmt: skip
         return Task(index, tuple(ins), tuple(outs))
 
 

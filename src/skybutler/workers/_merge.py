@@ -31,7 +31,7 @@ from skybutler.datastore import PendingArea, Staged, verify_pending
 from skybutler.dimensions import DataCoordinate
 from skybutler.errors import ArtifactNotFoundError, SkyButlerError, StorageError
 from skybutler.registry import LostCommitError, NewDataset
-from skybutler.workers._records import TaskRecord, record_key
+from skybutler.workers._records import TaskRecord, attempt_key, record_key
 
 if TYPE_CHECKING:
     import uuid
@@ -84,7 +84,7 @@ def read_records(store: FileDatastore, manifest: Manifest) -> list[TaskRecord]:
     """Every task record in the plan's pending area (the tasks that finished and are not merged yet)."""
     area = PendingArea(store.transport, manifest.area)
     records = []
-    for key in area.keys("records/"):
+    for key in area.keys(".records/"):
         try:
             records.append(TaskRecord.from_dict(json.loads(store.transport.get(key))))
         except (ArtifactNotFoundError, ValueError, KeyError, TypeError):
@@ -124,13 +124,14 @@ def merge_outputs(
     return report
 
 
-def _check_record(manifest: Manifest, record: TaskRecord) -> tuple[Task, list[tuple[ManifestOutput, int, str | None]]]:
+def _check_record(
+    manifest: Manifest, record: TaskRecord, tasks: Mapping[int, Task]
+) -> tuple[Task, list[tuple[ManifestOutput, int, str | None]]]:
     if record.plan != manifest.plan_id:
         raise _RefusedError(f"the record is of plan {record.plan}, not {manifest.plan_id}")
-    try:
-        task = manifest.task(record.task)
-    except SkyButlerError as exc:
-        raise _RefusedError(str(exc)) from None
+    task = tasks.get(record.task)
+    if task is None:
+        raise _RefusedError(f"the plan has tasks 0 to {len(manifest) - 1}, not {record.task}")
     by_id = {o.id.hex: o for o in task.outputs}
     written = []
     for id_hex, size, checksum in record.outputs:
@@ -156,9 +157,10 @@ def _merge_batch(
 ) -> MergeReport:
     report = MergeReport()
     checked: list[tuple[Task, list[tuple[ManifestOutput, int, str | None]]]] = []
+    tasks = manifest.tasks(r.task for r in records)
     for record in records:
         try:
-            checked.append(_check_record(manifest, record))
+            checked.append(_check_record(manifest, record, tasks))
         except _RefusedError as exc:
             report.refused[record.task] = str(exc)
     ids = [out.id for _, written in checked for out, _, _ in written]
@@ -203,7 +205,7 @@ def _merge_batch(
         task.index for task, written in checked
         if task.index not in report.refused and all(o.id in known for o, _, _ in written)
     })  # fmt: skip
-    _drop_records(store, manifest, report.tasks, report)
+    _drop_records(store, manifest, records, report.tasks, report)
     return report
 
 
@@ -316,13 +318,14 @@ def _finish_leftovers(
                 report.problems.append(f"{out.pending}: {exc}")
 
 
-def _drop_records(store: FileDatastore, manifest: Manifest, tasks: Iterable[int], report: MergeReport) -> None:
-    """Delete the records and attempt markers of merged tasks (one listing of the markers, not one per task)."""
-    area = PendingArea(store.transport, manifest.area)
+def _drop_records(store: FileDatastore, manifest: Manifest, records: Sequence[TaskRecord], tasks: Iterable[int],
+                  report: MergeReport) -> None:  # fmt: skip
+    """Delete the records and attempt markers of merged tasks (their keys are known: no listing)."""
+    prefix = PendingArea(store.transport, manifest.area).prefix
     done = set(tasks)
-    keys = [record_key(area.prefix, task) for task in done]
-    attempts = f"{area.prefix}attempts/"
-    keys += [k for k in area.keys("attempts/") if int(k[len(attempts) :].partition("/")[0]) in done]
+    attempts = {r.task: r.attempt for r in records if r.task in done}
+    keys = [record_key(prefix, task) for task in done]
+    keys += [attempt_key(prefix, task, n) for task, last in attempts.items() for n in range(1, last + 1)]
     try:
         store.transport.delete_many(keys)
     except (StorageError, OSError) as exc:

@@ -2,8 +2,12 @@
 
 A task's record is written last, after every output, beside the outputs in the plan's pending area::
 
-    .pending/<area>/records/<task>.json     {"plan", "task", "outputs": [[id hex, size, checksum], ...], ...}
-    .pending/<area>/attempts/<task>/<uuid>  one empty marker per attempt (counts retries, killed ones too)
+    .pending/<area>/.out/<id><ext>          the outputs
+    .pending/<area>/.records/<task>.json    {"plan", "task", "outputs": [[id hex, size, checksum], ...], ...}
+    .pending/<area>/.attempts/<task>.<n>    one empty marker per attempt n = 1, 2, ... (killed ones too)
+
+The folders are flat and dot-named: local transports then never try to remove them as they empty (a merge
+deletes tens of thousands of these small files).
 
 A task with no record did not finish: merge registers nothing of it, whatever outputs it left.
 """
@@ -14,12 +18,16 @@ import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from skybutler.transports import Transport
 
 __all__ = [
     "DATABASE_MODULES",
     "TaskRecord",
-    "attempts_key",
+    "attempt_key",
+    "count_attempts",
     "database_modules",
     "guard_against_databases",
     "record_key",
@@ -74,12 +82,20 @@ def guard_against_databases() -> None:
 
 def record_key(prefix: str, task: int) -> str:
     """The key of task ``task``'s record in the area with key ``prefix``."""
-    return f"{prefix}records/{task}.json"
+    return f"{prefix}.records/{task}.json"
 
 
-def attempts_key(prefix: str, task: int) -> str:
-    """The key prefix of task ``task``'s attempt markers."""
-    return f"{prefix}attempts/{task}/"
+def attempt_key(prefix: str, task: int, attempt: int) -> str:
+    """The key of the marker of attempt ``attempt`` (1, 2, ...) of task ``task``."""
+    return f"{prefix}.attempts/{task}.{attempt}"
+
+
+def count_attempts(transport: Transport, prefix: str, task: int) -> int:
+    """How many attempts of ``task`` left their marker (one existence check per attempt, no listing)."""
+    n = 0
+    while transport.exists(attempt_key(prefix, task, n + 1)):
+        n += 1
+    return n
 
 
 @dataclass(slots=True)

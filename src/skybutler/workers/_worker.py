@@ -24,7 +24,8 @@ from skybutler.transports import open_transport
 from skybutler.workers._manifest import Manifest, ManifestInput, ManifestOutput
 from skybutler.workers._records import (
     TaskRecord,
-    attempts_key,
+    attempt_key,
+    count_attempts,
     database_modules,
     guard_against_databases,
     record_key,
@@ -117,9 +118,10 @@ class WorkerButler:
         self._area = PendingArea(self._store.transport, self.manifest.area)
         self._written: dict[uuid.UUID, tuple[int, str | None]] = {}
         self._committed: TaskRecord | None = None
-        marker = attempts_key(self._area.prefix, task) + uuid.uuid4().hex
-        self._store.transport.put(marker, b"")  # counted by merge and the engines: retries show, killed ones too
-        self.attempt = sum(1 for _ in self._store.transport.keys(attempts_key(self._area.prefix, task)))
+        transport = self._store.transport
+        self.attempt = count_attempts(transport, self._area.prefix, task) + 1
+        # counted by the engines: retries show, killed attempts too
+        transport.put(attempt_key(self._area.prefix, task, self.attempt), b"")
 
     @classmethod
     def from_manifest(cls, path: str | os.PathLike[str], task: int, *, isolated: bool = False) -> WorkerButler:
