@@ -27,9 +27,11 @@ PACKAGES = [
     "skybutler.datasets",
     "skybutler.datastore",
     "skybutler.dimensions",
+    "skybutler.exec",
     "skybutler.formatters",
     "skybutler.registry",
     "skybutler.transports",
+    "skybutler.workers",
 ]
 
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.datastore import PENDING, PendingArea, key_problem, scan_pending
 from skybutler.datastore._keys import is_repository_file
 from skybutler.errors import ArtifactNotFoundError, ConfigError
@@ -51,7 +51,7 @@ def test_pending_is_reserved_for_the_repository() -> None:
     assert key_problem(".pending/p/x.json") is not None  # imports and ingests cannot record a key there
 
 
-def test_reconcile_reports_pending_apart_and_keeps_it_until_expiry(butler: Butler) -> None:
+def test_reconcile_reports_pending_apart_and_keeps_it_until_expiry(butler: DirectButler) -> None:
     store = butler.datastore.files()
     transport = store.transport
     area = PendingArea.create(transport, "plan", area_id="p1", expires_in=3600)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.exec import RunSummary
 from skybutler.testing.scaleout import BIAS_SWITCH_VISIT
 from skybutler.workers import Manifest
 
 
-def registered(butler: Butler) -> dict[tuple[int, int], object]:
+def registered(butler: DirectButler) -> dict[tuple[int, int], object]:
     """``(visit, detector)`` → ref of every ``summary`` registered (duplicates would collide: counted apart)."""
     refs = list(butler.query_datasets("summary", collections="w1/out", find_first=False))
     keys = {(r.data_id["visit"], r.data_id["detector"]): r for r in refs}
@@ -16,7 +16,7 @@ def registered(butler: Butler) -> dict[tuple[int, int], object]:
     return keys  # type: ignore[return-value]
 
 
-def check_complete(butler: Butler, plan: Manifest, summary: RunSummary | None = None) -> None:
+def check_complete(butler: DirectButler, plan: Manifest, summary: RunSummary | None = None) -> None:
     """Every task's output registered once, its bytes verified, its value right; no worker had a database."""
     refs = registered(butler)
     assert len(refs) == len(plan)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.testing.fixtures import POSTGRES_URL, datastore_config, fresh_schema, require_postgres
 from skybutler.testing.scaleout import populate_scaleout
 from skybutler.workers import Manifest
@@ -17,11 +17,11 @@ N_DETECTORS = 10
 
 def make_w1_plan(
     root: Path, *, postgres: bool, s3: tuple[str, str] | None, schema: str | None
-) -> tuple[Butler, Manifest]:
+) -> tuple[DirectButler, Manifest]:
     """A repository with W1's 500 ``meta`` datasets and a saved plan of one task per dataset."""
     config = {"datastore": datastore_config("s3", s3[0], s3[1])} if s3 else {}
-    Butler.create(root / "repo", registry=POSTGRES_URL if postgres else None, schema=schema, config=config)
-    butler = Butler(root / "repo", run="w1/in", collections="w1/inputs")
+    DirectButler.create(root / "repo", registry=POSTGRES_URL if postgres else None, schema=schema, config=config)
+    butler = DirectButler(root / "repo", run="w1/in", collections="w1/inputs")
     populate_scaleout(butler, n_visits=N_VISITS, n_detectors=N_DETECTORS)
     plan = butler.plan_work("meta", outputs={"summary": ["instrument", "visit", "detector"]}, run="w1/out",
                             inputs=["bias"])  # fmt: skip
@@ -30,7 +30,7 @@ def make_w1_plan(
 
 
 @pytest.fixture
-def w1_files(tmp_path: Path) -> tuple[Butler, Manifest]:
+def w1_files(tmp_path: Path) -> tuple[DirectButler, Manifest]:
     """SQLite + files."""
     return make_w1_plan(tmp_path, postgres=False, s3=None, schema=None)
 

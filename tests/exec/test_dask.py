@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from tests.exec._checks import check_complete, data_ids, registered
 
-from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.exec import run_dask
 from skybutler.testing.scaleout import Faulty, summarize
 from skybutler.workers import Manifest
@@ -33,7 +33,7 @@ def client(s3_endpoint: str) -> Iterator[object]:
 
 
 def test_dask_run_with_failures_retries_tampering_and_rerun(
-    client: object, w1_files: tuple[Butler, Manifest], tmp_path: Path
+    client: object, w1_files: tuple[DirectButler, Manifest], tmp_path: Path
 ) -> None:
     butler, plan = w1_files
     # task 3 always raises; task 5 raises once (Dask's retries re-run it); task 7 kills its worker every time
@@ -65,7 +65,7 @@ def test_dask_run_with_failures_retries_tampering_and_rerun(
 
 @pytest.mark.postgres
 @pytest.mark.s3
-def test_dask_run_on_postgres_and_s3(client: object, w1_postgres_s3: tuple[Butler, Manifest]) -> None:
+def test_dask_run_on_postgres_and_s3(client: object, w1_postgres_s3: tuple[DirectButler, Manifest]) -> None:
     butler, plan = w1_postgres_s3
     summary = run_dask(plan, summarize, client=client, butler=butler, resources=None)
     assert summary.ok

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from tests.exec._checks import check_complete, data_ids, registered
 
-from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.exec import local_parsl_config, run_parsl
 from skybutler.testing.scaleout import Faulty, summarize
 from skybutler.workers import Manifest
@@ -15,7 +15,9 @@ from skybutler.workers import Manifest
 pytest.importorskip("parsl")
 
 
-def test_parsl_run_with_failures_retries_tampering_and_rerun(w1_files: tuple[Butler, Manifest], tmp_path: Path) -> None:
+def test_parsl_run_with_failures_retries_tampering_and_rerun(
+    w1_files: tuple[DirectButler, Manifest], tmp_path: Path
+) -> None:
     butler, plan = w1_files
     # task 3 always raises; task 5 raises once (Parsl's retries re-run it); task 7 kills its worker every time
     faulty = Faulty(fail=frozenset({3, 5}), kill=frozenset({7}), once_dir=str(tmp_path), always=frozenset({3, 7}))
@@ -44,7 +46,7 @@ def test_parsl_run_with_failures_retries_tampering_and_rerun(w1_files: tuple[But
 
 @pytest.mark.postgres
 @pytest.mark.s3
-def test_parsl_run_on_postgres_and_s3(w1_postgres_s3: tuple[Butler, Manifest], tmp_path: Path) -> None:
+def test_parsl_run_on_postgres_and_s3(w1_postgres_s3: tuple[DirectButler, Manifest], tmp_path: Path) -> None:
     butler, plan = w1_postgres_s3
     summary = run_parsl(plan, summarize, butler=butler, config=local_parsl_config(run_dir=str(tmp_path / "runinfo")))
     assert summary.ok

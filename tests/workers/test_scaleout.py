@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from skybutler import Butler, WorkerButler
+from skybutler import WorkerButler
+from skybutler.butler import DirectButler
 from skybutler.datastore import PENDING
 from skybutler.errors import ConfigError, CorruptArtifactError, DatasetNotFoundError, PermissionDeniedError
 from skybutler.testing.scaleout import BIAS_SWITCH_VISIT, populate_scaleout, summarize
@@ -20,13 +21,13 @@ OUTPUTS = {"summary": ["instrument", "visit", "detector"]}
 
 
 @pytest.fixture
-def w1(repo: str) -> Butler:
-    butler = Butler(repo, run="w1/in", collections="w1/inputs")
+def w1(repo: str) -> DirectButler:
+    butler = DirectButler(repo, run="w1/in", collections="w1/inputs")
     populate_scaleout(butler, n_visits=30, n_detectors=2)
     return butler
 
 
-def _plan(butler: Butler, tmp_path: Path, where: str = "") -> Manifest:
+def _plan(butler: DirectButler, tmp_path: Path, where: str = "") -> Manifest:
     plan = butler.plan_work("meta", where, outputs=OUTPUTS, run="w1/out", inputs=["bias"])
     plan.save(tmp_path / "plan.manifest")
     return plan
@@ -41,11 +42,11 @@ def _run(plan: Manifest, tasks: range | list[int], function: object = summarize)
     return records
 
 
-def _summaries(butler: Butler) -> int:
+def _summaries(butler: DirectButler) -> int:
     return len(list(butler.query_datasets("summary", collections="w1/out")))
 
 
-def test_plan_resolves_inputs_and_calibrations_and_predicts_outputs(w1: Butler, tmp_path: Path) -> None:
+def test_plan_resolves_inputs_and_calibrations_and_predicts_outputs(w1: DirectButler, tmp_path: Path) -> None:
     plan = _plan(w1, tmp_path)
     assert len(plan) == 60
     loaded = Manifest.load(tmp_path / "plan.manifest")
@@ -69,7 +70,7 @@ def test_plan_resolves_inputs_and_calibrations_and_predicts_outputs(w1: Butler, 
     assert [t.outputs[0].id for t in again] == [t.outputs[0].id for t in plan]
 
 
-def test_manifest_holds_no_registry_address_nor_credentials(w1: Butler, tmp_path: Path) -> None:
+def test_manifest_holds_no_registry_address_nor_credentials(w1: DirectButler, tmp_path: Path) -> None:
     _plan(w1, tmp_path)
     text = (tmp_path / "plan.manifest").read_bytes().split(b"\n", 1)[0].decode()
     header = json.loads(text)
@@ -83,7 +84,7 @@ def test_manifest_holds_no_registry_address_nor_credentials(w1: Butler, tmp_path
         _no_credentials("s3://bucket/repo/", {"session_token": "x"})
 
 
-def test_manifest_refuses_other_versions_and_damage(w1: Butler, tmp_path: Path) -> None:
+def test_manifest_refuses_other_versions_and_damage(w1: DirectButler, tmp_path: Path) -> None:
     _plan(w1, tmp_path)
     path = tmp_path / "plan.manifest"
     data = path.read_bytes()
@@ -96,7 +97,7 @@ def test_manifest_refuses_other_versions_and_damage(w1: Butler, tmp_path: Path) 
         Manifest.load(path)
 
 
-def test_worker_reads_inputs_and_writes_only_its_outputs(w1: Butler, tmp_path: Path) -> None:
+def test_worker_reads_inputs_and_writes_only_its_outputs(w1: DirectButler, tmp_path: Path) -> None:
     plan = _plan(w1, tmp_path, "visit = 3")
     wb = WorkerButler.from_manifest(str(plan.path), 0)
     assert wb.get("meta")["visit"] == 3
@@ -117,7 +118,7 @@ def test_worker_reads_inputs_and_writes_only_its_outputs(w1: Butler, tmp_path: P
         wb.put({"a": 2}, "summary")
 
 
-def test_worker_refuses_a_corrupt_input(w1: Butler, tmp_path: Path) -> None:
+def test_worker_refuses_a_corrupt_input(w1: DirectButler, tmp_path: Path) -> None:
     plan = _plan(w1, tmp_path, "visit = 3")
     meta = plan.task(0).inputs[0]
     (Path(w1.root) / meta.path).write_text('{"visit": 4, "detector": 0, "flux": 0.0}')
@@ -143,7 +144,7 @@ except PermissionDeniedError as exc:
 """
 
 
-def test_isolated_worker_cannot_reach_a_database(w1: Butler, tmp_path: Path) -> None:
+def test_isolated_worker_cannot_reach_a_database(w1: DirectButler, tmp_path: Path) -> None:
     plan = _plan(w1, tmp_path, "visit = 3")
     registry = str(Path(w1.root) / "registry.sqlite3")
     done = subprocess.run(
@@ -154,7 +155,7 @@ def test_isolated_worker_cannot_reach_a_database(w1: Butler, tmp_path: Path) -> 
     assert second.startswith("refused: This worker process has database drivers imported (psycopg)")
 
 
-def test_merge_registers_once_and_checks(w1: Butler, tmp_path: Path) -> None:
+def test_merge_registers_once_and_checks(w1: DirectButler, tmp_path: Path) -> None:
     plan = _plan(w1, tmp_path)
     records = _run(plan, range(len(plan)))
     report = w1.merge(plan, records)
@@ -173,7 +174,7 @@ def test_merge_registers_once_and_checks(w1: Butler, tmp_path: Path) -> None:
     assert w1.reconcile(grace_seconds=0).pending == []
 
 
-def test_unfinished_and_tampered_tasks_register_nothing(w1: Butler, tmp_path: Path) -> None:
+def test_unfinished_and_tampered_tasks_register_nothing(w1: DirectButler, tmp_path: Path) -> None:
     plan = _plan(w1, tmp_path, "visit < 3")
     # task 0 dies after writing its output, before its record: nothing of it may be registered
     wb = WorkerButler.from_manifest(str(plan.path), 0)
@@ -203,7 +204,7 @@ def test_unfinished_and_tampered_tasks_register_nothing(w1: Butler, tmp_path: Pa
     assert w1.reconcile(grace_seconds=0).pending == []
 
 
-def test_a_record_of_another_plan_or_task_is_refused(w1: Butler, tmp_path: Path) -> None:
+def test_a_record_of_another_plan_or_task_is_refused(w1: DirectButler, tmp_path: Path) -> None:
     plan = _plan(w1, tmp_path, "visit < 2")
     (record,) = _run(plan, [0])
     forged = {**record, "task": 1}

@@ -22,7 +22,7 @@ from skybutler.errors import ConfigError, DataIdError, DatasetTypeError, Storage
 from skybutler.workers._manifest import FORMAT, VERSION, Manifest
 
 if TYPE_CHECKING:
-    from skybutler.butler import Butler
+    from skybutler.butler import DirectButler as Butler
     from skybutler.datastore import FileDatastore
     from skybutler.types import CollectionsLike
 
