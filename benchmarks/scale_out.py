@@ -122,18 +122,18 @@ def million(plan: Manifest, path: Path, n: int) -> tuple[float, int, dict[str, f
                                           "warm_load_ms": statistics.median(warm)}  # fmt: skip
 
 
-def dask_vs_direct(butler: Butler, plan: Manifest, workers: int) -> tuple[float, float]:
+def dask_vs_direct(butler: Butler, plan: Manifest, workers: int, where: str) -> tuple[float, float]:
     import distributed
 
     from skybutler.exec import run_dask
 
-    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster, \
+    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:  # fmt: skip
         client.run(lambda: None)  # workers up before the clock starts
         dask_s, summary = timed(lambda: run_dask(plan, copy_meta, client=client))
     assert not summary.failed, summary.failed
     direct = Butler(butler.root, run="direct", collections="in")
-    refs = list(direct.query_datasets("meta"))
+    refs = list(direct.query_datasets("meta", where=where))
 
     def direct_loop() -> None:
         for ref in refs:
@@ -143,50 +143,60 @@ def dask_vs_direct(butler: Butler, plan: Manifest, workers: int) -> tuple[float,
     return dask_s, direct_s
 
 
+def row(step: str, figure: str, target: str = "") -> None:
+    """One Markdown table row, printed as soon as it is measured."""
+    print(f"| {step} | {figure} | {target} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--million", type=int, default=1_000_000)
     parser.add_argument("--dask-workers", type=int, default=2)
+    parser.add_argument("--dask-n", type=int, default=None, help="tasks of the Dask comparison (default: --n)")
     parser.add_argument("--sample", type=int, default=2000, help="tasks timed call by call for the overhead")
     args = parser.parse_args()
+    n = args.n
+    print("| step | figure | target |\n|---|---|---|", flush=True)
     with tempfile.TemporaryDirectory(prefix="skybutler-scale-out-") as tmp:
         root = Path(tmp) / "repo"
-        butler = setup(root, args.n)
+        butler = setup(root, n)
         outputs = {"meta_out": DIMS}
         plan_s, plan = timed(lambda: butler.plan_work("meta", outputs=outputs, run="out", collections="in"))
+        row(f"plan {n} tasks (query, resolve, predict)", f"{plan_s:.2f} s", "≤ 2 s")
         save_s, _ = timed(lambda: plan.save(Path(tmp) / "plan.manifest"))
-        overhead = worker_overhead(plan, root, min(args.sample, args.n))
-        run_s, records = timed(lambda: [_run(plan, i) for i in range(args.sample, args.n)])
+        row("save the manifest", f"{save_s:.2f} s")
+        sample = min(args.sample, n)
+        o = worker_overhead(plan, root, sample)
+        row("worker: open a task (manifest slice, attempt marker)", f"{o['open']:.3f} ms")
+        row("worker get, median", f"{o['get']:.3f} ms; by hand (open, read, json) {o['raw_get']:.3f} ms; "
+            f"overhead {o['get'] - o['raw_get']:.3f} ms", "≤ 0.2 ms over the I/O")  # fmt: skip
+        row("worker put, median", f"{o['put']:.3f} ms; by hand (json, write, rename) {o['raw_put']:.3f} ms; "
+            f"overhead {o['put'] - o['raw_put']:.3f} ms", "≤ 0.2 ms over the I/O")  # fmt: skip
+        run_s, records = timed(lambda: [_run(plan, i) for i in range(sample, n)])
+        row(f"{n - sample} tasks in one process (open, get, put, commit)", f"{run_s:.2f} s")
         merge_s, report = timed(lambda: butler.merge(plan))
-        assert report.registered == args.n and not report.refused, report
+        assert report.registered == n, report
+        assert not report.refused, report
+        row(f"merge {n} outputs (records read from the pending area)", f"{merge_s:.2f} s", "≤ 2 s")
         again_s, again = timed(lambda: butler.merge(plan, records))
         assert again.registered == 0
-        # a second plan for the Dask run (the first one's outputs are registered)
-        plan2 = butler.plan_work("meta", outputs=outputs, run="out-dask", collections="in")
-        plan2.save(Path(tmp) / "plan2.manifest")
-        dask_s, direct_s = dask_vs_direct(butler, plan2, args.dask_workers)
+        row(f"merge {len(records)} records again (nothing to add)", f"{again_s:.2f} s")
         big = Path(tmp) / "million.manifest"
         write_s, size, slice_ms = million(plan, big, args.million)
-    n = args.n
-    print("| step | figure | target |\n|---|---|---|")
-    print(f"| plan {n} tasks (query, resolve, predict) | {plan_s:.2f} s | ≤ 2 s |")
-    print(f"| save the manifest | {save_s:.2f} s | |")
-    print(f"| merge {n} outputs (records read from the pending area) | {merge_s:.2f} s | ≤ 2 s |")
-    print(f"| merge again (nothing to add) | {again_s:.2f} s | |")
-    print(f"| worker: open a task (manifest slice + attempt marker) | {overhead['open']:.3f} ms | |")
-    print(f"| worker get, median | {overhead['get']:.3f} ms (file I/O by hand {overhead['raw_get']:.3f} ms; "
-          f"overhead {overhead['get'] - overhead['raw_get']:.3f} ms) | ≤ 0.2 ms over the I/O |")  # fmt: skip
-    print(f"| worker put, median | {overhead['put']:.3f} ms (file I/O by hand {overhead['raw_put']:.3f} ms; "
-          f"overhead {overhead['put'] - overhead['raw_put']:.3f} ms) | ≤ 0.2 ms over the I/O |")  # fmt: skip
-    print(f"| {n - args.sample} tasks in one process (open, get, put, commit) | {run_s:.2f} s | |")
-    print(f"| Dask LocalCluster ({args.dask_workers} workers), {n} tasks | {dask_s:.2f} s | |")
-    print(f"| direct butler, {n} get + put in one process | {direct_s:.2f} s | |")
-    print(f"| {args.million} -task manifest: write | {write_s:.1f} s | |")
-    print(f"| {args.million} -task manifest: size | {size / 2**20:.0f} MiB ({size / args.million:.0f} B/task) | |")
-    print(f"| one worker's slice, fresh process (after `import skybutler.workers`, {slice_ms['cold_import_ms']:.0f} ms) "
-          f"| {slice_ms['cold_load_ms']:.2f} ms | ≤ 50 ms |")  # fmt: skip
-    print(f"| one worker's slice, warm (load + task) | {slice_ms['warm_load_ms']:.3f} ms | |")
+        row(f"{args.million}-task manifest: write", f"{write_s:.1f} s")
+        row(f"{args.million}-task manifest: size", f"{size / 2**20:.0f} MiB ({size / args.million:.0f} B/task)")
+        row(f"one worker's slice of it, fresh process (after `import skybutler.workers`, "
+            f"{slice_ms['cold_import_ms']:.0f} ms)", f"{slice_ms['cold_load_ms']:.2f} ms", "≤ 50 ms")  # fmt: skip
+        row("one worker's slice of it, warm (load + task)", f"{slice_ms['warm_load_ms']:.3f} ms")
+        big.unlink()
+        dask_n = args.dask_n or n
+        where = f"visit < {dask_n // 10}"
+        plan2 = butler.plan_work("meta", where, outputs=outputs, run="out-dask", collections="in")
+        plan2.save(Path(tmp) / "plan2.manifest")
+        dask_s, direct_s = dask_vs_direct(butler, plan2, args.dask_workers, where)
+        row(f"Dask LocalCluster ({args.dask_workers} workers): {len(plan2)} tasks, no merge", f"{dask_s:.2f} s")
+        row(f"direct butler in one process: {len(plan2)} get + put", f"{direct_s:.2f} s")
 
 
 def _run(plan: Manifest, i: int) -> dict[str, Any]:

@@ -26,7 +26,7 @@ def client(s3_endpoint: str) -> Iterator[object]:
 
     settings = {"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0}
     with dask.config.set(settings):
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
         with distributed.Client(cluster) as client:
             yield client
         cluster.close()

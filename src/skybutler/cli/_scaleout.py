@@ -146,7 +146,7 @@ def run_plan(repo: str, manifest: str, function: str, engine: str, workers: int,
                 cluster = None
             else:
                 cluster = distributed.LocalCluster(  # type: ignore[no-untyped-call]
-                    n_workers=workers, threads_per_worker=1, dashboard_address=None
+                    n_workers=workers, threads_per_worker=1, dashboard_address=":0"
                 )
                 client = distributed.Client(cluster)  # type: ignore[no-untyped-call]
             try:
