@@ -92,7 +92,7 @@ def million(plan: Manifest, path: Path, n: int) -> tuple[float, int, dict[str, f
 
     def generate() -> Any:
         for i in range(n):
-            index, inputs, outputs = rows[i % len(rows)]
+            _, inputs, outputs = rows[i % len(rows)]
             ins = [[t, uuid.uuid4().hex, v, p, f, s, c] for t, _, v, p, f, s, c in inputs]
             outs = [[t, uuid.uuid4().hex, v, p, f] for t, _, v, p, f in outputs]
             yield [i, ins, outs]
