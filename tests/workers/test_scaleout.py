@@ -204,6 +204,17 @@ def test_unfinished_and_tampered_tasks_register_nothing(w1: DirectButler, tmp_pa
     assert w1.reconcile(grace_seconds=0).pending == []
 
 
+def test_a_task_given_twice_is_merged_once(w1: DirectButler, tmp_path: Path) -> None:
+    plan = _plan(w1, tmp_path, "visit < 2")
+    first = _run(plan, [0, 1])
+    second = _run(plan, [1])  # a re-run of task 1: both of its records are given
+    report = w1.merge(plan, first + second)
+    assert report.registered == 2
+    assert report.tasks == [0, 1]
+    assert not report.refused
+    assert _summaries(w1) == 2
+
+
 def test_a_record_of_another_plan_or_task_is_refused(w1: DirectButler, tmp_path: Path) -> None:
     plan = _plan(w1, tmp_path, "visit < 2")
     (record,) = _run(plan, [0])

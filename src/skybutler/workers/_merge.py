@@ -109,6 +109,8 @@ def merge_outputs(
         found = read_records(store, manifest)
     else:
         found = [r if isinstance(r, TaskRecord) else TaskRecord.from_dict(r) for r in records]
+    # one record per task: the last given wins (a re-run's record describes the files now pending)
+    found = list({r.task: r for r in found}.values())
     report = MergeReport()
     for start in range(0, len(found), batch_size):
         batch = found[start : start + batch_size]
