@@ -65,7 +65,8 @@ class ReconcileReport:
         return (
             f"promoted {len(self.promoted)} staged file(s), removed {len(self.removed_staging)} staging and "
             f"{len(self.removed_trash)} trashed file(s); {len(self.unknown)} unknown, "
-            f"{len(self.missing)} missing, {len(self.pending)} pending"
+            f"{len(self.missing)} missing"
+            + (f", {len(self.pending)} pending" if self.pending else "")
             + (f", {len(self.problems)} not repaired" if self.problems else "")
         )
 
