@@ -143,7 +143,7 @@ def reconcile(repo: str, grace: float, remove_unknown: bool, yes: bool, fmt: str
                          dry_run=False):  # fmt: skip
             return
     report = butler.reconcile(grace_seconds=grace, remove_unknown=remove_unknown)
-    kinds = ["promoted", "removed_staging", "removed_trash", "unknown", "missing", "problems"]
+    kinds = ["promoted", "removed_staging", "removed_trash", "unknown", "missing", "pending", "problems"]
     if fmt == "table":
         emit([{"what": k.replace("_", " "), "files": len(getattr(report, k))} for k in kinds], fmt)
     else:
