@@ -9,9 +9,9 @@ offered through the server yet (issue 20 lists the endpoints; they are the part 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from skybutler.errors import ConflictError, DatasetNotFoundError, PermissionDeniedError, StorageError
 from skybutler.wire import FindResponse, RefsRequest, ref_to_wire
@@ -19,9 +19,10 @@ from skybutler.wire import FindResponse, RefsRequest, ref_to_wire
 if TYPE_CHECKING:
     from skybutler.butler import Butler
     from skybutler.client._http import Session
-    from skybutler.datasets import DatasetIdMode, DatasetRef
+    from skybutler.datasets import DatasetIdMode, DatasetRef, DatasetType
     from skybutler.transfer import ExportReport, FileDataset, ImportReport, IngestReport, MetadataTranslator
     from skybutler.types import CollectionsLike, Progress, UriLike
+    from skybutler.workers import Manifest, MergeHook, MergeReport, TaskRecord
 
 __all__ = ["RemoteTransfers"]
 
@@ -51,6 +52,34 @@ class RemoteTransfers:
     ) -> list[DatasetRef]:
         """Not offered remotely yet (`PermissionDeniedError`)."""
         raise _not_remote("ingest")
+
+    def plan_work(
+        self,
+        dataset_type: str,
+        where: str = "",
+        *,
+        outputs: Mapping[str, Iterable[str] | DatasetType],
+        run: str,
+        collections: CollectionsLike | None = None,
+        inputs: Iterable[str] = (),
+        bind: Mapping[str, Any] | None = None,
+        expires_in: float | None = None,
+    ) -> Manifest:
+        """Not offered remotely yet (`PermissionDeniedError`): a plan names storage URIs only the repository's
+        own side can hand out, so plan next to the data."""
+        raise _not_remote("plan_work")
+
+    def merge(
+        self,
+        manifest: Manifest | UriLike,
+        results: Iterable[TaskRecord | Mapping[str, Any]] | None = None,
+        *,
+        batch_size: int = 10_000,
+        on_register: MergeHook | None = None,
+        progress: Progress | None = None,
+    ) -> MergeReport:
+        """Not offered remotely yet (`PermissionDeniedError`): merge next to the data."""
+        raise _not_remote("merge")
 
     def ingest_raws(
         self,
