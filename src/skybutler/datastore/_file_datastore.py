@@ -446,8 +446,10 @@ class FileDatastore(LeafDatastore):
         FormatterError
             The file could not be parsed.
         """
-        formatter = self.formatter_instance(artifact.formatter)
         whole = component is None and not parameters
+        raw = whole and storage_class is not None and storage_class.name == "Bytes"  # any file's bytes, as stored
+        formatter = self.formatter_instance("bytes" if raw else artifact.formatter)
+        formatter.check_readable(artifact.storage_class, self.uri(artifact), raw=raw)
         try:
             with self._reader(artifact, dataset_type, whole=whole) as stream:
                 obj = formatter.read(stream, component=component, parameters=parameters)
@@ -462,7 +464,7 @@ class FileDatastore(LeafDatastore):
             raise FormatterError(
                 f"Formatter {artifact.formatter!r} could not read {self.uri(artifact)}: {exc}"
             ) from exc
-        if storage_class is not None and component is None and storage_class.name != artifact.storage_class:
+        if not raw and storage_class is not None and component is None and storage_class.name != artifact.storage_class:
             obj = storage_class.coerce(obj)
         return obj
 
