@@ -110,3 +110,31 @@ def test_universe_zero_derives_visit_day_obs_as_the_reference_does(dest: Butler)
     assert visits[23868].day_obs == 20150318
     # 2014-11-18 12:56:47.112 UTC is 35 s later in TAI
     assert visits[11690].timespan.begin % 60_000_000_000 == (47_112_000_000 + 35_000_000_000) % 60_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("begin", "end", "day_obs", "begin_tai"),
+    [
+        ("!butler_time/tai/iso '2024-03-01 03:00:00.000000000'", "!butler_time/tai/iso '2024-03-01 03:00:30.0'",
+         20240301, "2024-03-01T03:00:00 TAI"),
+        ("2024-02-29 23:59:40", "2024-03-01 00:00:10", 20240301, "2024-02-29T23:59:40"),  # YAML timestamps, UTC
+        ("'2024-02-29T23:59:00'", "'2024-02-29T23:59:30'", 20240229, "2024-02-29T23:59:00"),  # ISO text, UTC
+    ],
+)  # fmt: skip
+def test_universe_zero_visits_get_day_obs_whatever_the_time_form(
+    dest: Butler, tmp_path: Path, begin: str, end: str, day_obs: int, begin_tai: str
+) -> None:
+    """The TAI date of the start, as the reference derives it (a UTC time 25 s before midnight is the next day)."""
+    from skybutler.dimensions import to_tai_ns
+
+    text = (Path(__file__).parent / "data" / "reference_v0.yaml").read_text()
+    text = text.replace("    day_obs: 20240229\n    exposure_time: 30.0", "    exposure_time: 30.0")
+    text = text.replace("datetime_begin: !butler_time/tai/iso '2024-03-01 03:00:00.000000000'", f"datetime_begin: {begin}")
+    text = text.replace("datetime_end: !butler_time/tai/iso '2024-03-01 03:00:30.000000000'", f"datetime_end: {end}")
+    path = tmp_path / "v0.yaml"
+    path.write_text(text)
+    report = dest.import_(path)
+    assert any("visit.day_obs was missing" in note for note in report.notes)
+    (visit,) = dest.registry.fetch_dimension_records("visit")
+    assert visit.day_obs == day_obs
+    assert visit.timespan.begin == to_tai_ns(begin_tai)
