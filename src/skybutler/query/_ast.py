@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -11,6 +12,7 @@ __all__ = [
     "Arith",
     "Bind",
     "Compare",
+    "Glob",
     "Identifier",
     "In",
     "Literal",
@@ -22,6 +24,7 @@ __all__ = [
     "Pair",
     "Range",
     "TimeLiteral",
+    "UuidLiteral",
 ]
 
 
@@ -61,6 +64,16 @@ class TimeLiteral:
 
     def __str__(self) -> str:
         return f"T'{self.text}'"
+
+
+@dataclass(frozen=True, slots=True)
+class UuidLiteral:
+    """A dataset ID, written ``UUID('...')`` as in the reference butler's language."""
+
+    value: uuid.UUID
+
+    def __str__(self) -> str:
+        return f"UUID('{self.value}')"
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +172,17 @@ class Overlaps:
 
 
 @dataclass(frozen=True, slots=True)
+class Glob:
+    """``GLOB(expr, pattern)``: ``*`` any characters, ``?`` one, ``\\`` escapes them; case-sensitive."""
+
+    expr: Node
+    pattern: Node
+
+    def __str__(self) -> str:
+        return f"GLOB({self.expr}, {self.pattern})"
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     """Logical negation."""
 
@@ -189,5 +213,6 @@ class Or:
 
 
 Node: TypeAlias = (
-    "Identifier | Literal | TimeLiteral | Bind | Range | Pair | Neg | Arith | Compare | In | Overlaps | Not | And | Or"
+    "Identifier | Literal | TimeLiteral | UuidLiteral | Bind | Range | Pair | Neg | Arith | Compare | In | Overlaps"
+    " | Glob | Not | And | Or"
 )
