@@ -96,13 +96,15 @@ class _Compiler:
         if isinstance(node, TimeLiteral):
             return _literal(node.tai_ns), "time"
         if isinstance(node, UuidLiteral):
-            return _literal(node.value), "uuid"
+            return self.uuid_literal(node.value), "uuid"
         if isinstance(node, Bind):
             value = self.bound(node)
             if isinstance(value, list):
                 raise self.error(node, f"Bind parameter :{node.name} holds several values; use it inside IN (...).")
             if _is_time(value):
                 return _literal(to_tai_ns(value)), "time"
+            if isinstance(value, uuid.UUID):
+                return self.uuid_literal(value), "uuid"
             self.check_text(node, value)
             self.check_int(node, value)
             bind_kind = _kind_of(value)
@@ -323,6 +325,7 @@ class _Compiler:
     def in_(self, node: In) -> Any:
         column, kind = self.value(node.expr)
         values: list[Any] = []
+        ids: list[Any] = []
         clauses = []
         for item in node.items:
             if isinstance(item, Range):
@@ -347,6 +350,9 @@ class _Compiler:
                 for one in bound if isinstance(bound, list) else [bound]:
                     if kind == "uuid":
                         one = self.as_uuid(item, one)
+                        if isinstance(one, uuid.UUID):  # one IN list, however many (an OR chain nests)
+                            ids.append(self.uuid_literal(one))
+                            continue
                     # checked like literals: PostgreSQL refuses e.g. bigint = varchar
                     self.check_text(item, one)
                     self.check_int(item, one)
@@ -363,6 +369,8 @@ class _Compiler:
                 clauses.append(column == sql)
         if values:
             clauses.append(column.in_(values))
+        if ids:
+            clauses.append(column.in_(ids))
         result = sa.or_(*clauses) if clauses else sa.false()
         return sa.not_(result) if node.negated else result
 
@@ -379,8 +387,13 @@ class _Compiler:
         if other_kind == "uuid" and isinstance(node, Literal | Bind):
             value = node.value if isinstance(node, Literal) else self.bound(node)
             if isinstance(value, str | uuid.UUID):
-                return _literal(self.as_uuid(node, value)), "uuid"
+                return self.uuid_literal(self.as_uuid(node, value)), "uuid"
         return self.value(node)
+
+    def uuid_literal(self, value: uuid.UUID) -> Any:
+        """A dataset ID as the registry stores it: native on PostgreSQL, 32 hex digits on SQLite (whose driver
+        takes no `uuid.UUID`, and query plans pass values to it as they are)."""
+        return sa.literal(value, _UUID) if self.dialect == "postgresql" else sa.literal(value.hex)
 
     def as_uuid(self, node: Node, value: Any) -> Any:
         """A dataset ID from a `uuid.UUID` or its text; anything else is returned for the type check to name."""
@@ -406,7 +419,7 @@ class _Compiler:
         self.check_text(pattern, value)
         if self.dialect == "postgresql":
             return column.like(sa.literal(_glob_pattern(value, "like")), escape="\\")
-        return column.op("GLOB")(sa.literal(_glob_pattern(value, "glob")))
+        return column.op("GLOB", is_comparison=True)(sa.literal(_glob_pattern(value, "glob")))
 
     def check_types(self, node: Node, left: Node, lk: str | None, right: Node, rk: str | None) -> None:
         """Refuse a comparison of values of different kinds, before SQL: numbers compare with numbers,
@@ -422,14 +435,12 @@ class _Compiler:
 
 
 def _literal(value: Any) -> Any:
-    """A bound value; integers as BIGINT, whatever their size; dataset IDs as the UUID column type.
+    """A bound value; integers as BIGINT, whatever their size.
 
     SQLAlchemy types a small integer as INTEGER, and PostgreSQL then casts what it is compared with to INTEGER
     too: ``0 IN (-9223372036854775808..9223372036854775807)`` failed with "integer out of range".
     """
-    if type(value) is int:
-        return sa.literal(value, _BIGINT)
-    return sa.literal(value, _UUID) if isinstance(value, uuid.UUID) else sa.literal(value)
+    return sa.literal(value, _BIGINT) if type(value) is int else sa.literal(value)
 
 
 _UUID = sa.Uuid()
