@@ -163,9 +163,10 @@ class QueryBuilder:
         *,
         at: int | None = None,
         temporal: str | None = None,
+        untimed: bool = False,
     ) -> Any:
         """`join_datasets`, remembering the dataset ID column for the where expression's dataset fields."""
-        columns = self.join_datasets(stored, leaves, at=at, temporal=temporal)
+        columns = self.join_datasets(stored, leaves, at=at, temporal=temporal, untimed=untimed)
         self.datasets[stored.dataset_type.name] = columns.c.dataset_id
         return columns
 
@@ -176,13 +177,15 @@ class QueryBuilder:
         *,
         at: int | None = None,
         temporal: str | None = None,
+        untimed: bool = False,
     ) -> Any:
         """Join the datasets of ``stored`` in ``leaves``; return the subquery's columns.
 
         RUN and TAGGED collections always take part.  CALIBRATION collections take part with ``at`` (a TAI
         time inside the validity range) or with ``temporal`` (an element with a timespan, ``exposure`` or
-        ``visit``: its records' timespans must overlap the validity range — the temporal join); otherwise they
-        contribute nothing.  Only current certifications count.  The columns are the dimension keys,
+        ``visit``: its records' timespans must overlap the validity range — the temporal join), or ``untimed``
+        (every current certification, whatever its range: a search with no time); otherwise they contribute
+        nothing.  Only current certifications count.  The columns are the dimension keys,
         ``dataset_id``, ``collection_id``, ``run_id`` and, with ``temporal``, ``valid_begin`` (NULL for
         RUN/TAGGED rows) for find-first tie-breaking.
         """
@@ -190,7 +193,7 @@ class QueryBuilder:
         d = self.registry.tables.dataset
         plain = [c.id for c in leaves if c.type is not CollectionType.CALIBRATION]
         calib = [c.id for c in leaves if c.type is CollectionType.CALIBRATION]
-        use_calib = bool(calib) and stored.calibs is not None and (at is not None or temporal is not None)
+        use_calib = bool(calib) and stored.calibs is not None and (at is not None or temporal is not None or untimed)
         if plain and not use_calib:
             # The common case: join the tags table itself (a subquery would cost more to build than to run).
             tags = self._alias(stored.tags)
