@@ -142,7 +142,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name, r in results.items():
         ref = r.get("reference_s")
-        ratio = f"{ref / r['skybutler_s']:.1f}×" if ref else "-"
+        ratio = f"{ref / r['skybutler_s']:.1f}x" if ref else "-"
         print(f"| {name} | {r['skybutler_s']:.4f} | {ref if ref is not None else '-'} | {ratio} | {r['target_s']:g} |")
     print(json.dumps({"system": "skybutler", "n": args.n, "results": results}))
 

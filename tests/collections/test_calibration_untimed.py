@@ -30,12 +30,13 @@ def det(d: int) -> dict[str, Any]:
 def test_find_and_get_answer_the_one_certified_dataset(calib: Butler) -> None:
     assert calib.get("bias", det(0), collections="calib") == {"d": 0}
     ref = calib.find_dataset("bias", det(1), collections="calib")
-    assert ref is not None and ref.run == "calib/2024"
+    assert ref is not None
+    assert ref.run == "calib/2024"
     assert calib.exists("bias", det(1), collections="calib")
 
 
 def test_several_certified_datasets_are_an_error_naming_the_ranges(calib: Butler) -> None:
-    with pytest.raises(DataIdError, match="over different validity ranges .*pass at=") as caught:
+    with pytest.raises(DataIdError, match=r"over different validity ranges .*pass at=") as caught:
         calib.get("bias", det(2), collections="calib")
     assert "2025-01-01" in str(caught.value)
     assert calib.get("bias", det(2), collections="calib", at="2025-06-01T00:00:00") == {"d": 2, "late": True}
@@ -46,7 +47,7 @@ def test_query_datasets_with_no_time(calib: Butler) -> None:
     assert sorted((r.data_id["detector"], r.run) for r in every) == [
         (0, "calib/2024"), (1, "calib/2024"), (2, "calib/2024"), (2, "calib/2025"),
     ]  # fmt: skip
-    with pytest.raises(DataIdError, match="Several 'bias' datasets are certified .* find_first=False"):
+    with pytest.raises(DataIdError, match=r"Several 'bias' datasets are certified .* find_first=False"):
         calib.query_datasets("bias", collections="calib")
     # after decertifying the late one, each data ID has one: find-first answers
     (late,) = [r for r in every if r.run == "calib/2025"]

@@ -18,7 +18,6 @@ from skybutler.datasets import DatasetRef
 from skybutler.errors import (
     CollectionError,
     ConflictError,
-    DataIdError,
     DatasetNotFoundError,
     PermissionDeniedError,
 )

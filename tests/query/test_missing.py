@@ -130,7 +130,7 @@ def test_calibrations_without_a_time_answer_or_say_what_to_add(sky: Sky) -> None
     """Never a silent empty result: every certification without find-first, else an error saying what to add."""
     every = list(sky.butler.query_datasets("bias", collections="calib", instrument="Cam", find_first=False))
     assert every
-    with pytest.raises(DataIdError, match="pass at=.*or constrain an exposure or visit"):
+    with pytest.raises(DataIdError, match=r"pass at=.*or constrain an exposure or visit"):
         sky.butler.query_datasets("bias", collections="calib", instrument="Cam")
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.formatters.test_afw_fits import planes, write_reference_catalog, write_reference_exposure
 
 from skybutler import Butler
 from skybutler.astro import Box, Exposure
 from skybutler.errors import FormatterError
-from tests.formatters.test_afw_fits import planes, write_reference_catalog, write_reference_exposure
 
 SKYMAP_BYTES = b"\x80\x04a pickled lsst.skymap object, never unpickled here"
 
@@ -27,7 +27,8 @@ data:
 - type: dimension
   element: instrument
   records:
-  - {name: HSC, visit_max: 21474800, exposure_max: 21474800, detector_max: 200, class_name: lsst.obs.subaru.HyperSuprimeCam}
+  - {name: HSC, visit_max: 21474800, exposure_max: 21474800, detector_max: 200,
+     class_name: lsst.obs.subaru.HyperSuprimeCam}
 - type: dimension
   element: skymap
   records:
@@ -113,7 +114,9 @@ def test_reference_files_import_and_read_as_our_types(dest: Butler, exported: Pa
         parameters={"bbox": Box(x0=3, y0=4, width=5, height=6)},
     )  # fmt: skip
     np.testing.assert_array_equal(cut.image, image[4:10, 3:8])
-    assert dest.get("postISRCCD.visit_info", instrument="HSC", detector=50, collections="HSC/runs/old")["EXPID"] == 903334
+    assert (
+        dest.get("postISRCCD.visit_info", instrument="HSC", detector=50, collections="HSC/runs/old")["EXPID"] == 903334
+    )
     table = dest.get("src", instrument="HSC", detector=50, collections="HSC/runs/old")
     assert list(table["base_PsfFlux_flag"]) == [True, True, False, False]
     frame = dest.get("src", instrument="HSC", detector=50, collections="HSC/runs/old", storage_class="DataFrame")
@@ -128,7 +131,8 @@ def test_an_opaque_dataset_is_registered_queryable_and_says_how_to_read_it(dest:
     with pytest.raises(FormatterError) as caught:
         dest.get(ref)
     message = str(caught.value)
-    assert "lsst.skymap.BaseSkyMap" in message and "storage_class='Bytes'" in message and str(uri) in message
+    for part in ("lsst.skymap.BaseSkyMap", "storage_class='Bytes'", str(uri)):
+        assert part in message
     assert dest.get(ref, storage_class="Bytes") == SKYMAP_BYTES  # the raw bytes, as the reference wrote them
     # any dataset's file can be read raw
     raw = dest.get("src", instrument="HSC", detector=50, collections="HSC/runs/old", storage_class="Bytes")

@@ -40,8 +40,7 @@ except ModuleNotFoundError:
 def _ours(butler: Butler, elements: list[str]) -> dict[str, Any]:
     records = {e: len(butler.registry.fetch_dimension_records(e)) for e in elements}
     datasets = Counter(
-        (ref.dataset_type.name, ref.run)
-        for ref in butler.query_datasets("*", collections="*", find_first=False)
+        (ref.dataset_type.name, ref.run) for ref in butler.query_datasets("*", collections="*", find_first=False)
     )
     return {
         "records": {e: n for e, n in records.items() if n},
@@ -129,7 +128,9 @@ def test_universe_zero_visits_get_day_obs_whatever_the_time_form(
 
     text = (Path(__file__).parent / "data" / "reference_v0.yaml").read_text()
     text = text.replace("    day_obs: 20240229\n    exposure_time: 30.0", "    exposure_time: 30.0")
-    text = text.replace("datetime_begin: !butler_time/tai/iso '2024-03-01 03:00:00.000000000'", f"datetime_begin: {begin}")
+    text = text.replace(
+        "datetime_begin: !butler_time/tai/iso '2024-03-01 03:00:00.000000000'", f"datetime_begin: {begin}"
+    )
     text = text.replace("datetime_end: !butler_time/tai/iso '2024-03-01 03:00:30.000000000'", f"datetime_end: {end}")
     path = tmp_path / "v0.yaml"
     path.write_text(text)

@@ -104,6 +104,7 @@ ASTRO_STORAGE_CLASSES = (
     "NumpyStructuredArray", "Spectrum", "TableSchema", "Wcs",
 )  # fmt: skip
 
+
 def _reference_names() -> tuple[str, ...]:
     from skybutler.datasets._reference_storage_classes import REFERENCE_STORAGE_CLASSES
 

@@ -144,7 +144,9 @@ class FormatterChoice:
                 formatter = self.instance(name)
             except ConfigError:
                 continue
-            if not formatter.unsafe and (formatter.supports(storage_class) or formatter.supports(_family(storage_class))):
+            if not formatter.unsafe and (
+                formatter.supports(storage_class) or formatter.supports(_family(storage_class))
+            ):
                 out.append(name)
         return out
 

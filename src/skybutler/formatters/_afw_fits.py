@@ -125,7 +125,9 @@ def _read_image(hdul: Any, component: str | None, bbox: Any, stream: BinaryIO) -
 
 def _read_exposure(hdul: Any, component: str | None, bbox: Any, stream: BinaryIO) -> Any:
     if component is not None and component not in _EXPOSURE_PARTS:
-        raise FormatterError(f"A reference exposure has no component {component!r}; components: {list(_EXPOSURE_PARTS)}.")
+        raise FormatterError(
+            f"A reference exposure has no component {component!r}; components: {list(_EXPOSURE_PARTS)}."
+        )
     planes: dict[str, int] = {}
     for index, hdu in enumerate(hdul):
         kind = str(hdu.header.get("EXTTYPE", hdu.header.get("EXTNAME", ""))).strip().upper()
@@ -159,8 +161,10 @@ def _read_exposure(hdul: Any, component: str | None, bbox: Any, stream: BinaryIO
     }
     if component is not None:
         return arrays.get(component.upper())
+    image = arrays["IMAGE"]
+    assert image is not None  # the IMAGE extension is there (checked above)
     return Exposure(
-        arrays["IMAGE"],
+        image,
         mask=arrays.get("MASK"),
         variance=arrays.get("VARIANCE"),
         metadata=metadata,

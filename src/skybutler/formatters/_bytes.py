@@ -33,7 +33,7 @@ class BytesFormatter(Formatter):
         return stream.read()
 
 
-class OpaqueFormatter(BytesFormatter):
+class OpaqueFormatter(Formatter):
     """Files of a format we have no reader for (the reference butler's ``SkyMap``, ``Psf``, ...), kept as bytes.
 
     Such datasets are registered, queried and transferred byte for byte; the datastore answers a ``get``
@@ -43,7 +43,22 @@ class OpaqueFormatter(BytesFormatter):
 
     name = "opaque"
     extensions = ("",)
-    storage_classes = ()
+    storage_classes = ()  # chosen by imports only, never to write a new dataset
+
+    def write(self, obj: Any, stream: BinaryIO) -> None:
+        """Write the bytes as they are (a transfer of the file between repositories)."""
+        stream.write(obj)
+
+    def read(
+        self,
+        stream: BinaryIO,
+        *,
+        component: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Return the bytes (reached only through `check_readable`'s raw read)."""
+        self.refuse_parts(component, parameters)
+        return stream.read()
 
     def check_readable(self, storage_class: str, uri: str, *, raw: bool = False) -> None:
         """Refuse anything but a raw read, naming the type that would be needed, the URI and the raw read."""

@@ -413,7 +413,13 @@ class _Compiler:
         if kind != "string":
             raise self.error(node.expr, f"GLOB matches strings; {node.expr} is {_NAMES.get(kind, kind)}.")
         pattern = node.pattern
-        value = pattern.value if isinstance(pattern, Literal) else self.bound(pattern) if isinstance(pattern, Bind) else None
+        value = (
+            pattern.value
+            if isinstance(pattern, Literal)
+            else self.bound(pattern)
+            if isinstance(pattern, Bind)
+            else None
+        )
         if not isinstance(value, str):
             raise self.error(pattern, f"The pattern of GLOB is a string ('A*') or a bind holding one; got {pattern}.")
         self.check_text(pattern, value)

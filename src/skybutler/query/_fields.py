@@ -60,12 +60,10 @@ def resolve_bare_field(builder: QueryBuilder, ident: Identifier) -> tuple[Any, s
         return None
     name = ident.element
     universe = builder.universe
-    in_play = [e for e in universe.elements if not e.is_skypix and (e.name in builder.elements or e.name in builder.dims)]
-    owners = [
-        e.name
-        for e in in_play
-        if (e.is_dimension and e.primary_key.name == name) or name in e.record_fields()
+    in_play = [
+        e for e in universe.elements if not e.is_skypix and (e.name in builder.elements or e.name in builder.dims)
     ]
+    owners = [e.name for e in in_play if (e.is_dimension and e.primary_key.name == name) or name in e.record_fields()]
     if not owners:
         return None
     if len(owners) > 1:

@@ -330,7 +330,7 @@ def _build(node: Any, text: str) -> Node:
         try:
             return UuidLiteral(uuid.UUID(_unescape(str(kids[0])[1:-1])))
         except ValueError:
-            raise syntax_error(text, node.meta.start_pos, f"Invalid UUID {str(kids[0])}: give 32 hex digits.") from None
+            raise syntax_error(text, node.meta.start_pos, f"Invalid UUID {kids[0]!s}: give 32 hex digits.") from None
     if kind == "range":
         bounds, _, step_text = str(kids[0]).partition(":")
         first, _, last = bounds.partition("..")

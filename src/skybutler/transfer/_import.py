@@ -48,8 +48,8 @@ from skybutler.registry._collection_ops import associate, certify
 from skybutler.transfer._artifact_files import ZIP_ERRORS, ExportFiles, check_transfer, stage_file
 from skybutler.transfer._import_plan import DatasetEntry, ImportPlan, dataset_parts, read_datasets, read_plan
 from skybutler.transfer._nogc import gc_paused
-from skybutler.transfer._yaml_fast import load_document
 from skybutler.transfer._reference_readers import reference_reader
+from skybutler.transfer._yaml_fast import load_document
 from skybutler.transfer._yaml_format import REFERENCE_FORMATTERS, format_error
 
 if TYPE_CHECKING:
