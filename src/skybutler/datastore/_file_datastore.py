@@ -432,7 +432,7 @@ class FileDatastore(LeafDatastore):
         parameters: Mapping[str, Any] | None = None,
         dataset_type: str | None = None,
     ) -> Any:
-        """Read an artifact with the formatter recorded for it.
+        """Read an artifact with the formatter recorded for it (any file's bytes as stored with ``Bytes``).
 
         ``dataset_type`` (the parent name) selects the cache policy (``datastore.cache.dataset_types``).
 
@@ -447,9 +447,8 @@ class FileDatastore(LeafDatastore):
             The file could not be parsed.
         """
         whole = component is None and not parameters
-        raw = whole and storage_class is not None and storage_class.name == "Bytes"  # any file's bytes, as stored
-        formatter = self.formatter_instance("bytes" if raw else artifact.formatter)
-        formatter.check_readable(artifact.storage_class, self.uri(artifact), raw=raw)
+        formatter = self.formatters.reader(artifact, storage_class, whole, self.uri(artifact))
+        raw = formatter.name == "bytes"  # the file's bytes as stored: nothing to convert
         try:
             with self._reader(artifact, dataset_type, whole=whole) as stream:
                 obj = formatter.read(stream, component=component, parameters=parameters)

@@ -21,7 +21,7 @@ from skybutler.formatters import DEFAULT_FORMATTERS, Formatter, formatters
 
 if TYPE_CHECKING:
     from skybutler.config import DatastoreConfig
-    from skybutler.datasets import DatasetType
+    from skybutler.datasets import ArtifactInfo, DatasetType, StorageClass
 
 __all__ = ["FormatterChoice"]
 
@@ -41,6 +41,15 @@ class FormatterChoice:
             found = formatters.get(name)()
             self._instances[name] = found
         return found
+
+    def reader(self, artifact: ArtifactInfo, storage_class: StorageClass | None, whole: bool, uri: str) -> Formatter:
+        """The formatter reading ``artifact``: the one recorded for it, or ``bytes`` for a raw read (a whole
+        read as ``Bytes``, which any file allows); an opaque file refuses other reads (`Formatter.check_readable`).
+        """
+        raw = whole and storage_class is not None and storage_class.name == "Bytes"
+        formatter = self.instance("bytes" if raw else artifact.formatter)
+        formatter.check_readable(artifact.storage_class, uri, raw=raw)
+        return formatter
 
     def for_type(self, dataset_type: DatasetType) -> tuple[str, Formatter]:
         """The name and instance of the formatter that writes ``dataset_type`` (the order is in the module doc).
