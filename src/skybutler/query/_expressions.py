@@ -93,8 +93,8 @@ class _Compiler:
             if literal_kind in _NUMBERS and isinstance(node.value, int | float):
                 self.constants[id(node)] = node.value
             return _literal(node.value), literal_kind.replace("str", "string")
-        if isinstance(node, TimeLiteral):
-            return _literal(node.tai_ns), "time"
+        if isinstance(node, TimeLiteral):  # inside the stored range, as for OVERLAPS (`instant`)
+            return _literal(db_instant(node.tai_ns)), "time"
         if isinstance(node, UuidLiteral):
             return self.uuid_literal(node.value), "uuid"
         if isinstance(node, Bind):
@@ -102,7 +102,7 @@ class _Compiler:
             if isinstance(value, list):
                 raise self.error(node, f"Bind parameter :{node.name} holds several values; use it inside IN (...).")
             if _is_time(value):
-                return _literal(to_tai_ns(value)), "time"
+                return _literal(db_instant(to_tai_ns(value))), "time"
             if isinstance(value, uuid.UUID):
                 return self.uuid_literal(value), "uuid"
             self.check_text(node, value)
