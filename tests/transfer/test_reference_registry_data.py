@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from skybutler import Butler
+from skybutler.butler import DirectButler
 
 DATA = Path(__file__).parent / "data" / "registry_data"
 
@@ -37,7 +37,7 @@ except ModuleNotFoundError:
     HAS_REFERENCE = False
 
 
-def _ours(butler: Butler, elements: list[str]) -> dict[str, Any]:
+def _ours(butler: DirectButler, elements: list[str]) -> dict[str, Any]:
     records = {e: len(butler.registry.fetch_dimension_records(e)) for e in elements}
     datasets = Counter(
         (ref.dataset_type.name, ref.run) for ref in butler.query_datasets("*", collections="*", find_first=False)
@@ -82,7 +82,7 @@ def _reference(case: str, parent: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_reference_test_exports_import(dest: Butler, case: str) -> None:
+def test_reference_test_exports_import(dest: DirectButler, case: str) -> None:
     for name in CASES[case]:
         dest.import_(DATA / name)
     got = _ours(dest, [e.name for e in dest.universe.elements if not e.is_skypix])
@@ -93,7 +93,7 @@ def test_reference_test_exports_import(dest: Butler, case: str) -> None:
 
 @pytest.mark.skipif(not HAS_REFERENCE, reason="lsst-daf-butler (the reference butler) is not installed")
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_counts_equal_the_references_after_the_same_import(dest: Butler, case: str, reference_root: str) -> None:
+def test_counts_equal_the_references_after_the_same_import(dest: DirectButler, case: str, reference_root: str) -> None:
     expected = _reference(case, reference_root)
     for name in CASES[case]:
         dest.import_(DATA / name)
@@ -101,7 +101,7 @@ def test_counts_equal_the_references_after_the_same_import(dest: Butler, case: s
     assert got == expected
 
 
-def test_universe_zero_derives_visit_day_obs_as_the_reference_does(dest: Butler) -> None:
+def test_universe_zero_derives_visit_day_obs_as_the_reference_does(dest: DirectButler) -> None:
     """hsc-rc2-subset-v0 has plain YAML timestamps (UTC) and no ``visit.day_obs``: the TAI date of the start."""
     dest.import_(DATA / "hsc-rc2-subset-v0.yaml")
     visits = {v.id: v for v in dest.registry.fetch_dimension_records("visit")}
@@ -121,7 +121,7 @@ def test_universe_zero_derives_visit_day_obs_as_the_reference_does(dest: Butler)
     ],
 )  # fmt: skip
 def test_universe_zero_visits_get_day_obs_whatever_the_time_form(
-    dest: Butler, tmp_path: Path, begin: str, end: str, day_obs: int, begin_tai: str
+    dest: DirectButler, tmp_path: Path, begin: str, end: str, day_obs: int, begin_tai: str
 ) -> None:
     """The TAI date of the start, as the reference derives it (a UTC time 25 s before midnight is the next day)."""
     from skybutler.dimensions import to_tai_ns
