@@ -72,6 +72,8 @@ COMMANDS = {
     "remove-dataset-type": "skybutler.cli._dataset_types:remove_dataset_type",
     "remove-runs": "skybutler.cli._collections:remove_runs",
     "retrieve-artifacts": "skybutler.cli._datasets:retrieve_artifacts",
+    "serve": "skybutler.server._cli:serve",
+    "token": "skybutler.cli._tokens:token",
     "transfer-datasets": "skybutler.cli._transfer:transfer_datasets",
     "verify": "skybutler.cli._verify:verify",
 }
