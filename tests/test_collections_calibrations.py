@@ -111,7 +111,11 @@ def test_bad_input_gets_the_specific_error_and_changes_nothing(calib: DirectButl
         calib.collections.certify("calib", [meta], ("2025-03-01", None))
     with pytest.raises(DataIdError, match="in the future"):
         calib.get("bias", CAM3, collections="calib", at="2025-01-10", as_of="2999-01-01")
-    with pytest.raises(DataIdError, match="needs a time"):
+    # with no time, the one dataset certified (the reference's answer); a second certified dataset: an error
+    assert calib.get("bias", CAM3, collections="calib") == {"label": "A"}
+    calib.collections.certify("calib", [b], ("2025-03-01", None))
+    before = _history(calib)
+    with pytest.raises(DataIdError, match="over different validity ranges"):
         calib.get("bias", CAM3, collections="calib")
     assert _history(calib) == before
 

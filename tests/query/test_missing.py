@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tests.query.conftest import Sky
 
-from skybutler.errors import DatasetTypeError
+from skybutler.errors import DataIdError, DatasetTypeError
 
 
 def test_matrix_counts_what_exists_per_data_id(sky: Sky) -> None:
@@ -126,10 +126,12 @@ def test_data_id_queries_join_calibrations_on_a_visit_named_anywhere(sky: Sky) -
         assert {(c["instrument"], c["detector"]) for c in ids} == expected, constraint
 
 
-def test_calibrations_without_a_time_are_explained(sky: Sky) -> None:
-    results = sky.butler.query_datasets("bias", collections="calib", instrument="Cam")
-    assert list(results) == []
-    assert any("CALIBRATION collections ['calib'] were skipped" in r for r in results.explain_no_results())
+def test_calibrations_without_a_time_answer_or_say_what_to_add(sky: Sky) -> None:
+    """Never a silent empty result: every certification without find-first, else an error saying what to add."""
+    every = list(sky.butler.query_datasets("bias", collections="calib", instrument="Cam", find_first=False))
+    assert every
+    with pytest.raises(DataIdError, match=r"pass at=.*or constrain an exposure or visit"):
+        sky.butler.query_datasets("bias", collections="calib", instrument="Cam")
 
 
 def test_a_non_calibration_type_in_calibration_collections_is_explained(sky: Sky) -> None:

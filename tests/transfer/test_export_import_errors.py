@@ -44,8 +44,8 @@ CASES: list[tuple[str, str, str]] = [
     ("unknown-dimension", _edit("  - physical_filter\n  - visit\n", "  - physical_filter\n  - vist\n"),
      r"dimensions\[5\] .*unknown dimension 'vist'.*did you mean 'visit'"),
     ("unknown-storage-class", _edit("storage_class: StructuredDataDict\n  is_calibration: false",
-                                    "storage_class: ExposureF\n  is_calibration: false"),
-     r"storage_class .*unknown storage class 'ExposureF'"),
+                                    "storage_class: NoSuchClass\n  is_calibration: false"),
+     r"storage_class .*unknown storage class 'NoSuchClass'"),  # the reference's names (ExposureF) are known
     ("unknown-collection-type", _edit("collection_type: TAGGED\n  name: tagged", "collection_type: TAG\n  name: t"),
      r"collection_type .*unknown collection type 'TAG'"),
     ("data-id-missing-key", _edit("      detector: 2\n      visit: 11\n", "      visit: 11\n"),

@@ -45,6 +45,20 @@ class StorageClass:
     """Read parameters the formatters of this storage class accept."""
     converters: Mapping[str, str] = field(default_factory=dict)
     """``"module:Qualname"`` of another Python type → ``"module:function"`` turning it into this one."""
+    reads_as: str = ""
+    """For a reference butler name (``ExposureF``): our storage class whose type and readers it shares."""
+    reference_type: str = ""
+    """For a reference butler name: the reference's Python type (``lsst.afw.image.ExposureF``)."""
+
+    @property
+    def opaque(self) -> bool:
+        """True for a reference storage class we cannot read: its datasets' bytes are kept as they are."""
+        return bool(self.reference_type) and not self.reads_as
+
+    @property
+    def family(self) -> str:
+        """Our storage class this one is: itself, the one a reference name `reads_as`, or ``Bytes`` if opaque."""
+        return self.reads_as or ("Bytes" if self.reference_type else self.name)
 
     def python_type(self) -> type:
         """Import and return the Python type."""
@@ -90,6 +104,13 @@ ASTRO_STORAGE_CLASSES = (
     "NumpyStructuredArray", "Spectrum", "TableSchema", "Wcs",
 )  # fmt: skip
 
+
+def _reference_names() -> tuple[str, ...]:
+    from skybutler.datasets._reference_storage_classes import REFERENCE_STORAGE_CLASSES
+
+    return tuple(REFERENCE_STORAGE_CLASSES)
+
+
 #: Every known storage class by name: the built-ins, then the ``skybutler.storage_classes`` entry points.
 storage_classes: PluginRegistry[StorageClass] = PluginRegistry(
     "storage_classes",
@@ -101,5 +122,6 @@ storage_classes: PluginRegistry[StorageClass] = PluginRegistry(
         "Camera": "skybutler.datasets._camera:CAMERA",
         "Detector": "skybutler.datasets._camera:DETECTOR",
         **{name: f"skybutler.datasets._astro_storage_classes:{name}" for name in ASTRO_STORAGE_CLASSES},
+        **{name: f"skybutler.datasets._reference_storage_classes:{name}" for name in _reference_names()},
     },
 )

@@ -432,7 +432,7 @@ class FileDatastore(LeafDatastore):
         parameters: Mapping[str, Any] | None = None,
         dataset_type: str | None = None,
     ) -> Any:
-        """Read an artifact with the formatter recorded for it.
+        """Read an artifact with the formatter recorded for it (any file's bytes as stored with ``Bytes``).
 
         ``dataset_type`` (the parent name) selects the cache policy (``datastore.cache.dataset_types``).
 
@@ -446,8 +446,9 @@ class FileDatastore(LeafDatastore):
         FormatterError
             The file could not be parsed.
         """
-        formatter = self.formatter_instance(artifact.formatter)
         whole = component is None and not parameters
+        formatter = self.formatters.reader(artifact, storage_class, whole, self.uri(artifact))
+        raw = formatter.name == "bytes"  # the file's bytes as stored: nothing to convert
         try:
             with self._reader(artifact, dataset_type, whole=whole) as stream:
                 obj = formatter.read(stream, component=component, parameters=parameters)
@@ -462,7 +463,7 @@ class FileDatastore(LeafDatastore):
             raise FormatterError(
                 f"Formatter {artifact.formatter!r} could not read {self.uri(artifact)}: {exc}"
             ) from exc
-        if storage_class is not None and component is None and storage_class.name != artifact.storage_class:
+        if not raw and storage_class is not None and component is None and storage_class.name != artifact.storage_class:
             obj = storage_class.coerce(obj)
         return obj
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from skybutler.datasets import storage_classes
 from skybutler.errors import ConfigError, DatasetTypeError, PluginNotFoundError
 from skybutler.formatters import DEFAULT_FORMATTERS, Formatter, formatters
 
 if TYPE_CHECKING:
     from skybutler.config import DatastoreConfig
-    from skybutler.datasets import DatasetType
+    from skybutler.datasets import ArtifactInfo, DatasetType, StorageClass
 
 __all__ = ["FormatterChoice"]
 
@@ -40,6 +41,15 @@ class FormatterChoice:
             found = formatters.get(name)()
             self._instances[name] = found
         return found
+
+    def reader(self, artifact: ArtifactInfo, storage_class: StorageClass | None, whole: bool, uri: str) -> Formatter:
+        """The formatter reading ``artifact``: the one recorded for it, or ``bytes`` for a raw read (a whole
+        read as ``Bytes``, which any file allows); an opaque file refuses other reads (`Formatter.check_readable`).
+        """
+        raw = whole and storage_class is not None and storage_class.name == "Bytes"
+        formatter = self.instance("bytes" if raw else artifact.formatter)
+        formatter.check_readable(artifact.storage_class, uri, raw=raw)
+        return formatter
 
     def for_type(self, dataset_type: DatasetType) -> tuple[str, Formatter]:
         """The name and instance of the formatter that writes ``dataset_type`` (the order is in the module doc).
@@ -69,11 +79,13 @@ class FormatterChoice:
     def _configured(self, dataset_type: DatasetType) -> tuple[str, Formatter]:
         configured = self.config.formatters
         sc = dataset_type.storage_class
+        family = _family(sc)  # a reference butler name (ExposureF) is written as ours (Exposure)
         name = (
             configured.get(dataset_type.parent_name)
             or configured.get(sc)
             or self._preferred(sc)
             or DEFAULT_FORMATTERS.get(sc)
+            or DEFAULT_FORMATTERS.get(family)
         )
         if name is None:
             raise ConfigError(
@@ -81,7 +93,7 @@ class FormatterChoice:
                 f"datastore.formatters.{sc} in butler.yaml to one of {formatters.names()}."
             )
         formatter = self.instance(name)
-        if not formatter.supports(sc):
+        if not formatter.supports(sc) and not formatter.supports(family):
             raise ConfigError(
                 f"Formatter {name!r} cannot write storage class {sc!r} (it writes {formatter.storage_classes})."
             )
@@ -108,7 +120,7 @@ class FormatterChoice:
                 f"Unknown format {name!r} for dataset type {dataset_type.name!r}; formats that write {sc}: "
                 f"{', '.join(self.formats_for(sc)) or 'none installed'}."
             ) from None
-        if not formatter.supports(sc):
+        if not formatter.supports(sc) and not formatter.supports(_family(sc)):
             raise DatasetTypeError(
                 f"Format {name!r} cannot write storage class {sc!r} (dataset type {dataset_type.name!r}); "
                 f"formats that write {sc}: {', '.join(self.formats_for(sc)) or 'none installed'}."
@@ -126,7 +138,7 @@ class FormatterChoice:
             formatter = self.instance(name)
             if formatter.unsafe:
                 raise ConfigError(f"Formatter {name!r} runs code when reading; it cannot be in datastore.prefer.")
-            if formatter.supports(storage_class):
+            if formatter.supports(storage_class) or formatter.supports(_family(storage_class)):
                 return name
         return None
 
@@ -141,6 +153,16 @@ class FormatterChoice:
                 formatter = self.instance(name)
             except ConfigError:
                 continue
-            if not formatter.unsafe and formatter.supports(storage_class):
+            if not formatter.unsafe and (
+                formatter.supports(storage_class) or formatter.supports(_family(storage_class))
+            ):
                 out.append(name)
         return out
+
+
+def _family(storage_class: str) -> str:
+    """The storage class of ours that ``storage_class`` is written as (itself, unless a reference name)."""
+    try:
+        return storage_classes.get(storage_class).family
+    except ConfigError:
+        return storage_class

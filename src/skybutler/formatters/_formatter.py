@@ -50,6 +50,14 @@ class Formatter(ABC):
     ) -> Any:
         """Deserialize from ``stream``; ``component`` and ``parameters`` select part of the object."""
 
+    def check_readable(self, storage_class: str, uri: str, *, raw: bool = False) -> None:
+        """Raise a `FormatterError` saying what to do when this formatter will not read the file at ``uri``.
+
+        ``raw`` is a read of the file's bytes (``storage_class="Bytes"``), which every file allows.  Readers
+        of every file they are given (all but ``opaque``) accept.
+        """
+        del storage_class, uri, raw  # a hook with a default (read everything), not an abstract method
+
     def for_storage_class(self, storage_class: str) -> Formatter:
         """This formatter, told that the objects it writes are of ``storage_class`` (the dataset type's).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -12,6 +13,7 @@ __all__ = [
     "Bind",
     "Call",
     "Compare",
+    "Glob",
     "Identifier",
     "In",
     "Literal",
@@ -23,6 +25,7 @@ __all__ = [
     "Pair",
     "Range",
     "TimeLiteral",
+    "UuidLiteral",
 ]
 
 
@@ -62,6 +65,16 @@ class TimeLiteral:
 
     def __str__(self) -> str:
         return f"T'{self.text}'"
+
+
+@dataclass(frozen=True, slots=True)
+class UuidLiteral:
+    """A dataset ID, written ``UUID('...')`` as in the reference butler's language."""
+
+    value: uuid.UUID
+
+    def __str__(self) -> str:
+        return f"UUID('{self.value}')"
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +186,17 @@ class Overlaps:
 
 
 @dataclass(frozen=True, slots=True)
+class Glob:
+    """``GLOB(expr, pattern)``: ``*`` any characters, ``?`` one, ``\\`` escapes them; case-sensitive."""
+
+    expr: Node
+    pattern: Node
+
+    def __str__(self) -> str:
+        return f"GLOB({self.expr}, {self.pattern})"
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     """Logical negation."""
 
@@ -203,6 +227,6 @@ class Or:
 
 
 Node: TypeAlias = (
-    "Identifier | Literal | TimeLiteral | Bind | Call | Range | Pair | Neg | Arith | Compare | In | Overlaps | Not"
-    " | And | Or"
+    "Identifier | Literal | TimeLiteral | UuidLiteral | Bind | Call | Range | Pair | Neg | Arith | Compare | In"
+    " | Overlaps | Glob | Not | And | Or"
 )

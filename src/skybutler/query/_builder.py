@@ -16,6 +16,7 @@ from skybutler.dimensions import TIMESPAN_MAX, db_instant
 from skybutler.errors import DataIdError
 from skybutler.query._ast import Bind, Compare, Identifier, In, Literal, Node
 from skybutler.query._expressions import compile_expression, suggest
+from skybutler.query._fields import resolve_bare_field, resolve_dataset_field
 from skybutler.query._parser import syntax_error
 from skybutler.query._spatial import SpatialReport, apply_spatial, split_spatial
 from skybutler.registry import CollectionRecord, CollectionType
@@ -75,6 +76,9 @@ class QueryBuilder:
         """Skypix dimensions the query needs but no table provides, with a data-ID value when constrained."""
         self.spatial: SpatialReport | None = None
         """What the spatial step did (`skybutler.query._spatial`), when the query has one."""
+        self.datasets: dict[str, Any] = {}
+        """Dataset type name → the ``dataset_id`` column of its joined datasets (for ``dataset_id`` in where)."""
+        self._dataset_rows: dict[str, Any] = {}
 
     # -- joining ----------------------------------------------------------------------------------------------
     def _alias(self, table: sa.Table) -> Any:
@@ -166,13 +170,29 @@ class QueryBuilder:
         *,
         at: int | None = None,
         temporal: str | None = None,
+        untimed: bool = False,
+    ) -> Any:
+        """`join_datasets`, remembering the dataset ID column for the where expression's dataset fields."""
+        columns = self.join_datasets(stored, leaves, at=at, temporal=temporal, untimed=untimed)
+        self.datasets[stored.dataset_type.name] = columns.c.dataset_id
+        return columns
+
+    def join_datasets(
+        self,
+        stored: StoredDatasetType,
+        leaves: Sequence[CollectionRecord],
+        *,
+        at: int | None = None,
+        temporal: str | None = None,
+        untimed: bool = False,
     ) -> Any:
         """Join the datasets of ``stored`` in ``leaves``; return the subquery's columns.
 
         RUN and TAGGED collections always take part.  CALIBRATION collections take part with ``at`` (a TAI
         time inside the validity range) or with ``temporal`` (an element with a timespan, ``exposure`` or
-        ``visit``: its records' timespans must overlap the validity range — the temporal join); otherwise they
-        contribute nothing.  Only current certifications count.  The columns are the dimension keys,
+        ``visit``: its records' timespans must overlap the validity range — the temporal join), or ``untimed``
+        (every current certification, whatever its range: a search with no time); otherwise they contribute
+        nothing.  Only current certifications count.  The columns are the dimension keys,
         ``dataset_id``, ``collection_id``, ``run_id`` and, with ``temporal``, ``valid_begin`` (NULL for
         RUN/TAGGED rows) for find-first tie-breaking.
         """
@@ -180,7 +200,7 @@ class QueryBuilder:
         d = self.registry.tables.dataset
         plain = [c.id for c in leaves if c.type is not CollectionType.CALIBRATION]
         calib = [c.id for c in leaves if c.type is CollectionType.CALIBRATION]
-        use_calib = bool(calib) and stored.calibs is not None and (at is not None or temporal is not None)
+        use_calib = bool(calib) and stored.calibs is not None and (at is not None or temporal is not None or untimed)
         if plain and not use_calib:
             # The common case: join the tags table itself (a subquery would cost more to build than to run).
             tags = self._alias(stored.tags)
@@ -250,6 +270,9 @@ class QueryBuilder:
         """The column (or timespan pair) an identifier names, joining what it needs."""
         name, field = ident.element, ident.field
         if name not in self.universe:
+            found = resolve_dataset_field(self, ident) or resolve_bare_field(self, ident)
+            if found is not None:
+                return found
             pool = [e.name for e in self.universe.elements if not e.is_skypix]
             raise syntax_error(self.text, ident.pos, f"Unknown dimension {name!r}{suggest(name, pool) or '.'}")
         element = self.universe[name]
@@ -363,11 +386,19 @@ def _referenced_dims(node: Node | None) -> Iterable[str]:
 
 
 def _equality_dims(node: Node | None) -> Iterable[str]:
-    """Dimensions fixed by ``dim = literal`` (or a one-item IN) at the top level of an AND."""
-    from skybutler.query._ast import And
+    """Dimensions fixed by ``dim = literal`` (or a one-item IN) at the top level of an AND, or in every branch
+    of an OR: ``(instrument = 'A' AND detector = 1) OR (instrument = 'B' AND detector = 2)`` fixes the
+    instrument of each detector, as the reference reads it."""
+    from skybutler.query._ast import And, Or
 
+    if isinstance(node, Or):
+        branches = [set(_equality_dims(item)) for item in node.items]
+        yield from sorted(set.intersection(*branches))
+        return
     items = node.items if isinstance(node, And) else (node,) if node is not None else ()
     for item in items:
+        if isinstance(item, Or):
+            yield from _equality_dims(item)
         if isinstance(item, Compare) and item.op == "=":
             for side, other in ((item.left, item.right), (item.right, item.left)):
                 if isinstance(side, Identifier) and side.field is None and isinstance(other, Literal | Bind):

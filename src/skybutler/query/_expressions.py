@@ -6,6 +6,7 @@ import datetime
 import itertools
 import math
 import numbers
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sized
 from typing import Any
 
@@ -18,6 +19,7 @@ from skybutler.query._ast import (
     Arith,
     Bind,
     Compare,
+    Glob,
     Identifier,
     In,
     Literal,
@@ -29,6 +31,7 @@ from skybutler.query._ast import (
     Pair,
     Range,
     TimeLiteral,
+    UuidLiteral,
 )
 from skybutler.query._parser import syntax_error
 
@@ -45,9 +48,11 @@ parameter, and SQLite takes at most 32 766 per statement.  A longer (or endless)
 reading at most one value more than this."""
 _NAMES = {
     "int": "an integer", "float": "a number", "string": "a string", "bool": "a boolean", "time": "a time",
-    "bytes": "a bytes field", None: "NULL",
+    "bytes": "a bytes field", "uuid": "a dataset ID", None: "NULL",
 }  # fmt: skip
 _NUMBERS = ("int", "float")
+_COMPARABLE = (*_PY_TYPES, "time", "uuid")
+"""Kinds two values of which compare with each other (a time field such as ``ingest_date``, a dataset ID)."""
 _ORDER_OPS = ("<", "<=", ">", ">=")
 _BIGINT = sa.BigInteger()
 _NUMERIC = sa.Numeric()
@@ -78,7 +83,7 @@ class _Compiler:
             column, kind = self.resolve(node)
             if kind == "timespan":  # a (begin, end) pair: only OVERLAPS takes it (see `timespan`)
                 raise self.error(node, f"{node} is a timespan; use it with OVERLAPS (a time or a (begin, end) pair).")
-            if kind not in _PY_TYPES:  # bytes: the drivers compare them with other types differently
+            if kind not in _COMPARABLE:  # bytes: the drivers compare them with other types differently
                 raise self.error(node, f"{node} is {_NAMES.get(kind, kind)}, which a where expression cannot use.")
             return column, kind
         if isinstance(node, Literal):
@@ -88,14 +93,18 @@ class _Compiler:
             if literal_kind in _NUMBERS and isinstance(node.value, int | float):
                 self.constants[id(node)] = node.value
             return _literal(node.value), literal_kind.replace("str", "string")
-        if isinstance(node, TimeLiteral):
-            return _literal(node.tai_ns), "time"
+        if isinstance(node, TimeLiteral):  # inside the stored range, as for OVERLAPS (`instant`)
+            return _literal(db_instant(node.tai_ns)), "time"
+        if isinstance(node, UuidLiteral):
+            return self.uuid_literal(node.value), "uuid"
         if isinstance(node, Bind):
             value = self.bound(node)
             if isinstance(value, list):
                 raise self.error(node, f"Bind parameter :{node.name} holds several values; use it inside IN (...).")
             if _is_time(value):
-                return _literal(to_tai_ns(value)), "time"
+                return _literal(db_instant(to_tai_ns(value))), "time"
+            if isinstance(value, uuid.UUID):
+                return self.uuid_literal(value), "uuid"
             self.check_text(node, value)
             self.check_int(node, value)
             bind_kind = _kind_of(value)
@@ -223,7 +232,7 @@ class _Compiler:
 
     def plain(self, node: Bind, value: Any) -> Any:
         """One bind value as a type the SQL drivers all take the same way (see `bound`)."""
-        if type(value) in (int, float, str, bool) or _is_time(value):
+        if type(value) in (int, float, str, bool) or _is_time(value) or isinstance(value, uuid.UUID):
             return value
         if isinstance(value, bool) or type(value).__name__ == "bool_":
             return bool(value)
@@ -249,6 +258,8 @@ class _Compiler:
             column, kind = self.resolve(node)
             if kind == "timespan":
                 return column  # type: ignore[no-any-return]
+            if kind == "time":  # an instant (ingest_date): the one-nanosecond span holding it
+                return column, column + 1
             raise self.error(node, f"{node} is not a timespan; use e.g. {node.element}.timespan.")
         instant = self.instant(node)
         return instant, instant + 1
@@ -279,8 +290,9 @@ class _Compiler:
         if isinstance(node, Not):
             return sa.not_(self.condition(node.operand))
         if isinstance(node, Compare):
-            left, lk = self.value(node.left)
-            right, rk = self.value(node.right)
+            (left, lk), (right, rk) = self.operands(node.left, node.right)
+            if "uuid" in (lk, rk) and node.op not in ("=", "!="):
+                raise self.error(node, f"Dataset IDs compare with = and != (or IN), not {node.op}.")
             self.check_types(node, node.left, lk, node.right, rk)
             self.check_types(node, node.right, rk, node.left, lk)
             if lk == "string" and node.op in _ORDER_OPS and self.dialect == "postgresql":
@@ -293,6 +305,8 @@ class _Compiler:
             }[node.op]()  # fmt: skip
         if isinstance(node, In):
             return self.in_(node)
+        if isinstance(node, Glob):
+            return self.glob(node)
         if isinstance(node, Overlaps):
             lb, le = self.timespan(node.left)
             rb, re = self.timespan(node.right)
@@ -311,6 +325,7 @@ class _Compiler:
     def in_(self, node: In) -> Any:
         column, kind = self.value(node.expr)
         values: list[Any] = []
+        ids: list[Any] = []
         clauses = []
         for item in node.items:
             if isinstance(item, Range):
@@ -333,6 +348,11 @@ class _Compiler:
             elif isinstance(item, Bind):
                 bound = self.bound(item)
                 for one in bound if isinstance(bound, list) else [bound]:
+                    if kind == "uuid":
+                        one = self.as_uuid(item, one)
+                        if isinstance(one, uuid.UUID):  # one IN list, however many (an OR chain nests)
+                            ids.append(self.uuid_literal(one))
+                            continue
                     # checked like literals: PostgreSQL refuses e.g. bigint = varchar
                     self.check_text(item, one)
                     self.check_int(item, one)
@@ -343,19 +363,74 @@ class _Compiler:
                     else:  # a float among integers: compared as a float (in the list it would be cast to BIGINT)
                         clauses.append(column == sa.literal(one))
             else:
-                sql, item_kind = self.value(item)
+                sql, item_kind = self.operand(item, kind)
                 self.check_types(node, node.expr, kind, item, item_kind)
                 self.check_types(node, item, item_kind, node.expr, kind)
                 clauses.append(column == sql)
         if values:
             clauses.append(column.in_(values))
+        if ids:
+            clauses.append(column.in_(ids))
         result = sa.or_(*clauses) if clauses else sa.false()
         return sa.not_(result) if node.negated else result
+
+    def operands(self, left: Node, right: Node) -> tuple[tuple[Any, str | None], tuple[Any, str | None]]:
+        """SQL and kind of both sides of a comparison; a string beside a dataset ID is read as one."""
+        first = self.value(left)
+        second = self.operand(right, first[1])
+        if second[1] == "uuid" and first[1] != "uuid":
+            first = self.operand(left, "uuid")
+        return first, second
+
+    def operand(self, node: Node, other_kind: str | None) -> tuple[Any, str | None]:
+        """`value`, except that a string literal or bind compared with a dataset ID becomes a UUID."""
+        if other_kind == "uuid" and isinstance(node, Literal | Bind):
+            value = node.value if isinstance(node, Literal) else self.bound(node)
+            if isinstance(value, str | uuid.UUID):
+                return self.uuid_literal(self.as_uuid(node, value)), "uuid"
+        return self.value(node)
+
+    def uuid_literal(self, value: uuid.UUID) -> Any:
+        """A dataset ID as the registry stores it: native on PostgreSQL, 32 hex digits on SQLite (whose driver
+        takes no `uuid.UUID`, and query plans pass values to it as they are)."""
+        return sa.literal(value, _UUID) if self.dialect == "postgresql" else sa.literal(value.hex)
+
+    def as_uuid(self, node: Node, value: Any) -> Any:
+        """A dataset ID from a `uuid.UUID` or its text; anything else is returned for the type check to name."""
+        if isinstance(value, str):
+            try:
+                return uuid.UUID(value)
+            except ValueError:
+                raise self.error(node, f"{value!r} is not a dataset ID (a UUID: 32 hex digits).") from None
+        return value
+
+    def glob(self, node: Glob) -> Any:
+        """``GLOB(column, pattern)`` as the reference has it: ``*`` any run of characters, ``?`` one character,
+        a backslash escapes either (or itself); no character classes; case-sensitive.  One indexable SQL
+        comparison: SQLite's own ``GLOB`` (case-sensitive; a constant prefix uses the index), PostgreSQL's
+        ``LIKE`` (case-sensitive) with ``%`` and ``_`` escaped."""
+        column, kind = self.value(node.expr)
+        if kind != "string":
+            raise self.error(node.expr, f"GLOB matches strings; {node.expr} is {_NAMES.get(kind, kind)}.")
+        pattern = node.pattern
+        value = (
+            pattern.value
+            if isinstance(pattern, Literal)
+            else self.bound(pattern)
+            if isinstance(pattern, Bind)
+            else None
+        )
+        if not isinstance(value, str):
+            raise self.error(pattern, f"The pattern of GLOB is a string ('A*') or a bind holding one; got {pattern}.")
+        self.check_text(pattern, value)
+        if self.dialect == "postgresql":
+            return column.like(sa.literal(_glob_pattern(value, "like")), escape="\\")
+        return column.op("GLOB", is_comparison=True)(sa.literal(_glob_pattern(value, "glob")))
 
     def check_types(self, node: Node, left: Node, lk: str | None, right: Node, rk: str | None) -> None:
         """Refuse a comparison of values of different kinds, before SQL: numbers compare with numbers,
         strings with strings, booleans with booleans (SQLite would compare anything, PostgreSQL refuses)."""
-        if (lk == rk and lk in _PY_TYPES) or (rk in _NUMBERS and lk != "time"):
+        if (lk == rk and lk in _COMPARABLE) or (rk in _NUMBERS and lk not in ("time", "uuid")):
             return  # a number on the right is reported by the caller's mirrored call, which names the number
         if "time" in (lk, rk):
             time_side = left if lk == "time" else right
@@ -372,6 +447,38 @@ def _literal(value: Any) -> Any:
     too: ``0 IN (-9223372036854775808..9223372036854775807)`` failed with "integer out of range".
     """
     return sa.literal(value, _BIGINT) if type(value) is int else sa.literal(value)
+
+
+_UUID = sa.Uuid()
+_GLOB_SPECIAL = {"glob": "*?[", "like": "%_\\"}
+
+
+def _glob_pattern(pattern: str, target: str) -> str:
+    r"""The reference's glob ``pattern`` as a SQLite ``GLOB`` or a ``LIKE`` (escape ``\\``) pattern.
+
+    Examples
+    --------
+    >>> _glob_pattern("A*_[1]?", "like"), _glob_pattern("A*_[1]?", "glob")
+    ('A%\\_[1]_', 'A*_[[]1]?')
+    >>> _glob_pattern("a\\*b", "glob"), _glob_pattern("a\\*b", "like")
+    ('a[*]b', 'a*b')
+    """
+    out: list[str] = []
+    escaped = False
+    for char in pattern:
+        if not escaped and char == "\\":
+            escaped = True
+            continue
+        if not escaped and char in "*?":
+            out.append(({"*": "%", "?": "_"} if target == "like" else {"*": "*", "?": "?"})[char])
+        elif char in _GLOB_SPECIAL[target]:  # a literal character the target language treats specially
+            out.append(f"\\{char}" if target == "like" else f"[{char}]")
+        else:
+            out.append(char)
+        escaped = False
+    if escaped:  # a trailing backslash stands for itself
+        out.append("\\\\" if target == "like" else "\\")
+    return "".join(out)
 
 
 def _is_time(value: Any) -> bool:
@@ -392,6 +499,8 @@ def _kind_of(value: Any) -> str | None:
         return "bool"
     if _is_time(value):
         return "time"
+    if isinstance(value, uuid.UUID):
+        return "uuid"
     return {int: "int", float: "float", str: "string"}.get(type(value))
 
 

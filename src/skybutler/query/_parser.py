@@ -23,6 +23,7 @@ from skybutler.query._ast import (
     Bind,
     Call,
     Compare,
+    Glob,
     Identifier,
     In,
     Literal,
@@ -34,6 +35,7 @@ from skybutler.query._ast import (
     Pair,
     Range,
     TimeLiteral,
+    UuidLiteral,
 )
 
 __all__ = ["MAX_DEPTH", "int_literals", "integers", "parse_where", "sql_depth", "syntax_error", "with_int_literals"]
@@ -268,6 +270,8 @@ def sql_depth(node: Node) -> int:
         return 1 + sql_depth(node.operand)
     if isinstance(node, Compare | Arith | Overlaps):
         return 2 + max(sql_depth(node.left), sql_depth(node.right))
+    if isinstance(node, Glob):
+        return 2 + max(sql_depth(node.expr), sql_depth(node.pattern))
     if isinstance(node, Pair):
         return 1 + max(sql_depth(node.begin), sql_depth(node.end))
     if isinstance(node, Call):  # evaluated in Python, never nested in SQL; its arguments are
@@ -321,6 +325,15 @@ def _build(node: Any, text: str) -> Node:
         return Neg(inner)
     if kind == "pair":
         return Pair(_build(kids[0], text), _build(kids[1], text))
+    if kind == "glob":
+        return Glob(_build(kids[0], text), _build(kids[1], text))
+    if kind == "uuid":
+        import uuid
+
+        try:
+            return UuidLiteral(uuid.UUID(_unescape(str(kids[0])[1:-1])))
+        except ValueError:
+            raise syntax_error(text, node.meta.start_pos, f"Invalid UUID {kids[0]!s}: give 32 hex digits.") from None
     if kind == "range":
         bounds, _, step_text = str(kids[0]).partition(":")
         first, _, last = bounds.partition("..")

@@ -14,6 +14,7 @@ from skybutler.datasets import DatasetRef, DatasetType, refs_from_rows
 from skybutler.dimensions import DataCoordinate, DimensionRecord, normalize_data_id
 from skybutler.errors import DataIdError, DatasetTypeError
 from skybutler.query._builder import QueryBuilder, _referenced_dims, refuse_nul
+from skybutler.query._calibration_search import check_untimed_calibrations
 from skybutler.query._constraints import Constraints, prepare
 from skybutler.query._ordering import (
     check_dataset_order,
@@ -407,6 +408,8 @@ def query_datasets(
     if order_by and types:
         check_dataset_order(registry, types, order_by)
     given = normalize_data_id(registry.universe, data_id, kwargs or {})
+    if find_first and at is None:  # certifications change between calls: checked on every call, plans or not
+        check_untimed_calibrations(registry, types, leaves, given, where, _temporal_element)
 
     def statement(stored: StoredDatasetType, temporal: str | None) -> Any:
         def build(node: Any, constraints: Constraints) -> Any:
@@ -479,11 +482,6 @@ def _dataset_parts(
             f"{names} {what}: CALIBRATION collections {calibs} hold none of its datasets (search the RUN or "
             "TAGGED collections that do)."
         )
-    elif calibs and at is None and not any(_temporal_element(registry, s, leaves, referenced, None) for s in types):
-        explanations.append(
-            f"CALIBRATION collections {calibs} were skipped: give at= (a time) or constrain an exposure or visit "
-            "(data ID or where) so validity ranges can be matched to its timespan."
-        )
     return parts, rebuilders, indices, explanations
 
 
@@ -531,7 +529,7 @@ def _dataset_statement(
 
     def build() -> Any:
         b = QueryBuilder(registry, where)
-        sub = b.add_datasets(stored, leaves, at=at, temporal=temporal)
+        sub = b.add_datasets(stored, leaves, at=at, temporal=temporal, untimed=at is None and temporal is None)
         _apply(b, node, constraints)
         cols = [sub.c[d] for d in dims] + [sub.c.dataset_id, sub.c.collection_id, sub.c.run_id]
         if find_first and (len(leaves) > 1 or temporal is not None):

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from skybutler.datasets import ArtifactInfo
 from skybutler.dimensions import TIMESPAN_MAX, DataCoordinate, Timespan, db_instant, tai_ns_to_iso, to_tai_ns
-from skybutler.errors import ConflictError, DatasetTypeError
+from skybutler.errors import ConflictError, DataIdError, DatasetTypeError
 from skybutler.registry._datasets import ARTIFACT_COLUMNS
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ class Calibrations:
     def __init__(self, db: Database, tables: StaticTables) -> None:
         self._db = db
         self._tables = tables
-        self._find: dict[str, Any] = {}
+        self._find: dict[tuple[str, bool], Any] = {}
 
     # -- transaction time ---------------------------------------------------------------------------------
     def _transaction_time(self, conn: sa.Connection, table: sa.Table, collection_id: int) -> int:
@@ -215,41 +215,55 @@ class Calibrations:
 
     # -- reads --------------------------------------------------------------------------------------------------
     def find(
-        self, stored: StoredDatasetType, collection_id: int, values: Values, at: int, as_of: int | None
+        self, stored: StoredDatasetType, collection_id: int, values: Values, at: int | None, as_of: int | None
     ) -> tuple[Any, ...] | None:
         """The dataset certified for ``values`` valid at ``at``, as recorded at ``as_of`` (None: now).
 
         One indexed statement returning ``(dataset id, run id, artifacts)``: every stored artifact of the
-        dataset, one per datastore holding it (none for a dataset without a stored file).
+        dataset, one per datastore holding it (none for a dataset without a stored file).  With ``at`` None
+        (no time given) the one dataset certified for ``values`` over any validity range, as the reference
+        butler answers; when several are, a `DataIdError` names their ranges and says what to add.
         """
         table = _table(stored)
-        stmt = self._find.get(table.name)
+        key = (table.name, at is None)
+        stmt = self._find.get(key)
         if stmt is None:
             c = table.c
             dims = stored.dataset_type.dimensions.required
             where = [c.dataset_type_id == sa.bindparam("dt"), c.collection_id == sa.bindparam("coll")]
             where += [c[d] == sa.bindparam(f"v_{d}") for d in dims]
-            where += [
-                c.valid_begin <= sa.bindparam("at"),
-                c.valid_end > sa.bindparam("at"),
-                c.recorded_begin <= sa.bindparam("as_of"),
-                c.recorded_end > sa.bindparam("as_of"),
-            ]
+            if at is not None:
+                where += [c.valid_begin <= sa.bindparam("at"), c.valid_end > sa.bindparam("at")]
+            where += [c.recorded_begin <= sa.bindparam("as_of"), c.recorded_end > sa.bindparam("as_of")]
             d, r = self._tables.dataset, self._tables.datastore_record
             stmt = (
-                sa.select(c.dataset_id, d.c.run_id, *(r.c[n] for n in ARTIFACT_COLUMNS))
+                sa.select(c.dataset_id, d.c.run_id, *(r.c[n] for n in ARTIFACT_COLUMNS), c.valid_begin, c.valid_end)
                 .select_from(table)
                 .join(d, d.c.id == c.dataset_id)
                 .outerjoin(r, (r.c.dataset_id == c.dataset_id) & (r.c.component == ""))
                 .where(*where)
+                .order_by(c.valid_begin)
             )
-            self._find[table.name] = stmt
-        params: dict[str, Any] = {"dt": stored.id, "coll": collection_id, "at": db_instant(at)}
+            self._find[key] = stmt
+        params: dict[str, Any] = {"dt": stored.id, "coll": collection_id}
+        if at is not None:
+            params["at"] = db_instant(at)
         params["as_of"] = TIMESPAN_MAX - 1 if as_of is None else as_of
         params.update((f"v_{d}", v) for d, v in zip(stored.dataset_type.dimensions.required, values, strict=True))
         rows = self._db.read_rows(stmt, params)
         if not rows:
             return None
+        if len({row[0] for row in rows}) > 1:
+            first: dict[Any, Timespan] = {}
+            for row in rows:  # ordered by valid_begin: each dataset's first range
+                first.setdefault(row[0], Timespan.from_db(int(row[-2]), int(row[-1])))
+            shown = "; ".join(f"{_as_uuid(k)} valid {span}" for k, span in list(first.items())[:5])
+            data_id = dict(zip(stored.dataset_type.dimensions.required, values, strict=True))
+            raise DataIdError(
+                f"{len(first)} {stored.dataset_type.name!r} datasets are certified for {data_id} over different "
+                f"validity ranges ({shown}): pass at=... (a time), or include an exposure or visit in the data "
+                "ID, to choose one."
+            )
         artifacts = tuple(
             ArtifactInfo(row[2], row[3], row[4], row[5], row[6], datastore=row[7])
             for row in rows

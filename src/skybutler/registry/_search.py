@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from skybutler.errors import DataIdError
 from skybutler.registry._collections import CollectionRecord, CollectionType
 from skybutler.registry._datasets import DatasetRow
 
@@ -37,7 +36,7 @@ def find_first(
     Raises
     ------
     DataIdError
-        A CALIBRATION collection must be searched but no valid time was given.
+        A CALIBRATION collection was searched with no valid time, and several datasets are certified there.
     """
     batch: list[int] = []
     for record in leaves:
@@ -51,11 +50,8 @@ def find_first(
             batch = []
         if stored.calibs is None:
             continue
-        if at is None:
-            raise DataIdError(
-                f"Looking up {stored.dataset_type.name!r} in the CALIBRATION collection {record.name!r} needs a "
-                "time: pass at=..., or include an exposure or visit in the data ID."
-            )
+        # with no time, the one dataset certified for the data ID (the reference's answer), or an error
+        # naming the validity ranges when several are
         certified = calibrations.find(stored, record.id, values, at, as_of)
         if certified is not None:
             return DatasetRow(certified[0], stored.id, record.id, int(certified[1]), values, certified[2])

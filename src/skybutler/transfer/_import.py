@@ -47,6 +47,7 @@ from skybutler.registry._collection_ops import associate, certify
 from skybutler.transfer._artifact_files import ZIP_ERRORS, ExportFiles, check_transfer, stage_file
 from skybutler.transfer._import_plan import DatasetEntry, ImportPlan, dataset_parts, read_datasets, read_plan
 from skybutler.transfer._nogc import gc_paused
+from skybutler.transfer._reference_readers import reference_reader
 from skybutler.transfer._yaml_fast import load_document
 from skybutler.transfer._yaml_format import REFERENCE_FORMATTERS, format_error
 
@@ -290,6 +291,9 @@ class _Importer:
 
     # -- files ---------------------------------------------------------------------------------------------
     def _formatter(self, entry: DatasetEntry, dataset_type: DatasetType) -> str:
+        reference = reference_reader(dataset_type.storage_class, entry.formatter)
+        if reference is not None:  # a reference storage class: its reader here, or "opaque"
+            return reference
         name = entry.formatter
         if name is not None and name in REFERENCE_FORMATTERS:
             name = REFERENCE_FORMATTERS[name]

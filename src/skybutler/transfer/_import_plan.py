@@ -279,7 +279,7 @@ def _record(
 def _ns(value: Any) -> int | None:
     if value is None or type(value) is int:
         return value
-    if isinstance(value, datetime.datetime):  # old files: YAML's own timestamps, UTC
+    if isinstance(value, datetime.datetime | str):  # old files: YAML's own timestamps or ISO text, UTC
         return to_tai_ns(value)
     raise ValueError(f"expected a time, got {value!r}")
 

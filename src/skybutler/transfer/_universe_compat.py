@@ -21,6 +21,8 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any
 
+from skybutler.dimensions import to_tai_ns
+
 if TYPE_CHECKING:
     from skybutler.dimensions import DimensionUniverse
 
@@ -89,8 +91,11 @@ class Upgrader:
                     )
             if self.version < 1 and record.get("day_obs") is None and self._has("visit", "day_obs"):
                 begin = record.get("datetime_begin")
-                if isinstance(begin, int):
-                    record["day_obs"] = int(_tai_date(begin))
+                if begin is not None:
+                    # Any form the file holds: integer TAI ns, a YAML timestamp (UTC), ISO text, as the
+                    # reference derives it (its start on the TAI scale; no instrument day offset, which needs
+                    # the instrument's Python class).
+                    record["day_obs"] = int(_tai_date(to_tai_ns(begin)))
                     self._note("visit.day_obs was missing (universe 0): taken from the TAI date of its start")
             if self.version < 6 and self._has("visit", "day_obs", implied=True):
                 self._day_obs(record)

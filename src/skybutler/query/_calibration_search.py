@@ -1,0 +1,72 @@
+"""A find-first dataset search in CALIBRATION collections with no time: the reference's answer, or an error.
+
+With neither ``at=`` nor an exposure or visit to match validity ranges against, a CALIBRATION collection
+answers with every current certification (`QueryBuilder.join_datasets` with ``untimed``).  For a find-first
+search that is one dataset per data ID when each data ID has one certified dataset there; when some data ID
+has several (over different validity ranges), the search is refused, naming one of them and saying what to
+add, as the reference refuses it ("ambiguous calibration validity range match") -- never a silent empty
+result, never an arbitrary pick.  The check is one grouped SQL statement per calibration dataset type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from skybutler.dimensions import TIMESPAN_MAX
+from skybutler.errors import DataIdError
+from skybutler.query._builder import _referenced_dims
+from skybutler.query._parser import parse_where
+from skybutler.registry import CollectionType
+
+if TYPE_CHECKING:
+    from skybutler.dimensions import DataIdInput
+    from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
+
+__all__ = ["check_untimed_calibrations"]
+
+
+def check_untimed_calibrations(
+    registry: Registry,
+    types: Sequence[StoredDatasetType],
+    leaves: Sequence[CollectionRecord],
+    given: DataIdInput,
+    where: str,
+    temporal_element: Callable[..., str | None],
+) -> None:
+    """Refuse a find-first search with no time in CALIBRATION collections where a data ID is ambiguous.
+
+    Raises
+    ------
+    DataIdError
+        Several datasets of a type are certified for one data ID in one of the CALIBRATION collections.
+    """
+    calibs = {c.id: c.name for c in leaves if c.type is CollectionType.CALIBRATION}
+    if not calibs or not any(s.calibs is not None for s in types):
+        return
+    referenced = set(given.values) | set(given.alternates)
+    referenced |= {d for d in _referenced_dims(parse_where(where)) if d in registry.universe}
+    for stored in types:
+        if stored.calibs is None or temporal_element(registry, stored, leaves, referenced, None) is not None:
+            continue
+        c = stored.calibs.c
+        dims = list(stored.dataset_type.dimensions.required)
+        stmt = (
+            sa.select(c.collection_id, *(c[d] for d in dims))
+            .where(c.dataset_type_id == stored.id, c.collection_id.in_(list(calibs)), c.recorded_end == TIMESPAN_MAX)
+            .group_by(c.collection_id, *(c[d] for d in dims))
+            .having(sa.func.count(sa.distinct(c.dataset_id)) > 1)
+            .limit(1)
+        )
+        rows: list[Any] = list(registry.db.stream_rows(stmt))  # a one-off statement (LIMIT 1)
+        if rows:
+            row = rows[0]
+            data_id = dict(zip(dims, row[1:], strict=True))
+            raise DataIdError(
+                f"Several {stored.dataset_type.name!r} datasets are certified for {data_id} in the CALIBRATION "
+                f"collection {calibs[row[0]]!r} over different validity ranges, and the search gives no time: "
+                "pass at=... (a time), or constrain an exposure or visit (data ID or where), to choose; or "
+                "find_first=False for all of them."
+            )
