@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from skybutler.butler._calibration_time import calibration_miss, check_as_of, observation_time
 from skybutler.butler._deferred import DeferredDatasetHandle
 from skybutler.butler._repository import create_repository, read_repo_file, root_text
+from skybutler.butler._provenance import input_ids, refuse_used
+from skybutler.butler._run_context import put_recorder
 from skybutler.butler._writes import put_objects
 from skybutler.config import CONFIG_FILE, ButlerConfig, load_config
 from skybutler.datasets import DatasetRef, DatasetType, storage_classes
@@ -17,6 +21,8 @@ from skybutler.dimensions import DataCoordinate, DimensionUniverse, normalize_da
 from skybutler.errors import (
     CollectionError,
     ConfigError,
+    ConflictError,
+    DataIdError,
     DatasetNotFoundError,
     DatasetTypeError,
     FormatterError,
@@ -30,12 +36,14 @@ from skybutler.transports import open_transport
 
 if TYPE_CHECKING:
     from skybutler.butler._collections import ButlerCollections
+    from skybutler.butler._logs import LogCapture
     from skybutler.butler._maintenance import VerifyReport
+    from skybutler.butler._provenance import InputsLike, Invalidation, LineageNode, RunDiff
     from skybutler.datasets import DatasetIdMode
     from skybutler.datastore import ReconcileReport
     from skybutler.dimensions import DimensionRecord
     from skybutler.query import CompletenessTable, DataIdResults, DatasetResults
-    from skybutler.registry import CollectionRecord, DatasetRow, StoredDatasetType
+    from skybutler.registry import CollectionRecord, DatasetRow, RunRecord, StoredDatasetType
     from skybutler.transfer import ExportReport, FileDataset, ImportReport, IngestReport, MetadataTranslator
     from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, Progress, TimeLike, UriLike
 
@@ -97,6 +105,7 @@ class Butler:
         self.default_collections: list[str] = [collections] if isinstance(collections, str) else list(collections)
         """The search path used when a call gives no ``collections=``."""
         self._search_cache: dict[tuple[str, ...], list[CollectionRecord]] = {}
+        self._recorded_runs: set[int] = set()  # runs whose record this butler has made or found (provenance)
         if run is not None and self.writeable:
             self._run_record(run)  # the butler's own run exists from the start, so it can be searched
 
@@ -313,12 +322,14 @@ class Butler:
         data_id: DataIdLike | None = None,
         *,
         run: str | None = None,
+        inputs: InputsLike | None = None,
         **kwargs: Any,
     ) -> DatasetRef:
         """Store ``obj`` as a new dataset and return its ref.
 
         The object's type is checked before anything is written; the file is written under a staging name,
-        the dataset registered in one transaction, then the file moved to its final path.
+        the dataset registered in one transaction, then the file moved to its final path.  ``inputs`` (refs
+        or dataset IDs, which must be registered) are recorded as what it was made from (`lineage`).
 
         Raises
         ------
@@ -332,23 +343,34 @@ class Butler:
             The run already has a dataset of this type and data ID.
         PermissionDeniedError
             The butler is read-only or has no run.
+        DatasetNotFoundError
+            An input is not registered (nothing is written).
         """
-        return self._put(dataset_type, [(obj, data_id, kwargs)], run, None)[0]
+        return self._put(dataset_type, [(obj, data_id, kwargs)], run, None, [input_ids(inputs)])[0]
 
     def put_many(
         self,
-        items: Iterable[tuple[Any, DataIdLike]],
+        items: Iterable[tuple[Any, DataIdLike] | tuple[Any, DataIdLike, InputsLike]],
         dataset_type: DatasetTypeLike,
         *,
         run: str | None = None,
         id_mode: DatasetIdMode | None = None,
+        inputs: InputsLike | None = None,
     ) -> list[DatasetRef]:
         """Store many objects of one dataset type in one registry transaction.
 
         Either all are stored or none is (files written before a failure are removed).  ``id_mode`` makes
-        dataset IDs deterministic (`DatasetIdMode`); by default they are random.
+        dataset IDs deterministic (`DatasetIdMode`); by default they are random.  ``inputs`` are recorded
+        as inputs of every dataset; an item ``(obj, data_id, inputs)`` adds inputs of its own.
         """
-        return self._put(dataset_type, [(obj, data_id, {}) for obj, data_id in items], run, id_mode)
+        shared = input_ids(inputs)
+        rows: list[tuple[Any, DataIdLike | None, Mapping[str, Any]]] = []
+        each: list[list[uuid.UUID]] = []
+        for item in items:
+            rows.append((item[0], item[1], {}))
+            own = input_ids(item[2]) if len(item) > 2 else []  # type: ignore[misc]
+            each.append(list(dict.fromkeys([*shared, *own])) if own else shared)
+        return self._put(dataset_type, rows, run, id_mode, each)
 
     def _put(
         self,
@@ -356,6 +378,7 @@ class Butler:
         items: Sequence[tuple[Any, DataIdLike | None, Mapping[str, Any]]],
         run: str | None,
         id_mode: DatasetIdMode | None,
+        inputs: Sequence[list[uuid.UUID]] = (),
     ) -> list[DatasetRef]:
         run_record = self._run_record(run)
         stored, component = self._stored(dataset_type)
@@ -365,14 +388,21 @@ class Butler:
             )
         dt = stored.dataset_type
         coords = [(obj, self._data_id(dt, data_id, kwargs)) for obj, data_id, kwargs in items]
+        record = put_recorder(self.registry, run_record, inputs, self._recorded_runs)
         try:
-            return put_objects(self.registry, self.datastore, stored, run_record, coords, id_mode)
+            refs = put_objects(self.registry, self.datastore, stored, run_record, coords, id_mode, record)
         except (StorageError, FormatterError):
             raise  # the bytes failed, not a stale run: after registration, a retry would only add a conflict
-        except SkyButlerError:
+        except SkyButlerError as exc:
+            if isinstance(exc, DatasetNotFoundError | ConflictError) and record is not None:
+                raise  # a refused input or cycle: the run is not stale
             if not self._refresh():  # the run may have been removed and re-created by another process
                 raise
-            return put_objects(self.registry, self.datastore, stored, self._run_record(run), coords, id_mode)
+            run_record = self._run_record(run)
+            record = put_recorder(self.registry, run_record, inputs, self._recorded_runs)
+            refs = put_objects(self.registry, self.datastore, stored, run_record, coords, id_mode, record)
+        self._recorded_runs.add(run_record.id)
+        return refs
 
     # -- find / get --------------------------------------------------------------------------------------------
     def _find_row(
@@ -548,20 +578,125 @@ class Butler:
         return self.datastore.uri_of(self.datastore.ordered(row.artifacts)[0])
 
     # -- remove / reconcile ----------------------------------------------------------------------------------
-    def remove(self, refs: Iterable[DatasetRef]) -> int:
+    def remove(self, refs: Iterable[DatasetRef], *, even_if_used: bool = False) -> int:
         """Remove datasets from the registry and delete their files; return how many were removed.
 
         The registry rows go first, in one transaction, with the file paths put in the trash; then the
         files are deleted and the trash emptied.  A crash in between leaves trash that `reconcile` empties.
+        A dataset that another (kept) dataset records as an input is refused (`ConflictError`) unless
+        ``even_if_used``: the lineage records then keep its ID and dataset type.
         """
         if not self.writeable:
             raise PermissionDeniedError("This butler is read-only; open it with writeable=True to remove datasets.")
         ids = [r.id for r in refs]
-        deleted, entries = self.registry.datasets.remove(ids)
+        with self.registry.db.transaction():
+            if not even_if_used:
+                refuse_used(self.registry, ids)
+            deleted, entries = self.registry.datasets.remove(ids)
         from skybutler.butler._maintenance import remove_artifacts  # upkeep code only when removing (start-up, issue 8)
 
         remove_artifacts(self.registry, self.datastore, entries)
         return deleted
+
+    # -- provenance (logic in _provenance, _run_context and the registry) --------------------------------------
+    @contextmanager
+    def run_context(self, run: str, *, config: Mapping[str, Any] | None = None) -> Iterator[Butler]:
+        """Write into ``run`` within the block, recording who ran what, where, when, with what configuration.
+
+        The run's record (software environment, Python, host, user, command line, working folder, start,
+        ``config``) is made on entry and its end time set on exit.  A read-only butler is writeable for the
+        run within the block; afterwards its run and writeability are restored.  Yields this butler.
+        """
+        from skybutler.butler._run_context import finish_run, start_run
+
+        saved = (self.run, self.writeable, self.default_collections)
+        self.run, self.writeable = run, True
+        if saved[0] is None and not saved[2]:
+            self.default_collections = [run]
+        try:
+            record = self._run_record(run)
+            start_run(self.registry, record, config)
+            self._recorded_runs.add(record.id)
+            try:
+                yield self
+            finally:  # a block that failed ended too
+                finish_run(self.registry, record)
+        finally:
+            self.run, self.writeable, self.default_collections = saved
+
+    def run_info(self, run: str) -> RunRecord:
+        """Who made ``run``, where, when and with what: environments (every distribution's version), config.
+
+        Raises
+        ------
+        CollectionError
+            No such collection.
+        DatasetNotFoundError
+            The run has no record (written before provenance was recorded, or never written).
+        """
+        record = self.registry.collections.get(run)
+        found = self.registry.runs.get(record.id, record.name)
+        if found is None:
+            raise DatasetNotFoundError(f"Run {run!r} has no run record: it was never written, or written by a "
+                                       "skybutler that did not record runs.")  # fmt: skip
+        return found
+
+    def diff_runs(self, a: str, b: str) -> RunDiff:
+        """What differs between two runs: distribution versions, configuration values, Python version."""
+        from skybutler.butler._provenance import diff_records
+
+        return diff_records(self.run_info(a), self.run_info(b))
+
+    def lineage(
+        self, ref: DatasetRef | Iterable[DatasetRef], *, direction: str = "up", depth: int | None = None
+    ) -> list[LineageNode]:
+        """The datasets ``ref`` was made from (``direction="up"``) or that used it (``"down"``), nearest first.
+
+        ``depth`` limits the edges followed (None: to the end).  Each `LineageNode` has the shortest
+        distance; a dataset removed since keeps its ID and type, with ``ref=None``.
+        """
+        from skybutler.butler._provenance import lineage
+
+        if direction not in ("up", "down"):
+            raise DataIdError(f"direction={direction!r}: use 'up' (inputs) or 'down' (what used it).")
+        start = [ref.id] if isinstance(ref, DatasetRef) else [r.id for r in ref]
+        return lineage(self.registry, start, direction, depth)  # type: ignore[arg-type]
+
+    def impact(self, ref: DatasetRef | Iterable[DatasetRef], *, depth: int | None = None) -> list[LineageNode]:
+        """Every dataset that used ``ref``, transitively (`lineage` downwards)."""
+        return self.lineage(ref, direction="down", depth=depth)
+
+    def invalidated(
+        self,
+        collections: CollectionsLike | None = None,
+        *,
+        as_of: TimeLike | None = None,
+        dataset_types: Iterable[str] | None = None,
+    ) -> list[Invalidation]:
+        """Outputs that used a calibration which is no longer the one valid at their observation time.
+
+        Checked against the CALIBRATION collections of ``collections`` as known now, or as known at
+        ``as_of`` (then only uses recorded by that time count).  Each `Invalidation` names the output, the
+        calibration used and the one valid instead (None when it was decertified).
+        """
+        from skybutler.butler._provenance import invalidated
+        from skybutler.registry._calibrations import tai_now
+
+        _, leaves = self._search_path(collections)
+        as_of_ns = tai_now() if as_of is None else check_as_of(as_of)
+        return invalidated(self.registry, leaves, as_of_ns, dataset_types)
+
+    def capture_logs(
+        self, dataset_type: str, data_id: DataIdLike | None = None, *, run: str | None = None, **kwargs: Any
+    ) -> LogCapture:
+        """Collect the log records of a block and store them as a dataset when it ends (`skybutler.butler`).
+
+        Use it as ``with butler.capture_logs("isr_log", instrument=..., ...):``; the dataset type is
+        registered (storage class ``LogRecords``) if needed, with the data ID's dimensions.
+        """
+        from skybutler.butler._logs import LogCapture
+
+        return LogCapture(self, dataset_type, data_id, run, kwargs)
 
     def reconcile(self, *, grace_seconds: float = 600.0, remove_unknown: bool = False) -> ReconcileReport:
         """Repair what crashes left behind: promote or delete staging files, empty the trash.

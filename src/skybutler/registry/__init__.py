@@ -8,7 +8,9 @@ from skybutler.registry._dataset_types import StoredDatasetType
 from skybutler.registry._datasets import DatasetRow, NewDataset
 from skybutler.registry._engines import Database, LostCommitError
 from skybutler.registry._explain import is_unique_violation
+from skybutler.registry._provenance import Edge, Reached
 from skybutler.registry._registry import ExplainedDataId, Registry
+from skybutler.registry._run_records import Environment, RunRecord
 from skybutler.registry._schema import SCHEMA_VERSION
 
 __all__ = [
@@ -18,10 +20,14 @@ __all__ = [
     "DataIdResolver",
     "Database",
     "DatasetRow",
+    "Edge",
+    "Environment",
     "ExplainedDataId",
     "LostCommitError",
     "NewDataset",
+    "Reached",
     "Registry",
+    "RunRecord",
     "StoredDatasetType",
     "is_glob",
     "is_unique_violation",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from skybutler.datasets import DatasetType
 from skybutler.dimensions import DataCoordinate, DimensionRecord, DimensionUniverse, normalize_data_id
 from skybutler.errors import ConfigError, ConflictError, DataIdError, DatasetNotFoundError, MigrationRequiredError
-from skybutler.registry._calibrations import Calibrations
+from skybutler.registry._calibrations import Calibrations, tai_now
 from skybutler.registry._collections import CollectionRecord, Collections, CollectionType
 from skybutler.registry._data_ids import DataIdResolver
 from skybutler.registry._dataset_types import DatasetTypes
@@ -20,6 +21,8 @@ from skybutler.registry._datasets import Datasets
 from skybutler.registry._dimensions import DimensionRecords
 from skybutler.registry._engines import Database
 from skybutler.registry._explain import explain_insert_failure, explain_missing
+from skybutler.registry._provenance import Lineage
+from skybutler.registry._run_records import Environment, RunRecords
 from skybutler.registry._schema import SCHEMA_VERSION, DimensionTables, StaticTables
 
 if TYPE_CHECKING:
@@ -62,6 +65,8 @@ class Registry:
         self.dataset_types = DatasetTypes(db, self.tables, self.metadata, universe, self.dimension_tables)
         self.datasets = Datasets(db, self.tables)
         self.calibrations = Calibrations(db, self.tables)
+        self.lineage = Lineage(db, self.tables)
+        self.runs = RunRecords(db, self.tables)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     @classmethod
@@ -301,6 +306,42 @@ class Registry:
         """Every collection, sorted by name."""
         return self.collections.all()
 
+    # -- provenance -----------------------------------------------------------------------------------------
+    def record_provenance(
+        self,
+        run: CollectionRecord,
+        *,
+        edges: Mapping[uuid.UUID, tuple[str, Sequence[uuid.UUID]]] | None = None,
+        environments: Sequence[Environment] = (),
+        info: Mapping[str, Any] | None = None,
+        env_ids: Sequence[int] = (),
+        recorded: int | None = None,
+    ) -> None:
+        """Record what made datasets of ``run``, in the caller's transaction (or one of its own).
+
+        One call for every writer: a put records its inputs, and the merge of database-free workers' outputs
+        records each output's inputs together with every worker's environment.  ``edges`` maps an output ID
+        to its dataset type name and input IDs (inputs must be registered; a cycle is refused);
+        ``environments`` are stored once each (by content) and linked to the run, as are ``env_ids`` (already
+        stored); ``info`` (host, user_name, command, cwd, started, config) makes the run's record unless it
+        has one.
+
+        Raises
+        ------
+        DatasetNotFoundError
+            An input is not registered.
+        ConflictError
+            An edge would make a cycle.
+        """
+        with self.db.transaction():
+            ids = [*env_ids, *(self.runs.store_environment(env) for env in environments)]
+            if info is not None or ids:
+                base = info if info is not None else _unknown_origin()
+                for env_id in ids or [None]:
+                    self.runs.ensure(run.id, base, env_id)
+            if edges:
+                self.lineage.add(edges, tai_now() if recorded is None else recorded)
+
     # -- explanations -----------------------------------------------------------------------------------------
     def explain_insert_failure(
         self,
@@ -317,3 +358,8 @@ class Registry:
     ) -> DatasetNotFoundError:
         """The error to raise when a lookup finds nothing: where else it is, or which record is unknown."""
         return explain_missing(self.datasets, self.collections, self.resolver, stored, data_id, searched)
+
+
+def _unknown_origin() -> dict[str, Any]:
+    """The origin of a run whose writer did not say (a merge with environments only): "now", by nobody known."""
+    return {"host": "", "user_name": "", "command": "", "cwd": "", "started": time.time_ns(), "config": None}

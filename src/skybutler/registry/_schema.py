@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from skybutler.errors import ConfigError
+from skybutler.registry._provenance_tables import PROVENANCE_NAMES, ProvenanceTables
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DimensionElement, DimensionGroup, DimensionUniverse
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 #: The Alembic revision this code expects (see registry/migrations); bump with every migration.
-SCHEMA_VERSION = "0005_pg_fk_checks"
+SCHEMA_VERSION = "0007_provenance"
 
 _TYPES: dict[str, Callable[[int | None], sa.types.TypeEngine[Any]]] = {
     "int": lambda length: sa.BigInteger(),
@@ -50,7 +51,8 @@ _TYPES: dict[str, Callable[[int | None], sa.types.TypeEngine[Any]]] = {
 DATASET_ID_TYPE = "dataset_id_type"
 
 STATIC_NAMES = (
-    "butler_attributes", "collection", "collection_chain", "dataset_type", "dataset", "datastore_record", "trash"
+    "butler_attributes", "collection", "collection_chain", "dataset_type", "dataset", "datastore_record", "trash",
+    *PROVENANCE_NAMES,
 )  # fmt: skip
 
 
@@ -135,6 +137,7 @@ class StaticTables:
             sa.Column("child_id", sa.BigInteger, sa.ForeignKey("collection.collection_id"), nullable=False),
             sa.Index("collection_chain_child", "child_id"),
         )  # fmt: skip
+        self.provenance = ProvenanceTables(metadata)
 
 
 def _column(name: str, spec_type: str, length: int | None, *, nullable: bool) -> sa.Column[object]:

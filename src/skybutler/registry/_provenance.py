@@ -1,0 +1,221 @@
+"""Lineage in the registry: edges "output used input", checked on write, walked with one recursive query.
+
+Both directions are one ``WITH RECURSIVE`` statement on SQLite and PostgreSQL alike: ``up`` follows
+``output_id → input_id`` through the primary key, ``down`` (impact) ``input_id → output_id`` through the
+``dataset_input_input`` index, so a walk costs one index range read per dataset reached, however large the
+graph.  ``UNION`` (not ``UNION ALL``) keeps one row per dataset and depth, so diamonds do not multiply rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import sqlalchemy as sa
+
+from skybutler.datasets import as_uuid
+from skybutler.errors import ConflictError, DatasetNotFoundError
+
+if TYPE_CHECKING:
+    from skybutler.registry._engines import Database
+    from skybutler.registry._schema import StaticTables
+
+__all__ = ["MAX_DEPTH", "Edge", "Lineage", "Reached"]
+
+#: Deepest walk: a bound that no real pipeline reaches, so that a walk always ends.
+MAX_DEPTH = 10_000
+
+Direction = Literal["up", "down"]
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """One recorded use: ``output`` (of type ``output_type``) was made from ``input``."""
+
+    output: uuid.UUID
+    input: uuid.UUID
+    output_type: str
+    input_type: str
+    recorded: int
+    """Transaction time of the record (TAI ns)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reached:
+    """A dataset reached by a walk: its ID, dataset type name, and shortest distance from the start."""
+
+    id: uuid.UUID
+    dataset_type: str
+    depth: int
+
+
+class Lineage:
+    """Write and walk lineage edges."""
+
+    def __init__(self, db: Database, tables: StaticTables) -> None:
+        self._db = db
+        self._t = tables
+
+    # -- write --------------------------------------------------------------------------------------------------
+    def input_types(self, conn: sa.Connection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The dataset type name of each of ``ids``; `DatasetNotFoundError` names any that is not registered."""
+        d, dt = self._t.dataset, self._t.dataset_type
+        found: dict[uuid.UUID, str] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            stmt = sa.select(d.c.id, dt.c.name).join(dt, dt.c.dataset_type_id == d.c.dataset_type_id)
+            for row in conn.execute(stmt.where(d.c.id.in_(chunk))):
+                found[as_uuid(row[0])] = row[1]
+        missing = [i for i in unique if i not in found]
+        if missing:
+            more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+            raise DatasetNotFoundError(
+                f"Input dataset(s) {', '.join(str(i) for i in missing[:3])}{more} are not in the registry; "
+                "inputs must be registered datasets (put or ingest them first). Nothing was written."
+            )
+        return found
+
+    def add(
+        self,
+        outputs: Mapping[uuid.UUID, tuple[str, Sequence[uuid.UUID]]],
+        recorded: int,
+        *,
+        known_types: Mapping[uuid.UUID, str] | None = None,
+        check_inputs: bool = True,
+    ) -> int:
+        """Record that each output (id → (its type name, its input IDs)) was made from its inputs.
+
+        Runs inside the caller's transaction when there is one (a put registers datasets and edges together).
+        Inputs must be registered (unless ``check_inputs`` is false, for imports that carry edges whose
+        inputs were removed; then ``known_types`` names their types).  An edge that would close a cycle
+        (an output among its own ancestors) is refused.  Returns the number of edges written.
+
+        Raises
+        ------
+        DatasetNotFoundError
+            An input is not registered.
+        ConflictError
+            An edge would make a cycle.
+        """
+        inputs = list(dict.fromkeys(i for _, ins in outputs.values() for i in ins))
+        if not inputs:
+            return 0
+        with self._db.transaction() as conn:
+            types = dict(known_types or {})
+            if check_inputs:
+                types.update(self.input_types(conn, [i for i in inputs if i not in types]))
+            self._refuse_cycles(conn, outputs, inputs)
+            rows = [
+                (out_id, in_id, out_type, types[in_id], recorded)
+                for out_id, (out_type, ins) in outputs.items()
+                for in_id in dict.fromkeys(ins)
+            ]
+            t = self._t.provenance.edge
+            self._db.insert_many(conn, t, ("output_id", "input_id", "output_type", "input_type", "recorded"), rows)
+        return len(rows)
+
+    def _refuse_cycles(
+        self, conn: sa.Connection, outputs: Mapping[uuid.UUID, tuple[str, Sequence[uuid.UUID]]], inputs: list[uuid.UUID]
+    ) -> None:
+        """Refuse edges whose input is one of the outputs, or downstream of one (already recorded edges)."""
+        own = set(outputs) & set(inputs)
+        if own:
+            raise ConflictError(
+                f"Dataset {next(iter(own))} cannot be an input of itself or of a dataset written with it "
+                "(lineage must not have cycles). Nothing was written."
+            )
+        downstream = {r.id for r in self._walk(conn, list(outputs), "down", MAX_DEPTH)}
+        looping = downstream & set(inputs)
+        if looping:
+            raise ConflictError(
+                f"Dataset {next(iter(looping))} already uses (directly or through others) a dataset it would "
+                "now be an input of: lineage must not have cycles. Nothing was written."
+            )
+
+    # -- read ---------------------------------------------------------------------------------------------------
+    def walk(self, start: Sequence[uuid.UUID], direction: Direction, depth: int | None = None) -> list[Reached]:
+        """Every dataset reached from ``start`` within ``depth`` edges (None: to the end), with its distance."""
+        with self._db.transaction(write=False) as conn:
+            return self._walk(conn, start, direction, MAX_DEPTH if depth is None else depth)
+
+    def _walk(self, conn: sa.Connection, start: Sequence[uuid.UUID], direction: Direction, depth: int) -> list[Reached]:
+        if not start or depth < 1:
+            return []
+        e = self._t.provenance.edge
+        if direction == "up":
+            src, dst, dst_type = e.c.output_id, e.c.input_id, e.c.input_type
+        else:
+            src, dst, dst_type = e.c.input_id, e.c.output_id, e.c.output_type
+        seed = sa.select(dst.label("id"), dst_type.label("type"), sa.literal(1, sa.Integer).label("depth")).where(
+            src.in_(list(start))
+        )
+        walk = seed.cte("walk", recursive=True)
+        step = (
+            sa.select(dst, dst_type, (walk.c.depth + 1).label("depth"))
+            .select_from(e.join(walk, src == walk.c.id))
+            .where(walk.c.depth < depth)
+        )
+        walk = walk.union(step)
+        stmt = sa.select(walk.c.id, walk.c.type, sa.func.min(walk.c.depth)).group_by(walk.c.id, walk.c.type)
+        return [Reached(as_uuid(row[0]), row[1], row[2]) for row in conn.execute(stmt)]
+
+    def edges(self, ids: Iterable[uuid.UUID], *, of: Literal["output", "input", "either"] = "output") -> list[Edge]:
+        """The edges whose output (or input, or either end) is one of ``ids``."""
+        e = self._t.provenance.edge
+        out: list[Edge] = []
+        unique = list(dict.fromkeys(ids))
+        columns = {"output": [e.c.output_id], "input": [e.c.input_id], "either": [e.c.output_id, e.c.input_id]}[of]
+        seen: set[tuple[uuid.UUID, uuid.UUID]] = set()
+        with self._db.transaction(write=False) as conn:
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                for column in columns:
+                    for row in conn.execute(sa.select(e).where(column.in_(chunk))):
+                        edge = _edge(row)
+                        if (edge.output, edge.input) not in seen:
+                            seen.add((edge.output, edge.input))
+                            out.append(edge)
+        return out
+
+    def edges_of_input_types(self, types: Sequence[str], *, recorded_before: int | None = None) -> list[Edge]:
+        """The edges whose input is of one of ``types`` (recorded at or before ``recorded_before``)."""
+        if not types:
+            return []
+        e = self._t.provenance.edge
+        stmt = sa.select(e).where(e.c.input_type.in_(list(types)))
+        if recorded_before is not None:
+            stmt = stmt.where(e.c.recorded <= recorded_before)
+        with self._db.transaction(write=False) as conn:
+            return [_edge(row) for row in conn.execute(stmt)]
+
+    def all_edges(self, *, recorded_before: int | None = None) -> list[Edge]:
+        """Every edge (recorded at or before ``recorded_before`` when given)."""
+        e = self._t.provenance.edge
+        stmt = sa.select(e)
+        if recorded_before is not None:
+            stmt = stmt.where(e.c.recorded <= recorded_before)
+        with self._db.transaction(write=False) as conn:
+            return [_edge(row) for row in conn.execute(stmt)]
+
+    def users(self, conn: sa.Connection, ids: Sequence[uuid.UUID], limit: int = 5) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """Up to ``limit`` ``(input, output)`` pairs where an output outside ``ids`` used one of ``ids``."""
+        e = self._t.provenance.edge
+        found: list[tuple[uuid.UUID, uuid.UUID]] = []
+        inside = set(ids)
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            stmt = sa.select(e.c.input_id, e.c.output_id).where(e.c.input_id.in_(chunk))
+            for row in conn.execute(stmt):
+                pair = (as_uuid(row[0]), as_uuid(row[1]))
+                if pair[1] not in inside:
+                    found.append(pair)
+                    if len(found) >= limit:
+                        return found
+        return found
+
+
+def _edge(row: Any) -> Edge:
+    return Edge(as_uuid(row.output_id), as_uuid(row.input_id), row.output_type, row.input_type, row.recorded)
