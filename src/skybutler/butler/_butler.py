@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from skybutler.butler._calibration_time import calibration_miss, check_as_of, observation_time
 from skybutler.butler._deferred import DeferredDatasetHandle
-from skybutler.butler._repository import create_repository, read_repo_file, root_text
 from skybutler.butler._provenance import input_ids, refuse_used
+from skybutler.butler._repository import create_repository, read_repo_file, root_text
 from skybutler.butler._run_context import put_recorder
 from skybutler.butler._writes import put_objects
 from skybutler.config import CONFIG_FILE, ButlerConfig, load_config
@@ -368,7 +368,7 @@ class Butler:
         each: list[list[uuid.UUID]] = []
         for item in items:
             rows.append((item[0], item[1], {}))
-            own = input_ids(item[2]) if len(item) > 2 else []  # type: ignore[misc]
+            own = input_ids(item[2]) if len(item) > 2 else []
             each.append(list(dict.fromkeys([*shared, *own])) if own else shared)
         return self._put(dataset_type, rows, run, id_mode, each)
 
@@ -634,12 +634,26 @@ class Butler:
         DatasetNotFoundError
             The run has no record (written before provenance was recorded, or never written).
         """
+        from dataclasses import replace
+
+        from skybutler.butler._provenance import task_configs
+
         record = self.registry.collections.get(run)
         found = self.registry.runs.get(record.id, record.name)
         if found is None:
             raise DatasetNotFoundError(f"Run {run!r} has no run record: it was never written, or written by a "
                                        "skybutler that did not record runs.")  # fmt: skip
-        return found
+        return replace(found, task_configs=task_configs(self.registry, record))
+
+    def put_config(self, label: str, config: Mapping[str, Any], *, run: str | None = None) -> DatasetRef:
+        """Store a task's configuration in the run as the dataset ``<label>_config`` (`run_info` lists it).
+
+        The dataset type (no dimensions, ``StructuredDataDict``) is registered on first use.  A run holds one
+        configuration per label: storing another is a `ConflictError`.
+        """
+        name = f"{label}_config"
+        self.register_dataset_type(name, [], "StructuredDataDict")
+        return self.put(dict(config), name, {}, run=run)
 
     def diff_runs(self, a: str, b: str) -> RunDiff:
         """What differs between two runs: distribution versions, configuration values, Python version."""
@@ -687,16 +701,23 @@ class Butler:
         return invalidated(self.registry, leaves, as_of_ns, dataset_types)
 
     def capture_logs(
-        self, dataset_type: str, data_id: DataIdLike | None = None, *, run: str | None = None, **kwargs: Any
+        self,
+        dataset_type: str,
+        data_id: DataIdLike | None = None,
+        *,
+        run: str | None = None,
+        level: int | str = "INFO",
+        **kwargs: Any,
     ) -> LogCapture:
-        """Collect the log records of a block and store them as a dataset when it ends (`skybutler.butler`).
+        """Collect the log records of a block (``level`` and above) and store them as a dataset when it ends.
 
         Use it as ``with butler.capture_logs("isr_log", instrument=..., ...):``; the dataset type is
-        registered (storage class ``LogRecords``) if needed, with the data ID's dimensions.
+        registered (storage class ``LogRecords``, JSON lines) if needed, with the data ID's dimensions.
+        Read the log back with `get`; ``parameters={"level": "WARNING"}`` keeps the warnings and worse.
         """
         from skybutler.butler._logs import LogCapture
 
-        return LogCapture(self, dataset_type, data_id, run, kwargs)
+        return LogCapture(self, dataset_type, data_id, run, kwargs, level)
 
     def reconcile(self, *, grace_seconds: float = 600.0, remove_unknown: bool = False) -> ReconcileReport:
         """Repair what crashes left behind: promote or delete staging files, empty the trash.

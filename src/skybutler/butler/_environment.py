@@ -18,6 +18,7 @@ import shlex
 import socket
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skybutler.registry._run_records import Environment
@@ -35,7 +36,7 @@ def fingerprint() -> str:
     parts = [sys.executable, sys.version]
     for entry in sys.path:
         try:
-            parts.append(f"{entry}\0{os.stat(entry or '.').st_mtime_ns}")
+            parts.append(f"{entry}\0{Path(entry or '.').stat().st_mtime_ns}")
         except OSError:
             parts.append(f"{entry}\0-")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
@@ -92,7 +93,7 @@ def process_info(config: dict[str, Any] | None = None) -> dict[str, Any]:
         "host": socket.gethostname(),
         "user_name": user,
         "command": shlex.join([sys.executable, *sys.argv]),
-        "cwd": os.getcwd(),
+        "cwd": str(Path.cwd()),
         "started": time.time_ns(),
         "config": config,
     }

@@ -29,8 +29,8 @@ __all__ = [
     "input_ids",
     "invalidated",
     "lineage",
-    "refuse_used",
     "refs_by_id",
+    "refuse_used",
 ]
 
 InputsLike = Iterable[DatasetRef | uuid.UUID | str]
@@ -124,11 +124,15 @@ def refs_by_id(registry: Registry, typed_ids: Iterable[tuple[uuid.UUID, str]]) -
         dt = stored.dataset_type
         for row in registry.datasets.by_ids([stored], ids):
             run = registry.collections.by_id(row.run_id).name
-            out[as_uuid(row.id)] = DatasetRef(as_uuid(row.id), dt, DataCoordinate.from_required(dt.dimensions, row.values), run)
+            out[as_uuid(row.id)] = DatasetRef(
+                as_uuid(row.id), dt, DataCoordinate.from_required(dt.dimensions, row.values), run
+            )
     return out
 
 
-def lineage(registry: Registry, start: Sequence[uuid.UUID], direction: Direction, depth: int | None) -> list[LineageNode]:
+def lineage(
+    registry: Registry, start: Sequence[uuid.UUID], direction: Direction, depth: int | None
+) -> list[LineageNode]:
     """Every dataset upstream (``up``) or downstream (``down``) of ``start``, nearest first."""
     if depth is not None and depth < 1:
         raise DataIdError(f"depth={depth}: give 1 or more (edges to follow), or None for the whole graph.")
@@ -154,7 +158,7 @@ def refuse_used(registry: Registry, ids: Sequence[uuid.UUID]) -> None:
 # -- invalidated -----------------------------------------------------------------------------------------------
 def _observation_time(registry: Registry, data_id: DataCoordinate) -> int | None:
     """The middle of the exposure or visit of an output's data ID (None when it has neither, or no timespan)."""
-    values = dict(zip(data_id.dimensions.required, data_id.required_values, strict=True))
+    values = dict(data_id)
     for name in OBSERVATION_DIMENSIONS:
         if name in values and "instrument" in values:
             record = registry.records.fetch_one(name, (values["instrument"], values[name]))
@@ -194,7 +198,9 @@ def invalidated(
             continue
         histories = [(c, registry.calibrations.history(stored, c.id)) for c in calib]
         # rows known at as_of: certified (recorded_begin) by then
-        known = [(c, [r for r in rows if r.recorded.begin is None or r.recorded.begin <= as_of]) for c, rows in histories]
+        known = [
+            (c, [r for r in rows if r.recorded.begin is None or r.recorded.begin <= as_of]) for c, rows in histories
+        ]
         replacements: set[uuid.UUID] = set()
         pending: list[tuple[Any, ...]] = []
         for edge in uses:
@@ -249,3 +255,20 @@ def diff_records(a: RunRecord, b: RunRecord) -> RunDiff:
     py_a = ",".join(sorted({e.python for e in a.environments}))
     py_b = ",".join(sorted({e.python for e in b.environments}))
     return RunDiff(packages, config, None if py_a == py_b else (py_a, py_b))
+
+
+# -- configs ---------------------------------------------------------------------------------------------------
+CONFIG_SUFFIX = "_config"
+
+
+def task_configs(registry: Registry, run: CollectionRecord) -> dict[str, DatasetRef]:
+    """Task label → its ``<label>_config`` dataset in ``run`` (dataset types without dimensions)."""
+    out: dict[str, DatasetRef] = {}
+    for stored in registry.dataset_types.all():
+        dt = stored.dataset_type
+        if not dt.name.endswith(CONFIG_SUFFIX) or len(dt.dimensions.required) or dt.is_calibration:
+            continue
+        for row in registry.datasets.in_run(stored, run.id):
+            coord = DataCoordinate.from_required(dt.dimensions, row.values)
+            out[dt.name.removesuffix(CONFIG_SUFFIX)] = DatasetRef(as_uuid(row.id), dt, coord, run.name)
+    return out

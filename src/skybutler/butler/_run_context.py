@@ -40,7 +40,9 @@ def put_recorder(
 
     def record(refs: list[DatasetRef]) -> None:
         edges = {
-            ref.id: (ref.dataset_type.name, ids) for ref, ids in zip(refs, inputs or [()] * len(refs), strict=True) if ids
+            ref.id: (ref.dataset_type.name, ids)
+            for ref, ids in zip(refs, inputs or [()] * len(refs), strict=True)
+            if ids
         }
         registry.record_provenance(run, edges=edges, info=info, env_ids=env_ids)
 

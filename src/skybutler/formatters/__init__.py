@@ -20,6 +20,7 @@ formatters: PluginRegistry[type[Formatter]] = PluginRegistry(
         "fits": "skybutler.formatters._fits:FitsFormatter",
         "hdf5": "skybutler.formatters._hdf5:Hdf5Formatter",
         "parquet": "skybutler.formatters._parquet:ParquetFormatter",
+        "jsonl": "skybutler.formatters._jsonl:JsonLinesFormatter",
     },
 )
 
@@ -40,4 +41,5 @@ DEFAULT_FORMATTERS: dict[str, str] = {
     "ArrowTable": "parquet",
     "DataFrame": "parquet",
     "NumpyStructuredArray": "parquet",
+    "LogRecords": "jsonl",
 }

@@ -120,19 +120,32 @@ class Lineage:
     def _refuse_cycles(
         self, conn: sa.Connection, outputs: Mapping[uuid.UUID, tuple[str, Sequence[uuid.UUID]]], inputs: list[uuid.UUID]
     ) -> None:
-        """Refuse edges whose input is one of the outputs, or downstream of one (already recorded edges)."""
-        own = set(outputs) & set(inputs)
-        if own:
+        """Refuse new edges that would close a cycle, with each other or with recorded edges.
+
+        Only recorded edges downstream of the new outputs can be on a cycle through a new edge: one walk
+        finds them (none, for a put's fresh datasets), and the small graph they make with the new edges is
+        sorted topologically here.
+        """
+        for out_id, (_, ins) in outputs.items():
+            if out_id in ins:
+                raise ConflictError(f"Dataset {out_id} cannot be an input of itself. Nothing was written.")
+        down: dict[uuid.UUID, set[uuid.UUID]] = {}
+        for out_id, (_, ins) in outputs.items():
+            for in_id in ins:
+                down.setdefault(in_id, set()).add(out_id)
+        reached = self._walk(conn, list(outputs), "down", MAX_DEPTH)
+        if reached:
+            e = self._t.provenance.edge
+            sources = list({*outputs, *(r.id for r in reached)})
+            for start in range(0, len(sources), 500):
+                chunk = sources[start : start + 500]
+                for row in conn.execute(sa.select(e.c.input_id, e.c.output_id).where(e.c.input_id.in_(chunk))):
+                    down.setdefault(as_uuid(row[0]), set()).add(as_uuid(row[1]))
+        looping = _on_cycle(down)
+        if looping is not None:
             raise ConflictError(
-                f"Dataset {next(iter(own))} cannot be an input of itself or of a dataset written with it "
-                "(lineage must not have cycles). Nothing was written."
-            )
-        downstream = {r.id for r in self._walk(conn, list(outputs), "down", MAX_DEPTH)}
-        looping = downstream & set(inputs)
-        if looping:
-            raise ConflictError(
-                f"Dataset {next(iter(looping))} already uses (directly or through others) a dataset it would "
-                "now be an input of: lineage must not have cycles. Nothing was written."
+                f"Recording these inputs would put dataset {looping} on a cycle (it would be made, directly or "
+                "through others, from itself): lineage must not have cycles. Nothing was written."
             )
 
     # -- read ---------------------------------------------------------------------------------------------------
@@ -219,3 +232,21 @@ class Lineage:
 
 def _edge(row: Any) -> Edge:
     return Edge(as_uuid(row.output_id), as_uuid(row.input_id), row.output_type, row.input_type, row.recorded)
+
+
+def _on_cycle(graph: Mapping[uuid.UUID, set[uuid.UUID]]) -> uuid.UUID | None:
+    """A node on a cycle of ``graph`` (node → successors), or None when it has none (Kahn's algorithm)."""
+    indegree: dict[uuid.UUID, int] = {}
+    for node, targets in graph.items():
+        indegree.setdefault(node, 0)
+        for target in targets:
+            indegree[target] = indegree.get(target, 0) + 1
+    ready = [node for node, k in indegree.items() if k == 0]
+    while ready:
+        node = ready.pop()
+        for target in graph.get(node, ()):
+            indegree[target] -= 1
+            if indegree[target] == 0:
+                ready.append(target)
+    left = [node for node, k in indegree.items() if k > 0]
+    return left[0] if left else None

@@ -337,7 +337,7 @@ class Registry:
             ids = [*env_ids, *(self.runs.store_environment(env) for env in environments)]
             if info is not None or ids:
                 base = info if info is not None else _unknown_origin()
-                for env_id in ids or [None]:
+                for env_id in ids or [None]:  # type: ignore[list-item]
                     self.runs.ensure(run.id, base, env_id)
             if edges:
                 self.lineage.add(edges, tai_now() if recorded is None else recorded)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 if TYPE_CHECKING:
+    from skybutler.datasets import DatasetRef
     from skybutler.registry._engines import Database
     from skybutler.registry._schema import StaticTables
 
@@ -36,7 +37,12 @@ class Environment:
 
     def to_json(self) -> dict[str, Any]:
         """A plain mapping (for export and for a worker's output record)."""
-        return {"digest": self.digest, "python": self.python, "platform": self.platform, "packages": dict(self.packages)}
+        return {
+            "digest": self.digest,
+            "python": self.python,
+            "platform": self.platform,
+            "packages": dict(self.packages),
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Environment:
@@ -59,6 +65,8 @@ class RunRecord:
     """UTC ns of leaving `Butler.run_context`; for runs written outside one, of the last write."""
     config: Mapping[str, Any] | None
     environments: Sequence[Environment] = field(default_factory=tuple)
+    task_configs: Mapping[str, DatasetRef] = field(default_factory=dict)
+    """Task label → the ``<label>_config`` dataset stored in the run (`Butler.put_config`)."""
 
 
 class RunRecords:
@@ -75,7 +83,9 @@ class RunRecords:
     def env_by_fingerprint(self, fingerprint: str) -> int | None:
         """The id of the environment recorded for an installation fingerprint (None: never seen here)."""
         f = self._t.fingerprint
-        rows = self._db.read_rows(sa.select(f.c.env_id).where(f.c.fingerprint == sa.bindparam("fp")), {"fp": fingerprint})
+        rows = self._db.read_rows(
+            sa.select(f.c.env_id).where(f.c.fingerprint == sa.bindparam("fp")), {"fp": fingerprint}
+        )
         return rows[0][0] if rows else None
 
     def store_environment(self, env: Environment, fingerprint: str | None = None) -> int:
@@ -91,7 +101,9 @@ class RunRecords:
                 conn.execute(self._db.insert_ignore(t, ["digest"]), [row])
                 env_id = conn.execute(sa.select(t.c.env_id).where(t.c.digest == env.digest)).scalar_one()
             if fingerprint is not None:
-                conn.execute(self._db.insert_ignore(f, ["fingerprint"]), [{"fingerprint": fingerprint, "env_id": env_id}])
+                conn.execute(
+                    self._db.insert_ignore(f, ["fingerprint"]), [{"fingerprint": fingerprint, "env_id": env_id}]
+                )
         return int(env_id)
 
     def environments(self, env_ids: Sequence[int] | None = None) -> dict[int, Environment]:
@@ -126,7 +138,9 @@ class RunRecords:
         """Replace a run's configuration mapping."""
         r = self._t.run
         with self._db.transaction() as conn:
-            conn.execute(r.update().where(r.c.run_id == run_id).values(config=json.dumps(config, sort_keys=True, default=str)))
+            conn.execute(
+                r.update().where(r.c.run_id == run_id).values(config=json.dumps(config, sort_keys=True, default=str))
+            )
 
     def finish(self, run_id: int, ended: int) -> None:
         """Set a run's end time (leaving `Butler.run_context`)."""
