@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
@@ -10,13 +11,13 @@ from skybutler.butler import Butler
 from skybutler.datasets._log_records import LogRecords
 from skybutler.errors import ConflictError
 
-DATA_ID = {"instrument": "Cam", "visit": 1, "detector": 2}
+DATA_ID: dict[str, Any] = {"instrument": "Cam", "visit": 1, "detector": 2}
 
 
 def test_logs_round_trip_with_exceptions_and_non_ascii_text(butler: Butler) -> None:
     log = logging.getLogger("isr.task")
     root_level = logging.getLogger().level
-    with butler.capture_logs("isr_log", **DATA_ID) as capture:
+    with butler.capture_logs("isr_log", DATA_ID) as capture:
         log.debug("not captured: below INFO")
         log.info("Übergang — ✓ 天体 %d", 42)
         log.warning("saturated pixels: %s", 17)
@@ -44,9 +45,13 @@ def test_logs_round_trip_with_exceptions_and_non_ascii_text(butler: Butler) -> N
 
 
 def test_a_failing_block_still_stores_its_log(butler: Butler) -> None:
-    with pytest.raises(RuntimeError, match="stop"), butler.capture_logs("isr_log", **DATA_ID, level="DEBUG"):
-        logging.getLogger("x").debug("step 1")
-        raise RuntimeError("stop")
+    def failing() -> None:
+        with butler.capture_logs("isr_log", DATA_ID, level="DEBUG"):
+            logging.getLogger("x").debug("step 1")
+            raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        failing()
     records = butler.get("isr_log", DATA_ID)
     assert [r.level for r in records] == ["DEBUG", "ERROR"]
     assert "RuntimeError: stop" in (records[-1].exc_text or "")
