@@ -57,17 +57,35 @@ class Lineage:
     def __init__(self, db: Database, tables: StaticTables) -> None:
         self._db = db
         self._t = tables
+        # The hot statements are SQL text run with `exec_driver_sql`: a put with inputs runs three, and
+        # compiling SQLAlchemy constructs for each (an IN list, a recursive CTE) cost more than the put itself.
+        self._mark = "?" if db.dialect == "sqlite" else "%s"
+
+    def _marks(self, n: int) -> str:
+        return ", ".join([self._mark] * n)
+
+    def _fetch(self, conn: sa.Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """Rows of SQL text: on SQLite straight from the driver (SQLAlchemy's per-call work is most of the cost)."""
+        if self._db.dialect == "sqlite":
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                return cursor.execute(sql, params).fetchall()  # type: ignore[no-any-return]
+            finally:
+                cursor.close()
+        return list(conn.exec_driver_sql(sql, params))
 
     # -- write --------------------------------------------------------------------------------------------------
     def input_types(self, conn: sa.Connection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
         """The dataset type name of each of ``ids``; `DatasetNotFoundError` names any that is not registered."""
-        d, dt = self._t.dataset, self._t.dataset_type
         found: dict[uuid.UUID, str] = {}
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            stmt = sa.select(d.c.id, dt.c.name).join(dt, dt.c.dataset_type_id == d.c.dataset_type_id)
-            for row in conn.execute(stmt.where(d.c.id.in_(chunk))):
+            chunk = self._db.id_values(unique[start : start + 500])
+            sql = (
+                "SELECT d.id, t.name FROM dataset d JOIN dataset_type t ON t.dataset_type_id = d.dataset_type_id "
+                f"WHERE d.id IN ({self._marks(len(chunk))})"
+            )
+            for row in self._fetch(conn, sql, tuple(chunk)):
                 found[as_uuid(row[0])] = row[1]
         missing = [i for i in unique if i not in found]
         if missing:
@@ -133,7 +151,12 @@ class Lineage:
         for out_id, (_, ins) in outputs.items():
             for in_id in ins:
                 down.setdefault(in_id, set()).add(out_id)
-        reached = self._walk(conn, list(outputs), "down", MAX_DEPTH)
+        keys = self._db.id_values(list(outputs))
+        used = [] if len(keys) > 500 else ["?"]
+        if used:  # the usual put: nothing uses the new datasets yet, so no recorded edge can be on a cycle
+            sql = f"SELECT 1 FROM dataset_input WHERE input_id IN ({self._marks(len(keys))}) LIMIT 1"
+            used = self._fetch(conn, sql, tuple(keys))
+        reached = self._walk(conn, list(outputs), "down", MAX_DEPTH) if used else []
         if reached:
             e = self._t.provenance.edge
             sources = list({*outputs, *(r.id for r in reached)})
@@ -157,23 +180,25 @@ class Lineage:
     def _walk(self, conn: sa.Connection, start: Sequence[uuid.UUID], direction: Direction, depth: int) -> list[Reached]:
         if not start or depth < 1:
             return []
-        e = self._t.provenance.edge
-        if direction == "up":
-            src, dst, dst_type = e.c.output_id, e.c.input_id, e.c.input_type
-        else:
-            src, dst, dst_type = e.c.input_id, e.c.output_id, e.c.output_type
-        seed = sa.select(dst.label("id"), dst_type.label("type"), sa.literal(1, sa.Integer).label("depth")).where(
-            src.in_(list(start))
-        )
-        walk = seed.cte("walk", recursive=True)
-        step = (
-            sa.select(dst, dst_type, (walk.c.depth + 1).label("depth"))
-            .select_from(e.join(walk, src == walk.c.id))
-            .where(walk.c.depth < depth)
-        )
-        walk = walk.union(step)
-        stmt = sa.select(walk.c.id, walk.c.type, sa.func.min(walk.c.depth)).group_by(walk.c.id, walk.c.type)
-        return [Reached(as_uuid(row[0]), row[1], row[2]) for row in conn.execute(stmt)]
+        src, dst = ("output_id", "input_id") if direction == "up" else ("input_id", "output_id")
+        dst_type = dst.replace("_id", "_type")
+        found: dict[uuid.UUID, Reached] = {}
+        keys = self._db.id_values(list(dict.fromkeys(start)))
+        for first in range(0, len(keys), 500):
+            chunk = keys[first : first + 500]
+            sql = (
+                f"WITH RECURSIVE walk(id, type, depth) AS ("
+                f"SELECT {dst}, {dst_type}, 1 FROM dataset_input WHERE {src} IN ({self._marks(len(chunk))}) "
+                f"UNION SELECT e.{dst}, e.{dst_type}, w.depth + 1 FROM dataset_input e JOIN walk w ON e.{src} = w.id "
+                f"WHERE w.depth < {self._mark}) "
+                "SELECT id, type, MIN(depth) FROM walk GROUP BY id, type"
+            )
+            for row in self._fetch(conn, sql, (*chunk, depth)):
+                reached = Reached(as_uuid(row[0]), row[1], row[2])
+                known = found.get(reached.id)
+                if known is None or known.depth > reached.depth:
+                    found[reached.id] = reached
+        return list(found.values())
 
     def edges(self, ids: Iterable[uuid.UUID], *, of: Literal["output", "input", "either"] = "output") -> list[Edge]:
         """The edges whose output (or input, or either end) is one of ``ids``."""

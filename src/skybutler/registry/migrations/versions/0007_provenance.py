@@ -36,6 +36,7 @@ def _tables() -> sa.MetaData:
         sa.Column("input_type", sa.String(128), nullable=False),
         sa.Column("recorded", sa.BigInteger, nullable=False),
         sa.Index("dataset_input_input", "input_id", "output_id"),
+        sqlite_with_rowid=False,
     )
     sa.Table(
         "environment",
