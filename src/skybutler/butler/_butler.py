@@ -390,7 +390,7 @@ class Butler:
         coords = [(obj, self._data_id(dt, data_id, kwargs)) for obj, data_id, kwargs in items]
         record = put_recorder(self.registry, run_record, inputs, self._recorded_runs)
         try:
-            refs = put_objects(self.registry, self.datastore, stored, run_record, coords, id_mode, record)
+            refs = put_objects(self.registry, self.datastore, stored, run_record, coords, id_mode, record, inputs)
         except (StorageError, FormatterError):
             raise  # the bytes failed, not a stale run: after registration, a retry would only add a conflict
         except SkyButlerError as exc:
@@ -400,7 +400,7 @@ class Butler:
                 raise
             run_record = self._run_record(run)
             record = put_recorder(self.registry, run_record, inputs, self._recorded_runs)
-            refs = put_objects(self.registry, self.datastore, stored, run_record, coords, id_mode, record)
+            refs = put_objects(self.registry, self.datastore, stored, run_record, coords, id_mode, record, inputs)
         self._recorded_runs.add(run_record.id)
         return refs
 

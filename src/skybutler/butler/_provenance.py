@@ -122,11 +122,12 @@ def refs_by_id(registry: Registry, typed_ids: Iterable[tuple[uuid.UUID, str]]) -
         except DatasetTypeError:
             continue  # the type itself was removed: so were its datasets
         dt = stored.dataset_type
-        for row in registry.datasets.by_ids([stored], ids):
-            run = registry.collections.by_id(row.run_id).name
-            out[as_uuid(row.id)] = DatasetRef(
-                as_uuid(row.id), dt, DataCoordinate.from_required(dt.dimensions, row.values), run
-            )
+        runs: dict[int, str] = {}
+        for dataset_id, values, run_id in registry.lineage.births(stored, ids):
+            run = runs.get(run_id)
+            if run is None:
+                run = runs[run_id] = registry.collections.by_id(run_id).name
+            out[dataset_id] = DatasetRef(dataset_id, dt, DataCoordinate.from_required(dt.dimensions, values), run)
     return out
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from skybutler._lost_commit import settle_lost_commit
 from skybutler.datasets import DatasetRef, make_dataset_id, storage_classes
+from skybutler.formatters._provenance import inputs_recorded
 from skybutler.registry import LostCommitError, NewDataset
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ def put_objects(
     items: Iterable[tuple[Any, DataCoordinate]],
     id_mode: DatasetIdMode | None,
     record: Callable[[list[DatasetRef]], None] | None = None,
+    inputs: Sequence[Sequence[uuid.UUID]] = (),
 ) -> list[DatasetRef]:
     """Store objects as new datasets of ``stored`` in ``run``: all of them, or none.
 
@@ -49,7 +51,11 @@ def put_objects(
         dataset_id = uuid.uuid4() if id_mode is None else make_dataset_id(dt, coord, run.name, id_mode)
         refs.append(DatasetRef(dataset_id, dt, coord, run.name))
         objects.append(obj)
-    staged = datastore.prepare_many(refs, objects, sc)  # all staged, or none left behind
+    if any(inputs):  # formats with room for provenance write the input IDs into the file too
+        with inputs_recorded({r.id: ins for r, ins in zip(refs, inputs, strict=True)}):
+            staged = datastore.prepare_many(refs, objects, sc)
+    else:
+        staged = datastore.prepare_many(refs, objects, sc)  # all staged, or none left behind
     try:
         new = [
             NewDataset(r.id, r.data_id.required_values, s.artifacts[0], s.artifacts[1:])

@@ -30,7 +30,7 @@ class ProvenanceTables:
             sa.Column("input_type", sa.String(128), nullable=False),
             # transaction time (TAI ns, as certifications): `invalidated(as_of=)` ignores edges recorded later
             sa.Column("recorded", sa.BigInteger, nullable=False),
-            sa.Index("dataset_input_input", "input_id", "output_id"),
+            sa.Index("dataset_input_input", "input_id", "output_id", "output_type"),  # covers an impact walk
             sqlite_with_rowid=False,  # the key is the table: one B-tree fewer to write per put with inputs
         )
         self.environment = sa.Table(

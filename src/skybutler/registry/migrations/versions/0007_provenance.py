@@ -35,7 +35,7 @@ def _tables() -> sa.MetaData:
         sa.Column("output_type", sa.String(128), nullable=False),
         sa.Column("input_type", sa.String(128), nullable=False),
         sa.Column("recorded", sa.BigInteger, nullable=False),
-        sa.Index("dataset_input_input", "input_id", "output_id"),
+        sa.Index("dataset_input_input", "input_id", "output_id", "output_type"),
         sqlite_with_rowid=False,
     )
     sa.Table(
