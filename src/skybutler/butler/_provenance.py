@@ -140,8 +140,16 @@ def lineage(
     reached = registry.lineage.walk(start, direction, depth)
     refs = refs_by_id(registry, ((r.id, r.dataset_type) for r in reached))
     nodes = [LineageNode(r.id, r.dataset_type, r.depth, refs.get(r.id)) for r in reached]
-    nodes.sort(key=lambda n: (n.depth, n.dataset_type, str(n.id)))
+    nodes.sort(key=_reading_order)
     return nodes
+
+
+def _reading_order(node: LineageNode) -> tuple[Any, ...]:
+    """Nearest first, then by dataset type, run and data ID (stable across repositories, unlike the random IDs)."""
+    ref = node.ref
+    if ref is None:
+        return (node.depth, node.dataset_type, 1, "", (), str(node.id))
+    return (node.depth, node.dataset_type, 0, ref.run, tuple(str(v) for v in ref.data_id.required_values), str(node.id))
 
 
 def refuse_used(registry: Registry, ids: Sequence[uuid.UUID]) -> None:

@@ -145,6 +145,28 @@ class Lineage:
             self._db.insert_many(conn, t, ("output_id", "input_id", "output_type", "input_type", "recorded"), rows)
         return len(rows)
 
+    def restore(self, edges: Sequence[Edge]) -> int:
+        """Insert edges read from an export or another repository, as they were (types, recorded times).
+
+        Edges already present are skipped; inputs need not be registered here (history keeps removed or
+        unexported inputs by ID and type).  A cycle is refused as in `add`.  Returns the number inserted.
+        """
+        if not edges:
+            return 0
+        with self._db.transaction() as conn:
+            present = {(e.output, e.input) for e in self.edges({e.output for e in edges})}
+            new = [e for e in dict.fromkeys(edges) if (e.output, e.input) not in present]
+            outputs: dict[uuid.UUID, tuple[str, list[uuid.UUID]]] = {}
+            for e in new:
+                outputs.setdefault(e.output, (e.output_type, []))[1].append(e.input)
+            if not new:
+                return 0
+            self._refuse_cycles(conn, outputs, list({e.input for e in new}))
+            rows = [(e.output, e.input, e.output_type, e.input_type, e.recorded) for e in new]
+            t = self._t.provenance.edge
+            self._db.insert_many(conn, t, ("output_id", "input_id", "output_type", "input_type", "recorded"), rows)
+        return len(new)
+
     def _refuse_cycles(
         self, conn: sa.Connection, outputs: Mapping[uuid.UUID, tuple[str, Sequence[uuid.UUID]]], inputs: list[uuid.UUID]
     ) -> None:
