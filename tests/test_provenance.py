@@ -216,3 +216,16 @@ def test_invalidated_follows_a_certify_replace_decertify_timeline(prov: Butler) 
 def test_invalidated_needs_a_calibration_collection(prov: Butler) -> None:
     with pytest.raises(Exception, match="CALIBRATION"):
         prov.invalidated("test/run")
+
+
+def test_removing_runs_looks_at_them_together(prov: Butler) -> None:
+    raw = prov.put({"v": 1}, "meta", instrument="Cam", visit=1, detector=3, run="raw/run")
+    out = prov.put({"v": 2}, "meta", instrument="Cam", visit=2, detector=3, run="proc/run", inputs=[raw])
+    with pytest.raises(ConflictError, match="even_if_used"):
+        prov.collections.remove_runs(["raw/run"])
+    assert prov.registry.datasets.count() == 2  # nothing removed
+    assert prov.collections.remove_runs(["raw/run", "proc/run"]) == 2  # the user goes with it: fine
+    raw = prov.put({"v": 1}, "meta", instrument="Cam", visit=1, detector=3, run="raw/run")
+    out = prov.put({"v": 2}, "meta", instrument="Cam", visit=2, detector=3, run="proc/run", inputs=[raw])
+    assert prov.collections.remove_runs(["raw/run"], even_if_used=True) == 1
+    assert [n.removed for n in prov.lineage(out)] == [True]

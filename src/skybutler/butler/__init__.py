@@ -8,5 +8,6 @@ private to this folder.
 
 from skybutler.butler._butler import Butler
 from skybutler.butler._deferred import DeferredDatasetHandle
+from skybutler.butler._provenance import Invalidation, LineageNode, RunDiff
 
-__all__ = ["Butler", "DeferredDatasetHandle"]
+__all__ = ["Butler", "DeferredDatasetHandle", "Invalidation", "LineageNode", "RunDiff"]
