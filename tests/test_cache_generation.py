@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.errors import StorageError
 from skybutler.testing.sample import populate_sample
 
 
 def test_a_run_removed_and_recreated_elsewhere_is_seen(repo: str) -> None:
-    with Butler(repo, run="r") as first, Butler(repo, run="elsewhere", writeable=True) as second:
+    with DirectButler(repo, run="r") as first, DirectButler(repo, run="elsewhere", writeable=True) as second:
         populate_sample(first)
         first.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
         first.put({"x": 1}, "meta", instrument="Cam", visit=1, detector=1)
@@ -30,7 +30,7 @@ def test_a_put_whose_path_cannot_be_made_fails_before_registering_even_after_a_c
 ) -> None:
     """A retry is for a stale run.  A put whose final path cannot be claimed fails before it registers anything
     (the claim comes first), so it says what blocks it, and the same put succeeds once that is gone."""
-    with Butler(repo, run="r") as first, Butler(repo, writeable=True) as second:
+    with DirectButler(repo, run="r") as first, DirectButler(repo, writeable=True) as second:
         populate_sample(first)
         first.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
         first.put({"x": 1}, "meta", instrument="Cam", visit=1, detector=1)

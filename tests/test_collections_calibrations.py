@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.datasets import DatasetRef
 from skybutler.dimensions import Timespan, to_tai_ns
 from skybutler.errors import CollectionError, ConflictError, DataIdError, DatasetNotFoundError, DatasetTypeError
@@ -16,18 +16,18 @@ CAM3 = {"instrument": "Cam", "detector": 3}
 
 
 @pytest.fixture
-def calib(butler: Butler) -> Butler:
+def calib(butler: DirectButler) -> DirectButler:
     butler.register_dataset_type("bias", ["instrument", "detector"], "StructuredDataDict", is_calibration=True)
     butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
     butler.collections.register("calib", "CALIBRATION")
     return butler
 
 
-def _bias(butler: Butler, label: str) -> DatasetRef:
+def _bias(butler: DirectButler, label: str) -> DatasetRef:
     return butler.put({"label": label}, "bias", CAM3, run=f"bias/{label}")
 
 
-def _label(butler: Butler, at: str, as_of: int | None = None) -> str | None:
+def _label(butler: DirectButler, at: str, as_of: int | None = None) -> str | None:
     try:
         got = butler.get("bias", CAM3, collections="calib", at=at, as_of=as_of)
     except DatasetNotFoundError:
@@ -39,7 +39,7 @@ def _tick() -> None:
     time.sleep(0.002)  # transaction times are strictly increasing anyway; this keeps them apart on the clock
 
 
-def test_timeline_answers_every_valid_and_transaction_time(calib: Butler) -> None:
+def test_timeline_answers_every_valid_and_transaction_time(calib: DirectButler) -> None:
     a, b, c = _bias(calib, "A"), _bias(calib, "B"), _bias(calib, "C")
     t1 = calib.collections.certify("calib", [a], ("2025-01-01", None))
     _tick()
@@ -67,7 +67,7 @@ def test_timeline_answers_every_valid_and_transaction_time(calib: Butler) -> Non
     assert len(closed) == 2  # A's first row (replace) and A's row after the split (decertify)
 
 
-def test_diff_names_certified_replaced_and_decertified_ranges(calib: Butler) -> None:
+def test_diff_names_certified_replaced_and_decertified_ranges(calib: DirectButler) -> None:
     a, b = _bias(calib, "A"), _bias(calib, "B")
     t1 = calib.collections.certify("calib", [a], ("2025-01-01", "2025-12-01"))
     _tick()
@@ -82,7 +82,7 @@ def test_diff_names_certified_replaced_and_decertified_ranges(calib: Butler) -> 
     }
 
 
-def test_lookup_takes_the_time_from_a_visit(calib: Butler) -> None:
+def test_lookup_takes_the_time_from_a_visit(calib: DirectButler) -> None:
     a, b = _bias(calib, "A"), _bias(calib, "B")
     visit = calib.registry.fetch_dimension_records("visit", instrument="Cam", visit=5)[0]
     middle = visit.timespan.begin + (visit.timespan.end - visit.timespan.begin) // 2
@@ -92,11 +92,11 @@ def test_lookup_takes_the_time_from_a_visit(calib: Butler) -> None:
     assert calib.get("bias", CAM3, visit=4, collections="calib") == {"label": "A"}
 
 
-def _history(butler: Butler) -> list[tuple[object, ...]]:
+def _history(butler: DirectButler) -> list[tuple[object, ...]]:
     return [(r.dataset_id, r.valid, r.recorded) for r in butler.collections.history("calib", "bias")]
 
 
-def test_bad_input_gets_the_specific_error_and_changes_nothing(calib: Butler) -> None:
+def test_bad_input_gets_the_specific_error_and_changes_nothing(calib: DirectButler) -> None:
     a, b = _bias(calib, "A"), _bias(calib, "B")
     calib.collections.certify("calib", [a], ("2025-01-01", "2025-02-01"))
     meta = calib.put({"x": 1}, "meta", instrument="Cam", visit=1, detector=1)
@@ -116,7 +116,7 @@ def test_bad_input_gets_the_specific_error_and_changes_nothing(calib: Butler) ->
     assert _history(calib) == before
 
 
-def test_chains_tags_and_removal(calib: Butler) -> None:
+def test_chains_tags_and_removal(calib: DirectButler) -> None:
     a, b = _bias(calib, "A"), _bias(calib, "B")
     calib.collections.certify("calib", [a], (None, None))
     calib.collections.register("tagged", "TAGGED")
@@ -146,7 +146,7 @@ def test_chains_tags_and_removal(calib: Butler) -> None:
 
 
 def _certify_in_process(root: str, label: str, start: mp.synchronize.Event, results: mp.Queue[str]) -> None:
-    with Butler(root, writeable=True) as butler:
+    with DirectButler(root, writeable=True) as butler:
         ref = butler.find_dataset("bias", CAM3, collections=f"bias/{label}")
         assert ref is not None
         start.wait(30)
@@ -158,7 +158,7 @@ def _certify_in_process(root: str, label: str, start: mp.synchronize.Event, resu
 
 
 @pytest.mark.slow
-def test_two_processes_certifying_overlaps_exactly_one_wins(calib: Butler) -> None:
+def test_two_processes_certifying_overlaps_exactly_one_wins(calib: DirectButler) -> None:
     _bias(calib, "A"), _bias(calib, "B")
     ctx = mp.get_context("spawn")
     start, results = ctx.Event(), ctx.Queue()

@@ -14,6 +14,7 @@ import pytest
 from astropy.table import Table
 
 from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.errors import DatasetTypeError
 from skybutler.testing.fixtures import POSTGRES_URL, fresh_schema
 from skybutler.testing.sample import populate_sample
@@ -27,7 +28,7 @@ def _table() -> Table:
     return Table({"id": np.arange(5), "flux": np.linspace(1.0, 2.0, 5)})
 
 
-def _formatter(butler: Butler, name: str) -> str:
+def _formatter(butler: DirectButler, name: str) -> str:
     """The formatter recorded with the dataset ``name`` at DATA_ID."""
     ref = butler.find_dataset(name, DATA_ID)
     assert ref is not None
@@ -35,21 +36,21 @@ def _formatter(butler: Butler, name: str) -> str:
 
 
 @pytest.fixture
-def other(butler: Butler, tmp_path: Path) -> Iterator[Butler]:
+def other(butler: DirectButler, tmp_path: Path) -> Iterator[DirectButler]:
     """A second, empty repository on the same registry back-end as ``butler``."""
     root = tmp_path / "other"
     if butler.registry.db.engine.dialect.name == "sqlite":
         Butler.create(root)
-        with Butler(root, run="test/run") as b:
+        with DirectButler(root, run="test/run") as b:
             yield b
         return
     with fresh_schema(POSTGRES_URL) as schema:
         Butler.create(root, registry=POSTGRES_URL, schema=schema)
-        with Butler(root, run="test/run") as b:
+        with DirectButler(root, run="test/run") as b:
             yield b
 
 
-def test_put_writes_the_registered_format_and_records_it(butler: Butler) -> None:
+def test_put_writes_the_registered_format_and_records_it(butler: DirectButler) -> None:
     dataset_type = butler.register_dataset_type("src", DIMS, "AstropyTable", format="hdf5")
     assert dataset_type.format == "hdf5"
     assert dataset_type.describe() == "src(instrument, detector, visit) as AstropyTable in hdf5"
@@ -60,11 +61,11 @@ def test_put_writes_the_registered_format_and_records_it(butler: Butler) -> None
     assert [(t.name, t.format) for t in butler.query_dataset_types("src")] == [("src", "hdf5")]
 
 
-def test_the_registered_format_wins_over_the_configuration(butler: Butler) -> None:
+def test_the_registered_format_wins_over_the_configuration(butler: DirectButler) -> None:
     """Registered format > datastore.formatters by dataset type > by storage class > prefer > default."""
     config = {"datastore": {"formatters": {"a": "parquet", "b": "parquet", "AstropyTable": "fits"},
                             "prefer": ["hdf5"]}}  # fmt: skip
-    with Butler(butler.root, run="test/run", config=config) as b:
+    with DirectButler(butler.root, run="test/run", config=config) as b:
         b.register_dataset_type("a", DIMS, "AstropyTable", format="hdf5")  # registered, though configured
         b.register_dataset_type("b", DIMS, "AstropyTable")  # by dataset type
         b.register_dataset_type("c", DIMS, "AstropyTable")  # by storage class, though hdf5 is preferred
@@ -76,13 +77,13 @@ def test_the_registered_format_wins_over_the_configuration(butler: Butler) -> No
     assert got == {"a": "hdf5", "b": "parquet", "c": "fits", "d": "hdf5", "e": "json"}
 
 
-def test_every_butler_and_process_writes_the_registered_format(butler: Butler) -> None:
+def test_every_butler_and_process_writes_the_registered_format(butler: DirectButler) -> None:
     butler.register_dataset_type("src", DIMS, "AstropyTable", format="parquet")
     script = (
         "import sys, numpy as np\n"
         "from astropy.table import Table\n"
         "from skybutler import Butler\n"
-        "with Butler(sys.argv[1], run='test/run') as b:\n"
+        "with DirectButler(sys.argv[1], run='test/run') as b:\n"
         "    b.put(Table({'id': np.arange(3)}), 'src', instrument='Cam', visit=1, detector=2)\n"
         "    print(b.get_dataset_type('src').format, b.get_uri('src', instrument='Cam', visit=1, detector=2))\n"
     )
@@ -106,7 +107,7 @@ def test_every_butler_and_process_writes_the_registered_format(butler: Butler) -
     ],
 )  # fmt: skip
 def test_a_format_that_cannot_write_the_type_is_refused_and_nothing_registered(
-    butler: Butler, fmt: str, message: str
+    butler: DirectButler, fmt: str, message: str
 ) -> None:
     with pytest.raises(DatasetTypeError) as info:
         butler.register_dataset_type("src", DIMS, "AstropyTable", format=fmt)
@@ -114,17 +115,17 @@ def test_a_format_that_cannot_write_the_type_is_refused_and_nothing_registered(
     assert butler.query_dataset_types("src") == []
 
 
-def test_registering_again_with_another_format_is_refused(butler: Butler) -> None:
+def test_registering_again_with_another_format_is_refused(butler: DirectButler) -> None:
     butler.register_dataset_type("src", DIMS, "AstropyTable", format="hdf5")
     with pytest.raises(DatasetTypeError, match=r"already registered as src.* in hdf5; cannot redefine it"):
         butler.register_dataset_type("src", DIMS, "AstropyTable", format="fits")
     again = butler.register_dataset_type("src", DIMS, "AstropyTable")  # no choice given: the registered one
     assert again.format == "hdf5"
-    with Butler(butler.root) as fresh:
+    with DirectButler(butler.root) as fresh:
         assert fresh.get_dataset_type("src").format == "hdf5"
 
 
-def _export(butler: Butler, tmp_path: Path) -> Path:
+def _export(butler: DirectButler, tmp_path: Path) -> Path:
     butler.register_dataset_type("src", DIMS, "AstropyTable", format="hdf5")
     butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
     butler.put(_table(), "src", DATA_ID)
@@ -134,7 +135,7 @@ def _export(butler: Butler, tmp_path: Path) -> Path:
     return path
 
 
-def test_export_and_import_carry_the_format(butler: Butler, other: Butler, tmp_path: Path) -> None:
+def test_export_and_import_carry_the_format(butler: DirectButler, other: DirectButler, tmp_path: Path) -> None:
     path = _export(butler, tmp_path)
     document = load_export(path.read_text(), str(path))
     entries = {e["name"]: e for e in document["data"] if e["type"] == "dataset_type"}
@@ -148,7 +149,7 @@ def test_export_and_import_carry_the_format(butler: Butler, other: Butler, tmp_p
 
 
 def test_import_refuses_another_or_an_unknown_format_and_imports_nothing(
-    butler: Butler, other: Butler, tmp_path: Path
+    butler: DirectButler, other: DirectButler, tmp_path: Path
 ) -> None:
     path = _export(butler, tmp_path)
     text = path.read_text()
@@ -165,7 +166,7 @@ def test_import_refuses_another_or_an_unknown_format_and_imports_nothing(
     assert other.registry.datasets.count() == 0
 
 
-def test_transfer_from_carries_the_format(butler: Butler, other: Butler) -> None:
+def test_transfer_from_carries_the_format(butler: DirectButler, other: DirectButler) -> None:
     butler.register_dataset_type("src", DIMS, "AstropyTable", format="parquet")
     ref = butler.put(_table(), "src", DATA_ID)
     (copied,) = other.transfer_from(butler, [ref])
@@ -174,7 +175,7 @@ def test_transfer_from_carries_the_format(butler: Butler, other: Butler) -> None
     assert list(other.get(copied)["id"]) == list(range(5))
 
 
-def test_transfer_from_into_a_type_of_another_format_is_refused(butler: Butler, other: Butler) -> None:
+def test_transfer_from_into_a_type_of_another_format_is_refused(butler: DirectButler, other: DirectButler) -> None:
     butler.register_dataset_type("src", DIMS, "AstropyTable", format="parquet")
     ref = butler.put(_table(), "src", DATA_ID)
     other.register_dataset_type("src", DIMS, "AstropyTable", format="hdf5")

@@ -1,4 +1,4 @@
-"""Astronomy formats through the Butler: every storage class x formatter, components, parameters, conversion,
+"""Astronomy formats through the DirectButler: every storage class x formatter, components, parameters, conversion,
 repository policy, data models, and what a missing optional library says."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from astropy.wcs import WCS
 from skybutler import Butler
 from skybutler.astro import Box, Exposure, Image, Spectrum, TableSchema, arrays_equal, select
 from skybutler.astro._conversions import to_arrow, to_numpy, to_pandas
+from skybutler.butler import DirectButler
 from skybutler.errors import ConfigError, DatasetTypeError, FormatterError
 from skybutler.testing.astro import assert_same
 from skybutler.testing.sample import populate_sample
@@ -89,17 +90,19 @@ COMBINATIONS = [
 
 
 @pytest.fixture
-def formats_butler(butler: Butler) -> Iterator[Butler]:
+def formats_butler(butler: DirectButler) -> Iterator[DirectButler]:
     """The shared ``butler`` fixture's repository, opened with one dataset type per storage class x formatter."""
     formatters = {f"{sc}_{fmt}": fmt for sc, fmt in COMBINATIONS}
-    with Butler(butler.root, run="test/run", config={"datastore": {"formatters": formatters}}) as b:
+    with DirectButler(butler.root, run="test/run", config={"datastore": {"formatters": formatters}}) as b:
         for sc, fmt in COMBINATIONS:
             b.register_dataset_type(f"{sc}_{fmt}", DIMS, sc)
         yield b
 
 
 @pytest.mark.parametrize(("storage_class", "fmt"), COMBINATIONS, ids=[f"{s}-{f}" for s, f in COMBINATIONS])
-def test_every_storage_class_round_trips_in_every_format(formats_butler: Butler, storage_class: str, fmt: str) -> None:
+def test_every_storage_class_round_trips_in_every_format(
+    formats_butler: DirectButler, storage_class: str, fmt: str
+) -> None:
     name = f"{storage_class}_{fmt}"
     obj = SAMPLES[storage_class]()
     formats_butler.put(obj, name, DATA_ID)
@@ -108,7 +111,7 @@ def test_every_storage_class_round_trips_in_every_format(formats_butler: Butler,
 
 
 @pytest.mark.parametrize("fmt", ["fits", "hdf5"])
-def test_exposure_components_and_cutouts(formats_butler: Butler, fmt: str) -> None:
+def test_exposure_components_and_cutouts(formats_butler: DirectButler, fmt: str) -> None:
     name = f"Exposure_{fmt}"
     exposure = _exposure()
     formats_butler.put(exposure, name, DATA_ID)
@@ -125,7 +128,7 @@ def test_exposure_components_and_cutouts(formats_butler: Butler, fmt: str) -> No
 
 
 @pytest.mark.parametrize("fmt", ["fits", "hdf5", "parquet"])
-def test_table_columns_filters_schema_rowcount(formats_butler: Butler, fmt: str) -> None:
+def test_table_columns_filters_schema_rowcount(formats_butler: DirectButler, fmt: str) -> None:
     name = f"ArrowTable_{fmt}"
     table = to_arrow(_table())
     formats_butler.put(table, name, DATA_ID)
@@ -139,7 +142,7 @@ def test_table_columns_filters_schema_rowcount(formats_butler: Butler, fmt: str)
 
 @pytest.mark.parametrize("fmt", ["fits", "hdf5", "parquet"])
 @pytest.mark.parametrize("target", ["AstropyTable", "ArrowTable", "DataFrame", "NumpyStructuredArray"])
-def test_tables_convert_on_read(formats_butler: Butler, fmt: str, target: str) -> None:
+def test_tables_convert_on_read(formats_butler: DirectButler, fmt: str, target: str) -> None:
     name = f"ArrowTable_{fmt}"
     formats_butler.put(to_arrow(_table()), name, DATA_ID)
     got = formats_butler.get(name, DATA_ID, storage_class=target)
@@ -157,7 +160,7 @@ def test_tables_convert_on_read(formats_butler: Butler, fmt: str, target: str) -
     assert TableSchema.of(subset).names == ("dec",)
 
 
-def test_a_plain_array_and_other_table_kinds_are_accepted_on_put(formats_butler: Butler) -> None:
+def test_a_plain_array_and_other_table_kinds_are_accepted_on_put(formats_butler: DirectButler) -> None:
     formats_butler.put(np.ones((3, 5), "f4"), "Image_fits", DATA_ID)
     assert formats_butler.get("Image_fits.data", DATA_ID).shape == (3, 5)
     formats_butler.put(pa.table({"x": [1, 2]}), "DataFrame_parquet", DATA_ID)
@@ -166,7 +169,7 @@ def test_a_plain_array_and_other_table_kinds_are_accepted_on_put(formats_butler:
         formats_butler.put("not an image", "Image_hdf5", DATA_ID)
 
 
-def test_unknown_components_and_parameters_are_refused(formats_butler: Butler) -> None:
+def test_unknown_components_and_parameters_are_refused(formats_butler: DirectButler) -> None:
     formats_butler.put(SAMPLES["Image"](), "Image_fits", DATA_ID)
     with pytest.raises(DatasetTypeError, match="no component 'wcs'"):
         formats_butler.get("Image_fits.wcs", DATA_ID)
@@ -175,11 +178,11 @@ def test_unknown_components_and_parameters_are_refused(formats_butler: Butler) -
 
 
 # -- repository policy, recorded formatter, data models --------------------------------------------------
-def _open(butler: Butler, datastore: dict[str, Any]) -> Butler:
-    return Butler(butler.root, run="test/run", config={"datastore": datastore})
+def _open(butler: DirectButler, datastore: dict[str, Any]) -> DirectButler:
+    return DirectButler(butler.root, run="test/run", config={"datastore": datastore})
 
 
-def test_prefer_hdf5_is_a_repository_policy_and_old_files_stay_readable(butler: Butler) -> None:
+def test_prefer_hdf5_is_a_repository_policy_and_old_files_stay_readable(butler: DirectButler) -> None:
     butler.register_dataset_type("calexp", DIMS, "Exposure")
     butler.put(_exposure(), "calexp", DATA_ID)
     assert butler.get_uri("calexp", DATA_ID).endswith(".fits")  # the built-in default
@@ -200,12 +203,12 @@ def test_prefer_hdf5_is_a_repository_policy_and_old_files_stay_readable(butler: 
         assert_same(policy.get("calexp", DATA_ID), _exposure())  # written as FITS, read with the recorded formatter
 
 
-def test_an_unsafe_formatter_cannot_be_the_repository_policy(butler: Butler) -> None:
+def test_an_unsafe_formatter_cannot_be_the_repository_policy(butler: DirectButler) -> None:
     with _open(butler, {"prefer": ["pickle"]}) as policy, pytest.raises(ConfigError, match="prefer"):
         policy.register_dataset_type("calexp", DIMS, "Exposure")
 
 
-def test_a_data_model_is_checked_before_anything_is_written(butler: Butler) -> None:
+def test_a_data_model_is_checked_before_anything_is_written(butler: DirectButler) -> None:
     model = {"src": {"required_columns": ["ra", "dec"], "units": {"ra": "deg"}}, "calexp": {"required_keys": ["BAND"]}}
     with _open(butler, {"data_models": model}) as strict:
         strict.register_dataset_type("src", DIMS, "AstropyTable")
@@ -230,7 +233,7 @@ def test_hdf5_on_a_transport_without_local_files(registry_url: tuple[str, str | 
     root = Butler.create(
         f"mem://{uuid.uuid4().hex}/", registry=url, schema=schema, config={"datastore": {"prefer": ["hdf5"]}}
     )
-    with Butler(root, run="test/run") as butler:
+    with DirectButler(root, run="test/run") as butler:
         populate_sample(butler)
         butler.register_dataset_type("calexp", DIMS, "Exposure")
         ref = butler.put(_exposure(), "calexp", DATA_ID)
@@ -263,7 +266,7 @@ def test_big_endian_structured_arrays_keep_values_not_byte_order(tmp_path: Path,
     array = np.zeros(3, dtype=[("x", ">f8"), ("n", ">i4"), ("s", "S3")])
     array["x"], array["n"], array["s"] = [1.5, -2.0, 3e300], [1, -2, 2**31 - 1], [b"a", b"bc", b""]
     root = Butler.create(tmp_path / "repo")
-    with Butler(root, run="run") as butler:
+    with DirectButler(root, run="run") as butler:
         populate_sample(butler)
         butler.register_dataset_type("cat", ["instrument", "visit", "detector"], "NumpyStructuredArray", format=fmt)
         butler.put(array, "cat", instrument="Cam", visit=1, detector=2)
@@ -284,7 +287,7 @@ def test_big_endian_structured_arrays_keep_values_not_byte_order(tmp_path: Path,
     ],
     ids=["f8-3d", "i2-1d", "bool-2d", "u1-2d"],
 )
-def test_a_plain_array_goes_into_fits_and_hdf5(butler: Butler, fmt: str, array: np.ndarray) -> None:
+def test_a_plain_array_goes_into_fits_and_hdf5(butler: DirectButler, fmt: str, array: np.ndarray) -> None:
     # register_dataset_type("skymodel", [...], "NumpyArray", format="hdf5") said "formats that write NumpyArray: npy"
     butler.register_dataset_type("skymodel", ["instrument"], "NumpyArray", format=fmt)
     ref = butler.put(array, "skymodel", instrument="Cam")
@@ -297,14 +300,14 @@ def test_a_plain_array_goes_into_fits_and_hdf5(butler: Butler, fmt: str, array: 
 
 
 @pytest.mark.parametrize("fmt", ["fits", "hdf5"])
-def test_an_array_read_refuses_what_only_npy_does(butler: Butler, fmt: str) -> None:
+def test_an_array_read_refuses_what_only_npy_does(butler: DirectButler, fmt: str) -> None:
     butler.register_dataset_type("skymodel", ["instrument"], "NumpyArray", format=fmt)
     ref = butler.put(np.zeros(3), "skymodel", instrument="Cam")
     with pytest.raises(FormatterError, match=r"Unknown read parameter\(s\) \['mmap'\] for a NumpyArray"):
         butler.get(ref, parameters={"mmap": True})
 
 
-def test_fits_refuses_an_array_it_cannot_hold(butler: Butler) -> None:
+def test_fits_refuses_an_array_it_cannot_hold(butler: DirectButler) -> None:
     butler.register_dataset_type("skymodel", ["instrument"], "NumpyArray", format="fits")
     with pytest.raises(FormatterError, match="FITS images cannot hold"):
         butler.put(np.zeros(3, dtype=complex), "skymodel", instrument="Cam")
@@ -334,7 +337,7 @@ def _shape(value: Any) -> Any:
 
 
 @pytest.mark.parametrize("fmt", ["fits", "hdf5"])
-def test_a_structured_dict_goes_into_fits_and_hdf5(butler: Butler, fmt: str) -> None:
+def test_a_structured_dict_goes_into_fits_and_hdf5(butler: DirectButler, fmt: str) -> None:
     # register_dataset_type("summary", [...], "StructuredDataDict", format="hdf5") said "formats that write
     # StructuredDataDict: json"; a dict then went in as flat Metadata, which cannot hold nesting
     data = NESTED if fmt == "fits" else {k: v for k, v in NESTED.items() if k}  # HDF5 names are never empty
@@ -374,7 +377,7 @@ def test_a_structured_dict_goes_into_fits_and_hdf5(butler: Butler, fmt: str) -> 
     ids=["tuple", "int-key", "numpy-scalar", "int-65-bits", "nul", "slash-key"],
 )
 def test_a_structured_dict_that_cannot_round_trip_is_refused(
-    butler: Butler, fmt: str, value: dict[str, Any], why: str | None
+    butler: DirectButler, fmt: str, value: dict[str, Any], why: str | None
 ) -> None:
     butler.register_dataset_type("summary", ["instrument"], "StructuredDataDict", format=fmt)
     if why is None:  # a key HDF5 cannot name a group with; FITS keeps any key

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.testing.sample import populate_sample
 
 pytestmark = pytest.mark.slow
@@ -22,14 +22,14 @@ PUTS_EACH = 500
 
 
 def _prepare(repo: str) -> None:
-    with Butler(repo, run="setup") as butler:
+    with DirectButler(repo, run="setup") as butler:
         populate_sample(butler, n_visits=PUTS_EACH, n_detectors=N_PROCESSES)
         butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
 
 
 def _writer(repo: str, detector: int, start: mp.synchronize.Event, errors: mp.Queue[str]) -> None:
     try:
-        with Butler(repo, run="shared") as butler:
+        with DirectButler(repo, run="shared") as butler:
             start.wait(30)
             for visit in range(PUTS_EACH):
                 butler.put(
@@ -59,7 +59,7 @@ def test_four_processes_putting_into_one_repository_lose_nothing(repo: str) -> N
     while not errors.empty():
         problems.append(errors.get())
     assert problems == []
-    with Butler(repo, collections="shared", writeable=True) as butler:
+    with DirectButler(repo, collections="shared", writeable=True) as butler:
         assert butler.registry.datasets.count() == N_PROCESSES * PUTS_EACH
         refs = butler.query_datasets_in_run("meta", "shared")
         assert len(refs) == N_PROCESSES * PUTS_EACH
@@ -76,7 +76,7 @@ def _churn(repo: str, seed: int, started: Any = None) -> None:
     starting up on a loaded machine.
     """
     rng = random.Random(seed)
-    with Butler(repo, run="churn") as butler:
+    with DirectButler(repo, run="churn") as butler:
         steps = 0
         while True:
             steps += 1
@@ -104,7 +104,7 @@ def test_a_killed_writer_leaves_a_repository_that_reconcile_repairs(repo: str) -
         os.kill(child.pid, signal.SIGKILL)
         child.join(30)
         assert child.exitcode == -signal.SIGKILL
-    with Butler(repo, run="churn") as butler:
+    with DirectButler(repo, run="churn") as butler:
         report = butler.reconcile(grace_seconds=0)
         assert report.missing == []
         refs = butler.query_datasets_in_run("meta", "churn")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from skybutler.butler import Butler
+from skybutler.butler import Butler, DirectButler
 from skybutler.butler._environment import make_environment
 from skybutler.datasets import DatasetRef
 from skybutler.errors import ConflictError, DatasetNotFoundError, PermissionDeniedError
@@ -20,7 +20,7 @@ DET3 = {"instrument": "Cam", "detector": 3}
 
 
 @pytest.fixture
-def prov(butler: Butler) -> Butler:
+def prov(butler: DirectButler) -> DirectButler:
     butler.register_dataset_type("bias", ["instrument", "detector"], "StructuredDataDict", is_calibration=True)
     butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
     butler.collections.register("calib", "CALIBRATION")
@@ -37,7 +37,7 @@ def _files(butler: Butler) -> list[Path]:
 
 
 # -- lineage --------------------------------------------------------------------------------------------------------
-def test_put_records_inputs_and_lineage_walks_both_ways(prov: Butler) -> None:
+def test_put_records_inputs_and_lineage_walks_both_ways(prov: DirectButler) -> None:
     raw = _meta(prov, 1)
     bias = prov.put({"b": 1}, "bias", DET3)
     isr = _meta(prov, 2, inputs=[raw, bias])
@@ -52,7 +52,7 @@ def test_put_records_inputs_and_lineage_walks_both_ways(prov: Butler) -> None:
     assert prov.impact(calexp) == []
 
 
-def test_put_many_records_shared_and_own_inputs(prov: Butler) -> None:
+def test_put_many_records_shared_and_own_inputs(prov: DirectButler) -> None:
     a, b = _meta(prov, 1), _meta(prov, 2)
     refs = prov.put_many(
         [
@@ -67,7 +67,7 @@ def test_put_many_records_shared_and_own_inputs(prov: Butler) -> None:
     assert {n.id for n in prov.impact(a)} == {r.id for r in refs}
 
 
-def test_an_unknown_input_is_refused_and_nothing_is_written(prov: Butler) -> None:
+def test_an_unknown_input_is_refused_and_nothing_is_written(prov: DirectButler) -> None:
     a = _meta(prov, 1)
     files, count = _files(prov), prov.registry.datasets.count()
     ghost = uuid.uuid4()
@@ -81,7 +81,7 @@ def test_an_unknown_input_is_refused_and_nothing_is_written(prov: Butler) -> Non
     assert _meta(prov, 2, inputs=[a]).run == "test/run"  # and the same put works with good inputs
 
 
-def test_a_used_dataset_is_kept_unless_the_caller_insists_and_history_stays(prov: Butler) -> None:
+def test_a_used_dataset_is_kept_unless_the_caller_insists_and_history_stays(prov: DirectButler) -> None:
     raw = _meta(prov, 1)
     out = _meta(prov, 2, inputs=[raw])
     with pytest.raises(ConflictError, match="even_if_used"):
@@ -95,13 +95,13 @@ def test_a_used_dataset_is_kept_unless_the_caller_insists_and_history_stays(prov
     assert (node.id, node.dataset_type, node.removed) == (raw.id, "meta", True)
 
 
-def test_lineage_refuses_a_bad_direction(prov: Butler) -> None:
+def test_lineage_refuses_a_bad_direction(prov: DirectButler) -> None:
     with pytest.raises(Exception, match="direction"):
         prov.lineage(_meta(prov, 1), direction="sideways")
 
 
 # -- run records ------------------------------------------------------------------------------------------------------
-def test_run_records_are_made_once_and_share_environments(prov: Butler, repo: str) -> None:
+def test_run_records_are_made_once_and_share_environments(prov: DirectButler, repo: str) -> None:
     _meta(prov, 1)
     info = prov.run_info("test/run")
     assert info.host
@@ -123,7 +123,7 @@ def test_run_records_are_made_once_and_share_environments(prov: Butler, repo: st
     assert prov.run_info("other/run").environments == info.environments
 
 
-def test_run_context_makes_a_read_only_butler_writeable_for_the_block(prov: Butler, repo: str) -> None:
+def test_run_context_makes_a_read_only_butler_writeable_for_the_block(prov: DirectButler, repo: str) -> None:
     reader = Butler(repo)
     with pytest.raises(PermissionDeniedError):
         reader.put({"v": 1}, "meta", instrument="Cam", visit=1, detector=1)
@@ -145,7 +145,7 @@ def test_run_context_makes_a_read_only_butler_writeable_for_the_block(prov: Butl
     assert diff.python is None
 
 
-def test_a_merge_lists_each_worker_environment(prov: Butler) -> None:
+def test_a_merge_lists_each_worker_environment(prov: DirectButler) -> None:
     run = prov.registry.collections.get("test/run")
     old = make_environment({"numpy": "1.26.0", "skybutler": "0.0.9"}, "3.11.7", "Linux")
     new = make_environment({"numpy": "2.0.0", "skybutler": "0.0.9"}, "3.11.7", "Linux")
@@ -166,7 +166,7 @@ def test_a_merge_lists_each_worker_environment(prov: Butler) -> None:
     assert prov.diff_runs("workers/a", "workers/b").packages == {"numpy": ("1.26.0", "2.0.0")}
 
 
-def test_run_info_of_a_run_never_written(prov: Butler) -> None:
+def test_run_info_of_a_run_never_written(prov: DirectButler) -> None:
     prov.collections.register("empty/run", "RUN")
     with pytest.raises(DatasetNotFoundError, match="no run record"):
         prov.run_info("empty/run")
@@ -180,7 +180,7 @@ def _now() -> int:
     return t
 
 
-def test_invalidated_follows_a_certify_replace_decertify_timeline(prov: Butler) -> None:
+def test_invalidated_follows_a_certify_replace_decertify_timeline(prov: DirectButler) -> None:
     a = prov.put({"label": "A"}, "bias", DET3, run="bias/A")
     b = prov.put({"label": "B"}, "bias", DET3, run="bias/B")
     prov.collections.certify("calib", [a], ("2024-12-01", None))
@@ -213,12 +213,12 @@ def test_invalidated_follows_a_certify_replace_decertify_timeline(prov: Butler) 
     assert [i.output for i in prov.invalidated("calib")] == [out2]
 
 
-def test_invalidated_needs_a_calibration_collection(prov: Butler) -> None:
+def test_invalidated_needs_a_calibration_collection(prov: DirectButler) -> None:
     with pytest.raises(Exception, match="CALIBRATION"):
         prov.invalidated("test/run")
 
 
-def test_removing_runs_looks_at_them_together(prov: Butler) -> None:
+def test_removing_runs_looks_at_them_together(prov: DirectButler) -> None:
     raw = prov.put({"v": 1}, "meta", instrument="Cam", visit=1, detector=3, run="raw/run")
     out = prov.put({"v": 2}, "meta", instrument="Cam", visit=2, detector=3, run="proc/run", inputs=[raw])
     with pytest.raises(ConflictError, match="even_if_used"):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skybutler.butler import Butler
+from skybutler.butler import Butler, DirectButler
 from skybutler.errors import (
     ConfigError,
     ConflictError,
@@ -19,7 +19,7 @@ from skybutler.errors import (
 )
 
 
-def _state(butler: Butler) -> tuple[int, list[str], list[str]]:
+def _state(butler: DirectButler) -> tuple[int, list[str], list[str]]:
     root = Path(butler.root)
     files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "registry" not in p.name)
     types = [t.name for t in butler.registry.query_dataset_types()]
@@ -29,7 +29,7 @@ def _state(butler: Butler) -> tuple[int, list[str], list[str]]:
 GOOD = {"instrument": "Cam", "visit": 1, "detector": 2}
 BAD_VISIT = {"instrument": "Cam", "visit": 999, "detector": 1}
 
-CASES: dict[str, tuple[type[SkyButlerError], Callable[[Butler], object]]] = {
+CASES: dict[str, tuple[type[SkyButlerError], Callable[[DirectButler], object]]] = {
     "unknown dimension": (DataIdError, lambda b: b.put({"a": 1}, "meta", instrument="Cam", visit=1, detektor=2)),
     "wrong value type": (DataIdError, lambda b: b.put({"a": 1}, "meta", instrument="Cam", visit="one", detector=2)),
     "missing key": (DataIdError, lambda b: b.put({"a": 1}, "meta", instrument="Cam", visit=1)),
@@ -54,7 +54,7 @@ CASES: dict[str, tuple[type[SkyButlerError], Callable[[Butler], object]]] = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_changes_nothing(butler: Butler, case: str) -> None:
+def test_bad_input_changes_nothing(butler: DirectButler, case: str) -> None:
     butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
     butler.put({"a": 1}, "meta", instrument="Cam", visit=0, detector=0)
     before = _state(butler)
@@ -84,7 +84,7 @@ def test_unsafe_or_ambiguous_templates_are_refused_at_registration(tmp_path: Pat
         assert not (root / "butler.yaml").exists()
         return
     Butler.create(root, config=config)
-    with Butler(root, run="r") as butler:
+    with DirectButler(root, run="r") as butler:
         populate_sample(butler, n_visits=2, n_detectors=2)
         before = _state(butler)
         with pytest.raises(ConfigError, match=message):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.cli._main import cli
 
 
@@ -21,7 +21,7 @@ def test_demo_creates_a_repository_and_round_trips(tmp_path: Path) -> None:
     assert "(64, 64) float64" in result.output
     assert "read back from FITS" in result.output  # the README's first command shows a FITS round trip
     assert result.output.rstrip().endswith(".fits")
-    with Butler(root, collections="demo/run1") as butler:
+    with DirectButler(root, collections="demo/run1") as butler:
         assert butler.registry.datasets.count() == 16
         assert butler.get("meta", instrument="Cam", visit=0, detector=0)["visit"] == 0
 

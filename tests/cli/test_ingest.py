@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from tests.cli.conftest import Run, run_process
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 
 
 def _npy(directory: Path, name: str, value: float) -> Path:
@@ -20,7 +20,7 @@ def _npy(directory: Path, name: str, value: float) -> Path:
 
 
 def _register(root: str) -> None:
-    with Butler(root, writeable=True) as butler:
+    with DirectButler(root, writeable=True) as butler:
         butler.register_dataset_type("flat", ["instrument", "detector"], "NumpyArray")
 
 
@@ -35,7 +35,7 @@ def test_ingest_files_from_a_csv_table(run: Run, any_repo: str, tmp_path: Path) 
                  "-d", "instrument=Cam", "--transfer", "copy", "--id-mode", "deterministic")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert result.stdout == "Ingested 2 file(s) as flat into flats (copy).\n"
-    with Butler(any_repo) as butler:
+    with DirectButler(any_repo) as butler:
         assert butler.get("flat", instrument="Cam", detector=1, collections="flats")[0] == 1.0
     again = run("ingest-files", any_repo, str(table), "--dataset-type", "flat", "--run", "flats",
                 "-d", "instrument=Cam", "--id-mode", "deterministic", "--skip-existing", "-f", "json")  # fmt: skip
@@ -55,7 +55,7 @@ def test_ingest_files_from_a_csv_table_saved_by_a_spreadsheet(run: Run, sample_r
     result = run("ingest-files", sample_repo, str(table), "--dataset-type", "flat", "--run", "flats",
                  "-d", "instrument=Cam", "--transfer", "copy")  # fmt: skip
     assert result.exit_code == 0, result.output
-    with Butler(sample_repo) as butler:
+    with DirectButler(sample_repo) as butler:
         assert butler.get("flat", instrument="Cam", detector=0, collections="flats")[0] == 3.0
 
 
@@ -68,7 +68,7 @@ def test_ingest_files_from_yaml_with_relative_paths_and_a_prefix(run: Run, sampl
                  "--prefix", str(tmp_path / "data"), "--transfer", "move")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "data" / "a.npy").exists()
-    with Butler(sample_repo) as butler:
+    with DirectButler(sample_repo) as butler:
         assert butler.get("flat", instrument="Cam", detector=0, collections="flats")[0] == 5.0
 
 
@@ -81,7 +81,7 @@ def test_ingest_files_direct_records_a_checksum_only_when_asked(run: Run, sample
         result = run("ingest-files", sample_repo, str(table), "--dataset-type", "flat", "--run", run_name,
                      "--transfer", "direct", flag)  # fmt: skip
         assert result.exit_code == 0, result.output
-    with Butler(sample_repo) as butler:
+    with DirectButler(sample_repo) as butler:
         stored = butler.registry.dataset_types.get("flat")
         refs = {name: butler.query_datasets_in_run("flat", name)[0] for name in ("sizes", "sums")}
         rows = {r.id: r.artifact for r in butler.registry.datasets.by_ids([stored], [r.id for r in refs.values()])}
@@ -103,7 +103,7 @@ def test_ingest_files_bad_input_ingests_nothing(run: Run, sample_repo: str, tmp_
     assert result.stderr.startswith("error [artifact-not-found]:")
     assert "missing.npy" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    with Butler(sample_repo) as butler:
+    with DirectButler(sample_repo) as butler:
         assert "flats" not in butler.query_collections()
     no_path = tmp_path / "n.csv"
     no_path.write_text("file,detector\na.npy,0\n")
@@ -153,7 +153,7 @@ def test_ingest_raws_reports_ingested_skipped_and_failed(run: Run, repo: str, tm
     assert table.exit_code == 1
     assert table.stdout == "2 file(s): ingested 0, skipped 1 existing, 1 failed.\n"
     assert table.stderr.startswith(f"failed: {night / 'broken.fits'}: ")
-    with Butler(repo) as butler:
+    with DirectButler(repo) as butler:
         assert butler.query_datasets("raw", collections="TestCam/raw/all").count() == 4
     unknown = run("ingest-raws", repo, str(night), "--translator", "nope")
     assert unknown.exit_code == 1
@@ -195,7 +195,7 @@ def test_ingest_files_from_an_ecsv_table(run: Run, sample_repo: str, tmp_path: P
     result = run("ingest-files", sample_repo, str(tmp_path / "files.ecsv"), "--dataset-type", "flat",
                  "--run", "flats", "-d", "instrument=Cam")  # fmt: skip
     assert result.exit_code == 0, result.output
-    with Butler(sample_repo) as butler:
+    with DirectButler(sample_repo) as butler:
         assert butler.get("flat", instrument="Cam", detector=1, collections="flats")[0] == 8.0
     (tmp_path / "bad.ecsv").write_text("# %ECSV 1.0\n# ---\n# datatype: [oops\npath\n")
     bad = run("ingest-files", sample_repo, str(tmp_path / "bad.ecsv"), "--dataset-type", "flat", "--run", "x")

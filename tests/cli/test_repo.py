@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import yaml
 from tests.cli.conftest import Run, run_process
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.errors import ConfigError
 from skybutler.registry import SCHEMA_VERSION
 
@@ -21,7 +21,7 @@ def test_create_then_open(run: Run, tmp_path: Path) -> None:
     result = run("create", str(tmp_path / "r"), "--config", str(extra))
     assert result.exit_code == 0, result.output
     assert "Created a repository at" in result.stdout
-    with Butler(tmp_path / "r") as butler:
+    with DirectButler(tmp_path / "r") as butler:
         assert butler.config.datastore.checksum == "none"
     again = run("create", str(tmp_path / "r"))
     assert again.exit_code == 1  # ConflictError: exit 1 like every user error
@@ -182,7 +182,7 @@ def test_repository_commands_as_processes(tmp_path: Path) -> None:
 def test_a_broken_butler_yaml_is_one_config_error(run: Run, sample_repo: str, text: str, message: str) -> None:
     (Path(sample_repo) / "butler.yaml").write_text(text)
     with pytest.raises(ConfigError, match=message):
-        Butler(sample_repo)
+        DirectButler(sample_repo)
     result = run("query-datasets", sample_repo)
     assert result.exit_code == 1
     assert result.stderr.startswith("error [config]: ")

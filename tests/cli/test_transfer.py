@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from tests.cli.conftest import Run, run_process
 
-from skybutler.butler import Butler
+from skybutler.butler import Butler, DirectButler
 from skybutler.testing.fixtures import POSTGRES_URL, fresh_schema
 
 
@@ -19,7 +19,7 @@ def _files(root: Path) -> set[Path]:
 
 
 def _ids(root: str | Path, dataset_type: str = "*") -> set[str]:
-    with Butler(root) as butler:
+    with DirectButler(root) as butler:
         return {str(r.id) for r in butler.query_datasets(dataset_type, collections="*", find_first=False)}
 
 
@@ -34,7 +34,7 @@ def test_export_zip_then_import_into_an_empty_repository(run: Run, any_repo: str
     assert imported.exit_code == 0, imported.output
     assert imported.stdout.startswith("Imported 4 dataset(s) (0 skipped), ")
     assert _ids(dest) == _ids(any_repo, "image")
-    with Butler(dest) as butler:
+    with DirectButler(dest) as butler:
         assert butler.get("image", instrument="Cam", visit=1, detector=0, collections="run1").shape == (4,)
     twice = run("import", dest, str(archive))
     assert twice.exit_code == 1  # conflict: the datasets are there
@@ -54,7 +54,7 @@ def test_export_yaml_with_a_directory_and_where(run: Run, sample_repo: str, tmp_
     dest = Butler.create(tmp_path / "dest")
     done = run("import", dest, str(tmp_path / "meta.yaml"), "--directory", str(out), "--transfer", "copy")
     assert done.exit_code == 0, done.output
-    with Butler(dest) as butler:
+    with DirectButler(dest) as butler:
         assert butler.get("meta", instrument="Cam", visit=2, detector=1, collections="run1") == {
             "visit": 2, "detector": 1}  # fmt: skip
 
@@ -104,7 +104,7 @@ def test_transfer_datasets_dry_run_then_for_real(run: Run, any_repo: str, tmp_pa
     body = rest.stdout.splitlines()
     assert body[0] == "dataset_type,run,id,instrument,detector,visit,action"
     assert sum(line.endswith(",transferred") for line in body) == 4
-    with Butler(dest) as butler:
+    with DirectButler(dest) as butler:
         assert butler.get("meta", instrument="Cam", visit=3, detector=0, collections="run1") == {
             "visit": 3, "detector": 0}  # fmt: skip
 
@@ -121,7 +121,7 @@ def test_transfer_datasets_without_registering_types_fails_cleanly(run: Run, sam
 
 
 def test_transfer_datasets_with_associations(run: Run, any_repo: str, tmp_path: Path) -> None:
-    with Butler(any_repo, writeable=True) as butler:
+    with DirectButler(any_repo, writeable=True) as butler:
         metas = list(butler.query_datasets("meta", collections="run1", where="visit < 2"))
         biases = sorted(butler.query_datasets("bias", collections="calib/run1"), key=lambda r: r.data_id["detector"])
         butler.collections.register("picked", "TAGGED")
@@ -132,11 +132,11 @@ def test_transfer_datasets_with_associations(run: Run, any_repo: str, tmp_path: 
     args = ("transfer-datasets", any_repo, dest, "-t", "meta,bias", "-c", "run1,calib/run1,picked,calib")
     plain = run(*args, "--where", "visit = 3")
     assert plain.exit_code == 0, plain.output
-    with Butler(dest) as out:
+    with DirectButler(dest) as out:
         assert out.registry.collections.find("picked") is None  # not without --associations
     done = run(*args, "--associations")
     assert done.exit_code == 0, done.output
-    with Butler(dest) as out:
+    with DirectButler(dest) as out:
         assert sorted(r.id for r in out.query_datasets("meta", collections="picked")) == sorted(r.id for r in metas[:3])
         found = out.find_dataset("bias", instrument="Cam", detector=1, collections="calib", at="2025-06-01T00:00:00")
         assert found is not None
@@ -144,7 +144,7 @@ def test_transfer_datasets_with_associations(run: Run, any_repo: str, tmp_path: 
 
 
 def test_export_import_as_processes(sample_repo: str, tmp_path: Path) -> None:
-    with Butler(sample_repo, run="extra") as butler:
+    with DirectButler(sample_repo, run="extra") as butler:
         butler.put(np.arange(3.0), "image", instrument="Cam", visit=3, detector=1)
     archive = tmp_path / "extra.zip"
     done = run_process("export", sample_repo, str(archive), "-c", "extra")
@@ -154,7 +154,7 @@ def test_export_import_as_processes(sample_repo: str, tmp_path: Path) -> None:
     done = run_process("import", dest, str(archive))
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
-    with Butler(dest) as butler:
+    with DirectButler(dest) as butler:
         assert butler.get("image", instrument="Cam", visit=3, detector=1, collections="extra")[2] == 2.0
 
 

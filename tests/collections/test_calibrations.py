@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.datasets import DatasetRef
 from skybutler.dimensions import Timespan, to_tai_ns
 from skybutler.dimensions._time import tai_ns_to_utc  # not re-exported; the inverse of to_tai_ns
@@ -116,7 +116,7 @@ def expected_label(state: dict[int, list[Segment]], detector: int, at: int) -> L
 
 @dataclass
 class Timeline:
-    butler: Butler
+    butler: DirectButler
     refs: dict[Label, DatasetRef]
     times: list[int] = field(default_factory=list)
     """times[k - 1] = transaction time of step k."""
@@ -133,25 +133,25 @@ class Timeline:
         return self.times[k - 1]
 
 
-def latest_transaction(butler: Butler, collection: str = "calib") -> int:
+def latest_transaction(butler: DirectButler, collection: str = "calib") -> int:
     """A decertify returns a row count; its transaction time is the newest time on either axis of the history."""
     rows = butler.collections.history(collection, "bias")
     return max(t for r in rows for t in (r.recorded.begin, r.recorded.end) if t is not None)
 
 
 @pytest.fixture
-def cb(butler: Butler) -> Butler:
+def cb(butler: DirectButler) -> DirectButler:
     butler.register_dataset_type("bias", ["instrument", "detector"], "StructuredDataDict", is_calibration=True)
     butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
     butler.collections.register("calib", "CALIBRATION", doc="the timeline")
     return butler
 
 
-def put_bias(butler: Butler, label: Label, detector: int) -> DatasetRef:
+def put_bias(butler: DirectButler, label: Label, detector: int) -> DatasetRef:
     return butler.put({"label": label}, "bias", det(detector), run=f"bias/{label}")
 
 
-def run_timeline(butler: Butler) -> Timeline:
+def run_timeline(butler: DirectButler) -> Timeline:
     refs = {label: put_bias(butler, label, int(label[1])) for label in ("A1", "B1", "C1", "D1", "A2", "B2")}
     tl = Timeline(butler, refs)
     c = butler.collections
@@ -186,14 +186,14 @@ def lookup(tl: Timeline, detector: int, at: Any, as_of: Any) -> Label | None:
 
 
 # -- the timeline -------------------------------------------------------------------------------------------------
-def test_transaction_times_increase_and_decertify_counts_closed_rows(cb: Butler) -> None:
+def test_transaction_times_increase_and_decertify_counts_closed_rows(cb: DirectButler) -> None:
     tl = run_timeline(cb)
     assert tl.times == sorted(set(tl.times))  # strictly increasing
     assert tl.closed == [1, 2, 1]  # A1 [Apr1, +inf); A1 [Jul1, +inf) and A2 [May1, +inf); A2 (-inf, Feb1)
     assert tl.tx(12) <= latest_transaction(cb)
 
 
-def test_every_data_id_valid_time_and_transaction_time_answers_as_scripted(cb: Butler) -> None:
+def test_every_data_id_valid_time_and_transaction_time_answers_as_scripted(cb: DirectButler) -> None:
     tl = run_timeline(cb)
     # as_of -> the step whose state it must see: before T1, each Tk exactly, one ns before it, between steps, now
     as_ofs: list[tuple[int | None, int]] = [(tl.tx(1) - 1, 0), (None, 12)]
@@ -221,7 +221,7 @@ def test_every_data_id_valid_time_and_transaction_time_answers_as_scripted(cb: B
         cb.get("bias", det(1), collections="calib", at=JUN1, as_of=tl.tx(5))
 
 
-def test_time_forms_agree(cb: Butler) -> None:
+def test_time_forms_agree(cb: DirectButler) -> None:
     tl = run_timeline(cb)
     from astropy.time import Time
 
@@ -250,7 +250,7 @@ def test_time_forms_agree(cb: Butler) -> None:
     assert lookup(tl, 1, MAR1, Time(as_dt, scale="utc")) == lookup(tl, 1, MAR1, as_dt)
 
 
-def test_history_rows_on_both_axes(cb: Butler) -> None:
+def test_history_rows_on_both_axes(cb: DirectButler) -> None:
     tl = run_timeline(cb)
     tx = tl.tx
     want: set[tuple[int, Label, Timespan, Timespan]] = {
@@ -299,7 +299,7 @@ def test_history_rows_on_both_axes(cb: Butler) -> None:
     assert {(2, tl.label_of(r.dataset_id), r.valid, r.recorded) for r in only2} == {w for w in want if w[0] == 2}
 
 
-def test_diff_kinds_with_exact_ranges(cb: Butler) -> None:
+def test_diff_kinds_with_exact_ranges(cb: DirectButler) -> None:
     tl = run_timeline(cb)
     tx = tl.tx
 
@@ -354,7 +354,7 @@ def test_diff_kinds_with_exact_ranges(cb: Butler) -> None:
 
 
 # -- valid time from an exposure or visit --------------------------------------------------------------------------
-def _insert_exposures(butler: Butler) -> None:
+def _insert_exposures(butler: DirectButler) -> None:
     butler.insert_dimension_records("group", [{"instrument": "Cam", "name": "g100"}])
     common = {"instrument": "Cam", "physical_filter": "Cam-r", "group": "g100", "day_obs": 20250101}
     butler.insert_dimension_records(
@@ -366,7 +366,7 @@ def _insert_exposures(butler: Butler) -> None:
     )
 
 
-def test_exposure_or_visit_in_the_data_id_gives_the_valid_time_at_its_middle(cb: Butler) -> None:
+def test_exposure_or_visit_in_the_data_id_gives_the_valid_time_at_its_middle(cb: DirectButler) -> None:
     _insert_exposures(cb)
     early, late = put_bias(cb, "E1", 1), put_bias(cb, "L1", 1)
     exp_mid = _t("2025-01-01T13:00:15")  # exposure 100: [13:00:00, 13:00:30) UTC
@@ -413,7 +413,7 @@ def test_exposure_or_visit_in_the_data_id_gives_the_valid_time_at_its_middle(cb:
         cb.get("bias", {"detector": 1, "exposure": 100}, collections="at-mid")
 
 
-def test_an_exposure_or_visit_supplies_the_filter_and_band_it_was_taken_with(cb: Butler) -> None:
+def test_an_exposure_or_visit_supplies_the_filter_and_band_it_was_taken_with(cb: DirectButler) -> None:
     """A flat keyed by filter (or band), looked up with the observation it calibrates: the observation's record
     says which filter, as a pipeline expects; a filter the caller gives is taken as given."""
     _insert_exposures(cb)  # exposure 100 through Cam-r
@@ -432,14 +432,14 @@ def test_an_exposure_or_visit_supplies_the_filter_and_band_it_was_taken_with(cb:
     assert cb.get("flat", det(1), exposure=100, physical_filter="Cam-g", collections="calib") == {"f": "Cam-g"}
 
 
-def test_ordinary_dataset_types_keep_their_exposure_or_visit(cb: Butler) -> None:
+def test_ordinary_dataset_types_keep_their_exposure_or_visit(cb: DirectButler) -> None:
     cb.put({"label": "m"}, "meta", instrument="Cam", visit=5, detector=1)
     cb.collections.set_chain("defaults", ["calib", "test/run"])
     assert cb.get("meta", instrument="Cam", visit=5, detector=1, collections="defaults") == {"label": "m"}
 
 
 # -- bad input: the specific error, and nothing changed ------------------------------------------------------------
-def test_bad_input_gets_a_specific_error_and_changes_nothing(cb: Butler) -> None:
+def test_bad_input_gets_a_specific_error_and_changes_nothing(cb: DirectButler) -> None:
     tl = run_timeline(cb)
     meta = cb.put({"x": 1}, "meta", instrument="Cam", visit=1, detector=1)
     spare1, spare2 = put_bias(cb, "X1", 1), put_bias(cb, "X2", 2)
@@ -499,7 +499,7 @@ def test_bad_input_gets_a_specific_error_and_changes_nothing(cb: Butler) -> None
         assert snapshot() == before, message
     assert [lookup(tl, d, at, None) for d in (1, 2, 3) for at in PROBES] == answers_before
     # a read-only butler reads but cannot certify
-    with Butler(cb.root) as ro:
+    with DirectButler(cb.root) as ro:
         with pytest.raises(PermissionDeniedError, match="read-only"):
             ro.collections.certify("calib", [spare1], ("2030-01-01", None))
         with pytest.raises(PermissionDeniedError, match="read-only"):
@@ -508,7 +508,7 @@ def test_bad_input_gets_a_specific_error_and_changes_nothing(cb: Butler) -> None
     assert snapshot() == before
 
 
-def test_the_conflict_message_names_the_clash(cb: Butler) -> None:
+def test_the_conflict_message_names_the_clash(cb: DirectButler) -> None:
     a, b = put_bias(cb, "A1", 1), put_bias(cb, "B1", 1)
     cb.collections.certify("calib", [a], ("2025-01-01", "2025-02-01"))
     with pytest.raises(ConflictError) as info:
@@ -524,7 +524,7 @@ def test_the_conflict_message_names_the_clash(cb: Butler) -> None:
     assert cb.get("bias", det(1), collections="calib", at=_t("2025-02-01") - 1) == {"label": "A1"}
 
 
-def test_decertify_of_nothing_changes_nothing(cb: Butler) -> None:
+def test_decertify_of_nothing_changes_nothing(cb: DirectButler) -> None:
     a = put_bias(cb, "A1", 1)
     cb.collections.certify("calib", [a], ("2025-01-01", "2025-02-01"))
     before = cb.collections.history("calib", "bias")
@@ -538,7 +538,7 @@ def test_decertify_of_nothing_changes_nothing(cb: Butler) -> None:
     assert after[0].recorded.end is not None  # closed, not deleted
 
 
-def test_decertify_of_an_empty_range_is_refused_and_changes_nothing(cb: Butler) -> None:
+def test_decertify_of_an_empty_range_is_refused_and_changes_nothing(cb: DirectButler) -> None:
     # [t, t) withdraws no instant; it used to split the row around t (closed, both halves re-appended) and
     # report it as one row decertified, though every lookup answered as before.
     a = put_bias(cb, "A1", 1)
@@ -551,7 +551,7 @@ def test_decertify_of_an_empty_range_is_refused_and_changes_nothing(cb: Butler) 
     assert cb.collections.history("calib", "bias") == before
 
 
-def test_times_beyond_the_stored_range(cb: Butler) -> None:
+def test_times_beyond_the_stored_range(cb: DirectButler) -> None:
     # Unbounded ends are stored as sentinels at +-2**62 ns (2116-02-20 / 1823-11-12 TAI).  A lookup after
     # 2116 used to miss even a certification valid forever, and a bound beyond the sentinels was stored as
     # a silently wrong range (read back as unbounded, or empty) or escaped as a raw OverflowError on SQLite.
@@ -573,12 +573,12 @@ def test_times_beyond_the_stored_range(cb: Butler) -> None:
     assert cb.collections.history("calib", "bias") == before
 
 
-def lookup_label(butler: Butler, at: Any) -> str | None:
+def lookup_label(butler: DirectButler, at: Any) -> str | None:
     ref = butler.find_dataset("bias", det(1), collections="calib", at=at)
     return None if ref is None else str(butler.get(ref)["label"])
 
 
-def test_history_and_diff_of_a_type_that_is_not_a_calibration(cb: Butler) -> None:
+def test_history_and_diff_of_a_type_that_is_not_a_calibration(cb: DirectButler) -> None:
     # the dataset type is wrong, as for certify and decertify: a DatasetTypeError (it was a DataIdError)
     for call in (lambda: cb.collections.history("calib", "meta"),
                  lambda: cb.collections.diff("calib", "meta", since="2025-01-01")):  # fmt: skip

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.datasets import DatasetRef
 from skybutler.errors import (
     CollectionError,
@@ -29,33 +29,33 @@ META11 = {"instrument": "Cam", "visit": 1, "detector": 1}
 
 
 @pytest.fixture
-def cb(butler: Butler) -> Butler:
+def cb(butler: DirectButler) -> DirectButler:
     """The sample butler with a calibration type ``bias`` and an ordinary type ``meta``."""
     butler.register_dataset_type("bias", ["instrument", "detector"], "StructuredDataDict", is_calibration=True)
     butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
     return butler
 
 
-def _put(butler: Butler, dataset_type: str, label: str, run: str, data_id: dict[str, Any]) -> DatasetRef:
+def _put(butler: DirectButler, dataset_type: str, label: str, run: str, data_id: dict[str, Any]) -> DatasetRef:
     return butler.put({"label": label}, dataset_type, data_id, run=run)
 
 
-def _label(butler: Butler, dataset_type: str, data_id: dict[str, Any], collections: Any, **kw: Any) -> str:
+def _label(butler: DirectButler, dataset_type: str, data_id: dict[str, Any], collections: Any, **kw: Any) -> str:
     return str(butler.get(dataset_type, data_id, collections=collections, **kw)["label"])
 
 
-def _names(butler: Butler, pattern: str | list[str] = "*", **kw: Any) -> list[str]:
+def _names(butler: DirectButler, pattern: str | list[str] = "*", **kw: Any) -> list[str]:
     return [r.name for r in butler.collections.query(pattern, **kw)]
 
 
-def _file(butler: Butler, ref: DatasetRef) -> Path:
+def _file(butler: DirectButler, ref: DatasetRef) -> Path:
     uri = butler.get_uri(ref)
     assert uri.startswith("file://"), uri
     return Path(uri.removeprefix("file://"))
 
 
 # -- registration and documentation ---------------------------------------------------------------------------
-def test_register_reports_new_and_refuses_another_type(cb: Butler) -> None:
+def test_register_reports_new_and_refuses_another_type(cb: DirectButler) -> None:
     assert cb.collections.register("calib", "CALIBRATION") is True
     assert cb.collections.register("calib", "calibration") is False  # same type again: a no-op
     assert cb.collections.register("tag", CollectionType.TAGGED) is True
@@ -69,13 +69,13 @@ def test_register_reports_new_and_refuses_another_type(cb: Butler) -> None:
         cb.collections.register("", "TAGGED")
 
 
-def test_documentation_strings_are_stored_replaced_and_cleared(cb: Butler) -> None:
+def test_documentation_strings_are_stored_replaced_and_cleared(cb: DirectButler) -> None:
     cb.collections.register("Cam/calib", "CALIBRATION", doc="Certified calibrations of Cam")
     assert cb.collections.get("Cam/calib").doc == "Certified calibrations of Cam"
     assert cb.collections.get("test/run").doc is None
     cb.collections.set_doc("Cam/calib", "Biases and flats, ünïcode OK")
     assert cb.collections.get("Cam/calib").doc == "Biases and flats, ünïcode OK"
-    with Butler(cb.root) as other:  # another butler reads it from the registry, not from a cache
+    with DirectButler(cb.root) as other:  # another butler reads it from the registry, not from a cache
         assert other.collections.get("Cam/calib").doc == "Biases and flats, ünïcode OK"
     cb.collections.set_doc("Cam/calib", None)
     assert cb.collections.get("Cam/calib").doc is None
@@ -83,10 +83,10 @@ def test_documentation_strings_are_stored_replaced_and_cleared(cb: Butler) -> No
         cb.collections.set_doc("nope", "x")
 
 
-def test_a_read_only_butler_cannot_change_collections(cb: Butler) -> None:
+def test_a_read_only_butler_cannot_change_collections(cb: DirectButler) -> None:
     ref = _put(cb, "meta", "x", "test/run", META11)
     cb.collections.register("tag", "TAGGED")
-    with Butler(cb.root) as ro:
+    with DirectButler(cb.root) as ro:
         with pytest.raises(PermissionDeniedError, match="read-only"):
             ro.collections.register("other", "TAGGED")
         with pytest.raises(PermissionDeniedError, match="read-only"):
@@ -97,7 +97,7 @@ def test_a_read_only_butler_cannot_change_collections(cb: Butler) -> None:
 
 
 # -- TAGGED ---------------------------------------------------------------------------------------------------
-def test_tagged_associate_disassociate_and_one_dataset_per_type_and_data_id(cb: Butler) -> None:
+def test_tagged_associate_disassociate_and_one_dataset_per_type_and_data_id(cb: DirectButler) -> None:
     a = _put(cb, "meta", "a", "run/a", META11)
     b = _put(cb, "meta", "b", "run/b", META11)
     other = _put(cb, "meta", "other", "run/b", {"instrument": "Cam", "visit": 2, "detector": 1})
@@ -119,7 +119,7 @@ def test_tagged_associate_disassociate_and_one_dataset_per_type_and_data_id(cb: 
     assert ref.run == "run/b"  # a ref always names the run the dataset was born in
 
 
-def test_conflicting_datasets_in_one_associate_call_tag_nothing(cb: Butler) -> None:
+def test_conflicting_datasets_in_one_associate_call_tag_nothing(cb: DirectButler) -> None:
     a = _put(cb, "meta", "a", "run/a", META11)
     b = _put(cb, "meta", "b", "run/b", META11)
     c = _put(cb, "meta", "c", "run/a", {"instrument": "Cam", "visit": 3, "detector": 1})
@@ -130,7 +130,7 @@ def test_conflicting_datasets_in_one_associate_call_tag_nothing(cb: Butler) -> N
     assert cb.find_dataset("meta", META11, collections="tag") is None
 
 
-def test_two_datasets_of_one_data_id_in_one_associate_call_name_each_other(cb: Butler) -> None:
+def test_two_datasets_of_one_data_id_in_one_associate_call_name_each_other(cb: DirectButler) -> None:
     # the clash is in the call, not with the (empty) collection: the message used to say the collection
     # 'already holds another' dataset and advise to disassociate it
     a = _put(cb, "meta", "a", "run/a", META11)
@@ -149,7 +149,7 @@ def test_two_datasets_of_one_data_id_in_one_associate_call_name_each_other(cb: B
     assert cb.find_dataset("meta", META11, collections="tag") == a
 
 
-def test_tagging_needs_a_tagged_collection(cb: Butler) -> None:
+def test_tagging_needs_a_tagged_collection(cb: DirectButler) -> None:
     a = _put(cb, "meta", "a", "run/a", META11)
     cb.collections.register("calib", "CALIBRATION")
     for name, kind in [("calib", "CALIBRATION"), ("run/a", "RUN")]:
@@ -159,7 +159,7 @@ def test_tagging_needs_a_tagged_collection(cb: Butler) -> None:
             cb.collections.disassociate(name, [a])
 
 
-def test_removing_a_tagged_collection_keeps_its_datasets(cb: Butler) -> None:
+def test_removing_a_tagged_collection_keeps_its_datasets(cb: DirectButler) -> None:
     a = _put(cb, "meta", "a", "run/a", META11)
     bias = _put(cb, "bias", "bias", "run/a", DET1)
     cb.collections.register("tag", "TAGGED")
@@ -176,7 +176,7 @@ def test_removing_a_tagged_collection_keeps_its_datasets(cb: Butler) -> None:
 
 
 # -- CHAINED ----------------------------------------------------------------------------------------------------
-def test_chain_order_redefinition_and_editing(cb: Butler) -> None:
+def test_chain_order_redefinition_and_editing(cb: DirectButler) -> None:
     for run in ("r1", "r2", "r3"):
         _put(cb, "meta", run, run, META11)
     cb.collections.set_chain("chain", ["r2", "r1"])  # created by set_chain
@@ -197,17 +197,17 @@ def test_chain_order_redefinition_and_editing(cb: Butler) -> None:
     assert not cb.exists("meta", META11, collections="chain")
 
 
-def test_chain_redefinition_is_seen_by_another_butler(cb: Butler) -> None:
+def test_chain_redefinition_is_seen_by_another_butler(cb: DirectButler) -> None:
     for run in ("r1", "r2"):
         _put(cb, "meta", run, run, META11)
     cb.collections.set_chain("chain", ["r1", "r2"])
-    with Butler(cb.root, collections="chain") as reader:
+    with DirectButler(cb.root, collections="chain") as reader:
         assert str(reader.get("meta", META11)["label"]) == "r1"
         cb.collections.set_chain("chain", ["r2", "r1"])
         assert str(reader.get("meta", META11)["label"]) == "r2"
 
 
-def test_chain_errors_leave_the_chain_as_it_was(cb: Butler) -> None:
+def test_chain_errors_leave_the_chain_as_it_was(cb: DirectButler) -> None:
     _put(cb, "meta", "r1", "r1", META11)
     cb.collections.set_chain("chain", ["r1"])
     with pytest.raises(CollectionError, match="No collection named 'missing'"):
@@ -219,7 +219,7 @@ def test_chain_errors_leave_the_chain_as_it_was(cb: Butler) -> None:
         cb.collections.set_chain("r1", ["chain"])
 
 
-def test_a_refused_new_chain_is_not_created(cb: Butler) -> None:
+def test_a_refused_new_chain_is_not_created(cb: DirectButler) -> None:
     # set_chain creates a missing chain; when the definition is refused the chain must not stay behind, empty
     _put(cb, "meta", "r1", "r1", META11)
     with pytest.raises(CollectionError, match="No collection named 'missing'"):
@@ -233,7 +233,7 @@ def test_a_refused_new_chain_is_not_created(cb: Butler) -> None:
     assert str(cb.get("meta", META11, collections="new")["label"]) == "r1"
 
 
-def test_cycles_are_refused_including_self_reference(cb: Butler) -> None:
+def test_cycles_are_refused_including_self_reference(cb: DirectButler) -> None:
     _put(cb, "meta", "r1", "r1", META11)
     with pytest.raises(CollectionError, match=r"cycle \(a → a\)"):
         cb.collections.set_chain("a", ["a"])
@@ -254,7 +254,7 @@ def test_cycles_are_refused_including_self_reference(cb: Butler) -> None:
     assert _label(cb, "meta", META11, "c") == "r1"
 
 
-def test_nested_chains_flatten_depth_first_without_duplicates(cb: Butler) -> None:
+def test_nested_chains_flatten_depth_first_without_duplicates(cb: DirectButler) -> None:
     for run in ("r1", "r2", "r3", "r4"):
         cb.collections.register(run, "RUN")
     cb.collections.register("tag", "TAGGED")
@@ -267,7 +267,7 @@ def test_nested_chains_flatten_depth_first_without_duplicates(cb: Butler) -> Non
     assert [r.name for r in cb.collections.query("outer", flatten_chains=True)] == cb.collections.flatten("outer")
 
 
-def test_find_first_through_nested_chains_mixing_run_tagged_and_calibration(cb: Butler) -> None:
+def test_find_first_through_nested_chains_mixing_run_tagged_and_calibration(cb: DirectButler) -> None:
     old_bias = _put(cb, "bias", "old", "r/old", DET1)
     _put(cb, "meta", "old", "r/old", META11)
     new_meta = _put(cb, "meta", "new", "r/new", META11)
@@ -308,13 +308,13 @@ def test_find_first_through_nested_chains_mixing_run_tagged_and_calibration(cb: 
 
 # -- search paths everywhere --------------------------------------------------------------------------------
 @pytest.mark.parametrize("form", ["name", "list", "chain", "default"])
-def test_search_paths_as_name_list_or_chain(cb: Butler, form: str) -> None:
+def test_search_paths_as_name_list_or_chain(cb: DirectButler, form: str) -> None:
     first = _put(cb, "meta", "first", "r/first", META11)
     _put(cb, "meta", "second", "r/second", META11)
     only_second = _put(cb, "meta", "only", "r/second", {"instrument": "Cam", "visit": 2, "detector": 1})
     cb.collections.set_chain("both", ["r/first", "r/second"])
     path: Any = {"name": "r/first", "list": ["r/first", "r/second"], "chain": "both", "default": None}[form]
-    reader = Butler(cb.root, collections="both") if form == "default" else cb
+    reader = DirectButler(cb.root, collections="both") if form == "default" else cb
     try:
         assert _label(reader, "meta", META11, path) == "first"
         assert reader.exists("meta", META11, collections=path)
@@ -335,7 +335,7 @@ def test_search_paths_as_name_list_or_chain(cb: Butler, form: str) -> None:
             reader.close()
 
 
-def test_search_path_order_and_duplicates_in_a_list(cb: Butler) -> None:
+def test_search_path_order_and_duplicates_in_a_list(cb: DirectButler) -> None:
     _put(cb, "meta", "first", "r/first", META11)
     _put(cb, "meta", "second", "r/second", META11)
     cb.collections.set_chain("both", ["r/first", "r/second"])
@@ -347,7 +347,7 @@ def test_search_path_order_and_duplicates_in_a_list(cb: Butler) -> None:
 
 
 # -- queries ---------------------------------------------------------------------------------------------------
-def test_query_with_globs_and_type_filters(cb: Butler) -> None:
+def test_query_with_globs_and_type_filters(cb: DirectButler) -> None:
     cb.collections.register("Cam/runs/a", "RUN")
     cb.collections.register("Cam/runs/b", "RUN")
     cb.collections.register("Cam/calib", "CALIBRATION")
@@ -378,7 +378,7 @@ def test_query_with_globs_and_type_filters(cb: Butler) -> None:
     assert records["Cam/tag"] is CollectionType.TAGGED
 
 
-def test_collection_types_given_as_one_name_or_misspelled(cb: Butler) -> None:
+def test_collection_types_given_as_one_name_or_misspelled(cb: DirectButler) -> None:
     # Before: types="RUN" was read letter by letter (a bare KeyError 'R'), and a misspelled type name was a bare
     # KeyError from register() and query() alike.
     cb.collections.register("Cam/runs/a", "RUN")
@@ -392,7 +392,7 @@ def test_collection_types_given_as_one_name_or_misspelled(cb: Butler) -> None:
 
 
 # -- removal --------------------------------------------------------------------------------------------------
-def test_remove_is_refused_for_a_chain_child_and_for_a_run(cb: Butler) -> None:
+def test_remove_is_refused_for_a_chain_child_and_for_a_run(cb: DirectButler) -> None:
     ref = _put(cb, "meta", "a", "run/a", META11)
     cb.collections.register("tag", "TAGGED")
     cb.collections.associate("tag", [ref])
@@ -414,7 +414,7 @@ def test_remove_is_refused_for_a_chain_child_and_for_a_run(cb: Butler) -> None:
     assert _label(cb, "meta", META11, "chain2") == "a"
 
 
-def test_remove_runs_deletes_datasets_and_files(cb: Butler) -> None:
+def test_remove_runs_deletes_datasets_and_files(cb: DirectButler) -> None:
     gone = [
         _put(cb, "meta", "a", "run/a", META11),
         _put(cb, "meta", "a2", "run/a", {"instrument": "Cam", "visit": 2, "detector": 1}),
@@ -444,7 +444,7 @@ def test_remove_runs_deletes_datasets_and_files(cb: Butler) -> None:
     assert cb.collections.remove_runs([]) == 0
 
 
-def test_remove_runs_reports_progress(cb: Butler) -> None:
+def test_remove_runs_reports_progress(cb: DirectButler) -> None:
     _put(cb, "meta", "a", "run/a", META11)
     _put(cb, "meta", "b", "run/b", META11)
     calls: list[tuple[str, int, int | None]] = []

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.datastore import FileDatastore
 from skybutler.errors import CorruptArtifactError, StorageError
 from skybutler.testing.sample import populate_sample
@@ -33,7 +34,7 @@ def repo(tmp_path: Path, s3_root: str, s3_endpoint: str) -> str:
         datastore=s3_root,
         config={"datastore": {"transport": {"endpoint_url": s3_endpoint}}},
     )
-    with Butler(root, run="run1") as butler:
+    with DirectButler(root, run="run1") as butler:
         populate_sample(butler)
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
         butler.register_dataset_type("arr", DIMS, "NumpyArray")
@@ -42,17 +43,19 @@ def repo(tmp_path: Path, s3_root: str, s3_endpoint: str) -> str:
     return root
 
 
-def _open(repo: str, cache_dir: Path, **cache: Any) -> Butler:
-    return Butler(repo, collections="run1", config={"datastore": {"cache": {"directory": str(cache_dir), **cache}}})
+def _open(repo: str, cache_dir: Path, **cache: Any) -> DirectButler:
+    return DirectButler(
+        repo, collections="run1", config={"datastore": {"cache": {"directory": str(cache_dir), **cache}}}
+    )
 
 
-def _s3(butler: Butler) -> S3Transport:
+def _s3(butler: DirectButler) -> S3Transport:
     transport = butler.datastore.files().transport
     assert isinstance(transport, S3Transport)
     return transport
 
 
-def _cache(butler: Butler) -> Any:
+def _cache(butler: DirectButler) -> Any:
     assert isinstance(butler.datastore, FileDatastore)
     assert butler.datastore.cache is not None
     return butler.datastore.cache
@@ -141,12 +144,12 @@ def test_two_processes_share_one_cache_directory(repo: str, tmp_path: Path) -> N
 
 
 @pytest.fixture
-def local_butler(tmp_path: Path) -> Iterator[Butler]:
+def local_butler(tmp_path: Path) -> Iterator[DirectButler]:
     root = Butler.create(tmp_path / "local")
-    with Butler(root, config={"datastore": {"cache": {"directory": str(tmp_path / "cache")}}}) as butler:
+    with DirectButler(root, config={"datastore": {"cache": {"directory": str(tmp_path / "cache")}}}) as butler:
         yield butler
 
 
-def test_local_files_are_never_cached(local_butler: Butler) -> None:
+def test_local_files_are_never_cached(local_butler: DirectButler) -> None:
     assert isinstance(local_butler.datastore, FileDatastore)
     assert local_butler.datastore.cache is None

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.datastore import ChainedDatastore, MemoryDatastore
 from skybutler.errors import ArtifactNotFoundError, ConfigError, FormatterError, StorageError
 from skybutler.testing.sample import populate_sample
@@ -24,7 +25,7 @@ DATA_ID = {"instrument": "Cam", "visit": 1, "detector": 2}
 SCRATCH_THEN_FILES = {"type": "chained", "children": [{"name": "scratch", "type": "memory"}, {"name": "files"}]}
 
 
-def _open(tmp_path: Path, registry_url: tuple[str, str | None], datastore: dict[str, Any]) -> Butler:
+def _open(tmp_path: Path, registry_url: tuple[str, str | None], datastore: dict[str, Any]) -> DirectButler:
     url, schema = registry_url
     root = Butler.create(
         tmp_path / "repo",
@@ -32,20 +33,20 @@ def _open(tmp_path: Path, registry_url: tuple[str, str | None], datastore: dict[
         schema=schema,
         config={"datastore": datastore},
     )
-    butler = Butler(root, run="test/run")
+    butler = DirectButler(root, run="test/run")
     populate_sample(butler)
     return butler
 
 
 @pytest.fixture
-def chained(tmp_path: Path, registry_url: tuple[str, str | None]) -> Iterator[Butler]:
+def chained(tmp_path: Path, registry_url: tuple[str, str | None]) -> Iterator[DirectButler]:
     """Memory in front of files at the repository root; every put goes to both."""
     with _open(tmp_path, registry_url, SCRATCH_THEN_FILES) as butler:
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
         yield butler
 
 
-def _holders(butler: Butler, ref: Any) -> list[str]:
+def _holders(butler: DirectButler, ref: Any) -> list[str]:
     """The names of the datastores the registry says hold ``ref``."""
     return sorted(a.datastore for a in butler.registry.datasets.all_artifacts([ref.id]).get(ref.id, ()))
 
@@ -59,13 +60,13 @@ def _files(root: Path) -> list[str]:
     )
 
 
-def _memory(butler: Butler) -> MemoryDatastore:
+def _memory(butler: DirectButler) -> MemoryDatastore:
     leaf = butler.datastore.leaves()[0]
     assert isinstance(leaf, MemoryDatastore)
     return leaf
 
 
-def test_a_put_goes_to_every_child_and_a_get_reads_the_first(chained: Butler) -> None:
+def test_a_put_goes_to_every_child_and_a_get_reads_the_first(chained: DirectButler) -> None:
     ref = chained.put({"a": 1}, "meta", DATA_ID)
     assert isinstance(chained.datastore, ChainedDatastore)
     assert _holders(chained, ref) == ["files", "scratch"]
@@ -79,7 +80,7 @@ def test_a_put_goes_to_every_child_and_a_get_reads_the_first(chained: Butler) ->
     assert (report.ok, report.missing) == (1, [(ref.id, f"memory://scratch/{ref.id.hex}")])
 
 
-def test_remove_deletes_from_every_child(chained: Butler) -> None:
+def test_remove_deletes_from_every_child(chained: DirectButler) -> None:
     refs = chained.put_many([({"v": v}, {**DATA_ID, "visit": v}) for v in range(3)], "meta")
     assert chained.remove(refs[:2]) == 2
     assert len(_memory(chained)) == 1
@@ -144,7 +145,7 @@ def test_a_type_no_child_accepts_is_refused_at_put_naming_the_rules(
         assert butler.registry.datasets.count() == 0
 
 
-def test_a_failure_in_one_child_leaves_nothing_in_the_others(chained: Butler) -> None:
+def test_a_failure_in_one_child_leaves_nothing_in_the_others(chained: DirectButler) -> None:
     items: list[tuple[dict[str, Any], dict[str, Any]]] = [({"v": v}, {**DATA_ID, "visit": v}) for v in range(4)]
     items[2] = ({"v": {1, 2}}, {**DATA_ID, "visit": 2})  # a set: copied in memory, but JSON cannot write it
     with pytest.raises(FormatterError, match="as JSON"):
@@ -186,14 +187,14 @@ def _delete_bucket(s3_root: str, endpoint: str) -> None:
     bucket.delete()
 
 
-def test_after_a_restart_memory_copies_are_gone_and_recognised(chained: Butler, tmp_path: Path) -> None:
+def test_after_a_restart_memory_copies_are_gone_and_recognised(chained: DirectButler, tmp_path: Path) -> None:
     chained.register_dataset_type("tmp_meta", DIMS, "StructuredDataDict")
     both = chained.put({"a": 1}, "meta", DATA_ID)
     script = textwrap.dedent(
         f"""
         from skybutler import Butler
         from skybutler.errors import ArtifactNotFoundError
-        with Butler({chained.root!r}, writeable=True, collections="test/run") as butler:
+        with DirectButler({chained.root!r}, writeable=True, collections="test/run") as butler:
             print(butler.get("meta", instrument="Cam", visit=1, detector=2))
             report = butler.verify()
             print(report.ok, [uri for _, uri in report.missing])
@@ -207,20 +208,20 @@ def test_after_a_restart_memory_copies_are_gone_and_recognised(chained: Butler, 
     assert out == ["{'a': 1}", f"1 ['memory://scratch/{both.id.hex}']", f"['{both.id.hex}']"]
 
 
-def test_a_child_dropped_from_the_configuration_is_named(chained: Butler) -> None:
+def test_a_child_dropped_from_the_configuration_is_named(chained: DirectButler) -> None:
     ref = chained.put({"a": 1}, "meta", DATA_ID)
     only_files = {"datastore": {"children": [{"name": "files"}]}}
-    with Butler(chained.root, collections="test/run", config=only_files) as butler:
+    with DirectButler(chained.root, collections="test/run", config=only_files) as butler:
         assert butler.get(ref) == {"a": 1}  # the files child still holds a copy
     other = {"datastore": {"children": [{"name": "other"}]}}
     with (
-        Butler(chained.root, collections="test/run", config=other) as butler,
+        DirectButler(chained.root, collections="test/run", config=other) as butler,
         pytest.raises(ConfigError, match=r"datastore 'files', which this repository's configuration"),
     ):
         butler.get(ref)
 
 
-def test_ingest_retrieve_and_transfer_use_the_file_child(chained: Butler, tmp_path: Path) -> None:
+def test_ingest_retrieve_and_transfer_use_the_file_child(chained: DirectButler, tmp_path: Path) -> None:
     source = tmp_path / "in.json"
     source.write_text('{"x": 1}')
     ref = chained.ingest(FileDataset(str(source), dataset_type="meta", data_id=DATA_ID), transfer="copy")[0]
@@ -231,7 +232,7 @@ def test_ingest_retrieve_and_transfer_use_the_file_child(chained: Butler, tmp_pa
     assert out[0].read_text() == '{"x": 1}'
     assert out[1].suffix == ".json"
     target_root = Butler.create(tmp_path / "target")
-    with Butler(target_root, run="copied") as target:
+    with DirectButler(target_root, run="copied") as target:
         copied = target.transfer_from(chained, [ref, put])
         assert [target.get(r) for r in copied] == [{"x": 1}, {"y": 2}]
 
@@ -261,7 +262,7 @@ def test_invalid_chains_are_refused_at_create(tmp_path: Path, datastore: dict[st
 
 def test_memory_only_repositories_refuse_file_operations_clearly(tmp_path: Path) -> None:
     root = Butler.create(tmp_path / "repo", config={"datastore": {"type": "memory"}})
-    with Butler(root, run="test/run") as butler:
+    with DirectButler(root, run="test/run") as butler:
         populate_sample(butler)
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
         ref = butler.put({"a": 1}, "meta", DATA_ID)
@@ -313,7 +314,7 @@ def test_children_inherit_the_chains_settings_unless_they_set_their_own(tmp_path
     root = Butler.create(tmp_path / "repo", config={"datastore": datastore})
     written = (Path(root) / "butler.yaml").read_text()
     assert "- name: scratch\n    type: memory\n" in written  # a child lists only its own settings
-    with Butler(root, run="test/run", config={"datastore": {"checksum": "none"}}) as butler:
+    with DirectButler(root, run="test/run", config={"datastore": {"checksum": "none"}}) as butler:
         populate_sample(butler)
         butler.register_dataset_type("meta", DIMS, "Metadata")
         with pytest.raises(FormatterError, match="EXPTIME"):  # the chain's data model, in every child
@@ -328,7 +329,7 @@ def test_export_of_datasets_held_only_in_memory_needs_no_files(tmp_path: Path) -
     children = [{"name": "scratch", "type": "memory", "constraints": {"accept": ["tmp_*"]}}, {"name": "files"}]
     datastore = {"type": "chained", "put": "first", "children": children}
     root = Butler.create(tmp_path / "repo", config={"datastore": datastore})
-    with Butler(root, run="test/run") as butler:
+    with DirectButler(root, run="test/run") as butler:
         populate_sample(butler)
         butler.register_dataset_type("tmp_meta", DIMS, "StructuredDataDict")
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
@@ -354,11 +355,11 @@ def test_trash_of_a_child_left_out_of_the_configuration_waits_for_it(
         root = Path(butler.root)
     assert len(_files(far)) == 1  # both children keep the file at the same relative path
     near_only = {"datastore": {"children": [{"name": "near"}]}}
-    with Butler(root, run="test/run", config=near_only) as butler:
+    with DirectButler(root, run="test/run", config=near_only) as butler:
         assert butler.remove([ref]) == 1
     assert _files(root) == []
     assert len(_files(far)) == 1  # "far" is not configured here: its file waits in the trash
-    with Butler(root, run="test/run") as butler:
+    with DirectButler(root, run="test/run") as butler:
         report = butler.reconcile(grace_seconds=0)
     assert len(report.removed_trash) == 1
     assert _files(far) == []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import xxhash
 
-from skybutler.butler import Butler
+from skybutler.butler import Butler, DirectButler
 from skybutler.testing.sample import populate_sample
 
 
@@ -16,7 +16,7 @@ from skybutler.testing.sample import populate_sample
 def test_checksum_is_the_files_and_verify_catches_corruption(tmp_path: Path, algorithm: str) -> None:
     root = tmp_path / "repo"
     Butler.create(root, config={"datastore": {"checksum": algorithm}})
-    with Butler(root, run="r") as butler:
+    with DirectButler(root, run="r") as butler:
         populate_sample(butler, n_visits=1, n_detectors=1)
         butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
         ref = butler.put({"a": 1}, "meta", instrument="Cam", visit=0, detector=0)
@@ -37,7 +37,7 @@ def test_checksum_is_the_files_and_verify_catches_corruption(tmp_path: Path, alg
 def test_checksums_can_be_switched_off(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     Butler.create(root, config={"datastore": {"checksum": "none"}})
-    with Butler(root, run="r") as butler:
+    with DirectButler(root, run="r") as butler:
         populate_sample(butler, n_visits=1, n_detectors=1)
         butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
         ref = butler.put({"a": 1}, "meta", instrument="Cam", visit=0, detector=0)

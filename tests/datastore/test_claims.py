@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.datasets import DatasetRef
 from skybutler.datastore import STAGING, FileDatastore
 from skybutler.dimensions import DataCoordinate
@@ -25,26 +25,26 @@ DIMS = ["instrument", "visit", "detector"]
 
 
 @pytest.fixture
-def butler(butler: Butler) -> Butler:
+def butler(butler: DirectButler) -> DirectButler:
     """The shared fixture's butler (local files), with a ``meta`` dataset type."""
     butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
     return butler
 
 
-def _files(butler: Butler) -> FileDatastore:
+def _files(butler: DirectButler) -> FileDatastore:
     return butler.datastore.files()
 
 
-def _local(butler: Butler, uri: str) -> Path:
+def _local(butler: DirectButler, uri: str) -> Path:
     transport = _files(butler).transport
     return transport.local_path(uri.removeprefix(transport.root).replace("%25", "%"))
 
 
-def _tree(butler: Butler) -> list[str]:
+def _tree(butler: DirectButler) -> list[str]:
     return sorted(_files(butler).transport.keys())
 
 
-def test_a_path_taken_by_another_file_is_never_written_over(butler: Butler) -> None:
+def test_a_path_taken_by_another_file_is_never_written_over(butler: DirectButler) -> None:
     transport = _files(butler).transport
     path = "test/run/meta/Cam/1/meta_Cam_1_1.json"
     transport.put(path, b"a stranger's bytes")
@@ -55,7 +55,7 @@ def test_a_path_taken_by_another_file_is_never_written_over(butler: Butler) -> N
     assert not list(transport.keys(STAGING))
 
 
-def test_a_failed_registration_removes_the_claim_and_the_staged_file(butler: Butler) -> None:
+def test_a_failed_registration_removes_the_claim_and_the_staged_file(butler: DirectButler) -> None:
     ref = butler.put({"v": 1}, "meta", instrument="Cam", visit=1, detector=1)
     before = _tree(butler)
     with pytest.raises(ConflictError):
@@ -64,7 +64,7 @@ def test_a_failed_registration_removes_the_claim_and_the_staged_file(butler: But
     assert butler.get(ref) == {"v": 1}
 
 
-def test_reconcile_removes_an_unregistered_puts_claim_and_nothing_else(butler: Butler) -> None:
+def test_reconcile_removes_an_unregistered_puts_claim_and_nothing_else(butler: DirectButler) -> None:
     kept = butler.put({"v": 0}, "meta", instrument="Cam", visit=0, detector=1)
     transport = _files(butler).transport
     transport.put("test/run/meta/Cam/1/stranger.json", b"not ours")
@@ -80,7 +80,7 @@ def test_reconcile_removes_an_unregistered_puts_claim_and_nothing_else(butler: B
     assert butler.get(kept) == {"v": 0}
 
 
-def test_reconcile_keeps_a_registered_staged_file_whose_path_holds_another_file(butler: Butler) -> None:
+def test_reconcile_keeps_a_registered_staged_file_whose_path_holds_another_file(butler: DirectButler) -> None:
     ref = butler.put({"v": 1}, "meta", instrument="Cam", visit=1, detector=1)
     final = _local(butler, butler.get_uri(ref))
     staging = _files(butler).transport.local_path(f"{STAGING}{ref.id.hex}.json")
@@ -98,7 +98,7 @@ def test_reconcile_keeps_a_registered_staged_file_whose_path_holds_another_file(
     assert butler.get(ref) == {"v": 1}
 
 
-def test_verify_and_reconcile_report_a_directory_where_a_file_should_be_and_go_on(butler: Butler) -> None:
+def test_verify_and_reconcile_report_a_directory_where_a_file_should_be_and_go_on(butler: DirectButler) -> None:
     bad = butler.put({"v": 1}, "meta", instrument="Cam", visit=1, detector=1)
     good = butler.put({"v": 2}, "meta", instrument="Cam", visit=2, detector=1)
     path = _local(butler, butler.get_uri(bad))
@@ -113,7 +113,7 @@ def test_verify_and_reconcile_report_a_directory_where_a_file_should_be_and_go_o
 
 
 def test_a_file_system_without_hard_links_claims_with_a_placeholder(
-    butler: Butler, monkeypatch: pytest.MonkeyPatch
+    butler: DirectButler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def no_links(*args: object, **kwargs: object) -> None:
         raise OSError(errno.EPERM, "Operation not permitted")

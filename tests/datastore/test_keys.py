@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.datasets import DatasetRef, DatasetType
 from skybutler.datastore import FileTemplate, is_plain_key, key_problem
 from skybutler.datastore._keys import escape_problem, is_repository_file, is_reserved_name
@@ -81,33 +81,33 @@ def victim(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def local(repo: str) -> Iterator[Butler]:
-    with Butler(repo, run="r1") as butler:
+def local(repo: str) -> Iterator[DirectButler]:
+    with DirectButler(repo, run="r1") as butler:
         populate_sample(butler)
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
         yield butler
 
 
-def _root(butler: Butler) -> Path:
+def _root(butler: DirectButler) -> Path:
     return butler.datastore.files().transport.local_path("")
 
 
-def _put(butler: Butler, visit: int) -> DatasetRef:
+def _put(butler: DirectButler, visit: int) -> DatasetRef:
     return butler.put({"a": visit}, "meta", instrument="Cam", visit=visit, detector=1)
 
 
-def _plant(butler: Butler, ref: DatasetRef, path: str) -> None:
+def _plant(butler: DirectButler, ref: DatasetRef, path: str) -> None:
     """Record ``path`` as the file of ``ref``, as an import made before paths were checked could."""
     table = butler.registry.tables.datastore_record
     with butler.registry.db.transaction() as conn:
         conn.execute(sa.update(table).where(table.c.dataset_id == ref.id).values(path=path))
 
 
-def _hostile(butler: Butler, victim: Path) -> list[str]:
+def _hostile(butler: DirectButler, victim: Path) -> list[str]:
     return [os.path.relpath(victim, _root(butler)), "butler.yaml"]
 
 
-def test_get_refuses_a_key_out_of_the_root(local: Butler, victim: Path) -> None:
+def test_get_refuses_a_key_out_of_the_root(local: DirectButler, victim: Path) -> None:
     for n, path in enumerate(_hostile(local, victim)):
         ref = _put(local, n)
         _plant(local, ref, path)
@@ -116,7 +116,7 @@ def test_get_refuses_a_key_out_of_the_root(local: Butler, victim: Path) -> None:
     assert victim.read_text() == SECRET
 
 
-def test_retrieve_writes_nothing_outside_its_destination(local: Butler, victim: Path, tmp_path: Path) -> None:
+def test_retrieve_writes_nothing_outside_its_destination(local: DirectButler, victim: Path, tmp_path: Path) -> None:
     good = _put(local, 1)
     bad = _put(local, 2)
     _plant(local, bad, "x/../../victim.json")
@@ -135,7 +135,7 @@ def test_retrieve_writes_nothing_outside_its_destination(local: Butler, victim: 
     assert victim.read_text() == SECRET
 
 
-def test_remove_unregisters_and_deletes_nothing_outside(local: Butler, victim: Path) -> None:
+def test_remove_unregisters_and_deletes_nothing_outside(local: DirectButler, victim: Path) -> None:
     config = (_root(local) / "butler.yaml").read_text()
     refs = [_put(local, n) for n in range(2)]
     for ref, path in zip(refs, _hostile(local, victim), strict=True):
@@ -148,11 +148,11 @@ def test_remove_unregisters_and_deletes_nothing_outside(local: Butler, victim: P
     assert (_root(local) / "butler.yaml").read_text() == config
     report = local.reconcile(grace_seconds=0)
     assert report.problems == []
-    with Butler(local.root) as again:  # the repository still opens
+    with DirectButler(local.root) as again:  # the repository still opens
         assert again.registry.datasets.count() == 0
 
 
-def test_reconcile_empties_trash_out_of_the_root_without_deleting(local: Butler, victim: Path) -> None:
+def test_reconcile_empties_trash_out_of_the_root_without_deleting(local: DirectButler, victim: Path) -> None:
     ref = _put(local, 1)
     table = local.registry.tables.trash
     with local.registry.db.transaction() as conn:
@@ -165,7 +165,7 @@ def test_reconcile_empties_trash_out_of_the_root_without_deleting(local: Butler,
     assert local.get(ref) == {"a": 1}
 
 
-def test_verify_reports_a_key_out_of_the_root_and_goes_on(local: Butler, victim: Path) -> None:
+def test_verify_reports_a_key_out_of_the_root_and_goes_on(local: DirectButler, victim: Path) -> None:
     good = _put(local, 1)
     bad = _put(local, 2)
     _plant(local, bad, os.path.relpath(victim, _root(local)))
@@ -177,7 +177,7 @@ def test_verify_reports_a_key_out_of_the_root_and_goes_on(local: Butler, victim:
     assert local.get(good) == {"a": 1}
 
 
-def test_a_dataset_under_a_name_like_the_repository_s_is_no_stranger(local: Butler) -> None:
+def test_a_dataset_under_a_name_like_the_repository_s_is_no_stranger(local: DirectButler) -> None:
     """One rule everywhere: ``registry.sqlite3x/`` is a dataset's directory to reconcile and verify too."""
     ref = _put(local, 1)
     (row,) = local.registry.datasets.by_ids([local.registry.dataset_types.get("meta")], [ref.id])
@@ -203,7 +203,7 @@ def test_get_on_s3_refuses_a_key_out_of_the_root(
     request: pytest.FixtureRequest, registry_url: tuple[str, str | None], tmp_path: Path
 ) -> None:
     root = datastore_repo(request, registry_url, tmp_path / "s3repo", "s3")
-    with Butler(root, run="r1") as butler:
+    with DirectButler(root, run="r1") as butler:
         populate_sample(butler)
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
         other = _put(butler, 1)

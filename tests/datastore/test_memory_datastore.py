@@ -16,13 +16,14 @@ import numpy as np
 import pytest
 
 from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.errors import FormatterError
 from skybutler.testing.sample import populate_sample
 
 
 def test_a_scratch_datastore_in_memory_beside_a_sqlite_registry(tmp_path: Path) -> None:
     root = Butler.create(tmp_path / "repo", datastore=f"mem://{uuid.uuid4().hex}/")
-    with Butler(root, run="scratch") as butler:
+    with DirectButler(root, run="scratch") as butler:
         populate_sample(butler)
         butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
         refs = butler.put_many([({"v": v}, {"instrument": "Cam", "visit": v, "detector": 1}) for v in range(3)], "meta")
@@ -39,9 +40,9 @@ DIMS = ["instrument", "visit", "detector"]
 DATA_ID = {"instrument": "Cam", "visit": 1, "detector": 2}
 
 
-def _repo(tmp_path: Path, name: str, datastore: dict[str, Any]) -> Butler:
+def _repo(tmp_path: Path, name: str, datastore: dict[str, Any]) -> DirectButler:
     root = Butler.create(tmp_path / name, config={"datastore": datastore})
-    butler = Butler(root, run="test/run")
+    butler = DirectButler(root, run="test/run")
     populate_sample(butler)
     return butler
 
@@ -72,7 +73,7 @@ def test_butlers_of_one_repository_share_its_objects_and_other_repositories_do_n
         writer.register_dataset_type("meta", DIMS, "StructuredDataDict")
         other.register_dataset_type("meta", DIMS, "StructuredDataDict")
         ref = writer.put({"a": 1}, "meta", DATA_ID)
-        with Butler(writer.root, collections="test/run") as reader:
+        with DirectButler(writer.root, collections="test/run") as reader:
             assert reader.get("meta", DATA_ID) == {"a": 1}
         assert not other.exists("meta", DATA_ID)
         other.put({"b": 2}, "meta", DATA_ID, run="test/run")
@@ -88,7 +89,7 @@ def test_after_a_restart_the_lost_objects_are_recognised_not_a_crash(tmp_path: P
         f"""
         from skybutler import Butler
         from skybutler.errors import ArtifactNotFoundError
-        with Butler({root!r}, writeable=True, collections="test/run") as butler:
+        with DirectButler({root!r}, writeable=True, collections="test/run") as butler:
             try:
                 butler.get("meta", instrument="Cam", visit=0, detector=2)
             except ArtifactNotFoundError as exc:

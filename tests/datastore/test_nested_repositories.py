@@ -16,27 +16,30 @@ import pytest
 from click.testing import CliRunner
 
 from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.cli._main import cli
 from skybutler.testing.fixtures import datastore_repo
 from skybutler.testing.sample import populate_sample
 
 
 @pytest.fixture(params=["file", pytest.param("s3", marks=pytest.mark.s3)])
-def outer(request: pytest.FixtureRequest, registry_url: tuple[str, str | None], tmp_path: Path) -> Iterator[Butler]:
+def outer(
+    request: pytest.FixtureRequest, registry_url: tuple[str, str | None], tmp_path: Path
+) -> Iterator[DirectButler]:
     """A repository (SQLite or PostgreSQL; files local or on S3) with one dataset, holding another repository
     ``u`` (a real one, with a dataset of its own) in its datastore, and one stray file."""
     root = datastore_repo(request, registry_url, tmp_path / "outer", request.param)
-    with Butler(root, run="run") as butler:
+    with DirectButler(root, run="run") as butler:
         _fill(butler, tmp_path)
         yield butler
 
 
-def _fill(butler: Butler, tmp_path: Path) -> None:
+def _fill(butler: DirectButler, tmp_path: Path) -> None:
     populate_sample(butler)
     butler.register_dataset_type("meta", ["instrument", "visit"], "StructuredDataDict")
     butler.put({"outer": True}, "meta", instrument="Cam", visit=1)
     inner = Path(Butler.create(tmp_path / "elsewhere" / "u"))
-    with Butler(inner, run="run") as u:
+    with DirectButler(inner, run="run") as u:
         populate_sample(u)
         u.register_dataset_type("meta", ["instrument", "visit"], "StructuredDataDict")
         u.put({"inner": True}, "meta", instrument="Cam", visit=1)
@@ -47,18 +50,18 @@ def _fill(butler: Butler, tmp_path: Path) -> None:
     transport.put("stray/left-behind.txt", b"no dataset refers to this")
 
 
-def _inner_keys(butler: Butler) -> list[str]:
+def _inner_keys(butler: DirectButler) -> list[str]:
     return sorted(butler.datastore.files().transport.keys("u/"))
 
 
-def test_verify_lists_no_file_of_another_repository(outer: Butler) -> None:
+def test_verify_lists_no_file_of_another_repository(outer: DirectButler) -> None:
     assert {"u/butler.yaml", "u/registry.sqlite3"} <= set(_inner_keys(outer))
     report = outer.verify()
     assert report.unknown == ["stray/left-behind.txt"]
     assert report.ok == 1
 
 
-def test_reconcile_remove_unknown_never_deletes_another_repository(outer: Butler, tmp_path: Path) -> None:
+def test_reconcile_remove_unknown_never_deletes_another_repository(outer: DirectButler, tmp_path: Path) -> None:
     before = _inner_keys(outer)
     report = outer.reconcile(grace_seconds=0, remove_unknown=True)
     assert report.unknown == ["stray/left-behind.txt"]
@@ -66,12 +69,12 @@ def test_reconcile_remove_unknown_never_deletes_another_repository(outer: Butler
     assert not transport.exists("stray/left-behind.txt")  # a real unknown file still goes
     assert _inner_keys(outer) == before
     if transport.is_local:  # the nested repository still opens and reads
-        with Butler(transport.local_path("u")) as u:
+        with DirectButler(transport.local_path("u")) as u:
             assert u.get("meta", instrument="Cam", visit=1, collections="run") == {"inner": True}
     assert outer.get("meta", instrument="Cam", visit=1, collections="run") == {"outer": True}
 
 
-def test_the_command_line_keeps_another_repository(outer: Butler) -> None:
+def test_the_command_line_keeps_another_repository(outer: DirectButler) -> None:
     before = _inner_keys(outer)
     result = CliRunner().invoke(cli, ["reconcile", str(outer.root), "--remove-unknown", "--grace", "0", "--yes"])
     assert result.exit_code == 0, result.output

@@ -18,6 +18,7 @@ import pytest
 
 from skybutler import Butler
 from skybutler.astro import Image
+from skybutler.butler import DirectButler
 from skybutler.errors import CorruptArtifactError
 from skybutler.testing.sample import populate_sample
 from skybutler.transports import Transport
@@ -57,7 +58,9 @@ CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
 
 
 @pytest.fixture(params=["local", "memory", pytest.param("s3", marks=pytest.mark.s3)])
-def butler(request: pytest.FixtureRequest, registry_url: tuple[str, str | None], tmp_path: Path) -> Iterator[Butler]:
+def butler(
+    request: pytest.FixtureRequest, registry_url: tuple[str, str | None], tmp_path: Path
+) -> Iterator[DirectButler]:
     """A repository with default settings whose files are local, in memory or on S3; one dataset per format."""
     url, schema = registry_url
     registry = None if url.startswith("sqlite") else url
@@ -69,7 +72,7 @@ def butler(request: pytest.FixtureRequest, registry_url: tuple[str, str | None],
         datastore = request.getfixturevalue("s3_root")
         config["datastore"]["transport"] = {"endpoint_url": request.getfixturevalue("s3_endpoint")}
     root = Butler.create(tmp_path / "repo", registry=registry, schema=schema, datastore=datastore, config=config)
-    with Butler(root, run="run1", collections="run1") as b:
+    with DirectButler(root, run="run1", collections="run1") as b:
         populate_sample(b)
         for name, (storage_class, _, make) in CASES.items():
             b.register_dataset_type(name, DIMS, storage_class)
@@ -77,13 +80,13 @@ def butler(request: pytest.FixtureRequest, registry_url: tuple[str, str | None],
         yield b
 
 
-def _key(butler: Butler, dataset_type: str, data_id: dict[str, Any]) -> tuple[Transport, str]:
+def _key(butler: DirectButler, dataset_type: str, data_id: dict[str, Any]) -> tuple[Transport, str]:
     transport = butler.datastore.files().transport
     return transport, butler.get_uri(dataset_type, data_id)[len(transport.uri("")) :]
 
 
 def _damage(
-    butler: Butler, dataset_type: str, how: Callable[[bytes], bytes], data_id: dict[str, Any] = DATA_ID
+    butler: DirectButler, dataset_type: str, how: Callable[[bytes], bytes], data_id: dict[str, Any] = DATA_ID
 ) -> None:
     transport, key = _key(butler, dataset_type, data_id)
     data = transport.get(key)
@@ -94,7 +97,7 @@ def _damage(
 
 
 @pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
-def test_a_default_get_of_a_corrupt_file_raises_for_every_format(butler: Butler, corruption: str) -> None:
+def test_a_default_get_of_a_corrupt_file_raises_for_every_format(butler: DirectButler, corruption: str) -> None:
     for name in CASES:
         butler.get(name, DATA_ID)  # healthy files read back
         _damage(butler, name, CORRUPTIONS[corruption])
@@ -103,15 +106,15 @@ def test_a_default_get_of_a_corrupt_file_raises_for_every_format(butler: Butler,
             butler.get(name, DATA_ID)
 
 
-def test_verify_on_read_off_reads_without_checking(butler: Butler) -> None:
+def test_verify_on_read_off_reads_without_checking(butler: DirectButler) -> None:
     _damage(butler, "as_json", lambda data: data.replace(b'"text"', b'"TEXT"'))
     with pytest.raises(CorruptArtifactError):
         butler.get("as_json", DATA_ID)
-    with Butler(butler.root, collections="run1", config={"datastore": {"verify_on_read": False}}) as lax:
+    with DirectButler(butler.root, collections="run1", config={"datastore": {"verify_on_read": False}}) as lax:
         assert lax.get("as_json", DATA_ID)["c"] == "TEXT"
 
 
-def test_partial_reads_check_the_size(butler: Butler) -> None:
+def test_partial_reads_check_the_size(butler: DirectButler) -> None:
     """A cut-out, a slice or a component cannot check a whole-file checksum; a wrong size still raises."""
     assert butler.get("as_npy", DATA_ID, parameters={"slices": (slice(2, 5),)}).tolist() == [2.0, 3.0, 4.0]
     assert butler.get("as_fits", DATA_ID, parameters={"bbox": (slice(0, 2), slice(0, 3))}).array.shape == (2, 3)
@@ -130,7 +133,7 @@ def test_the_cache_checks_downloads_and_replaces_a_damaged_copy(s3_endpoint: str
     cache = tmp_path / "cache"
     config = {"datastore": {"transport": {"endpoint_url": s3_endpoint}, "cache": {"directory": str(cache)}}}
     root = Butler.create(tmp_path / "repo", datastore=s3_root, config=config)
-    with Butler(root, run="run1", collections="run1") as butler:
+    with DirectButler(root, run="run1", collections="run1") as butler:
         populate_sample(butler)
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
         butler.put({"a": 1}, "meta", DATA_ID)

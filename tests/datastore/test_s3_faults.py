@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 import pytest
 
 from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.errors import StorageError
 from skybutler.testing.s3 import MotoServer, new_bucket
 from skybutler.testing.sample import populate_sample
@@ -33,14 +34,14 @@ def server(s3_endpoint: str) -> Iterator[MotoServer]:
 
 
 @pytest.fixture(params=[True, False], ids=["in-place", "staged"])
-def butler(request: pytest.FixtureRequest, server: MotoServer, tmp_path: Path) -> Iterator[Butler]:
+def butler(request: pytest.FixtureRequest, server: MotoServer, tmp_path: Path) -> Iterator[DirectButler]:
     options = {"endpoint_url": server.endpoint, "max_attempts": 2, "conditional_writes": request.param}
     root = Butler.create(
         tmp_path / "repo",
         datastore=f"s3://{new_bucket(server.endpoint)}/repo",
         config={"datastore": {"transport": options}},
     )
-    with Butler(root, run="run1") as b:
+    with DirectButler(root, run="run1") as b:
         populate_sample(b)
         b.register_dataset_type("meta", DIMS, "StructuredDataDict")
         yield b
@@ -77,7 +78,7 @@ def _items(visits: range) -> list[tuple[Any, Any]]:
     return [({"v": v}, {"instrument": "Cam", "visit": v, "detector": 1}) for v in visits]
 
 
-def test_a_stopped_server_fails_a_put_cleanly_and_a_retry_succeeds(butler: Butler, server: MotoServer) -> None:
+def test_a_stopped_server_fails_a_put_cleanly_and_a_retry_succeeds(butler: DirectButler, server: MotoServer) -> None:
     butler.put({"v": 0}, "meta", instrument="Cam", visit=0, detector=1)
     server.stop()
     with pytest.raises(StorageError, match=r"Cannot (write|stat) s3://.*endpoint http://127\.0\.0\.1.*retry"):
@@ -89,7 +90,7 @@ def test_a_stopped_server_fails_a_put_cleanly_and_a_retry_succeeds(butler: Butle
 
 
 def test_the_server_stopping_in_the_middle_of_put_many_leaves_the_registry_unchanged(
-    butler: Butler, server: MotoServer
+    butler: DirectButler, server: MotoServer
 ) -> None:
     original = butler.datastore.files().transport
     assert isinstance(original, S3Transport)
@@ -118,7 +119,7 @@ def test_the_server_stopping_in_the_middle_of_put_many_leaves_the_registry_uncha
 
 
 def test_a_stopped_server_during_remove_says_the_datasets_are_gone_and_reconcile_deletes_the_files(
-    butler: Butler, server: MotoServer
+    butler: DirectButler, server: MotoServer
 ) -> None:
     ref = butler.put({"v": 0}, "meta", instrument="Cam", visit=0, detector=1)
     server.stop()

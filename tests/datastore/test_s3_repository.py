@@ -12,6 +12,7 @@ import pytest
 
 from skybutler import Butler
 from skybutler.astro import Exposure, Image
+from skybutler.butler import DirectButler
 from skybutler.errors import ConfigError
 from skybutler.testing.sample import populate_sample
 from skybutler.transports._s3 import S3Transport
@@ -40,21 +41,21 @@ def s3_repo(
 
 
 @pytest.fixture
-def s3_butler(s3_repo: str) -> Iterator[Butler]:
-    with Butler(s3_repo, run="test/run") as butler:
+def s3_butler(s3_repo: str) -> Iterator[DirectButler]:
+    with DirectButler(s3_repo, run="test/run") as butler:
         populate_sample(butler)
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
         butler.register_dataset_type("array", DIMS, "NumpyArray")
         yield butler
 
 
-def _transport(butler: Butler) -> S3Transport:
+def _transport(butler: DirectButler) -> S3Transport:
     transport = butler.datastore.files().transport
     assert isinstance(transport, S3Transport)
     return transport
 
 
-def test_put_get_exists_remove(s3_butler: Butler) -> None:
+def test_put_get_exists_remove(s3_butler: DirectButler) -> None:
     ref = s3_butler.put({"a": 1, "b": [1, 2]}, "meta", DATA_ID)
     array = np.arange(25_000, dtype="f4")
     s3_butler.put(array, "array", DATA_ID)
@@ -71,7 +72,7 @@ def test_put_get_exists_remove(s3_butler: Butler) -> None:
     assert not list(_transport(s3_butler).keys(".staging/"))
 
 
-def test_npy_slices_and_mmap_read_from_s3(s3_butler: Butler) -> None:
+def test_npy_slices_and_mmap_read_from_s3(s3_butler: DirectButler) -> None:
     # the ranged reader's name is an s3:// URI: np.load(name) failed with "No such file or directory"
     array = np.arange(60, dtype="f4").reshape(6, 10)
     s3_butler.put(array, "array", DATA_ID)
@@ -80,7 +81,7 @@ def test_npy_slices_and_mmap_read_from_s3(s3_butler: Butler) -> None:
     np.testing.assert_array_equal(s3_butler.get("array", DATA_ID, parameters={"mmap": True}), array)
 
 
-def test_a_file_already_at_the_final_key_is_never_replaced(s3_butler: Butler) -> None:
+def test_a_file_already_at_the_final_key_is_never_replaced(s3_butler: DirectButler) -> None:
     ref = s3_butler.put({"a": 1}, "meta", DATA_ID)
     transport = _transport(s3_butler)
     path = s3_butler.get_uri(ref)[len(transport.root) :]
@@ -93,7 +94,7 @@ def test_a_file_already_at_the_final_key_is_never_replaced(s3_butler: Butler) ->
     assert s3_butler.get("meta", DATA_ID) == {"a": 2}
 
 
-def test_put_many_query_and_get_many(s3_butler: Butler) -> None:
+def test_put_many_query_and_get_many(s3_butler: DirectButler) -> None:
     items = [
         ({"visit": v, "detector": d}, {"instrument": "Cam", "visit": v, "detector": d})
         for v in range(4)
@@ -107,7 +108,7 @@ def test_put_many_query_and_get_many(s3_butler: Butler) -> None:
     assert not list(_transport(s3_butler).keys(".staging/"))
 
 
-def test_a_failed_put_many_leaves_no_files_and_no_rows(s3_butler: Butler) -> None:
+def test_a_failed_put_many_leaves_no_files_and_no_rows(s3_butler: DirectButler) -> None:
     s3_butler.put({"x": 1}, "meta", DATA_ID)
     items: list[tuple[Any, Any]] = [({"v": v}, {**DATA_ID, "visit": v}) for v in (2, 3, 1)]  # visit 1 exists
     with pytest.raises(Exception, match="already"):
@@ -117,7 +118,7 @@ def test_a_failed_put_many_leaves_no_files_and_no_rows(s3_butler: Butler) -> Non
     assert len(list(_transport(s3_butler).keys())) == 1
 
 
-def test_components_and_a_cutout_transfer_a_small_part_of_the_file(s3_butler: Butler) -> None:
+def test_components_and_a_cutout_transfer_a_small_part_of_the_file(s3_butler: DirectButler) -> None:
     s3_butler.register_dataset_type("calexp", DIMS, "Exposure")
     s3_butler.register_dataset_type("image", DIMS, "Image")
     rng = np.random.default_rng(1)
@@ -139,7 +140,7 @@ def test_components_and_a_cutout_transfer_a_small_part_of_the_file(s3_butler: Bu
 
 
 def test_an_hdf5_slice_transfers_a_small_part_of_the_file(s3_repo: str) -> None:
-    with Butler(s3_repo, run="test/run", config={"datastore": {"prefer": ["hdf5"]}}) as butler:
+    with DirectButler(s3_repo, run="test/run", config={"datastore": {"prefer": ["hdf5"]}}) as butler:
         populate_sample(butler)
         butler.register_dataset_type("image", DIMS, "Image")
         big = Image(np.random.default_rng(2).normal(size=(4096, 4096)).astype("f4"), {"EXPTIME": 15.0})
@@ -155,7 +156,7 @@ def test_an_hdf5_slice_transfers_a_small_part_of_the_file(s3_repo: str) -> None:
         assert transferred < 0.05 * size, f"{transferred} of {size} bytes"
 
 
-def test_reconcile_finishes_an_interrupted_put(s3_butler: Butler) -> None:
+def test_reconcile_finishes_an_interrupted_put(s3_butler: DirectButler) -> None:
     ref = s3_butler.put({"a": 1}, "meta", DATA_ID)
     transport = _transport(s3_butler)
     final = s3_butler.get_uri(ref)[len(transport.root) :]
@@ -167,7 +168,7 @@ def test_reconcile_finishes_an_interrupted_put(s3_butler: Butler) -> None:
     assert s3_butler.get(ref) == {"a": 1}
 
 
-def test_reconcile_deletes_the_artifact_of_a_put_that_never_registered(s3_butler: Butler) -> None:
+def test_reconcile_deletes_the_artifact_of_a_put_that_never_registered(s3_butler: DirectButler) -> None:
     transport = _transport(s3_butler)
     if not transport.can_create:
         pytest.skip("only in-place writes leave artifacts outside .staging/")
@@ -187,7 +188,7 @@ def test_the_endpoint_can_come_from_the_environment(
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
     root = Butler.create(tmp_path / "repo", datastore=s3_root)
-    with Butler(root, run="r") as butler:
+    with DirectButler(root, run="r") as butler:
         populate_sample(butler)
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
         butler.put({"a": 2}, "meta", DATA_ID)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.datasets import DatasetRef
 from skybutler.dimensions import DataCoordinate
 
@@ -50,7 +50,7 @@ def cam_filter(visit: int) -> str:
 
 @dataclass
 class Sky:
-    butler: Butler
+    butler: DirectButler
     v1_calexps: list[DatasetRef]
     v2_calexps: list[DatasetRef]
     bias1: list[DatasetRef]
@@ -58,7 +58,7 @@ class Sky:
 
 
 @pytest.fixture
-def sky(butler: Butler) -> Sky:
+def sky(butler: DirectButler) -> Sky:
     """The repository described in the module docstring, on each back-end of ``butler``."""
     reg = butler.registry
     for record in reg.fetch_dimension_records("visit"):

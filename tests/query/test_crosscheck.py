@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skybutler.butler import Butler
+from skybutler.butler import Butler, DirectButler
 from skybutler.query import parse_where
 from skybutler.query._ast import And, Compare, Identifier, In, Literal, Node, Not, Or, Range
 from skybutler.testing.sample import populate_sample
@@ -33,10 +33,10 @@ def visit_filter(visit: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Butler]:
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DirectButler]:
     """A SQLite repository: instrument Cam, 10 detectors, 100 visits over three filters, some exposure times NULL."""
     root = Butler.create(tmp_path_factory.mktemp("crosscheck") / "repo")
-    with Butler(root, run="run") as butler:
+    with DirectButler(root, run="run") as butler:
         populate_sample(butler, n_visits=0, n_detectors=N_DETECTORS)
         butler.registry.insert_dimension_records("band", [{"name": "i"}])
         butler.registry.insert_dimension_records(
@@ -163,7 +163,7 @@ expressions = st.recursive(predicates, combine, max_leaves=6)
 
 @settings(max_examples=50, deadline=None)
 @given(expressions)
-def test_sql_equals_python(repo: Butler, node: Node) -> None:
+def test_sql_equals_python(repo: DirectButler, node: Node) -> None:
     where = str(node)
     assert parse_where(where) == node
     expected = {(r["visit"], r["detector"]) for r in all_rows() if evaluate(node, r) is True}
@@ -171,7 +171,7 @@ def test_sql_equals_python(repo: Butler, node: Node) -> None:
     assert got == expected, where
 
 
-def test_fixture_matches_the_python_rows(repo: Butler) -> None:
+def test_fixture_matches_the_python_rows(repo: DirectButler) -> None:
     """The evaluator's rows are the repository's rows (so a cross-check failure is the compiler's fault)."""
     stored = {
         (dict(c)["visit"], dict(c)["detector"], dict(c)["physical_filter"], dict(c)["band"])
@@ -182,7 +182,7 @@ def test_fixture_matches_the_python_rows(repo: Butler) -> None:
     assert times == {r["visit"]: r["visit.exposure_time"] for r in all_rows() if r["detector"] == 0}
 
 
-def test_three_valued_logic_examples(repo: Butler) -> None:
+def test_three_valued_logic_examples(repo: DirectButler) -> None:
     """NULL exposure times (every 7th visit from 2) satisfy neither a comparison nor its negation."""
     nulls = {v for v in range(N_VISITS) if EXPOSURE_TIMES[v % len(EXPOSURE_TIMES)] is None}
     everything = set(range(N_VISITS))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.errors import QuerySyntaxError, SkyButlerError
 
 NASTY = [
@@ -40,7 +40,7 @@ def _escaped(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _snapshot(butler: Butler) -> tuple[list[str], int]:
+def _snapshot(butler: DirectButler) -> tuple[list[str], int]:
     """The registry's table names and its number of datasets."""
     db = butler.registry.db
     names = sorted(sa.inspect(db.engine).get_table_names(schema=db.schema))
@@ -48,7 +48,7 @@ def _snapshot(butler: Butler) -> tuple[list[str], int]:
 
 
 @pytest.fixture
-def data(butler: Butler) -> Butler:
+def data(butler: DirectButler) -> DirectButler:
     """The sample repository with calexp datasets of visits 0-3, detectors 0-1, in ``test/run``."""
     butler.register_dataset_type("calexp", ["instrument", "visit", "detector"], "StructuredDataDict")
     butler.put_many(
@@ -75,7 +75,7 @@ def _empty_or_refused(text: str, call: Callable[[], Iterable[Any]]) -> list[Any]
 
 
 @pytest.mark.parametrize("text", NASTY)
-def test_string_literals(data: Butler, text: str) -> None:
+def test_string_literals(data: DirectButler, text: str) -> None:
     before = _snapshot(data)
     where = f"physical_filter = {_escaped(text)}"
     _empty_or_refused(text, lambda: data.query_data_ids(["visit", "detector"], where=where))
@@ -93,7 +93,7 @@ def test_string_literals(data: Butler, text: str) -> None:
 
 
 @pytest.mark.parametrize("text", NASTY)
-def test_bind_values(data: Butler, text: str) -> None:
+def test_bind_values(data: DirectButler, text: str) -> None:
     before = _snapshot(data)
     _empty_or_refused(text, lambda: data.query_data_ids(["visit"], where="physical_filter = :f", bind={"f": text}))
     if "\x00" not in text:
@@ -106,7 +106,7 @@ def test_bind_values(data: Butler, text: str) -> None:
 
 
 @pytest.mark.parametrize("text", NASTY)
-def test_other_inputs(data: Butler, text: str) -> None:
+def test_other_inputs(data: DirectButler, text: str) -> None:
     """Data ID values, order_by terms and dataset-type names are refused or match nothing."""
     before = _snapshot(data)
     attempts: list[Callable[[], list[Any]]] = [
@@ -130,7 +130,7 @@ def test_other_inputs(data: Butler, text: str) -> None:
     assert _snapshot(data) == before
 
 
-def test_quote_games_in_the_expression_itself(data: Butler) -> None:
+def test_quote_games_in_the_expression_itself(data: DirectButler) -> None:
     """Closing the string early gives a syntax error, never a wider query."""
     before = _snapshot(data)
     for where in (

@@ -16,12 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.query.conftest import Sky, found
 
-from skybutler.butler import Butler
+from skybutler.butler import Butler, DirectButler
 from skybutler.errors import DataIdError, QuerySyntaxError
 from skybutler.query._plans import plan_cache
 from skybutler.testing.sample import populate_sample
 
-Call = Callable[[Butler, Any], Any]
+Call = Callable[[DirectButler, Any], Any]
 """A query call with its variable value: ``(butler, value) → results``."""
 
 
@@ -131,9 +131,9 @@ CASES: dict[str, tuple[Call, list[Any], bool]] = {
 }
 
 
-def _run(butler: Butler, call: Call, value: Any) -> tuple[list[Any], bool]:
+def _run(butler: DirectButler, call: Call, value: Any) -> tuple[list[Any], bool]:
     results = call(butler, value)
-    return list(results), results._plans is not None
+    return list(results), results.planned
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -163,7 +163,7 @@ def test_count_any_and_explain_still_work_on_planned_results(sky: Sky) -> None:
         assert results.any() is bool(expected)
         reasons = results.explain_no_results()
         assert (reasons == []) is bool(expected)
-    assert results._plans is not None
+    assert results.planned
 
 
 def test_values_are_checked_on_planned_calls(sky: Sky) -> None:
@@ -188,7 +188,7 @@ def test_values_are_checked_on_planned_calls(sky: Sky) -> None:
 # -- invalidation: what changes between two identical calls is seen ----------------------------------------------
 
 
-def test_new_datasets_between_identical_calls(butler: Butler) -> None:
+def test_new_datasets_between_identical_calls(butler: DirectButler) -> None:
     butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
     where = "instrument = 'Cam' AND visit > 2 AND detector = 1"
     butler.put({}, "meta", instrument="Cam", visit=3, detector=1)
@@ -196,10 +196,10 @@ def test_new_datasets_between_identical_calls(butler: Butler) -> None:
     butler.put({}, "meta", instrument="Cam", visit=4, detector=1)
     results = butler.query_datasets("meta", collections="test/run", where=where)
     assert [r.data_id["visit"] for r in results] == [3, 4]
-    assert results._plans is not None
+    assert results.planned
 
 
-def test_new_dataset_type_and_collection_between_identical_calls(butler: Butler) -> None:
+def test_new_dataset_type_and_collection_between_identical_calls(butler: DirectButler) -> None:
     butler.register_dataset_type("a", ["instrument", "visit", "detector"], "StructuredDataDict")
     butler.put({}, "a", instrument="Cam", visit=1, detector=1)
 
@@ -216,7 +216,7 @@ def test_new_dataset_type_and_collection_between_identical_calls(butler: Butler)
     assert names("*") == names("*") == [("a", "test/run"), ("b", "other")]
 
 
-def test_dataset_type_redefined_between_identical_calls(butler: Butler) -> None:
+def test_dataset_type_redefined_between_identical_calls(butler: DirectButler) -> None:
     butler.register_dataset_type("t", ["instrument", "visit", "detector"], "StructuredDataDict")
     butler.put({}, "t", instrument="Cam", visit=1, detector=1)
     for _ in range(2):
@@ -242,18 +242,18 @@ def test_chain_redefined_between_identical_calls(sky: Sky, repo: str) -> None:
     assert runs() == runs() == {"proc/v2"}
     b.collections.set_chain("proc", ["proc/v1", "proc/v2"])
     assert runs() == {"proc/v1"}
-    with Butler(repo, writeable=True) as other:  # another butler (as another process would) redefines it
+    with DirectButler(repo, writeable=True) as other:  # another butler (as another process would) redefines it
         other.collections.set_chain("proc", ["cam2/run", "proc/v2"])
     assert runs() == {"proc/v2"}
 
 
-def test_governor_inferred_on_every_call(butler: Butler) -> None:
+def test_governor_inferred_on_every_call(butler: DirectButler) -> None:
     butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
     butler.put({}, "meta", instrument="Cam", visit=3, detector=1)
     for visit in (1, 2):  # one instrument: `visit > n` means Cam's visits
         results = butler.query_datasets("meta", collections="test/run", where=f"visit > {visit}")
         assert found(results) == [("meta", 3, 1, "test/run")]
-    assert results._plans is not None
+    assert results.planned
     instrument = butler.registry.fetch_dimension_records("instrument")[0].to_dict()
     butler.registry.insert_dimension_records("instrument", [{**instrument, "name": "Cam2"}])
     with pytest.raises(DataIdError, match="several"):
@@ -264,7 +264,7 @@ def test_plans_are_per_registry(tmp_path: Any) -> None:
     roots = [Butler.create(tmp_path / name) for name in ("one", "two")]
     answers = []
     for root, n in zip(roots, (2, 3), strict=True):
-        with Butler(root, run="r") as b:
+        with DirectButler(root, run="r") as b:
             populate_sample(b, n_visits=n)
             b.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
             b.put_many([({}, {"instrument": "Cam", "visit": v, "detector": 1}) for v in range(n)], "meta")
@@ -284,10 +284,10 @@ TEMPLATES = [
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Butler]:
+def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DirectButler]:
     """SQLite: the sample instrument (20 visits, 10 detectors) with a dataset per (visit, detector) in two runs."""
     root = Butler.create(tmp_path_factory.mktemp("plans") / "repo")
-    with Butler(root, run="a") as b:
+    with DirectButler(root, run="a") as b:
         populate_sample(b)
         for record in b.registry.fetch_dimension_records("visit"):
             data = record.to_dict()
@@ -309,7 +309,7 @@ def _numbers(n: int) -> st.SearchStrategy[list[int]]:
 
 @settings(max_examples=60, deadline=None)
 @given(data=st.data(), template=st.sampled_from(TEMPLATES), kind=st.sampled_from(["refs", "all refs", "ids"]))
-def test_random_shapes_agree(small: Butler, data: st.DataObject, template: str, kind: str) -> None:
+def test_random_shapes_agree(small: DirectButler, data: st.DataObject, template: str, kind: str) -> None:
     holes = template.count("{}")
     first, second = data.draw(_numbers(holes)), data.draw(_numbers(holes))
     detector = data.draw(st.integers(0, 9))
@@ -335,7 +335,7 @@ def test_random_shapes_agree(small: Butler, data: st.DataObject, template: str, 
     plan_cache(small.registry).clear()
     assert answer == list(call(second))
     if all(v >= 0 for v in first + second):  # a negative literal folds its sign in: that shape is not planned
-        assert planned._plans is not None
+        assert planned.planned
 
 
 def test_a_shape_without_plan_is_not_tried_again(sky: Sky, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -351,10 +351,10 @@ def test_a_shape_without_plan_is_not_tried_again(sky: Sky, monkeypatch: pytest.M
         tries.append(args)
         return real(*args)
 
-    monkeypatch.setattr("skybutler.query._queries.remember_plans", spy)
+    monkeypatch.setattr("skybutler.query._plans.remember_plans", spy)
     for n in (4, 5):
         results = b.query_data_ids(["visit"], instrument="Cam", where=f"visit > -{n}")
-        assert results._plans is None
+        assert not results.planned
         assert len(list(results)) == 100
     assert tries == []
     list(b.query_data_ids(["visit"], instrument="Cam", where="visit > 3"))  # another shape: planned

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from tests.query.conftest import N_VISITS, Sky, cam_filter, exposure_time, found, keys
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.errors import CollectionError, DataIdError, DatasetTypeError, QuerySyntaxError
 
 # -- query_data_ids: record fields, timespans, partial data IDs, dataset constraints ---------------------------------
@@ -222,7 +222,7 @@ def test_string_literals_are_values(sky: Sky) -> None:
 # -- governors ---------------------------------------------------------------------------------------------------
 
 
-def test_governor_inferred_with_one_instrument(butler: Butler) -> None:
+def test_governor_inferred_with_one_instrument(butler: DirectButler) -> None:
     # The plain `butler` repository has one instrument: visit numbers are unambiguous without it.
     got = butler.query_data_ids(["visit"], where="visit > 5")
     assert keys(got, "instrument", "visit") == {("Cam", v) for v in range(6, 20)}
@@ -330,7 +330,7 @@ def test_implied_dimensions_constrain_datasets(sky: Sky) -> None:
     assert ids.count() == 10 * len(expected)
 
 
-def test_numpy_and_pandas_bind_values_match_like_python_ones(butler: Butler) -> None:
+def test_numpy_and_pandas_bind_values_match_like_python_ones(butler: DirectButler) -> None:
     # Notebook values: sqlite3 bound a NumPy int64 as its 8 bytes, so `visit = :v` silently matched nothing on
     # SQLite (and matched on PostgreSQL); an array inside IN matched nothing on SQLite and failed on PostgreSQL.
     np = pytest.importorskip("numpy")
@@ -355,7 +355,7 @@ def test_numpy_and_pandas_bind_values_match_like_python_ones(butler: Butler) -> 
     ],
 )
 def test_bind_values_no_column_takes_are_syntax_errors(
-    butler: Butler, where: str, bind: dict[str, Any], message: str
+    butler: DirectButler, where: str, bind: dict[str, Any], message: str
 ) -> None:
     # Before: a raw driver error on PostgreSQL ("operator does not exist: bigint < character varying", "cannot
     # adapt type"), and on SQLite an empty result or a raw sqlite3 error.
@@ -373,27 +373,27 @@ def test_bind_values_no_column_takes_are_syntax_errors(
         ("visit IN (:vs)", {"vs": [1, 2**63]}),
     ],
 )
-def test_integers_beyond_64_bits_are_syntax_errors(butler: Butler, where: str, bind: dict[str, Any]) -> None:
+def test_integers_beyond_64_bits_are_syntax_errors(butler: DirectButler, where: str, bind: dict[str, Any]) -> None:
     # Before: OverflowError from sqlite3 (or from len() of the range), "bigint out of range" from PostgreSQL.
     with pytest.raises(QuerySyntaxError, match="outside the 64-bit integers the registry stores"):
         butler.query_data_ids(["visit"], where=where, bind=bind)
     assert butler.query_data_ids(["visit"], where=f"visit IN (0..{2**63 - 1}:{2**62})").count() == 1
 
 
-def test_data_id_integers_beyond_64_bits_are_data_id_errors(butler: Butler) -> None:
+def test_data_id_integers_beyond_64_bits_are_data_id_errors(butler: DirectButler) -> None:
     butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
     with pytest.raises(DataIdError, match="outside the 64-bit integers"):
         butler.exists("meta", instrument="Cam", visit=2**63, detector=1)
     assert not butler.exists("meta", instrument="Cam", visit=2**63 - 1, detector=1)
 
 
-def test_order_by_takes_one_term_as_a_string(butler: Butler) -> None:
+def test_order_by_takes_one_term_as_a_string(butler: DirectButler) -> None:
     # Before: the string was iterated, so "-visit" sorted by '-', 'v', ... and failed with "Unknown dimension ''".
     assert [c["visit"] for c in butler.query_data_ids(["visit"], order_by="-visit", limit=3)] == [19, 18, 17]
     assert [r.get("id") for r in butler.query_dimension_records("visit", order_by="-visit", limit=2)] == [19, 18]
 
 
-def test_record_queries_order_by_a_bare_field_of_the_element(butler: Butler) -> None:
+def test_record_queries_order_by_a_bare_field_of_the_element(butler: DirectButler) -> None:
     names = [r.get("name") for r in butler.query_dimension_records("visit")]
     by_name = [r.get("name") for r in butler.query_dimension_records("visit", order_by=["-name"])]
     assert by_name == sorted(names, reverse=True)
@@ -403,7 +403,7 @@ def test_record_queries_order_by_a_bare_field_of_the_element(butler: Butler) -> 
     assert filters == sorted(filters)
 
 
-def test_datasets_are_not_ordered_by_a_dimension_they_lack(butler: Butler) -> None:
+def test_datasets_are_not_ordered_by_a_dimension_they_lack(butler: DirectButler) -> None:
     # it joined every exposure and returned each dataset once per exposure
     butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
     butler.put({"a": 1}, "meta", instrument="Cam", visit=1, detector=1, run="r")
@@ -412,7 +412,7 @@ def test_datasets_are_not_ordered_by_a_dimension_they_lack(butler: Butler) -> No
     assert len(list(butler.query_datasets("meta", collections="r", order_by=["-visit.exposure_time", "band"]))) == 1
 
 
-def test_order_by_errors_quote_the_term_not_the_where_expression(butler: Butler) -> None:
+def test_order_by_errors_quote_the_term_not_the_where_expression(butler: DirectButler) -> None:
     # Before: the caret was drawn under the where expression, which has no mistake.
     with pytest.raises(QuerySyntaxError) as info:
         butler.query_data_ids(["visit"], where="visit > 3", order_by=["-visit.exposure_tme"])
@@ -422,7 +422,7 @@ def test_order_by_errors_quote_the_term_not_the_where_expression(butler: Butler)
     assert message.endswith("  visit.exposure_tme\n        ^")
 
 
-def test_a_negative_limit_is_refused_on_every_back_end(butler: Butler) -> None:
+def test_a_negative_limit_is_refused_on_every_back_end(butler: DirectButler) -> None:
     # Before: SQLite read LIMIT -1 as no limit, PostgreSQL failed with a raw DataError.
     butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
     refused = r"limit= must be a whole number >= 0 \(or None"
@@ -434,7 +434,7 @@ def test_a_negative_limit_is_refused_on_every_back_end(butler: Butler) -> None:
         butler.query_dimension_records("visit", limit=-1)
 
 
-def test_a_null_boolean_field_matches_neither_it_nor_its_negation(butler: Butler) -> None:
+def test_a_null_boolean_field_matches_neither_it_nor_its_negation(butler: DirectButler) -> None:
     # Before: `exposure.can_see_sky` compiled to IS TRUE, so `NOT exposure.can_see_sky` selected the exposure
     # whose value is unknown (NULL), unlike `NOT exposure.can_see_sky = TRUE` and the documented NULL rule.
     reg = butler.registry
@@ -456,7 +456,7 @@ def test_a_null_boolean_field_matches_neither_it_nor_its_negation(butler: Butler
     assert exposures("NOT exposure.can_see_sky") == exposures("NOT exposure.can_see_sky = TRUE")
 
 
-def test_dataset_types_and_collections_of_other_kinds(butler: Butler) -> None:
+def test_dataset_types_and_collections_of_other_kinds(butler: DirectButler) -> None:
     # Before: a DatasetType object (taken by get and put) and a regular expression (taken by the reference butler)
     # escaped as bare TypeErrors ("'DatasetType' object is not iterable", "'re.Pattern' object is not iterable").
     import re

@@ -11,12 +11,12 @@ import re
 
 import pytest
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.errors import CollectionError
 
 
 @pytest.fixture
-def two_runs(butler: Butler) -> Butler:
+def two_runs(butler: DirectButler) -> DirectButler:
     """'meta' for visits 0-2 of detector 0 in test/run, and visit 0 again in rerun (3 + 1 datasets)."""
     butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
     for visit in range(3):
@@ -25,7 +25,7 @@ def two_runs(butler: Butler) -> Butler:
     return butler
 
 
-def test_results_have_len_truth_and_a_repr_that_lists_them(two_runs: Butler) -> None:
+def test_results_have_len_truth_and_a_repr_that_lists_them(two_runs: DirectButler) -> None:
     results = two_runs.query_datasets("meta", collections="test/run", where="visit > 0")
     assert len(results) == 2
     assert results
@@ -43,7 +43,7 @@ def test_results_have_len_truth_and_a_repr_that_lists_them(two_runs: Butler) -> 
     assert repr(data_ids).splitlines()[0] == "DataIdResults: 2 data ID(s):"
 
 
-def test_a_long_result_shows_ten_and_its_count(two_runs: Butler) -> None:
+def test_a_long_result_shows_ten_and_its_count(two_runs: DirectButler) -> None:
     text = repr(two_runs.query_data_ids(["visit", "detector"]))
     lines = text.splitlines()
     assert lines[0] == "DataIdResults: 200 data ID(s):"
@@ -51,8 +51,8 @@ def test_a_long_result_shows_ten_and_its_count(two_runs: Butler) -> None:
     assert lines[-1] == "  ..."
 
 
-def test_a_query_with_no_collections_searches_every_run_and_says_so(repo: str, two_runs: Butler) -> None:
-    with Butler(repo) as reader:  # no run, no default collections
+def test_a_query_with_no_collections_searches_every_run_and_says_so(repo: str, two_runs: DirectButler) -> None:
+    with DirectButler(repo) as reader:  # no run, no default collections
         found = list(reader.query_datasets("meta", where="visit = 0"))
         assert sorted(ref.run for ref in found) == ["rerun", "test/run"]  # every RUN, not find-first
         results = reader.query_datasets("meta", where="visit = 7")
@@ -68,14 +68,14 @@ def test_a_query_with_no_collections_searches_every_run_and_says_so(repo: str, t
             reader.find_dataset("meta", instrument="Cam", visit=0, detector=0)
 
 
-def test_defaults_still_search_find_first(repo: str, two_runs: Butler) -> None:
-    with Butler(repo, collections=["rerun", "test/run"]) as reader:
+def test_defaults_still_search_find_first(repo: str, two_runs: DirectButler) -> None:
+    with DirectButler(repo, collections=["rerun", "test/run"]) as reader:
         found = list(reader.query_datasets("meta", where="visit = 0"))
         assert [ref.run for ref in found] == ["rerun"]
         assert reader.query_datasets("meta").note is None
 
 
-def test_list_of_results_runs_each_query_once(two_runs: Butler) -> None:
+def test_list_of_results_runs_each_query_once(two_runs: DirectButler) -> None:
     # list() asks for len() first: when len() counted in the database, every query ran twice (W1's 2x)
     import sqlalchemy as sa
 

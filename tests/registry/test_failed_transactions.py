@@ -3,7 +3,7 @@
 Issue 17 item 4: after one commit failed with an I/O error (a full disk, a file-size limit), every later call
 raised SQLAlchemy's "This connection has already initialized a SQLAlchemy Transaction()", even once the disk had
 room again.  Each test makes a real fault, checks that it surfaces as our error with nothing changed, and that the
-same Butler (and the same `Database`) works for the next call.
+same DirectButler (and the same `Database`) works for the next call.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.errors import ConflictError
 from skybutler.registry import Database, LostCommitError
 from skybutler.testing.fixtures import terminate_backend
@@ -29,7 +29,7 @@ class AbortError(Exception):
 
 
 @pytest.fixture
-def meta_butler(butler: Butler) -> Butler:
+def meta_butler(butler: DirectButler) -> DirectButler:
     butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
     return butler
 
@@ -57,7 +57,7 @@ def _insert_orphan(db: Database) -> None:
         conn.execute(sa.text("INSERT INTO child_t (id, parent) VALUES (1, 99)"))  # fails only at commit
 
 
-def test_a_commit_refused_by_a_deferred_constraint_leaves_the_butler_usable(meta_butler: Butler) -> None:
+def test_a_commit_refused_by_a_deferred_constraint_leaves_the_butler_usable(meta_butler: DirectButler) -> None:
     db = meta_butler.registry.db
     _deferred_table(db)
     for _ in range(2):  # twice: the second failure must not see the first one's transaction
@@ -77,13 +77,13 @@ def _insert_then_lose_the_server(db: Database, error: type[Exception], *, fail: 
             raise error
 
 
-def _postgres_only(butler: Butler) -> Database:
+def _postgres_only(butler: DirectButler) -> Database:
     if butler.registry.db.dialect != "postgresql":
         pytest.skip("a killed server backend is a PostgreSQL situation")
     return butler.registry.db
 
 
-def test_a_connection_lost_before_commit_is_our_error_and_the_next_call_reconnects(meta_butler: Butler) -> None:
+def test_a_connection_lost_before_commit_is_our_error_and_the_next_call_reconnects(meta_butler: DirectButler) -> None:
     db = _postgres_only(meta_butler)
     _deferred_table(db)
     with pytest.raises(LostCommitError, match="lost while committing"):
@@ -93,7 +93,7 @@ def test_a_connection_lost_before_commit_is_our_error_and_the_next_call_reconnec
     assert meta_butler.get(ref) == {"a": 1}
 
 
-def test_a_failed_rollback_leaves_the_butler_usable(meta_butler: Butler) -> None:
+def test_a_failed_rollback_leaves_the_butler_usable(meta_butler: DirectButler) -> None:
     """The block fails after the server process died: its rollback fails too; the block's error still wins."""
     db = _postgres_only(meta_butler)
     _deferred_table(db)
@@ -111,11 +111,11 @@ from skybutler.errors import StorageError
 from skybutler.testing.sample import populate_sample
 
 root = Butler.create(sys.argv[1])
-with Butler(root, run="setup") as b:
+with DirectButler(root, run="setup") as b:
     populate_sample(b)
     b.register_dataset_type("blob", ["instrument", "visit", "detector"], "Bytes")
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-b = Butler(root, run="full")
+b = DirectButler(root, run="full")
 soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
 for k in range(8):
     if k == 2:
@@ -144,7 +144,7 @@ def test_a_commit_that_fails_on_a_full_disk_leaves_the_butler_usable(tmp_path: P
     lines = done.stdout.splitlines()
     assert lines[:2] == ["0 ok", "1 ok"]
     assert "StorageError" in " ".join(lines[2:5])  # the limit fails at least the puts that grow the WAL
-    assert lines[5:8] == ["5 ok", "6 ok", "7 ok"]  # the same Butler works once there is room again
+    assert lines[5:8] == ["5 ok", "6 ok", "7 ok"]  # the same DirectButler works once there is room again
     found = [int(v) for v in lines[8].removeprefix("found [").removesuffix("]").split(", ")]
     assert {0, 1, 5, 6, 7} <= set(found)
     failed = {k for k in range(2, 5) if lines[k] == f"{k} StorageError"}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.errors import StorageError
 from skybutler.registry import Database
 from skybutler.testing.fixtures import POSTGRES_URL, terminate_backend
@@ -20,13 +20,13 @@ from skybutler.testing.sample import populate_sample
 GOOD = {"instrument": "Cam", "visit": 1, "detector": 2}
 
 
-def _files(butler: Butler) -> list[str]:
+def _files(butler: DirectButler) -> list[str]:
     root = Path(butler.root)
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "registry" not in p.name)
 
 
 @pytest.fixture
-def pg_butler(butler: Butler) -> Butler:
+def pg_butler(butler: DirectButler) -> DirectButler:
     """The ``butler`` fixture on PostgreSQL only, with dataset type ``meta``."""
     if butler.registry.db.dialect != "postgresql":
         pytest.skip("a killed server backend is a PostgreSQL situation")
@@ -34,19 +34,19 @@ def pg_butler(butler: Butler) -> Butler:
     return butler
 
 
-def test_a_put_on_a_killed_backend_is_a_storage_error_and_the_next_put_works(pg_butler: Butler) -> None:
+def test_a_put_on_a_killed_backend_is_a_storage_error_and_the_next_put_works(pg_butler: DirectButler) -> None:
     pg_butler.put({"a": 1}, "meta", {**GOOD, "detector": 1})
     before = _files(pg_butler)
     terminate_backend(pg_butler.registry.db)
     with pytest.raises(StorageError, match=r"connection to the registry database was lost.*retry"):
         pg_butler.put({"a": 2}, "meta", GOOD)
     assert _files(pg_butler) == before  # the staged file was removed
-    ref = pg_butler.put({"a": 2}, "meta", GOOD)  # the same Butler reconnects
+    ref = pg_butler.put({"a": 2}, "meta", GOOD)  # the same DirectButler reconnects
     assert pg_butler.get(ref) == {"a": 2}
 
 
 def test_a_closed_butler_says_so_on_every_back_end(repo: str) -> None:
-    with Butler(repo, run="test/run") as butler:
+    with DirectButler(repo, run="test/run") as butler:
         butler.register_dataset_type("meta", ["instrument"], "StructuredDataDict")
     for call in (
         lambda: butler.registry.attributes(),
@@ -60,7 +60,7 @@ def test_a_closed_butler_says_so_on_every_back_end(repo: str) -> None:
 
 def test_a_lock_held_past_the_busy_timeout_is_a_storage_error_on_postgresql(repo: str) -> None:
     """registry.busy_timeout bounds the wait for another session's lock on PostgreSQL too (it waited forever)."""
-    with Butler(repo, run="test/run", config={"registry": {"busy_timeout": 0.3}}) as butler:
+    with DirectButler(repo, run="test/run", config={"registry": {"busy_timeout": 0.3}}) as butler:
         if butler.registry.db.dialect != "postgresql":
             pytest.skip("SQLite's busy timeout is tested with the SQLite engine")
         populate_sample(butler)

@@ -27,6 +27,7 @@ import pytest
 import sqlalchemy as sa
 
 from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.datastore import STAGING
 from skybutler.errors import StorageError
 from skybutler.registry import Database
@@ -107,10 +108,10 @@ def relay(postgres: PrivatePostgres) -> Iterator[CommitReplyDropper]:
 
 
 @pytest.fixture
-def butler(relay: CommitReplyDropper, tmp_path: Path) -> Iterator[Butler]:
+def butler(relay: CommitReplyDropper, tmp_path: Path) -> Iterator[DirectButler]:
     """A repository on the private server, reached through the relay, with files on local disk."""
     root = Butler.create(tmp_path / "repo", registry=relay.url(), schema=f"t_{uuid.uuid4().hex[:12]}")
-    with Butler(root, run="run1") as butler:
+    with DirectButler(root, run="run1") as butler:
         populate_sample(butler)
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
         yield butler
@@ -147,21 +148,21 @@ def at_the_commit(db: Database, action: Callable[[], None], monkeypatch: pytest.
         monkeypatch.undo()
 
 
-def _files(butler: Butler) -> list[str]:
+def _files(butler: DirectButler) -> list[str]:
     transport = butler.datastore.files().transport
     return sorted(k for k in transport.keys() if not k.startswith("butler.yaml"))  # noqa: SIM118
 
 
-def _source(tmp_path: Path) -> Butler:
+def _source(tmp_path: Path) -> DirectButler:
     """A SQLite repository with ``N`` ``meta`` datasets in run ``src`` (for import and transfer)."""
-    source = Butler(Butler.create(tmp_path / "source"), run="src")
+    source = DirectButler(Butler.create(tmp_path / "source"), run="src")
     populate_sample(source)
     source.register_dataset_type("meta", DIMS, "StructuredDataDict")
     source.put_many([({"v": v}, {"instrument": "Cam", "visit": v, "detector": 1}) for v in range(N)], "meta")
     return source
 
 
-def _operation(kind: str, butler: Butler, tmp_path: Path) -> Callable[[], object]:
+def _operation(kind: str, butler: DirectButler, tmp_path: Path) -> Callable[[], object]:
     """The write of ``N`` datasets into run ``src`` by import, ingest or repo transfer."""
     if kind == "import":
         with _source(tmp_path) as source:
@@ -180,7 +181,7 @@ def _operation(kind: str, butler: Butler, tmp_path: Path) -> Callable[[], object
     return lambda: butler.ingest(*files, transfer="copy", run="src")
 
 
-def _all_read_back(butler: Butler) -> None:
+def _all_read_back(butler: DirectButler) -> None:
     got = [butler.get("meta", instrument="Cam", visit=v, detector=1, collections="src") for v in range(N)]
     assert got == [{"v": v} for v in range(N)]
     assert butler.verify().problems == 0
@@ -192,7 +193,7 @@ OPERATIONS = ["import", "ingest", "transfer"]
 
 @pytest.mark.parametrize("kind", OPERATIONS)
 def test_a_commit_saved_before_the_connection_broke_finishes(
-    butler: Butler, relay: CommitReplyDropper, tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+    butler: DirectButler, relay: CommitReplyDropper, tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The server committed; only its reply was lost: the operation looks, finds its datasets and promotes
     their files (before, an import or ingest deleted them, leaving registered datasets without files)."""
@@ -211,7 +212,7 @@ def test_a_commit_saved_before_the_connection_broke_finishes(
 
 @pytest.mark.parametrize("kind", OPERATIONS)
 def test_a_commit_not_saved_removes_the_files(
-    butler: Butler, postgres: PrivatePostgres, tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+    butler: DirectButler, postgres: PrivatePostgres, tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     operation = _operation(kind, butler, tmp_path)
     before = _files(butler)
@@ -223,13 +224,13 @@ def test_a_commit_not_saved_removes_the_files(
     assert done
     assert butler.registry.datasets.count() == 0
     assert _files(butler) == before
-    operation()  # the same Butler goes on
+    operation()  # the same DirectButler goes on
     _all_read_back(butler)
 
 
 @pytest.mark.parametrize("kind", OPERATIONS)
 def test_a_commit_that_cannot_be_told_keeps_the_files_for_reconcile(
-    butler: Butler, postgres: PrivatePostgres, tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+    butler: DirectButler, postgres: PrivatePostgres, tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     operation = _operation(kind, butler, tmp_path)
     before = _files(butler)

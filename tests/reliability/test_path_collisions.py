@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.config import DEFAULT_TEMPLATE
 from skybutler.errors import CollectionError
 from skybutler.testing.fixtures import datastore_repo
@@ -42,9 +42,9 @@ def repo(request: pytest.FixtureRequest, registry_url: tuple[str, str | None], t
     """A repository (SQLite or PostgreSQL registry; local or S3 files) where ``ma`` and ``mb`` collide."""
     root = datastore_repo(request, registry_url, tmp_path / "repo", request.param)
     _set_templates(root)
-    with Butler(root, run="setup") as b:
+    with DirectButler(root, run="setup") as b:
         populate_sample(b, n_visits=400, n_detectors=2)
-    with Butler(root, run="setup") as b:
+    with DirectButler(root, run="setup") as b:
         for name in ("meta", "ma", "mb"):
             b.register_dataset_type(name, ["instrument", "visit", "detector"], "StructuredDataDict")
         b.register_dataset_type("flat", ["instrument", "physical_filter"], "StructuredDataDict")
@@ -61,7 +61,7 @@ def _set_templates(root: str) -> None:
     path.write_text(yaml.safe_dump(config))
 
 
-def _artifacts(butler: Butler) -> dict[str, Any]:
+def _artifacts(butler: DirectButler) -> dict[str, Any]:
     """URI → object for every dataset of the repository, failing on two datasets sharing an artifact."""
     seen: dict[str, Any] = {}
     for ref in butler.query_datasets("*", collections="*", find_first=False):
@@ -71,7 +71,7 @@ def _artifacts(butler: Butler) -> dict[str, Any]:
     return seen
 
 
-def _check_clean(butler: Butler) -> None:
+def _check_clean(butler: DirectButler) -> None:
     report = butler.reconcile(grace_seconds=0)
     assert (report.problems, report.unknown, report.missing) == ([], [], [])
     verified = butler.verify()
@@ -87,7 +87,7 @@ def test_hostile_names_never_share_an_artifact(repo: str) -> None:
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
     @given(pairs=st.lists(st.tuples(NAMES, FILTERS), min_size=1, max_size=6, unique=True))
     def put_them(pairs: list[tuple[str, str]]) -> None:
-        with Butler(repo, writeable=True) as b:
+        with DirectButler(repo, writeable=True) as b:
             for run, band_filter in pairs:
                 if (run, band_filter) in seen:
                     continue
@@ -105,7 +105,7 @@ def test_hostile_names_never_share_an_artifact(repo: str) -> None:
                 seen.add((run, band_filter))
 
     put_them()
-    with Butler(repo, writeable=True) as b:
+    with DirectButler(repo, writeable=True) as b:
         objects = list(_artifacts(b).values())
         for run, band_filter in seen:
             assert {"run": run, "f": band_filter} in objects
@@ -116,7 +116,7 @@ def test_hostile_names_never_share_an_artifact(repo: str) -> None:
 # -- racing writers, crashes -----------------------------------------------------------------------------------
 def _racer(root: str, name: str, trials: int, barrier: Any, errors: Any) -> None:
     try:
-        with Butler(root, run="race") as b:
+        with DirectButler(root, run="race") as b:
             for t in range(trials):
                 barrier.wait(60)
                 b.put({"who": name, "t": t}, name, instrument="Cam", visit=t, detector=0)
@@ -137,7 +137,7 @@ def test_racing_writers_of_one_path_each_keep_their_own_bytes(repo: str) -> None
     while not errors.empty():
         failures.append(errors.get())
     assert failures == []
-    with Butler(repo, writeable=True) as b:
+    with DirectButler(repo, writeable=True) as b:
         for name in ("ma", "mb"):
             for t in range(trials):
                 assert b.get(name, instrument="Cam", visit=t, detector=0, collections="race") == {"who": name, "t": t}
@@ -152,7 +152,7 @@ def _dies_after_commit(root: str) -> None:
         os._exit(137)
 
     _file_datastore.FileDatastore.promote_many = die  # type: ignore[method-assign]
-    with Butler(root, run="crash") as b:
+    with DirectButler(root, run="crash") as b:
         b.put({"who": "first"}, "ma", instrument="Cam", visit=1, detector=1)
 
 
@@ -161,9 +161,9 @@ def test_a_crash_between_commit_and_promote_never_lets_another_put_take_the_file
     p.start()
     p.join(120)
     assert p.exitcode == 137
-    with Butler(repo, run="crash") as b:
+    with DirectButler(repo, run="crash") as b:
         b.put({"who": "second"}, "mb", instrument="Cam", visit=1, detector=1)
-    with Butler(repo, writeable=True) as b:
+    with DirectButler(repo, writeable=True) as b:
         _check_clean(b)
         assert b.get("ma", instrument="Cam", visit=1, detector=1, collections="crash") == {"who": "first"}
         assert b.get("mb", instrument="Cam", visit=1, detector=1, collections="crash") == {"who": "second"}
@@ -175,7 +175,7 @@ def _cycler(root: str, worker: int, seconds: float, errors: Any) -> None:
     """Put then remove, over and over, in the directories the other worker uses too."""
     try:
         deadline = time.monotonic() + seconds
-        with Butler(root, run="cycle") as b:
+        with DirectButler(root, run="cycle") as b:
             n = 0
             while time.monotonic() < deadline:
                 ref = b.put({"n": n}, "meta", instrument="Cam", visit=2 * (n % 100) + worker, detector=1)
@@ -198,6 +198,6 @@ def test_removing_empty_directories_never_fails_a_concurrent_put(repo: str) -> N
     while not errors.empty():
         failures.append(errors.get())
     assert failures == []
-    with Butler(repo, writeable=True) as b:
+    with DirectButler(repo, writeable=True) as b:
         _check_clean(b)
         assert (Path(repo) / ".staging").is_dir()

@@ -2,7 +2,7 @@
 the middle of a put_many.
 
 Each fault must end the operation with our error (a `StorageError`), leave nothing half-registered (the
-registry and the storage are checked afterwards) and leave the same Butler working once the server is back.
+registry and the storage are checked afterwards) and leave the same DirectButler working once the server is back.
 PostgreSQL runs as a private server of this module (``initdb`` + ``pg_ctl`` on a free port in a temporary
 folder, `PrivatePostgres`), never the shared one; S3 runs as a moto server of each test's own.
 """
@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.datastore import STAGING
 from skybutler.errors import StorageError
 from skybutler.registry import Database
@@ -38,7 +39,7 @@ def _items(visits: Sequence[int]) -> list[tuple[Any, dict[str, Any]]]:
     return [({"v": v}, {"instrument": "Cam", "visit": v, "detector": 1}) for v in visits]
 
 
-def _files(butler: Butler) -> list[str]:
+def _files(butler: DirectButler) -> list[str]:
     """Every key of the datastore that is not the repository's own file (datasets' and staged ones)."""
     transport = butler.datastore.files().transport
     return sorted(k for k in transport.keys() if not k.startswith(("butler.yaml", "registry.sqlite3")))  # noqa: SIM118
@@ -46,11 +47,11 @@ def _files(butler: Butler) -> list[str]:
 
 # -- PostgreSQL -----------------------------------------------------------------------------------------------
 @pytest.fixture
-def pg_butler(postgres: PrivatePostgres, tmp_path: Path) -> Iterator[Butler]:
+def pg_butler(postgres: PrivatePostgres, tmp_path: Path) -> Iterator[DirectButler]:
     """A repository on the private server (a fresh schema), with files on local disk."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     root = Butler.create(tmp_path / "repo", registry=postgres.url, schema=schema)
-    with Butler(root, run="run1") as butler:
+    with DirectButler(root, run="run1") as butler:
         populate_sample(butler)
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
         yield butler
@@ -108,7 +109,7 @@ def restart_when(
     ids=["tags", "records", "commit"],
 )
 def test_postgres_restarted_during_put_many(
-    pg_butler: Butler, postgres: PrivatePostgres, monkeypatch: pytest.MonkeyPatch, table: str, error: str
+    pg_butler: DirectButler, postgres: PrivatePostgres, monkeypatch: pytest.MonkeyPatch, table: str, error: str
 ) -> None:
     """The dataset rows are in, the tags (or artifact records) are not: the transaction dies with the server.
     Or the server dies as the commit is sent: the put looks, after reconnecting, whether it was saved."""
@@ -132,9 +133,9 @@ def test_postgres_restarted_during_put_many(
 
 @pytest.mark.postgres
 def test_postgres_restarted_during_an_import(
-    pg_butler: Butler, postgres: PrivatePostgres, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    pg_butler: DirectButler, postgres: PrivatePostgres, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    with Butler(Butler.create(tmp_path / "source"), run="src") as source:
+    with DirectButler(Butler.create(tmp_path / "source"), run="src") as source:
         populate_sample(source)
         source.register_dataset_type("meta", DIMS, "StructuredDataDict")
         source.put_many(_items(range(10)), "meta")
@@ -162,10 +163,10 @@ def test_postgres_restarted_during_an_import(
     ids=["insert", "commit"],
 )
 def test_postgres_restarted_during_a_certify(
-    pg_butler: Butler, postgres: PrivatePostgres, monkeypatch: pytest.MonkeyPatch, table: str, error: str
+    pg_butler: DirectButler, postgres: PrivatePostgres, monkeypatch: pytest.MonkeyPatch, table: str, error: str
 ) -> None:
     """Certify appends rows in one transaction: the server dies before they are in, or as it commits (then
-    a failed commit must not wedge the connection: the same Butler certifies next)."""
+    a failed commit must not wedge the connection: the same DirectButler certifies next)."""
     pg_butler.register_dataset_type("flat", ["instrument", "detector"], "StructuredDataDict", is_calibration=True)
     refs = [pg_butler.put({"d": d}, "flat", instrument="Cam", detector=d) for d in (1, 2)]
     pg_butler.collections.register("calib", "CALIBRATION")
@@ -194,14 +195,14 @@ def moto(s3_endpoint: str) -> Iterator[MotoServer]:
 
 
 @pytest.fixture(params=[True, False], ids=["in-place", "staged"])
-def s3_butler(request: pytest.FixtureRequest, moto: MotoServer, tmp_path: Path) -> Iterator[Butler]:
+def s3_butler(request: pytest.FixtureRequest, moto: MotoServer, tmp_path: Path) -> Iterator[DirectButler]:
     options = {"endpoint_url": moto.endpoint, "max_attempts": 2, "conditional_writes": request.param}
     root = Butler.create(
         tmp_path / "repo",
         datastore=f"s3://{new_bucket(moto.endpoint)}/repo",
         config={"datastore": {"transport": options}},
     )
-    with Butler(root, run="run1") as butler:
+    with DirectButler(root, run="run1") as butler:
         populate_sample(butler)
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
         yield butler
@@ -247,7 +248,7 @@ class Restarts(S3Transport):
 
 
 @contextmanager
-def _swapped(butler: Butler, transport: S3Transport) -> Iterator[None]:
+def _swapped(butler: DirectButler, transport: S3Transport) -> Iterator[None]:
     files = butler.datastore.files()
     original = files.transport
     files.transport = transport
@@ -258,7 +259,7 @@ def _swapped(butler: Butler, transport: S3Transport) -> Iterator[None]:
 
 
 @pytest.mark.s3
-def test_s3_restarted_during_put_many_then_the_cleanup_reaches_it(s3_butler: Butler, moto: MotoServer) -> None:
+def test_s3_restarted_during_put_many_then_the_cleanup_reaches_it(s3_butler: DirectButler, moto: MotoServer) -> None:
     """The server stops as the fourth upload starts and is back before the failed put cleans up: the three
     uploads that landed are deleted by the put itself, and reconcile finds nothing."""
     transport = s3_butler.datastore.files().transport
@@ -287,7 +288,7 @@ def test_s3_restarted_during_put_many_then_the_cleanup_reaches_it(s3_butler: But
 
 
 @pytest.mark.s3
-def test_s3_restarted_during_put_many_within_the_retry_budget(s3_butler: Butler, moto: MotoServer) -> None:
+def test_s3_restarted_during_put_many_within_the_retry_budget(s3_butler: DirectButler, moto: MotoServer) -> None:
     """The server goes away as an upload starts and is back within the retries: the put_many succeeds whole."""
     transport = s3_butler.datastore.files().transport
     assert isinstance(transport, S3Transport)
@@ -315,7 +316,7 @@ def test_s3_restarted_during_put_many_within_the_retry_budget(s3_butler: Butler,
 
 @pytest.mark.s3
 @pytest.mark.parametrize("s3_butler", [False], ids=["staged"], indirect=True)
-def test_s3_restarted_while_staged_files_are_promoted(s3_butler: Butler, moto: MotoServer) -> None:
+def test_s3_restarted_while_staged_files_are_promoted(s3_butler: DirectButler, moto: MotoServer) -> None:
     """Staged writes (no conditional PUT; in-place writes move nothing after registering): the datasets are
     registered when a move fails; the error says to reconcile, which finishes the moves once the server is
     back, and every dataset reads back."""

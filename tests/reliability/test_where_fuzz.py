@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skybutler.butler import Butler
+from skybutler.butler import Butler, DirectButler
 from skybutler.dimensions import Timespan, db_instant, to_tai_ns
 from skybutler.errors import QuerySyntaxError, SkyButlerError
 from skybutler.query._ast import (
@@ -95,7 +95,7 @@ def _records() -> list[dict[str, Any]]:
 RECORDS = _records()
 
 
-def _populate(butler: Butler) -> None:
+def _populate(butler: DirectButler) -> None:
     reg = butler.registry
     reg.insert_dimension_records("instrument", [{"name": "Cam", "detector_max": 10}])
     reg.insert_dimension_records("band", [{"name": b} for b in sorted(set(FILTERS.values()))])
@@ -116,9 +116,9 @@ def _populate(butler: Butler) -> None:
 
 
 @pytest.fixture(scope="module")
-def butlers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Butler]]:
+def butlers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, DirectButler]]:
     """The fixed repository on SQLite and (when a server answers; always under CI) on PostgreSQL."""
-    out = {"sqlite": Butler(Butler.create(tmp_path_factory.mktemp("fuzz") / "sqlite"), writeable=True)}
+    out = {"sqlite": DirectButler(Butler.create(tmp_path_factory.mktemp("fuzz") / "sqlite"), writeable=True)}
     _populate(out["sqlite"])
     reason = postgres_answers(POSTGRES_URL)
     if reason is not None and os.environ.get("CI"):
@@ -127,7 +127,7 @@ def butlers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Butl
         if reason is None:
             schema = stack.enter_context(fresh_schema(POSTGRES_URL))
             root = Path(tmp_path_factory.mktemp("fuzz")) / "pg"
-            out["postgres"] = Butler(Butler.create(root, registry=POSTGRES_URL, schema=schema), writeable=True)
+            out["postgres"] = DirectButler(Butler.create(root, registry=POSTGRES_URL, schema=schema), writeable=True)
             _populate(out["postgres"])
         yield out
         for butler in out.values():
@@ -358,7 +358,7 @@ def typed(draw: Callable[..., Any]) -> tuple[Node, dict[str, Any]]:
     return gen.cond(3), gen.bind
 
 
-def _answers(butlers: dict[str, Butler], text: str, bind: dict[str, Any]) -> dict[str, Any]:
+def _answers(butlers: dict[str, DirectButler], text: str, bind: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, butler in butlers.items():
         try:
@@ -377,7 +377,7 @@ _FUZZ = settings(
 @_FUZZ
 @given(typed())
 def test_well_typed_expressions_answer_as_the_oracle_on_every_back_end(
-    butlers: dict[str, Butler], case: tuple[Node, dict[str, Any]]
+    butlers: dict[str, DirectButler], case: tuple[Node, dict[str, Any]]
 ) -> None:
     node, bind = case
     text = str(node)
@@ -427,7 +427,7 @@ def ill_typed(draw: Callable[..., Any]) -> tuple[Node, dict[str, Any]]:
     return node, gen.bind
 
 
-def _same_outcome(butlers: dict[str, Butler], text: str, bind: dict[str, Any]) -> None:
+def _same_outcome(butlers: dict[str, DirectButler], text: str, bind: dict[str, Any]) -> None:
     outcomes: dict[str, Any] = {}
     for name, butler in butlers.items():
         try:
@@ -441,7 +441,7 @@ def _same_outcome(butlers: dict[str, Butler], text: str, bind: dict[str, Any]) -
 @_FUZZ
 @given(ill_typed())
 def test_ill_typed_expressions_raise_only_our_errors_alike(
-    butlers: dict[str, Butler], case: tuple[Node, dict[str, Any]]
+    butlers: dict[str, DirectButler], case: tuple[Node, dict[str, Any]]
 ) -> None:
     node, bind = case
     _same_outcome(butlers, str(node), bind)
@@ -457,7 +457,7 @@ TOKENS = st.sampled_from(
 
 @_FUZZ
 @given(st.lists(TOKENS, max_size=12).map(" ".join) | st.text(max_size=40))
-def test_garbage_raises_only_our_errors_alike(butlers: dict[str, Butler], text: str) -> None:
+def test_garbage_raises_only_our_errors_alike(butlers: dict[str, DirectButler], text: str) -> None:
     _same_outcome(butlers, text, {"v": 3, "w": "r"})
 
 
@@ -487,7 +487,7 @@ def test_the_oracle_agrees_with_hand_written_answers() -> None:
     ],
 )
 def test_float_arithmetic_that_could_overflow_is_refused_alike(
-    butlers: dict[str, Butler], text: str, bind: dict[str, Any]
+    butlers: dict[str, DirectButler], text: str, bind: dict[str, Any]
 ) -> None:
     """Issue 17 item 7: one outcome on both back-ends, refused before SQL with our error and its position."""
     for butler in butlers.values():
@@ -498,14 +498,14 @@ def test_float_arithmetic_that_could_overflow_is_refused_alike(
 @pytest.mark.parametrize(
     "text", ["visit.exposure_time * 1e150 > 1e155", "1e-150 * visit.exposure_time > 0", "1e150 / 1e-150 > visit"]
 )
-def test_float_arithmetic_within_the_range_answers_as_the_oracle(butlers: dict[str, Butler], text: str) -> None:
+def test_float_arithmetic_within_the_range_answers_as_the_oracle(butlers: dict[str, DirectButler], text: str) -> None:
     node = parse_where(text)
     assert node is not None
     expected = oracle(node, {})
     assert _answers(butlers, text, {}) == dict.fromkeys(butlers, expected)
 
 
-def test_a_planned_query_checks_its_float_binds_again(butlers: dict[str, Butler]) -> None:
+def test_a_planned_query_checks_its_float_binds_again(butlers: dict[str, DirectButler]) -> None:
     """A second call of the same shape may run from a cached plan: its float binds must still be checked."""
     text = "visit.exposure_time * :f > 0"
     for butler in butlers.values():

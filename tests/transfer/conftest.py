@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.testing.fixtures import POSTGRES_URL, fresh_schema
 
 #: A region in sphgeom's encoding: a ConvexPolygon ('p') of four unit vectors (as the reference writes them).
@@ -19,23 +20,23 @@ REGION = bytes.fromhex(
 
 
 @pytest.fixture
-def dest(registry_url: tuple[str, str | None], tmp_path: Path) -> Iterator[Butler]:
+def dest(registry_url: tuple[str, str | None], tmp_path: Path) -> Iterator[DirectButler]:
     """An empty writeable repository on the same registry back-end as ``butler``."""
     url, _ = registry_url
     root = tmp_path / "dest"
     if url.startswith("sqlite"):
         Butler.create(root)
-        with Butler(root, writeable=True) as b:
+        with DirectButler(root, writeable=True) as b:
             yield b
         return
     with fresh_schema(POSTGRES_URL) as schema:
         Butler.create(root, registry=POSTGRES_URL, schema=schema)
-        with Butler(root, writeable=True) as b:
+        with DirectButler(root, writeable=True) as b:
             yield b
 
 
 @pytest.fixture
-def source(butler: Butler) -> dict[str, Any]:
+def source(butler: DirectButler) -> dict[str, Any]:
     """``butler`` with datasets in several runs, regions, and TAGGED, CALIBRATION and CHAINED collections.
 
     The calibration collection has three ranges, one of them made by a ``replace`` (so it has history).
@@ -67,12 +68,12 @@ def source(butler: Butler) -> dict[str, Any]:
 
 
 @pytest.fixture
-def snapshot() -> Callable[[Butler], dict[str, Any]]:
+def snapshot() -> Callable[[DirectButler], dict[str, Any]]:
     """A function returning what a repository holds."""
     return _state
 
 
-def _state(butler: Butler) -> dict[str, Any]:
+def _state(butler: DirectButler) -> dict[str, Any]:
     """What a repository holds, for before/after comparisons."""
     reg = butler.registry
     out: dict[str, Any] = {

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from astropy.io import fits
 
 from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.datastore import RootLinks, is_plain_key, key_problem
 from skybutler.errors import ExportFormatError, PermissionDeniedError
 from skybutler.testing.fixtures import datastore_repo
@@ -32,7 +33,7 @@ DATA = Path(__file__).parent / "data"
 REFERENCE = (DATA / "reference_v8.yaml").read_text()
 FILES = DATA / "reference_v8_files"
 TARGET = "run1/meta/20240229/r/Cam-r/11/meta_Cam_r_Cam-r_11_D1_run1.yaml"
-Snapshot = Callable[[Butler], dict[str, Any]]
+Snapshot = Callable[[DirectButler], dict[str, Any]]
 DIMS = ["instrument", "visit", "detector"]
 PLACE = r"data\[\d+\]\.records\[\d+\]\.path \(line \d+\): the file path"
 
@@ -121,7 +122,7 @@ def _zip(tmp_path: Path, text: str) -> Path:
 
 @pytest.mark.parametrize("how", ["registry-only", "directory", "zip"])
 def test_import_refuses_every_bad_path(
-    dest: Butler, snapshot: Snapshot, tmp_path: Path, victim: Path, how: str
+    dest: DirectButler, snapshot: Snapshot, tmp_path: Path, victim: Path, how: str
 ) -> None:
     before = snapshot(dest)
     relative = os.path.relpath(victim, dest.datastore.files("t").transport.local_path(""))
@@ -141,7 +142,7 @@ def test_import_refuses_every_bad_path(
 
 @pytest.mark.parametrize("mode", ["auto", "copy", "move", "link", "hardlink", "symlink", "relsymlink"])
 def test_import_refuses_a_climbing_path_in_every_mode(
-    dest: Butler, snapshot: Snapshot, tmp_path: Path, victim: Path, mode: str
+    dest: DirectButler, snapshot: Snapshot, tmp_path: Path, victim: Path, mode: str
 ) -> None:
     files = tmp_path / "files"
     shutil.copytree(FILES, files)
@@ -157,7 +158,7 @@ def test_import_refuses_a_climbing_path_in_every_mode(
 
 
 def test_registry_only_import_refuses_a_directory_link_out_of_the_root(
-    dest: Butler, snapshot: Snapshot, tmp_path: Path
+    dest: DirectButler, snapshot: Snapshot, tmp_path: Path
 ) -> None:
     root = dest.datastore.files("t").transport.local_path("")
     outside = tmp_path / "elsewhere"
@@ -172,7 +173,7 @@ def test_registry_only_import_refuses_a_directory_link_out_of_the_root(
     assert (outside / TARGET.removeprefix("run1/")).exists()
 
 
-def test_registry_only_import_of_files_in_place_still_works(dest: Butler, tmp_path: Path) -> None:
+def test_registry_only_import_of_files_in_place_still_works(dest: DirectButler, tmp_path: Path) -> None:
     root = dest.datastore.files("t").transport.local_path("")
     shutil.copytree(FILES / "run1", root / "run1")
     export = tmp_path / "e.yaml"
@@ -185,27 +186,27 @@ def test_registry_only_import_of_files_in_place_still_works(dest: Butler, tmp_pa
 
 # -- ingest ------------------------------------------------------------------------------------------------
 @pytest.fixture
-def meta(butler: Butler) -> Butler:
+def meta(butler: DirectButler) -> DirectButler:
     butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
     return butler
 
 
-def _root(butler: Butler) -> Path:
+def _root(butler: DirectButler) -> Path:
     return butler.datastore.files("t").transport.local_path("")
 
 
-def _key(butler: Butler, ref: Any) -> str:
+def _key(butler: DirectButler, ref: Any) -> str:
     (row,) = butler.registry.datasets.by_ids([butler.registry.dataset_types.get("meta")], [ref.id])
     return str(row.artifacts[0].path)
 
 
-def _inside(butler: Butler, key: str) -> bool:
+def _inside(butler: DirectButler, key: str) -> bool:
     root = os.path.realpath(_root(butler))
     return os.path.realpath((_root(butler) / key).parent).startswith(root + os.sep)
 
 
 @pytest.mark.parametrize("mode", ["auto", "copy", "move", "link", "hardlink", "symlink", "relsymlink", "direct"])
-def test_ingest_records_keys_inside_the_root_or_external_uris(meta: Butler, tmp_path: Path, mode: str) -> None:
+def test_ingest_records_keys_inside_the_root_or_external_uris(meta: DirectButler, tmp_path: Path, mode: str) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     source = outside / "m.json"
@@ -225,7 +226,7 @@ def test_ingest_records_keys_inside_the_root_or_external_uris(meta: Butler, tmp_
 
 
 @pytest.mark.parametrize("name", ["butler.yaml", ".staging/m.json"])
-def test_auto_ingest_never_adopts_the_repository_s_own_files(meta: Butler, name: str) -> None:
+def test_auto_ingest_never_adopts_the_repository_s_own_files(meta: DirectButler, name: str) -> None:
     root = _root(meta)
     target = root / name
     if not target.exists():
@@ -243,7 +244,9 @@ def test_auto_ingest_never_adopts_the_repository_s_own_files(meta: Butler, name:
 
 
 @pytest.mark.parametrize("link", ["directory", "file"])
-def test_auto_ingest_through_a_link_out_of_the_root_brings_the_file_in(meta: Butler, tmp_path: Path, link: str) -> None:
+def test_auto_ingest_through_a_link_out_of_the_root_brings_the_file_in(
+    meta: DirectButler, tmp_path: Path, link: str
+) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "m.json").write_text('{"a": 2}')
@@ -265,7 +268,7 @@ def test_auto_ingest_through_a_link_out_of_the_root_brings_the_file_in(meta: But
     assert (outside / "m.json").read_text() == '{"a": 2}'
 
 
-def test_auto_ingest_adopts_a_plain_file_in_the_root(meta: Butler) -> None:
+def test_auto_ingest_adopts_a_plain_file_in_the_root(meta: DirectButler) -> None:
     root = _root(meta)
     (root / "mine").mkdir()
     (root / "mine" / "m.json").write_text('{"a": 3}')
@@ -289,7 +292,7 @@ def test_raw_ingest_through_a_directory_link_brings_the_file_in(repo: str, tmp_p
     outside = tmp_path / "night"
     outside.mkdir()
     _raw(outside / "raw.fits")
-    with Butler(repo, writeable=True) as butler:
+    with DirectButler(repo, writeable=True) as butler:
         root = _root(butler)
         (root / "night").symlink_to(outside, target_is_directory=True)
         report = butler.ingest_raws([root / "night" / "raw.fits"])
@@ -305,10 +308,10 @@ def test_raw_ingest_through_a_directory_link_brings_the_file_in(repo: str, tmp_p
 
 # -- transfer_from -----------------------------------------------------------------------------------------
 @pytest.fixture
-def planted(tmp_path: Path, victim: Path) -> Iterator[Butler]:
+def planted(tmp_path: Path, victim: Path) -> Iterator[DirectButler]:
     """A SQLite source whose one dataset is recorded (as old imports could) at ``../victim.json``."""
     Butler.create(tmp_path / "source")
-    with Butler(tmp_path / "source", run="r1") as butler:
+    with DirectButler(tmp_path / "source", run="r1") as butler:
         populate_sample(butler)
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
         butler.put({"a": 1}, "meta", instrument="Cam", visit=1, detector=1)
@@ -319,10 +322,10 @@ def planted(tmp_path: Path, victim: Path) -> Iterator[Butler]:
 
 
 def test_transfer_refuses_a_source_path_out_of_its_root(
-    planted: Butler, repo: str, victim: Path, snapshot: Snapshot
+    planted: DirectButler, repo: str, victim: Path, snapshot: Snapshot
 ) -> None:
     refs = planted.query_datasets_in_run("meta", "r1")
-    with Butler(repo, writeable=True) as dest:
+    with DirectButler(repo, writeable=True) as dest:
         before = snapshot(dest)
         with pytest.raises(PermissionDeniedError, match=re.escape("'../victim.json', which has a '..' segment")):
             dest.transfer_from(planted, refs)
@@ -330,7 +333,7 @@ def test_transfer_refuses_a_source_path_out_of_its_root(
     assert victim.read_text() == '{"secret": 1}'
 
 
-def test_export_with_files_refuses_a_path_out_of_the_root(planted: Butler, tmp_path: Path, victim: Path) -> None:
+def test_export_with_files_refuses_a_path_out_of_the_root(planted: DirectButler, tmp_path: Path, victim: Path) -> None:
     refs = planted.query_datasets_in_run("meta", "r1")
     for target, directory in [(tmp_path / "out" / "e.yaml", tmp_path / "out" / "files"), (tmp_path / "e.zip", None)]:
         with pytest.raises(PermissionDeniedError, match=re.escape("'../victim.json', which has a '..' segment")):
@@ -346,7 +349,7 @@ def test_registry_only_import_into_s3_refuses_bad_paths(
     request: pytest.FixtureRequest, registry_url: tuple[str, str | None], tmp_path: Path
 ) -> None:
     root = datastore_repo(request, registry_url, tmp_path / "s3repo", "s3")
-    with Butler(root, writeable=True) as dest:
+    with DirectButler(root, writeable=True) as dest:
         for bad in ["../victim.json", ".staging/x.json", "/victim.json"]:
             export = tmp_path / "e.yaml"
             export.write_text(_hostile(bad))

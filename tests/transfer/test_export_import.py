@@ -10,20 +10,21 @@ from typing import Any
 import pytest
 import yaml
 
-from skybutler import Butler, CollectionType
+from skybutler import CollectionType
+from skybutler.butler import DirectButler
 from skybutler.errors import ConfigError, ConflictError, DatasetNotFoundError, PermissionDeniedError, StorageError
 from skybutler.testing.files import immutable
 from skybutler.transfer import EXPORT_FORMAT_VERSION
 
-Snapshot = Callable[[Butler], dict[str, Any]]
+Snapshot = Callable[[DirectButler], dict[str, Any]]
 ELEMENTS = ["instrument", "band", "physical_filter", "day_obs", "detector", "visit", "visit_detector_region"]
 
 
-def _records(butler: Butler, element: str) -> list[Any]:
+def _records(butler: DirectButler, element: str) -> list[Any]:
     return sorted((r.to_dict() for r in butler.registry.fetch_dimension_records(element)), key=repr)
 
 
-def _check_same(src: Butler, dst: Butler, names: list[str]) -> None:
+def _check_same(src: DirectButler, dst: DirectButler, names: list[str]) -> None:
     for element in ELEMENTS:  # the records the datasets stand on, exactly as they were
         copied = _records(dst, element)
         assert copied, element
@@ -38,9 +39,9 @@ def _check_same(src: Butler, dst: Butler, names: list[str]) -> None:
 
 
 def test_round_trip_reproduces_records_collections_datasets_and_files(
-    source: dict[str, Any], dest: Butler, tmp_path: Path
+    source: dict[str, Any], dest: DirectButler, tmp_path: Path
 ) -> None:
-    src: Butler = source["butler"]
+    src: DirectButler = source["butler"]
     report = src.export(tmp_path / "out" / "export.yaml", collections="everything", directory=tmp_path / "out")
     assert report.datasets == 4 + 1 + 3  # test/run, the tagged one from other/run, the certified flats
     assert report.artifacts == report.datasets
@@ -68,7 +69,7 @@ def test_round_trip_reproduces_records_collections_datasets_and_files(
 
 
 def test_the_document_is_the_reference_format(source: dict[str, Any], tmp_path: Path) -> None:
-    src: Butler = source["butler"]
+    src: DirectButler = source["butler"]
     src.export(tmp_path / "e.yaml", collections="everything")
     text = (tmp_path / "e.yaml").read_text()
     head = yaml.safe_load(text.split("data:")[0])
@@ -82,8 +83,8 @@ def test_the_document_is_the_reference_format(source: dict[str, Any], tmp_path: 
     assert "element: band" not in text  # the reference keeps no band table: it derives band from physical_filter
 
 
-def test_zip_archive_holds_document_files_and_index(source: dict[str, Any], dest: Butler, tmp_path: Path) -> None:
-    src: Butler = source["butler"]
+def test_zip_archive_holds_document_files_and_index(source: dict[str, Any], dest: DirectButler, tmp_path: Path) -> None:
+    src: DirectButler = source["butler"]
     report = src.export(tmp_path / "all.zip", collections="everything")
     with zipfile.ZipFile(tmp_path / "all.zip") as archive:
         names = set(archive.namelist())
@@ -97,9 +98,9 @@ def test_zip_archive_holds_document_files_and_index(source: dict[str, Any], dest
 
 
 def test_registry_only_import_leaves_datasets_without_files(
-    source: dict[str, Any], dest: Butler, tmp_path: Path
+    source: dict[str, Any], dest: DirectButler, tmp_path: Path
 ) -> None:
-    src: Butler = source["butler"]
+    src: DirectButler = source["butler"]
     src.export(tmp_path / "e.yaml", refs=source["metas"])
     report = dest.import_(tmp_path / "e.yaml")
     assert report.datasets == 4
@@ -112,8 +113,8 @@ def test_registry_only_import_leaves_datasets_without_files(
     assert [c.name for c in dest.registry.query_collections()] == ["test/run"]
 
 
-def test_reimport_is_refused_or_skipped(source: dict[str, Any], dest: Butler, tmp_path: Path) -> None:
-    src: Butler = source["butler"]
+def test_reimport_is_refused_or_skipped(source: dict[str, Any], dest: DirectButler, tmp_path: Path) -> None:
+    src: DirectButler = source["butler"]
     src.export(tmp_path / "e.yaml", collections="everything", directory=tmp_path / "files")
     dest.import_(tmp_path / "e.yaml", directory=tmp_path / "files")
     before = dest.registry.datasets.count()
@@ -126,15 +127,15 @@ def test_reimport_is_refused_or_skipped(source: dict[str, Any], dest: Butler, tm
 
 
 def test_export_selects_by_dataset_type_and_where(source: dict[str, Any], tmp_path: Path) -> None:
-    src: Butler = source["butler"]
+    src: DirectButler = source["butler"]
     report = src.export(tmp_path / "e.yaml", collections="test/run", dataset_types="meta", where="visit = 2")
     assert report.datasets == 2
     assert report.collections == 1
 
 
-def test_progress_hook_sees_every_phase(source: dict[str, Any], dest: Butler, tmp_path: Path) -> None:
+def test_progress_hook_sees_every_phase(source: dict[str, Any], dest: DirectButler, tmp_path: Path) -> None:
     calls: list[tuple[str, int, int | None]] = []
-    src: Butler = source["butler"]
+    src: DirectButler = source["butler"]
     src.export(tmp_path / "e.yaml", collections="everything", directory=tmp_path / "f",
                progress=lambda *a: calls.append(a))  # fmt: skip
     dest.import_(tmp_path / "e.yaml", directory=tmp_path / "f", progress=lambda *a: calls.append(a))
@@ -144,8 +145,8 @@ def test_progress_hook_sees_every_phase(source: dict[str, Any], dest: Butler, tm
 
 
 @pytest.mark.parametrize("mode", ["symlink", "relsymlink", "hardlink", "link", "move"])
-def test_import_transfer_modes(source: dict[str, Any], dest: Butler, tmp_path: Path, mode: str) -> None:
-    src: Butler = source["butler"]
+def test_import_transfer_modes(source: dict[str, Any], dest: DirectButler, tmp_path: Path, mode: str) -> None:
+    src: DirectButler = source["butler"]
     src.export(tmp_path / "e.yaml", refs=source["metas"], directory=tmp_path / "files")
     dest.import_(tmp_path / "e.yaml", directory=tmp_path / "files", transfer=mode)
     ref = source["metas"][1]
@@ -163,7 +164,7 @@ def test_import_transfer_modes(source: dict[str, Any], dest: Butler, tmp_path: P
 
 
 def test_export_links_files_and_refuses_bad_modes(source: dict[str, Any], tmp_path: Path) -> None:
-    src: Butler = source["butler"]
+    src: DirectButler = source["butler"]
     src.export(tmp_path / "e.yaml", refs=source["metas"], directory=tmp_path / "f", transfer="symlink")
     assert all(p.is_symlink() for p in (tmp_path / "f").rglob("*.json"))
     with pytest.raises(ConfigError, match="transfer mode"):
@@ -172,15 +173,17 @@ def test_export_links_files_and_refuses_bad_modes(source: dict[str, Any], tmp_pa
         src.export(tmp_path / "e.yaml", refs=source["metas"], transfer="copy")
 
 
-def test_import_needs_a_writeable_butler(source: dict[str, Any], dest: Butler, tmp_path: Path) -> None:
-    src: Butler = source["butler"]
+def test_import_needs_a_writeable_butler(source: dict[str, Any], dest: DirectButler, tmp_path: Path) -> None:
+    src: DirectButler = source["butler"]
     src.export(tmp_path / "e.yaml", refs=source["metas"])
-    with Butler(dest.root) as read_only, pytest.raises(PermissionDeniedError):
+    with DirectButler(dest.root) as read_only, pytest.raises(PermissionDeniedError):
         read_only.import_(tmp_path / "e.yaml")
 
 
-def test_whole_repository_export_when_nothing_is_named(source: dict[str, Any], dest: Butler, tmp_path: Path) -> None:
-    src: Butler = source["butler"]
+def test_whole_repository_export_when_nothing_is_named(
+    source: dict[str, Any], dest: DirectButler, tmp_path: Path
+) -> None:
+    src: DirectButler = source["butler"]
     report = src.export(tmp_path / "all.zip")
     assert report.datasets == 4 + 1 + 3
     dest.import_(tmp_path / "all.zip")
@@ -191,10 +194,10 @@ def test_whole_repository_export_when_nothing_is_named(source: dict[str, Any], d
 
 
 def test_a_move_import_whose_export_files_cannot_be_deleted(
-    source: dict[str, Any], dest: Butler, tmp_path: Path
+    source: dict[str, Any], dest: DirectButler, tmp_path: Path
 ) -> None:
     """Everything is imported and readable; the error says so and names a file left in the export."""
-    src: Butler = source["butler"]
+    src: DirectButler = source["butler"]
     src.export(tmp_path / "e.yaml", refs=source["metas"], directory=tmp_path / "files")
     stuck = sorted((tmp_path / "files").rglob("*.json"))[0]
     with immutable(stuck):  # not even root may delete it

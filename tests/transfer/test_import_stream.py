@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
-from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.errors import DataIdError, ExportFormatError
 from skybutler.testing.sample import populate_sample
 from skybutler.transfer import _yaml_fast
 from skybutler.transfer._yaml_fast import DeferredDataset, dataset_entry_text, load_document, parse_deferred
 
-Snapshot = Callable[[Butler], dict[str, Any]]
+Snapshot = Callable[[DirectButler], dict[str, Any]]
 N = 25
-HEADER = """description: Butler Data Repository Export
+HEADER = """description: DirectButler Data Repository Export
 version: 1.0.2
 universe_version: 8
 universe_namespace: daf_butler
@@ -50,7 +50,7 @@ def _export(ids: list[uuid.UUID], detectors: list[Any] | None = None) -> str:
     return HEADER + dataset_entry_text("meta", "run1", records)
 
 
-def _repository(dest: Butler) -> Butler:
+def _repository(dest: DirectButler) -> DirectButler:
     populate_sample(dest, n_visits=N // 5, n_detectors=5)
     return dest
 
@@ -69,7 +69,7 @@ def test_a_deferred_entry_is_cut_into_parts_that_read_as_the_whole() -> None:
     assert deferred["data"][:2] == whole["data"][:2]
 
 
-def test_registry_only_import_in_parts_registers_every_dataset(dest: Butler, tmp_path: Path) -> None:
+def test_registry_only_import_in_parts_registers_every_dataset(dest: DirectButler, tmp_path: Path) -> None:
     _repository(dest)
     ids = [uuid.uuid4() for _ in range(N)]
     path = tmp_path / "export.yaml"
@@ -82,7 +82,7 @@ def test_registry_only_import_in_parts_registers_every_dataset(dest: Butler, tmp
 
 
 def test_a_bad_record_in_a_later_part_names_its_place_and_imports_nothing(
-    dest: Butler, snapshot: Snapshot, tmp_path: Path
+    dest: DirectButler, snapshot: Snapshot, tmp_path: Path
 ) -> None:
     _repository(dest)
     before = snapshot(dest)
@@ -96,7 +96,7 @@ def test_a_bad_record_in_a_later_part_names_its_place_and_imports_nothing(
 
 
 def test_an_unknown_record_in_a_later_part_is_refused_and_imports_nothing(
-    dest: Butler, snapshot: Snapshot, tmp_path: Path
+    dest: DirectButler, snapshot: Snapshot, tmp_path: Path
 ) -> None:
     _repository(dest)
     before = snapshot(dest)
@@ -109,7 +109,7 @@ def test_an_unknown_record_in_a_later_part_is_refused_and_imports_nothing(
     assert snapshot(dest) == before
 
 
-def test_reimporting_with_skip_existing_skips_across_parts(dest: Butler, tmp_path: Path) -> None:
+def test_reimporting_with_skip_existing_skips_across_parts(dest: DirectButler, tmp_path: Path) -> None:
     _repository(dest)
     ids = [uuid.uuid4() for _ in range(N)]
     path = tmp_path / "export.yaml"

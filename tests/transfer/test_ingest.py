@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from skybutler.butler import Butler
+from skybutler.butler import Butler, DirectButler
 from skybutler.datasets import ArtifactInfo, DatasetRef, DatasetType
 from skybutler.dimensions import DataCoordinate, DimensionUniverse
 from skybutler.errors import (
@@ -32,10 +32,10 @@ DIMS = ["instrument", "visit", "detector"]
 
 
 @pytest.fixture
-def local(tmp_path: Path) -> Iterator[Butler]:
+def local(tmp_path: Path) -> Iterator[DirectButler]:
     """A SQLite repository with the sample instrument and the ``meta`` dataset type."""
     Butler.create(tmp_path / "repo")
-    with Butler(tmp_path / "repo", run="ingest") as butler:
+    with DirectButler(tmp_path / "repo", run="ingest") as butler:
         populate_sample(butler, n_visits=10, n_detectors=3)
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
         yield butler
@@ -54,7 +54,7 @@ def _write(directory: Path, n: int = 6) -> list[FileDataset]:
     return out
 
 
-def _state(butler: Butler) -> tuple[int, list[str], list[str]]:
+def _state(butler: DirectButler) -> tuple[int, list[str], list[str]]:
     """Registry contents and every file under the repository (except the registry itself)."""
     root = Path(butler.root)
     files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if not p.is_dir() and "registry" not in p.name)
@@ -67,7 +67,7 @@ def _artifact(uri: str) -> Path:
 
 
 @pytest.mark.parametrize("mode", ["copy", "move", "link", "hardlink", "symlink", "relsymlink", "direct", "auto"])
-def test_every_transfer_mode_gives_readable_datasets(local: Butler, tmp_path: Path, mode: str) -> None:
+def test_every_transfer_mode_gives_readable_datasets(local: DirectButler, tmp_path: Path, mode: str) -> None:
     files = _write(tmp_path / "incoming")
     refs = local.ingest(*files, transfer=mode)
     assert len(refs) == len(files)
@@ -100,14 +100,14 @@ def test_every_transfer_mode_gives_readable_datasets(local: Butler, tmp_path: Pa
     assert (report.unknown, report.missing, report.removed_staging) == ([], [], [])
 
 
-def _artifacts(butler: Butler, refs: list[DatasetRef]) -> list[ArtifactInfo]:
+def _artifacts(butler: DirectButler, refs: list[DatasetRef]) -> list[ArtifactInfo]:
     rows = butler.registry.datasets.by_ids([butler.registry.dataset_types.get("meta")], [r.id for r in refs])
     out = [row.artifact for row in rows]
     assert None not in out
     return out  # type: ignore[return-value]
 
 
-def test_checksums_are_recorded_and_verify(local: Butler, tmp_path: Path) -> None:
+def test_checksums_are_recorded_and_verify(local: DirectButler, tmp_path: Path) -> None:
     files = _write(tmp_path / "incoming", 3)
     for mode, run, checksum in (("copy", "c", None), ("direct", "d", True), ("symlink", "s", None)):
         refs = local.ingest(*files, transfer=mode, run=run, checksum=checksum)
@@ -117,7 +117,7 @@ def test_checksums_are_recorded_and_verify(local: Butler, tmp_path: Path) -> Non
             assert local.datastore.leaf(artifact.datastore).verify(artifact) is None
 
 
-def test_direct_files_get_their_size_only_unless_asked(local: Butler, tmp_path: Path) -> None:
+def test_direct_files_get_their_size_only_unless_asked(local: DirectButler, tmp_path: Path) -> None:
     files = _write(tmp_path / "archive", 3)
     refs = local.ingest(*files, transfer="direct")
     artifacts = _artifacts(local, refs)
@@ -129,14 +129,14 @@ def test_direct_files_get_their_size_only_unless_asked(local: Butler, tmp_path: 
     assert (report.ok, report.problems) == (1, 2)
 
 
-def test_checksum_false_records_sizes_only(local: Butler, tmp_path: Path) -> None:
+def test_checksum_false_records_sizes_only(local: DirectButler, tmp_path: Path) -> None:
     files = _write(tmp_path / "incoming", 2)
     refs = local.ingest(*files, transfer="copy", checksum=False)
     assert [a.checksum for a in _artifacts(local, refs)] == [None, None]
     assert local.get(refs[0]) == {"visit": 0, "detector": 0}
 
 
-def test_auto_registers_files_inside_the_datastore_in_place(local: Butler) -> None:
+def test_auto_registers_files_inside_the_datastore_in_place(local: DirectButler) -> None:
     inside = Path(local.root) / "incoming"
     files = _write(inside, 3)
     refs = local.ingest(*files, transfer="auto")
@@ -147,7 +147,7 @@ def test_auto_registers_files_inside_the_datastore_in_place(local: Butler) -> No
     assert Path(files[1].path).exists()
 
 
-def test_move_whose_sources_cannot_be_deleted(local: Butler, tmp_path: Path) -> None:
+def test_move_whose_sources_cannot_be_deleted(local: DirectButler, tmp_path: Path) -> None:
     """Sources that cannot be deleted (immutable, as on a read-only file system): the datasets are ingested
     (every file in place, readable), and the error says so and which sources are left, rather than a bare
     PermissionError mid-promotion."""
@@ -165,7 +165,7 @@ def test_move_whose_sources_cannot_be_deleted(local: Butler, tmp_path: Path) -> 
     assert (report.unknown, report.missing, report.promoted, report.removed_staging) == ([], [], [], [])
 
 
-def test_remove_never_deletes_a_direct_file(local: Butler, tmp_path: Path) -> None:
+def test_remove_never_deletes_a_direct_file(local: DirectButler, tmp_path: Path) -> None:
     files = _write(tmp_path / "archive", 3)
     refs = local.ingest(*files, transfer="direct")
     assert local.remove(refs) == 3
@@ -173,7 +173,7 @@ def test_remove_never_deletes_a_direct_file(local: Butler, tmp_path: Path) -> No
     assert local.reconcile(grace_seconds=0).missing == []
 
 
-def test_direct_files_are_verified_and_retrieved_where_they_are(local: Butler, tmp_path: Path) -> None:
+def test_direct_files_are_verified_and_retrieved_where_they_are(local: DirectButler, tmp_path: Path) -> None:
     files = _write(tmp_path / "archive", 2)
     refs = local.ingest(*files, transfer="direct")
     report = local.verify(refs)
@@ -185,14 +185,14 @@ def test_direct_files_are_verified_and_retrieved_where_they_are(local: Butler, t
         assert str(Path(fd.path)).lstrip("/") in path  # under the URI's own path, inside the destination
 
 
-def _ref(butler: Butler, run: str, visit: int, detector: int) -> DatasetRef:
+def _ref(butler: DirectButler, run: str, visit: int, detector: int) -> DatasetRef:
     dt = butler.get_dataset_type("meta")
     given: dict[str, Any] = {"instrument": "Cam", "visit": visit, "detector": detector}
     coord = DataCoordinate.from_required(dt.dimensions, tuple(given[d] for d in dt.dimensions.required))
     return DatasetRef(uuid.uuid4(), dt, coord, run)
 
 
-def test_one_file_holding_two_datasets_is_kept_until_both_are_removed(local: Butler, tmp_path: Path) -> None:
+def test_one_file_holding_two_datasets_is_kept_until_both_are_removed(local: DirectButler, tmp_path: Path) -> None:
     path = tmp_path / "both.json"
     path.write_text(json.dumps({"shared": True}))
     refs = local.ingest(FileDataset(path, refs=[_ref(local, "multi", 0, 0), _ref(local, "multi", 0, 1)]))
@@ -205,7 +205,7 @@ def test_one_file_holding_two_datasets_is_kept_until_both_are_removed(local: But
     assert not stored.exists()
 
 
-def test_deterministic_ids_make_reingest_idempotent(local: Butler, tmp_path: Path) -> None:
+def test_deterministic_ids_make_reingest_idempotent(local: DirectButler, tmp_path: Path) -> None:
     files = _write(tmp_path / "incoming")
     first = local.ingest(*files, transfer="copy", id_mode="deterministic", skip_existing=True)
     before = _state(local)
@@ -217,7 +217,7 @@ def test_deterministic_ids_make_reingest_idempotent(local: Butler, tmp_path: Pat
     assert _state(local) == before
 
 
-def test_skip_existing_with_random_ids_skips_by_data_id(local: Butler, tmp_path: Path) -> None:
+def test_skip_existing_with_random_ids_skips_by_data_id(local: DirectButler, tmp_path: Path) -> None:
     files = _write(tmp_path / "incoming")
     first = local.ingest(*files[:3], transfer="copy")
     refs = local.ingest(*files, transfer="copy", skip_existing=True)
@@ -225,7 +225,7 @@ def test_skip_existing_with_random_ids_skips_by_data_id(local: Butler, tmp_path:
     assert local.registry.datasets.count() == len(files)
 
 
-def test_refs_keep_their_ids_and_runs(local: Butler, tmp_path: Path) -> None:
+def test_refs_keep_their_ids_and_runs(local: DirectButler, tmp_path: Path) -> None:
     files = _write(tmp_path / "incoming", 2)
     given = [_ref(local, "second", 0, 0), _ref(local, "second", 0, 1)]
     refs = local.ingest(*(FileDataset(fd.path, refs=[r]) for fd, r in zip(files, given, strict=True)))
@@ -233,7 +233,7 @@ def test_refs_keep_their_ids_and_runs(local: Butler, tmp_path: Path) -> None:
     assert local.find_dataset("meta", given[1].data_id, collections="second") == refs[1]
 
 
-def test_progress_reports_check_and_batches(local: Butler, tmp_path: Path) -> None:
+def test_progress_reports_check_and_batches(local: DirectButler, tmp_path: Path) -> None:
     calls: list[tuple[str, int, int | None]] = []
     local.ingest(*_write(tmp_path / "incoming"), transfer="copy", batch_size=4,
                  progress=lambda phase, done, total: calls.append((phase, done, total)))  # fmt: skip
@@ -280,7 +280,7 @@ def _bad_cases(tmp: Path) -> dict[str, tuple[type[Exception], list[FileDataset],
      "same dataset twice", "unknown transfer mode", "formatter for another storage class", "run that is not a RUN",
      "unknown id mode", "dataset type defined differently"],
 )  # fmt: skip
-def test_bad_input_changes_nothing(butler: Butler, tmp_path: Path, case: str) -> None:
+def test_bad_input_changes_nothing(butler: DirectButler, tmp_path: Path, case: str) -> None:
     butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
     butler.collections.register("tagged", "TAGGED")
     butler.ingest(*_write(tmp_path / "first", 2), transfer="copy")
@@ -291,7 +291,7 @@ def test_bad_input_changes_nothing(butler: Butler, tmp_path: Path, case: str) ->
     assert _state(butler) == before
 
 
-def test_the_first_unknown_record_in_input_order_is_reported(local: Butler, tmp_path: Path) -> None:
+def test_the_first_unknown_record_in_input_order_is_reported(local: DirectButler, tmp_path: Path) -> None:
     files = _write(tmp_path / "incoming", 6)
     bad = {1: 999, 4: 998}  # two files name visits that do not exist; the earlier one is reported
     given = [
@@ -303,17 +303,17 @@ def test_the_first_unknown_record_in_input_order_is_reported(local: Butler, tmp_
     assert local.registry.datasets.count() == 0
 
 
-def test_read_only_butler_and_missing_run_are_refused(local: Butler, tmp_path: Path) -> None:
+def test_read_only_butler_and_missing_run_are_refused(local: DirectButler, tmp_path: Path) -> None:
     files = _write(tmp_path / "incoming", 1)
-    with Butler(local.root) as reader, pytest.raises(PermissionDeniedError):
+    with DirectButler(local.root) as reader, pytest.raises(PermissionDeniedError):
         reader.ingest(*files)
-    with Butler(local.root, writeable=True) as no_run, pytest.raises(PermissionDeniedError, match="No run"):
+    with DirectButler(local.root, writeable=True) as no_run, pytest.raises(PermissionDeniedError, match="No run"):
         no_run.ingest(*files)
     with pytest.raises(DatasetTypeError, match="either refs"):
         FileDataset(files[0].path)
 
 
-def test_a_failure_inside_a_batch_registers_nothing_of_it(local: Butler, tmp_path: Path) -> None:
+def test_a_failure_inside_a_batch_registers_nothing_of_it(local: DirectButler, tmp_path: Path) -> None:
     files = _write(tmp_path / "incoming", 9)
     victim = Path(files[7].path)
 
@@ -333,7 +333,7 @@ def test_a_failure_inside_a_batch_registers_nothing_of_it(local: Butler, tmp_pat
     assert [local.get(r) for r in refs] == [json.loads(Path(fd.path).read_text()) for fd in files[6:] + files[:6]]
 
 
-def test_a_failed_first_batch_leaves_no_new_run(local: Butler, tmp_path: Path) -> None:
+def test_a_failed_first_batch_leaves_no_new_run(local: DirectButler, tmp_path: Path) -> None:
     files = _write(tmp_path / "incoming", 3)
     before = _state(local)
     victim = Path(files[1].path)
@@ -345,7 +345,7 @@ def test_a_failed_first_batch_leaves_no_new_run(local: Butler, tmp_path: Path) -
 
 
 @pytest.mark.parametrize("mode", ["copy", "hardlink", "symlink"])
-def test_a_vanished_staging_folder_is_made_again(local: Butler, tmp_path: Path, mode: str) -> None:
+def test_a_vanished_staging_folder_is_made_again(local: DirectButler, tmp_path: Path, mode: str) -> None:
     files = _write(tmp_path / "incoming", 6)
     staging = Path(local.root) / ".staging"
 
@@ -358,7 +358,7 @@ def test_a_vanished_staging_folder_is_made_again(local: Butler, tmp_path: Path, 
 
 
 def test_direct_records_normalized_absolute_uris(
-    local: Butler, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local: DirectButler, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     files = _write(tmp_path / "archive dir", 4)
     names = [Path(fd.path).name for fd in files]
@@ -394,7 +394,7 @@ def test_ingest_into_a_chain_records_the_file_child_that_holds_each_file(tmp_pat
         ],
     }
     Butler.create(tmp_path / "repo", config={"datastore": chain})
-    with Butler(tmp_path / "repo", run="ingest") as butler:
+    with DirectButler(tmp_path / "repo", run="ingest") as butler:
         populate_sample(butler, n_visits=2, n_detectors=3)
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
         refs = butler.ingest(*_write(tmp_path / "incoming"), transfer=mode)
@@ -414,7 +414,7 @@ def test_on_sqlite_other_writers_are_not_held_up_while_a_batch_copies(
     from skybutler.transfer._modes import FileMover
 
     Butler.create(tmp_path / "repo")
-    with Butler(tmp_path / "repo", run="ingest") as butler:
+    with DirectButler(tmp_path / "repo", run="ingest") as butler:
         populate_sample(butler, n_visits=2, n_detectors=3)
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
     files = _write(tmp_path / "incoming")
@@ -430,7 +430,7 @@ def test_on_sqlite_other_writers_are_not_held_up_while_a_batch_copies(
     outcome: list[Any] = []
 
     def ingest() -> None:
-        with Butler(tmp_path / "repo", run="ingest") as butler:
+        with DirectButler(tmp_path / "repo", run="ingest") as butler:
             try:
                 outcome.append(butler.ingest(*files, transfer="copy"))
             except Exception as exc:

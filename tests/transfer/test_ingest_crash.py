@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from skybutler.butler import Butler
+from skybutler.butler import Butler, DirectButler
 from skybutler.testing.sample import populate_sample
 from skybutler.transfer import FileDataset
 
@@ -32,7 +32,7 @@ def _files(directory: Path) -> list[FileDataset]:
 
 
 def _ingest(repo: str, directory: str, mode: str) -> None:
-    with Butler(repo, run="raw") as butler:
+    with DirectButler(repo, run="raw") as butler:
         butler.ingest(*_files(Path(directory)), transfer=mode, batch_size=BATCH, id_mode="deterministic",
                       skip_existing=True)  # fmt: skip
 
@@ -41,7 +41,7 @@ def _ingest(repo: str, directory: str, mode: str) -> None:
 def test_killed_bulk_ingest_is_repaired_by_reconcile(tmp_path: Path, mode: str) -> None:
     repo = str(tmp_path / "repo")
     Butler.create(repo)
-    with Butler(repo, run="raw") as butler:
+    with DirectButler(repo, run="raw") as butler:
         populate_sample(butler, n_visits=N_VISITS, n_detectors=N_DETECTORS)
         butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
     incoming = tmp_path / "incoming"
@@ -51,7 +51,7 @@ def test_killed_bulk_ingest_is_repaired_by_reconcile(tmp_path: Path, mode: str) 
     process = mp.get_context("spawn").Process(target=_ingest, args=(repo, str(incoming), mode))
     process.start()
     deadline = time.monotonic() + 120
-    with Butler(repo, writeable=True) as watcher:
+    with DirectButler(repo, writeable=True) as watcher:
         while watcher.registry.datasets.count() < 3 * BATCH and time.monotonic() < deadline:
             time.sleep(0.01)
         assert process.pid is not None
@@ -70,7 +70,7 @@ def test_killed_bulk_ingest_is_repaired_by_reconcile(tmp_path: Path, mode: str) 
         assert not staging.exists() or not any(staging.iterdir())
         assert watcher.reconcile(grace_seconds=0).unknown == []
     _ingest(repo, str(incoming), mode)  # a re-run finishes the job
-    with Butler(repo, collections="raw") as reader:
+    with DirectButler(repo, collections="raw") as reader:
         assert reader.registry.datasets.count() == N_VISITS * N_DETECTORS
         assert reader.get("meta", instrument="Cam", visit=N_VISITS - 1, detector=3) == {
             "name": f"m_{N_VISITS - 1}_3.json"

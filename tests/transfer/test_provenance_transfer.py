@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.testing.sample import populate_sample
 
 
@@ -33,7 +34,7 @@ def test_export_import_carries_lineage_and_run_records(source: Butler, tmp_path:
     path = tmp_path / f"export{suffix}"
     source.export(path, collections=["proc/run"], directory=None if suffix == ".zip" else tmp_path / "files",
                   transfer="copy")  # fmt: skip
-    target = Butler(Butler.create(tmp_path / "target"), writeable=True)
+    target = DirectButler(Butler.create(tmp_path / "target"), writeable=True)
     target.import_(path, directory=None if suffix == ".zip" else tmp_path / "files", transfer="copy")
     calexp = target.find_dataset("meta", instrument="Cam", visit=1, detector=3, collections="proc/run")
     assert calexp is not None

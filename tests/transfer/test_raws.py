@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.dimensions import Timespan, to_tai_ns
 from skybutler.errors import DataIdError, PluginNotFoundError
 from skybutler.testing.files import immutable
@@ -62,12 +62,12 @@ def night(tmp_path: Path) -> list[Path]:
 
 
 @pytest.fixture
-def fresh(repo: str) -> Iterator[Butler]:
-    with Butler(repo, writeable=True) as butler:
+def fresh(repo: str) -> Iterator[DirectButler]:
+    with DirectButler(repo, writeable=True) as butler:
         yield butler
 
 
-def test_a_night_of_raws_gives_records_and_readable_datasets(fresh: Butler, night: list[Path]) -> None:
+def test_a_night_of_raws_gives_records_and_readable_datasets(fresh: DirectButler, night: list[Path]) -> None:
     calls: list[tuple[str, int, int | None]] = []
     report = fresh.ingest_raws(night, progress=lambda *a: calls.append(a))
     assert report.failures == {}
@@ -95,7 +95,7 @@ def test_a_night_of_raws_gives_records_and_readable_datasets(fresh: Butler, nigh
     assert image.metadata["OBSID"] == f"TC_{NIGHT}_0002"
 
 
-def test_a_move_whose_sources_stay_reports_them_ingested_with_a_note(fresh: Butler, night: list[Path]) -> None:
+def test_a_move_whose_sources_stay_reports_them_ingested_with_a_note(fresh: DirectButler, night: list[Path]) -> None:
     """Sources that cannot be deleted (immutable, as on a read-only file system): every raw is registered and
     readable, so none is a failure; the leftover sources are a note, not seven false failures."""
     with immutable(*night):
@@ -110,7 +110,7 @@ def test_a_move_whose_sources_stay_reports_them_ingested_with_a_note(fresh: Butl
     assert image.array.shape == (4, 5)
 
 
-def test_reingesting_the_night_skips_everything(fresh: Butler, night: list[Path]) -> None:
+def test_reingesting_the_night_skips_everything(fresh: DirectButler, night: list[Path]) -> None:
     first = fresh.ingest_raws(night, transfer="copy")
     count = fresh.registry.datasets.count()
     again = fresh.ingest_raws(night, transfer="copy")
@@ -120,7 +120,7 @@ def test_reingesting_the_night_skips_everything(fresh: Butler, night: list[Path]
 
 
 def test_bad_files_are_reported_and_nothing_of_them_is_ingested(
-    fresh: Butler, night: list[Path], tmp_path: Path
+    fresh: DirectButler, night: list[Path], tmp_path: Path
 ) -> None:
     no_time = _write(tmp_path / "bad" / "no_time.fits", _header(5, 0, **{"DATE-OBS": None}))
     bad_det = _write(tmp_path / "bad" / "bad_det.fits", _header(6, 0, DETECTOR="left"))
@@ -139,7 +139,9 @@ def test_bad_files_are_reported_and_nothing_of_them_is_ingested(
     assert seqs == {1, 2, 3}  # no record of the failed files
 
 
-def test_a_header_contradicting_the_registry_is_reported(fresh: Butler, night: list[Path], tmp_path: Path) -> None:
+def test_a_header_contradicting_the_registry_is_reported(
+    fresh: DirectButler, night: list[Path], tmp_path: Path
+) -> None:
     fresh.ingest_raws(night[:1])
     changed = _write(tmp_path / "later" / "raw_1_1.fits", _header(1, 1, EXPTIME=31.0))
     clash = _write(tmp_path / "later" / "raw_2_0.fits", _header(2, 0, FILTER="TestCam-g", BAND="g"))
@@ -151,7 +153,7 @@ def test_a_header_contradicting_the_registry_is_reported(fresh: Butler, night: l
     assert fresh.registry.datasets.count() == 2
 
 
-def test_translator_plugins_by_name_and_unknown_names(fresh: Butler, night: list[Path]) -> None:
+def test_translator_plugins_by_name_and_unknown_names(fresh: DirectButler, night: list[Path]) -> None:
     class Shifted(GenericTranslator):
         """A 'real instrument': detector ids are offset by 100 in its headers."""
 
@@ -201,7 +203,7 @@ def test_generic_translator_on_header_variants() -> None:
     assert generic.translate(_header(1, 0, DETECTOR=3.0, EXPID="42")).detector == 3
 
 
-def test_empty_and_garbled_files_are_reported_not_fatal(fresh: Butler, night: list[Path], tmp_path: Path) -> None:
+def test_empty_and_garbled_files_are_reported_not_fatal(fresh: DirectButler, night: list[Path], tmp_path: Path) -> None:
     # A zero-byte file (a transfer cut short) and a header card astropy cannot parse (read lazily, when the
     # translator asks for it) are bad files like any other: reported, and the night goes in.
     empty = tmp_path / "bad" / "empty.fits"

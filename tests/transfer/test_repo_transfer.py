@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from skybutler.butler import Butler
+from skybutler.butler import Butler, DirectButler
 from skybutler.datasets import DatasetRef
 from skybutler.errors import ConfigError, ConflictError, DataIdError, DatasetNotFoundError, DatasetTypeError
 from skybutler.testing.sample import populate_sample
@@ -20,10 +20,10 @@ DIMS = ["instrument", "visit", "detector"]
 
 
 @pytest.fixture
-def source(tmp_path: Path) -> Iterator[Butler]:
+def source(tmp_path: Path) -> Iterator[DirectButler]:
     """A SQLite repository with 12 ``meta`` datasets in run ``r1`` (visits 0-3, detectors 0-2)."""
     Butler.create(tmp_path / "source")
-    with Butler(tmp_path / "source", run="r1") as butler:
+    with DirectButler(tmp_path / "source", run="r1") as butler:
         populate_sample(butler, n_visits=6, n_detectors=3)
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
         for visit in range(4):
@@ -35,23 +35,23 @@ def source(tmp_path: Path) -> Iterator[Butler]:
 
 
 @pytest.fixture
-def dest(repo: str) -> Iterator[Butler]:
+def dest(repo: str) -> Iterator[DirectButler]:
     """An empty repository (no records, no dataset types) on SQLite and on PostgreSQL."""
-    with Butler(repo, writeable=True, collections="r1") as butler:
+    with DirectButler(repo, writeable=True, collections="r1") as butler:
         yield butler
 
 
-def _refs(butler: Butler) -> list[DatasetRef]:
+def _refs(butler: DirectButler) -> list[DatasetRef]:
     return butler.query_datasets_in_run("meta", "r1")
 
 
-def _state(butler: Butler) -> tuple[int, list[str], list[str], int]:
+def _state(butler: DirectButler) -> tuple[int, list[str], list[str], int]:
     names = sorted(c.name for c in butler.registry.query_collections())
     types = [t.name for t in butler.registry.query_dataset_types()]
     return butler.registry.datasets.count(), names, types, len(butler.query_dimension_records("visit"))
 
 
-def test_transfer_brings_datasets_types_runs_and_records(source: Butler, dest: Butler) -> None:
+def test_transfer_brings_datasets_types_runs_and_records(source: DirectButler, dest: DirectButler) -> None:
     refs = _refs(source)
     calls: list[tuple[str, int, int | None]] = []
     out = dest.transfer_from(source, refs, progress=lambda *a: calls.append(a))
@@ -72,7 +72,7 @@ def test_transfer_brings_datasets_types_runs_and_records(source: Butler, dest: B
     assert (report.unknown, report.missing) == ([], [])
 
 
-def test_existing_datasets_are_skipped_by_uuid(source: Butler, dest: Butler) -> None:
+def test_existing_datasets_are_skipped_by_uuid(source: DirectButler, dest: DirectButler) -> None:
     refs = _refs(source)
     first = dest.transfer_from(source, refs[:5])
     out = dest.transfer_from(source, refs)
@@ -84,7 +84,7 @@ def test_existing_datasets_are_skipped_by_uuid(source: Butler, dest: Butler) -> 
         dest.transfer_from(source, refs[:1], skip_existing=False)
 
 
-def test_direct_transfer_registers_the_source_files_where_they_are(source: Butler, dest: Butler) -> None:
+def test_direct_transfer_registers_the_source_files_where_they_are(source: DirectButler, dest: DirectButler) -> None:
     refs = _refs(source)[:3]
     dest.transfer_from(source, refs, transfer="direct")
     for ref in refs:
@@ -94,7 +94,9 @@ def test_direct_transfer_registers_the_source_files_where_they_are(source: Butle
     assert all(source.get(r) is not None for r in refs)  # the source's files are not the destination's to delete
 
 
-def test_files_ingested_direct_in_the_source_are_copied(source: Butler, dest: Butler, tmp_path: Path) -> None:
+def test_files_ingested_direct_in_the_source_are_copied(
+    source: DirectButler, dest: DirectButler, tmp_path: Path
+) -> None:
     path = tmp_path / "outside.json"
     path.write_text(json.dumps({"outside": True}))
     (ref,) = source.ingest(
@@ -106,7 +108,7 @@ def test_files_ingested_direct_in_the_source_are_copied(source: Butler, dest: Bu
     assert dest.get_uri(ref).startswith(Path(dest.root).as_uri())
 
 
-def test_a_record_that_differs_is_a_conflict_and_nothing_changes(source: Butler, dest: Butler) -> None:
+def test_a_record_that_differs_is_a_conflict_and_nothing_changes(source: DirectButler, dest: DirectButler) -> None:
     populate_sample(dest, n_visits=6, n_detectors=3)
     dest.registry.sync_dimension_records(
         "visit", {**source.query_dimension_records("visit", visit=2)[0].to_dict(), "target_name": "elsewhere"},
@@ -119,7 +121,7 @@ def test_a_record_that_differs_is_a_conflict_and_nothing_changes(source: Butler,
 
 
 @pytest.mark.parametrize("case", ["unregistered type", "different type", "unknown ref", "move", "no records"])
-def test_refused_transfers_change_nothing(source: Butler, dest: Butler, case: str) -> None:
+def test_refused_transfers_change_nothing(source: DirectButler, dest: DirectButler, case: str) -> None:
     refs = _refs(source)
     kwargs: dict[str, object] = {}
     error: type[Exception]
@@ -142,13 +144,13 @@ def test_refused_transfers_change_nothing(source: Butler, dest: Butler, case: st
 
 
 def test_into_a_memory_datastore_with_a_postgresql_registry(
-    source: Butler, registry_url: tuple[str, str | None], tmp_path: Path
+    source: DirectButler, registry_url: tuple[str, str | None], tmp_path: Path
 ) -> None:
     url, schema = registry_url
     if url.startswith("sqlite"):
         pytest.skip("a mem:// repository needs a server registry (SQLite lives in a local file)")
     root = Butler.create(f"mem://{uuid.uuid4().hex}/", registry=url, schema=schema)
-    with Butler(root, writeable=True, collections="r1") as remote:
+    with DirectButler(root, writeable=True, collections="r1") as remote:
         refs = _refs(source)
         remote.transfer_from(source, refs)
         assert [remote.get(r) for r in refs] == [source.get(r) for r in refs]
@@ -164,7 +166,7 @@ def test_into_a_memory_datastore_with_a_postgresql_registry(
 
 
 @pytest.mark.s3
-def test_into_an_s3_datastore(source: Butler, registry_url: tuple[str, str | None], tmp_path: Path,
+def test_into_an_s3_datastore(source: DirectButler, registry_url: tuple[str, str | None], tmp_path: Path,
                               s3_root: str, s3_endpoint: str) -> None:  # fmt: skip
     """SQLite and local files to a repository whose files are on S3 (moto on loopback), its registry on SQLite or
     PostgreSQL: the objects are uploaded under the destination's own paths, and a re-run uploads nothing."""
@@ -177,7 +179,7 @@ def test_into_an_s3_datastore(source: Butler, registry_url: tuple[str, str | Non
         config={"datastore": {"transport": {"endpoint_url": s3_endpoint}}},
     )
     refs = _refs(source)
-    with Butler(root, writeable=True, collections="r1") as remote:
+    with DirectButler(root, writeable=True, collections="r1") as remote:
         out = remote.transfer_from(source, refs, transfer="copy")
         assert sorted(r.id for r in out) == sorted(r.id for r in refs)
         assert [remote.get(r) for r in refs] == [source.get(r) for r in refs]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from skybutler.butler import Butler
+from skybutler.butler import Butler, DirectButler
 from skybutler.datasets import DatasetRef
 from skybutler.errors import CollectionError, ConflictError
 from skybutler.registry import CollectionType
@@ -22,7 +22,7 @@ def source(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A SQLite repository with ``meta`` datasets (two tagged in ``picked``), and three ``flat``s of which two
     are certified in ``calib`` (one over a range that was replaced, so it has history); a chain over both."""
     Butler.create(tmp_path / "source")
-    with Butler(tmp_path / "source", run="r1") as butler:
+    with DirectButler(tmp_path / "source", run="r1") as butler:
         populate_sample(butler, n_visits=3, n_detectors=2)
         butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
         butler.register_dataset_type("flat", ["detector", "physical_filter"], "StructuredDataDict", is_calibration=True)
@@ -43,30 +43,32 @@ def source(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture
-def dest(repo: str) -> Iterator[Butler]:
+def dest(repo: str) -> Iterator[DirectButler]:
     """An empty repository on SQLite and on PostgreSQL."""
-    with Butler(repo, writeable=True) as butler:
+    with DirectButler(repo, writeable=True) as butler:
         yield butler
 
 
-def _tagged(butler: Butler, name: str) -> list[Any]:
+def _tagged(butler: DirectButler, name: str) -> list[Any]:
     return sorted(r.id for r in butler.query_datasets("meta", collections=name))
 
 
-def _certified(butler: Butler, name: str) -> list[tuple[Any, Any]]:
+def _certified(butler: DirectButler, name: str) -> list[tuple[Any, Any]]:
     stored = butler.registry.dataset_types.get("flat")
     record = butler.registry.collections.get(name)
     rows = butler.registry.calibrations.history(stored, record.id)
     return sorted((str(r.dataset_id), r.valid) for r in rows if r.recorded.end is None)
 
 
-def _everything(butler: Butler) -> list[DatasetRef]:
+def _everything(butler: DirectButler) -> list[DatasetRef]:
     runs = [("meta", "r1"), ("flat", "calib/0"), ("flat", "calib/1"), ("flat", "calib/2")]
     return [r for dataset_type, run in runs for r in butler.query_datasets_in_run(dataset_type, run)]
 
 
-def test_tags_and_certifications_come_along_and_a_rerun_adds_nothing(source: dict[str, Any], dest: Butler) -> None:
-    src: Butler = source["butler"]
+def test_tags_and_certifications_come_along_and_a_rerun_adds_nothing(
+    source: dict[str, Any], dest: DirectButler
+) -> None:
+    src: DirectButler = source["butler"]
     refs = _everything(src)
     dest.transfer_from(src, refs, collections=["picked", "calib"])
     picked, calib = dest.registry.collections.get("picked"), dest.registry.collections.get("calib")
@@ -83,8 +85,8 @@ def test_tags_and_certifications_come_along_and_a_rerun_adds_nothing(source: dic
     assert dest.registry.collections.find("all") is None  # chains are not re-created
 
 
-def test_only_the_transferred_datasets_associations_come(source: dict[str, Any], dest: Butler) -> None:
-    src: Butler = source["butler"]
+def test_only_the_transferred_datasets_associations_come(source: dict[str, Any], dest: DirectButler) -> None:
+    src: DirectButler = source["butler"]
     metas, flats = source["metas"], source["flats"]
     dest.transfer_from(src, [metas[0], metas[1], flats[0]], collections="*")
     assert _tagged(dest, "picked") == [metas[0].id]
@@ -93,21 +95,21 @@ def test_only_the_transferred_datasets_associations_come(source: dict[str, Any],
     assert _tagged(dest, "picked") == [metas[0].id]
 
 
-def test_without_collections_no_association_is_carried(source: dict[str, Any], dest: Butler) -> None:
+def test_without_collections_no_association_is_carried(source: dict[str, Any], dest: DirectButler) -> None:
     dest.transfer_from(source["butler"], _everything(source["butler"]))
     assert dest.registry.collections.find("picked") is None
     assert dest.registry.collections.find("calib") is None
 
 
-def _state(butler: Butler) -> tuple[int, list[tuple[str, CollectionType]]]:
+def _state(butler: DirectButler) -> tuple[int, list[tuple[str, CollectionType]]]:
     return butler.registry.datasets.count(), sorted((c.name, c.type) for c in butler.registry.query_collections())
 
 
 @pytest.mark.parametrize("case", ["other type", "other tagged", "overlapping range", "unknown collection"])
 def test_clashing_associations_are_refused_before_anything_is_written(
-    source: dict[str, Any], dest: Butler, case: str
+    source: dict[str, Any], dest: DirectButler, case: str
 ) -> None:
-    src: Butler = source["butler"]
+    src: DirectButler = source["butler"]
     metas, flats = source["metas"], source["flats"]
     collections = ["picked", "calib"]
     error: type[Exception] = ConflictError

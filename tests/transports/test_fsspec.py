@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from skybutler import Butler
+from skybutler.butler import DirectButler
 from skybutler.errors import ConfigError
 from skybutler.testing.sample import populate_sample
 from skybutler.testing.transports import TransportTests
@@ -23,7 +24,7 @@ class TestFsspecMemoryTransport(TransportTests):
 
 def test_a_repository_on_an_fsspec_file_system(tmp_path: Path) -> None:
     root = Butler.create(tmp_path / "repo", datastore=f"fsspec+memory://{uuid.uuid4().hex}/repo")
-    with Butler(root, run="run1") as butler:
+    with DirectButler(root, run="run1") as butler:
         populate_sample(butler)
         butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
         ref = butler.put({"a": 1}, "meta", instrument="Cam", visit=1, detector=2)

@@ -1,13 +1,55 @@
 """The butler: the one object science code talks to.
 
-It puts and gets Python objects by dataset type, data ID and collection, and keeps the registry and the
-datastore in step. The direct implementation (``_butler.Butler``) works on the database and storage itself;
-its helpers (collections, calibration times, writes, maintenance, repository files) live beside it and are
-private to this folder.
+`Butler` is the abstract interface every implementation answers; ``Butler(root, ...)`` opens a repository with
+the implementation chosen for ``root`` (`butler_implementations`), by default `DirectButler`, which works on the
+database and storage itself.  Its helpers (collections, calibration times, writes, transfers, maintenance,
+repository files) live beside it and are private to this folder.  `DirectButler` is imported on first use, so
+code that only holds the interface (a remote client) does not load the registry and datastore layers.
 """
 
-from skybutler.butler._butler import Butler
-from skybutler.butler._deferred import DeferredDatasetHandle
-from skybutler.butler._provenance import Invalidation, LineageNode, RunDiff
+from __future__ import annotations
 
-__all__ = ["Butler", "DeferredDatasetHandle", "Invalidation", "LineageNode", "RunDiff"]
+from typing import TYPE_CHECKING, Any
+
+from skybutler.butler._collections_interface import ButlerCollections
+from skybutler.butler._deferred import DeferredDatasetHandle
+from skybutler.butler._implementations import butler_implementations
+from skybutler.butler._interface import Butler
+
+if TYPE_CHECKING:
+    from skybutler.butler._direct import DirectButler
+    from skybutler.butler._provenance import Invalidation, LineageNode, RunDiff
+    from skybutler.butler._repository import migrate_repository, read_config
+
+__all__ = [
+    "Butler",
+    "ButlerCollections",
+    "DeferredDatasetHandle",
+    "DirectButler",
+    "Invalidation",
+    "LineageNode",
+    "RunDiff",
+    "butler_implementations",
+    "migrate_repository",
+    "read_config",
+]
+
+#: Names imported on first use: they bring in the registry and datastore layers.
+_LAZY = {
+    "DirectButler": "skybutler.butler._direct",
+    "Invalidation": "skybutler.butler._provenance",
+    "LineageNode": "skybutler.butler._provenance",
+    "RunDiff": "skybutler.butler._provenance",
+    "migrate_repository": "skybutler.butler._repository",
+    "read_config": "skybutler.butler._repository",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'skybutler.butler' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value

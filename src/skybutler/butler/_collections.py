@@ -1,10 +1,11 @@
-"""``butler.collections``: create, chain, tag, certify and inspect collections."""
+"""`DirectButlerCollections`: ``butler.collections`` of a `DirectButler`, on the registry itself."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from skybutler.butler._collections_interface import ButlerCollections
 from skybutler.datasets import DatasetRef
 from skybutler.dimensions import Timespan, tai_ns_to_iso, to_tai_ns
 from skybutler.errors import CollectionError, DataIdError, PermissionDeniedError
@@ -13,10 +14,10 @@ from skybutler.registry._calibrations import CalibrationChange, CertificationRow
 from skybutler.registry._collection_ops import associate, certify, decertify, disassociate, remove_collection
 
 if TYPE_CHECKING:
-    from skybutler.butler import Butler
+    from skybutler.butler._direct import DirectButler
     from skybutler.types import DataIdLike, Progress, TimeLike
 
-__all__ = ["ButlerCollections", "CalibrationChange", "CertificationRow"]
+__all__ = ["CalibrationChange", "CertificationRow", "DirectButlerCollections"]
 
 TimespanLike = Timespan | tuple[Any, Any]
 
@@ -56,16 +57,10 @@ def as_collection_type(value: CollectionType | str) -> CollectionType:
         raise CollectionError(f"Unknown collection type {value!r}; use one of {known}.") from None
 
 
-class ButlerCollections:
-    """Collection management of one `Butler` (``butler.collections``).
+class DirectButlerCollections(ButlerCollections):
+    """Collection management of one `DirectButler` (`ButlerCollections` documents every method)."""
 
-    Examples
-    --------
-    >>> butler.collections.register("calib", "CALIBRATION", doc="Certified calibrations")
-    True
-    """
-
-    def __init__(self, butler: Butler) -> None:
+    def __init__(self, butler: DirectButler) -> None:
         self._butler = butler
         self._registry = butler.registry
 
@@ -75,16 +70,13 @@ class ButlerCollections:
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def register(self, name: str, type: CollectionType | str = "TAGGED", *, doc: str | None = None) -> bool:
-        """Create a collection (RUN, TAGGED, CHAINED or CALIBRATION); return whether it was new."""
         self._writeable()
         return self._registry.collections.register(name, as_collection_type(type), doc)[1]
 
     def get(self, name: str) -> CollectionRecord:
-        """The collection's id, type and documentation."""
         return self._registry.collections.get(name)
 
     def set_doc(self, name: str, doc: str | None) -> None:
-        """Replace a collection's documentation string."""
         self._writeable()
         self._registry.collections.set_doc(name, doc)
 
@@ -95,10 +87,6 @@ class ButlerCollections:
         types: CollectionType | str | Iterable[CollectionType | str] | None = None,
         flatten_chains: bool = False,
     ) -> list[CollectionRecord]:
-        """Collections matching glob pattern(s) and types; ``flatten_chains`` expands matching chains.
-
-        ``types`` is one type or several, each a `CollectionType` or its name (``types="RUN"``).
-        """
         if isinstance(types, CollectionType | str):
             types = [types]  # one type: not the letters of its name
         kinds = None if types is None else [as_collection_type(t) for t in types]
@@ -108,17 +96,10 @@ class ButlerCollections:
         return self._registry.collections.flatten([r.name for r in found])
 
     def remove(self, name: str) -> None:
-        """Remove a TAGGED, CHAINED or CALIBRATION collection (the datasets stay in their runs)."""
         self._writeable()
         remove_collection(self._registry, name)
 
     def remove_runs(self, names: Iterable[str], *, progress: Progress | None = None, even_if_used: bool = False) -> int:
-        """Remove RUN collections with all their datasets and files; return how many datasets went.
-
-        ``progress`` is called as ``progress("remove-runs", runs_done, runs_total)`` after each run.  Runs
-        holding datasets that datasets of other runs record as inputs are refused (`ConflictError`, nothing
-        removed) unless ``even_if_used`` (the lineage then keeps their IDs and types).
-        """
         self._writeable()
         names = list(names)
         for name in names:  # check every run before deleting anything: a refusal must leave all datasets in place
@@ -150,16 +131,10 @@ class ButlerCollections:
             self._registry.collections.remove(name)
             if progress is not None:
                 progress("remove-runs", done, len(names))
-        self._butler._forget_search_paths()
         return removed
 
     # -- chains ----------------------------------------------------------------------------------------------
     def set_chain(self, name: str, children: Sequence[str]) -> None:
-        """Define or redefine the ordered children of a CHAINED collection (created if missing).
-
-        Creation and definition are one transaction: a refused definition (a cycle, an unknown child) does
-        not leave a new, empty chain behind.
-        """
         self._writeable()
         collections = self._registry.collections
         try:
@@ -170,44 +145,26 @@ class ButlerCollections:
         except BaseException:
             collections.forget_cached()  # the chain registered above may have been rolled back
             raise
-        finally:
-            self._butler._forget_search_paths()
-
-    def extend_chain(self, name: str, children: Sequence[str]) -> None:
-        """Append children to the end of a chain."""
-        self.set_chain(name, [*self.children(name), *children])
-
-    def remove_from_chain(self, name: str, children: Sequence[str]) -> None:
-        """Remove children from a chain."""
-        drop = set(children)
-        self.set_chain(name, [c for c in self.children(name) if c not in drop])
 
     def children(self, name: str) -> list[str]:
-        """The ordered children of a chain."""
         return self._registry.collections.children(name)
 
     def flatten(self, names: str | Sequence[str]) -> list[str]:
-        """The search path of ``names`` with chains expanded, in order."""
         return [r.name for r in self._registry.collections.flatten([names] if isinstance(names, str) else names)]
 
     # -- TAGGED ----------------------------------------------------------------------------------------------
     def associate(self, name: str, refs: Iterable[DatasetRef]) -> None:
-        """Tag datasets into a TAGGED collection."""
         self._writeable()
         associate(self._registry, name, refs)
 
     def disassociate(self, name: str, refs: Iterable[DatasetRef]) -> int:
-        """Untag datasets from a TAGGED collection; return how many were there."""
         self._writeable()
         return disassociate(self._registry, name, refs)
 
     # -- CALIBRATION ------------------------------------------------------------------------------------------
-    def certify(self, name: str, refs: Iterable[DatasetRef], valid: TimespanLike, *, replace: bool = False) -> int:
-        """Make calibration datasets the ones of record over ``valid`` = ``[begin, end)``; return the transaction time.
-
-        Overlapping a current certification of the same data ID is a `ConflictError` unless ``replace``: then
-        the old rows are closed and their parts outside ``valid`` re-appended, in one transaction.
-        """
+    def certify(
+        self, name: str, refs: Iterable[DatasetRef], valid: Timespan | tuple[Any, Any], *, replace: bool = False
+    ) -> int:
         self._writeable()
         span = _non_empty(as_timespan(valid), "a certification must cover some time")
         return certify(self._registry, name, refs, span, replace=replace)
@@ -216,29 +173,28 @@ class ButlerCollections:
         self,
         name: str,
         dataset_type: str,
-        valid: TimespanLike,
+        valid: Timespan | tuple[Any, Any],
         *,
         data_ids: Iterable[DataIdLike] | None = None,
     ) -> int:
-        """Withdraw certifications over ``valid`` (of ``data_ids``, or all); return how many rows were closed."""
         self._writeable()
         stored = self._registry.dataset_types.get(dataset_type)
         values = None
         if data_ids is not None:
-            values = [self._butler._data_id(stored.dataset_type, d, {}).required_values for d in data_ids]
+            values = [self._registry.resolve_data_id(stored.dataset_type, d).required_values for d in data_ids]
         span = _non_empty(as_timespan(valid), "it would withdraw nothing")
         return decertify(self._registry, name, dataset_type, span, values)
 
     def history(self, name: str, dataset_type: str, data_id: DataIdLike | None = None) -> list[CertificationRow]:
-        """Every certification row (current and closed) of a dataset type in a CALIBRATION collection."""
         record, stored = self._calibration(name, dataset_type)
-        values = None if data_id is None else self._butler._data_id(stored.dataset_type, data_id, {}).required_values
+        values = (
+            None if data_id is None else self._registry.resolve_data_id(stored.dataset_type, data_id).required_values
+        )
         return self._registry.calibrations.history(stored, record.id, values)
 
     def diff(
         self, name: str, dataset_type: str, since: TimeLike, until: TimeLike | None = None
     ) -> list[CalibrationChange]:
-        """What was certified, replaced or decertified between two transaction times (``until``: now)."""
         record, stored = self._calibration(name, dataset_type)
         t1 = to_tai_ns(since)
         t2 = tai_now() if until is None else to_tai_ns(until)

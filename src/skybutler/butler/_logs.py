@@ -18,7 +18,7 @@ from skybutler.datasets._log_records import LogEntry, LogRecords, level_number
 from skybutler.errors import DatasetTypeError
 
 if TYPE_CHECKING:
-    from skybutler.butler._butler import Butler
+    from skybutler.butler._interface import Butler
     from skybutler.datasets import DatasetRef
     from skybutler.types import DataIdLike
 

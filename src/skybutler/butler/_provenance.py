@@ -281,3 +281,26 @@ def task_configs(registry: Registry, run: CollectionRecord) -> dict[str, Dataset
             coord = DataCoordinate.from_required(dt.dimensions, row.values)
             out[dt.name.removesuffix(CONFIG_SUFFIX)] = DatasetRef(as_uuid(row.id), dt, coord, run.name)
     return out
+
+
+# -- drawing ---------------------------------------------------------------------------------------------------
+def to_dot(registry: Registry, start: DatasetRef, nodes: Sequence[LineageNode]) -> str:
+    """A Graphviz DOT graph of ``start`` and ``nodes``, an arrow from each input to what used it."""
+    ids = {start.id, *(n.id for n in nodes)}
+    edges = [e for e in registry.lineage.edges(ids, of="either") if e.output in ids and e.input in ids]
+
+    def label(dataset_type: str, ref: DatasetRef | None) -> str:
+        if ref is None:
+            return f"{dataset_type}\\n(removed)"
+        data_id = ", ".join(f"{k}={v}" for k, v in ref.data_id.required.items())
+        return f"{dataset_type}\\n{data_id}\\n{ref.run}".replace('"', "'")
+
+    lines = ["digraph lineage {", "  rankdir=LR;", '  node [shape=box, fontname="Helvetica"];']
+    lines.append(f'  "{start.id}" [label="{label(start.dataset_type.name, start)}", style=bold];')
+    for node in nodes:
+        style = ", style=dashed" if node.ref is None else ""
+        lines.append(f'  "{node.id}" [label="{label(node.dataset_type, node.ref)}"{style}];')
+    for edge in sorted(edges, key=lambda e: (str(e.input), str(e.output))):
+        lines.append(f'  "{edge.input}" -> "{edge.output}";')
+    lines.append("}")
+    return "\n".join(lines) + "\n"

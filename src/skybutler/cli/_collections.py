@@ -14,6 +14,7 @@ from skybutler.cli._options import (
     creating_collection,
     data_id_option,
     dataset_type_argument,
+    direct,
     find_refs,
     open_butler,
     repo_argument,
@@ -160,7 +161,11 @@ def collection_chain(
     butler = open_butler(ctx, repo, writeable=True)
     kids = split_names(children)
     # --doc alone changes the doc only: in the default mode (set) it would empty the chain
-    documenting = not kids and doc is not None and butler.registry.collections.find(parent) is not None
+    documenting = (
+        not kids
+        and doc is not None
+        and direct(butler, "document a chain").registry.collections.find(parent) is not None
+    )
     if mode == "remove":
         butler.collections.remove_from_chain(parent, kids)
     elif not documenting:  # every mode that adds children creates a missing PARENT, and removes it if refused
@@ -281,7 +286,7 @@ def _removal_order(butler: Butler, records: list[Any]) -> list[Any]:
     from skybutler.errors import CollectionError
 
     names = {r.name for r in records}
-    parents = {r.name: set(butler.registry.collections.parents(r.name)) for r in records}
+    parents = {r.name: set(direct(butler, "order removals").registry.collections.parents(r.name)) for r in records}
     for record in records:
         if outside := sorted(parents[record.name] - names):
             raise CollectionError(
@@ -316,7 +321,7 @@ def remove_runs(
     butler = open_butler(ctx, repo, writeable=True)
     runs = [r.name for r in _matching(butler, patterns, runs=True)]
     for name in runs:  # remove_runs() refuses this too, but only after the list and the question (or a dry run)
-        if parents := butler.registry.collections.parents(name):
+        if parents := direct(butler, "order removals").registry.collections.parents(name):
             raise CollectionError(
                 f"Run {name!r} is a child of {parents}; remove it from those chains first (nothing was removed)."
             )

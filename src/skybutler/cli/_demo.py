@@ -16,7 +16,7 @@ def run_demo(root: str, say: Callable[[str], None]) -> None:
     """
     import numpy as np
 
-    from skybutler.butler import Butler
+    from skybutler.butler import DirectButler
     from skybutler.testing.sample import populate_sample
 
     if not root.strip():  # Path("") is the current folder: a demo repository among whatever it holds
@@ -27,9 +27,9 @@ def run_demo(root: str, say: Callable[[str], None]) -> None:
     if (path / "butler.yaml").exists():
         say(f"Using the existing repository at {path} (run 'demo' on a new path for a fresh one).")
     else:
-        Butler.create(path)
+        DirectButler.create(path)
         say(f"Created a repository at {path}: SQLite registry {path / 'registry.sqlite3'}, files under {path}.")
-    with Butler(path, run="demo/run1") as butler:
+    with DirectButler(path, run="demo/run1") as butler:
         if not butler.registry.fetch_dimension_records("instrument", instrument="Cam"):
             populate_sample(butler, n_visits=4, n_detectors=2)
             say("Inserted instrument 'Cam' with filters Cam-r/Cam-g (bands r/g), 2 detectors and 4 visits.")

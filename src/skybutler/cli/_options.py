@@ -14,7 +14,7 @@ import click
 from click.shell_completion import CompletionItem
 
 if TYPE_CHECKING:
-    from skybutler.butler import Butler
+    from skybutler.butler import Butler, DirectButler
     from skybutler.datasets import DatasetRef
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "creating_collection",
     "data_id_option",
     "dataset_type_argument",
+    "direct",
     "find_refs",
     "limit_option",
     "merged_data_id",
@@ -49,6 +50,19 @@ def open_butler(ctx: click.Context, repo: str, *, writeable: bool = False) -> Bu
     from skybutler.butler import Butler
 
     return ctx.with_resource(Butler(repo, writeable=writeable))
+
+
+def direct(butler: Butler, what: str) -> DirectButler:
+    """``butler`` as the `DirectButler` that ``what`` (a phrase: "verify the cache") needs, or a `ConfigError`.
+
+    Some commands work on the repository's database or files themselves, which only a direct butler holds.
+    """
+    from skybutler.butler import DirectButler
+    from skybutler.errors import ConfigError
+
+    if not isinstance(butler, DirectButler):
+        raise ConfigError(f"To {what}, open the repository by its root (not through a server): {butler!r}.")
+    return butler
 
 
 def split_names(values: Iterable[str]) -> list[str]:
@@ -220,7 +234,7 @@ def creating_collection(butler: Butler, name: str, collection_type: str) -> Iter
     The registration and the block are one registry transaction, so a command whose work is refused (a
     conflict, a dataset type that is not a calibration) does not leave a new, empty collection behind.
     """
-    registry = butler.registry
+    registry = direct(butler, f"create the collection {name!r} with its contents").registry
     try:
         with registry.db.transaction():
             yield butler.collections.register(name, collection_type)

@@ -21,11 +21,10 @@ from skybutler.cli._options import (
 from skybutler.cli._output import emit, format_option, iso_utc
 
 if TYPE_CHECKING:
-    from skybutler.butler import Butler
-    from skybutler.butler._provenance import LineageNode
+    from skybutler.butler import Butler, LineageNode
     from skybutler.datasets import DatasetRef
 
-__all__ = ["impact", "invalidated", "lineage", "logs", "run_info", "to_dot"]
+__all__ = ["impact", "invalidated", "lineage", "logs", "run_info"]
 
 
 def _utc(unix_ns: int | None) -> str | None:
@@ -44,19 +43,12 @@ def _one_ref(
     collections: tuple[str, ...],
 ) -> DatasetRef:
     """The dataset named by its ID, or by --type, --data-id and --collections."""
-    from skybutler.butler._provenance import refs_by_id
-    from skybutler.errors import DataIdError, DatasetNotFoundError
+    from skybutler.errors import DatasetNotFoundError
 
     if dataset_id is not None:
-        try:
-            key = uuid.UUID(dataset_id)
-        except ValueError:
-            raise DataIdError(f"{dataset_id!r} is not a dataset ID (a UUID); or give --type and --data-id.") from None
-        with butler.registry.db.transaction(write=False) as conn:
-            type_name = butler.registry.lineage.input_types(conn, [key])[key]
-        found = refs_by_id(butler.registry, [(key, type_name)]).get(key)
+        found = butler.get_dataset(dataset_id)
         if found is None:
-            raise DatasetNotFoundError(f"Dataset {key} is not in the registry.")
+            raise DatasetNotFoundError(f"Dataset {dataset_id} is not in the registry.")
         return found
     if dataset_type is None:
         raise click.UsageError("Give a dataset ID, or --type with --data-id (and --collections).")
@@ -84,28 +76,6 @@ def _node_row(node: LineageNode) -> dict[str, Any]:
     return row
 
 
-def to_dot(butler: Butler, start: DatasetRef, nodes: list[LineageNode]) -> str:
-    """A Graphviz DOT graph of ``start`` and ``nodes``, an arrow from each input to what used it."""
-    ids = {start.id, *(n.id for n in nodes)}
-    edges = [e for e in butler.registry.lineage.edges(ids, of="either") if e.output in ids and e.input in ids]
-
-    def label(dataset_type: str, ref: DatasetRef | None) -> str:
-        if ref is None:
-            return f"{dataset_type}\\n(removed)"
-        data_id = ", ".join(f"{k}={v}" for k, v in ref.data_id.required.items())
-        return f"{dataset_type}\\n{data_id}\\n{ref.run}".replace('"', "'")
-
-    lines = ["digraph lineage {", "  rankdir=LR;", '  node [shape=box, fontname="Helvetica"];']
-    lines.append(f'  "{start.id}" [label="{label(start.dataset_type.name, start)}", style=bold];')
-    for node in nodes:
-        style = ", style=dashed" if node.ref is None else ""
-        lines.append(f'  "{node.id}" [label="{label(node.dataset_type, node.ref)}"{style}];')
-    for edge in sorted(edges, key=lambda e: (str(e.input), str(e.output))):
-        lines.append(f'  "{edge.input}" -> "{edge.output}";')
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
 def _walk(
     ctx: click.Context, repo: str, dataset_id: str | None, dataset_type: str | None, data_id: tuple[str, ...],
     collections: tuple[str, ...], direction: str, depth: int | None, dot: str | None, render: str | None, fmt: str,
@@ -120,7 +90,7 @@ def _walk(
             raise click.UsageError("--render needs --dot FILE (where the graph goes).")
         return
     path = Path(dot)
-    path.write_text(to_dot(butler, ref, nodes))
+    path.write_text(butler.lineage_dot(ref, direction=direction, depth=depth))
     click.echo(f"Wrote {path} (Graphviz DOT).", err=fmt != "table")
     if render is not None:
         exe = shutil.which("dot")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from skybutler.cli._options import confirm, open_butler, read_text, repo_argument
+from skybutler.cli._options import confirm, direct, open_butler, read_text, repo_argument
 from skybutler.cli._output import emit, format_option
 
 __all__ = ["completion", "config", "create", "demo", "migrate", "reconcile"]
@@ -65,7 +65,7 @@ def config(ctx: click.Context, repo: str, validate: bool, fmt: str) -> None:
     if validate:
         _validate_config(repo)
         return
-    from skybutler.butler._repository import read_config
+    from skybutler.butler import read_config
     from skybutler.config import config_data, dump_config
 
     _, cfg = read_config(repo)
@@ -77,7 +77,7 @@ def config(ctx: click.Context, repo: str, validate: bool, fmt: str) -> None:
 
 def _validate_config(repo: str) -> None:
     """``config --validate``: a `ConfigError` listing every dataset type the configuration cannot store."""
-    from skybutler.butler._repository import read_config
+    from skybutler.butler import read_config
     from skybutler.datastore import FileTemplate
     from skybutler.errors import ConfigError, SkyButlerError
 
@@ -88,9 +88,10 @@ def _validate_config(repo: str) -> None:
     butler = open_butler(ctx, repo)
     problems = []
     types = butler.query_dataset_types()
+    datastore = direct(butler, "validate the datastore configuration").datastore
     for dataset_type in types:
         try:
-            butler.datastore.validate(dataset_type)
+            datastore.validate(dataset_type)
         except SkyButlerError as exc:
             problems.append(f"{dataset_type.name}: {exc}")
     if problems:
@@ -108,7 +109,7 @@ def migrate(repo: str, dry_run: bool) -> None:
 
     Upgrade REPO's registry schema to this version of skybutler (Alembic).
     """
-    from skybutler.butler._repository import migrate_repository
+    from skybutler.butler import migrate_repository
 
     revisions = migrate_repository(repo, dry_run=dry_run)
     if not revisions:

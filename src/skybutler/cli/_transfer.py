@@ -15,6 +15,7 @@ from skybutler.cli._ingest import TRANSFER_CHOICES
 from skybutler.cli._options import (
     collections_option,
     complete_dataset_types,
+    direct,
     find_refs,
     open_butler,
     repo_argument,
@@ -160,7 +161,7 @@ def transfer_datasets(
     src = open_butler(ctx, source)
     dst = open_butler(ctx, dest, writeable=not dry_run)
     refs = find_refs(src, dataset_types, collections, where=where)[0]
-    present = dst.registry.datasets.existing([r.id for r in refs]) if refs else {}
+    present = direct(dst, "transfer datasets").registry.datasets.existing([r.id for r in refs]) if refs else {}
     if dry_run:
         rows = [{"dataset_type": r.dataset_type.name, "run": r.run, "id": r.id, **r.data_id.required,
                  "action": "skip (in DEST)" if r.id in present else "transfer"} for r in refs]  # fmt: skip

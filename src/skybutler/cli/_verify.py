@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from skybutler.cli._options import collections_option, confirm, open_butler, repo_argument
+from skybutler.cli._options import collections_option, confirm, direct, open_butler, repo_argument
 from skybutler.cli._output import emit, format_option
 from skybutler.cli._progress import progress_bar
 from skybutler.cli._transfer import dataset_types_option
@@ -75,10 +75,11 @@ def _cache_of(butler: Butler) -> tuple[ArtifactCache | None, bool]:
     """The repository's cache (or None when none is configured), and whether reads use it (remote storage)."""
     from skybutler.datastore._cache import ArtifactCache
 
-    files = butler.datastore.file_datastore()  # a chained datastore's first file child
+    datastore = direct(butler, "inspect the local cache").datastore
+    files = datastore.file_datastore()  # a chained datastore's first file child
     if files is not None and files.cache is not None:
         return files.cache, True
-    config = (butler.datastore if files is None else files).config.cache
+    config = (datastore if files is None else files).config.cache
     if config.directory is None:
         return None, False
     return ArtifactCache(Path(config.directory).expanduser(), config.max_bytes), False

@@ -24,20 +24,23 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from skybutler.errors import QuerySyntaxError
 from skybutler.query._ast import Arith
 from skybutler.query._builder import governor_inputs, infer_governors
-from skybutler.query._parser import int_literals, integers, with_int_literals
+from skybutler.query._constraints import Constraints, prepare
+from skybutler.query._parser import int_literals, integers, parse_where, with_int_literals
 from skybutler.registry import CollectionType
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DataIdInput
     from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
+
+R = TypeVar("R")
 
 __all__ = [
     "NOT_PLANNED",
@@ -289,17 +292,17 @@ def remember_plans(
     key: Any,
     shape: CallShape,
     node: Any,
-    extra: dict[str, Any],
+    constraints: Constraints,
     statements: list[tuple[Any, Any]],
     entry: Any,
 ) -> list[Plan] | None:
     """Derive and cache the plans of a call that ran the ordinary way; return them (None: not plannable).
 
-    ``statements`` are pairs of the call's own statement and a function ``(node, extra) → statement`` that
-    builds the same query from other inputs (here: markers).
+    ``statements`` are pairs of the call's own statement and a function ``(node, constraints) → statement``
+    that builds the same query from other inputs (here: markers).
     """
     given_names = shape.key[1]
-    added = [name for name in extra["values"] if name not in given_names]
+    added = [name for name in constraints.values if name not in given_names]
     cache = plan_cache(registry)
     cache.put(("governors", key), governor_inputs(registry.universe, node))
     plans: list[Plan] | None = None
@@ -308,10 +311,10 @@ def remember_plans(
     # a plan would skip that check.
     floats = any(type(v) is float for v in shape.slots) and _has_arithmetic(node)
     if not floats and int_literals(node) == shape.slots[: shape.n_ints]:
-        slots = shape.slots + [extra["values"][name] for name in added]
+        slots = shape.slots + [constraints.values[name] for name in added]
         marks = markers(slots)
         ints, values, alternates, bind = split_slots(shape, added, marks)
-        marked = {"values": values, "alternates": alternates, "bind": bind}
+        marked = Constraints(values, alternates, bind)
         dialect = registry.db.engine.dialect
         try:
             derived = [
@@ -323,6 +326,60 @@ def remember_plans(
         plans = None if None in derived else [p for p in derived if p is not None]
     cache.put(("plans", key, tuple(added)), NOT_PLANNED if plans is None else (plans, entry))
     return plans
+
+
+@dataclass(frozen=True, slots=True)
+class CachedPlans:
+    """The plans a call of a known shape runs on, the values for their slots, and what was cached with them."""
+
+    plans: list[Plan]
+    slots: list[Any]
+    entry: Any
+
+
+Make = Callable[[Callable[[], Any], Constraints, CachedPlans | None], tuple[R, list[tuple[Any, Any]], Any]]
+"""How a query function makes its result: ``make(node, constraints, cached)`` returns the result and, when
+``cached`` is None (a fresh build), the pairs (statement built now, rebuilder) and the entry to cache."""
+
+
+def plan_or_build(
+    registry: Registry,
+    where: str,
+    bind: Mapping[str, Any] | None,
+    given: DataIdInput,
+    leaves: Sequence[CollectionRecord],
+    key_of: Callable[[Any], Any],
+    make: Make[R],
+) -> R:
+    """The result of one query call: on the cached plans of its shape when there are some, else built now.
+
+    The one place the plan cache is consulted and filled.  ``key_of(shape_key)`` adds what the caller's
+    shape depends on (dataset types, collections, ordering) to the shape of the ``where``/data ID/bind.
+    A cached call parses ``where`` only if a statement is needed after all (``explain``, ``count``); a fresh
+    one parses it now, builds its statements (errors surface at the call) and derives the plans.
+    """
+    shape = shape_of(where, given, bind, leaves)
+    key = None if shape is None else key_of(shape.key)
+    if key is not None:
+        found = cached_plans(registry, key, given)
+        if found is not None and found[0] is NOT_PLANNED:
+            key = None
+        elif found is not None:
+            (plans, entry), added = found
+            parsed: list[Any] = []
+
+            def node() -> Any:
+                if not parsed:
+                    parsed.append(parse_where(where))
+                return parsed[0]
+
+            cached = CachedPlans(plans, shape.slots + list(added.values()), entry)
+            return make(node, Constraints.of(given, bind, added), cached)[0]
+    tree, constraints = prepare(registry, where, bind, given)
+    result, statements, entry = make(lambda: tree, constraints, None)
+    if key is not None and shape is not None:
+        remember_plans(registry, key, shape, tree, constraints, statements, entry)
+    return result
 
 
 def _has_arithmetic(node: Any) -> bool:

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from skybutler.datasets import DatasetRef, DatasetType, refs_from_rows
 from skybutler.dimensions import DataCoordinate, DimensionRecord, normalize_data_id
 from skybutler.errors import DataIdError, DatasetTypeError
-from skybutler.query._builder import QueryBuilder, _referenced_dims, governor_inputs, infer_governors, refuse_nul
+from skybutler.query._builder import QueryBuilder, _referenced_dims, refuse_nul
+from skybutler.query._constraints import Constraints, prepare
 from skybutler.query._ordering import (
     check_dataset_order,
     checked_ordering,
@@ -23,11 +24,10 @@ from skybutler.query._ordering import (
     own_field,
     sort_order,
 )
-from skybutler.query._parser import parse_where
-from skybutler.query._plans import NOT_PLANNED, Plan, cached_plans, leaves_key, remember_plans, shape_of, type_key
+from skybutler.query._plans import CachedPlans, leaves_key, plan_or_build, type_key
 
 if TYPE_CHECKING:
-    from skybutler.dimensions import DataIdInput, DimensionGroup
+    from skybutler.dimensions import DimensionGroup
     from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
 
 __all__ = [
@@ -42,25 +42,14 @@ __all__ = [
 PAGE = 1000
 
 
-def _prepare(
-    registry: Registry, where: str, bind: Mapping[str, Any] | None, given: DataIdInput
-) -> tuple[Any, dict[str, Any]]:
-    """The parsed expression and the constraints: data-ID values, alternate keys, governors implied, binds."""
-    node = parse_where(where)
-    values: dict[str, Any] = dict(given.values)
-    constrained = list(values) + list(given.alternates)
-    values.update(infer_governors(registry, constrained, *governor_inputs(registry.universe, node)))
-    return node, {"values": values, "alternates": given.alternates, "bind": dict(bind or {})}
-
-
-def _apply(builder: QueryBuilder, node: Any, extra: dict[str, Any]) -> None:
-    builder.constrain(extra["values"])
-    for dim, keys in extra["alternates"].items():
+def _apply(builder: QueryBuilder, node: Any, constraints: Constraints) -> None:
+    builder.constrain(dict(constraints.values))
+    for dim, keys in constraints.alternates.items():
         table = builder.add_element(dim)
         for k, v in keys.items():
             refuse_nul(f"{dim}.{k}", v)
             builder.conditions.append(table.c[k] == v)
-    builder.where(node, extra["bind"])
+    builder.where(node, dict(constraints.bind))
 
 
 def _once(build: Any) -> Any:
@@ -78,17 +67,28 @@ def _once(build: Any) -> Any:
 class _Results(ABC):
     """Lazy: nothing runs until iterated, counted or tested."""
 
-    def __init__(self, registry: Registry, explanations: list[str]) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        explanations: list[str],
+        constraints: Constraints,
+        cached: CachedPlans | None,
+        note: str | None,
+    ) -> None:
         self._registry = registry
         self._explanations = explanations
-        self._constraints: dict[str, Any] = {}
-        self._plans: list[Plan] | None = None
-        """Query plans of the statements, in order, when the call's shape has them (see `_plans`)."""
-        self._slots: list[Any] = []
+        self._constraints = constraints.values
+        self._cached = cached
+        """Query plans of the statements, in order, and their slot values, when the call's shape has them."""
         self._pending: list[Any] | None = None
         """Results `__len__` fetched, for the iteration that follows it (see there)."""
-        self.note: str | None = None
+        self.note = note
         """How the query was read, when that is not plain from the call (every RUN searched, say)."""
+
+    @property
+    def planned(self) -> bool:
+        """Whether this result runs on the cached query plans of its call's shape (no SQL is built for it)."""
+        return self._cached is not None
 
     @abstractmethod
     def _statement(self) -> Any:
@@ -97,9 +97,9 @@ class _Results(ABC):
     def _pages(self, i: int, build: Any) -> Iterator[list[Any]]:
         """Pages of rows of the ``i``-th statement: by its plan when there is one, else built and compiled."""
         db = self._registry.db
-        if self._plans is not None:
-            plan = self._plans[i]
-            return db.stream_sql(plan.sql, plan.parameters(self._slots), PAGE)
+        if self._cached is not None:
+            plan = self._cached.plans[i]
+            return db.stream_sql(plan.sql, plan.parameters(self._cached.slots), PAGE)
         return _chunks(db.stream_rows(build(), PAGE), PAGE)
 
     def count(self, *, exact: bool = True) -> int:
@@ -173,8 +173,17 @@ class DataIdResults(_Results):
 
     _noun = "data ID(s)"
 
-    def __init__(self, registry: Registry, group: DimensionGroup, build: Any, explanations: list[str]) -> None:
-        super().__init__(registry, explanations)
+    def __init__(
+        self,
+        registry: Registry,
+        group: DimensionGroup,
+        build: Any,
+        explanations: list[str],
+        constraints: Constraints,
+        cached: CachedPlans | None = None,
+        note: str | None = None,
+    ) -> None:
+        super().__init__(registry, explanations, constraints, cached, note)
         self.group = group
         self._build = _once(build)
 
@@ -205,10 +214,19 @@ class DatasetResults(_Results):
 
     _noun = "dataset(s)"
 
-    def __init__(self, registry: Registry, parts: list[tuple[StoredDatasetType, Any]], explanations: list[str]) -> None:
-        super().__init__(registry, explanations)
+    def __init__(
+        self,
+        registry: Registry,
+        parts: list[tuple[StoredDatasetType, Any]],
+        explanations: list[str],
+        constraints: Constraints,
+        limit: int | None,
+        cached: CachedPlans | None = None,
+        note: str | None = None,
+    ) -> None:
+        super().__init__(registry, explanations, constraints, cached, note)
         self._parts = [(stored, _once(build)) for stored, build in parts]
-        self._limit: int | None = None
+        self._limit = limit
         """``limit=`` of the query: each type's statement has it, and so has the whole (several types)."""
 
     def _statement(self) -> Any:
@@ -276,8 +294,12 @@ def query_data_ids(
     order_by: Sequence[str] | None = None,
     limit: int | None = None,
     kwargs: Mapping[str, Any] | None = None,
+    note: str | None = None,
 ) -> DataIdResults:
-    """Data IDs of ``dimensions`` satisfying the constraints (and having datasets of ``datasets`` in ``leaves``)."""
+    """Data IDs of ``dimensions`` satisfying the constraints (and having datasets of ``datasets`` in ``leaves``).
+
+    ``note`` is carried by the result (``results.note``): how the caller read the query.
+    """
     order_by, limit = checked_ordering(order_by, limit)
     group = registry.universe.group(dimensions)
     if not group.names:  # a SELECT of nothing: SQLite and PostgreSQL each fail on it, differently
@@ -287,32 +309,19 @@ def query_data_ids(
     if datasets and not leaves:
         explanations.append("No collections were given to search for the datasets.")
 
-    def statement(node: Any, extra: dict[str, Any]) -> Any:
-        return _data_id_statement(registry, group, where, node, extra, datasets, leaves, order_by, limit)
+    def statement(node: Any, constraints: Constraints) -> Any:
+        return _data_id_statement(registry, group, where, node, constraints, datasets, leaves, order_by, limit)
 
-    shape = shape_of(where, given, bind, leaves)
-    key = None
-    if shape is not None:
-        types = tuple(map(type_key, datasets))
-        key = ("ids", shape.key, group.names, types, leaves_key(leaves), order_key(order_by), limit)
-        found = cached_plans(registry, key, given)
-        if found is not None and found[0] is NOT_PLANNED:
-            key = None
-        elif found is not None:
-            (plans, _), added = found
-            extra = {"values": {**given.values, **added}, "alternates": given.alternates, "bind": dict(bind or {})}
-            node = _once(lambda: parse_where(where))
-            results = DataIdResults(registry, group, lambda: statement(node(), extra), explanations)
-            results._constraints = extra["values"]
-            results._plans, results._slots = plans, shape.slots + list(added.values())
-            return results
-    node, extra = _prepare(registry, where, bind, given)
-    results = DataIdResults(registry, group, lambda: statement(node, extra), explanations)
-    results._constraints = extra["values"]
-    built = results._build()  # build now: errors surface at the call, not at iteration
-    if key is not None and shape is not None:
-        remember_plans(registry, key, shape, node, extra, [(built, statement)], None)
-    return results
+    def make(node: Any, constraints: Constraints, cached: CachedPlans | None) -> tuple[DataIdResults, Any, None]:
+        results = DataIdResults(registry, group, lambda: statement(node(), constraints), explanations, constraints,
+                                cached, note)  # fmt: skip
+        return results, ([] if cached else [(results._build(), statement)]), None  # built now: errors at the call
+
+    types = tuple(map(type_key, datasets))
+    return plan_or_build(
+        registry, where, bind, given, leaves,
+        lambda shape: ("ids", shape, group.names, types, leaves_key(leaves), order_key(order_by), limit), make,
+    )  # fmt: skip
 
 
 def _data_id_statement(
@@ -320,7 +329,7 @@ def _data_id_statement(
     group: DimensionGroup,
     where: str,
     node: Any,
-    extra: dict[str, Any],
+    constraints: Constraints,
     datasets: Sequence[StoredDatasetType],
     leaves: Sequence[CollectionRecord],
     order_by: Sequence[str] | None,
@@ -328,12 +337,12 @@ def _data_id_statement(
 ) -> Any:
     # Everything the constraints name takes part in the temporal join, as in `query_datasets`: a visit given by
     # an alternate key or only in the where expression selects calibrations by its timespan too.
-    wanted = set(group.names) | set(extra["values"]) | set(extra["alternates"]) | set(_referenced_dims(node))
+    wanted = set(group.names) | set(constraints.values) | set(constraints.alternates) | set(_referenced_dims(node))
     b = QueryBuilder(registry, where)
     for stored in datasets:
         b.add_datasets(stored, leaves, temporal=_temporal_element(registry, stored, leaves, wanted, None))
     b.add_group(group)
-    _apply(b, node, extra)
+    _apply(b, node, constraints)
     stmt = distinct_ordered(b, [(d, b.dims[d]) for d in group.names], order_by, [b.dims[d] for d in group.required])
     return stmt.limit(limit) if limit is not None else stmt
 
@@ -380,6 +389,7 @@ def query_datasets(
     limit: int | None = None,
     at: int | None = None,
     kwargs: Mapping[str, Any] | None = None,
+    note: str | None = None,
 ) -> DatasetResults:
     """Datasets of the given types (names, globs or ``"*"``) in the collections, satisfying the constraints.
 
@@ -394,33 +404,47 @@ def query_datasets(
     given = normalize_data_id(registry.universe, data_id, kwargs or {})
 
     def statement(stored: StoredDatasetType, temporal: str | None) -> Any:
-        def build(node: Any, extra: dict[str, Any]) -> Any:
-            return _dataset_statement(registry, stored, leaves, where, node, extra, find_first, order_by, limit, at,
-                                      temporal)()  # fmt: skip
+        def build(node: Any, constraints: Constraints) -> Any:
+            return _dataset_statement(registry, stored, leaves, where, node, constraints, find_first, order_by,
+                                      limit, at, temporal)()  # fmt: skip
 
         return build
 
-    shape = shape_of(where, given, bind, leaves)
-    key = None
-    if shape is not None:
-        named = None if types else repr(dataset_types)  # it is in the explanation of an empty match
-        key = ("datasets", shape.key, tuple(map(type_key, types)), wildcard, named, leaves_key(leaves), find_first,
-               order_key(order_by), limit)  # fmt: skip
-        found = cached_plans(registry, key, given)
-        if found is not None and found[0] is NOT_PLANNED:
-            key = None
-        elif found is not None:
-            (plans, (indices, explained)), added = found
-            extra = {"values": {**given.values, **added}, "alternates": given.alternates, "bind": dict(bind or {})}
-            node = _once(lambda: parse_where(where))
-            lazy = [(types[i], _deferred(statement(types[i], None), node, extra)) for i in indices]
-            results = DatasetResults(registry, lazy, list(explained))
-            results._constraints = extra["values"]
-            results._limit = limit
-            results._plans, results._slots = plans, shape.slots + list(added.values())
-            return results
-    node, extra = _prepare(registry, where, bind, given)
-    referenced = set(extra["values"]) | set(extra["alternates"])
+    def make(node: Any, constraints: Constraints, cached: CachedPlans | None) -> tuple[DatasetResults, Any, Any]:
+        if cached is not None:  # the parts and explanations of the call that derived the plans
+            indices, explained = cached.entry
+            lazy = [(types[i], _deferred(statement(types[i], None), node, constraints)) for i in indices]
+            return DatasetResults(registry, lazy, list(explained), constraints, limit, cached, note), [], None
+        parts, rebuilders, indices, explanations = _dataset_parts(
+            registry, types, wildcard, dataset_types, leaves, node(), constraints, at, statement
+        )
+        results = DatasetResults(registry, parts, explanations, constraints, limit, None, note)
+        built = [build() for _, build in results._parts]  # build now: errors surface at the call, not at iteration
+        return results, list(zip(built, rebuilders, strict=True)), (tuple(indices), tuple(explanations))
+
+    named = None if types else repr(dataset_types)  # it is in the explanation of an empty match
+    type_keys = tuple(map(type_key, types))
+    return plan_or_build(
+        registry, where, bind, given, leaves,
+        lambda shape: ("datasets", shape, type_keys, wildcard, named, leaves_key(leaves), find_first,
+                       order_key(order_by), limit),
+        make,
+    )  # fmt: skip
+
+
+def _dataset_parts(
+    registry: Registry,
+    types: list[StoredDatasetType],
+    wildcard: bool,
+    dataset_types: Any,
+    leaves: Sequence[CollectionRecord],
+    node: Any,
+    constraints: Constraints,
+    at: int | None,
+    statement: Any,
+) -> tuple[list[tuple[StoredDatasetType, Any]], list[Any], list[int], list[str]]:
+    """The dataset types a query searches (each with its lazy statement and rebuilder) and the explanations."""
+    referenced = set(constraints.values) | set(constraints.alternates)
     referenced |= {d for d in _referenced_dims(node) if d in registry.universe and registry.universe[d].is_dimension}
     explanations: list[str] = []
     if not leaves:
@@ -438,7 +462,7 @@ def query_datasets(
         temporal = _temporal_element(registry, stored, leaves, referenced, at)
         rebuilders.append(statement(stored, temporal))
         indices.append(i)
-        parts.append((stored, _deferred(rebuilders[-1], lambda: node, extra)))
+        parts.append((stored, _deferred(rebuilders[-1], lambda: node, constraints)))
     if not types:
         explanations.append(f"No dataset type matches {dataset_types!r}.")
     calibs = [c.name for c in leaves if c.type.name == "CALIBRATION"]
@@ -455,19 +479,12 @@ def query_datasets(
             f"CALIBRATION collections {calibs} were skipped: give at= (a time) or constrain an exposure or visit "
             "(data ID or where) so validity ranges can be matched to its timespan."
         )
-    results = DatasetResults(registry, parts, explanations)
-    results._constraints = extra["values"]
-    results._limit = limit
-    built = [build() for _, build in results._parts]  # build now: errors surface at the call, not at iteration
-    if key is not None and shape is not None:
-        entry = (tuple(indices), tuple(explanations))
-        remember_plans(registry, key, shape, node, extra, list(zip(built, rebuilders, strict=True)), entry)
-    return results
+    return parts, rebuilders, indices, explanations
 
 
-def _deferred(build: Any, node: Any, extra: dict[str, Any]) -> Any:
-    """``build(node(), extra)``, called when the statement is first needed (``node`` may parse on demand)."""
-    return lambda: build(node(), extra)
+def _deferred(build: Any, node: Any, constraints: Constraints) -> Any:
+    """``build(node(), constraints)``, called when the statement is first needed (``node`` may parse on demand)."""
+    return lambda: build(node(), constraints)
 
 
 def _temporal_element(
@@ -497,7 +514,7 @@ def _dataset_statement(
     leaves: Sequence[CollectionRecord],
     where: str,
     node: Any,
-    extra: dict[str, Any],
+    constraints: Constraints,
     find_first: bool,
     order_by: Sequence[str] | None,
     limit: int | None,
@@ -510,7 +527,7 @@ def _dataset_statement(
     def build() -> Any:
         b = QueryBuilder(registry, where)
         sub = b.add_datasets(stored, leaves, at=at, temporal=temporal)
-        _apply(b, node, extra)
+        _apply(b, node, constraints)
         cols = [sub.c[d] for d in dims] + [sub.c.dataset_id, sub.c.collection_id, sub.c.run_id]
         if find_first and (len(leaves) > 1 or temporal is not None):
             order: list[Any] = [sa.case(rank, value=sub.c.collection_id, else_=len(rank))]
@@ -557,10 +574,10 @@ def query_dimension_records(
         raise DatasetTypeError(f"{element!r} is a skypix dimension; it has no records.")
     if order_by:
         order_by = tuple(own_field(registry, element_obj, term) for term in order_by)
-    node, extra = _prepare(registry, where, bind, normalize_data_id(registry.universe, data_id, kwargs or {}))
+    node, constraints = prepare(registry, where, bind, normalize_data_id(registry.universe, data_id, kwargs or {}))
     b = QueryBuilder(registry, where)
     table = b.add_element(element)
-    _apply(b, node, extra)
+    _apply(b, node, constraints)
     default = [b.dims[d] for d in element_obj.required]
     stmt = distinct_ordered(b, [(c.name, c) for c in table.c], order_by, default)
     if limit is not None:

@@ -56,6 +56,7 @@ class Collections:
         self._attributes = tables.attributes
         self._by_name: dict[str, CollectionRecord] = {}
         self._by_id: dict[int, CollectionRecord] = {}
+        self._paths: dict[tuple[str, ...], list[CollectionRecord]] = {}
         self.generation = 0
         """The registry generation these caches reflect (read at open; see `refresh_if_changed`)."""
 
@@ -81,14 +82,14 @@ class Collections:
         if current == self.generation:
             return False
         self.generation = current
-        self._by_name.clear()
-        self._by_id.clear()
+        self.forget_cached()
         return True
 
     def forget_cached(self) -> None:
         """Drop every cached lookup (after a rolled-back transaction that registered collections)."""
         self._by_name.clear()
         self._by_id.clear()
+        self._paths.clear()
 
     def _remember(self, row: Any) -> CollectionRecord:
         record = CollectionRecord(row[0], row[1], CollectionType(row[2]), row[3])
@@ -180,6 +181,29 @@ class Collections:
                     out.append(record)
         return out
 
+    def search_path(self, names: Sequence[str]) -> list[CollectionRecord]:
+        """The ordered non-chain collections a search path stands for (chains expanded, globs matched).
+
+        A path of plain names with no chain among them is cached: those records change only by this
+        manager's own writes (`remove`, `set_doc`: the cache is dropped) or another process's (the generation
+        counter, `refresh_if_changed`).  Chains can be redefined without a generation bump and globs match
+        new collections, so a path with either is resolved afresh each time.
+
+        Raises
+        ------
+        CollectionError
+            A plain name is not a collection.
+        """
+        key = tuple(names)
+        found = self._paths.get(key)
+        if found is not None:
+            return found
+        records = self.resolve(names)
+        if any(r.type is CollectionType.CHAINED for r in records) or any(is_glob(n) for n in names):
+            return self.flatten(names)
+        self._paths[key] = records
+        return records
+
     def names(self) -> list[str]:
         """Every collection name, sorted."""
         t = self._table
@@ -205,6 +229,7 @@ class Collections:
     def _forget(self, record: CollectionRecord) -> None:
         self._by_name.pop(record.name, None)
         self._by_id.pop(record.id, None)
+        self._paths.clear()
 
     # -- chains -----------------------------------------------------------------------------------------------
     def children(self, name: str) -> list[str]:

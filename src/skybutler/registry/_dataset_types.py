@@ -127,6 +127,35 @@ class DatasetTypes:
             )
         return found
 
+    def resolve(self, dataset_type: str | DatasetType) -> tuple[StoredDatasetType, str | None]:
+        """The registered parent type of a name (``parent.component`` allowed) or `DatasetType`, and the component.
+
+        A `DatasetType` given must equal the registered one; a component must be one of its storage class's.
+
+        Raises
+        ------
+        DatasetTypeError
+            The type is not registered, differs from the registered one, or has no such component.
+        """
+        name = dataset_type if isinstance(dataset_type, str) else dataset_type.name
+        parent, _, component = name.partition(".")
+        stored = self.get(parent)
+        if not isinstance(dataset_type, str) and component == "" and stored.dataset_type != dataset_type:
+            raise DatasetTypeError(
+                f"The dataset type given, {dataset_type.describe()}, differs from the registered "
+                f"{stored.dataset_type.describe()}."
+            )
+        if component:
+            from skybutler.datasets import storage_classes
+
+            sc = storage_classes.get(stored.dataset_type.storage_class)
+            if component not in sc.components:
+                raise DatasetTypeError(
+                    f"Storage class {sc.name!r} of {parent!r} has no component {component!r}; "
+                    f"components: {sorted(sc.components) or 'none'}."
+                )
+        return stored, component or None
+
     def register(self, dataset_type: DatasetType) -> tuple[StoredDatasetType, bool]:
         """Register ``dataset_type``; return it and whether it was new (identical re-registration is a no-op).
 

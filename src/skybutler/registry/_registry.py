@@ -24,10 +24,12 @@ from skybutler.registry._explain import explain_insert_failure, explain_missing
 from skybutler.registry._provenance import Lineage
 from skybutler.registry._run_records import Environment, RunRecords
 from skybutler.registry._schema import SCHEMA_VERSION, DimensionTables, StaticTables
+from skybutler.registry._search import find_first
 
 if TYPE_CHECKING:
-    from skybutler.dimensions import DimensionGroup
+    from skybutler.dimensions import DataIdValue, DimensionGroup
     from skybutler.registry._dataset_types import StoredDatasetType
+    from skybutler.registry._datasets import DatasetRow
     from skybutler.types import DataIdLike
 
 __all__ = ["ExplainedDataId", "Registry"]
@@ -280,6 +282,59 @@ class Registry:
         if steps is not None:
             return ExplainedDataId(result, given.describe(), steps)
         return result
+
+    def resolve_data_id(
+        self, dataset_type: DatasetType, data_id: DataIdLike | None, kwargs: Mapping[str, Any] | None = None
+    ) -> DataCoordinate:
+        """The data ID of a dataset of ``dataset_type``: its required values, completed from records if needed.
+
+        The butler's path for every put, get and find.  A `DataCoordinate` of exactly the type's dimensions is
+        returned as it is, and a larger one is cut down to them, with no database access; input that already
+        holds every required primary key is not looked up either.  Only alternate keys (``visit.name``) or
+        missing values that records imply cost a query.
+
+        Raises
+        ------
+        DataIdError
+            A key is unknown, a required value is missing, or a record named does not exist.
+        """
+        group = dataset_type.dimensions
+        if isinstance(data_id, DataCoordinate) and not kwargs:
+            if data_id.group is group:
+                return data_id
+            if all(d in data_id for d in group.required):  # a larger data ID: keep what this type needs
+                return data_id.subset(group)
+        given = normalize_data_id(
+            self.universe, data_id, kwargs, group=group, what=f"dataset type {dataset_type.name!r}"
+        )
+        if len(given.values) == len(group.required) and not given.alternates:
+            minimal = given.minimal(group)
+            if minimal is not None:
+                return minimal
+        return self.resolver.complete(group, given)
+
+    # -- finding datasets -------------------------------------------------------------------------------------
+    def find_dataset(
+        self,
+        stored: StoredDatasetType,
+        collections: Sequence[str],
+        values: tuple[DataIdValue, ...],
+        *,
+        at: int | None = None,
+        as_of: int | None = None,
+    ) -> tuple[DatasetRow | None, list[CollectionRecord]]:
+        """The first dataset of ``stored`` with required values ``values`` along ``collections``, and the path.
+
+        Returns the row (None: not found) and the non-chain collections searched.  When nothing is found and
+        another process changed the collections since they were cached (the generation counter), the path is
+        resolved again and searched once more, so a run re-created elsewhere is not missed.
+        """
+        leaves = self.collections.search_path(collections)
+        row = find_first(self.datasets, self.calibrations, stored, leaves, values, at=at, as_of=as_of)
+        if row is None and self.collections.refresh_if_changed():
+            leaves = self.collections.search_path(collections)
+            row = find_first(self.datasets, self.calibrations, stored, leaves, values, at=at, as_of=as_of)
+        return row, leaves
 
     # -- dataset types and collections ---------------------------------------------------------------------
     def register_dataset_type(self, dataset_type: DatasetType) -> bool:

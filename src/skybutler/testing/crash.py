@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.testing.invariants import (
     CALIB_COLLECTION,
     CALIB_TYPE,
@@ -126,9 +126,9 @@ def prepare_repository(
     `DATASET_TYPE` and (calibration) `CALIB_TYPE` in JSON, one bias per detector and the CALIBRATION
     collection `CALIB_COLLECTION`.
     """
-    repo = Butler.create(root, registry=registry, schema=schema, config={"datastore": dict(datastore or {})})
+    repo = DirectButler.create(root, registry=registry, schema=schema, config={"datastore": dict(datastore or {})})
     calib_run = "crash/calib-inputs"
-    with Butler(repo, run=calib_run) as butler:
+    with DirectButler(repo, run=calib_run) as butler:
         populate_sample(butler, n_visits=N_VISITS, n_detectors=SOURCE_DETECTORS)
         butler.register_dataset_type(
             DATASET_TYPE, ["instrument", "visit", "detector"], "StructuredDataDict", format="json"
@@ -218,7 +218,7 @@ class _Tripwire:
 
         return hooked
 
-    def install(self, butler: Butler) -> None:
+    def install(self, butler: DirectButler) -> None:
         """Hook the file system calls, the datastores' transports and the registry's writes."""
         for name in ("replace", "rename", "link", "symlink", "unlink", "remove", "rmdir", "mkdir", "fsync"):
             setattr(os, name, self.wrap(getattr(os, name)))
@@ -271,7 +271,7 @@ class _Armed:
 def _child(root: str, work: str, kill: Kill, started: Event, errors: mp.Queue[str]) -> None:
     try:
         run = run_name(kill.op, kill.round)
-        with Butler(root, run=run) as butler:
+        with DirectButler(root, run=run) as butler:
             wire = _Tripwire(kill.at_call, kill.after, kill.step)
             wire.install(butler)
             step = _STEPS[kill.op]
@@ -287,7 +287,7 @@ def _child(root: str, work: str, kill: Kill, started: Event, errors: mp.Queue[st
 
 @dataclass
 class _Context:
-    butler: Butler
+    butler: DirectButler
     work: Path
     kill: Kill
     run: str
@@ -341,7 +341,7 @@ def _prepare_import(root: str, work: Path, round_: int) -> None:
     """Put a few datasets in run `run_name` of ``import``, export them with their files, remove the run."""
     run = run_name("import", round_)
     folder = work / "exports" / str(round_)
-    with Butler(root, run=run) as butler:
+    with DirectButler(root, run=run) as butler:
         items = [(content_for(run, **d), {"instrument": "Cam", **d}) for d in _data_ids(0, 6) or []]
         butler.put_many(items, DATASET_TYPE)
         butler.export(folder / "export.yaml", collections=run, directory=folder / "files", transfer="copy",

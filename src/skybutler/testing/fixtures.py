@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.testing.http import http_root
 from skybutler.testing.s3 import s3_endpoint, s3_root
 from skybutler.testing.sample import populate_sample
@@ -151,7 +151,7 @@ def datastore_repo(request: pytest.FixtureRequest, registry_url: tuple[str, str 
         s3_endpoint_ = request.getfixturevalue("s3_endpoint")
         s3_root = request.getfixturevalue("s3_root")
     config = {"datastore": datastore_config(kind, s3_root, s3_endpoint_)}
-    return Butler.create(root, registry=None if url.startswith("sqlite") else url, schema=schema, config=config)
+    return DirectButler.create(root, registry=None if url.startswith("sqlite") else url, schema=schema, config=config)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -189,8 +189,8 @@ def transport(request: pytest.FixtureRequest, tmp_path: Path) -> Transport:
 
 
 @pytest.fixture
-def butler(repo: str) -> Iterator[Butler]:
+def butler(repo: str) -> Iterator[DirectButler]:
     """A writeable butler on a new repository with the sample instrument, writing into run ``test/run``."""
-    with Butler(repo, run="test/run") as b:
+    with DirectButler(repo, run="test/run") as b:
         populate_sample(b)
         yield b

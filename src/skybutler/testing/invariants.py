@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from skybutler.butler import Butler
+from skybutler.butler import DirectButler
 from skybutler.datastore import STAGING, is_external
 from skybutler.errors import CollectionError
 
@@ -93,7 +93,7 @@ def check_repository(root: str, *, runs: Iterable[str] | None = None, raise_on_e
     """
     out = CheckReport()
     problems = out.problems
-    with Butler(root, writeable=True) as butler:
+    with DirectButler(root, writeable=True) as butler:
         repaired = butler.reconcile(grace_seconds=0)
         out.repairs = len(repaired.promoted) + len(repaired.removed_staging) + len(repaired.removed_trash)
         problems += [f"reconcile: registered artifact missing: {path}" for path in repaired.missing]
@@ -112,7 +112,7 @@ def check_repository(root: str, *, runs: Iterable[str] | None = None, raise_on_e
     return out
 
 
-def _check_records(butler: Butler, problems: list[str]) -> None:
+def _check_records(butler: DirectButler, problems: list[str]) -> None:
     """Registry consistency: a datastore record for every dataset, no trash, every path inside the root."""
     datasets = butler.registry.datasets
     trash = datasets.trash()
@@ -128,7 +128,7 @@ def _check_records(butler: Butler, problems: list[str]) -> None:
                 problems.append(f"artifact of {dataset_id} outside the datastore root: {artifact.path}")
 
 
-def _check_storage(butler: Butler, problems: list[str]) -> None:
+def _check_storage(butler: DirectButler, problems: list[str]) -> None:
     """No staging or temporary files; on local storage, no file that resolves outside the root."""
     for leaf in butler.datastore.leaves():
         files = leaf.file_datastore()
@@ -146,7 +146,7 @@ def _check_storage(butler: Butler, problems: list[str]) -> None:
                 problems.append(f"{path} resolves outside the datastore root {base}")
 
 
-def _check_datasets(butler: Butler, runs: list[str] | None, problems: list[str]) -> tuple[int, int]:
+def _check_datasets(butler: DirectButler, runs: list[str] | None, problems: list[str]) -> tuple[int, int]:
     """Verify and read back every dataset (of ``runs``): return how many were checked and how many lost."""
     refs: list[DatasetRef] = []
     for name in (DATASET_TYPE, CALIB_TYPE):
@@ -177,7 +177,7 @@ def _check_datasets(butler: Butler, runs: list[str] | None, problems: list[str])
     return len(refs), lost
 
 
-def _check_certifications(butler: Butler, problems: list[str]) -> int:
+def _check_certifications(butler: DirectButler, problems: list[str]) -> int:
     """Every current certification names a registered dataset; no two of one data ID overlap."""
     try:
         rows = butler.collections.history(CALIB_COLLECTION, CALIB_TYPE)
@@ -206,7 +206,7 @@ def check_sources(root: str, sources: Path, run: str) -> int:
     The writer writes sources ``00000.json``, ``00001.json``, ... in order, each fully before the next is
     created, so every index below the highest one present or registered was written completely.
     """
-    with Butler(root, writeable=True) as butler:
+    with DirectButler(root, writeable=True) as butler:
         try:
             refs = list(butler.query_datasets(DATASET_TYPE, collections=run, find_first=False))
         except Exception:  # the run was never created: nothing registered

@@ -14,24 +14,22 @@ __all__ = ["populate_sample"]
 
 def populate_sample(butler: Butler, *, n_visits: int = 20, n_detectors: int = 10) -> None:
     """Insert the sample instrument ``Cam``: two filters, one day_obs, detectors and visits."""
-    registry = butler.registry
-    registry.insert_dimension_records("instrument", [_instrument()])
-    registry.insert_dimension_records("band", [{"name": "r"}, {"name": "g"}])
-    registry.insert_dimension_records(
+    insert = butler.insert_dimension_records  # the interface's, so a remote butler can be populated too
+    insert("instrument", [_instrument()])
+    insert("band", [{"name": "r"}, {"name": "g"}])
+    insert(
         "physical_filter",
         [
             {"instrument": "Cam", "name": "Cam-r", "band": "r"},
             {"instrument": "Cam", "name": "Cam-g", "band": "g"},
         ],
     )
-    registry.insert_dimension_records(
+    insert(
         "day_obs",
         [{"instrument": "Cam", "id": 20250101, "timespan": ("2025-01-01T12:00:00", "2025-01-02T12:00:00")}],
     )
-    registry.insert_dimension_records(
-        "detector", [{"instrument": "Cam", "id": i, "full_name": f"S{i:02d}"} for i in range(n_detectors)]
-    )
-    registry.insert_dimension_records("visit", [_visit(v) for v in range(n_visits)])
+    insert("detector", [{"instrument": "Cam", "id": i, "full_name": f"S{i:02d}"} for i in range(n_detectors)])
+    insert("visit", [_visit(v) for v in range(n_visits)])
 
 
 def _instrument() -> dict[str, Any]:

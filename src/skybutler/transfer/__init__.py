@@ -1,7 +1,9 @@
 """Moving datasets in and out of a repository: ingest of existing files, YAML import/export, repo-to-repo transfer.
 
-Each concept is its own module (`_ingest`, `_raws`, `_export`, `_import`, `_repo_transfer`, ...); the `Butler`
-facade's methods delegate here.  Modules take the butler's registry and datastore (a `Butler` only for typing).
+Each concept is its own module (`_ingest`, `_raws`, `_export`, `_import`, `_repo_transfer`, ...); the methods of
+`DirectButler` delegate here.  Every entry point takes a `Registry` and a `Datastore`, never a butler: this layer
+sits below `skybutler.butler` and knows nothing of it (checks that belong to a butler, such as whether it may
+write, are made there).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from skybutler.datasets import DatasetRef
 from skybutler.datastore import key_problem
 from skybutler.dimensions import DimensionRecord, Timespan
 from skybutler.errors import ConfigError, PermissionDeniedError, StorageError
+from skybutler.query import query_datasets
 from skybutler.registry import CollectionType
 from skybutler.transfer._artifact_files import check_transfer, export_file
 from skybutler.transfer._nogc import gc_paused
@@ -32,8 +33,8 @@ from skybutler.transfer._yaml_fast import DatasetBlock, write_document
 from skybutler.transfer._yaml_format import FORMAT_KEY, REFERENCE_FORMATTERS, Region, TaiTime
 
 if TYPE_CHECKING:
-    from skybutler.butler import Butler
     from skybutler.datasets import ArtifactInfo
+    from skybutler.datastore import Datastore
     from skybutler.dimensions import DimensionElement
     from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
     from skybutler.types import CollectionsLike, Progress, UriLike
@@ -71,7 +72,8 @@ class ExportReport:
 
 @gc_paused()  # many objects per dataset live until the file is written: see _nogc
 def export_datasets(
-    butler: Butler,
+    registry: Registry,
+    datastore: Datastore,
     path: UriLike,
     *,
     refs: Iterable[DatasetRef] | None = None,
@@ -83,19 +85,18 @@ def export_datasets(
     include_dimensions: bool = True,
     progress: Progress | None = None,
 ) -> ExportReport:
-    """Write an export file (see `Butler.export`)."""
+    """Write an export file of ``registry``'s datasets, with files read from ``datastore`` (see `Butler.export`)."""
     started = time.perf_counter()
     target = Path(str(path))
     zipped = target.suffix == ".zip"
     if transfer is not None and directory is None and not zipped:
         raise ConfigError("transfer= needs directory= (where to put the files) or a .zip path.")
     mode = check_transfer(transfer, allowed=("auto", "copy", "link", "hardlink", "symlink", "relsymlink"))
-    registry = butler.registry
-    chosen = _Selection(butler, refs, collections, dataset_types, where)
+    chosen = _Selection(registry, refs, collections, dataset_types, where)
     report = ExportReport(str(target), datasets=len(chosen.refs))
     if progress is not None:
         progress("select", len(chosen.refs), len(chosen.refs))
-    files_datastore = butler.datastore.file_datastore()  # datasets held only in memory are exported without files
+    files_datastore = datastore.file_datastore()  # datasets held only in memory are exported without files
     ids = [r.id for r in chosen.refs]
     artifacts = {} if files_datastore is None else registry.datasets.artifacts(ids, datastore=files_datastore.name)
     if directory is not None or zipped:
@@ -140,7 +141,7 @@ def export_datasets(
         _check_paths(files)
     provenance = dumps(collect_provenance(registry, ids, {r.run for r in chosen.refs}))
     if zipped:
-        _write_zip(butler, target, header, data, files, report, progress, provenance)
+        _write_zip(datastore, target, header, data, files, report, progress, provenance)
     else:
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "w", encoding="utf-8") as stream:
@@ -149,9 +150,7 @@ def export_datasets(
         if directory is not None:
             root = Path(str(directory))
             for n, (_, artifact) in enumerate(files):
-                report.bytes += export_file(
-                    butler.datastore.files("export files"), artifact.path, root, artifact.path, mode
-                )
+                report.bytes += export_file(datastore.files("export files"), artifact.path, root, artifact.path, mode)
                 report.artifacts += 1
                 if progress is not None and (n % 100 == 0 or n + 1 == len(files)):
                     progress("files", n + 1, len(files))
@@ -171,7 +170,7 @@ def _check_paths(files: Sequence[tuple[uuid.UUID, ArtifactInfo]]) -> None:
 
 
 def _write_zip(
-    butler: Butler,
+    datastore: Datastore,
     target: Path,
     header: dict[str, Any],
     data: list[Any],
@@ -191,9 +190,7 @@ def _write_zip(
         write_document(header, data, text)
         archive.writestr("export.yaml", text.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
         for n, (dataset_id, artifact) in enumerate(files):
-            report.bytes += export_file(
-                butler.datastore.files("export files"), artifact.path, archive, artifact.path, "copy"
-            )
+            report.bytes += export_file(datastore.files("export files"), artifact.path, archive, artifact.path, "copy")
             report.artifacts += 1
             index["files"][artifact.path] = {"dataset_id": str(dataset_id), "size": artifact.size,
                                              "checksum": artifact.checksum}  # fmt: skip
@@ -210,13 +207,13 @@ class _Selection:
 
     def __init__(
         self,
-        butler: Butler,
+        registry: Registry,
         refs: Iterable[DatasetRef] | None,
         collections: CollectionsLike | None,
         dataset_types: str | Iterable[str] | None,
         where: str,
     ) -> None:
-        self.registry = butler.registry
+        self.registry = registry
         cols = self.registry.collections
         self.named: list[CollectionRecord] = []
         found: dict[uuid.UUID, DatasetRef] = {}
@@ -228,8 +225,7 @@ class _Selection:
             leaves = [c for c in self.named if c.type in (CollectionType.RUN, CollectionType.TAGGED)]
             types = dataset_types if dataset_types is not None else "*"
             if leaves:
-                found.update((r.id, r) for r in butler.query_datasets(types, collections=[c.name for c in leaves],
-                                                                      where=where, find_first=False))  # fmt: skip
+                found.update((r.id, r) for r in query_datasets(registry, types, leaves, where=where, find_first=False))
             for record in self.named:
                 if record.type is CollectionType.CALIBRATION:
                     for ref in self._certified(record, types):

@@ -38,7 +38,6 @@ from skybutler.errors import (
     ConflictError,
     DataIdError,
     ExportFormatError,
-    PermissionDeniedError,
     SkyButlerError,
     StorageError,
 )
@@ -53,8 +52,8 @@ from skybutler.transfer._yaml_fast import load_document
 from skybutler.transfer._yaml_format import REFERENCE_FORMATTERS, format_error
 
 if TYPE_CHECKING:
-    from skybutler.butler import Butler
     from skybutler.datasets import DatasetType
+    from skybutler.datastore import Datastore
     from skybutler.dimensions import Timespan
     from skybutler.registry import CollectionRecord, Registry
     from skybutler.types import Progress, UriLike
@@ -93,7 +92,8 @@ class ImportReport:
 
 
 def import_export(
-    butler: Butler,
+    registry: Registry,
+    datastore: Datastore,
     path: UriLike,
     *,
     directory: UriLike | None = None,
@@ -101,9 +101,10 @@ def import_export(
     skip_existing: bool = False,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Import an export file into ``butler``'s repository (see `Butler.import_`)."""
-    if not butler.writeable:
-        raise PermissionDeniedError("import_ changes the repository; open the butler with writeable=True.")
+    """Import an export file into the repository of ``registry`` and ``datastore`` (see `Butler.import_`).
+
+    The caller checks that it may write (the butler's ``writeable``).
+    """
     started = time.perf_counter()
     source = str(path)
     archive: zipfile.ZipFile | None = None
@@ -133,7 +134,6 @@ def import_export(
             raise ConfigError("transfer='move' cannot take files out of a zip archive; use transfer='copy'.")
         if progress is not None:
             progress("read", 0, None)
-        registry = butler.registry
 
         def registered(name: str) -> DatasetType | None:
             found = registry.dataset_types.find(name)
@@ -145,7 +145,9 @@ def import_export(
             document = load_document(text, source, defer_datasets=deferred is not None)
             plan = read_plan(document, source, text, registry.universe, registered, deferred=deferred)
             report = ImportReport(source, notes=list(plan.notes))
-            _Importer(butler, plan, text, files, mode, skip_existing, progress, report, deferred, provenance).run()
+            _Importer(
+                registry, datastore, plan, text, files, mode, skip_existing, progress, report, deferred, provenance
+            ).run()
     finally:
         if archive is not None:
             archive.close()
@@ -156,7 +158,8 @@ def import_export(
 class _Importer:
     def __init__(
         self,
-        butler: Butler,
+        registry: Registry,
+        datastore: Datastore,
         plan: ImportPlan,
         text: bytes,
         files: ExportFiles | None,
@@ -167,12 +170,11 @@ class _Importer:
         deferred: list[tuple[int, Any]] | None = None,
         provenance: dict[str, Any] | None = None,
     ) -> None:
-        self.butler = butler
         self.provenance = provenance
         self.deferred = deferred
         """Dataset entries `read_plan` left for `_stream_datasets` (None: all are in the plan)."""
-        self.registry: Registry = butler.registry
-        self.datastore = butler.datastore.files("import datasets")
+        self.registry = registry
+        self.datastore = datastore.files("import datasets")
         self.plan = plan
         self.text = text
         self.files = files
@@ -214,11 +216,9 @@ class _Importer:
                 self.staged = staged
         except BaseException:
             self._abort(self.staged.values())
-            self.registry.collections.forget_cached()
+            self.registry.collections.forget_cached()  # records registered in the rolled-back transaction
             self.registry.dataset_types.forget_cached()
-            self.butler._forget_search_paths()
             raise
-        self.butler._forget_search_paths()
         self.datastore.promote_many(list(self.staged.values()))  # a failure says: registered, run reconcile
         if self.mode == "move" and self.files is not None:
             self._remove_moved()
