@@ -12,7 +12,6 @@ from skybutler.butler._deferred import DeferredDatasetHandle
 from skybutler.butler._direct_provenance import DirectProvenance
 from skybutler.butler._direct_transfer import DirectTransfers
 from skybutler.butler._interface import Butler
-from skybutler.butler._provenance import input_ids, refuse_used
 from skybutler.butler._repository import read_repo_file, root_text
 from skybutler.butler._run_context import put_recorder
 from skybutler.butler._writes import put_objects
@@ -169,6 +168,10 @@ class DirectButler(DirectTransfers, DirectProvenance, Butler):
         inputs: InputsLike | None = None,
         **kwargs: Any,
     ) -> DatasetRef:
+        if inputs is None:  # the plain put
+            return self._put(dataset_type, [(obj, data_id, kwargs)], run, None)[0]
+        from skybutler.butler._provenance import input_ids
+
         return self._put(dataset_type, [(obj, data_id, kwargs)], run, None, [input_ids(inputs)])[0]
 
     def put_many(
@@ -180,6 +183,8 @@ class DirectButler(DirectTransfers, DirectProvenance, Butler):
         id_mode: DatasetIdMode | None = None,
         inputs: InputsLike | None = None,
     ) -> list[DatasetRef]:
+        from skybutler.butler._provenance import input_ids
+
         shared = input_ids(inputs)
         rows: list[tuple[Any, DataIdLike | None, Mapping[str, Any]]] = []
         each: list[list[uuid.UUID]] = []
@@ -375,6 +380,8 @@ class DirectButler(DirectTransfers, DirectProvenance, Butler):
         ids = [r.id for r in refs]
         with self.registry.db.transaction():
             if not even_if_used:
+                from skybutler.butler._provenance import refuse_used
+
                 refuse_used(self.registry, ids)
             deleted, entries = self.registry.datasets.remove(ids)
         from skybutler.butler._maintenance import remove_artifacts  # upkeep code only when removing (start-up, issue 8)

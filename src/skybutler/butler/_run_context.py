@@ -12,8 +12,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from skybutler.butler._environment import environment_id, process_info
-
 if TYPE_CHECKING:
     from skybutler.datasets import DatasetRef
     from skybutler.registry import CollectionRecord, Registry
@@ -35,6 +33,8 @@ def put_recorder(
     first = run.id not in recorded_runs
     if not first and not any(inputs):
         return None
+    from skybutler.butler._environment import environment_id, process_info  # platform, socket: when recording
+
     env_ids = [environment_id(registry)] if first else []
     info = process_info() if first else None
 
@@ -51,6 +51,8 @@ def put_recorder(
 
 def start_run(registry: Registry, run: CollectionRecord, config: Mapping[str, Any] | None) -> None:
     """Record a run entered with `Butler.run_context` (its start now; its configuration replaces any earlier)."""
+    from skybutler.butler._environment import environment_id, process_info
+
     info = process_info(dict(config) if config is not None else None)
     registry.record_provenance(run, info=info, env_ids=[environment_id(registry)])
     if config is not None:

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 
 from skybutler._lost_commit import settle_lost_commit
 from skybutler.datasets import DatasetRef, make_dataset_id, storage_classes
-from skybutler.formatters._provenance import inputs_recorded
 from skybutler.registry import LostCommitError, NewDataset
 
 if TYPE_CHECKING:
@@ -52,6 +51,8 @@ def put_objects(
         refs.append(DatasetRef(dataset_id, dt, coord, run.name))
         objects.append(obj)
     if any(inputs):  # formats with room for provenance write the input IDs into the file too
+        from skybutler.formatters._provenance import inputs_recorded
+
         with inputs_recorded({r.id: ins for r, ins in zip(refs, inputs, strict=True)}):
             staged = datastore.prepare_many(refs, objects, sc)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -21,8 +22,6 @@ from skybutler.registry._datasets import Datasets
 from skybutler.registry._dimensions import DimensionRecords
 from skybutler.registry._engines import Database
 from skybutler.registry._explain import explain_insert_failure, explain_missing
-from skybutler.registry._provenance import Lineage
-from skybutler.registry._run_records import Environment, RunRecords
 from skybutler.registry._schema import SCHEMA_VERSION, DimensionTables, StaticTables
 from skybutler.registry._search import find_first
 
@@ -30,6 +29,8 @@ if TYPE_CHECKING:
     from skybutler.dimensions import DataIdValue, DimensionGroup
     from skybutler.registry._dataset_types import StoredDatasetType
     from skybutler.registry._datasets import DatasetRow
+    from skybutler.registry._provenance import Lineage
+    from skybutler.registry._run_records import Environment, RunRecords
     from skybutler.types import DataIdLike
 
 __all__ = ["ExplainedDataId", "Registry"]
@@ -67,8 +68,20 @@ class Registry:
         self.dataset_types = DatasetTypes(db, self.tables, self.metadata, universe, self.dimension_tables)
         self.datasets = Datasets(db, self.tables)
         self.calibrations = Calibrations(db, self.tables)
-        self.lineage = Lineage(db, self.tables)
-        self.runs = RunRecords(db, self.tables)
+
+    @cached_property
+    def lineage(self) -> Lineage:
+        """Lineage edges: record, walk (`skybutler.registry._provenance`); made on first use."""
+        from skybutler.registry._provenance import Lineage
+
+        return Lineage(self.db, self.tables)
+
+    @cached_property
+    def runs(self) -> RunRecords:
+        """Run records and environments (`skybutler.registry._run_records`); made on first use."""
+        from skybutler.registry._run_records import RunRecords
+
+        return RunRecords(self.db, self.tables)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     @classmethod
