@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shlex
 import socket
 import sys
@@ -47,16 +48,40 @@ def current_environment(fp: str | None = None) -> Environment:
     fp = fp or fingerprint()
     env = _BY_FINGERPRINT.get(fp)
     if env is None:
-        from importlib import metadata
-
-        packages: dict[str, str] = {}
-        for dist in metadata.distributions():
-            name = dist.metadata["Name"]
-            if name and name not in packages:  # the first on sys.path is the one imported
-                packages[name] = dist.version
-        env = make_environment(packages, sys.version.split()[0], platform.platform())
+        env = make_environment(installed(), sys.version.split()[0], platform.platform())
         _BY_FINGERPRINT[fp] = env
     return env
+
+
+def installed() -> dict[str, str]:
+    """Every installed distribution → its version, names normalized (PEP 503: ``lsst-daf-butler``).
+
+    Read from the ``<name>-<version>.dist-info`` folder names on ``sys.path`` (the first one found wins, as
+    for imports): parsing every distribution's metadata file, as `importlib.metadata` does, costs a hundred
+    times more.  Legacy ``*.egg-info`` entries, whose names may lack the version, are read the slow way.
+    """
+    packages: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            listing = os.scandir(entry or ".")
+        except OSError:
+            continue
+        with listing:
+            for item in listing:
+                name = version = None
+                if item.name.endswith(".dist-info"):
+                    name, _, version = item.name[: -len(".dist-info")].partition("-")
+                elif item.name.endswith(".egg-info"):
+                    from importlib.metadata import PathDistribution
+
+                    try:
+                        dist = PathDistribution(Path(item.path))
+                        name, version = dist.metadata["Name"], dist.version
+                    except (OSError, ValueError, KeyError):
+                        continue
+                if name and version:
+                    packages.setdefault(re.sub(r"[-_.]+", "-", name).lower(), version)
+    return packages
 
 
 def make_environment(packages: dict[str, str], python: str, platform_name: str) -> Environment:
