@@ -85,6 +85,7 @@ def fits_cards(provenance: Mapping[str, str], limit: int = 2000) -> list[tuple[s
     cards = []
     for field, key in FITS_KEYS.items():
         value = provenance.get(field, "")
-        ascii_value = value.encode("ascii", "backslashreplace").decode("ascii")
-        cards.append((key, fit(ascii_value, limit), f"skybutler {field}"))
+        ascii_value = fit(value.encode("ascii", "backslashreplace").decode("ascii"), limit)
+        # a comment fits on a short card only: on a long string astropy would cut it, with a warning
+        cards.append((key, ascii_value, f"skybutler {field}" if len(ascii_value) <= 40 else ""))
     return cards
