@@ -18,6 +18,7 @@ from skybutler.butler._interface import Butler
 
 if TYPE_CHECKING:
     from skybutler.butler._direct import DirectButler
+    from skybutler.butler._maintenance import VerifyReport
     from skybutler.butler._provenance import Invalidation, LineageNode, RunDiff
     from skybutler.butler._repository import migrate_repository, read_config
 
@@ -29,6 +30,7 @@ __all__ = [
     "Invalidation",
     "LineageNode",
     "RunDiff",
+    "VerifyReport",
     "butler_implementations",
     "migrate_repository",
     "read_config",
@@ -40,6 +42,7 @@ _LAZY = {
     "Invalidation": "skybutler.butler._provenance",
     "LineageNode": "skybutler.butler._provenance",
     "RunDiff": "skybutler.butler._provenance",
+    "VerifyReport": "skybutler.butler._maintenance",
     "migrate_repository": "skybutler.butler._repository",
     "read_config": "skybutler.butler._repository",
 }

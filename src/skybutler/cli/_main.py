@@ -77,6 +77,8 @@ COMMANDS = {
     "remove-runs": "skybutler.cli._collections:remove_runs",
     "retrieve-artifacts": "skybutler.cli._datasets:retrieve_artifacts",
     "run-info": "skybutler.cli._provenance:run_info",
+    "serve": "skybutler.server._cli:serve",
+    "token": "skybutler.cli._tokens:token",
     "transfer-datasets": "skybutler.cli._transfer:transfer_datasets",
     "verify": "skybutler.cli._verify:verify",
 }

@@ -12,6 +12,7 @@ from skybutler.registry._engines import Database, LostCommitError
 from skybutler.registry._explain import is_unique_violation
 from skybutler.registry._registry import ExplainedDataId, Registry
 from skybutler.registry._schema import SCHEMA_VERSION
+from skybutler.registry._tokens import Grant, TokenRecord, Tokens, parse_grants
 
 if TYPE_CHECKING:
     from skybutler.registry._provenance import Edge, Reached
@@ -35,14 +36,18 @@ __all__ = [
     "Edge",
     "Environment",
     "ExplainedDataId",
+    "Grant",
     "LostCommitError",
     "NewDataset",
     "Reached",
     "Registry",
     "RunRecord",
     "StoredDatasetType",
+    "TokenRecord",
+    "Tokens",
     "is_glob",
     "is_unique_violation",
+    "parse_grants",
 ]
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "tags_key_dimensions",
     "tags_lookup_indexes",
     "tags_table",
+    "token_table",
 ]
 
 #: The Alembic revision this code expects (see registry/migrations); bump with every migration.
@@ -52,6 +53,7 @@ DATASET_ID_TYPE = "dataset_id_type"
 
 STATIC_NAMES = (
     "butler_attributes", "collection", "collection_chain", "dataset_type", "dataset", "datastore_record", "trash",
+    "server_token",
     *PROVENANCE_NAMES,
 )  # fmt: skip
 
@@ -138,6 +140,23 @@ class StaticTables:
             sa.Index("collection_chain_child", "child_id"),
         )  # fmt: skip
         self.provenance = ProvenanceTables(metadata)
+        self.server_token = token_table(metadata)
+
+
+def token_table(metadata: sa.MetaData) -> sa.Table:
+    """The bearer tokens of ``skybutler serve`` (`skybutler.registry.Tokens`): only a hash of each secret."""
+    return sa.Table(
+        "server_token",
+        metadata,
+        sa.Column("token_id", sa.String(32), primary_key=True),
+        sa.Column("user_name", sa.String(128), nullable=False),
+        sa.Column("secret_hash", sa.String(64), nullable=False),
+        sa.Column("grants", sa.Text, nullable=False),
+        sa.Column("created", sa.BigInteger, nullable=False),
+        sa.Column("expires", sa.BigInteger, nullable=True),
+        sa.Column("revoked", sa.BigInteger, nullable=True),
+        sa.Column("note", sa.Text, nullable=True),
+    )
 
 
 def _column(name: str, spec_type: str, length: int | None, *, nullable: bool) -> sa.Column[object]:

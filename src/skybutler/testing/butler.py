@@ -12,7 +12,8 @@ instrument (`populate_sample`), writing into run ``test/run``::
                 yield b
 
 The tests only use the public API, and check storage through `Butler.verify` and `Butler.reconcile`, so
-they hold for files, objects in memory and chains of both alike.
+they hold for files, objects in memory and chains of both alike, and for a remote butler on a server
+(tests/server/test_conformance.py), which has no ``registry`` attribute.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """Provenance: lineage edges between datasets, software environments and run records.
 
 Revision ID: 0007_provenance
-Revises: 0005_pg_fk_checks
+Revises: 0008_server_tokens
 
 Adds five tables and nothing else (no existing row changes).  The tables are spelled out here as they are at
 this revision, so later schema changes cannot alter what this migration does; each is created only where
 absent, so a registry created by newer code and stamped older upgrades cleanly.  The downgrade drops them,
-and refuses while any lineage edge or run record exists: revision 0005 has nowhere to keep them.
+and refuses while any lineage edge or run record exists: the revision before has nowhere to keep them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from alembic import op
 from skybutler.errors import ConflictError
 
 revision = "0007_provenance"
-down_revision = "0005_pg_fk_checks"
+down_revision = "0008_server_tokens"  # issue 20 landed first; the lead may re-chain
 branch_labels = None
 depends_on = None
 
@@ -99,7 +99,7 @@ def downgrade() -> None:
     if any(held.values()):
         raise ConflictError(
             f"The registry holds {held['dataset_input']} lineage edge(s) and {held['run_record']} run record(s); "
-            "revision 0005 has no tables for them. Export the repository first (or keep this revision)."
+            "the revision before has no tables for them. Export the repository first (or keep this revision)."
         )
     metadata = _tables()
     for name in _NAMES:
