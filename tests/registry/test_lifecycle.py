@@ -25,6 +25,7 @@ REVISIONS = [
     "0004_datastore_name",
     "0005_pg_fk_checks",
     "0008_server_tokens",
+    "0006_spatial_index",
     "0007_provenance",
 ]
 

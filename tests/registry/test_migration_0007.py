@@ -23,9 +23,9 @@ def _tables(registry: Registry) -> set[str]:
 
 def test_downgrade_drops_the_tables_and_upgrade_brings_them_back(registry: Registry) -> None:
     assert _tables(registry) >= TABLES
-    downgrade(registry, "0008_server_tokens")
+    downgrade(registry, "0006_spatial_index")
     assert not TABLES & _tables(registry)
-    assert registry.attributes()["schema_version"] == "0008_server_tokens"
+    assert registry.attributes()["schema_version"] == "0006_spatial_index"
     applied = migrate(registry.db)
     assert "0007_provenance" in applied
     assert _tables(registry) >= TABLES
@@ -37,6 +37,6 @@ def test_downgrade_is_refused_while_lineage_is_recorded(registry: Registry) -> N
         conn.execute(edge.insert(), [{"output_id": uuid.uuid4(), "input_id": uuid.uuid4(), "output_type": "a",
                                       "input_type": "b", "recorded": 1}])  # fmt: skip
     with pytest.raises(ConflictError, match="lineage edge"):
-        downgrade(registry, "0008_server_tokens")
+        downgrade(registry, "0006_spatial_index")
     assert _tables(registry) >= TABLES  # the failed downgrade changed nothing
     assert len(registry.lineage.all_edges()) == 1

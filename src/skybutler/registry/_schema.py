@@ -205,9 +205,18 @@ class DimensionTables(Mapping[str, sa.Table]):
                 self[target]
 
     def make_all(self) -> None:
-        """Make every element table (to create them all in a new registry)."""
+        """Make every element table and every overlap table (to create them all in a new registry)."""
         for name in self._names:
             self[name]
+            if self._universe[name].has_region:
+                self.overlap(name)
+
+    def overlap(self, name: str) -> sa.Table:
+        """The skypix overlap table of element ``name`` (which has regions), with its element table."""
+        from skybutler.registry._spatial_index import overlap_table
+
+        self[name]
+        return overlap_table(self._metadata, self._universe, self._universe[name])
 
 
 def _element_table(metadata: sa.MetaData, universe: DimensionUniverse, element: DimensionElement) -> sa.Table:

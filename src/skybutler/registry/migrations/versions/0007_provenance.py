@@ -1,7 +1,7 @@
 """Provenance: lineage edges between datasets, software environments and run records.
 
 Revision ID: 0007_provenance
-Revises: 0008_server_tokens
+Revises: 0006_spatial_index
 
 Adds five tables and nothing else (no existing row changes).  The tables are spelled out here as they are at
 this revision, so later schema changes cannot alter what this migration does; each is created only where
@@ -17,7 +17,7 @@ from alembic import op
 from skybutler.errors import ConflictError
 
 revision = "0007_provenance"
-down_revision = "0008_server_tokens"  # issue 20 landed first; the lead may re-chain
+down_revision = "0006_spatial_index"  # issues 20 and the spatial one landed first; the lead may re-chain
 branch_labels = None
 depends_on = None
 
