@@ -26,10 +26,14 @@ ARGS: dict[str, list[str]] = {
     "decertify": ["calib", "bias", "--begin", "2025-01-01", "--end", "2025-02-01", "--yes"],
     "disassociate": ["tag", "meta"],
     "export": ["{tmp}/out.zip"],
+    "impact": ["--type", "meta", "-d", "instrument=Cam,visit=1,detector=1", "-c", "run1"],
     "import": ["{file}"],
     "ingest-files": ["{file}", "--dataset-type", "meta", "--run", "x"],
     "ingest-raws": ["{tmp}"],
     "insert-dimension-records": ["band", "{file}"],
+    "invalidated": ["-c", "calib"],
+    "lineage": ["0f290e1d-8e96-486f-aca4-dd5252dcb504"],
+    "logs": ["--type", "isr_log", "-d", "instrument=Cam,visit=1,detector=1", "-c", "run1"],
     "migrate": [],
     "missing": ["meta"],
     "prune-datasets": ["meta", "--collections", "run1", "--yes"],
@@ -44,6 +48,7 @@ ARGS: dict[str, list[str]] = {
     "remove-dataset-type": ["meta", "--yes"],
     "remove-runs": ["run1", "--yes"],
     "retrieve-artifacts": ["{tmp}/out"],
+    "run-info": ["run1"],
     "verify": [],
 }
 #: Commands whose first argument is not an existing repository (they make one), or that take none.

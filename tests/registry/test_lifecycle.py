@@ -24,8 +24,9 @@ REVISIONS = [
     "0003_dataset_type_format",
     "0004_datastore_name",
     "0005_pg_fk_checks",
-    "0008_server_tokens",
     "0006_spatial_index",
+    "0007_provenance",
+    "0008_server_tokens",
 ]
 
 

@@ -110,10 +110,10 @@ def test_migration_0006_fills_the_index_of_existing_regions(sample: Registry) ->
         [{"instrument": "Cam", "visit": v, "detector": 0, "region": r} for v, r in regions.items()],
     )
     before = _index(sample, "visit_detector_region")
-    downgrade(sample, "0008_server_tokens")
+    downgrade(sample, "0005_pg_fk_checks")
     with sample.db.transaction(write=False) as conn:
         assert "visit_detector_region_skypix_overlap" not in sa.inspect(conn).get_table_names()
-    assert migrate(sample.db) == ["0006_spatial_index"]
+    assert migrate(sample.db)[0] == "0006_spatial_index"
     assert _index(sample, "visit_detector_region") == before != {}
 
 

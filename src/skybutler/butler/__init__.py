@@ -19,6 +19,7 @@ from skybutler.butler._interface import Butler
 if TYPE_CHECKING:
     from skybutler.butler._direct import DirectButler
     from skybutler.butler._maintenance import VerifyReport
+    from skybutler.butler._provenance import Invalidation, LineageNode, RunDiff
     from skybutler.butler._repository import migrate_repository, read_config
 
 __all__ = [
@@ -26,6 +27,9 @@ __all__ = [
     "ButlerCollections",
     "DeferredDatasetHandle",
     "DirectButler",
+    "Invalidation",
+    "LineageNode",
+    "RunDiff",
     "VerifyReport",
     "butler_implementations",
     "migrate_repository",
@@ -35,6 +39,9 @@ __all__ = [
 #: Names imported on first use: they bring in the registry and datastore layers.
 _LAZY = {
     "DirectButler": "skybutler.butler._direct",
+    "Invalidation": "skybutler.butler._provenance",
+    "LineageNode": "skybutler.butler._provenance",
+    "RunDiff": "skybutler.butler._provenance",
     "VerifyReport": "skybutler.butler._maintenance",
     "migrate_repository": "skybutler.butler._repository",
     "read_config": "skybutler.butler._repository",

@@ -99,7 +99,7 @@ class DirectButlerCollections(ButlerCollections):
         self._writeable()
         remove_collection(self._registry, name)
 
-    def remove_runs(self, names: Iterable[str], *, progress: Progress | None = None) -> int:
+    def remove_runs(self, names: Iterable[str], *, progress: Progress | None = None, even_if_used: bool = False) -> int:
         self._writeable()
         names = list(names)
         for name in names:  # check every run before deleting anything: a refusal must leave all datasets in place
@@ -111,16 +111,23 @@ class DirectButlerCollections(ButlerCollections):
                 raise CollectionError(
                     f"Run {name!r} is a child of {parents}; remove it from those chains first (nothing was removed)."
                 )
-        removed = 0
-        if progress is not None:
-            progress("remove-runs", 0, len(names))
-        for done, name in enumerate(names, 1):
-            refs = [
+        by_run = {
+            name: [
                 ref
                 for stored in self._registry.dataset_types.all()
                 for ref in self._butler.query_datasets_in_run(stored.dataset_type.name, name)
             ]
-            removed += self._butler.remove(refs)
+            for name in names
+        }
+        if not even_if_used:  # the runs together: one run may use another's datasets
+            from skybutler.butler._provenance import refuse_used
+
+            refuse_used(self._registry, [ref.id for refs in by_run.values() for ref in refs])
+        removed = 0
+        if progress is not None:
+            progress("remove-runs", 0, len(names))
+        for done, name in enumerate(names, 1):
+            removed += self._butler.remove(by_run[name], even_if_used=True)
             self._registry.collections.remove(name)
             if progress is not None:
                 progress("remove-runs", done, len(names))

@@ -77,7 +77,7 @@ class ButlerCollections(ABC):
         """
 
     @abstractmethod
-    def remove_runs(self, names: Iterable[str], *, progress: Progress | None = None) -> int:
+    def remove_runs(self, names: Iterable[str], *, progress: Progress | None = None, even_if_used: bool = False) -> int:
         """Remove RUN collections with all their datasets and files; return how many datasets went.
 
         Every run is checked before anything is deleted.  ``progress`` is called as
@@ -87,6 +87,9 @@ class ButlerCollections(ABC):
         ------
         CollectionError
             A name is not a RUN, or the run is a child of a chain (nothing was removed).
+        ConflictError
+            Datasets of other runs record datasets of these runs as inputs, and ``even_if_used`` is false
+            (nothing was removed; with it, the lineage keeps their IDs and dataset types).
         """
 
     # -- chains ----------------------------------------------------------------------------------------------

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from skybutler.butler._calibration_time import calibration_miss, check_as_of, observation_time
 from skybutler.butler._deferred import DeferredDatasetHandle
+from skybutler.butler._direct_provenance import DirectProvenance
 from skybutler.butler._direct_transfer import DirectTransfers
 from skybutler.butler._interface import Butler
 from skybutler.butler._repository import read_repo_file, root_text
+from skybutler.butler._run_context import put_recorder
 from skybutler.butler._writes import put_objects
 from skybutler.config import CONFIG_FILE, ButlerConfig, load_config
 from skybutler.datasets import DatasetRef, DatasetType, storage_classes
@@ -19,6 +22,7 @@ from skybutler.dimensions import DataCoordinate, DimensionUniverse, to_tai_ns
 from skybutler.errors import (
     CollectionError,
     ConfigError,
+    ConflictError,
     DatasetNotFoundError,
     DatasetTypeError,
     FormatterError,
@@ -32,6 +36,7 @@ from skybutler.transports import open_transport
 if TYPE_CHECKING:
     from skybutler.butler._collections import DirectButlerCollections
     from skybutler.butler._maintenance import VerifyReport
+    from skybutler.butler._provenance import InputsLike
     from skybutler.datasets import DatasetIdMode
     from skybutler.datastore import ReconcileReport
     from skybutler.dimensions import DimensionRecord
@@ -43,7 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["DirectButler"]
 
 
-class DirectButler(DirectTransfers, Butler):
+class DirectButler(DirectTransfers, DirectProvenance, Butler):
     """The butler that works on the repository's database and storage itself (`Butler` documents every method).
 
     ``Butler(root, ...)`` returns one for any root that is not a skybutler server.  It holds the
@@ -81,6 +86,7 @@ class DirectButler(DirectTransfers, Butler):
             collections = [run] if run is not None else []
         self.default_collections: list[str] = [collections] if isinstance(collections, str) else list(collections)
         """The search path used when a call gives no ``collections=``."""
+        self._recorded_runs: set[int] = set()  # runs whose record this butler has made or found (provenance)
         if run is not None and self.writeable:
             self._run_record(run)  # the butler's own run exists from the start, so it can be searched
 
@@ -160,19 +166,34 @@ class DirectButler(DirectTransfers, Butler):
         data_id: DataIdLike | None = None,
         *,
         run: str | None = None,
+        inputs: InputsLike | None = None,
         **kwargs: Any,
     ) -> DatasetRef:
-        return self._put(dataset_type, [(obj, data_id, kwargs)], run, None)[0]
+        if inputs is None:  # the plain put
+            return self._put(dataset_type, [(obj, data_id, kwargs)], run, None)[0]
+        from skybutler.butler._provenance import input_ids
+
+        return self._put(dataset_type, [(obj, data_id, kwargs)], run, None, [input_ids(inputs)])[0]
 
     def put_many(
         self,
-        items: Iterable[tuple[Any, DataIdLike]],
+        items: Iterable[tuple[Any, DataIdLike] | tuple[Any, DataIdLike, InputsLike]],
         dataset_type: DatasetTypeLike,
         *,
         run: str | None = None,
         id_mode: DatasetIdMode | None = None,
+        inputs: InputsLike | None = None,
     ) -> list[DatasetRef]:
-        return self._put(dataset_type, [(obj, data_id, {}) for obj, data_id in items], run, id_mode)
+        from skybutler.butler._provenance import input_ids
+
+        shared = input_ids(inputs)
+        rows: list[tuple[Any, DataIdLike | None, Mapping[str, Any]]] = []
+        each: list[list[uuid.UUID]] = []
+        for item in items:
+            rows.append((item[0], item[1], {}))
+            own = input_ids(item[2]) if len(item) > 2 else []
+            each.append(list(dict.fromkeys([*shared, *own])) if own else shared)
+        return self._put(dataset_type, rows, run, id_mode, each)
 
     def _put(
         self,
@@ -180,6 +201,7 @@ class DirectButler(DirectTransfers, Butler):
         items: Sequence[tuple[Any, DataIdLike | None, Mapping[str, Any]]],
         run: str | None,
         id_mode: DatasetIdMode | None,
+        inputs: Sequence[list[uuid.UUID]] = (),
     ) -> list[DatasetRef]:
         run_record = self._run_record(run)
         stored, component = self._stored(dataset_type)
@@ -190,14 +212,21 @@ class DirectButler(DirectTransfers, Butler):
         dt = stored.dataset_type
         resolve = self.registry.resolve_data_id
         coords = [(obj, resolve(dt, data_id, kwargs)) for obj, data_id, kwargs in items]
+        record = put_recorder(self.registry, run_record, inputs, self._recorded_runs)
         try:
-            return put_objects(self.registry, self.datastore, stored, run_record, coords, id_mode)
+            refs = put_objects(self.registry, self.datastore, stored, run_record, coords, id_mode, record, inputs)
         except (StorageError, FormatterError):
             raise  # the bytes failed, not a stale run: after registration, a retry would only add a conflict
-        except SkyButlerError:
+        except SkyButlerError as exc:
+            if isinstance(exc, DatasetNotFoundError | ConflictError) and record is not None:
+                raise  # a refused input or cycle: the run is not stale
             if not self.registry.collections.refresh_if_changed():  # the run may have been re-created elsewhere
                 raise
-            return put_objects(self.registry, self.datastore, stored, self._run_record(run), coords, id_mode)
+            run_record = self._run_record(run)
+            record = put_recorder(self.registry, run_record, inputs, self._recorded_runs)
+            refs = put_objects(self.registry, self.datastore, stored, run_record, coords, id_mode, record, inputs)
+        self._recorded_runs.add(run_record.id)
+        return refs
 
     # -- find / get --------------------------------------------------------------------------------------------
     def _find_row(
@@ -346,11 +375,16 @@ class DirectButler(DirectTransfers, Butler):
         return self.datastore.uri_of(self.datastore.ordered(row.artifacts)[0])
 
     # -- remove / reconcile ----------------------------------------------------------------------------------
-    def remove(self, refs: Iterable[DatasetRef]) -> int:
+    def remove(self, refs: Iterable[DatasetRef], *, even_if_used: bool = False) -> int:
         if not self.writeable:
             raise PermissionDeniedError("This butler is read-only; open it with writeable=True to remove datasets.")
         ids = [r.id for r in refs]
-        deleted, entries = self.registry.datasets.remove(ids)
+        with self.registry.db.transaction():
+            if not even_if_used:
+                from skybutler.butler._provenance import refuse_used
+
+                refuse_used(self.registry, ids)
+            deleted, entries = self.registry.datasets.remove(ids)
         from skybutler.butler._maintenance import remove_artifacts  # upkeep code only when removing (start-up, issue 8)
 
         remove_artifacts(self.registry, self.datastore, entries)

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 from skybutler.butler._abstract import interface_method
+from skybutler.butler._interface_provenance import ButlerProvenanceInterface
 from skybutler.butler._interface_queries import ButlerQueryInterface
 from skybutler.butler._interface_transfer import ButlerTransferInterface
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from skybutler.butler._collections_interface import ButlerCollections
     from skybutler.butler._deferred import DeferredDatasetHandle
     from skybutler.butler._maintenance import VerifyReport
+    from skybutler.butler._provenance import InputsLike
     from skybutler.datasets import DatasetIdMode, DatasetRef, DatasetType
     from skybutler.datastore import ReconcileReport
     from skybutler.dimensions import DimensionUniverse
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["Butler"]
 
 
-class Butler(ButlerQueryInterface, ButlerTransferInterface, ABC):
+class Butler(ButlerQueryInterface, ButlerTransferInterface, ButlerProvenanceInterface, ABC):
     """Store and find datasets by dataset type, data ID and collection.
 
     ``Butler(root, run=..., collections=..., writeable=..., config=...)`` opens a repository with the
@@ -260,12 +262,15 @@ class Butler(ButlerQueryInterface, ButlerTransferInterface, ABC):
         data_id: DataIdLike | None = None,
         *,
         run: str | None = None,
+        inputs: InputsLike | None = None,
         **kwargs: Any,
     ) -> DatasetRef:
         """Store ``obj`` as a new dataset and return its ref.
 
         The object's type is checked before anything is written; the file is written under a staging name,
-        the dataset registered in one transaction, then the file moved to its final path.
+        the dataset registered in one transaction, then the file moved to its final path.  ``inputs`` (refs
+        or dataset IDs of registered datasets) are recorded in the same transaction as what it was made
+        from (`lineage`, `impact`).
 
         Raises
         ------
@@ -279,21 +284,26 @@ class Butler(ButlerQueryInterface, ButlerTransferInterface, ABC):
             The run already has a dataset of this type and data ID.
         PermissionDeniedError
             The butler is read-only or has no run.
+        DatasetNotFoundError
+            An input is not registered (nothing is written).
         """
 
     @interface_method
     def put_many(
         self,
-        items: Iterable[tuple[Any, DataIdLike]],
+        items: Iterable[tuple[Any, DataIdLike] | tuple[Any, DataIdLike, InputsLike]],
         dataset_type: DatasetTypeLike,
         *,
         run: str | None = None,
         id_mode: DatasetIdMode | None = None,
+        inputs: InputsLike | None = None,
     ) -> list[DatasetRef]:
         """Store many objects of one dataset type in one registry transaction.
 
         Either all are stored or none is (files written before a failure are removed).  ``id_mode`` makes
-        dataset IDs deterministic (`DatasetIdMode`); by default they are random.  Raises what `put` raises.
+        dataset IDs deterministic (`DatasetIdMode`); by default they are random.  ``inputs`` are recorded as
+        inputs of every dataset; an item ``(obj, data_id, inputs)`` adds inputs of its own.  Raises what
+        `put` raises.
         """
 
     # -- find / get --------------------------------------------------------------------------------------------
@@ -415,7 +425,7 @@ class Butler(ButlerQueryInterface, ButlerTransferInterface, ABC):
 
     # -- remove / upkeep ----------------------------------------------------------------------------------------
     @interface_method
-    def remove(self, refs: Iterable[DatasetRef]) -> int:
+    def remove(self, refs: Iterable[DatasetRef], *, even_if_used: bool = False) -> int:
         """Remove datasets from the registry and delete their files; return how many were removed.
 
         The registry rows go first, in one transaction, with the file paths put in the trash; then the
@@ -425,6 +435,9 @@ class Butler(ButlerQueryInterface, ButlerTransferInterface, ABC):
         ------
         PermissionDeniedError
             The butler is read-only.
+        ConflictError
+            Another (kept) dataset records one of them as an input and ``even_if_used`` is false (nothing
+            was removed); with it, the lineage keeps the removed datasets' IDs and dataset types.
         """
 
     @interface_method

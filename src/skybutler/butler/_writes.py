@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -28,6 +28,8 @@ def put_objects(
     run: CollectionRecord,
     items: Iterable[tuple[Any, DataCoordinate]],
     id_mode: DatasetIdMode | None,
+    record: Callable[[list[DatasetRef]], None] | None = None,
+    inputs: Sequence[Sequence[uuid.UUID]] = (),
 ) -> list[DatasetRef]:
     """Store objects as new datasets of ``stored`` in ``run``: all of them, or none.
 
@@ -35,6 +37,8 @@ def put_objects(
     byte is written) and its final path claimed without replacing anything (`FileDatastore.claim`); the
     datasets are registered in one transaction; only then are the staging names dropped.  On any failure
     the claims and staged files are removed and the registry is untouched.
+    ``record`` (provenance: the run's record, the inputs used) runs in the registration's transaction, so
+    a refused input leaves nothing behind either.
     A chained datastore stages in every child that takes the dataset, and the registry records one
     artifact per child.
     """
@@ -46,14 +50,25 @@ def put_objects(
         dataset_id = uuid.uuid4() if id_mode is None else make_dataset_id(dt, coord, run.name, id_mode)
         refs.append(DatasetRef(dataset_id, dt, coord, run.name))
         objects.append(obj)
-    staged = datastore.prepare_many(refs, objects, sc)  # all staged, or none left behind
+    if any(inputs):  # formats with room for provenance write the input IDs into the file too
+        from skybutler.formatters._provenance import inputs_recorded
+
+        with inputs_recorded({r.id: ins for r, ins in zip(refs, inputs, strict=True)}):
+            staged = datastore.prepare_many(refs, objects, sc)
+    else:
+        staged = datastore.prepare_many(refs, objects, sc)  # all staged, or none left behind
     try:
         new = [
             NewDataset(r.id, r.data_id.required_values, s.artifacts[0], s.artifacts[1:])
             for r, s in zip(refs, staged, strict=True)
         ]
         try:
-            registry.datasets.insert(stored, run.id, new)
+            if record is None:  # the plain put: one transaction, nothing else
+                registry.datasets.insert(stored, run.id, new)
+            else:
+                with registry.db.transaction():
+                    registry.datasets.insert(stored, run.id, new)
+                    record(refs)
         except sa.exc.IntegrityError as exc:
             raise registry.explain_insert_failure(stored, run, [r.data_id for r in refs], exc) from None
     except LostCommitError as exc:

@@ -306,9 +306,12 @@ def _removal_order(butler: Butler, records: list[Any]) -> list[Any]:
 @click.command()
 @repo_argument
 @click.argument("patterns", nargs=-1, required=True, shell_complete=complete_collections)
+@click.option("--even-if-used", is_flag=True, help="Remove datasets that other runs' datasets record as inputs.")
 @yes_dry_run_options
 @click.pass_context
-def remove_runs(ctx: click.Context, repo: str, patterns: tuple[str, ...], yes: bool, dry_run: bool) -> None:
+def remove_runs(
+    ctx: click.Context, repo: str, patterns: tuple[str, ...], even_if_used: bool, yes: bool, dry_run: bool
+) -> None:
     """Remove runs with their datasets and files.
 
     Remove RUN collections matching PATTERNS, with all their datasets and files.
@@ -326,5 +329,5 @@ def remove_runs(ctx: click.Context, repo: str, patterns: tuple[str, ...], yes: b
     lines = [f"{run}: {n} dataset(s)" for run, n in counts.items()]
     if confirm(lines, f"remove {len(runs)} run(s) and {sum(counts.values())} dataset(s)", yes=yes, dry_run=dry_run):
         with progress_bar(ctx) as progress:
-            removed = butler.collections.remove_runs(runs, progress=progress)
+            removed = butler.collections.remove_runs(runs, progress=progress, even_if_used=even_if_used)
         click.echo(f"Removed {len(runs)} run(s) and {removed} dataset(s).")

@@ -29,11 +29,12 @@ __all__ = ["prune_datasets", "retrieve_artifacts"]
 @where_option
 @data_id_option
 @click.option("--find-all", is_flag=True, help="Every match along --collections, not only the first per data ID.")
+@click.option("--even-if-used", is_flag=True, help="Remove datasets that others record as inputs (lineage keeps them).")
 @yes_dry_run_options
 @click.pass_context
 def prune_datasets(
     ctx: click.Context, repo: str, dataset_types: tuple[str, ...], collections: tuple[str, ...], where: str,
-    data_id: tuple[str, ...], find_all: bool, yes: bool, dry_run: bool,
+    data_id: tuple[str, ...], find_all: bool, even_if_used: bool, yes: bool, dry_run: bool,
 ) -> None:  # fmt: skip
     """Remove datasets and their files.
 
@@ -46,7 +47,7 @@ def prune_datasets(
                           find_first=not find_all)[0]  # fmt: skip
     lines = [f"{r.dataset_type.name} {dict(r.data_id.required)} in {r.run} ({r.id})" for r in refs]
     if confirm(lines, f"remove {len(refs)} dataset(s) and their files", yes=yes, dry_run=dry_run):
-        removed = butler.remove(refs)
+        removed = butler.remove(refs, even_if_used=even_if_used)
         click.echo(f"Removed {removed} dataset(s).")
 
 

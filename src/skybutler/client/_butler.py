@@ -12,6 +12,7 @@ from skybutler.client._collections import RemoteCollections
 from skybutler.client._helpers import data_id_json, is_server, names, tai_ns
 from skybutler.client._http import Session
 from skybutler.client._io import FormatterCache, SignedUrlTransport, read_artifact
+from skybutler.client._provenance import RemoteProvenance, not_served
 from skybutler.client._puts import put_objects
 from skybutler.client._results import RemoteDataIdResults, RemoteDatasetResults, read_data_ids, read_datasets
 from skybutler.client._transfers import RemoteTransfers
@@ -42,12 +43,12 @@ if TYPE_CHECKING:
     from skybutler.datasets import DatasetIdMode
     from skybutler.datastore import ReconcileReport
     from skybutler.query import CompletenessTable
-    from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, Progress, TimeLike
+    from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, InputsLike, Progress, TimeLike
 
 __all__ = ["RemoteButler"]
 
 
-class RemoteButler(RemoteTransfers, Butler):
+class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
     """A repository served by ``skybutler serve``, used as a local `Butler` is.
 
     Parameters
@@ -190,21 +191,28 @@ class RemoteButler(RemoteTransfers, Butler):
         data_id: DataIdLike | None = None,
         *,
         run: str | None = None,
+        inputs: InputsLike | None = None,
         **kwargs: Any,
     ) -> DatasetRef:
         """As `Butler.put`: the file is written here and uploaded to storage; the server registers it."""
+        if inputs is not None:
+            not_served("put(inputs=...)")
         return self._put(dataset_type, [(obj, data_id_json(data_id, kwargs))], run, None)[0]
 
     def put_many(
         self,
-        items: Iterable[tuple[Any, DataIdLike]],
+        items: Iterable[tuple[Any, DataIdLike] | tuple[Any, DataIdLike, InputsLike]],
         dataset_type: DatasetTypeLike,
         *,
         run: str | None = None,
         id_mode: DatasetIdMode | None = None,
+        inputs: InputsLike | None = None,
     ) -> list[DatasetRef]:
         """As `Butler.put_many`: all stored in one registry transaction, or none."""
-        return self._put(dataset_type, [(obj, data_id_json(d, {})) for obj, d in items], run, id_mode)
+        listed = list(items)
+        if inputs is not None or any(len(item) > 2 for item in listed):
+            not_served("put_many(inputs=...)")
+        return self._put(dataset_type, [(item[0], data_id_json(item[1], {})) for item in listed], run, id_mode)
 
     def _put(
         self,
@@ -388,8 +396,10 @@ class RemoteButler(RemoteTransfers, Butler):
         return SignedUrlTransport(url, self._session.client)
 
     # -- remove and maintenance --------------------------------------------------------------------------------
-    def remove(self, refs: Iterable[DatasetRef]) -> int:
-        """As `Butler.remove` (write on each dataset's run)."""
+    def remove(self, refs: Iterable[DatasetRef], *, even_if_used: bool = False) -> int:
+        """As `Butler.remove` (write on each dataset's run); a used dataset is refused by the server."""
+        if even_if_used:
+            not_served("remove(even_if_used=True)")
         if not self.writeable:
             raise PermissionDeniedError("This butler is read-only; open it with writeable=True to remove datasets.")
         request = RemoveRequest(refs=[ref_to_wire(r) for r in refs])

@@ -91,9 +91,13 @@ class RemoteCollections(ButlerCollections):
         self._writeable()
         self._session.call("POST", "/collections/remove", json_body={"names": [name]}, what=f"remove {name!r}")
 
-    def remove_runs(self, names: Iterable[str], *, progress: Progress | None = None) -> int:
-        """Remove RUN collections with their datasets; how many datasets went."""
+    def remove_runs(self, names: Iterable[str], *, progress: Progress | None = None, even_if_used: bool = False) -> int:
+        """Remove RUN collections with their datasets; how many datasets went (used ones: refused by the server)."""
         self._writeable()
+        if even_if_used:
+            from skybutler.client._provenance import not_served
+
+            not_served("remove_runs(even_if_used=True)")
         answer = self._session.call("POST", "/collections/remove-runs", json_body={"names": list(names)})
         return int(answer["removed"])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from skybutler.datasets._artifact import ArtifactInfo
 from skybutler.datasets._dataset_type import DatasetType
+from skybutler.datasets._log_records import LogEntry, LogRecords
 from skybutler.datasets._ref import (
     DatasetIdMode,
     DatasetRef,
@@ -20,6 +21,8 @@ __all__ = [
     "DatasetIdMode",
     "DatasetRef",
     "DatasetType",
+    "LogEntry",
+    "LogRecords",
     "StorageClass",
     "as_uuid",
     "dataset_id_maker",

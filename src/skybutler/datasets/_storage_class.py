@@ -119,6 +119,7 @@ storage_classes: PluginRegistry[StorageClass] = PluginRegistry(
             name: f"skybutler.datasets._builtin_storage_classes:{name}"
             for name in ("StructuredDataDict", "StructuredDataList", "NumpyArray", "Bytes", "Pickled")
         },
+        "LogRecords": "skybutler.datasets._log_records:LOG_RECORDS",
         "Camera": "skybutler.datasets._camera:CAMERA",
         "Detector": "skybutler.datasets._camera:DETECTOR",
         **{name: f"skybutler.datasets._astro_storage_classes:{name}" for name in ASTRO_STORAGE_CLASSES},

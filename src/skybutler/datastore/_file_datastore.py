@@ -199,8 +199,7 @@ class FileDatastore(LeafDatastore):
         obj = sc.coerce(obj)
         check_data_model(self.config, dataset_type, obj)
         name, formatter = self.formatter_for(dataset_type)
-        ext = formatter.extensions[0]
-        id_hex = ref.id.hex
+        formatter, ext, id_hex = formatter.for_dataset(ref), formatter.extensions[0], ref.id.hex
         path = self.artifact_path(dataset_type, ref, ext)
         in_place = self.transport.can_create  # an atomic, exclusive write needs no staging copy
         key = path if in_place else f"{STAGING}{id_hex}{ext}"

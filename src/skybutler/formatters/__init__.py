@@ -22,6 +22,7 @@ formatters: PluginRegistry[type[Formatter]] = PluginRegistry(
         "afw_fits": "skybutler.formatters._afw_fits:AfwFitsFormatter",
         "hdf5": "skybutler.formatters._hdf5:Hdf5Formatter",
         "parquet": "skybutler.formatters._parquet:ParquetFormatter",
+        "jsonl": "skybutler.formatters._jsonl:JsonLinesFormatter",
     },
 )
 
@@ -42,4 +43,5 @@ DEFAULT_FORMATTERS: dict[str, str] = {
     "ArrowTable": "parquet",
     "DataFrame": "parquet",
     "NumpyStructuredArray": "parquet",
+    "LogRecords": "jsonl",
 }

@@ -60,6 +60,7 @@ class FitsFormatter(Formatter):
         "Image", "Exposure", "Spectrum", "Metadata", "Wcs", "NumpyArray", STRUCTURED, *TABLE_CLASSES,
     )  # fmt: skip
     told_storage_classes = (STRUCTURED,)
+    records_provenance = True
 
     # -- write ------------------------------------------------------------------------------------------------
     def write(self, obj: Any, stream: BinaryIO) -> None:
@@ -67,6 +68,10 @@ class FitsFormatter(Formatter):
         storage_class = self.writes_as or storage_class_of(obj, self.storage_classes)
         primary = fits.PrimaryHDU()
         primary.header[MARKER] = (storage_class, "skybutler storage class")
+        if self.provenance is not None:
+            from skybutler.formatters._provenance import fits_cards
+
+            primary.header.extend(fits_cards(self.provenance))
         hdus: list[Any] = [primary]
         if storage_class == "Image":
             primary.data = _pixels("Image.array", obj.array, primary.header)

@@ -26,7 +26,7 @@ __all__ = ["MARKER", "read_metadata", "write_metadata"]
 MARKER = "SBCLASS"
 #: Keyword marking a boolean plane stored as uint8 (FITS images have no boolean type).
 BOOL_MARKER = "SBDTYPE"
-_OURS = (MARKER, BOOL_MARKER)
+_OURS = (MARKER, BOOL_MARKER, "SBDSID", "SBRUN", "SBDSTYPE", "SBDATAID", "SBNINPUT", "SBINPUTS")  # + provenance
 _STANDARD = re.compile(r"^[A-Z0-9_-]{1,8}$")
 _INT64 = 2**63
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from skybutler.datasets import DatasetRef
+
 __all__ = ["Formatter"]
 
 
@@ -32,6 +34,10 @@ class Formatter(ABC):
     dict is ``Metadata`` or a nested ``StructuredDataDict``): it writes them only once told (`for_storage_class`)."""
     writes_as: str | None = None
     """The storage class every object is written as, once told (`for_storage_class`); None: from the object."""
+    records_provenance: ClassVar[bool] = False
+    """True for formats with room for provenance (FITS headers, HDF5 attributes, Parquet metadata)."""
+    provenance: Mapping[str, str] | None = None
+    """What the dataset being written is and was made from (`for_dataset`); None: not bound to one."""
     writes_streams: ClassVar[bool] = True
     """False when the format needs random access while writing (HDF5): the datastore then calls `write_file`
     with a local path, instead of `write` with its hashing stream, and hashes the file afterwards."""
@@ -57,6 +63,20 @@ class Formatter(ABC):
         of every file they are given (all but ``opaque``) accept.
         """
         del storage_class, uri, raw  # a hook with a default (read everything), not an abstract method
+
+    def for_dataset(self, ref: DatasetRef) -> Formatter:
+        """This formatter bound to the dataset it is about to write, so the file can say what it is.
+
+        Formats that record provenance (`records_provenance`) get a copy holding `provenance`
+        (`skybutler.formatters._provenance`); the others are returned as they are.
+        """
+        if not self.records_provenance:
+            return self
+        from skybutler.formatters._provenance import provenance_of
+
+        bound = copy.copy(self)
+        bound.provenance = provenance_of(ref)
+        return bound
 
     def for_storage_class(self, storage_class: str) -> Formatter:
         """This formatter, told that the objects it writes are of ``storage_class`` (the dataset type's).

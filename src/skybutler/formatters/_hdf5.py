@@ -77,6 +77,7 @@ class Hdf5Formatter(Formatter):
     )  # fmt: skip
     told_storage_classes = (STRUCTURED,)
     writes_streams = False
+    records_provenance = True
 
     def write(self, obj: Any, stream: BinaryIO) -> None:
         """Build the file in memory, then stream it (for callers without a local file)."""
@@ -95,6 +96,11 @@ class Hdf5Formatter(Formatter):
         if storage_class == STRUCTURED:
             check_structured(obj)
         root.attrs[MARKER] = storage_class
+        if self.provenance is not None:
+            from skybutler.formatters._provenance import HDF5_PREFIX, fit
+
+            for field, value in self.provenance.items():  # well under HDF5's 64 KiB for an attribute
+                root.attrs[HDF5_PREFIX + field] = fit(value, 16_000)
         if storage_class == "Image":
             put_array(root, "data", obj.array, "Image.array")
             put_attrs(_group(root, "metadata"), obj.metadata, "Image.metadata")

@@ -9,6 +9,7 @@ read only the footer.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, BinaryIO
 
@@ -24,6 +25,7 @@ from skybutler.formatters._streams import OutputStream, local_name
 
 __all__ = ["ParquetFormatter"]
 
+_PROVENANCE = b"skybutler.provenance"  # skybutler.formatters._provenance.PARQUET_KEY
 _MARKER = b"skybutler.storage_class"
 
 
@@ -33,6 +35,7 @@ class ParquetFormatter(Formatter):
     name = "parquet"
     extensions = (".parq",)
     storage_classes = TABLE_CLASSES
+    records_provenance = True
 
     def write(self, obj: Any, stream: BinaryIO) -> None:
         """Write the table as Parquet (sequentially: the footer comes last)."""
@@ -41,6 +44,10 @@ class ParquetFormatter(Formatter):
         table = pandas_to_arrow(obj, preserve_index=True) if storage_class == "DataFrame" else to_arrow(obj)
         metadata = dict(table.schema.metadata or {})
         metadata[_MARKER] = storage_class.encode()
+        if self.provenance is not None:
+            from skybutler.formatters._provenance import PARQUET_KEY
+
+            metadata[PARQUET_KEY] = json.dumps(dict(self.provenance), ensure_ascii=False).encode()
         try:
             pq.write_table(table.replace_schema_metadata(metadata), OutputStream(stream))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
@@ -90,7 +97,7 @@ def _is_index(schema: pa.Schema, name: str) -> bool:
 
 
 def _finish(table: pa.Table, storage_class: str) -> Any:
-    metadata = {k: v for k, v in (table.schema.metadata or {}).items() if k != _MARKER}
+    metadata = {k: v for k, v in (table.schema.metadata or {}).items() if k not in (_MARKER, _PROVENANCE)}
     table = table.replace_schema_metadata(metadata or None)
     if storage_class == "ArrowTable":
         return table

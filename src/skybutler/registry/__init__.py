@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from skybutler.registry._collections import CollectionRecord, CollectionType, is_glob
 from skybutler.registry._data_ids import DataIdResolver
 from skybutler.registry._dataset_types import StoredDatasetType
@@ -12,6 +14,18 @@ from skybutler.registry._registry import ExplainedDataId, Registry
 from skybutler.registry._schema import SCHEMA_VERSION
 from skybutler.registry._tokens import Grant, TokenRecord, Tokens, parse_grants
 
+if TYPE_CHECKING:
+    from skybutler.registry._provenance import Edge, Reached
+    from skybutler.registry._run_records import Environment, RunRecord
+
+#: Provenance names, imported on first use (most commands never touch them).
+_LAZY = {
+    "Edge": "skybutler.registry._provenance",
+    "Environment": "skybutler.registry._run_records",
+    "Reached": "skybutler.registry._provenance",
+    "RunRecord": "skybutler.registry._run_records",
+}
+
 __all__ = [
     "SCHEMA_VERSION",
     "CollectionRecord",
@@ -19,11 +33,15 @@ __all__ = [
     "DataIdResolver",
     "Database",
     "DatasetRow",
+    "Edge",
+    "Environment",
     "ExplainedDataId",
     "Grant",
     "LostCommitError",
     "NewDataset",
+    "Reached",
     "Registry",
+    "RunRecord",
     "StoredDatasetType",
     "TokenRecord",
     "Tokens",
@@ -31,3 +49,13 @@ __all__ = [
     "is_unique_violation",
     "parse_grants",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'skybutler.registry' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -12,7 +14,7 @@ import sqlalchemy as sa
 from skybutler.datasets import DatasetType
 from skybutler.dimensions import DataCoordinate, DimensionRecord, DimensionUniverse, normalize_data_id
 from skybutler.errors import ConfigError, ConflictError, DataIdError, DatasetNotFoundError, MigrationRequiredError
-from skybutler.registry._calibrations import Calibrations
+from skybutler.registry._calibrations import Calibrations, tai_now
 from skybutler.registry._collections import CollectionRecord, Collections, CollectionType
 from skybutler.registry._data_ids import DataIdResolver
 from skybutler.registry._dataset_types import DatasetTypes
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     from skybutler.dimensions import DataIdValue, DimensionGroup
     from skybutler.registry._dataset_types import StoredDatasetType
     from skybutler.registry._datasets import DatasetRow
+    from skybutler.registry._provenance import Lineage
+    from skybutler.registry._run_records import Environment, RunRecords
     from skybutler.types import DataIdLike
 
 __all__ = ["ExplainedDataId", "Registry"]
@@ -67,6 +71,20 @@ class Registry:
         self.calibrations = Calibrations(db, self.tables)
         self.tokens = Tokens(db, self.tables.server_token)
         """Bearer tokens of the remote butler's server (`Tokens`)."""
+
+    @cached_property
+    def lineage(self) -> Lineage:
+        """Lineage edges: record, walk (`skybutler.registry._provenance`); made on first use."""
+        from skybutler.registry._provenance import Lineage
+
+        return Lineage(self.db, self.tables)
+
+    @cached_property
+    def runs(self) -> RunRecords:
+        """Run records and environments (`skybutler.registry._run_records`); made on first use."""
+        from skybutler.registry._run_records import RunRecords
+
+        return RunRecords(self.db, self.tables)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     @classmethod
@@ -359,6 +377,42 @@ class Registry:
         """Every collection, sorted by name."""
         return self.collections.all()
 
+    # -- provenance -----------------------------------------------------------------------------------------
+    def record_provenance(
+        self,
+        run: CollectionRecord,
+        *,
+        edges: Mapping[uuid.UUID, tuple[str, Sequence[uuid.UUID]]] | None = None,
+        environments: Sequence[Environment] = (),
+        info: Mapping[str, Any] | None = None,
+        env_ids: Sequence[int] = (),
+        recorded: int | None = None,
+    ) -> None:
+        """Record what made datasets of ``run``, in the caller's transaction (or one of its own).
+
+        One call for every writer: a put records its inputs, and the merge of database-free workers' outputs
+        records each output's inputs together with every worker's environment.  ``edges`` maps an output ID
+        to its dataset type name and input IDs (inputs must be registered; a cycle is refused);
+        ``environments`` are stored once each (by content) and linked to the run, as are ``env_ids`` (already
+        stored); ``info`` (host, user_name, command, cwd, started, config) makes the run's record unless it
+        has one.
+
+        Raises
+        ------
+        DatasetNotFoundError
+            An input is not registered.
+        ConflictError
+            An edge would make a cycle.
+        """
+        with self.db.transaction():
+            ids = [*env_ids, *(self.runs.store_environment(env) for env in environments)]
+            if info is not None or ids:
+                base = info if info is not None else _unknown_origin()
+                for env_id in ids or [None]:  # type: ignore[list-item]
+                    self.runs.ensure(run.id, base, env_id)
+            if edges:
+                self.lineage.add(edges, tai_now() if recorded is None else recorded)
+
     # -- explanations -----------------------------------------------------------------------------------------
     def explain_insert_failure(
         self,
@@ -375,3 +429,8 @@ class Registry:
     ) -> DatasetNotFoundError:
         """The error to raise when a lookup finds nothing: where else it is, or which record is unknown."""
         return explain_missing(self.datasets, self.collections, self.resolver, stored, data_id, searched)
+
+
+def _unknown_origin() -> dict[str, Any]:
+    """The origin of a run whose writer did not say (a merge with environments only): "now", by nobody known."""
+    return {"host": "", "user_name": "", "command": "", "cwd": "", "started": time.time_ns(), "config": None}

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from skybutler.errors import ConfigError
+from skybutler.registry._provenance_tables import PROVENANCE_NAMES, ProvenanceTables
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DimensionElement, DimensionGroup, DimensionUniverse
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 #: The Alembic revision this code expects (see registry/migrations); bump with every migration.
-SCHEMA_VERSION = "0006_spatial_index"
+SCHEMA_VERSION = "0008_server_tokens"
 
 _TYPES: dict[str, Callable[[int | None], sa.types.TypeEngine[Any]]] = {
     "int": lambda length: sa.BigInteger(),
@@ -53,6 +54,7 @@ DATASET_ID_TYPE = "dataset_id_type"
 STATIC_NAMES = (
     "butler_attributes", "collection", "collection_chain", "dataset_type", "dataset", "datastore_record", "trash",
     "server_token",
+    *PROVENANCE_NAMES,
 )  # fmt: skip
 
 
@@ -137,6 +139,7 @@ class StaticTables:
             sa.Column("child_id", sa.BigInteger, sa.ForeignKey("collection.collection_id"), nullable=False),
             sa.Index("collection_chain_child", "child_id"),
         )  # fmt: skip
+        self.provenance = ProvenanceTables(metadata)
         self.server_token = token_table(metadata)
 
 

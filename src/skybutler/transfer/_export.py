@@ -28,6 +28,7 @@ from skybutler.query import query_datasets
 from skybutler.registry import CollectionType
 from skybutler.transfer._artifact_files import check_transfer, export_file
 from skybutler.transfer._nogc import gc_paused
+from skybutler.transfer._provenance import ZIP_MEMBER, collect_provenance, dumps, sidecar_path
 from skybutler.transfer._universe_compat import REFERENCE_NAMESPACE
 from skybutler.transfer._yaml_fast import DatasetBlock, write_document
 from skybutler.transfer._yaml_format import FORMAT_KEY, REFERENCE_FORMATTERS, Region, TaiTime
@@ -139,12 +140,14 @@ def export_datasets(
     files = [(ref.id, artifacts[ref.id]) for ref in chosen.refs if ref.id in artifacts]
     if zipped or directory is not None:
         _check_paths(files)
+    provenance = dumps(collect_provenance(registry, ids, {r.run for r in chosen.refs}))
     if zipped:
-        _write_zip(datastore, target, header, data, files, report, progress)
+        _write_zip(datastore, target, header, data, files, report, progress, provenance)
     else:
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "w", encoding="utf-8") as stream:
             write_document(header, data, stream)
+        sidecar_path(target).write_text(provenance, encoding="utf-8")
         if directory is not None:
             root = Path(str(directory))
             for n, (_, artifact) in enumerate(files):
@@ -175,8 +178,9 @@ def _write_zip(
     files: Sequence[tuple[uuid.UUID, ArtifactInfo]],
     report: ExportReport,
     progress: Progress | None,
+    provenance: str,
 ) -> None:
-    """A zip archive: ``export.yaml``, every file at its path, and ``index.json`` listing them."""
+    """A zip archive: ``export.yaml``, every file at its path, ``index.json`` listing them, ``provenance.json``."""
     import io
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -194,6 +198,7 @@ def _write_zip(
             if progress is not None and (n % 100 == 0 or n + 1 == len(files)):
                 progress("files", n + 1, len(files))
         archive.writestr("index.json", json.dumps(index, indent=1), compress_type=zipfile.ZIP_DEFLATED)
+        archive.writestr(ZIP_MEMBER, provenance, compress_type=zipfile.ZIP_DEFLATED)
     tmp.replace(target)
 
 

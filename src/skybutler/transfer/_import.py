@@ -47,6 +47,7 @@ from skybutler.registry._collection_ops import associate, certify
 from skybutler.transfer._artifact_files import ZIP_ERRORS, ExportFiles, check_transfer, stage_file
 from skybutler.transfer._import_plan import DatasetEntry, ImportPlan, dataset_parts, read_datasets, read_plan
 from skybutler.transfer._nogc import gc_paused
+from skybutler.transfer._provenance import apply_provenance, read_provenance
 from skybutler.transfer._reference_readers import reference_reader
 from skybutler.transfer._yaml_fast import load_document
 from skybutler.transfer._yaml_format import REFERENCE_FORMATTERS, format_error
@@ -125,6 +126,7 @@ def import_export(
         except OSError as exc:
             raise ExportFormatError(f"Cannot read the export file {source}: {exc}.") from None
     try:
+        provenance = read_provenance(source, archive)
         files = ExportFiles(archive) if archive is not None else None
         if directory is not None:
             files = ExportFiles(Path(str(directory)))
@@ -144,7 +146,9 @@ def import_export(
             document = load_document(text, source, defer_datasets=deferred is not None)
             plan = read_plan(document, source, text, registry.universe, registered, deferred=deferred)
             report = ImportReport(source, notes=list(plan.notes))
-            _Importer(registry, datastore, plan, text, files, mode, skip_existing, progress, report, deferred).run()
+            _Importer(
+                registry, datastore, plan, text, files, mode, skip_existing, progress, report, deferred, provenance
+            ).run()
     finally:
         if archive is not None:
             archive.close()
@@ -165,7 +169,9 @@ class _Importer:
         progress: Progress | None,
         report: ImportReport,
         deferred: list[tuple[int, Any]] | None = None,
+        provenance: dict[str, Any] | None = None,
     ) -> None:
+        self.provenance = provenance
         self.deferred = deferred
         """Dataset entries `read_plan` left for `_stream_datasets` (None: all are in the plan)."""
         self.registry = registry
@@ -409,6 +415,8 @@ class _Importer:
                 new = [refs[i] for i in ids if (i, span) not in current]  # re-imports skip what is there already
                 if new:
                     certify(registry, collection, new, span)
+        if self.provenance is not None:  # lineage and run records, in the same transaction
+            apply_provenance(registry, self.provenance)
 
     def _records(self) -> None:
         universe = self.registry.universe

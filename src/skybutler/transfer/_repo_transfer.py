@@ -36,6 +36,7 @@ from skybutler.transfer._ingest import (
     run_ingest,
 )
 from skybutler.transfer._modes import FileMover, SourceFile
+from skybutler.transfer._provenance import apply_provenance, collect_provenance
 
 if TYPE_CHECKING:
     from skybutler.datasets import ArtifactInfo, DatasetRef, DatasetType
@@ -119,6 +120,9 @@ def transfer_datasets(
         except SkyButlerError as exc:  # a concurrent change since the check: the datasets stay; say so
             note = "The datasets were transferred; re-run the transfer to add the associations."
             raise type(exc)(f"{exc} ({note})") from None
+    # Lineage and run records follow the datasets (after them: edges are kept only for registered outputs).
+    carried = collect_provenance(source_registry, [r.id for r in wanted], {r.run for r in wanted})
+    apply_provenance(dest_registry, carried)
     return report.refs
 
 

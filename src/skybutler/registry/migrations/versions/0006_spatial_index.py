@@ -1,7 +1,7 @@
 """The skypix overlap index: one ``<element>_skypix_overlap`` table per element with regions, filled from them.
 
 Revision ID: 0006_spatial_index
-Revises: 0008_server_tokens (chained after issue 20's revision at the merge)
+Revises: 0005_pg_fk_checks (chained after issue 20's revision at the merge)
 
 Spatial queries narrow rows in SQL through the pixels of the universe's common skypix level (``htm7``) that
 each record's region touches (see ``skybutler.registry._spatial_index``).  A repository made before this
@@ -18,7 +18,7 @@ from alembic import op
 from skybutler.dimensions import DimensionUniverse
 
 revision = "0006_spatial_index"
-down_revision = "0008_server_tokens"
+down_revision = "0005_pg_fk_checks"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """The ``server_token`` table: bearer tokens of ``skybutler serve``, stored as hashes with their grants.
 
 Revision ID: 0008_server_tokens
-Revises: 0005_pg_fk_checks
+Revises: 0007_provenance
 
 A remote butler authenticates with a bearer token made by ``skybutler token create``.  The registry keeps only
 a SHA-256 of each token's secret (a stolen database dump yields no usable token), the user it names, its
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_server_tokens"
-down_revision = "0005_pg_fk_checks"
+down_revision = "0007_provenance"
 branch_labels = None
 depends_on = None
 
