@@ -123,9 +123,6 @@ class DirectButler(DirectTransfers, Butler):
             raise PermissionDeniedError("This butler is read-only; open it with writeable=True to remove a type.")
         self.registry.dataset_types.remove(name)
 
-    def _stored(self, dataset_type: DatasetTypeLike) -> tuple[StoredDatasetType, str | None]:
-        return self.registry.dataset_types.resolve(dataset_type)
-
     # -- runs and search paths -----------------------------------------------------------------------------
     def _run_record(self, run: str | None) -> CollectionRecord:
         if not self.writeable:
@@ -181,7 +178,7 @@ class DirectButler(DirectTransfers, Butler):
         id_mode: DatasetIdMode | None,
     ) -> list[DatasetRef]:
         run_record = self._run_record(run)
-        stored, component = self._stored(dataset_type)
+        stored, component = self.registry.dataset_types.resolve(dataset_type)
         if component:
             raise DatasetTypeError(
                 f"Cannot put a component ({dataset_type}); put the whole {stored.dataset_type.name}."
@@ -210,14 +207,14 @@ class DirectButler(DirectTransfers, Butler):
     ) -> tuple[StoredDatasetType, str | None, DataCoordinate, DatasetRow]:
         if isinstance(dataset_type, DatasetRef):
             ref = dataset_type
-            stored, component = self._stored(ref.dataset_type.name)
+            stored, component = self.registry.dataset_types.resolve(ref.dataset_type.name)
             rows = self.registry.datasets.by_ids([stored], [ref.id])
             if not rows:
                 raise DatasetNotFoundError(
                     f"Dataset {ref.id} ({ref.dataset_type.name} {ref.data_id}) is not in the registry."
                 )
             return stored, component, ref.data_id, rows[0]
-        stored, component = self._stored(dataset_type)
+        stored, component = self.registry.dataset_types.resolve(dataset_type)
         at_ns = None if at is None else to_tai_ns(at)
         if stored.dataset_type.is_calibration:
             data_id, kwargs, observed = observation_time(self.registry, stored.dataset_type, data_id, kwargs, at=at_ns)
@@ -295,7 +292,7 @@ class DirectButler(DirectTransfers, Butler):
             by_type.setdefault(ref.dataset_type.name, []).append(ref)
         artifacts = {}
         for name, group in by_type.items():
-            stored, _ = self._stored(name)
+            stored, _ = self.registry.dataset_types.resolve(name)
             for row in self.registry.datasets.by_ids([stored], [r.id for r in group]):
                 artifacts[row.id] = (row.artifacts, stored.dataset_type.storage_class, name)
         out = []
@@ -504,7 +501,7 @@ class DirectButler(DirectTransfers, Butler):
         return self.registry.insert_dimension_records(element, records, skip_existing=skip_existing)
 
     def query_datasets_in_run(self, dataset_type: DatasetTypeLike, run: str) -> list[DatasetRef]:
-        stored, _ = self._stored(dataset_type)
+        stored, _ = self.registry.dataset_types.resolve(dataset_type)
         record = self.registry.collections.get(run)
         dt = stored.dataset_type
         return [
