@@ -220,7 +220,9 @@ class DirectButler(DirectTransfers, Butler):
             data_id, kwargs, observed = observation_time(self.registry, stored.dataset_type, data_id, kwargs, at=at_ns)
             at_ns = observed if at_ns is None else at_ns
         coord = self.registry.resolve_data_id(stored.dataset_type, data_id, kwargs)
-        names = self._names(collections)
+        names = self.default_collections if collections is None else _collection_names(collections)
+        if not names:  # `_names`, inlined on the hot path of every get, find and exists
+            names = self._names(names)
         as_of_ns = None if as_of is None else check_as_of(as_of)
         row, leaves = self.registry.find_dataset(stored, names, coord.required_values, at=at_ns, as_of=as_of_ns)
         if row is None:
