@@ -20,15 +20,18 @@ PUBLIC = [
     "SkyButlerError",
     "StorageClass",
     "Timespan",
+    "WorkerButler",
 ]
 
 PACKAGES = [
     "skybutler.datasets",
     "skybutler.datastore",
     "skybutler.dimensions",
+    "skybutler.exec",
     "skybutler.formatters",
     "skybutler.registry",
     "skybutler.transports",
+    "skybutler.workers",
 ]
 
 

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from skybutler.datasets import DatasetRef, DatasetType, StorageClass
     from skybutler.dimensions import DataCoordinate, DimensionRecord, DimensionUniverse, Timespan
     from skybutler.registry import CollectionType
+    from skybutler.workers import WorkerButler
 
 _LAZY = {
     "Butler": "skybutler.butler",
@@ -24,6 +25,7 @@ _LAZY = {
     "DimensionUniverse": "skybutler.dimensions",
     "StorageClass": "skybutler.datasets",
     "Timespan": "skybutler.dimensions",
+    "WorkerButler": "skybutler.workers",
 }
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "SkyButlerError",
     "StorageClass",
     "Timespan",
+    "WorkerButler",
 ]
 
 __version__ = "0.1.0"

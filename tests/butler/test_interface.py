@@ -84,7 +84,7 @@ def test_a_registered_implementation_answers_the_urls_it_claims(tmp_path: Path) 
         def __init__(self, root: Any, **kwargs: Any) -> None:  # records the call instead of connecting anywhere
             made.append((str(root), kwargs))
 
-    butler_implementations.register("remote", Claiming)
+    butler_implementations.register("remote", Claiming, replace=True)  # in place of the built-in client
     try:
         butler = Butler("https://claimed.example/repo", run="r")
         assert type(butler) is Claiming
@@ -97,11 +97,11 @@ def test_a_registered_implementation_answers_the_urls_it_claims(tmp_path: Path) 
         with Butler(local) as direct:
             assert type(direct) is DirectButler  # a local root never asks the others
     finally:
-        butler_implementations._specs.pop("remote", None)
-        butler_implementations._loaded.pop("remote", None)
+        butler_implementations.register("remote", "skybutler.client:RemoteButler", replace=True)
 
 
-def test_from_server_without_a_remote_implementation_says_what_to_install() -> None:
+def test_from_server_without_a_remote_implementation_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(butler_implementations._specs, "remote")  # as where the client is not installed
     with pytest.raises(ConfigError, match=r"skybutler\[client\]") as info:
         Butler.from_server("https://example.org/repo")
     assert isinstance(info.value, SkyButlerError)

@@ -11,6 +11,7 @@ import pytest
 
 from skybutler.dimensions import DimensionElement, DimensionRecord, DimensionUniverse, Timespan, to_tai_ns
 from skybutler.errors import DataIdError
+from skybutler.testing.spatial import square
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def visit_data() -> dict[str, Any]:
         "day_obs": 20250101,
         "exposure_time": 30.0,
         "timespan": Timespan.from_times("2025-01-01T10:00:00", "2025-01-01T10:00:30"),
-        "region": b"\x01\x02",
+        "region": square(150.0, 2.0, 0.1),
     }
 
 
@@ -50,7 +51,7 @@ def test_fields_read_as_attributes(record: DimensionRecord) -> None:
     assert record.physical_filter == "Cam-R"
     assert record.day_obs == 20250101
     assert record.exposure_time == 30.0
-    assert record.region == b"\x01\x02"
+    assert record.region.encode() == square(150.0, 2.0, 0.1).encode()
     assert record.timespan.begin == to_tai_ns("2025-01-01T10:00:00")
     assert record.key == ("Cam", 1228)
     assert record.get("exposure_time") == 30.0
@@ -67,13 +68,15 @@ def test_to_dict_gives_every_field_and_round_trips(
 
 
 def test_values_are_coerced_to_field_types(visit: DimensionElement, visit_data: dict[str, Any]) -> None:
-    visit_data.update(id=np.int64(1228), day_obs="20250101", exposure_time=30, region=bytearray(b"\x01\x02"))
+    visit_data.update(
+        id=np.int64(1228), day_obs="20250101", exposure_time=30, region=bytearray(square(1, 2, 0.5).encode())
+    )
     visit_data["timespan"] = ("2025-01-01T10:00:00", "2025-01-01T10:00:30")
     coerced = DimensionRecord.from_dict(visit, visit_data)
     assert type(coerced.id) is int
     assert coerced.day_obs == 20250101
     assert type(coerced.exposure_time) is float
-    assert type(coerced.region) is bytes
+    assert type(coerced.region).__name__ == "ConvexPolygon"  # decoded from its bytes
     assert coerced.timespan == Timespan.from_times("2025-01-01T10:00:00", "2025-01-01T10:00:30")
 
 
@@ -115,7 +118,8 @@ def test_missing_required_field_is_refused(visit: DimensionElement, visit_data: 
         ("exposure_time", "long", r"visit\.exposure_time must be a number"),
         ("instrument", "C" * 33, r"visit\.instrument is 33 characters long; at most 32"),
         ("timespan", "2025-01-01", r"visit\.timespan must be a Timespan"),
-        ("region", 42, r"visit\.region must be encoded bytes"),
+        ("region", 42, r"visit\.region must be a sphgeom region"),
+        ("region", b"\x01\x02", r"visit\.region is not an encoded sphgeom region"),
     ],
 )
 def test_wrong_types_are_refused(
@@ -162,16 +166,16 @@ def test_records_of_different_elements_differ(universe: DimensionUniverse) -> No
 def test_keyless_element_record_is_identified_by_its_parents(universe: DimensionUniverse) -> None:
     element = universe["visit_detector_region"]
     record = DimensionRecord.from_dict(
-        element, {"instrument": "Cam", "visit": 1228, "detector": "12", "region": "70a1b2"}
+        element, {"instrument": "Cam", "visit": 1228, "detector": "12", "region": square(1, 2, 0.5).encode().hex()}
     )
     assert record.key == ("Cam", 1228, 12)
-    # Regions are opaque bytes; text is read as hex, as exports write them.
-    assert record.to_dict() == {"instrument": "Cam", "visit": 1228, "detector": 12, "region": b"\x70\xa1\xb2"}
+    # Regions are sphgeom objects; text is read as the hex of their encoding, as exports write them.
+    assert record.to_dict()["region"].encode() == square(1, 2, 0.5).encode()
 
 
 def test_region_text_that_is_not_hex_is_refused(universe: DimensionUniverse) -> None:
     element = universe["visit_detector_region"]
-    with pytest.raises(DataIdError, match="region text must be hex-encoded bytes"):
+    with pytest.raises(DataIdError, match="region text must be a hex-encoded region"):
         DimensionRecord.from_dict(element, {"instrument": "Cam", "visit": 1, "detector": 1, "region": "POLYGON"})
 
 

@@ -10,6 +10,7 @@ import pytest
 from skybutler.dimensions import DataCoordinate
 from skybutler.errors import DataIdError
 from skybutler.registry import ExplainedDataId, Registry
+from skybutler.testing.spatial import square
 
 VisitFactory = Callable[..., dict[str, Any]]
 
@@ -71,11 +72,11 @@ def test_records_of_elements_without_keys_are_attached_when_present(sample: Regi
     assert "visit_detector_region" in data_id.records
     assert data_id.records["visit_detector_region"] is None
     sample.insert_dimension_records(
-        "visit_detector_region", [{"instrument": "Cam", "visit": 0, "detector": 1, "region": b"xyz"}]
+        "visit_detector_region", [{"instrument": "Cam", "visit": 0, "detector": 1, "region": square(1, 1, 0.1)}]
     )
     region = sample.expand_data_id(instrument="Cam", visit=0, detector=1).records["visit_detector_region"]
     assert region is not None
-    assert region.region == b"xyz"
+    assert region.region == square(1, 1, 0.1)
 
 
 def test_dimensions_argument_chooses_the_group(sample: Registry) -> None:

@@ -18,7 +18,15 @@ from skybutler.testing.fixtures import POSTGRES_URL, fresh_schema
 RegistryFactory = Callable[..., Registry]
 
 #: Every migration, oldest first.
-REVISIONS = ["0001", "0002", "0003_dataset_type_format", "0004_datastore_name", "0005_pg_fk_checks"]
+REVISIONS = [
+    "0001",
+    "0002",
+    "0003_dataset_type_format",
+    "0004_datastore_name",
+    "0005_pg_fk_checks",
+    "0008_server_tokens",
+    "0006_spatial_index",
+]
 
 
 def _set_stamp(registry: Registry, version: str | None) -> None:

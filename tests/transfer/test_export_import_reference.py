@@ -41,7 +41,7 @@ def test_reference_export_with_files_loads_everything(dest: DirectButler) -> Non
     (visit,) = dest.registry.fetch_dimension_records("visit")
     text = (DATA / "reference_v8.yaml").read_text()
     encoded = text.split("encoded: ")[1].split()[0]
-    assert visit.region == bytes.fromhex(encoded)
+    assert visit.region.encode() == bytes.fromhex(encoded)
     assert visit.timespan == Timespan.from_times("2024-03-01T03:00:00 TAI", "2024-03-01T03:00:30 TAI")
     (day,) = dest.registry.fetch_dimension_records("day_obs")
     assert day.timespan == Timespan.from_times("2024-02-29T12:00:00 TAI", "2024-03-01T12:00:00 TAI")

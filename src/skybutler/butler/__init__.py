@@ -18,6 +18,7 @@ from skybutler.butler._interface import Butler
 
 if TYPE_CHECKING:
     from skybutler.butler._direct import DirectButler
+    from skybutler.butler._maintenance import VerifyReport
     from skybutler.butler._repository import migrate_repository, read_config
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "ButlerCollections",
     "DeferredDatasetHandle",
     "DirectButler",
+    "VerifyReport",
     "butler_implementations",
     "migrate_repository",
     "read_config",
@@ -33,6 +35,7 @@ __all__ = [
 #: Names imported on first use: they bring in the registry and datastore layers.
 _LAZY = {
     "DirectButler": "skybutler.butler._direct",
+    "VerifyReport": "skybutler.butler._maintenance",
     "migrate_repository": "skybutler.butler._repository",
     "read_config": "skybutler.butler._repository",
 }

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from skybutler.query import CompletenessTable, DataIdResults, DatasetResults
     from skybutler.registry import CollectionRecord, DatasetRow, StoredDatasetType
     from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, Progress, TimeLike, UriLike
+    from skybutler.workers import Manifest, MergeHook, MergeReport, TaskRecord
 
 __all__ = ["DirectButler"]
 
@@ -376,6 +377,44 @@ class DirectButler(DirectTransfers, Butler):
         from skybutler.butler._maintenance import verify
 
         return verify(self.registry, self.datastore, ids, progress=progress)
+
+    # -- scale-out --------------------------------------------------------------------------------------------
+    def plan_work(
+        self,
+        dataset_type: str,
+        where: str = "",
+        *,
+        outputs: Mapping[str, Iterable[str] | DatasetType],
+        run: str,
+        collections: CollectionsLike | None = None,
+        inputs: Iterable[str] = (),
+        bind: Mapping[str, Any] | None = None,
+        expires_in: float | None = None,
+    ) -> Manifest:
+        from skybutler.datastore import DEFAULT_EXPIRY
+        from skybutler.workers._plan import plan_work
+
+        return plan_work(self, dataset_type, where, outputs=outputs, run=run, collections=collections,
+                         inputs=inputs, bind=bind, expires_in=expires_in or DEFAULT_EXPIRY)  # fmt: skip
+
+    def merge(
+        self,
+        manifest: Manifest | UriLike,
+        results: Iterable[TaskRecord | Mapping[str, Any]] | None = None,
+        *,
+        batch_size: int = 10_000,
+        on_register: MergeHook | None = None,
+        progress: Progress | None = None,
+    ) -> MergeReport:
+        from skybutler.workers import Manifest
+        from skybutler.workers._merge import merge_outputs
+
+        plan = manifest if isinstance(manifest, Manifest) else Manifest.load(str(manifest))
+        run = self._run_record(plan.run)
+        stored = {name: self.registry.dataset_types.resolve(name)[0] for name in plan.output_types}
+        store = self.datastore.files("merge scale-out outputs")
+        return merge_outputs(self.registry, store, plan, results, stored, run, batch_size=batch_size,
+                             on_register=on_register, progress=progress)  # fmt: skip
 
     # -- queries ---------------------------------------------------------------------------------------------
     def query_data_ids(

@@ -1,9 +1,8 @@
 """Which class answers ``Butler(root)``: the registry of butler implementations and the one rule that picks.
 
-Built in is ``"direct"`` (`DirectButler`, named by dotted path so nothing is imported until used).  A remote
-client joins without this folder importing it: by an entry point in the group
-``skybutler.butler_implementations`` (``remote = "skybutler.client:RemoteButler"``), or at run time with
-``butler_implementations.register("remote", "skybutler.client:RemoteButler")``.
+Built in are ``"direct"`` (`DirectButler`) and ``"remote"`` (`skybutler.client.RemoteButler`, issue 20), named
+by dotted path so nothing is imported until used (this folder never imports the client).  Others join by an entry
+point in the group ``skybutler.butler_implementations``, or at run time with ``butler_implementations.register``.
 """
 
 from __future__ import annotations
@@ -20,7 +19,8 @@ __all__ = ["butler_implementations", "choose", "remote_implementation"]
 
 #: Butler implementations by short name; ``"remote"`` is the one `Butler.from_server` uses.
 butler_implementations: PluginRegistry[type[Butler]] = PluginRegistry(
-    "butler_implementations", {"direct": "skybutler.butler._direct:DirectButler"}
+    "butler_implementations",
+    {"direct": "skybutler.butler._direct:DirectButler", "remote": "skybutler.client:RemoteButler"},
 )
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from skybutler.dimensions import DimensionUniverse
     from skybutler.registry import CollectionType
     from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, Progress, TimeLike, UriLike
+    from skybutler.workers import Manifest, MergeHook, MergeReport, TaskRecord
 
 __all__ = ["Butler"]
 
@@ -465,6 +466,64 @@ class Butler(ButlerQueryInterface, ButlerTransferInterface, ABC):
             A dataset has no stored file (nothing was copied).
         ConflictError
             A file exists there already and ``overwrite`` is false (nothing was copied).
+        """
+
+    # -- scale-out (docs/scale-out.md) -------------------------------------------------------------------------
+    @interface_method
+    def plan_work(
+        self,
+        dataset_type: str,
+        where: str = "",
+        *,
+        outputs: Mapping[str, Iterable[str] | DatasetType],
+        run: str,
+        collections: CollectionsLike | None = None,
+        inputs: Iterable[str] = (),
+        bind: Mapping[str, Any] | None = None,
+        expires_in: float | None = None,
+    ) -> Manifest:
+        """Plan one task per ``dataset_type`` dataset matching ``where``, for workers with no database.
+
+        Every input is resolved now (``inputs`` names extra ones, looked up with each task's data ID;
+        calibrations at its observation's time) and every output predicted: deterministic IDs and final paths
+        in ``run``.  ``outputs`` maps each output type to its dimensions (registered types) or to a `DatasetType`
+        to register.  Save the plan (``plan.save(path)``) for `WorkerButler` and `merge`; workers write into a
+        pending area that `reconcile` keeps for ``expires_in`` seconds (default a week).
+
+        Raises
+        ------
+        DataIdError
+            No dataset matches, an extra input is missing for a task, or an output needs dimensions the input
+            does not have.
+        DatasetTypeError
+            An output type is unknown, a calibration, or registered with other dimensions.
+        StorageError
+            The datastore keeps no files, or an input has no file.
+        """
+
+    @interface_method
+    def merge(
+        self,
+        manifest: Manifest | UriLike,
+        results: Iterable[TaskRecord | Mapping[str, Any]] | None = None,
+        *,
+        batch_size: int = 10_000,
+        on_register: MergeHook | None = None,
+        progress: Progress | None = None,
+    ) -> MergeReport:
+        """Register what the workers of a plan wrote: one transaction per batch, checked, idempotent.
+
+        ``results`` are the tasks' records (as the engines return them); ``None`` reads every record in the
+        plan's pending area.  Outputs whose size or checksum differs from their record, or that are missing, are
+        reported (``report.refused``), not registered; outputs registered by an earlier merge are skipped.
+        ``on_register`` runs inside each batch's transaction (provenance: lineage and the run record).
+
+        Raises
+        ------
+        PermissionDeniedError
+            The butler is read-only.
+        ConflictError
+            The run holds another dataset of an output's type and data ID (that batch is not registered).
         """
 
     # -- conveniences every implementation shares ------------------------------------------------------------

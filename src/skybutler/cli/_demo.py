@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["run_demo"]
+__all__ = ["run_demo", "run_sky_demo"]
 
 
 def run_demo(root: str, say: Callable[[str], None]) -> None:
@@ -54,3 +54,25 @@ def run_demo(root: str, say: Callable[[str], None]) -> None:
         )
         say(f"The data ID expands to {dict(expanded)} (band from the visit's physical_filter).")
         say(f"Its file: {butler.get_uri('calexp', expanded)}")
+
+
+def run_sky_demo(root: str, say: Callable[[str], None]) -> None:
+    """Create the small sky of docs/spatial.md (`skybutler.testing.spatial.fill_spatial_sample`) with calexps."""
+    from skybutler.butler import Butler, DirectButler
+    from skybutler.errors import ConflictError
+    from skybutler.testing.spatial import fill_spatial_sample
+
+    path = Path(root)
+    if (path / "butler.yaml").exists():
+        raise ConflictError(f"{path} already holds a repository; give a new folder for the sky demo.")
+    Butler.create(path)
+    with DirectButler(path, run="sky/run") as butler:
+        fill_spatial_sample(butler.registry)
+        butler.register_dataset_type("calexp", ["instrument", "visit", "detector"], "StructuredDataDict")
+        for visit in range(3):
+            for detector in range(4):
+                butler.put({"visit": visit, "detector": detector}, "calexp", instrument="Cam", visit=visit,
+                           detector=detector)  # fmt: skip
+    say(f"Created a sky repository at {path}: instrument 'Cam' with 3 visits of 4 detectors near (150, +2),")
+    say("sky map 'sky' with tract 0 of 3 x 3 patches, every region in the skypix index, and 12 'calexp'")
+    say("datasets in run 'sky/run'.")

@@ -150,6 +150,7 @@ def query_dimension_records(
         element, where=where, data_id=merged_data_id(data_id), order_by=list(order_by) or None, limit=limit
     )
     from skybutler.dimensions import Timespan
+    from skybutler.dimensions._regions import describe_region, encode_region
 
     rows = []
     for record in records:
@@ -157,7 +158,9 @@ def query_dimension_records(
         for key, value in record.to_dict().items():
             if isinstance(value, Timespan):  # two columns, as insert-dimension-records reads them from CSV
                 row[f"{key}_begin"], row[f"{key}_end"] = iso_utc(value.begin), iso_utc(value.end)
-            elif isinstance(value, bytes) and fmt == "table":  # a region is kilobytes of hex: just say it is there
+            elif key == "region" and value is not None:  # a short form in tables; elsewhere sphgeom's hex
+                row[key] = describe_region(value) if fmt == "table" else encode_region(value).hex()
+            elif isinstance(value, bytes) and fmt == "table":  # kilobytes of hex: just say it is there
                 row[key] = f"<{len(value)} bytes>"
             else:
                 row[key] = value

@@ -143,7 +143,7 @@ def reconcile(repo: str, grace: float, remove_unknown: bool, yes: bool, fmt: str
                          dry_run=False):  # fmt: skip
             return
     report = butler.reconcile(grace_seconds=grace, remove_unknown=remove_unknown)
-    kinds = ["promoted", "removed_staging", "removed_trash", "unknown", "missing", "problems"]
+    kinds = ["promoted", "removed_staging", "removed_trash", "unknown", "missing", "pending", "problems"]
     if fmt == "table":
         emit([{"what": k.replace("_", " "), "files": len(getattr(report, k))} for k in kinds], fmt)
     else:
@@ -168,14 +168,16 @@ def _unknown_summary(butler: Any, keys: list[str], shown: int = 10) -> list[str]
 
 @click.command()
 @click.argument("root", type=click.Path())
-def demo(root: str) -> None:
+@click.option("--sky", is_flag=True, help="Make a small sky instead: visits, detectors and patches with regions.")
+def demo(root: str, sky: bool) -> None:
     """Create a sample repository and use it.
 
-    Create a repository at ROOT, add a sample instrument, put and get a few datasets.
+    Create a repository at ROOT, add a sample instrument, put and get a few datasets.  With --sky, the
+    repository of docs/spatial.md: three visits of four detectors and a sky map, with their sky regions.
     """
-    from skybutler.cli._demo import run_demo
+    from skybutler.cli._demo import run_demo, run_sky_demo
 
-    run_demo(root, click.echo)
+    (run_sky_demo if sky else run_demo)(root, click.echo)
 
 
 @click.command()

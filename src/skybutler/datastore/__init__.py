@@ -12,10 +12,21 @@ from skybutler.datastore._chained import ChainedDatastore, open_datastore
 from skybutler.datastore._file_datastore import STAGING, FileDatastore, Staged, is_external, with_suffix
 from skybutler.datastore._keys import RESERVED_ROOT_NAMES, RootLinks, is_plain_key, key_problem
 from skybutler.datastore._memory import MEMORY_FORMATTER, MemoryDatastore
+from skybutler.datastore._pending import (
+    DEFAULT_EXPIRY,
+    PENDING,
+    PendingArea,
+    PendingScan,
+    scan_pending,
+    verify_pending,
+    write_pending,
+)
 from skybutler.datastore._templates import FileTemplate, escape_segment
 
 __all__ = [
+    "DEFAULT_EXPIRY",
     "MEMORY_FORMATTER",
+    "PENDING",
     "RESERVED_ROOT_NAMES",
     "STAGING",
     "ChainedDatastore",
@@ -24,6 +35,8 @@ __all__ = [
     "FileTemplate",
     "LeafDatastore",
     "MemoryDatastore",
+    "PendingArea",
+    "PendingScan",
     "Prepared",
     "ReconcileReport",
     "RootLinks",
@@ -33,5 +46,8 @@ __all__ = [
     "is_plain_key",
     "key_problem",
     "open_datastore",
+    "scan_pending",
+    "verify_pending",
     "with_suffix",
+    "write_pending",
 ]

@@ -54,6 +54,9 @@ class ReconcileReport:
     missing: list[str] = field(default_factory=list)
     """Registered artifacts that are gone: files lost outside skybutler's control, or objects of an
     in-memory datastore whose process has ended."""
+    pending: list[str] = field(default_factory=list)
+    """Files in the pending-writes area (``.pending/``: unmerged worker outputs, uncommitted uploads) whose
+    area has not expired: never removed, since their owner may still register them (`PendingArea`)."""
     problems: list[str] = field(default_factory=list)
     """What could not be repaired, each with the reason (a staged file of a registered dataset whose path
     holds another file is kept, never deleted); reconcile goes on with the rest."""
@@ -62,7 +65,9 @@ class ReconcileReport:
         return (
             f"promoted {len(self.promoted)} staged file(s), removed {len(self.removed_staging)} staging and "
             f"{len(self.removed_trash)} trashed file(s); {len(self.unknown)} unknown, "
-            f"{len(self.missing)} missing" + (f", {len(self.problems)} not repaired" if self.problems else "")
+            f"{len(self.missing)} missing"
+            + (f", {len(self.pending)} pending" if self.pending else "")
+            + (f", {len(self.problems)} not repaired" if self.problems else "")
         )
 
     def extend(self, other: ReconcileReport) -> None:
@@ -72,6 +77,7 @@ class ReconcileReport:
         self.removed_trash += other.removed_trash
         self.unknown += other.unknown
         self.missing += other.missing
+        self.pending += other.pending
         self.problems += other.problems
 
 

@@ -40,7 +40,7 @@ __all__ = [
     "key_problem",
 ]
 
-RESERVED_ROOT_NAMES = frozenset({".staging", "butler.yaml", "registry.sqlite3"})
+RESERVED_ROOT_NAMES = frozenset({".pending", ".staging", "butler.yaml", "registry.sqlite3"})
 """Names at the datastore root that belong to the repository, not to datasets, compared case-insensitively
 (``Butler.yaml`` is ``butler.yaml`` on a case-insensitive file system); the SQLite registry's siblings
 (``registry.sqlite3-wal``, ``-shm``, ``-journal``, ...) are ``registry.sqlite3-`` and anything."""

@@ -10,6 +10,9 @@ placeholder, never a replaced file), registers the dataset, then drops the stagi
   staged file kept: a registered dataset's bytes are never deleted);
 * artifacts of removed datasets (the trash): deleted.
 
+Files in the pending-writes area (`skybutler.datastore._pending`) are no crash's leftovers: they are reported
+apart (``pending``) until their area expires, and only then counted (and removed) as unknown.
+
 One artifact that cannot be repaired (a path blocked by a file, a directory where a file should be) is
 reported and the rest goes on: reconcile never fails for the whole repository because of one path.
 
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from skybutler.datastore._base import ReconcileReport
 from skybutler.datastore._keys import is_repository_file, key_problem
+from skybutler.datastore._pending import scan_pending
 from skybutler.errors import SkyButlerError
 
 if TYPE_CHECKING:
@@ -95,6 +99,12 @@ def reconcile_files(
     for key in drop:
         if _try(report, key, partial(transport.delete, key)):
             report.removed_staging.append(key)
+    pending = scan_pending(transport, now)  # apart: an owner may still register these, until the area expires
+    report.pending = pending.live
+    for key in pending.expired:
+        report.unknown.append(key)
+        if remove_unknown:
+            _try(report, key, partial(transport.delete, key))
     report.missing = sorted(p for p in live_paths - present if not is_external(p))
     return report
 

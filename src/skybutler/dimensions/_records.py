@@ -92,11 +92,18 @@ class DimensionRecord:
         return dict(zip(self._index, self._values, strict=True))
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, DimensionRecord)
-            and other.element.name == self.element.name
-            and other._values == self._values
-        )
+        if not isinstance(other, DimensionRecord) or other.element.name != self.element.name:
+            return False
+        if not self.element.has_region:
+            return other._values == self._values
+        # sphgeom's unions do not compare equal to equal unions: regions compare by their encoding
+        return other._comparable() == self._comparable()
+
+    def _comparable(self) -> tuple[Any, ...]:
+        from skybutler.dimensions._regions import region_key
+
+        i = self._index["region"]
+        return (*self._values[:i], region_key(self._values[i]), *self._values[i + 1 :])
 
     def __hash__(self) -> int:
         return hash((self.element.name, self.key))
@@ -122,13 +129,8 @@ def _coerce_extra(element: DimensionElement, name: str, value: Any) -> Any:
         raise DataIdError(
             f"{element.name}.timespan must be a Timespan, a (begin, end) pair or a mapping; got {value!r}."
         )
-    # Regions stay opaque encoded bytes until the spatial layer gives them meaning; text is taken as hex
-    # (how exports write them).
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
-    if isinstance(value, str):
-        try:
-            return bytes.fromhex(value)
-        except ValueError:
-            raise DataIdError(f"{element.name}.region text must be hex-encoded bytes; got {value[:40]!r}.") from None
-    raise DataIdError(f"{element.name}.region must be encoded bytes (or hex text); got {type(value).__name__}.")
+    # Regions are sphgeom objects; their encoding (bytes, or hex text as exports write it) and astropy SkyCoord
+    # polygons are accepted too (see `as_region`).
+    from skybutler.dimensions._regions import as_region
+
+    return as_region(value, what=f"{element.name}.region")

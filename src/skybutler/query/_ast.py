@@ -10,6 +10,7 @@ __all__ = [
     "And",
     "Arith",
     "Bind",
+    "Call",
     "Compare",
     "Identifier",
     "In",
@@ -72,6 +73,19 @@ class Bind:
 
     def __str__(self) -> str:
         return f":{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A region function: ``POINT(ra, dec)``, ``CIRCLE(ra, dec, r)``, ``BOX``, ``POLYGON``, ``REGION('pos')``."""
+
+    name: str
+    """Upper case: ``POINT``, ``CIRCLE``, ``BOX``, ``POLYGON`` or ``REGION``."""
+    args: tuple[Node, ...]
+    pos: int = dataclasses.field(default=0, compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.name}({', '.join(map(str, self.args))})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +163,7 @@ class In:
 
 @dataclass(frozen=True, slots=True)
 class Overlaps:
-    """``left OVERLAPS right`` between timespans."""
+    """``left OVERLAPS right`` between timespans, or between sky regions (see `skybutler.query._spatial`)."""
 
     left: Node
     right: Node
@@ -189,5 +203,6 @@ class Or:
 
 
 Node: TypeAlias = (
-    "Identifier | Literal | TimeLiteral | Bind | Range | Pair | Neg | Arith | Compare | In | Overlaps | Not | And | Or"
+    "Identifier | Literal | TimeLiteral | Bind | Call | Range | Pair | Neg | Arith | Compare | In | Overlaps | Not"
+    " | And | Or"
 )

@@ -17,6 +17,7 @@ from skybutler.errors import DataIdError
 from skybutler.query._ast import Bind, Compare, Identifier, In, Literal, Node
 from skybutler.query._expressions import compile_expression, suggest
 from skybutler.query._parser import syntax_error
+from skybutler.query._spatial import SpatialReport, apply_spatial, split_spatial
 from skybutler.registry import CollectionRecord, CollectionType
 
 if TYPE_CHECKING:
@@ -70,6 +71,10 @@ class QueryBuilder:
         """Element name → its joined (aliased) table."""
         self.conditions: list[Any] = []
         self._aliases = 0
+        self.skypix: dict[str, Any] = {}
+        """Skypix dimensions the query needs but no table provides, with a data-ID value when constrained."""
+        self.spatial: SpatialReport | None = None
+        """What the spatial step did (`skybutler.query._spatial`), when the query has one."""
 
     # -- joining ----------------------------------------------------------------------------------------------
     def _alias(self, table: sa.Table) -> Any:
@@ -121,7 +126,9 @@ class QueryBuilder:
             return self.dims[name]
         element = self.universe[name]
         if element.is_skypix:
-            raise DataIdError(f"Skypix dimension {name!r} cannot be queried yet (spatial queries come later).")
+            # computed from regions, not stored: `_spatial.apply_spatial` joins its values when `where` runs
+            self.skypix.setdefault(name, None)
+            return None
         # An implied dimension comes from the table of a dimension that implies it (visit → physical_filter
         # → band): join those tables rather than the implied one's, so the value is the record's, not any.
         for other in list(self.dims):
@@ -223,12 +230,21 @@ class QueryBuilder:
         """Equality constraints on dimension keys (a partial data ID)."""
         for name, value in values.items():
             refuse_nul(name, value)
-            self.conditions.append(self.add_dimension(name) == value)
+            column = self.add_dimension(name)
+            if column is None:  # a skypix dimension: its computed values are filtered where they are made
+                self.skypix[name] = value
+            else:
+                self.conditions.append(column == value)
 
     def where(self, node: Node | None, bind: Mapping[str, Any]) -> None:
-        """Add a parsed `where` expression."""
-        if node is not None:
-            self.conditions.append(compile_expression(self.text, node, self.resolve, bind, self.registry.db.dialect))
+        """Add a parsed `where` expression, then the spatial conditions (its own and the automatic join).
+
+        Call it last: the spatial step runs a prefilter query over everything joined and constrained so far.
+        """
+        rest, spatial = split_spatial(self.text, node, bind)
+        if rest is not None:
+            self.conditions.append(compile_expression(self.text, rest, self.resolve, bind, self.registry.db.dialect))
+        self.spatial = apply_spatial(self, spatial, bind)
 
     def resolve(self, ident: Identifier) -> tuple[Any, str]:
         """The column (or timespan pair) an identifier names, joining what it needs."""
@@ -237,6 +253,11 @@ class QueryBuilder:
             pool = [e.name for e in self.universe.elements if not e.is_skypix]
             raise syntax_error(self.text, ident.pos, f"Unknown dimension {name!r}{suggest(name, pool) or '.'}")
         element = self.universe[name]
+        if element.is_skypix and name not in self.dims:
+            raise syntax_error(
+                self.text, ident.pos, f"{name} values are computed from regions; use {name}.region with OVERLAPS, "
+                f"or give {name} in the data ID.",
+            )  # fmt: skip
         if field is None:
             if not element.is_dimension:
                 raise syntax_error(self.text, ident.pos, f"{name!r} has no value of its own; name one of its fields.")
@@ -326,7 +347,7 @@ def _walk(node: Node | None) -> Iterable[Node]:
     if node is None:
         return
     yield node
-    for name in ("items", "operand", "left", "right", "expr", "begin", "end"):
+    for name in ("items", "operand", "left", "right", "expr", "begin", "end", "args"):
         child = getattr(node, name, None)
         if isinstance(child, tuple):
             for c in child:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from skybutler.query._builder import governor_inputs, infer_governors
@@ -30,6 +30,9 @@ class Constraints:
     """Dimension → {alternate key → value} (``visit.name``)."""
     bind: Mapping[str, Any]
     """Bind values of the ``where`` expression."""
+    spatial: list[Any] = field(default_factory=list, compare=False)
+    """Reports of the spatial step (`_spatial.SpatialReport`), appended as statements are built: the one part
+    filled after the value is made (its prefilter ran then), which keeps such calls out of the plan cache."""
 
     @classmethod
     def of(cls, given: DataIdInput, bind: Mapping[str, Any] | None, added: Mapping[str, Any]) -> Constraints:

@@ -21,6 +21,7 @@ from skybutler.query._ast import (
     And,
     Arith,
     Bind,
+    Call,
     Compare,
     Identifier,
     In,
@@ -191,7 +192,7 @@ def parse_where(text: str) -> Node | None:
 
         return _substitute(tree, iter(values), shift)  # type: ignore[no-any-return]
     parsed = _parse_where(text)
-    if parsed is not None and spans and _int_literals(parsed) == values:
+    if parsed is not None and _int_literals(parsed) == values:  # (no integers: the text itself is the key)
         if len(_TEMPLATES) >= _MAX_TEMPLATES:
             _TEMPLATES.pop(next(iter(_TEMPLATES)))
         _TEMPLATES[template] = (parsed, spans, values)
@@ -269,6 +270,8 @@ def sql_depth(node: Node) -> int:
         return 2 + max(sql_depth(node.left), sql_depth(node.right))
     if isinstance(node, Pair):
         return 1 + max(sql_depth(node.begin), sql_depth(node.end))
+    if isinstance(node, Call):  # evaluated in Python, never nested in SQL; its arguments are
+        return 1 + max(sql_depth(a) for a in node.args)
     return 1
 
 
@@ -332,6 +335,8 @@ def _build(node: Any, text: str) -> Node:
         return Identifier(parts[0], parts[1] if len(parts) > 1 else None, node.meta.start_pos)
     if kind == "bind":
         return Bind(str(kids[0]), node.meta.start_pos)
+    if kind == "region_call":
+        return Call(str(kids[0]).upper(), tuple(_build(k, text) for k in kids[1:]), node.meta.start_pos)
     if kind == "string":
         return Literal(_unescape(str(kids[0])[1:-1]))
     if kind == "number":

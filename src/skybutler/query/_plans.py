@@ -305,6 +305,9 @@ def remember_plans(
     added = [name for name in constraints.values if name not in given_names]
     cache = plan_cache(registry)
     cache.put(("governors", key), governor_inputs(registry.universe, node))
+    if constraints.spatial:  # the keys its region check passed are in the statement (`_spatial`)
+        cache.put(("plans", key, tuple(added)), NOT_PLANNED)
+        return None
     plans: list[Plan] | None = None
     # A where text whose integers are not the tree's (``-5`` folds the sign in) has no plan, nor one whose
     # arithmetic takes a float bind: which values it takes depends on them (`_expressions.FLOAT_RANGE`), and

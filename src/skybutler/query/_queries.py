@@ -50,6 +50,8 @@ def _apply(builder: QueryBuilder, node: Any, constraints: Constraints) -> None:
             refuse_nul(f"{dim}.{k}", v)
             builder.conditions.append(table.c[k] == v)
     builder.where(node, dict(constraints.bind))
+    if builder.spatial is not None:  # its prefilter's answer is in the statement: never a cached plan (`_plans`)
+        constraints.spatial.append(builder.spatial)
 
 
 def _once(build: Any) -> Any:
@@ -78,6 +80,8 @@ class _Results(ABC):
         self._registry = registry
         self._explanations = explanations
         self._constraints = constraints.values
+        self._spatial = constraints.spatial
+        """Reports of the spatial step (`_spatial`), filled when the statements are built."""
         self._cached = cached
         """Query plans of the statements, in order, and their slot values, when the call's shape has them."""
         self._pending: list[Any] | None = None
@@ -152,7 +156,8 @@ class _Results(ABC):
         """Reasons the result is empty ([] when it is not): missing collections, datasets, records, or the filter."""
         if self.any():
             return []
-        reasons = list(self._explanations) + self._diagnose()
+        spatial = [reason for report in self._spatial for reason in report.explain()]
+        reasons = list(self._explanations) + self._diagnose() + spatial
         reasons = reasons or ["No rows match the data ID constraints and the where expression."]
         return ([f"{self.note[0].upper()}{self.note[1:]}."] if self.note else []) + reasons
 

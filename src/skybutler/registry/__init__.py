@@ -10,6 +10,7 @@ from skybutler.registry._engines import Database, LostCommitError
 from skybutler.registry._explain import is_unique_violation
 from skybutler.registry._registry import ExplainedDataId, Registry
 from skybutler.registry._schema import SCHEMA_VERSION
+from skybutler.registry._tokens import Grant, TokenRecord, Tokens, parse_grants
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -19,10 +20,14 @@ __all__ = [
     "Database",
     "DatasetRow",
     "ExplainedDataId",
+    "Grant",
     "LostCommitError",
     "NewDataset",
     "Registry",
     "StoredDatasetType",
+    "TokenRecord",
+    "Tokens",
     "is_glob",
     "is_unique_violation",
+    "parse_grants",
 ]

@@ -9,11 +9,14 @@ import sqlalchemy as sa
 
 from skybutler.dimensions import DimensionElement, DimensionRecord, Timespan
 from skybutler.dimensions._elements import coerce_value
+from skybutler.dimensions._regions import decode_region, encode_region
 from skybutler.errors import ConflictError, DataIdError
+from skybutler.registry._spatial_index import overlap_columns, overlap_rows
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DimensionUniverse
     from skybutler.registry._engines import Database
+    from skybutler.registry._schema import DimensionTables
 
 __all__ = ["DimensionRecords"]
 
@@ -28,7 +31,8 @@ def _to_row(record: DimensionRecord) -> dict[str, Any]:
         ts = record.timespan
         row["timespan_begin"], row["timespan_end"] = (None, None) if ts is None else ts.to_db()
     if element.has_region:
-        row["region"] = record.region
+        region = record.region
+        row["region"] = None if region is None else encode_region(region)
     return row
 
 
@@ -41,14 +45,15 @@ def _from_row(element: DimensionElement, row: Mapping[Any, Any]) -> DimensionRec
             begin, end = row["timespan_begin"], row["timespan_end"]
             values.append(None if begin is None and end is None else Timespan.from_db(begin, end))
         else:
-            values.append(row["region"])
+            data = row["region"]
+            values.append(None if data is None else decode_region(data, what=f"{element.name}.region"))
     return DimensionRecord(element, tuple(values))
 
 
 class DimensionRecords:
     """Read and write the records of every element of the universe."""
 
-    def __init__(self, db: Database, universe: DimensionUniverse, tables: Mapping[str, sa.Table]) -> None:
+    def __init__(self, db: Database, universe: DimensionUniverse, tables: DimensionTables) -> None:
         self._db = db
         self._universe = universe
         self._tables = tables
@@ -65,6 +70,10 @@ class DimensionRecords:
                 f"{element!r} has no records table (unknown element or a skypix dimension)"
                 f"{self._universe.suggest(element, self._tables)}"
             ) from None
+
+    def overlap_table(self, element: str) -> sa.Table:
+        """The skypix overlap table of ``element`` (an element with regions): see `_spatial_index`."""
+        return self._tables.overlap(element)
 
     def _records(
         self, element: DimensionElement, data: Iterable[Mapping[str, Any] | DimensionRecord]
@@ -111,12 +120,37 @@ class DimensionRecords:
             # PostgreSQL, which refuses every statement after a failed one until the transaction ends.
             with self._db.explainable() as conn:
                 result = conn.execute(stmt, rows)
-                inserted = len(result.all()) if skip_existing else len(rows)
+                if not skip_existing:
+                    inserted = len(rows)
+                    self._index(conn, element, records)
+                else:
+                    new = {tuple(r) for r in result.all()}
+                    inserted = len(new)
+                    self._index(conn, element, [r for r in records if r.key in new])
         except sa.exc.IntegrityError as exc:
             raise self._explain_integrity(element, records, exc) from None
         except ConflictError as exc:
             raise self._explain_integrity(element, records, exc) from None
         return inserted
+
+    def _index(self, conn: sa.Connection, element: DimensionElement, records: list[DimensionRecord]) -> None:
+        """Add the records' regions to the skypix overlap index (in the insert's transaction)."""
+        common = self._universe.skypix_common
+        if not element.has_region or common is None or not records:
+            return
+        rows = overlap_rows(element, records, common)
+        if rows:
+            self._db.insert_many(conn, self._tables.overlap(element.name), overlap_columns(element), rows)
+
+    def _reindex(self, conn: sa.Connection, element: DimensionElement, record: DimensionRecord) -> None:
+        """Replace one record's pixels in the overlap index (its region was updated)."""
+        if not element.has_region or self._universe.skypix_common is None:
+            return
+        table = self._tables.overlap(element.name)
+        conn.execute(
+            table.delete().where(*[table.c[c] == v for c, v in zip(element.required, record.key, strict=True)])
+        )
+        self._index(conn, element, [record])
 
     def _explain_integrity(
         self, element: DimensionElement, records: list[DimensionRecord], exc: Exception
@@ -163,6 +197,7 @@ class DimensionRecords:
                 existing = self._fetch_one(conn, element, record.key)
                 if existing is None:
                     conn.execute(table.insert(), [_to_row(record)])
+                    self._index(conn, element, [record])
                     return True
                 if existing == record:
                     return False
@@ -174,6 +209,7 @@ class DimensionRecords:
                     )
                 clause = self._key_clause(table, element, record.key)
                 conn.execute(table.update().where(*clause).values(**_to_row(record)))
+                self._reindex(conn, element, record)
                 return False
         except sa.exc.IntegrityError as exc:  # a missing parent, or an alternate key taken by another record
             raise self._explain_integrity(element, [record], exc) from None

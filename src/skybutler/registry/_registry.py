@@ -22,6 +22,7 @@ from skybutler.registry._engines import Database
 from skybutler.registry._explain import explain_insert_failure, explain_missing
 from skybutler.registry._schema import SCHEMA_VERSION, DimensionTables, StaticTables
 from skybutler.registry._search import find_first
+from skybutler.registry._tokens import Tokens
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DataIdValue, DimensionGroup
@@ -64,6 +65,8 @@ class Registry:
         self.dataset_types = DatasetTypes(db, self.tables, self.metadata, universe, self.dimension_tables)
         self.datasets = Datasets(db, self.tables)
         self.calibrations = Calibrations(db, self.tables)
+        self.tokens = Tokens(db, self.tables.server_token)
+        """Bearer tokens of the remote butler's server (`Tokens`)."""
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     @classmethod

@@ -33,10 +33,11 @@ __all__ = [
     "tags_key_dimensions",
     "tags_lookup_indexes",
     "tags_table",
+    "token_table",
 ]
 
 #: The Alembic revision this code expects (see registry/migrations); bump with every migration.
-SCHEMA_VERSION = "0005_pg_fk_checks"
+SCHEMA_VERSION = "0006_spatial_index"
 
 _TYPES: dict[str, Callable[[int | None], sa.types.TypeEngine[Any]]] = {
     "int": lambda length: sa.BigInteger(),
@@ -50,7 +51,8 @@ _TYPES: dict[str, Callable[[int | None], sa.types.TypeEngine[Any]]] = {
 DATASET_ID_TYPE = "dataset_id_type"
 
 STATIC_NAMES = (
-    "butler_attributes", "collection", "collection_chain", "dataset_type", "dataset", "datastore_record", "trash"
+    "butler_attributes", "collection", "collection_chain", "dataset_type", "dataset", "datastore_record", "trash",
+    "server_token",
 )  # fmt: skip
 
 
@@ -135,6 +137,23 @@ class StaticTables:
             sa.Column("child_id", sa.BigInteger, sa.ForeignKey("collection.collection_id"), nullable=False),
             sa.Index("collection_chain_child", "child_id"),
         )  # fmt: skip
+        self.server_token = token_table(metadata)
+
+
+def token_table(metadata: sa.MetaData) -> sa.Table:
+    """The bearer tokens of ``skybutler serve`` (`skybutler.registry.Tokens`): only a hash of each secret."""
+    return sa.Table(
+        "server_token",
+        metadata,
+        sa.Column("token_id", sa.String(32), primary_key=True),
+        sa.Column("user_name", sa.String(128), nullable=False),
+        sa.Column("secret_hash", sa.String(64), nullable=False),
+        sa.Column("grants", sa.Text, nullable=False),
+        sa.Column("created", sa.BigInteger, nullable=False),
+        sa.Column("expires", sa.BigInteger, nullable=True),
+        sa.Column("revoked", sa.BigInteger, nullable=True),
+        sa.Column("note", sa.Text, nullable=True),
+    )
 
 
 def _column(name: str, spec_type: str, length: int | None, *, nullable: bool) -> sa.Column[object]:
@@ -183,9 +202,18 @@ class DimensionTables(Mapping[str, sa.Table]):
                 self[target]
 
     def make_all(self) -> None:
-        """Make every element table (to create them all in a new registry)."""
+        """Make every element table and every overlap table (to create them all in a new registry)."""
         for name in self._names:
             self[name]
+            if self._universe[name].has_region:
+                self.overlap(name)
+
+    def overlap(self, name: str) -> sa.Table:
+        """The skypix overlap table of element ``name`` (which has regions), with its element table."""
+        from skybutler.registry._spatial_index import overlap_table
+
+        self[name]
+        return overlap_table(self._metadata, self._universe, self._universe[name])
 
 
 def _element_table(metadata: sa.MetaData, universe: DimensionUniverse, element: DimensionElement) -> sa.Table:

@@ -22,6 +22,7 @@ CAPABILITIES: Mapping[str, str] = {
     "export_import": "export to and import from a local file or archive",
     "maintenance": "verify, reconcile and retrieve_artifacts on the repository's own storage",
     "astropy": "storage classes converted or read through astropy (an optional package)",
+    "collection_history": "collections.history, collections.diff and collections.set_doc",
 }
 
 
@@ -39,6 +40,15 @@ class ButlerTestBase:
         """
         return type(butler)(butler.root, **options)
 
+    def snapshot(self, butler: Butler) -> dict[str, Any]:
+        """`snapshot` of ``butler`` with what this implementation can show."""
+        return snapshot(butler, history="collection_history" not in self.unsupported)
+
+    def has(self, capability: str) -> bool:
+        """Whether the implementation has ``capability`` (for a check inside a test that applies anyway)."""
+        assert capability in CAPABILITIES, capability
+        return capability not in self.unsupported
+
     def needs(self, capability: str) -> None:
         """Skip the running test, with the declared reason, when the implementation lacks ``capability``."""
         unknown = set(self.unsupported) - set(CAPABILITIES)
@@ -50,11 +60,11 @@ class ButlerTestBase:
             pytest.importorskip("astropy")
 
 
-def snapshot(butler: Butler) -> dict[str, Any]:
+def snapshot(butler: Butler, *, history: bool = True) -> dict[str, Any]:
     """Everything the public interface shows of a repository, to compare before and after a refused call.
 
     Collections with their types and chain children, dataset types, every dataset (id, type, run, data ID) of
-    every RUN, every tag and certification row, and what `Butler.get` reads for each dataset.
+    every RUN, every tag and (with ``history``) certification row, and what `Butler.get` reads for each dataset.
     """
     records = {name: butler.collections.get(name) for name in butler.query_collections()}
     runs = [n for n, r in records.items() if r.type.name == "RUN"]
@@ -69,7 +79,7 @@ def snapshot(butler: Butler) -> dict[str, Any]:
             members[name] = butler.collections.children(name)
         elif kind == "TAGGED":
             members[name] = sorted(str(r.id) for r in butler.query_datasets("*", collections=name, find_first=False))
-        elif kind == "CALIBRATION":
+        elif kind == "CALIBRATION" and history:
             members[name] = sorted(
                 (str(row.dataset_id), str(row.valid), str(row.recorded))
                 for dt in types

@@ -17,7 +17,7 @@ from skybutler.errors import (
     QuerySyntaxError,
     SkyButlerError,
 )
-from skybutler.testing._butler_base import DATA_ID, DIMS, ButlerTestBase, snapshot
+from skybutler.testing._butler_base import DATA_ID, DIMS, ButlerTestBase
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -72,17 +72,17 @@ class ButlerErrorTests(ButlerTestBase):
 
     def test_each_refusal_is_the_right_error_and_changes_nothing(self, butler: Butler) -> None:
         _populated(butler)
-        before = snapshot(butler)
+        before = self.snapshot(butler)
         for expected, call in self.refusals(butler):
             with pytest.raises(expected) as info:
                 call()
             assert isinstance(info.value, SkyButlerError)
             assert str(info.value), f"{expected.__name__} without a message"
-            assert snapshot(butler) == before, f"{expected.__name__} from a refused call changed the repository"
+            assert self.snapshot(butler) == before, f"{expected.__name__} from a refused call changed the repository"
 
     def test_a_read_only_butler_refuses_every_write_and_changes_nothing(self, butler: Butler) -> None:
         _populated(butler)
-        before = snapshot(butler)
+        before = self.snapshot(butler)
         ref = butler.find_dataset("meta", DATA_ID)
         assert ref is not None
         with self.reopen(butler) as reader:  # the same implementation, opened without a run
@@ -100,4 +100,4 @@ class ButlerErrorTests(ButlerTestBase):
             for write in writes:
                 with pytest.raises(PermissionDeniedError):
                     write()
-        assert snapshot(butler) == before
+        assert self.snapshot(butler) == before

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from skybutler.errors import ArtifactNotFoundError, ConflictError
-from skybutler.testing._butler_base import DATA_ID, DIMS, ButlerTestBase, snapshot
+from skybutler.testing._butler_base import DATA_ID, DIMS, ButlerTestBase
 
 if TYPE_CHECKING:
     from skybutler.butler import Butler
@@ -40,12 +40,12 @@ class ButlerTransferTests(ButlerTestBase):
         assert len(butler.query_datasets("meta", collections="u/ingested")) == 3
         with pytest.raises(ConflictError):
             butler.ingest(*files[:1], transfer="copy", run="u/ingested", id_mode="deterministic")
-        before = snapshot(butler)
+        before = self.snapshot(butler)
         missing = FileDataset(tmp_path / "in" / "nope.json", dataset_type="meta", data_id={**DATA_ID, "visit": 9})
         fresh = FileDataset(files[0].path, dataset_type="meta", data_id={**DATA_ID, "visit": 8}, formatter="json")
         with pytest.raises(ArtifactNotFoundError):  # one missing file: none of the batch is ingested
             butler.ingest(fresh, missing, transfer="copy", run="u/ingested")
-        assert snapshot(butler) == before
+        assert self.snapshot(butler) == before
 
     def test_export_then_import_brings_back_the_same_datasets_and_collections(
         self, butler: Butler, tmp_path: Path
@@ -56,7 +56,7 @@ class ButlerTransferTests(ButlerTestBase):
         butler.collections.register("u/tagged", "TAGGED")
         butler.collections.associate("u/tagged", refs[:2])
         butler.collections.set_chain("u/chain", ["u/tagged", "u/run"])
-        before = snapshot(butler)
+        before = self.snapshot(butler)
         report = butler.export(tmp_path / "export.zip", collections="u/chain")
         assert report.datasets == 3
         butler.collections.remove("u/chain")
@@ -65,9 +65,9 @@ class ButlerTransferTests(ButlerTestBase):
         assert "u/run" not in butler.query_collections()
         imported = butler.import_(tmp_path / "export.zip")
         assert imported.datasets == 3
-        assert snapshot(butler) == before  # same IDs, runs, tags, chain and contents
+        assert self.snapshot(butler) == before  # same IDs, runs, tags, chain and contents
         again = butler.import_(tmp_path / "export.zip", skip_existing=True)
         assert again.datasets == 0
         with pytest.raises(ConflictError):
             butler.import_(tmp_path / "export.zip")
-        assert snapshot(butler) == before
+        assert self.snapshot(butler) == before

@@ -25,9 +25,10 @@ empty repository holding the sample instrument (`skybutler.testing.sample.popula
 
 The tests never reach below the interface (no ``butler.registry``), so the same class runs unchanged on the
 direct butler (tests/butler/test_conformance.py: SQLite and PostgreSQL, local files, memory, chains and S3) and
-on a remote client.  A test that cannot apply to an implementation is skipped through a declared capability
-(``unsupported``, keys from `CAPABILITIES`), with the reason; override `ButlerTestBase.reopen` when opening a
-second butler on the same repository needs more than its root.
+on the remote client (tests/server/test_conformance.py), which has no ``registry`` attribute.  A test that
+cannot apply to an implementation is skipped through a declared capability (``unsupported``, keys from
+`CAPABILITIES`), with the reason; override `ButlerTestBase.reopen` when opening a second butler on the same
+repository needs more than its root.
 """
 
 from __future__ import annotations

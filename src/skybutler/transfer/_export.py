@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from skybutler.datasets import DatasetRef
 from skybutler.datastore import key_problem
 from skybutler.dimensions import DimensionRecord, Timespan
+from skybutler.dimensions._regions import encode_region
 from skybutler.errors import ConfigError, PermissionDeniedError, StorageError
 from skybutler.query import query_datasets
 from skybutler.registry import CollectionType
@@ -327,7 +328,7 @@ def _record(record: DimensionRecord) -> dict[str, Any]:
             out["datetime_begin"] = None if ts is None or ts.begin is None else TaiTime(ts.begin)
             out["datetime_end"] = None if ts is None or ts.end is None else TaiTime(ts.end)
         elif name == "region" and record.element.has_region:
-            out[name] = None if value is None else Region(value)
+            out[name] = None if value is None else Region(encode_region(value))
         else:
             out[name] = value
     return out

@@ -380,6 +380,15 @@ class S3Transport(Transport):
             self._fail("copy", src, exc)
         self.delete(src)
 
+    def upload_url(self, key: str, *, expires_in: int = 300) -> str | None:
+        """A presigned PUT URL of ``key``, valid for ``expires_in`` seconds (the remote butler's uploads)."""
+        import obstore
+
+        try:
+            return obstore.sign(self.store, "PUT", key, timedelta(seconds=expires_in))
+        except self._errors() as exc:
+            self._fail("sign an upload URL for", key, exc)
+
     def url(self, key: str, *, expires_in: int = 3600) -> str | None:
         """A presigned GET URL, valid for ``expires_in`` seconds (for tools without credentials)."""
         import obstore

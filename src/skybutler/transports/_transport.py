@@ -181,6 +181,14 @@ class Transport(ABC):
         """A URL that reads ``key`` without our credentials (presigned, or public); ``None`` if there is none."""
         return None
 
+    def upload_url(self, key: str, *, expires_in: int = 300) -> str | None:
+        """A URL that takes one HTTP PUT of ``key``'s bytes without credentials, or None (the default: none).
+
+        The remote butler's server hands it to a client that writes a dataset's file itself (object stores:
+        a presigned PUT); without one, the client uploads through the server.
+        """
+        return None
+
     def move(self, src: str, dst: str) -> None:
         """Move ``src`` to ``dst`` (replacing it); object stores copy then delete."""
         self.put(dst, self.get(src))

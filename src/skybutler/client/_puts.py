@@ -1,0 +1,73 @@
+"""The remote put: prepare on the server, write and upload here, commit on the server (`skybutler.server._uploads`).
+
+Objects are serialized by this process with the formatter the server names, hashed while written, and uploaded to
+the signed URL of each; the commit names size and checksum, which the server checks before registering all
+datasets in one transaction.  A repository without files (objects in memory) takes the bytes through the server.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING, Any
+
+from skybutler.client._helpers import lost_put
+from skybutler.client._io import FormatterCache, write_object
+from skybutler.errors import PermissionDeniedError, StorageError
+from skybutler.wire import (
+    CommitItem,
+    CommitRequest,
+    DirectItem,
+    DirectPutRequest,
+    PrepareRequest,
+    PrepareResponse,
+    RefModel,
+    ref_from_wire,
+)
+
+if TYPE_CHECKING:
+    from skybutler.client._http import Session
+    from skybutler.datasets import DatasetIdMode, DatasetRef, DatasetType
+
+__all__ = ["put_objects"]
+
+
+def put_objects(
+    session: Session, formatters: FormatterCache, dt: DatasetType, objects: list[Any], data_ids: list[dict[str, Any]],
+    run: str, id_mode: DatasetIdMode | None,
+) -> list[DatasetRef]:  # fmt: skip
+    """Store ``objects`` (of ``dt``'s storage class already) as new datasets in ``run``: all, or none."""
+    request = PrepareRequest(dataset_type=dt.name, run=run, data_ids=data_ids,
+                             id_mode=None if id_mode is None else id_mode.value)  # fmt: skip
+    prepared = PrepareResponse.model_validate(session.call("POST", "/datasets/prepare", request, what=f"put {dt.name}"))
+    if prepared.slots and prepared.slots[0].upload_url is None:  # no files: the bytes go through the server
+        return _through_server(session, formatters, dt, objects, data_ids, prepared, run, id_mode)
+    commits = []
+    for obj, slot in zip(objects, prepared.slots, strict=True):
+        formatter = formatters.get(slot.formatter).for_storage_class(dt.storage_class)
+        data, size, checksum = write_object(formatter, obj, prepared.checksum)
+        if slot.upload_url is None:
+            raise PermissionDeniedError(f"The server gave no upload URL for {dt.name}; the put did not happen.")
+        session.upload(slot.upload_url, data, f"put {dt.name} {slot.ref.data_id}")
+        commits.append(CommitItem(id=slot.ref.id, data_id=slot.ref.data_id, formatter=slot.formatter,
+                                  storage_class=slot.storage_class, size=size, checksum=checksum))  # fmt: skip
+    commit = CommitRequest(dataset_type=dt.name, run=run, items=commits)
+    try:
+        answer = session.call("POST", "/datasets/commit", commit, what=f"put {dt.name}")
+    except StorageError as exc:
+        raise lost_put(exc, dt.name, [slot.ref.id for slot in prepared.slots]) from exc
+    return [ref_from_wire(RefModel.model_validate(r), dt) for r in answer]
+
+
+def _through_server(
+    session: Session, formatters: FormatterCache, dt: DatasetType, objects: list[Any], data_ids: list[dict[str, Any]],
+    prepared: PrepareResponse, run: str, id_mode: DatasetIdMode | None,
+) -> list[DatasetRef]:  # fmt: skip
+    items = []
+    for obj, data_id, slot in zip(objects, data_ids, prepared.slots, strict=True):
+        formatter = formatters.get(slot.formatter).for_storage_class(dt.storage_class)
+        data = write_object(formatter, obj, "none")[0]
+        items.append(DirectItem(data_id=data_id, formatter=slot.formatter, data=base64.b64encode(data).decode()))
+    request = DirectPutRequest(dataset_type=dt.name, run=run, items=items,
+                               id_mode=None if id_mode is None else id_mode.value)  # fmt: skip
+    answer = session.call("POST", "/datasets/put-direct", request, what=f"put {dt.name}")
+    return [ref_from_wire(RefModel.model_validate(r), dt) for r in answer]

@@ -1,0 +1,162 @@
+"""The FastAPI application: one repository, a pool of butlers, authentication, and errors as JSON.
+
+Endpoints are plain (synchronous) functions, which FastAPI runs on its thread pool; each takes a butler from
+`ButlerPool` for the length of the call, so no registry connection is ever used by two threads at once.
+Every `SkyButlerError` becomes an `ErrorModel` body with the error's ``code`` and ``http_status``, which the
+client turns back into the same exception class.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from skybutler.butler import DirectButler
+from skybutler.errors import SkyButlerError
+from skybutler.server._auth import Caller, authenticate
+from skybutler.server._config import ServerConfig
+from skybutler.wire import API_PREFIX, ErrorModel
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+__all__ = ["ButlerPool", "Context", "context", "create_app", "error_response"]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorModel, "description": what}
+    for status, what in [
+        (400, "malformed request (query syntax)"),
+        (403, "no token, or not permitted"),
+        (404, "not found"),
+        (409, "conflict"),
+        (422, "invalid data ID, dataset type or request"),
+        (500, "server error"),
+        (502, "storage error"),
+        (503, "migration required"),
+    ]
+}
+"""The error answers every endpoint may give, for the OpenAPI document."""
+
+
+class ButlerPool:
+    """Butlers on the repository, one per concurrent request (a registry connection is not shared)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._free: queue.SimpleQueue[DirectButler] = queue.SimpleQueue()
+        self._free.put(DirectButler(root, writeable=True))  # fails fast on a missing repository
+
+    @contextmanager
+    def butler(self) -> Iterator[DirectButler]:
+        """A butler for the duration of the block."""
+        try:
+            butler = self._free.get_nowait()
+        except queue.Empty:
+            butler = DirectButler(self.root, writeable=True)
+        try:
+            yield butler
+        finally:
+            self._free.put(butler)
+
+    def close(self) -> None:
+        """Close every idle butler."""
+        while True:
+            try:
+                self._free.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+class Context:
+    """What an endpoint gets: the configuration, the pool, and the request's credentials (checked on use)."""
+
+    def __init__(self, request: Request, authorization: str | None, header_user: str | None) -> None:
+        self.config: ServerConfig = request.app.state.config
+        self.pool: ButlerPool = request.app.state.pool
+        base = self.config.public_url or str(request.base_url).rstrip("/")
+        self.base_url = base.rstrip("/") + API_PREFIX
+        self._authorization = authorization
+        self._header_user = header_user
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether the request carries a token or the trusted user header."""
+        return bool(self._authorization or self._header_user)
+
+    @contextmanager
+    def session(self) -> Iterator[tuple[DirectButler, Caller]]:
+        """A butler and the authenticated caller (raises 403 before anything when credentials fail)."""
+        with self.pool.butler() as butler:
+            yield butler, authenticate(self.config, butler, self._authorization, self._header_user)
+
+
+def context(
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Context:
+    """The `Context` of a request (the trusted user header is read only when configured)."""
+    config: ServerConfig = request.app.state.config
+    header_user = request.headers.get(config.trusted_user_header) if config.trusted_user_header else None
+    return Context(request, authorization, header_user)
+
+
+Ctx = Annotated[Context, Depends(context)]
+
+
+def error_response(exc: SkyButlerError) -> JSONResponse:
+    """The JSON answer of an error: its code, message and class name, with its HTTP status."""
+    body = ErrorModel(code=exc.code, message=str(exc), type=type(exc).__name__)
+    return JSONResponse(body.model_dump(), status_code=exc.http_status)
+
+
+def create_app(root: str | ServerConfig, **options: Any) -> FastAPI:
+    """The server of one repository: ``root`` (with `ServerConfig` ``options``) or a whole configuration.
+
+    Examples
+    --------
+    >>> app = create_app("/data/repo", anonymous_grants=("read:*",))  # doctest: +SKIP
+    >>> import uvicorn; uvicorn.run(app, host="127.0.0.1", port=8080)  # doctest: +SKIP
+    """
+    from skybutler import __version__
+    from skybutler.server import _collections_api, _datasets_api, _files_api, _queries_api
+
+    config = root if isinstance(root, ServerConfig) else ServerConfig(str(root), **options)
+    app = FastAPI(
+        title="skybutler",
+        version=__version__,
+        description="A skybutler repository over HTTP: the remote butler's API (see docs/server.md).",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.config = config
+    app.state.pool = ButlerPool(config.root)
+
+    @app.exception_handler(SkyButlerError)
+    def _skybutler_error(request: Request, exc: SkyButlerError) -> JSONResponse:
+        return error_response(exc)
+
+    # Every error answer has the one body (ErrorModel), also those FastAPI makes: a request that does not
+    # match its schema, an unknown path or method.
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        body = ErrorModel(code=SkyButlerError.code, message=f"Invalid request: {problems}", type="InvalidRequest")
+        return JSONResponse(body.model_dump(), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        body = ErrorModel(code=SkyButlerError.code, message=str(exc.detail), type="HTTPError")
+        return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)
+
+    routers: list[APIRouter] = [_datasets_api.router, _collections_api.router, _queries_api.router, _files_api.router]
+    for router in routers:
+        app.include_router(router, prefix=API_PREFIX, responses=ERRORS)
+    return app

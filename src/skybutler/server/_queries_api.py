@@ -1,0 +1,169 @@
+"""Query endpoints: datasets and data IDs streamed as NDJSON, dimension records, the completeness matrix.
+
+A query's rows are computed inside the call (its registry connection stays on one thread) and then streamed in
+lines of up to `_CHUNK` rows each: the client parses one JSON array per line, so 100 000 refs cost no pydantic
+object each.  The collections searched are only those the caller may read (`Caller.readable_leaves`); what was
+left out is said in the header's note, which ``explain_no_results`` repeats.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from skybutler.server._app import Ctx
+from skybutler.wire import (
+    QUERY_MEDIA_TYPE,
+    CompletenessRequest,
+    DimensionRecordsRequest,
+    QueryDataIdsRequest,
+    QueryDatasetsRequest,
+    QueryHeader,
+    dataset_type_to_wire,
+    json_value,
+)
+
+if TYPE_CHECKING:
+    from skybutler.datasets import DatasetRef
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["queries"])
+
+_CHUNK = 5000
+_STREAM: dict[int | str, dict[str, Any]] = {
+    200: {"content": {QUERY_MEDIA_TYPE: {}}, "description": "a QueryHeader line, then lines of row arrays"}
+}
+
+
+def _stream(header: QueryHeader, rows: list[list[Any]]) -> StreamingResponse:
+    def lines() -> Iterator[bytes]:
+        yield header.model_dump_json().encode() + b"\n"
+        for start in range(0, len(rows), _CHUNK):
+            yield json.dumps(rows[start : start + _CHUNK], separators=(",", ":")).encode() + b"\n"
+
+    return StreamingResponse(lines(), media_type=QUERY_MEDIA_TYPE)
+
+
+def _join(*notes: str | None) -> str | None:
+    kept = [n for n in notes if n]
+    return "; ".join(kept) if kept else None
+
+
+@router.post("/query/datasets", response_class=StreamingResponse, responses=_STREAM)
+def query_datasets(ctx: Ctx, body: QueryDatasetsRequest) -> StreamingResponse:
+    """Datasets of the given types in the collections the caller may read."""
+    with ctx.session() as (butler, caller):
+        names, note = caller.readable_leaves(butler, body.collections)
+        if body.collections is None:
+            note = _join("no collections given: every RUN collection was searched, not find-first", note)
+        if not names:
+            header = QueryHeader(
+                kind="datasets", note=note, explanations=["No collection the caller may read was searched."]
+            )
+            return _stream(header, [])
+        results = butler.query_datasets(
+            body.dataset_types,
+            collections=names,
+            where=body.where,
+            bind=body.bind,
+            data_id=body.data_id,
+            find_first=body.find_first and body.collections is not None,
+            order_by=body.order_by,
+            limit=body.limit,
+            at=body.at,
+        )
+        refs: list[DatasetRef] = list(results)
+        types: dict[str, int] = {}
+        runs: dict[str, int] = {}
+        wire_types = []
+        rows = []
+        for ref in refs:
+            t = types.get(ref.dataset_type.name)
+            if t is None:
+                t = types[ref.dataset_type.name] = len(types)
+                wire_types.append(dataset_type_to_wire(ref.dataset_type))
+            r = runs.setdefault(ref.run, len(runs))
+            rows.append([*ref.data_id.required_values, ref.id.hex, r, t])
+        explanations = [] if refs else results.explain_no_results()
+        header = QueryHeader(
+            kind="datasets",
+            dataset_types=wire_types,
+            runs=list(runs),
+            note=_join(results.note, note),
+            explanations=explanations,
+        )
+        return _stream(header, rows)
+
+
+@router.post("/query/data-ids", response_class=StreamingResponse, responses=_STREAM)
+def query_data_ids(ctx: Ctx, body: QueryDataIdsRequest) -> StreamingResponse:
+    """Data IDs of the dimensions (with datasets in readable collections, when datasets are given)."""
+    with ctx.session() as (butler, caller):
+        collections: list[str] | None = None
+        note = None
+        if body.datasets:
+            collections, note = caller.readable_leaves(butler, body.collections)
+        results = butler.query_data_ids(
+            body.dimensions,
+            where=body.where,
+            bind=body.bind,
+            data_id=body.data_id,
+            datasets=body.datasets,
+            collections=collections,
+            order_by=body.order_by,
+            limit=body.limit,
+        )
+        coords = list(results)
+        group = coords[0].group if coords else butler.universe.group(body.dimensions)
+        full = bool(coords) and all(c.is_full for c in coords)
+        rows = [list(c.full_values if full else c.required_values) for c in coords]
+        header = QueryHeader(
+            kind="data_ids",
+            dimensions=list(group.names if full else group.required),
+            note=_join(results.note, note),
+            explanations=[] if coords else results.explain_no_results(),
+        )
+        return _stream(header, rows)
+
+
+@router.post("/query/dimension-records", response_model=list[dict[str, Any]])
+def query_dimension_records(ctx: Ctx, body: DimensionRecordsRequest) -> list[dict[str, Any]]:
+    """Records of an element (dimension records are not collection-scoped: any caller may read them)."""
+    with ctx.session() as (butler, _):
+        records = butler.query_dimension_records(
+            body.element,
+            where=body.where,
+            bind=body.bind,
+            data_id=body.data_id,
+            order_by=body.order_by,
+            limit=body.limit,
+        )
+        return [{k: json_value(v) for k, v in r.to_dict().items()} for r in records]
+
+
+@router.post("/query/missing", response_model=dict[str, Any])
+def missing(ctx: Ctx, body: CompletenessRequest) -> dict[str, Any]:
+    """The completeness matrix over the collections given (each must be readable)."""
+    with ctx.session() as (butler, caller):
+        if body.collections:
+            caller.require_read_path(butler, body.collections)
+        table = butler.missing(
+            body.dataset_types,
+            body.dimensions,
+            collections=body.collections,
+            where=body.where,
+            bind=body.bind,
+            data_id=body.data_id,
+        )
+        group = table.rows[0].data_id.group if table.rows else None
+        return {
+            "dimensions": list(table.dimensions),
+            "dataset_types": list(table.dataset_types),
+            "data_id_dimensions": list(group.required) if group else [],
+            "rows": [[list(r.data_id.required_values), r.counts] for r in table.rows],
+        }

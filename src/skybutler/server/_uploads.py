@@ -1,0 +1,222 @@
+"""Remote puts in two steps, and where their files wait in between (the pending-uploads area).
+
+1. *Prepare*: the server checks the caller may write the run, completes the data IDs, makes the dataset IDs and
+   answers, per dataset, the formatter to write with and a signed URL that takes one upload of its file at a
+   pending key (``.staging/<dataset id><ext>``).  Nothing is registered.
+2. The client writes the file with its own formatter and uploads it straight to storage (an S3 presigned PUT,
+   or the server's signed files endpoint for a local datastore).
+3. *Commit*: the server re-measures each pending file (size and checksum against what the client says),
+   claims its final path, registers all datasets in one transaction and drops the pending names -- the same
+   protocol as a local put (DESIGN invariant 2).  On any refusal the pending files are deleted and nothing is
+   registered.
+
+The commit needs no state from the prepare: the pending key follows from the dataset ID and formatter, and only a
+URL the server signed can have put a file there.  An upload never committed is a staging file of an unregistered
+dataset, which ``reconcile`` deletes once older than its grace period, and never reports as unknown before.
+This is the one module that knows where pending uploads live, so that it can move to the worker issue's
+pending-writes area.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from skybutler.datasets import ArtifactInfo, DatasetIdMode, DatasetRef, make_dataset_id, storage_classes
+from skybutler.datastore import STAGING, FileDatastore, Staged
+from skybutler.datastore._checksums import checksum_stream
+from skybutler.dimensions import DataCoordinate
+from skybutler.errors import (
+    ArtifactNotFoundError,
+    ConflictError,
+    CorruptArtifactError,
+    DatasetTypeError,
+    StorageError,
+)
+from skybutler.registry import NewDataset
+from skybutler.server._signing import sign_url
+from skybutler.wire import (
+    CommitRequest,
+    DirectPutRequest,
+    PrepareRequest,
+    PrepareResponse,
+    RefModel,
+    UploadSlot,
+    dataset_type_to_wire,
+    ref_to_wire,
+)
+
+if TYPE_CHECKING:
+    from skybutler.butler import DirectButler
+    from skybutler.datasets import DatasetType
+    from skybutler.registry import CollectionRecord
+    from skybutler.server._auth import Caller
+    from skybutler.server._config import ServerConfig
+
+__all__ = ["commit", "direct_put", "pending_key", "prepare"]
+
+
+def pending_key(id_hex: str, ext: str) -> str:
+    """Where the upload of dataset ``id_hex`` waits for its commit."""
+    return f"{STAGING}{id_hex}{ext}"
+
+
+def _files(butler: DirectButler) -> FileDatastore:
+    datastore = butler.datastore
+    if not isinstance(datastore, FileDatastore):
+        raise StorageError(
+            f"This server's datastore ({type(datastore).__name__}) takes no uploads: its datasets go through the "
+            "server (the client does this by itself when the prepared put has no upload URL)."
+        )
+    return datastore
+
+
+def run_record(butler: DirectButler, run: str) -> CollectionRecord:
+    """The RUN ``run``, registered if new (write on it was checked by the caller)."""
+    butler.collections.register(run, "RUN")  # a collection of another type is refused here, by name
+    return butler.registry.collections.get(run)
+
+
+def _direct_formatter(butler: DirectButler, dataset_type: DatasetType) -> str:
+    """The formatter that carries a dataset's bytes through the server (the configuration's choice for files)."""
+    from skybutler.datastore._formatter_choice import FormatterChoice
+
+    return FormatterChoice(butler.config.datastore).for_type(dataset_type)[0]
+
+
+def direct_put(butler: DirectButler, caller: Caller, request: DirectPutRequest) -> list[RefModel]:
+    """A put through the server (datastores without files): each object read back here, then one local put."""
+    import base64
+    import io
+
+    caller.require("write", [request.run])
+    stored, _ = butler.registry.dataset_types.resolve(request.dataset_type)
+    dt = stored.dataset_type
+    name = _direct_formatter(butler, dt)
+    from skybutler.formatters import formatters
+
+    formatter = formatters.get(name)()
+    items = []
+    for item in request.items:
+        if item.formatter != name:
+            raise ConflictError(f"{dt.name} goes through this server as {name!r}, not {item.formatter!r}.")
+        items.append((formatter.read(io.BytesIO(base64.b64decode(item.data))), item.data_id))
+    mode = None if request.id_mode is None else DatasetIdMode(request.id_mode)
+    return [ref_to_wire(r) for r in butler.put_many(items, dt, run=request.run, id_mode=mode)]
+
+
+def prepare(
+    butler: DirectButler, caller: Caller, request: PrepareRequest, config: ServerConfig, base: str
+) -> PrepareResponse:
+    """Step 1 (module doc): refs, formatters and signed upload URLs; registers nothing but the run."""
+    caller.require("write", [request.run])
+    stored, component = butler.registry.dataset_types.resolve(request.dataset_type)
+    if component:
+        raise DatasetTypeError(
+            f"Cannot put a component ({request.dataset_type}); put the whole {stored.dataset_type.name}."
+        )
+    dt = stored.dataset_type
+    if not isinstance(butler.datastore, FileDatastore):  # no files to upload: the bytes go through the server
+        run_record(butler, request.run)
+        for data_id in request.data_ids:
+            butler.registry.resolve_data_id(
+                dt, data_id, {}
+            )  # a wrong data ID is refused before the client writes anything
+        name = _direct_formatter(butler, dt)
+        slots = [UploadSlot(ref=RefModel(id="", dataset_type=dt.name, data_id={}, run=request.run), formatter=name,
+                            storage_class=dt.storage_class, staging_key="", upload_url=None)
+                 for _ in request.data_ids]  # fmt: skip
+        return PrepareResponse(dataset_type=dataset_type_to_wire(dt), checksum="none", slots=slots, expires=0)
+    datastore = _files(butler)
+    datastore.check_accepts(dt)
+    name, formatter = datastore.formatter_for(dt)
+    ext = formatter.extensions[0]
+    mode = None if request.id_mode is None else DatasetIdMode(request.id_mode)
+    run = run_record(butler, request.run)
+    sc = storage_classes.get(dt.storage_class)
+    transport = datastore.transport
+    slots = []
+    expires = int(time.time()) + config.url_lifetime
+    for data_id in request.data_ids:
+        coord = butler.registry.resolve_data_id(dt, data_id, {})
+        dataset_id = uuid.uuid4() if mode is None else make_dataset_id(dt, coord, run.name, mode)
+        ref = DatasetRef(dataset_id, dt, coord, run.name)
+        key = pending_key(dataset_id.hex, ext)
+        url = transport.upload_url(key, expires_in=config.url_lifetime)
+        if url is None:
+            url, expires = sign_url(base, config.secret, "PUT", datastore.name, key, config.url_lifetime)
+        slots.append(
+            UploadSlot(ref=ref_to_wire(ref), formatter=name, storage_class=sc.name, staging_key=key, upload_url=url)
+        )
+    return PrepareResponse(
+        dataset_type=dataset_type_to_wire(dt), checksum=datastore.config.checksum, slots=slots, expires=expires
+    )
+
+
+def commit(butler: DirectButler, caller: Caller, request: CommitRequest) -> list[RefModel]:
+    """Step 3 (module doc): check the uploads, register them in one transaction, promote; all or none."""
+    caller.require("write", [request.run])
+    datastore = _files(butler)
+    stored, _ = butler.registry.dataset_types.resolve(request.dataset_type)
+    dt = stored.dataset_type
+    name, formatter = datastore.formatter_for(dt)
+    ext = formatter.extensions[0]
+    run = butler.registry.collections.get(request.run)
+    transport = datastore.transport
+    algorithm = datastore.config.checksum
+    keys = [pending_key(uuid.UUID(item.id).hex, ext) for item in request.items]
+    staged: list[Staged] = []
+    refs: list[DatasetRef] = []
+    try:
+        for item, key in zip(request.items, keys, strict=True):
+            if item.formatter != name:
+                raise ConflictError(
+                    f"Dataset {item.id} was written with {item.formatter!r}; this server writes "
+                    f"{dt.name} with {name!r}. Prepare the put again."
+                )
+            values = tuple(item.data_id[d] for d in dt.dimensions.required)
+            ref = DatasetRef(uuid.UUID(item.id), dt, DataCoordinate.from_required(dt.dimensions, values), run.name)
+            size, checksum = _measure(transport, key, algorithm)
+            if size != item.size or (item.checksum is not None and checksum is not None and checksum != item.checksum):
+                raise CorruptArtifactError(
+                    f"The upload of dataset {item.id} differs from what the client wrote ({size} bytes, {checksum}; "
+                    f"the client said {item.size} bytes, {item.checksum}): nothing was stored. Put it again."
+                )
+            path = datastore.artifact_path(dt, ref, ext)
+            path, claimed = datastore.claim(key, path, ext, ref.id.hex)
+            artifact = ArtifactInfo(path, name, item.storage_class, size, checksum, datastore=datastore.name)
+            staged.append(Staged(ref.id.hex, key, artifact, claimed))
+            refs.append(ref)
+        new = [NewDataset(r.id, r.data_id.required_values, s.artifact) for r, s in zip(refs, staged, strict=True)]
+        try:
+            butler.registry.datasets.insert(stored, run.id, new)
+        except sa.exc.IntegrityError as exc:
+            raise butler.registry.explain_insert_failure(stored, run, [r.data_id for r in refs], exc) from None
+    except BaseException:
+        datastore.abort_many(staged)
+        done = {s.staging_key for s in staged}
+        transport.delete_many([k for k in keys if k not in done])
+        raise
+    datastore.promote_many(staged)
+    return [ref_to_wire(r) for r in refs]
+
+
+def _measure(transport: object, key: str, algorithm: str) -> tuple[int, str | None]:
+    """Size and checksum of a pending upload (missing: the upload did not happen)."""
+    from skybutler.transports import Transport
+
+    assert isinstance(transport, Transport)
+    try:
+        with transport.open(key) as stream:
+            if algorithm == "none":
+                return transport.size(key), None
+            checksum, size = checksum_stream(stream, algorithm)
+            return size, checksum
+    except ArtifactNotFoundError:
+        raise ArtifactNotFoundError(
+            f"No upload arrived at {key}: the put did not happen (the signed upload URL may have expired). "
+            "Put it again."
+        ) from None

@@ -1,0 +1,334 @@
+"""Merge: register what the workers wrote, in one transaction per batch, checked and idempotent.
+
+For each task record (what a task says it wrote), in batches:
+
+1. the record must be this plan's and name only outputs of its task (else the task is refused);
+2. outputs registered already (an earlier merge of the same record) are counted and skipped: merging twice
+   adds nothing;
+3. every other output's pending file is re-read: its size and checksum must be the record's, else the whole
+   task is refused (reported with the reason, nothing of it registered, its files kept for inspection);
+4. the final paths are claimed (`FileDatastore.claim`: never over another file), then every accepted
+   output of the batch is registered in one transaction (with the provenance hook, if given, in the same
+   one), then the pending names are dropped -- DESIGN invariant 2, with the pending area as staging.
+
+A failure at 4 undoes the claims and leaves the pending files and records as they were, so merge can run
+again.  Records of merged tasks are deleted; the area goes once it holds nothing but its marker.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from skybutler._lost_commit import settle_lost_commit
+from skybutler.datasets import ArtifactInfo
+from skybutler.datastore import PendingArea, Staged, verify_pending
+from skybutler.dimensions import DataCoordinate
+from skybutler.errors import ArtifactNotFoundError, SkyButlerError, StorageError
+from skybutler.registry import LostCommitError, NewDataset
+from skybutler.workers._records import TaskRecord, attempt_key, record_key
+
+if TYPE_CHECKING:
+    import uuid
+
+    from skybutler.datastore import FileDatastore
+    from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
+    from skybutler.types import Progress
+    from skybutler.workers._manifest import Manifest, ManifestOutput, Task
+
+__all__ = ["MergeHook", "MergeReport", "merge_outputs", "read_records"]
+
+MergeHook = Callable[["Registry", "CollectionRecord", "list[tuple[Task, list[ManifestOutput]]]"], None]
+"""Called inside a merge batch's transaction with the tasks merged and their outputs registered: where
+provenance records lineage (each output's inputs are its task's) and the run record, in the same commit."""
+
+
+@dataclass(slots=True)
+class MergeReport:
+    """What `Butler.merge` registered, skipped and refused."""
+
+    registered: int = 0
+    """Datasets registered by this merge."""
+    already: int = 0
+    """Datasets of the records registered by an earlier merge (a re-run adds nothing)."""
+    tasks: list[int] = field(default_factory=list)
+    """Tasks whose outputs are all registered now."""
+    refused: dict[int, str] = field(default_factory=dict)
+    """Tasks not registered, with the reason: missing or corrupt outputs, a record of another plan."""
+    problems: list[str] = field(default_factory=list)
+    """Clean-up that failed after registration (pending names left behind: `reconcile` reports them)."""
+
+    def __str__(self) -> str:
+        text = (
+            f"registered {self.registered} dataset(s) of {len(self.tasks)} task(s); {self.already} already registered"
+        )
+        if self.refused:
+            text += f"; {len(self.refused)} task(s) refused"
+        return text
+
+    def extend(self, other: MergeReport) -> None:
+        """Add another batch's counts."""
+        self.registered += other.registered
+        self.already += other.already
+        self.tasks += other.tasks
+        self.refused.update(other.refused)
+        self.problems += other.problems
+
+
+def read_records(store: FileDatastore, manifest: Manifest) -> list[TaskRecord]:
+    """Every task record in the plan's pending area (the tasks that finished and are not merged yet)."""
+    area = PendingArea(store.transport, manifest.area)
+    records = []
+    for key in area.keys(".records/"):
+        try:
+            records.append(TaskRecord.from_dict(json.loads(store.transport.get(key))))
+        except (ArtifactNotFoundError, ValueError, KeyError, TypeError):
+            continue  # a record removed meanwhile, or not ours to read: merge goes by the valid ones
+    return records
+
+
+def merge_outputs(
+    registry: Registry,
+    store: FileDatastore,
+    manifest: Manifest,
+    records: Iterable[TaskRecord | Mapping[str, Any]] | None,
+    stored: Mapping[str, StoredDatasetType],
+    run: CollectionRecord,
+    *,
+    batch_size: int = 10_000,
+    on_register: MergeHook | None = None,
+    progress: Progress | None = None,
+) -> MergeReport:
+    """See `Butler.merge`."""
+    if records is None:
+        found = read_records(store, manifest)
+    else:
+        found = [r if isinstance(r, TaskRecord) else TaskRecord.from_dict(r) for r in records]
+    # one record per task: the last given wins (a re-run's record describes the files now pending)
+    found = list({r.task: r for r in found}.values())
+    report = MergeReport()
+    for start in range(0, len(found), batch_size):
+        batch = found[start : start + batch_size]
+        report.extend(_merge_batch(registry, store, manifest, batch, stored, run, on_register))
+        if progress is not None:
+            progress("merge", min(start + batch_size, len(found)), len(found))
+    area = PendingArea(store.transport, manifest.area)
+    if not area.keys():
+        try:
+            area.remove()
+        except (StorageError, OSError) as exc:
+            report.problems.append(f"{area.prefix}: {exc}")
+    return report
+
+
+def _check_record(
+    manifest: Manifest, record: TaskRecord, tasks: Mapping[int, Task]
+) -> tuple[Task, list[tuple[ManifestOutput, int, str | None]]]:
+    if record.plan != manifest.plan_id:
+        raise _RefusedError(f"the record is of plan {record.plan}, not {manifest.plan_id}")
+    task = tasks.get(record.task)
+    if task is None:
+        raise _RefusedError(f"the plan has tasks 0 to {len(manifest) - 1}, not {record.task}")
+    by_id = {o.id.hex: o for o in task.outputs}
+    written = []
+    for id_hex, size, checksum in record.outputs:
+        out = by_id.get(id_hex)
+        if out is None:
+            raise _RefusedError(f"the record names output {id_hex}, which is not one of the task's")
+        written.append((out, size, checksum))
+    return task, written
+
+
+class _RefusedError(Exception):
+    """A task whose outputs are not registered (the message says why)."""
+
+
+def _merge_batch(
+    registry: Registry,
+    store: FileDatastore,
+    manifest: Manifest,
+    records: Sequence[TaskRecord],
+    stored: Mapping[str, StoredDatasetType],
+    run: CollectionRecord,
+    on_register: MergeHook | None,
+) -> MergeReport:
+    report = MergeReport()
+    checked: list[tuple[Task, list[tuple[ManifestOutput, int, str | None]]]] = []
+    tasks = manifest.tasks(r.task for r in records)
+    for record in records:
+        try:
+            checked.append(_check_record(manifest, record, tasks))
+        except _RefusedError as exc:
+            report.refused[record.task] = str(exc)
+    ids = [out.id for _, written in checked for out, _, _ in written]
+    known = {row.id: row for row in registry.datasets.by_ids(list(stored.values()), ids)} if ids else {}
+    accepted: list[tuple[Task, list[tuple[ManifestOutput, ArtifactInfo]]]] = []
+    to_check = [
+        (out, size, checksum) for _, written in checked for out, size, checksum in written if out.id not in known
+    ]
+    problems = dict(
+        zip(
+            [out.id for out, _, _ in to_check],
+            _parallel(store, [partial(verify_pending, store, o.pending, s, c) for o, s, c in to_check]),
+            strict=True,
+        )
+    )
+    for task, written in checked:
+        todo = []
+        try:
+            for out, size, checksum in written:
+                if out.id in known:
+                    continue
+                problem = problems[out.id]
+                if problem is not None:
+                    raise _RefusedError(f"output {out.dataset_type} {out.data_id} ({out.pending}): {problem}")
+                todo.append((out, ArtifactInfo(out.path, out.formatter, out.storage_class, size, checksum,
+                                               datastore=store.name)))  # fmt: skip
+        except _RefusedError as exc:
+            report.refused[task.index] = str(exc)
+            continue
+        accepted.append((task, todo))
+    report.already = sum(1 for _, written in checked for out, _, _ in written if out.id in known)
+    staged, claimed_tasks = _claim(store, accepted, report)
+    _register(registry, store, stored, run, claimed_tasks, staged, on_register)
+    report.registered = len(staged)
+    try:
+        store.promote_many(staged)
+    except StorageError as exc:
+        report.problems.append(str(exc))
+    _finish_leftovers(store, checked, known, report)
+    # merged: every output registered now, by this batch or an earlier merge
+    report.tasks = sorted({task.index for task, _ in claimed_tasks} | {
+        task.index for task, written in checked
+        if task.index not in report.refused and all(o.id in known for o, _, _ in written)
+    })  # fmt: skip
+    _drop_records(store, manifest, records, report.tasks, report)
+    return report
+
+
+def _parallel(store: FileDatastore, calls: Sequence[Callable[[], Any]]) -> list[Any]:
+    """Results of ``calls``, on the transport's number of threads (object stores); an exception is a result."""
+
+    def attempt(call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except (SkyButlerError, OSError) as exc:
+            return exc
+
+    if store.concurrency <= 1 or len(calls) <= 1:
+        return [attempt(c) for c in calls]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(store.concurrency) as pool:
+        return list(pool.map(attempt, calls))
+
+
+def _claim(
+    store: FileDatastore,
+    accepted: list[tuple[Task, list[tuple[ManifestOutput, ArtifactInfo]]]],
+    report: MergeReport,
+) -> tuple[list[Staged], list[tuple[Task, list[tuple[ManifestOutput, ArtifactInfo]]]]]:
+    """Claim the final path of every accepted output (a task whose claim fails is refused, its claims undone)."""
+    staged: list[Staged] = []
+    tasks = []
+    calls = [partial(_claim_one, store, out, artifact) for _, todo in accepted for out, artifact in todo]
+    results = iter(_parallel(store, calls))
+    for task, todo in accepted:
+        mine = [next(results) for _ in todo]
+        errors = [r for r in mine if not isinstance(r, Staged)]
+        claims = [r for r in mine if isinstance(r, Staged)]
+        if errors:
+            _unclaim(store, claims)
+            report.refused[task.index] = f"cannot claim a final path: {errors[0]}"
+            continue
+        staged += claims
+        tasks.append((task, [(out, s.artifact) for (out, _), s in zip(todo, claims, strict=True)]))
+    return staged, tasks
+
+
+def _claim_one(store: FileDatastore, out: ManifestOutput, artifact: ArtifactInfo) -> Staged:
+    ext = out.pending.rpartition(out.id.hex)[2]
+    path, shares = store.claim(out.pending, artifact.path, ext, out.id.hex)
+    if path != artifact.path:
+        artifact = ArtifactInfo(path, artifact.formatter, artifact.storage_class, artifact.size, artifact.checksum,
+                                datastore=artifact.datastore)  # fmt: skip
+    return Staged(out.id.hex, out.pending, artifact, shares)
+
+
+def _unclaim(store: FileDatastore, staged: Sequence[Staged]) -> None:
+    """Delete the claims of final paths (never the pending files: merge can run again)."""
+    if staged:
+        store.transport.delete_many([s.artifact.path for s in staged])
+
+
+def _register(
+    registry: Registry,
+    store: FileDatastore,
+    stored: Mapping[str, StoredDatasetType],
+    run: CollectionRecord,
+    tasks: list[tuple[Task, list[tuple[ManifestOutput, ArtifactInfo]]]],
+    staged: list[Staged],
+    on_register: MergeHook | None,
+) -> None:
+    by_type: dict[str, list[NewDataset]] = {}
+    for _, outs in tasks:
+        for out, artifact in outs:
+            by_type.setdefault(out.dataset_type, []).append(NewDataset(out.id, tuple(out.data_id.values()), artifact))
+    if not by_type:
+        return
+    ids: list[uuid.UUID] = [n.id for new in by_type.values() for n in new]
+    try:
+        try:
+            with registry.db.transaction():
+                for name, new in by_type.items():
+                    registry.datasets.insert(stored[name], run.id, new)
+                if on_register is not None:
+                    on_register(registry, run, [(task, [o for o, _ in outs]) for task, outs in tasks])
+        except sa.exc.IntegrityError as exc:
+            name, new = next(iter(by_type.items()))
+            group = stored[name].dataset_type.dimensions
+            coords = [DataCoordinate.from_required(group, n.values) for n in new]
+            raise registry.explain_insert_failure(stored[name], run, coords, exc) from None
+    except LostCommitError as exc:
+        settle_lost_commit(registry, exc, ids, "merge", lambda: _unclaim(store, staged))
+    except BaseException:
+        _unclaim(store, staged)
+        raise
+
+
+def _finish_leftovers(
+    store: FileDatastore,
+    checked: list[tuple[Task, list[tuple[ManifestOutput, int, str | None]]]],
+    known: Mapping[uuid.UUID, Any],
+    report: MergeReport,
+) -> None:
+    """Pending files of outputs registered earlier (a merge that died before dropping them): finish the move."""
+    transport = store.transport
+    for _, written in checked:
+        for out, _, _ in written:
+            row = known.get(out.id)
+            if row is None or row.artifact is None or not transport.exists(out.pending):
+                continue
+            try:
+                store.finish(out.pending, row.artifact.path)
+            except (SkyButlerError, OSError) as exc:
+                report.problems.append(f"{out.pending}: {exc}")
+
+
+def _drop_records(store: FileDatastore, manifest: Manifest, records: Sequence[TaskRecord], tasks: Iterable[int],
+                  report: MergeReport) -> None:  # fmt: skip
+    """Delete the records and attempt markers of merged tasks (their keys are known: no listing)."""
+    prefix = PendingArea(store.transport, manifest.area).prefix
+    done = set(tasks)
+    attempts = {r.task: r.attempt for r in records if r.task in done}
+    keys = [record_key(prefix, task) for task in done]
+    keys += [attempt_key(prefix, task, n) for task, last in attempts.items() for n in range(1, last + 1)]
+    try:
+        store.transport.delete_many(keys)
+    except (StorageError, OSError) as exc:
+        report.problems.append(f"records of merged tasks: {exc}")
