@@ -83,7 +83,7 @@ def test_every_butler_and_process_writes_the_registered_format(butler: DirectBut
         "import sys, numpy as np\n"
         "from astropy.table import Table\n"
         "from skybutler import Butler\n"
-        "with DirectButler(sys.argv[1], run='test/run') as b:\n"
+        "with Butler(sys.argv[1], run='test/run') as b:\n"
         "    b.put(Table({'id': np.arange(3)}), 'src', instrument='Cam', visit=1, detector=2)\n"
         "    print(b.get_dataset_type('src').format, b.get_uri('src', instrument='Cam', visit=1, detector=2))\n"
     )

@@ -1,4 +1,4 @@
-"""Astronomy formats through the DirectButler: every storage class x formatter, components, parameters, conversion,
+"""Astronomy formats through the Butler: every storage class x formatter, components, parameters, conversion,
 repository policy, data models, and what a missing optional library says."""
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""`ButlerTests` on every kind of datastore: files, S3, objects in memory, and chains of them; SQLite and PostgreSQL."""
+"""The data part of `ButlerTests` on every kind of datastore: files, S3, objects in memory, and chains of them.
+
+The whole suite runs on the default (file) datastore in tests/butler/test_conformance.py; here the part whose
+outcome depends on where the bytes go (put, get, components, remove, storage checks) runs on every other kind.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from skybutler import Butler
-from skybutler.testing.butler import ButlerTests
+from skybutler.testing.butler import ButlerDataTests
 from skybutler.testing.fixtures import datastore_repo
 from skybutler.testing.sample import populate_sample
 
@@ -21,7 +25,7 @@ KINDS = [
 ]
 
 
-class TestButler(ButlerTests):
+class TestButler(ButlerDataTests):
     @pytest.fixture(params=KINDS)
     def butler(
         self, request: pytest.FixtureRequest, registry_url: tuple[str, str | None], tmp_path: Path

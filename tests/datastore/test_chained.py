@@ -194,7 +194,7 @@ def test_after_a_restart_memory_copies_are_gone_and_recognised(chained: DirectBu
         f"""
         from skybutler import Butler
         from skybutler.errors import ArtifactNotFoundError
-        with DirectButler({chained.root!r}, writeable=True, collections="test/run") as butler:
+        with Butler({chained.root!r}, writeable=True, collections="test/run") as butler:
             print(butler.get("meta", instrument="Cam", visit=1, detector=2))
             report = butler.verify()
             print(report.ok, [uri for _, uri in report.missing])

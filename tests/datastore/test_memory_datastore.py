@@ -89,7 +89,7 @@ def test_after_a_restart_the_lost_objects_are_recognised_not_a_crash(tmp_path: P
         f"""
         from skybutler import Butler
         from skybutler.errors import ArtifactNotFoundError
-        with DirectButler({root!r}, writeable=True, collections="test/run") as butler:
+        with Butler({root!r}, writeable=True, collections="test/run") as butler:
             try:
                 butler.get("meta", instrument="Cam", visit=0, detector=2)
             except ArtifactNotFoundError as exc:

@@ -3,7 +3,7 @@
 Issue 17 item 4: after one commit failed with an I/O error (a full disk, a file-size limit), every later call
 raised SQLAlchemy's "This connection has already initialized a SQLAlchemy Transaction()", even once the disk had
 room again.  Each test makes a real fault, checks that it surfaces as our error with nothing changed, and that the
-same DirectButler (and the same `Database`) works for the next call.
+same Butler (and the same `Database`) works for the next call.
 """
 
 from __future__ import annotations
@@ -111,11 +111,11 @@ from skybutler.errors import StorageError
 from skybutler.testing.sample import populate_sample
 
 root = Butler.create(sys.argv[1])
-with DirectButler(root, run="setup") as b:
+with Butler(root, run="setup") as b:
     populate_sample(b)
     b.register_dataset_type("blob", ["instrument", "visit", "detector"], "Bytes")
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-b = DirectButler(root, run="full")
+b = Butler(root, run="full")
 soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
 for k in range(8):
     if k == 2:
@@ -144,7 +144,7 @@ def test_a_commit_that_fails_on_a_full_disk_leaves_the_butler_usable(tmp_path: P
     lines = done.stdout.splitlines()
     assert lines[:2] == ["0 ok", "1 ok"]
     assert "StorageError" in " ".join(lines[2:5])  # the limit fails at least the puts that grow the WAL
-    assert lines[5:8] == ["5 ok", "6 ok", "7 ok"]  # the same DirectButler works once there is room again
+    assert lines[5:8] == ["5 ok", "6 ok", "7 ok"]  # the same Butler works once there is room again
     found = [int(v) for v in lines[8].removeprefix("found [").removesuffix("]").split(", ")]
     assert {0, 1, 5, 6, 7} <= set(found)
     failed = {k for k in range(2, 5) if lines[k] == f"{k} StorageError"}

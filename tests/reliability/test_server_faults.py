@@ -2,7 +2,7 @@
 the middle of a put_many.
 
 Each fault must end the operation with our error (a `StorageError`), leave nothing half-registered (the
-registry and the storage are checked afterwards) and leave the same DirectButler working once the server is back.
+registry and the storage are checked afterwards) and leave the same Butler working once the server is back.
 PostgreSQL runs as a private server of this module (``initdb`` + ``pg_ctl`` on a free port in a temporary
 folder, `PrivatePostgres`), never the shared one; S3 runs as a moto server of each test's own.
 """

@@ -21,7 +21,7 @@ from skybutler.transfer._yaml_fast import DeferredDataset, dataset_entry_text, l
 
 Snapshot = Callable[[DirectButler], dict[str, Any]]
 N = 25
-HEADER = """description: DirectButler Data Repository Export
+HEADER = """description: Butler Data Repository Export
 version: 1.0.2
 universe_version: 8
 universe_namespace: daf_butler

@@ -66,7 +66,7 @@ def observation_time(
                 raise DataIdError(f"{name} {merged[name]!r} has no timespan; pass at= to the lookup instead.")
             at = span.begin + (span.end - span.begin) // 2
         # Keys a DataCoordinate brought along (the exposure's implied physical_filter, band, ...) are dropped as
-        # `Butler._data_id` drops them from a larger coordinate; keys the caller typed are kept (and checked).
+        # `Registry.resolve_data_id` drops them from a larger coordinate; keys the caller typed are kept (and checked).
         extra = set(data_id) - set(kwargs) if isinstance(data_id, DataCoordinate) else set()
         rest = {k: v for k, v in merged.items() if k in group or (k not in OBSERVATION_DIMENSIONS and k not in extra)}
         rest.update(_implied_by(registry, record, group, rest))

@@ -130,9 +130,6 @@ class DirectButler(DirectTransfers, DirectProvenance, Butler):
             raise PermissionDeniedError("This butler is read-only; open it with writeable=True to remove a type.")
         self.registry.dataset_types.remove(name)
 
-    def _stored(self, dataset_type: DatasetTypeLike) -> tuple[StoredDatasetType, str | None]:
-        return self.registry.dataset_types.resolve(dataset_type)
-
     # -- runs and search paths -----------------------------------------------------------------------------
     def _run_record(self, run: str | None) -> CollectionRecord:
         if not self.writeable:
@@ -204,7 +201,7 @@ class DirectButler(DirectTransfers, DirectProvenance, Butler):
         inputs: Sequence[list[uuid.UUID]] = (),
     ) -> list[DatasetRef]:
         run_record = self._run_record(run)
-        stored, component = self._stored(dataset_type)
+        stored, component = self.registry.dataset_types.resolve(dataset_type)
         if component:
             raise DatasetTypeError(
                 f"Cannot put a component ({dataset_type}); put the whole {stored.dataset_type.name}."
@@ -240,20 +237,22 @@ class DirectButler(DirectTransfers, DirectProvenance, Butler):
     ) -> tuple[StoredDatasetType, str | None, DataCoordinate, DatasetRow]:
         if isinstance(dataset_type, DatasetRef):
             ref = dataset_type
-            stored, component = self._stored(ref.dataset_type.name)
+            stored, component = self.registry.dataset_types.resolve(ref.dataset_type.name)
             rows = self.registry.datasets.by_ids([stored], [ref.id])
             if not rows:
                 raise DatasetNotFoundError(
                     f"Dataset {ref.id} ({ref.dataset_type.name} {ref.data_id}) is not in the registry."
                 )
             return stored, component, ref.data_id, rows[0]
-        stored, component = self._stored(dataset_type)
+        stored, component = self.registry.dataset_types.resolve(dataset_type)
         at_ns = None if at is None else to_tai_ns(at)
         if stored.dataset_type.is_calibration:
             data_id, kwargs, observed = observation_time(self.registry, stored.dataset_type, data_id, kwargs, at=at_ns)
             at_ns = observed if at_ns is None else at_ns
         coord = self.registry.resolve_data_id(stored.dataset_type, data_id, kwargs)
-        names = self._names(collections)
+        names = self.default_collections if collections is None else _collection_names(collections)
+        if not names:  # `_names`, inlined on the hot path of every get, find and exists
+            names = self._names(names)
         as_of_ns = None if as_of is None else check_as_of(as_of)
         row, leaves = self.registry.find_dataset(stored, names, coord.required_values, at=at_ns, as_of=as_of_ns)
         if row is None:
@@ -325,7 +324,7 @@ class DirectButler(DirectTransfers, DirectProvenance, Butler):
             by_type.setdefault(ref.dataset_type.name, []).append(ref)
         artifacts = {}
         for name, group in by_type.items():
-            stored, _ = self._stored(name)
+            stored, _ = self.registry.dataset_types.resolve(name)
             for row in self.registry.datasets.by_ids([stored], [r.id for r in group]):
                 artifacts[row.id] = (row.artifacts, stored.dataset_type.storage_class, name)
         out = []
@@ -446,7 +445,7 @@ class DirectButler(DirectTransfers, DirectProvenance, Butler):
 
         plan = manifest if isinstance(manifest, Manifest) else Manifest.load(str(manifest))
         run = self._run_record(plan.run)
-        stored = {name: self._stored(name)[0] for name in plan.output_types}
+        stored = {name: self.registry.dataset_types.resolve(name)[0] for name in plan.output_types}
         store = self.datastore.files("merge scale-out outputs")
         return merge_outputs(self.registry, store, plan, results, stored, run, batch_size=batch_size,
                              on_register=on_register, progress=progress)  # fmt: skip
@@ -577,7 +576,7 @@ class DirectButler(DirectTransfers, DirectProvenance, Butler):
         return self.registry.insert_dimension_records(element, records, skip_existing=skip_existing)
 
     def query_datasets_in_run(self, dataset_type: DatasetTypeLike, run: str) -> list[DatasetRef]:
-        stored, _ = self._stored(dataset_type)
+        stored, _ = self.registry.dataset_types.resolve(dataset_type)
         record = self.registry.collections.get(run)
         dt = stored.dataset_type
         return [

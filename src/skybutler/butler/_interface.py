@@ -3,7 +3,7 @@
 
 The direct implementation (`DirectButler`) works on the database and storage itself; a remote client talks to a
 server that holds a direct butler.  Both implement every abstract method here with the same signature, so code
-written against `Butler` runs on either, and the conformance suite (`skybutler.testing.ButlerTests`) proves
+written against `Butler` runs on either, and the conformance suite (`skybutler.testing.butler.ButlerTests`) proves
 they behave alike.  A method a later issue adds goes here first (and into the wire models and the suite).
 
 ``Butler(root, ...)`` picks the implementation (see `Butler.__new__` and `skybutler.butler.butler_implementations`).
