@@ -33,9 +33,11 @@ ARGS: dict[str, list[str]] = {
     "insert-dimension-records": ["band", "{file}"],
     "invalidated": ["-c", "calib"],
     "lineage": ["0f290e1d-8e96-486f-aca4-dd5252dcb504"],
+    "merge": ["{file}"],
     "logs": ["--type", "isr_log", "-d", "instrument=Cam,visit=1,detector=1", "-c", "run1"],
     "migrate": [],
     "missing": ["meta"],
+    "plan": ["meta", "{tmp}/plan.manifest", "--output", "summary", "--run", "r"],
     "prune-datasets": ["meta", "--collections", "run1", "--yes"],
     "query-collections": [],
     "query-data-ids": ["visit"],
@@ -49,8 +51,13 @@ ARGS: dict[str, list[str]] = {
     "remove-runs": ["run1", "--yes"],
     "retrieve-artifacts": ["{tmp}/out"],
     "run-info": ["run1"],
+    "run-plan": ["{file}", "os:getcwd"],
+    "serve": ["--port", "0"],
+    "token": ["--user", "alice", "--grant", "read:*"],
     "verify": [],
 }
+#: Subcommands that come before the repository (``skybutler token create REPO ...``).
+BEFORE_REPOSITORY: dict[str, list[str]] = {"token": ["create"]}
 #: Commands whose first argument is not an existing repository (they make one), or that take none.
 NOT_A_REPOSITORY = {"create", "demo", "completion", "transfer-datasets"}
 
@@ -92,7 +99,7 @@ def test_a_hostile_repository_is_one_error_line(run: Run, tmp_path: Path, comman
     repo = _hostile_repository(tmp_path, kind)
     (tmp_path / "input.csv").write_text("name\nr\n")
     args = [a.format(tmp=tmp_path, file=tmp_path / "input.csv") for a in ARGS[command]]
-    _one_error_line(run(command, repo, *args), command)
+    _one_error_line(run(command, *BEFORE_REPOSITORY.get(command, []), repo, *args), command)
 
 
 @pytest.mark.parametrize("kind", HOSTILE_REPOSITORIES)

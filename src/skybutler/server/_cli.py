@@ -69,5 +69,9 @@ def serve(
         header_grants=by_user,
         public_url=public_url,
     )
-    click.echo(f"serving {repo} at http://{host}:{port}/api/v1/ (Ctrl-C stops)", err=True)
-    run(config, host=host, port=port)
+    run(
+        config,
+        host=host,
+        port=port,
+        announce=lambda url: click.echo(f"serving {repo} at {url} (Ctrl-C stops)", err=True),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from skybutler.errors import StorageError
@@ -28,13 +29,27 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(config: ServerConfig, *, host: str = "127.0.0.1", port: int = 8080) -> None:
-    """Serve ``config.root`` with uvicorn until interrupted (blocking)."""
+def serve(
+    config: ServerConfig,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    announce: Callable[[str], None] | None = None,
+) -> None:
+    """Serve ``config.root`` with uvicorn until interrupted (blocking).
+
+    The repository is opened before the socket is bound, so a bad repository is one error and no listener;
+    ``announce`` is then told the URL actually listened on (port 0 picks a free one).
+    """
     import uvicorn
 
+    app = create_app(config)
     sock = listening_socket(host, port)
-    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning", timeout_graceful_shutdown=5))
     try:
+        if announce is not None:
+            bound_host, bound_port = sock.getsockname()[:2]
+            announce(f"http://{bound_host}:{bound_port}/api/v1/")
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
         server.run(sockets=[sock])
     finally:
         sock.close()
