@@ -21,35 +21,7 @@ REMOTE_LACKS = {
 }
 
 
-class _KnownDivergences(ButlerTests):
-    """Where the remote butler still answers differently from the direct one (strict: a fix turns these red)."""
-
-    @pytest.mark.xfail(
-        strict=True,
-        raises=AssertionError,
-        reason="put into a TAGGED collection as run: the remote raises ConflictError where the direct butler "
-        "raises CollectionError ('datasets are born in runs')",
-    )
-    def test_each_refusal_is_the_right_error_and_changes_nothing(self, butler: Butler) -> None:
-        try:
-            super().test_each_refusal_is_the_right_error_and_changes_nothing(butler)
-        except Exception as exc:
-            raise AssertionError(str(exc)) from exc
-
-    @pytest.mark.xfail(
-        strict=True,
-        raises=AssertionError,
-        reason="remove_dataset_type on a read-only remote butler reaches the server (ConflictError) instead of "
-        "being refused with PermissionDeniedError",
-    )
-    def test_a_read_only_butler_refuses_every_write_and_changes_nothing(self, butler: Butler) -> None:
-        try:
-            super().test_a_read_only_butler_refuses_every_write_and_changes_nothing(butler)
-        except Exception as exc:
-            raise AssertionError(str(exc)) from exc
-
-
-class TestRemoteButler(_KnownDivergences):
+class TestRemoteButler(ButlerTests):
     unsupported = REMOTE_LACKS
 
     @pytest.fixture
@@ -62,7 +34,7 @@ class TestRemoteButler(_KnownDivergences):
         return self.served.remote(**options)
 
 
-class TestRemoteButlerWithoutFiles(_KnownDivergences):
+class TestRemoteButlerWithoutFiles(ButlerTests):
     """Objects in memory (alone, and in front of files): their bytes go through the server."""
 
     unsupported = REMOTE_LACKS

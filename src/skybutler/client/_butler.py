@@ -164,6 +164,8 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
 
     def remove_dataset_type(self, name: str) -> None:
         """As `Butler.remove_dataset_type` (admin)."""
+        if not self.writeable:
+            raise PermissionDeniedError("This butler is read-only; open it with writeable=True to remove a type.")
         self._session.call("DELETE", f"/dataset-types/{name}", what=f"remove dataset type {name!r}")
         self._types.pop(name, None)
 

@@ -52,6 +52,7 @@ class RemoteCollections(ButlerCollections):
 
     def register(self, name: str, type: CollectionType | str = "TAGGED", *, doc: str | None = None) -> bool:
         """Register a collection; whether it is new."""
+        self._writeable()
         kind = type.name if isinstance(type, CollectionType) else str(type).upper()
         answer = self._session.call(
             "POST",

@@ -31,12 +31,13 @@ from skybutler.datastore._checksums import checksum_stream
 from skybutler.dimensions import DataCoordinate
 from skybutler.errors import (
     ArtifactNotFoundError,
+    CollectionError,
     ConflictError,
     CorruptArtifactError,
     DatasetTypeError,
     StorageError,
 )
-from skybutler.registry import NewDataset
+from skybutler.registry import CollectionType, NewDataset
 from skybutler.server._signing import sign_url
 from skybutler.wire import (
     CommitRequest,
@@ -75,9 +76,18 @@ def _files(butler: DirectButler) -> FileDatastore:
 
 
 def run_record(butler: DirectButler, run: str) -> CollectionRecord:
-    """The RUN ``run``, registered if new (write on it was checked by the caller)."""
-    butler.collections.register(run, "RUN")  # a collection of another type is refused here, by name
-    return butler.registry.collections.get(run)
+    """The RUN ``run``, registered if new (write on it was checked by the caller).
+
+    A collection of another type is refused as the direct butler refuses it (`CollectionError`: datasets are
+    born in runs), so a remote put fails with the same error class as a local one.
+    """
+    record = butler.registry.collections.find(run)
+    if record is None:
+        butler.collections.register(run, "RUN")
+        return butler.registry.collections.get(run)
+    if record.type is not CollectionType.RUN:
+        raise CollectionError(f"Collection {run!r} is {record.type.name}, not a RUN; datasets are born in runs.")
+    return record
 
 
 def _direct_formatter(butler: DirectButler, dataset_type: DatasetType) -> str:

@@ -108,16 +108,20 @@ class ButlerCollectionTests(ButlerTestBase):
         kinds = {change.kind for change in butler.collections.diff("u/calib", "bias", since=t1)}
         assert {"replaced", "decertified"} <= kinds
 
-    def test_a_calibration_lookup_needs_a_time(self, butler: Butler) -> None:
+    def test_a_calibration_lookup_with_no_time_answers_only_when_unambiguous(self, butler: Butler) -> None:
         from skybutler.errors import DataIdError
 
         butler.register_dataset_type("bias", ["instrument", "detector"], "StructuredDataDict", is_calibration=True)
         butler.collections.register("u/calib", "CALIBRATION")
         ref = butler.put({"label": "A"}, "bias", CAM3, run="u/bias/A")
-        butler.collections.certify("u/calib", [ref], ("2025-01-01", None))
-        with pytest.raises(DataIdError, match="at="):
+        butler.collections.certify("u/calib", [ref], ("2025-01-01", "2025-06-01"))
+        assert butler.get("bias", CAM3, collections="u/calib") == {"label": "A"}  # the one certified
+        later = butler.put({"label": "B"}, "bias", CAM3, run="u/bias/B")
+        butler.collections.certify("u/calib", [later], ("2025-06-01", None))
+        with pytest.raises(DataIdError, match="at="):  # two: the error says what to add
             butler.get("bias", CAM3, collections="u/calib")
         assert butler.get("bias", {**CAM3, "visit": 1}, collections="u/calib") == {"label": "A"}  # visit's time
+        assert butler.get("bias", CAM3, collections="u/calib", at="2025-07-01") == {"label": "B"}
 
     def test_remove_runs_takes_their_datasets_and_refuses_a_chained_run(self, butler: Butler) -> None:
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
