@@ -174,6 +174,20 @@ def test_merge_registers_once_and_checks(w1: DirectButler, tmp_path: Path) -> No
     assert w1.reconcile(grace_seconds=0).pending == []
 
 
+def test_merged_outputs_record_their_tasks_inputs_as_lineage(w1: DirectButler, tmp_path: Path) -> None:
+    plan = _plan(w1, tmp_path, where="visit = 1")
+    w1.merge(plan, _run(plan, range(len(plan))))
+    out = w1.find_dataset("summary", instrument="Cam", visit=1, detector=1, collections="w1/out")
+    assert out is not None
+    (task,) = [t for t in plan.tasks(range(len(plan))).values() if any(o.id == out.id for o in t.outputs)]
+    ups = w1.lineage(out, direction="up", depth=1)
+    assert {n.id for n in ups} == {i.id for i in task.inputs} != set()
+    assert {n.dataset_type for n in ups} == {"meta", "bias"}
+    (an_input,) = [i for i in task.inputs if i.dataset_type == "meta"]
+    downs = w1.impact(w1.get_dataset(an_input.id))  # type: ignore[arg-type]
+    assert out.id in {n.id for n in downs}
+
+
 def test_unfinished_and_tampered_tasks_register_nothing(w1: DirectButler, tmp_path: Path) -> None:
     plan = _plan(w1, tmp_path, "visit < 3")
     # task 0 dies after writing its output, before its record: nothing of it may be registered

@@ -41,11 +41,22 @@ if TYPE_CHECKING:
     from skybutler.types import Progress
     from skybutler.workers._manifest import Manifest, ManifestOutput, Task
 
-__all__ = ["MergeHook", "MergeReport", "merge_outputs", "read_records"]
+__all__ = ["MergeHook", "MergeReport", "merge_outputs", "read_records", "record_lineage"]
 
 MergeHook = Callable[["Registry", "CollectionRecord", "list[tuple[Task, list[ManifestOutput]]]"], None]
 """Called inside a merge batch's transaction with the tasks merged and their outputs registered: where
 provenance records lineage (each output's inputs are its task's) and the run record, in the same commit."""
+
+
+def record_lineage(registry: Registry, run: CollectionRecord, merged: list[tuple[Task, list[ManifestOutput]]]) -> None:
+    """The merge's own provenance step: each registered output records its task's inputs as lineage edges, and
+    the run gets a record (`Registry.record_provenance`), in the batch's transaction.
+
+    Inputs were resolved and registered when the plan was made; one removed since makes the batch fail with
+    `DatasetNotFoundError`, and nothing of the batch is registered.
+    """
+    edges = {out.id: (out.dataset_type, [i.id for i in task.inputs]) for task, outs in merged for out in outs}
+    registry.record_provenance(run, edges={k: v for k, v in edges.items() if v[1]})
 
 
 @dataclass(slots=True)
@@ -287,8 +298,10 @@ def _register(
             with registry.db.transaction():
                 for name, new in by_type.items():
                     registry.datasets.insert(stored[name], run.id, new)
+                merged = [(task, [o for o, _ in outs]) for task, outs in tasks]
+                record_lineage(registry, run, merged)
                 if on_register is not None:
-                    on_register(registry, run, [(task, [o for o, _ in outs]) for task, outs in tasks])
+                    on_register(registry, run, merged)
         except sa.exc.IntegrityError as exc:
             name, new = next(iter(by_type.items()))
             group = stored[name].dataset_type.dimensions
