@@ -246,8 +246,16 @@ def test_entry_points_are_scanned_once(third_party: str, tmp_path: Path, monkeyp
 def test_the_cheap_check_finds_declared_groups_and_rules_out_the_rest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from importlib.machinery import PathFinder
+
     from skybutler.plugins import _maybe_declared
 
+    # the check answers True for what it cannot look into; start from plain folders and the standard finder,
+    # whatever earlier tests of this process (engines, servers) put on sys.path or sys.meta_path
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if Path(p or ".").is_dir()])
+    monkeypatch.setattr(
+        sys, "meta_path", [f for f in sys.meta_path if not hasattr(f, "find_distributions") or f is PathFinder]
+    )
     group = f"skybutler.test_{uuid.uuid4().hex[:8]}"
     assert not _maybe_declared(group)
     _write_distribution(tmp_path, "declares", f"[{group}]\nx = m:X\n")

@@ -170,10 +170,15 @@ def test_small_and_failed_transactions_keep_sqlites_own_checkpoint(registry: Reg
 
 def test_close_waits_for_the_background_checkpoint(registry_url: tuple[str, str | None], universe: Any) -> None:
     url, schema = registry_url
+
+    def checkpointers() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "skybutler-checkpoint" and t.is_alive()}
+
+    before = checkpointers()  # registries other tests of this process left open are not this one's to wait for
     registry = Registry.create(url, universe=universe, schema=schema)
     _bulk_bands(registry, _BULK_ROWS)
     registry.close()
-    assert not [t for t in threading.enumerate() if t.name == "skybutler-checkpoint" and t.is_alive()]
+    assert not checkpointers() - before
     reopened = Registry.open(url, schema=schema)
     try:
         assert len(_bands(reopened)) == _BULK_ROWS

@@ -73,7 +73,9 @@ def test_a_put_killed_before_its_rename_keeps_its_bytes_when_a_twin_run_takes_th
     url, schema = registry_url
     registry = None if url.startswith("sqlite") else url
     root = prepare_repository(tmp_path / "repo", registry=registry, schema=schema)
-    crash_once(root, tmp_path, Kill("put", 0, 1, at_call=1, after=True, step="insert"))
+    # the registration commits the dataset with its provenance in one transaction, so the writer dies at its
+    # first step after that commit: dropping its staging name
+    crash_once(root, tmp_path, Kill("put", 0, 1, at_call=1, after=False, step="unlink"))
     run = run_name("put", 0)
     twin = run.replace("_", "__")
     data_id = {"instrument": "Cam", "visit": 0, "detector": 0}

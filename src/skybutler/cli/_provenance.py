@@ -190,7 +190,7 @@ def invalidated(
     ctx: click.Context, repo: str, collections: tuple[str, ...], as_of: str | None, dataset_types: tuple[str, ...],
     fmt: str,
 ) -> None:  # fmt: skip
-    """List outputs made with a calibration that is no longer the valid one.
+    """List outputs whose calibration inputs are no longer valid.
 
     For the CALIBRATION collections in --collections: each output that used a calibration which, as known
     now (or --as-of), is not the one valid at the output's observation time, with the one valid instead.

@@ -28,7 +28,7 @@ def parse_lifetime(text: str) -> float | None:
 
 @click.group()
 def token() -> None:
-    """Make, list and revoke the bearer tokens of a repository's server.
+    """Make, list and revoke a repository's server tokens.
 
     Tokens are stored in the repository's registry as hashes only: `token create` prints the token once.
     """
