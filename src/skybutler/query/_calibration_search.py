@@ -5,7 +5,8 @@ answers with every current certification (`QueryBuilder.join_datasets` with ``un
 search that is one dataset per data ID when each data ID has one certified dataset there; when some data ID
 has several (over different validity ranges), the search is refused, naming one of them and saying what to
 add, as the reference refuses it ("ambiguous calibration validity range match") -- never a silent empty
-result, never an arbitrary pick.  The check is one grouped SQL statement per calibration dataset type.
+result, never an arbitrary pick.  Only the data IDs the call's data ID and ``where`` leave are checked. The
+check is one grouped SQL statement per calibration dataset type.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from skybutler.dimensions import TIMESPAN_MAX
 from skybutler.errors import DataIdError
-from skybutler.query._builder import _referenced_dims
+from skybutler.query._builder import QueryBuilder, _referenced_dims
 from skybutler.query._parser import parse_where
 from skybutler.registry import CollectionType
 
@@ -35,15 +35,22 @@ def check_untimed_calibrations(
     given: DataIdInput,
     where: str,
     temporal_element: Callable[..., str | None],
+    constrain: Callable[[QueryBuilder], None],
 ) -> None:
-    """Refuse a find-first search with no time in CALIBRATION collections where a data ID is ambiguous.
+    """Refuse a find-first search with no time in CALIBRATION collections where a data ID it would answer for
+    is ambiguous.
+
+    Only the data IDs the search asks about count: ``constrain`` applies the call's data ID and ``where`` to
+    the check's own query, so an ambiguous detector 2 does not refuse a search for detector 3 (as the
+    reference answers it).
 
     Raises
     ------
     DataIdError
         Several datasets of a type are certified for one data ID in one of the CALIBRATION collections.
     """
-    calibs = {c.id: c.name for c in leaves if c.type is CollectionType.CALIBRATION}
+    calib_leaves = [c for c in leaves if c.type is CollectionType.CALIBRATION]
+    calibs = {c.id: c.name for c in calib_leaves}
     if not calibs or not any(s.calibs is not None for s in types):
         return
     referenced = set(given.values) | set(given.alternates)
@@ -51,15 +58,13 @@ def check_untimed_calibrations(
     for stored in types:
         if stored.calibs is None or temporal_element(registry, stored, leaves, referenced, None) is not None:
             continue
-        c = stored.calibs.c
         dims = list(stored.dataset_type.dimensions.required)
-        stmt = (
-            sa.select(c.collection_id, *(c[d] for d in dims))
-            .where(c.dataset_type_id == stored.id, c.collection_id.in_(list(calibs)), c.recorded_end == TIMESPAN_MAX)
-            .group_by(c.collection_id, *(c[d] for d in dims))
-            .having(sa.func.count(sa.distinct(c.dataset_id)) > 1)
-            .limit(1)
-        )
+        b = QueryBuilder(registry, where)
+        sub = b.add_datasets(stored, calib_leaves, untimed=True)
+        constrain(b)
+        pairs = b.select([sub.c.collection_id, *(sub.c[d] for d in dims), sub.c.dataset_id]).distinct().subquery()
+        keys = [pairs.c.collection_id, *(pairs.c[d] for d in dims)]
+        stmt = sa.select(*keys).group_by(*keys).having(sa.func.count() > 1).limit(1)
         rows: list[Any] = list(registry.db.stream_rows(stmt))  # a one-off statement (LIMIT 1)
         if rows:
             row = rows[0]

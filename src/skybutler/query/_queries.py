@@ -346,7 +346,9 @@ def _data_id_statement(
     wanted = set(group.names) | set(constraints.values) | set(constraints.alternates) | set(_referenced_dims(node))
     b = QueryBuilder(registry, where)
     for stored in datasets:
-        b.add_datasets(stored, leaves, temporal=_temporal_element(registry, stored, leaves, wanted, None))
+        # with no time, a CALIBRATION collection answers with every current certification (as the reference)
+        temporal = _temporal_element(registry, stored, leaves, wanted, None)
+        b.add_datasets(stored, leaves, temporal=temporal, untimed=temporal is None)
     b.add_group(group)
     _apply(b, node, constraints)
     stmt = distinct_ordered(b, [(d, b.dims[d]) for d in group.names], order_by, [b.dims[d] for d in group.required])
@@ -409,7 +411,11 @@ def query_datasets(
         check_dataset_order(registry, types, order_by)
     given = normalize_data_id(registry.universe, data_id, kwargs or {})
     if find_first and at is None:  # certifications change between calls: checked on every call, plans or not
-        check_untimed_calibrations(registry, types, leaves, given, where, _temporal_element)
+        check_node, check_constraints = prepare(registry, where, bind, given)
+        check_untimed_calibrations(
+            registry, types, leaves, given, where, _temporal_element,
+            lambda b: _apply(b, check_node, check_constraints),
+        )  # fmt: skip
 
     def statement(stored: StoredDatasetType, temporal: str | None) -> Any:
         def build(node: Any, constraints: Constraints) -> Any:
