@@ -130,8 +130,9 @@ def test_components_and_a_bbox_cutout_read_only_what_they_need(tmp_path: Path) -
     write_reference_exposure(path)
     size = path.stat().st_size
     image, mask, _ = planes()
-    box = Box(x0=20, y0=40, width=10, height=5)
-    cut, read = _read(path, parameters={"bbox": box})
+    box = Box(x0=20, y0=40, width=10, height=5)  # in the array; the bbox is in parent coordinates
+    parent = Box(x0=X0 + 20, y0=Y0 + 40, width=10, height=5)
+    cut, read = _read(path, parameters={"bbox": parent})
     np.testing.assert_array_equal(cut.image, image[box.slices])
     np.testing.assert_array_equal(cut.mask, mask[box.slices])
     assert read < size / 10  # headers and 3 x 5 rows, not the planes
@@ -158,8 +159,30 @@ def test_a_masked_image_and_a_lone_image(tmp_path: Path) -> None:
     got, _ = _read(lone)
     assert isinstance(got, Image)
     np.testing.assert_array_equal(got.array, image)
-    cut, _ = _read(lone, parameters={"bbox": (slice(5, 7), slice(0, 3))})
+    cut, _ = _read(lone, parameters={"bbox": (slice(Y0 + 5, Y0 + 7), slice(X0, X0 + 3))})
     np.testing.assert_array_equal(cut.array, image[5:7, 0:3])
+    assert (cut.metadata["LTV1"], cut.metadata["LTV2"]) == (-X0, -(Y0 + 5))
+
+
+def test_bbox_is_in_parent_coordinates_as_the_reference_has_it(tmp_path: Path) -> None:
+    """The reference's ``bbox`` is a Box2I in PARENT coordinates: the pixel at array ``[r, c]`` of an image
+    whose origin (afw ``getXY0()``, written as ``LTV1``/``LTV2`` = ``-x0``/``-y0`` by afw's
+    ``src/image/ImageBase.cc`` / ``fits/fitsWriteImage``) is at parent ``(x0 + c, y0 + r)``; a sub-image read
+    by ``bbox`` has the box's corner as its own origin (afw ``ImageBase(image, bbox)``)."""
+    path = tmp_path / "calexp.fits"
+    write_reference_exposure(path)
+    image, _, variance = planes()
+    parent = Box(x0=X0 + 195, y0=Y0 + 290, width=5, height=10)  # the far corner of the image
+    cut, _ = _read(path, parameters={"bbox": parent})
+    np.testing.assert_array_equal(cut.image, image[290:300, 195:200])
+    np.testing.assert_array_equal(cut.variance, variance[290:300, 195:200])
+    assert (cut.metadata["LTV1"], cut.metadata["LTV2"]) == (-(X0 + 195), -(Y0 + 290))
+    np.testing.assert_allclose(cut.wcs.pixel_to_world_values(0.0, 0.0), _wcs().pixel_to_world_values(195.0, 290.0))
+    assert _read(path, component="metadata", parameters={"bbox": parent})[0]["LTV1"] == -(X0 + 195)
+    for outside in (Box(x0=0, y0=0, width=5, height=5), Box(x0=X0 + 196, y0=Y0, width=5, height=5),
+                    Box(x0=X0, y0=Y0 - 1, width=5, height=5)):  # fmt: skip
+        with pytest.raises(FormatterError, match=r"parent coordinates.*origin xy0 is \(1000, 2000\)"):
+            _read(path, parameters={"bbox": outside})
 
 
 def test_a_reference_catalog_reads_as_an_astropy_table_with_one_column_per_flag(tmp_path: Path) -> None:

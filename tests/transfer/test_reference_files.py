@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.formatters.test_afw_fits import planes, write_reference_catalog, write_reference_exposure
+from tests.formatters.test_afw_fits import X0, Y0, planes, write_reference_catalog, write_reference_exposure
 
 from skybutler import Butler
 from skybutler.astro import Box, Exposure
@@ -111,7 +111,7 @@ def test_reference_files_import_and_read_as_our_types(dest: Butler, exported: Pa
     np.testing.assert_array_equal(exposure.mask, mask)
     cut = dest.get(
         "postISRCCD", instrument="HSC", detector=50, collections="HSC/runs/old",
-        parameters={"bbox": Box(x0=3, y0=4, width=5, height=6)},
+        parameters={"bbox": Box(x0=X0 + 3, y0=Y0 + 4, width=5, height=6)},  # parent coordinates
     )  # fmt: skip
     np.testing.assert_array_equal(cut.image, image[4:10, 3:8])
     assert (

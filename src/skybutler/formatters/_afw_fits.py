@@ -17,8 +17,11 @@ reference stack's public sources write it (``lsst/afw``: ``src/image/ExposureInf
 
 What we read: an `Exposure` (image, mask, variance; ``metadata`` = the primary header plus the mask-plane
 keywords ``MP_*``; ``wcs`` from the image HDU; ``visit_info`` = the visit keywords), an `Image`, and an
-astropy table with one boolean column per flag.  ``bbox`` (array coordinates, as for our own files) reads
-only the rows holding the cut-out.  Writing is not offered: new files are written in our own layouts.
+astropy table with one boolean column per flag.  ``bbox`` is in the image's PARENT coordinates, as the
+reference's is (a pixel's parent position is its array position plus the origin ``xy0``): a `Box`, or
+``(rows, columns)`` slices of parent positions; the cut-out's ``LTV1``/``LTV2`` give its own origin, the box's
+corner.  It reads only the rows holding the cut-out.  Writing is not offered: new files are written in our
+own layouts.
 """
 
 from __future__ import annotations
@@ -111,6 +114,39 @@ def _xy0(header: fits.Header) -> dict[str, Any]:
     return {key: header[key] for key in ("LTV1", "LTV2") if key in header}
 
 
+def _array_box(bbox: Any, header: fits.Header) -> Box:
+    """The array box of a ``bbox`` given in parent coordinates (the reference's), checked inside the image.
+
+    The image's origin is ``(x0, y0) = (-LTV1, -LTV2)``; a file without them has its origin at 0.
+    """
+    x0, y0 = round(-float(header.get("LTV1", 0))), round(-float(header.get("LTV2", 0)))
+    rows, cols = _shape(header)
+    if isinstance(bbox, Box):
+        if bbox.x0 < x0 or bbox.y0 < y0 or bbox.x1 > x0 + cols or bbox.y1 > y0 + rows:
+            raise FormatterError(
+                f"bbox {bbox} (parent coordinates, as the reference's) reaches outside the image, which covers "
+                f"x {x0} to {x0 + cols - 1} and y {y0} to {y0 + rows - 1} (its origin xy0 is ({x0}, {y0}))."
+            )
+        return Box(x0=bbox.x0 - x0, y0=bbox.y0 - y0, width=bbox.width, height=bbox.height)
+    if isinstance(bbox, tuple) and len(bbox) == 2 and all(isinstance(s, slice) for s in bbox):
+        row, col = bbox
+
+        def shift(s: slice, by: int) -> slice:
+            def moved(v: Any) -> Any:
+                return v - by if isinstance(v, int) and not isinstance(v, bool) else v
+
+            return slice(moved(s.start), moved(s.stop), s.step)
+
+        return Box.resolve((shift(row, y0), shift(col, x0)), (rows, cols))
+    return Box.resolve(bbox, (rows, cols))  # refused there, with what is accepted
+
+
+def _cut_origin(metadata: dict[str, Any], header: fits.Header, box: Box) -> None:
+    """The cut-out's own origin (``LTV1``/``LTV2``): the parent position of its first pixel."""
+    x0, y0 = round(-float(header.get("LTV1", 0))), round(-float(header.get("LTV2", 0)))
+    metadata["LTV1"], metadata["LTV2"] = -(x0 + box.x0), -(y0 + box.y0)
+
+
 def _read_image(hdul: Any, component: str | None, bbox: Any, stream: BinaryIO) -> Any:
     if component not in (None, "data", "metadata"):
         raise FormatterError(f"A reference image has no component {component!r}; components: ['data', 'metadata'].")
@@ -118,8 +154,10 @@ def _read_image(hdul: Any, component: str | None, bbox: Any, stream: BinaryIO) -
     metadata = read_metadata(header)
     if component == "metadata":
         return metadata
-    box = None if bbox is None else Box.resolve(bbox, _shape(header))
+    box = None if bbox is None else _array_box(bbox, header)
     data = _plane(hdul, 0, box, stream)
+    if box is not None and data is not None:
+        _cut_origin(metadata, header, box)
     return data if component == "data" else Image(data, metadata)
 
 
@@ -147,9 +185,11 @@ def _read_exposure(hdul: Any, component: str | None, bbox: Any, stream: BinaryIO
     if "MASK" in planes:
         mask_header = hdul[planes["MASK"]].header
         metadata.update({k: v for k, v in mask_header.items() if k.startswith("MP_")})
+    box = None if bbox is None else _array_box(bbox, image_header)
+    if box is not None:
+        _cut_origin(metadata, image_header, box)
     if component == "metadata":
         return metadata
-    box = None if bbox is None else Box.resolve(bbox, _shape(image_header))
     wcs = _wcs(image_header)
     if box is not None:
         wcs = slice_wcs(wcs, box)
