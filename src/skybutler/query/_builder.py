@@ -261,10 +261,18 @@ class QueryBuilder:
 
         Call it last: the spatial step runs a prefilter query over everything joined and constrained so far.
         """
-        rest, spatial = split_spatial(self.text, node, bind)
+        rest, spatial, nested = split_spatial(self.text, node, bind)
+        exact: dict[int, Any] = {}
+        if nested:  # decided before the rest is compiled, narrowed only by the data-ID constraints so far
+            from skybutler.query._spatial_nested import nested_conditions
+
+            exact = nested_conditions(self, nested, bind)
         if rest is not None:
-            self.conditions.append(compile_expression(self.text, rest, self.resolve, bind, self.registry.db.dialect))
+            dialect = self.registry.db.dialect
+            self.conditions.append(compile_expression(self.text, rest, self.resolve, bind, dialect, exact))
         self.spatial = apply_spatial(self, spatial, bind)
+        if nested and self.spatial is None:  # the exact answers are in the statement: no cached plan (`_plans`)
+            self.spatial = SpatialReport([str(n) for n in nested], 1, 1)
 
     def resolve(self, ident: Identifier) -> tuple[Any, str]:
         """The column (or timespan pair) an identifier names, joining what it needs."""

@@ -63,7 +63,11 @@ range: overflow" or "underflow") and SQLite goes on with infinity or 0."""
 
 
 class _Compiler:
-    def __init__(self, text: str, resolve: ColumnResolver, bind: Mapping[str, Any], dialect: str) -> None:
+    def __init__(
+        self, text: str, resolve: ColumnResolver, bind: Mapping[str, Any], dialect: str, exact: Mapping[int, Any]
+    ) -> None:
+        self.exact = exact
+        """SQL standing for nodes decided before compiling, by ``id`` (nested spatial terms)."""
         self.text = text
         self.resolve = resolve
         self.bind = bind
@@ -283,6 +287,8 @@ class _Compiler:
 
     # -- conditions -----------------------------------------------------------------------------------------
     def condition(self, node: Node) -> Any:
+        if id(node) in self.exact:
+            return self.exact[id(node)]
         if isinstance(node, And):
             return sa.and_(*(self.condition(i) for i in node.items))
         if isinstance(node, Or):
@@ -505,14 +511,20 @@ def _kind_of(value: Any) -> str | None:
 
 
 def compile_expression(
-    text: str, node: Node, resolve: ColumnResolver, bind: Mapping[str, Any], dialect: str = "sqlite"
+    text: str,
+    node: Node,
+    resolve: ColumnResolver,
+    bind: Mapping[str, Any],
+    dialect: str = "sqlite",
+    exact: Mapping[int, Any] | None = None,
 ) -> Any:
     """Compile a condition node of the expression ``text`` to a SQLAlchemy boolean expression.
 
     ``dialect`` (``sqlite`` or ``postgresql``) is the database it will run on: the SQL differs where the two
-    would otherwise answer differently (string order).
+    would otherwise answer differently (string order).  ``exact`` gives the SQL of nodes decided before (the
+    nested spatial terms), by ``id`` of the node.
     """
-    return _Compiler(text, resolve, bind, dialect).condition(node)
+    return _Compiler(text, resolve, bind, dialect, exact or {}).condition(node)
 
 
 def suggest(name: str, pool: list[str]) -> str:

@@ -49,41 +49,110 @@ def _pixels(name: str, region: Any) -> list[int]:
 def apply_skypix(builder: QueryBuilder, terms: list[tuple[Operand, Operand]], report: SpatialReport) -> None:
     """Give ``builder`` the values of the skypix dimensions it needs or its terms name (see the module docstring).
 
+    A skypix dimension compared only with other skypix dimensions (``htm7.region OVERLAPS htm9.region``) takes
+    its values from theirs: the pixels of its level overlapping each of their pixels, exactly.  One compared
+    with nothing else and given in the data ID is that pixel.
+
     Raises
     ------
     DataIdError
         A skypix dimension has no region to be computed from.
     """
+    from skybutler.query._spatial import Operand
+
     wanted = dict(builder.skypix)
     for a, b in terms:
         for side in (a, b):
             if side.skypix and side.skypix not in builder.dims:
                 wanted.setdefault(side.skypix, None)
-    for name in sorted({*wanted, *(s.skypix for p in terms for s in p if s.skypix)}):
+    names = sorted({*wanted, *(s.skypix for p in terms for s in p if s.skypix)})
+    links = [(a.skypix, b.skypix) for a, b in terms if a.skypix and b.skypix and a.skypix != b.skypix]
+    done: list[str] = []
+    derived: set[frozenset[str]] = set()
+
+    def linked(name: str) -> list[str]:
+        return [y if x == name else x for x, y in links if name in (x, y)]
+
+    def anchor(name: str) -> None:
         partners = [b if a.skypix == name else a for a, b in terms if name in (a.skypix, b.skypix)]
-        if any(p.skypix for p in partners):
-            raise DataIdError(f"Two skypix regions cannot be compared ({name}); compare one with an element's region.")
-        if not partners:
-            element = family_member(builder.dims, OBSERVATION) or family_member(builder.dims, SKYMAP)
-            if element is None:
-                raise DataIdError(
-                    f"{name} values are computed from regions, and this query has none: add a visit, detector, "
-                    f"tract or patch, or a condition such as {name}.region OVERLAPS POINT(ra, dec)."
-                )
-            from skybutler.query._spatial import Operand
+        partners = [p for p in partners if not p.skypix]
+        if not partners and linked(name) and wanted.get(name) is not None:
+            _one(builder, name, [], wanted[name], report, fixed=True)
+        else:
+            if not partners:
+                element = family_member(builder.dims, OBSERVATION) or family_member(builder.dims, SKYMAP)
+                if element is None:
+                    raise DataIdError(
+                        f"{name} values are computed from regions, and this query has none: add a visit, detector, "
+                        f"tract or patch, or a condition such as {name}.region OVERLAPS POINT(ra, dec)."
+                    )
+                partners = [Operand(f"{element}.region", element=element)]
+            _one(builder, name, partners, wanted.get(name), report)
+        done.append(name)
 
-            partners = [Operand(f"{element}.region", element=element)]
-        _one(builder, name, partners, wanted.get(name), report)
+    for name in names:  # first the dimensions with a region (or a value) of their own
+        has_own = any(name in (a.skypix, b.skypix) and not (a.skypix and b.skypix) for a, b in terms)
+        if has_own or not linked(name) or wanted.get(name) is not None:
+            anchor(name)
+    while len(done) < len(names):  # then those known only through other skypix dimensions
+        ready = [n for n in names if n not in done and any(p in done for p in linked(n))]
+        if not ready:  # compared only with each other: the first from the query's own region
+            anchor(next(n for n in names if n not in done))
+            continue
+        name = ready[0]
+        source = next(p for p in linked(name) if p in done)
+        _derived(builder, name, source, wanted.get(name), report)
+        derived.add(frozenset((name, source)))
+        done.append(name)
+    for x, y in links:  # both made on their own (each from a region): keep the overlapping pairs
+        if frozenset((x, y)) not in derived:
+            _constrain_pairs(builder, x, y)
 
 
-def _one(builder: QueryBuilder, name: str, partners: list[Operand], value: Any, report: SpatialReport) -> None:
+def _values_of(builder: QueryBuilder, name: str) -> list[int]:
+    column = builder.dims[name]
+    return sorted({int(row[0]) for row in read_rows(builder, builder.select([column]).distinct())})
+
+
+def _derived(builder: QueryBuilder, name: str, source: str, value: Any, report: SpatialReport) -> None:
+    """``name``'s pixels from those of ``source`` (already in the query): each pair of overlapping pixels."""
+    pix = pixelization(source)
+    rows: list[tuple[Any, ...]] = []
+    for p in _values_of(builder, source):
+        region = pix.pixel(p)
+        rows += [(p, q) for q in _pixels(name, region) if value is None or q == value]
+        if len(rows) > MAX_PIXELS:
+            raise DataIdError(f"The query makes more than {MAX_PIXELS} ({source}, {name}) pairs; narrow it.")
+    report.candidates += len(rows)
+    report.passed = min(report.passed, len(rows)) if report.passed else len(rows)
+    _join_values(builder, name, [builder.dims[source]], [sa.BigInteger()], rows)
+
+
+def _constrain_pairs(builder: QueryBuilder, x: str, y: str) -> None:
+    """Keep the rows whose ``x`` and ``y`` pixels overlap (both computed already)."""
+    allowed = set(_values_of(builder, y))
+    pix = pixelization(x)
+    pairs = [(p, q) for p in _values_of(builder, x) for q in _pixels(y, pix.pixel(p)) if q in allowed]
+    builder.conditions.append(in_keys([builder.dims[x], builder.dims[y]], pairs))
+
+
+def _one(
+    builder: QueryBuilder,
+    name: str,
+    partners: list[Operand],
+    value: Any,
+    report: SpatialReport,
+    fixed: bool = False,
+) -> None:
     elements = sorted({p.element for p in partners if p.element is not None})
     if len(elements) > 1:
         raise DataIdError(f"{name} is compared with the regions of {elements}; compare it with one element's.")
     consts = [p.region for p in partners if p.element is None]
     keys: list[Any] = []
     rows: list[tuple[Any, ...]] = []
-    if elements:
+    if fixed:  # given in the data ID, compared only with other skypix dimensions
+        rows = [(int(value),)]
+    elif elements:
         (element,) = elements
         table = builder.add_element(element)
         keys = [table.c[c] for c in key_columns(builder, element)]
@@ -107,11 +176,17 @@ def _one(builder: QueryBuilder, name: str, partners: list[Operand], value: Any, 
         rows = [r for r in rows if r[-1] == value]
     report.candidates += len(rows)
     report.passed = min(report.passed, len(rows)) if report.passed else len(rows)
+    _join_values(builder, name, keys, [k.type for k in keys], rows)
+
+
+def _join_values(builder: QueryBuilder, name: str, keys: list[Any], key_types: list[Any], rows: list[Any]) -> None:
+    """Join ``rows`` (``keys`` values, then a pixel of ``name``) to the query, or constrain the column a table
+    already gives ``name`` to them."""
     column = builder.dims.get(name)
     if column is not None:  # a table has it: keep its rows whose pixel (and key) overlap
         builder.conditions.append(in_keys([*keys, column], rows))
         return
-    types = [k.type for k in keys] + [sa.BigInteger()]
+    types = [*key_types, sa.BigInteger()]
     if not rows:
         builder.conditions.append(sa.false())
         rows = [tuple(None for _ in types)]

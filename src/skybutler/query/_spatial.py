@@ -11,8 +11,9 @@ SQL cannot compare regions, so a spatial condition runs in two steps:
 
 A query whose dimensions hold both an observation region (``visit_detector_region``, else ``visit``) and a
 sky-map region (``patch``, else ``tract``) is joined by their overlap, as the reference butler does, unless the
-expression relates the two families itself.  Spatial conditions must be terms of the expression's top-level
-``AND``: under ``OR`` or ``NOT`` the prefilter would not be a filter.
+expression relates the two families itself (in a term of its top-level ``AND``).  Spatial terms under ``OR``
+or ``NOT`` are decided on their own, exactly (`skybutler.query._spatial_nested`): there the prefilter would
+not be a filter.
 """
 
 from __future__ import annotations
@@ -75,42 +76,40 @@ def is_spatial(node: Node, bind: Mapping[str, Any]) -> bool:
     return isinstance(node, Overlaps) and (_is_region_side(node.left, bind) or _is_region_side(node.right, bind))
 
 
-def split_spatial(text: str, node: Node | None, bind: Mapping[str, Any]) -> tuple[Node | None, list[Overlaps]]:
-    """The expression without its spatial terms, and those terms (each a term of the top-level ``AND``).
-
-    Raises
-    ------
-    QuerySyntaxError
-        A spatial ``OVERLAPS`` (or region function) stands under ``OR`` or ``NOT`` or inside another operation.
+def split_spatial(
+    text: str, node: Node | None, bind: Mapping[str, Any]
+) -> tuple[Node | None, list[Overlaps], list[Overlaps]]:
+    """The expression without its top-level spatial terms, those terms (each a term of the top-level ``AND``),
+    and the spatial terms nested in what is left (under ``OR`` or ``NOT``: `skybutler.query._spatial_nested`).
     """
     if node is None:
-        return None, []
+        return None, [], []
     items = node.items if isinstance(node, And) else (node,)
     kept: list[Node] = []
     terms: list[Overlaps] = []
+    nested: list[Overlaps] = []
     for item in items:
         if is_spatial(item, bind):
             assert isinstance(item, Overlaps)
             terms.append(item)
         else:
-            _refuse_nested(text, item, bind)
+            _find_nested(item, bind, nested)
             kept.append(item)
     if not terms:
-        return node, []
+        return node, [], nested
     rest = None if not kept else kept[0] if len(kept) == 1 else And(tuple(kept))
-    return rest, terms
+    return rest, terms, nested
 
 
-def _refuse_nested(text: str, node: Any, bind: Mapping[str, Any]) -> None:
+def _find_nested(node: Any, bind: Mapping[str, Any], found: list[Overlaps]) -> None:
     if is_spatial(node, bind):
-        raise syntax_error(
-            text, _pos(node), "A spatial OVERLAPS can only be a term of the top-level AND (not under OR or NOT)."
-        )
+        found.append(node)
+        return
     for name in ("items", "operand", "left", "right", "expr", "begin", "end"):
         child = getattr(node, name, None)
         for c in child if isinstance(child, tuple) else (child,):
             if c is not None and not isinstance(c, str | int | float | bool):
-                _refuse_nested(text, c, bind)
+                _find_nested(c, bind, found)
 
 
 def _pos(node: Any) -> int:
@@ -530,10 +529,13 @@ def in_keys(columns: list[Any], passing: list[tuple[Any, ...]]) -> Any:
     if len(columns) == 1:
         values = [v[0] for v in distinct]
         if len(values) > _MAX_KEYS_AS_PARAMETERS:
-            return columns[0].in_(sa.bindparam("spatial_keys", values, expanding=True, literal_execute=True))
+            return columns[0].in_(
+                sa.bindparam("spatial_keys", values, expanding=True, literal_execute=True, unique=True)
+            )
         return columns[0].in_([BindParameter(None, v, type_=columns[0].type, unique=True) for v in values])
     if len(distinct) * len(columns) > _MAX_KEYS_AS_PARAMETERS:
-        return sa.tuple_(*columns).in_(sa.bindparam("spatial_keys", distinct, expanding=True, literal_execute=True))
+        keys: Any = sa.bindparam("spatial_keys", distinct, expanding=True, literal_execute=True, unique=True)
+        return sa.tuple_(*columns).in_(keys)
     eq = operators.eq
     return sa.or_(*(
         sa.and_(*(BinaryExpression(c, BindParameter(None, v, type_=c.type, unique=True), eq)
