@@ -25,6 +25,10 @@ VD = ["visit", "detector"]
 def sky(repo: str) -> Iterator[DirectButler]:
     with DirectButler(repo, run="run") as butler:
         fill_spatial_sample(butler.registry)
+        butler.register_dataset_type("calexp", VD, "StructuredDataDict")
+        for visit in range(3):
+            for detector in range(4):
+                butler.put({"v": visit}, "calexp", instrument="Cam", visit=visit, detector=detector)
         yield butler
 
 
@@ -127,3 +131,40 @@ def test_two_skypix_regions_compared(sky: DirectButler) -> None:
 def test_a_skypix_region_under_or_is_refused(sky: DirectButler) -> None:
     with pytest.raises(QuerySyntaxError, match=r"htm7\.region can only be compared in a term of the top-level AND"):
         sky.query_data_ids(["visit"], where="htm7.region OVERLAPS POINT(150.0, 2.0) OR visit = 1")
+
+
+def test_the_spatial_step_waits_until_the_results_are_read(sky: DirectButler, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spatial query call runs none of its SQL (prefilter, exact check) until its results are read; a bad
+    expression still fails at the call.  Every read of the spatial step goes through ``read_rows``: it is
+    wrapped here to count them (and still runs)."""
+    from skybutler.query import _skypix, _spatial, _spatial_nested
+
+    reads: list[str] = []
+    real = _spatial.read_rows
+
+    def counted(builder: Any, stmt: Any) -> list[Any]:
+        reads.append(str(stmt))
+        return real(builder, stmt)
+
+    for module in (_spatial, _skypix, _spatial_nested):
+        monkeypatch.setattr(module, "read_rows", counted)
+    for where in (
+        "visit_detector_region.region OVERLAPS visit.region AND visit = 1",
+        "NOT visit_detector_region.region OVERLAPS POINT(150.01, 2.0) OR detector = 3",
+        "htm7.region OVERLAPS htm9.region AND htm7.region OVERLAPS CIRCLE(150.0, 2.0, 0.01)",
+    ):
+        dims = ["htm7", "htm9"] if "htm9" in where else VD
+        results = sky.query_data_ids(dims, where=where)
+        datasets = sky.query_datasets("calexp", collections="run", where=where) if dims == VD else None
+        assert reads == [], where
+        assert len(list(results)) > 0
+        assert reads != [], where
+        if datasets is not None:
+            reads.clear()
+            refs = list(datasets)
+            assert reads != [], where
+            assert {(r.data_id["visit"], r.data_id["detector"]) for r in refs} == _ids(sky, VD, where)
+        reads.clear()
+    with pytest.raises(QuerySyntaxError, match=r"declination 95\.0"):
+        sky.query_data_ids(["visit"], where="NOT visit.region OVERLAPS POINT(1, 95)")
+    assert reads == []

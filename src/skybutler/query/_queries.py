@@ -16,6 +16,7 @@ from skybutler.errors import DataIdError, DatasetTypeError
 from skybutler.query._builder import QueryBuilder, _referenced_dims, refuse_nul
 from skybutler.query._calibration_search import check_untimed_calibrations
 from skybutler.query._constraints import Constraints, prepare
+from skybutler.query._lazy import checked, chunks, deferred, once
 from skybutler.query._ordering import (
     check_dataset_order,
     checked_ordering,
@@ -53,18 +54,6 @@ def _apply(builder: QueryBuilder, node: Any, constraints: Constraints) -> None:
     builder.where(node, dict(constraints.bind))
     if builder.spatial is not None:  # its prefilter's answer is in the statement: never a cached plan (`_plans`)
         constraints.spatial.append(builder.spatial)
-
-
-def _once(build: Any) -> Any:
-    """Build a statement the first time it is needed and reuse it (statements are immutable)."""
-    built: list[Any] = []
-
-    def get() -> Any:
-        if not built:
-            built.append(build())
-        return built[0]
-
-    return get
 
 
 class _Results(ABC):
@@ -105,7 +94,7 @@ class _Results(ABC):
         if self._cached is not None:
             plan = self._cached.plans[i]
             return db.stream_sql(plan.sql, plan.parameters(self._cached.slots), PAGE)
-        return _chunks(db.stream_rows(build(), PAGE), PAGE)
+        return chunks(db.stream_rows(build(), PAGE), PAGE)
 
     def count(self, *, exact: bool = True) -> int:
         """Number of results (``exact=False`` may skip find-first and return an upper bound)."""
@@ -191,7 +180,7 @@ class DataIdResults(_Results):
     ) -> None:
         super().__init__(registry, explanations, constraints, cached, note)
         self.group = group
-        self._build = _once(build)
+        self._build = once(build)
 
     def _statement(self) -> Any:
         return self._build()
@@ -231,7 +220,7 @@ class DatasetResults(_Results):
         note: str | None = None,
     ) -> None:
         super().__init__(registry, explanations, constraints, cached, note)
-        self._parts = [(stored, _once(build)) for stored, build in parts]
+        self._parts = [(stored, once(build)) for stored, build in parts]
         self._limit = limit
         """``limit=`` of the query: each type's statement has it, and so has the whole (several types)."""
 
@@ -276,18 +265,6 @@ class DatasetResults(_Results):
                 yield from refs_from_rows(dt, rows, id_at=n, run_at=n + 2, run_name=run_name)
 
 
-def _chunks(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    """Rows in lists of up to ``size``."""
-    page: list[Any] = []
-    for row in rows:
-        page.append(row)
-        if len(page) == size:
-            yield page
-            page = []
-    if page:
-        yield page
-
-
 def query_data_ids(
     registry: Registry,
     dimensions: Iterable[str],
@@ -321,7 +298,13 @@ def query_data_ids(
     def make(node: Any, constraints: Constraints, cached: CachedPlans | None) -> tuple[DataIdResults, Any, None]:
         results = DataIdResults(registry, group, lambda: statement(node(), constraints), explanations, constraints,
                                 cached, note)  # fmt: skip
-        return results, ([] if cached else [(results._build(), statement)]), None  # built now: errors at the call
+        if cached:
+            return results, [], None
+        built = checked(constraints, lambda: [statement(node(), constraints)])  # built now: errors at the call
+        if built is not None:
+            results._build = once(lambda: built[0])
+            return results, [(built[0], statement)], None
+        return results, [(None, statement)], None  # spatial: not planned (`_plans`), its SQL runs when read
 
     types = tuple(map(type_key, datasets))
     return plan_or_build(
@@ -427,14 +410,19 @@ def query_datasets(
     def make(node: Any, constraints: Constraints, cached: CachedPlans | None) -> tuple[DatasetResults, Any, Any]:
         if cached is not None:  # the parts and explanations of the call that derived the plans
             indices, explained = cached.entry
-            lazy = [(types[i], _deferred(statement(types[i], None), node, constraints)) for i in indices]
+            lazy = [(types[i], deferred(statement(types[i], None), node, constraints)) for i in indices]
             return DatasetResults(registry, lazy, list(explained), constraints, limit, cached, note), [], None
         parts, rebuilders, indices, explanations = _dataset_parts(
             registry, types, wildcard, dataset_types, leaves, node(), constraints, at, statement
         )
         results = DatasetResults(registry, parts, explanations, constraints, limit, None, note)
-        built = [build() for _, build in results._parts]  # build now: errors surface at the call, not at iteration
-        return results, list(zip(built, rebuilders, strict=True)), (tuple(indices), tuple(explanations))
+        tree = node()
+        # built now: errors surface at the call, not at iteration
+        built = checked(constraints, lambda: [rebuild(tree, constraints) for rebuild in rebuilders])
+        if built is not None:
+            results._parts = [(stored, once(lambda s=stmt: s)) for (stored, _), stmt in zip(parts, built, strict=True)]
+        statements = built if built is not None else [None] * len(rebuilders)
+        return results, list(zip(statements, rebuilders, strict=True)), (tuple(indices), tuple(explanations))
 
     named = None if types else repr(dataset_types)  # it is in the explanation of an empty match
     type_keys = tuple(map(type_key, types))
@@ -476,7 +464,7 @@ def _dataset_parts(
         temporal = _temporal_element(registry, stored, leaves, referenced, at)
         rebuilders.append(statement(stored, temporal))
         indices.append(i)
-        parts.append((stored, _deferred(rebuilders[-1], lambda: node, constraints)))
+        parts.append((stored, deferred(rebuilders[-1], lambda: node, constraints)))
     if not types:
         explanations.append(f"No dataset type matches {dataset_types!r}.")
     calibs = [c.name for c in leaves if c.type.name == "CALIBRATION"]
@@ -489,11 +477,6 @@ def _dataset_parts(
             "TAGGED collections that do)."
         )
     return parts, rebuilders, indices, explanations
-
-
-def _deferred(build: Any, node: Any, constraints: Constraints) -> Any:
-    """``build(node(), constraints)``, called when the statement is first needed (``node`` may parse on demand)."""
-    return lambda: build(node(), constraints)
 
 
 def _temporal_element(

@@ -19,7 +19,9 @@ not be a filter.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +37,16 @@ from skybutler.query._parser import syntax_error
 if TYPE_CHECKING:
     from skybutler.query._builder import QueryBuilder
 
-__all__ = ["OBSERVATION", "SKYMAP", "SpatialReport", "apply_spatial", "is_region_value", "split_spatial"]
+__all__ = [
+    "OBSERVATION",
+    "SKYMAP",
+    "SpatialReport",
+    "apply_spatial",
+    "checking_only",
+    "is_checking",
+    "is_region_value",
+    "split_spatial",
+]
 
 OBSERVATION = ("visit_detector_region", "visit")
 """The observation family of spatial elements, most specific first."""
@@ -46,6 +57,27 @@ _ARITY = {"POINT": (2, 2), "CIRCLE": (3, 3), "BOX": (4, 4), "POLYGON": (6, 1_000
 _MAX_KEYS_AS_PARAMETERS = 500
 """Above this many passing key combinations, they are written into the SQL as literals (all our own values,
 read from the registry) instead of one parameter each: SQLite takes at most 32 766 parameters a statement."""
+
+
+_CHECKING: ContextVar[bool] = ContextVar("skybutler_spatial_checking", default=False)
+
+
+@contextmanager
+def checking_only() -> Iterator[None]:
+    """Build statements without running the spatial step's SQL (prefilter, exact check): its operands are still
+    resolved and checked, so a bad spatial expression fails here.  A query call builds its statements so once,
+    to raise its errors at the call, and runs the spatial step only when its results are first read (results
+    are lazy: nothing runs until iterated, counted or tested).  Statements built so are never run."""
+    token = _CHECKING.set(True)
+    try:
+        yield
+    finally:
+        _CHECKING.reset(token)
+
+
+def is_checking() -> bool:
+    """Whether statements are being built only to check them (`checking_only`)."""
+    return _CHECKING.get()
 
 
 def _sphgeom() -> Any:
@@ -317,7 +349,9 @@ def apply_spatial(builder: QueryBuilder, terms: list[Overlaps], bind: Mapping[st
     if not pairs and not sky and not builder.skypix:
         return None
     report = SpatialReport(terms=[f"{a.text} OVERLAPS {b.text}" for a, b in [*pairs, *sky]])
-    if pairs:
+    if is_checking():  # no SQL: a placeholder report (it explains nothing) and placeholder skypix columns
+        report.candidates = report.passed = 1
+    elif pairs:
         _apply_pairs(builder, pairs, report)
     else:
         report.candidates = report.passed = 1

@@ -32,6 +32,7 @@ from skybutler.query._spatial import (
     _pos,
     _sphgeom,
     in_keys,
+    is_checking,
     key_columns,
     overlap,
     read_rows,
@@ -59,7 +60,7 @@ def nested_conditions(builder: QueryBuilder, nodes: list[Overlaps], bind: Mappin
                 builder.text, _pos(node), f"{a.skypix or b.skypix}.region can only be compared in a term of the "
                 "top-level AND (not under OR or NOT): its pixels are made from the region it is compared with.",
             )  # fmt: skip
-        out[id(node)] = _exact(builder, a, b)
+        out[id(node)] = sa.true() if is_checking() else _exact(builder, a, b)  # checked: no SQL yet
     return out
 
 
