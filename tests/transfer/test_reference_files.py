@@ -151,3 +151,72 @@ def test_opaque_datasets_transfer_byte_for_byte(dest: Butler, exported: Path, tm
         assert third.get(ref, storage_class="Bytes") == SKYMAP_BYTES
         exposure = third.get("postISRCCD", instrument="HSC", detector=50, collections="HSC/runs/old")
         np.testing.assert_array_equal(exposure.mask, planes()[1])
+
+
+def test_a_reexport_writes_the_reference_formatters_back(dest: Butler, exported: Path, tmp_path: Path) -> None:
+    """Files that came from the reference are exported with the formatter class paths its export gave (not our
+    readers' names, ``afw_fits`` and ``opaque``, which the reference does not know), so it can import them."""
+    import importlib.util
+    import warnings
+
+    import yaml
+
+    dest.import_(exported / "export.yaml", directory=exported)
+    out = tmp_path / "again"
+    refs = list(dest.query_datasets("*", collections="HSC/runs/old"))
+    dest.export(out / "export.yaml", refs=refs, directory=out)
+
+    class Loader(yaml.SafeLoader):  # the reference's tags (!uuid, ...) read as plain values
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, _, node: loader.construct_scalar(node))
+    document = yaml.load((out / "export.yaml").read_text(), Loader=Loader)
+    written = {
+        block["dataset_type"]: [r["formatter"] for r in block["records"]]
+        for block in document["data"]
+        if block["type"] == "dataset"
+    }
+    assert written == {
+        "postISRCCD": ["lsst.obs.base.formatters.fitsExposure.FitsExposureFormatter"],
+        "src": ["lsst.obs.base.formatters.fitsGeneric.FitsGenericFormatter"],
+        "skyMap": ["lsst.daf.butler.formatters.pickle.PickleFormatter"],
+    }
+    if importlib.util.find_spec("lsst.daf.butler") is None:
+        return
+    from lsst.daf.butler import Butler as ReferenceButler
+
+    # The reference imports the export.  It loads the formatter class of every file it ingests (even
+    # registry-only): here only lsst-daf-butler is installed, not lsst.obs.base holding the FITS ones, so the
+    # sky map (its PickleFormatter) is what it can take, with its file.
+    skymap_only = tmp_path / "skymap" / "export.yaml"
+    dest.export(skymap_only, refs=[r for r in refs if r.dataset_type.name == "skyMap"], directory=skymap_only.parent)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ReferenceButler.makeRepo(str(tmp_path / "reference"))
+        reference = ReferenceButler.from_config(str(tmp_path / "reference"), writeable=True)
+        reference.import_(filename=str(skymap_only), directory=str(skymap_only.parent), transfer="copy")
+        (found,) = reference.registry.queryDatasets("skyMap", collections=...)
+        assert str(found.id) == str(next(r.id for r in refs if r.dataset_type.name == "skyMap"))
+        assert reference.getURI(found).read() == SKYMAP_BYTES
+        assert reference.stored(found)
+        reference.close()
+
+
+def test_the_reference_formatters_survive_a_second_hop(dest: Butler, exported: Path, tmp_path: Path) -> None:
+    """Reference → us → our export → another of ours → its export: still the reference's class paths."""
+    dest.import_(exported / "export.yaml", directory=exported)
+    first = tmp_path / "first"
+    dest.export(first / "export.yaml", refs=list(dest.query_datasets("*", collections="HSC/runs/old")), directory=first)
+    Butler.create(tmp_path / "third")
+    with Butler(tmp_path / "third", writeable=True) as third:
+        third.import_(first / "export.yaml", directory=first)
+        second = tmp_path / "second"
+        third.export(second / "export.yaml", refs=list(third.query_datasets("*", collections="HSC/runs/old")),
+                     directory=second)  # fmt: skip
+    text = (second / "export.yaml").read_text()
+    for path in ("lsst.obs.base.formatters.fitsExposure.FitsExposureFormatter",
+                 "lsst.obs.base.formatters.fitsGeneric.FitsGenericFormatter",
+                 "lsst.daf.butler.formatters.pickle.PickleFormatter"):  # fmt: skip
+        assert f"formatter: {path}" in text
+    assert "afw_fits" not in text
+    assert "opaque" not in text

@@ -14,7 +14,7 @@ import json
 import time
 import uuid
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ from skybutler.errors import ConfigError, PermissionDeniedError, StorageError
 from skybutler.query import query_datasets
 from skybutler.registry import CollectionType
 from skybutler.transfer._artifact_files import check_transfer, export_file
+from skybutler.transfer._formatter_origins import load_origins
 from skybutler.transfer._nogc import gc_paused
 from skybutler.transfer._provenance import ZIP_MEMBER, collect_provenance, dumps, sidecar_path
 from skybutler.transfer._universe_compat import REFERENCE_NAMESPACE
@@ -120,6 +121,7 @@ def export_datasets(
     by_type: dict[str, dict[str, list[DatasetRef]]] = {}
     for ref in chosen.refs:
         by_type.setdefault(ref.dataset_type.name, {}).setdefault(ref.run, []).append(ref)
+    origins = load_origins(registry) if artifacts else {}
     for name in sorted(by_type):
         dt = registry.dataset_types.get(name).dataset_type
         entry = {"type": "dataset_type", "name": name, "dimensions": list(dt.dimensions.names),
@@ -129,7 +131,7 @@ def export_datasets(
         data.append(entry)
         report.dataset_types += 1
         for run, group in by_type[name].items():
-            data.append(DatasetBlock(name, run, [_dataset(ref, artifacts.get(ref.id)) for ref in group]))
+            data.append(DatasetBlock(name, run, [_dataset(ref, artifacts.get(ref.id), origins) for ref in group]))
     data += chosen.associations()
     header = {
         "description": "Butler Data Repository Export",
@@ -318,10 +320,17 @@ def _collection(registry: Registry, record: CollectionRecord) -> dict[str, Any]:
     return entry
 
 
-def _dataset(ref: DatasetRef, artifact: ArtifactInfo | None) -> tuple[uuid.UUID, dict[str, Any], Any, Any]:
+def _dataset(
+    ref: DatasetRef, artifact: ArtifactInfo | None, origins: Mapping[tuple[str, str], str]
+) -> tuple[uuid.UUID, dict[str, Any], Any, Any]:
+    """A dataset entry; its formatter as the reference's class path where there is one: the one a reference
+    export gave for its files (`_formatter_origins`), else the reference's formatter writing the same files."""
     if artifact is None:
         return ref.id, ref.data_id.required, None, None
-    return ref.id, ref.data_id.required, artifact.path, _OUR_FORMATTERS.get(artifact.formatter, artifact.formatter)
+    formatter = origins.get((ref.dataset_type.name, artifact.formatter))
+    if formatter is None:
+        formatter = _OUR_FORMATTERS.get(artifact.formatter, artifact.formatter)
+    return ref.id, ref.data_id.required, artifact.path, formatter
 
 
 def _record(record: DimensionRecord) -> dict[str, Any]:

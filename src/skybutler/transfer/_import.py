@@ -45,6 +45,7 @@ from skybutler.formatters import formatters
 from skybutler.registry import CollectionType, LostCommitError, NewDataset
 from skybutler.registry._collection_ops import associate, certify
 from skybutler.transfer._artifact_files import ZIP_ERRORS, ExportFiles, check_transfer, stage_file
+from skybutler.transfer._formatter_origins import save_origins
 from skybutler.transfer._import_plan import DatasetEntry, ImportPlan, dataset_parts, read_datasets, read_plan
 from skybutler.transfer._nogc import gc_paused
 from skybutler.transfer._provenance import apply_provenance, read_provenance
@@ -183,6 +184,8 @@ class _Importer:
         self.skip_existing = skip_existing
         self.progress = progress
         self.report = report
+        self.origins: dict[tuple[str, str], str] = {}
+        """(dataset type, our reader) → the reference's formatter class path (`_formatter_origins`)."""
         self.staged: dict[uuid.UUID, Staged] = {}
         self.in_place: dict[uuid.UUID, ArtifactInfo] = {}
         """Files already at their exported paths in this datastore (registry-only imports)."""
@@ -299,6 +302,8 @@ class _Importer:
     def _formatter(self, entry: DatasetEntry, dataset_type: DatasetType) -> str:
         reference = reference_reader(dataset_type.storage_class, entry.formatter)
         if reference is not None:  # a reference storage class: its reader here, or "opaque"
+            if entry.formatter is not None and "." in entry.formatter:  # its class path, for our exports
+                self.origins.setdefault((dataset_type.name, reference), entry.formatter)
             return reference
         name = entry.formatter
         if name is not None and name in REFERENCE_FORMATTERS:
@@ -336,7 +341,7 @@ class _Importer:
             dataset_type = self._dataset_type(entry.dataset_type)
             formatter = self._formatter(entry, dataset_type)
             exts = self.datastore.formatter_instance(formatter).extensions
-            ext = next((x for x in exts if entry.path.endswith(x)), Path(entry.path).suffix)
+            ext = next((x for x in exts if x and entry.path.endswith(x)), Path(entry.path).suffix)
             coord = DataCoordinate.from_required(dataset_type.dimensions, entry.values)
             try:
                 template = self.datastore.template_for(dataset_type)
@@ -417,6 +422,7 @@ class _Importer:
                     certify(registry, collection, new, span)
         if self.provenance is not None:  # lineage and run records, in the same transaction
             apply_provenance(registry, self.provenance)
+        save_origins(registry, self.origins)
 
     def _records(self) -> None:
         universe = self.registry.universe
