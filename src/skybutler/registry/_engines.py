@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from skybutler.errors import ConfigError, ConflictError, StorageError
 from skybutler.registry._checkpoints import Checkpointer
+from skybutler.registry._single_reads import single_statement_read
 
 __all__ = ["Database", "LostCommitError", "normalize_url"]
 
@@ -367,8 +368,8 @@ class Database:
         (UUIDs as hex strings on SQLite): callers convert what they need.  Inside a write transaction, and
         on PostgreSQL, the statement runs through SQLAlchemy as usual.
         """
-        if self.dialect != "sqlite" or self._depth:
-            with self.transaction(write=False) as conn:
+        if self.dialect != "sqlite" or self._depth:  # PostgreSQL: one round trip (see `single_statement_read`)
+            with single_statement_read(self), self.transaction(write=False) as conn:
                 return [tuple(r) for r in conn.execute(stmt, dict(params)).all()]
         entry = self._compiled.get(id(stmt))
         if entry is None:
