@@ -92,7 +92,7 @@ class Database:
             sa.event.listen(self.engine, "connect", self._sqlite_connect)
             sa.event.listen(self.engine, "begin", self._sqlite_begin)
             if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-                self._checkpointer = Checkpointer(str(Path(parsed.database).absolute()))  # the cwd may change
+                self._checkpointer = Checkpointer(str(Path(parsed.database).absolute()), int(busy_timeout * 1000))
         else:
             if "psycopg" not in self.url.split("://")[0]:
                 raise ConfigError("PostgreSQL registries use psycopg 3: give a postgresql:// URL.")
@@ -258,7 +258,7 @@ class Database:
         """Maintenance after a commit with bulk inserts: the deferred SQLite checkpoint, PostgreSQL statistics."""
         if checkpoint:
             assert self._checkpointer is not None
-            self._checkpointer.nudge()
+            self._checkpointer.after_bulk_commit(self._driver())
         elif self.dialect == "postgresql" and self._bulk:
             due = [t for t in self._bulk if t not in self._stats_checked and self._inserted[t] >= _ANALYZE_ROWS]
             if due:
