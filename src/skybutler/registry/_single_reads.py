@@ -35,5 +35,7 @@ def single_statement_read(db: Database) -> Iterator[None]:
     try:
         yield
     finally:
-        if not raw.closed:
+        try:
             raw.autocommit = False
+        except Exception:  # a broken or closed connection: SQLAlchemy replaces it at the next call
+            pass
