@@ -261,3 +261,51 @@ def has_reference() -> bool:
         return importlib.util.find_spec("lsst.daf.butler") is not None
     except ModuleNotFoundError:  # no ``lsst`` namespace at all
         return False
+
+
+#: Prefix of the lines a W1 worker answers on (other output, e.g. a library's log, is ignored by the harness).
+WORKER_TAG = "W1WORKER "
+
+
+def worker_main(
+    system: str, iterate: Callable[[Path, int, str | None, list[Step]], Iterator[None]], argv: list[str]
+) -> int:
+    """Run W1 one step per command read from standard input (``step``, then ``exit``): the fair harness's worker.
+
+    Before each step the worker collects garbage (untimed), so a pass owed by an earlier step does not land in this
+    one's timing. It answers each command with one line: :data:`WORKER_TAG` and a JSON object holding the new
+    steps and whether the run is over. On ``exit`` (or end of input) it closes the run, which removes its
+    PostgreSQL schemas, and reports peak memory and repository size.
+    """
+    import argparse
+    import gc
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--worker", action="store_true")
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--postgres", metavar="URL")
+    parser.add_argument("--root", type=Path, required=True)
+    args = parser.parse_args(argv)
+    steps: list[Step] = []
+    work = root = args.root / system
+    running = iterate(work, args.n, args.postgres, steps)
+
+    def answer(record: dict[str, Any]) -> None:
+        print(WORKER_TAG + json.dumps(record), flush=True)
+
+    answer({"ready": True})
+    sent, done = 0, False
+    for line in sys.stdin:
+        if line.strip() != "step" or done:
+            break
+        gc.collect()
+        try:
+            next(running)
+        except StopIteration:
+            done = True
+        answer({"steps": [asdict(s) for s in steps[sent:]], "done": done, "repo": str(root / "repo")})
+        sent = len(steps)
+    peak, size = peak_rss_kib(), dir_size_bytes(root / "repo")
+    running.close()
+    answer({"exit": True, "peak_rss_kib": peak, "repo_bytes": size})
+    return 0

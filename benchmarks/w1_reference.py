@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import astropy.time  # type: ignore[import-untyped]
 import numpy as np
@@ -54,6 +55,7 @@ from _common import (
     single_system_main,
     timed,
     untimed,
+    worker_main,
 )
 
 DataId = dict[str, str | int]
@@ -130,20 +132,26 @@ class _ReferenceW1:
         return timed(name, n, self.steps)
 
     def run(self) -> list[Step]:
+        for _ in self.phases():
+            pass
+        return self.steps
+
+    def phases(self) -> Iterator[None]:
+        """The W1 steps in order, pausing after each (the fair harness runs another system's step between)."""
         with ExitStack() as stack:
             butler = self._create(stack)
+            yield
             if butler is None:
-                return self.steps
-            self._dimension_records(butler)
-            self._register(butler)
-            self._meta(butler)
-            self._arrays(butler)
-            self._missing(butler)
-            self._queries(butler)
-            self._ingest(butler)
-            self._export_import(butler, stack)
-            self._calibrations(butler)
-        return self.steps
+                return
+            yield from self._dimension_records(butler)
+            yield from self._register(butler)
+            yield from self._meta(butler)
+            yield from self._arrays(butler)
+            yield from self._missing(butler)
+            yield from self._queries(butler)
+            yield from self._ingest(butler)
+            yield from self._export_import(butler, stack)
+            yield from self._calibrations(butler)
 
     def _make_repo(self, path: Path, config: Config | None, stack: ExitStack) -> Butler:
         Butler.makeRepo(str(path), config=config)
@@ -156,7 +164,7 @@ class _ReferenceW1:
             return self._make_repo(self.repo, self.configs[0], stack)
         return None  # create_repo failed: its step says why
 
-    def _dimension_records(self, butler: Butler) -> None:
+    def _dimension_records(self, butler: Butler) -> Iterator[None]:
         registry = butler.registry
         visits = [
             {
@@ -187,8 +195,9 @@ class _ReferenceW1:
             registry.insertDimensionData("day_obs", {"instrument": INSTRUMENT, "id": DAY_OBS})
             registry.insertDimensionData("detector", *detectors)
             registry.insertDimensionData("visit", *visits)
+        yield
 
-    def _register(self, butler: Butler) -> None:
+    def _register(self, butler: Butler) -> Iterator[None]:
         registry = butler.registry
         vd = ("instrument", "visit", "detector")
         with self._timed("register", 1):
@@ -205,29 +214,34 @@ class _ReferenceW1:
             for run in (RUN, "ingest_direct", "ingest_copy"):
                 registry.registerRun(run)
             registry.registerCollection(CALIB, CollectionType.CALIBRATION)
+        yield
 
-    def _meta(self, butler: Butler) -> None:
+    def _meta(self, butler: Butler) -> Iterator[None]:
         payloads = [meta_payload(i) for i in range(self.n)]
         with self._timed("put_meta", self.n):
             for data_id, payload in zip(self.data_ids, payloads, strict=True):
                 self.meta_refs.append(butler.put(payload, "meta", data_id, run=RUN))
+        yield
         with self._timed("get_meta", self.n):
             for data_id, payload in zip(self.data_ids, payloads, strict=True):
                 got = butler.get("meta", data_id, collections=RUN)
                 check(got == payload, f"meta {data_id} read back wrong")
+        yield
 
-    def _arrays(self, butler: Butler) -> None:
+    def _arrays(self, butler: Butler) -> Iterator[None]:
         n_arr = min(N_ARRAY, self.n)  # one array per existing (visit, detector)
         array = np.arange(ARRAY_LENGTH, dtype=np.float64)
         with self._timed("put_arr", n_arr):
             for data_id in self.data_ids[:n_arr]:
                 butler.put(array, "arr", data_id, run=RUN)
+        yield
         with self._timed("get_arr", n_arr):
             for data_id in self.data_ids[:n_arr]:
                 got = butler.get("arr", data_id, collections=RUN)
                 check(np.array_equal(got, array), f"arr {data_id} read back wrong")
+        yield
 
-    def _missing(self, butler: Butler) -> None:
+    def _missing(self, butler: Butler) -> Iterator[None]:
         first = self.n_visits + 1  # visits past the last one: no such data ID, so no dataset
         missing = [{"instrument": INSTRUMENT, "visit": first + i, "detector": 3} for i in range(N_MISSING)]
         with self._timed("get_missing", N_MISSING):
@@ -237,21 +251,25 @@ class _ReferenceW1:
                 except DatasetNotFoundError:
                     continue
                 raise RuntimeError(f"get of missing {data_id} did not raise DatasetNotFoundError")
+        yield
 
-    def _queries(self, butler: Butler) -> None:
+    def _queries(self, butler: Butler) -> Iterator[None]:
         with self._timed("query_all", 1):
             refs = butler.query_datasets("meta", collections=RUN, limit=None)
             check(len(refs) == self.n, f"query_all found {len(refs)} of {self.n}")
+        yield
         ks = [i * self.n_visits // N_QUERIES for i in range(N_QUERIES)]
         with self._timed("query_where", N_QUERIES):
             for k in ks:
                 where = f"instrument = 'Cam' AND visit > {k} AND detector = 3"
                 refs = butler.query_datasets("meta", collections=RUN, where=where, limit=None, explain=False)
                 check(len(refs) == self.n_visits - k, f"where visit > {k}: {len(refs)} datasets")
+        yield
         with self._timed("query_data_ids", 1):
             with butler.query() as query:
                 found = list(query.join_dataset_search("meta", [RUN]).data_ids(["visit", "detector"]))
             check(len(found) == self.n, f"query_data_ids found {len(found)} of {self.n}")
+        yield
         with self._timed("query_partial", N_QUERIES):
             for i in range(N_QUERIES):
                 detector = i % N_DETECTORS
@@ -260,8 +278,9 @@ class _ReferenceW1:
                     constrained = constrained.where(instrument=INSTRUMENT, detector=detector)
                     found = list(constrained.data_ids(["visit", "detector"]))
                 check(len(found) == self.n_visits, f"detector {detector}: {len(found)} data IDs")
+        yield
 
-    def _ingest(self, butler: Butler) -> None:
+    def _ingest(self, butler: Butler) -> Iterator[None]:
         self.inputs.mkdir(parents=True, exist_ok=True)
         dataset_type = butler.get_dataset_type("ing")
         coordinates = [DataCoordinate.standardize(d, universe=butler.dimensions) for d in self.data_ids]
@@ -282,14 +301,16 @@ class _ReferenceW1:
             with untimed(step):
                 got = butler.get("ing", self.data_ids[-1], collections=run)
                 check(got == meta_payload(self.n - 1), f"ingested ({transfer}) dataset read back wrong")
+            yield
 
-    def _export_import(self, butler: Butler, stack: ExitStack) -> None:
+    def _export_import(self, butler: Butler, stack: ExitStack) -> Iterator[None]:
         self.export_dir.mkdir(parents=True, exist_ok=True)
         with self._timed("export", self.n):
             check(len(self.meta_refs) == self.n, "no datasets to export: put_meta failed")
             directory = str(self.export_dir)
             with butler.export(filename="export.yaml", directory=directory, transfer="copy") as export:
                 export.saveDatasets(self.meta_refs)
+        yield
         butler2: Butler | None = None
         failure = ""
         try:  # the second, empty repository is made outside the timing
@@ -304,8 +325,9 @@ class _ReferenceW1:
             if butler2 is not None:
                 refs = butler2.query_datasets("meta", collections=RUN, limit=None)
                 check(len(refs) == self.n, f"second repository has {len(refs)} of {self.n} datasets")
+        yield
 
-    def _calibrations(self, butler: Butler) -> None:
+    def _calibrations(self, butler: Butler) -> Iterator[None]:
         n_lookups = N_DETECTORS * self.n_epochs
         # One RUN collection per epoch, since every epoch has the same data IDs.
         runs = [f"bias/e{epoch}" for epoch in range(self.n_epochs)]
@@ -318,10 +340,12 @@ class _ReferenceW1:
             for epoch, run in enumerate(runs):
                 refs = [butler.put({"epoch": epoch, **d}, "bias", d, run=run) for d in detector_ids]
                 refs_by_epoch.append(refs)
+        yield
         with self._timed("calib_certify", self.n_epochs):
             for epoch, refs in enumerate(refs_by_epoch):
                 begin = EPOCH_START + epoch * ONE_DAY
                 butler.registry.certify(CALIB, refs, Timespan(begin, begin + ONE_DAY))
+        yield
         # Lookups at mid-epoch, built outside the timed loops (astropy Time arithmetic is not free).
         lookups: list[tuple[int, DataId, Timespan]] = []
         for epoch in range(self.n_epochs):
@@ -331,10 +355,12 @@ class _ReferenceW1:
             for epoch, data_id, when in lookups:
                 ref = butler.find_dataset("bias", data_id, collections=CALIB, timespan=when)
                 check(ref is not None and ref.run == runs[epoch], f"lookup {data_id} epoch {epoch}: {ref}")
+        yield
         with self._timed("calib_get", n_lookups):
             for epoch, data_id, when in lookups:
                 bias = butler.get("bias", data_id, collections=CALIB, timespan=when)
                 check(bias == {"epoch": epoch, **data_id}, f"get {data_id} epoch {epoch}: {bias}")
+        yield
 
 
 def run_reference(root: Path, n: int, postgres_url: str | None) -> list[Step]:
@@ -343,23 +369,60 @@ def run_reference(root: Path, n: int, postgres_url: str | None) -> list[Step]:
     The repository is ``root / "repo"`` (SQLite registry inside it unless ``postgres_url`` is given). Steps
     that raise are returned with ``error`` set instead of ending the run.
     """
+    steps: list[Step] = []
+    for _ in iter_reference(root, n, postgres_url, steps):
+        pass
+    return steps
+
+
+def iter_reference(root: Path, n: int, postgres_url: str | None, steps: list[Step]) -> Iterator[None]:
+    """W1 step by step: appends each step to ``steps`` and pauses after it (for the interleaving harness)."""
     root.mkdir(parents=True, exist_ok=True)
     if postgres_url is None:
-        return _ReferenceW1(root, n, (None, None)).run()
+        w1 = _ReferenceW1(root, n, (None, None))
+        w1.steps = steps
+        yield from w1.phases()
+        return
     url = _driver_url(postgres_url)
     with ExitStack() as stack:
         try:
             schemas = stack.enter_context(_postgres_schemas(url, 2))
         except Exception as exc:  # no database: report it as the first step failing, like any other step
-            return [Step("create_repo", 1, error=f"PostgreSQL schemas: {type(exc).__name__}: {exc}"[:500])]
+            steps.append(Step("create_repo", 1, error=f"PostgreSQL schemas: {type(exc).__name__}: {exc}"[:500]))
+            return
         configs = (
             Config({"registry": {"db": url, "namespace": schemas[0]}}),
             Config({"registry": {"db": url, "namespace": schemas[1]}}),
         )
-        return _ReferenceW1(root, n, configs).run()
+        w1 = _ReferenceW1(root, n, configs)
+        w1.steps = steps
+        yield from w1.phases()
+
+
+def use_our_durability() -> None:
+    """Every SQLite connection of this process in WAL mode with ``synchronous=NORMAL``, skybutler's durability.
+
+    The reference opens its SQLite connections through SQLAlchemy; a listener on every engine's ``connect`` sets
+    the two pragmas before the reference's own (foreign keys, busy timeout) run.
+    """
+
+    @sqlalchemy.event.listens_for(sqlalchemy.engine.Engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        if type(dbapi_connection).__module__.startswith("sqlite3"):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if "--wal" in args:
+        use_our_durability()
+        args = [a for a in args if a != "--wal"]
+    if "--worker" in args:  # driven step by step by benchmarks/w1.py
+        return worker_main(SYSTEM, iter_reference, args)
+    argv = args
     description = __doc__.splitlines()[0] if __doc__ else "W1 on the reference butler"
     return single_system_main(SYSTEM, run_reference, argv, description=description,
                               extra={"version": reference_version()})  # fmt: skip

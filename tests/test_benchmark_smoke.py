@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+
+
+def _benchmark_common() -> Any:
+    """benchmarks/_common.py, loaded by path (the benchmarks folder is not a package on sys.path)."""
+    spec = importlib.util.spec_from_file_location("w1_common_for_tests", BENCHMARKS / "_common.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_w1_on_skybutler_runs_every_implemented_step(tmp_path: Path) -> None:
@@ -59,3 +72,25 @@ def test_repeated_queries_benchmark_runs_on_a_small_repository() -> None:
     results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert [r["step"] for r in results] == ["query_where", "query_partial"]
     assert all(r["warm_cpu_ms"] > 0 for r in results)
+
+
+def test_fair_w1_harness_interleaves_the_systems_and_writes_a_table(tmp_path: Path) -> None:
+    """The interleaved harness (issue 26 part 1): every system's every step measured, one markdown table out."""
+    common = _benchmark_common()
+    out = tmp_path / "w1.md"
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "w1.py"), "--n", "10", "--repeats", "1", "--cli-repeats", "1",
+         "--out", str(out)],
+        capture_output=True, text=True, check=False, cwd=BENCHMARKS, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    table = out.read_text()
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| ")}
+    for step in (*common.W1_STEPS, "cli_query_datasets"):
+        assert step in rows, f"{step} missing from\n{table}"
+        assert "failed" not in rows[step], rows[step]
+    assert "FAILED" not in done.stderr, done.stderr
+    if common.has_reference():  # both columns of the reference (as shipped, and at skybutler's durability) and ratios
+        assert "reference / skybutler" in table
+        assert "reference_wal / skybutler" in table
+        assert "n/a" not in rows["put_meta"], rows["put_meta"]

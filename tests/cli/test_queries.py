@@ -180,7 +180,7 @@ def test_a_repeated_command_line_query_does_not_import_lark(tmp_path: Path, samp
         "print('lark' in sys.modules, file=sys.stderr)"
     )
     outputs = []
-    for visit, lark_expected in [(1, "True"), (2, "False"), (3, "False")]:
+    for visit, lark_expected in [(1, "False"), (2, "False"), (3, "False")]:  # tables built ahead (issue 26)
         done = subprocess.run(
             [sys.executable, "-c", code, "query-datasets", sample_repo, "meta", "-c", "run1", "-f", "json",
              "--where", f"visit = {visit} AND detector = 1"],

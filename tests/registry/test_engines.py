@@ -159,6 +159,26 @@ def test_a_bulk_commit_leaves_its_sqlite_checkpoint_to_a_background_thread(regis
         assert conn.execute(sa.text("PRAGMA wal_autocheckpoint")).scalar() == 1000
 
 
+def test_a_bulk_commit_past_the_bound_truncates_the_sqlite_log(registry: Registry) -> None:
+    """Issue 26 part 5: a bulk load's write-ahead log stays bounded (it grew to 9 GB at 3 M datasets)."""
+    db = registry.db
+    if db.dialect != "sqlite":
+        return
+    checkpointer = db._checkpointer
+    assert checkpointer is not None
+    wal = Path(checkpointer._path + "-wal")
+    _bulk_bands(registry, _BULK_ROWS, prefix="a")  # below the bound: left to the thread, the log stays
+    assert checkpointer.truncated == 0
+    assert wal.stat().st_size > 0
+    checkpointer.wal_bound = 4096
+    _bulk_bands(registry, _BULK_ROWS, prefix="b")
+    assert checkpointer.truncated == 1
+    assert wal.stat().st_size == 0  # copied back into the database and emptied
+    assert len(_bands(registry)) == 2 * _BULK_ROWS
+    with db.transaction(write=False) as conn:  # the writer's busy timeout is restored
+        assert conn.execute(sa.text("PRAGMA busy_timeout")).scalar() == int(db.busy_timeout * 1000)
+
+
 def test_small_and_failed_transactions_keep_sqlites_own_checkpoint(registry: Registry) -> None:
     db = registry.db
     assert _bulk_bands(registry, 10) == (["COMMIT"] if db.dialect == "sqlite" else [])

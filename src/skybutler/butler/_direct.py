@@ -238,12 +238,12 @@ class DirectButler(DirectTransfers, DirectProvenance, Butler):
         if isinstance(dataset_type, DatasetRef):
             ref = dataset_type
             stored, component = self.registry.dataset_types.resolve(ref.dataset_type.name)
-            rows = self.registry.datasets.by_ids([stored], [ref.id])
-            if not rows:
+            found = self.registry.datasets.by_id(stored, ref.id)
+            if found is None:
                 raise DatasetNotFoundError(
                     f"Dataset {ref.id} ({ref.dataset_type.name} {ref.data_id}) is not in the registry."
                 )
-            return stored, component, ref.data_id, rows[0]
+            return stored, component, ref.data_id, found
         stored, component = self.registry.dataset_types.resolve(dataset_type)
         at_ns = None if at is None else to_tai_ns(at)
         if stored.dataset_type.is_calibration:

@@ -35,6 +35,9 @@ __all__ = ["CalibrationChange", "Calibrations", "CertificationRow", "tai_now"]
 
 Values = tuple["DataIdValue", ...]
 
+#: Data IDs per overlap query of a certify (several dimensions each: bound parameters stay under SQLite's limit).
+_IN_CHUNK = 500
+
 
 def tai_now() -> int:
     """The current time as TAI nanoseconds."""
@@ -124,18 +127,19 @@ class Calibrations:
         with self._db.transaction() as conn:
             self._lock(conn, table, collection_id)
             now = self._transaction_time(conn, table, collection_id)
-            new_rows: list[dict[str, Any]] = []
+            clashes = self._current_overlapping(conn, table, stored.id, collection_id, dims, list(seen), begin, end)
+            if clashes and not replace:
+                order = {values: i for i, values in enumerate(seen)}  # name the first of the call's clashes
+                row = min(clashes, key=lambda r: (order.get(tuple(r[d] for d in dims), 0), r["valid_begin"]))
+                values = tuple(row[d] for d in dims)
+                raise ConflictError(
+                    f"{stored.dataset_type.name!r} {dict(zip(dims, values, strict=True))} is already certified "
+                    f"in {collection_name!r} over {Timespan.from_db(row['valid_begin'], row['valid_end'])} "
+                    f"(dataset {_as_uuid(row['dataset_id'])}), which overlaps {valid}; pass replace=True to "
+                    "supersede it (the old certification stays in the history)."
+                )
+            new_rows = self._close_and_trim(conn, table, clashes, begin, end, now)
             for dataset_id, values in items:
-                clashes = self._current_overlapping(conn, table, stored.id, collection_id, dims, values, begin, end)
-                if clashes and not replace:
-                    row = clashes[0]
-                    raise ConflictError(
-                        f"{stored.dataset_type.name!r} {dict(zip(dims, values, strict=True))} is already certified "
-                        f"in {collection_name!r} over {Timespan.from_db(row['valid_begin'], row['valid_end'])} "
-                        f"(dataset {_as_uuid(row['dataset_id'])}), which overlaps {valid}; pass replace=True to "
-                        "supersede it (the old certification stays in the history)."
-                    )
-                new_rows += self._close_and_trim(conn, table, clashes, begin, end, now)
                 row = {"dataset_type_id": stored.id, "collection_id": collection_id, "dataset_id": dataset_id}
                 row.update(zip(dims, values, strict=True))
                 row.update(valid_begin=begin, valid_end=end, recorded_begin=now, recorded_end=TIMESPAN_MAX)
@@ -184,15 +188,28 @@ class Calibrations:
         dataset_type_id: int,
         collection_id: int,
         dims: Sequence[str],
-        values: Values,
+        data_ids: Sequence[Values],
         begin: int,
         end: int,
     ) -> list[dict[str, Any]]:
+        """Current rows of any of ``data_ids`` overlapping ``[begin, end)``: one statement per 500 data IDs.
+
+        A certify of many datasets used to ask once per dataset; the data IDs now go in one ``IN`` list (a row
+        value ``(a, b) IN (...)`` for several dimensions), chunked only to stay under the bound-parameter limit.
+        """
         c = table.c
         where = [c.dataset_type_id == dataset_type_id, c.collection_id == collection_id]
-        where += [c[d] == v for d, v in zip(dims, values, strict=True)]
         where += [c.recorded_end == TIMESPAN_MAX, c.valid_begin < end, c.valid_end > begin]
-        return [dict(r) for r in conn.execute(sa.select(table).where(*where)).mappings()]
+        if not dims:  # no dimensions: one data ID, every current row of the type is of it
+            return [dict(r) for r in conn.execute(sa.select(table).where(*where)).mappings()]
+        key = c[dims[0]] if len(dims) == 1 else sa.tuple_(*(c[d] for d in dims))
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(data_ids), _IN_CHUNK):
+            chunk = data_ids[start : start + _IN_CHUNK]
+            wanted = [v[0] for v in chunk] if len(dims) == 1 else list(chunk)
+            stmt = sa.select(table).where(*where, key.in_(wanted))
+            rows += (dict(r) for r in conn.execute(stmt).mappings())
+        return rows
 
     @staticmethod
     def _close_and_trim(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from skybutler.errors import CollectionError, ConflictError
+from skybutler.registry._single_reads import single_statement_read
 
 if TYPE_CHECKING:
     from skybutler.registry._engines import Database
@@ -64,7 +65,7 @@ class Collections:
     def read_generation(self) -> int:
         """The registry's generation: bumped by every change that can make a cached lookup wrong."""
         a = self._attributes
-        with self._db.transaction(write=False) as conn:
+        with single_statement_read(self._db), self._db.transaction(write=False) as conn:  # one round trip
             value = conn.execute(sa.select(a.c.value).where(a.c.name == "generation")).scalar()
         return int(value or 0)
 

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from skybutler.errors import ConfigError, ConflictError, StorageError
 from skybutler.registry._checkpoints import Checkpointer
+from skybutler.registry._single_reads import single_statement_read
 
 __all__ = ["Database", "LostCommitError", "normalize_url"]
 
@@ -91,7 +92,7 @@ class Database:
             sa.event.listen(self.engine, "connect", self._sqlite_connect)
             sa.event.listen(self.engine, "begin", self._sqlite_begin)
             if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-                self._checkpointer = Checkpointer(str(Path(parsed.database).absolute()))  # the cwd may change
+                self._checkpointer = Checkpointer(str(Path(parsed.database).absolute()), int(busy_timeout * 1000))
         else:
             if "psycopg" not in self.url.split("://")[0]:
                 raise ConfigError("PostgreSQL registries use psycopg 3: give a postgresql:// URL.")
@@ -257,7 +258,7 @@ class Database:
         """Maintenance after a commit with bulk inserts: the deferred SQLite checkpoint, PostgreSQL statistics."""
         if checkpoint:
             assert self._checkpointer is not None
-            self._checkpointer.nudge()
+            self._checkpointer.after_bulk_commit(self._driver())
         elif self.dialect == "postgresql" and self._bulk:
             due = [t for t in self._bulk if t not in self._stats_checked and self._inserted[t] >= _ANALYZE_ROWS]
             if due:
@@ -367,8 +368,8 @@ class Database:
         (UUIDs as hex strings on SQLite): callers convert what they need.  Inside a write transaction, and
         on PostgreSQL, the statement runs through SQLAlchemy as usual.
         """
-        if self.dialect != "sqlite" or self._depth:
-            with self.transaction(write=False) as conn:
+        if self.dialect != "sqlite" or self._depth:  # PostgreSQL: one round trip (see `single_statement_read`)
+            with single_statement_read(self), self.transaction(write=False) as conn:
                 return [tuple(r) for r in conn.execute(stmt, dict(params)).all()]
         entry = self._compiled.get(id(stmt))
         if entry is None:

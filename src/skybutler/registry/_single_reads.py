@@ -1,0 +1,41 @@
+"""PostgreSQL reads of one statement in one round trip: no BEGIN and COMMIT around them.
+
+A single SELECT sees one consistent snapshot by itself. Run in a transaction of its own it cost three round trips
+(psycopg sends BEGIN before it and COMMIT after), which made every find, get and miss on PostgreSQL about three
+times the statement's own cost (issue 26 part 2). In psycopg's autocommit mode it sends the SELECT alone.
+Autocommit is a client-side setting of the connection, allowed only while no transaction is open: inside one
+(the caller's, or a write's) the read joins it as before. Reads of several statements keep their transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from skybutler.registry._engines import Database
+
+__all__ = ["single_statement_read"]
+
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (psycopg itself is imported only by PostgreSQL registries)
+
+
+@contextmanager
+def single_statement_read(db: Database) -> Iterator[None]:
+    """Around the one statement of a read: on PostgreSQL outside any transaction, in autocommit mode."""
+    if db.dialect != "postgresql" or db._depth:
+        yield
+        return
+    raw = db._driver()
+    if raw.info.transaction_status != _IDLE:
+        yield
+        return
+    raw.autocommit = True
+    try:
+        yield
+    finally:
+        try:
+            raw.autocommit = False
+        except Exception:  # a broken or closed connection: SQLAlchemy replaces it at the next call
+            pass
