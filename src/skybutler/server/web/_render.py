@@ -104,7 +104,7 @@ def page(template: str) -> Callable[[Callable[..., Any]], Callable[..., Response
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                     return RedirectResponse(f"{PREFIX}/login?next={quote(target, safe='')}", status_code=303)
                 status = exc.http_status
-                html = render("error.html", request, title="Error", error=exc, kind=type(exc).__name__)
+                html = render("error.html", request, title="Error", error=exc, kind=type(exc).__name__, user=None)
             response = HTMLResponse(html, status_code=status)
             took = (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
             response.headers["Server-Timing"] = f"app;dur={took[0]:.2f}, cpu;dur={took[1]:.2f}"
