@@ -11,7 +11,7 @@ import pytest
 from skybutler.server import ServerThread
 from skybutler.testing.web import Site
 
-PAGES = ["home", "collections", "chain", "run", "calibration", "datasets", "missing", "dataset_image",
+PAGES = ["home", "collections", "chain", "run", "provenance", "calibration", "datasets", "missing", "dataset_image",
          "dataset_hdf5", "dataset_table", "dataset_json", "timeline_index", "timeline", "lineage"]  # fmt: skip
 
 
@@ -22,7 +22,8 @@ def target(site: Site, name: str) -> tuple[str, str]:
         "home": ("/web/", "#n-datasets"),
         "collections": ("/web/collections", "#chains [data-collection='public/chain']"),
         "chain": ("/web/collection/public/chain", "#chain-tree"),
-        "run": ("/web/collection/public/run1", "#run-info"),
+        "run": ("/web/collection/public/run1", "#provenance"),
+        "provenance": ("/web/run/public/run1", "#run-info"),
         "calibration": ("/web/collection/public/calib", "#type-counts"),
         "datasets": ("/web/datasets?type=raw_meta&collections=public/*&size=5", "#results tbody tr"),
         "missing": ("/web/missing?types=raw_meta,calexp&dimensions=visit,detector&collections=public/*", "#grid"),

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from skybutler.errors import DatasetNotFoundError, PermissionDeniedError, SkyButlerError
+from skybutler.errors import CollectionError, DatasetNotFoundError, PermissionDeniedError, SkyButlerError
 from skybutler.registry import CollectionType
 from skybutler.server.web._render import COOKIE, HERE, PREFIX, page, render, session
-from skybutler.server.web._visible import chain_tree, counts_by_type, readable, repository_counts
+from skybutler.server.web._visible import COUNT_CAP, chain_tree, counts_by_type, readable, repository_counts
 
 __all__ = ["router"]
 
@@ -86,25 +86,35 @@ def collection(request: Request, name: str) -> dict[str, Any]:
                     counts[type_name] = counts.get(type_name, 0) + n
         else:
             counts = counts_by_type(butler, record)
-        run_info = None
-        if record.type is CollectionType.RUN:
-            try:
-                run_info = butler.run_info(name)
-            except DatasetNotFoundError:
-                run_info = None
-        calibration_types = []
-        if record.type is CollectionType.CALIBRATION:
-            calibration_types = sorted(counts)
         return {
             "title": f"Collection {name}",
             "record": record,
             "tree": tree,
             "counts": dict(sorted(counts.items())),
             "hidden_members": hidden_members,
-            "run_info": run_info,
-            "calibration_types": calibration_types,
+            "cap": COUNT_CAP,
             "user": caller.user,
         }
+
+
+@router.get("/run/{name:path}", response_class=HTMLResponse)
+@page("run.html")
+def run(request: Request, name: str) -> dict[str, Any]:
+    """A RUN's provenance: who made it, where, when, with what software and configuration (`Butler.run_info`).
+
+    A page of its own: for a run written outside `Butler.run_context`, the registry finds the end time from the
+    run's datasets, which costs a scan of them on a run of a million.
+    """
+    with session(request) as (_, butler, caller):
+        caller.require("read", [name])
+        record = butler.registry.collections.get(name)
+        if record.type is not CollectionType.RUN:
+            raise CollectionError(f"Collection {name!r} is {record.type.name}: only a RUN has provenance.")
+        try:
+            run_info = butler.run_info(name)
+        except DatasetNotFoundError:
+            run_info = None
+        return {"title": f"Run {name}", "record": record, "run_info": run_info, "user": caller.user}
 
 
 # -- login ---------------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ as one made months later; the boundaries' times label the axes.  Every block car
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from html import escape
@@ -36,14 +37,20 @@ LEFT, TOP, STEP_X, STEP_Y, RIGHT, BOTTOM = 190, 20, 90, 26, 20, 120
 MAX_DATA_IDS = 50
 
 
+@functools.lru_cache(maxsize=8192)
+def _iso(ns: int) -> str:
+    return tai_ns_to_iso(ns)[:23]  # a timeline repeats the same boundaries many times
+
+
 def _time(ns: int | None, unbounded: str) -> str:
-    return unbounded if ns is None else tai_ns_to_iso(ns)[:23]
+    return unbounded if ns is None else _iso(ns)
 
 
 def _attr(ns: int | None) -> str:
     return "" if ns is None else str(ns)
 
 
+@functools.lru_cache(maxsize=8192)
 def _colour(dataset_id: str) -> str:
     hue = int(hashlib.sha1(dataset_id.encode()).hexdigest()[:4], 16) % 360
     return f"hsl({hue}, 65%, 55%)"

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from skybutler.server._auth import Caller
 
 __all__ = [
-    "COUNTS_TTL", "ChainNode", "chain_tree", "counts_by_type", "readable", "repository_counts", "scrub",
+    "COUNTS_TTL", "COUNT_CAP", "ChainNode", "chain_tree", "counts_by_type", "readable", "repository_counts", "scrub",
 ]  # fmt: skip
 
 COUNTS_TTL = 30.0
@@ -106,28 +106,33 @@ def repository_counts(butler: DirectButler) -> RepositoryCounts:
     return counts
 
 
+COUNT_CAP = 10_000
+"""Counts of one dataset type in one collection stop here (shown as "10000+"): each is then an index range of at
+most this many entries, so a collection page costs the same for a run of a thousand datasets or of a million."""
+
+
 def counts_by_type(butler: DirectButler, record: CollectionRecord) -> dict[str, int]:
-    """How many datasets of each type a RUN, TAGGED or CALIBRATION (current certifications) collection holds."""
+    """How many datasets of each type a RUN, TAGGED or CALIBRATION (current certifications) collection holds,
+    each up to `COUNT_CAP` + 1 (more than the cap reads as "at least")."""
     registry = butler.registry
     out: dict[str, int] = {}
+    d = registry.tables.dataset
     with registry.db.transaction(write=False) as conn:
-        if record.type is CollectionType.RUN:
-            d = registry.tables.dataset
-            stmt = sa.select(d.c.dataset_type_id, sa.func.count()).where(d.c.run_id == record.id)
-            for type_id, n in conn.execute(stmt.group_by(d.c.dataset_type_id)):
-                out[registry.dataset_types.by_id(type_id).dataset_type.name] = int(n)
-            return dict(sorted(out.items()))
         for stored in registry.dataset_types.all():
-            if record.type is CollectionType.CALIBRATION:
+            if record.type is CollectionType.RUN:
+                where = [d.c.run_id == record.id, d.c.dataset_type_id == stored.id]
+                rows = sa.select(sa.literal(1)).select_from(d).where(*where)
+            elif record.type is CollectionType.CALIBRATION:
                 if stored.calibs is None:
                     continue
                 c = stored.calibs.c
                 where = [c.dataset_type_id == stored.id, c.collection_id == record.id, c.recorded_end == TIMESPAN_MAX]
-                stmt = sa.select(sa.func.count()).select_from(stored.calibs).where(*where)
+                rows = sa.select(sa.literal(1)).select_from(stored.calibs).where(*where)
             else:
                 t = stored.tags.c
-                stmt = sa.select(sa.func.count()).where(t.dataset_type_id == stored.id, t.collection_id == record.id)
-            n = int(conn.execute(stmt).scalar_one())
+                rows = sa.select(sa.literal(1)).where(t.dataset_type_id == stored.id, t.collection_id == record.id)
+            capped = rows.limit(COUNT_CAP + 1).subquery()
+            n = int(conn.execute(sa.select(sa.func.count()).select_from(capped)).scalar_one())
             if n:
                 out[stored.dataset_type.name] = n
     return dict(sorted(out.items()))
