@@ -111,6 +111,7 @@ def _pages(butler: Any, run: str, dataset_type: str, calib: tuple[str, str] | No
     }  # fmt: skip
     if calib is not None:
         pages["timeline"] = f"/web/timeline?collection={calib[0]}&type={calib[1]}"
+        pages["timeline_page2"] = f"/web/timeline?collection={calib[0]}&type={calib[1]}&page=2"
     return pages
 
 

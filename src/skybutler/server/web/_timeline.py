@@ -34,7 +34,8 @@ __all__ = ["router", "timeline_svg"]
 router = APIRouter()
 
 LEFT, TOP, STEP_X, STEP_Y, RIGHT, BOTTOM = 190, 20, 90, 26, 20, 120
-MAX_DATA_IDS = 50
+MAX_DATA_IDS = 20
+"""Data IDs drawn on one page (``page=`` shows the next ones)."""
 
 
 @functools.lru_cache(maxsize=8192)
@@ -115,11 +116,12 @@ def timeline(
     collection: Annotated[str, Query(max_length=256)] = "",
     type: Annotated[str, Query(max_length=128)] = "",
     data_id: Annotated[str, Query(max_length=1024)] = "",
+    page: Annotated[int, Query(ge=1)] = 1,
 ) -> dict[str, Any]:
     """The timelines of a calibration dataset type in a CALIBRATION collection (one per data ID, or the one given)."""
     values: dict[str, Any] = {
         "title": "Calibration timeline", "collection": collection, "type": type, "data_id": data_id,
-        "choices": [], "charts": [], "more": 0,
+        "choices": [], "charts": [], "page": page, "has_next": False, "n_data_ids": 0, "per_page": MAX_DATA_IDS,
     }  # fmt: skip
     with session(request) as (_, butler, caller):
         values["user"] = caller.user
@@ -145,8 +147,10 @@ def timeline(
         for row in history:
             by_id.setdefault(tuple(row.data_id.required.items()), []).append(row)
         keys = sorted(by_id, key=lambda k: tuple(str(v) for _, v in k))
-        values["more"] = max(0, len(keys) - MAX_DATA_IDS)
-        for data_id_key in keys[:MAX_DATA_IDS]:
+        first = (page - 1) * MAX_DATA_IDS
+        values["has_next"] = len(keys) > first + MAX_DATA_IDS
+        values["n_data_ids"] = len(keys)
+        for data_id_key in keys[first : first + MAX_DATA_IDS]:
             label = ", ".join(f"{k}={v}" for k, v in data_id_key)
             rows = by_id[data_id_key]
             values["charts"].append({"label": label, "svg": timeline_svg(rows, label), "rows": [_row(r) for r in rows]})
