@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from skybutler.server import ServerThread
 from skybutler.testing.web import Site
 
@@ -64,3 +66,16 @@ def test_reader_is_refused_what_it_may_not_read(site: Site, server: ServerThread
     page.goto(server.url + "/web/collection/public/chain")
     assert page.locator("#chain-tree [data-collection='secret/run1']").count() == 1
     page.close()
+
+
+def test_api_miss_never_names_a_hidden_collection(site: Site, server: ServerThread) -> None:
+    from skybutler.client import RemoteButler
+    from skybutler.errors import DatasetNotFoundError
+
+    # visit 0, detector 0 of raw_meta is in public/run1, public/best and secret/run1, not in public/run3
+    with RemoteButler(server.url, token=site.reader_token) as reader, pytest.raises(DatasetNotFoundError) as caught:
+        reader.get("raw_meta", instrument="Cam", visit=0, detector=0, collections="public/run3")
+    message = str(caught.value)
+    assert "secret/" not in message
+    assert "It exists in ['public/best', 'public/run1']" in message
+    assert "1 collection(s) you may not read also hold it" in message
