@@ -36,7 +36,15 @@ def test_reader_never_sees_hidden_collections(site: Site, server: ServerThread, 
 
 
 def test_reader_sees_counts_of_what_is_hidden(site: Site, server: ServerThread, reader: Any) -> None:
+    from skybutler.butler import DirectButler
+
+    with DirectButler(site.root) as butler:
+        runs = [r.name for r in butler.registry.collections.all() if r.type.name == "RUN"]
+        public = sum(len(butler.query_datasets("*", collections=r, find_first=False)) for r in runs if "public/" in r)
+        total = butler.registry.datasets.count()
     page = reader.new_page()
+    page.goto(server.url + "/web/")
+    assert int(page.locator("#n-datasets").inner_text()) == public < total
     page.goto(server.url + "/web/collection/public/chain")
     tree = page.locator("#chain-tree")
     assert tree.locator("[data-collection='public/run2']").count() == 1

@@ -12,7 +12,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from skybutler.errors import CollectionError, DatasetNotFoundError, PermissionDeniedError, SkyButlerError
 from skybutler.registry import CollectionType
 from skybutler.server.web._render import COOKIE, HERE, PREFIX, page, render, session
-from skybutler.server.web._visible import COUNT_CAP, chain_tree, counts_by_type, readable, repository_counts
+from skybutler.server.web._visible import (
+    COUNT_CAP,
+    chain_tree,
+    counts_by_type,
+    readable,
+    repository_counts,
+    run_size,
+)
 
 __all__ = ["router"]
 
@@ -29,17 +36,18 @@ def home(request: Request) -> dict[str, Any]:
     """Counts, the most recently registered runs, and the search box."""
     with session(request) as (_, butler, caller):
         records, hidden = readable(butler, caller)
-        counts = repository_counts(butler)
         runs = [r for r in records if r.type is CollectionType.RUN]
+        counts = repository_counts(butler, None if not hidden else [r.id for r in runs])
         recent = sorted(runs, key=lambda r: r.id, reverse=True)[:RECENT_RUNS]
         return {
             "title": "Repository",
             "n_types": counts.dataset_types,
             "n_collections": len(records),
             "hidden": hidden,
-            "n_datasets": sum(counts.datasets_by_run.get(r.id, 0) for r in runs),
+            "n_datasets": counts.datasets,
             "n_records": counts.dimension_records,
-            "recent": [(r.name, r.doc, counts.datasets_by_run.get(r.id, 0)) for r in recent],
+            "recent": [(r.name, r.doc, run_size(butler, r.id)) for r in recent],
+            "cap": COUNT_CAP,
             "dataset_types": [dt.name for dt in butler.query_dataset_types()],
             "form": {"type": "", "collections": "*", "where": ""},
             "user": caller.user,

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from skybutler.server._auth import Caller
 
 __all__ = [
-    "COUNTS_TTL", "COUNT_CAP", "ChainNode", "chain_tree", "counts_by_type", "readable", "repository_counts", "scrub",
+    "COUNTS_TTL", "COUNT_CAP", "ChainNode", "chain_tree", "counts_by_type", "readable", "repository_counts", "run_size",
+    "scrub",
 ]  # fmt: skip
 
 COUNTS_TTL = 30.0
@@ -72,21 +73,27 @@ def chain_tree(butler: DirectButler, caller: Caller, name: str, _depth: int = 0)
 
 @dataclass(frozen=True)
 class RepositoryCounts:
-    """Counts of the whole repository, per RUN where that lets a caller's share be summed."""
+    """Counts of a repository as one caller may see them."""
 
     dataset_types: int
-    datasets_by_run: dict[int, int]
+    datasets: int
+    """Datasets in the RUNs the caller may read."""
     dimension_records: int
     computed: float
 
 
 _lock = threading.Lock()
-_cache: dict[str, RepositoryCounts] = {}
+_cache: dict[tuple[str, int | None], RepositoryCounts] = {}
 
 
-def repository_counts(butler: DirectButler) -> RepositoryCounts:
-    """Counts of dataset types, datasets per RUN and dimension records (reused for `COUNTS_TTL` seconds)."""
-    key = butler.root
+def repository_counts(butler: DirectButler, readable_runs: list[int] | None) -> RepositoryCounts:
+    """Counts of dataset types, of the datasets in ``readable_runs`` (None: every run) and of dimension records,
+    reused for `COUNTS_TTL` seconds.
+
+    Every run readable: one ``count(*)`` of the dataset table.  Otherwise the readable runs' index ranges are
+    counted, so a caller who reads little costs little.
+    """
+    key = (butler.root, None if readable_runs is None else hash(tuple(sorted(readable_runs))))
     with _lock:
         cached = _cache.get(key)
     if cached is not None and time.monotonic() - cached.computed < COUNTS_TTL:
@@ -94,16 +101,31 @@ def repository_counts(butler: DirectButler) -> RepositoryCounts:
     registry = butler.registry
     d = registry.tables.dataset
     with registry.db.transaction(write=False) as conn:
-        by_run = {int(r): int(n) for r, n in conn.execute(sa.select(d.c.run_id, sa.func.count()).group_by(d.c.run_id))}
+        if readable_runs is None:
+            n_datasets = int(conn.execute(sa.select(sa.func.count()).select_from(d)).scalar_one())
+        else:
+            n_datasets = 0
+            for start in range(0, len(readable_runs), 500):
+                chunk = readable_runs[start : start + 500]
+                stmt = sa.select(sa.func.count()).select_from(d).where(d.c.run_id.in_(chunk))
+                n_datasets += int(conn.execute(stmt).scalar_one())
         n_types = int(conn.execute(sa.select(sa.func.count()).select_from(registry.tables.dataset_type)).scalar_one())
         n_records = 0
         for name in registry.dimension_tables:
             table = registry.dimension_tables[name]
             n_records += int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
-    counts = RepositoryCounts(n_types, by_run, n_records, time.monotonic())
+    counts = RepositoryCounts(n_types, n_datasets, n_records, time.monotonic())
     with _lock:
         _cache[key] = counts
     return counts
+
+
+def run_size(butler: DirectButler, run_id: int) -> int:
+    """How many datasets a RUN holds, up to `COUNT_CAP` + 1 (one index range)."""
+    d = butler.registry.tables.dataset
+    rows = sa.select(sa.literal(1)).select_from(d).where(d.c.run_id == run_id).limit(COUNT_CAP + 1).subquery()
+    with butler.registry.db.transaction(write=False) as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(rows)).scalar_one())
 
 
 COUNT_CAP = 10_000
