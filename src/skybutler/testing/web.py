@@ -46,11 +46,19 @@ class Site:
     refs: dict[str, DatasetRef] = field(default_factory=dict)
 
 
-def build_site(folder: Path, *, n_visits: int = 6, n_detectors: int = 3, image_side: int = 512) -> Site:
-    """A new repository under ``folder`` with the sample content (see the module docstring)."""
+def build_site(
+    folder: Path,
+    *,
+    n_visits: int = 6,
+    n_detectors: int = 3,
+    image_side: int = 512,
+    registry: str | None = None,
+    schema: str | None = None,
+) -> Site:
+    """A new repository under ``folder`` (registry: SQLite, or ``registry`` and ``schema``) with the sample content."""
     from skybutler.astro import Image
 
-    root = Butler.create(folder / "repo")
+    root = Butler.create(folder / "repo", registry=registry, schema=schema)
     refs: dict[str, DatasetRef] = {}
     rng = np.random.default_rng(25)
     with DirectButler(root, writeable=True) as butler:
