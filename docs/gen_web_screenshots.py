@@ -26,6 +26,7 @@ def shots(site_refs: dict[str, object]) -> dict[str, str]:
         "home": "/web/",
         "collections": "/web/collections",
         "collection": "/web/collection/public/run1",
+        "run": "/web/run/public/run1",
         "datasets": "/web/datasets?type=raw_meta&collections=public/*&size=8&order=-visit",
         "bad-where": "/web/datasets?type=raw_meta&collections=public/*&where=visit%3E2%20AND%20AND%20detector=1",
         "missing": "/web/missing?types=raw_meta,calexp,sources&dimensions=visit,detector&collections=public/*",
