@@ -159,4 +159,7 @@ def create_app(root: str | ServerConfig, **options: Any) -> FastAPI:
     routers: list[APIRouter] = [_datasets_api.router, _collections_api.router, _queries_api.router, _files_api.router]
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERRORS)
+    from skybutler.server.web import router as web_router  # the browser's pages (docs/web.md)
+
+    app.include_router(web_router, prefix="/web")
     return app

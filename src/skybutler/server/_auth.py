@@ -67,6 +67,26 @@ class Caller:
         self.require("read", [n for n in names if not is_glob(n)])
         self.require("read", [r.name for r in _reached(butler, names)])
 
+    def scrub(self, butler: DirectButler, message: str) -> str:
+        """A miss's message with the collections the caller may not read taken out of its "It exists in [...]"
+        (a count is left), so an answer never names a collection the caller may not read."""
+        import ast
+        import re
+
+        match = re.search(r" It exists in (\[.*?\]); add one of them to collections=\.", message)
+        if match is None:
+            return message
+        names = [n for n in ast.literal_eval(match.group(1)) if isinstance(n, str)]
+        kept = [n for n in names if self.may("read", n)]
+        hidden = len(names) - len(kept)
+        if not hidden:
+            return message
+        said = f" It exists in {kept}; add one of them to collections=." if kept else ""
+        said += f" ({hidden} collection(s) you may not read also hold it.)" if kept else ""
+        if not kept:
+            said = f" It exists in {hidden} collection(s) you may not read."
+        return message[: match.start()] + said + message[match.end() :]
+
     def readable_leaves(self, butler: DirectButler, names: Sequence[str] | None) -> tuple[list[str], str | None]:
         """A query's search path with what the caller may not read dropped, and a note when anything was.
 

@@ -167,7 +167,12 @@ def find_one(ctx: Context, butler: DirectButler, caller: Caller, body: FindReque
         names = body.collections or []
         caller.require_read_path(butler, names)
         # get_deferred fails fast, with the explanation of a miss; the ref it finds is the parent type's
-        found = butler.get_deferred(body.dataset_type, body.data_id, collections=names, at=body.at, as_of=body.as_of)
+        try:
+            found = butler.get_deferred(
+                body.dataset_type, body.data_id, collections=names, at=body.at, as_of=body.as_of
+            )
+        except DatasetNotFoundError as exc:
+            raise DatasetNotFoundError(caller.scrub(butler, str(exc))) from None
         stored, row = _row_by_id(butler, found.ref.dataset_type.name, found.ref.id.hex)
         dt = stored.dataset_type
         values = found.ref.data_id.required_values
