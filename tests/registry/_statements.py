@@ -28,7 +28,7 @@ def statements(db: Database) -> Iterator[list[str]]:
 
     def before(conn: sa.Connection, _cursor: object, statement: str, *_args: object) -> None:
         if db.dialect == "postgresql":
-            driver = conn.connection.driver_connection
+            driver: Any = conn.connection.driver_connection
             if not driver.autocommit and driver.info.transaction_status == 0:  # IDLE: psycopg sends BEGIN first
                 sent.append("BEGIN")
         sent.append(statement)
@@ -36,7 +36,7 @@ def statements(db: Database) -> Iterator[list[str]]:
 
     def ending(verb: str) -> Any:
         def hook(conn: sa.Connection) -> None:
-            driver = conn.connection.driver_connection
+            driver: Any = conn.connection.driver_connection
             if not driver.autocommit and driver.info.transaction_status != 0:  # psycopg sends it only then
                 sent.append(verb)
 
