@@ -298,3 +298,30 @@ def test_a_record_of_another_plan_or_task_is_refused(w1: DirectButler, tmp_path:
     assert "not one of the task's" in report.refused[1]
     assert "plan" in report.refused[0]
     assert _summaries(w1) == 0
+
+
+_RERUN = """
+import json, sys
+from skybutler import WorkerButler
+from skybutler.testing.scaleout import summarize
+with WorkerButler.from_manifest(sys.argv[1], int(sys.argv[2])) as wb:
+    summarize(wb)
+print(json.dumps(wb.commit().to_dict()))
+"""
+
+
+def test_a_refused_attempt_in_another_workers_log_is_tidied(w1: DirectButler, tmp_path: Path) -> None:
+    transport = w1.datastore.files().transport
+    plan = _plan(w1, tmp_path, "visit < 2")
+    records = _run(plan, range(4))
+    transport.delete(plan.task(2).outputs[0].pending)
+    assert set(w1.merge(plan, records).refused) == {2}
+    # task 2 runs again in another worker process (another log); only its new record is given to merge
+    done = subprocess.run([sys.executable, "-c", _RERUN, str(plan.path), "2"], capture_output=True, text=True,
+                          check=True)  # fmt: skip
+    again = json.loads(done.stdout)
+    assert again["stored_at"] != records[2]["stored_at"]
+    report = w1.merge(plan, [again])
+    assert report.tasks == [2]
+    assert _summaries(w1) == 4
+    assert not list(transport.keys(PENDING))  # the first log's line of the refused attempt went too

@@ -393,7 +393,8 @@ def _drop_records(store: FileDatastore, manifest: Manifest, records: Sequence[Ta
                   report: MergeReport) -> None:  # fmt: skip
     """Drop the records and attempt markers of merged tasks (their keys are known: no listing).
 
-    A record says where it was stored; records without that (older workers) are at their task's key.
+    A record says where it was stored; records without that (older workers) are at their task's key.  On a
+    local disk every log of the area is tidied: a refused attempt's line may be in a log no record given names.
     """
     prefix = PendingArea(store.transport, manifest.area).prefix
     done = set(tasks)
@@ -402,6 +403,8 @@ def _drop_records(store: FileDatastore, manifest: Manifest, records: Sequence[Ta
         if r.task in done:
             attempts[r.task] = max(attempts.get(r.task, 0), r.attempt)
     stored = {r.stored_at or record_key(prefix, r.task) for r in records if r.stored_at or r.task in done}
+    if store.transport.is_local:  # a few logs: an earlier attempt's line may sit in a log these records do not name
+        stored.update(k for k in PendingArea(store.transport, manifest.area).keys(".records/") if k.endswith(".jsonl"))
     markers = [attempt_key(prefix, task, n) for task, last in attempts.items() for n in range(1, last + 1)]
     try:
         remove_merged(store.transport, sorted(stored), done)
