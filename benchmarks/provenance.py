@@ -19,7 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
-from skybutler import Butler
+from skybutler import Butler, _software
 from skybutler.butler import _environment
 from skybutler.registry._calibrations import tai_now
 from skybutler.testing.sample import populate_sample
@@ -125,13 +125,13 @@ def bench_environment(root: Path) -> tuple[float, float, float, int]:
     """ms to record the environment: new to the registry and the process, known to the registry, known here."""
     repo = _repo(root, None)
     first = Butler(repo, run="bench/env")
-    _environment._BY_FINGERPRINT.clear()
+    _software._BY_FINGERPRINT.clear()
     t0 = time.perf_counter()
     _environment.environment_id(first.registry)
     new_ms = (time.perf_counter() - t0) * 1000
     n_packages = len(_environment.current_environment().packages)
     second = Butler(repo, run="bench/env2")  # a new process would see the same: registry knows, butler not
-    _environment._BY_FINGERPRINT.clear()
+    _software._BY_FINGERPRINT.clear()
     t0 = time.perf_counter()
     _environment.environment_id(second.registry)
     known_ms = (time.perf_counter() - t0) * 1000

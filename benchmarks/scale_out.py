@@ -43,9 +43,14 @@ def setup(root: Path, n: int) -> Butler:
     return butler
 
 
+_CPU: list[float] = [0.0]
+"""CPU seconds (this process) of the last `timed` call: beside wall time, as the machine is shared."""
+
+
 def timed(call: Any) -> tuple[float, Any]:
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = call()
+    _CPU[0] = time.process_time() - cpu
     return time.perf_counter() - start, result
 
 
@@ -163,7 +168,7 @@ def main() -> None:
         butler = setup(root, n)
         outputs = {"meta_out": DIMS}
         plan_s, plan = timed(lambda: butler.plan_work("meta", outputs=outputs, run="out", collections="in"))
-        row(f"plan {n} tasks (query, resolve, predict)", f"{plan_s:.2f} s", "≤ 2 s")
+        row(f"plan {n} tasks (query, resolve, predict)", f"{plan_s:.2f} s (CPU {_CPU[0]:.2f} s)", "≤ 2 s")
         save_s, _ = timed(lambda: plan.save(Path(tmp) / "plan.manifest"))
         row("save the manifest", f"{save_s:.2f} s")
         sample = min(args.sample, n)
@@ -178,7 +183,8 @@ def main() -> None:
         merge_s, report = timed(lambda: butler.merge(plan))
         assert report.registered == n, report
         assert not report.refused, report
-        row(f"merge {n} outputs (records read from the pending area)", f"{merge_s:.2f} s", "≤ 2 s")
+        row(f"merge {n} outputs (records read from the pending area)", f"{merge_s:.2f} s (CPU {_CPU[0]:.2f} s)",
+            "≤ 2 s")  # fmt: skip
         again_s, again = timed(lambda: butler.merge(plan, records))
         assert again.registered == 0
         row(f"merge {len(records)} records again (nothing to add)", f"{again_s:.2f} s")

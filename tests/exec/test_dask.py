@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.exec._checks import check_complete, data_ids, registered
 
 from skybutler.butler import DirectButler
 from skybutler.exec import run_dask
-from skybutler.testing.scaleout import Faulty, summarize
+from skybutler.testing.scaleout import Faulty, summarize, summarize_with_pid
 from skybutler.workers import Manifest
 
 distributed = pytest.importorskip("distributed")
@@ -72,3 +77,44 @@ def test_dask_run_on_postgres_and_s3(client: object, w1_postgres_s3: tuple[Direc
     assert len(summary.done) == 500
     assert summary.merge is not None and summary.merge.registered == 500  # noqa: PT018
     check_complete(butler, plan, summary)
+
+
+def test_dask_resources_send_tasks_only_to_workers_that_declare_them(
+    client: object, w1_files: tuple[DirectButler, Manifest]
+) -> None:
+    butler, plan = w1_files
+    c: Any = client
+    before = set(c.scheduler_info()["workers"])
+    # a third worker process, the only one declaring the resource
+    io = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_worker", c.scheduler.address, "--resources", "skybutler_io=1",
+         "--nthreads", "1", "--nworkers", "1", "--no-dashboard", "--name", "io"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        c.wait_for_workers(len(before) + 1, timeout=60)
+        (address,) = set(c.scheduler_info()["workers"]) - before
+        assert c.scheduler_info()["workers"][address]["resources"] == {"skybutler_io": 1}
+        io_pid = c.run(os.getpid, workers=[address])[address]
+        tasks = list(range(12))
+        summary = run_dask(plan, summarize_with_pid, client=client, butler=butler, tasks=tasks,
+                           resources={"skybutler_io": 1})  # fmt: skip
+        assert summary.ok
+        assert sorted(summary.done) == tasks
+        pids = {butler.get(ref)["pid"] for ref in registered(butler).values()}  # type: ignore[arg-type]
+        assert pids == {io_pid}  # every task ran on the worker with the resource, none on the two without
+        # without resources the tasks spread over the cluster's own workers too
+        rest = run_dask(plan, summarize_with_pid, client=client, butler=butler, tasks=range(12, 60))
+        assert rest.ok
+        pids = {butler.get(ref)["pid"] for ref in registered(butler).values()}  # type: ignore[arg-type]
+        assert len(pids) > 1
+    finally:
+        c.retire_workers(workers=list(set(c.scheduler_info()["workers"]) - before), close_workers=True)
+        try:
+            io.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            io.kill()
+            io.wait()
+        deadline = time.monotonic() + 30
+        while set(c.scheduler_info()["workers"]) - before and time.monotonic() < deadline:
+            time.sleep(0.1)

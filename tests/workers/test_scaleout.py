@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from skybutler import WorkerButler
 from skybutler.butler import DirectButler
 from skybutler.datastore import PENDING
 from skybutler.errors import ConfigError, CorruptArtifactError, DatasetNotFoundError, PermissionDeniedError
+from skybutler.testing.fixtures import datastore_repo
 from skybutler.testing.scaleout import BIAS_SWITCH_VISIT, populate_scaleout, summarize
 from skybutler.workers import Manifest
 from skybutler.workers._plan import _no_credentials
@@ -23,6 +26,15 @@ OUTPUTS = {"summary": ["instrument", "visit", "detector"]}
 @pytest.fixture
 def w1(repo: str) -> DirectButler:
     butler = DirectButler(repo, run="w1/in", collections="w1/inputs")
+    populate_scaleout(butler, n_visits=30, n_detectors=2)
+    return butler
+
+
+@pytest.fixture(params=["file", pytest.param("s3", marks=pytest.mark.s3)])
+def w1_stores(request: pytest.FixtureRequest, registry_url: tuple[str, str | None], tmp_path: Path) -> DirectButler:
+    """The W1-shaped inputs on files and on S3 (moto's server on loopback), for the end-to-end checks."""
+    root = datastore_repo(request, registry_url, tmp_path / "repo", request.param)
+    butler = DirectButler(root, run="w1/in", collections="w1/inputs")
     populate_scaleout(butler, n_visits=30, n_detectors=2)
     return butler
 
@@ -188,18 +200,20 @@ def test_merged_outputs_record_their_tasks_inputs_as_lineage(w1: DirectButler, t
     assert out.id in {n.id for n in downs}
 
 
-def test_unfinished_and_tampered_tasks_register_nothing(w1: DirectButler, tmp_path: Path) -> None:
+def test_unfinished_and_tampered_tasks_register_nothing(w1_stores: DirectButler, tmp_path: Path) -> None:
+    w1 = w1_stores
+    transport = w1.datastore.files().transport
     plan = _plan(w1, tmp_path, "visit < 3")
     # task 0 dies after writing its output, before its record: nothing of it may be registered
     wb = WorkerButler.from_manifest(str(plan.path), 0)
     summarize(wb)
     _run(plan, [1, 2, 3, 4, 5])
     tampered = plan.task(4).outputs[0]
-    forged = Path(w1.root, tampered.pending)
-    assert b'"epoch":0' in forged.read_bytes()
-    forged.write_bytes(forged.read_bytes().replace(b'"epoch":0', b'"epoch":7'))  # same size, other bytes
+    forged = transport.get(tampered.pending)
+    assert b'"epoch":0' in forged
+    transport.put(tampered.pending, forged.replace(b'"epoch":0', b'"epoch":7'))  # same size, other bytes
     missing = plan.task(5).outputs[0]
-    Path(w1.root, missing.pending).unlink()
+    transport.delete(missing.pending)
     report = w1.merge(plan)  # reads the records from the pending area
     assert sorted(report.tasks) == [1, 2, 3]
     assert set(report.refused) == {4, 5}
@@ -216,6 +230,51 @@ def test_unfinished_and_tampered_tasks_register_nothing(w1: DirectButler, tmp_pa
     assert _summaries(w1) == 6
     assert w1.verify(collections="w1/out").ok
     assert w1.reconcile(grace_seconds=0).pending == []
+    assert not list(transport.keys(PENDING))  # the plan's area is gone with its last merged task
+
+
+def test_records_go_to_one_log_per_worker_process_and_merge_tidies_it(w1: DirectButler, tmp_path: Path) -> None:
+    transport = w1.datastore.files().transport
+    plan = _plan(w1, tmp_path, "visit < 3")
+    records = _run(plan, range(6))
+    (log,) = {r["stored_at"] for r in records}
+    assert str(log).endswith(".jsonl")  # a local disk: one log for this process, not one file per task
+    assert len(transport.get(str(log)).splitlines()) == 6
+    transport.delete(plan.task(2).outputs[0].pending)  # task 2 is refused: its line must stay
+    report = w1.merge(plan, records[:4])
+    assert sorted(report.tasks) == [0, 1, 3]
+    assert [json.loads(line)["task"] for line in transport.get(str(log)).splitlines()] == [2, 4, 5]
+    # the worker appends to the rewritten log; the merge takes task 2's newest attempt
+    (again,) = _run(plan, [2])
+    assert again["attempt"] == 2
+    assert [json.loads(line)["task"] for line in transport.get(str(log)).splitlines()] == [2, 4, 5, 2]
+    report = w1.merge(plan)
+    assert sorted(report.tasks) == [2, 4, 5]
+    assert _summaries(w1) == 6
+    assert not list(transport.keys(PENDING))
+
+
+def test_a_run_written_by_workers_has_a_run_record_with_their_environment(w1: DirectButler, tmp_path: Path) -> None:
+    plan = _plan(w1, tmp_path, "visit < 2")
+    started = time.time_ns()
+    records = _run(plan, range(len(plan)))
+    origins = [r["origin"] for r in records]
+    assert len({o["env"] for o in origins}) == 1  # type: ignore[index]
+    envs = list(w1.datastore.files().transport.keys(f"{PENDING}{plan.area}/.environments/"))
+    assert len(envs) == 1  # stored once, however many tasks
+    w1.merge(plan, records)
+    info = w1.run_info("w1/out")
+    (env,) = info.environments
+    assert env.digest == origins[0]["env"]  # type: ignore[index]
+    assert env.packages["sqlalchemy"]  # the distributions, as a butler records them
+    assert info.host == socket.gethostname()
+    assert started <= info.started <= min(o["started"] for o in origins)  # type: ignore[index]
+    assert info.ended == max(o["ended"] for o in origins)  # type: ignore[index]
+    assert "python" in info.command
+    # a second merge of another plan into the same run: the same environment is linked once
+    plan2 = _plan(w1, tmp_path, "visit = 2")
+    w1.merge(plan2, _run(plan2, range(len(plan2))))
+    assert len(w1.run_info("w1/out").environments) == 1
 
 
 def test_a_task_given_twice_is_merged_once(w1: DirectButler, tmp_path: Path) -> None:
@@ -239,3 +298,30 @@ def test_a_record_of_another_plan_or_task_is_refused(w1: DirectButler, tmp_path:
     assert "not one of the task's" in report.refused[1]
     assert "plan" in report.refused[0]
     assert _summaries(w1) == 0
+
+
+_RERUN = """
+import json, sys
+from skybutler import WorkerButler
+from skybutler.testing.scaleout import summarize
+with WorkerButler.from_manifest(sys.argv[1], int(sys.argv[2])) as wb:
+    summarize(wb)
+print(json.dumps(wb.commit().to_dict()))
+"""
+
+
+def test_a_refused_attempt_in_another_workers_log_is_tidied(w1: DirectButler, tmp_path: Path) -> None:
+    transport = w1.datastore.files().transport
+    plan = _plan(w1, tmp_path, "visit < 2")
+    records = _run(plan, range(4))
+    transport.delete(plan.task(2).outputs[0].pending)
+    assert set(w1.merge(plan, records).refused) == {2}
+    # task 2 runs again in another worker process (another log); only its new record is given to merge
+    done = subprocess.run([sys.executable, "-c", _RERUN, str(plan.path), "2"], capture_output=True, text=True,
+                          check=True)  # fmt: skip
+    again = json.loads(done.stdout)
+    assert again["stored_at"] != records[2]["stored_at"]
+    report = w1.merge(plan, [again])
+    assert report.tasks == [2]
+    assert _summaries(w1) == 4
+    assert not list(transport.keys(PENDING))  # the first log's line of the refused attempt went too

@@ -196,6 +196,8 @@ class Lineage:
                 chunk = sources[start : start + 500]
                 for row in conn.execute(sa.select(e.c.input_id, e.c.output_id).where(e.c.input_id.in_(chunk))):
                     down.setdefault(as_uuid(row[0]), set()).add(as_uuid(row[1]))
+        if not reached and outputs.keys().isdisjoint(inputs):
+            return  # no recorded edge leaves the outputs and none is an input: no path can come back to one
         looping = _on_cycle(down)
         if looping is not None:
             raise ConflictError(

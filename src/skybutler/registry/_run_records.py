@@ -148,6 +148,16 @@ class RunRecords:
         with self._db.transaction() as conn:
             conn.execute(r.update().where(r.c.run_id == run_id).values(ended=ended))
 
+    def extend_end(self, run_id: int, ended: int) -> None:
+        """Move a run's end time to ``ended`` unless it ends later already (a merge of workers' outputs)."""
+        r = self._t.run
+        with self._db.transaction() as conn:
+            conn.execute(
+                r.update()
+                .where(r.c.run_id == run_id, sa.or_(r.c.ended.is_(None), r.c.ended < ended))
+                .values(ended=ended)
+            )
+
     def get(self, run_id: int, run_name: str) -> RunRecord | None:
         """The record of a run with its environments (None: the run has none).
 

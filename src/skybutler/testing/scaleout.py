@@ -58,6 +58,15 @@ def summarize(wb: WorkerButler) -> None:
             "epoch": bias["epoch"]}, "summary")  # fmt: skip
 
 
+def summarize_with_pid(wb: WorkerButler) -> None:
+    """`summarize`, with the worker process's id in the summary (tests check where tasks ran)."""
+    import os
+
+    meta = wb.get("meta")
+    wb.put({"visit": meta["visit"], "detector": meta["detector"], "flux": meta["flux"], "pid": os.getpid()},
+           "summary")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Faulty:
     """`summarize`, except on some tasks: those in ``fail`` raise, those in ``kill`` end their worker process

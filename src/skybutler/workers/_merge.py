@@ -12,7 +12,10 @@ For each task record (what a task says it wrote), in batches:
    one), then the pending names are dropped -- DESIGN invariant 2, with the pending area as staging.
 
 A failure at 4 undoes the claims and leaves the pending files and records as they were, so merge can run
-again.  Records of merged tasks are deleted; the area goes once it holds nothing but its marker.
+again.  Records of merged tasks are dropped (their files deleted, or their lines taken out of the workers'
+logs); the area goes once it holds nothing but its marker.  The run's record is made in the same
+transaction as the registration, from the records: each distinct worker environment (stored once), and the
+host, command and start of the earliest task.
 """
 
 from __future__ import annotations
@@ -31,13 +34,20 @@ from skybutler.datastore import PendingArea, Staged, verify_pending
 from skybutler.dimensions import DataCoordinate
 from skybutler.errors import ArtifactNotFoundError, SkyButlerError, StorageError
 from skybutler.registry import LostCommitError, NewDataset
-from skybutler.workers._records import TaskRecord, attempt_key, record_key
+from skybutler.workers._records import (
+    TaskRecord,
+    attempt_key,
+    environment_key,
+    parse_records,
+    record_key,
+    remove_merged,
+)
 
 if TYPE_CHECKING:
     import uuid
 
     from skybutler.datastore import FileDatastore
-    from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
+    from skybutler.registry import CollectionRecord, Environment, Registry, StoredDatasetType
     from skybutler.types import Progress
     from skybutler.workers._manifest import Manifest, ManifestOutput, Task
 
@@ -48,15 +58,52 @@ MergeHook = Callable[["Registry", "CollectionRecord", "list[tuple[Task, list[Man
 provenance records lineage (each output's inputs are its task's) and the run record, in the same commit."""
 
 
-def record_lineage(registry: Registry, run: CollectionRecord, merged: list[tuple[Task, list[ManifestOutput]]]) -> None:
-    """The merge's own provenance step: each registered output records its task's inputs as lineage edges, and
-    the run gets a record (`Registry.record_provenance`), in the batch's transaction.
+def record_lineage(
+    registry: Registry,
+    run: CollectionRecord,
+    merged: list[tuple[Task, list[ManifestOutput]]],
+    origins: Sequence[Mapping[str, Any]] = (),
+    environments: Sequence[Environment] = (),
+) -> None:
+    """The merge's own provenance step, in the batch's transaction: each registered output records its task's
+    inputs as lineage edges, and the run gets its record (`Registry.record_provenance`): every distinct
+    worker environment, linked once each, and -- unless the run has a record already -- the host, user,
+    command and folder of the earliest task, started when it started.  The run's end moves to the latest
+    task's end.
 
     Inputs were resolved and registered when the plan was made; one removed since makes the batch fail with
     `DatasetNotFoundError`, and nothing of the batch is registered.
     """
     edges = {out.id: (out.dataset_type, [i.id for i in task.inputs]) for task, outs in merged for out in outs}
-    registry.record_provenance(run, edges={k: v for k, v in edges.items() if v[1]})
+    timed = [o for o in origins if o.get("started")]
+    info: dict[str, Any] | None = None
+    if timed:
+        first = min(timed, key=lambda o: int(o["started"]))
+        info = {k: str(first.get(k, "")) for k in ("host", "user_name", "command", "cwd")}
+        info |= {"started": int(first["started"]), "config": None}
+    registry.record_provenance(run, edges={k: v for k, v in edges.items() if v[1]}, environments=environments,
+                               info=info)  # fmt: skip
+    ended = max((int(o["ended"]) for o in timed if o.get("ended")), default=None)
+    if ended is not None:
+        registry.runs.extend_end(run.id, ended)
+
+
+def read_environments(store: FileDatastore, manifest: Manifest, records: Iterable[TaskRecord]) -> list[Environment]:
+    """The distinct software environments the records name, read from the plan's area (one file each).
+
+    An environment file that is missing or unreadable is left out: the run's record then lacks it, and the
+    outputs are registered all the same.
+    """
+    from skybutler.registry import Environment
+
+    prefix = PendingArea(store.transport, manifest.area).prefix
+    found = []
+    for digest in sorted({str(r.origin["env"]) for r in records if r.origin.get("env")}):
+        try:
+            found.append(Environment.from_json(json.loads(store.transport.get(environment_key(prefix, digest)))))
+        except (ArtifactNotFoundError, ValueError, KeyError, TypeError):
+            continue
+    return found
 
 
 @dataclass(slots=True)
@@ -92,14 +139,16 @@ class MergeReport:
 
 
 def read_records(store: FileDatastore, manifest: Manifest) -> list[TaskRecord]:
-    """Every task record in the plan's pending area (the tasks that finished and are not merged yet)."""
+    """Every task record in the plan's pending area (the tasks that finished and are not merged yet), in
+    attempt order (a task run again has its latest record last)."""
     area = PendingArea(store.transport, manifest.area)
     records = []
     for key in area.keys(".records/"):
         try:
-            records.append(TaskRecord.from_dict(json.loads(store.transport.get(key))))
-        except (ArtifactNotFoundError, ValueError, KeyError, TypeError):
-            continue  # a record removed meanwhile, or not ours to read: merge goes by the valid ones
+            records += parse_records(store.transport.get(key), key)
+        except ArtifactNotFoundError:
+            continue  # a record removed meanwhile: merge goes by the ones it can read
+    records.sort(key=lambda r: r.attempt)
     return records
 
 
@@ -117,19 +166,21 @@ def merge_outputs(
 ) -> MergeReport:
     """See `Butler.merge`."""
     if records is None:
-        found = read_records(store, manifest)
+        given = read_records(store, manifest)
     else:
-        found = [r if isinstance(r, TaskRecord) else TaskRecord.from_dict(r) for r in records]
+        given = [r if isinstance(r, TaskRecord) else TaskRecord.from_dict(r) for r in records]
     # one record per task: the last given wins (a re-run's record describes the files now pending)
-    found = list({r.task: r for r in found}.values())
+    found = list({r.task: r for r in given}.values())
     report = MergeReport()
     for start in range(0, len(found), batch_size):
         batch = found[start : start + batch_size]
         report.extend(_merge_batch(registry, store, manifest, batch, stored, run, on_register))
         if progress is not None:
             progress("merge", min(start + batch_size, len(found)), len(found))
+    _drop_records(store, manifest, given, report.tasks, report)
     area = PendingArea(store.transport, manifest.area)
-    if not area.keys():
+    environments = f"{area.prefix}.environments/"
+    if all(k.startswith(environments) for k in area.keys()):  # noqa: SIM118 (a method, not a dict)
         try:
             area.remove()
         except (StorageError, OSError) as exc:
@@ -206,7 +257,11 @@ def _merge_batch(
         accepted.append((task, todo))
     report.already = sum(1 for _, written in checked for out, _, _ in written if out.id in known)
     staged, claimed_tasks = _claim(store, accepted, report)
-    _register(registry, store, stored, run, claimed_tasks, staged, on_register)
+    by_task = {r.task: r for r in records}
+    merging = [by_task[task.index] for task, _ in claimed_tasks]
+    environments = read_environments(store, manifest, merging) if claimed_tasks else []
+    _register(registry, store, stored, run, claimed_tasks, staged, on_register, [r.origin for r in merging],
+              environments)  # fmt: skip
     report.registered = len(staged)
     try:
         store.promote_many(staged)
@@ -218,7 +273,6 @@ def _merge_batch(
         task.index for task, written in checked
         if task.index not in report.refused and all(o.id in known for o, _, _ in written)
     })  # fmt: skip
-    _drop_records(store, manifest, records, report.tasks, report)
     return report
 
 
@@ -285,6 +339,8 @@ def _register(
     tasks: list[tuple[Task, list[tuple[ManifestOutput, ArtifactInfo]]]],
     staged: list[Staged],
     on_register: MergeHook | None,
+    origins: Sequence[Mapping[str, Any]],
+    environments: Sequence[Environment],
 ) -> None:
     by_type: dict[str, list[NewDataset]] = {}
     for _, outs in tasks:
@@ -299,7 +355,7 @@ def _register(
                 for name, new in by_type.items():
                     registry.datasets.insert(stored[name], run.id, new)
                 merged = [(task, [o for o, _ in outs]) for task, outs in tasks]
-                record_lineage(registry, run, merged)
+                record_lineage(registry, run, merged, origins, environments)
                 if on_register is not None:
                     on_register(registry, run, merged)
         except sa.exc.IntegrityError as exc:
@@ -335,13 +391,23 @@ def _finish_leftovers(
 
 def _drop_records(store: FileDatastore, manifest: Manifest, records: Sequence[TaskRecord], tasks: Iterable[int],
                   report: MergeReport) -> None:  # fmt: skip
-    """Delete the records and attempt markers of merged tasks (their keys are known: no listing)."""
+    """Drop the records and attempt markers of merged tasks (their keys are known: no listing).
+
+    A record says where it was stored; records without that (older workers) are at their task's key.  On a
+    local disk every log of the area is tidied: a refused attempt's line may be in a log no record given names.
+    """
     prefix = PendingArea(store.transport, manifest.area).prefix
     done = set(tasks)
-    attempts = {r.task: r.attempt for r in records if r.task in done}
-    keys = [record_key(prefix, task) for task in done]
-    keys += [attempt_key(prefix, task, n) for task, last in attempts.items() for n in range(1, last + 1)]
+    attempts: dict[int, int] = {}
+    for r in records:
+        if r.task in done:
+            attempts[r.task] = max(attempts.get(r.task, 0), r.attempt)
+    stored = {r.stored_at or record_key(prefix, r.task) for r in records if r.stored_at or r.task in done}
+    if store.transport.is_local:  # a few logs: an earlier attempt's line may sit in a log these records do not name
+        stored.update(k for k in PendingArea(store.transport, manifest.area).keys(".records/") if k.endswith(".jsonl"))
+    markers = [attempt_key(prefix, task, n) for task, last in attempts.items() for n in range(1, last + 1)]
     try:
-        store.transport.delete_many(keys)
+        remove_merged(store.transport, sorted(stored), done)
+        store.transport.delete_many(markers)
     except (StorageError, OSError) as exc:
         report.problems.append(f"records of merged tasks: {exc}")

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from skybutler import _software
 from skybutler.datasets import ArtifactInfo, storage_classes
 from skybutler.datastore import FileDatastore, PendingArea, write_pending
 from skybutler.errors import ConfigError, DatasetNotFoundError, PermissionDeniedError
@@ -27,19 +28,46 @@ from skybutler.workers._records import (
     attempt_key,
     count_attempts,
     database_modules,
+    environment_key,
     guard_against_databases,
-    record_key,
+    write_record,
 )
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from skybutler.config import DatastoreConfig
+    from skybutler.transports import Transport
 
-__all__ = ["WorkerButler", "WorkerDeferredHandle", "open_worker_datastore"]
+__all__ = ["WorkerButler", "WorkerDeferredHandle", "open_worker_datastore", "task_origin"]
 
 _MANIFESTS: dict[tuple[str, float], Manifest] = {}
 _DATASTORES: dict[str, FileDatastore] = {}
+_ORIGIN: dict[str, Any] = {}
+"""This process's host, user, command line and working folder (read once)."""
+_ENVIRONMENTS_WRITTEN: set[str] = set()
+"""Keys of environment files this process has made sure exist."""
+
+
+def task_origin(transport: Transport, prefix: str, started: int) -> dict[str, Any]:
+    """Where and when a task ran, for its record; the worker's environment is stored once in the area.
+
+    The environment is read once per installation (`skybutler._software`) and its file written when missing:
+    checked at each task on a local disk (one ``stat``; a merge may have removed an emptied area meanwhile),
+    once per process and area elsewhere (a request each).
+    """
+    if not _ORIGIN:
+        info = _software.process_info()
+        _ORIGIN.update({k: info[k] for k in ("host", "user_name", "command", "cwd")})
+    fp = _software.fingerprint() if "fingerprint" not in _ORIGIN else _ORIGIN["fingerprint"]
+    env = _software.environment_data(fp)
+    _ORIGIN["fingerprint"] = fp
+    key = environment_key(prefix, env["digest"])
+    if key not in _ENVIRONMENTS_WRITTEN or transport.is_local:
+        if not transport.exists(key):
+            transport.put(key, json.dumps(env, sort_keys=True).encode())
+        _ENVIRONMENTS_WRITTEN.add(key)
+    return {**_ORIGIN, "env": env["digest"], "started": started, "ended": time.time_ns()}
 
 
 def open_worker_datastore(header: Mapping[str, Any]) -> FileDatastore:
@@ -109,6 +137,7 @@ class WorkerButler:
 
     def __init__(self, manifest: Manifest | str | os.PathLike[str], task: int, *, isolated: bool = False) -> None:
         self._started = time.perf_counter()
+        self._started_ns = time.time_ns()
         self.isolated = isolated
         self._check_isolation()
         self.manifest = manifest if isinstance(manifest, Manifest) else _load(os.fspath(manifest))
@@ -242,6 +271,7 @@ class WorkerButler:
         if self._committed is not None:
             return self._committed
         self._check_isolation()
+        transport, prefix = self._store.transport, self._area.prefix
         record = TaskRecord(
             self.manifest.plan_id,
             self.task.index,
@@ -249,8 +279,9 @@ class WorkerButler:
             self.attempt,
             time.perf_counter() - self._started,
             database_modules(),
+            task_origin(transport, prefix, self._started_ns),
         )
-        self._store.transport.put(record_key(self._area.prefix, self.task.index), record.to_json())
+        write_record(transport, prefix, record)
         self._committed = record
         return record
 
