@@ -133,7 +133,7 @@ def test_migrate_dry_run_then_apply(run: Run, sample_repo: str) -> None:
     dry = run("migrate", sample_repo, "--dry-run")
     pending = (
         "0002, 0003_dataset_type_format, 0004_datastore_name, 0005_pg_fk_checks, 0006_spatial_index, "
-        f"0007_provenance, {SCHEMA_VERSION}"
+        f"0007_provenance, 0008_server_tokens, {SCHEMA_VERSION}"
     )
     assert dry.stdout == f"Would apply revision(s) {pending}. Dry run: nothing was changed.\n"
     assert run("query-datasets", sample_repo).exit_code == 1  # still refused: the dry run changed nothing

@@ -27,6 +27,7 @@ REVISIONS = [
     "0006_spatial_index",
     "0007_provenance",
     "0008_server_tokens",
+    "0009_run_end_index",
 ]
 
 
