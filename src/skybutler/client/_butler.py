@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from skybutler.butler import Butler, DeferredDatasetHandle
 from skybutler.client._collections import RemoteCollections
@@ -14,7 +14,7 @@ from skybutler.client._http import Session
 from skybutler.client._io import FormatterCache, SignedUrlTransport, read_artifact
 from skybutler.client._provenance import RemoteProvenance, not_served
 from skybutler.client._puts import put_objects
-from skybutler.client._results import RemoteDataIdResults, RemoteDatasetResults, read_data_ids, read_datasets
+from skybutler.client._results import parse_data_ids, read_data_ids, read_datasets
 from skybutler.client._transfers import RemoteTransfers
 from skybutler.datasets import DatasetRef, DatasetType, storage_classes
 from skybutler.dimensions import DataCoordinate, DimensionRecord, DimensionUniverse
@@ -26,6 +26,7 @@ from skybutler.wire import (
     FindResponse,
     QueryDataIdsRequest,
     QueryDatasetsRequest,
+    QueryHeader,
     RefsRequest,
     RegisterDatasetTypeRequest,
     RemoveRequest,
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
     from skybutler.butler import VerifyReport
     from skybutler.datasets import DatasetIdMode
     from skybutler.datastore import ReconcileReport
-    from skybutler.query import CompletenessTable
+    from skybutler.query import CompletenessTable, DataIdResults, DatasetResults
+    from skybutler.registry import CollectionType
     from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, InputsLike, Progress, TimeLike
 
 __all__ = ["RemoteButler"]
@@ -393,9 +395,12 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
         first = found.artifacts[0]  # the copy a get reads first, as locally
         return first.url or first.uri or first.path
 
-    def open_uri(self, url: str) -> SignedUrlTransport:
-        """A read-only transport of one signed URL (``transport.open("")`` reads byte ranges of it)."""
-        return SignedUrlTransport(url, self._session.client)
+    def open_uri(self, uri: str) -> BinaryIO:
+        """As `Butler.open_uri`: a seekable reader of a signed URL, by ranged requests on this butler's connections
+        (the token is not sent with it); other URIs as locally."""
+        if uri.startswith(("http://", "https://")):
+            return SignedUrlTransport(uri, self._session.client).open("")
+        return super().open_uri(uri)
 
     # -- remove and maintenance --------------------------------------------------------------------------------
     def remove(self, refs: Iterable[DatasetRef], *, even_if_used: bool = False) -> int:
@@ -443,7 +448,7 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
         return ReconcileReport(**answer)
 
     # -- queries -----------------------------------------------------------------------------------------------
-    def query_datasets(  # type: ignore[override]  # a list of refs, with the results' methods
+    def query_datasets(
         self,
         dataset_types: str | DatasetType | Iterable[str | DatasetType],
         *,
@@ -456,7 +461,7 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
         limit: int | None = None,
         at: TimeLike | None = None,
         **kwargs: Any,
-    ) -> RemoteDatasetResults:
+    ) -> DatasetResults:
         """As `Butler.query_datasets`: streamed; collections the caller may not read are left out (and said)."""
         if isinstance(dataset_types, str | DatasetType):
             dataset_types = [dataset_types]
@@ -475,7 +480,7 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
         lines = self._session.stream_lines("/query/datasets", request, what="query_datasets")
         return read_datasets(lines, self.universe, self._types)
 
-    def query_data_ids(  # type: ignore[override]  # a list of data IDs, with the results' methods
+    def query_data_ids(
         self,
         dimensions: Iterable[str],
         *,
@@ -487,7 +492,7 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
         order_by: Sequence[str] | None = None,
         limit: int | None = None,
         **kwargs: Any,
-    ) -> RemoteDataIdResults:
+    ) -> DataIdResults:
         """As `Butler.query_data_ids`."""
         if isinstance(datasets, str | DatasetType):
             datasets = [datasets]
@@ -503,7 +508,13 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
             limit=limit,
         )
         lines = self._session.stream_lines("/query/data-ids", request, what="query_data_ids")
-        return read_data_ids(lines, self.universe)
+
+        def expand() -> list[DataCoordinate]:
+            again = request.model_copy(update={"expanded": True})
+            answer = self._session.stream_lines("/query/data-ids", again, what="query_data_ids(...).expanded()")
+            return parse_data_ids(QueryHeader.model_validate_json(answer[0]), answer, self.universe)
+
+        return read_data_ids(lines, self.universe, request.dimensions, expand)
 
     def query_dimension_records(
         self,
@@ -567,7 +578,11 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
         return [r for r in self.query_datasets(name, collections=run, find_first=False) if r.run == run]
 
     def query_collections(
-        self, pattern: str | Iterable[str] = "*", *, types: Any = None, flatten_chains: bool = False
+        self,
+        pattern: str | Iterable[str] = "*",
+        *,
+        types: CollectionType | str | Iterable[CollectionType | str] | None = None,
+        flatten_chains: bool = False,
     ) -> list[str]:
         """Names of the collections matching pattern(s) and types that the caller may read."""
         return [r.name for r in self.collections.query(pattern, types=types, flatten_chains=flatten_chains)]
