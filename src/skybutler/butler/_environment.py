@@ -27,7 +27,7 @@ from skybutler.registry._run_records import Environment
 if TYPE_CHECKING:
     from skybutler.registry import Registry
 
-__all__ = ["current_environment", "environment_id", "fingerprint", "process_info"]
+__all__ = ["current_environment", "environment_id", "fingerprint", "make_environment", "process_info", "writer_origin"]
 
 _BY_FINGERPRINT: dict[str, Environment] = {}
 
@@ -122,3 +122,9 @@ def process_info(config: dict[str, Any] | None = None) -> dict[str, Any]:
         "started": time.time_ns(),
         "config": config,
     }
+
+
+def writer_origin(config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """This process as a run's writer, for a repository written from afar (a remote butler sends it with its
+    first write into a run): ``{"info": process_info(config), "environment": current_environment() as JSON}``."""
+    return {"info": process_info(config), "environment": current_environment().to_json()}

@@ -12,7 +12,7 @@ from skybutler.client._collections import RemoteCollections
 from skybutler.client._helpers import data_id_json, is_server, names, tai_ns
 from skybutler.client._http import Session
 from skybutler.client._io import FormatterCache, SignedUrlTransport, read_artifact
-from skybutler.client._provenance import RemoteProvenance, not_served
+from skybutler.client._provenance import RemoteProvenance
 from skybutler.client._puts import put_objects
 from skybutler.client._results import parse_data_ids, read_data_ids, read_datasets
 from skybutler.client._transfers import RemoteTransfers
@@ -27,6 +27,7 @@ from skybutler.wire import (
     QueryDataIdsRequest,
     QueryDatasetsRequest,
     QueryHeader,
+    RefModel,
     RefsRequest,
     RegisterDatasetTypeRequest,
     RemoveRequest,
@@ -102,6 +103,7 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
         """The search path used when a call gives no ``collections=``."""
         self._types: dict[str, DatasetType] = {}
         self._formatters = FormatterCache()
+        self._recorded_runs: set[str] = set()
         if run is not None and self.writeable:
             self.collections.register(run, "RUN")
 
@@ -113,7 +115,7 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
     @cached_property
     def collections(self) -> RemoteCollections:
         """Collection management, as `Butler.collections`."""
-        return RemoteCollections(self._session, lambda: self.writeable)
+        return RemoteCollections(self._session, lambda: self.writeable, self.get_dataset_type)
 
     def close(self) -> None:
         """Close the connections to the server."""
@@ -198,10 +200,11 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
         inputs: InputsLike | None = None,
         **kwargs: Any,
     ) -> DatasetRef:
-        """As `Butler.put`: the file is written here and uploaded to storage; the server registers it."""
-        if inputs is not None:
-            not_served("put(inputs=...)")
-        return self._put(dataset_type, [(obj, data_id_json(data_id, kwargs))], run, None)[0]
+        """As `Butler.put`: the file is written here and uploaded to storage; the server registers it (with
+        ``inputs``, readable datasets that must exist, as the new dataset's lineage)."""
+        from skybutler.butler import input_ids
+
+        return self._put(dataset_type, [(obj, data_id_json(data_id, kwargs))], run, None, [input_ids(inputs)])[0]
 
     def put_many(
         self,
@@ -212,11 +215,15 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
         id_mode: DatasetIdMode | None = None,
         inputs: InputsLike | None = None,
     ) -> list[DatasetRef]:
-        """As `Butler.put_many`: all stored in one registry transaction, or none."""
+        """As `Butler.put_many`: all stored in one registry transaction, or none (``inputs`` of every item, plus
+        each item's own as its third element)."""
+        from skybutler.butler import input_ids
+
         listed = list(items)
-        if inputs is not None or any(len(item) > 2 for item in listed):
-            not_served("put_many(inputs=...)")
-        return self._put(dataset_type, [(item[0], data_id_json(item[1], {})) for item in listed], run, id_mode)
+        shared = input_ids(inputs)
+        per_item = [list(dict.fromkeys([*shared, *input_ids(item[2])])) if len(item) > 2 else shared for item in listed]
+        data = [(item[0], data_id_json(item[1], {})) for item in listed]
+        return self._put(dataset_type, data, run, id_mode, per_item)
 
     def _put(
         self,
@@ -224,6 +231,7 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
         items: Sequence[tuple[Any, dict[str, Any]]],
         run: str | None,
         id_mode: DatasetIdMode | None,
+        inputs: list[list[uuid.UUID]],
     ) -> list[DatasetRef]:
         if not self.writeable:
             raise PermissionDeniedError("This butler is read-only; open it with run= (or writeable=True) to put.")
@@ -235,7 +243,13 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
             raise DatasetTypeError(f"Cannot put a component ({dataset_type}); put the whole {dt.name}.")
         sc = storage_classes.get(dt.storage_class)
         objects = [sc.coerce(obj) for obj, _ in items]  # refused before anything reaches the server
-        return put_objects(self._session, self._formatters, dt, objects, [d for _, d in items], run, id_mode)
+        origin = self._origin_for(run)
+        refs = put_objects(
+            self._session, self._formatters, dt, objects, [d for _, d in items], run, id_mode,
+            inputs if any(inputs) else None, origin,
+        )  # fmt: skip
+        self._recorded_runs.add(run)
+        return refs
 
     # -- find and get ------------------------------------------------------------------------------------------
     def _find(
@@ -272,6 +286,9 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
             )
         answer = self._session.call("POST", "/datasets/find", request, idempotent=True, what="find")
         return FindResponse.model_validate(answer)
+
+    def _ref_of(self, model: RefModel) -> DatasetRef:
+        return ref_from_wire(model, self.get_dataset_type(model.dataset_type))
 
     def _ref(self, found: FindResponse) -> DatasetRef:
         dt = self._types.get(found.dataset_type.name) or self._remember(found.dataset_type.model_dump())
@@ -404,12 +421,11 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
 
     # -- remove and maintenance --------------------------------------------------------------------------------
     def remove(self, refs: Iterable[DatasetRef], *, even_if_used: bool = False) -> int:
-        """As `Butler.remove` (write on each dataset's run); a used dataset is refused by the server."""
-        if even_if_used:
-            not_served("remove(even_if_used=True)")
+        """As `Butler.remove` (write on each dataset's run): a dataset another records as an input is refused
+        unless ``even_if_used`` (its lineage edges are kept)."""
         if not self.writeable:
             raise PermissionDeniedError("This butler is read-only; open it with writeable=True to remove datasets.")
-        request = RemoveRequest(refs=[ref_to_wire(r) for r in refs])
+        request = RemoveRequest(refs=[ref_to_wire(r) for r in refs], even_if_used=even_if_used)
         return int(self._session.call("POST", "/datasets/remove", request, what="remove")["removed"])
 
     def verify(

@@ -39,6 +39,7 @@ from skybutler.errors import (
 )
 from skybutler.registry import CollectionType, NewDataset
 from skybutler.server._signing import sign_url
+from skybutler.server._writers import checked_inputs, record_origin
 from skybutler.wire import (
     CommitRequest,
     DirectPutRequest,
@@ -115,7 +116,11 @@ def direct_put(butler: DirectButler, caller: Caller, request: DirectPutRequest) 
             raise ConflictError(f"{dt.name} goes through this server as {name!r}, not {item.formatter!r}.")
         items.append((formatter.read(io.BytesIO(base64.b64decode(item.data))), item.data_id))
     mode = None if request.id_mode is None else DatasetIdMode(request.id_mode)
-    return [ref_to_wire(r) for r in butler.put_many(items, dt, run=request.run, id_mode=mode)]
+    inputs = checked_inputs(butler, caller, request.inputs, len(items))
+    if request.origin is not None:  # the writer is the client's process, not this server's
+        record_origin(butler, run_record(butler, request.run), request.origin)
+    with_inputs = [(obj, data_id, ids) for (obj, data_id), ids in zip(items, inputs, strict=True)]
+    return [ref_to_wire(r) for r in butler.put_many(with_inputs, dt, run=request.run, id_mode=mode)]
 
 
 def prepare(
@@ -178,6 +183,7 @@ def commit(butler: DirectButler, caller: Caller, request: CommitRequest) -> list
     transport = datastore.transport
     algorithm = datastore.config.checksum
     keys = [pending_key(uuid.UUID(item.id).hex, ext) for item in request.items]
+    inputs = checked_inputs(butler, caller, request.inputs, len(request.items))
     staged: list[Staged] = []
     refs: list[DatasetRef] = []
     try:
@@ -201,8 +207,12 @@ def commit(butler: DirectButler, caller: Caller, request: CommitRequest) -> list
             staged.append(Staged(ref.id.hex, key, artifact, claimed))
             refs.append(ref)
         new = [NewDataset(r.id, r.data_id.required_values, s.artifact) for r, s in zip(refs, staged, strict=True)]
+        edges = {r.id: (dt.name, ids) for r, ids in zip(refs, inputs, strict=True) if ids}
         try:
-            butler.registry.datasets.insert(stored, run.id, new)
+            with butler.registry.db.transaction():  # datasets, their inputs and the run's writer: all or none
+                butler.registry.datasets.insert(stored, run.id, new)
+                if edges or request.origin is not None:
+                    record_origin(butler, run, request.origin, edges=edges)
         except sa.exc.IntegrityError as exc:
             raise butler.registry.explain_insert_failure(stored, run, [r.data_id for r in refs], exc) from None
     except BaseException:
