@@ -264,6 +264,7 @@ class PrepareRequest(_Model):
     run: str
     data_ids: list[dict[str, Any]]
     id_mode: str | None = None
+    inputs: list[list[str]] | None = Field(default=None, description="Checked here too: refused before uploads.")
 
 
 class UploadSlot(_Model):

@@ -44,10 +44,10 @@ def put_objects(
     ``inputs`` (per object, the IDs it was made from) are recorded by the server with the datasets, and written
     into the files by formats with room for provenance; ``origin`` is this process as the run's writer.
     """
-    request = PrepareRequest(dataset_type=dt.name, run=run, data_ids=data_ids,
+    wire_inputs = None if inputs is None else [[i.hex for i in row] for row in inputs]
+    request = PrepareRequest(dataset_type=dt.name, run=run, data_ids=data_ids, inputs=wire_inputs,
                              id_mode=None if id_mode is None else id_mode.value)  # fmt: skip
     prepared = PrepareResponse.model_validate(session.call("POST", "/datasets/prepare", request, what=f"put {dt.name}"))
-    wire_inputs = None if inputs is None else [[i.hex for i in row] for row in inputs]
     if prepared.slots and prepared.slots[0].upload_url is None:  # no files: the bytes go through the server
         return _through_server(session, formatters, dt, objects, data_ids, prepared, run, id_mode, wire_inputs, origin)
     commits = []

@@ -134,6 +134,7 @@ def prepare(
             f"Cannot put a component ({request.dataset_type}); put the whole {stored.dataset_type.name}."
         )
     dt = stored.dataset_type
+    checked_inputs(butler, caller, request.inputs, len(request.data_ids))  # before the run is registered
     if not isinstance(butler.datastore, FileDatastore):  # no files to upload: the bytes go through the server
         run_record(butler, request.run)
         for data_id in request.data_ids:
