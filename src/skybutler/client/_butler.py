@@ -12,6 +12,7 @@ from skybutler.client._collections import RemoteCollections
 from skybutler.client._helpers import data_id_json, is_server, names, tai_ns
 from skybutler.client._http import Session
 from skybutler.client._io import FormatterCache, SignedUrlTransport, read_artifact
+from skybutler.client._maintenance import RemoteMaintenance
 from skybutler.client._provenance import RemoteProvenance
 from skybutler.client._puts import put_objects
 from skybutler.client._results import parse_data_ids, read_data_ids, read_datasets
@@ -41,17 +42,15 @@ from skybutler.wire import (
 if TYPE_CHECKING:
     import httpx
 
-    from skybutler.butler import VerifyReport
     from skybutler.datasets import DatasetIdMode
-    from skybutler.datastore import ReconcileReport
     from skybutler.query import CompletenessTable, DataIdResults, DatasetResults
     from skybutler.registry import CollectionType
-    from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, InputsLike, Progress, TimeLike
+    from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, InputsLike, TimeLike
 
 __all__ = ["RemoteButler"]
 
 
-class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
+class RemoteButler(RemoteTransfers, RemoteProvenance, RemoteMaintenance, Butler):
     """A repository served by ``skybutler serve``, used as a local `Butler` is.
 
     Parameters
@@ -427,41 +426,6 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
             raise PermissionDeniedError("This butler is read-only; open it with writeable=True to remove datasets.")
         request = RemoveRequest(refs=[ref_to_wire(r) for r in refs], even_if_used=even_if_used)
         return int(self._session.call("POST", "/datasets/remove", request, what="remove")["removed"])
-
-    def verify(
-        self,
-        refs: Iterable[DatasetRef] | None = None,
-        *,
-        collections: CollectionsLike | None = None,
-        progress: Progress | None = None,
-    ) -> VerifyReport:
-        """As `Butler.verify`, run by the server (admin): of ``refs``, of ``collections``, or of everything."""
-        from skybutler.butler import VerifyReport
-
-        if refs is None and collections is not None:
-            refs = self.query_datasets("*", collections=collections, find_first=False)
-        body = None if refs is None else RefsRequest(refs=[ref_to_wire(r) for r in refs], artifacts=False)
-        answer = self._session.call("POST", "/admin/verify", body, what="verify")
-        return VerifyReport(
-            ok=answer["ok"],
-            missing=[(uuid.UUID(i), u) for i, u in answer["missing"]],
-            corrupt=[(uuid.UUID(i), u, w) for i, u, w in answer["corrupt"]],
-            unknown=list(answer["unknown"]),
-        )
-
-    def reconcile(self, *, grace_seconds: float = 600.0, remove_unknown: bool = False) -> ReconcileReport:
-        """As `Butler.reconcile`, run by the server (admin)."""
-        from skybutler.datastore import ReconcileReport
-
-        if not self.writeable:
-            raise PermissionDeniedError("reconcile changes the repository; open it with writeable=True.")
-        answer = self._session.call(
-            "POST",
-            "/admin/reconcile",
-            what="reconcile",
-            params={"grace_seconds": grace_seconds, "remove_unknown": remove_unknown},
-        )
-        return ReconcileReport(**answer)
 
     # -- queries -----------------------------------------------------------------------------------------------
     def query_datasets(
