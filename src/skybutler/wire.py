@@ -555,4 +555,6 @@ def json_value(value: Any) -> Any:
         return [value.begin, value.end]
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
+    if type(value).__module__.startswith("lsst.sphgeom"):  # a region: its own binary encoding, as hex text
+        return value.encode().hex()
     return value

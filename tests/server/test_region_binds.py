@@ -71,6 +71,18 @@ def test_remote_overlaps_queries_answer_as_local_ones(tmp_path: Path) -> None:
                 assert _ids(remote.query_data_ids(VD, where=where, bind={"r": value})) == want
                 found = remote.query_datasets("calexp", collections="r", where=where, bind={"r": value})
                 assert sorted((r.data_id["visit"], r.data_id["detector"]) for r in found) == want
+            # records with regions cross the wire (as the region's own encoding)
+            assert remote.query_dimension_records("visit") == local.query_dimension_records("visit")
+            # expanded(): the records come from the server, regions and timespans included
+            mine = remote.query_data_ids(VD, where="visit = 1")
+            theirs = local.query_data_ids(VD, where="visit = 1").expanded()
+            expanded = mine.expanded()
+            assert expanded == theirs
+            assert all(c.has_records for c in expanded)
+            assert [c.records["visit_detector_region"] for c in expanded] == [  # type: ignore[index]
+                c.records["visit_detector_region"]
+                for c in theirs  # type: ignore[index]
+            ]
 
 
 def test_a_malformed_region_is_refused_with_the_bind_named(served_files: ServedRepo) -> None:
