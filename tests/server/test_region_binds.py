@@ -49,7 +49,9 @@ def test_every_region_kind_survives_the_wire() -> None:
         else:
             assert str(back) == str(value)
     request = QueryDataIdsRequest(dimensions=VD, bind={"r": _values()[0], "n": 3})
-    assert QueryDataIdsRequest.model_validate_json(request.model_dump_json()).bind["n"] == 3  # type: ignore[index]
+    back = QueryDataIdsRequest.model_validate_json(request.model_dump_json()).bind
+    assert back is not None
+    assert back["n"] == 3
 
 
 def test_remote_overlaps_queries_answer_as_local_ones(tmp_path: Path) -> None:
@@ -79,9 +81,8 @@ def test_remote_overlaps_queries_answer_as_local_ones(tmp_path: Path) -> None:
             expanded = mine.expanded()
             assert expanded == theirs
             assert all(c.has_records for c in expanded)
-            assert [c.records["visit_detector_region"] for c in expanded] == [  # type: ignore[index]
-                c.records["visit_detector_region"]
-                for c in theirs  # type: ignore[index]
+            assert [c.records["visit_detector_region"] for c in expanded] == [
+                c.records["visit_detector_region"] for c in theirs
             ]
 
 
