@@ -12,9 +12,9 @@ datasets), so that a client reads
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from skybutler.datasets import DatasetRef, DatasetType
 from skybutler.dimensions import DataCoordinate
@@ -27,6 +27,7 @@ __all__ = [
     "INLINE_LIMIT",
     "QUERY_MEDIA_TYPE",
     "ArtifactModel",
+    "Bind",
     "CertifyRequest",
     "ChainRequest",
     "CollectionModel",
@@ -42,6 +43,12 @@ __all__ = [
     "ErrorModel",
     "FindRequest",
     "FindResponse",
+    "HistoryRequest",
+    "InvalidatedRequest",
+    "InvalidationModel",
+    "LineageNodeModel",
+    "LineageRequest",
+    "OriginModel",
     "PrepareRequest",
     "PrepareResponse",
     "QueryCollectionsRequest",
@@ -52,11 +59,14 @@ __all__ = [
     "RefsRequest",
     "RegisterDatasetTypeRequest",
     "RemoveRequest",
+    "RunRequest",
     "ServerInfo",
     "TagRequest",
     "UploadSlot",
     "dataset_type_from_wire",
     "dataset_type_to_wire",
+    "decode_bind",
+    "encode_bind",
     "json_value",
     "ref_from_wire",
     "ref_to_wire",
@@ -70,6 +80,72 @@ INLINE_LIMIT = 64 * 1024
 
 DataIdValue = int | str
 """A data ID value on the wire (dimension keys are integers or strings)."""
+
+
+_TAG = "__skybutler__"
+
+
+def encode_bind(bind: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Bind values as JSON: sky regions and positions (issue 22's ``OVERLAPS :r``) as tagged objects.
+
+    A sphgeom region travels as its own binary encoding (hex), a ``LonLat`` or ``UnitVector3d`` as degrees or
+    its vector, an astropy ``SkyCoord`` (any frame) as ICRS degrees; `decode_bind` makes the same object again,
+    so the server's query checks it exactly as a local query would.  Other values go as they are.
+    """
+    if not bind:
+        return bind
+    return {name: _encode_value(value) for name, value in bind.items()}
+
+
+def _encode_value(value: Any) -> Any:
+    kind = type(value)
+    if kind.__module__.startswith("lsst.sphgeom"):
+        if kind.__name__ == "LonLat":
+            return {_TAG: "lonlat", "deg": [value.getLon().asDegrees(), value.getLat().asDegrees()]}
+        if kind.__name__ == "UnitVector3d":
+            return {_TAG: "vector", "xyz": [value.x(), value.y(), value.z()]}
+        return {_TAG: "region", "hex": value.encode().hex()}
+    if kind.__name__ == "SkyCoord":
+        icrs = value.icrs
+        return {_TAG: "skycoord", "ra": icrs.ra.deg.tolist(), "dec": icrs.dec.deg.tolist()}
+    return value
+
+
+def decode_bind(bind: Any) -> Any:
+    """The inverse of `encode_bind` (values that are not tagged objects pass through, live objects too)."""
+    if not isinstance(bind, dict):
+        return bind
+    return {name: _decode_value(name, value) for name, value in bind.items()}
+
+
+def _decode_value(name: str, value: Any) -> Any:
+    if not isinstance(value, dict) or _TAG not in value:
+        return value
+    kind = value[_TAG]
+    try:
+        if kind == "skycoord":
+            from astropy.coordinates import SkyCoord
+
+            return SkyCoord(value["ra"], value["dec"], unit="deg", frame="icrs")
+        import lsst.sphgeom as sphgeom
+
+        if kind == "lonlat":
+            return sphgeom.LonLat.fromDegrees(*value["deg"])
+        if kind == "vector":
+            return sphgeom.UnitVector3d(*value["xyz"])
+        if kind == "region":
+            return sphgeom.Region.decode(bytes.fromhex(value["hex"]))
+    except Exception as exc:  # malformed: a 422 naming the bind, not a server error
+        raise ValueError(f"bind {name!r}: not a valid {kind} ({type(exc).__name__}: {exc})") from None
+    raise ValueError(f"bind {name!r}: unknown tagged value kind {kind!r} (region, lonlat, vector, skycoord)")
+
+
+Bind = Annotated[
+    dict[str, Any] | None,
+    BeforeValidator(decode_bind),
+    PlainSerializer(encode_bind, return_type=dict[str, Any] | None),
+]
+"""A query's bind values: JSON, plus sky regions and positions as tagged objects (`encode_bind`)."""
 
 
 class _Model(BaseModel):
@@ -165,9 +241,10 @@ class RefsRequest(_Model):
 
 
 class RemoveRequest(_Model):
-    """Datasets to remove."""
+    """Datasets to remove (``even_if_used``: also those others record as an input; the edges are kept)."""
 
     refs: list[RefModel]
+    even_if_used: bool = False
 
 
 class RegisterDatasetTypeRequest(_Model):
@@ -187,6 +264,7 @@ class PrepareRequest(_Model):
     run: str
     data_ids: list[dict[str, Any]]
     id_mode: str | None = None
+    inputs: list[list[str]] | None = Field(default=None, description="Checked here too: refused before uploads.")
 
 
 class UploadSlot(_Model):
@@ -223,6 +301,8 @@ class DirectPutRequest(_Model):
     run: str
     items: list[DirectItem]
     id_mode: str | None = None
+    inputs: list[list[str]] | None = None
+    origin: OriginModel | None = None
 
 
 class CommitItem(_Model):
@@ -242,6 +322,8 @@ class CommitRequest(_Model):
     dataset_type: str
     run: str
     items: list[CommitItem]
+    inputs: list[list[str]] | None = Field(default=None, description="Per item, the IDs of the datasets used.")
+    origin: OriginModel | None = Field(default=None, description="The writer's process, for the run's record.")
 
 
 class QueryDatasetsRequest(_Model):
@@ -250,7 +332,7 @@ class QueryDatasetsRequest(_Model):
     dataset_types: list[str]
     collections: list[str] | None = None
     where: str = ""
-    bind: dict[str, Any] | None = None
+    bind: Bind = None
     data_id: dict[str, Any] | None = None
     find_first: bool = True
     order_by: list[str] | None = None
@@ -263,12 +345,13 @@ class QueryDataIdsRequest(_Model):
 
     dimensions: list[str]
     where: str = ""
-    bind: dict[str, Any] | None = None
+    bind: Bind = None
     data_id: dict[str, Any] | None = None
     datasets: list[str] | None = None
     collections: list[str] | None = None
     order_by: list[str] | None = None
     limit: int | None = None
+    expanded: bool = Field(default=False, description="Rows as [values, records by element] (`expanded()`).")
 
 
 class DimensionRecordsRequest(_Model):
@@ -276,7 +359,7 @@ class DimensionRecordsRequest(_Model):
 
     element: str
     where: str = ""
-    bind: dict[str, Any] | None = None
+    bind: Bind = None
     data_id: dict[str, Any] | None = None
     order_by: list[str] | None = None
     limit: int | None = None
@@ -289,14 +372,14 @@ class CompletenessRequest(_Model):
     dimensions: list[str]
     collections: list[str] | None = None
     where: str = ""
-    bind: dict[str, Any] | None = None
+    bind: Bind = None
     data_id: dict[str, Any] | None = None
 
 
 class QueryHeader(_Model):
     """First line of a streamed query: how to read the rows that follow."""
 
-    kind: Literal["datasets", "data_ids"]
+    kind: Literal["datasets", "data_ids", "expanded_data_ids"]
     dataset_types: list[DatasetTypeModel] = Field(default_factory=list)
     dimensions: list[str] = Field(default_factory=list)
     runs: list[str] = Field(default_factory=list, description="Run names the rows index (datasets).")
@@ -364,6 +447,69 @@ class DecertifyRequest(_Model):
     data_ids: list[dict[str, Any]] | None = None
 
 
+# -- provenance and calibration history -----------------------------------------------------------------------
+class OriginModel(_Model):
+    """Who writes into a run (the client's process and software environment), for the run's record."""
+
+    info: dict[str, Any] = Field(description="host, user_name, command, cwd, started, config.")
+    environment: dict[str, Any] = Field(description="digest, python, platform, packages.")
+
+
+class RunRequest(_Model):
+    """Start (``finish`` false: record the writer and ``config``) or finish a run entered with ``run_context``."""
+
+    run: str
+    origin: OriginModel | None = None
+    config: dict[str, Any] | None = None
+    finish: bool = False
+
+
+class LineageRequest(_Model):
+    """`Butler.lineage` from some datasets, up (inputs) or down (what used them)."""
+
+    refs: list[RefModel]
+    direction: Literal["up", "down"] = "up"
+    depth: int | None = Field(default=None, ge=0)
+    dot: bool = Field(default=False, description="Answer Graphviz DOT text of the first ref's graph instead.")
+
+
+class LineageNodeModel(_Model):
+    """A dataset reached by a lineage walk (``ref`` None: removed since)."""
+
+    id: str
+    dataset_type: str
+    depth: int
+    ref: RefModel | None
+
+
+class InvalidatedRequest(_Model):
+    """`Butler.invalidated`."""
+
+    collections: list[str] | None = None
+    as_of: int | None = None
+    dataset_types: list[str] | None = None
+
+
+class InvalidationModel(_Model):
+    """An output that used a calibration no longer valid at its observation time."""
+
+    output: RefModel
+    used: RefModel | str = Field(description="The calibration used (its ID alone when removed).")
+    now_valid: RefModel | None
+    observed: int
+    collection: str
+
+
+class HistoryRequest(_Model):
+    """`collections.history` (``since`` None) or `collections.diff` of a CALIBRATION collection."""
+
+    name: str
+    dataset_type: str
+    data_id: dict[str, Any] | None = None
+    since: int | None = None
+    until: int | None = None
+
+
 # -- conversions -------------------------------------------------------------------------------------------------
 def dataset_type_to_wire(dataset_type: DatasetType) -> DatasetTypeModel:
     """A `DatasetType` on the wire."""
@@ -409,4 +555,6 @@ def json_value(value: Any) -> Any:
         return [value.begin, value.end]
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
+    if type(value).__module__.startswith("lsst.sphgeom"):  # a region: its own binary encoding, as hex text
+        return value.encode().hex()
     return value

@@ -1,7 +1,7 @@
 """`Butler` is the one interface: every implementation defines all of it, with the same signatures, and no more.
 
-A public method added to `DirectButler` (or to `DirectButlerCollections`) but not to the interface fails here, so
-a later issue cannot widen one implementation and leave the remote client behind.
+A public method added to `DirectButler` or `RemoteButler` (or to their collections objects) but not to the
+interface fails here, so a later issue cannot widen one implementation and leave the other behind.
 """
 
 from __future__ import annotations
@@ -14,9 +14,17 @@ import pytest
 
 from skybutler.butler import Butler, ButlerCollections, DirectButler, butler_implementations
 from skybutler.butler._collections import DirectButlerCollections
+from skybutler.client import RemoteButler
+from skybutler.client._collections import RemoteCollections
 from skybutler.errors import ConfigError, SkyButlerError
 
-PAIRS = [(Butler, DirectButler), (ButlerCollections, DirectButlerCollections)]
+PAIRS = [
+    (Butler, DirectButler),
+    (ButlerCollections, DirectButlerCollections),
+    (Butler, RemoteButler),
+    (ButlerCollections, RemoteCollections),
+]
+IDS = ["Butler", "ButlerCollections", "RemoteButler", "RemoteCollections"]
 
 
 def _public(cls: type) -> dict[str, Any]:
@@ -28,7 +36,7 @@ def _public(cls: type) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize(("interface", "implementation"), PAIRS, ids=["Butler", "ButlerCollections"])
+@pytest.mark.parametrize(("interface", "implementation"), PAIRS, ids=IDS)
 def test_the_implementation_defines_every_abstract_method(interface: type, implementation: type) -> None:
     assert interface.__abstractmethods__, "the interface declares its methods abstract"  # type: ignore[attr-defined]
     assert implementation.__abstractmethods__ == frozenset()  # type: ignore[attr-defined]
@@ -38,7 +46,7 @@ def test_the_implementation_defines_every_abstract_method(interface: type, imple
         ), f"{implementation.__name__}.{name} is only the interface's abstract declaration"
 
 
-@pytest.mark.parametrize(("interface", "implementation"), PAIRS, ids=["Butler", "ButlerCollections"])
+@pytest.mark.parametrize(("interface", "implementation"), PAIRS, ids=IDS)
 def test_the_implementation_has_exactly_the_interface_public_names_and_signatures(
     interface: type, implementation: type
 ) -> None:

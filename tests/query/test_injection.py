@@ -6,13 +6,14 @@ Every value of a query reaches SQL as a bound parameter; these tests try to prov
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
 
 from skybutler.butler import DirectButler
 from skybutler.errors import QuerySyntaxError, SkyButlerError
+from skybutler.query import SqlDataIdResults
 
 NASTY = [
     "'; DROP TABLE dataset; --",
@@ -80,7 +81,9 @@ def test_string_literals(data: DirectButler, text: str) -> None:
     where = f"physical_filter = {_escaped(text)}"
     _empty_or_refused(text, lambda: data.query_data_ids(["visit", "detector"], where=where))
     if "\x00" not in text:
-        _values_never_in_sql(data.query_data_ids(["visit", "detector"], where=where)._statement(), text)
+        _values_never_in_sql(
+            cast(SqlDataIdResults, data.query_data_ids(["visit", "detector"], where=where))._statement(), text
+        )
     _empty_or_refused(text, lambda: data.query_datasets("calexp", where=where))
     _empty_or_refused(
         text, lambda: data.query_dimension_records("detector", where=f"detector.full_name = {_escaped(text)}")
@@ -97,7 +100,7 @@ def test_bind_values(data: DirectButler, text: str) -> None:
     before = _snapshot(data)
     _empty_or_refused(text, lambda: data.query_data_ids(["visit"], where="physical_filter = :f", bind={"f": text}))
     if "\x00" not in text:
-        results = data.query_data_ids(["visit"], where="physical_filter = :f", bind={"f": text})
+        results = cast(SqlDataIdResults, data.query_data_ids(["visit"], where="physical_filter = :f", bind={"f": text}))
         _values_never_in_sql(results._statement(), text)
         many = data.query_data_ids(["visit"], where="physical_filter IN (:fs)", bind={"fs": [text, "Cam-g"]})
         assert {dict(c)["physical_filter"] for c in many} == {"Cam-g"}

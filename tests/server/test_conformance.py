@@ -17,7 +17,6 @@ from skybutler.testing.server import ServedRepo, served_repo
 REMOTE_LACKS = {
     "ingest": "the server cannot read the client's files",
     "export_import": "export and import run on the server's repository directly",
-    "collection_history": "certification history and diff are not served yet",
 }
 
 

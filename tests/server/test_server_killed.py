@@ -18,8 +18,9 @@ import pytest
 
 from skybutler.butler import DirectButler
 from skybutler.client import RemoteButler
-from skybutler.datastore import STAGING
+from skybutler.datastore import PENDING, STAGING, scan_pending
 from skybutler.errors import StorageError
+from skybutler.server._uploads import UPLOAD_GRACE
 from skybutler.testing.sample import populate_sample
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -92,8 +93,15 @@ def test_killed_before_the_commit_the_put_did_not_happen(
             monkeypatch.setattr(butler._session, "call", kill_before_commit)
             with pytest.raises(StorageError, match="did not happen"):
                 butler.put({"v": 1}, "meta", instrument="Cam", visit=1, detector=1)
-        with DirectButler(root) as local:
-            assert len(list(local.datastore.files().transport.keys(STAGING))) == 1  # the upload, pending
+        with DirectButler(root, writeable=True) as local:
+            transport = local.datastore.files().transport
+            (upload,) = scan_pending(transport).live  # the upload waits in its pending area, not in staging
+            assert upload.startswith(f"{PENDING}upload-")
+            assert list(transport.keys(STAGING)) == []
+            report = local.reconcile(grace_seconds=0)
+            assert (report.pending, report.unknown) == ([upload], [])  # kept until the area expires
+            later = scan_pending(transport, now=time.time() + UPLOAD_GRACE + 3600)  # URLs: one hour at most
+            assert upload in later.expired  # then an unknown file that reconcile(remove_unknown=True) deletes
         _check_storage(root, 1)
     finally:
         proc.kill()

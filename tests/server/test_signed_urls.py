@@ -67,7 +67,7 @@ def test_an_altered_or_expired_url_is_refused(served_files: ServedRepo) -> None:
 @pytest.mark.parametrize(
     "key",
     ["../butler.yaml", "a/../../butler.yaml", "butler.yaml", "registry.sqlite3", "/etc/passwd", "a//b", "./x",
-     ".staging/x.json"],
+     ".staging/x.json", ".pending/upload-x/x.json"],
 )  # fmt: skip
 def test_paths_leaving_the_datastore_are_refused_even_when_signed(served_files: ServedRepo, key: str) -> None:
     api = f"{served_files.url}/api/v1"
@@ -90,9 +90,13 @@ def test_uploads_only_create_pending_files_once(served_files: ServedRepo) -> Non
     with httpx.Client() as http:
         elsewhere, _ = sign_url(api, secret, "PUT", "", "u/x/meta/evil.json", 60)
         assert http.put(elsewhere, content=b"{}").status_code == 403
-        escape, _ = sign_url(api, secret, "PUT", "", ".staging/../butler.yaml", 60)
-        assert http.put(escape, content=b"{}").status_code == 403
-        pending, _ = sign_url(api, secret, "PUT", "", ".staging/0123abcd.json", 60)
+        for escaping in (".pending/upload-a/../../butler.yaml", ".pending/../butler.yaml"):
+            escape, _ = sign_url(api, secret, "PUT", "", escaping, 60)
+            assert http.put(escape, content=b"{}").status_code == 403
+        for not_uploads in (".staging/0123abcd.json", ".pending/plan-a/0123abcd.json"):  # a put's or a plan's
+            refused, _ = sign_url(api, secret, "PUT", "", not_uploads, 60)
+            assert http.put(refused, content=b"{}").status_code == 403
+        pending, _ = sign_url(api, secret, "PUT", "", ".pending/upload-0123/0123abcd.json", 60)
         assert http.put(pending, content=b"{}").status_code == 201
         assert http.put(pending, content=b"{}").status_code == 409  # never replaced
         read_url = pending.replace("op=PUT", "op=GET")

@@ -18,8 +18,10 @@ from skybutler.butler._interface import Butler
 
 if TYPE_CHECKING:
     from skybutler.butler._direct import DirectButler
+    from skybutler.butler._environment import make_environment, writer_origin
+    from skybutler.butler._logs import LogCapture
     from skybutler.butler._maintenance import VerifyReport
-    from skybutler.butler._provenance import Invalidation, LineageNode, RunDiff
+    from skybutler.butler._provenance import Invalidation, LineageNode, RunDiff, diff_records, input_ids
     from skybutler.butler._repository import migrate_repository, read_config
 
 __all__ = [
@@ -29,11 +31,16 @@ __all__ = [
     "DirectButler",
     "Invalidation",
     "LineageNode",
+    "LogCapture",
     "RunDiff",
     "VerifyReport",
     "butler_implementations",
+    "diff_records",
+    "input_ids",
+    "make_environment",
     "migrate_repository",
     "read_config",
+    "writer_origin",
 ]
 
 #: Names imported on first use: they bring in the registry and datastore layers.
@@ -41,8 +48,13 @@ _LAZY = {
     "DirectButler": "skybutler.butler._direct",
     "Invalidation": "skybutler.butler._provenance",
     "LineageNode": "skybutler.butler._provenance",
+    "LogCapture": "skybutler.butler._logs",
     "RunDiff": "skybutler.butler._provenance",
     "VerifyReport": "skybutler.butler._maintenance",
+    "diff_records": "skybutler.butler._provenance",
+    "input_ids": "skybutler.butler._provenance",
+    "make_environment": "skybutler.butler._environment",
+    "writer_origin": "skybutler.butler._environment",
     "migrate_repository": "skybutler.butler._repository",
     "read_config": "skybutler.butler._repository",
 }

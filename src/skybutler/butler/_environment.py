@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from skybutler._software import environment_data, environment_digest, fingerprint, installed, process_info
 from skybutler.registry._run_records import Environment
@@ -10,7 +10,15 @@ from skybutler.registry._run_records import Environment
 if TYPE_CHECKING:
     from skybutler.registry import Registry
 
-__all__ = ["current_environment", "environment_id", "fingerprint", "installed", "make_environment", "process_info"]
+__all__ = [
+    "current_environment",
+    "environment_id",
+    "fingerprint",
+    "installed",
+    "make_environment",
+    "process_info",
+    "writer_origin",
+]
 
 
 def current_environment(fp: str | None = None) -> Environment:
@@ -40,3 +48,9 @@ def environment_id(registry: Registry) -> int:
             env_id = registry.runs.store_environment(current_environment(fp), fp)
         known[fp] = env_id
     return env_id
+
+
+def writer_origin(config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """This process as a run's writer, for a repository written from afar (a remote butler sends it with its
+    first write into a run): ``{"info": process_info(config), "environment": current_environment() as JSON}``."""
+    return {"info": process_info(config), "environment": current_environment().to_json()}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from abc import ABC
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, BinaryIO, Self
 
 from skybutler.butler._abstract import interface_method
 from skybutler.butler._interface_provenance import ButlerProvenanceInterface
@@ -422,6 +422,17 @@ class Butler(ButlerQueryInterface, ButlerTransferInterface, ButlerProvenanceInte
         DatasetNotFoundError
             No such dataset, or it has no stored file.
         """
+
+    def open_uri(self, uri: str) -> BinaryIO:
+        """A seekable reader of the file at ``uri`` (what `get_uri` answers): read byte ranges without `get`.
+
+        Locally any transport's URI; a remote butler's `get_uri` answers a signed URL, read here with ranged
+        requests on the butler's own connections (the token is not sent with it).
+        """
+        from skybutler.transports import open_transport
+
+        parent, _, name = uri.rpartition("/")
+        return open_transport(parent + "/").open(name)
 
     # -- remove / upkeep ----------------------------------------------------------------------------------------
     @interface_method

@@ -5,16 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from skybutler.butler import Butler, DeferredDatasetHandle
 from skybutler.client._collections import RemoteCollections
 from skybutler.client._helpers import data_id_json, is_server, names, tai_ns
 from skybutler.client._http import Session
 from skybutler.client._io import FormatterCache, SignedUrlTransport, read_artifact
-from skybutler.client._provenance import RemoteProvenance, not_served
+from skybutler.client._maintenance import RemoteMaintenance
+from skybutler.client._provenance import RemoteProvenance
 from skybutler.client._puts import put_objects
-from skybutler.client._results import RemoteDataIdResults, RemoteDatasetResults, read_data_ids, read_datasets
+from skybutler.client._results import parse_data_ids, read_data_ids, read_datasets
 from skybutler.client._transfers import RemoteTransfers
 from skybutler.datasets import DatasetRef, DatasetType, storage_classes
 from skybutler.dimensions import DataCoordinate, DimensionRecord, DimensionUniverse
@@ -26,6 +27,8 @@ from skybutler.wire import (
     FindResponse,
     QueryDataIdsRequest,
     QueryDatasetsRequest,
+    QueryHeader,
+    RefModel,
     RefsRequest,
     RegisterDatasetTypeRequest,
     RemoveRequest,
@@ -39,16 +42,15 @@ from skybutler.wire import (
 if TYPE_CHECKING:
     import httpx
 
-    from skybutler.butler import VerifyReport
     from skybutler.datasets import DatasetIdMode
-    from skybutler.datastore import ReconcileReport
-    from skybutler.query import CompletenessTable
-    from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, InputsLike, Progress, TimeLike
+    from skybutler.query import CompletenessTable, DataIdResults, DatasetResults
+    from skybutler.registry import CollectionType
+    from skybutler.types import CollectionsLike, DataIdLike, DatasetTypeLike, InputsLike, TimeLike
 
 __all__ = ["RemoteButler"]
 
 
-class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
+class RemoteButler(RemoteTransfers, RemoteProvenance, RemoteMaintenance, Butler):
     """A repository served by ``skybutler serve``, used as a local `Butler` is.
 
     Parameters
@@ -100,6 +102,7 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
         """The search path used when a call gives no ``collections=``."""
         self._types: dict[str, DatasetType] = {}
         self._formatters = FormatterCache()
+        self._recorded_runs: set[str] = set()
         if run is not None and self.writeable:
             self.collections.register(run, "RUN")
 
@@ -111,7 +114,7 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
     @cached_property
     def collections(self) -> RemoteCollections:
         """Collection management, as `Butler.collections`."""
-        return RemoteCollections(self._session, lambda: self.writeable)
+        return RemoteCollections(self._session, lambda: self.writeable, self.get_dataset_type)
 
     def close(self) -> None:
         """Close the connections to the server."""
@@ -196,10 +199,11 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
         inputs: InputsLike | None = None,
         **kwargs: Any,
     ) -> DatasetRef:
-        """As `Butler.put`: the file is written here and uploaded to storage; the server registers it."""
-        if inputs is not None:
-            not_served("put(inputs=...)")
-        return self._put(dataset_type, [(obj, data_id_json(data_id, kwargs))], run, None)[0]
+        """As `Butler.put`: the file is written here and uploaded to storage; the server registers it (with
+        ``inputs``, readable datasets that must exist, as the new dataset's lineage)."""
+        from skybutler.butler import input_ids
+
+        return self._put(dataset_type, [(obj, data_id_json(data_id, kwargs))], run, None, [input_ids(inputs)])[0]
 
     def put_many(
         self,
@@ -210,11 +214,15 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
         id_mode: DatasetIdMode | None = None,
         inputs: InputsLike | None = None,
     ) -> list[DatasetRef]:
-        """As `Butler.put_many`: all stored in one registry transaction, or none."""
+        """As `Butler.put_many`: all stored in one registry transaction, or none (``inputs`` of every item, plus
+        each item's own as its third element)."""
+        from skybutler.butler import input_ids
+
         listed = list(items)
-        if inputs is not None or any(len(item) > 2 for item in listed):
-            not_served("put_many(inputs=...)")
-        return self._put(dataset_type, [(item[0], data_id_json(item[1], {})) for item in listed], run, id_mode)
+        shared = input_ids(inputs)
+        per_item = [list(dict.fromkeys([*shared, *input_ids(item[2])])) if len(item) > 2 else shared for item in listed]
+        data = [(item[0], data_id_json(item[1], {})) for item in listed]
+        return self._put(dataset_type, data, run, id_mode, per_item)
 
     def _put(
         self,
@@ -222,6 +230,7 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
         items: Sequence[tuple[Any, dict[str, Any]]],
         run: str | None,
         id_mode: DatasetIdMode | None,
+        inputs: list[list[uuid.UUID]],
     ) -> list[DatasetRef]:
         if not self.writeable:
             raise PermissionDeniedError("This butler is read-only; open it with run= (or writeable=True) to put.")
@@ -233,7 +242,13 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
             raise DatasetTypeError(f"Cannot put a component ({dataset_type}); put the whole {dt.name}.")
         sc = storage_classes.get(dt.storage_class)
         objects = [sc.coerce(obj) for obj, _ in items]  # refused before anything reaches the server
-        return put_objects(self._session, self._formatters, dt, objects, [d for _, d in items], run, id_mode)
+        origin = self._origin_for(run)
+        refs = put_objects(
+            self._session, self._formatters, dt, objects, [d for _, d in items], run, id_mode,
+            inputs if any(inputs) else None, origin,
+        )  # fmt: skip
+        self._recorded_runs.add(run)
+        return refs
 
     # -- find and get ------------------------------------------------------------------------------------------
     def _find(
@@ -270,6 +285,9 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
             )
         answer = self._session.call("POST", "/datasets/find", request, idempotent=True, what="find")
         return FindResponse.model_validate(answer)
+
+    def _ref_of(self, model: RefModel) -> DatasetRef:
+        return ref_from_wire(model, self.get_dataset_type(model.dataset_type))
 
     def _ref(self, found: FindResponse) -> DatasetRef:
         dt = self._types.get(found.dataset_type.name) or self._remember(found.dataset_type.model_dump())
@@ -393,57 +411,24 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
         first = found.artifacts[0]  # the copy a get reads first, as locally
         return first.url or first.uri or first.path
 
-    def open_uri(self, url: str) -> SignedUrlTransport:
-        """A read-only transport of one signed URL (``transport.open("")`` reads byte ranges of it)."""
-        return SignedUrlTransport(url, self._session.client)
+    def open_uri(self, uri: str) -> BinaryIO:
+        """As `Butler.open_uri`: a seekable reader of a signed URL, by ranged requests on this butler's connections
+        (the token is not sent with it); other URIs as locally."""
+        if uri.startswith(("http://", "https://")):
+            return SignedUrlTransport(uri, self._session.client).open("")
+        return super().open_uri(uri)
 
     # -- remove and maintenance --------------------------------------------------------------------------------
     def remove(self, refs: Iterable[DatasetRef], *, even_if_used: bool = False) -> int:
-        """As `Butler.remove` (write on each dataset's run); a used dataset is refused by the server."""
-        if even_if_used:
-            not_served("remove(even_if_used=True)")
+        """As `Butler.remove` (write on each dataset's run): a dataset another records as an input is refused
+        unless ``even_if_used`` (its lineage edges are kept)."""
         if not self.writeable:
             raise PermissionDeniedError("This butler is read-only; open it with writeable=True to remove datasets.")
-        request = RemoveRequest(refs=[ref_to_wire(r) for r in refs])
+        request = RemoveRequest(refs=[ref_to_wire(r) for r in refs], even_if_used=even_if_used)
         return int(self._session.call("POST", "/datasets/remove", request, what="remove")["removed"])
 
-    def verify(
-        self,
-        refs: Iterable[DatasetRef] | None = None,
-        *,
-        collections: CollectionsLike | None = None,
-        progress: Progress | None = None,
-    ) -> VerifyReport:
-        """As `Butler.verify`, run by the server (admin): of ``refs``, of ``collections``, or of everything."""
-        from skybutler.butler import VerifyReport
-
-        if refs is None and collections is not None:
-            refs = self.query_datasets("*", collections=collections, find_first=False)
-        body = None if refs is None else RefsRequest(refs=[ref_to_wire(r) for r in refs], artifacts=False)
-        answer = self._session.call("POST", "/admin/verify", body, what="verify")
-        return VerifyReport(
-            ok=answer["ok"],
-            missing=[(uuid.UUID(i), u) for i, u in answer["missing"]],
-            corrupt=[(uuid.UUID(i), u, w) for i, u, w in answer["corrupt"]],
-            unknown=list(answer["unknown"]),
-        )
-
-    def reconcile(self, *, grace_seconds: float = 600.0, remove_unknown: bool = False) -> ReconcileReport:
-        """As `Butler.reconcile`, run by the server (admin)."""
-        from skybutler.datastore import ReconcileReport
-
-        if not self.writeable:
-            raise PermissionDeniedError("reconcile changes the repository; open it with writeable=True.")
-        answer = self._session.call(
-            "POST",
-            "/admin/reconcile",
-            what="reconcile",
-            params={"grace_seconds": grace_seconds, "remove_unknown": remove_unknown},
-        )
-        return ReconcileReport(**answer)
-
     # -- queries -----------------------------------------------------------------------------------------------
-    def query_datasets(  # type: ignore[override]  # a list of refs, with the results' methods
+    def query_datasets(
         self,
         dataset_types: str | DatasetType | Iterable[str | DatasetType],
         *,
@@ -456,7 +441,7 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
         limit: int | None = None,
         at: TimeLike | None = None,
         **kwargs: Any,
-    ) -> RemoteDatasetResults:
+    ) -> DatasetResults:
         """As `Butler.query_datasets`: streamed; collections the caller may not read are left out (and said)."""
         if isinstance(dataset_types, str | DatasetType):
             dataset_types = [dataset_types]
@@ -475,7 +460,7 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
         lines = self._session.stream_lines("/query/datasets", request, what="query_datasets")
         return read_datasets(lines, self.universe, self._types)
 
-    def query_data_ids(  # type: ignore[override]  # a list of data IDs, with the results' methods
+    def query_data_ids(
         self,
         dimensions: Iterable[str],
         *,
@@ -487,7 +472,7 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
         order_by: Sequence[str] | None = None,
         limit: int | None = None,
         **kwargs: Any,
-    ) -> RemoteDataIdResults:
+    ) -> DataIdResults:
         """As `Butler.query_data_ids`."""
         if isinstance(datasets, str | DatasetType):
             datasets = [datasets]
@@ -503,7 +488,13 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
             limit=limit,
         )
         lines = self._session.stream_lines("/query/data-ids", request, what="query_data_ids")
-        return read_data_ids(lines, self.universe)
+
+        def expand() -> list[DataCoordinate]:
+            again = request.model_copy(update={"expanded": True})
+            answer = self._session.stream_lines("/query/data-ids", again, what="query_data_ids(...).expanded()")
+            return parse_data_ids(QueryHeader.model_validate_json(answer[0]), answer, self.universe)
+
+        return read_data_ids(lines, self.universe, request.dimensions, expand)
 
     def query_dimension_records(
         self,
@@ -567,7 +558,11 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, Butler):
         return [r for r in self.query_datasets(name, collections=run, find_first=False) if r.run == run]
 
     def query_collections(
-        self, pattern: str | Iterable[str] = "*", *, types: Any = None, flatten_chains: bool = False
+        self,
+        pattern: str | Iterable[str] = "*",
+        *,
+        types: CollectionType | str | Iterable[CollectionType | str] | None = None,
+        flatten_chains: bool = False,
     ) -> list[str]:
         """Names of the collections matching pattern(s) and types that the caller may read."""
         return [r.name for r in self.collections.query(pattern, types=types, flatten_chains=flatten_chains)]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from skybutler.butler import ButlerCollections
+from skybutler.dimensions import DataCoordinate, Timespan
 from skybutler.errors import PermissionDeniedError
 from skybutler.registry import CollectionRecord, CollectionType
 from skybutler.wire import (
@@ -14,6 +16,7 @@ from skybutler.wire import (
     CollectionModel,
     CollectionRequest,
     DecertifyRequest,
+    HistoryRequest,
     QueryCollectionsRequest,
     TagRequest,
     ref_to_wire,
@@ -21,8 +24,7 @@ from skybutler.wire import (
 
 if TYPE_CHECKING:
     from skybutler.client._http import Session
-    from skybutler.datasets import DatasetRef
-    from skybutler.dimensions import Timespan
+    from skybutler.datasets import DatasetRef, DatasetType
     from skybutler.registry._calibrations import CalibrationChange, CertificationRow
     from skybutler.types import DataIdLike, Progress, TimeLike
 
@@ -42,9 +44,12 @@ def _span(valid: Any) -> tuple[int | None, int | None]:
 class RemoteCollections(ButlerCollections):
     """Collection management through the server; each call checked there against the caller's grants."""
 
-    def __init__(self, session: Session, writeable: Callable[[], bool]) -> None:
+    def __init__(
+        self, session: Session, writeable: Callable[[], bool], dataset_type: Callable[[str], DatasetType]
+    ) -> None:
         self._session = session
         self._is_writeable = writeable
+        self._dataset_type = dataset_type
 
     def _writeable(self) -> None:
         if not self._is_writeable():
@@ -93,13 +98,12 @@ class RemoteCollections(ButlerCollections):
         self._session.call("POST", "/collections/remove", json_body={"names": [name]}, what=f"remove {name!r}")
 
     def remove_runs(self, names: Iterable[str], *, progress: Progress | None = None, even_if_used: bool = False) -> int:
-        """Remove RUN collections with their datasets; how many datasets went (used ones: refused by the server)."""
+        """Remove RUN collections with their datasets; how many datasets went (a dataset another run records as an
+        input is refused by the server unless ``even_if_used``)."""
         self._writeable()
-        if even_if_used:
-            from skybutler.client._provenance import not_served
-
-            not_served("remove_runs(even_if_used=True)")
-        answer = self._session.call("POST", "/collections/remove-runs", json_body={"names": list(names)})
+        answer = self._session.call(
+            "POST", "/collections/remove-runs", json_body={"names": list(names)}, params={"even_if_used": even_if_used}
+        )
         return int(answer["removed"])
 
     def _chain(self, name: str, children: Sequence[str], mode: str) -> None:
@@ -175,23 +179,43 @@ class RemoteCollections(ButlerCollections):
             self._session.call("POST", "/collections/decertify", request, what=f"decertify in {name!r}")["closed"]
         )
 
-    # -- not offered remotely yet ------------------------------------------------------------------------------
+    # -- documentation and calibration history ----------------------------------------------------------------
     def set_doc(self, name: str, doc: str | None) -> None:
-        """Not offered by the remote butler yet (`PermissionDeniedError`)."""
-        raise _not_remote("collections.set_doc")
+        """Set or clear a collection's documentation (write on it)."""
+        self._writeable()
+        self._session.call("POST", "/collections/set-doc", json_body={"name": name, "doc": doc}, what="set_doc")
 
     def history(self, name: str, dataset_type: str, data_id: DataIdLike | None = None) -> list[CertificationRow]:
-        """Not offered by the remote butler yet (`PermissionDeniedError`)."""
-        raise _not_remote("collections.history")
+        """Every certification row of a CALIBRATION collection (read on it), oldest first."""
+        from skybutler.client._helpers import data_id_json
+        from skybutler.registry._calibrations import CertificationRow
+
+        request = HistoryRequest(name=name, dataset_type=dataset_type, data_id=data_id_json(data_id, {}) or None)
+        answer = self._session.call("POST", "/collections/history", request, idempotent=True, what="history")
+        return [
+            CertificationRow(r["dataset_type"], self._coordinate(r["dataset_type"], r["data_id"]),
+                             uuid.UUID(r["dataset_id"]), Timespan(*r["valid"]), Timespan(*r["recorded"]))
+            for r in answer
+        ]  # fmt: skip
 
     def diff(
         self, name: str, dataset_type: str, since: TimeLike, until: TimeLike | None = None
     ) -> list[CalibrationChange]:
-        """Not offered by the remote butler yet (`PermissionDeniedError`)."""
-        raise _not_remote("collections.diff")
+        """What changed in a CALIBRATION collection between two transaction times (read on it)."""
+        from skybutler.dimensions import to_tai_ns
+        from skybutler.registry._calibrations import CalibrationChange
 
+        request = HistoryRequest(name=name, dataset_type=dataset_type, since=to_tai_ns(since),
+                                 until=None if until is None else to_tai_ns(until))  # fmt: skip
+        answer = self._session.call("POST", "/collections/history", request, idempotent=True, what="diff")
+        return [
+            CalibrationChange(c["kind"], c["dataset_type"], self._coordinate(c["dataset_type"], c["data_id"]),
+                              Timespan(*c["valid"]), c["before"] and uuid.UUID(c["before"]),
+                              c["after"] and uuid.UUID(c["after"]))
+            for c in answer
+        ]  # fmt: skip
 
-def _not_remote(what: str) -> PermissionDeniedError:
-    return PermissionDeniedError(
-        f"{what} is not offered by the remote butler yet; run it with a butler opened on the repository itself."
-    )
+    def _coordinate(self, dataset_type: str, data_id: dict[str, Any]) -> DataCoordinate:
+        dt = self._dataset_type(dataset_type)
+        group = dt.dimensions
+        return DataCoordinate.from_required(group, tuple(data_id[d] for d in group.required))

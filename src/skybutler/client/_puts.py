@@ -8,16 +8,19 @@ datasets in one transaction.  A repository without files (objects in memory) tak
 from __future__ import annotations
 
 import base64
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from skybutler.client._helpers import lost_put
 from skybutler.client._io import FormatterCache, write_object
 from skybutler.errors import PermissionDeniedError, StorageError
+from skybutler.formatters._provenance import inputs_recorded
 from skybutler.wire import (
     CommitItem,
     CommitRequest,
     DirectItem,
     DirectPutRequest,
+    OriginModel,
     PrepareRequest,
     PrepareResponse,
     RefModel,
@@ -33,24 +36,35 @@ __all__ = ["put_objects"]
 
 def put_objects(
     session: Session, formatters: FormatterCache, dt: DatasetType, objects: list[Any], data_ids: list[dict[str, Any]],
-    run: str, id_mode: DatasetIdMode | None,
+    run: str, id_mode: DatasetIdMode | None, inputs: list[list[uuid.UUID]] | None = None,
+    origin: OriginModel | None = None,
 ) -> list[DatasetRef]:  # fmt: skip
-    """Store ``objects`` (of ``dt``'s storage class already) as new datasets in ``run``: all, or none."""
-    request = PrepareRequest(dataset_type=dt.name, run=run, data_ids=data_ids,
+    """Store ``objects`` (of ``dt``'s storage class already) as new datasets in ``run``: all, or none.
+
+    ``inputs`` (per object, the IDs it was made from) are recorded by the server with the datasets, and written
+    into the files by formats with room for provenance; ``origin`` is this process as the run's writer.
+    """
+    wire_inputs = None if inputs is None else [[i.hex for i in row] for row in inputs]
+    request = PrepareRequest(dataset_type=dt.name, run=run, data_ids=data_ids, inputs=wire_inputs,
                              id_mode=None if id_mode is None else id_mode.value)  # fmt: skip
     prepared = PrepareResponse.model_validate(session.call("POST", "/datasets/prepare", request, what=f"put {dt.name}"))
     if prepared.slots and prepared.slots[0].upload_url is None:  # no files: the bytes go through the server
-        return _through_server(session, formatters, dt, objects, data_ids, prepared, run, id_mode)
+        return _through_server(session, formatters, dt, objects, data_ids, prepared, run, id_mode, wire_inputs, origin)
     commits = []
+    recorded = (
+        {} if inputs is None else {uuid.UUID(s.ref.id): row for s, row in zip(prepared.slots, inputs, strict=True)}
+    )
     for obj, slot in zip(objects, prepared.slots, strict=True):
+        ref = ref_from_wire(slot.ref, dt)
         formatter = formatters.get(slot.formatter).for_storage_class(dt.storage_class)
-        data, size, checksum = write_object(formatter, obj, prepared.checksum)
+        with inputs_recorded(recorded):  # the file says what it is and what it was made from
+            data, size, checksum = write_object(formatter.for_dataset(ref), obj, prepared.checksum)
         if slot.upload_url is None:
             raise PermissionDeniedError(f"The server gave no upload URL for {dt.name}; the put did not happen.")
         session.upload(slot.upload_url, data, f"put {dt.name} {slot.ref.data_id}")
         commits.append(CommitItem(id=slot.ref.id, data_id=slot.ref.data_id, formatter=slot.formatter,
                                   storage_class=slot.storage_class, size=size, checksum=checksum))  # fmt: skip
-    commit = CommitRequest(dataset_type=dt.name, run=run, items=commits)
+    commit = CommitRequest(dataset_type=dt.name, run=run, items=commits, inputs=wire_inputs, origin=origin)
     try:
         answer = session.call("POST", "/datasets/commit", commit, what=f"put {dt.name}")
     except StorageError as exc:
@@ -60,14 +74,15 @@ def put_objects(
 
 def _through_server(
     session: Session, formatters: FormatterCache, dt: DatasetType, objects: list[Any], data_ids: list[dict[str, Any]],
-    prepared: PrepareResponse, run: str, id_mode: DatasetIdMode | None,
+    prepared: PrepareResponse, run: str, id_mode: DatasetIdMode | None, inputs: list[list[str]] | None,
+    origin: OriginModel | None,
 ) -> list[DatasetRef]:  # fmt: skip
     items = []
     for obj, data_id, slot in zip(objects, data_ids, prepared.slots, strict=True):
         formatter = formatters.get(slot.formatter).for_storage_class(dt.storage_class)
         data = write_object(formatter, obj, "none")[0]
         items.append(DirectItem(data_id=data_id, formatter=slot.formatter, data=base64.b64encode(data).decode()))
-    request = DirectPutRequest(dataset_type=dt.name, run=run, items=items,
+    request = DirectPutRequest(dataset_type=dt.name, run=run, items=items, inputs=inputs, origin=origin,
                                id_mode=None if id_mode is None else id_mode.value)  # fmt: skip
     answer = session.call("POST", "/datasets/put-direct", request, what=f"put {dt.name}")
     return [ref_from_wire(RefModel.model_validate(r), dt) for r in answer]

@@ -7,49 +7,86 @@ They behave as the local results do where callers rely on it -- iteration, ``len
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from skybutler.datasets import refs_from_rows
+from skybutler.datasets import DatasetRef, refs_from_rows
 from skybutler.dimensions import DataCoordinate, DimensionRecord
+from skybutler.query import DataIdResults, DatasetResults
 from skybutler.wire import QueryHeader, dataset_type_from_wire
 
 if TYPE_CHECKING:
     from skybutler.datasets import DatasetType
-    from skybutler.dimensions import DimensionElement, DimensionUniverse
+    from skybutler.dimensions import DimensionElement, DimensionGroup, DimensionUniverse
+
+T = TypeVar("T")
 
 __all__ = ["RemoteDataIdResults", "RemoteDatasetResults", "read_data_ids", "read_datasets", "record_from_wire"]
 
 
-class _Results(list[Any]):
-    """A list with the query's note and explanations."""
+class _Held(Generic[T]):
+    """Rows a server streamed, held; what `QueryResults` asks of a result, answered from them."""
 
-    note: str | None = None
-    explanations: list[str]
+    def __init__(self, items: list[T], note: str | None, explanations: list[str]) -> None:
+        self._items = items
+        self.note = note
+        self._explanations = explanations
 
-    def count(self, *args: Any, exact: bool = True) -> int:
-        """How many rows (``list.count(x)`` still works with an argument)."""
-        if args:
-            return super().count(args[0])
-        return len(self)
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: int) -> T:
+        return self._items[index]
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to another result or list with the same rows in the same order."""
+        if isinstance(other, _Held):
+            return self._items == other._items
+        return isinstance(other, list) and self._items == other
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-like: compared by rows
+
+    def count(self, *, exact: bool = True) -> int:
+        """How many rows (the server sent them all: exact)."""
+        return len(self._items)
 
     def any(self) -> bool:
         """Whether there is at least one row."""
-        return len(self) > 0
+        return bool(self._items)
 
     def explain_no_results(self) -> list[str]:
         """Why the result is empty ([] when it is not), as the server's query planner said."""
-        if self:
+        if self._items:
             return []
-        reasons = list(self.explanations) or ["No rows match the data ID constraints and the where expression."]
+        reasons = list(self._explanations) or ["No rows match the data ID constraints and the where expression."]
         return ([f"{self.note[0].upper()}{self.note[1:]}."] if self.note else []) + reasons
 
 
-class RemoteDatasetResults(_Results):
+class RemoteDatasetResults(_Held[DatasetRef], DatasetResults):
     """Refs found by `RemoteButler.query_datasets`."""
 
 
-class RemoteDataIdResults(_Results):
-    """Data IDs found by `RemoteButler.query_data_ids`."""
+class RemoteDataIdResults(_Held[DataCoordinate], DataIdResults):
+    """Data IDs found by `RemoteButler.query_data_ids`; `expanded` asks the server again, for the records."""
+
+    def __init__(
+        self,
+        items: list[DataCoordinate],
+        group: DimensionGroup,
+        note: str | None,
+        explanations: list[str],
+        expand: Callable[[], list[DataCoordinate]],
+    ) -> None:
+        super().__init__(items, note, explanations)
+        self.group = group
+        self._expand = expand
+
+    def expanded(self) -> list[DataCoordinate]:
+        """The data IDs with their dimension records (one more round trip)."""
+        return self._expand()
 
 
 def _header(lines: list[bytes]) -> QueryHeader:
@@ -69,34 +106,51 @@ def read_datasets(
             dt = known[model.name] = dataset_type_from_wire(model, universe)
         types.append(dt)
     runs = header.runs
-    out = RemoteDatasetResults()
+    out: list[DatasetRef] = []
     for line in lines[1:]:
         rows = json.loads(line)
         for t, dt in enumerate(types):
             mine = [row for row in rows if row[-1] == t] if len(types) > 1 else rows
             n = len(dt.dimensions.required)
             out.extend(refs_from_rows(dt, mine, id_at=n, run_at=n + 1, run_name=runs.__getitem__))
-    out.note = header.note
-    out.explanations = header.explanations
-    return out
+    return RemoteDatasetResults(out, header.note, header.explanations)
 
 
-def read_data_ids(lines: list[bytes], universe: DimensionUniverse) -> RemoteDataIdResults:
+def read_data_ids(
+    lines: list[bytes],
+    universe: DimensionUniverse,
+    requested: list[str],
+    expand: Callable[[], list[DataCoordinate]],
+) -> RemoteDataIdResults:
     """Data IDs from a streamed answer (rows of values in the header's dimension order)."""
     header = _header(lines)
-    out = RemoteDataIdResults()
-    if header.dimensions:
-        names = header.dimensions
-        group = universe.group(names)
-        full = list(group.names) == names
-        for line in lines[1:]:
-            for row in json.loads(line):
+    group = universe.group(header.dimensions or requested)
+    return RemoteDataIdResults(parse_data_ids(header, lines, universe), group, header.note, header.explanations, expand)
+
+
+def parse_data_ids(header: QueryHeader, lines: list[bytes], universe: DimensionUniverse) -> list[DataCoordinate]:
+    """The data IDs of a streamed answer; with records when the server expanded them (rows ``[values, records]``,
+    records by element name, as `record_from_wire` reads them)."""
+    out: list[DataCoordinate] = []
+    if not header.dimensions:
+        return out
+    names = header.dimensions
+    group = universe.group(names)
+    full = list(group.names) == names
+    for line in lines[1:]:
+        for row in json.loads(line):
+            if header.kind == "expanded_data_ids":
+                values, records = row
+                coord = DataCoordinate.from_full(group, tuple(values))
+                out.append(coord.expanded({
+                    name: None if data is None else record_from_wire(universe[name], data)
+                    for name, data in records.items()
+                }))  # fmt: skip
+            else:
                 values = tuple(row)
                 out.append(
                     DataCoordinate.from_full(group, values) if full else DataCoordinate.from_required(group, values)
                 )
-    out.note = header.note
-    out.explanations = header.explanations
     return out
 
 

@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING, Any
 from skybutler.query._parse_cache import enable as enable_parse_cache
 from skybutler.query._parser import parse_where
 from skybutler.query._queries import (
-    DataIdResults,
-    DatasetResults,
     query_data_ids,
     query_datasets,
     query_dimension_records,
 )
+from skybutler.query._results import DataIdResults, DatasetResults, QueryResults
 
 if TYPE_CHECKING:
     from skybutler.query._missing import CompletenessRow, CompletenessTable, completeness
@@ -33,6 +32,7 @@ __all__ = [
     "CompletenessTable",
     "DataIdResults",
     "DatasetResults",
+    "QueryResults",
     "completeness",
     "enable_parse_cache",
     "parse_where",

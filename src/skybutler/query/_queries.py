@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ from skybutler.query._ordering import (
     sort_order,
 )
 from skybutler.query._plans import CachedPlans, leaves_key, plan_or_build, type_key
+from skybutler.query._results import DataIdResults, DatasetResults
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DimensionGroup
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DataIdResults",
     "DatasetResults",
+    "SqlDataIdResults",
+    "SqlDatasetResults",
     "dataset_type_names",
     "query_data_ids",
     "query_datasets",
@@ -57,7 +59,7 @@ def _apply(builder: QueryBuilder, node: Any, constraints: Constraints) -> None:
 
 
 class _Results(ABC):
-    """Lazy: nothing runs until iterated, counted or tested."""
+    """Lazy: nothing runs until iterated, counted or tested (the SQL half of `QueryResults`)."""
 
     def __init__(
         self,
@@ -129,19 +131,6 @@ class _Results(ABC):
     def _iterate(self) -> Iterator[Any]:
         """Run the query and yield its results."""
 
-    def __bool__(self) -> bool:
-        return self.any()
-
-    def __repr__(self) -> str:
-        """The results themselves (up to ten), so that ``print(butler.query_datasets(...))`` shows them."""
-        first = list(itertools.islice(iter(self), 11))
-        total = len(first) if len(first) <= 10 else self.count()
-        head = f"{type(self).__name__}: {total} {self._noun}" + (f" ({self.note})" if self.note else "")
-        lines = [f"  {item!r}" for item in first[:10]] + (["  ..."] if total > 10 else [])
-        return "\n".join([head + (":" if lines else ""), *lines])
-
-    _noun = "result(s)"
-
     def explain_no_results(self) -> list[str]:
         """Reasons the result is empty ([] when it is not): missing collections, datasets, records, or the filter."""
         if self.any():
@@ -163,10 +152,8 @@ class _Results(ABC):
         return reasons
 
 
-class DataIdResults(_Results):
-    """Data IDs of a query; iterate for `DataCoordinate` objects (full: required and implied values)."""
-
-    _noun = "data ID(s)"
+class SqlDataIdResults(_Results, DataIdResults):
+    """Data IDs of a registry query; iterate for `DataCoordinate` objects (full: required and implied values)."""
 
     def __init__(
         self,
@@ -204,10 +191,8 @@ class DataIdResults(_Results):
         return out
 
 
-class DatasetResults(_Results):
-    """Datasets of a query; iterate for `DatasetRef` objects."""
-
-    _noun = "dataset(s)"
+class SqlDatasetResults(_Results, DatasetResults):
+    """Datasets of a registry query; iterate for `DatasetRef` objects."""
 
     def __init__(
         self,
@@ -295,8 +280,8 @@ def query_data_ids(
     def statement(node: Any, constraints: Constraints) -> Any:
         return _data_id_statement(registry, group, where, node, constraints, datasets, leaves, order_by, limit)
 
-    def make(node: Any, constraints: Constraints, cached: CachedPlans | None) -> tuple[DataIdResults, Any, None]:
-        results = DataIdResults(registry, group, lambda: statement(node(), constraints), explanations, constraints,
+    def make(node: Any, constraints: Constraints, cached: CachedPlans | None) -> tuple[SqlDataIdResults, Any, None]:
+        results = SqlDataIdResults(registry, group, lambda: statement(node(), constraints), explanations, constraints,
                                 cached, note)  # fmt: skip
         if cached:
             return results, [], None
@@ -407,15 +392,15 @@ def query_datasets(
 
         return build
 
-    def make(node: Any, constraints: Constraints, cached: CachedPlans | None) -> tuple[DatasetResults, Any, Any]:
+    def make(node: Any, constraints: Constraints, cached: CachedPlans | None) -> tuple[SqlDatasetResults, Any, Any]:
         if cached is not None:  # the parts and explanations of the call that derived the plans
             indices, explained = cached.entry
             lazy = [(types[i], deferred(statement(types[i], None), node, constraints)) for i in indices]
-            return DatasetResults(registry, lazy, list(explained), constraints, limit, cached, note), [], None
+            return SqlDatasetResults(registry, lazy, list(explained), constraints, limit, cached, note), [], None
         parts, rebuilders, indices, explanations = _dataset_parts(
             registry, types, wildcard, dataset_types, leaves, node(), constraints, at, statement
         )
-        results = DatasetResults(registry, parts, explanations, constraints, limit, None, note)
+        results = SqlDatasetResults(registry, parts, explanations, constraints, limit, None, note)
         tree = node()
         # built now: errors surface at the call, not at iteration
         built = checked(constraints, lambda: [rebuild(tree, constraints) for rebuild in rebuilders])

@@ -125,7 +125,7 @@ def create_app(root: str | ServerConfig, **options: Any) -> FastAPI:
     >>> import uvicorn; uvicorn.run(app, host="127.0.0.1", port=8080)  # doctest: +SKIP
     """
     from skybutler import __version__
-    from skybutler.server import _collections_api, _datasets_api, _files_api, _queries_api
+    from skybutler.server import _collections_api, _datasets_api, _files_api, _provenance_api, _queries_api
 
     config = root if isinstance(root, ServerConfig) else ServerConfig(str(root), **options)
     app = FastAPI(
@@ -156,7 +156,13 @@ def create_app(root: str | ServerConfig, **options: Any) -> FastAPI:
         body = ErrorModel(code=SkyButlerError.code, message=str(exc.detail), type="HTTPError")
         return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)
 
-    routers: list[APIRouter] = [_datasets_api.router, _collections_api.router, _queries_api.router, _files_api.router]
+    routers: list[APIRouter] = [
+        _datasets_api.router,
+        _collections_api.router,
+        _queries_api.router,
+        _files_api.router,
+        _provenance_api.router,
+    ]
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERRORS)
     from skybutler.server.web import router as web_router  # the browser's pages (docs/web.md)

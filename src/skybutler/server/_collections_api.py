@@ -85,11 +85,12 @@ def remove(ctx: Ctx, body: Names) -> dict[str, bool]:
 
 
 @router.post("/collections/remove-runs")
-def remove_runs(ctx: Ctx, body: Names) -> dict[str, int]:
-    """Remove RUN collections and their datasets (write on each)."""
+def remove_runs(ctx: Ctx, body: Names, even_if_used: bool = False) -> dict[str, int]:
+    """Remove RUN collections and their datasets (write on each; ``even_if_used``: also datasets others
+    record as an input, whose lineage edges are kept)."""
     with ctx.session() as (butler, caller):
         caller.require("write", body.names)
-        return {"removed": butler.collections.remove_runs(body.names)}
+        return {"removed": butler.collections.remove_runs(body.names, even_if_used=even_if_used)}
 
 
 @router.post("/collections/chain")

@@ -218,7 +218,7 @@ def remove(ctx: Ctx, body: RemoveRequest) -> dict[str, int]:
     with ctx.session() as (butler, caller):
         refs = _refs(butler, body.refs)
         caller.require("write", sorted({r.run for r in refs}))
-        return {"removed": butler.remove(refs)}
+        return {"removed": butler.remove(refs, even_if_used=body.even_if_used)}
 
 
 def _refs(butler: DirectButler, models: list[RefModel]) -> list[DatasetRef]:

@@ -2,7 +2,7 @@
 
 No token is needed here: the URL's signature is the permission (`skybutler.server._signing`).  A key that
 leaves the datastore root (``..``, an absolute path) is refused before the signature is even looked at, and
-an upload may only create a pending key (``.staging/...``), never replace a file.
+an upload may only create a key in a pending upload area (``.pending/upload-.../...``), never replace a file.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
-from skybutler.datastore import STAGING, FileDatastore
+from skybutler.datastore import PENDING, FileDatastore
 from skybutler.datastore._keys import key_problem
 from skybutler.errors import ConflictError, PermissionDeniedError
 from skybutler.server._signing import check_signature
@@ -28,7 +28,7 @@ _MAX_UPLOAD = 1 << 30
 
 def _checked(request: Request, key: str, op: str, ds: str, exp: int, sig: str) -> FileDatastore:
     """The datastore that holds ``key``, once the key is safe and the signature matches."""
-    problem = key_problem(key[len(STAGING) :] if op == "PUT" and key.startswith(STAGING) else key, external=True)
+    problem = key_problem(key[len(PENDING) :] if op == "PUT" and key.startswith(PENDING) else key, external=True)
     if problem is not None:
         raise PermissionDeniedError(f"Refused path {key!r}: {problem}.")
     check_signature(request.app.state.config.secret, op, ds, key, exp, sig)
@@ -77,7 +77,7 @@ async def upload_file(
     op: Annotated[str, Query()] = "PUT",
 ) -> dict[str, int]:
     """Store one pending upload (the body) at ``key``; a second upload to the same key is refused."""
-    if op != "PUT" or not key.startswith(STAGING):
+    if op != "PUT" or not key.startswith(f"{PENDING}upload-"):
         raise PermissionDeniedError("This URL is not for uploading.")
     leaf = await run_in_threadpool(_checked, request, key, "PUT", ds, exp, sig)
     length = request.headers.get("content-length")

@@ -29,6 +29,7 @@ from skybutler.wire import (
 
 if TYPE_CHECKING:
     from skybutler.datasets import DatasetRef
+    from skybutler.dimensions import DataCoordinate
 
 __all__ = ["router"]
 
@@ -118,17 +119,27 @@ def query_data_ids(ctx: Ctx, body: QueryDataIdsRequest) -> StreamingResponse:
             order_by=body.order_by,
             limit=body.limit,
         )
-        coords = list(results)
+        coords = results.expanded() if body.expanded else list(results)
         group = coords[0].group if coords else butler.universe.group(body.dimensions)
         full = bool(coords) and all(c.is_full for c in coords)
-        rows = [list(c.full_values if full else c.required_values) for c in coords]
+        rows: list[Any] = [list(c.full_values if full else c.required_values) for c in coords]
+        if body.expanded:
+            rows = [[values, _records(c)] for values, c in zip(rows, coords, strict=True)]
         header = QueryHeader(
-            kind="data_ids",
+            kind="expanded_data_ids" if body.expanded else "data_ids",
             dimensions=list(group.names if full else group.required),
             note=_join(results.note, note),
             explanations=[] if coords else results.explain_no_results(),
         )
         return _stream(header, rows)
+
+
+def _records(coord: DataCoordinate) -> dict[str, Any]:
+    """An expanded data ID's records by element, as JSON (`skybutler.client._results.record_from_wire`)."""
+    return {
+        name: None if record is None else {k: json_value(v) for k, v in record.to_dict().items()}
+        for name, record in coord.records.items()
+    }
 
 
 @router.post("/query/dimension-records", response_model=list[dict[str, Any]])

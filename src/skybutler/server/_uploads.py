@@ -2,7 +2,8 @@
 
 1. *Prepare*: the server checks the caller may write the run, completes the data IDs, makes the dataset IDs and
    answers, per dataset, the formatter to write with and a signed URL that takes one upload of its file at a
-   pending key (``.staging/<dataset id><ext>``).  Nothing is registered.
+   pending key in the datastore's pending-writes area (``.pending/upload-<first id>/<dataset id><ext>``, one
+   area per prepared put, expiring `UPLOAD_GRACE` after its URLs).  Nothing is registered.
 2. The client writes the file with its own formatter and uploads it straight to storage (an S3 presigned PUT,
    or the server's signed files endpoint for a local datastore).
 3. *Commit*: the server re-measures each pending file (size and checksum against what the client says),
@@ -10,11 +11,13 @@
    protocol as a local put (DESIGN invariant 2).  On any refusal the pending files are deleted and nothing is
    registered.
 
-The commit needs no state from the prepare: the pending key follows from the dataset ID and formatter, and only a
-URL the server signed can have put a file there.  An upload never committed is a staging file of an unregistered
-dataset, which ``reconcile`` deletes once older than its grace period, and never reports as unknown before.
-This is the one module that knows where pending uploads live, so that it can move to the worker issue's
-pending-writes area.
+The commit needs no state from the prepare: the pending key follows from the dataset IDs and formatter, and only
+a URL the server signed can have put a file there.  The commit first moves each checked upload to the
+datastore's staging name (a rename on local storage) and then follows a local put's protocol, so a server killed
+at any point leaves what ``reconcile`` already knows how to repair.  An upload never
+committed stays in its pending area, which ``reconcile`` reports as pending (never as unknown) until the area
+expires, and after that as unknown files (deleted with ``remove_unknown``), as it does for the scale-out
+workers' unmerged outputs.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from skybutler.datasets import ArtifactInfo, DatasetIdMode, DatasetRef, make_dataset_id, storage_classes
-from skybutler.datastore import STAGING, FileDatastore, Staged
+from skybutler.datastore import STAGING, FileDatastore, PendingArea, Staged
 from skybutler.datastore._checksums import checksum_stream
 from skybutler.dimensions import DataCoordinate
 from skybutler.errors import (
@@ -39,6 +42,7 @@ from skybutler.errors import (
 )
 from skybutler.registry import CollectionType, NewDataset
 from skybutler.server._signing import sign_url
+from skybutler.server._writers import checked_inputs, record_origin
 from skybutler.wire import (
     CommitRequest,
     DirectPutRequest,
@@ -56,13 +60,24 @@ if TYPE_CHECKING:
     from skybutler.registry import CollectionRecord
     from skybutler.server._auth import Caller
     from skybutler.server._config import ServerConfig
+    from skybutler.transports import Transport
 
-__all__ = ["commit", "direct_put", "pending_key", "prepare"]
+__all__ = ["UPLOAD_GRACE", "commit", "direct_put", "pending_key", "prepare", "upload_area"]
 
 
-def pending_key(id_hex: str, ext: str) -> str:
+UPLOAD_GRACE = 3600.0
+"""Seconds after its upload URLs expire that a prepared put may still be committed: its pending area's
+expiry is the URLs' lifetime plus this, after which reconcile may delete what was never committed."""
+
+
+def upload_area(transport: Transport, first_id_hex: str) -> PendingArea:
+    """The pending area of one prepared put, named by its first dataset's ID (so the commit finds it)."""
+    return PendingArea(transport, f"upload-{first_id_hex}")
+
+
+def pending_key(area: PendingArea, id_hex: str, ext: str) -> str:
     """Where the upload of dataset ``id_hex`` waits for its commit."""
-    return f"{STAGING}{id_hex}{ext}"
+    return area.key(f"{id_hex}{ext}")
 
 
 def _files(butler: DirectButler) -> FileDatastore:
@@ -115,7 +130,11 @@ def direct_put(butler: DirectButler, caller: Caller, request: DirectPutRequest) 
             raise ConflictError(f"{dt.name} goes through this server as {name!r}, not {item.formatter!r}.")
         items.append((formatter.read(io.BytesIO(base64.b64decode(item.data))), item.data_id))
     mode = None if request.id_mode is None else DatasetIdMode(request.id_mode)
-    return [ref_to_wire(r) for r in butler.put_many(items, dt, run=request.run, id_mode=mode)]
+    inputs = checked_inputs(butler, caller, request.inputs, len(items))
+    if request.origin is not None:  # the writer is the client's process, not this server's
+        record_origin(butler, run_record(butler, request.run), request.origin)
+    with_inputs = [(obj, data_id, ids) for (obj, data_id), ids in zip(items, inputs, strict=True)]
+    return [ref_to_wire(r) for r in butler.put_many(with_inputs, dt, run=request.run, id_mode=mode)]
 
 
 def prepare(
@@ -129,6 +148,7 @@ def prepare(
             f"Cannot put a component ({request.dataset_type}); put the whole {stored.dataset_type.name}."
         )
     dt = stored.dataset_type
+    checked_inputs(butler, caller, request.inputs, len(request.data_ids))  # before the run is registered
     if not isinstance(butler.datastore, FileDatastore):  # no files to upload: the bytes go through the server
         run_record(butler, request.run)
         for data_id in request.data_ids:
@@ -150,11 +170,16 @@ def prepare(
     transport = datastore.transport
     slots = []
     expires = int(time.time()) + config.url_lifetime
+    refs = []
     for data_id in request.data_ids:
         coord = butler.registry.resolve_data_id(dt, data_id, {})
         dataset_id = uuid.uuid4() if mode is None else make_dataset_id(dt, coord, run.name, mode)
-        ref = DatasetRef(dataset_id, dt, coord, run.name)
-        key = pending_key(dataset_id.hex, ext)
+        refs.append(DatasetRef(dataset_id, dt, coord, run.name))
+    if refs:  # one area per prepared put: reconcile keeps it until it expires
+        area = PendingArea.create(transport, "upload", area_id=upload_area(transport, refs[0].id.hex).area_id,
+                                  expires_in=config.url_lifetime + UPLOAD_GRACE)  # fmt: skip
+    for ref in refs:
+        key = pending_key(area, ref.id.hex, ext)
         url = transport.upload_url(key, expires_in=config.url_lifetime)
         if url is None:
             url, expires = sign_url(base, config.secret, "PUT", datastore.name, key, config.url_lifetime)
@@ -177,9 +202,12 @@ def commit(butler: DirectButler, caller: Caller, request: CommitRequest) -> list
     run = butler.registry.collections.get(request.run)
     transport = datastore.transport
     algorithm = datastore.config.checksum
-    keys = [pending_key(uuid.UUID(item.id).hex, ext) for item in request.items]
+    area = upload_area(transport, uuid.UUID(request.items[0].id).hex if request.items else "none")
+    keys = [pending_key(area, uuid.UUID(item.id).hex, ext) for item in request.items]
+    inputs = checked_inputs(butler, caller, request.inputs, len(request.items))
     staged: list[Staged] = []
     refs: list[DatasetRef] = []
+    moved: list[str] = []
     try:
         for item, key in zip(request.items, keys, strict=True):
             if item.formatter != name:
@@ -195,22 +223,32 @@ def commit(butler: DirectButler, caller: Caller, request: CommitRequest) -> list
                     f"The upload of dataset {item.id} differs from what the client wrote ({size} bytes, {checksum}; "
                     f"the client said {item.size} bytes, {item.checksum}): nothing was stored. Put it again."
                 )
+            staging = f"{STAGING}{ref.id.hex}{ext}"  # from here on, a local put's protocol (and reconcile's repairs)
+            transport.move(key, staging)
+            moved.append(staging)
+            key = staging
             path = datastore.artifact_path(dt, ref, ext)
             path, claimed = datastore.claim(key, path, ext, ref.id.hex)
             artifact = ArtifactInfo(path, name, item.storage_class, size, checksum, datastore=datastore.name)
             staged.append(Staged(ref.id.hex, key, artifact, claimed))
             refs.append(ref)
         new = [NewDataset(r.id, r.data_id.required_values, s.artifact) for r, s in zip(refs, staged, strict=True)]
+        edges = {r.id: (dt.name, ids) for r, ids in zip(refs, inputs, strict=True) if ids}
         try:
-            butler.registry.datasets.insert(stored, run.id, new)
+            with butler.registry.db.transaction():  # datasets, their inputs and the run's writer: all or none
+                butler.registry.datasets.insert(stored, run.id, new)
+                if edges or request.origin is not None:
+                    record_origin(butler, run, request.origin, edges=edges)
         except sa.exc.IntegrityError as exc:
             raise butler.registry.explain_insert_failure(stored, run, [r.data_id for r in refs], exc) from None
     except BaseException:
         datastore.abort_many(staged)
         done = {s.staging_key for s in staged}
-        transport.delete_many([k for k in keys if k not in done])
+        transport.delete_many([k for k in moved if k not in done])
+        area.remove()  # the uploads not moved yet, and the area's marker
         raise
     datastore.promote_many(staged)
+    area.remove()  # only the marker is left
     return [ref_to_wire(r) for r in refs]
 
 

@@ -3,7 +3,8 @@
 It checks behaviour through the public interface only (`skybutler.Butler`): put/get/find, storage classes and
 components, queries of data IDs, datasets and records, dataset types, the completeness matrix, chains and
 find-first, TAGGED collections, certify/decertify with lookups in valid time (``at=``) and transaction time
-(``as_of=``), ingest, an export/import round trip, and refusals -- each the right `SkyButlerError` subclass, and
+(``as_of=``), ingest, an export/import round trip, provenance (run records, inputs, lineage and impact, logs,
+configs, what a changed calibration invalidates), and refusals -- each the right `SkyButlerError` subclass, and
 each leaving the repository exactly as it was.
 
 Use it by subclassing it and giving a ``butler`` fixture: a writeable butler of your implementation on a new,
@@ -37,11 +38,19 @@ from skybutler.testing._butler_base import CAPABILITIES, ButlerTestBase, snapsho
 from skybutler.testing._butler_collections import ButlerCollectionTests
 from skybutler.testing._butler_data import ButlerDataTests
 from skybutler.testing._butler_errors import ButlerErrorTests
+from skybutler.testing._butler_provenance import ButlerProvenanceTests
 from skybutler.testing._butler_queries import ButlerQueryTests
 from skybutler.testing._butler_transfer import ButlerTransferTests
 
 __all__ = ["CAPABILITIES", "ButlerDataTests", "ButlerTestBase", "ButlerTests", "snapshot"]
 
 
-class ButlerTests(ButlerDataTests, ButlerQueryTests, ButlerCollectionTests, ButlerTransferTests, ButlerErrorTests):
+class ButlerTests(
+    ButlerDataTests,
+    ButlerQueryTests,
+    ButlerCollectionTests,
+    ButlerTransferTests,
+    ButlerProvenanceTests,
+    ButlerErrorTests,
+):
     """The whole conformance suite (see the module docstring): subclass it and give a ``butler`` fixture."""
