@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from skybutler.butler import DirectButler
 from skybutler.errors import QuerySyntaxError, SkyButlerError
-from skybutler.query import SqlDataIdResults
+from skybutler.query._queries import SqlDataIdResults
 
 NASTY = [
     "'; DROP TABLE dataset; --",

@@ -170,6 +170,7 @@ def test_a_bulk_commit_past_the_bound_truncates_the_sqlite_log(registry: Registr
     _bulk_bands(registry, _BULK_ROWS, prefix="a")  # below the bound: left to the thread, the log stays
     assert checkpointer.truncated == 0
     assert wal.stat().st_size > 0
+    assert _wait_for(lambda: db.background_checkpoints >= 1)  # the thread's checkpoint would make the next one busy
     checkpointer.wal_bound = 4096
     _bulk_bands(registry, _BULK_ROWS, prefix="b")
     assert checkpointer.truncated == 1

@@ -60,8 +60,13 @@ class Checkpointer:
             return
         writer.execute(f"PRAGMA busy_timeout = {self.wait_ms}")
         try:
-            writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()  # busy: the next bulk commit tries again
-            self.truncated += 1
+            # (busy, log pages, checkpointed): busy when the thread's own checkpoint or a reader held it up;
+            # then the log is not emptied, and the thread or the next bulk commit takes it up again
+            busy = writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if busy:
+                self.nudge()
+            else:
+                self.truncated += 1
         except sqlite3.Error:
             self.nudge()
         finally:
