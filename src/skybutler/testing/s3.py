@@ -7,7 +7,9 @@ dummy ones only where the environment has none, and restores the environment aft
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +19,32 @@ import pytest
 __all__ = ["MotoServer", "new_bucket", "s3_endpoint", "s3_root"]
 
 _DUMMY_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+_CONDITIONAL_LOCK = threading.Lock()
+
+
+def _make_conditional_puts_atomic() -> None:
+    """Give moto's server S3's guarantee that a conditional PUT (``If-None-Match: *``, ``If-Match``) is atomic.
+
+    moto checks the condition and then stores the object in two steps, with nothing between them: two writers
+    racing for one new key on its threaded server can both be told 200, which real S3 never does (one gets
+    412).  skybutler's exclusive-create protocol relies on that guarantee, and its race tests are about our
+    side of it, so the server's PUT handler runs one request at a time.  Idempotent.
+    """
+    from moto.s3.responses import S3Response
+
+    handler = S3Response.put_object
+    if getattr(handler, "_skybutler_atomic", False):
+        return
+
+    @functools.wraps(handler)
+    def atomic(self: Any) -> Any:
+        with _CONDITIONAL_LOCK:
+            return handler(self)
+
+    atomic._skybutler_atomic = True  # type: ignore[attr-defined]
+    S3Response.put_object = atomic  # type: ignore[method-assign]
 
 
 class MotoServer:
@@ -30,6 +58,7 @@ class MotoServer:
         """Start serving; return the endpoint URL."""
         from moto.server import ThreadedMotoServer
 
+        _make_conditional_puts_atomic()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
