@@ -167,7 +167,8 @@ def merge_outputs(
 ) -> MergeReport:
     """See `Butler.merge`."""
     # A batch makes some 100 000 short-lived objects (records, tasks, refs, rows) and no reference cycles
-    # worth collecting: the cyclic collector ran ~1 300 times over them, about a third of the merge's CPU.
+    # worth collecting: over a 10 000-output merge and its re-run the cyclic collector made ~1 300 passes
+    # (1.1 s of CPU here).
     # It is paused for the merge and put back as it was.
     collecting = gc.isenabled()
     gc.disable()
