@@ -479,10 +479,14 @@ class _Importer:
         for (type_name, run), group in groups.items():
             stored = registry.dataset_types.get(type_name)
             run_record = registry.collections.get(run)
-            new = []
-            for e in group:
-                staged = self.staged.get(e.id)
-                new.append(NewDataset(e.id, e.values, self.in_place.get(e.id) if staged is None else staged.artifact))
+            if self.staged or self.in_place:
+                new = []
+                for e in group:
+                    staged = self.staged.get(e.id)
+                    artifact = self.in_place.get(e.id) if staged is None else staged.artifact
+                    new.append(NewDataset(e.id, e.values, artifact))
+            else:  # registry only: no artifact to look up for any dataset
+                new = [NewDataset(e.id, e.values, None) for e in group]
             try:
                 with registry.db.transaction(), registry.db.savepoint():  # the explanation below queries
                     registry.datasets.insert(stored, run_record.id, new)

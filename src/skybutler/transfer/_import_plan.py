@@ -22,7 +22,7 @@ from skybutler.dimensions._elements import coerce_value
 from skybutler.errors import ConfigError, DataIdError, DatasetTypeError, ExportFormatError
 from skybutler.registry import CollectionType
 from skybutler.transfer._universe_compat import Upgrader
-from skybutler.transfer._yaml_fast import DeferredDataset, parse_deferred
+from skybutler.transfer._yaml_fast import DeferredDataset, RegularRecords, parse_deferred
 from skybutler.transfer._yaml_format import FORMAT_KEY, Location, format_error
 
 if TYPE_CHECKING:
@@ -415,6 +415,12 @@ def _datasets(r: _Reader, plan: ImportPlan, item: Mapping[str, Any], loc: Locati
     fast = all(t is not None for t, _ in simple)
     width = len(required)
     records = r.get(item, "records", list, loc)
+    if (
+        fast
+        and type(records) is RegularRecords
+        and _regular_block(plan, name, run, required, simple, records, loc, first)
+    ):
+        return
     for j, rec in enumerate(records):
         if fast and type(rec) is dict and len(rec) <= 4:
             ids, data_ids = rec.get("dataset_id"), rec.get("data_id")
@@ -439,6 +445,46 @@ def _datasets(r: _Reader, plan: ImportPlan, item: Mapping[str, Any], loc: Locati
                                                             (*loc, "records", first + j))  # fmt: skip
                         continue
         _dataset_record(r, plan, dataset_type, run, required, specs, known, rec, (*loc, "records", first + j))
+
+
+def _regular_block(
+    plan: ImportPlan,
+    name: str,
+    run: str,
+    required: tuple[str, ...],
+    simple: list[tuple[Any, int | None]],
+    records: RegularRecords,
+    loc: Location,
+    first: int,
+) -> bool:
+    """Add a block the bulk reader read, checked column by column; False (nothing added) if a check fails.
+
+    The bulk reader guarantees the layout (one UUID and one data ID per record, int or plain-word values,
+    plain-word paths); this checks what depends on the dataset type -- the keys, each column's type and
+    length, the paths as datastore keys -- and that no ID repeats.  On False the caller checks record by
+    record, which explains the first problem.
+    """
+    if len(records.keys) != len(required) or set(records.keys) != set(required):
+        return False
+    columns = [records.columns[records.keys.index(d)] for d in required]
+    for column, (kind, most) in zip(columns, simple, strict=True):
+        if set(map(type, column)) - {kind}:
+            return False
+        if most is not None and column and max(map(len, column)) > most:  # type: ignore[arg-type]
+            return False
+    ids = records.ids
+    datasets = plan.datasets
+    if len(set(ids)) != len(ids) or not datasets.keys().isdisjoint(ids):
+        return False
+    paths, formatters = records.paths, records.formatters
+    if not all(map(is_plain_key, filter(None, paths))):
+        return False
+    here = (*loc, "records")
+    for j, (dataset_id, values, path, formatter) in enumerate(
+        zip(ids, zip(*columns, strict=True), paths, formatters, strict=True)
+    ):
+        datasets[dataset_id] = DatasetEntry(dataset_id, name, run, values, path, formatter, (*here, first + j))
+    return True
 
 
 def _dataset_record(
