@@ -9,12 +9,20 @@ offered through the server yet (issue 20 lists the endpoints; they are the part 
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skybutler.errors import ConflictError, DatasetNotFoundError, PermissionDeniedError, StorageError
-from skybutler.wire import FindResponse, RefsRequest, ref_to_wire
+from skybutler.errors import (
+    ArtifactNotFoundError,
+    ConfigError,
+    ConflictError,
+    DatasetNotFoundError,
+    PermissionDeniedError,
+    StorageError,
+)
+from skybutler.wire import FindResponse, RefModel, RefsRequest, ref_from_wire, ref_to_wire
 
 if TYPE_CHECKING:
     from skybutler.butler import Butler
@@ -25,6 +33,34 @@ if TYPE_CHECKING:
     from skybutler.workers import Manifest, MergeHook, MergeReport, TaskRecord
 
 __all__ = ["RemoteTransfers"]
+
+
+def _local_file(path: object) -> Path:
+    """A local file to upload, refused when missing (before anything is sent)."""
+    text = str(path)
+    local = Path(text[len("file://") :] if text.startswith("file://") else text)
+    if "://" in text and not text.startswith("file://"):
+        raise ConfigError(f"The remote butler uploads local files only; {text} is not one. Download it first.")
+    if not local.is_file():
+        raise ArtifactNotFoundError(f"No file at {local}: nothing was uploaded or registered.")
+    return local
+
+
+def _names(value: object) -> list[str]:
+    return [value] if isinstance(value, str) else [str(v) for v in value]  # type: ignore[attr-defined]
+
+
+def _type_name(value: object) -> str | None:
+    return None if value is None else value if isinstance(value, str) else str(value.name)  # type: ignore[attr-defined]
+
+
+def _plain_data_id(data_id: object) -> dict[str, Any] | None:
+    """A data ID as plain values for the wire (a `DataCoordinate`'s mapping, or a dict)."""
+    if data_id is None:
+        return None
+    from skybutler.wire import json_value
+
+    return {str(k): json_value(v) for k, v in dict(data_id).items()}  # type: ignore[call-overload]
 
 
 def _not_remote(what: str) -> PermissionDeniedError:
@@ -38,6 +74,12 @@ class RemoteTransfers:
     """Ingest, transfer, export and import of a remote butler (see the module docstring)."""
 
     _session: Session
+    run: str | None
+    writeable: bool
+
+    if TYPE_CHECKING:  # provided by RemoteButler
+
+        def get_dataset_type(self, name: str) -> DatasetType: ...
 
     def ingest(
         self,
@@ -50,8 +92,71 @@ class RemoteTransfers:
         progress: Progress | None = None,
         checksum: bool | None = None,
     ) -> list[DatasetRef]:
-        """Not offered remotely yet (`PermissionDeniedError`)."""
-        raise _not_remote("ingest")
+        """Upload local files to the server's storage and ingest them there (all or none).
+
+        Each file is read here and uploaded to a signed URL in a pending area; the server then runs the
+        repository's own ingest on them (copying them to their final paths) and deletes the area.  ``transfer``
+        may be ``auto``, ``copy`` or ``upload`` (the same here) or ``move`` (the local file is deleted once
+        the ingest succeeded); links and ``direct`` need the server to see this machine's disk, and are refused.
+
+        Raises
+        ------
+        ArtifactNotFoundError
+            A file does not exist here (nothing was uploaded or registered).
+        """
+        from skybutler.datasets import DatasetIdMode
+        from skybutler.wire_transfer import IngestItemModel, IngestRequest
+
+        if transfer not in ("auto", "copy", "upload", "move"):
+            raise ConfigError(
+                f"transfer={transfer!r} needs the server to reach this machine's files; the remote butler uploads "
+                "them instead: use transfer='copy' (or 'move', which deletes the local files after the ingest)."
+            )
+        self._writeable_for_transfer("ingest")
+        paths = [_local_file(fd.path) for fd in datasets]
+        if not paths:
+            return []
+        run = run or self.run
+        target = run or next((fd.refs[0].run for fd in datasets if fd.refs), None)
+        if target is None or (run is None and not all(fd.refs for fd in datasets)):
+            raise PermissionDeniedError("No run to ingest into: pass run= to ingest() or to Butler().")
+        area, keys = self._stage(paths, run=target, what="ingest")
+        items = [
+            IngestItemModel(
+                key=key,
+                refs=[ref_to_wire(r) for r in fd.refs],
+                formatter=fd.formatter,
+                dataset_type=_type_name(fd.dataset_type),
+                data_id=_plain_data_id(fd.data_id),
+            )
+            for fd, key in zip(datasets, keys, strict=True)
+        ]
+        mode = id_mode.value if isinstance(id_mode, DatasetIdMode) else str(id_mode)
+        request = IngestRequest(area=area, datasets=items, run=run, skip_existing=skip_existing, id_mode=mode,
+                                checksum=checksum)  # fmt: skip
+        answer = self._session.call("POST", "/transfer/ingest", request, what="ingest")
+        refs = [self._ref_from_answer(RefModel.model_validate(a)) for a in answer]
+        if transfer == "move":
+            for path in paths:
+                path.unlink(missing_ok=True)
+        return refs
+
+    def _writeable_for_transfer(self, what: str) -> None:
+        if not self.writeable:
+            raise PermissionDeniedError(f"This butler is read-only; open it with run= (or writeable=True) to {what}.")
+
+    def _stage(self, paths: list[Path], *, run: str | None, what: str) -> tuple[str, list[str]]:
+        """Upload ``paths`` into a new pending area on the server: its name and the files' keys there."""
+        from skybutler.wire_transfer import StageRequest, StageResponse
+
+        request = StageRequest(run=run, names=[p.name for p in paths])
+        staged = StageResponse.model_validate(self._session.call("POST", "/transfer/stage", request, what=what))
+        for path, url in zip(paths, staged.urls, strict=True):
+            self._session.upload(url, path.read_bytes(), f"{what}: upload of {path}")
+        return staged.area, staged.keys
+
+    def _ref_from_answer(self, model: RefModel) -> DatasetRef:
+        return ref_from_wire(model, self.get_dataset_type(model.dataset_type))
 
     def plan_work(
         self,
@@ -123,8 +228,29 @@ class RemoteTransfers:
         include_dimensions: bool = True,
         progress: Progress | None = None,
     ) -> ExportReport:
-        """Not offered remotely yet (`PermissionDeniedError`)."""
-        raise _not_remote("export")
+        """Have the server export what this caller may read, and write the file it sends back at ``path``.
+
+        A ``.zip`` path gets the datasets' files too (read through the server); ``directory=`` (files copied
+        beside an export file) is not offered remotely: export to a ``.zip`` instead.
+        """
+        from skybutler.transfer import ExportReport
+        from skybutler.wire_transfer import ExportRequest
+
+        if directory is not None:
+            raise ConfigError("export with directory= is not offered remotely; export to a .zip path instead.")
+        target = Path(str(path))
+        names = None if collections is None else _names(collections)
+        types = None if dataset_types is None else _names(dataset_types)
+        request = ExportRequest(name=target.name, refs=None if refs is None else [ref_to_wire(r) for r in refs],
+                                collections=names, dataset_types=types, where=where, transfer=transfer,
+                                include_dimensions=include_dimensions)  # fmt: skip
+        response = self._session.raw("POST", "/transfer/export", request, what="export")
+        fields = json.loads(response.headers["x-skybutler-report"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        partial.write_bytes(response.content)
+        partial.replace(target)
+        return ExportReport(**{**fields, "path": str(target)})
 
     def import_(
         self,
@@ -135,8 +261,21 @@ class RemoteTransfers:
         skip_existing: bool = False,
         progress: Progress | None = None,
     ) -> ImportReport:
-        """Not offered remotely yet (`PermissionDeniedError`)."""
-        raise _not_remote("import_")
+        """Upload an export file or ``.zip`` archive to the server, which imports it in one transaction (admin).
+
+        ``directory=`` (files beside an export file) is not offered remotely: import a ``.zip`` archive.
+        """
+        from skybutler.transfer import ImportReport
+        from skybutler.wire_transfer import ImportRequest
+
+        if directory is not None:
+            raise ConfigError("import with directory= is not offered remotely; import a .zip archive instead.")
+        self._writeable_for_transfer("import datasets")
+        source = _local_file(path)
+        area, keys = self._stage([source], run=None, what="import")
+        request = ImportRequest(area=area, key=keys[0], skip_existing=skip_existing)
+        fields = self._session.call("POST", "/transfer/import", request, what="import")
+        return ImportReport(**{**fields, "source": str(source)})
 
     def retrieve_artifacts(
         self, refs: Iterable[DatasetRef], destination: UriLike, *, overwrite: bool = False
