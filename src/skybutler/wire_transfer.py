@@ -40,6 +40,9 @@ class IngestItemModel(_Model):
     dataset_type: str | None = None
     data_id: dict[str, Any] | None = None
     formatter: str | None = None
+    records: list[tuple[str, dict[str, Any]]] = Field(
+        default=[], description="(element, fields) the datasets stand on; new ones need admin."
+    )
 
 
 class IngestRequest(_Model):

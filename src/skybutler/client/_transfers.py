@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,13 +20,15 @@ from skybutler.errors import (
     ConfigError,
     ConflictError,
     DatasetNotFoundError,
+    DatasetTypeError,
     PermissionDeniedError,
     StorageError,
 )
-from skybutler.wire import FindResponse, RefModel, RefsRequest, ref_from_wire, ref_to_wire
+from skybutler.wire import FindResponse, RefModel, RefsRequest, json_value, ref_from_wire, ref_to_wire
+from skybutler.wire_transfer import IngestItemModel, IngestRequest
 
 if TYPE_CHECKING:
-    from skybutler.butler import Butler
+    from skybutler.butler import Butler, DirectButler
     from skybutler.client._http import Session
     from skybutler.datasets import DatasetIdMode, DatasetRef, DatasetType
     from skybutler.transfer import ExportReport, FileDataset, ImportReport, IngestReport, MetadataTranslator
@@ -81,6 +84,16 @@ class RemoteTransfers:
 
         def get_dataset_type(self, name: str) -> DatasetType: ...
 
+        def register_dataset_type(
+            self,
+            name: str,
+            dimensions: Iterable[str],
+            storage_class: str,
+            *,
+            is_calibration: bool = False,
+            format: str | None = None,
+        ) -> DatasetType: ...
+
     def ingest(
         self,
         *datasets: FileDataset,
@@ -105,7 +118,6 @@ class RemoteTransfers:
             A file does not exist here (nothing was uploaded or registered).
         """
         from skybutler.datasets import DatasetIdMode
-        from skybutler.wire_transfer import IngestItemModel, IngestRequest
 
         if transfer not in ("auto", "copy", "upload", "move"):
             raise ConfigError(
@@ -212,8 +224,74 @@ class RemoteTransfers:
         progress: Progress | None = None,
         collections: CollectionsLike | None = None,
     ) -> list[DatasetRef]:
-        """Not offered remotely yet (`PermissionDeniedError`)."""
-        raise _not_remote("transfer_from")
+        """Copy datasets (same UUIDs) from a local repository into this server's: its files are uploaded and
+        ingested there with the records they stand on, all or none (see `RemoteTransfers` module docs).
+
+        Needs ``write`` on the datasets' runs, and ``admin`` for dataset types or dimension records this
+        repository lacks.  ``collections=`` (carrying tags and certifications) is not offered remotely.
+        """
+        from skybutler.butler import DirectButler
+        from skybutler.transfer._repo_transfer import _check_paths, _records_needed, _source_artifacts
+
+        if not isinstance(source, DirectButler):
+            raise ConfigError(
+                f"A remote butler receives datasets from a local repository only, and {source!r} is not a direct "
+                "butler; open the source by its root with Butler(root)."
+            )
+        if collections is not None:
+            raise ConfigError(
+                "transfer_from(collections=...) is not offered by the remote butler; transfer the datasets, then "
+                "associate or certify them with butler.collections."
+            )
+        if transfer not in ("auto", "copy"):
+            raise ConfigError(f"transfer={transfer!r}: a remote butler copies (uploads) the source's files.")
+        self._writeable_for_transfer("transfer datasets in")
+        wanted = list(dict.fromkeys(refs))
+        if not wanted:
+            return []
+        files = source.datastore.files("transfer datasets out")
+        artifacts = _source_artifacts(source.registry, wanted, files.name)
+        _check_paths(wanted, artifacts)
+        self._transfer_types(source, wanted, register_dataset_types)
+        needed = _records_needed(source.registry, [r.data_id for r in wanted]) if transfer_dimensions else {}
+        records = [(name, {k: json_value(v) for k, v in r.to_dict().items()}) for (name, _), r in needed.items()]
+        by_path: dict[str, list[DatasetRef]] = {}
+        for ref in wanted:
+            by_path.setdefault(artifacts[ref.id].path, []).append(ref)
+        with ExitStack() as stack:
+            datasets, paths = [], []
+            for path, group in by_path.items():
+                local = stack.enter_context(files.transport.as_local(path))
+                paths.append(local)
+                formatter = artifacts[group[0].id].formatter
+                datasets.append(IngestItemModel(key="", refs=[ref_to_wire(r) for r in group], formatter=formatter))
+            area, keys = self._stage(paths, run=wanted[0].run, what="transfer")
+            items = [d.model_copy(update={"key": k}) for d, k in zip(datasets, keys, strict=True)]
+            if records:  # with the first file: inserted (when missing) in the ingest's one transaction
+                items[0] = items[0].model_copy(update={"records": records})
+            request = IngestRequest(area=area, datasets=items, skip_existing=skip_existing)
+            answer = self._session.call("POST", "/transfer/ingest", request, what="transfer")
+        return [self._ref_from_answer(RefModel.model_validate(a)) for a in answer]
+
+    def _transfer_types(self, source: DirectButler, refs: list[DatasetRef], register: bool) -> None:
+        """Register the refs' dataset types here when missing (``register``), refuse different ones."""
+        for name in dict.fromkeys(r.dataset_type.name for r in refs):
+            wanted = source.registry.dataset_types.get(name).dataset_type
+            try:
+                found = self.get_dataset_type(name)
+            except DatasetTypeError:
+                if not register:
+                    raise DatasetTypeError(
+                        f"Dataset type {wanted.describe()} is not registered here; register it or pass "
+                        "register_dataset_types=True."
+                    ) from None
+                self.register_dataset_type(name, wanted.dimensions.names, wanted.storage_class,
+                                           is_calibration=wanted.is_calibration, format=wanted.format)  # fmt: skip
+                continue
+            if found != wanted:
+                raise DatasetTypeError(
+                    f"Dataset type {name!r} differs: {wanted.describe()} in the source, {found.describe()} here."
+                )
 
     def export(
         self,

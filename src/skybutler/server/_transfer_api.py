@@ -42,6 +42,8 @@ from skybutler.wire_transfer import ExportRequest, ImportRequest, IngestRequest,
 if TYPE_CHECKING:
     from skybutler.butler import DirectButler
     from skybutler.datasets import DatasetRef
+    from skybutler.dimensions import DimensionRecord
+    from skybutler.server._auth import Caller
     from skybutler.transports import Transport
 
 __all__ = ["router"]
@@ -121,29 +123,48 @@ def _new_refs(butler: DirectButler, models: list[RefModel]) -> list[DatasetRef]:
     return out
 
 
+def _records(butler: DirectButler, caller: Caller, given: list[tuple[str, dict[str, Any]]]) -> list[DimensionRecord]:
+    """Dimension records sent with an ingest (a transfer's); one this repository lacks needs ``admin``."""
+    from skybutler.dimensions import DimensionRecord
+
+    out = []
+    for name, fields in given:
+        record = DimensionRecord.from_dict(butler.universe[name], fields)
+        if butler.registry.records.fetch_one(name, record.key) is None:
+            caller.require_admin(f"Inserting {name!r} records")
+        out.append(record)
+    return out
+
+
 @router.post("/transfer/ingest", response_model=list[RefModel])
 def ingest(ctx: Ctx, body: IngestRequest) -> list[RefModel]:
     """Ingest staged files (write on every run they go to); the upload area is deleted afterwards."""
     from skybutler.transfer import FileDataset
 
     with ctx.session() as (butler, caller):
-        refs = [_new_refs(butler, item.refs) for item in body.datasets]
-        runs = {r.run for rs in refs for r in rs}
-        if any(not rs for rs in refs):
-            if body.run is None:
-                raise PermissionDeniedError("No run to ingest into: pass run= to ingest() or to Butler().")
-            runs.add(body.run)
-        caller.require("write", sorted(runs))
         transport = butler.datastore.files("ingest files").transport
         area = _area(transport, body.area)
-        try:
+        try:  # the area goes whatever happens, a refusal included: its files were this request's
+            refs = [_new_refs(butler, item.refs) for item in body.datasets]
+            runs = {r.run for rs in refs for r in rs}
+            if any(not rs for rs in refs):
+                if body.run is None:
+                    raise PermissionDeniedError("No run to ingest into: pass run= to ingest() or to Butler().")
+                runs.add(body.run)
+            caller.require("write", sorted(runs))
+            records = [_records(butler, caller, item.records) for item in body.datasets]
             with ExitStack() as stack:
                 paths = [stack.enter_context(_readable(transport, _staged_key(area, i.key))) for i in body.datasets]
                 datasets = [
                     FileDataset(
-                        path, refs=rs, dataset_type=item.dataset_type, data_id=item.data_id, formatter=item.formatter
+                        path,
+                        refs=rs,
+                        dataset_type=item.dataset_type,
+                        data_id=item.data_id,
+                        formatter=item.formatter,
+                        records=tuple(rec),
                     )
-                    for item, rs, path in zip(body.datasets, refs, paths, strict=True)
+                    for item, rs, path, rec in zip(body.datasets, refs, paths, records, strict=True)
                 ]
                 done = butler.ingest(*datasets, transfer="copy", run=body.run, skip_existing=body.skip_existing,
                                      id_mode=body.id_mode, checksum=body.checksum)  # fmt: skip
