@@ -140,3 +140,21 @@ def test_transfer_from_a_local_repository_keeps_ids_records_and_contents(repo: S
             (ref,) = alice.transfer_from(source, [more])  # records exist now: write on the run is enough
             assert alice.get(ref) == {"v": 3}
     assert _pending(repo) == []
+
+
+def test_what_stays_refused_says_why_and_changes_nothing(repo: ServedRepo, tmp_path: Path) -> None:
+    with repo.remote(run="u/alice/run1") as admin:
+        with repo.local() as local:
+            before = snapshot(local)
+        with pytest.raises(PermissionDeniedError, match="storage URIs"):
+            admin.plan_work("meta", outputs={"out": ["meta"]}, run="u/alice/plan")
+        with pytest.raises(PermissionDeniedError, match="workers' outputs"):
+            admin.merge(tmp_path / "manifest.json")
+        with pytest.raises(PermissionDeniedError, match="raw headers"):
+            admin.ingest_raws([tmp_path / "raw.fits"])
+        with pytest.raises(ConfigError, match="local repository only"):
+            admin.transfer_from(admin, [])
+        with repo.local() as local:
+            with pytest.raises(ConfigError, match="collections"):
+                admin.transfer_from(local, [], collections="u/bob/run1")
+            assert snapshot(local) == before

@@ -1,9 +1,10 @@
-"""The transfer half of the `Butler` interface on the remote butler: what runs next to the data only.
+"""The transfer half of the `Butler` interface on the remote butler: files in and out through the server.
 
-Ingest (of files already in the datastore's storage), raw ingest, repository transfer, export and import are not
-offered through the server yet (issue 20 lists the endpoints; they are the part not done): each raises a
-`PermissionDeniedError` that says to run it with a butler opened on the repository itself.
-`retrieve_artifacts` works: it downloads each file through its signed URL.
+The server cannot read this machine's disk, so ingest, import and `transfer_from` (local → remote) first upload
+the files into a pending upload area through signed URLs (`skybutler.server._transfer_api`), then ask the server
+to run the repository's own ingest or import on them; export streams back the file the server wrote.
+`retrieve_artifacts` downloads each file through its signed URL.  Raw ingest and the scale-out calls
+(`plan_work`, `merge`) are refused with a `PermissionDeniedError` that says why and where to run them.
 """
 
 from __future__ import annotations
@@ -66,9 +67,9 @@ def _plain_data_id(data_id: object) -> dict[str, Any] | None:
     return {str(k): json_value(v) for k, v in dict(data_id).items()}  # type: ignore[call-overload]
 
 
-def _not_remote(what: str) -> PermissionDeniedError:
+def _not_remote(what: str, why: str) -> PermissionDeniedError:
     return PermissionDeniedError(
-        f"{what} is not offered by the remote butler yet; run it with a butler opened on the repository itself "
+        f"{what} is not offered by the remote butler: {why}. Run it with a butler opened on the repository itself "
         "(next to the data), e.g. on the server's machine."
     )
 
@@ -184,7 +185,7 @@ class RemoteTransfers:
     ) -> Manifest:
         """Not offered remotely yet (`PermissionDeniedError`): a plan names storage URIs only the repository's
         own side can hand out, so plan next to the data."""
-        raise _not_remote("plan_work")
+        raise _not_remote("plan_work", "a plan hands workers storage URIs that only the repository's side can give")
 
     def merge(
         self,
@@ -196,7 +197,7 @@ class RemoteTransfers:
         progress: Progress | None = None,
     ) -> MergeReport:
         """Not offered remotely yet (`PermissionDeniedError`): merge next to the data."""
-        raise _not_remote("merge")
+        raise _not_remote("merge", "a merge reads the workers' outputs straight from the repository's storage")
 
     def ingest_raws(
         self,
@@ -209,8 +210,8 @@ class RemoteTransfers:
         skip_existing: bool = True,
         progress: Progress | None = None,
     ) -> IngestReport:
-        """Not offered remotely yet (`PermissionDeniedError`)."""
-        raise _not_remote("ingest_raws")
+        """Not offered remotely (`PermissionDeniedError`): use `ingest` with the data IDs, or ingest raws locally."""
+        raise _not_remote("ingest_raws", "raw headers are read where the files are, and their records need admin")
 
     def transfer_from(
         self,
