@@ -27,12 +27,13 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from skybutler.datastore import PendingArea
-from skybutler.errors import ArtifactNotFoundError, ConfigError, PermissionDeniedError
+from skybutler.errors import ArtifactNotFoundError, ConfigError, DataIdError, PermissionDeniedError
 from skybutler.server._app import Ctx
 from skybutler.server._signing import sign_url
 from skybutler.server._uploads import UPLOAD_GRACE
@@ -53,6 +54,25 @@ router = APIRouter(tags=["transfer"])
 _AREA = re.compile(r"upload-[0-9a-f]{32}").fullmatch
 _SUFFIX = re.compile(r"(?:\.[A-Za-z0-9]{1,8}){0,2}$").search
 _EXPORT_SUFFIXES = (".yaml", ".yml", ".json", ".zip")
+
+
+class _RequestConfigError(ConfigError):
+    """A `ConfigError` caused by the request (an option the call cannot take): a 422, not a server fault.
+
+    The client maps the error back by its code, so the caller still sees a `ConfigError`."""
+
+    http_status = 422
+
+
+@contextmanager
+def _request_errors() -> Iterator[None]:
+    """Answer the option errors of the repository's own calls as the caller's fault."""
+    try:
+        yield
+    except ConfigError as exc:
+        if isinstance(exc, _RequestConfigError) or type(exc) is not ConfigError:
+            raise
+        raise _RequestConfigError(str(exc)) from exc
 
 
 def _suffix(name: str) -> str:
@@ -119,7 +139,10 @@ def _new_refs(butler: DirectButler, models: list[RefModel]) -> list[DatasetRef]:
     out = []
     for model in models:
         stored, _ = butler.registry.dataset_types.resolve(model.dataset_type)
-        out.append(ref_from_wire(model, stored.dataset_type))
+        try:
+            out.append(ref_from_wire(model, stored.dataset_type))
+        except (KeyError, ValueError) as exc:
+            raise DataIdError(f"Ref {model.id} ({model.dataset_type} {model.data_id}) is malformed: {exc!r}.") from None
     return out
 
 
@@ -129,8 +152,19 @@ def _records(butler: DirectButler, caller: Caller, given: list[tuple[str, dict[s
 
     out = []
     for name, fields in given:
-        record = DimensionRecord.from_dict(butler.universe[name], fields)
-        if butler.registry.records.fetch_one(name, record.key) is None:
+        if name not in butler.universe:
+            raise DataIdError(f"{name!r} is not a dimension element of this repository's universe.")
+        try:
+            record = DimensionRecord.from_dict(butler.universe[name], fields)
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, DataIdError):
+                raise
+            raise DataIdError(f"A {name!r} record is malformed: {exc!r}.") from None
+        try:
+            existing = butler.registry.records.fetch_one(name, record.key)
+        except sa.exc.DBAPIError:  # e.g. text where the database keeps an integer
+            raise DataIdError(f"A {name!r} record has a key of the wrong type: {record.key}.") from None
+        if existing is None:
             caller.require_admin(f"Inserting {name!r} records")
         out.append(record)
     return out
@@ -166,8 +200,9 @@ def ingest(ctx: Ctx, body: IngestRequest) -> list[RefModel]:
                     )
                     for item, rs, path, rec in zip(body.datasets, refs, paths, records, strict=True)
                 ]
-                done = butler.ingest(*datasets, transfer="copy", run=body.run, skip_existing=body.skip_existing,
-                                     id_mode=body.id_mode, checksum=body.checksum)  # fmt: skip
+                with _request_errors():
+                    done = butler.ingest(*datasets, transfer="copy", run=body.run, skip_existing=body.skip_existing,
+                                         id_mode=body.id_mode, checksum=body.checksum)  # fmt: skip
         finally:
             area.remove()
         return [ref_to_wire(r) for r in done]
@@ -182,7 +217,7 @@ def import_(ctx: Ctx, body: ImportRequest) -> dict[str, Any]:
         transport = butler.datastore.files("import an export").transport
         area = _area(transport, body.area)
         try:
-            with transport.as_local(_staged_key(area, body.key)) as path:
+            with transport.as_local(_staged_key(area, body.key)) as path, _request_errors():
                 report = butler.import_(path, skip_existing=body.skip_existing)
         finally:
             area.remove()
@@ -194,7 +229,9 @@ def export(ctx: Ctx, body: ExportRequest) -> FileResponse:
     """The export file (or ``.zip`` archive with the files) of what the caller may read; a report in a header."""
     name = PurePosixPath(body.name.replace("\\", "/")).name
     if not name.endswith(_EXPORT_SUFFIXES):
-        raise ConfigError(f"An export's name must end with one of {', '.join(_EXPORT_SUFFIXES)}; got {body.name!r}.")
+        raise _RequestConfigError(
+            f"An export's name must end with one of {', '.join(_EXPORT_SUFFIXES)}; got {body.name!r}."
+        )
     tmp = Path(tempfile.mkdtemp(prefix="skybutler-export-"))
     try:
         with ctx.session() as (butler, caller):
@@ -209,9 +246,10 @@ def export(ctx: Ctx, body: ExportRequest) -> FileResponse:
             elif refs is None:  # everything: every collection must be readable
                 caller.require("read", butler.query_collections())
             started = time.perf_counter()
-            report = butler.export(tmp / name, refs=refs, collections=body.collections, where=body.where,
-                                   dataset_types=body.dataset_types, transfer=body.transfer,
-                                   include_dimensions=body.include_dimensions)  # fmt: skip
+            with _request_errors():
+                report = butler.export(tmp / name, refs=refs, collections=body.collections, where=body.where,
+                                       dataset_types=body.dataset_types, transfer=body.transfer,
+                                       include_dimensions=body.include_dimensions)  # fmt: skip
         fields = dataclasses.asdict(report) | {"path": name, "seconds": time.perf_counter() - started}
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
