@@ -186,6 +186,7 @@ def ingest(ctx: Ctx, body: IngestRequest) -> list[RefModel]:
                     raise PermissionDeniedError("No run to ingest into: pass run= to ingest() or to Butler().")
                 runs.add(body.run)
             caller.require("write", sorted(runs))
+            butler.registry.collections.refresh_if_changed()  # a pooled butler may have cached a removed run
             records = [_records(butler, caller, item.records) for item in body.datasets]
             with ExitStack() as stack:
                 paths = [stack.enter_context(_readable(transport, _staged_key(area, i.key))) for i in body.datasets]
