@@ -40,6 +40,9 @@ class IngestItemModel(_Model):
     dataset_type: str | None = None
     data_id: dict[str, Any] | None = None
     formatter: str | None = None
+    size: int | None = Field(
+        default=None, description="Bytes the client uploaded; a staged file of another size is refused."
+    )
     records: list[tuple[str, dict[str, Any]]] = Field(
         default=[], description="(element, fields) the datasets stand on; new ones need admin."
     )
@@ -62,6 +65,9 @@ class ImportRequest(_Model):
     area: str
     key: str
     skip_existing: bool = False
+    size: int | None = Field(
+        default=None, description="Bytes the client uploaded; a staged file of another size is refused."
+    )
 
 
 class ExportRequest(_Model):

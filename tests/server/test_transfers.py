@@ -158,3 +158,22 @@ def test_what_stays_refused_says_why_and_changes_nothing(repo: ServedRepo, tmp_p
             with pytest.raises(ConfigError, match="collections"):
                 admin.transfer_from(local, [], collections="u/bob/run1")
             assert snapshot(local) == before
+
+
+def test_an_upload_of_another_size_than_the_client_sent_is_refused(repo: ServedRepo, tmp_path: Path) -> None:
+    from skybutler.errors import CorruptArtifactError
+
+    with repo.remote(run="u/alice/run1") as admin:
+        with repo.local() as local:
+            before = snapshot(local)
+        session = admin._session
+        staged = session.call("POST", "/transfer/stage", StageRequest(run="u/alice/run1", names=["x.json"]))
+        session.upload(staged["urls"][0], b'{"v":', "cut upload")  # the client's file had 8 bytes
+        item = IngestItemModel(key=staged["keys"][0], size=8, dataset_type="meta", data_id=ONE, formatter="json")
+        with pytest.raises(CorruptArtifactError, match="not the 8"):
+            session.call(
+                "POST", "/transfer/ingest", IngestRequest(area=staged["area"], datasets=[item], run="u/alice/run1")
+            )
+        with repo.local() as local:
+            assert snapshot(local) == before
+    assert _pending(repo) == []

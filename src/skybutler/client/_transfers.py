@@ -137,12 +137,13 @@ class RemoteTransfers:
         items = [
             IngestItemModel(
                 key=key,
+                size=size,
                 refs=[ref_to_wire(r) for r in fd.refs],
                 formatter=fd.formatter,
                 dataset_type=_type_name(fd.dataset_type),
                 data_id=_plain_data_id(fd.data_id),
             )
-            for fd, key in zip(datasets, keys, strict=True)
+            for fd, (key, size) in zip(datasets, keys, strict=True)
         ]
         mode = id_mode.value if isinstance(id_mode, DatasetIdMode) else str(id_mode)
         request = IngestRequest(area=area, datasets=items, run=run, skip_existing=skip_existing, id_mode=mode,
@@ -158,15 +159,19 @@ class RemoteTransfers:
         if not self.writeable:
             raise PermissionDeniedError(f"This butler is read-only; open it with run= (or writeable=True) to {what}.")
 
-    def _stage(self, paths: list[Path], *, run: str | None, what: str) -> tuple[str, list[str]]:
-        """Upload ``paths`` into a new pending area on the server: its name and the files' keys there."""
+    def _stage(self, paths: list[Path], *, run: str | None, what: str) -> tuple[str, list[tuple[str, int]]]:
+        """Upload ``paths`` into a new pending area on the server: its name, and each file's key there and size
+        (which the server checks before registering anything)."""
         from skybutler.wire_transfer import StageRequest, StageResponse
 
         request = StageRequest(run=run, names=[p.name for p in paths])
         staged = StageResponse.model_validate(self._session.call("POST", "/transfer/stage", request, what=what))
+        sizes = []
         for path, url in zip(paths, staged.urls, strict=True):
-            self._session.upload(url, path.read_bytes(), f"{what}: upload of {path}")
-        return staged.area, staged.keys
+            data = path.read_bytes()
+            self._session.upload(url, data, f"{what}: upload of {path}")
+            sizes.append(len(data))
+        return staged.area, list(zip(staged.keys, sizes, strict=True))
 
     def _ref_from_answer(self, model: RefModel) -> DatasetRef:
         return ref_from_wire(model, self.get_dataset_type(model.dataset_type))
@@ -267,7 +272,7 @@ class RemoteTransfers:
                 formatter = artifacts[group[0].id].formatter
                 datasets.append(IngestItemModel(key="", refs=[ref_to_wire(r) for r in group], formatter=formatter))
             area, keys = self._stage(paths, run=wanted[0].run, what="transfer")
-            items = [d.model_copy(update={"key": k}) for d, k in zip(datasets, keys, strict=True)]
+            items = [d.model_copy(update={"key": k, "size": n}) for d, (k, n) in zip(datasets, keys, strict=True)]
             if records:  # with the first file: inserted (when missing) in the ingest's one transaction
                 items[0] = items[0].model_copy(update={"records": records})
             request = IngestRequest(area=area, datasets=items, skip_existing=skip_existing)
@@ -352,7 +357,7 @@ class RemoteTransfers:
         self._writeable_for_transfer("import datasets")
         source = _local_file(path)
         area, keys = self._stage([source], run=None, what="import")
-        request = ImportRequest(area=area, key=keys[0], skip_existing=skip_existing)
+        request = ImportRequest(area=area, key=keys[0][0], size=keys[0][1], skip_existing=skip_existing)
         fields = self._session.call("POST", "/transfer/import", request, what="import")
         return ImportReport(**{**fields, "source": str(source)})
 

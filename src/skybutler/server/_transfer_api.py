@@ -33,7 +33,13 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from skybutler.datastore import PendingArea
-from skybutler.errors import ArtifactNotFoundError, ConfigError, DataIdError, PermissionDeniedError
+from skybutler.errors import (
+    ArtifactNotFoundError,
+    ConfigError,
+    CorruptArtifactError,
+    DataIdError,
+    PermissionDeniedError,
+)
 from skybutler.server._app import Ctx
 from skybutler.server._signing import sign_url
 from skybutler.server._uploads import UPLOAD_GRACE
@@ -95,9 +101,21 @@ def _area(transport: Transport, area_id: str) -> PendingArea:
     return area
 
 
-def _staged_key(area: PendingArea, key: str) -> str:
+def _staged_key(area: PendingArea, key: str, size: int | None = None) -> str:
+    """``key``, refused unless it is a file of ``area`` (of ``size`` bytes when given: a cut upload fails)."""
     if not key.startswith(area.prefix) or "/" in key[len(area.prefix) :] or ".." in key:
         raise PermissionDeniedError(f"Refused path {key!r}: not a file of upload area {area.area_id}.")
+    if size is not None:
+        try:
+            found = area.transport.size(key)
+        except ArtifactNotFoundError:
+            raise ArtifactNotFoundError(
+                f"No upload arrived at {key}: nothing was registered (the signed URL may have expired). Try again."
+            ) from None
+        if found != size:
+            raise CorruptArtifactError(
+                f"The upload at {key} has {found} bytes, not the {size} the client sent: nothing was registered."
+            )
     return key
 
 
@@ -189,7 +207,9 @@ def ingest(ctx: Ctx, body: IngestRequest) -> list[RefModel]:
             butler.registry.collections.refresh_if_changed()  # a pooled butler may have cached a removed run
             records = [_records(butler, caller, item.records) for item in body.datasets]
             with ExitStack() as stack:
-                paths = [stack.enter_context(_readable(transport, _staged_key(area, i.key))) for i in body.datasets]
+                paths = [
+                    stack.enter_context(_readable(transport, _staged_key(area, i.key, i.size))) for i in body.datasets
+                ]
                 datasets = [
                     FileDataset(
                         path,
@@ -218,7 +238,7 @@ def import_(ctx: Ctx, body: ImportRequest) -> dict[str, Any]:
         transport = butler.datastore.files("import an export").transport
         area = _area(transport, body.area)
         try:
-            with transport.as_local(_staged_key(area, body.key)) as path, _request_errors():
+            with transport.as_local(_staged_key(area, body.key, body.size)) as path, _request_errors():
                 report = butler.import_(path, skip_existing=body.skip_existing)
         finally:
             area.remove()
