@@ -1,23 +1,35 @@
-"""The transfer half of the `Butler` interface on the remote butler: what runs next to the data only.
+"""The transfer half of the `Butler` interface on the remote butler: files in and out through the server.
 
-Ingest (of files already in the datastore's storage), raw ingest, repository transfer, export and import are not
-offered through the server yet (issue 20 lists the endpoints; they are the part not done): each raises a
-`PermissionDeniedError` that says to run it with a butler opened on the repository itself.
-`retrieve_artifacts` works: it downloads each file through its signed URL.
+The server cannot read this machine's disk, so ingest, import and `transfer_from` (local → remote) first upload
+the files into a pending upload area through signed URLs (`skybutler.server._transfer_api`), then ask the server
+to run the repository's own ingest or import on them; export streams back the file the server wrote.
+`retrieve_artifacts` downloads each file through its signed URL.  Raw ingest and the scale-out calls
+(`plan_work`, `merge`) are refused with a `PermissionDeniedError` that says why and where to run them.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterable, Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skybutler.errors import ConflictError, DatasetNotFoundError, PermissionDeniedError, StorageError
-from skybutler.wire import FindResponse, RefsRequest, ref_to_wire
+from skybutler.errors import (
+    ArtifactNotFoundError,
+    ConfigError,
+    ConflictError,
+    DatasetNotFoundError,
+    DatasetTypeError,
+    PermissionDeniedError,
+    StorageError,
+)
+from skybutler.wire import FindResponse, RefModel, RefsRequest, json_value, ref_from_wire, ref_to_wire
+from skybutler.wire_transfer import IngestItemModel, IngestRequest
 
 if TYPE_CHECKING:
-    from skybutler.butler import Butler
+    from skybutler.butler import Butler, DirectButler
     from skybutler.client._http import Session
     from skybutler.datasets import DatasetIdMode, DatasetRef, DatasetType
     from skybutler.transfer import ExportReport, FileDataset, ImportReport, IngestReport, MetadataTranslator
@@ -27,9 +39,37 @@ if TYPE_CHECKING:
 __all__ = ["RemoteTransfers"]
 
 
-def _not_remote(what: str) -> PermissionDeniedError:
+def _local_file(path: object) -> Path:
+    """A local file to upload, refused when missing (before anything is sent)."""
+    text = str(path)
+    local = Path(text[len("file://") :] if text.startswith("file://") else text)
+    if "://" in text and not text.startswith("file://"):
+        raise ConfigError(f"The remote butler uploads local files only; {text} is not one. Download it first.")
+    if not local.is_file():
+        raise ArtifactNotFoundError(f"No file at {local}: nothing was uploaded or registered.")
+    return local
+
+
+def _names(value: object) -> list[str]:
+    return [value] if isinstance(value, str) else [str(v) for v in value]  # type: ignore[attr-defined]
+
+
+def _type_name(value: object) -> str | None:
+    return None if value is None else value if isinstance(value, str) else str(value.name)  # type: ignore[attr-defined]
+
+
+def _plain_data_id(data_id: object) -> dict[str, Any] | None:
+    """A data ID as plain values for the wire (a `DataCoordinate`'s mapping, or a dict)."""
+    if data_id is None:
+        return None
+    from skybutler.wire import json_value
+
+    return {str(k): json_value(v) for k, v in dict(data_id).items()}  # type: ignore[call-overload]
+
+
+def _not_remote(what: str, why: str) -> PermissionDeniedError:
     return PermissionDeniedError(
-        f"{what} is not offered by the remote butler yet; run it with a butler opened on the repository itself "
+        f"{what} is not offered by the remote butler: {why}. Run it with a butler opened on the repository itself "
         "(next to the data), e.g. on the server's machine."
     )
 
@@ -38,6 +78,22 @@ class RemoteTransfers:
     """Ingest, transfer, export and import of a remote butler (see the module docstring)."""
 
     _session: Session
+    run: str | None
+    writeable: bool
+
+    if TYPE_CHECKING:  # provided by RemoteButler
+
+        def get_dataset_type(self, name: str) -> DatasetType: ...
+
+        def register_dataset_type(
+            self,
+            name: str,
+            dimensions: Iterable[str],
+            storage_class: str,
+            *,
+            is_calibration: bool = False,
+            format: str | None = None,
+        ) -> DatasetType: ...
 
     def ingest(
         self,
@@ -50,8 +106,75 @@ class RemoteTransfers:
         progress: Progress | None = None,
         checksum: bool | None = None,
     ) -> list[DatasetRef]:
-        """Not offered remotely yet (`PermissionDeniedError`)."""
-        raise _not_remote("ingest")
+        """Upload local files to the server's storage and ingest them there (all or none).
+
+        Each file is read here and uploaded to a signed URL in a pending area; the server then runs the
+        repository's own ingest on them (copying them to their final paths) and deletes the area.  ``transfer``
+        may be ``auto``, ``copy`` or ``upload`` (the same here) or ``move`` (the local file is deleted once
+        the ingest succeeded); links and ``direct`` need the server to see this machine's disk, and are refused.
+
+        Raises
+        ------
+        ArtifactNotFoundError
+            A file does not exist here (nothing was uploaded or registered).
+        """
+        from skybutler.datasets import DatasetIdMode
+
+        if transfer not in ("auto", "copy", "upload", "move"):
+            raise ConfigError(
+                f"transfer={transfer!r} needs the server to reach this machine's files; the remote butler uploads "
+                "them instead: use transfer='copy' (or 'move', which deletes the local files after the ingest)."
+            )
+        self._writeable_for_transfer("ingest")
+        paths = [_local_file(fd.path) for fd in datasets]
+        if not paths:
+            return []
+        run = run or self.run
+        target = run or next((fd.refs[0].run for fd in datasets if fd.refs), None)
+        if target is None or (run is None and not all(fd.refs for fd in datasets)):
+            raise PermissionDeniedError("No run to ingest into: pass run= to ingest() or to Butler().")
+        area, keys = self._stage(paths, run=target, what="ingest")
+        items = [
+            IngestItemModel(
+                key=key,
+                size=size,
+                refs=[ref_to_wire(r) for r in fd.refs],
+                formatter=fd.formatter,
+                dataset_type=_type_name(fd.dataset_type),
+                data_id=_plain_data_id(fd.data_id),
+            )
+            for fd, (key, size) in zip(datasets, keys, strict=True)
+        ]
+        mode = id_mode.value if isinstance(id_mode, DatasetIdMode) else str(id_mode)
+        request = IngestRequest(area=area, datasets=items, run=run, skip_existing=skip_existing, id_mode=mode,
+                                checksum=checksum)  # fmt: skip
+        answer = self._session.call("POST", "/transfer/ingest", request, what="ingest")
+        refs = [self._ref_from_answer(RefModel.model_validate(a)) for a in answer]
+        if transfer == "move":
+            for path in paths:
+                path.unlink(missing_ok=True)
+        return refs
+
+    def _writeable_for_transfer(self, what: str) -> None:
+        if not self.writeable:
+            raise PermissionDeniedError(f"This butler is read-only; open it with run= (or writeable=True) to {what}.")
+
+    def _stage(self, paths: list[Path], *, run: str | None, what: str) -> tuple[str, list[tuple[str, int]]]:
+        """Upload ``paths`` into a new pending area on the server: its name, and each file's key there and size
+        (which the server checks before registering anything)."""
+        from skybutler.wire_transfer import StageRequest, StageResponse
+
+        request = StageRequest(run=run, names=[p.name for p in paths])
+        staged = StageResponse.model_validate(self._session.call("POST", "/transfer/stage", request, what=what))
+        sizes = []
+        for path, url in zip(paths, staged.urls, strict=True):
+            data = path.read_bytes()
+            self._session.upload(url, data, f"{what}: upload of {path}")
+            sizes.append(len(data))
+        return staged.area, list(zip(staged.keys, sizes, strict=True))
+
+    def _ref_from_answer(self, model: RefModel) -> DatasetRef:
+        return ref_from_wire(model, self.get_dataset_type(model.dataset_type))
 
     def plan_work(
         self,
@@ -67,7 +190,7 @@ class RemoteTransfers:
     ) -> Manifest:
         """Not offered remotely yet (`PermissionDeniedError`): a plan names storage URIs only the repository's
         own side can hand out, so plan next to the data."""
-        raise _not_remote("plan_work")
+        raise _not_remote("plan_work", "a plan hands workers storage URIs that only the repository's side can give")
 
     def merge(
         self,
@@ -79,7 +202,7 @@ class RemoteTransfers:
         progress: Progress | None = None,
     ) -> MergeReport:
         """Not offered remotely yet (`PermissionDeniedError`): merge next to the data."""
-        raise _not_remote("merge")
+        raise _not_remote("merge", "a merge reads the workers' outputs straight from the repository's storage")
 
     def ingest_raws(
         self,
@@ -92,8 +215,8 @@ class RemoteTransfers:
         skip_existing: bool = True,
         progress: Progress | None = None,
     ) -> IngestReport:
-        """Not offered remotely yet (`PermissionDeniedError`)."""
-        raise _not_remote("ingest_raws")
+        """Not offered remotely (`PermissionDeniedError`): use `ingest` with the data IDs, or ingest raws locally."""
+        raise _not_remote("ingest_raws", "raw headers are read where the files are, and their records need admin")
 
     def transfer_from(
         self,
@@ -107,8 +230,74 @@ class RemoteTransfers:
         progress: Progress | None = None,
         collections: CollectionsLike | None = None,
     ) -> list[DatasetRef]:
-        """Not offered remotely yet (`PermissionDeniedError`)."""
-        raise _not_remote("transfer_from")
+        """Copy datasets (same UUIDs) from a local repository into this server's: its files are uploaded and
+        ingested there with the records they stand on, all or none (see `RemoteTransfers` module docs).
+
+        Needs ``write`` on the datasets' runs, and ``admin`` for dataset types or dimension records this
+        repository lacks.  ``collections=`` (carrying tags and certifications) is not offered remotely.
+        """
+        from skybutler.butler import DirectButler
+        from skybutler.transfer._repo_transfer import _check_paths, _records_needed, _source_artifacts
+
+        if not isinstance(source, DirectButler):
+            raise ConfigError(
+                f"A remote butler receives datasets from a local repository only, and {source!r} is not a direct "
+                "butler; open the source by its root with Butler(root)."
+            )
+        if collections is not None:
+            raise ConfigError(
+                "transfer_from(collections=...) is not offered by the remote butler; transfer the datasets, then "
+                "associate or certify them with butler.collections."
+            )
+        if transfer not in ("auto", "copy"):
+            raise ConfigError(f"transfer={transfer!r}: a remote butler copies (uploads) the source's files.")
+        self._writeable_for_transfer("transfer datasets in")
+        wanted = list(dict.fromkeys(refs))
+        if not wanted:
+            return []
+        files = source.datastore.files("transfer datasets out")
+        artifacts = _source_artifacts(source.registry, wanted, files.name)
+        _check_paths(wanted, artifacts)
+        self._transfer_types(source, wanted, register_dataset_types)
+        needed = _records_needed(source.registry, [r.data_id for r in wanted]) if transfer_dimensions else {}
+        records = [(name, {k: json_value(v) for k, v in r.to_dict().items()}) for (name, _), r in needed.items()]
+        by_path: dict[str, list[DatasetRef]] = {}
+        for ref in wanted:
+            by_path.setdefault(artifacts[ref.id].path, []).append(ref)
+        with ExitStack() as stack:
+            datasets, paths = [], []
+            for path, group in by_path.items():
+                local = stack.enter_context(files.transport.as_local(path))
+                paths.append(local)
+                formatter = artifacts[group[0].id].formatter
+                datasets.append(IngestItemModel(key="", refs=[ref_to_wire(r) for r in group], formatter=formatter))
+            area, keys = self._stage(paths, run=wanted[0].run, what="transfer")
+            items = [d.model_copy(update={"key": k, "size": n}) for d, (k, n) in zip(datasets, keys, strict=True)]
+            if records:  # with the first file: inserted (when missing) in the ingest's one transaction
+                items[0] = items[0].model_copy(update={"records": records})
+            request = IngestRequest(area=area, datasets=items, skip_existing=skip_existing)
+            answer = self._session.call("POST", "/transfer/ingest", request, what="transfer")
+        return [self._ref_from_answer(RefModel.model_validate(a)) for a in answer]
+
+    def _transfer_types(self, source: DirectButler, refs: list[DatasetRef], register: bool) -> None:
+        """Register the refs' dataset types here when missing (``register``), refuse different ones."""
+        for name in dict.fromkeys(r.dataset_type.name for r in refs):
+            wanted = source.registry.dataset_types.get(name).dataset_type
+            try:
+                found = self.get_dataset_type(name)
+            except DatasetTypeError:
+                if not register:
+                    raise DatasetTypeError(
+                        f"Dataset type {wanted.describe()} is not registered here; register it or pass "
+                        "register_dataset_types=True."
+                    ) from None
+                self.register_dataset_type(name, wanted.dimensions.names, wanted.storage_class,
+                                           is_calibration=wanted.is_calibration, format=wanted.format)  # fmt: skip
+                continue
+            if found != wanted:
+                raise DatasetTypeError(
+                    f"Dataset type {name!r} differs: {wanted.describe()} in the source, {found.describe()} here."
+                )
 
     def export(
         self,
@@ -123,8 +312,29 @@ class RemoteTransfers:
         include_dimensions: bool = True,
         progress: Progress | None = None,
     ) -> ExportReport:
-        """Not offered remotely yet (`PermissionDeniedError`)."""
-        raise _not_remote("export")
+        """Have the server export what this caller may read, and write the file it sends back at ``path``.
+
+        A ``.zip`` path gets the datasets' files too (read through the server); ``directory=`` (files copied
+        beside an export file) is not offered remotely: export to a ``.zip`` instead.
+        """
+        from skybutler.transfer import ExportReport
+        from skybutler.wire_transfer import ExportRequest
+
+        if directory is not None:
+            raise ConfigError("export with directory= is not offered remotely; export to a .zip path instead.")
+        target = Path(str(path))
+        names = None if collections is None else _names(collections)
+        types = None if dataset_types is None else _names(dataset_types)
+        request = ExportRequest(name=target.name, refs=None if refs is None else [ref_to_wire(r) for r in refs],
+                                collections=names, dataset_types=types, where=where, transfer=transfer,
+                                include_dimensions=include_dimensions)  # fmt: skip
+        response = self._session.raw("POST", "/transfer/export", request, what="export")
+        fields = json.loads(response.headers["x-skybutler-report"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        partial.write_bytes(response.content)
+        partial.replace(target)
+        return ExportReport(**{**fields, "path": str(target)})
 
     def import_(
         self,
@@ -135,8 +345,21 @@ class RemoteTransfers:
         skip_existing: bool = False,
         progress: Progress | None = None,
     ) -> ImportReport:
-        """Not offered remotely yet (`PermissionDeniedError`)."""
-        raise _not_remote("import_")
+        """Upload an export file or ``.zip`` archive to the server, which imports it in one transaction (admin).
+
+        ``directory=`` (files beside an export file) is not offered remotely: import a ``.zip`` archive.
+        """
+        from skybutler.transfer import ImportReport
+        from skybutler.wire_transfer import ImportRequest
+
+        if directory is not None:
+            raise ConfigError("import with directory= is not offered remotely; import a .zip archive instead.")
+        self._writeable_for_transfer("import datasets")
+        source = _local_file(path)
+        area, keys = self._stage([source], run=None, what="import")
+        request = ImportRequest(area=area, key=keys[0][0], size=keys[0][1], skip_existing=skip_existing)
+        fields = self._session.call("POST", "/transfer/import", request, what="import")
+        return ImportReport(**{**fields, "source": str(source)})
 
     def retrieve_artifacts(
         self, refs: Iterable[DatasetRef], destination: UriLike, *, overwrite: bool = False

@@ -125,7 +125,14 @@ def create_app(root: str | ServerConfig, **options: Any) -> FastAPI:
     >>> import uvicorn; uvicorn.run(app, host="127.0.0.1", port=8080)  # doctest: +SKIP
     """
     from skybutler import __version__
-    from skybutler.server import _collections_api, _datasets_api, _files_api, _provenance_api, _queries_api
+    from skybutler.server import (
+        _collections_api,
+        _datasets_api,
+        _files_api,
+        _provenance_api,
+        _queries_api,
+        _transfer_api,
+    )
 
     config = root if isinstance(root, ServerConfig) else ServerConfig(str(root), **options)
     app = FastAPI(
@@ -162,6 +169,7 @@ def create_app(root: str | ServerConfig, **options: Any) -> FastAPI:
         _queries_api.router,
         _files_api.router,
         _provenance_api.router,
+        _transfer_api.router,
     ]
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERRORS)

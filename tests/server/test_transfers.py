@@ -1,0 +1,179 @@
+"""Ingest, export, import and transfer_from through the server: grants, traversal, and nothing left behind.
+
+The conformance suite runs the same ingest and export/import calls on direct and remote butlers; this module
+checks what only the remote path has: who may stage and register, that the pending upload area is gone after
+success and after failure, that a key outside the area is refused, and a local → remote transfer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from skybutler.errors import ArtifactNotFoundError, ConfigError, PermissionDeniedError
+from skybutler.testing.butler import snapshot
+from skybutler.testing.sample import populate_sample
+from skybutler.testing.server import ServedRepo, served_repo
+from skybutler.transfer import FileDataset
+from skybutler.wire_transfer import IngestItemModel, IngestRequest, StageRequest
+
+DIMS = ["instrument", "visit", "detector"]
+ONE = {"instrument": "Cam", "visit": 1, "detector": 1}
+
+
+@pytest.fixture
+def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServedRepo]:
+    with served_repo(request, tmp_path / "served", "sqlite-file") as served:
+        with served.remote(writeable=True) as admin:
+            admin.register_dataset_type("meta", DIMS, "StructuredDataDict")
+            admin.put({"who": "bob"}, "meta", ONE, run="u/bob/run1")
+        yield served
+
+
+def _pending(repo: ServedRepo) -> list[Path]:
+    return sorted((Path(repo.root) / ".pending").glob("upload-*"))
+
+
+def _file(tmp_path: Path, name: str, value: object) -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(value))
+    return path
+
+
+def test_ingest_needs_write_on_the_run_and_leaves_no_upload_behind(repo: ServedRepo, tmp_path: Path) -> None:
+    path = _file(tmp_path, "a.json", {"v": 1})
+    fd = FileDataset(path, dataset_type="meta", data_id={**ONE, "visit": 2}, formatter="json")
+    with repo.remote(repo.token("alice", ["read:*", "write:u/alice/*"]), run="u/alice/run1") as alice:
+        with repo.local() as local:
+            before = snapshot(local)
+        with pytest.raises(PermissionDeniedError, match="u/bob/run2"):
+            alice.ingest(fd, run="u/bob/run2")
+        with repo.local() as local:
+            assert snapshot(local) == before
+        assert _pending(repo) == []  # refused before an area was made
+        with pytest.raises(ConfigError, match="upload"):
+            alice.ingest(fd, transfer="symlink")  # the server cannot link a file on this machine
+        with pytest.raises(ArtifactNotFoundError, match="nothing was uploaded"):
+            alice.ingest(FileDataset(tmp_path / "nope.json", dataset_type="meta", data_id=ONE))
+        (ref,) = alice.ingest(fd, transfer="move")
+        assert alice.get(ref) == {"v": 1}
+        assert not path.exists()  # moved: the local file is gone once the ingest succeeded
+    assert _pending(repo) == []
+
+
+def test_a_failed_ingest_deletes_its_uploads_and_registers_nothing(repo: ServedRepo, tmp_path: Path) -> None:
+    good = _file(tmp_path, "good.json", {"v": 1})
+    with repo.remote(run="u/alice/run1") as admin:
+        with repo.local() as local:
+            before = snapshot(local)
+        bad = FileDataset(good, dataset_type="meta", data_id={**ONE, "detector": 999}, formatter="json")
+        with pytest.raises(Exception, match="999"):
+            admin.ingest(FileDataset(good, dataset_type="meta", data_id=ONE, formatter="json"), bad)
+    assert _pending(repo) == []
+    with repo.local() as local:
+        assert snapshot(local) == before
+
+
+def test_a_staged_key_outside_its_area_is_refused(repo: ServedRepo, tmp_path: Path) -> None:
+    with repo.remote(run="u/alice/run1") as admin:
+        session = admin._session
+        for bad in ["butler.yaml", "{key}/../../butler.yaml", "../x.json", "{other}"]:
+            staged = session.call("POST", "/transfer/stage", StageRequest(run="u/alice/run1", names=["x.json"]))
+            other = session.call("POST", "/transfer/stage", StageRequest(run="u/alice/run1", names=["y.json"]))
+            key = bad.format(key=staged["keys"][0], other=other["keys"][0])
+            item = IngestItemModel(key=key, dataset_type="meta", data_id=ONE)
+            request = IngestRequest(area=staged["area"], datasets=[item], run="u/alice/run1")
+            with pytest.raises(PermissionDeniedError, match="Refused path"):
+                session.call("POST", "/transfer/ingest", request)
+            assert not (Path(repo.root) / ".pending" / staged["area"]).exists()  # removed whatever happened
+        request = IngestRequest(area="../../etc", datasets=[], run="u/alice/run1")
+        with pytest.raises(PermissionDeniedError, match="upload area"):
+            session.call("POST", "/transfer/ingest", request)
+
+
+def test_export_needs_read_on_what_it_exports_and_import_needs_admin(repo: ServedRepo, tmp_path: Path) -> None:
+    with repo.remote(writeable=True) as admin:
+        admin.put({"who": "alice"}, "meta", ONE, run="u/alice/run1")
+    with repo.remote(repo.token("alice", ["read:u/alice/*", "write:u/alice/*"]), writeable=True) as alice:
+        with pytest.raises(PermissionDeniedError, match="u/bob/run1"):
+            alice.export(tmp_path / "bob.zip", collections="u/bob/run1")
+        with pytest.raises(PermissionDeniedError, match="u/bob/run1"):
+            alice.export(tmp_path / "all.zip")  # everything: bob's run too
+        assert not (tmp_path / "bob.zip").exists()
+        report = alice.export(tmp_path / "alice.zip", collections="u/alice/*")
+        assert report.datasets == 1
+        assert report.path == str(tmp_path / "alice.zip")
+        with repo.local() as local:
+            before = snapshot(local)
+        with pytest.raises(PermissionDeniedError, match="admin"):
+            alice.import_(tmp_path / "alice.zip", skip_existing=True)
+        with repo.local() as local:
+            assert snapshot(local) == before
+    with repo.remote(writeable=True) as admin:
+        assert admin.import_(tmp_path / "alice.zip", skip_existing=True).skipped == 1
+    assert _pending(repo) == []
+
+
+def test_transfer_from_a_local_repository_keeps_ids_records_and_contents(repo: ServedRepo, tmp_path: Path) -> None:
+    from skybutler import Butler
+
+    Butler.create(tmp_path / "src")
+    with Butler(tmp_path / "src", run="u/alice/src") as source:
+        populate_sample(source, n_visits=30)  # visits 20-29: records the server lacks
+        source.register_dataset_type("meta", DIMS, "StructuredDataDict")
+        refs = source.put_many([({"v": v}, {"instrument": "Cam", "visit": v, "detector": 2}) for v in (1, 25)],
+                               "meta", run="u/alice/src")  # fmt: skip
+        with repo.remote(repo.token("alice", ["read:u/alice/*", "write:u/alice/*"]), writeable=True) as alice:
+            with pytest.raises(PermissionDeniedError, match="admin"):  # records the server lacks: admin
+                alice.transfer_from(source, refs)
+            assert "u/alice/src" not in alice.query_collections()
+        with repo.remote(writeable=True) as admin:
+            done = admin.transfer_from(source, refs)
+            assert [r.id for r in done] == [r.id for r in refs]
+            assert [admin.get(r) for r in done] == [{"v": 1}, {"v": 25}]
+            assert [r.id for r in admin.transfer_from(source, refs)] == [r.id for r in refs]  # skipped
+        with repo.remote(repo.token("alice", ["read:u/alice/*", "write:u/alice/*"]), writeable=True) as alice:
+            more = source.put({"v": 3}, "meta", {"instrument": "Cam", "visit": 1, "detector": 1})
+            (ref,) = alice.transfer_from(source, [more])  # records exist now: write on the run is enough
+            assert alice.get(ref) == {"v": 3}
+    assert _pending(repo) == []
+
+
+def test_what_stays_refused_says_why_and_changes_nothing(repo: ServedRepo, tmp_path: Path) -> None:
+    with repo.remote(run="u/alice/run1") as admin:
+        with repo.local() as local:
+            before = snapshot(local)
+        with pytest.raises(PermissionDeniedError, match="storage URIs"):
+            admin.plan_work("meta", outputs={"out": ["meta"]}, run="u/alice/plan")
+        with pytest.raises(PermissionDeniedError, match="workers' outputs"):
+            admin.merge(tmp_path / "manifest.json")
+        with pytest.raises(PermissionDeniedError, match="raw headers"):
+            admin.ingest_raws([tmp_path / "raw.fits"])
+        with pytest.raises(ConfigError, match="local repository only"):
+            admin.transfer_from(admin, [])
+        with repo.local() as local:
+            with pytest.raises(ConfigError, match="collections"):
+                admin.transfer_from(local, [], collections="u/bob/run1")
+            assert snapshot(local) == before
+
+
+def test_an_upload_of_another_size_than_the_client_sent_is_refused(repo: ServedRepo, tmp_path: Path) -> None:
+    from skybutler.errors import CorruptArtifactError
+
+    with repo.remote(run="u/alice/run1") as admin:
+        with repo.local() as local:
+            before = snapshot(local)
+        session = admin._session
+        staged = session.call("POST", "/transfer/stage", StageRequest(run="u/alice/run1", names=["x.json"]))
+        session.upload(staged["urls"][0], b'{"v":', "cut upload")  # the client's file had 8 bytes
+        item = IngestItemModel(key=staged["keys"][0], size=8, dataset_type="meta", data_id=ONE, formatter="json")
+        with pytest.raises(CorruptArtifactError, match="not the 8"):
+            session.call(
+                "POST", "/transfer/ingest", IngestRequest(area=staged["area"], datasets=[item], run="u/alice/run1")
+            )
+        with repo.local() as local:
+            assert snapshot(local) == before
+    assert _pending(repo) == []
