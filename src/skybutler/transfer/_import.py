@@ -184,8 +184,7 @@ class _Importer:
         self.skip_existing = skip_existing
         self.progress = progress
         self.report = report
-        self.origins: dict[tuple[str, str], str] = {}
-        """(dataset type, our reader) → the reference's formatter class path (`_formatter_origins`)."""
+        self.origins: dict[tuple[str, str], str] = {}  # (type, our reader) → reference class (`_formatter_origins`)
         self.staged: dict[uuid.UUID, Staged] = {}
         self.in_place: dict[uuid.UUID, ArtifactInfo] = {}
         """Files already at their exported paths in this datastore (registry-only imports)."""
