@@ -7,7 +7,9 @@ dataset type and our formatter, in the registry's ``butler_attributes`` table (o
 schema change), written in the import's transaction; the export writes it in place of our name.
 
 A repository's files of one dataset type come from one formatter in practice; if an import brings a second
-class path for the same dataset type and reader, the first is kept.
+class path for the same dataset type and reader, the first is kept.  The row is read and rewritten whole, so
+writers take a lock on it first: without it two imports at once on PostgreSQL would each read the row as it was,
+and the second to commit would drop the first's keys (or fail on the row's key when neither found one).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def save_origins(registry: Registry, origins: Mapping[tuple[str, str], str]) -> 
         return
     t = registry.tables.attributes
     with registry.db.transaction() as conn:
+        registry.db.lock(conn, f"attribute:{ATTRIBUTE}")  # read after the lock: READ COMMITTED sees the last writer's
         value = conn.execute(sa.select(t.c.value).where(t.c.name == ATTRIBUTE)).scalar_one_or_none()
         kept: dict[str, str] = {} if value is None else json.loads(value)
         added = {f"{d}{_SEP}{f}": path for (d, f), path in origins.items() if f"{d}{_SEP}{f}" not in kept}
