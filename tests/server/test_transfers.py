@@ -155,8 +155,6 @@ def test_what_stays_refused_says_why_and_changes_nothing(repo: ServedRepo, tmp_p
         with pytest.raises(ConfigError, match="local repository only"):
             admin.transfer_from(admin, [])
         with repo.local() as local:
-            with pytest.raises(ConfigError, match="collections"):
-                admin.transfer_from(local, [], collections="u/bob/run1")
             assert snapshot(local) == before
 
 
@@ -177,3 +175,41 @@ def test_an_upload_of_another_size_than_the_client_sent_is_refused(repo: ServedR
         with repo.local() as local:
             assert snapshot(local) == before
     assert _pending(repo) == []
+
+
+def test_transfer_from_the_server_checks_grants_and_bytes_and_leaves_the_destination_unchanged(
+    repo: ServedRepo, tmp_path: Path
+) -> None:
+    from skybutler import Butler
+    from skybutler.errors import CorruptArtifactError
+
+    with repo.remote(writeable=True) as admin:
+        mine = admin.put({"who": "alice"}, "meta", ONE, run="u/alice/run1")
+        admin.collections.register("u/bob/tagged", "TAGGED")
+        admin.collections.associate("u/bob/tagged", [mine])
+        (bobs,) = admin.query_datasets("meta", collections="u/bob/run1")
+    Butler.create(tmp_path / "dest")
+    with (
+        Butler(tmp_path / "dest", writeable=True) as dest,
+        repo.remote(repo.token("alice", ["read:u/alice/*"])) as alice,
+    ):
+        before = snapshot(dest)
+        with pytest.raises(PermissionDeniedError, match="u/bob/run1"):
+            dest.transfer_from(alice, [mine, bobs])  # bob's run: not readable
+        with pytest.raises(PermissionDeniedError, match="u/bob/tagged"):
+            dest.transfer_from(alice, [mine], collections="u/bob/tagged")
+        with pytest.raises(ConfigError, match="copy"):
+            dest.transfer_from(alice, [mine], transfer="symlink")  # would point at a fetched copy
+        assert snapshot(dest) == before
+        with repo.local() as local:  # the server's file is changed behind the registry's back
+            uri = local.get_uri(mine)
+        stored = Path(uri.removeprefix("file://"))
+        original = stored.read_bytes()
+        stored.write_bytes(original.replace(b"alice", b"eve!!"))  # same size, other bytes: the checksum differs
+        with pytest.raises(CorruptArtifactError, match="checksum"):
+            dest.transfer_from(alice, [mine])
+        assert snapshot(dest) == before
+        stored.write_bytes(original)
+        (ref,) = dest.transfer_from(alice, [mine])
+        assert ref.id == mine.id
+        assert dest.get(ref) == {"who": "alice"}

@@ -43,14 +43,26 @@ from skybutler.errors import (
 from skybutler.server._app import Ctx
 from skybutler.server._signing import sign_url
 from skybutler.server._uploads import UPLOAD_GRACE
+from skybutler.transfer import apply_associations, check_associations
 from skybutler.wire import RefModel, ref_from_wire, ref_to_wire
-from skybutler.wire_transfer import ExportRequest, ImportRequest, IngestRequest, StageRequest, StageResponse
+from skybutler.wire_transfer import (
+    ExportRequest,
+    ImportRequest,
+    IngestRequest,
+    SourceRequest,
+    SourceResponse,
+    StageRequest,
+    StageResponse,
+    associations_from_wire,
+    associations_to_wire,
+)
 
 if TYPE_CHECKING:
     from skybutler.butler import DirectButler
     from skybutler.datasets import DatasetRef
     from skybutler.dimensions import DimensionRecord
     from skybutler.server._auth import Caller
+    from skybutler.transfer import Associations
     from skybutler.transports import Transport
 
 __all__ = ["router"]
@@ -203,9 +215,15 @@ def ingest(ctx: Ctx, body: IngestRequest) -> list[RefModel]:
                 if body.run is None:
                     raise PermissionDeniedError("No run to ingest into: pass run= to ingest() or to Butler().")
                 runs.add(body.run)
+            associations = None
+            if body.associations is not None:  # a transfer's tags and certifications: write on each collection
+                associations = associations_from_wire(body.associations, {r.id: r for rs in refs for r in rs})
+                runs.update(associations.tagged, associations.certified)
             caller.require("write", sorted(runs))
             butler.registry.collections.refresh_if_changed()  # a pooled butler may have cached a removed run
             records = [_records(butler, caller, item.records) for item in body.datasets]
+            if associations:
+                check_associations(butler.registry, associations)  # before anything is written
             with ExitStack() as stack:
                 paths = [
                     stack.enter_context(_readable(transport, _staged_key(area, i.key, i.size))) for i in body.datasets
@@ -226,7 +244,48 @@ def ingest(ctx: Ctx, body: IngestRequest) -> list[RefModel]:
                                          id_mode=body.id_mode, checksum=body.checksum)  # fmt: skip
         finally:
             area.remove()
+        if associations:
+            _associate(butler, associations)
         return [ref_to_wire(r) for r in done]
+
+
+def _associate(butler: DirectButler, associations: Associations) -> None:
+    """Tag and certify a transfer's datasets once they are in, as a local `transfer_from` does."""
+    from skybutler.errors import SkyButlerError
+
+    try:
+        apply_associations(butler.registry, associations)
+    except SkyButlerError as exc:  # a concurrent change since the check: the datasets stay; say so
+        note = "The datasets were transferred; re-run the transfer to add the associations."
+        raise type(exc)(f"{exc} ({note})") from None
+
+
+@router.post("/transfer/source", response_model=SourceResponse)
+def source(ctx: Ctx, body: SourceRequest) -> SourceResponse:
+    """What a transfer out of this repository needs (`Butler.transfer_from` with this server as the source):
+    read on the datasets' runs, and on every collection ``collections`` reaches (chains followed)."""
+    from skybutler.server._datasets_api import _refs, artifact_models
+    from skybutler.transfer import RepositorySource
+    from skybutler.wire import dataset_type_to_wire, json_value
+
+    with ctx.session() as (butler, caller):
+        refs = _refs(butler, body.refs)
+        caller.require("read", sorted({r.run for r in refs}))
+        if body.collections is not None:
+            caller.require_read_path(butler, body.collections)
+        files = butler.datastore.files("transfer datasets out")
+        found = RepositorySource(butler.registry, files).describe(
+            refs, records=body.records, collections=body.collections
+        )
+        return SourceResponse(
+            dataset_types=[dataset_type_to_wire(t) for t in found.dataset_types.values()],
+            artifacts={i.hex: artifact_models(ctx, butler, (a,), inline=True)[0] for i, a in found.artifacts.items()},
+            records=[
+                (name, {k: json_value(v) for k, v in r.to_dict().items()}) for (name, _), r in found.records.items()
+            ],
+            associations=associations_to_wire(found.associations),
+            provenance=found.provenance,
+        )
 
 
 @router.post("/transfer/import")
