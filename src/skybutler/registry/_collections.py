@@ -69,7 +69,8 @@ class Collections:
             value = conn.execute(sa.select(a.c.value).where(a.c.name == "generation")).scalar()
         return int(value or 0)
 
-    def _bump(self, conn: sa.Connection) -> None:
+    def bump_generation(self, conn: sa.Connection) -> None:
+        """Bump the registry's generation in the caller's transaction: cached lookups elsewhere are stale."""
         a = self._attributes
         current = conn.execute(sa.select(a.c.value).where(a.c.name == "generation")).scalar()
         if current is None:
@@ -341,7 +342,7 @@ class Collections:
             raise CollectionError(f"Collection {name!r} is a child of {parents}; remove it from those chains first.")
         t, c = self._table, self._chain
         with self._db.transaction() as conn:
-            self._bump(conn)
+            self.bump_generation(conn)
             conn.execute(c.delete().where(c.c.parent_id == record.id))
             try:
                 conn.execute(t.delete().where(t.c.collection_id == record.id))
