@@ -94,26 +94,42 @@ def test_a_staged_key_outside_its_area_is_refused(repo: ServedRepo, tmp_path: Pa
             session.call("POST", "/transfer/ingest", request)
 
 
-def test_export_needs_read_on_what_it_exports_and_import_needs_admin(repo: ServedRepo, tmp_path: Path) -> None:
+def test_export_needs_read_on_what_it_exports_and_import_write_on_what_it_writes(
+    repo: ServedRepo, tmp_path: Path
+) -> None:
     with repo.remote(writeable=True) as admin:
         admin.put({"who": "alice"}, "meta", ONE, run="u/alice/run1")
-    with repo.remote(repo.token("alice", ["read:u/alice/*", "write:u/alice/*"]), writeable=True) as alice:
+        admin.export(tmp_path / "bob.zip", collections="u/bob/run1")
+        admin.register_dataset_type("other", DIMS, "StructuredDataDict")
+        admin.put({"new": "type"}, "other", ONE, run="u/alice/run2")
+        admin.export(tmp_path / "other.zip", collections="u/alice/run2")
+        admin.collections.remove_runs(["u/alice/run2"])
+        admin.remove_dataset_type("other")
+    grants = ["read:u/alice/*", "write:u/alice/*"]
+    with repo.remote(repo.token("alice", grants), writeable=True) as alice:
         with pytest.raises(PermissionDeniedError, match="u/bob/run1"):
-            alice.export(tmp_path / "bob.zip", collections="u/bob/run1")
+            alice.export(tmp_path / "bob2.zip", collections="u/bob/run1")
         with pytest.raises(PermissionDeniedError, match="u/bob/run1"):
             alice.export(tmp_path / "all.zip")  # everything: bob's run too
-        assert not (tmp_path / "bob.zip").exists()
+        assert not (tmp_path / "bob2.zip").exists()
         report = alice.export(tmp_path / "alice.zip", collections="u/alice/*")
         assert report.datasets == 1
         assert report.path == str(tmp_path / "alice.zip")
         with repo.local() as local:
             before = snapshot(local)
-        with pytest.raises(PermissionDeniedError, match="admin"):
-            alice.import_(tmp_path / "alice.zip", skip_existing=True)
+        with pytest.raises(PermissionDeniedError, match="u/bob/run1"):  # writes bob's run
+            alice.import_(tmp_path / "bob.zip", skip_existing=True)
+        with pytest.raises(PermissionDeniedError, match="admin"):  # registers a dataset type
+            alice.import_(tmp_path / "other.zip")
         with repo.local() as local:
             assert snapshot(local) == before
+        # Only what she may write, on types and records the repository has: no admin needed.
+        assert alice.import_(tmp_path / "alice.zip", skip_existing=True).skipped == 1
+    with repo.remote(repo.token("reader", ["read:*"]), writeable=True) as reader:
+        with pytest.raises(PermissionDeniedError, match="no write grant"):  # refused before any upload
+            reader.import_(tmp_path / "alice.zip", skip_existing=True)
     with repo.remote(writeable=True) as admin:
-        assert admin.import_(tmp_path / "alice.zip", skip_existing=True).skipped == 1
+        assert admin.import_(tmp_path / "other.zip").datasets == 1
     assert _pending(repo) == []
 
 

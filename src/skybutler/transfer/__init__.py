@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from skybutler.transfer._associations import Associations, apply_associations, check_associations, find_associations
 from skybutler.transfer._export import EXPORT_FORMAT_VERSION, ExportReport, export_datasets
-from skybutler.transfer._import import ImportReport, import_export
+from skybutler.transfer._import import import_export
+from skybutler.transfer._import_plan import ImportPlan, ImportReport
 from skybutler.transfer._ingest import FileDataset, IngestReport, ingest_files
 from skybutler.transfer._modes import TRANSFER_MODES, SourceFile
 from skybutler.transfer._raws import ingest_raws
@@ -39,6 +40,7 @@ __all__ = [
     "ExportReport",
     "FileDataset",
     "GenericTranslator",
+    "ImportPlan",
     "ImportReport",
     "IngestReport",
     "MetadataTranslator",
