@@ -9,7 +9,7 @@ the area, whatever the outcome.  An export comes back as the bytes of the file o
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -32,6 +32,7 @@ __all__ = [
     "SourceResponse",
     "StageRequest",
     "StageResponse",
+    "StoredIngestRequest",
     "associations_from_wire",
     "associations_to_wire",
 ]
@@ -135,6 +136,18 @@ class IngestRequest(_Model):
     associations: AssociationsModel | None = Field(
         default=None, description="A transfer's tags and certifications (write on each collection)."
     )
+
+
+class StoredIngestRequest(_Model):
+    """Ingest files already in the server's datastore storage (``key``: a path relative to its root, or a URI
+    under it), without an upload; ``transfer`` ``auto`` registers them where they are when it can."""
+
+    datasets: list[IngestItemModel]
+    run: str | None = None
+    transfer: Literal["auto", "copy"] = "auto"
+    skip_existing: bool = False
+    id_mode: str = "random"
+    checksum: bool | None = None
 
 
 class SourceRequest(_Model):

@@ -121,20 +121,28 @@ class RemoteTransfers:
         repository's own ingest on them (copying them to their final paths) and deletes the area.  ``transfer``
         may be ``auto``, ``copy`` or ``upload`` (the same here) or ``move`` (the local file is deleted once
         the ingest succeeded); links and ``direct`` need the server to see this machine's disk, and are refused.
+        ``transfer="stored"``: the paths are files already in the server's datastore storage (relative to its
+        root, or URIs / absolute paths under it); nothing is uploaded, and the server ingests them where they
+        are when it can (a local datastore), else copies them within its storage.  A path outside the root,
+        the repository's own files and another dataset's file are refused (`PermissionDeniedError`).
 
         Raises
         ------
         ArtifactNotFoundError
-            A file does not exist here (nothing was uploaded or registered).
+            A file does not exist here (or, with ``stored``, there): nothing was uploaded or registered.
         """
         from skybutler.datasets import DatasetIdMode
 
-        if transfer not in ("auto", "copy", "upload", "move"):
+        if transfer not in ("auto", "copy", "upload", "move", "stored"):
             raise ConfigError(
                 f"transfer={transfer!r} needs the server to reach this machine's files; the remote butler uploads "
-                "them instead: use transfer='copy' (or 'move', which deletes the local files after the ingest)."
+                "them instead: use transfer='copy' (or 'move', which deletes the local files after the ingest), "
+                "or 'stored' for files already in the server's storage."
             )
         self._writeable_for_transfer("ingest")
+        mode = id_mode.value if isinstance(id_mode, DatasetIdMode) else str(id_mode)
+        if transfer == "stored":
+            return self._ingest_stored(datasets, run or self.run, skip_existing, mode, checksum)
         paths = [_local_file(fd.path) for fd in datasets]
         if not paths:
             return []
@@ -154,7 +162,6 @@ class RemoteTransfers:
             )
             for fd, (key, size) in zip(datasets, keys, strict=True)
         ]
-        mode = id_mode.value if isinstance(id_mode, DatasetIdMode) else str(id_mode)
         request = IngestRequest(area=area, datasets=items, run=run, skip_existing=skip_existing, id_mode=mode,
                                 checksum=checksum)  # fmt: skip
         answer = self._session.call("POST", "/transfer/ingest", request, what="ingest")
@@ -163,6 +170,29 @@ class RemoteTransfers:
             for path in paths:
                 path.unlink(missing_ok=True)
         return refs
+
+    def _ingest_stored(
+        self,
+        datasets: tuple[FileDataset, ...],
+        run: str | None,
+        skip_existing: bool,
+        id_mode: str,
+        checksum: bool | None,
+    ) -> list[DatasetRef]:
+        """`ingest` of files already in the server's storage (``transfer="stored"``): no upload."""
+        from skybutler.wire_transfer import StoredIngestRequest
+
+        if not datasets:
+            return []
+        items = [
+            IngestItemModel(key=str(fd.path), refs=[ref_to_wire(r) for r in fd.refs], formatter=fd.formatter,
+                            dataset_type=_type_name(fd.dataset_type), data_id=_plain_data_id(fd.data_id))
+            for fd in datasets
+        ]  # fmt: skip
+        request = StoredIngestRequest(datasets=items, run=run, skip_existing=skip_existing, id_mode=id_mode,
+                                      checksum=checksum)  # fmt: skip
+        answer = self._session.call("POST", "/transfer/ingest-stored", request, what="ingest")
+        return [self._ref_from_answer(RefModel.model_validate(a)) for a in answer]
 
     def _writeable_for_transfer(self, what: str) -> None:
         if not self.writeable:

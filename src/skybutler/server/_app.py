@@ -163,6 +163,7 @@ def create_app(root: str | ServerConfig, **options: Any) -> FastAPI:
         _files_api,
         _provenance_api,
         _queries_api,
+        _stored_ingest_api,
         _transfer_api,
     )
 
@@ -202,6 +203,7 @@ def create_app(root: str | ServerConfig, **options: Any) -> FastAPI:
         _files_api.router,
         _provenance_api.router,
         _transfer_api.router,
+        _stored_ingest_api.router,
     ]
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERRORS)
