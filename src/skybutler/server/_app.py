@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from skybutler.butler import DirectButler
-from skybutler.errors import ConfigError, SkyButlerError
+from skybutler.errors import ConfigError, DatasetNotFoundError, PermissionDeniedError, SkyButlerError
 from skybutler.server._auth import Caller, authenticate
 from skybutler.server._config import ServerConfig
 from skybutler.wire import API_PREFIX, ErrorModel
@@ -52,9 +52,11 @@ class ButlerPool:
     Each butler caches collections and dataset types.  A removal through one of them (a run, a chain, a
     dataset type: ``changes=True``) bumps the pool's `generation`; a butler taken out after that forgets its
     caches first, at no cost to requests when nothing was removed.  Write requests (``write=True``) also read
-    the registry's own generation counter (one small read), so a removal by another process (the CLI, another
-    server) is seen before anything is written: a cached collection can then never name a removed one, or
-    one whose ID SQLite gave to a new collection.
+    the registry's own generation counter (one small read: 10 µs CPU on SQLite, one round trip on PostgreSQL),
+    so a removal by another process (the CLI, another server) is seen before anything is written: a cached
+    collection can then never name a removed one, or one whose ID SQLite gave to a new collection.  Puts skip
+    that read (their hot path): they see removals made through this server's pool, and a request that fails
+    (a put into a run another process removed) leaves its butler to forget its caches, so trying again works.
     """
 
     def __init__(self, root: str) -> None:
@@ -79,6 +81,11 @@ class ButlerPool:
             butler.registry.refresh_if_changed()
         try:
             yield butler
+        except (DatasetNotFoundError, PermissionDeniedError):
+            raise  # a miss or a refusal: nothing the caches could have got wrong (and misses are frequent)
+        except BaseException:
+            current = -1  # a failed request (a run removed elsewhere?): this butler forgets its caches next time
+            raise
         finally:
             if changes:  # after the change: butlers taken out from now on forget what they cached before it
                 with self._lock:

@@ -238,21 +238,21 @@ def _refs(butler: DirectButler, models: list[RefModel]) -> list[DatasetRef]:
 @router.post("/datasets/prepare", response_model=PrepareResponse)
 def prepare_put(ctx: Ctx, body: PrepareRequest) -> PrepareResponse:
     """First step of a put: refs, formatter and signed upload URLs (write on the run)."""
-    with ctx.session(write=True) as (butler, caller):
+    with ctx.session() as (butler, caller):
         return _uploads.prepare(butler, caller, body, ctx.config, ctx.base_url)
 
 
 @router.post("/datasets/commit", response_model=list[RefModel])
 def commit_put(ctx: Ctx, body: CommitRequest) -> list[RefModel]:
     """Last step of a put: check the uploads and register them in one transaction."""
-    with ctx.session(write=True) as (butler, caller):
+    with ctx.session() as (butler, caller):
         return _uploads.commit(butler, caller, body)
 
 
 @router.post("/datasets/put-direct", response_model=list[RefModel])
 def put_direct(ctx: Ctx, body: DirectPutRequest) -> list[RefModel]:
     """A put through the server, for datastores without files (write on the run)."""
-    with ctx.session(write=True) as (butler, caller):
+    with ctx.session() as (butler, caller):
         return _uploads.direct_put(butler, caller, body)
 
 
