@@ -229,3 +229,25 @@ def test_transfer_from_the_server_checks_grants_and_bytes_and_leaves_the_destina
         (ref,) = dest.transfer_from(alice, [mine])
         assert ref.id == mine.id
         assert dest.get(ref) == {"who": "alice"}
+
+
+def test_transfer_into_the_server_with_collections_needs_write_on_each(repo: ServedRepo, tmp_path: Path) -> None:
+    from skybutler import Butler
+
+    Butler.create(tmp_path / "src")
+    with Butler(tmp_path / "src", run="u/alice/src") as source:
+        populate_sample(source)
+        source.register_dataset_type("meta", DIMS, "StructuredDataDict")
+        ref = source.put({"v": 1}, "meta", ONE)
+        source.collections.register("u/bob/tagged", "TAGGED")
+        source.collections.associate("u/bob/tagged", [ref])
+        with repo.remote(repo.token("alice", ["read:*", "write:u/alice/*"]), writeable=True) as alice:
+            with repo.local() as local:
+                before = snapshot(local)
+            with pytest.raises(PermissionDeniedError, match="u/bob/tagged"):
+                alice.transfer_from(source, [ref], collections="u/bob/tagged")
+            with repo.local() as local:
+                assert snapshot(local) == before
+            (done,) = alice.transfer_from(source, [ref])  # without the tag: her run only
+            assert alice.get(done) == {"v": 1}
+    assert _pending(repo) == []
