@@ -125,9 +125,11 @@ def test_export_needs_read_on_what_it_exports_and_import_write_on_what_it_writes
             assert snapshot(local) == before
         # Only what she may write, on types and records the repository has: no admin needed.
         assert alice.import_(tmp_path / "alice.zip", skip_existing=True).skipped == 1
-    with repo.remote(repo.token("reader", ["read:*"]), writeable=True) as reader:
-        with pytest.raises(PermissionDeniedError, match="no write grant"):  # refused before any upload
-            reader.import_(tmp_path / "alice.zip", skip_existing=True)
+    with (
+        repo.remote(repo.token("reader", ["read:*"]), writeable=True) as reader,
+        pytest.raises(PermissionDeniedError, match="no write grant"),  # refused before any upload
+    ):
+        reader.import_(tmp_path / "alice.zip", skip_existing=True)
     with repo.remote(writeable=True) as admin:
         assert admin.import_(tmp_path / "other.zip").datasets == 1
     assert _pending(repo) == []
