@@ -8,13 +8,34 @@ the area, whatever the outcome.  An export comes back as the bytes of the file o
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from skybutler.wire import RefModel, _Model
+from skybutler.wire import ArtifactModel, DatasetTypeModel, RefModel, _Model
 
-__all__ = ["ExportRequest", "ImportRequest", "IngestItemModel", "IngestRequest", "StageRequest", "StageResponse"]
+if TYPE_CHECKING:
+    import uuid
+
+    from skybutler.datasets import DatasetRef
+    from skybutler.transfer import Associations
+
+__all__ = [
+    "AssociationsModel",
+    "CertifiedModel",
+    "ExportRequest",
+    "ImportRequest",
+    "IngestItemModel",
+    "IngestRequest",
+    "SourceRequest",
+    "SourceResponse",
+    "StageRequest",
+    "StageResponse",
+    "StoredIngestRequest",
+    "associations_from_wire",
+    "associations_to_wire",
+]
 
 
 class StageRequest(_Model):
@@ -48,6 +69,61 @@ class IngestItemModel(_Model):
     )
 
 
+class CertifiedModel(_Model):
+    """Datasets certified over one validity range ``[begin, end)`` (TAI ns; None: unbounded)."""
+
+    begin: int | None
+    end: int | None
+    ids: list[str]
+
+
+class AssociationsModel(_Model):
+    """Tags and certifications a transfer carries (`skybutler.transfer.Associations`), datasets by ID."""
+
+    docs: dict[str, str | None] = {}
+    tagged: dict[str, list[str]] = {}
+    certified: dict[str, list[CertifiedModel]] = {}
+
+
+def associations_to_wire(plan: Associations) -> AssociationsModel:
+    """`Associations` on the wire."""
+    return AssociationsModel(
+        docs=dict(plan.docs),
+        tagged={name: [r.id.hex for r in refs] for name, refs in plan.tagged.items()},
+        certified={
+            name: [
+                CertifiedModel(begin=span.begin, end=span.end, ids=[r.id.hex for r in refs])
+                for span, refs in spans.items()
+            ]
+            for name, spans in plan.certified.items()
+        },
+    )
+
+
+def associations_from_wire(model: AssociationsModel, refs: Mapping[uuid.UUID, DatasetRef]) -> Associations:
+    """`Associations` from the wire, of the datasets ``refs`` (by ID); an ID not among them is a `DataIdError`."""
+    import uuid
+
+    from skybutler.dimensions import Timespan
+    from skybutler.errors import DataIdError
+    from skybutler.transfer import Associations
+
+    def ref(text: str) -> DatasetRef:
+        try:
+            return refs[uuid.UUID(text)]
+        except (KeyError, ValueError):
+            raise DataIdError(f"Dataset {text!r} is associated but is not among the datasets sent.") from None
+
+    return Associations(
+        docs=dict(model.docs),
+        tagged={name: [ref(i) for i in ids] for name, ids in model.tagged.items()},
+        certified={
+            name: {Timespan(c.begin, c.end): [ref(i) for i in c.ids] for c in spans}
+            for name, spans in model.certified.items()
+        },
+    )
+
+
 class IngestRequest(_Model):
     """Register staged files with `Butler.ingest`'s options; the area's files are deleted afterwards."""
 
@@ -57,6 +133,41 @@ class IngestRequest(_Model):
     skip_existing: bool = False
     id_mode: str = "random"
     checksum: bool | None = None
+    associations: AssociationsModel | None = Field(
+        default=None, description="A transfer's tags and certifications (write on each collection)."
+    )
+
+
+class StoredIngestRequest(_Model):
+    """Ingest files already in the server's datastore storage (``key``: a path relative to its root, or a URI
+    under it), without an upload; ``transfer`` ``auto`` registers them where they are when it can."""
+
+    datasets: list[IngestItemModel]
+    run: str | None = None
+    transfer: Literal["auto", "copy"] = "auto"
+    skip_existing: bool = False
+    id_mode: str = "random"
+    checksum: bool | None = None
+
+
+class SourceRequest(_Model):
+    """What a transfer out of this repository needs to know of ``refs`` (read on their runs)."""
+
+    refs: list[RefModel] = Field(max_length=1_000_000)
+    records: bool = True
+    collections: list[str] | None = Field(
+        default=None, description="Carry tags and certifications of these collections (read on each reached)."
+    )
+
+
+class SourceResponse(_Model):
+    """`skybutler.transfer.SourceDatasets` on the wire: files come with signed URLs (or inline when small)."""
+
+    dataset_types: list[DatasetTypeModel]
+    artifacts: dict[str, ArtifactModel]
+    records: list[tuple[str, dict[str, Any]]] = []
+    associations: AssociationsModel = AssociationsModel()
+    provenance: dict[str, Any] = {}
 
 
 class ImportRequest(_Model):

@@ -22,6 +22,7 @@ REMOTE_LACKS: dict[str, str] = {}
 WITHOUT_FILES_LACKS = {
     "ingest": "uploaded files are staged in a file datastore, which a memory-only repository lacks",
     "export_import": "an import's archive is staged in a file datastore, which a memory-only repository lacks",
+    "transfer": "a transfer's files are staged in (or read from) a file datastore, which a memory-only one lacks",
 }
 
 

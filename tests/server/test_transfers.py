@@ -94,26 +94,44 @@ def test_a_staged_key_outside_its_area_is_refused(repo: ServedRepo, tmp_path: Pa
             session.call("POST", "/transfer/ingest", request)
 
 
-def test_export_needs_read_on_what_it_exports_and_import_needs_admin(repo: ServedRepo, tmp_path: Path) -> None:
+def test_export_needs_read_on_what_it_exports_and_import_write_on_what_it_writes(
+    repo: ServedRepo, tmp_path: Path
+) -> None:
     with repo.remote(writeable=True) as admin:
         admin.put({"who": "alice"}, "meta", ONE, run="u/alice/run1")
-    with repo.remote(repo.token("alice", ["read:u/alice/*", "write:u/alice/*"]), writeable=True) as alice:
+        admin.export(tmp_path / "bob.zip", collections="u/bob/run1")
+        admin.register_dataset_type("other", DIMS, "StructuredDataDict")
+        admin.put({"new": "type"}, "other", ONE, run="u/alice/run2")
+        admin.export(tmp_path / "other.zip", collections="u/alice/run2")
+        admin.collections.remove_runs(["u/alice/run2"])
+        admin.remove_dataset_type("other")
+    grants = ["read:u/alice/*", "write:u/alice/*"]
+    with repo.remote(repo.token("alice", grants), writeable=True) as alice:
         with pytest.raises(PermissionDeniedError, match="u/bob/run1"):
-            alice.export(tmp_path / "bob.zip", collections="u/bob/run1")
+            alice.export(tmp_path / "bob2.zip", collections="u/bob/run1")
         with pytest.raises(PermissionDeniedError, match="u/bob/run1"):
             alice.export(tmp_path / "all.zip")  # everything: bob's run too
-        assert not (tmp_path / "bob.zip").exists()
+        assert not (tmp_path / "bob2.zip").exists()
         report = alice.export(tmp_path / "alice.zip", collections="u/alice/*")
         assert report.datasets == 1
         assert report.path == str(tmp_path / "alice.zip")
         with repo.local() as local:
             before = snapshot(local)
-        with pytest.raises(PermissionDeniedError, match="admin"):
-            alice.import_(tmp_path / "alice.zip", skip_existing=True)
+        with pytest.raises(PermissionDeniedError, match="u/bob/run1"):  # writes bob's run
+            alice.import_(tmp_path / "bob.zip", skip_existing=True)
+        with pytest.raises(PermissionDeniedError, match="admin"):  # registers a dataset type
+            alice.import_(tmp_path / "other.zip")
         with repo.local() as local:
             assert snapshot(local) == before
+        # Only what she may write, on types and records the repository has: no admin needed.
+        assert alice.import_(tmp_path / "alice.zip", skip_existing=True).skipped == 1
+    with (
+        repo.remote(repo.token("reader", ["read:*"]), writeable=True) as reader,
+        pytest.raises(PermissionDeniedError, match="no write grant"),  # refused before any upload
+    ):
+        reader.import_(tmp_path / "alice.zip", skip_existing=True)
     with repo.remote(writeable=True) as admin:
-        assert admin.import_(tmp_path / "alice.zip", skip_existing=True).skipped == 1
+        assert admin.import_(tmp_path / "other.zip").datasets == 1
     assert _pending(repo) == []
 
 
@@ -155,8 +173,6 @@ def test_what_stays_refused_says_why_and_changes_nothing(repo: ServedRepo, tmp_p
         with pytest.raises(ConfigError, match="local repository only"):
             admin.transfer_from(admin, [])
         with repo.local() as local:
-            with pytest.raises(ConfigError, match="collections"):
-                admin.transfer_from(local, [], collections="u/bob/run1")
             assert snapshot(local) == before
 
 
@@ -176,4 +192,64 @@ def test_an_upload_of_another_size_than_the_client_sent_is_refused(repo: ServedR
             )
         with repo.local() as local:
             assert snapshot(local) == before
+    assert _pending(repo) == []
+
+
+def test_transfer_from_the_server_checks_grants_and_bytes_and_leaves_the_destination_unchanged(
+    repo: ServedRepo, tmp_path: Path
+) -> None:
+    from skybutler import Butler
+    from skybutler.errors import CorruptArtifactError
+
+    with repo.remote(writeable=True) as admin:
+        mine = admin.put({"who": "alice"}, "meta", ONE, run="u/alice/run1")
+        admin.collections.register("u/bob/tagged", "TAGGED")
+        admin.collections.associate("u/bob/tagged", [mine])
+        (bobs,) = admin.query_datasets("meta", collections="u/bob/run1")
+    Butler.create(tmp_path / "dest")
+    with (
+        Butler(tmp_path / "dest", writeable=True) as dest,
+        repo.remote(repo.token("alice", ["read:u/alice/*"])) as alice,
+    ):
+        before = snapshot(dest)
+        with pytest.raises(PermissionDeniedError, match="u/bob/run1"):
+            dest.transfer_from(alice, [mine, bobs])  # bob's run: not readable
+        with pytest.raises(PermissionDeniedError, match="u/bob/tagged"):
+            dest.transfer_from(alice, [mine], collections="u/bob/tagged")
+        with pytest.raises(ConfigError, match="copy"):
+            dest.transfer_from(alice, [mine], transfer="symlink")  # would point at a fetched copy
+        assert snapshot(dest) == before
+        with repo.local() as local:  # the server's file is changed behind the registry's back
+            uri = local.get_uri(mine)
+        stored = Path(uri.removeprefix("file://"))
+        original = stored.read_bytes()
+        stored.write_bytes(original.replace(b"alice", b"eve!!"))  # same size, other bytes: the checksum differs
+        with pytest.raises(CorruptArtifactError, match="checksum"):
+            dest.transfer_from(alice, [mine])
+        assert snapshot(dest) == before
+        stored.write_bytes(original)
+        (ref,) = dest.transfer_from(alice, [mine])
+        assert ref.id == mine.id
+        assert dest.get(ref) == {"who": "alice"}
+
+
+def test_transfer_into_the_server_with_collections_needs_write_on_each(repo: ServedRepo, tmp_path: Path) -> None:
+    from skybutler import Butler
+
+    Butler.create(tmp_path / "src")
+    with Butler(tmp_path / "src", run="u/alice/src") as source:
+        populate_sample(source)
+        source.register_dataset_type("meta", DIMS, "StructuredDataDict")
+        ref = source.put({"v": 1}, "meta", ONE)
+        source.collections.register("u/bob/tagged", "TAGGED")
+        source.collections.associate("u/bob/tagged", [ref])
+        with repo.remote(repo.token("alice", ["read:*", "write:u/alice/*"]), writeable=True) as alice:
+            with repo.local() as local:
+                before = snapshot(local)
+            with pytest.raises(PermissionDeniedError, match="u/bob/tagged"):
+                alice.transfer_from(source, [ref], collections="u/bob/tagged")
+            with repo.local() as local:
+                assert snapshot(local) == before
+            (done,) = alice.transfer_from(source, [ref])  # without the tag: her run only
+            assert alice.get(done) == {"v": 1}
     assert _pending(repo) == []

@@ -12,7 +12,14 @@ if TYPE_CHECKING:
     from skybutler.datasets import DatasetIdMode, DatasetRef
     from skybutler.datastore import Datastore
     from skybutler.registry import Registry
-    from skybutler.transfer import ExportReport, FileDataset, ImportReport, IngestReport, MetadataTranslator
+    from skybutler.transfer import (
+        ExportReport,
+        FileDataset,
+        ImportReport,
+        IngestReport,
+        MetadataTranslator,
+        TransferSource,
+    )
     from skybutler.types import CollectionsLike, Progress, UriLike
 
 __all__ = ["DirectTransfers"]
@@ -82,21 +89,23 @@ class DirectTransfers:
         progress: Progress | None = None,
         collections: CollectionsLike | None = None,
     ) -> list[DatasetRef]:
-        from skybutler.butler._direct import DirectButler  # the class that uses this mixin
+        from skybutler.butler._interface import Butler
         from skybutler.transfer import transfer_datasets
 
-        if not isinstance(source, DirectButler):
-            raise ConfigError(
-                f"transfer_from reads the source repository's database and storage directly, and {source!r} is "
-                "not a direct butler; open the source by its root with Butler(root), or export and import."
-            )
+        if not isinstance(source, Butler):
+            raise ConfigError(f"transfer_from reads from a butler, and {source!r} is not one; open it with Butler().")
+        origin = source._transfer_source()  # a repository's own side, or a server's (issue 20)
         self._writeable_for("transfer datasets in")
         return transfer_datasets(
-            (self.registry, self.datastore.files("transfer datasets in")),
-            (source.registry, source.datastore.files("transfer datasets out")), refs, transfer=transfer,
+            (self.registry, self.datastore.files("transfer datasets in")), origin, refs, transfer=transfer,
             register_dataset_types=register_dataset_types, transfer_dimensions=transfer_dimensions,
             skip_existing=skip_existing, progress=progress, collections=collections,
         )  # fmt: skip
+
+    def _transfer_source(self) -> TransferSource:
+        from skybutler.transfer import RepositorySource
+
+        return RepositorySource(self.registry, self.datastore.files("transfer datasets out"))
 
     def _writeable_for(self, what: str) -> None:
         if not self.writeable:

@@ -12,7 +12,14 @@ from skybutler.butler._abstract import interface_method
 if TYPE_CHECKING:
     from skybutler.butler._interface import Butler
     from skybutler.datasets import DatasetIdMode, DatasetRef
-    from skybutler.transfer import ExportReport, FileDataset, ImportReport, IngestReport, MetadataTranslator
+    from skybutler.transfer import (
+        ExportReport,
+        FileDataset,
+        ImportReport,
+        IngestReport,
+        MetadataTranslator,
+        TransferSource,
+    )
     from skybutler.types import CollectionsLike, Progress, UriLike
 
 __all__ = ["ButlerTransferInterface"]
@@ -107,12 +114,15 @@ class ButlerTransferInterface(ABC):
     ) -> list[DatasetRef]:
         """Copy datasets (same UUIDs) from another repository, with their dataset types, runs and records.
 
-        Works across back-ends (SQLite/local → PostgreSQL/remote storage); datasets already here (by UUID)
-        are skipped.  ``transfer`` is an ingest mode other than ``move`` (``direct`` registers the source's
-        files where they are).  ``collections`` (names or globs of the source's collections; a chain stands
-        for its children) carries the datasets' TAGGED and CALIBRATION associations there -- tags, and
-        current certifications with their validity ranges -- creating the collections when missing; a
-        re-run adds nothing twice.  Chains themselves are not re-created (export/import does that).
+        Works across back-ends (SQLite/local → PostgreSQL/remote storage) and between a local repository and a
+        server (either way); datasets already here (by UUID) are skipped.  ``transfer`` is an ingest mode other
+        than ``move`` (``direct`` registers the source's files where they are); from or to a server, only
+        ``copy`` (or ``auto``): the files are fetched through signed URLs and checked against their recorded
+        size and checksum, or uploaded, before anything is registered.  ``collections`` (names or globs of the
+        source's collections; a chain stands for its children) carries the datasets' TAGGED and CALIBRATION
+        associations there -- tags, and current certifications with their validity ranges -- creating the
+        collections when missing; a re-run adds nothing twice.  Chains themselves are not re-created
+        (export/import does that).
 
         Returns the refs now in this repository: transferred, then skipped.
 
@@ -129,6 +139,8 @@ class ButlerTransferInterface(ABC):
             A collection named in ``collections`` is not in ``source``.
         ConfigError
             The implementation cannot read from ``source``'s kind of butler.
+        PermissionDeniedError
+            Through a server: the caller may not read the datasets or collections there, or write here.
         """
 
     @interface_method
@@ -185,3 +197,15 @@ class ButlerTransferInterface(ABC):
         PermissionDeniedError
             The butler is read-only.
         """
+
+    def _transfer_source(self) -> TransferSource:
+        """This repository as the source of another butler's `transfer_from` (not a user call).
+
+        Raises
+        ------
+        ConfigError
+            The implementation cannot be read from by a transfer.
+        """
+        from skybutler.errors import ConfigError
+
+        raise ConfigError(f"{type(self).__name__} cannot be the source of a transfer; export and import instead.")

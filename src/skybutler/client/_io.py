@@ -102,6 +102,16 @@ def read_artifact(
     return obj
 
 
+def checked_inline(model: ArtifactModel) -> bytes:
+    """The inline bytes of ``model`` once they match its recorded size and checksum (`CorruptArtifactError`)."""
+    assert model.inline is not None
+    data = base64.b64decode(model.inline)
+    problem = _mismatch(_info(model), checksum_bytes(data, _algorithm(_info(model))), len(data))
+    if problem is not None:
+        raise _corrupt(model.path, problem)
+    return data
+
+
 def _algorithm(artifact: ArtifactInfo) -> str | None:
     checksum = artifact.checksum
     return None if checksum is None else checksum.partition(":")[0]

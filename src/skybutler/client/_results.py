@@ -108,7 +108,8 @@ def read_datasets(
     runs = header.runs
     out: list[DatasetRef] = []
     for line in lines[1:]:
-        rows = json.loads(line)
+        # JSON arrays are lists; data IDs keep tuples (hashable, and equal to the registry's own).
+        rows = [tuple(row) for row in json.loads(line)]
         for t, dt in enumerate(types):
             mine = [row for row in rows if row[-1] == t] if len(types) > 1 else rows
             n = len(dt.dimensions.required)

@@ -29,10 +29,18 @@ from skybutler.wire import FindResponse, RefModel, RefsRequest, json_value, ref_
 from skybutler.wire_transfer import IngestItemModel, IngestRequest
 
 if TYPE_CHECKING:
-    from skybutler.butler import Butler, DirectButler
+    from skybutler.butler import Butler
     from skybutler.client._http import Session
     from skybutler.datasets import DatasetIdMode, DatasetRef, DatasetType
-    from skybutler.transfer import ExportReport, FileDataset, ImportReport, IngestReport, MetadataTranslator
+    from skybutler.dimensions import DimensionUniverse
+    from skybutler.transfer import (
+        ExportReport,
+        FileDataset,
+        ImportReport,
+        IngestReport,
+        MetadataTranslator,
+        TransferSource,
+    )
     from skybutler.types import CollectionsLike, Progress, UriLike
     from skybutler.workers import Manifest, MergeHook, MergeReport, TaskRecord
 
@@ -80,6 +88,7 @@ class RemoteTransfers:
     _session: Session
     run: str | None
     writeable: bool
+    universe: DimensionUniverse
 
     if TYPE_CHECKING:  # provided by RemoteButler
 
@@ -112,20 +121,28 @@ class RemoteTransfers:
         repository's own ingest on them (copying them to their final paths) and deletes the area.  ``transfer``
         may be ``auto``, ``copy`` or ``upload`` (the same here) or ``move`` (the local file is deleted once
         the ingest succeeded); links and ``direct`` need the server to see this machine's disk, and are refused.
+        ``transfer="stored"``: the paths are files already in the server's datastore storage (relative to its
+        root, or URIs / absolute paths under it); nothing is uploaded, and the server ingests them where they
+        are when it can (a local datastore), else copies them within its storage.  A path outside the root,
+        the repository's own files and another dataset's file are refused (`PermissionDeniedError`).
 
         Raises
         ------
         ArtifactNotFoundError
-            A file does not exist here (nothing was uploaded or registered).
+            A file does not exist here (or, with ``stored``, there): nothing was uploaded or registered.
         """
         from skybutler.datasets import DatasetIdMode
 
-        if transfer not in ("auto", "copy", "upload", "move"):
+        if transfer not in ("auto", "copy", "upload", "move", "stored"):
             raise ConfigError(
                 f"transfer={transfer!r} needs the server to reach this machine's files; the remote butler uploads "
-                "them instead: use transfer='copy' (or 'move', which deletes the local files after the ingest)."
+                "them instead: use transfer='copy' (or 'move', which deletes the local files after the ingest), "
+                "or 'stored' for files already in the server's storage."
             )
         self._writeable_for_transfer("ingest")
+        mode = id_mode.value if isinstance(id_mode, DatasetIdMode) else str(id_mode)
+        if transfer == "stored":
+            return self._ingest_stored(datasets, run or self.run, skip_existing, mode, checksum)
         paths = [_local_file(fd.path) for fd in datasets]
         if not paths:
             return []
@@ -145,7 +162,6 @@ class RemoteTransfers:
             )
             for fd, (key, size) in zip(datasets, keys, strict=True)
         ]
-        mode = id_mode.value if isinstance(id_mode, DatasetIdMode) else str(id_mode)
         request = IngestRequest(area=area, datasets=items, run=run, skip_existing=skip_existing, id_mode=mode,
                                 checksum=checksum)  # fmt: skip
         answer = self._session.call("POST", "/transfer/ingest", request, what="ingest")
@@ -154,6 +170,29 @@ class RemoteTransfers:
             for path in paths:
                 path.unlink(missing_ok=True)
         return refs
+
+    def _ingest_stored(
+        self,
+        datasets: tuple[FileDataset, ...],
+        run: str | None,
+        skip_existing: bool,
+        id_mode: str,
+        checksum: bool | None,
+    ) -> list[DatasetRef]:
+        """`ingest` of files already in the server's storage (``transfer="stored"``): no upload."""
+        from skybutler.wire_transfer import StoredIngestRequest
+
+        if not datasets:
+            return []
+        items = [
+            IngestItemModel(key=str(fd.path), refs=[ref_to_wire(r) for r in fd.refs], formatter=fd.formatter,
+                            dataset_type=_type_name(fd.dataset_type), data_id=_plain_data_id(fd.data_id))
+            for fd in datasets
+        ]  # fmt: skip
+        request = StoredIngestRequest(datasets=items, run=run, skip_existing=skip_existing, id_mode=id_mode,
+                                      checksum=checksum)  # fmt: skip
+        answer = self._session.call("POST", "/transfer/ingest-stored", request, what="ingest")
+        return [self._ref_from_answer(RefModel.model_validate(a)) for a in answer]
 
     def _writeable_for_transfer(self, what: str) -> None:
         if not self.writeable:
@@ -233,21 +272,17 @@ class RemoteTransfers:
         """Copy datasets (same UUIDs) from a local repository into this server's: its files are uploaded and
         ingested there with the records they stand on, all or none (see `RemoteTransfers` module docs).
 
-        Needs ``write`` on the datasets' runs, and ``admin`` for dataset types or dimension records this
-        repository lacks.  ``collections=`` (carrying tags and certifications) is not offered remotely.
+        Needs ``write`` on the datasets' runs (and on every TAGGED or CALIBRATION collection ``collections=``
+        carries associations into), and ``admin`` for dataset types or dimension records this repository lacks.
         """
         from skybutler.butler import DirectButler
-        from skybutler.transfer._repo_transfer import _check_paths, _records_needed, _source_artifacts
+        from skybutler.transfer import RepositorySource
+        from skybutler.wire_transfer import associations_to_wire
 
         if not isinstance(source, DirectButler):
             raise ConfigError(
                 f"A remote butler receives datasets from a local repository only, and {source!r} is not a direct "
                 "butler; open the source by its root with Butler(root)."
-            )
-        if collections is not None:
-            raise ConfigError(
-                "transfer_from(collections=...) is not offered by the remote butler; transfer the datasets, then "
-                "associate or certify them with butler.collections."
             )
         if transfer not in ("auto", "copy"):
             raise ConfigError(f"transfer={transfer!r}: a remote butler copies (uploads) the source's files.")
@@ -256,33 +291,40 @@ class RemoteTransfers:
         if not wanted:
             return []
         files = source.datastore.files("transfer datasets out")
-        artifacts = _source_artifacts(source.registry, wanted, files.name)
-        _check_paths(wanted, artifacts)
-        self._transfer_types(source, wanted, register_dataset_types)
-        needed = _records_needed(source.registry, [r.data_id for r in wanted]) if transfer_dimensions else {}
-        records = [(name, {k: json_value(v) for k, v in r.to_dict().items()}) for (name, _), r in needed.items()]
+        plan = RepositorySource(source.registry, files).describe(
+            wanted, records=transfer_dimensions, collections=collections
+        )
+        self._transfer_types(plan.dataset_types, wanted, register_dataset_types)
+        records = [(name, {k: json_value(v) for k, v in r.to_dict().items()}) for (name, _), r in plan.records.items()]
         by_path: dict[str, list[DatasetRef]] = {}
         for ref in wanted:
-            by_path.setdefault(artifacts[ref.id].path, []).append(ref)
+            by_path.setdefault(plan.artifacts[ref.id].path, []).append(ref)
         with ExitStack() as stack:
             datasets, paths = [], []
             for path, group in by_path.items():
                 local = stack.enter_context(files.transport.as_local(path))
                 paths.append(local)
-                formatter = artifacts[group[0].id].formatter
+                formatter = plan.artifacts[group[0].id].formatter
                 datasets.append(IngestItemModel(key="", refs=[ref_to_wire(r) for r in group], formatter=formatter))
             area, keys = self._stage(paths, run=wanted[0].run, what="transfer")
             items = [d.model_copy(update={"key": k, "size": n}) for d, (k, n) in zip(datasets, keys, strict=True)]
             if records:  # with the first file: inserted (when missing) in the ingest's one transaction
                 items[0] = items[0].model_copy(update={"records": records})
-            request = IngestRequest(area=area, datasets=items, skip_existing=skip_existing)
+            associations = associations_to_wire(plan.associations) if plan.associations else None
+            request = IngestRequest(area=area, datasets=items, skip_existing=skip_existing, associations=associations)
             answer = self._session.call("POST", "/transfer/ingest", request, what="transfer")
         return [self._ref_from_answer(RefModel.model_validate(a)) for a in answer]
 
-    def _transfer_types(self, source: DirectButler, refs: list[DatasetRef], register: bool) -> None:
+    def _transfer_source(self) -> TransferSource:
+        """This server's repository as the source of a local butler's `transfer_from` (`RemoteSource`)."""
+        from skybutler.client._transfer_source import RemoteSource
+
+        return RemoteSource(self._session, self.universe)
+
+    def _transfer_types(self, source: Mapping[str, DatasetType], refs: list[DatasetRef], register: bool) -> None:
         """Register the refs' dataset types here when missing (``register``), refuse different ones."""
         for name in dict.fromkeys(r.dataset_type.name for r in refs):
-            wanted = source.registry.dataset_types.get(name).dataset_type
+            wanted = source[name]
             try:
                 found = self.get_dataset_type(name)
             except DatasetTypeError:

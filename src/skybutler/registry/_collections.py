@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from skybutler.errors import CollectionError, ConflictError
-from skybutler.registry._single_reads import single_statement_read
 
 if TYPE_CHECKING:
     from skybutler.registry._engines import Database
@@ -58,18 +57,22 @@ class Collections:
         self._by_name: dict[str, CollectionRecord] = {}
         self._by_id: dict[int, CollectionRecord] = {}
         self._paths: dict[tuple[str, ...], list[CollectionRecord]] = {}
+        a = self._attributes
+        self._generation_stmt = sa.select(a.c.value).where(a.c.name == "generation")
         self.generation = 0
         """The registry generation these caches reflect (read at open; see `refresh_if_changed`)."""
 
     # -- cross-process cache safety ---------------------------------------------------------------------------
     def read_generation(self) -> int:
-        """The registry's generation: bumped by every change that can make a cached lookup wrong."""
-        a = self._attributes
-        with single_statement_read(self._db), self._db.transaction(write=False) as conn:  # one round trip
-            value = conn.execute(sa.select(a.c.value).where(a.c.name == "generation")).scalar()
-        return int(value or 0)
+        """The registry's generation: bumped by every change that can make a cached lookup wrong.
 
-    def _bump(self, conn: sa.Connection) -> None:
+        One cached statement (`Database.read_rows`): a server checks it before every write request.
+        """
+        rows = self._db.read_rows(self._generation_stmt, {})
+        return int(rows[0][0] or 0) if rows else 0
+
+    def bump_generation(self, conn: sa.Connection) -> None:
+        """Bump the registry's generation in the caller's transaction: cached lookups elsewhere are stale."""
         a = self._attributes
         current = conn.execute(sa.select(a.c.value).where(a.c.name == "generation")).scalar()
         if current is None:
@@ -341,7 +344,7 @@ class Collections:
             raise CollectionError(f"Collection {name!r} is a child of {parents}; remove it from those chains first.")
         t, c = self._table, self._chain
         with self._db.transaction() as conn:
-            self._bump(conn)
+            self.bump_generation(conn)
             conn.execute(c.delete().where(c.c.parent_id == record.id))
             try:
                 conn.execute(t.delete().where(t.c.collection_id == record.id))

@@ -12,6 +12,8 @@ from skybutler.datasets import DatasetType
 from skybutler.errors import DatasetTypeError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from skybutler.dimensions import DimensionGroup, DimensionUniverse
     from skybutler.registry._engines import Database
     from skybutler.registry._schema import DimensionTables, StaticTables
@@ -55,6 +57,8 @@ class DatasetTypes:
         dimension_tables: DimensionTables,
     ) -> None:
         self._db = db
+        self.on_remove: Callable[[sa.Connection], None] | None = None
+        """Called in a removal's transaction (the registry bumps its generation: other caches are stale)."""
         self._dimension_tables = dimension_tables
         self._table = tables.dataset_type
         self._datasets = tables.dataset
@@ -237,6 +241,8 @@ class DatasetTypes:
                     "(prune-datasets or remove-runs), then remove the type."
                 )
             conn.execute(t.delete().where(t.c.dataset_type_id == stored.id))
+            if self.on_remove is not None:
+                self.on_remove(conn)
         self._cache.pop(name, None)
 
     def all(self) -> list[StoredDatasetType]:

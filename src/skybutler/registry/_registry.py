@@ -67,6 +67,7 @@ class Registry:
         self.resolver = DataIdResolver(universe, self.records)
         self.collections = Collections(db, self.tables)
         self.dataset_types = DatasetTypes(db, self.tables, self.metadata, universe, self.dimension_tables)
+        self.dataset_types.on_remove = self.collections.bump_generation  # one generation for both caches
         self.datasets = Datasets(db, self.tables)
         self.calibrations = Calibrations(db, self.tables)
         self.tokens = Tokens(db, self.tables.server_token)
@@ -351,6 +352,19 @@ class Registry:
             leaves = self.collections.search_path(collections)
             row = find_first(self.datasets, self.calibrations, stored, leaves, values, at=at, as_of=as_of)
         return row, leaves
+
+    def refresh_if_changed(self) -> bool:
+        """Forget cached collections and dataset types if another butler (another process, or another of a
+        server's pooled butlers) removed any since they were cached; return whether it did (one small read)."""
+        if not self.collections.refresh_if_changed():
+            return False
+        self.dataset_types.forget_cached()
+        return True
+
+    def forget_cached(self) -> None:
+        """Drop every cached collection and dataset type (the next lookups read the registry)."""
+        self.collections.forget_cached()
+        self.dataset_types.forget_cached()
 
     # -- dataset types and collections ---------------------------------------------------------------------
     def register_dataset_type(self, dataset_type: DatasetType) -> bool:

@@ -9,6 +9,7 @@ client turns back into the same exception class.
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from skybutler.butler import DirectButler
-from skybutler.errors import SkyButlerError
+from skybutler.errors import ConfigError, DatasetNotFoundError, PermissionDeniedError, SkyButlerError
 from skybutler.server._auth import Caller, authenticate
 from skybutler.server._config import ServerConfig
 from skybutler.wire import API_PREFIX, ErrorModel
@@ -36,7 +37,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (403, "no token, or not permitted"),
         (404, "not found"),
         (409, "conflict"),
-        (422, "invalid data ID, dataset type or request"),
+        (422, "invalid data ID, dataset type, option or request"),
         (500, "server error"),
         (502, "storage error"),
         (503, "migration required"),
@@ -46,30 +47,57 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 class ButlerPool:
-    """Butlers on the repository, one per concurrent request (a registry connection is not shared)."""
+    """Butlers on the repository, one per concurrent request (a registry connection is not shared).
+
+    Each butler caches collections and dataset types.  A removal through one of them (a run, a chain, a
+    dataset type: ``changes=True``) bumps the pool's `generation`; a butler taken out after that forgets its
+    caches first, at no cost to requests when nothing was removed.  Write requests (``write=True``) also read
+    the registry's own generation counter (one small read: 10 µs CPU on SQLite, one round trip on PostgreSQL),
+    so a removal by another process (the CLI, another server) is seen before anything is written: a cached
+    collection can then never name a removed one, or one whose ID SQLite gave to a new collection.  Puts skip
+    that read (their hot path): they see removals made through this server's pool, and a request that fails
+    (a put into a run another process removed) leaves its butler to forget its caches, so trying again works.
+    """
 
     def __init__(self, root: str) -> None:
         self.root = root
-        self._free: queue.SimpleQueue[DirectButler] = queue.SimpleQueue()
-        self._free.put(DirectButler(root, writeable=True))  # fails fast on a missing repository
+        self._free: queue.SimpleQueue[tuple[DirectButler, int]] = queue.SimpleQueue()
+        self.generation = 0
+        """Bumped after every request that removed a collection or dataset type through a pooled butler."""
+        self._lock = threading.Lock()
+        self._free.put((DirectButler(root, writeable=True), 0))  # fails fast on a missing repository
 
     @contextmanager
-    def butler(self) -> Iterator[DirectButler]:
-        """A butler for the duration of the block."""
+    def butler(self, *, write: bool = False, changes: bool = False) -> Iterator[DirectButler]:
+        """A butler for the duration of the block, its caches current (see the class docstring)."""
         try:
-            butler = self._free.get_nowait()
+            butler, seen = self._free.get_nowait()
         except queue.Empty:
-            butler = DirectButler(self.root, writeable=True)
+            butler, seen = DirectButler(self.root, writeable=True), self.generation
+        current = self.generation
+        if seen != current:
+            butler.registry.forget_cached()
+        if write:
+            butler.registry.refresh_if_changed()
         try:
             yield butler
+        except (DatasetNotFoundError, PermissionDeniedError):
+            raise  # a miss or a refusal: nothing the caches could have got wrong (and misses are frequent)
+        except BaseException:
+            current = -1  # a failed request (a run removed elsewhere?): this butler forgets its caches next time
+            raise
         finally:
-            self._free.put(butler)
+            if changes:  # after the change: butlers taken out from now on forget what they cached before it
+                with self._lock:
+                    self.generation += 1
+                current = -1  # and so does this one (another may have removed something meanwhile)
+            self._free.put((butler, current))
 
     def close(self) -> None:
         """Close every idle butler."""
         while True:
             try:
-                self._free.get_nowait().close()
+                self._free.get_nowait()[0].close()
             except queue.Empty:
                 return
 
@@ -91,9 +119,13 @@ class Context:
         return bool(self._authorization or self._header_user)
 
     @contextmanager
-    def session(self) -> Iterator[tuple[DirectButler, Caller]]:
-        """A butler and the authenticated caller (raises 403 before anything when credentials fail)."""
-        with self.pool.butler() as butler:
+    def session(self, *, write: bool = False, changes: bool = False) -> Iterator[tuple[DirectButler, Caller]]:
+        """A butler and the authenticated caller (raises 403 before anything when credentials fail).
+
+        ``write``: the request writes (the butler's caches are checked against the registry first);
+        ``changes``: it may remove collections or dataset types (`ButlerPool`).
+        """
+        with self.pool.butler(write=write, changes=changes) as butler:
             yield butler, authenticate(self.config, butler, self._authorization, self._header_user)
 
 
@@ -111,9 +143,16 @@ Ctx = Annotated[Context, Depends(context)]
 
 
 def error_response(exc: SkyButlerError) -> JSONResponse:
-    """The JSON answer of an error: its code, message and class name, with its HTTP status."""
+    """The JSON answer of an error: its code, message and class name, with its HTTP status.
+
+    A `ConfigError` answers 422, not its 500: the server's own configuration is checked when it starts (the
+    pool opens the repository before the socket is bound), so one raised while serving a request is about an
+    option the request gave (a transfer mode, an export's name, a storage class).  The client maps the code
+    back, so the caller still sees a `ConfigError`.
+    """
     body = ErrorModel(code=exc.code, message=str(exc), type=type(exc).__name__)
-    return JSONResponse(body.model_dump(), status_code=exc.http_status)
+    status = 422 if isinstance(exc, ConfigError) and exc.http_status == 500 else exc.http_status
+    return JSONResponse(body.model_dump(), status_code=status)
 
 
 def create_app(root: str | ServerConfig, **options: Any) -> FastAPI:
@@ -131,6 +170,7 @@ def create_app(root: str | ServerConfig, **options: Any) -> FastAPI:
         _files_api,
         _provenance_api,
         _queries_api,
+        _stored_ingest_api,
         _transfer_api,
     )
 
@@ -170,6 +210,7 @@ def create_app(root: str | ServerConfig, **options: Any) -> FastAPI:
         _files_api.router,
         _provenance_api.router,
         _transfer_api.router,
+        _stored_ingest_api.router,
     ]
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERRORS)

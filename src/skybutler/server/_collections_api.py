@@ -69,7 +69,7 @@ def flatten(ctx: Ctx, body: Names) -> list[str]:
 @router.post("/collections/register")
 def register(ctx: Ctx, body: CollectionRequest) -> dict[str, bool]:
     """Register a collection (write on its name); whether it is new."""
-    with ctx.session() as (butler, caller):
+    with ctx.session(write=True) as (butler, caller):
         caller.require("write", [body.name])
         return {"registered": butler.collections.register(body.name, body.type, doc=body.doc)}
 
@@ -77,7 +77,7 @@ def register(ctx: Ctx, body: CollectionRequest) -> dict[str, bool]:
 @router.post("/collections/remove")
 def remove(ctx: Ctx, body: Names) -> dict[str, bool]:
     """Remove TAGGED, CHAINED or CALIBRATION collections (write on each)."""
-    with ctx.session() as (butler, caller):
+    with ctx.session(write=True, changes=True) as (butler, caller):
         caller.require("write", body.names)
         for name in body.names:
             butler.collections.remove(name)
@@ -88,7 +88,7 @@ def remove(ctx: Ctx, body: Names) -> dict[str, bool]:
 def remove_runs(ctx: Ctx, body: Names, even_if_used: bool = False) -> dict[str, int]:
     """Remove RUN collections and their datasets (write on each; ``even_if_used``: also datasets others
     record as an input, whose lineage edges are kept)."""
-    with ctx.session() as (butler, caller):
+    with ctx.session(write=True, changes=True) as (butler, caller):
         caller.require("write", body.names)
         return {"removed": butler.collections.remove_runs(body.names, even_if_used=even_if_used)}
 
@@ -96,7 +96,7 @@ def remove_runs(ctx: Ctx, body: Names, even_if_used: bool = False) -> dict[str, 
 @router.post("/collections/chain")
 def chain(ctx: Ctx, body: ChainRequest) -> dict[str, list[str]]:
     """Set, extend or shrink a chain: write on the chain, read on every child it is given."""
-    with ctx.session() as (butler, caller):
+    with ctx.session(write=True) as (butler, caller):
         caller.require("write", [body.name])
         if body.mode == "remove":
             butler.collections.remove_from_chain(body.name, body.children)
@@ -112,7 +112,7 @@ def chain(ctx: Ctx, body: ChainRequest) -> dict[str, list[str]]:
 @router.post("/collections/associate")
 def associate(ctx: Ctx, body: TagRequest) -> dict[str, int]:
     """Tag datasets (write on the TAGGED collection, read on the datasets' runs)."""
-    with ctx.session() as (butler, caller):
+    with ctx.session(write=True) as (butler, caller):
         caller.require("write", [body.name])
         refs = _refs(butler, body.refs)
         caller.require("read", sorted({r.run for r in refs}))
@@ -123,7 +123,7 @@ def associate(ctx: Ctx, body: TagRequest) -> dict[str, int]:
 @router.post("/collections/disassociate")
 def disassociate(ctx: Ctx, body: TagRequest) -> dict[str, int]:
     """Untag datasets (write on the TAGGED collection)."""
-    with ctx.session() as (butler, caller):
+    with ctx.session(write=True) as (butler, caller):
         caller.require("write", [body.name])
         return {"disassociated": butler.collections.disassociate(body.name, _refs(butler, body.refs))}
 
@@ -131,7 +131,7 @@ def disassociate(ctx: Ctx, body: TagRequest) -> dict[str, int]:
 @router.post("/collections/certify")
 def certify(ctx: Ctx, body: CertifyRequest) -> dict[str, int]:
     """Certify calibrations over [begin, end) (write on the CALIBRATION collection, read on their runs)."""
-    with ctx.session() as (butler, caller):
+    with ctx.session(write=True) as (butler, caller):
         caller.require("write", [body.name])
         refs = _refs(butler, body.refs)
         caller.require("read", sorted({r.run for r in refs}))
@@ -142,7 +142,7 @@ def certify(ctx: Ctx, body: CertifyRequest) -> dict[str, int]:
 @router.post("/collections/decertify")
 def decertify(ctx: Ctx, body: DecertifyRequest) -> dict[str, int]:
     """Withdraw certifications over [begin, end) (write on the CALIBRATION collection)."""
-    with ctx.session() as (butler, caller):
+    with ctx.session(write=True) as (butler, caller):
         caller.require("write", [body.name])
         closed = butler.collections.decertify(
             body.name, body.dataset_type, Timespan(body.begin, body.end), data_ids=body.data_ids

@@ -90,7 +90,7 @@ def get_dataset_type(ctx: Ctx, name: str) -> DatasetTypeModel:
 @router.post("/dataset-types", response_model=DatasetTypeModel)
 def register_dataset_type(ctx: Ctx, body: RegisterDatasetTypeRequest) -> DatasetTypeModel:
     """Register a dataset type (admin)."""
-    with ctx.session() as (butler, caller):
+    with ctx.session(write=True) as (butler, caller):
         caller.require_admin(f"Registering dataset type {body.name!r}")
         dt = butler.register_dataset_type(
             body.name, body.dimensions, body.storage_class, is_calibration=body.is_calibration, format=body.format
@@ -101,7 +101,7 @@ def register_dataset_type(ctx: Ctx, body: RegisterDatasetTypeRequest) -> Dataset
 @router.delete("/dataset-types/{name}")
 def remove_dataset_type(ctx: Ctx, name: str) -> dict[str, bool]:
     """Remove a dataset type that has no datasets (admin)."""
-    with ctx.session() as (butler, caller):
+    with ctx.session(write=True, changes=True) as (butler, caller):
         caller.require_admin(f"Removing dataset type {name!r}")
         butler.remove_dataset_type(name)
         return {"removed": True}
@@ -215,7 +215,7 @@ def lookup(ctx: Ctx, body: RefsRequest) -> list[FindResponse]:
 @router.post("/datasets/remove")
 def remove(ctx: Ctx, body: RemoveRequest) -> dict[str, int]:
     """Remove datasets (write on each one's run); the count removed."""
-    with ctx.session() as (butler, caller):
+    with ctx.session(write=True) as (butler, caller):
         refs = _refs(butler, body.refs)
         caller.require("write", sorted({r.run for r in refs}))
         return {"removed": butler.remove(refs, even_if_used=body.even_if_used)}
@@ -283,7 +283,7 @@ def insert_dimension_records(
     ctx: Ctx, element: str, records: list[dict[str, Any]], skip_existing: bool = False
 ) -> dict[str, int]:
     """Insert dimension records (admin)."""
-    with ctx.session() as (butler, caller):
+    with ctx.session(write=True) as (butler, caller):
         caller.require_admin(f"Inserting {element!r} records")
         return {"inserted": butler.insert_dimension_records(element, records, skip_existing=skip_existing)}
 
@@ -301,7 +301,7 @@ def verify(ctx: Ctx, body: RefsRequest | None = None) -> dict[str, Any]:
 def reconcile(ctx: Ctx, grace_seconds: float = 600.0, remove_unknown: bool = False) -> dict[str, Any]:
     """Repair what crashes left (admin): the `ReconcileReport`'s fields; pending uploads younger than
     ``grace_seconds`` are kept."""
-    with ctx.session() as (butler, caller):
+    with ctx.session(write=True) as (butler, caller):
         caller.require_admin("reconcile")
         return _plain(butler.reconcile(grace_seconds=max(grace_seconds, 0.0), remove_unknown=remove_unknown))
 

@@ -44,7 +44,7 @@ def record_run(ctx: Ctx, body: RunRequest) -> dict[str, bool]:
     """Enter (record the writer, set ``config``) or leave (set the end time) a run (write on the run)."""
     from skybutler.server._uploads import run_record
 
-    with ctx.session() as (butler, caller):
+    with ctx.session(write=True) as (butler, caller):
         caller.require("write", [body.run])
         run = run_record(butler, body.run)
         if body.finish:
@@ -158,7 +158,7 @@ def history(ctx: Ctx, body: HistoryRequest) -> list[dict[str, Any]]:
 @router.post("/collections/set-doc")
 def set_doc(ctx: Ctx, body: dict[str, str | None]) -> dict[str, bool]:
     """Set or clear a collection's documentation (write on it)."""
-    with ctx.session() as (butler, caller):
+    with ctx.session(write=True) as (butler, caller):
         name = body.get("name") or ""
         caller.require("write", [name])
         butler.collections.set_doc(name, body.get("doc"))

@@ -1,16 +1,18 @@
 """Endpoints of ingest, export and import (issue 20): files staged through signed uploads, exports streamed back.
 
 The server cannot read a client's disk, so an ingest or import first *stages* the client's files: the client
-asks for a pending upload area (``write`` on the ingest's run; ``admin`` for an import), uploads each file to
+asks for a pending upload area (``write`` on the ingest's run; some write grant for an import), uploads each file to
 its signed URL (an S3 presigned PUT, or the server's files endpoint, which only creates keys in such an area),
 and then names the area.  The server hands the staged files to the repository's own `Butler.ingest` (copy)
 or `Butler.import_`, so checks, errors and the all-or-nothing transaction are the local ones, and deletes the
 area afterwards whatever happened.  An area never used expires like a put's (``reconcile`` reports it as
 pending until then).
 
-An import needs ``admin``: an export file may register dataset types and dimension records (admin-only
-remotely) and write any collection it names.  An export needs ``read`` on every collection it reads (chains
-followed); the server writes the file, or a ``.zip`` archive with the datasets' files, and streams it back.
+An import is checked per collection on the whole file before anything changes (`_import_check`): ``write`` on
+every collection it writes, and ``admin`` only for the dataset types and dimension records this repository
+lacks.  An export needs ``read`` on every collection it reads (chains followed); the server writes the file,
+or a ``.zip`` archive with the datasets' files, and streams it back.  A transfer out (``/transfer/source``)
+needs ``read`` on the datasets' runs and on the collections whose associations it carries.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -43,14 +45,26 @@ from skybutler.errors import (
 from skybutler.server._app import Ctx
 from skybutler.server._signing import sign_url
 from skybutler.server._uploads import UPLOAD_GRACE
+from skybutler.transfer import apply_associations, check_associations
 from skybutler.wire import RefModel, ref_from_wire, ref_to_wire
-from skybutler.wire_transfer import ExportRequest, ImportRequest, IngestRequest, StageRequest, StageResponse
+from skybutler.wire_transfer import (
+    ExportRequest,
+    ImportRequest,
+    IngestRequest,
+    SourceRequest,
+    SourceResponse,
+    StageRequest,
+    StageResponse,
+    associations_from_wire,
+    associations_to_wire,
+)
 
 if TYPE_CHECKING:
     from skybutler.butler import DirectButler
     from skybutler.datasets import DatasetRef
     from skybutler.dimensions import DimensionRecord
     from skybutler.server._auth import Caller
+    from skybutler.transfer import Associations, ImportPlan
     from skybutler.transports import Transport
 
 __all__ = ["router"]
@@ -60,25 +74,6 @@ router = APIRouter(tags=["transfer"])
 _AREA = re.compile(r"upload-[0-9a-f]{32}").fullmatch
 _SUFFIX = re.compile(r"(?:\.[A-Za-z0-9]{1,8}){0,2}$").search
 _EXPORT_SUFFIXES = (".yaml", ".yml", ".json", ".zip")
-
-
-class _RequestConfigError(ConfigError):
-    """A `ConfigError` caused by the request (an option the call cannot take): a 422, not a server fault.
-
-    The client maps the error back by its code, so the caller still sees a `ConfigError`."""
-
-    http_status = 422
-
-
-@contextmanager
-def _request_errors() -> Iterator[None]:
-    """Answer the option errors of the repository's own calls as the caller's fault."""
-    try:
-        yield
-    except ConfigError as exc:
-        if isinstance(exc, _RequestConfigError) or type(exc) is not ConfigError:
-            raise
-        raise _RequestConfigError(str(exc)) from exc
 
 
 def _suffix(name: str) -> str:
@@ -133,9 +128,9 @@ def _readable(transport: Transport, key: str) -> Iterator[str]:
 @router.post("/transfer/stage", response_model=StageResponse)
 def stage(ctx: Ctx, body: StageRequest) -> StageResponse:
     """A pending upload area with one signed upload URL per file (write on ``run``; admin without a run)."""
-    with ctx.session() as (butler, caller):
+    with ctx.session(write=True) as (butler, caller):
         if body.run is None:
-            caller.require_admin("Importing an export")
+            _require_some_write(caller, "Importing an export")
         else:
             caller.require("write", [body.run])
         files = butler.datastore.files("take uploaded files")
@@ -193,7 +188,7 @@ def ingest(ctx: Ctx, body: IngestRequest) -> list[RefModel]:
     """Ingest staged files (write on every run they go to); the upload area is deleted afterwards."""
     from skybutler.transfer import FileDataset
 
-    with ctx.session() as (butler, caller):
+    with ctx.session(write=True) as (butler, caller):
         transport = butler.datastore.files("ingest files").transport
         area = _area(transport, body.area)
         try:  # the area goes whatever happens, a refusal included: its files were this request's
@@ -203,9 +198,14 @@ def ingest(ctx: Ctx, body: IngestRequest) -> list[RefModel]:
                 if body.run is None:
                     raise PermissionDeniedError("No run to ingest into: pass run= to ingest() or to Butler().")
                 runs.add(body.run)
+            associations = None
+            if body.associations is not None:  # a transfer's tags and certifications: write on each collection
+                associations = associations_from_wire(body.associations, {r.id: r for rs in refs for r in rs})
+                runs.update(associations.tagged, associations.certified)
             caller.require("write", sorted(runs))
-            butler.registry.collections.refresh_if_changed()  # a pooled butler may have cached a removed run
             records = [_records(butler, caller, item.records) for item in body.datasets]
+            if associations:
+                check_associations(butler.registry, associations)  # before anything is written
             with ExitStack() as stack:
                 paths = [
                     stack.enter_context(_readable(transport, _staged_key(area, i.key, i.size))) for i in body.datasets
@@ -221,28 +221,103 @@ def ingest(ctx: Ctx, body: IngestRequest) -> list[RefModel]:
                     )
                     for item, rs, path, rec in zip(body.datasets, refs, paths, records, strict=True)
                 ]
-                with _request_errors():
-                    done = butler.ingest(*datasets, transfer="copy", run=body.run, skip_existing=body.skip_existing,
-                                         id_mode=body.id_mode, checksum=body.checksum)  # fmt: skip
+                done = butler.ingest(*datasets, transfer="copy", run=body.run, skip_existing=body.skip_existing,
+                                     id_mode=body.id_mode, checksum=body.checksum)  # fmt: skip
         finally:
             area.remove()
+        if associations:
+            _associate(butler, associations)
         return [ref_to_wire(r) for r in done]
+
+
+def _associate(butler: DirectButler, associations: Associations) -> None:
+    """Tag and certify a transfer's datasets once they are in, as a local `transfer_from` does."""
+    from skybutler.errors import SkyButlerError
+
+    try:
+        apply_associations(butler.registry, associations)
+    except SkyButlerError as exc:  # a concurrent change since the check: the datasets stay; say so
+        note = "The datasets were transferred; re-run the transfer to add the associations."
+        raise type(exc)(f"{exc} ({note})") from None
+
+
+@router.post("/transfer/source", response_model=SourceResponse)
+def source(ctx: Ctx, body: SourceRequest) -> SourceResponse:
+    """What a transfer out of this repository needs (`Butler.transfer_from` with this server as the source):
+    read on the datasets' runs, and on every collection ``collections`` reaches (chains followed)."""
+    from skybutler.server._datasets_api import _refs, artifact_models
+    from skybutler.transfer import RepositorySource
+    from skybutler.wire import dataset_type_to_wire, json_value
+
+    with ctx.session() as (butler, caller):
+        refs = _refs(butler, body.refs)
+        caller.require("read", sorted({r.run for r in refs}))
+        if body.collections is not None:
+            caller.require_read_path(butler, body.collections)
+        files = butler.datastore.files("transfer datasets out")
+        found = RepositorySource(butler.registry, files).describe(
+            refs, records=body.records, collections=body.collections
+        )
+        return SourceResponse(
+            dataset_types=[dataset_type_to_wire(t) for t in found.dataset_types.values()],
+            artifacts={i.hex: artifact_models(ctx, butler, (a,), inline=True)[0] for i, a in found.artifacts.items()},
+            records=[
+                (name, {k: json_value(v) for k, v in r.to_dict().items()}) for (name, _), r in found.records.items()
+            ],
+            associations=associations_to_wire(found.associations),
+            provenance=found.provenance,
+        )
 
 
 @router.post("/transfer/import")
 def import_(ctx: Ctx, body: ImportRequest) -> dict[str, Any]:
-    """Import a staged export file or archive in one transaction (admin); the upload area is deleted afterwards."""
-    with ctx.session() as (butler, caller):
-        caller.require_admin("Importing an export")
-        butler.registry.collections.refresh_if_changed()  # this pooled butler may have cached a removed chain
+    """Import a staged export file or archive in one transaction (grants checked per collection against the
+    whole file first: `_import_check`); the upload area is deleted afterwards."""
+    from skybutler.transfer import import_export
+
+    with ctx.session(write=True) as (butler, caller):
+        _require_some_write(caller, "Importing an export")
         transport = butler.datastore.files("import an export").transport
         area = _area(transport, body.area)
         try:
-            with transport.as_local(_staged_key(area, body.key, body.size)) as path, _request_errors():
-                report = butler.import_(path, skip_existing=body.skip_existing)
+            with transport.as_local(_staged_key(area, body.key, body.size)) as path:
+                report = import_export(butler.registry, butler.datastore, path, skip_existing=body.skip_existing,
+                                       check=_import_check(butler, caller))  # fmt: skip
         finally:
             area.remove()
         return dataclasses.asdict(report)
+
+
+def _require_some_write(caller: Caller, what: str) -> None:
+    """Refuse a caller who may write nowhere (an import's collections are known once its file is read)."""
+    if not caller.is_admin and not any(g.kind == "write" for g in caller.grants):
+        raise PermissionDeniedError(
+            f"{what} needs 'write' on the collections it writes (or 'admin'), and {caller.user or 'this caller'!r} "
+            "holds no write grant; nothing was changed."
+        )
+
+
+def _import_check(butler: DirectButler, caller: Caller) -> Callable[[ImportPlan], None]:
+    """The grants an import needs, checked on its whole plan before anything changes: ``write`` on every
+    collection it writes (runs, TAGGED, CALIBRATION and CHAINED collections, those it only adds to included),
+    ``read`` on a chain's children, and ``admin`` for a dataset type or a dimension record this repository
+    lacks (as `register_dataset_type` and record inserts need remotely)."""
+
+    def check(plan: ImportPlan) -> None:
+        if caller.is_admin:
+            return
+        written = {*plan.runs, *plan.collections, *plan.chains, *plan.tagged, *plan.certified}
+        caller.require("write", sorted(written))
+        caller.require("read", sorted({c for children in plan.chains.values() for c in children}))
+        for name in plan.dataset_types:
+            if butler.registry.dataset_types.find(name) is None:
+                caller.require_admin(f"Registering dataset type {name!r} (from the export)")
+        for element, records in plan.records.items():
+            for record in records:
+                if butler.registry.records.fetch_one(element, record.key) is None:
+                    caller.require_admin(f"Inserting {element!r} records (from the export)")
+
+    return check
 
 
 @router.post("/transfer/export", response_model=None, responses={200: {"content": {"application/octet-stream": {}}}})
@@ -250,9 +325,7 @@ def export(ctx: Ctx, body: ExportRequest) -> FileResponse:
     """The export file (or ``.zip`` archive with the files) of what the caller may read; a report in a header."""
     name = PurePosixPath(body.name.replace("\\", "/")).name
     if not name.endswith(_EXPORT_SUFFIXES):
-        raise _RequestConfigError(
-            f"An export's name must end with one of {', '.join(_EXPORT_SUFFIXES)}; got {body.name!r}."
-        )
+        raise ConfigError(f"An export's name must end with one of {', '.join(_EXPORT_SUFFIXES)}; got {body.name!r}.")
     tmp = Path(tempfile.mkdtemp(prefix="skybutler-export-"))
     try:
         with ctx.session() as (butler, caller):
@@ -267,10 +340,9 @@ def export(ctx: Ctx, body: ExportRequest) -> FileResponse:
             elif refs is None:  # everything: every collection must be readable
                 caller.require("read", butler.query_collections())
             started = time.perf_counter()
-            with _request_errors():
-                report = butler.export(tmp / name, refs=refs, collections=body.collections, where=body.where,
-                                       dataset_types=body.dataset_types, transfer=body.transfer,
-                                       include_dimensions=body.include_dimensions)  # fmt: skip
+            report = butler.export(tmp / name, refs=refs, collections=body.collections, where=body.where,
+                                   dataset_types=body.dataset_types, transfer=body.transfer,
+                                   include_dimensions=body.include_dimensions)  # fmt: skip
         fields = dataclasses.asdict(report) | {"path": name, "seconds": time.perf_counter() - started}
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -35,6 +35,7 @@ from skybutler.dimensions import DataCoordinate
 from skybutler.errors import (
     ArtifactNotFoundError,
     CollectionError,
+    ConfigError,
     ConflictError,
     CorruptArtifactError,
     DatasetTypeError,
@@ -78,6 +79,15 @@ def upload_area(transport: Transport, first_id_hex: str) -> PendingArea:
 def pending_key(area: PendingArea, id_hex: str, ext: str) -> str:
     """Where the upload of dataset ``id_hex`` waits for its commit."""
     return area.key(f"{id_hex}{ext}")
+
+
+def _id_mode(value: str | None) -> DatasetIdMode | None:
+    """A put's ``id_mode`` (None: the default); an unknown one is the caller's `ConfigError` (a 422)."""
+    try:
+        return None if value is None else DatasetIdMode(value)
+    except ValueError:
+        choices = ", ".join(repr(m.value) for m in DatasetIdMode)
+        raise ConfigError(f"Unknown id_mode {value!r}; use one of {choices}.") from None
 
 
 def _files(butler: DirectButler) -> FileDatastore:
@@ -129,7 +139,7 @@ def direct_put(butler: DirectButler, caller: Caller, request: DirectPutRequest) 
         if item.formatter != name:
             raise ConflictError(f"{dt.name} goes through this server as {name!r}, not {item.formatter!r}.")
         items.append((formatter.read(io.BytesIO(base64.b64decode(item.data))), item.data_id))
-    mode = None if request.id_mode is None else DatasetIdMode(request.id_mode)
+    mode = _id_mode(request.id_mode)
     inputs = checked_inputs(butler, caller, request.inputs, len(items))
     if request.origin is not None:  # the writer is the client's process, not this server's
         record_origin(butler, run_record(butler, request.run), request.origin)
@@ -164,7 +174,7 @@ def prepare(
     datastore.check_accepts(dt)
     name, formatter = datastore.formatter_for(dt)
     ext = formatter.extensions[0]
-    mode = None if request.id_mode is None else DatasetIdMode(request.id_mode)
+    mode = _id_mode(request.id_mode)
     run = run_record(butler, request.run)
     sc = storage_classes.get(dt.storage_class)
     transport = datastore.transport

@@ -20,6 +20,7 @@ DATA_ID = {"instrument": "Cam", "visit": 1, "detector": 2}
 CAPABILITIES: Mapping[str, str] = {
     "ingest": "ingest of files given by local path (the butler must read the caller's files)",
     "export_import": "export to and import from a local file or archive",
+    "transfer": "transfer_from another repository, either way (its files read from or staged in a file datastore)",
     "maintenance": "verify, reconcile and retrieve_artifacts on the repository's own storage",
     "astropy": "storage classes converted or read through astropy (an optional package)",
     "collection_history": "collections.history, collections.diff and collections.set_doc",

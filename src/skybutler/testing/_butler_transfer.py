@@ -71,3 +71,43 @@ class ButlerTransferTests(ButlerTestBase):
         with pytest.raises(ConflictError):
             butler.import_(tmp_path / "export.zip")
         assert self.snapshot(butler) == before
+
+    def test_transfer_from_either_way_keeps_ids_records_and_carries_tags_and_certifications(
+        self, butler: Butler, tmp_path: Path
+    ) -> None:
+        self.needs("transfer")
+        from skybutler.butler import Butler as AnyButler
+        from skybutler.testing.sample import populate_sample
+
+        bias = {"instrument": "Cam", "detector": 3}
+        AnyButler.create(tmp_path / "other")
+        with AnyButler(tmp_path / "other", run="u/src") as other:
+            populate_sample(other, n_visits=25)  # visits 20-24: records the butler under test lacks
+            other.register_dataset_type("meta", DIMS, "StructuredDataDict")
+            other.register_dataset_type("bias", ["instrument", "detector"], "StructuredDataDict", is_calibration=True)
+            refs = other.put_many([({"v": v}, {**DATA_ID, "visit": v}) for v in (1, 22)], "meta")
+            refs.append(other.put({"label": "A"}, "bias", bias))
+            other.collections.register("u/tagged", "TAGGED")
+            other.collections.associate("u/tagged", refs[:1])
+            other.collections.register("u/calib", "CALIBRATION")
+            other.collections.certify("u/calib", refs[2:], ("2025-01-01", "2025-06-01"))
+            other.collections.set_chain("u/chain", ["u/tagged", "u/calib"])
+            # Into the butler under test: same IDs, the records it lacks, the tag and the certification.
+            done = butler.transfer_from(other, refs, collections="u/chain")
+            assert [r.id for r in done] == [r.id for r in refs]
+            assert [butler.get(r) for r in done] == [{"v": 1}, {"v": 22}, {"label": "A"}]
+            assert [r.id for r in butler.query_datasets("meta", collections="u/tagged")] == [refs[0].id]
+            assert butler.find_dataset("bias", bias, collections="u/calib", at="2025-03-01") == done[2]
+            assert "u/chain" not in butler.query_collections()  # chains are not re-created
+            before = self.snapshot(butler)
+            assert [r.id for r in butler.transfer_from(other, refs, collections="u/chain")] == [r.id for r in refs]
+            assert self.snapshot(butler) == before  # a re-run adds nothing twice
+        # Out of the butler under test into a new, empty repository: the same again.
+        AnyButler.create(tmp_path / "dest")
+        with AnyButler(tmp_path / "dest", writeable=True) as dest:
+            back = dest.transfer_from(butler, done, collections=["u/tagged", "u/calib"])
+            assert [r.id for r in back] == [r.id for r in refs]
+            assert [dest.get(r) for r in back] == [{"v": 1}, {"v": 22}, {"label": "A"}]
+            assert [r.id for r in dest.query_datasets("meta", collections="u/tagged")] == [refs[0].id]
+            assert dest.find_dataset("bias", bias, collections="u/calib", at="2025-03-01") == back[2]
+            assert dest.query_dimension_records("visit", where="visit.id = 22")  # carried with the dataset

@@ -20,9 +20,8 @@ from __future__ import annotations
 import time
 import uuid
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +45,14 @@ from skybutler.registry import CollectionType, LostCommitError, NewDataset
 from skybutler.registry._collection_ops import associate, certify
 from skybutler.transfer._artifact_files import ZIP_ERRORS, ExportFiles, check_transfer, stage_file
 from skybutler.transfer._formatter_origins import save_origins
-from skybutler.transfer._import_plan import DatasetEntry, ImportPlan, dataset_parts, read_datasets, read_plan
+from skybutler.transfer._import_plan import (
+    DatasetEntry,
+    ImportPlan,
+    ImportReport,
+    dataset_parts,
+    read_datasets,
+    read_plan,
+)
 from skybutler.transfer._nogc import gc_paused
 from skybutler.transfer._provenance import apply_provenance, read_provenance
 from skybutler.transfer._reference_readers import reference_reader
@@ -66,33 +72,6 @@ __all__ = ["ImportReport", "import_export"]
 ZIP_DOCUMENT = "export.yaml"
 
 
-@dataclass
-class ImportReport:
-    """What `Butler.import_` did."""
-
-    source: str
-    datasets: int = 0
-    """Datasets registered."""
-    skipped: int = 0
-    """Datasets already in the repository, identical, left as they were (``skip_existing``)."""
-    dimension_records: int = 0
-    """Dimension records in the file (existing identical keys are kept as they are)."""
-    dataset_types: int = 0
-    collections: int = 0
-    artifacts: int = 0
-    """Files recorded: brought in (from a directory or archive), or found in place (registry-only import)."""
-    seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
-    """What the import had to adapt (older universe versions, unknown formatters)."""
-
-    def __str__(self) -> str:
-        return (
-            f"imported {self.datasets} dataset(s) ({self.skipped} skipped), {self.dimension_records} record(s), "
-            f"{self.dataset_types} dataset type(s), {self.collections} collection(s), {self.artifacts} file(s) "
-            f"from {self.source} in {self.seconds:.2f} s"
-        )
-
-
 def import_export(
     registry: Registry,
     datastore: Datastore,
@@ -102,10 +81,11 @@ def import_export(
     transfer: str | None = None,
     skip_existing: bool = False,
     progress: Progress | None = None,
+    check: Callable[[ImportPlan], None] | None = None,
 ) -> ImportReport:
     """Import an export file into the repository of ``registry`` and ``datastore`` (see `Butler.import_`).
 
-    The caller checks that it may write (the butler's ``writeable``).
+    The caller checks that it may write; ``check`` may refuse the whole plan (a server's grants) before any change.
     """
     started = time.perf_counter()
     source = str(path)
@@ -142,10 +122,13 @@ def import_export(
             return None if found is None else found.dataset_type
 
         # Registry-only imports on a database server parse dataset entries while inserting (see above).
-        deferred: list[tuple[int, Any]] | None = [] if files is None and registry.db.runs_in_server else None
+        lazy = files is None and registry.db.runs_in_server and check is None  # a check needs every dataset read
+        deferred: list[tuple[int, Any]] | None = [] if lazy else None
         with gc_paused():  # several objects per dataset live until the end: see _nogc
             document = load_document(text, source, defer_datasets=deferred is not None)
             plan = read_plan(document, source, text, registry.universe, registered, deferred=deferred)
+            if check is not None:
+                check(plan)
             report = ImportReport(source, notes=list(plan.notes))
             _Importer(
                 registry, datastore, plan, text, files, mode, skip_existing, progress, report, deferred, provenance

@@ -28,7 +28,7 @@ from skybutler.transfer._yaml_format import FORMAT_KEY, Location, format_error
 if TYPE_CHECKING:
     from skybutler.dimensions import DataIdValue, DimensionElement, DimensionUniverse
 
-__all__ = ["DatasetEntry", "ImportPlan", "dataset_parts", "read_datasets", "read_plan"]
+__all__ = ["DatasetEntry", "ImportPlan", "ImportReport", "dataset_parts", "read_datasets", "read_plan"]
 
 #: Integer dataset IDs of very old exports become UUIDs the way the reference does it (uuid3 in this namespace).
 _INT_ID_NAMESPACE = uuid.UUID("4d4851f4-2890-4d41-8779-5f38a3f5062b")
@@ -45,6 +45,33 @@ class DatasetEntry:
     path: str | None
     formatter: str | None
     location: tuple[str | int, ...]
+
+
+@dataclass
+class ImportReport:
+    """What `Butler.import_` did."""
+
+    source: str
+    datasets: int = 0
+    """Datasets registered."""
+    skipped: int = 0
+    """Datasets already in the repository, identical, left as they were (``skip_existing``)."""
+    dimension_records: int = 0
+    """Dimension records in the file (existing identical keys are kept as they are)."""
+    dataset_types: int = 0
+    collections: int = 0
+    artifacts: int = 0
+    """Files recorded: brought in (from a directory or archive), or found in place (registry-only import)."""
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    """What the import had to adapt (older universe versions, unknown formatters)."""
+
+    def __str__(self) -> str:
+        return (
+            f"imported {self.datasets} dataset(s) ({self.skipped} skipped), {self.dimension_records} record(s), "
+            f"{self.dataset_types} dataset type(s), {self.collections} collection(s), {self.artifacts} file(s) "
+            f"from {self.source} in {self.seconds:.2f} s"
+        )
 
 
 @dataclass

@@ -15,18 +15,16 @@ templates: each file is named by the destination's template.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
-from skybutler.datastore import key_problem
 from skybutler.errors import (
     ConfigError,
     ConflictError,
-    DatasetNotFoundError,
     DatasetTypeError,
-    PermissionDeniedError,
     SkyButlerError,
 )
-from skybutler.transfer._associations import Associations, apply_associations, check_associations, find_associations
+from skybutler.transfer._associations import apply_associations, check_associations
 from skybutler.transfer._ingest import (
     DEFAULT_BATCH,
     FileDataset,
@@ -35,24 +33,23 @@ from skybutler.transfer._ingest import (
     parse_id_mode,
     run_ingest,
 )
-from skybutler.transfer._modes import FileMover, SourceFile
-from skybutler.transfer._provenance import apply_provenance, collect_provenance
+from skybutler.transfer._modes import FileMover
+from skybutler.transfer._provenance import apply_provenance
+from skybutler.transfer._source import RecordKey, RepositorySource, TransferSource
 
 if TYPE_CHECKING:
-    from skybutler.datasets import ArtifactInfo, DatasetRef, DatasetType
+    from skybutler.datasets import DatasetRef, DatasetType
     from skybutler.datastore import FileDatastore
-    from skybutler.dimensions import DataCoordinate, DimensionRecord
+    from skybutler.dimensions import DimensionRecord
     from skybutler.registry import Registry
     from skybutler.types import CollectionsLike, Progress
 
 __all__ = ["transfer_datasets"]
 
-_Key = tuple[str, tuple[Any, ...]]
-
 
 def transfer_datasets(
     dest: tuple[Registry, FileDatastore],
-    source: tuple[Registry, FileDatastore],
+    source: TransferSource | tuple[Registry, FileDatastore],
     refs: Iterable[DatasetRef],
     *,
     transfer: str = "copy",
@@ -64,6 +61,8 @@ def transfer_datasets(
     collections: CollectionsLike | None = None,
 ) -> list[DatasetRef]:
     """Copy datasets from ``source`` into ``dest`` (see `Butler.transfer_from`); return the refs now in ``dest``.
+
+    ``source`` is a `TransferSource`, or a repository's (registry, file datastore), read as a `RepositorySource`.
 
     Raises
     ------
@@ -86,34 +85,40 @@ def transfer_datasets(
             "transfer_from does not move: transfer with 'copy', then remove the datasets from the source."
         )
     dest_registry, dest_datastore = dest
-    source_registry, source_datastore = source
+    if isinstance(source, tuple):
+        source = RepositorySource(*source)
+    if source.fetches and transfer not in ("copy", "auto"):
+        raise ConfigError(
+            f"transfer={transfer!r}: the source's files are fetched through its server, so the destination "
+            "keeps copies of them; use transfer='copy'."
+        )
     wanted = list(dict.fromkeys(refs))
     if progress is not None:
         progress("check", 0, len(wanted))
-    artifacts = _source_artifacts(source_registry, wanted, source_datastore.name)
-    _check_paths(wanted, artifacts)
-    to_register = _dataset_types(dest_registry, dest_datastore, source_registry, wanted, register_dataset_types)
-    records = _records_needed(source_registry, [r.data_id for r in wanted]) if transfer_dimensions else {}
-    new_records = _check_records(dest_registry, records)
+    plan = source.describe(wanted, records=transfer_dimensions, collections=collections)
+    to_register = _dataset_types(dest_registry, dest_datastore, plan.dataset_types, wanted, register_dataset_types)
+    new_records = _check_records(dest_registry, plan.records)
     if not transfer_dimensions:
         check_records_exist(dest_registry, ((f"dataset {r.id}", r) for r in wanted))
-    associations = Associations() if collections is None else find_associations(source_registry, wanted, collections)
+    associations = plan.associations
     check_associations(dest_registry, associations)
-    for dataset_type in to_register:  # after every check: a refused transfer registers nothing
-        dest_registry.dataset_types.register(dataset_type)
-    # Checksums are recomputed, also of files registered `direct` (the source recorded one; so do we).
-    mover = FileMover(dest_datastore, checksum=True)
-    planner = IngestPlanner(dest_registry, dest_datastore, mover, parse_id_mode(None))
-    items = []
-    for ref in wanted:
-        transport, key = source_datastore.locate(artifacts[ref.id].path)
-        fd = FileDataset(key, refs=[ref], formatter=artifacts[ref.id].formatter)
-        items.append(planner.item(fd, transfer, None, SourceFile.at(transport, key)))
-    if progress is not None:
-        progress("check", len(wanted), len(wanted))
-    # The missing records go in with the first batch: one transaction with its datasets.
-    report = run_ingest(planner, items, skip_existing=skip_existing, batch_size=batch_size, progress=progress,
-                        records=new_records, what="transfer")  # fmt: skip
+    with ExitStack() as files:
+        # Fetched before anything is written: a file that does not arrive whole refuses the whole transfer.
+        sources = [files.enter_context(source.open(plan.artifacts[ref.id])) for ref in wanted]
+        for dataset_type in to_register:  # after every check: a refused transfer registers nothing
+            dest_registry.dataset_types.register(dataset_type)
+        # Checksums are recomputed, also of files registered `direct` (the source recorded one; so do we).
+        mover = FileMover(dest_datastore, checksum=True)
+        planner = IngestPlanner(dest_registry, dest_datastore, mover, parse_id_mode(None))
+        items = []
+        for ref, found in zip(wanted, sources, strict=True):
+            fd = FileDataset(found.local or found.key, refs=[ref], formatter=plan.artifacts[ref.id].formatter)
+            items.append(planner.item(fd, transfer, None, found))
+        if progress is not None:
+            progress("check", len(wanted), len(wanted))
+        # The missing records go in with the first batch: one transaction with its datasets.
+        report = run_ingest(planner, items, skip_existing=skip_existing, batch_size=batch_size, progress=progress,
+                            records=new_records, what="transfer")  # fmt: skip
     if associations:
         try:
             apply_associations(dest_registry, associations)
@@ -121,52 +126,16 @@ def transfer_datasets(
             note = "The datasets were transferred; re-run the transfer to add the associations."
             raise type(exc)(f"{exc} ({note})") from None
     # Lineage and run records follow the datasets (after them: edges are kept only for registered outputs).
-    carried = collect_provenance(source_registry, [r.id for r in wanted], {r.run for r in wanted})
-    apply_provenance(dest_registry, carried)
+    apply_provenance(dest_registry, plan.provenance)
     return report.refs
 
 
-def _source_artifacts(registry: Registry, refs: list[DatasetRef], datastore: str) -> dict[Any, ArtifactInfo]:
-    """Each ref's artifact in the source's file datastore (``datastore``: its name there)."""
-    by_type: dict[str, list[DatasetRef]] = {}
-    for ref in refs:
-        by_type.setdefault(ref.dataset_type.name, []).append(ref)
-    found: dict[Any, ArtifactInfo] = {}
-    for name, group in by_type.items():
-        stored = registry.dataset_types.get(name)
-        for row in registry.datasets.by_ids([stored], [r.id for r in group]):
-            files = [a for a in row.artifacts if a.datastore == datastore]
-            if not files:
-                raise DatasetNotFoundError(f"Dataset {row.id} ({name}) has no stored file in the source repository.")
-            found[row.id] = files[0]
-    missing = [r for r in refs if r.id not in found]
-    if missing:
-        shown = ", ".join(f"{r.dataset_type.name} {r.data_id} ({r.id})" for r in missing[:5])
-        raise DatasetNotFoundError(
-            f"{len(missing)} dataset(s) to transfer are not in the source repository: {shown}"
-            + (" ..." if len(missing) > 5 else ".")
-        )
-    return found
-
-
-def _check_paths(refs: list[DatasetRef], artifacts: Mapping[Any, ArtifactInfo]) -> None:
-    """Refuse a source record whose file path leaves the source's datastore root (or names its own files).
-
-    Such a record (from an import made before paths were checked) would have the transfer read a file that
-    is not the dataset's; external URIs (``direct`` ingests) are files the source does not own, read as such.
-    """
-    for ref in refs:
-        path = artifacts[ref.id].path
-        if (problem := key_problem(path, external=True)) is not None:
-            raise PermissionDeniedError(
-                f"Dataset {ref.id} ({ref.dataset_type.name} {ref.data_id}) is recorded in the source repository "
-                f"with the file path {path!r}, which {problem}; nothing was transferred. Leave that dataset out, "
-                "or remove it from the source."
-            )
-
-
 def _dataset_types(
-    registry: Registry, datastore: FileDatastore, source: Registry, refs: list[DatasetRef], register: bool
+    registry: Registry,
+    datastore: FileDatastore,
+    source: Mapping[str, DatasetType],
+    refs: list[DatasetRef],
+    register: bool,
 ) -> list[DatasetType]:
     """The dataset types to register in the destination; refuse missing (unless ``register``) or different ones.
 
@@ -176,7 +145,7 @@ def _dataset_types(
     """
     out = []
     for name in dict.fromkeys(r.dataset_type.name for r in refs):
-        dataset_type = source.dataset_types.get(name).dataset_type
+        dataset_type = source[name]
         found = registry.dataset_types.find(dataset_type.name)
         if found is None:
             if not register:
@@ -194,40 +163,7 @@ def _dataset_types(
     return out
 
 
-def _records_needed(registry: Registry, data_ids: Iterable[DataCoordinate]) -> dict[_Key, DimensionRecord]:
-    """Every record the data IDs stand on: their elements' records, and those the records imply or require."""
-    universe = registry.universe
-    todo: list[_Key] = []
-    for data_id in data_ids:
-        for name in data_id.group.elements:
-            element = universe[name]
-            if element.is_skypix or not all(d in data_id for d in element.required):
-                continue
-            todo.append((name, tuple(data_id[d] for d in element.required)))
-    found: dict[_Key, DimensionRecord] = {}
-    absent: set[_Key] = set()
-    while todo:
-        key = todo.pop()
-        if key in found or key in absent:
-            continue
-        record = registry.records.fetch_one(*key)
-        if record is None:  # a join element (e.g. a region) that was never filled in: nothing to carry
-            absent.add(key)
-            continue
-        found[key] = record
-        element = record.element
-        for dep_name in (*element.requires, *element.implies):
-            dep = universe[dep_name]
-            value = record.get(dep_name)
-            if dep.is_skypix or value is None:
-                continue
-            parents = tuple(record.get(p) for p in dep.parents)
-            if None not in parents:
-                todo.append((dep_name, (*parents, value)))
-    return found
-
-
-def _check_records(registry: Registry, records: Mapping[_Key, DimensionRecord]) -> list[DimensionRecord]:
+def _check_records(registry: Registry, records: Mapping[RecordKey, DimensionRecord]) -> list[DimensionRecord]:
     """The records the destination lacks; a record it has with other values is a conflict."""
     new: list[DimensionRecord] = []
     for (name, key), record in records.items():
