@@ -44,6 +44,8 @@ __all__ = [
     "FindRequest",
     "FindResponse",
     "HistoryRequest",
+    "InlineItem",
+    "InlinePutRequest",
     "InvalidatedRequest",
     "InvalidationModel",
     "LineageNodeModel",
@@ -324,6 +326,28 @@ class CommitRequest(_Model):
     items: list[CommitItem]
     inputs: list[list[str]] | None = Field(default=None, description="Per item, the IDs of the datasets used.")
     origin: OriginModel | None = Field(default=None, description="The writer's process, for the run's record.")
+
+
+class InlineItem(_Model):
+    """One small dataset's file, sent with its put (one round trip), as its writer measured it."""
+
+    data_id: dict[str, Any]
+    formatter: str
+    storage_class: str
+    size: int
+    checksum: str | None
+    data: str = Field(max_length=4 * -(-INLINE_LIMIT // 3), description="The file's bytes, base64.")
+
+
+class InlinePutRequest(_Model):
+    """A put of small files in one request: checked, written and registered as a commit does (all or none)."""
+
+    dataset_type: str
+    run: str
+    items: list[InlineItem]
+    id_mode: str | None = None
+    inputs: list[list[str]] | None = None
+    origin: OriginModel | None = None
 
 
 class QueryDatasetsRequest(_Model):
