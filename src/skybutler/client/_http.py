@@ -133,7 +133,7 @@ class Session:
                     if response.status_code in _RETRY_STATUS and attempt < self.retries:
                         continue
                     raise_for_answer(response, what)
-                    return [line.encode() for line in response.iter_lines()]
+                    return response.read().splitlines()  # bytes as they came: no decoding to text and back
             except self._errors as exc:
                 if attempt < self.retries:
                     time.sleep(0.05 * 2**attempt)
