@@ -59,9 +59,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class ServedUrl(str):
+    """A served URL, with its server's process ID (for the server's CPU time)."""
+
+    pid: int
+
+    def cpu(self) -> float:
+        """CPU seconds (user + system) the server process has used so far (Linux ``/proc``)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def serving(root: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """``skybutler serve root`` as a process on a free loopback port; its URL."""
+def serving(root: str, env: dict[str, str] | None = None) -> Iterator[ServedUrl]:
+    """``skybutler serve root`` as a process on a free loopback port; its URL (with the process ID)."""
     import httpx
 
     port = _free_port()
@@ -70,7 +81,8 @@ def serving(root: str, env: dict[str, str] | None = None) -> Iterator[str]:
         [sys.executable, "-m", "skybutler.cli", "serve", root, "--port", str(port)],
         env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    url = ServedUrl(f"http://127.0.0.1:{port}")
+    url.pid = proc.pid
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -115,6 +127,17 @@ def _timed(call: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
+@contextmanager
+def _cpu(out: dict[str, Any], n: int, url: ServedUrl | None = None) -> Iterator[None]:
+    """CPU milliseconds per call of the block's ``n`` calls: this process's and the server's (load cannot move
+    these as it moves wall times)."""
+    client, server = time.process_time(), url.cpu() if url else 0.0
+    yield
+    out["client_cpu_ms"] = (time.process_time() - client) / n * 1e3
+    if url is not None:
+        out["server_cpu_ms"] = (url.cpu() - server) / n * 1e3
+
+
 # -- parts -------------------------------------------------------------------------------------------------------
 def latency(work: Path, n: int) -> dict[str, Any]:
     """Remote (and local) put and get of W1's small dict, per call."""
@@ -126,11 +149,15 @@ def latency(work: Path, n: int) -> dict[str, Any]:
     with serving(root) as url, RemoteButler(url, token=token, run="remote") as remote:
         remote.put(meta_payload(-1), "meta", instrument="Cam", visit=0, detector=0, run="warm")  # connections, caches
         remote.get("meta", instrument="Cam", visit=0, detector=0, collections="warm")
-        puts = [_timed(lambda i=i, d=d: remote.put(meta_payload(i), "meta", d)) for i, d in enumerate(ids)]
-        gets = [_timed(lambda d=d: remote.get("meta", d)) for d in ids]
+        cpu_put: dict[str, Any] = {}
+        cpu_get: dict[str, Any] = {}
+        with _cpu(cpu_put, n, url):
+            puts = [_timed(lambda i=i, d=d: remote.put(meta_payload(i), "meta", d)) for i, d in enumerate(ids)]
+        with _cpu(cpu_get, n, url):
+            gets = [_timed(lambda d=d: remote.get("meta", d)) for d in ids]
         assert remote.get("meta", ids[-1]) == meta_payload(n - 1)
-        out["remote put"] = _ms(puts)
-        out["remote get"] = _ms(gets)
+        out["remote put"] = _ms(puts) | cpu_put
+        out["remote get"] = _ms(gets) | cpu_get
     with Butler(root, run="local") as local:
         puts = [_timed(lambda i=i, d=d: local.put(meta_payload(i), "meta", d)) for i, d in enumerate(ids)]
         gets = [_timed(lambda d=d: local.get("meta", d)) for d in ids]
@@ -217,13 +244,17 @@ def query(work: Path, refs: int) -> dict[str, Any]:
     with serving(root) as url, RemoteButler(url, token=token, collections="big") as remote:
         remote.query_datasets("meta", where="visit < 2")  # warm
         times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            found = remote.query_datasets("meta")
-            times.append(time.perf_counter() - start)
-            assert len(found) == refs
+        cpu: dict[str, Any] = {}
+        with _cpu(cpu, 3, url):
+            for _ in range(3):
+                start = time.perf_counter()
+                found = remote.query_datasets("meta")
+                times.append(time.perf_counter() - start)
+                assert len(found) == refs
         out["best_s"] = min(times)
         out["refs_per_s"] = refs / min(times)
+        out["client_cpu_s"] = cpu["client_cpu_ms"] / 1e3
+        out["server_cpu_s"] = cpu["server_cpu_ms"] / 1e3
     with Butler(root, collections="big") as local:
         start = time.perf_counter()
         assert len(list(local.query_datasets("meta"))) == refs

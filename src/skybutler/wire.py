@@ -11,13 +11,14 @@ datasets), so that a client reads
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from skybutler.datasets import DatasetRef, DatasetType
-from skybutler.dimensions import DataCoordinate
+from skybutler.dimensions import DataCoordinate, TaiInstant, to_tai_ns
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DimensionUniverse
@@ -44,6 +45,8 @@ __all__ = [
     "FindRequest",
     "FindResponse",
     "HistoryRequest",
+    "InlineItem",
+    "InlinePutRequest",
     "InvalidatedRequest",
     "InvalidationModel",
     "LineageNodeModel",
@@ -89,8 +92,9 @@ def encode_bind(bind: dict[str, Any] | None) -> dict[str, Any] | None:
     """Bind values as JSON: sky regions and positions (issue 22's ``OVERLAPS :r``) as tagged objects.
 
     A sphgeom region travels as its own binary encoding (hex), a ``LonLat`` or ``UnitVector3d`` as degrees or
-    its vector, an astropy ``SkyCoord`` (any frame) as ICRS degrees; `decode_bind` makes the same object again,
-    so the server's query checks it exactly as a local query would.  Other values go as they are.
+    its vector, an astropy ``SkyCoord`` (any frame) as ICRS degrees, a time (``Time`` in any scale, ``datetime``)
+    as its exact TAI nanoseconds (`TaiInstant` on the server); `decode_bind` makes the same object again, so the
+    server's query checks it exactly as a local query would.  Other values go as they are.
     """
     if not bind:
         return bind
@@ -108,6 +112,8 @@ def _encode_value(value: Any) -> Any:
     if kind.__name__ == "SkyCoord":
         icrs = value.icrs
         return {_TAG: "skycoord", "ra": icrs.ra.deg.tolist(), "dec": icrs.dec.deg.tolist()}
+    if hasattr(value, "jd1") or isinstance(value, datetime.datetime | TaiInstant):  # exact, whatever the scale
+        return {_TAG: "time", "tai_ns": to_tai_ns(value)}
     return value
 
 
@@ -122,6 +128,8 @@ def _decode_value(name: str, value: Any) -> Any:
     if not isinstance(value, dict) or _TAG not in value:
         return value
     kind = value[_TAG]
+    if kind == "time" and type(value.get("tai_ns")) is int:
+        return TaiInstant(value["tai_ns"])
     try:
         if kind == "skycoord":
             from astropy.coordinates import SkyCoord
@@ -137,7 +145,7 @@ def _decode_value(name: str, value: Any) -> Any:
             return sphgeom.Region.decode(bytes.fromhex(value["hex"]))
     except Exception as exc:  # malformed: a 422 naming the bind, not a server error
         raise ValueError(f"bind {name!r}: not a valid {kind} ({type(exc).__name__}: {exc})") from None
-    raise ValueError(f"bind {name!r}: unknown tagged value kind {kind!r} (region, lonlat, vector, skycoord)")
+    raise ValueError(f"bind {name!r}: unknown tagged value kind {kind!r} (region, lonlat, vector, skycoord, time)")
 
 
 Bind = Annotated[
@@ -324,6 +332,28 @@ class CommitRequest(_Model):
     items: list[CommitItem]
     inputs: list[list[str]] | None = Field(default=None, description="Per item, the IDs of the datasets used.")
     origin: OriginModel | None = Field(default=None, description="The writer's process, for the run's record.")
+
+
+class InlineItem(_Model):
+    """One small dataset's file, sent with its put (one round trip), as its writer measured it."""
+
+    data_id: dict[str, Any]
+    formatter: str
+    storage_class: str
+    size: int
+    checksum: str | None
+    data: str = Field(max_length=4 * -(-INLINE_LIMIT // 3), description="The file's bytes, base64.")
+
+
+class InlinePutRequest(_Model):
+    """A put of small files in one request: checked, written and registered as a commit does (all or none)."""
+
+    dataset_type: str
+    run: str
+    items: list[InlineItem]
+    id_mode: str | None = None
+    inputs: list[list[str]] | None = None
+    origin: OriginModel | None = None
 
 
 class QueryDatasetsRequest(_Model):

@@ -22,6 +22,7 @@ from skybutler.datastore import PENDING, STAGING, scan_pending
 from skybutler.errors import StorageError
 from skybutler.server._uploads import UPLOAD_GRACE
 from skybutler.testing.sample import populate_sample
+from skybutler.wire import INLINE_LIMIT
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 DIMS = ["instrument", "visit", "detector"]
@@ -74,34 +75,39 @@ def _check_storage(root: str, registered: int | tuple[int, ...]) -> None:
         assert list(local.datastore.files().transport.keys(STAGING)) == []
 
 
+@pytest.mark.parametrize("step", ["/datasets/commit", "/datasets/put-inline"])
 def test_killed_before_the_commit_the_put_did_not_happen(
-    prepared: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+    prepared: tuple[str, str], monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
     root, token = prepared
     proc, url = _start(root)
     try:
         with RemoteButler(url, token=token, run="u/run", retries=0) as butler:
-            butler.put({"v": 0}, "meta", instrument="Cam", visit=0, detector=1)
+            butler.put({"v": 0}, "meta", instrument="Cam", visit=0, detector=1)  # later small puts go inline
             call = butler._session.call
 
-            def kill_before_commit(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
-                if path == "/datasets/commit":
+            def kill_before(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+                if path == step:
                     proc.kill()
                     proc.wait()
                 return call(method, path, *args, **kwargs)
 
-            monkeypatch.setattr(butler._session, "call", kill_before_commit)
+            monkeypatch.setattr(butler._session, "call", kill_before)
+            payload = {"v": 1, "pad": "x" * (INLINE_LIMIT if step == "/datasets/commit" else 0)}
             with pytest.raises(StorageError, match="did not happen"):
-                butler.put({"v": 1}, "meta", instrument="Cam", visit=1, detector=1)
+                butler.put(payload, "meta", instrument="Cam", visit=1, detector=1)
         with DirectButler(root, writeable=True) as local:
             transport = local.datastore.files().transport
-            (upload,) = scan_pending(transport).live  # the upload waits in its pending area, not in staging
-            assert upload.startswith(f"{PENDING}upload-")
             assert list(transport.keys(STAGING)) == []
-            report = local.reconcile(grace_seconds=0)
-            assert (report.pending, report.unknown) == ([upload], [])  # kept until the area expires
-            later = scan_pending(transport, now=time.time() + UPLOAD_GRACE + 3600)  # URLs: one hour at most
-            assert upload in later.expired  # then an unknown file that reconcile(remove_unknown=True) deletes
+            if step == "/datasets/commit":
+                (upload,) = scan_pending(transport).live  # the upload waits in its pending area, not in staging
+                assert upload.startswith(f"{PENDING}upload-")
+                report = local.reconcile(grace_seconds=0)
+                assert (report.pending, report.unknown) == ([upload], [])  # kept until the area expires
+                later = scan_pending(transport, now=time.time() + UPLOAD_GRACE + 3600)  # URLs: one hour at most
+                assert upload in later.expired  # then an unknown file that reconcile(remove_unknown=True) deletes
+            else:  # the bytes went with the request that never arrived: nothing anywhere
+                assert scan_pending(transport).live == []
         _check_storage(root, 1)
     finally:
         proc.kill()

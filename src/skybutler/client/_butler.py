@@ -283,8 +283,7 @@ class RemoteButler(RemoteTransfers, RemoteProvenance, RemoteMaintenance, Butler)
                 artifacts=artifacts,
                 inline=artifacts,
             )
-        answer = self._session.call("POST", "/datasets/find", request, idempotent=True, what="find")
-        return FindResponse.model_validate(answer)
+        return self._session.call_model("POST", "/datasets/find", request, FindResponse, idempotent=True, what="find")
 
     def _ref_of(self, model: RefModel) -> DatasetRef:
         return ref_from_wire(model, self.get_dataset_type(model.dataset_type))

@@ -52,6 +52,19 @@ class FormatterCache:
 
     def __init__(self) -> None:
         self._instances: dict[str, Formatter] = {}
+        self._put_formats: dict[str, tuple[str, str]] = {}
+
+    def learn(self, dataset_type: str, formatter: str, checksum: str) -> None:
+        """Remember the formatter (and checksum algorithm) the server writes ``dataset_type`` with."""
+        self._put_formats[dataset_type] = (formatter, checksum)
+
+    def forget(self, dataset_type: str) -> None:
+        """Forget what `learn` remembered of ``dataset_type``."""
+        self._put_formats.pop(dataset_type, None)
+
+    def put_format(self, dataset_type: str) -> tuple[str, str] | None:
+        """The formatter and checksum algorithm the server writes ``dataset_type`` with, once a put told."""
+        return self._put_formats.get(dataset_type)
 
     def get(self, name: str) -> Formatter:
         """The instance of formatter ``name``."""

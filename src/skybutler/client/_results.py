@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from skybutler.datasets import DatasetRef, refs_from_rows
@@ -21,7 +22,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-__all__ = ["RemoteDataIdResults", "RemoteDatasetResults", "read_data_ids", "read_datasets", "record_from_wire"]
+_loads: Callable[[bytes], Any] = json.loads
+with suppress(ImportError):  # orjson (the http extra) reads the same values about 2x faster
+    import orjson
+
+    _loads = orjson.loads
 
 
 class _Held(Generic[T]):
@@ -108,8 +113,7 @@ def read_datasets(
     runs = header.runs
     out: list[DatasetRef] = []
     for line in lines[1:]:
-        # JSON arrays are lists; data IDs keep tuples (hashable, and equal to the registry's own).
-        rows = [tuple(row) for row in json.loads(line)]
+        rows = [tuple(row) for row in _loads(line)]  # tuples, as the registry's: a data ID's values are hashed
         for t, dt in enumerate(types):
             mine = [row for row in rows if row[-1] == t] if len(types) > 1 else rows
             n = len(dt.dimensions.required)
@@ -139,7 +143,7 @@ def parse_data_ids(header: QueryHeader, lines: list[bytes], universe: DimensionU
     group = universe.group(names)
     full = list(group.names) == names
     for line in lines[1:]:
-        for row in json.loads(line):
+        for row in _loads(line):
             if header.kind == "expanded_data_ids":
                 values, records = row
                 coord = DataCoordinate.from_full(group, tuple(values))

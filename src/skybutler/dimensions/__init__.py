@@ -6,7 +6,15 @@ from skybutler.dimensions._coordinate import DataCoordinate, DataIdValue
 from skybutler.dimensions._elements import DimensionElement, FieldSpec
 from skybutler.dimensions._normalize import DataIdInput, normalize_data_id
 from skybutler.dimensions._records import DimensionRecord
-from skybutler.dimensions._time import TIMESPAN_MAX, TIMESPAN_MIN, Timespan, db_instant, tai_ns_to_iso, to_tai_ns
+from skybutler.dimensions._time import (
+    TIMESPAN_MAX,
+    TIMESPAN_MIN,
+    TaiInstant,
+    Timespan,
+    db_instant,
+    tai_ns_to_iso,
+    to_tai_ns,
+)
 from skybutler.dimensions._universe import DimensionGroup, DimensionUniverse
 
 __all__ = [
@@ -20,6 +28,7 @@ __all__ = [
     "DimensionRecord",
     "DimensionUniverse",
     "FieldSpec",
+    "TaiInstant",
     "Timespan",
     "db_instant",
     "normalize_data_id",

@@ -16,7 +16,16 @@ from typing import Any
 
 from skybutler.errors import DataIdError
 
-__all__ = ["TIMESPAN_MAX", "TIMESPAN_MIN", "Timespan", "db_instant", "tai_ns_to_iso", "tai_ns_to_utc", "to_tai_ns"]
+__all__ = [
+    "TIMESPAN_MAX",
+    "TIMESPAN_MIN",
+    "TaiInstant",
+    "Timespan",
+    "db_instant",
+    "tai_ns_to_iso",
+    "tai_ns_to_utc",
+    "to_tai_ns",
+]
 
 _NS = 1_000_000_000
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
@@ -60,6 +69,17 @@ def _datetime_to_utc_ns(value: datetime.datetime) -> int:
     return (delta.days * 86400 + delta.seconds) * _NS + delta.microseconds * 1000
 
 
+@dataclass(frozen=True, slots=True)
+class TaiInstant:
+    """An instant as exact TAI nanoseconds, taken wherever a time is (`to_tai_ns`, ``bind=`` of a query).
+
+    How a time bind crosses the wire (`skybutler.wire.encode_bind`): a ``Time`` or ``datetime`` becomes its
+    nanoseconds on the client, and the server's query gets this, which no query mistakes for a plain number.
+    """
+
+    ns: int
+
+
 def to_tai_ns(value: Any) -> int:
     """Convert a time to int64 TAI nanoseconds.
 
@@ -75,6 +95,8 @@ def to_tai_ns(value: Any) -> int:
         raise DataIdError(f"Cannot use the boolean {value!r} as a time; give a datetime, ISO string or Time.")
     if isinstance(value, int):
         return value
+    if isinstance(value, TaiInstant):
+        return value.ns
     if hasattr(value, "__index__") and not hasattr(value, "jd1"):  # NumPy integers
         return int(value.__index__())
     if isinstance(value, datetime.datetime):

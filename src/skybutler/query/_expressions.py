@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from skybutler.dimensions import db_instant, to_tai_ns
+from skybutler.dimensions import TaiInstant, db_instant, to_tai_ns
 from skybutler.dimensions._elements import INT64_MAX, INT64_MIN
 from skybutler.query._ast import (
     And,
@@ -488,8 +488,8 @@ def _glob_pattern(pattern: str, target: str) -> str:
 
 
 def _is_time(value: Any) -> bool:
-    """An astropy ``Time`` or a `datetime.datetime` (pandas ``Timestamp`` included)."""
-    return hasattr(value, "jd1") or isinstance(value, datetime.datetime)
+    """An astropy ``Time``, a `datetime.datetime` (pandas ``Timestamp`` included) or a `TaiInstant`."""
+    return hasattr(value, "jd1") or isinstance(value, datetime.datetime | TaiInstant)
 
 
 def _is_many(value: Any) -> bool:

@@ -237,17 +237,27 @@ class SqlDatasetResults(_Results, DatasetResults):
         def run_name(collection_id: int) -> str:
             return collections.by_id(collection_id).name
 
+        for dt, rows in self.row_pages():
+            n = len(dt.dimensions.required)
+            yield from refs_from_rows(dt, rows, id_at=n, run_at=n + 2, run_name=run_name)
+
+    def row_pages(self) -> Iterator[tuple[DatasetType, list[Any]]]:
+        """The registry rows the refs are made of, page by page, with their dataset type, for callers that pass
+        them on without making refs (the server's streamed answers).
+
+        With ``n`` the number of the type's required dimensions, ``row[:n]`` are the data ID's required values,
+        ``row[n]`` the dataset ID (a UUID, or its 32 hex digits on SQLite) and ``row[n + 2]`` the ID of the
+        run's collection (`CollectionManager.by_id`).
+        """
         left = self._limit
         for i, (stored, build) in enumerate(self._parts):
-            dt = stored.dataset_type
-            n = len(dt.dimensions.required)
             for rows in self._pages(i, build):
                 if left is not None:
                     if left <= 0:
                         continue  # drained, not abandoned (each statement has the limit): no cursor left open
                     rows = rows[:left]
                     left -= len(rows)
-                yield from refs_from_rows(dt, rows, id_at=n, run_at=n + 2, run_name=run_name)
+                yield stored.dataset_type, rows
 
 
 def query_data_ids(

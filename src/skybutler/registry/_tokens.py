@@ -127,6 +127,13 @@ class Tokens:
     def __init__(self, db: Database, table: sa.Table) -> None:
         self.db = db
         self.table = table
+        t = table
+        self._by_id = sa.select(
+            t.c.secret_hash, t.c.token_id, t.c.user_name, t.c.grants, t.c.created, t.c.expires, t.c.revoked, t.c.note
+        ).where(t.c.token_id == sa.bindparam("id"))
+        """The one statement of `check` (built once: the server checks a token on every request)."""
+        self._grants: dict[str, tuple[Grant, ...]] = {}
+        """Parsed grants by their stored text (a pure function of the text, so never stale)."""
 
     def create(
         self,
@@ -196,10 +203,25 @@ class Tokens:
         return record
 
     def _row(self, token_id: str) -> tuple[str, TokenRecord] | None:
-        t = self.table
-        with self.db.transaction(write=False) as conn:
-            row = conn.execute(sa.select(t).where(t.c.token_id == token_id)).first()
-        return None if row is None else (row.secret_hash, self._record(row))
+        """The token's hash and record, read afresh on every call (a revocation counts at once); one cached
+        statement, run on the driver where the database allows (`Database.read_rows`)."""
+        rows = self.db.read_rows(self._by_id, {"id": token_id})
+        if not rows:
+            return None
+        secret_hash, tid, user, text, created, expires, revoked, note = rows[0]
+        grants = self._grants.get(text)
+        if grants is None:
+            grants = self._grants[text] = parse_grants(g for g in str(text).splitlines() if g)
+        record = TokenRecord(
+            str(tid),
+            str(user),
+            grants,
+            int(created),
+            None if expires is None else int(expires),
+            None if revoked is None else int(revoked),
+            note,
+        )
+        return str(secret_hash), record
 
     @staticmethod
     def _record(row: sa.Row[tuple[object, ...]]) -> TokenRecord:

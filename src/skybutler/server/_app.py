@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from skybutler.butler import DirectButler
@@ -28,7 +29,7 @@ from skybutler.wire import API_PREFIX, ErrorModel
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
-__all__ = ["ButlerPool", "Context", "context", "create_app", "error_response"]
+__all__ = ["ButlerPool", "Context", "context", "create_app", "error_response", "json_answer"]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorModel, "description": what}
@@ -129,17 +130,35 @@ class Context:
             yield butler, authenticate(self.config, butler, self._authorization, self._header_user)
 
 
-def context(
+async def context(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Context:
-    """The `Context` of a request (the trusted user header is read only when configured)."""
+    """The `Context` of a request (the trusted user header is read only when configured).
+
+    A coroutine, though it awaits nothing: FastAPI runs a plain function dependency on its thread pool, a
+    thread hand-off per request for a few attribute reads.
+    """
     config: ServerConfig = request.app.state.config
     header_user = request.headers.get(config.trusted_user_header) if config.trusted_user_header else None
     return Context(request, authorization, header_user)
 
 
 Ctx = Annotated[Context, Depends(context)]
+
+
+def json_answer(answer: BaseModel | Sequence[BaseModel]) -> Response:
+    """A model (or list of models) as a JSON answer, serialized once by pydantic's core.
+
+    Returning a model lets FastAPI validate it against the route's ``response_model`` again and serialize it
+    on its thread pool (a second thread hand-off); answers we build from our own models need neither.  The
+    route keeps its ``response_model``, so the OpenAPI document is unchanged.
+    """
+    if isinstance(answer, BaseModel):
+        body = answer.__pydantic_serializer__.to_json(answer)
+    else:
+        body = b"[" + b",".join(a.__pydantic_serializer__.to_json(a) for a in answer) + b"]"
+    return Response(body, media_type="application/json")
 
 
 def error_response(exc: SkyButlerError) -> JSONResponse:

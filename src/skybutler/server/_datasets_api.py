@@ -13,7 +13,7 @@ from skybutler.datasets import DatasetRef
 from skybutler.datastore import FileDatastore
 from skybutler.errors import DatasetNotFoundError
 from skybutler.server import _uploads
-from skybutler.server._app import Context, Ctx
+from skybutler.server._app import Context, Ctx, json_answer
 from skybutler.server._signing import sign_url
 from skybutler.wire import (
     INLINE_LIMIT,
@@ -23,6 +23,7 @@ from skybutler.wire import (
     DirectPutRequest,
     FindRequest,
     FindResponse,
+    InlinePutRequest,
     PrepareRequest,
     PrepareResponse,
     RefModel,
@@ -148,10 +149,10 @@ def _row_by_id(butler: DirectButler, name: str, dataset_id: str) -> tuple[Any, D
         wanted = uuid.UUID(dataset_id)
     except ValueError:
         raise DatasetNotFoundError(f"{dataset_id!r} is not a dataset ID (a UUID).") from None
-    rows = butler.registry.datasets.by_ids([stored], [wanted])
-    if not rows:
+    row = butler.registry.datasets.by_id(stored, wanted)  # one cached statement (by_ids builds one per call)
+    if row is None:
         raise DatasetNotFoundError(f"Dataset {dataset_id} ({name}) is not in the registry.")
-    return stored, rows[0]
+    return stored, row
 
 
 def find_one(ctx: Context, butler: DirectButler, caller: Caller, body: FindRequest) -> FindResponse:
@@ -191,10 +192,10 @@ def find_one(ctx: Context, butler: DirectButler, caller: Caller, body: FindReque
 
 
 @router.post("/datasets/find", response_model=FindResponse)
-def find(ctx: Ctx, body: FindRequest) -> FindResponse:
+def find(ctx: Ctx, body: FindRequest) -> Response:
     """Find a dataset (by ID, or by type and data ID along collections), with its artifacts on request."""
     with ctx.session() as (butler, caller):
-        return find_one(ctx, butler, caller, body)
+        return json_answer(find_one(ctx, butler, caller, body))
 
 
 @router.post("/datasets/lookup", response_model=list[FindResponse])
@@ -236,17 +237,24 @@ def _refs(butler: DirectButler, models: list[RefModel]) -> list[DatasetRef]:
 
 # -- put --------------------------------------------------------------------------------------------------------
 @router.post("/datasets/prepare", response_model=PrepareResponse)
-def prepare_put(ctx: Ctx, body: PrepareRequest) -> PrepareResponse:
+def prepare_put(ctx: Ctx, body: PrepareRequest) -> Response:
     """First step of a put: refs, formatter and signed upload URLs (write on the run)."""
     with ctx.session() as (butler, caller):
-        return _uploads.prepare(butler, caller, body, ctx.config, ctx.base_url)
+        return json_answer(_uploads.prepare(butler, caller, body, ctx.config, ctx.base_url))
 
 
 @router.post("/datasets/commit", response_model=list[RefModel])
-def commit_put(ctx: Ctx, body: CommitRequest) -> list[RefModel]:
+def commit_put(ctx: Ctx, body: CommitRequest) -> Response:
     """Last step of a put: check the uploads and register them in one transaction."""
     with ctx.session() as (butler, caller):
-        return _uploads.commit(butler, caller, body)
+        return json_answer(_uploads.commit(butler, caller, body))
+
+
+@router.post("/datasets/put-inline", response_model=list[RefModel])
+def put_inline(ctx: Ctx, body: InlinePutRequest) -> Response:
+    """A put of small files sent in the request (one round trip; write on the run): checked as a commit is."""
+    with ctx.session() as (butler, caller):
+        return json_answer(_uploads.inline_put(butler, caller, body))
 
 
 @router.post("/datasets/put-direct", response_model=list[RefModel])

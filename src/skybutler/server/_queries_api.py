@@ -9,12 +9,14 @@ left out is said in the header's note, which ``explain_no_results`` repeats.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from skybutler.datasets import as_uuid
 from skybutler.server._app import Ctx
 from skybutler.wire import (
     QUERY_MEDIA_TYPE,
@@ -28,8 +30,9 @@ from skybutler.wire import (
 )
 
 if TYPE_CHECKING:
-    from skybutler.datasets import DatasetRef
+    from skybutler.butler import DirectButler
     from skybutler.dimensions import DataCoordinate
+    from skybutler.query import DatasetResults
 
 __all__ = ["router"]
 
@@ -41,11 +44,22 @@ _STREAM: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _json_dumps(rows: Any) -> bytes:
+    return json.dumps(rows, separators=(",", ":")).encode()
+
+
+_dumps: Callable[[Any], bytes] = _json_dumps
+with suppress(ImportError):  # orjson (the server extra) makes the same JSON about 4x faster
+    import orjson
+
+    _dumps = orjson.dumps
+
+
 def _stream(header: QueryHeader, rows: list[list[Any]]) -> StreamingResponse:
     def lines() -> Iterator[bytes]:
         yield header.model_dump_json().encode() + b"\n"
         for start in range(0, len(rows), _CHUNK):
-            yield json.dumps(rows[start : start + _CHUNK], separators=(",", ":")).encode() + b"\n"
+            yield _dumps(rows[start : start + _CHUNK]) + b"\n"
 
     return StreamingResponse(lines(), media_type=QUERY_MEDIA_TYPE)
 
@@ -78,19 +92,8 @@ def query_datasets(ctx: Ctx, body: QueryDatasetsRequest) -> StreamingResponse:
             limit=body.limit,
             at=body.at,
         )
-        refs: list[DatasetRef] = list(results)
-        types: dict[str, int] = {}
-        runs: dict[str, int] = {}
-        wire_types = []
-        rows = []
-        for ref in refs:
-            t = types.get(ref.dataset_type.name)
-            if t is None:
-                t = types[ref.dataset_type.name] = len(types)
-                wire_types.append(dataset_type_to_wire(ref.dataset_type))
-            r = runs.setdefault(ref.run, len(runs))
-            rows.append([*ref.data_id.required_values, ref.id.hex, r, t])
-        explanations = [] if refs else results.explain_no_results()
+        wire_types, runs, rows = _dataset_rows(butler, results)
+        explanations = [] if rows else results.explain_no_results()
         header = QueryHeader(
             kind="datasets",
             dataset_types=wire_types,
@@ -99,6 +102,45 @@ def query_datasets(ctx: Ctx, body: QueryDatasetsRequest) -> StreamingResponse:
             explanations=explanations,
         )
         return _stream(header, rows)
+
+
+def _dataset_rows(butler: DirectButler, results: DatasetResults) -> tuple[list[Any], list[str], list[list[Any]]]:
+    """A query's dataset types, runs and rows ``[*required values, id hex, run index, type index]``.
+
+    Made from the registry's rows as they come (`row_pages`), so 100 000 refs cost no `DatasetRef` here: the
+    client makes the refs, from the same values.
+    """
+    types: dict[str, int] = {}
+    wire_types: list[Any] = []
+    runs: list[str] = []
+    rows: list[list[Any]] = []
+    row_pages = getattr(results, "row_pages", None)
+    if row_pages is None:  # results of another kind: from their refs
+        run_index: dict[str, int] = {}
+        for ref in results:
+            t = types.get(ref.dataset_type.name)
+            if t is None:
+                t = types[ref.dataset_type.name] = len(types)
+                wire_types.append(dataset_type_to_wire(ref.dataset_type))
+            r = run_index.setdefault(ref.run, len(run_index))
+            rows.append([*ref.data_id.required_values, ref.id.hex, r, t])
+        return wire_types, list(run_index), rows
+    by_id: dict[int, int] = {}
+    collections = butler.registry.collections
+    for dt, page in row_pages():
+        t = types.get(dt.name)
+        if t is None:
+            t = types[dt.name] = len(types)
+            wire_types.append(dataset_type_to_wire(dt))
+        n = len(dt.dimensions.required)
+        for row in page:
+            key, raw = row[n + 2], row[n]
+            index = by_id.get(key)
+            if index is None:
+                index = by_id[key] = len(runs)
+                runs.append(collections.by_id(key).name)
+            rows.append([*row[:n], raw if type(raw) is str and len(raw) == 32 else as_uuid(raw).hex, index, t])
+    return wire_types, runs, rows
 
 
 @router.post("/query/data-ids", response_class=StreamingResponse, responses=_STREAM)

@@ -39,7 +39,8 @@ def serve(
     """Serve ``config.root`` with uvicorn until interrupted (blocking).
 
     The repository is opened before the socket is bound, so a bad repository is one error and no listener;
-    ``announce`` is then told the URL actually listened on (port 0 picks a free one).
+    ``announce`` is then told the URL actually listened on (port 0 picks a free one).  No access log: at the
+    ``warning`` level it printed nothing, yet each request formatted its line.
     """
     import uvicorn
 
@@ -49,7 +50,7 @@ def serve(
         if announce is not None:
             bound_host, bound_port = sock.getsockname()[:2]
             announce(f"http://{bound_host}:{bound_port}/api/v1/")
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5))
         server.run(sockets=[sock])
     finally:
         sock.close()
@@ -72,7 +73,8 @@ class ServerThread:
         self._socket = listening_socket(host, port)
         self.host, self.port = self._socket.getsockname()[:2]
         self.url = f"http://{self.host}:{self.port}"
-        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", **uvicorn_options))
+        options = {"log_level": "warning", "access_log": False, **uvicorn_options}
+        self._server = uvicorn.Server(uvicorn.Config(self.app, **options))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
 
     def start(self) -> ServerThread:

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from skybutler.datasets import ArtifactInfo, DatasetIdMode, DatasetRef, make_dataset_id, storage_classes
 from skybutler.datastore import STAGING, FileDatastore, PendingArea, Staged
-from skybutler.datastore._checksums import checksum_stream
+from skybutler.datastore._checksums import checksum_bytes, checksum_stream
 from skybutler.dimensions import DataCoordinate
 from skybutler.errors import (
     ArtifactNotFoundError,
@@ -47,6 +47,7 @@ from skybutler.server._writers import checked_inputs, record_origin
 from skybutler.wire import (
     CommitRequest,
     DirectPutRequest,
+    InlinePutRequest,
     PrepareRequest,
     PrepareResponse,
     RefModel,
@@ -58,12 +59,13 @@ from skybutler.wire import (
 if TYPE_CHECKING:
     from skybutler.butler import DirectButler
     from skybutler.datasets import DatasetType
-    from skybutler.registry import CollectionRecord
+    from skybutler.registry import CollectionRecord, StoredDatasetType
     from skybutler.server._auth import Caller
     from skybutler.server._config import ServerConfig
     from skybutler.transports import Transport
+    from skybutler.wire import OriginModel
 
-__all__ = ["UPLOAD_GRACE", "commit", "direct_put", "pending_key", "prepare", "upload_area"]
+__all__ = ["UPLOAD_GRACE", "commit", "direct_put", "inline_put", "pending_key", "prepare", "upload_area"]
 
 
 UPLOAD_GRACE = 3600.0
@@ -242,15 +244,7 @@ def commit(butler: DirectButler, caller: Caller, request: CommitRequest) -> list
             artifact = ArtifactInfo(path, name, item.storage_class, size, checksum, datastore=datastore.name)
             staged.append(Staged(ref.id.hex, key, artifact, claimed))
             refs.append(ref)
-        new = [NewDataset(r.id, r.data_id.required_values, s.artifact) for r, s in zip(refs, staged, strict=True)]
-        edges = {r.id: (dt.name, ids) for r, ids in zip(refs, inputs, strict=True) if ids}
-        try:
-            with butler.registry.db.transaction():  # datasets, their inputs and the run's writer: all or none
-                butler.registry.datasets.insert(stored, run.id, new)
-                if edges or request.origin is not None:
-                    record_origin(butler, run, request.origin, edges=edges)
-        except sa.exc.IntegrityError as exc:
-            raise butler.registry.explain_insert_failure(stored, run, [r.data_id for r in refs], exc) from None
+        _register(butler, stored, run, refs, staged, inputs, request.origin)
     except BaseException:
         datastore.abort_many(staged)
         done = {s.staging_key for s in staged}
@@ -259,6 +253,84 @@ def commit(butler: DirectButler, caller: Caller, request: CommitRequest) -> list
         raise
     datastore.promote_many(staged)
     area.remove()  # only the marker is left
+    return [ref_to_wire(r) for r in refs]
+
+
+def _register(
+    butler: DirectButler, stored: StoredDatasetType, run: CollectionRecord, refs: list[DatasetRef],
+    staged: list[Staged], inputs: list[list[uuid.UUID]], origin: OriginModel | None,
+) -> None:  # fmt: skip
+    """Register staged files' datasets, their inputs and the run's writer in one transaction (all or none)."""
+    dt = stored.dataset_type
+    new = [NewDataset(r.id, r.data_id.required_values, s.artifact) for r, s in zip(refs, staged, strict=True)]
+    edges = {r.id: (dt.name, ids) for r, ids in zip(refs, inputs, strict=True) if ids}
+    try:
+        with butler.registry.db.transaction():
+            butler.registry.datasets.insert(stored, run.id, new)
+            if edges or origin is not None:
+                record_origin(butler, run, origin, edges=edges)
+    except sa.exc.IntegrityError as exc:
+        raise butler.registry.explain_insert_failure(stored, run, [r.data_id for r in refs], exc) from None
+
+
+def inline_put(butler: DirectButler, caller: Caller, request: InlinePutRequest) -> list[RefModel]:
+    """A put of small files sent with the request, in one round trip: the checks of `prepare` (write on the
+    run, data IDs, inputs) and of `commit` (formatter, size, checksum), then a local put's protocol (staging
+    name, claim, one registry transaction, promote); all or none."""
+    import base64
+
+    caller.require("write", [request.run])
+    stored, component = butler.registry.dataset_types.resolve(request.dataset_type)
+    if component:
+        raise DatasetTypeError(
+            f"Cannot put a component ({request.dataset_type}); put the whole {stored.dataset_type.name}."
+        )
+    dt = stored.dataset_type
+    inputs = checked_inputs(butler, caller, request.inputs, len(request.items))  # before the run is registered
+    datastore = _files(butler)
+    datastore.check_accepts(dt)
+    name, formatter = datastore.formatter_for(dt)
+    ext = formatter.extensions[0]
+    mode = None if request.id_mode is None else DatasetIdMode(request.id_mode)
+    run = run_record(butler, request.run)
+    transport = datastore.transport
+    algorithm = None if datastore.config.checksum == "none" else datastore.config.checksum
+    refs: list[DatasetRef] = []
+    files: list[tuple[bytes, str | None]] = []
+    for item in request.items:
+        if item.formatter != name:
+            raise ConflictError(
+                f"This {dt.name} was written with {item.formatter!r}; this server writes {dt.name} with {name!r}. "
+                "Nothing was stored; put it again."
+            )
+        coord = butler.registry.resolve_data_id(dt, item.data_id, {})
+        dataset_id = uuid.uuid4() if mode is None else make_dataset_id(dt, coord, run.name, mode)
+        data = base64.b64decode(item.data, validate=True)
+        checksum = checksum_bytes(data, algorithm)
+        if len(data) != item.size or (item.checksum is not None and checksum is not None and checksum != item.checksum):
+            raise CorruptArtifactError(
+                f"The bytes of {dt.name} {item.data_id} differ from what the client wrote ({len(data)} bytes, "
+                f"{checksum}; the client said {item.size} bytes, {item.checksum}): nothing was stored. Put it again."
+            )
+        refs.append(DatasetRef(dataset_id, dt, coord, run.name))
+        files.append((data, checksum))
+    staged: list[Staged] = []
+    written: list[str] = []
+    try:
+        for ref, item, (data, checksum) in zip(refs, request.items, files, strict=True):
+            staging = f"{STAGING}{ref.id.hex}{ext}"  # a local put's protocol from here on (reconcile repairs it)
+            transport.put(staging, data)
+            written.append(staging)
+            path, claimed = datastore.claim(staging, datastore.artifact_path(dt, ref, ext), ext, ref.id.hex)
+            artifact = ArtifactInfo(path, name, item.storage_class, len(data), checksum, datastore=datastore.name)
+            staged.append(Staged(ref.id.hex, staging, artifact, claimed))
+        _register(butler, stored, run, refs, staged, inputs, request.origin)
+    except BaseException:
+        datastore.abort_many(staged)
+        done = {s.staging_key for s in staged}
+        transport.delete_many([k for k in written if k not in done])
+        raise
+    datastore.promote_many(staged)
     return [ref_to_wire(r) for r in refs]
 
 
