@@ -110,8 +110,13 @@ def one_round_trip(db: Database) -> Iterator[sa.Connection]:
         if isinstance(exc, psycopg.errors.IntegrityError):
             raise sa.exc.IntegrityError("INSERT", None, exc) from None
         raise db.failure(exc, "refused or failed a statement, and the change was rolled back") from exc
-    except BaseException:
+    except BaseException as exc:
         _rollback(conn, raw)  # the block failed: what the pipeline's end ran is undone
+        if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:  # lost before COMMIT was queued
+            raise StorageError(
+                f"The connection to the registry database was lost ({exc.orig}); nothing was changed. "
+                "The next call reconnects: retry the operation."
+            ) from exc
         raise
     finally:
         db._depth = 0
