@@ -60,7 +60,7 @@ def insert_rows(
         raise _wrapped(conn, raw, sql, exc) from None
 
 
-def _wrapped(conn: sa.Connection, raw: Any, sql: str, exc: Exception) -> sa.exc.DBAPIError:
+def _wrapped(conn: sa.Connection, raw: Any, sql: str, exc: Exception) -> sa.exc.StatementError:
     """psycopg's own error, which SQLAlchemy never saw, wrapped as SQLAlchemy would (a lost connection is
     invalidated, so the next call reconnects)."""
     import psycopg
