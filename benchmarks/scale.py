@@ -3,13 +3,18 @@
 Usage::
 
     python benchmarks/scale.py --sizes 10000 100000 1000000 [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
+    python benchmarks/scale.py --sizes 10000000 --repo /data/scale10m   # resumable
 
 Per size: a fresh repository with 10 dataset types over ``size / 10`` data IDs (instrument, visit, detector; 100
 detectors), registered with the bulk registry insert (registry rows only: this measures the registry, and a
 million files would measure the disk), plus 1000 datasets of an 11th type written with ``put_many`` so that a
 ``get`` reads a real file, and a calibration type certified over 10 epochs of 100 detectors.  Then, each timed over
 repeated calls: a single find, a get, a where-query returning 1000 rows, a partial data-ID query (one visit: 100
-data IDs) and a calibration lookup.  Prints one JSON line per size and a table of ms per call by size.
+data IDs) and a calibration lookup.  Prints one JSON line per size (with the disk used: the SQLite file, its
+write-ahead log and the files; or the PostgreSQL schema's tables and indexes) and a table of ms per call by size.
+
+``--repo DIR`` (one size) keeps the repository: a build that stops (killed, out of disk or time) carries on
+where it stopped when the same command runs again, and a finished one is only measured again.
 """
 
 from __future__ import annotations
@@ -43,23 +48,30 @@ CALLS = ("find", "get", "where_1000", "partial", "calib_lookup")
 
 
 def build(butler: Butler, size: int) -> float:
-    """Fill the repository for ``size`` datasets; return the seconds it took."""
+    """Fill the repository for ``size`` datasets, or carry on where an earlier build stopped; return seconds.
+
+    Every stage is skipped when it is done, and the bulk insert of each dataset type starts after the rows it
+    already has (data IDs come in a fixed order, and each batch commits whole or not at all), so a build that
+    was stopped (killed, out of time) is resumed by running the same command with the same ``--repo``.
+    """
     start = time.perf_counter()
     n_ids = size // N_TYPES
     n_visits = max(1, n_ids // N_DETECTORS)
     reg = butler.registry
-    reg.insert_dimension_records("instrument", [{"name": "Cam", "visit_max": 10**7, "exposure_max": 10**7,
-                                                 "detector_max": N_DETECTORS}])  # fmt: skip
-    reg.insert_dimension_records("band", [{"name": "r"}])
-    reg.insert_dimension_records("physical_filter", [{"instrument": "Cam", "name": "Cam-r", "band": "r"}])
-    reg.insert_dimension_records("day_obs", [{"instrument": "Cam", "id": 20250101}])
-    reg.insert_dimension_records(
-        "detector", [{"instrument": "Cam", "id": d, "full_name": f"D{d:03d}"} for d in range(N_DETECTORS)]
-    )
+    if not reg.fetch_dimension_records("instrument"):
+        reg.insert_dimension_records("instrument", [{"name": "Cam", "visit_max": 10**7, "exposure_max": 10**7,
+                                                     "detector_max": N_DETECTORS}])  # fmt: skip
+        reg.insert_dimension_records("band", [{"name": "r"}])
+        reg.insert_dimension_records("physical_filter", [{"instrument": "Cam", "name": "Cam-r", "band": "r"}])
+        reg.insert_dimension_records("day_obs", [{"instrument": "Cam", "id": 20250101}])
+        reg.insert_dimension_records(
+            "detector", [{"instrument": "Cam", "id": d, "full_name": f"D{d:03d}"} for d in range(N_DETECTORS)]
+        )
+    have = {r.id for r in reg.fetch_dimension_records("visit")}
     reg.insert_dimension_records(
         "visit",
         [{"instrument": "Cam", "id": v, "name": f"v{v}", "physical_filter": "Cam-r", "day_obs": 20250101}
-         for v in range(1, n_visits + 1)],
+         for v in range(1, n_visits + 1) if v not in have],
     )  # fmt: skip
     dims = ["instrument", "visit", "detector"]
     run_id = butler.collections.get(RUN).id
@@ -68,20 +80,59 @@ def build(butler: Butler, size: int) -> float:
     for t in range(N_TYPES):
         butler.register_dataset_type(f"t{t}", dims, "StructuredDataDict")
         stored = reg.dataset_types.get(f"t{t}")
+        done = _count(butler, f"t{t}")
+        if done >= n_ids:
+            continue
         order = stored.dataset_type.dimensions.required  # the registry's column order
-        values = [tuple(data_id[d] for d in order) for data_id in data_ids]
+        values = [tuple(data_id[d] for d in order) for data_id in data_ids[done:]]
         for i in range(0, len(values), BATCH):
             reg.datasets.insert(stored, run_id, [NewDataset(uuid.uuid4(), v, None) for v in values[i : i + BATCH]])
     butler.register_dataset_type("file", dims, "StructuredDataDict")
-    butler.put_many([({"i": i}, data_ids[i]) for i in range(min(N_FILES, n_ids))], "file")
+    if not _count(butler, "file"):
+        butler.put_many([({"i": i}, data_ids[i]) for i in range(min(N_FILES, n_ids))], "file")
     butler.register_dataset_type("bias", ["instrument", "detector"], "StructuredDataDict", is_calibration=True)
     butler.collections.register(CALIB, "CALIBRATION")
+    runs = {c.name for c in butler.collections.query("bias/e*")}
     for epoch in range(N_EPOCHS):
-        refs = butler.put_many([({"e": epoch}, {"instrument": "Cam", "detector": d}) for d in range(N_DETECTORS)],
-                               "bias", run=f"bias/e{epoch}")  # fmt: skip
+        if f"bias/e{epoch}" in runs:  # a run is put, then certified: redo an epoch whose certify did not happen
+            refs = list(butler.query_datasets("bias", collections=f"bias/e{epoch}"))
+            if list(butler.query_datasets("bias", collections=CALIB, at=EPOCH_START + epoch * ONE_DAY)):
+                continue
+        else:
+            refs = butler.put_many([({"e": epoch}, {"instrument": "Cam", "detector": d}) for d in range(N_DETECTORS)],
+                                   "bias", run=f"bias/e{epoch}")  # fmt: skip
         begin = EPOCH_START + epoch * ONE_DAY
         butler.collections.certify(CALIB, refs, Timespan(begin, begin + ONE_DAY))
     return time.perf_counter() - start
+
+
+def _count(butler: Butler, name: str) -> int:
+    """Datasets of type ``name`` in the bulk run (0 for a new type)."""
+    return butler.query_datasets(name, collections=RUN).count()
+
+
+def disk_use(repo: Path, postgres: str | None, schema: str | None) -> dict[str, int]:
+    """Bytes the repository takes: the SQLite file and its log, or the PostgreSQL schema's tables and indexes;
+    and the datastore's files."""
+    files = sum(p.stat().st_size for p in repo.rglob("*") if p.is_file() and not p.name.startswith("registry."))
+    if postgres is None:
+        db = repo / "registry.sqlite3"
+        wal = Path(str(db) + "-wal")
+        return {"db_bytes": db.stat().st_size, "wal_bytes": wal.stat().st_size if wal.exists() else 0,
+                "files_bytes": files}  # fmt: skip
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(postgres.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        total = conn.execute(
+            sqlalchemy.text(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :s AND c.relkind = 'r'"
+            ),
+            {"s": schema},
+        ).scalar_one()
+    engine.dispose()
+    return {"db_bytes": int(total), "wal_bytes": 0, "files_bytes": files}
 
 
 def per_call(fn: Callable[[int], Any], n: int) -> float:
@@ -141,24 +192,32 @@ def measure(butler: Butler, size: int, repeats: int) -> dict[str, float]:
     }
 
 
-def run_size(size: int, postgres: str | None, repeats: int) -> dict[str, Any]:
+def run_size(
+    size: int, postgres: str | None, repeats: int, repo: Path | None = None, schema: str | None = None
+) -> dict[str, Any]:
+    """Build (or resume building) and measure one size: in ``repo`` (kept, resumable) or a temporary one."""
+    if repo is not None:
+        if not (repo / "butler.yaml").exists():
+            Butler.create(repo, registry=postgres, schema=schema)
+        return _build_and_measure(repo, size, postgres, schema, repeats)
     with tempfile.TemporaryDirectory(prefix="skybutler-scale-") as tmp:
         repo = Path(tmp) / "repo"
-        schema = None
-        if postgres is not None:
-            schema = f"scale_{uuid.uuid4().hex[:10]}"
-            Butler.create(repo, registry=postgres, schema=schema)
-        else:
-            Butler.create(repo)
+        schema = None if postgres is None else f"scale_{uuid.uuid4().hex[:10]}"
+        Butler.create(repo, registry=postgres, schema=schema)
         try:
-            with Butler(repo, run=RUN) as butler:
-                build_s = build(butler, size)
-                ms = measure(butler, size, repeats)
+            return _build_and_measure(repo, size, postgres, schema, repeats)
         finally:
             if schema is not None:
                 _drop_schema(postgres or "", schema)
+
+
+def _build_and_measure(repo: Path, size: int, postgres: str | None, schema: str | None, repeats: int) -> dict[str, Any]:
+    with Butler(repo, run=RUN) as butler:
+        build_s = build(butler, size)
+        ms = measure(butler, size, repeats)
     return {"size": size, "registry": "postgresql" if postgres else "sqlite", "build_s": round(build_s, 1),
-            "peak_rss_kib": peak_rss_kib(), **{k: round(v, 3) for k, v in ms.items()}}  # fmt: skip
+            "peak_rss_kib": peak_rss_kib(), **disk_use(repo, postgres, schema),
+            **{k: round(v, 3) for k, v in ms.items()}}  # fmt: skip
 
 
 def _drop_schema(url: str, schema: str) -> None:
@@ -185,10 +244,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--postgres", metavar="URL", help="registry database URL instead of SQLite")
     parser.add_argument("--repeats", type=int, default=200, help="calls per measurement (fewer for big queries)")
+    parser.add_argument("--repo", type=Path, help="keep the repository here; run again to resume a stopped build")
+    parser.add_argument("--schema", help="PostgreSQL schema of a kept --repo (default scale_<size>)")
     args = parser.parse_args(argv)
+    if args.repo is not None and len(args.sizes) != 1:
+        parser.error("--repo takes one size: a kept repository holds one build")
     results = []
     for size in args.sizes:
-        result = run_size(size, args.postgres, args.repeats)
+        schema = None
+        if args.repo is not None and args.postgres is not None:
+            schema = args.schema or f"scale_{size}"
+        result = run_size(size, args.postgres, args.repeats, args.repo, schema)
         print(json.dumps(result), flush=True)
         results.append(result)
     print(table(results))

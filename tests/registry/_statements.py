@@ -11,6 +11,7 @@ COMMIT or ROLLBACK if one is open; neither in autocommit mode).
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -60,3 +61,43 @@ def statements(db: Database) -> Iterator[list[str]]:
             sa.event.remove(db.engine, name, hook)
         if driver is not None:
             driver.set_trace_callback(None)
+
+
+@contextmanager
+def round_trips(db: Database) -> Iterator[list[str]]:
+    """Within the block, on PostgreSQL, the round trips to the server as the wire protocol shows them.
+
+    libpq's trace of the connection is read back: every batch the server answers ends with one
+    ``ReadyForQuery`` message (after a simple query, or after the ``Sync`` that ends an extended-protocol
+    statement or a whole pipeline), so their number is the number of times the client waited for the server,
+    whatever path (SQLAlchemy, psycopg's own cursors, a pipeline) sent the statements.  The list holds, per
+    round trip, the statements it carried (``Parse``/``Query`` texts; a prepared statement's Bind shows as
+    its name).
+    """
+    import psycopg
+
+    raw: Any = db._driver()
+    with tempfile.TemporaryFile("w+") as trace:
+        raw.pgconn.trace(trace.fileno())
+        raw.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+        trips: list[str] = []
+        try:
+            yield trips
+        finally:
+            raw.pgconn.untrace()
+            trace.seek(0)
+            carried: list[str] = []
+            for line in trace.read().splitlines():
+                parts = line.split("\t")
+                if len(parts) < 4:
+                    continue
+                text = parts[3].strip()  # e.g. Query: "SQL"; Parse: "name" "SQL" n; Bind: "portal" "name" ...
+                if parts[0] == "F" and parts[2] == "Query":
+                    carried.append(text[1:-1][:80])
+                elif parts[0] == "F" and parts[2] == "Parse" and text.startswith('"" '):  # unnamed: run now
+                    carried.append(text[4:].rsplit('" ', 1)[0][:80])
+                elif parts[0] == "F" and parts[2] == "Bind" and not text.startswith('"" ""'):  # prepared
+                    carried.append(text.split()[1].strip('"'))
+                elif parts[0] == "B" and parts[2] == "ReadyForQuery":
+                    trips.append("; ".join(carried))
+                    carried = []

@@ -219,7 +219,7 @@ def _never_analyzed(registry: Registry, table: str) -> bool:
 
 
 def test_postgresql_analyzes_tables_once_they_hold_enough_rows(registry: Registry) -> None:
-    if registry.db.dialect == "sqlite":  # SQLite plans without statistics: none are gathered
+    if registry.db.dialect == "sqlite":  # SQLite plans without statistics, by decision (docs/concepts.md)
         _bulk_bands(registry, _BULK_ROWS)
         assert _no_sqlite_statistics(registry)
         return

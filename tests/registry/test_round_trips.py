@@ -6,11 +6,11 @@ On PostgreSQL each statement is a round trip, and a read of one statement needs 
 from __future__ import annotations
 
 import pytest
-from tests.registry._statements import statements
+from tests.registry._statements import round_trips, statements
 
 from skybutler.butler import DirectButler
 from skybutler.datasets import DatasetRef
-from skybutler.errors import DatasetNotFoundError
+from skybutler.errors import ConflictError, DatasetNotFoundError
 
 
 @pytest.fixture
@@ -42,6 +42,78 @@ def test_a_miss_sends_no_transaction_boundaries(butler: DirectButler, stored: li
     assert len(sent) <= MISS_STATEMENTS, sent
 
 
-#: Statements of a get that finds nothing: the find, then the reads that explain what is missing (each one
-#: statement, in autocommit on PostgreSQL). Was 21 round trips on PostgreSQL (each read in BEGIN/COMMIT).
-MISS_STATEMENTS = 7
+#: Statements of a get that finds nothing: the find, then one statement with all that explains what is missing
+#: (`registry._misses`). Was 7 statements, and 21 round trips on PostgreSQL (each read in BEGIN/COMMIT).
+MISS_STATEMENTS = 2
+
+
+def test_a_miss_says_which_record_is_unknown_with_a_hint(butler: DirectButler, stored: list[DatasetRef]) -> None:
+    with pytest.raises(DatasetNotFoundError, match=r"No visit record for .*Known visit values for .*: 0, 1, 2, .*"):
+        butler.get("meta", instrument="Cam", visit=77, detector=1)
+    with pytest.raises(DatasetNotFoundError, match=r"No detector record for .*Known detector values"):
+        butler.get("meta", instrument="Cam", visit=1, detector=99)
+
+
+def test_a_miss_names_the_collections_that_hold_it(butler: DirectButler, stored: list[DatasetRef]) -> None:
+    butler.collections.register("other")
+    with pytest.raises(DatasetNotFoundError, match=r"It exists in \['test/run'\]"):
+        butler.get("meta", instrument="Cam", visit=1, detector=1, collections="other")
+
+
+# -- PostgreSQL: round trips on the wire (libpq's trace), whatever path sent them ----------------------------
+
+
+#: Runs a test on PostgreSQL only: round trips on the wire are a PostgreSQL matter (SQLite runs in-process).
+on_postgres = pytest.mark.parametrize(
+    "registry_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+@pytest.fixture
+def pg(butler: DirectButler, stored: list[DatasetRef]) -> DirectButler:
+    assert butler.registry.db.dialect == "postgresql"
+    return butler
+
+
+@on_postgres
+def test_postgres_put_is_one_round_trip(pg: DirectButler) -> None:
+    with round_trips(pg.registry.db) as trips:
+        pg.put({"v": 10}, "meta", instrument="Cam", visit=10, detector=1)
+    assert len(trips) == 1, trips  # BEGIN, three INSERTs and COMMIT in one pipeline (was 5: three COPYs)
+    assert trips[0].startswith("BEGIN"), trips
+    assert trips[0].endswith("COMMIT"), trips
+
+
+@on_postgres
+def test_postgres_small_put_many_is_one_round_trip(pg: DirectButler) -> None:
+    with round_trips(pg.registry.db) as trips:
+        pg.put_many([({"v": v}, {"instrument": "Cam", "visit": v, "detector": 2}) for v in range(20)], "meta")
+    assert len(trips) == 1, trips
+
+
+@on_postgres
+def test_postgres_get_and_miss_round_trips(pg: DirectButler, stored: list[DatasetRef]) -> None:
+    with round_trips(pg.registry.db) as trips:
+        assert pg.get(stored[1]) == {"v": 1}
+    assert len(trips) == 1, trips
+    with round_trips(pg.registry.db) as trips:
+        assert pg.get("meta", instrument="Cam", visit=2, detector=1) == {"v": 2}
+    assert len(trips) == 1, trips
+    with round_trips(pg.registry.db) as trips, pytest.raises(DatasetNotFoundError, match="No visit record"):
+        pg.get("meta", instrument="Cam", visit=77, detector=1)
+    assert len(trips) == 2, trips  # the find, then one statement that explains (was 21, then 7)
+
+
+@on_postgres
+def test_postgres_pipelined_put_is_all_or_nothing(pg: DirectButler, stored: list[DatasetRef]) -> None:
+    """The second dataset's tags row is refused (its data ID is taken): the first one's rows go too, the error
+    says which data ID, and the connection goes on."""
+    count = pg.registry.datasets.count()
+    items = [({"v": 11}, {"instrument": "Cam", "visit": 11, "detector": 1}), ({"v": 0}, stored[0].data_id)]
+    with round_trips(pg.registry.db) as trips, pytest.raises(ConflictError, match="already has a 'meta' dataset"):
+        pg.put_many(items, "meta")
+    assert trips, trips
+    assert trips[0].startswith("BEGIN"), trips
+    assert pg.registry.datasets.count() == count
+    assert pg.find_dataset("meta", instrument="Cam", visit=11, detector=1) is None
+    assert pg.get(pg.put({"v": 11}, "meta", instrument="Cam", visit=11, detector=1)) == {"v": 11}

@@ -251,3 +251,17 @@ def test_a_commit_that_cannot_be_told_keeps_the_files_for_reconcile(
     assert _files(butler) == before
     operation()
     _all_read_back(butler)
+
+
+def test_a_put_sent_in_one_round_trip_whose_commit_reply_is_lost_finishes(
+    butler: DirectButler, relay: CommitReplyDropper
+) -> None:
+    """A small put sends BEGIN, its inserts and COMMIT in one pipeline: the server commits, the reply is lost.
+    The put looks, finds its datasets and promotes their files."""
+    first = butler.put({"v": -1}, "meta", instrument="Cam", visit=N, detector=1)  # the run's first put: its record
+    relay.armed = True
+    refs = butler.put_many([({"v": v}, {"instrument": "Cam", "visit": v, "detector": 1}) for v in range(N)], "meta")
+    assert relay.dropped == 1
+    assert butler.registry.datasets.count() == N + 1
+    assert butler.get_many([first, *refs]) == [{"v": -1}, *({"v": v} for v in range(N))]
+    assert butler.verify().problems == 0

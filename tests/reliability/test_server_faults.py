@@ -24,6 +24,7 @@ from skybutler.butler import DirectButler
 from skybutler.datastore import STAGING
 from skybutler.errors import StorageError
 from skybutler.registry import Database
+from skybutler.registry._pg_writes import PIPELINE_ROWS
 from skybutler.testing.postgres_server import PrivatePostgres
 from skybutler.testing.s3 import MotoServer, new_bucket
 from skybutler.testing.sample import populate_sample
@@ -33,6 +34,8 @@ pytestmark = pytest.mark.slow
 
 DIMS = ["instrument", "visit", "detector"]
 LOST = r"(?s)connection to the registry database was lost.*nothing was changed.*retry"
+BIG = PIPELINE_ROWS + 1
+"""A put_many large enough to be sent statement by statement (a smaller one is one pipelined round trip)."""
 
 
 def _items(visits: Sequence[int]) -> list[tuple[Any, dict[str, Any]]]:
@@ -52,7 +55,7 @@ def pg_butler(postgres: PrivatePostgres, tmp_path: Path) -> Iterator[DirectButle
     schema = f"t_{uuid.uuid4().hex[:12]}"
     root = Butler.create(tmp_path / "repo", registry=postgres.url, schema=schema)
     with DirectButler(root, run="run1") as butler:
-        populate_sample(butler)
+        populate_sample(butler, n_visits=BIG + 1)
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
         yield butler
 
@@ -98,36 +101,41 @@ def restart_when(
         monkeypatch.undo()
 
 
+LOOKED = r"lost while committing the put; after reconnecting, none of its {} dataset\(s\) is registered"
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize(
-    ("table", "error"),
+    ("table", "error", "n"),
     [
-        ("dataset_tags", LOST),
-        ("datastore_record", LOST),
-        ("COMMIT", r"lost while committing the put; after reconnecting, none of its 10 dataset\(s\) is registered"),
+        ("dataset_tags", LOST, BIG),
+        ("datastore_record", LOST, BIG),
+        ("COMMIT", LOOKED.format(BIG), BIG),
+        ("dataset_tags", f"{LOST}|{LOOKED.format(10)}", 10),  # seen as the statements are queued, or at the end
     ],
-    ids=["tags", "records", "commit"],
+    ids=["tags", "records", "commit", "pipelined"],
 )
 def test_postgres_restarted_during_put_many(
-    pg_butler: DirectButler, postgres: PrivatePostgres, monkeypatch: pytest.MonkeyPatch, table: str, error: str
+    pg_butler: DirectButler, postgres: PrivatePostgres, monkeypatch: pytest.MonkeyPatch, table: str, error: str, n: int
 ) -> None:
     """The dataset rows are in, the tags (or artifact records) are not: the transaction dies with the server.
-    Or the server dies as the commit is sent: the put looks, after reconnecting, whether it was saved."""
+    Or the server dies as the commit is sent: the put looks, after reconnecting, whether it was saved.  A small
+    put sends its statements and its COMMIT together (one round trip): lost there, it looks too."""
     pg_butler.put_many(_items([0]), "meta")
     before = _files(pg_butler)
     with (
         restart_when(pg_butler.registry.db, postgres, table, monkeypatch) as done,
         pytest.raises(StorageError, match=error),
     ):
-        pg_butler.put_many(_items(range(1, 11)), "meta")
+        pg_butler.put_many(_items(range(1, n + 1)), "meta")
     assert done
     # nothing half-registered: the rows, the staged files and the final files are all as before
     assert pg_butler.registry.datasets.count() == 1
     assert _files(pg_butler) == before
     assert not [k for k in before if k.startswith(STAGING)]
     # the same Butler goes on
-    refs = pg_butler.put_many(_items(range(1, 11)), "meta")
-    assert pg_butler.get_many(refs) == [{"v": v} for v in range(1, 11)]
+    refs = pg_butler.put_many(_items(range(1, n + 1)), "meta")
+    assert pg_butler.get_many(refs) == [{"v": v} for v in range(1, n + 1)]
     assert pg_butler.verify().problems == 0
 
 

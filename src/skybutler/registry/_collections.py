@@ -82,7 +82,10 @@ class Collections:
 
     def refresh_if_changed(self) -> bool:
         """Forget cached collections if another process changed them; return whether it did."""
-        current = self.read_generation()
+        return self.adopt_generation(self.read_generation())
+
+    def adopt_generation(self, current: int) -> bool:
+        """Forget cached collections if ``current`` (the registry's generation, read) is not theirs."""
         if current == self.generation:
             return False
         self.generation = current

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from skybutler.dimensions import DataIdValue, DimensionGroup, DimensionUniverse
     from skybutler.registry._dimensions import DimensionRecords
 
-__all__ = ["DataIdResolver"]
+__all__ = ["DataIdResolver", "hint_text"]
 
 
 class DataIdResolver:
@@ -157,10 +157,14 @@ class DataIdResolver:
         if element.is_skypix or not element.is_dimension:
             return ""
         where = {p: values[p] for p in element.parents if p in values}
-        found = self._records.some_keys(name, where, 11)
-        scope = f" for {where}" if where else ""
-        if not found:
-            return f" There are no {name} records{scope}; insert them first."
-        shown = ", ".join(repr(v) for v in found[:10])
-        more = " and more" if len(found) > 10 else ""
-        return f" Known {name} values{scope}: {shown}{more}."
+        return hint_text(name, where, self._records.some_keys(name, where, 11))
+
+
+def hint_text(name: str, where: dict[str, DataIdValue], found: list[Any]) -> str:
+    """The hint after "no such record": up to ten of the ``found`` values of ``name`` under ``where``."""
+    scope = f" for {where}" if where else ""
+    if not found:
+        return f" There are no {name} records{scope}; insert them first."
+    shown = ", ".join(repr(v) for v in found[:10])
+    more = " and more" if len(found) > 10 else ""
+    return f" Known {name} values{scope}: {shown}{more}."

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from skybutler.datasets import ArtifactInfo, as_uuid
+from skybutler.registry._pg_writes import PIPELINE_ROWS
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DataIdValue
@@ -126,7 +127,8 @@ class Datasets:
                 for k, n in pairs
                 if (a := n.artifact) is not None
             ]
-        with db.transaction() as conn:
+        # a put's few rows: BEGIN, the inserts and COMMIT in one round trip on PostgreSQL
+        with db.transaction(pipelined=len(new) <= PIPELINE_ROWS) as conn:
             db.insert_many(conn, self._t.dataset, ("id", "dataset_type_id", "run_id", "ingest_date"), dataset_rows)
             db.insert_many(conn, stored.tags, ("dataset_type_id", "collection_id", "dataset_id", *dims), tag_rows)
             if artifact_rows:

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from skybutler.errors import ConfigError, ConflictError, StorageError
 from skybutler.registry._checkpoints import Checkpointer
+from skybutler.registry._pg_writes import insert_rows, one_round_trip
 from skybutler.registry._single_reads import single_statement_read
 
 __all__ = ["Database", "LostCommitError", "normalize_url"]
@@ -77,6 +78,8 @@ class Database:
         self.busy_timeout = busy_timeout
         self._immediate = False
         self._depth = 0
+        self._pipeline: Any = None
+        """PostgreSQL: the cursor of the pipelined transaction in progress (see `one_round_trip`)."""
         self._bulk: dict[str, int] = {}
         """Rows `insert_many` wrote to each table in the current transaction."""
         self._inserted: dict[str, int] = {}
@@ -154,8 +157,11 @@ class Database:
 
     # -- transactions ---------------------------------------------------------------------------------------
     @contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[sa.Connection]:
+    def transaction(self, *, write: bool = True, pipelined: bool = False) -> Iterator[sa.Connection]:
         """Run the block in one transaction (nested calls join the outer one).
+
+        ``pipelined``: a block of inserts only (`insert_many`) is sent in one round trip on PostgreSQL, when
+        it is not nested (see `one_round_trip`); the block must then not read.
 
         Commits after bulk inserts (`insert_many`) are followed by maintenance: on SQLite the checkpoint the
         commit would run inline runs on a background thread (see `Checkpointer`); on PostgreSQL tables that
@@ -170,6 +176,10 @@ class Database:
                 yield self.conn
             finally:
                 self._depth -= 1
+            return
+        if pipelined and self.dialect == "postgresql":
+            with one_round_trip(self) as conn:
+                yield conn
             return
         self._immediate = write
         txn = self._begin()
@@ -482,13 +492,14 @@ class Database:
 
         On SQLite the statement runs with the driver's ``executemany`` (SQLAlchemy's per-row parameter
         processing costs about 30 µs a row); UUIDs may be given as `uuid.UUID` or already as `id_values`
-        gives them (cheaper: converted once for several tables).  On PostgreSQL the rows go through ``COPY``.
+        gives them (cheaper: converted once for several tables).  On PostgreSQL the rows go by ``COPY``, or
+        by one ``INSERT`` when they are few (see `insert_rows`).
         A refused row raises `sqlalchemy.exc.IntegrityError` on both back-ends.
         """
         self._bulk[table.name] = self._bulk.get(table.name, 0) + len(rows)
         self._inserted[table.name] = self._inserted.get(table.name, 0) + len(rows)
         if self.dialect != "sqlite":
-            self._copy_rows(conn, table, columns, rows)
+            insert_rows(conn, table, columns, rows, self._pipeline)
             return
         names = ", ".join('"' + c + '"' for c in columns)
         sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})'
@@ -537,30 +548,6 @@ class Database:
         except sqlite3.DatabaseError as exc:
             raise self.failure(exc, "could not be read") from None
         return out
-
-    @staticmethod
-    def _copy_rows(conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-        """PostgreSQL: ``COPY ... FROM STDIN`` through psycopg, several times faster than an executemany."""
-        import psycopg
-
-        names = ", ".join('"' + c + '"' for c in columns)
-        sql = f'COPY "{table.name}" ({names}) FROM STDIN'
-        raw: Any = conn.connection.driver_connection
-        try:
-            with raw.cursor() as cursor, cursor.copy(sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        except psycopg.errors.IntegrityError as exc:
-            raise sa.exc.IntegrityError(sql, None, exc) from None
-        except psycopg.Error as exc:
-            # psycopg's own error, which SQLAlchemy never saw: wrap it as SQLAlchemy would, so `transaction`
-            # turns it into a `StorageError`, and invalidate a lost connection so the next call reconnects.
-            lost = conn.dialect.is_disconnect(exc, raw, None)  # type: ignore[arg-type]
-            if lost:
-                conn.invalidate(exc)
-            raise sa.exc.DBAPIError.instance(
-                sql, None, exc, psycopg.Error, connection_invalidated=lost, dialect=conn.dialect
-            ) from None
 
     # -- dialect differences --------------------------------------------------------------------------------
     def insert_ignore(self, table: sa.Table, index: Sequence[str] | None = None) -> Any:

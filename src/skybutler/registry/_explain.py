@@ -9,13 +9,15 @@ import sqlalchemy as sa
 
 from skybutler.dimensions import normalize_data_id
 from skybutler.errors import ConflictError, DataIdError, DatasetNotFoundError
+from skybutler.registry._data_ids import hint_text
 
 if TYPE_CHECKING:
-    from skybutler.dimensions import DataCoordinate
+    from skybutler.dimensions import DataCoordinate, DimensionUniverse
     from skybutler.registry._collections import CollectionRecord, Collections
     from skybutler.registry._data_ids import DataIdResolver
     from skybutler.registry._dataset_types import StoredDatasetType
     from skybutler.registry._datasets import Datasets
+    from skybutler.registry._misses import MissFacts
 
 __all__ = ["explain_insert_failure", "explain_missing", "is_unique_violation"]
 
@@ -62,20 +64,26 @@ def explain_insert_failure(
 
 
 def explain_missing(
-    datasets: Datasets,
     collections: Collections,
-    resolver: DataIdResolver,
+    universe: DimensionUniverse,
     stored: StoredDatasetType,
     data_id: DataCoordinate,
     searched: Sequence[str],
+    facts: MissFacts,
 ) -> DatasetNotFoundError:
-    """Say why a lookup found nothing: where else the dataset is, or which record is unknown."""
+    """Say why a lookup found nothing (from ``facts``, read in one statement): where else the dataset is, or
+    which record is unknown (parents first, with a few known values as a hint)."""
     message = f"No {stored.dataset_type.name!r} dataset with data ID {data_id} in collections {list(searched)}."
-    holders = datasets.collections_with(stored, data_id.required_values)
-    if holders:
-        elsewhere = sorted(collections.by_id(c).name for c in holders)
+    if facts.holders:
+        elsewhere = sorted(collections.by_id(c).name for c in facts.holders)
         return DatasetNotFoundError(f"{message} It exists in {elsewhere}; add one of them to collections=.")
-    unknown = resolver.unknown_record(data_id)
-    if unknown is not None:
-        return DatasetNotFoundError(f"{message} {unknown}")
+    values = dict(data_id.required)
+    for name in data_id.group.required:
+        element = universe[name]
+        if element.is_skypix or name in facts.known:
+            continue
+        key = {d: values[d] for d in element.required}
+        where = {p: values[p] for p in element.parents if p in values}
+        hint = hint_text(name, where, facts.hints.get(name, [])) if element.is_dimension else ""
+        return DatasetNotFoundError(f"{message} No {name} record for {key}.{hint}")
     return DatasetNotFoundError(f"{message} No collection has it.")

@@ -22,6 +22,7 @@ from skybutler.registry._datasets import Datasets
 from skybutler.registry._dimensions import DimensionRecords
 from skybutler.registry._engines import Database
 from skybutler.registry._explain import explain_insert_failure, explain_missing
+from skybutler.registry._misses import MissFacts, MissReader
 from skybutler.registry._schema import SCHEMA_VERSION, DimensionTables, StaticTables
 from skybutler.registry._search import find_first
 from skybutler.registry._tokens import Tokens
@@ -70,6 +71,9 @@ class Registry:
         self.dataset_types.on_remove = self.collections.bump_generation  # one generation for both caches
         self.datasets = Datasets(db, self.tables)
         self.calibrations = Calibrations(db, self.tables)
+        self.misses = MissReader(db, self.tables, self.records, universe)
+        self._last_miss: tuple[int, tuple[DataIdValue, ...], MissFacts] | None = None
+        """The facts read by the last `find_dataset` that found nothing, for `explain_missing`."""
         self.tokens = Tokens(db, self.tables.server_token)
         """Bearer tokens of the remote butler's server (`Tokens`)."""
 
@@ -348,9 +352,16 @@ class Registry:
         """
         leaves = self.collections.search_path(collections)
         row = find_first(self.datasets, self.calibrations, stored, leaves, values, at=at, as_of=as_of)
-        if row is None and self.collections.refresh_if_changed():
+        if row is not None:
+            return row, leaves
+        # a miss: the generation comes with what explains the miss, in one statement (`MissReader`)
+        facts = None if stored.dataset_type.is_calibration else self.misses.read(stored, values)
+        generation = self.collections.read_generation() if facts is None else facts.generation
+        if self.collections.adopt_generation(generation):
             leaves = self.collections.search_path(collections)
             row = find_first(self.datasets, self.calibrations, stored, leaves, values, at=at, as_of=as_of)
+            facts = None  # read before the collections changed: read again if they are needed
+        self._last_miss = None if facts is None else (stored.id, values, facts)
         return row, leaves
 
     def refresh_if_changed(self) -> bool:
@@ -442,7 +453,10 @@ class Registry:
         self, stored: StoredDatasetType, data_id: DataCoordinate, searched: Sequence[str]
     ) -> DatasetNotFoundError:
         """The error to raise when a lookup finds nothing: where else it is, or which record is unknown."""
-        return explain_missing(self.datasets, self.collections, self.resolver, stored, data_id, searched)
+        values = data_id.required_values
+        last, self._last_miss = self._last_miss, None
+        facts = last[2] if last is not None and last[:2] == (stored.id, values) else self.misses.read(stored, values)
+        return explain_missing(self.collections, self.universe, stored, data_id, searched, facts)
 
 
 def _unknown_origin() -> dict[str, Any]:

@@ -1,0 +1,143 @@
+"""PostgreSQL writes in the fewest round trips: small inserts as INSERTs, a small transaction in one pipeline.
+
+Every statement sent on its own waits for the server's answer: a round trip, which costs more than the
+statement itself for the few rows of a put.  ``COPY`` is the fastest way to send many rows, but it takes two
+round trips (the server answers the ``COPY`` before taking the data) and more server work than an ``INSERT``
+for one row; so batches of fewer than `COPY_ROWS` rows go as an ``executemany`` of one ``INSERT`` (psycopg
+sends all its rows in one round trip).  A transaction of such inserts alone (a put) goes as one pipeline
+(`one_round_trip`): ``BEGIN``, the inserts and ``COMMIT`` are sent together, followed by one ``Sync``, and
+read back together.  It is still one transaction, all-or-nothing: after a failed statement the server skips
+everything up to the ``Sync`` (the ``COMMIT`` too) and the transaction is rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from skybutler.errors import StorageError
+
+if TYPE_CHECKING:
+    from skybutler.registry._engines import Database
+
+__all__ = ["COPY_ROWS", "PIPELINE_ROWS", "insert_rows", "one_round_trip"]
+
+COPY_ROWS = 100
+"""Rows from which a PostgreSQL bulk insert goes by ``COPY`` (two round trips) instead of one ``INSERT``."""
+PIPELINE_ROWS = 100
+"""Datasets up to which a put is registered in one pipelined round trip (`one_round_trip`)."""
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
+
+
+def insert_rows(
+    conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]], pipeline: Any
+) -> None:
+    """INSERT ``rows`` on PostgreSQL: queued on ``pipeline`` (a cursor), or by INSERT or COPY by their number."""
+    import psycopg
+
+    names = ", ".join('"' + c + '"' for c in columns)
+    raw: Any = conn.connection.driver_connection
+    if pipeline is not None or len(rows) < COPY_ROWS:
+        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join(["%s"] * len(columns))})'
+    else:
+        sql = f'COPY "{table.name}" ({names}) FROM STDIN'
+    try:
+        if pipeline is not None:
+            pipeline.executemany(sql, rows)  # sent, and answered, with the rest of the pipeline
+        elif len(rows) < COPY_ROWS:
+            with raw.cursor() as cursor:
+                cursor.executemany(sql, rows)
+        else:
+            with raw.cursor() as cursor, cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+    except psycopg.errors.IntegrityError as exc:
+        raise sa.exc.IntegrityError(sql, None, exc) from None
+    except psycopg.Error as exc:
+        raise _wrapped(conn, raw, sql, exc) from None
+
+
+def _wrapped(conn: sa.Connection, raw: Any, sql: str, exc: Exception) -> sa.exc.StatementError:
+    """psycopg's own error, which SQLAlchemy never saw, wrapped as SQLAlchemy would (a lost connection is
+    invalidated, so the next call reconnects)."""
+    import psycopg
+
+    lost = conn.dialect.is_disconnect(exc, raw, None)  # type: ignore[arg-type]
+    if lost:
+        conn.invalidate(exc)
+    return sa.exc.DBAPIError.instance(sql, None, exc, psycopg.Error, connection_invalidated=lost, dialect=conn.dialect)
+
+
+@contextmanager
+def one_round_trip(db: Database) -> Iterator[sa.Connection]:
+    """A PostgreSQL write transaction of inserts only (`Database.insert_many`), sent in one round trip.
+
+    For `Database.transaction` (``pipelined=True``), outside any other transaction.  The block's inserts are
+    queued in a psycopg pipeline between ``BEGIN`` and ``COMMIT``, and everything is sent and answered at the
+    pipeline's end; the block must not read (nothing is answered until then).  Errors arrive at that end:
+    a refused row raises `sqlalchemy.exc.IntegrityError` (for callers that explain it), after the transaction
+    was rolled back; a lost connection raises `LostCommitError` (the ``COMMIT`` was sent with the rest, so it
+    may have been saved); any other driver error a `StorageError`, nothing changed.
+    """
+    import psycopg
+
+    from skybutler.registry._engines import LostCommitError
+
+    raw = db._driver()
+    conn = db.conn
+    raw.autocommit = True  # psycopg sends no BEGIN of its own (with a round trip of its own): ours is queued
+    db._bulk.clear()
+    db._depth = 1
+    try:
+        with raw.pipeline(), raw.cursor() as cursor:
+            db._pipeline = cursor
+            cursor.execute("BEGIN")
+            yield conn
+            cursor.execute("COMMIT")
+    except psycopg.Error as exc:
+        lost = conn.dialect.is_disconnect(exc, raw, None)  # type: ignore[arg-type]
+        if lost:
+            conn.invalidate(exc)
+            raise LostCommitError(
+                f"The connection to the registry database was lost while committing "
+                f"({str(exc).strip().splitlines()[0]}): the change may or may not have been saved. "
+                "The next call reconnects: look before you retry."
+            ) from exc
+        _rollback(conn, raw)
+        if isinstance(exc, psycopg.errors.IntegrityError):
+            raise sa.exc.IntegrityError("INSERT", None, exc) from None
+        raise db.failure(exc, "refused or failed a statement, and the change was rolled back") from exc
+    except BaseException as exc:
+        _rollback(conn, raw)  # the block failed: what the pipeline's end ran is undone
+        if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:  # lost before COMMIT was queued
+            raise StorageError(
+                f"The connection to the registry database was lost ({exc.orig}); nothing was changed. "
+                "The next call reconnects: retry the operation."
+            ) from exc
+        raise
+    finally:
+        db._depth = 0
+        db._pipeline = None
+        if not conn.invalidated:
+            try:
+                raw.autocommit = False
+            except psycopg.Error:  # a broken connection: SQLAlchemy replaces it at the next call
+                conn.invalidate()
+    db._after_commit(False)
+
+
+def _rollback(conn: sa.Connection, raw: Any) -> None:
+    """End a transaction the pipeline left open (a refused statement leaves it aborted, until ROLLBACK)."""
+    import psycopg
+
+    if conn.invalidated:
+        return
+    try:
+        if raw.info.transaction_status != _IDLE:
+            raw.execute("ROLLBACK")
+    except psycopg.Error as exc:
+        conn.invalidate(exc)
+        raise StorageError(f"The registry database could not roll back a failed write ({exc}).") from None
