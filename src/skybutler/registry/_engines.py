@@ -13,7 +13,7 @@ import sqlite3
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -476,20 +476,19 @@ class Database:
         return list(ids)
 
     def insert_many(
-        self, conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
+        self, conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
     ) -> None:
         """INSERT ``rows`` (tuples in ``columns`` order) in bulk, inside the caller's transaction.
 
-        On SQLite the statement runs with the driver's ``executemany`` (SQLAlchemy's per-row parameter
-        processing costs about 30 µs a row); UUIDs may be given as `uuid.UUID` or already as `id_values`
-        gives them (cheaper: converted once for several tables).  On PostgreSQL the rows go through ``COPY``.
-        A refused row raises `sqlalchemy.exc.IntegrityError` on both back-ends.
-        """
-        self._bulk[table.name] = self._bulk.get(table.name, 0) + len(rows)
-        self._inserted[table.name] = self._inserted.get(table.name, 0) + len(rows)
+        SQLite: the driver's ``executemany`` (SQLAlchemy's per-row parameter processing costs ~30 µs a row); UUIDs
+        as `uuid.UUID` or as `id_values` gives them.  PostgreSQL: ``COPY``, as the rows come (a generator's rows are
+        made while the server inserts those sent before).  A refused row raises `sqlalchemy.exc.IntegrityError`."""
         if self.dialect != "sqlite":
             self._copy_rows(conn, table, columns, rows)
             return
+        rows = list(rows)
+        self._bulk[table.name] = self._bulk.get(table.name, 0) + len(rows)
+        self._inserted[table.name] = self._inserted.get(table.name, 0) + len(rows)
         names = ", ".join('"' + c + '"' for c in columns)
         sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})'
         uuids = [k for k, c in enumerate(columns) if isinstance(table.c[c].type, sa.Uuid)]
@@ -538,18 +537,20 @@ class Database:
             raise self.failure(exc, "could not be read") from None
         return out
 
-    @staticmethod
-    def _copy_rows(conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    def _copy_rows(self, conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[Any]) -> None:
         """PostgreSQL: ``COPY ... FROM STDIN`` through psycopg, several times faster than an executemany."""
         import psycopg
 
         names = ", ".join('"' + c + '"' for c in columns)
         sql = f'COPY "{table.name}" ({names}) FROM STDIN'
         raw: Any = conn.connection.driver_connection
+        n = 0
         try:
             with raw.cursor() as cursor, cursor.copy(sql) as copy:
-                for row in rows:
+                for n, row in enumerate(rows, 1):  # noqa: B007 (n counts the rows)
                     copy.write_row(row)
+            self._bulk[table.name] = self._bulk.get(table.name, 0) + n
+            self._inserted[table.name] = self._inserted.get(table.name, 0) + n
         except psycopg.errors.IntegrityError as exc:
             raise sa.exc.IntegrityError(sql, None, exc) from None
         except psycopg.Error as exc:
