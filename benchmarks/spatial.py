@@ -175,6 +175,15 @@ def run_reference(data: dict[str, list[dict[str, Any]]], n_queries: int, postgre
     vdr = data["visit_detector_region"]
     wall, cpu, _ = timed(lambda: reg.insertDimensionData("visit_detector_region", *vdr))
     figures: dict[str, Any] = {"insert_regions": {"wall": wall, "cpu": cpu, "n": len(vdr)}}
+    if postgres is not None:
+        # Statistics for the reference's tables, as ours get them after a bulk load: where autovacuum is off (as
+        # on the test server) its queries were otherwise planned blind (its first POINT query ran for minutes).
+        import psycopg
+
+        with psycopg.connect(postgres, autocommit=True) as conn:
+            tables = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (namespace,)).fetchall()
+            for (table,) in tables:
+                conn.execute(f'ANALYZE "{namespace}"."{table}"')
     answers: dict[str, Any] = {"point": [], "patches": []}
     visits = len(data["visit"])
     where = "instrument = 'Cam' AND visit_detector_region.region OVERLAPS POINT(ra, dec)"
