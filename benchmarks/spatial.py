@@ -16,8 +16,10 @@ Timed (wall and CPU; queries warm, the median of ``queries`` different points or
   POINT(ra, dec)")`` at points inside the visits;
 * ``patches_of_visit``: ``query_data_ids(["tract", "patch"], instrument=..., visit=v)`` (the automatic join).
 
-With ``--reference`` the same records go into a reference butler (``lsst-daf-butler``, SQLite) and the same
-queries run there, with the answers compared; ratios are printed.
+With ``--reference`` the same records go into a reference butler (``lsst-daf-butler``) on the same back-end
+(SQLite, or with ``--postgres`` a schema of its own in that database, through psycopg 3; the reference needs
+the ``btree_gist`` extension there: ``CREATE EXTENSION btree_gist``) and the same queries run there, with the
+answers compared; ratios are printed.
 """
 
 from __future__ import annotations
@@ -150,12 +152,18 @@ def run_ours(data: dict[str, list[dict[str, Any]]], n_queries: int, postgres: st
     return {"figures": figures, "answers": answers}
 
 
-def run_reference(data: dict[str, list[dict[str, Any]]], n_queries: int) -> dict[str, Any]:
-    """The same with the reference butler (SQLite)."""
+def run_reference(data: dict[str, list[dict[str, Any]]], n_queries: int, postgres: str | None) -> dict[str, Any]:
+    """The same with the reference butler (SQLite, or PostgreSQL in a schema of its own)."""
     from lsst.daf.butler import Butler as RefButler
+    from lsst.daf.butler import Config
 
     root = Path(tempfile.mkdtemp()) / "ref"
-    RefButler.makeRepo(str(root))
+    if postgres is None:
+        RefButler.makeRepo(str(root))
+    else:
+        url = "postgresql+psycopg://" + postgres.split("://", 1)[1]
+        namespace = f"spref_{uuid.uuid4().hex[:10]}"
+        RefButler.makeRepo(str(root), config=Config({"registry": {"db": url, "namespace": namespace}}))
     butler = RefButler.from_config(str(root), writeable=True)
     reg = butler.registry
     for element in ("instrument", "physical_filter", "day_obs", "detector", "visit", "skymap", "tract", "patch"):
@@ -167,6 +175,15 @@ def run_reference(data: dict[str, list[dict[str, Any]]], n_queries: int) -> dict
     vdr = data["visit_detector_region"]
     wall, cpu, _ = timed(lambda: reg.insertDimensionData("visit_detector_region", *vdr))
     figures: dict[str, Any] = {"insert_regions": {"wall": wall, "cpu": cpu, "n": len(vdr)}}
+    if postgres is not None:
+        # Statistics for the reference's tables, as ours get them after a bulk load: where autovacuum is off (as
+        # on the test server) its queries were otherwise planned blind (its first POINT query ran for minutes).
+        import psycopg
+
+        with psycopg.connect(postgres, autocommit=True) as conn:
+            tables = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (namespace,)).fetchall()
+            for (table,) in tables:
+                conn.execute(f'ANALYZE "{namespace}"."{table}"')
     answers: dict[str, Any] = {"point": [], "patches": []}
     visits = len(data["visit"])
     where = "instrument = 'Cam' AND visit_detector_region.region OVERLAPS POINT(ra, dec)"
@@ -202,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     data = records(args.visits, args.detectors)
     results = {"skybutler": run_ours(data, args.queries, args.postgres)}
     if args.reference:
-        results["reference"] = run_reference(data, args.queries)
+        results["reference"] = run_reference(data, args.queries, args.postgres)
         same = results["reference"]["answers"] == results["skybutler"]["answers"]
         results["same_answers"] = {"equal": same}
     backend = "postgresql" if args.postgres else "sqlite"

@@ -172,6 +172,18 @@ def test_bad_bind_value_is_a_query_syntax_error(sky: DirectButler) -> None:
         sky.query_data_ids(["visit"], where="visit.region OVERLAPS :r", bind={"r": two})
 
 
+def test_many_passing_keys_of_several_columns(sky: DirectButler) -> None:
+    """Every visit_detector_region passes: on PostgreSQL the key list is then sent as arrays (`in_keys`)."""
+    from skybutler.query._spatial import _PG_ARRAYS_FROM
+
+    where = "visit_detector_region.region OVERLAPS CIRCLE(150.0, 2.0, 1.0)"
+    found = _ids(sky.query_data_ids(VD, where=where), VD)
+    assert found == _brute(sky, "visit_detector_region", _circle(150.0, 2.0, 1.0))
+    assert len(found) >= _PG_ARRAYS_FROM
+    limited = sky.query_data_ids(VD, where=where, order_by=["-detector", "visit"], limit=5)
+    assert [(d["visit"], d["detector"]) for d in limited] == sorted(found, key=lambda k: (-k[1], k[0]))[:5]
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     ra=st.floats(149.4, 150.6),

@@ -138,3 +138,65 @@ def test_envelopes_hold_every_pixel_a_region_touches(ra: float, dec: float, half
     for vertex in region.getVertices():
         pixel = pixelization(f"htm{level}").index(vertex)
         assert any(lo <= pixel < hi for lo, hi in ranges)
+
+
+def _grid(sample: Registry, visit_record: Any) -> list[dict[str, Any]]:
+    """1200 visit_detector_region rows (60 visits x 20 detectors), with the visits and detectors they need."""
+    sample.insert_dimension_records(
+        "detector", [{"instrument": "Cam", "id": i, "full_name": f"S{i:02d}"} for i in range(4, 20)]
+    )
+    sample.insert_dimension_records("visit", [visit_record(v) for v in range(6, 60)])
+    return [
+        {"instrument": "Cam", "visit": v, "detector": d, "region": square(10.0 + v, 5.0 + 0.1 * d, 0.04)}
+        for v in range(60)
+        for d in range(20)
+    ]
+
+
+def test_a_bulk_insert_refused_late_leaves_nothing_and_the_registry_usable(sample: Registry, visit_record: Any) -> None:
+    """Rows are validated and sent as they come (PostgreSQL: one COPY): a bad record or a missing parent far into
+    the stream still leaves nothing written, with the usual error, and the next insert works."""
+    rows = _grid(sample, visit_record)
+    bad = dict(rows[1100], region=b"\x70\x01\x02")
+    with pytest.raises(DataIdError, match="is not an encoded sphgeom region"):
+        sample.insert_dimension_records("visit_detector_region", [*rows[:1100], bad, *rows[1101:]])
+    orphan = dict(rows[1100], visit=999)  # refused by the database, not by the validation
+    with pytest.raises(DataIdError, match=r"refer to records that do not exist.*visit.*999"):
+        sample.insert_dimension_records("visit_detector_region", [*rows[:1100], orphan])
+    assert sample.fetch_dimension_records("visit_detector_region") == []
+    assert _index(sample, "visit_detector_region") == {}
+    assert sample.insert_dimension_records("visit_detector_region", rows) == len(rows)
+    assert len(sample.fetch_dimension_records("visit_detector_region")) == len(rows)
+    common = sample.universe.skypix_common
+    assert common is not None
+    assert _index(sample, "visit_detector_region")[("Cam", 59, 19)] == set(overlap_pixels(rows[-1]["region"], common))
+
+
+def _analyzed(registry: Registry, table: str) -> bool:
+    with registry.db.transaction(write=False) as conn:
+        tuples = conn.execute(
+            sa.text(
+                "SELECT reltuples FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relname = :t"
+            ),
+            {"t": table},
+        ).scalar_one()
+    return bool(tuples >= 0)
+
+
+def test_a_bulk_load_of_a_spatial_element_gives_its_join_companions_statistics(
+    sample: Registry, visit_record: Any
+) -> None:
+    """PostgreSQL plans the spatial joins from statistics: after a bulk load of regions, the element's table, its
+    overlap table and the small tables of the dimensions it requires have them (SQLite plans without any)."""
+    rows = _grid(sample, visit_record)
+    companions = ["instrument", "visit", "detector", "visit_detector_region", "visit_detector_region_skypix_overlap"]
+    if sample.db.dialect == "sqlite":
+        sample.insert_dimension_records("visit_detector_region", rows)
+        with sample.db.transaction(write=False) as conn:
+            assert not conn.execute(sa.text("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'")).all()
+        return
+    sample.insert_dimension_records("visit_detector_region", rows[:10])  # a few rows: left to autovacuum
+    assert not any(_analyzed(sample, t) for t in companions)
+    sample.insert_dimension_records("visit_detector_region", rows[10:])
+    assert all(_analyzed(sample, t) for t in companions)
+    assert not _analyzed(sample, "band")  # not a table of the spatial join

@@ -147,7 +147,7 @@ def _constrain_pairs(builder: QueryBuilder, x: str, y: str) -> None:
     allowed = set(_values_of(builder, y))
     pix = pixelization(x)
     pairs = [(p, q) for p in _values_of(builder, x) for q in _pixels(y, pix.pixel(p)) if q in allowed]
-    builder.conditions.append(in_keys([builder.dims[x], builder.dims[y]], pairs))
+    builder.conditions.append(in_keys([builder.dims[x], builder.dims[y]], pairs, dialect=builder.registry.db.dialect))
 
 
 def _one(
@@ -201,7 +201,7 @@ def _join_values(builder: QueryBuilder, name: str, keys: list[Any], key_types: l
     already gives ``name`` to them."""
     column = builder.dims.get(name)
     if column is not None:  # a table has it: keep its rows whose pixel (and key) overlap
-        builder.conditions.append(in_keys([*keys, column], rows))
+        builder.conditions.append(in_keys([*keys, column], rows, dialect=builder.registry.db.dialect))
         return
     types = [*key_types, sa.BigInteger()]
     if not rows:

@@ -72,7 +72,7 @@ def _exact(builder: QueryBuilder, a: Operand, b: Operand) -> Any:
         assert element is not None
         table = builder.add_element(element)
         keys = [table.c[c] for c in key_columns(builder, element)]
-        return in_keys(keys, _records_near(builder, element, const))
+        return in_keys(keys, _records_near(builder, element, const), dialect=builder.registry.db.dialect)
     if a.element == b.element:  # a region overlaps itself: every record that has one
         return builder.add_element(a.element).c.region.is_not(None)
     return _pairs(builder, a.element, b.element)
@@ -125,4 +125,4 @@ def _pairs(builder: QueryBuilder, first: str, second: str) -> Any:
             regions.append(region)
         if overlap(*regions):
             passing.append(tuple(row[: len(columns)]))
-    return in_keys(columns, passing)
+    return in_keys(columns, passing, dialect=builder.registry.db.dialect)

@@ -13,7 +13,7 @@ import sqlite3
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -486,21 +486,22 @@ class Database:
         return list(ids)
 
     def insert_many(
-        self, conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
+        self, conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
     ) -> None:
         """INSERT ``rows`` (tuples in ``columns`` order) in bulk, inside the caller's transaction.
 
-        On SQLite the statement runs with the driver's ``executemany`` (SQLAlchemy's per-row parameter
-        processing costs about 30 µs a row); UUIDs may be given as `uuid.UUID` or already as `id_values`
-        gives them (cheaper: converted once for several tables).  On PostgreSQL the rows go by ``COPY``, or
-        by one ``INSERT`` when they are few (see `insert_rows`).
-        A refused row raises `sqlalchemy.exc.IntegrityError` on both back-ends.
-        """
+        SQLite: the driver's ``executemany`` (SQLAlchemy's per-row parameter processing costs ~30 µs a row); UUIDs
+        as `uuid.UUID` or as `id_values` gives them.  PostgreSQL: one ``INSERT`` for a few rows (a list) or in a
+        pipelined transaction, else ``COPY``, as the rows come (a generator's rows are made while the server
+        inserts those sent before; see `insert_rows`).  A refused row raises `sqlalchemy.exc.IntegrityError`."""
+        if self.dialect != "sqlite":
+            n = insert_rows(conn, table, columns, rows, self._pipeline)
+            self._bulk[table.name] = self._bulk.get(table.name, 0) + n
+            self._inserted[table.name] = self._inserted.get(table.name, 0) + n
+            return
+        rows = list(rows)
         self._bulk[table.name] = self._bulk.get(table.name, 0) + len(rows)
         self._inserted[table.name] = self._inserted.get(table.name, 0) + len(rows)
-        if self.dialect != "sqlite":
-            insert_rows(conn, table, columns, rows, self._pipeline)
-            return
         names = ", ".join('"' + c + '"' for c in columns)
         sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})'
         uuids = [k for k, c in enumerate(columns) if isinstance(table.c[c].type, sa.Uuid)]

@@ -12,7 +12,7 @@ everything up to the ``Sync`` (the ``COMMIT`` too) and the transaction is rolled
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -33,27 +33,34 @@ _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
 
 
 def insert_rows(
-    conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]], pipeline: Any
-) -> None:
-    """INSERT ``rows`` on PostgreSQL: queued on ``pipeline`` (a cursor), or by INSERT or COPY by their number."""
+    conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[tuple[Any, ...]], pipeline: Any
+) -> int:
+    """INSERT ``rows`` on PostgreSQL and return how many: queued on ``pipeline`` (a cursor), or by INSERT or
+    COPY by their number (rows that are not a list, e.g. a generator, go by COPY as they are made)."""
     import psycopg
 
     names = ", ".join('"' + c + '"' for c in columns)
     raw: Any = conn.connection.driver_connection
-    if pipeline is not None or len(rows) < COPY_ROWS:
+    few = pipeline is not None or (isinstance(rows, list) and len(rows) < COPY_ROWS)
+    if few:
         sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join(["%s"] * len(columns))})'
     else:
         sql = f'COPY "{table.name}" ({names}) FROM STDIN'
+    n = 0
     try:
-        if pipeline is not None:
-            pipeline.executemany(sql, rows)  # sent, and answered, with the rest of the pipeline
-        elif len(rows) < COPY_ROWS:
-            with raw.cursor() as cursor:
-                cursor.executemany(sql, rows)
+        if few:
+            listed = rows if isinstance(rows, list) else list(rows)
+            n = len(listed)
+            if pipeline is not None:
+                pipeline.executemany(sql, listed)  # sent, and answered, with the rest of the pipeline
+            else:
+                with raw.cursor() as cursor:
+                    cursor.executemany(sql, listed)
         else:
             with raw.cursor() as cursor, cursor.copy(sql) as copy:
-                for row in rows:
+                for n, row in enumerate(rows, 1):  # noqa: B007 (n counts the rows)
                     copy.write_row(row)
+        return n
     except psycopg.errors.IntegrityError as exc:
         raise sa.exc.IntegrityError(sql, None, exc) from None
     except psycopg.Error as exc:

@@ -10,7 +10,7 @@ never misses a pixel a region touches (it may add a neighbour), so the prefilter
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -69,19 +69,20 @@ def overlap_pixels(region: Any, common: str) -> list[int]:
     return pixels
 
 
-def overlap_rows(element: DimensionElement, records: Iterable[DimensionRecord], common: str) -> list[tuple[Any, ...]]:
+def overlap_rows(
+    element: DimensionElement, records: Iterable[DimensionRecord], common: str
+) -> Iterator[tuple[Any, ...]]:
     """Overlap-table rows for the records' regions (none for a record without one), as tuples in the order of
-    `overlap_columns`, for `Database.insert_many`."""
+    `overlap_columns`, for `Database.insert_many`; made as they are read (see `Database.insert_many`)."""
     envelope = pixelization(common).envelope
-    rows: list[tuple[Any, ...]] = []
     for record in records:
         region = record.region
         if region is None:
             continue
         key = record.key
         for begin, end in envelope(region.getBoundingCircle(), 0).ranges():  # see `overlap_pixels`
-            rows.extend((*key, pixel) for pixel in range(begin, end))
-    return rows
+            for pixel in range(begin, end):
+                yield (*key, pixel)
 
 
 def overlap_columns(element: DimensionElement) -> list[str]:
