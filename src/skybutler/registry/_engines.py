@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from skybutler.errors import ConfigError, ConflictError, StorageError
 from skybutler.registry._checkpoints import Checkpointer
+from skybutler.registry._copy import copy_rows
 from skybutler.registry._single_reads import single_statement_read
 
 __all__ = ["Database", "LostCommitError", "normalize_url"]
@@ -485,10 +486,9 @@ class Database:
         gives them (cheaper: converted once for several tables).  On PostgreSQL the rows go through ``COPY``.
         A refused row raises `sqlalchemy.exc.IntegrityError` on both back-ends.
         """
-        self._bulk[table.name] = self._bulk.get(table.name, 0) + len(rows)
-        self._inserted[table.name] = self._inserted.get(table.name, 0) + len(rows)
+        self.count_inserted(table.name, len(rows))
         if self.dialect != "sqlite":
-            self._copy_rows(conn, table, columns, rows)
+            copy_rows(conn, table, columns, rows)
             return
         names = ", ".join('"' + c + '"' for c in columns)
         sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})'
@@ -510,6 +510,15 @@ class Database:
             raise sa.exc.IntegrityError(sql, None, exc) from None
         finally:
             cursor.close()
+
+    def count_inserted(self, table: str, n: int) -> None:
+        """Count ``n`` rows written to ``table`` in bulk (as `insert_many` does) for the maintenance after commit.
+
+        For bulk writes of other forms (an ``INSERT ... SELECT``): a large one is then checkpointed on SQLite
+        and gets statistics on PostgreSQL as if it had come through `insert_many`.
+        """
+        self._bulk[table] = self._bulk.get(table, 0) + n
+        self._inserted[table] = self._inserted.get(table, 0) + n
 
     def select_in(
         self, table: sa.Table, columns: Sequence[str], key: str, values: Sequence[Any], chunk: int = 500
@@ -537,30 +546,6 @@ class Database:
         except sqlite3.DatabaseError as exc:
             raise self.failure(exc, "could not be read") from None
         return out
-
-    @staticmethod
-    def _copy_rows(conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-        """PostgreSQL: ``COPY ... FROM STDIN`` through psycopg, several times faster than an executemany."""
-        import psycopg
-
-        names = ", ".join('"' + c + '"' for c in columns)
-        sql = f'COPY "{table.name}" ({names}) FROM STDIN'
-        raw: Any = conn.connection.driver_connection
-        try:
-            with raw.cursor() as cursor, cursor.copy(sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        except psycopg.errors.IntegrityError as exc:
-            raise sa.exc.IntegrityError(sql, None, exc) from None
-        except psycopg.Error as exc:
-            # psycopg's own error, which SQLAlchemy never saw: wrap it as SQLAlchemy would, so `transaction`
-            # turns it into a `StorageError`, and invalidate a lost connection so the next call reconnects.
-            lost = conn.dialect.is_disconnect(exc, raw, None)  # type: ignore[arg-type]
-            if lost:
-                conn.invalidate(exc)
-            raise sa.exc.DBAPIError.instance(
-                sql, None, exc, psycopg.Error, connection_invalidated=lost, dialect=conn.dialect
-            ) from None
 
     # -- dialect differences --------------------------------------------------------------------------------
     def insert_ignore(self, table: sa.Table, index: Sequence[str] | None = None) -> Any:
