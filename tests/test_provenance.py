@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.registry._statements import statements
 
 from skybutler.butler import Butler, DirectButler
 from skybutler.butler._environment import make_environment
-from skybutler.datasets import DatasetRef
+from skybutler.datasets import DatasetIdMode, DatasetRef
 from skybutler.errors import ConflictError, DatasetNotFoundError, PermissionDeniedError
 from skybutler.registry._calibrations import tai_now
 
@@ -79,6 +80,48 @@ def test_an_unknown_input_is_refused_and_nothing_is_written(prov: DirectButler) 
     assert _files(prov) == files
     assert prov.registry.lineage.all_edges() == []
     assert _meta(prov, 2, inputs=[a]).run == "test/run"  # and the same put works with good inputs
+
+
+@pytest.mark.parametrize("mode", [DatasetIdMode.DETERMINISTIC, DatasetIdMode.DETERMINISTIC_NO_RUN])
+def test_a_deterministic_id_put_again_cannot_close_a_cycle(prov: DirectButler, mode: DatasetIdMode) -> None:
+    # A put's random IDs skip the cycle check (nothing can have used them yet); a deterministic ID can be put,
+    # used, removed (the edge that used it stays) and put again with the same ID: that put is still checked.
+    item = ({"v": 1}, {"instrument": "Cam", "visit": 1, "detector": 3})
+    (a,) = prov.put_many([item], "meta", id_mode=mode)
+    b = _meta(prov, 2, inputs=[a])
+    assert prov.remove([a], even_if_used=True) == 1
+    files, count = _files(prov), prov.registry.datasets.count()
+    with pytest.raises(ConflictError, match="cycle"):
+        prov.put_many([item], "meta", id_mode=mode, inputs=[b])  # a → b → a
+    assert (prov.registry.datasets.count(), _files(prov)) == (count, files)
+    assert len(prov.registry.lineage.all_edges()) == 1
+    (again,) = prov.put_many([item], "meta", id_mode=mode)  # without the looping input it is welcome back
+    assert again.id == a.id
+
+
+#: Statements of a steady-state put into a run already recorded (SQLite: BEGIN IMMEDIATE, the dataset, tags and
+#: artifact inserts, COMMIT).  With inputs, one more: an INSERT ... SELECT of the edges that joins each input
+#: to its dataset row (existence and type checked in the same statement); random new IDs need no cycle check.
+PLAIN_PUT_STATEMENTS_SQLITE = 5
+
+
+def test_a_put_with_inputs_sends_one_statement_more_than_a_plain_put(prov: DirectButler) -> None:
+    inputs = [_meta(prov, 1, detector=d) for d in range(3)]
+    _meta(prov, 2, detector=0, inputs=inputs)  # the run recorded, statements cached: the steady state follows
+    counts = {}
+    for detector, (label, given) in enumerate(
+        [("plain", None), ("refs", inputs), ("ids", [r.id for r in inputs]), ("text", [str(r.id) for r in inputs])]
+    ):
+        with statements(prov.registry.db) as sent:
+            last = _meta(prov, 3, detector=detector, inputs=given)
+        counts[label] = len(sent)
+        if given is not None:
+            assert sum(s.lstrip().upper().startswith("SELECT") for s in sent) == 0, sent
+    plain = counts["plain"]
+    assert counts == {"plain": plain, "refs": plain + 1, "ids": plain + 1, "text": plain + 1}, counts
+    if prov.registry.db.dialect == "sqlite":
+        assert counts["plain"] == PLAIN_PUT_STATEMENTS_SQLITE
+    assert {n.id for n in prov.lineage(last)} == {r.id for r in inputs}
 
 
 def test_a_used_dataset_is_kept_unless_the_caller_insists_and_history_stays(prov: DirectButler) -> None:

@@ -209,7 +209,7 @@ class DirectButler(DirectTransfers, DirectProvenance, Butler):
         dt = stored.dataset_type
         resolve = self.registry.resolve_data_id
         coords = [(obj, resolve(dt, data_id, kwargs)) for obj, data_id, kwargs in items]
-        record = put_recorder(self.registry, run_record, inputs, self._recorded_runs)
+        record = put_recorder(self.registry, run_record, inputs, self._recorded_runs, id_mode)
         try:
             refs = put_objects(self.registry, self.datastore, stored, run_record, coords, id_mode, record, inputs)
         except (StorageError, FormatterError):
@@ -220,7 +220,7 @@ class DirectButler(DirectTransfers, DirectProvenance, Butler):
             if not self.registry.collections.refresh_if_changed():  # the run may have been re-created elsewhere
                 raise
             run_record = self._run_record(run)
-            record = put_recorder(self.registry, run_record, inputs, self._recorded_runs)
+            record = put_recorder(self.registry, run_record, inputs, self._recorded_runs, id_mode)
             refs = put_objects(self.registry, self.datastore, stored, run_record, coords, id_mode, record, inputs)
         self._recorded_runs.add(run_record.id)
         return refs

@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from skybutler.datasets import DatasetIdMode
+
 if TYPE_CHECKING:
     from skybutler.datasets import DatasetRef
     from skybutler.registry import CollectionRecord, Registry
@@ -24,12 +26,15 @@ def put_recorder(
     run: CollectionRecord,
     inputs: Sequence[Sequence[uuid.UUID]],
     recorded_runs: set[int],
+    id_mode: DatasetIdMode | None = None,
 ) -> Callable[[list[DatasetRef]], None] | None:
     """What a put records besides its datasets (None for the plain put: a recorded run and no inputs).
 
     The returned function runs inside the put's transaction with the new refs: it makes the run's record
-    if it has none, and records each dataset's inputs.
+    if it has none, and records each dataset's inputs.  Random new IDs (no ``id_mode``, or RANDOM) cannot close a
+    cycle, so the check is skipped for them; deterministic IDs are checked.
     """
+    fresh = id_mode is None or id_mode is DatasetIdMode.RANDOM
     first = run.id not in recorded_runs
     if not first and not any(inputs):
         return None
@@ -44,7 +49,7 @@ def put_recorder(
             for ref, ids in zip(refs, inputs or [()] * len(refs), strict=True)
             if ids
         }
-        registry.record_provenance(run, edges=edges, info=info, env_ids=env_ids)
+        registry.record_provenance(run, edges=edges, info=info, env_ids=env_ids, fresh=fresh)
 
     return record
 

@@ -401,8 +401,9 @@ class FileDatastore(LeafDatastore):
             A move failed; the datasets are registered, and ``reconcile`` finishes the move later.
         """
         staged = [s for s in staged if s.staging_key != s.artifact.path]
-        try:
-            run_all([partial(self.promote, s) for s in staged], self.transport.concurrency)
+        try:  # a claim that shares the bytes (a hard link) leaves only the staging name to drop: in one call
+            self.transport.delete_many([s.staging_key for s in staged if s.claimed])
+            run_all([partial(self.promote, s) for s in staged if not s.claimed], self.transport.concurrency)
         except StorageError as exc:
             raise StorageError(
                 f"{exc} The datasets are registered and their files staged; run `skybutler reconcile` "

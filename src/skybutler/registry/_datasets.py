@@ -281,6 +281,33 @@ class Datasets:
                         )
         return out
 
+    def registered_paths(self, ids: Sequence[uuid.UUID]) -> dict[int, str | None]:
+        """Which of ``ids`` are registered, keyed by the ID's integer, with the path of each one's own artifact
+        (component ``""``; None when it has none).
+
+        The lean form of `by_ids` for a merge, which looks up its 10 000 outputs at once (a re-run finds them
+        all): SQL text, one statement per 500 IDs on SQLite and one array on PostgreSQL, no row objects.
+        """
+        db = self._db
+        sql = (
+            "SELECT d.id, r.path FROM dataset d LEFT JOIN datastore_record r ON r.dataset_id = d.id "
+            "AND r.component = '' WHERE d.id "
+        )
+        out: dict[int, str | None] = {}
+        with db.transaction(write=False) as conn:
+            if db.dialect != "sqlite":
+                for dataset_id, path in conn.exec_driver_sql(sql + "= ANY(%s)", (list(ids),)):
+                    out.setdefault(dataset_id.int, path)
+                return out
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                for chunk in _chunks(db.id_values(ids), 500):
+                    for id_hex, path in cursor.execute(f"{sql}IN ({', '.join('?' * len(chunk))})", chunk):
+                        out.setdefault(int(id_hex, 16), path)
+            finally:
+                cursor.close()
+        return out
+
     def in_run(self, stored: StoredDatasetType, run_id: int) -> list[DatasetRow]:
         """Every dataset of a type born in a run, in data-ID order."""
         tags, r = stored.tags, self._t.datastore_record

@@ -495,13 +495,10 @@ class Database:
         pipelined transaction, else ``COPY``, as the rows come (a generator's rows are made while the server
         inserts those sent before; see `insert_rows`).  A refused row raises `sqlalchemy.exc.IntegrityError`."""
         if self.dialect != "sqlite":
-            n = insert_rows(conn, table, columns, rows, self._pipeline)
-            self._bulk[table.name] = self._bulk.get(table.name, 0) + n
-            self._inserted[table.name] = self._inserted.get(table.name, 0) + n
+            self.count_inserted(table.name, insert_rows(conn, table, columns, rows, self._pipeline))
             return
         rows = list(rows)
-        self._bulk[table.name] = self._bulk.get(table.name, 0) + len(rows)
-        self._inserted[table.name] = self._inserted.get(table.name, 0) + len(rows)
+        self.count_inserted(table.name, len(rows))
         names = ", ".join('"' + c + '"' for c in columns)
         sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})'
         uuids = [k for k, c in enumerate(columns) if isinstance(table.c[c].type, sa.Uuid)]
@@ -522,6 +519,15 @@ class Database:
             raise sa.exc.IntegrityError(sql, None, exc) from None
         finally:
             cursor.close()
+
+    def count_inserted(self, table: str, n: int) -> None:
+        """Count ``n`` rows written to ``table`` in bulk (as `insert_many` does) for the maintenance after commit.
+
+        For bulk writes of other forms (an ``INSERT ... SELECT``): a large one is then checkpointed on SQLite
+        and gets statistics on PostgreSQL as if it had come through `insert_many`.
+        """
+        self._bulk[table] = self._bulk.get(table, 0) + n
+        self._inserted[table] = self._inserted.get(table, 0) + n
 
     def select_in(
         self, table: sa.Table, columns: Sequence[str], key: str, values: Sequence[Any], chunk: int = 500

@@ -8,6 +8,7 @@ graph.  ``UNION`` (not ``UNION ALL``) keeps one row per dataset and depth, so di
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ __all__ = ["MAX_DEPTH", "Edge", "Lineage", "Reached"]
 
 #: Deepest walk: a bound that no real pipeline reaches, so that a walk always ends.
 MAX_DEPTH = 10_000
+_EDGES_PER_STATEMENT = 300
+"""Edges per ``INSERT ... SELECT`` on SQLite (three parameters each: well under its 32 766)."""
 
 Direction = Literal["up", "down"]
 
@@ -111,15 +114,20 @@ class Lineage:
         outputs: Mapping[uuid.UUID, tuple[str, Sequence[uuid.UUID]]],
         recorded: int,
         *,
-        known_types: Mapping[uuid.UUID, str] | None = None,
-        check_inputs: bool = True,
+        fresh: bool = False,
     ) -> int:
         """Record that each output (id → (its type name, its input IDs)) was made from its inputs.
 
         Runs inside the caller's transaction when there is one (a put registers datasets and edges together).
-        Inputs must be registered (unless ``check_inputs`` is false, for imports that carry edges whose
-        inputs were removed; then ``known_types`` names their types).  An edge that would close a cycle
-        (an output among its own ancestors) is refused.  Returns the number of edges written.
+        Inputs must be registered: the edges are inserted by one ``INSERT ... SELECT`` (per 300 edges on SQLite) that
+        joins each input to its dataset row and takes the input's type from the registry (not from the
+        caller's refs, which may be stale), so checking that
+        the inputs exist, finding their types and writing the edges is one statement; an input without a row
+        makes fewer rows than edges, and the error names it.  An edge that would close a cycle (an output
+        among its own ancestors) is refused.  ``fresh`` says the outputs are new random (uuid4) IDs, which
+        no recorded edge can name, so no cycle through them is possible and the cycle check is skipped;
+        deterministic IDs are never fresh: a dataset removed and put again has the same ID, and edges that
+        used it outlive it.  Returns the number of edges written.
 
         Raises
         ------
@@ -128,22 +136,50 @@ class Lineage:
         ConflictError
             An edge would make a cycle.
         """
-        inputs = list(dict.fromkeys(i for _, ins in outputs.values() for i in ins))
-        if not inputs:
+        rows = [
+            (out_id, out_type, in_id) for out_id, (out_type, ins) in outputs.items() for in_id in dict.fromkeys(ins)
+        ]
+        if not rows:
             return 0
-        with self._db.transaction() as conn:
-            types = dict(known_types or {})
-            if check_inputs:
-                types.update(self.input_types(conn, [i for i in inputs if i not in types]))
-            self._refuse_cycles(conn, outputs, inputs)
-            rows = [
-                (out_id, in_id, out_type, types[in_id], recorded)
-                for out_id, (out_type, ins) in outputs.items()
-                for in_id in dict.fromkeys(ins)
-            ]
-            t = self._t.provenance.edge
-            self._db.insert_many(conn, t, ("output_id", "input_id", "output_type", "input_type", "recorded"), rows)
-        return len(rows)
+        db = self._db
+        with db.transaction() as conn:
+            if not fresh:
+                self._refuse_cycles(conn, outputs, list(dict.fromkeys(r[2] for r in rows)))
+            written, step = 0, _EDGES_PER_STATEMENT if db.dialect == "sqlite" else self._chunk
+            for start in range(0, len(rows), step):
+                written += self._insert_edges(conn, rows[start : start + step], recorded)
+            db.count_inserted(self._t.provenance.edge.name, written)
+            if written < len(rows):  # some input has no dataset row: name it (raises), and roll back
+                self.input_types(conn, list(dict.fromkeys(r[2] for r in rows)))
+        return written
+
+    def _insert_edges(
+        self, conn: sa.Connection, rows: Sequence[tuple[uuid.UUID, str, uuid.UUID]], recorded: int
+    ) -> int:
+        """INSERT the edges ``(output, output type, input)`` whose input is registered; the number inserted."""
+        head = "INSERT INTO dataset_input (output_id, input_id, output_type, input_type, recorded) "
+        join = "JOIN dataset d ON d.id = v.i JOIN dataset_type t ON t.dataset_type_id = d.dataset_type_id"
+        if self._db.dialect != "sqlite":  # three array parameters, whatever the number of edges
+            sql = (
+                f"{head}SELECT v.o, d.id, v.ot, t.name, CAST(%s AS BIGINT) "
+                f"FROM unnest(%s::uuid[], %s::text[], %s::uuid[]) AS v(o, ot, i) {join}"
+            )
+            params = (recorded, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+            return int(conn.exec_driver_sql(sql, params).rowcount)
+        # SQLite: a VALUES list (its columns are column1..3), IDs as the hex text SQLAlchemy's Uuid stores
+        values = ", ".join(["(?, ?, ?)"] * len(rows))
+        join = join.replace("v.i", "v.column3")
+        sql = f"{head}SELECT v.column1, d.id, v.column2, t.name, ? FROM (VALUES {values}) AS v {join}"
+        params_sqlite: list[Any] = [recorded]
+        for out_id, out_type, in_id in rows:
+            params_sqlite += (out_id.hex, out_type, in_id.hex)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            return int(cursor.execute(sql, params_sqlite).rowcount)
+        except sqlite3.IntegrityError as exc:  # as `Database.insert_many` raises it, for callers that explain it
+            raise sa.exc.IntegrityError(sql, None, exc) from None
+        finally:
+            cursor.close()
 
     def restore(self, edges: Sequence[Edge]) -> int:
         """Insert edges read from an export or another repository, as they were (types, recorded times).

@@ -412,6 +412,7 @@ class Registry:
         info: Mapping[str, Any] | None = None,
         env_ids: Sequence[int] = (),
         recorded: int | None = None,
+        fresh: bool = False,
     ) -> None:
         """Record what made datasets of ``run``, in the caller's transaction (or one of its own).
 
@@ -420,7 +421,7 @@ class Registry:
         to its dataset type name and input IDs (inputs must be registered; a cycle is refused);
         ``environments`` are stored once each (by content) and linked to the run, as are ``env_ids`` (already
         stored); ``info`` (host, user_name, command, cwd, started, config) makes the run's record unless it
-        has one.
+        has one.  ``fresh``: the outputs have new random IDs, so no cycle is possible (see `Lineage.add`).
 
         Raises
         ------
@@ -436,7 +437,7 @@ class Registry:
                 for env_id in ids or [None]:  # type: ignore[list-item]
                     self.runs.ensure(run.id, base, env_id)
             if edges:
-                self.lineage.add(edges, tai_now() if recorded is None else recorded)
+                self.lineage.add(edges, tai_now() if recorded is None else recorded, fresh=fresh)
 
     # -- explanations -----------------------------------------------------------------------------------------
     def explain_insert_failure(

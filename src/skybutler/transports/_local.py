@@ -11,7 +11,7 @@ import errno
 import os
 import stat
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -175,6 +175,32 @@ class LocalTransport(Transport):
                 self._made.discard(parent)
             except OSError:
                 pass
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """`delete` each key (a missing file is fine), trying each emptied directory once at the end.
+
+        A merge drops 20 000 names at a time (pending names and attempt markers): one ``unlink`` each and
+        nothing else per name, instead of `delete`'s path arithmetic for every one.
+        """
+        base = self._base_str
+        parents: set[str] = set()
+        for key in keys:
+            path = base + key
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise _failed("delete", path, exc) from exc
+            parents.add(key.rpartition("/")[0])
+        for parent_key in parents:
+            if parent_key and not parent_key.rpartition("/")[2].startswith("."):
+                parent = os.path.dirname(base + parent_key + "/x")
+                try:
+                    os.rmdir(parent)
+                    self._made.discard(parent)
+                except OSError:
+                    pass
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         """Yield every file under ``prefix``, as keys."""

@@ -254,7 +254,7 @@ def _merge_batch(
             report.refused[record.task] = str(exc)
     ids = [out.id for _, written in checked for out, _, _ in written]
     # keyed by the IDs' integers: a UUID hashes in Python, an int in C (10 000 outputs meet these maps often)
-    known = {row.id.int: row for row in registry.datasets.by_ids(list(stored.values()), ids)} if ids else {}
+    known = registry.datasets.registered_paths(ids) if ids else {}  # ID int → its artifact's path
     accepted: list[tuple[Task, list[tuple[ManifestOutput, ArtifactInfo]]]] = []
     to_check = [
         (out, size, checksum) for _, written in checked for out, size, checksum in written if out.id.int not in known
@@ -399,18 +399,18 @@ def _register(
 def _finish_leftovers(
     store: FileDatastore,
     checked: list[tuple[Task, list[tuple[ManifestOutput, int, str | None]]]],
-    known: Mapping[int, Any],
+    known: Mapping[int, str | None],
     report: MergeReport,
 ) -> None:
     """Pending files of outputs registered earlier (a merge that died before dropping them): finish the move."""
     transport = store.transport
     for _, written in checked:
         for out, _, _ in written:
-            row = known.get(out.id.int)
-            if row is None or row.artifact is None or not transport.exists(out.pending):
+            path = known.get(out.id.int)
+            if path is None or not transport.exists(out.pending):
                 continue
             try:
-                store.finish(out.pending, row.artifact.path)
+                store.finish(out.pending, path)
             except (SkyButlerError, OSError) as exc:
                 report.problems.append(f"{out.pending}: {exc}")
 
