@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from skybutler.datasets import ArtifactInfo, as_uuid
+from skybutler.registry._bulk_load import bulk_load
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DataIdValue
@@ -126,11 +128,17 @@ class Datasets:
                 for k, n in pairs
                 if (a := n.artifact) is not None
             ]
-        with db.transaction() as conn:
+        with db.transaction() as conn, self._bulk(conn, [stored.tags.name], len(tag_rows)):
             db.insert_many(conn, self._t.dataset, ("id", "dataset_type_id", "run_id", "ingest_date"), dataset_rows)
             db.insert_many(conn, stored.tags, ("dataset_type_id", "collection_id", "dataset_id", *dims), tag_rows)
             if artifact_rows:
                 db.insert_many(conn, self._t.datastore_record, _RECORD_COLUMNS, artifact_rows)
+
+    def _bulk(self, conn: sa.Connection, tables: list[str], rows: int) -> AbstractContextManager[None]:
+        """On SQLite, `bulk_load` around an insert of ``rows`` rows into ``tables`` (PostgreSQL: nothing)."""
+        if self._db.dialect != "sqlite":
+            return nullcontext()
+        return bulk_load(conn.connection.driver_connection, tables, rows)
 
     def insert_artifacts(self, artifacts: Sequence[tuple[uuid.UUID, ArtifactInfo]]) -> None:
         """Record the artifacts of datasets inserted (without them) earlier in the caller's transaction.
