@@ -20,6 +20,11 @@ regular block layout::
 a line reader, and hands every other entry -- and any dataset entry that strays from the layout (flow style,
 other quoting, other scalar types) -- to PyYAML; a document that cannot be split that way is read by PyYAML
 whole.  Either way the result is the same Python structure.  `dataset_entry_text` writes the layout.
+
+``dimension`` entries whose records are flat mappings of plain values (ints, decimals, ``null``,
+``true``/``false``, text), as we write them, are read by a line reader too (`_dimension_entry`): a
+100 000-dataset export has 1 100 such records, about a fifth of a second in PyYAML.  Records with tags,
+timestamps or nested values (the reference's regions, times and hashes) go to PyYAML, entry by entry.
 """
 
 from __future__ import annotations
@@ -338,10 +343,47 @@ def _dataset_text(piece: str) -> dict[str, Any] | None:
     return entry
 
 
+_FLOAT = re.compile(r"-?[0-9]+\.[0-9]+\Z")
+#: Record values the dimension reader reads besides `_scalar`'s (as YAML 1.1 and PyYAML read them).
+_WORDS = {"null": None, "true": True, "false": False}
+
+
+def _dimension_entry(lines: list[str]) -> dict[str, Any]:
+    """Read one ``- type: dimension`` entry whose records are flat mappings of plain scalars, or raise
+    `_IrregularError` (tags, timestamps, nested values, other indentation: PyYAML reads those).
+
+    Values are ints, ``null``, ``true``/``false``, decimals with a point (``30.0``) and the text `_scalar`
+    reads; a record's lines are ``  - key: value`` then ``    key: value``.
+    """
+    if len(lines) < 4 or lines[0] != "- type: dimension" or not lines[1].startswith("  element: "):
+        raise _IrregularError
+    if lines[2] != "  records:":
+        raise _IrregularError
+    records: list[dict[str, Any]] = []
+    record: dict[str, Any] = {}
+    words, is_float = _WORDS, _FLOAT.match
+    for line in itertools.islice(lines, 3, None):
+        if line.startswith("  - "):
+            record = {}
+            records.append(record)
+        elif not line.startswith("    ") or line[4:5] == " " or not records:
+            raise _IrregularError
+        key, sep, value = line[4:].partition(": ")
+        if not sep or not key.isidentifier() or key.lower() in _SPECIAL:
+            raise _IrregularError
+        if value in words:
+            record[key] = words[value]
+        elif is_float(value):
+            record[key] = float(value)
+        else:
+            record[key] = _scalar(value)
+    return {"type": "dimension", "element": _scalar(lines[1][11:]), "records": records}
+
+
 def _parse_chunk(chunk: list[str]) -> Any:
-    """One top-level entry of ``data``: by the line reader, else by PyYAML, else `_FAILED`."""
+    """One top-level entry of ``data``: by the line readers, else by PyYAML, else `_FAILED`."""
     try:
-        return _dataset_entry(chunk)
+        return _dimension_entry(chunk) if chunk[0] == "- type: dimension" else _dataset_entry(chunk)
     except _IrregularError:
         try:
             (entry,) = yaml.load("\n".join(chunk), Loader=ExportLoader)
