@@ -144,7 +144,7 @@ def import_export(
         # Registry-only imports on a database server parse dataset entries while inserting (see above).
         deferred: list[tuple[int, Any]] | None = [] if files is None and registry.db.runs_in_server else None
         with gc_paused():  # several objects per dataset live until the end: see _nogc
-            document = load_document(text, source, defer_datasets=deferred is not None)
+            document = load_document(text, source, defer_datasets=deferred is not None, columns=True)
             plan = read_plan(document, source, text, registry.universe, registered, deferred=deferred)
             report = ImportReport(source, notes=list(plan.notes))
             _Importer(

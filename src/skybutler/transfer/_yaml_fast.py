@@ -42,6 +42,7 @@ from skybutler.transfer._yaml_format import ExportLoader, decode_export, load_ex
 __all__ = [
     "DatasetBlock",
     "DeferredDataset",
+    "RecordColumns",
     "RegularRecords",
     "dataset_entry_text",
     "load_document",
@@ -155,6 +156,12 @@ def _bulk_records(text: str) -> RegularRecords | None:
     over the block costs a fraction of the line reader's per-line work; a block with anything else (quotes,
     spaces, other keys, comments, several IDs) returns None, for the line reader, which reads every form.
     """
+    columns = _bulk_columns(text)
+    return None if columns is None else columns.records()
+
+
+def _bulk_columns(text: str) -> RecordColumns | None:
+    """`_bulk_records`' reading, by column only (no mapping per record): see `RecordColumns`."""
     first = text.split("\n", 64)
     if len(first) < 4 or not first[3].startswith("    - "):
         return None
@@ -183,19 +190,51 @@ def _bulk_records(text: str) -> RegularRecords | None:
     at = 2 + 2 * len(keys)
     paths = [f[at] or None for f in found]
     formatters = [f[at + 1] or None for f in found]
-    names = tuple(keys)
-    records = RegularRecords(
-        {"dataset_id": [i], "data_id": [dict(zip(names, v, strict=True))]}
-        for i, v in zip(ids, zip(*columns, strict=True), strict=True)
-    )
-    for record, path, formatter in zip(records, paths, formatters, strict=True):
-        if path is not None:
-            record["path"] = path
-        if formatter is not None:
-            record["formatter"] = formatter
-    records.keys, records.ids, records.columns = names, ids, columns
-    records.paths, records.formatters = paths, formatters
-    return records
+    return RecordColumns(tuple(keys), ids, columns, paths, formatters)
+
+
+class RecordColumns:
+    """The records of a dataset entry read by `_bulk_records`, by column: what an import checks and inserts.
+
+    `load_document` with ``columns=True`` leaves these in place of the records' list: an import of 100 000
+    datasets then builds no mapping per record (two per record, a fifth of a second) unless a check fails
+    and the import plan reads the block record by record (`records` gives what PyYAML would have read).
+    Every value is an int or a plain word, every ID a UUID, every path and formatter a plain word or None.
+    """
+
+    __slots__ = ("columns", "formatters", "ids", "keys", "paths")
+
+    def __init__(
+        self,
+        keys: tuple[str, ...],
+        ids: list[uuid.UUID],
+        columns: list[list[int | str]],
+        paths: list[str | None],
+        formatters: list[str | None],
+    ) -> None:
+        self.keys = keys
+        """The data ID keys, in the file's order."""
+        self.ids = ids
+        self.columns = columns
+        """The data ID values, one list per key."""
+        self.paths = paths
+        self.formatters = formatters
+
+    def records(self) -> RegularRecords:
+        """The records as PyYAML reads them (a list of mappings), keeping these columns beside them."""
+        names = self.keys
+        records = RegularRecords(
+            {"dataset_id": [i], "data_id": [dict(zip(names, v, strict=True))]}
+            for i, v in zip(self.ids, zip(*self.columns, strict=True), strict=True)
+        )
+        for record, path, formatter in zip(records, self.paths, self.formatters, strict=True):
+            if path is not None:
+                record["path"] = path
+            if formatter is not None:
+                record["formatter"] = formatter
+        records.keys, records.ids, records.columns = names, self.ids, self.columns
+        records.paths, records.formatters = self.paths, self.formatters
+        return records
 
 
 class RegularRecords(list[dict[str, Any]]):
@@ -327,12 +366,15 @@ def _deferred(index: int, chunk: list[str]) -> DeferredDataset:
 _FAILED = object()
 
 
-def _dataset_text(piece: str) -> dict[str, Any] | None:
-    """A dataset entry (its text without the leading ``- ``) whose records `_bulk_records` reads, else None."""
+def _dataset_text(piece: str, columns: bool) -> dict[str, Any] | None:
+    """A dataset entry (its text without the leading ``- ``) whose records `_bulk_records` reads, else None.
+
+    With ``columns``, the entry's records are left as `RecordColumns`.
+    """
     head = piece.split("\n", 4)
     if len(head) < 5 or head[3] != "  records:":
         return None
-    records = _bulk_records(head[4] + "\n")
+    records: RecordColumns | RegularRecords | None = (_bulk_columns if columns else _bulk_records)(head[4] + "\n")
     if records is None:
         return None
     try:
@@ -409,11 +451,13 @@ def parse_deferred(entry: DeferredDataset, part: int, text: str | bytes, source:
     return parsed
 
 
-def load_document(text: str | bytes, source: str, *, defer_datasets: bool = False) -> Any:
+def load_document(text: str | bytes, source: str, *, defer_datasets: bool = False, columns: bool = False) -> Any:
     """Parse an export document; the same result as `load_export`, faster for many datasets.
 
     With ``defer_datasets``, entries that start ``- type: dataset`` in the regular layout's first line are
     left as `DeferredDataset` in ``data``, for `parse_deferred`; a document read whole by PyYAML has none.
+    With ``columns``, the records of dataset entries the bulk reader reads are left as `RecordColumns`
+    (for the import plan, which reads them by column).
     """
     as_text = decode_export(text, source) if isinstance(text, bytes) else text
     head, sep, body = as_text.partition("\ndata:\n")
@@ -429,7 +473,7 @@ def load_document(text: str | bytes, source: str, *, defer_datasets: bool = Fals
     entries: list[Any] = []
     for index, piece in enumerate(pieces[1:]):
         if not defer_datasets and piece.startswith("type: dataset\n"):
-            entry = _dataset_text(piece)
+            entry = _dataset_text(piece, columns)
             if entry is not None:
                 entries.append(entry)
                 continue
