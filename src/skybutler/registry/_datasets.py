@@ -111,10 +111,12 @@ class Datasets:
         tid = stored.id
         dims = stored.dataset_type.dimensions.required
         db = self._db
-        pairs = list(zip(db.id_values([n.id for n in new]), new, strict=True))
+        keys = db.id_values([n.id for n in new])
         if db.dialect == "sqlite":  # in key order: each index is then filled in one sweep, not at random
-            pairs.sort(key=_first)
-        dataset_rows = [(k, tid, run_id, now) for k, _ in pairs]
+            order = sorted(range(len(keys)), key=keys.__getitem__)  # (cheaper than sorting pairs by a key)
+            keys, new = [keys[i] for i in order], [new[i] for i in order]
+        pairs = list(zip(keys, new, strict=True))
+        dataset_rows = [(k, tid, run_id, now) for k in keys]
         tag_rows = [(tid, run_id, k, *n.values) for k, n in pairs]
         if any(n.copies for n in new):
             artifact_rows = [
