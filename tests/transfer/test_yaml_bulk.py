@@ -16,7 +16,7 @@ import pytest
 from skybutler.dimensions import DimensionUniverse
 from skybutler.errors import ExportFormatError
 from skybutler.transfer._import_plan import read_plan
-from skybutler.transfer._yaml_fast import RegularRecords, dataset_entry_text, load_document
+from skybutler.transfer._yaml_fast import RecordColumns, RegularRecords, dataset_entry_text, load_document
 from skybutler.transfer._yaml_format import load_export
 
 HEADER = "description: Butler Data Repository Export\nversion: 1.0.2\nuniverse_version: 8\ndata:\n"
@@ -43,6 +43,10 @@ def test_regular_block_is_read_in_bulk_and_equals_pyyaml(path: bool) -> None:
     assert type(records) is RegularRecords
     assert load_document(text, "x") == load_export(text, "x")
     assert records.columns[1] == [k % 10 for k in range(50)]
+    columns = next(e["records"] for e in load_document(text, "x", columns=True)["data"] if e["type"] == "dataset")
+    assert type(columns) is RecordColumns  # no mapping per record until asked
+    assert columns.records() == records
+    assert columns.ids == records.ids
 
 
 #: Edits of one record that the bulk pattern must not read: each falls back and still agrees with PyYAML.
@@ -96,7 +100,8 @@ def test_plan_is_the_same_from_bulk_and_from_plain_records() -> None:
     assert type(plain["data"][1]["records"]) is list
     a = read_plan(bulk, "x", text, universe, lambda name: None)
     b = read_plan(plain, "x", text, universe, lambda name: None)
-    assert list(a.datasets.values()) == list(b.datasets.values())
+    c = read_plan(load_document(text, "x", columns=True), "x", text, universe, lambda name: None)
+    assert list(a.datasets.values()) == list(b.datasets.values()) == list(c.datasets.values())
     assert len(a.datasets) == 30
     entry = a.datasets[uuid.UUID(int=7919 * 3 + 1)]
     assert (entry.values, entry.path, entry.location) == (("Cam", 3, 0), "run/calexp/3.fits", ("data", 1, "records", 3))
@@ -115,11 +120,11 @@ def test_errors_are_the_line_readers(edit: tuple[str, str], message: str) -> Non
     universe = DimensionUniverse.default()
     text = (HEADER + TYPE + _block(30, path=True)).replace(*edit, 1)
     errors = []
-    for document in (load_document(text, "x"), load_export(text, "x")):
+    for document in (load_document(text, "x"), load_document(text, "x", columns=True), load_export(text, "x")):
         with pytest.raises(ExportFormatError, match=message) as caught:
             read_plan(document, "x", text, universe, lambda name: None)
         errors.append(str(caught.value))
-    assert errors[0] == errors[1]
+    assert errors[0] == errors[1] == errors[2]
 
 
 def test_repeated_id_in_a_bulk_block() -> None:
@@ -132,6 +137,8 @@ def test_repeated_id_in_a_bulk_block() -> None:
     assert type(_records(same)) is RegularRecords
     with pytest.raises(ExportFormatError, match="listed twice") as caught:
         read_plan(load_document(same, "x"), "x", same, universe, lambda name: None)
+    with pytest.raises(ExportFormatError) as by_column:
+        read_plan(load_document(same, "x", columns=True), "x", same, universe, lambda name: None)
     with pytest.raises(ExportFormatError) as expected:
         read_plan(load_export(same, "x"), "x", same, universe, lambda name: None)
-    assert str(caught.value) == str(expected.value)
+    assert str(caught.value) == str(by_column.value) == str(expected.value)

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -69,6 +70,31 @@ def documents(draw: st.DrawFn) -> str:
     return "".join(out)
 
 
+#: Record values beside text: numbers, YAML's words, tags and forms the dimension reader leaves to PyYAML.
+RECORD_VALUES = [
+    "null", "~", "Null", "true", "false", "True", "yes", "30.0", "-0.0", "00.5", "1.", ".5", "1.0e-05", "1e5",
+    "0x1F", "0o7", "017", "1_000", "-7", "0", "+3", "2013-06-17", "2013-06-17 00:00:00", ".inf", ".nan",
+    "!!binary |\n      4p/p8QCONZ82o2d+fWnMQ5N20eY=", "!butler_time/tai/iso '2013-06-17 00:00:00.000000000'",
+    "[1, 2]", "{a: 1}", "", "- x",
+]  # fmt: skip
+record_value = st.one_of(scalar, st.sampled_from(RECORD_VALUES))
+record_key = st.sampled_from(["instrument", "id", "name", "exposure_time", "region", "y", "on", "1", "a b", "id"])
+
+
+@st.composite
+def dimension_documents(draw: st.DrawFn) -> str:
+    """An export whose ``data`` has dimension entries in the dimension reader's layout, with hostile values."""
+    out = [HEADER]
+    for _ in range(draw(st.integers(1, 2))):
+        out.append(f"- type: dimension\n  element: {draw(scalar)}\n  records:\n")
+        for _ in range(draw(st.integers(1, 3))):
+            prefix = "  - "
+            for _ in range(draw(st.integers(1, 4))):
+                out.append(f"{prefix}{draw(record_key)}: {draw(record_value)}\n")
+                prefix = draw(st.sampled_from(["    ", "    ", "    ", "     ", "   ", "\t"]))
+    return "".join(out)
+
+
 def _outcome(reader: Any, data: bytes) -> tuple[str, Any]:
     try:
         return "read", reader(data, "export.yaml")
@@ -87,6 +113,41 @@ def _agree(text: str) -> None:
          "    - !uuid '01a22934-5163-75b5-bbaf-32f9d79c4da7'\n    data_id:\n    - instrument: Cam\n")  # fmt: skip
 def test_fast_path_agrees_with_pyyaml(text: str) -> None:
     _agree(text)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dimension_documents())
+@example(HEADER + "- type: dimension\n  element: visit\n  records:\n  - instrument: Cam\n    exposure_time: 30.0\n")
+@example(HEADER + "- type: dimension\n  element: visit\n  records:\n  - id: 1\n    \n")
+def test_dimension_reader_agrees_with_pyyaml(text: str) -> None:
+    _agree(text)
+
+
+def test_dimension_records_of_a_regular_layout_are_read_without_pyyaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = HEADER + (
+        "- type: dimension\n  element: visit\n  records:\n"
+        "  - instrument: Cam\n    id: 1\n    name: v1\n    exposure_time: 30.5\n    region: null\n"
+        "  - instrument: Cam\n    id: 2\n    name: 'v 2'\n    exposure_time: -1.25\n    region: null\n"
+    )
+    expected = load_export(text, "x")
+    parsed: list[str] = []
+    pyyaml_load = yaml.load
+
+    def load(stream: Any, Loader: Any) -> Any:  # noqa: N803 (PyYAML's name)
+        parsed.append(str(stream))
+        return pyyaml_load(stream, Loader=Loader)
+
+    monkeypatch.setattr(yaml, "load", load)
+    assert load_document(text, "x") == expected
+    assert parsed  # the header
+    assert not any("dimension" in p for p in parsed)
+    assert expected["data"][0]["records"][1] == {
+        "instrument": "Cam",
+        "id": 2,
+        "name": "v 2",
+        "exposure_time": -1.25,
+        "region": None,
+    }
 
 
 @pytest.mark.parametrize("char", ["\x85", "\u2028", "\u2029", "\ufeff", "\r", "\x7f", "\x9f", "\x00", "\ufffe"])

@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from skybutler.datasets import ArtifactInfo, as_uuid
+from skybutler.registry._bulk_load import bulk_load
 from skybutler.registry._pg_writes import PIPELINE_ROWS
 
 if TYPE_CHECKING:
@@ -110,10 +112,12 @@ class Datasets:
         tid = stored.id
         dims = stored.dataset_type.dimensions.required
         db = self._db
-        pairs = list(zip(db.id_values([n.id for n in new]), new, strict=True))
+        keys = db.id_values([n.id for n in new])
         if db.dialect == "sqlite":  # in key order: each index is then filled in one sweep, not at random
-            pairs.sort(key=_first)
-        dataset_rows = [(k, tid, run_id, now) for k, _ in pairs]
+            order = sorted(range(len(keys)), key=keys.__getitem__)  # (cheaper than sorting pairs by a key)
+            keys, new = [keys[i] for i in order], [new[i] for i in order]
+        pairs = list(zip(keys, new, strict=True))
+        dataset_rows = [(k, tid, run_id, now) for k in keys]
         tag_rows = [(tid, run_id, k, *n.values) for k, n in pairs]
         if any(n.copies for n in new):
             artifact_rows = [
@@ -127,12 +131,19 @@ class Datasets:
                 for k, n in pairs
                 if (a := n.artifact) is not None
             ]
-        # a put's few rows: BEGIN, the inserts and COMMIT in one round trip on PostgreSQL
-        with db.transaction(pipelined=len(new) <= PIPELINE_ROWS) as conn:
+        # a put's few rows: BEGIN, the inserts and COMMIT in one round trip on PostgreSQL (where `_bulk` does nothing)
+        pipelined = len(new) <= PIPELINE_ROWS
+        with db.transaction(pipelined=pipelined) as conn, self._bulk(conn, [stored.tags.name], len(tag_rows)):
             db.insert_many(conn, self._t.dataset, ("id", "dataset_type_id", "run_id", "ingest_date"), dataset_rows)
             db.insert_many(conn, stored.tags, ("dataset_type_id", "collection_id", "dataset_id", *dims), tag_rows)
             if artifact_rows:
                 db.insert_many(conn, self._t.datastore_record, _RECORD_COLUMNS, artifact_rows)
+
+    def _bulk(self, conn: sa.Connection, tables: list[str], rows: int) -> AbstractContextManager[None]:
+        """On SQLite, `bulk_load` around an insert of ``rows`` rows into ``tables`` (PostgreSQL: nothing)."""
+        if self._db.dialect != "sqlite":
+            return nullcontext()
+        return bulk_load(conn.connection.driver_connection, tables, rows)
 
     def insert_artifacts(self, artifacts: Sequence[tuple[uuid.UUID, ArtifactInfo]]) -> None:
         """Record the artifacts of datasets inserted (without them) earlier in the caller's transaction.

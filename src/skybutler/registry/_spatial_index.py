@@ -74,11 +74,13 @@ def overlap_rows(
 ) -> Iterator[tuple[Any, ...]]:
     """Overlap-table rows for the records' regions (none for a record without one), as tuples in the order of
     `overlap_columns`, for `Database.insert_many`; made as they are read (see `Database.insert_many`)."""
-    envelope = pixelization(common).envelope
+    envelope = None  # sphgeom takes a fifth of a second to import: only once a record has a region
     for record in records:
         region = record.region
         if region is None:
             continue
+        if envelope is None:
+            envelope = pixelization(common).envelope
         key = record.key
         for begin, end in envelope(region.getBoundingCircle(), 0).ranges():  # see `overlap_pixels`
             for pixel in range(begin, end):

@@ -125,7 +125,7 @@ def import_export(
         lazy = files is None and registry.db.runs_in_server and check is None  # a check needs every dataset read
         deferred: list[tuple[int, Any]] | None = [] if lazy else None
         with gc_paused():  # several objects per dataset live until the end: see _nogc
-            document = load_document(text, source, defer_datasets=deferred is not None)
+            document = load_document(text, source, defer_datasets=deferred is not None, columns=True)
             plan = read_plan(document, source, text, registry.universe, registered, deferred=deferred)
             if check is not None:
                 check(plan)

@@ -22,7 +22,7 @@ from skybutler.dimensions._elements import coerce_value
 from skybutler.errors import ConfigError, DataIdError, DatasetTypeError, ExportFormatError
 from skybutler.registry import CollectionType
 from skybutler.transfer._universe_compat import Upgrader
-from skybutler.transfer._yaml_fast import DeferredDataset, RegularRecords, parse_deferred
+from skybutler.transfer._yaml_fast import DeferredDataset, RecordColumns, RegularRecords, parse_deferred
 from skybutler.transfer._yaml_format import FORMAT_KEY, Location, format_error
 
 if TYPE_CHECKING:
@@ -441,13 +441,15 @@ def _datasets(r: _Reader, plan: ImportPlan, item: Mapping[str, Any], loc: Locati
     ]
     fast = all(t is not None for t, _ in simple)
     width = len(required)
-    records = r.get(item, "records", list, loc)
-    if (
-        fast
-        and type(records) is RegularRecords
-        and _regular_block(plan, name, run, required, simple, records, loc, first)
-    ):
-        return
+    bulk = item.get("records")
+    records: list[Any]
+    if type(bulk) is RecordColumns or type(bulk) is RegularRecords:
+        if fast and _regular_block(plan, name, run, required, simple, bulk, loc, first):
+            return
+        # a check failed: read record by record (what PyYAML reads), which explains the problem
+        records = bulk.records() if isinstance(bulk, RecordColumns) else bulk
+    else:
+        records = r.get(item, "records", list, loc)
     for j, rec in enumerate(records):
         if fast and type(rec) is dict and len(rec) <= 4:
             ids, data_ids = rec.get("dataset_id"), rec.get("data_id")
@@ -480,7 +482,7 @@ def _regular_block(
     run: str,
     required: tuple[str, ...],
     simple: list[tuple[Any, int | None]],
-    records: RegularRecords,
+    records: RecordColumns | RegularRecords,
     loc: Location,
     first: int,
 ) -> bool:
@@ -501,7 +503,8 @@ def _regular_block(
             return False
     ids = records.ids
     datasets = plan.datasets
-    if len(set(ids)) != len(ids) or not datasets.keys().isdisjoint(ids):
+    # (by the IDs' integers: a UUID's own hash is a Python call)
+    if len({i.int for i in ids}) != len(ids) or (datasets and not datasets.keys().isdisjoint(ids)):
         return False
     paths, formatters = records.paths, records.formatters
     if not all(map(is_plain_key, filter(None, paths))):
