@@ -194,6 +194,12 @@ def test_end_before_begin_is_refused() -> None:
     assert Timespan(10, 10).begin == 10  # empty is allowed
 
 
+def test_end_before_begin_beyond_the_calendar_is_refused_with_its_value() -> None:
+    # An end past datetime's years (a server's fuzzing sent -3.5e21) is named in ns, not an OverflowError.
+    with pytest.raises(DataIdError, match=r"end \(-3500000000000000000000 ns TAI\) is before its begin"):
+        Timespan(0, -3_500_000_000_000_000_000_000)
+
+
 def test_db_form_uses_sentinels_for_unbounded_sides() -> None:
     assert Timespan(None, None).to_db() == (TIMESPAN_MIN, TIMESPAN_MAX)
     assert Timespan(1, None).to_db() == (1, TIMESPAN_MAX)

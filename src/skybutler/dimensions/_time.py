@@ -198,8 +198,7 @@ class Timespan:
             object.__setattr__(self, "end", None if end is None else to_tai_ns(end))
         if self.begin is not None and self.end is not None and self.end < self.begin:
             raise DataIdError(
-                f"A timespan's end ({tai_ns_to_iso(self.end)} TAI) is before its begin "
-                f"({tai_ns_to_iso(self.begin)} TAI); swap them."
+                f"A timespan's end ({_describe(self.end)}) is before its begin ({_describe(self.begin)}); swap them."
             )
 
     @classmethod
