@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from skybutler.errors import ArtifactNotFoundError, ConfigError, PermissionDeniedError
+from skybutler.errors import ArtifactNotFoundError, ConfigError, PermissionDeniedError, SkyButlerError
 from skybutler.testing.butler import snapshot
 from skybutler.testing.sample import populate_sample
 from skybutler.testing.server import ServedRepo, served_repo
@@ -52,7 +52,7 @@ def test_ingest_needs_write_on_the_run_and_leaves_no_upload_behind(repo: ServedR
         with pytest.raises(PermissionDeniedError, match="u/bob/run2"):
             alice.ingest(fd, run="u/bob/run2")
         with repo.local() as local:
-            assert snapshot(local) == before
+            assert snapshot(local) == before  # dataset types included: "fresh" is gone
         assert _pending(repo) == []  # refused before an area was made
         with pytest.raises(ConfigError, match="upload"):
             alice.ingest(fd, transfer="symlink")  # the server cannot link a file on this machine
@@ -122,7 +122,7 @@ def test_export_needs_read_on_what_it_exports_and_import_write_on_what_it_writes
         with pytest.raises(PermissionDeniedError, match="admin"):  # registers a dataset type
             alice.import_(tmp_path / "other.zip")
         with repo.local() as local:
-            assert snapshot(local) == before
+            assert snapshot(local) == before  # dataset types included: "fresh" is gone
         # Only what she may write, on types and records the repository has: no admin needed.
         assert alice.import_(tmp_path / "alice.zip", skip_existing=True).skipped == 1
     with (
@@ -173,7 +173,7 @@ def test_what_stays_refused_says_why_and_changes_nothing(repo: ServedRepo, tmp_p
         with pytest.raises(ConfigError, match="local repository only"):
             admin.transfer_from(admin, [])
         with repo.local() as local:
-            assert snapshot(local) == before
+            assert snapshot(local) == before  # dataset types included: "fresh" is gone
 
 
 def test_an_upload_of_another_size_than_the_client_sent_is_refused(repo: ServedRepo, tmp_path: Path) -> None:
@@ -191,7 +191,7 @@ def test_an_upload_of_another_size_than_the_client_sent_is_refused(repo: ServedR
                 "POST", "/transfer/ingest", IngestRequest(area=staged["area"], datasets=[item], run="u/alice/run1")
             )
         with repo.local() as local:
-            assert snapshot(local) == before
+            assert snapshot(local) == before  # dataset types included: "fresh" is gone
     assert _pending(repo) == []
 
 
@@ -249,7 +249,27 @@ def test_transfer_into_the_server_with_collections_needs_write_on_each(repo: Ser
             with pytest.raises(PermissionDeniedError, match="u/bob/tagged"):
                 alice.transfer_from(source, [ref], collections="u/bob/tagged")
             with repo.local() as local:
-                assert snapshot(local) == before
+                assert snapshot(local) == before  # dataset types included: "fresh" is gone
             (done,) = alice.transfer_from(source, [ref])  # without the tag: her run only
             assert alice.get(done) == {"v": 1}
+    assert _pending(repo) == []
+
+
+def test_a_failed_transfer_into_the_server_leaves_no_dataset_type_behind(repo: ServedRepo, tmp_path: Path) -> None:
+    """The types a transfer registers go first, by their own calls: a failed ingest takes them back out."""
+    from skybutler import Butler
+
+    Butler.create(tmp_path / "src")
+    with Butler(tmp_path / "src", run="u/bob/src") as source:
+        populate_sample(source)
+        source.register_dataset_type("fresh", DIMS, "StructuredDataDict")
+        ref = source.put({"v": 1}, "fresh", ONE)
+        with repo.local() as local:
+            local.collections.register("u/bob/src", "TAGGED")  # the run's name is taken by another kind
+            before = snapshot(local)
+        token = repo.token("alice", ["admin", "read:*", "write:*"])
+        with repo.remote(token, writeable=True) as alice, pytest.raises(SkyButlerError, match="u/bob/src"):
+            alice.transfer_from(source, [ref])
+        with repo.local() as local:
+            assert snapshot(local) == before  # dataset types included: "fresh" is gone
     assert _pending(repo) == []

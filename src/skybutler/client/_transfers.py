@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Mapping
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from skybutler.errors import (
     DatasetNotFoundError,
     DatasetTypeError,
     PermissionDeniedError,
+    SkyButlerError,
     StorageError,
 )
 from skybutler.wire import FindResponse, RefModel, RefsRequest, json_value, ref_from_wire, ref_to_wire
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from skybutler.butler import Butler
     from skybutler.client._http import Session
     from skybutler.datasets import DatasetIdMode, DatasetRef, DatasetType
+    from skybutler.datastore import FileDatastore
     from skybutler.dimensions import DimensionUniverse
     from skybutler.transfer import (
         ExportReport,
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
         ImportReport,
         IngestReport,
         MetadataTranslator,
+        SourceDatasets,
         TransferSource,
     )
     from skybutler.types import CollectionsLike, Progress, UriLike
@@ -103,6 +106,8 @@ class RemoteTransfers:
             is_calibration: bool = False,
             format: str | None = None,
         ) -> DatasetType: ...
+
+        def remove_dataset_type(self, name: str) -> None: ...
 
     def ingest(
         self,
@@ -277,7 +282,6 @@ class RemoteTransfers:
         """
         from skybutler.butler import DirectButler
         from skybutler.transfer import RepositorySource
-        from skybutler.wire_transfer import associations_to_wire
 
         if not isinstance(source, DirectButler):
             raise ConfigError(
@@ -294,7 +298,22 @@ class RemoteTransfers:
         plan = RepositorySource(source.registry, files).describe(
             wanted, records=transfer_dimensions, collections=collections
         )
-        self._transfer_types(plan.dataset_types, wanted, register_dataset_types)
+        added = self._transfer_types(plan.dataset_types, wanted, register_dataset_types)
+        try:
+            return self._transfer_in(files, plan, wanted, skip_existing)
+        except BaseException:
+            # The types were registered by their own calls: a refused or failed ingest must not leave them behind.
+            for name in added:
+                with suppress(SkyButlerError):  # best effort: the ingest's error is the one to report
+                    self.remove_dataset_type(name)
+            raise
+
+    def _transfer_in(
+        self, files: FileDatastore, plan: SourceDatasets, wanted: list[DatasetRef], skip_existing: bool
+    ) -> list[DatasetRef]:
+        """Upload the files of ``wanted`` and ingest them with their records and associations, all or none."""
+        from skybutler.wire_transfer import associations_to_wire
+
         records = [(name, {k: json_value(v) for k, v in r.to_dict().items()}) for (name, _), r in plan.records.items()]
         by_path: dict[str, list[DatasetRef]] = {}
         for ref in wanted:
@@ -321,8 +340,10 @@ class RemoteTransfers:
 
         return RemoteSource(self._session, self.universe)
 
-    def _transfer_types(self, source: Mapping[str, DatasetType], refs: list[DatasetRef], register: bool) -> None:
-        """Register the refs' dataset types here when missing (``register``), refuse different ones."""
+    def _transfer_types(self, source: Mapping[str, DatasetType], refs: list[DatasetRef], register: bool) -> list[str]:
+        """Register the refs' dataset types here when missing (``register``), refuse different ones; return
+        the names registered."""
+        added: list[str] = []
         for name in dict.fromkeys(r.dataset_type.name for r in refs):
             wanted = source[name]
             try:
@@ -335,11 +356,13 @@ class RemoteTransfers:
                     ) from None
                 self.register_dataset_type(name, wanted.dimensions.names, wanted.storage_class,
                                            is_calibration=wanted.is_calibration, format=wanted.format)  # fmt: skip
+                added.append(name)
                 continue
             if found != wanted:
                 raise DatasetTypeError(
                     f"Dataset type {name!r} differs: {wanted.describe()} in the source, {found.describe()} here."
                 )
+        return added
 
     def export(
         self,
