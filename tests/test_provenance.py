@@ -118,9 +118,14 @@ def test_a_put_with_inputs_sends_one_statement_more_than_a_plain_put(prov: Direc
         if given is not None:
             assert sum(s.lstrip().upper().startswith("SELECT") for s in sent) == 0, sent
     plain = counts["plain"]
-    assert counts == {"plain": plain, "refs": plain + 1, "ids": plain + 1, "text": plain + 1}, counts
     if prov.registry.db.dialect == "sqlite":
+        assert counts == {"plain": plain, "refs": plain + 1, "ids": plain + 1, "text": plain + 1}, counts
         assert counts["plain"] == PLAIN_PUT_STATEMENTS_SQLITE
+    else:
+        # PostgreSQL: a plain put goes as one pipelined round trip that SQLAlchemy's hooks do not see (pinned by
+        # tests/registry/test_round_trips.py); one with inputs runs in a transaction of its own, the same
+        # statements however the inputs are given
+        assert counts["refs"] == counts["ids"] == counts["text"], counts
     assert {n.id for n in prov.lineage(last)} == {r.id for r in inputs}
 
 

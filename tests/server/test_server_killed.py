@@ -26,6 +26,8 @@ from skybutler.wire import INLINE_LIMIT
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 DIMS = ["instrument", "visit", "detector"]
+VISITS = 200
+"""Visits of the sample: with 10 detectors, 2000 data IDs, more than three kill windows of at most 1 s can fill."""
 
 
 def _free_port() -> int:
@@ -57,7 +59,7 @@ def _start(root: str) -> tuple[subprocess.Popen[bytes], str]:
 def prepared(repo: str) -> tuple[str, str]:
     """The sample repository with a dataset type and an admin token."""
     with DirectButler(repo, writeable=True) as butler:
-        populate_sample(butler)
+        populate_sample(butler, n_visits=VISITS)  # room for the random test's puts (~3 ms each, one request)
         butler.register_dataset_type("meta", DIMS, "StructuredDataDict")
         token = butler.registry.tokens.create("admin", ["admin"])[0]
     return repo, token
@@ -128,7 +130,7 @@ def test_killed_at_random_moments_never_leaves_a_dataset_without_its_file(prepar
             with RemoteButler(url, token=token, run="u/run", retries=0) as butler:
                 while True:
                     visit += 1
-                    butler.put({"v": visit}, "meta", instrument="Cam", visit=visit % 20, detector=visit // 20)
+                    butler.put({"v": visit}, "meta", instrument="Cam", visit=visit % VISITS, detector=visit // VISITS)
                     stored += 1
         except StorageError as exc:  # the kill: during a put, or between two
             message = str(exc)
