@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
-from skybutler.datastore import ReconcileReport
+from skybutler.datastore import PENDING, ReconcileReport, pending_ids
 from skybutler.errors import StorageError
 
 if TYPE_CHECKING:
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from skybutler.datasets import ArtifactInfo
-    from skybutler.datastore import Datastore
+    from skybutler.datastore import Datastore, LeafDatastore
     from skybutler.registry import Registry
     from skybutler.types import Progress
 
@@ -46,11 +46,24 @@ def reconcile(
         trashed = [path for _, _, name, path in trash if name == leaf.name]
         live = registry.datasets.live_paths(datastore=leaf.name)
         report.extend(
-            leaf.reconcile_files(registered, live, trashed, grace_seconds=grace_seconds, remove_unknown=remove_unknown)
-        )
+            leaf.reconcile_files(registered, live, trashed, grace_seconds=grace_seconds, remove_unknown=remove_unknown,
+                                 registered_pending=_registered_pending(registry, leaf))
+        )  # fmt: skip
         # only this leaf's entries: trash of a datastore no longer configured stays, for when it is back
         registry.datasets.drop_trash(trashed, datastore=leaf.name)
     return report
+
+
+def _registered_pending(registry: Registry, leaf: LeafDatastore) -> dict[str, ArtifactInfo]:
+    """Pending-area files of datasets registered in ``leaf`` at another path, with their records: a merge
+    died after registering them, before moving them into place."""
+    files = leaf.file_datastore()
+    by_key = {} if files is None else pending_ids(files.transport.keys(PENDING))
+    if not by_key:
+        return {}
+    found = registry.datasets.artifacts([uuid.UUID(h) for h in set(by_key.values())], datastore=leaf.name)
+    records = {i.hex: a for i, a in found.items()}
+    return {key: records[h] for key, h in by_key.items() if h in records and records[h].path != key}
 
 
 def remove_artifacts(registry: Registry, datastore: Datastore, entries: Iterable[tuple[uuid.UUID, str, str]]) -> None:

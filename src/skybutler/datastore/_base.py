@@ -43,7 +43,8 @@ class ReconcileReport:
     """What `Butler.reconcile` found and did, over every datastore of the repository."""
 
     promoted: list[str] = field(default_factory=list)
-    """Staging files whose dataset was registered: moved to their final path."""
+    """Final paths of registered datasets whose file was still staged (in ``.staging/``, or in the pending
+    area by a merge that died before promoting it): moved there now."""
     removed_staging: list[str] = field(default_factory=list)
     """Staging files of datasets never registered (and, on transports that write in place, their
     artifacts, recognised by the dataset ID stored with them): deleted."""
@@ -298,5 +299,6 @@ class LeafDatastore(Datastore):
         *,
         grace_seconds: float = 600.0,
         remove_unknown: bool = False,
+        registered_pending: Mapping[str, ArtifactInfo] | None = None,
     ) -> ReconcileReport:
         """Repair what a crash left in this leaf (see `FileDatastore.reconcile_files`)."""

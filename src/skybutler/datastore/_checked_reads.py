@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from skybutler.datastore._checksums import SMALL_FILE, checksum_bytes, checksum_file, checksum_stream
 from skybutler.errors import ArtifactNotFoundError, ConfigError, CorruptArtifactError, StorageError
 from skybutler.transports._local import LocalTransport
+from skybutler.transports._transport import _PLACEHOLDER_MAX, claimed_source
 
 if TYPE_CHECKING:
     from skybutler.datasets import ArtifactInfo
@@ -45,7 +46,7 @@ def open_checked(transport: Transport, key: str, artifact: ArtifactInfo, *, whol
             else:
                 problem = _mismatch(artifact, None, _stream_size(stream))
             if problem is not None:
-                raise _corrupt(transport.uri(key), problem)
+                raise _corrupt(transport.uri(key), problem, data)
         except BaseException:
             stream.close()
             raise
@@ -56,7 +57,7 @@ def open_checked(transport: Transport, key: str, artifact: ArtifactInfo, *, whol
     data = transport.get(key)
     problem = _mismatch(artifact, checksum_bytes(data, _checked_algorithm(artifact)), len(data))
     if problem is not None:
-        raise _corrupt(transport.uri(key), problem)
+        raise _corrupt(transport.uri(key), problem, data)
     return io.BytesIO(data)
 
 
@@ -74,9 +75,10 @@ def verify_artifact(transport: Transport, key: str, artifact: ArtifactInfo) -> s
             return f"unreadable: {exc}"
         if len(small) <= artifact.size:
             try:
-                return _mismatch(artifact, checksum_bytes(small, _algorithm(artifact)), len(small))
+                problem = _mismatch(artifact, checksum_bytes(small, _algorithm(artifact)), len(small))
             except ConfigError as exc:
                 return f"unreadable: {exc}"
+            return problem if problem is None else _claim_note(transport, key, problem)
     try:
         with transport.open(key) as stream:
             checksum, size = checksum_stream(stream, _algorithm(artifact))
@@ -84,7 +86,8 @@ def verify_artifact(transport: Transport, key: str, artifact: ArtifactInfo) -> s
         return "missing"
     except (StorageError, ConfigError, OSError) as exc:
         return f"unreadable: {exc}"
-    return _mismatch(artifact, checksum, size)
+    problem = _mismatch(artifact, checksum, size)
+    return problem if problem is None or size > _PLACEHOLDER_MAX else _claim_note(transport, key, problem)
 
 
 def _algorithm(artifact: ArtifactInfo) -> str:
@@ -116,11 +119,31 @@ class _NamedBytes(io.BytesIO):
         self.name = name
 
 
-def _corrupt(uri: str, problem: str) -> CorruptArtifactError:
+def _corrupt(uri: str, problem: str, data: bytes | None = None) -> CorruptArtifactError:
+    source = None if data is None else claimed_source(data)
+    if source is not None:  # the dataset's bytes are safe elsewhere: removing it would lose them
+        return CorruptArtifactError(
+            f"The file of this dataset was never moved into place: {uri} still holds the claim that names {source} "
+            "(a put, merge or upload stopped after registering it). Run `skybutler reconcile` "
+            "(butler.reconcile()) to finish the move; do not remove the dataset."
+        )
     return CorruptArtifactError(
         f"The file of this dataset is corrupt: {uri} has {problem}. Restore it from a copy, or remove "
         "the dataset and put it again; butler.verify() finds others."
     )
+
+
+def _claim_note(transport: Transport, key: str, problem: str) -> str:
+    """``problem``, saying so when ``key`` holds a claim's placeholder (a promotion `reconcile` finishes)."""
+    try:
+        if transport.size(key) > _PLACEHOLDER_MAX:
+            return problem
+        source = claimed_source(transport.get(key))
+    except (ArtifactNotFoundError, StorageError, OSError):
+        return problem
+    if source is None:
+        return problem
+    return f"{problem}: a claim naming {source}, never moved into place (run `skybutler reconcile`)"
 
 
 def _mismatch(artifact: ArtifactInfo, checksum: str | None, size: int) -> str | None:

@@ -42,7 +42,7 @@ from skybutler.datastore._cache import ArtifactCache
 from skybutler.datastore._checked_reads import open_checked, verify_artifact
 from skybutler.datastore._checksums import HashingWriter, checksum_stream
 from skybutler.datastore._formatter_choice import FormatterChoice
-from skybutler.datastore._keys import checked_key, deletable_key, is_repository_file
+from skybutler.datastore._keys import checked_key, deletable_key
 from skybutler.datastore._parallel import run_all
 from skybutler.datastore._retrieve import copy_artifacts
 from skybutler.datastore._templates import FileTemplate
@@ -544,15 +544,9 @@ class FileDatastore(LeafDatastore):
     def unknown_keys(self, live_paths: set[str]) -> list[str]:
         """Keys under the root that are neither a dataset's (``live_paths``) nor the repository's own files, nor
         another repository's (`_reconcile.other_repositories`)."""
-        from skybutler.datastore._reconcile import other_repositories
+        from skybutler.datastore._reconcile import unknown_keys
 
-        keys = list(self.transport.keys())
-        nested = other_repositories(keys, live_paths)
-        return sorted(
-            key
-            for key in keys
-            if key not in live_paths and not is_repository_file(key) and not (nested and key.startswith(nested))
-        )
+        return unknown_keys(self.transport, live_paths)
 
     def reconcile_files(
         self,
@@ -562,6 +556,7 @@ class FileDatastore(LeafDatastore):
         *,
         grace_seconds: float = 600.0,
         remove_unknown: bool = False,
+        registered_pending: Mapping[str, ArtifactInfo] | None = None,
     ) -> ReconcileReport:
         """Repair what a crash left behind.
 
@@ -577,12 +572,15 @@ class FileDatastore(LeafDatastore):
             Staging files younger than this are left alone: another process may still be writing them.
         remove_unknown
             Also delete files no dataset refers to (otherwise they are only reported).
+        registered_pending
+            Pending-area key → record of the dataset registered under that file's name (`pending_ids`) at
+            another path: a merge died before moving it; it is moved once its bytes match the record.
         """
         from skybutler.datastore._reconcile import reconcile_files
 
         return reconcile_files(
             self, registered, live_paths, trash_paths, grace_seconds=grace_seconds, remove_unknown=remove_unknown,
-            staging=STAGING,
+            staging=STAGING, registered_pending=registered_pending or {},
         )  # fmt: skip
 
     def age(self, key: str, now: float) -> float:

@@ -215,6 +215,7 @@ class MemoryDatastore(LeafDatastore):
         *,
         grace_seconds: float = 600.0,
         remove_unknown: bool = False,
+        registered_pending: Mapping[str, ArtifactInfo] | None = None,
     ) -> ReconcileReport:
         """Drop trashed objects; promote or drop staged ones older than the grace period; report the rest.
 

@@ -37,6 +37,7 @@ __all__ = [
     "PENDING",
     "PendingArea",
     "PendingScan",
+    "pending_ids",
     "scan_pending",
     "verify_pending",
     "write_pending",
@@ -150,6 +151,25 @@ def scan_pending(transport: Transport, now: float | None = None) -> PendingScan:
         else:
             scan.live.extend(sorted(k for k in keys if k != marker))
     return scan
+
+
+def pending_ids(keys: Iterable[str]) -> dict[str, str]:
+    """The keys among ``keys`` whose file name is a dataset ID (32 hex digits) and an extension, as key → ID.
+
+    Owners name the files they will register so: a worker's output ``<area>/.out/<id><ext>``, an upload
+    ``<area>/<id><ext>``.  Once the owner has registered the dataset, such a file is its bytes until the
+    owner moves them to the final path (`FileDatastore.reconcile_files` finishes that move after a crash).
+    """
+    found = {}
+    for key in keys:
+        name = key.rpartition("/")[2]
+        id_hex = name.partition(".")[0]
+        if len(id_hex) == 32 and all(c in _HEX for c in id_hex):
+            found[key] = id_hex
+    return found
+
+
+_HEX = frozenset("0123456789abcdef")
 
 
 def _expiry(transport: Transport, area_id: str, keys: list[str]) -> float | None:

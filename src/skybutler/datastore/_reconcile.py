@@ -10,8 +10,13 @@ placeholder, never a replaced file), registers the dataset, then drops the stagi
   staged file kept: a registered dataset's bytes are never deleted);
 * artifacts of removed datasets (the trash): deleted.
 
-Files in the pending-writes area (`skybutler.datastore._pending`) are no crash's leftovers: they are reported
-apart (``pending``) until their area expires, and only then counted (and removed) as unknown.
+Files in the pending-writes area (`skybutler.datastore._pending`) are reported apart (``pending``) until their
+area expires, and only then counted (and removed) as unknown -- except one whose dataset is registered: a
+merge of worker outputs that died after its registry transaction and before moving the file to its final
+path (where its claim stands: a hard link locally, a placeholder on object stores).  A server's upload commit
+moves its files to ``.staging/`` before claiming, so it leaves none of these.  Its promotion
+is finished like a staging file's, once its bytes are checked against the dataset's record; until then it
+is never removed, even past its area's expiry.
 
 One artifact that cannot be repaired (a path blocked by a file, a directory where a file should be) is
 reported and the rest goes on: reconcile never fails for the whole repository because of one path.
@@ -34,9 +39,11 @@ from skybutler.datastore._pending import scan_pending
 from skybutler.errors import SkyButlerError
 
 if TYPE_CHECKING:
+    from skybutler.datasets import ArtifactInfo
     from skybutler.datastore._file_datastore import FileDatastore
+    from skybutler.transports import Transport
 
-__all__ = ["other_repositories", "reconcile_files"]
+__all__ = ["other_repositories", "reconcile_files", "unknown_keys"]
 
 
 def reconcile_files(
@@ -48,6 +55,7 @@ def reconcile_files(
     grace_seconds: float,
     remove_unknown: bool,
     staging: str,
+    registered_pending: Mapping[str, ArtifactInfo],
 ) -> ReconcileReport:
     """See `FileDatastore.reconcile_files`."""
     from skybutler.datastore._file_datastore import is_external
@@ -74,6 +82,7 @@ def reconcile_files(
             drop.append(key)
         elif _try(report, final, partial(store.finish, key, final)):
             report.promoted.append(final)
+    keep = _finish_pending(store, registered_pending, now, grace_seconds, report)
     present = set()
     keys = list(transport.keys())
     nested = other_repositories(keys, live_paths)
@@ -102,11 +111,60 @@ def reconcile_files(
     pending = scan_pending(transport, now)  # apart: an owner may still register these, until the area expires
     report.pending = pending.live
     for key in pending.expired:
+        if key in keep:  # a registered dataset's bytes: never unknown
+            report.pending.append(key)
+            continue
         report.unknown.append(key)
         if remove_unknown:
             _try(report, key, partial(transport.delete, key))
     report.missing = sorted(p for p in live_paths - present if not is_external(p))
     return report
+
+
+def _finish_pending(
+    store: FileDatastore,
+    registered_pending: Mapping[str, ArtifactInfo],
+    now: float,
+    grace_seconds: float,
+    report: ReconcileReport,
+) -> set[str]:
+    """Move the pending files of registered datasets to their final paths; return the keys kept (still the
+    only good copy of a registered dataset's bytes, or too young to touch)."""
+    from skybutler.datastore._checked_reads import verify_artifact
+
+    transport = store.transport
+    keep = set()
+    for key, artifact in sorted(registered_pending.items()):
+        if store.age(key, now) < grace_seconds:  # its merge or commit may still be promoting it
+            keep.add(key)
+            continue
+        problem = verify_artifact(transport, key, artifact)
+        if problem == "missing":  # promoted meanwhile
+            continue
+        if problem is not None:  # not this dataset's bytes (a task run again after its merge, say)
+            found = verify_artifact(transport, artifact.path, artifact)
+            if found is not None:
+                report.problems.append(
+                    f"{artifact.path}: the file of a registered dataset is {found}, and {key}, named after it, "
+                    f"{problem}: neither is its file. Both were kept; `skybutler verify` lists the dataset."
+                )
+            continue
+        if _try(report, artifact.path, partial(store.finish, key, artifact.path)):
+            report.promoted.append(artifact.path)
+        else:
+            keep.add(key)
+    return keep
+
+
+def unknown_keys(transport: Transport, live_paths: set[str]) -> list[str]:
+    """See `FileDatastore.unknown_keys`."""
+    keys = list(transport.keys())
+    nested = other_repositories(keys, live_paths)
+    return sorted(
+        key
+        for key in keys
+        if key not in live_paths and not is_repository_file(key) and not (nested and key.startswith(nested))
+    )
 
 
 def other_repositories(keys: Iterable[str], live_paths: set[str]) -> tuple[str, ...]:

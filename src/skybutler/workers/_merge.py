@@ -293,7 +293,7 @@ def _merge_batch(
         store.promote_many(staged)
     except StorageError as exc:
         report.problems.append(str(exc))
-    _finish_leftovers(store, checked, known, report)
+    _finish_leftovers(registry, store, checked, known, report)
     # merged: every output registered now, by this batch or an earlier merge
     report.tasks = sorted({task.index for task, _ in claimed_tasks} | {
         task.index for task, written in checked
@@ -397,22 +397,31 @@ def _register(
 
 
 def _finish_leftovers(
+    registry: Registry,
     store: FileDatastore,
     checked: list[tuple[Task, list[tuple[ManifestOutput, int, str | None]]]],
     known: Mapping[int, str | None],
     report: MergeReport,
 ) -> None:
-    """Pending files of outputs registered earlier (a merge that died before dropping them): finish the move."""
+    """Pending files of outputs registered earlier (a merge that died before promoting them): finish the move,
+    once their bytes are the registered ones (a task run again since may have written others)."""
     transport = store.transport
-    for _, written in checked:
-        for out, _, _ in written:
-            path = known.get(out.id.int)
-            if path is None or not transport.exists(out.pending):
-                continue
-            try:
-                store.finish(out.pending, path)
-            except (SkyButlerError, OSError) as exc:
-                report.problems.append(f"{out.pending}: {exc}")
+    left = [(out, path) for _, written in checked for out, _, _ in written
+            if (path := known.get(out.id.int)) is not None and transport.exists(out.pending)]  # fmt: skip
+    if not left:
+        return
+    records = registry.datasets.artifacts([out.id for out, _ in left], datastore=store.name)
+    for out, path in left:
+        record = records.get(out.id)
+        problem = "no record" if record is None else verify_pending(store, out.pending, record.size, record.checksum)
+        if problem is not None:
+            report.problems.append(f"{out.pending}: not moved to {path}, its bytes are not the registered ones "
+                                   f"({problem}); `skybutler verify` checks the dataset")  # fmt: skip
+            continue
+        try:
+            store.finish(out.pending, path)
+        except (SkyButlerError, OSError) as exc:
+            report.problems.append(f"{out.pending}: {exc}")
 
 
 def _drop_records(store: FileDatastore, manifest: Manifest, records: Sequence[TaskRecord], tasks: Iterable[int],
