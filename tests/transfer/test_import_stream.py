@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.transfer._export_header import HEADER
 
 from skybutler.butler import DirectButler
 from skybutler.errors import DataIdError, ExportFormatError
@@ -21,22 +22,6 @@ from skybutler.transfer._yaml_fast import DeferredDataset, dataset_entry_text, l
 
 Snapshot = Callable[[DirectButler], dict[str, Any]]
 N = 25
-HEADER = """description: Butler Data Repository Export
-version: 1.0.2
-universe_version: 8
-universe_namespace: daf_butler
-data:
-- type: dataset_type
-  name: meta
-  dimensions:
-  - instrument
-  - visit
-  - detector
-  storage_class: StructuredDataDict
-  is_calibration: false
-- type: run
-  name: run1
-"""
 
 
 @pytest.fixture(autouse=True)
