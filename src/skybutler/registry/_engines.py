@@ -139,6 +139,9 @@ class Database:
         cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
+        # 32 MiB of page cache (the default is 2): at 10 M datasets an indexed find re-read its index pages from
+        # the OS each call, 0.13 against 0.05 ms; memory grows only with pages actually read (RESULTS.md).
+        cur.execute("PRAGMA cache_size = -32768")
         cur.close()
 
     def _sqlite_begin(self, conn: sa.Connection) -> None:

@@ -98,7 +98,13 @@ class MissReader:
             ]
 
         branches = [sa.select(*row(_GENERATION, gen=attrs.c.value)).where(attrs.c.name == "generation")]
-        where = [tags.c.dataset_type_id == sa.bindparam("dt")]
+        # SQLite has no statistics (docs/concepts.md) and prefers the covering unique key, whose only usable
+        # prefix here is the type (no collection is given): a scan of every dataset of the type, 80 ms at 10 M.
+        # A unary plus hides the type from that key, so the data-ID index (all of `dims` equal) answers.
+        dt: Any = tags.c.dataset_type_id
+        if self._db.dialect == "sqlite":
+            dt = sa.literal_column(f"+{tags.name}.dataset_type_id", sa.Integer)
+        where = [dt == sa.bindparam("dt")]
         where += [tags.c[d] == sa.bindparam(f"v_{d}") for d in dims]
         held = sa.select(tags.c.collection_id).where(*where).limit(HOLDERS).subquery()
         branches.append(sa.select(*row(_HOLDER, holder=held.c.collection_id)))
