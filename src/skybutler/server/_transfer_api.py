@@ -164,6 +164,7 @@ def _records(butler: DirectButler, caller: Caller, given: list[tuple[str, dict[s
     from skybutler.dimensions import DimensionRecord
 
     out = []
+    keys: dict[str, set[tuple[Any, ...]]] = {}
     for name, fields in given:
         if name not in butler.universe:
             raise DataIdError(f"{name!r} is not a dimension element of this repository's universe.")
@@ -173,13 +174,15 @@ def _records(butler: DirectButler, caller: Caller, given: list[tuple[str, dict[s
             if isinstance(exc, DataIdError):
                 raise
             raise DataIdError(f"A {name!r} record is malformed: {exc!r}.") from None
-        try:
-            existing = butler.registry.records.fetch_one(name, record.key)
-        except sa.exc.DBAPIError:  # e.g. text where the database keeps an integer
-            raise DataIdError(f"A {name!r} record has a key of the wrong type: {record.key}.") from None
-        if existing is None:
-            caller.require_admin(f"Inserting {name!r} records")
+        keys.setdefault(name, set()).add(record.key)
         out.append(record)
+    for name, wanted in keys.items():  # one query per element, however many records
+        try:
+            missing = wanted - butler.registry.records.existing_keys(name, list(wanted))
+        except sa.exc.DBAPIError:  # e.g. text where the database keeps an integer
+            raise DataIdError(f"A {name!r} record has a key of the wrong type: {sorted(wanted, key=str)[0]}.") from None
+        if missing:
+            caller.require_admin(f"Inserting {name!r} records")
     return out
 
 
@@ -309,13 +312,13 @@ def _import_check(butler: DirectButler, caller: Caller) -> Callable[[ImportPlan]
         written = {*plan.runs, *plan.collections, *plan.chains, *plan.tagged, *plan.certified}
         caller.require("write", sorted(written))
         caller.require("read", sorted({c for children in plan.chains.values() for c in children}))
-        for name in plan.dataset_types:
-            if butler.registry.dataset_types.find(name) is None:
-                caller.require_admin(f"Registering dataset type {name!r} (from the export)")
+        # One query for the dataset types and one per element for the records, however many the file holds.
+        for name in butler.registry.dataset_types.missing(plan.dataset_types)[:1]:
+            caller.require_admin(f"Registering dataset type {name!r} (from the export)")
         for element, records in plan.records.items():
-            for record in records:
-                if butler.registry.records.fetch_one(element, record.key) is None:
-                    caller.require_admin(f"Inserting {element!r} records (from the export)")
+            keys = {r.key for r in records}
+            if keys - butler.registry.records.existing_keys(element, list(keys)):
+                caller.require_admin(f"Inserting {element!r} records (from the export)")
 
     return check
 
