@@ -9,7 +9,6 @@ to run the repository's own ingest or import on them; export streams back the fi
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterable, Mapping
 from contextlib import ExitStack, suppress
@@ -24,12 +23,13 @@ from skybutler.errors import (
     DatasetTypeError,
     PermissionDeniedError,
     SkyButlerError,
-    StorageError,
 )
 from skybutler.wire import FindResponse, RefModel, RefsRequest, json_value, ref_from_wire, ref_to_wire
 from skybutler.wire_transfer import IngestItemModel, IngestRequest
 
 if TYPE_CHECKING:
+    import httpx
+
     from skybutler.butler import Butler
     from skybutler.client._http import Session
     from skybutler.datasets import DatasetIdMode, DatasetRef, DatasetType
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         TransferSource,
     )
     from skybutler.types import CollectionsLike, Progress, UriLike
+    from skybutler.wire import ArtifactModel
     from skybutler.workers import Manifest, MergeHook, MergeReport, TaskRecord
 
 __all__ = ["RemoteTransfers"]
@@ -453,15 +454,21 @@ class RemoteTransfers:
             raise ConflictError(f"{len(existing)} file(s) exist already under {root}, e.g. {existing[0]}; nothing "
                                 "was copied. Choose an empty directory or allow overwriting.")  # fmt: skip
         for artifact, target in chosen:
-            if artifact.inline is not None:
-                data = base64.b64decode(artifact.inline)
-            else:
-                response = self._session.client.get(artifact.url or "")
-                if response.status_code != 200:
-                    raise StorageError(f"Downloading {artifact.path} failed: HTTP {response.status_code}.")
-                data = response.content
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(f".{target.name}.partial")
-            partial.write_bytes(data)
-            partial.replace(target)
+            _download(artifact, self._session.client, target)
         return [str(t) for _, t in chosen]
+
+
+def _download(artifact: ArtifactModel, client: httpx.Client, target: Path) -> int:
+    """Stream ``artifact`` to ``target`` through a hidden partial file, checked on the way; its size."""
+    from skybutler.client._io import download_checked
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        with partial.open("wb") as out:
+            size = download_checked(artifact, client, out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(target)
+    return size
