@@ -26,7 +26,15 @@ if TYPE_CHECKING:
 
     from skybutler.wire import ArtifactModel
 
-__all__ = ["CHUNK", "FormatterCache", "SignedUrlTransport", "download_checked", "read_artifact", "write_object"]
+__all__ = [
+    "CHUNK",
+    "FormatterCache",
+    "SignedUrlTransport",
+    "artifact_info",
+    "download_checked",
+    "read_artifact",
+    "write_object",
+]
 
 CHUNK = 1 << 20
 """Bytes a download holds in memory at a time (`download_checked`)."""
@@ -107,7 +115,8 @@ class FormatterCache:
         return found
 
 
-def _info(model: ArtifactModel) -> ArtifactInfo:
+def artifact_info(model: ArtifactModel) -> ArtifactInfo:
+    """The artifact record ``model`` carries."""
     return ArtifactInfo(
         model.path, model.formatter, model.storage_class, model.size, model.checksum, model.component, model.datastore
     )
@@ -123,7 +132,7 @@ def read_artifact(
     parameters: Mapping[str, Any] | None,
 ) -> Any:
     """Read one artifact with its recorded formatter, from its inline bytes or its signed URL."""
-    artifact = _info(model)
+    artifact = artifact_info(model)
     formatter = cache.get(artifact.formatter)
     whole = component is None and not parameters
     if model.inline is not None:
@@ -161,14 +170,14 @@ def download_checked(model: ArtifactModel, client: httpx.Client, out: BinaryIO, 
     StorageError
         The server gave no way to read the file, or the download failed.
     """
-    writer = HashingWriter(out, _algorithm(_info(model)) or "none")
+    writer = HashingWriter(out, _algorithm(artifact_info(model)) or "none")
     if model.inline is not None:
         writer.write(base64.b64decode(model.inline))
     elif model.url is not None:
         SignedUrlTransport(model.url, client).copy_to(writer, repr(model.path), chunk)
     else:
         raise StorageError(f"The server gave no way to read {model.path!r}; ask its administrator.")
-    problem = _mismatch(_info(model), writer.checksum, writer.size)
+    problem = _mismatch(artifact_info(model), writer.checksum, writer.size)
     if problem is not None:
         raise _corrupt(model.path, problem)
     return writer.size

@@ -1,0 +1,105 @@
+"""`export` on the remote butler: the server sends the document and signed URLs, the client writes the files.
+
+The server checks the caller may read everything exported, writes the export document (and its provenance)
+and answers with them and the files they name, each with a short-lived signed URL (an object store's presigned
+GET, or the server's own HMAC-signed files URL for a local datastore; small files inline).  The client then
+makes the ``.zip`` archive (the same layout a local export writes: `skybutler.transfer._export.write_zip`) or
+the document and a ``directory=`` of files itself, streaming each file from its URL in chunks and checking
+its size and checksum on the way: no file's bytes pass through the server's API.
+
+Only when some file has no signed URL (storage that cannot sign one, such as an fsspec filesystem without
+signing) does the client fall back to ``POST /transfer/export``, where the server writes the archive and
+streams it back (`RemoteTransfers.export`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from skybutler.client._io import artifact_info, download_checked
+from skybutler.datasets import ArtifactInfo
+from skybutler.datastore._keys import checked_key
+from skybutler.errors import ConfigError
+from skybutler.transfer import ExportReport
+from skybutler.transfer._export import write_zip
+from skybutler.transfer._provenance import sidecar_path
+from skybutler.wire_transfer import ExportFilesResponse
+
+if TYPE_CHECKING:
+    import httpx
+
+    from skybutler.client._http import Session
+    from skybutler.types import Progress
+    from skybutler.wire import ArtifactModel
+    from skybutler.wire_transfer import ExportRequest
+
+__all__ = ["export_through_urls"]
+
+
+def export_through_urls(
+    session: Session,
+    request: ExportRequest,
+    target: Path,
+    *,
+    directory: Path | None,
+    transfer: str | None,
+    progress: Progress | None,
+) -> ExportReport | None:
+    """Export as the module docstring says; ``None`` when a file has no signed URL (the caller falls back)."""
+    if directory is not None and transfer not in (None, "auto", "copy"):
+        raise ConfigError(f"transfer={transfer!r}: a remote butler's export copies (downloads) the files.")
+    started = time.perf_counter()
+    plan = session.call_model(
+        "POST", "/transfer/export/files", request, ExportFilesResponse, idempotent=True, what="export"
+    )
+    if any(f.artifact.url is None and f.artifact.inline is None for f in plan.files):
+        return None
+    counts = {k: v for k, v in plan.report.items() if k not in ("artifacts", "bytes", "seconds")}
+    report = ExportReport(str(target), **counts)  # type: ignore[arg-type]
+    files = [(uuid.UUID(f.dataset_id), artifact_info(f.artifact)) for f in plan.files]
+    models = {f.artifact.path: f.artifact for f in plan.files}
+    client = session.client
+    if target.suffix == ".zip":
+
+        def copy(artifact: ArtifactInfo, archive: zipfile.ZipFile) -> int:
+            info = zipfile.ZipInfo(checked_key(artifact.path), date_time=time.localtime()[:6])
+            with archive.open(info, "w", force_zip64=True) as out:
+                return download_checked(models[artifact.path], client, out)  # type: ignore[arg-type]
+
+        write_zip(target, plan.document, plan.provenance, files, report, progress, copy=copy)
+    else:
+        if directory is not None:  # the files first: a failed download leaves no document naming them
+            for n, (_, artifact) in enumerate(files):
+                report.bytes += download_to(models[artifact.path], client, directory / checked_key(artifact.path))
+                report.artifacts += 1
+                if progress is not None and (n % 100 == 0 or n + 1 == len(files)):
+                    progress("files", n + 1, len(files))
+        _write_text(sidecar_path(target), plan.provenance)
+        _write_text(target, plan.document)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def download_to(artifact: ArtifactModel, client: httpx.Client, target: Path) -> int:
+    """Stream ``artifact`` to ``target`` through a hidden partial file, checked on the way; its size."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        with partial.open("wb") as out:
+            size = download_checked(artifact, client, out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(target)
+    return size
+
+
+def _write_text(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(target)
