@@ -199,7 +199,8 @@ class ExportRequest(_Model):
 class ExportFileModel(_Model):
     """One file of an export: the dataset it belongs to, and how to read it (signed URL, or inline when small)."""
 
-    dataset_id: str
+    ref: RefModel
+    """Also what the client looks up (``/datasets/lookup``) for a fresh URL once the first nears its expiry."""
     artifact: ArtifactModel
 
 
@@ -211,3 +212,5 @@ class ExportFilesResponse(_Model):
     files: list[ExportFileModel]
     report: dict[str, int | float]
     """`ExportReport`'s counts (``datasets``, ``dimension_records``, ...); the client adds its files'."""
+    url_lifetime: int
+    """Seconds the signed URLs stay valid from this answer."""

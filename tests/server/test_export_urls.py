@@ -156,3 +156,27 @@ def test_files_without_signed_urls_come_through_the_server_as_an_archive(
     assert {k: v for k, v in remote_members.items() if k.startswith("u/")} == {
         k: v for k, v in local_members.items() if k.startswith("u/")
     }
+
+
+def test_a_long_export_renews_its_urls_before_they_expire(
+    request: pytest.FixtureRequest, tmp_path: Path, seen: list[httpx.Request]
+) -> None:
+    import time
+
+    from skybutler.testing.server import served_repo
+
+    with served_repo(request, tmp_path / "served", "sqlite-file", url_lifetime=2) as served:
+        _put_some(served)
+        with served.remote() as admin:
+            _watch(admin, seen)
+
+            def slow(stage: str, done: int, total: int) -> None:
+                if stage == "files" and done == 1:
+                    time.sleep(2.5)  # the other big file's first URL has expired by now
+
+            report = admin.export(tmp_path / "slow.zip", collections="u/alice/run", progress=slow)
+        with served.local() as local:
+            local.export(tmp_path / "local.zip", collections="u/alice/run")
+    assert report.artifacts == 4
+    assert "/api/v1/datasets/lookup" in [r.url.path for r in seen]  # renewed, with the read checks of a get
+    assert _members(tmp_path / "slow.zip") == _members(tmp_path / "local.zip")

@@ -27,6 +27,7 @@ from skybutler.errors import ConfigError
 from skybutler.transfer import ExportReport
 from skybutler.transfer._export import write_zip
 from skybutler.transfer._provenance import sidecar_path
+from skybutler.wire import FindResponse, RefsRequest
 from skybutler.wire_transfer import ExportFilesResponse
 
 if TYPE_CHECKING:
@@ -37,7 +38,10 @@ if TYPE_CHECKING:
     from skybutler.wire import ArtifactModel
     from skybutler.wire_transfer import ExportRequest
 
-__all__ = ["export_through_urls"]
+__all__ = ["download_to", "export_through_urls"]
+
+_BATCH = 200
+"""Files whose URLs one lookup renews."""
 
 
 def export_through_urls(
@@ -60,21 +64,21 @@ def export_through_urls(
         return None
     counts = {k: v for k, v in plan.report.items() if k not in ("artifacts", "bytes", "seconds")}
     report = ExportReport(str(target), **counts)  # type: ignore[arg-type]
-    files = [(uuid.UUID(f.dataset_id), artifact_info(f.artifact)) for f in plan.files]
-    models = {f.artifact.path: f.artifact for f in plan.files}
+    files = [(uuid.UUID(f.ref.id), artifact_info(f.artifact)) for f in plan.files]
+    urls = _FreshUrls(session, plan)
     client = session.client
     if target.suffix == ".zip":
 
         def copy(artifact: ArtifactInfo, archive: zipfile.ZipFile) -> int:
             info = zipfile.ZipInfo(checked_key(artifact.path), date_time=time.localtime()[:6])
             with archive.open(info, "w", force_zip64=True) as out:
-                return download_checked(models[artifact.path], client, out)  # type: ignore[arg-type]
+                return download_checked(urls.model(artifact.path), client, out)  # type: ignore[arg-type]
 
         write_zip(target, plan.document, plan.provenance, files, report, progress, copy=copy)
     else:
         if directory is not None:  # the files first: a failed download leaves no document naming them
             for n, (_, artifact) in enumerate(files):
-                report.bytes += download_to(models[artifact.path], client, directory / checked_key(artifact.path))
+                report.bytes += download_to(urls.model(artifact.path), client, directory / checked_key(artifact.path))
                 report.artifacts += 1
                 if progress is not None and (n % 100 == 0 or n + 1 == len(files)):
                     progress("files", n + 1, len(files))
@@ -82,6 +86,40 @@ def export_through_urls(
         _write_text(target, plan.document)
     report.seconds = time.perf_counter() - started
     return report
+
+
+class _FreshUrls:
+    """The files' signed URLs, looked up again (``/datasets/lookup``, a batch at a time, with the same read
+    checks as a get) once half their lifetime has passed: a long export never meets an expired URL."""
+
+    def __init__(self, session: Session, plan: ExportFilesResponse) -> None:
+        self._session = session
+        self._lifetime = plan.url_lifetime
+        self._files = plan.files
+        self._index = {f.artifact.path: i for i, f in enumerate(plan.files)}
+        self._models = {f.artifact.path: f.artifact for f in plan.files}
+        now = time.monotonic()
+        self._at = dict.fromkeys(self._models, now)
+        self.lookups = 0
+
+    def model(self, path: str) -> ArtifactModel:
+        """The artifact at ``path``, with a URL that has at least half its lifetime left."""
+        found = self._models[path]
+        if found.inline is None and time.monotonic() - self._at[path] > self._lifetime / 2:
+            self._refresh(self._index[path])
+            found = self._models[path]
+        return found
+
+    def _refresh(self, start: int) -> None:
+        batch = self._files[start : start + _BATCH]
+        request = RefsRequest(refs=[f.ref for f in batch], inline=True)
+        answer = self._session.call("POST", "/datasets/lookup", request, idempotent=True, what="export")
+        now = time.monotonic()
+        self.lookups += 1
+        for item in answer:
+            for artifact in FindResponse.model_validate(item).artifacts:
+                if artifact.path in self._models:
+                    self._models[artifact.path], self._at[artifact.path] = artifact, now
 
 
 def download_to(artifact: ArtifactModel, client: httpx.Client, target: Path) -> int:

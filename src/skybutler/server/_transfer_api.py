@@ -351,18 +351,19 @@ def export_files(ctx: Ctx, body: ExportRequest) -> ExportFilesResponse:
 
     with tempfile.TemporaryDirectory(prefix="skybutler-export-") as tmp, ctx.session() as (butler, caller):
         refs = _export_refs(butler, caller, body)
-        listing: list[tuple[uuid.UUID, ArtifactInfo]] = []
+        listing: list[tuple[DatasetRef, ArtifactInfo]] = []
         target = Path(tmp) / "export.yaml"
         report = export_datasets(butler.registry, butler.datastore, target, refs=refs, collections=body.collections,
                                  dataset_types=body.dataset_types, where=body.where,
                                  include_dimensions=body.include_dimensions, listing=listing)  # fmt: skip
         files = [
-            ExportFileModel(dataset_id=str(i), artifact=artifact_models(ctx, butler, (a,), inline=True)[0])
-            for i, a in listing
+            ExportFileModel(ref=ref_to_wire(r), artifact=artifact_models(ctx, butler, (a,), inline=True)[0])
+            for r, a in listing
         ]
         counts = {k: v for k, v in dataclasses.asdict(report).items() if isinstance(v, int | float)}
         return ExportFilesResponse(document=target.read_text(encoding="utf-8"), files=files, report=counts,
-                                   provenance=sidecar_path(target).read_text(encoding="utf-8"))  # fmt: skip
+                                   provenance=sidecar_path(target).read_text(encoding="utf-8"),
+                                   url_lifetime=ctx.config.url_lifetime)  # fmt: skip
 
 
 @router.post("/transfer/export", response_model=None, responses={200: {"content": {"application/octet-stream": {}}}})

@@ -86,7 +86,7 @@ def export_datasets(
     transfer: str | None = None,
     include_dimensions: bool = True,
     progress: Progress | None = None,
-    listing: list[tuple[uuid.UUID, ArtifactInfo]] | None = None,
+    listing: list[tuple[DatasetRef, ArtifactInfo]] | None = None,
 ) -> ExportReport:
     """Write an export file of ``registry``'s datasets, with files read from ``datastore`` (see `Butler.export`).
 
@@ -152,7 +152,7 @@ def export_datasets(
     if with_files:
         _check_paths(files)
     if listing is not None:
-        listing.extend(files)
+        listing.extend((ref, artifacts[ref.id]) for ref in chosen.refs if ref.id in artifacts)
     provenance = dumps(collect_provenance(registry, ids, {r.run for r in chosen.refs}))
     if zipped:
         import io
