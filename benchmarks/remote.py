@@ -11,6 +11,10 @@ Parts (``--parts``):
 ``query``
     ``--query-refs`` datasets registered (without files) and found by one remote ``query_datasets``; target:
     >= 50 000 refs/s streamed.
+``export``
+    ``--export-files`` files of ``--export-kib`` KiB exported to a ``.zip`` through the server, on SQLite + files
+    and SQLite + S3 (moto): the client writing the archive from signed URLs against the server-side archive,
+    interleaved; bytes received from the server and from elsewhere (S3), wall and CPU seconds of both sides.
 ``load``
     ``--clients`` concurrent remote butlers mixing get, put and queries for ``--duration`` seconds on
     PostgreSQL + S3 (moto on loopback): zero errors, zero lost writes (every put that returned is read back
@@ -264,6 +268,70 @@ def query(work: Path, refs: int) -> dict[str, Any]:
     return out
 
 
+def export(work: Path, files: int, size_kib: int) -> dict[str, Any]:
+    """A remote ``.zip`` export of ``files`` files of ``size_kib`` KiB, on SQLite + files and on SQLite + S3 (moto):
+    the client writing the archive from signed URLs next to the server-side archive (``/transfer/export``, the
+    fallback), interleaved three times each; bytes the server sent (API and files endpoint) and bytes read from
+    elsewhere (S3), wall and CPU seconds of client and server."""
+    from skybutler.testing.s3 import MotoServer, _set_dummy_credentials, new_bucket
+
+    out: dict[str, Any] = {"n_files": files, "size_kib": size_kib}
+    out["local_files"] = _export_on(work / "export-files", None, files, size_kib)
+    _set_dummy_credentials()
+    moto = MotoServer()
+    endpoint = moto.start()
+    try:
+        config = {"datastore": {"root": f"s3://{new_bucket(endpoint)}/repo/", "transport": {"endpoint_url": endpoint}}}
+        out["s3"] = _export_on(work / "export-s3", config, files, size_kib)
+    finally:
+        moto.stop()
+    return out
+
+
+def _export_on(root_dir: Path, config: Any, files: int, size_kib: int) -> dict[str, Any]:
+    import numpy as np
+
+    from skybutler.client import RemoteButler
+    from skybutler.wire_transfer import ExportRequest
+
+    root, token = _repo(root_dir, config=config, visits=files // 10 + 1)
+    with Butler(root, writeable=True) as admin:
+        admin.register_dataset_type("big", DIMS, "NumpyArray")
+        block = np.zeros(size_kib * 128, dtype=np.int64)
+        admin.put_many([(block + i, {"instrument": "Cam", "visit": i // 10, "detector": i % 10}) for i in range(files)],
+                       "big", run="exp")  # fmt: skip
+    out: dict[str, Any] = {}
+    env = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    with serving(root, env=env) as url, RemoteButler(url, token=token) as remote:
+        received = {"server": 0, "elsewhere": 0}
+
+        def count(response: Any) -> None:  # by Content-Length: reading here would hold a streamed body
+            size = int(response.headers.get("content-length", 0))
+            received["server" if str(response.url).startswith(url) else "elsewhere"] += size
+
+        remote._session.client.event_hooks["response"].append(count)
+        ways = {
+            "urls": lambda n: remote.export(root_dir / f"urls{n}.zip", collections="exp"),
+            "server_archive": lambda n: remote._session.raw(
+                "POST", "/transfer/export", ExportRequest(name="x.zip", collections=["exp"]), what="export"
+            ),
+        }
+        runs: dict[str, list[tuple[float, float, float]]] = {k: [] for k in ways}
+        for n in range(3):
+            for name, call in ways.items():
+                received.update(server=0, elsewhere=0)
+                wall, client, server = time.perf_counter(), time.process_time(), url.cpu()
+                call(n)
+                runs[name].append((time.perf_counter() - wall, time.process_time() - client, url.cpu() - server))
+                out[f"{name} bytes_from_server"] = received["server"]
+                out[f"{name} bytes_from_elsewhere"] = received["elsewhere"]
+        for name, values in runs.items():
+            out[f"{name} wall_s"] = statistics.median(v[0] for v in values)
+            out[f"{name} client_cpu_s"] = statistics.median(v[1] for v in values)
+            out[f"{name} server_cpu_s"] = statistics.median(v[2] for v in values)
+    return out
+
+
 def load(work: Path, clients: int, duration: float, processes: int = 0) -> dict[str, Any]:
     """``clients`` remote butlers mixing get, put and queries for ``duration`` s on PostgreSQL + S3 (moto);
     threads of this process, or (``processes`` > 0) spread over that many client processes."""
@@ -422,6 +490,8 @@ def main() -> None:
     parser.add_argument("--query-refs", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--export-files", type=int, default=200)
+    parser.add_argument("--export-kib", type=int, default=256)
     parser.add_argument(
         "--processes",
         type=int,
@@ -441,6 +511,8 @@ def main() -> None:
             report[part] = cutout(work, args.image_side)
         elif part == "query":
             report[part] = query(work, args.query_refs)
+        elif part == "export":
+            report[part] = export(work, args.export_files, args.export_kib)
         elif part == "load":
             report[part] = load(work, args.clients, args.duration, args.processes)
         else:

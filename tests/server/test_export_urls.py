@@ -170,7 +170,7 @@ def test_a_long_export_renews_its_urls_before_they_expire(
         with served.remote() as admin:
             _watch(admin, seen)
 
-            def slow(stage: str, done: int, total: int) -> None:
+            def slow(stage: str, done: int, total: int | None) -> None:
                 if stage == "files" and done == 1:
                     time.sleep(2.5)  # the other big file's first URL has expired by now
 
