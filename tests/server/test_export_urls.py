@@ -166,17 +166,36 @@ def test_a_long_export_renews_its_urls_before_they_expire(
     from skybutler.testing.server import served_repo
 
     with served_repo(request, tmp_path / "served", "sqlite-file", url_lifetime=2) as served:
-        _put_some(served)
-        with served.remote() as admin:
+        with served.remote(writeable=True) as admin:
+            admin.register_dataset_type("big", DIMS, "NumpyArray")
+            for v in (1, 2):  # larger than a chunk: streamed in turn, not fetched ahead
+                admin.put(np.full(3 << 17, v), "big", {"instrument": "Cam", "visit": v, "detector": 1}, run="u/huge")
             _watch(admin, seen)
 
             def slow(stage: str, done: int, total: int | None) -> None:
                 if stage == "files" and done == 1:
-                    time.sleep(2.5)  # the other big file's first URL has expired by now
+                    time.sleep(2.5)  # the other file's first URL has expired by now
 
-            report = admin.export(tmp_path / "slow.zip", collections="u/alice/run", progress=slow)
+            report = admin.export(tmp_path / "slow.zip", collections="u/huge", progress=slow)
         with served.local() as local:
-            local.export(tmp_path / "local.zip", collections="u/alice/run")
-    assert report.artifacts == 4
+            local.export(tmp_path / "local.zip", collections="u/huge")
+    assert report.artifacts == 2
     assert "/api/v1/datasets/lookup" in [r.url.path for r in seen]  # renewed, with the read checks of a get
     assert _members(tmp_path / "slow.zip") == _members(tmp_path / "local.zip")
+
+
+def test_many_small_files_fetched_ahead_land_in_order(served_files: ServedRepo, tmp_path: Path) -> None:
+    with served_files.remote(writeable=True) as admin:
+        admin.register_dataset_type("big", DIMS, "NumpyArray")
+        admin.put_many([(np.full(BIG // 8, i), {"instrument": "Cam", "visit": i // 10, "detector": i % 10})
+                        for i in range(20)], "big", run="u/many")  # fmt: skip
+        report = admin.export(tmp_path / "remote.zip", collections="u/many")
+        admin.export(tmp_path / "remote.yaml", collections="u/many", directory=tmp_path / "files")
+    with served_files.local() as local:
+        local.export(tmp_path / "local.zip", collections="u/many")
+    assert report.artifacts == 20
+    members = _members(tmp_path / "remote.zip")
+    assert members == _members(tmp_path / "local.zip")
+    for name, data in members.items():
+        if name.startswith("u/"):
+            assert (tmp_path / "files" / name).read_bytes() == data
