@@ -194,6 +194,8 @@ class ExportRequest(_Model):
     where: str = ""
     transfer: str | None = None
     include_dimensions: bool = True
+    files: bool = True
+    """``/transfer/export/files``: list the files (checked as for a ``.zip`` export); false for a document alone."""
 
 
 class ExportFileModel(_Model):

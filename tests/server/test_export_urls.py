@@ -199,3 +199,22 @@ def test_many_small_files_fetched_ahead_land_in_order(served_files: ServedRepo, 
     for name, data in members.items():
         if name.startswith("u/"):
             assert (tmp_path / "files" / name).read_bytes() == data
+
+
+def test_a_document_alone_is_exported_from_a_memory_datastore_but_not_an_archive(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from skybutler.errors import StorageError
+    from skybutler.testing.server import served_repo
+
+    with (
+        served_repo(request, tmp_path / "served", "sqlite-file", datastore="memory") as served,
+        served.remote(writeable=True) as admin,
+    ):
+        admin.register_dataset_type("meta", DIMS, "StructuredDataDict")
+        admin.put({"v": 1}, "meta", {"instrument": "Cam", "visit": 1, "detector": 1}, run="u/mem")
+        assert admin.export(tmp_path / "doc.yaml", collections="u/mem").datasets == 1  # no files wanted
+        with pytest.raises(StorageError, match="held only in memory"):
+            admin.export(tmp_path / "mem.zip", collections="u/mem")
+    assert "u/mem" in (tmp_path / "doc.yaml").read_text()
+    assert not (tmp_path / "mem.zip").exists()

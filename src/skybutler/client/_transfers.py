@@ -398,7 +398,8 @@ class RemoteTransfers:
         types = None if dataset_types is None else _names(dataset_types)
         request = ExportRequest(name=target.name, refs=None if refs is None else [ref_to_wire(r) for r in refs],
                                 collections=names, dataset_types=types, where=where,
-                                include_dimensions=include_dimensions)  # fmt: skip
+                                include_dimensions=include_dimensions,
+                                files=target.suffix == ".zip" or folder is not None)  # fmt: skip
         report = export_through_urls(self._session, request, target, directory=folder, transfer=transfer,
                                      progress=progress)  # fmt: skip
         if report is not None:

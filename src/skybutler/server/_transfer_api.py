@@ -355,7 +355,8 @@ def export_files(ctx: Ctx, body: ExportRequest) -> ExportFilesResponse:
         target = Path(tmp) / "export.yaml"
         report = export_datasets(butler.registry, butler.datastore, target, refs=refs, collections=body.collections,
                                  dataset_types=body.dataset_types, where=body.where,
-                                 include_dimensions=body.include_dimensions, listing=listing)  # fmt: skip
+                                 include_dimensions=body.include_dimensions,
+                                 listing=listing if body.files else None)  # fmt: skip
         files = [
             ExportFileModel(ref=ref_to_wire(r), artifact=artifact_models(ctx, butler, (a,), inline=True)[0])
             for r, a in listing
