@@ -11,16 +11,22 @@ Parts (``--parts``):
 ``query``
     ``--query-refs`` datasets registered (without files) and found by one remote ``query_datasets``; target:
     >= 50 000 refs/s streamed.
+``export``
+    ``--export-files`` files of ``--export-kib`` KiB exported to a ``.zip`` through the server, on SQLite + files
+    and SQLite + S3 (moto): the client writing the archive from signed URLs against the server-side archive,
+    interleaved; bytes received from the server and from elsewhere (S3), wall and CPU seconds of both sides.
 ``load``
-    ``--clients`` concurrent remote butlers (threads of this process) mixing get, put and queries for
-    ``--duration`` seconds on PostgreSQL + S3 (moto on loopback): zero errors, zero lost writes (every put that
-    returned is read back after), p50/p99 latency per operation.
+    ``--clients`` concurrent remote butlers mixing get, put and queries for ``--duration`` seconds on
+    PostgreSQL + S3 (moto on loopback): zero errors, zero lost writes (every put that returned is read back
+    after), p50/p99 latency per operation, client and server CPU seconds.  The clients are threads of this
+    process, or with ``--processes N`` spread over N client processes (spawned; ``N = --clients``: one each),
+    so the client side is not bound by one interpreter's GIL.
 
 The reference butler's remote server (``lsst.daf.butler.remote_butler.server``) is not compared: it needs its
 gateway stack (Gafaelfawr authentication and a configuration service) that this machine does not run.
 
 Run: ``python benchmarks/remote.py [--parts latency cutout query load] [--n 500] [--query-refs 100000]
-[--clients 32] [--duration 60] [--root DIR] [--json]``.
+[--clients 32] [--duration 60] [--processes 0] [--root DIR] [--json]``.
 """
 
 from __future__ import annotations
@@ -262,8 +268,73 @@ def query(work: Path, refs: int) -> dict[str, Any]:
     return out
 
 
-def load(work: Path, clients: int, duration: float) -> dict[str, Any]:
-    """``clients`` remote butlers mixing get, put and queries for ``duration`` s on PostgreSQL + S3 (moto)."""
+def export(work: Path, files: int, size_kib: int) -> dict[str, Any]:
+    """A remote ``.zip`` export of ``files`` files of ``size_kib`` KiB, on SQLite + files and on SQLite + S3 (moto):
+    the client writing the archive from signed URLs next to the server-side archive (``/transfer/export``, the
+    fallback), interleaved three times each; bytes the server sent (API and files endpoint) and bytes read from
+    elsewhere (S3), wall and CPU seconds of client and server."""
+    from skybutler.testing.s3 import MotoServer, _set_dummy_credentials, new_bucket
+
+    out: dict[str, Any] = {"n_files": files, "size_kib": size_kib}
+    out["local_files"] = _export_on(work / "export-files", None, files, size_kib)
+    _set_dummy_credentials()
+    moto = MotoServer()
+    endpoint = moto.start()
+    try:
+        config = {"datastore": {"root": f"s3://{new_bucket(endpoint)}/repo/", "transport": {"endpoint_url": endpoint}}}
+        out["s3"] = _export_on(work / "export-s3", config, files, size_kib)
+    finally:
+        moto.stop()
+    return out
+
+
+def _export_on(root_dir: Path, config: Any, files: int, size_kib: int) -> dict[str, Any]:
+    import numpy as np
+
+    from skybutler.client import RemoteButler
+    from skybutler.wire_transfer import ExportRequest
+
+    root, token = _repo(root_dir, config=config, visits=files // 10 + 1)
+    with Butler(root, writeable=True) as admin:
+        admin.register_dataset_type("big", DIMS, "NumpyArray")
+        block = np.zeros(size_kib * 128, dtype=np.int64)
+        admin.put_many([(block + i, {"instrument": "Cam", "visit": i // 10, "detector": i % 10}) for i in range(files)],
+                       "big", run="exp")  # fmt: skip
+    out: dict[str, Any] = {}
+    env = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    with serving(root, env=env) as url, RemoteButler(url, token=token) as remote:
+        received = {"server": 0, "elsewhere": 0}
+
+        def count(response: Any) -> None:  # by Content-Length: reading here would hold a streamed body
+            size = int(response.headers.get("content-length", 0))
+            received["server" if str(response.url).startswith(url) else "elsewhere"] += size
+
+        remote._session.client.event_hooks["response"].append(count)
+        ways = {
+            "urls": lambda n: remote.export(root_dir / f"urls{n}.zip", collections="exp"),
+            "server_archive": lambda n: remote._session.raw(
+                "POST", "/transfer/export", ExportRequest(name="x.zip", collections=["exp"]), what="export"
+            ),
+        }
+        runs: dict[str, list[tuple[float, float, float]]] = {k: [] for k in ways}
+        for n in range(3):
+            for name, call in ways.items():
+                received.update(server=0, elsewhere=0)
+                wall, client, server = time.perf_counter(), time.process_time(), url.cpu()
+                call(n)
+                runs[name].append((time.perf_counter() - wall, time.process_time() - client, url.cpu() - server))
+                out[f"{name} bytes_from_server"] = received["server"]
+                out[f"{name} bytes_from_elsewhere"] = received["elsewhere"]
+        for name, values in runs.items():
+            out[f"{name} wall_s"] = statistics.median(v[0] for v in values)
+            out[f"{name} client_cpu_s"] = statistics.median(v[1] for v in values)
+            out[f"{name} server_cpu_s"] = statistics.median(v[2] for v in values)
+    return out
+
+
+def load(work: Path, clients: int, duration: float, processes: int = 0) -> dict[str, Any]:
+    """``clients`` remote butlers mixing get, put and queries for ``duration`` s on PostgreSQL + S3 (moto);
+    threads of this process, or (``processes`` > 0) spread over that many client processes."""
     from skybutler.testing.fixtures import POSTGRES_URL, fresh_schema, require_postgres
     from skybutler.testing.s3 import MotoServer, _set_dummy_credentials, new_bucket
 
@@ -278,59 +349,122 @@ def load(work: Path, clients: int, duration: float) -> dict[str, Any]:
             }
             root, token = _repo(work / "load", registry=POSTGRES_URL, schema=schema, config=config, visits=200)
             with serving(root, env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}) as url:
-                return _drive(url, token, root, clients, duration)
+                return _drive(url, token, clients, duration, processes)
     finally:
         moto.stop()
 
 
-def _drive(url: str, token: str, root: str, clients: int, duration: float) -> dict[str, Any]:
+_Lat = dict[str, list[float]]
+_Written = list[tuple[Any, dict[str, Any]]]
+_Out = tuple[_Lat, _Written, list[str]]
+
+
+def _client(
+    url: str, token: str, k: int, stop: float, lock: threading.Lock, out: tuple[_Lat, _Written, list[str]]
+) -> None:
+    """Client ``k``: puts (30 %), gets of its own puts (55 %) and queries (15 %) until ``stop`` (monotonic)."""
     from skybutler.client import RemoteButler
 
-    lat: dict[str, list[float]] = {"get": [], "put": [], "query": []}
-    written: list[tuple[Any, dict[str, Any]]] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    stop = time.monotonic() + duration
-
-    def client(k: int) -> None:
-        rng = random.Random(k)
-        mine: list[tuple[Any, dict[str, Any]]] = []
-        n = 0
-        try:
-            with RemoteButler(url, token=token, run=f"load/c{k}") as butler:
-                while time.monotonic() < stop:
-                    choice = rng.random()
-                    start = time.perf_counter()
-                    if choice < 0.3 or not mine:
-                        payload = {"client": k, "n": n}
-                        ref = butler.put(payload, "meta", instrument="Cam", visit=n // 10, detector=n % 10)
-                        mine.append((ref, payload))
-                        n += 1
-                        kind = "put"
-                    elif choice < 0.85:
-                        ref, payload = rng.choice(mine)
-                        if butler.get(ref) != payload:
-                            raise AssertionError(f"client {k}: {ref} read back wrong")
-                        kind = "get"
-                    else:
-                        found = butler.query_datasets("meta", where="visit < 5")
-                        if len(found) < min(n, 50):
-                            raise AssertionError(f"client {k}: a query lost datasets ({len(found)} < {min(n, 50)})")
-                        kind = "query"
-                    elapsed = time.perf_counter() - start
-                    with lock:
-                        lat[kind].append(elapsed)
-        except Exception as exc:
-            with lock:
-                errors.append(f"{type(exc).__name__}: {exc}")
+    lat, written, errors = out
+    rng = random.Random(k)
+    mine: _Written = []
+    n = 0
+    try:
+        with RemoteButler(url, token=token, run=f"load/c{k}") as butler:
+            while time.monotonic() < stop:
+                choice = rng.random()
+                start = time.perf_counter()
+                if choice < 0.3 or not mine:
+                    payload = {"client": k, "n": n}
+                    ref = butler.put(payload, "meta", instrument="Cam", visit=n // 10, detector=n % 10)
+                    mine.append((ref, payload))
+                    n += 1
+                    kind = "put"
+                elif choice < 0.85:
+                    ref, payload = rng.choice(mine)
+                    if butler.get(ref) != payload:
+                        raise AssertionError(f"client {k}: {ref} read back wrong")
+                    kind = "get"
+                else:
+                    found = butler.query_datasets("meta", where="visit < 5")
+                    if len(found) < min(n, 50):
+                        raise AssertionError(f"client {k}: a query lost datasets ({len(found)} < {min(n, 50)})")
+                    kind = "query"
+                elapsed = time.perf_counter() - start
+                with lock:
+                    lat[kind].append(elapsed)
+    except Exception as exc:
         with lock:
-            written.extend(mine)
+            errors.append(f"{type(exc).__name__}: {exc}")
+    with lock:
+        written.extend(mine)
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+
+def _run_clients(
+    url: str, token: str, ks: list[int], duration: float, barrier: Any = None
+) -> tuple[_Lat, _Written, list[str]]:
+    """Clients ``ks`` as threads of this process (after ``barrier``, when given: every process starts together)."""
+    out: _Out = ({"get": [], "put": [], "query": []}, [], [])
+    lock = threading.Lock()
+    if barrier is not None:
+        barrier.wait()
+    stop = time.monotonic() + duration
+    threads = [threading.Thread(target=_client, args=(url, token, k, stop, lock, out)) for k in ks]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return out
+
+
+def _process(url: str, token: str, ks: list[int], duration: float, barrier: Any, results: Any) -> None:
+    """A client process: its clients' latencies, writes and errors go back through ``results``."""
+    # Imported before the start, as the parent has them for the threads' mode.
+    import skybutler.client
+    import skybutler.formatters._json  # noqa: F401
+
+    try:
+        results.put(_run_clients(url, token, ks, duration, barrier))
+    except BaseException as exc:  # the parent must not wait forever for this process's answer
+        results.put(({"get": [], "put": [], "query": []}, [], [f"process: {type(exc).__name__}: {exc}"]))
+        raise
+
+
+def _drive(url: ServedUrl, token: str, clients: int, duration: float, processes: int) -> dict[str, Any]:
+    import multiprocessing
+    import resource
+
+    from skybutler.client import RemoteButler
+
+    lat: _Lat = {"get": [], "put": [], "query": []}
+    written: _Written = []
+    errors: list[str] = []
+    server_cpu = url.cpu()
+    if processes <= 0:
+        own = time.process_time()
+        parts = [_run_clients(url, token, list(range(clients)), duration)]
+        client_cpu = time.process_time() - own  # moto's S3 server runs in this process too: included
+    else:
+        # spawn, not fork: this process runs moto's threads; each child imports skybutler afresh
+        ctx = multiprocessing.get_context("spawn")
+        n = min(processes, clients)
+        barrier, results = ctx.Barrier(n), ctx.Queue()
+        groups = [list(range(clients))[i::n] for i in range(n)]
+        procs = [ctx.Process(target=_process, args=(url, token, g, duration, barrier, results)) for g in groups]
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        for proc in procs:
+            proc.start()
+        parts = [results.get(timeout=duration + 300) for _ in procs]
+        for proc in procs:
+            proc.join()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        client_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    server_cpu = url.cpu() - server_cpu
+    for part_lat, part_written, part_errors in parts:
+        for kind, values in part_lat.items():
+            lat[kind].extend(values)
+        written.extend(part_written)
+        errors.extend(part_errors)
     lost = 0
     with RemoteButler(url, token=token) as checker:
         for ref, payload in written:
@@ -341,8 +475,9 @@ def _drive(url: str, token: str, root: str, clients: int, duration: float) -> di
                 lost += 1
     total = sum(len(v) for v in lat.values())
     return {
-        "clients": clients, "duration_s": duration, "operations": total, "ops_per_s": total / duration,
-        "errors": len(errors), "error_examples": errors[:3], "writes": len(written), "lost_writes": lost,
+        "clients": clients, "processes": processes or "threads of one process", "duration_s": duration,
+        "operations": total, "ops_per_s": total / duration, "errors": len(errors), "error_examples": errors[:3],
+        "writes": len(written), "lost_writes": lost, "client_cpu_s": client_cpu, "server_cpu_s": server_cpu,
         **{f"{kind} p50_ms": statistics.median(v) * 1e3 for kind, v in lat.items() if v},
         **{f"{kind} p99_ms": sorted(v)[int(0.99 * (len(v) - 1))] * 1e3 for kind, v in lat.items() if v},
     }  # fmt: skip
@@ -355,6 +490,14 @@ def main() -> None:
     parser.add_argument("--query-refs", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--export-files", type=int, default=200)
+    parser.add_argument("--export-kib", type=int, default=256)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="load: spread the clients over this many client processes (0: threads of this one)",
+    )
     parser.add_argument("--image-side", type=int, default=4096, help="pixels per side of the cut-out's image")
     parser.add_argument("--root", type=Path, default=None)
     parser.add_argument("--json", action="store_true")
@@ -368,8 +511,10 @@ def main() -> None:
             report[part] = cutout(work, args.image_side)
         elif part == "query":
             report[part] = query(work, args.query_refs)
+        elif part == "export":
+            report[part] = export(work, args.export_files, args.export_kib)
         elif part == "load":
-            report[part] = load(work, args.clients, args.duration)
+            report[part] = load(work, args.clients, args.duration, args.processes)
         else:
             parser.error(f"unknown part {part!r}")
         if not args.json:

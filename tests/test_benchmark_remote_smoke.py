@@ -32,3 +32,23 @@ def test_remote_benchmark_measures_every_part(tmp_path: Path) -> None:
     assert report["load"]["errors"] == 0
     assert report["load"]["lost_writes"] == 0
     assert report["load"]["writes"] > 0
+
+
+@pytest.mark.postgres
+@pytest.mark.s3
+def test_remote_benchmark_exports_and_loads_with_client_processes(tmp_path: Path) -> None:
+    require_postgres()
+    args = ["--parts", "export", "load", "--export-files", "12", "--export-kib", "8", "--clients", "2",
+            "--processes", "2", "--duration", "4"]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "remote.py"), *args, "--root", str(tmp_path), "--json"],
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    s3 = report["export"]["s3"]
+    assert s3["urls bytes_from_elsewhere"] > s3["urls bytes_from_server"]  # the files came from S3
+    assert s3["server_archive bytes_from_elsewhere"] == 0
+    assert report["load"]["processes"] == 2
+    assert report["load"]["errors"] == 0
+    assert report["load"]["lost_writes"] == 0

@@ -3,7 +3,8 @@
 Kept beside `skybutler.wire` (same layer) so that module stays small.  Files reach the server's storage the way
 a put's do: the client asks for a pending upload area (`StageRequest`), uploads each file to its signed URL,
 then names the area in the `IngestRequest` or `ImportRequest`; the server registers what arrived and deletes
-the area, whatever the outcome.  An export comes back as the bytes of the file or archive the server wrote.
+the area, whatever the outcome.  An export comes back as its document and the files it names, each with a
+signed URL the client downloads from (`ExportFilesResponse`); the client writes the archive or directory.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 __all__ = [
     "AssociationsModel",
     "CertifiedModel",
+    "ExportFileModel",
+    "ExportFilesResponse",
     "ExportRequest",
     "ImportRequest",
     "IngestItemModel",
@@ -191,3 +194,25 @@ class ExportRequest(_Model):
     where: str = ""
     transfer: str | None = None
     include_dimensions: bool = True
+    files: bool = True
+    """``/transfer/export/files``: list the files (checked as for a ``.zip`` export); false for a document alone."""
+
+
+class ExportFileModel(_Model):
+    """One file of an export: the dataset it belongs to, and how to read it (signed URL, or inline when small)."""
+
+    ref: RefModel
+    """Also what the client looks up (``/datasets/lookup``) for a fresh URL once the first nears its expiry."""
+    artifact: ArtifactModel
+
+
+class ExportFilesResponse(_Model):
+    """An export's document (``.yaml``) and provenance as the server wrote them, and the files they name."""
+
+    document: str
+    provenance: str
+    files: list[ExportFileModel]
+    report: dict[str, int | float]
+    """`ExportReport`'s counts (``datasets``, ``dimension_records``, ...); the client adds its files'."""
+    url_lifetime: int
+    """Seconds the signed URLs stay valid from this answer."""

@@ -12,12 +12,12 @@ import io
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from skybutler.datasets import ArtifactInfo, storage_classes
 from skybutler.datastore._checked_reads import _corrupt, _mismatch, open_checked
 from skybutler.datastore._checksums import HashingWriter, checksum_bytes
-from skybutler.errors import FormatterError, PermissionDeniedError, StorageError
+from skybutler.errors import ArtifactNotFoundError, FormatterError, PermissionDeniedError, StorageError
 from skybutler.formatters import Formatter, formatters
 from skybutler.transports._http import HttpTransport
 
@@ -26,7 +26,18 @@ if TYPE_CHECKING:
 
     from skybutler.wire import ArtifactModel
 
-__all__ = ["FormatterCache", "SignedUrlTransport", "read_artifact", "write_object"]
+__all__ = [
+    "CHUNK",
+    "FormatterCache",
+    "SignedUrlTransport",
+    "artifact_info",
+    "download_checked",
+    "read_artifact",
+    "write_object",
+]
+
+CHUNK = 1 << 20
+"""Bytes a download holds in memory at a time (`download_checked`)."""
 
 
 class SignedUrlTransport(HttpTransport):
@@ -45,6 +56,36 @@ class SignedUrlTransport(HttpTransport):
     def uri(self, key: str) -> str:
         """The signed URL itself (its query string is the permission)."""
         return self._url
+
+    def copy_to(self, out: BinaryIO | HashingWriter, what: str, chunk: int = CHUNK) -> int:
+        """Write the whole file to ``out`` as it arrives, ``chunk`` bytes at a time (never all in memory).
+
+        Raises
+        ------
+        ArtifactNotFoundError
+            The URL names no file (HTTP 404).
+        StorageError
+            The server refused (an expired or altered URL) or the connection failed.
+        """
+        import httpx
+
+        written = 0
+        try:
+            with self._shared.stream("GET", self._url) as response:
+                if response.status_code == 404:
+                    raise ArtifactNotFoundError(f"No file at {what} (HTTP 404).")
+                if response.status_code >= 400:
+                    raise StorageError(
+                        f"Cannot read {what}: HTTP {response.status_code} {response.reason_phrase} (a signed URL "
+                        "expires after a while: ask the server again)."
+                    )
+                for block in response.iter_bytes(chunk):
+                    out.write(block)
+                    written += len(block)
+        except httpx.HTTPError as exc:
+            raise StorageError(f"Cannot read {what}: {type(exc).__name__}: {exc}. Check the network.") from exc
+        self.bytes_read += written
+        return written
 
 
 class FormatterCache:
@@ -74,7 +115,8 @@ class FormatterCache:
         return found
 
 
-def _info(model: ArtifactModel) -> ArtifactInfo:
+def artifact_info(model: ArtifactModel) -> ArtifactInfo:
+    """The artifact record ``model`` carries."""
     return ArtifactInfo(
         model.path, model.formatter, model.storage_class, model.size, model.checksum, model.component, model.datastore
     )
@@ -90,7 +132,7 @@ def read_artifact(
     parameters: Mapping[str, Any] | None,
 ) -> Any:
     """Read one artifact with its recorded formatter, from its inline bytes or its signed URL."""
-    artifact = _info(model)
+    artifact = artifact_info(model)
     formatter = cache.get(artifact.formatter)
     whole = component is None and not parameters
     if model.inline is not None:
@@ -115,14 +157,30 @@ def read_artifact(
     return obj
 
 
-def checked_inline(model: ArtifactModel) -> bytes:
-    """The inline bytes of ``model`` once they match its recorded size and checksum (`CorruptArtifactError`)."""
-    assert model.inline is not None
-    data = base64.b64decode(model.inline)
-    problem = _mismatch(_info(model), checksum_bytes(data, _algorithm(_info(model))), len(data))
+def download_checked(model: ArtifactModel, client: httpx.Client, out: BinaryIO, chunk: int = CHUNK) -> int:
+    """Write the bytes of ``model`` (inline, or from its signed URL ``chunk`` bytes at a time) to ``out``,
+    hashed on the way; their size, once it and the checksum match the record.
+
+    Memory stays bounded by ``chunk`` whatever the file's size: the check is made on the stream.
+
+    Raises
+    ------
+    CorruptArtifactError
+        The bytes differ from the record (``out`` holds them: the caller discards it).
+    StorageError
+        The server gave no way to read the file, or the download failed.
+    """
+    writer = HashingWriter(out, _algorithm(artifact_info(model)) or "none")
+    if model.inline is not None:
+        writer.write(base64.b64decode(model.inline))
+    elif model.url is not None:
+        SignedUrlTransport(model.url, client).copy_to(writer, repr(model.path), chunk)
+    else:
+        raise StorageError(f"The server gave no way to read {model.path!r}; ask its administrator.")
+    problem = _mismatch(artifact_info(model), writer.checksum, writer.size)
     if problem is not None:
         raise _corrupt(model.path, problem)
-    return data
+    return writer.size
 
 
 def _algorithm(artifact: ArtifactInfo) -> str | None:

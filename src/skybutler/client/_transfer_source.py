@@ -3,8 +3,9 @@
 One call to the server (``POST /transfer/source``, read on the datasets' runs and on the collections named)
 says what the transfer needs: dataset types, files (each with a short-lived signed URL, or inline when
 small), the dimension records the datasets stand on, their tags and certifications, and their provenance.
-`RemoteSource.open` then fetches each file through its URL into a local temporary copy, checked against the
-server's recorded size and checksum (`CorruptArtifactError` otherwise): the local transfer fetches every file
+`RemoteSource.open` then streams each file from its URL into a local temporary copy, a chunk at a time
+(memory stays bounded whatever the file's size), hashed on the way and checked against the server's recorded
+size and checksum (`CorruptArtifactError` otherwise): the local transfer fetches every file
 before it writes anything, so a file that does not arrive whole leaves the destination as it was.  The copies
 go when the transfer is done.
 """
@@ -19,10 +20,8 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from skybutler.client._io import SignedUrlTransport, checked_inline
+from skybutler.client._io import CHUNK, download_checked
 from skybutler.datasets import ArtifactInfo
-from skybutler.datastore._checked_reads import open_checked
-from skybutler.errors import StorageError
 from skybutler.transfer import SourceDatasets, SourceFile, TransferSource
 from skybutler.wire import ArtifactModel, dataset_type_from_wire, ref_to_wire
 from skybutler.wire_transfer import SourceRequest, SourceResponse, associations_from_wire
@@ -35,13 +34,13 @@ if TYPE_CHECKING:
 
 __all__ = ["RemoteSource"]
 
-_CHUNK = 1 << 20
-
 
 class RemoteSource(TransferSource):
     """The repository behind a remote butler, read through its server (see the module docstring)."""
 
     fetches = True
+    chunk = CHUNK
+    """Bytes of a file held in memory at a time while it is fetched."""
 
     def __init__(self, session: Session, universe: DimensionUniverse) -> None:
         self._session = session
@@ -90,14 +89,8 @@ class RemoteSource(TransferSource):
         try:
             # The source's file name (its extension is what the destination keeps), never a path.
             local = folder / (PurePosixPath(artifact.path.replace("\\", "/")).name or "file")
-            if model.inline is not None:
-                local.write_bytes(checked_inline(model))
-            elif model.url is not None:
-                transport = SignedUrlTransport(model.url, self._session.client)
-                with open_checked(transport, "", artifact, whole=True) as stream, local.open("wb") as out:
-                    shutil.copyfileobj(stream, out, _CHUNK)
-            else:
-                raise StorageError(f"The server gave no way to read {artifact.path!r}; ask its administrator.")
+            with local.open("wb") as out:  # streamed and checked on the way: memory bounded by the chunk
+                download_checked(model, self._session.client, out, self.chunk)
             st = local.stat()
             yield SourceFile(str(local), st.st_size, st.st_dev)
         finally:

@@ -2,14 +2,14 @@
 
 The server cannot read this machine's disk, so ingest, import and `transfer_from` (local → remote) first upload
 the files into a pending upload area through signed URLs (`skybutler.server._transfer_api`), then ask the server
-to run the repository's own ingest or import on them; export streams back the file the server wrote.
+to run the repository's own ingest or import on them; export downloads the files through signed URLs
+(`skybutler.client._export`).
 `retrieve_artifacts` downloads each file through its signed URL.  Raw ingest and the scale-out calls
 (`plan_work`, `merge`) are refused with a `PermissionDeniedError` that says why and where to run them.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterable, Mapping
 from contextlib import ExitStack, suppress
@@ -24,7 +24,6 @@ from skybutler.errors import (
     DatasetTypeError,
     PermissionDeniedError,
     SkyButlerError,
-    StorageError,
 )
 from skybutler.wire import FindResponse, RefModel, RefsRequest, json_value, ref_from_wire, ref_to_wire
 from skybutler.wire_transfer import IngestItemModel, IngestRequest
@@ -48,6 +47,14 @@ if TYPE_CHECKING:
     from skybutler.workers import Manifest, MergeHook, MergeReport, TaskRecord
 
 __all__ = ["RemoteTransfers"]
+
+
+def _local_dir(path: object) -> Path:
+    """A local directory to download files into (a URI of another scheme is refused before anything is sent)."""
+    text = str(path)
+    if "://" in text and not text.startswith("file://"):
+        raise ConfigError(f"The remote butler downloads into local directories only; {text} is not one.")
+    return Path(text.removeprefix("file://"))
 
 
 def _local_file(path: object) -> Path:
@@ -377,23 +384,34 @@ class RemoteTransfers:
         include_dimensions: bool = True,
         progress: Progress | None = None,
     ) -> ExportReport:
-        """Have the server export what this caller may read, and write the file it sends back at ``path``.
-
-        A ``.zip`` path gets the datasets' files too (read through the server); ``directory=`` (files copied
-        beside an export file) is not offered remotely: export to a ``.zip`` instead.
+        """Export what this caller may read: the server writes the document and sends the files' signed URLs;
+        this client downloads the files into the ``.zip`` archive or the ``directory`` itself (see
+        `skybutler.client._export`; ``transfer`` can only copy).
         """
+        from skybutler.client._export import export_through_urls
         from skybutler.transfer import ExportReport
         from skybutler.wire_transfer import ExportRequest
 
-        if directory is not None:
-            raise ConfigError("export with directory= is not offered remotely; export to a .zip path instead.")
         target = Path(str(path))
+        folder = None if directory is None else _local_dir(directory)
         names = None if collections is None else _names(collections)
         types = None if dataset_types is None else _names(dataset_types)
         request = ExportRequest(name=target.name, refs=None if refs is None else [ref_to_wire(r) for r in refs],
-                                collections=names, dataset_types=types, where=where, transfer=transfer,
-                                include_dimensions=include_dimensions)  # fmt: skip
-        response = self._session.raw("POST", "/transfer/export", request, what="export")
+                                collections=names, dataset_types=types, where=where,
+                                include_dimensions=include_dimensions,
+                                files=target.suffix == ".zip" or folder is not None)  # fmt: skip
+        report = export_through_urls(self._session, request, target, directory=folder, transfer=transfer,
+                                     progress=progress)  # fmt: skip
+        if report is not None:
+            return report
+        if folder is not None:
+            raise ConfigError(
+                "Some of these files have no signed URL (the server's storage cannot sign one), so they can only "
+                "come through the server as a .zip archive: export to a .zip path instead of directory=."
+            )
+        # The fallback: the server writes the file or archive and streams it back.
+        response = self._session.raw("POST", "/transfer/export", request.model_copy(update={"transfer": transfer}),
+                                     what="export")  # fmt: skip
         fields = json.loads(response.headers["x-skybutler-report"])
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.partial")
@@ -452,16 +470,8 @@ class RemoteTransfers:
         if existing and not overwrite:
             raise ConflictError(f"{len(existing)} file(s) exist already under {root}, e.g. {existing[0]}; nothing "
                                 "was copied. Choose an empty directory or allow overwriting.")  # fmt: skip
+        from skybutler.client._export import download_to
+
         for artifact, target in chosen:
-            if artifact.inline is not None:
-                data = base64.b64decode(artifact.inline)
-            else:
-                response = self._session.client.get(artifact.url or "")
-                if response.status_code != 200:
-                    raise StorageError(f"Downloading {artifact.path} failed: HTTP {response.status_code}.")
-                data = response.content
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(f".{target.name}.partial")
-            partial.write_bytes(data)
-            partial.replace(target)
+            download_to(artifact, self._session.client, target)
         return [str(t) for _, t in chosen]

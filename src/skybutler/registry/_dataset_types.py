@@ -12,7 +12,7 @@ from skybutler.datasets import DatasetType
 from skybutler.errors import DatasetTypeError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from skybutler.dimensions import DimensionGroup, DimensionUniverse
     from skybutler.registry._engines import Database
@@ -110,6 +110,18 @@ class DatasetTypes:
         with self._db.transaction(write=False) as conn:
             row = conn.execute(self._select().where(self._table.c.name == name)).first()
         return None if row is None else self._from_row(row)
+
+    def missing(self, names: Iterable[str]) -> list[str]:
+        """Those of ``names`` (parent names) not registered, in their order: one query for all not cached."""
+        wanted = [n for n in dict.fromkeys(names) if n not in self._cache]
+        if not wanted:
+            return []
+        found: set[str] = set()
+        with self._db.transaction(write=False) as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                found.update(conn.execute(sa.select(self._table.c.name).where(self._table.c.name.in_(chunk))).scalars())
+        return [n for n in wanted if n not in found]
 
     def get(self, name: str) -> StoredDatasetType:
         """Return the registered dataset type ``name``.

@@ -48,6 +48,8 @@ from skybutler.server._uploads import UPLOAD_GRACE
 from skybutler.transfer import apply_associations, check_associations
 from skybutler.wire import RefModel, ref_from_wire, ref_to_wire
 from skybutler.wire_transfer import (
+    ExportFileModel,
+    ExportFilesResponse,
     ExportRequest,
     ImportRequest,
     IngestRequest,
@@ -61,7 +63,7 @@ from skybutler.wire_transfer import (
 
 if TYPE_CHECKING:
     from skybutler.butler import DirectButler
-    from skybutler.datasets import DatasetRef
+    from skybutler.datasets import ArtifactInfo, DatasetRef
     from skybutler.dimensions import DimensionRecord
     from skybutler.server._auth import Caller
     from skybutler.transfer import Associations, ImportPlan
@@ -164,6 +166,7 @@ def _records(butler: DirectButler, caller: Caller, given: list[tuple[str, dict[s
     from skybutler.dimensions import DimensionRecord
 
     out = []
+    keys: dict[str, set[tuple[Any, ...]]] = {}
     for name, fields in given:
         if name not in butler.universe:
             raise DataIdError(f"{name!r} is not a dimension element of this repository's universe.")
@@ -173,13 +176,15 @@ def _records(butler: DirectButler, caller: Caller, given: list[tuple[str, dict[s
             if isinstance(exc, DataIdError):
                 raise
             raise DataIdError(f"A {name!r} record is malformed: {exc!r}.") from None
-        try:
-            existing = butler.registry.records.fetch_one(name, record.key)
-        except sa.exc.DBAPIError:  # e.g. text where the database keeps an integer
-            raise DataIdError(f"A {name!r} record has a key of the wrong type: {record.key}.") from None
-        if existing is None:
-            caller.require_admin(f"Inserting {name!r} records")
+        keys.setdefault(name, set()).add(record.key)
         out.append(record)
+    for name, wanted in keys.items():  # one query per element, however many records
+        try:
+            missing = wanted - butler.registry.records.existing_keys(name, list(wanted))
+        except sa.exc.DBAPIError:  # e.g. text where the database keeps an integer
+            raise DataIdError(f"A {name!r} record has a key of the wrong type: {sorted(wanted, key=str)[0]}.") from None
+        if missing:
+            caller.require_admin(f"Inserting {name!r} records")
     return out
 
 
@@ -309,36 +314,73 @@ def _import_check(butler: DirectButler, caller: Caller) -> Callable[[ImportPlan]
         written = {*plan.runs, *plan.collections, *plan.chains, *plan.tagged, *plan.certified}
         caller.require("write", sorted(written))
         caller.require("read", sorted({c for children in plan.chains.values() for c in children}))
-        for name in plan.dataset_types:
-            if butler.registry.dataset_types.find(name) is None:
-                caller.require_admin(f"Registering dataset type {name!r} (from the export)")
+        # One query for the dataset types and one per element for the records, however many the file holds.
+        for name in butler.registry.dataset_types.missing(plan.dataset_types)[:1]:
+            caller.require_admin(f"Registering dataset type {name!r} (from the export)")
         for element, records in plan.records.items():
-            for record in records:
-                if butler.registry.records.fetch_one(element, record.key) is None:
-                    caller.require_admin(f"Inserting {element!r} records (from the export)")
+            keys = {r.key for r in records}
+            if keys - butler.registry.records.existing_keys(element, list(keys)):
+                caller.require_admin(f"Inserting {element!r} records (from the export)")
 
     return check
 
 
+def _export_refs(butler: DirectButler, caller: Caller, body: ExportRequest) -> list[DatasetRef] | None:
+    """The refs an export names (``None``: chosen by its collections), once the caller may read it all."""
+    refs = None
+    if body.refs is not None:
+        from skybutler.server._datasets_api import _refs
+
+        refs = _refs(butler, body.refs)
+        caller.require("read", sorted({r.run for r in refs}))
+    if body.collections is not None:
+        caller.require_read_path(butler, body.collections)
+    elif refs is None:  # everything: every collection must be readable
+        caller.require("read", butler.query_collections())
+    return refs
+
+
+@router.post("/transfer/export/files", response_model=ExportFilesResponse)
+def export_files(ctx: Ctx, body: ExportRequest) -> ExportFilesResponse:
+    """The export document of what the caller may read and the files it names, each with a signed URL (or
+    inline when small): the client writes the ``.zip`` archive or the directory itself, and no file's bytes
+    pass through the server (``transfer`` and ``name`` are the client's business)."""
+    from skybutler.server._datasets_api import artifact_models
+    from skybutler.transfer import export_datasets
+    from skybutler.transfer._provenance import sidecar_path
+
+    with tempfile.TemporaryDirectory(prefix="skybutler-export-") as tmp, ctx.session() as (butler, caller):
+        refs = _export_refs(butler, caller, body)
+        listing: list[tuple[DatasetRef, ArtifactInfo]] = []
+        target = Path(tmp) / "export.yaml"
+        report = export_datasets(butler.registry, butler.datastore, target, refs=refs, collections=body.collections,
+                                 dataset_types=body.dataset_types, where=body.where,
+                                 include_dimensions=body.include_dimensions,
+                                 listing=listing if body.files else None)  # fmt: skip
+        files = [
+            ExportFileModel(ref=ref_to_wire(r), artifact=artifact_models(ctx, butler, (a,), inline=True)[0])
+            for r, a in listing
+        ]
+        counts = {k: v for k, v in dataclasses.asdict(report).items() if isinstance(v, int | float)}
+        return ExportFilesResponse(document=target.read_text(encoding="utf-8"), files=files, report=counts,
+                                   provenance=sidecar_path(target).read_text(encoding="utf-8"),
+                                   url_lifetime=ctx.config.url_lifetime)  # fmt: skip
+
+
 @router.post("/transfer/export", response_model=None, responses={200: {"content": {"application/octet-stream": {}}}})
 def export(ctx: Ctx, body: ExportRequest) -> FileResponse:
-    """The export file (or ``.zip`` archive with the files) of what the caller may read; a report in a header."""
+    """The export file (or ``.zip`` archive with the files) of what the caller may read; a report in a header.
+
+    The files go through the server here: the client uses it only when a file has no signed URL (storage
+    that cannot sign one, e.g. an fsspec filesystem without signing); otherwise ``/transfer/export/files``.
+    """
     name = PurePosixPath(body.name.replace("\\", "/")).name
     if not name.endswith(_EXPORT_SUFFIXES):
         raise ConfigError(f"An export's name must end with one of {', '.join(_EXPORT_SUFFIXES)}; got {body.name!r}.")
     tmp = Path(tempfile.mkdtemp(prefix="skybutler-export-"))
     try:
         with ctx.session() as (butler, caller):
-            refs = None
-            if body.refs is not None:
-                from skybutler.server._datasets_api import _refs
-
-                refs = _refs(butler, body.refs)
-                caller.require("read", sorted({r.run for r in refs}))
-            if body.collections is not None:
-                caller.require_read_path(butler, body.collections)
-            elif refs is None:  # everything: every collection must be readable
-                caller.require("read", butler.query_collections())
+            refs = _export_refs(butler, caller, body)
             started = time.perf_counter()
             report = butler.export(tmp / name, refs=refs, collections=body.collections, where=body.where,
                                    dataset_types=body.dataset_types, transfer=body.transfer,

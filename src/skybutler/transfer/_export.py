@@ -14,7 +14,7 @@ import json
 import time
 import uuid
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
     from skybutler.types import CollectionsLike, Progress, UriLike
 
-__all__ = ["EXPORT_FORMAT_VERSION", "ExportReport", "export_datasets", "with_children"]
+__all__ = ["EXPORT_FORMAT_VERSION", "ExportReport", "export_datasets", "with_children", "write_zip"]
 
 EXPORT_FORMAT_VERSION = "1.0.2"
 """The export format version we write: the reference's current one."""
@@ -86,12 +86,21 @@ def export_datasets(
     transfer: str | None = None,
     include_dimensions: bool = True,
     progress: Progress | None = None,
+    listing: list[tuple[DatasetRef, ArtifactInfo]] | None = None,
 ) -> ExportReport:
-    """Write an export file of ``registry``'s datasets, with files read from ``datastore`` (see `Butler.export`)."""
+    """Write an export file of ``registry``'s datasets, with files read from ``datastore`` (see `Butler.export`).
+
+    With ``listing`` (and a document ``path``, no ``directory``), the files a ``.zip`` or ``directory=``
+    export would copy are checked as for one and appended to ``listing`` instead, for the caller to copy
+    (the remote butler's client, through signed URLs: `write_zip` makes the same archive).
+    """
     started = time.perf_counter()
     target = Path(str(path))
     zipped = target.suffix == ".zip"
-    if transfer is not None and directory is None and not zipped:
+    if listing is not None and (zipped or directory is not None):
+        raise ConfigError("An export that lists its files writes the document only: a .yaml path, no directory=.")
+    with_files = zipped or directory is not None or listing is not None
+    if transfer is not None and directory is None and not zipped and listing is None:
         raise ConfigError("transfer= needs directory= (where to put the files) or a .zip path.")
     mode = check_transfer(transfer, allowed=("auto", "copy", "link", "hardlink", "symlink", "relsymlink"))
     chosen = _Selection(registry, refs, collections, dataset_types, where)
@@ -101,7 +110,7 @@ def export_datasets(
     files_datastore = datastore.file_datastore()  # datasets held only in memory are exported without files
     ids = [r.id for r in chosen.refs]
     artifacts = {} if files_datastore is None else registry.datasets.artifacts(ids, datastore=files_datastore.name)
-    if directory is not None or zipped:
+    if with_files:
         held = registry.datasets.all_artifacts(ids)
         in_memory = [r for r in chosen.refs if r.id not in artifacts and r.id in held]
         if in_memory:
@@ -140,11 +149,22 @@ def export_datasets(
         "universe_namespace": registry.universe.namespace,
     }
     files = [(ref.id, artifacts[ref.id]) for ref in chosen.refs if ref.id in artifacts]
-    if zipped or directory is not None:
+    if with_files:
         _check_paths(files)
+    if listing is not None:
+        listing.extend((ref, artifacts[ref.id]) for ref in chosen.refs if ref.id in artifacts)
     provenance = dumps(collect_provenance(registry, ids, {r.run for r in chosen.refs}))
     if zipped:
-        _write_zip(datastore, target, header, data, files, report, progress, provenance)
+        import io
+
+        text = io.StringIO()
+        write_document(header, data, text)
+        store = datastore.files("export files")
+
+        def copy(artifact: ArtifactInfo, archive: zipfile.ZipFile) -> int:
+            return export_file(store, artifact.path, archive, artifact.path, "copy")
+
+        write_zip(target, text.getvalue(), provenance, files, report, progress, copy=copy)
     else:
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "w", encoding="utf-8") as stream:
@@ -172,35 +192,36 @@ def _check_paths(files: Sequence[tuple[uuid.UUID, ArtifactInfo]]) -> None:
             )
 
 
-def _write_zip(
-    datastore: Datastore,
+def write_zip(
     target: Path,
-    header: dict[str, Any],
-    data: list[Any],
+    document: str,
+    provenance: str,
     files: Sequence[tuple[uuid.UUID, ArtifactInfo]],
     report: ExportReport,
     progress: Progress | None,
-    provenance: str,
+    *,
+    copy: Callable[[ArtifactInfo, zipfile.ZipFile], int],
 ) -> None:
-    """A zip archive: ``export.yaml``, every file at its path, ``index.json`` listing them, ``provenance.json``."""
-    import io
-
+    """A zip archive: ``export.yaml``, every file at its path (``copy`` writes it in and returns its size),
+    ``index.json`` listing them, ``provenance.json``; made under a temporary name, then moved into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
     index: dict[str, Any] = {"format": "skybutler-export", "version": 1, "document": "export.yaml", "files": {}}
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-        text = io.StringIO()
-        write_document(header, data, text)
-        archive.writestr("export.yaml", text.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
-        for n, (dataset_id, artifact) in enumerate(files):
-            report.bytes += export_file(datastore.files("export files"), artifact.path, archive, artifact.path, "copy")
-            report.artifacts += 1
-            index["files"][artifact.path] = {"dataset_id": str(dataset_id), "size": artifact.size,
-                                             "checksum": artifact.checksum}  # fmt: skip
-            if progress is not None and (n % 100 == 0 or n + 1 == len(files)):
-                progress("files", n + 1, len(files))
-        archive.writestr("index.json", json.dumps(index, indent=1), compress_type=zipfile.ZIP_DEFLATED)
-        archive.writestr(ZIP_MEMBER, provenance, compress_type=zipfile.ZIP_DEFLATED)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+            archive.writestr("export.yaml", document, compress_type=zipfile.ZIP_DEFLATED)
+            for n, (dataset_id, artifact) in enumerate(files):
+                report.bytes += copy(artifact, archive)
+                report.artifacts += 1
+                index["files"][artifact.path] = {"dataset_id": str(dataset_id), "size": artifact.size,
+                                                 "checksum": artifact.checksum}  # fmt: skip
+                if progress is not None and (n % 100 == 0 or n + 1 == len(files)):
+                    progress("files", n + 1, len(files))
+            archive.writestr("index.json", json.dumps(index, indent=1), compress_type=zipfile.ZIP_DEFLATED)
+            archive.writestr(ZIP_MEMBER, provenance, compress_type=zipfile.ZIP_DEFLATED)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(target)
 
 
