@@ -119,7 +119,8 @@ class Lineage:
     ) -> int:
         """Record that each output (id → (its type name, its input IDs)) was made from its inputs.
 
-        Runs inside the caller's transaction when there is one (a put registers datasets and edges together).
+        Runs inside the caller's transaction when there is one (a merge registers datasets and edges together;
+        a direct put uses `write`, inside `Datasets.insert`).
         Inputs must be registered: the edges are inserted by one ``INSERT ... SELECT`` (per 300 edges on SQLite) that
         joins each input to its dataset row and takes the input's type from the registry (not from the
         caller's refs, which may be stale), so checking that
