@@ -76,9 +76,13 @@ def test_an_unknown_input_is_refused_and_nothing_is_written(prov: DirectButler) 
         _meta(prov, 2, inputs=[a, ghost])
     with pytest.raises(DatasetNotFoundError):
         prov.put_many([({"x": 1}, {"instrument": "Cam", "visit": 7, "detector": 1})], "meta", inputs=[ghost])
+    with pytest.raises(DatasetNotFoundError, match=str(ghost)):  # a butler's first put into a run records the run
+        prov.put({"x": 1}, "meta", instrument="Cam", visit=8, detector=1, run="other/run", inputs=[a, ghost])
     assert prov.registry.datasets.count() == count
     assert _files(prov) == files
     assert prov.registry.lineage.all_edges() == []
+    with pytest.raises(DatasetNotFoundError, match="no run record"):  # its record went with the refused put
+        prov.run_info("other/run")
     assert _meta(prov, 2, inputs=[a]).run == "test/run"  # and the same put works with good inputs
 
 
