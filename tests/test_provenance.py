@@ -76,6 +76,9 @@ def test_an_unknown_input_is_refused_and_nothing_is_written(prov: DirectButler) 
         _meta(prov, 2, inputs=[a, ghost])
     with pytest.raises(DatasetNotFoundError):
         prov.put_many([({"x": 1}, {"instrument": "Cam", "visit": 7, "detector": 1})], "meta", inputs=[ghost])
+    with pytest.raises(DatasetNotFoundError, match=str(ghost)):  # deterministic IDs: checked for cycles first
+        prov.put_many([({"x": 1}, {"instrument": "Cam", "visit": 7, "detector": 2})], "meta",
+                      id_mode=DatasetIdMode.DETERMINISTIC, inputs=[a, ghost])  # fmt: skip
     with pytest.raises(DatasetNotFoundError, match=str(ghost)):  # a butler's first put into a run records the run
         prov.put({"x": 1}, "meta", instrument="Cam", visit=8, detector=1, run="other/run", inputs=[a, ghost])
     assert prov.registry.datasets.count() == count
