@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
 import tempfile
 import time
@@ -32,11 +33,16 @@ def _repo(root: Path, postgres: tuple[str, str] | None) -> str:
     return Butler.create(root, registry=postgres[0], schema=postgres[1])
 
 
-def bench_put(root: Path, n: int, rounds: int) -> tuple[float, float]:
-    """Median ms per put, plain and with three inputs, in alternating rounds on one SQLite repository."""
+def bench_put(root: Path, n: int, rounds: int) -> tuple[float, float, float, float]:
+    """Per put, plain and with three inputs, on one SQLite repository: median wall ms of alternating rounds of
+    ``n`` puts, then CPU ms of ``n * rounds`` puts of each kind alternating put by put.
+
+    Wall time follows the machine's load from one round to the next; CPU time of puts alternated one by one
+    carries the same load on both sides, so their ratio is the steadier figure on a busy machine.
+    """
     repo = _repo(root, None)
     butler = Butler(repo, run="bench/put")
-    populate_sample(butler, n_visits=2 * n * rounds // 100 + 2, n_detectors=100)
+    populate_sample(butler, n_visits=4 * n * rounds // 100 + 2, n_detectors=100)
     butler.register_dataset_type("meta", ["instrument", "visit", "detector"], "StructuredDataDict")
     inputs = [butler.put({"i": k}, "meta", instrument="Cam", visit=0, detector=k) for k in range(3)]
     plain: list[float] = []
@@ -50,8 +56,17 @@ def bench_put(root: Path, n: int, rounds: int) -> tuple[float, float]:
                 butler.put({"k": count}, "meta", instrument="Cam", visit=visit, detector=detector, inputs=ins)
                 count += 1
             target.append((time.perf_counter() - start) * 1000 / n)
+    cpu = [0.0, 0.0]
+    for k in range(2 * n * rounds):
+        visit, detector = divmod(count, 100)
+        ins = inputs if k % 2 else None
+        start = time.process_time()
+        butler.put({"k": count}, "meta", instrument="Cam", visit=visit, detector=detector, inputs=ins)
+        cpu[k % 2] += time.process_time() - start
+        count += 1
     butler.close()
-    return statistics.median(plain), statistics.median(with_inputs)
+    per = n * rounds
+    return statistics.median(plain), statistics.median(with_inputs), cpu[0] * 1000 / per, cpu[1] * 1000 / per
 
 
 def bench_impact(root: Path, n_edges: int, postgres: tuple[str, str] | None, repeat: int = 20) -> tuple[float, float]:
@@ -154,9 +169,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if not args.impact_only:
-            plain, with_inputs = bench_put(root / "put", args.puts, args.rounds)
+            plain, with_inputs, cpu_plain, cpu_inputs = bench_put(root / "put", args.puts, args.rounds)
             print(f"put plain        {plain:8.3f} ms/op")
             print(f"put 3 inputs     {with_inputs:8.3f} ms/op   ratio {with_inputs / plain:5.3f} (target <= 1.15)")
+            ratio = cpu_inputs / cpu_plain
+            print(f"put CPU          {cpu_plain:8.3f} / {cpu_inputs:.3f} ms/op, ratio {ratio:5.3f} (alternating puts)")
+            print(f"load             {os.getloadavg()[0]:8.1f}")
             new_ms, known_ms, cached_ms, n_packages = bench_environment(root / "env")
             print(f"environment new  {new_ms:8.1f} ms ({n_packages} distributions; target <= 500)")
             print(f"environment known{known_ms:8.2f} ms (registry knows it; target <= 50)")

@@ -5,6 +5,8 @@ On PostgreSQL each statement is a round trip, and a read of one statement needs 
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from tests.registry._statements import round_trips, statements
 
@@ -82,6 +84,32 @@ def test_postgres_put_is_one_round_trip(pg: DirectButler) -> None:
     assert len(trips) == 1, trips  # BEGIN, three INSERTs and COMMIT in one pipeline (was 5: three COPYs)
     assert trips[0].startswith("BEGIN"), trips
     assert trips[0].endswith("COMMIT"), trips
+
+
+@on_postgres
+def test_postgres_put_with_inputs_is_one_round_trip(pg: DirectButler, stored: list[DatasetRef]) -> None:
+    pg.put({"v": 12}, "meta", instrument="Cam", visit=12, detector=1, inputs=stored)  # the steady state follows
+    with round_trips(pg.registry.db) as trips:
+        out = pg.put({"v": 13}, "meta", instrument="Cam", visit=13, detector=1, inputs=stored)
+    assert len(trips) == 1, trips  # the edges ride in the put's pipeline (was 5: they had a transaction of their own)
+    assert trips[0].startswith("BEGIN"), trips
+    assert trips[0].endswith("COMMIT"), trips
+    assert {n.id for n in pg.lineage(out)} == {r.id for r in stored}
+
+
+@on_postgres
+def test_postgres_put_with_an_unknown_input_is_refused_whole(pg: DirectButler, stored: list[DatasetRef]) -> None:
+    """The edge of an unregistered input is refused in the pipeline (its input ID would be NULL): the put's
+    rows go too, and a read then names the input."""
+    count, edges = pg.registry.datasets.count(), pg.registry.lineage.all_edges()
+    ghost = uuid.uuid4()
+    with round_trips(pg.registry.db) as trips, pytest.raises(DatasetNotFoundError, match=str(ghost)):
+        pg.put({"v": 14}, "meta", instrument="Cam", visit=14, detector=1, inputs=[stored[0], ghost])
+    assert trips[0].startswith("BEGIN"), trips  # the put's one round trip, its edges in it
+    assert "INSERT INTO dataset_input" in trips[0], trips
+    assert any(t.startswith("SELECT d.id, t.name") for t in trips[1:]), trips  # then the read that names the input
+    assert (pg.registry.datasets.count(), pg.registry.lineage.all_edges()) == (count, edges)
+    assert pg.find_dataset("meta", instrument="Cam", visit=14, detector=1) is None
 
 
 @on_postgres

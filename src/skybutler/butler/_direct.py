@@ -13,7 +13,7 @@ from skybutler.butler._direct_provenance import DirectProvenance
 from skybutler.butler._direct_transfer import DirectTransfers
 from skybutler.butler._interface import Butler
 from skybutler.butler._repository import read_repo_file, root_text
-from skybutler.butler._run_context import put_recorder
+from skybutler.butler._run_context import run_recorder
 from skybutler.butler._writes import put_objects
 from skybutler.config import CONFIG_FILE, ButlerConfig, load_config
 from skybutler.datasets import DatasetRef, DatasetType, storage_classes
@@ -209,18 +209,18 @@ class DirectButler(DirectTransfers, DirectProvenance, Butler):
         dt = stored.dataset_type
         resolve = self.registry.resolve_data_id
         coords = [(obj, resolve(dt, data_id, kwargs)) for obj, data_id, kwargs in items]
-        record = put_recorder(self.registry, run_record, inputs, self._recorded_runs, id_mode)
+        record = run_recorder(self.registry, run_record, self._recorded_runs)
         try:
             refs = put_objects(self.registry, self.datastore, stored, run_record, coords, id_mode, record, inputs)
         except (StorageError, FormatterError):
             raise  # the bytes failed, not a stale run: after registration, a retry would only add a conflict
         except SkyButlerError as exc:
-            if isinstance(exc, DatasetNotFoundError | ConflictError) and record is not None:
+            if isinstance(exc, DatasetNotFoundError | ConflictError) and any(inputs):
                 raise  # a refused input or cycle: the run is not stale
             if not self.registry.collections.refresh_if_changed():  # the run may have been re-created elsewhere
                 raise
             run_record = self._run_record(run)
-            record = put_recorder(self.registry, run_record, inputs, self._recorded_runs, id_mode)
+            record = run_recorder(self.registry, run_record, self._recorded_runs)
             refs = put_objects(self.registry, self.datastore, stored, run_record, coords, id_mode, record, inputs)
         self._recorded_runs.add(run_record.id)
         return refs

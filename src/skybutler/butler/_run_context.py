@@ -8,48 +8,30 @@ another writer made the record first.
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from skybutler.datasets import DatasetIdMode
-
 if TYPE_CHECKING:
-    from skybutler.datasets import DatasetRef
     from skybutler.registry import CollectionRecord, Registry
 
-__all__ = ["finish_run", "put_recorder", "start_run"]
+__all__ = ["finish_run", "run_recorder", "start_run"]
 
 
-def put_recorder(
-    registry: Registry,
-    run: CollectionRecord,
-    inputs: Sequence[Sequence[uuid.UUID]],
-    recorded_runs: set[int],
-    id_mode: DatasetIdMode | None = None,
-) -> Callable[[list[DatasetRef]], None] | None:
-    """What a put records besides its datasets (None for the plain put: a recorded run and no inputs).
+def run_recorder(registry: Registry, run: CollectionRecord, recorded_runs: set[int]) -> Callable[[], None] | None:
+    """What a butler's first put into a run records besides its datasets: the run's record (None after that).
 
-    The returned function runs inside the put's transaction with the new refs: it makes the run's record
-    if it has none, and records each dataset's inputs.  Random new IDs (no ``id_mode``, or RANDOM) cannot close a
-    cycle, so the check is skipped for them; deterministic IDs are checked.
+    The returned function runs inside the put's transaction, so a put that fails leaves no record either.
+    A put's inputs are not here: `Datasets.insert` writes them with the datasets (`Lineage.write`).
     """
-    fresh = id_mode is None or id_mode is DatasetIdMode.RANDOM
-    first = run.id not in recorded_runs
-    if not first and not any(inputs):
+    if run.id in recorded_runs:
         return None
     from skybutler.butler._environment import environment_id, process_info  # platform, socket: when recording
 
-    env_ids = [environment_id(registry)] if first else []
-    info = process_info() if first else None
+    env_ids = [environment_id(registry)]
+    info = process_info()
 
-    def record(refs: list[DatasetRef]) -> None:
-        edges = {
-            ref.id: (ref.dataset_type.name, ids)
-            for ref, ids in zip(refs, inputs or [()] * len(refs), strict=True)
-            if ids
-        }
-        registry.record_provenance(run, edges=edges, info=info, env_ids=env_ids, fresh=fresh)
+    def record() -> None:
+        registry.record_provenance(run, info=info, env_ids=env_ids)
 
     return record
 

@@ -9,16 +9,18 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from skybutler._lost_commit import settle_lost_commit
-from skybutler.datasets import DatasetRef, make_dataset_id, storage_classes
+from skybutler.datasets import DatasetIdMode, DatasetRef, make_dataset_id, storage_classes
 from skybutler.registry import LostCommitError, NewDataset
 
 if TYPE_CHECKING:
-    from skybutler.datasets import DatasetIdMode
     from skybutler.datastore import Datastore
     from skybutler.dimensions import DataCoordinate
     from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
 
 __all__ = ["put_objects"]
+
+_RANDOM = (None, DatasetIdMode.RANDOM)
+"""Modes of new random IDs (uuid4): no recorded edge names them, so their inputs cannot close a cycle."""
 
 
 def put_objects(
@@ -28,7 +30,7 @@ def put_objects(
     run: CollectionRecord,
     items: Iterable[tuple[Any, DataCoordinate]],
     id_mode: DatasetIdMode | None,
-    record: Callable[[list[DatasetRef]], None] | None = None,
+    record: Callable[[], None] | None = None,
     inputs: Sequence[Sequence[uuid.UUID]] = (),
 ) -> list[DatasetRef]:
     """Store objects as new datasets of ``stored`` in ``run``: all of them, or none.
@@ -37,8 +39,9 @@ def put_objects(
     byte is written) and its final path claimed without replacing anything (`FileDatastore.claim`); the
     datasets are registered in one transaction; only then are the staging names dropped.  On any failure
     the claims and staged files are removed and the registry is untouched.
-    ``record`` (provenance: the run's record, the inputs used) runs in the registration's transaction, so
-    a refused input leaves nothing behind either.
+    ``inputs`` (one sequence of input IDs per object) are recorded as lineage edges by the registration
+    itself (`Datasets.insert`), and ``record`` (the run's record, on a butler's first put into it) runs in its
+    transaction, so a refused input leaves nothing behind either.
     A chained datastore stages in every child that takes the dataset, and the registry records one
     artifact per child.
     """
@@ -50,7 +53,8 @@ def put_objects(
         dataset_id = uuid.uuid4() if id_mode is None else make_dataset_id(dt, coord, run.name, id_mode)
         refs.append(DatasetRef(dataset_id, dt, coord, run.name))
         objects.append(obj)
-    if any(inputs):  # formats with room for provenance write the input IDs into the file too
+    used = any(inputs)
+    if used:  # formats with room for provenance write the input IDs into the file too
         from skybutler.formatters._provenance import inputs_recorded
 
         with inputs_recorded({r.id: ins for r, ins in zip(refs, inputs, strict=True)}):
@@ -62,14 +66,18 @@ def put_objects(
             NewDataset(r.id, r.data_id.required_values, s.artifacts[0], s.artifacts[1:])
             for r, s in zip(refs, staged, strict=True)
         ]
+        lineage, fresh = (registry.lineage, id_mode in _RANDOM) if used else (None, True)
         try:
-            if record is None:  # the plain put: one transaction, nothing else
-                registry.datasets.insert(stored, run.id, new)
+            if record is None:  # the usual put: one transaction (one round trip on PostgreSQL), inputs and all
+                registry.datasets.insert(stored, run.id, new, inputs=inputs, lineage=lineage, fresh=fresh)
             else:
                 with registry.db.transaction():
-                    registry.datasets.insert(stored, run.id, new)
-                    record(refs)
+                    registry.datasets.insert(stored, run.id, new, inputs=inputs, lineage=lineage, fresh=fresh)
+                    record()
         except sa.exc.IntegrityError as exc:
+            if used:  # an input that is not registered: name it (DatasetNotFoundError)
+                with registry.db.transaction(write=False) as conn:
+                    registry.lineage.input_types(conn, [i for ins in inputs for i in ins])
             raise registry.explain_insert_failure(stored, run, [r.data_id for r in refs], exc) from None
     except LostCommitError as exc:
         settle_lost_commit(registry, exc, [r.id for r in refs], "put", lambda: datastore.abort_many(staged))

@@ -14,6 +14,7 @@ from skybutler.dimensions._time import (
     db_instant,
     tai_ns_to_iso,
     to_tai_ns,
+    utc_ns_to_tai,
 )
 from skybutler.dimensions._universe import DimensionGroup, DimensionUniverse
 
@@ -34,4 +35,5 @@ __all__ = [
     "normalize_data_id",
     "tai_ns_to_iso",
     "to_tai_ns",
+    "utc_ns_to_tai",
 ]

@@ -25,6 +25,7 @@ __all__ = [
     "tai_ns_to_iso",
     "tai_ns_to_utc",
     "to_tai_ns",
+    "utc_ns_to_tai",
 ]
 
 _NS = 1_000_000_000
@@ -55,6 +56,17 @@ _TAI_STARTS = [u + o for u, o in zip(_UTC_STARTS, _OFFSETS, strict=True)]
 def _utc_ns_to_tai(utc_ns: int) -> int:
     i = bisect.bisect_right(_UTC_STARTS, utc_ns) - 1
     return utc_ns + _OFFSETS[max(i, 0)]
+
+
+def utc_ns_to_tai(utc_ns: int) -> int:
+    """TAI nanoseconds of a UTC instant given as nanoseconds since 1970 (as `time.time_ns` gives it).
+
+    Examples
+    --------
+    >>> utc_ns_to_tai(1_500_000_000 * 10**9) - 1_500_000_000 * 10**9  # July 2017: TAI is 37 s ahead of UTC
+    37000000000
+    """
+    return _utc_ns_to_tai(utc_ns)
 
 
 def _tai_ns_to_utc_ns(tai_ns: int) -> int:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -40,21 +40,31 @@ PARQUET_KEY = b"skybutler.provenance"
 #: Appended to a value cut to fit; the count of inputs (``n_inputs``) is never cut.
 TRUNCATED = "...[truncated]"
 
-_INPUTS: dict[uuid.UUID, tuple[uuid.UUID, ...]] = {}
+_INPUTS: dict[uuid.UUID, Sequence[uuid.UUID]] = {}
 _LOCK = threading.Lock()
 
 
-@contextmanager
-def inputs_recorded(inputs: Mapping[uuid.UUID, Sequence[uuid.UUID]]) -> Iterator[None]:
-    """Make the inputs of the datasets being written known to `provenance_of` for the block."""
-    with _LOCK:
-        _INPUTS.update((k, tuple(v)) for k, v in inputs.items() if v)
-    try:
-        yield
-    finally:
+class _InputsRecorded:
+    """The block of `inputs_recorded` (a class, not a generator: a put with inputs enters one each time)."""
+
+    __slots__ = ("_inputs",)
+
+    def __init__(self, inputs: Mapping[uuid.UUID, Sequence[uuid.UUID]]) -> None:
+        self._inputs = inputs
+
+    def __enter__(self) -> None:
         with _LOCK:
-            for key in inputs:
+            _INPUTS.update(self._inputs)
+
+    def __exit__(self, *_exc: object) -> None:
+        with _LOCK:
+            for key in self._inputs:
                 _INPUTS.pop(key, None)
+
+
+def inputs_recorded(inputs: Mapping[uuid.UUID, Sequence[uuid.UUID]]) -> AbstractContextManager[None]:
+    """Make the inputs of the datasets being written known to `provenance_of` for the block (held, not copied)."""
+    return _InputsRecorded(inputs)
 
 
 def fit(text: str, limit: int) -> str:

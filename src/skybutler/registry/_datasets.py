@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from skybutler.datasets import ArtifactInfo, as_uuid
+from skybutler.dimensions import utc_ns_to_tai
 from skybutler.registry._bulk_load import bulk_load
 from skybutler.registry._pg_writes import PIPELINE_ROWS
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from skybutler.dimensions import DataIdValue
     from skybutler.registry._dataset_types import StoredDatasetType
     from skybutler.registry._engines import Database
+    from skybutler.registry._provenance import Lineage
     from skybutler.registry._schema import StaticTables
 
 __all__ = ["ARTIFACT_COLUMNS", "DatasetRow", "Datasets", "NewDataset"]
@@ -98,17 +100,36 @@ class Datasets:
         self._find_cache: dict[tuple[str, int], Any] = {}
 
     # -- insert ---------------------------------------------------------------------------------------------
-    def insert(self, stored: StoredDatasetType, run_id: int, new: Sequence[NewDataset]) -> None:
+    def insert(
+        self,
+        stored: StoredDatasetType,
+        run_id: int,
+        new: Sequence[NewDataset],
+        *,
+        inputs: Sequence[Sequence[uuid.UUID]] = (),
+        lineage: Lineage | None = None,
+        fresh: bool = True,
+    ) -> None:
         """Insert datasets into their RUN in one transaction (dataset, tags and artifact rows).
+
+        ``inputs`` (one sequence per dataset, given with ``lineage``) are recorded as lineage edges in the same
+        transaction (`Lineage.write`): on PostgreSQL in the same round trip when ``fresh`` (random new IDs).
 
         Raises
         ------
         sqlalchemy.exc.IntegrityError
-            A uniqueness or foreign-key rule failed; the caller explains it (it knows the data IDs).
+            A uniqueness or foreign-key rule failed, or an input is not registered; the caller explains it
+            (it knows the data IDs and the inputs).
+        ConflictError
+            Not ``fresh``: an edge would make a cycle.
         """
         if not new:
             return
         now = time.time_ns()
+        edges: list[tuple[uuid.UUID, str, uuid.UUID]] = []
+        if lineage is not None:  # before the rows are put in key order below
+            name = stored.dataset_type.name
+            edges = [(n.id, name, i) for n, ins in zip(new, inputs, strict=True) for i in dict.fromkeys(ins)]
         tid = stored.id
         dims = stored.dataset_type.dimensions.required
         db = self._db
@@ -131,13 +152,17 @@ class Datasets:
                 for k, n in pairs
                 if (a := n.artifact) is not None
             ]
-        # a put's few rows: BEGIN, the inserts and COMMIT in one round trip on PostgreSQL (where `_bulk` does nothing)
-        pipelined = len(new) <= PIPELINE_ROWS
+        # a put's few rows: BEGIN, the inserts and COMMIT in one round trip on PostgreSQL (where `_bulk` does nothing);
+        # its edges too, unless a cycle check must read first
+        pipelined = len(new) <= PIPELINE_ROWS and (fresh or not edges)
         with db.transaction(pipelined=pipelined) as conn, self._bulk(conn, [stored.tags.name], len(tag_rows)):
             db.insert_many(conn, self._t.dataset, ("id", "dataset_type_id", "run_id", "ingest_date"), dataset_rows)
             db.insert_many(conn, stored.tags, ("dataset_type_id", "collection_id", "dataset_id", *dims), tag_rows)
             if artifact_rows:
                 db.insert_many(conn, self._t.datastore_record, _RECORD_COLUMNS, artifact_rows)
+            if edges:
+                assert lineage is not None, "inputs need the registry's lineage"
+                lineage.write(conn, edges, utc_ns_to_tai(now), fresh=fresh)
 
     def _bulk(self, conn: sa.Connection, tables: list[str], rows: int) -> AbstractContextManager[None]:
         """On SQLite, `bulk_load` around an insert of ``rows`` rows into ``tables`` (PostgreSQL: nothing)."""

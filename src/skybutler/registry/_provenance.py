@@ -65,6 +65,7 @@ class Lineage:
         # compiling SQLAlchemy constructs for each (an IN list, a recursive CTE) cost more than the put itself.
         self._mark = "?" if db.dialect == "sqlite" else "%s"
         self._chunk = 500 if db.dialect == "sqlite" else 100_000  # IDs per statement (PostgreSQL: one array)
+        self._edge_sql: dict[tuple[int, bool, bool], str] = {}
 
     def _marks(self, n: int) -> str:
         return ", ".join([self._mark] * n)
@@ -118,7 +119,8 @@ class Lineage:
     ) -> int:
         """Record that each output (id → (its type name, its input IDs)) was made from its inputs.
 
-        Runs inside the caller's transaction when there is one (a put registers datasets and edges together).
+        Runs inside the caller's transaction when there is one (a merge registers datasets and edges together;
+        a direct put uses `write`, inside `Datasets.insert`).
         Inputs must be registered: the edges are inserted by one ``INSERT ... SELECT`` (per 300 edges on SQLite) that
         joins each input to its dataset row and takes the input's type from the registry (not from the
         caller's refs, which may be stale), so checking that
@@ -153,33 +155,80 @@ class Lineage:
                 self.input_types(conn, list(dict.fromkeys(r[2] for r in rows)))
         return written
 
+    def write(
+        self, conn: sa.Connection, rows: Sequence[tuple[uuid.UUID, str, uuid.UUID]], recorded: int, *, fresh: bool
+    ) -> None:
+        """Record a put's edges ``(output, output type, input)`` in its transaction: one statement (per 300 on SQLite).
+
+        `Datasets.insert` calls this after the put's own inserts, so on PostgreSQL the edges ride in the put's
+        pipeline (one round trip for all) when ``fresh`` (new random IDs: no cycle through them is possible,
+        and nothing reads).  Each edge takes its input's dataset type from the registry; an input without a
+        dataset row makes an edge without an input ID, which the key's NOT NULL refuses: the whole put fails
+        with `sqlalchemy.exc.IntegrityError`, and the caller names the missing inputs (`input_types`).
+        Not ``fresh`` (deterministic IDs): cycles are refused first, and an edge already recorded for the same
+        output and input (a dataset removed, then put again with its inputs) is kept as it was: edges are
+        history and outlive the datasets they name.
+        """
+        if not fresh:
+            outputs: dict[uuid.UUID, tuple[str, list[uuid.UUID]]] = {}
+            for out_id, out_type, in_id in rows:
+                outputs.setdefault(out_id, (out_type, []))[1].append(in_id)
+            self._refuse_cycles(conn, outputs, list(dict.fromkeys(r[2] for r in rows)))
+        step = _EDGES_PER_STATEMENT if self._db.dialect == "sqlite" else self._chunk
+        for start in range(0, len(rows), step):
+            self._insert_edges(conn, rows[start : start + step], recorded, checked=True, keep=not fresh)
+        self._db.count_inserted("dataset_input", len(rows))
+
     def _insert_edges(
-        self, conn: sa.Connection, rows: Sequence[tuple[uuid.UUID, str, uuid.UUID]], recorded: int
+        self,
+        conn: sa.Connection,
+        rows: Sequence[tuple[uuid.UUID, str, uuid.UUID]],
+        recorded: int,
+        *,
+        checked: bool = False,
+        keep: bool = False,
     ) -> int:
-        """INSERT the edges ``(output, output type, input)`` whose input is registered; the number inserted."""
-        head = "INSERT INTO dataset_input (output_id, input_id, output_type, input_type, recorded) "
-        join = "JOIN dataset d ON d.id = v.i JOIN dataset_type t ON t.dataset_type_id = d.dataset_type_id"
+        """INSERT the edges ``(output, output type, input)`` and return the number inserted.
+
+        Not ``checked``: edges whose input is not registered are left out (the caller compares the count).
+        ``checked``: they are refused (a NULL input ID), with `sqlalchemy.exc.IntegrityError`; on PostgreSQL
+        the statement joins the pipeline of `Database.transaction` when one is open (the count is then not known
+        and ``len(rows)`` is returned).  ``keep``: an edge already recorded is kept as it was.
+        """
+        key = (len(rows), checked, keep)
+        sql = self._edge_sql.get(key)
+        if sql is None:
+            sql = self._edge_sql[key] = self._edge_statement(len(rows), checked, keep)
         if self._db.dialect != "sqlite":  # three array parameters, whatever the number of edges
-            sql = (
-                f"{head}SELECT v.o, d.id, v.ot, t.name, CAST(%s AS BIGINT) "
-                f"FROM unnest(%s::uuid[], %s::text[], %s::uuid[]) AS v(o, ot, i) {join}"
-            )
             params = (recorded, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+            pipeline = self._db._pipeline
+            if pipeline is not None:
+                pipeline.execute(sql, params)  # sent, and answered, with the rest of the put
+                return len(rows)
             return int(conn.exec_driver_sql(sql, params).rowcount)
-        # SQLite: a VALUES list (its columns are column1..3), IDs as the hex text SQLAlchemy's Uuid stores
-        values = ", ".join(["(?, ?, ?)"] * len(rows))
-        join = join.replace("v.i", "v.column3")
-        sql = f"{head}SELECT v.column1, d.id, v.column2, t.name, ? FROM (VALUES {values}) AS v {join}"
         params_sqlite: list[Any] = [recorded]
-        for out_id, out_type, in_id in rows:
+        for out_id, out_type, in_id in rows:  # IDs as the hex text SQLAlchemy's Uuid stores
             params_sqlite += (out_id.hex, out_type, in_id.hex)
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            return int(cursor.execute(sql, params_sqlite).rowcount)
+            return int(conn.connection.driver_connection.execute(sql, params_sqlite).rowcount)  # type: ignore[union-attr]
         except sqlite3.IntegrityError as exc:  # as `Database.insert_many` raises it, for callers that explain it
             raise sa.exc.IntegrityError(sql, None, exc) from None
-        finally:
-            cursor.close()
+
+    def _edge_statement(self, n: int, checked: bool, keep: bool) -> str:
+        """The SQL of `_insert_edges` for ``n`` edges (made once per form: a put's is the same every time)."""
+        head = "INSERT INTO dataset_input (output_id, input_id, output_type, input_type, recorded) "
+        kind = "LEFT JOIN" if checked else "JOIN"
+        join = f"{kind} dataset d ON d.id = v.i {kind} dataset_type t ON t.dataset_type_id = d.dataset_type_id"
+        tail = " WHERE true ON CONFLICT (output_id, input_id) DO NOTHING" if keep else ""
+        if self._db.dialect != "sqlite":
+            return (
+                f"{head}SELECT v.o, d.id, v.ot, t.name, CAST(%s AS BIGINT) "
+                f"FROM unnest(%s::uuid[], %s::text[], %s::uuid[]) AS v(o, ot, i) {join}{tail}"
+            )
+        # SQLite: a VALUES list, whose columns are column1..3
+        values = ", ".join(["(?, ?, ?)"] * n)
+        join = join.replace("v.i", "v.column3")
+        return f"{head}SELECT v.column1, d.id, v.column2, t.name, ? FROM (VALUES {values}) AS v {join}{tail}"
 
     def restore(self, edges: Sequence[Edge]) -> int:
         """Insert edges read from an export or another repository, as they were (types, recorded times).

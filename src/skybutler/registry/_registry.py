@@ -416,9 +416,10 @@ class Registry:
     ) -> None:
         """Record what made datasets of ``run``, in the caller's transaction (or one of its own).
 
-        One call for every writer: a put records its inputs, and the merge of database-free workers' outputs
-        records each output's inputs together with every worker's environment.  ``edges`` maps an output ID
-        to its dataset type name and input IDs (inputs must be registered; a cycle is refused);
+        For writers other than a direct put (which writes its inputs with its datasets, `Datasets.insert`, and
+        its run's record here): the merge of database-free workers' outputs records each output's inputs
+        together with every worker's environment, the server a remote put's inputs and writer.  ``edges`` maps an
+        output ID to its dataset type name and input IDs (inputs must be registered; a cycle is refused);
         ``environments`` are stored once each (by content) and linked to the run, as are ``env_ids`` (already
         stored); ``info`` (host, user_name, command, cwd, started, config) makes the run's record unless it
         has one.  ``fresh``: the outputs have new random IDs, so no cycle is possible (see `Lineage.add`).
