@@ -33,7 +33,7 @@ from skybutler.dimensions._regions import common_ranges, lonlat, polygon, skycoo
 from skybutler.errors import DataIdError
 from skybutler.query._ast import And, Bind, Call, Identifier, Literal, Neg, Node, Overlaps
 from skybutler.query._parser import syntax_error
-from skybutler.registry._single_reads import single_statement_read
+from skybutler.registry._small_reads import run_read
 
 if TYPE_CHECKING:
     from skybutler.query._builder import QueryBuilder
@@ -536,14 +536,12 @@ def _prefilter(
 
 
 def read_rows(builder: QueryBuilder, stmt: Any) -> list[Any]:
-    """The rows of a one-off prefilter SELECT: on PostgreSQL in one round trip (`Database.stream_rows` would
-    open a server-side cursor, three round trips for the few rows a prefilter returns; a transaction of its
-    own adds two, BEGIN and COMMIT: outside one it runs in autocommit, see `single_statement_read`)."""
+    """The rows of a one-off prefilter SELECT, all of them: on PostgreSQL one statement on the driver connection,
+    in autocommit outside a transaction (one round trip; see `_small_reads.run_read`)."""
     db = builder.registry.db
     if db.dialect == "sqlite":
         return list(db.stream_rows(stmt))
-    with single_statement_read(db), db.transaction(write=False) as conn:
-        return list(conn.execute(stmt).all())
+    return list(run_read(db, *db._compile_select(stmt)).fetchall())  # on the driver: see `_small_reads`
 
 
 def _alias(table: sa.Table, name: str) -> Any:
