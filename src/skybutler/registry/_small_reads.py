@@ -25,7 +25,7 @@ from skybutler.registry._single_reads import single_statement_read
 if TYPE_CHECKING:
     from skybutler.registry._engines import Database
 
-__all__ = ["SMALL_ROWS", "run_read", "small_select", "small_sql", "stream_select", "stream_text"]
+__all__ = ["SMALL_ROWS", "read_all", "run_read", "small_select", "small_sql", "stream_select", "stream_text"]
 
 SMALL_ROWS = 10_000
 """Rows up to which a PostgreSQL query's result is fetched in one statement (`Database.small_rows`)."""
@@ -67,6 +67,26 @@ def small_sql(
         cursor.close()
         return None
     return _pages(cursor, page)
+
+
+def read_all(db: Database, stmt: Any, params: Mapping[str, Any] | None = None) -> list[Any]:
+    """Every row of a SELECT that the caller holds whole (a spatial prefilter's candidates), in one statement.
+
+    ``params``: values of the statement's bound parameters, for a statement built once and kept (its compiled
+    form is then reused).  On PostgreSQL on the driver connection (`run_read`: one round trip outside a
+    transaction); on SQLite as `Database.read_rows` or `Database.stream_rows` run it.
+    """
+    if db.dialect == "sqlite":
+        return db.read_rows(stmt, params) if params is not None else list(db.stream_rows(stmt))
+    if params is None:
+        sql, values = db._compile_select(stmt)
+        return run_read(db, sql, values).fetchall()  # type: ignore[no-any-return]
+    entry = db._compiled.get(id(stmt))  # kept as `Database.read_rows` keeps SQLite's
+    if entry is None:
+        compiled = stmt.compile(dialect=db.engine.dialect)
+        fixed = {k: v for k, v in compiled.params.items() if v is not None}  # literals in the statement
+        entry = db._compiled[id(stmt)] = (stmt, str(compiled), (), fixed)
+    return run_read(db, entry[1], {**entry[3], **params}).fetchall()  # type: ignore[no-any-return]
 
 
 def run_read(db: Database, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> Any:
