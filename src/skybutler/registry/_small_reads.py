@@ -93,9 +93,11 @@ def run_read(db: Database, sql: str, params: Sequence[Any] | Mapping[str, Any]) 
     """Run one read statement (SQL text for this database) on PostgreSQL's driver connection; its client cursor.
 
     Outside a transaction it runs in autocommit (one round trip, no BEGIN and COMMIT); inside one (a caller's,
-    or a write's) it joins it.  A driver error becomes what SQLAlchemy's would have: inside a transaction its
-    `sqlalchemy.exc.DBAPIError` (the transaction rolls back and reports it), outside one our `StorageError`;
-    a connection found broken is dropped, and the next call reconnects.
+    or a write's) it joins it.  SQLAlchemy's ``before_cursor_execute`` and ``after_cursor_execute`` listeners of
+    the connection are called as if SQLAlchemy had run it (statement counters, logging).  A driver error
+    becomes what SQLAlchemy's would have: inside a transaction its `sqlalchemy.exc.DBAPIError` (the
+    transaction rolls back and reports it), outside one our `StorageError`; a connection found broken is
+    dropped, and the next call reconnects.
     """
     import psycopg
 
@@ -104,8 +106,17 @@ def run_read(db: Database, sql: str, params: Sequence[Any] | Mapping[str, Any]) 
         if not db._depth and not raw.autocommit:  # not idle outside our transactions: let SQLAlchemy handle it
             with db.transaction(write=False) as conn:
                 return conn.exec_driver_sql(sql, params)
+        conn = db.conn
+        events = conn._has_events or conn.engine._has_events  # SQLAlchemy's listeners see this statement too
         try:
-            return raw.execute(sql, params)
+            if events:
+                for fn in conn.dispatch.before_cursor_execute:
+                    sql, params = fn(conn, None, sql, params, None, False)
+            cursor = raw.execute(sql, params)
+            if events:
+                for fn in conn.dispatch.after_cursor_execute:
+                    fn(conn, cursor, sql, params, None, False)
+            return cursor
         except psycopg.Error as exc:
             lost = raw.closed or raw.broken
             if lost:
