@@ -185,3 +185,18 @@ def test_postgres_small_result_leaves_the_connection_free(pg: DirectButler) -> N
     assert next(iter(pg.query_datasets("meta", instrument="Cam"))).dataset_type.name == "meta"  # left half-read
     ref = pg.put({"v": 12}, "meta", instrument="Cam", visit=12, detector=1)
     assert pg.get(ref) == {"v": 12}
+
+
+@on_postgres
+def test_postgres_ordered_and_limited_results_keep_their_order(pg: DirectButler) -> None:
+    """A query's own ORDER BY and LIMIT hold on every path: built or planned (the plan's SQL text has its own
+    LIMIT: the probe's goes around it), one statement or the cursor."""
+    for small_rows in (10_000, 1):
+        pg.registry.db.small_rows = small_rows
+        for planned in (False, True):
+            with round_trips(pg.registry.db) as trips:
+                results = pg.query_datasets("meta", instrument="Cam", order_by=["-visit"], limit=2)
+                refs = list(results)
+            assert [r.data_id["visit"] for r in refs] == [2, 1], small_rows
+            assert results.planned == planned or small_rows == 1  # the shape is planned since the first round
+            assert len(trips) == 1 if small_rows > 2 else len(trips) > 1, trips
