@@ -7,7 +7,7 @@ answers come from the brute-force check over every record (`_brute`), never from
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -238,3 +238,23 @@ def test_a_skypix_dimension_without_a_region_is_refused(sky: DirectButler) -> No
         sky.query_data_ids(["htm7"])
     with pytest.raises(QuerySyntaxError, match="computed from regions"):
         sky.query_data_ids(["htm7", "patch"], where="htm7 = 5")
+
+
+def test_a_spatial_query_on_postgres_is_two_round_trips(sky: DirectButler) -> None:
+    """The skypix prefilter, then the query: one statement each, no BEGIN, COMMIT or server-side cursor (issue 26
+    part 2; it was 8 and 9: BEGIN, DECLARE, FETCH 1, FETCH 1000, ..., CLOSE, COMMIT after the prefilter)."""
+    if sky.registry.db.dialect != "postgresql":
+        pytest.skip("round trips on the wire are a PostgreSQL matter")
+    from tests.registry._statements import round_trips
+
+    calls: dict[str, Callable[[float], Any]] = {
+        "point": lambda ra: sky.query_data_ids(VD, where=f"visit_detector_region.region OVERLAPS POINT({ra}, 2.0)"),
+        "patches of a visit": lambda _: sky.query_data_ids(["tract", "patch"], instrument="Cam", visit=1),
+    }
+    for name, call in calls.items():
+        list(call(150.01))  # statements compiled
+        with round_trips(sky.registry.db) as trips:
+            found = list(call(150.02))
+        assert found, name
+        assert len(trips) == 2, (name, trips)
+        assert not [t for t in trips if "DECLARE" in t or "BEGIN" in t], trips

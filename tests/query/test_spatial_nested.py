@@ -142,9 +142,9 @@ def test_the_spatial_step_waits_until_the_results_are_read(sky: DirectButler, mo
     reads: list[str] = []
     real = _spatial.read_rows
 
-    def counted(builder: Any, stmt: Any) -> list[Any]:
+    def counted(builder: Any, stmt: Any, params: Any = None) -> list[Any]:
         reads.append(str(stmt))
-        return real(builder, stmt)
+        return real(builder, stmt, params)
 
     for module in (_spatial, _skypix, _spatial_nested):
         monkeypatch.setattr(module, "read_rows", counted)

@@ -45,6 +45,21 @@ def test_a_put_on_a_killed_backend_is_a_storage_error_and_the_next_put_works(pg_
     assert pg_butler.get(ref) == {"a": 2}
 
 
+def test_a_query_on_a_killed_backend_is_a_storage_error_and_the_next_one_works(pg_butler: DirectButler) -> None:
+    """A small query's one statement runs on the driver connection (`registry._small_reads`): a lost server is
+    our error, and the butler reconnects, as after a put."""
+    ref = pg_butler.put({"a": 1}, "meta", GOOD)
+    for query in (
+        lambda: list(pg_butler.query_datasets("meta", instrument="Cam")),  # one statement
+        lambda: pg_butler.query_datasets("meta", instrument="Cam").count(),
+    ):
+        query()
+        terminate_backend(pg_butler.registry.db)
+        with pytest.raises(StorageError, match=r"connection to the registry database was lost.*retry"):
+            query()
+        assert query() in ([ref], 1)
+
+
 def test_a_closed_butler_says_so_on_every_back_end(repo: str) -> None:
     with DirectButler(repo, run="test/run") as butler:
         butler.register_dataset_type("meta", ["instrument"], "StructuredDataDict")

@@ -5,7 +5,9 @@ On PostgreSQL each statement is a round trip, and a read of one statement needs 
 
 from __future__ import annotations
 
+import itertools
 import uuid
+from typing import Any
 
 import pytest
 from tests.registry._statements import round_trips, statements
@@ -145,3 +147,83 @@ def test_postgres_pipelined_put_is_all_or_nothing(pg: DirectButler, stored: list
     assert pg.registry.datasets.count() == count
     assert pg.find_dataset("meta", instrument="Cam", visit=11, detector=1) is None
     assert pg.get(pg.put({"v": 11}, "meta", instrument="Cam", visit=11, detector=1)) == {"v": 11}
+
+
+# -- PostgreSQL queries: one statement for a small result, a server-side cursor for a large one ---------------
+
+
+def _queries(butler: DirectButler) -> dict[str, Any]:
+    """Calls whose results are the three ``meta`` datasets (or their data IDs) of `stored`."""
+    return {
+        "datasets": lambda: list(butler.query_datasets("meta", instrument="Cam", where="visit >= 0")),
+        "data IDs": lambda: list(butler.query_data_ids(["visit", "detector"], datasets="meta", instrument="Cam")),
+        "a shape never seen": lambda: list(butler.query_datasets("meta", where=f"detector = 1 AND visit < {next(_n)}")),
+    }
+
+
+_n = itertools.count(100)
+
+
+@on_postgres
+def test_postgres_small_query_is_one_round_trip(pg: DirectButler) -> None:
+    """A query of a few rows is one statement with no BEGIN and COMMIT (was 8: BEGIN, DECLARE, FETCH 1, FETCH 999,
+    FETCH 1000, CLOSE, COMMIT, and a governor look-up sent twice)."""
+    for name, call in _queries(pg).items():
+        call()
+        call()  # planned, statements prepared
+        with round_trips(pg.registry.db) as trips:
+            assert len(call()) == 3, name
+        assert len(trips) == (2 if name == "a shape never seen" else 1), (name, trips)  # + the instrument look-up
+        assert not [t for t in trips if "DECLARE" in t or "BEGIN" in t], trips
+    results = pg.query_datasets("meta", instrument="Cam")
+    for check, expected in ((results.count, 3), (results.any, True)):
+        with round_trips(pg.registry.db) as trips:
+            assert check() == expected
+        assert len(trips) == 1, trips  # one statement for every dataset type (was BEGIN, a SELECT per type, COMMIT)
+
+
+@on_postgres
+def test_postgres_large_result_is_streamed_through_a_cursor(pg: DirectButler) -> None:
+    """Past `Database.small_rows` rows the query streams through a server-side cursor, whole, and a registry call
+    made while iterating works (the cursor's transaction is joined)."""
+    db = pg.registry.db
+    db.small_rows = 2  # the three datasets are a large result
+    for name, call in _queries(pg).items():
+        for _ in range(2):  # built, then planned
+            with round_trips(db) as trips:
+                assert len(call()) == 3, name
+            assert [t for t in trips if "DECLARE" in t], (name, trips)
+    with round_trips(db) as trips:
+        got = [pg.get(ref) for ref in pg.query_datasets("meta", instrument="Cam")]
+    assert sorted(g["v"] for g in got) == [0, 1, 2]
+    assert [t for t in trips if "DECLARE" in t], trips
+    with round_trips(db) as trips:  # a limit of its own within the cap: one statement
+        assert len(list(pg.query_datasets("meta", instrument="Cam", limit=2))) == 2
+    assert len(trips) == 1, trips
+    assert len(list(pg.query_datasets("meta", instrument="Cam", limit=3))) == 3  # past the cap: the cursor
+
+
+@on_postgres
+def test_postgres_small_result_leaves_the_connection_free(pg: DirectButler) -> None:
+    """Rows of a small result are all received before the first one is used: a get inside the loop, a result
+    left half-read, then a write, all work."""
+    got = [pg.get(ref) for ref in pg.query_datasets("meta", instrument="Cam")]
+    assert sorted(g["v"] for g in got) == [0, 1, 2]
+    assert next(iter(pg.query_datasets("meta", instrument="Cam"))).dataset_type.name == "meta"  # left half-read
+    ref = pg.put({"v": 12}, "meta", instrument="Cam", visit=12, detector=1)
+    assert pg.get(ref) == {"v": 12}
+
+
+@on_postgres
+def test_postgres_ordered_and_limited_results_keep_their_order(pg: DirectButler) -> None:
+    """A query's own ORDER BY and LIMIT hold on every path: built or planned (the plan's SQL text has its own
+    LIMIT: the probe's goes around it), one statement or the cursor."""
+    for small_rows in (10_000, 1):
+        pg.registry.db.small_rows = small_rows
+        for planned in (False, True):
+            with round_trips(pg.registry.db) as trips:
+                results = pg.query_datasets("meta", instrument="Cam", order_by=["-visit"], limit=2)
+                refs = list(results)
+            assert [r.data_id["visit"] for r in refs] == [2, 1], small_rows
+            assert results.planned == planned or small_rows == 1  # the shape is planned since the first round
+            assert len(trips) == 1 if small_rows > 2 else len(trips) > 1, trips

@@ -25,7 +25,14 @@ if TYPE_CHECKING:
     from skybutler.dimensions import DataIdInput
     from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
 
-__all__ = ["check_untimed_calibrations"]
+__all__ = ["check_untimed_calibrations", "untimed_check_needed"]
+
+
+def untimed_check_needed(types: Sequence[StoredDatasetType], leaves: Sequence[CollectionRecord]) -> bool:
+    """Whether a find-first search with no time needs `check_untimed_calibrations`: some of the collections are
+    CALIBRATION collections and some of the types are calibrations (else the check does nothing, and preparing
+    its query would only cost statements: governor inference)."""
+    return any(c.type is CollectionType.CALIBRATION for c in leaves) and any(s.calibs is not None for s in types)
 
 
 def check_untimed_calibrations(

@@ -13,7 +13,7 @@ from skybutler.datasets import DatasetRef, DatasetType, refs_from_rows
 from skybutler.dimensions import DataCoordinate, DimensionRecord, normalize_data_id
 from skybutler.errors import DataIdError, DatasetTypeError
 from skybutler.query._builder import QueryBuilder, _referenced_dims, refuse_nul
-from skybutler.query._calibration_search import check_untimed_calibrations
+from skybutler.query._calibration_search import check_untimed_calibrations, untimed_check_needed
 from skybutler.query._constraints import Constraints, prepare
 from skybutler.query._lazy import checked, chunks, deferred, once
 from skybutler.query._ordering import (
@@ -27,6 +27,7 @@ from skybutler.query._ordering import (
 )
 from skybutler.query._plans import CachedPlans, leaves_key, plan_or_build, type_key
 from skybutler.query._results import DataIdResults, DatasetResults
+from skybutler.registry._single_reads import single_statement_read
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DimensionGroup
@@ -101,14 +102,15 @@ class _Results(ABC):
     def count(self, *, exact: bool = True) -> int:
         """Number of results (``exact=False`` may skip find-first and return an upper bound)."""
         stmt = sa.select(sa.func.count()).select_from(self._statement().subquery())
-        with self._registry.db.transaction(write=False) as conn:
+        db = self._registry.db
+        with single_statement_read(db), db.transaction(write=False) as conn:  # one round trip on PostgreSQL
             return int(conn.execute(stmt).scalar_one())
 
     def any(self) -> bool:
         """Whether there is at least one result."""
-        stmt = self._statement().limit(1)
-        with self._registry.db.transaction(write=False) as conn:
-            return conn.execute(stmt).first() is not None
+        db = self._registry.db
+        with single_statement_read(db), db.transaction(write=False) as conn:
+            return conn.execute(self._statement().limit(1)).first() is not None
 
     def __len__(self) -> int:
         """The number of results, by running the query; its results are kept for the next iteration.
@@ -217,16 +219,23 @@ class SqlDatasetResults(_Results, DatasetResults):
 
     def count(self, *, exact: bool = True) -> int:
         """Number of datasets."""
-        total = 0
-        with self._registry.db.transaction(write=False) as conn:
-            for _, build in self._parts:
-                total += int(conn.execute(sa.select(sa.func.count()).select_from(build().subquery())).scalar_one())
+        if not self._parts:
+            return 0
+        # one statement for every type (one round trip, one snapshot): a count per type, as columns
+        counts = [sa.select(sa.func.count()).select_from(b().subquery()).scalar_subquery() for _, b in self._parts]
+        db = self._registry.db
+        with single_statement_read(db), db.transaction(write=False) as conn:
+            total = sum(int(n) for n in conn.execute(sa.select(*counts)).one())
         return total if self._limit is None else min(total, self._limit)
 
     def any(self) -> bool:
         """Whether there is at least one dataset."""
-        with self._registry.db.transaction(write=False) as conn:
-            return any(conn.execute(build().limit(1)).first() is not None for _, build in self._parts)
+        if not self._parts:
+            return False
+        found = [sa.exists(build().limit(1)) for _, build in self._parts]  # one statement, as `count`
+        db = self._registry.db
+        with single_statement_read(db), db.transaction(write=False) as conn:
+            return any(conn.execute(sa.select(*found)).one())
 
     def __iter__(self) -> Iterator[DatasetRef]:
         return super().__iter__()
@@ -388,7 +397,8 @@ def query_datasets(
     if order_by and types:
         check_dataset_order(registry, types, order_by)
     given = normalize_data_id(registry.universe, data_id, kwargs or {})
-    if find_first and at is None:  # certifications change between calls: checked on every call, plans or not
+    if find_first and at is None and untimed_check_needed(types, leaves):  # certifications change between
+        # calls: checked on every call, plans or not (its governor inference is a statement: only when needed)
         check_node, check_constraints = prepare(registry, where, bind, given)
         check_untimed_calibrations(
             registry, types, leaves, given, where, _temporal_element,

@@ -33,7 +33,7 @@ from skybutler.dimensions._regions import common_ranges, lonlat, polygon, skycoo
 from skybutler.errors import DataIdError
 from skybutler.query._ast import And, Bind, Call, Identifier, Literal, Neg, Node, Overlaps
 from skybutler.query._parser import syntax_error
-from skybutler.registry._single_reads import single_statement_read
+from skybutler.registry._small_reads import read_all
 
 if TYPE_CHECKING:
     from skybutler.query._builder import QueryBuilder
@@ -440,17 +440,25 @@ def _near_constants(
     own = key_columns(builder, element)
     sphgeom = _sphgeom()
     found: dict[tuple[Any, ...], bytes | None] | None = None
+    index = records.overlap_table(element)
+    column = index.c.skypix_index
+    cache: dict[Any, Any] = index.info.setdefault("skybutler_near", {})  # built once per element: a point's
+    stmt = cache.get(element)  # statement differs only in its pixel, a bound value (a new one costs 0.1 ms)
+    if stmt is None:
+        on = sa.and_(*(table.c[o] == index.c[n] for o, n in zip(own, names, strict=True)))
+        stmt = cache[element] = sa.select(*[table.c[o] for o in own], table.c.region).select_from(index.join(table, on))
     for const in consts:
-        index = records.overlap_table(element)
-        column = index.c.skypix_index
         if isinstance(const, sphgeom.LonLat):
-            near: Any = column == int(pixelization(common).index(sphgeom.UnitVector3d(const)))
+            pixel = int(pixelization(common).index(sphgeom.UnitVector3d(const)))
+            near: Any = cache.get((element, "point"))
+            if near is None:
+                near = cache[(element, "point")] = stmt.where(column == sa.bindparam("pixel")).distinct()
+            found_rows = read_rows(builder, near, {"pixel": pixel})
         else:
             ranges = common_ranges(const, common)
             near = sa.or_(*(sa.and_(column >= lo, column < hi) for lo, hi in ranges)) if ranges else sa.false()
-        on = sa.and_(*(table.c[o] == index.c[n] for o, n in zip(own, names, strict=True)))
-        stmt = sa.select(*[table.c[o] for o in own], table.c.region).select_from(index.join(table, on))
-        rows = {tuple(row[:-1]): row[-1] for row in read_rows(builder, stmt.where(near).distinct())}
+            found_rows = read_rows(builder, stmt.where(near).distinct())
+        rows = {tuple(row[:-1]): row[-1] for row in found_rows}
         found = rows if found is None else {k: v for k, v in found.items() if k in rows}
     assert found is not None
     passing = []
@@ -535,15 +543,9 @@ def _prefilter(
     return from_, where
 
 
-def read_rows(builder: QueryBuilder, stmt: Any) -> list[Any]:
-    """The rows of a one-off prefilter SELECT: on PostgreSQL in one round trip (`Database.stream_rows` would
-    open a server-side cursor, three round trips for the few rows a prefilter returns; a transaction of its
-    own adds two, BEGIN and COMMIT: outside one it runs in autocommit, see `single_statement_read`)."""
-    db = builder.registry.db
-    if db.dialect == "sqlite":
-        return list(db.stream_rows(stmt))
-    with single_statement_read(db), db.transaction(write=False) as conn:
-        return list(conn.execute(stmt).all())
+def read_rows(builder: QueryBuilder, stmt: Any, params: Mapping[str, Any] | None = None) -> list[Any]:
+    """The rows of a prefilter SELECT, all of them, in one statement (`_small_reads.read_all`)."""
+    return read_all(builder.registry.db, stmt, params)
 
 
 def _alias(table: sa.Table, name: str) -> Any:

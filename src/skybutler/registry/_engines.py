@@ -24,6 +24,7 @@ from skybutler.errors import ConfigError, ConflictError, StorageError
 from skybutler.registry._checkpoints import Checkpointer
 from skybutler.registry._pg_writes import insert_rows, one_round_trip
 from skybutler.registry._single_reads import single_statement_read
+from skybutler.registry._small_reads import SMALL_ROWS, stream_select, stream_text
 
 __all__ = ["Database", "LostCommitError", "normalize_url"]
 
@@ -90,6 +91,8 @@ class Database:
         self._compiled: dict[int, tuple[Any, str, tuple[str, ...], dict[str, Any]]] = {}
         self._shapes: OrderedDict[Any, Any] = OrderedDict()
         """Statement cache key → compiled SELECT (or None: not reusable), least recently used first."""
+        self.small_rows = SMALL_ROWS
+        """PostgreSQL: rows up to which a streamed query is one plain statement, not a cursor (`_small_reads`)."""
         if self.dialect == "sqlite":
             self.engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
             sa.event.listen(self.engine, "connect", self._sqlite_connect)
@@ -407,14 +410,7 @@ class Database:
         costs one compile).  Values come back as the driver returns them (UUIDs as hex text on SQLite).
         """
         if self.dialect != "sqlite" or self._depth:
-            # The option goes on the statement: on the connection it would stick (server-side cursors for all).
-            with self.transaction(write=False) as conn:
-                result = conn.execute(stmt.execution_options(yield_per=page))
-                try:
-                    for row in result:
-                        yield tuple(row)
-                finally:
-                    result.close()
+            yield from stream_select(self, stmt, page)  # one statement if small, else a server-side cursor
             return
         sql, values = self._compile_select(stmt)
         cursor = self._driver().execute(sql, values)
@@ -431,17 +427,11 @@ class Database:
 
         On SQLite it runs on the driver connection (positional ``params``), inside a write transaction too
         (the same connection: it sees that transaction's rows).  On PostgreSQL it runs in a read transaction
-        with named ``params`` and a server-side cursor, like `stream_rows`.  Rows are tuples as the driver
-        returns them (UUIDs as hex text on SQLite).
+        with named ``params``, one statement if the result is small, else a server-side cursor, like
+        `stream_rows`.  Rows are tuples as the driver returns them (UUIDs as hex text on SQLite).
         """
         if self.dialect != "sqlite":
-            with self.transaction(write=False) as conn:
-                result = conn.exec_driver_sql(sql, params, execution_options={"yield_per": page})
-                try:
-                    for rows in result.partitions(page):
-                        yield [tuple(r) for r in rows]
-                finally:
-                    result.close()
+            yield from stream_text(self, sql, params, page)
             return
         cursor = self._driver().cursor()
         try:
@@ -453,7 +443,7 @@ class Database:
         finally:
             cursor.close()
 
-    def _compile_select(self, stmt: Any) -> tuple[str, list[Any]]:
+    def _compile_select(self, stmt: Any) -> tuple[str, Any]:
         """SQL text and positional values of a SELECT, compiling each statement *shape* once.
 
         Queries rebuilt for every call differ only in their values: SQLAlchemy's cache key separates the two,
@@ -477,6 +467,8 @@ class Database:
             params = compiled.construct_params()
         else:
             params = compiled.construct_params(extracted_parameters=key.bindparams)
+        if not compiled.positional:  # PostgreSQL (psycopg's named parameters)
+            return compiled.string, params
         return compiled.string, [params[name] for name in compiled.positiontup or ()]
 
     def id_values(self, ids: Sequence[uuid.UUID]) -> list[Any]:
