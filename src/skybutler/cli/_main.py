@@ -209,12 +209,14 @@ def main(argv: list[str] | None = None) -> None:
 
     With ``--debug`` an error propagates out of click with its traceback; it is printed here and the process
     exits with the code it would have had without ``--debug``.  A process of its own, it keeps what it
-    would otherwise recompute in every call (the validated configuration, parsed ``--where`` shapes) in the
-    per-user cache folder (`skybutler._disk_cache`).
+    would otherwise recompute in every call (the validated configuration, parsed ``--where`` shapes, and
+    skybutler's compiled modules where Python writes no bytecode: `skybutler._bytecode`) in the per-user cache
+    folder (`skybutler._disk_cache`).
     """
-    from skybutler import _disk_cache
+    from skybutler import _bytecode, _disk_cache
 
     _disk_cache.enable()
+    _bytecode.install()  # before the command's modules are imported
     try:
         try:
             cli.main(args=sys.argv[1:] if argv is None else argv, prog_name="skybutler")
