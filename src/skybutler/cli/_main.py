@@ -210,7 +210,7 @@ def _silence_stdout() -> None:
 #: as long as the process (modules, classes, SQLAlchemy tables), and Python's default (700, 10, 10) walks them
 #: in ~130 collections, 45-50 ms of CPU of a ``query-datasets`` process; with these, 1 to 9 collections (~15 ms).
 START_GC_THRESHOLDS = (10_000, 20, 20)
-_gc_state: dict[str, tuple[int, ...] | bool] = {}
+_gc_state: dict[str, tuple[int, ...]] = {}
 
 
 def started() -> None:
@@ -223,7 +223,6 @@ def started() -> None:
     defaults = _gc_state.pop("defaults", None)
     if isinstance(defaults, tuple):
         gc.freeze()
-        _gc_state["frozen"] = True
         gc.set_threshold(*defaults)
 
 
@@ -235,13 +234,19 @@ def _start_gc() -> None:
 
 
 def _end_gc() -> None:
+    """The command is done and the process about to end: spare it the collector's walk over every object at exit.
+
+    Python's finalization runs a full collection (~35 ms of CPU after a query command) over objects that are
+    all about to go; frozen objects are left out of it.  Reference counting still frees what it frees, and
+    atexit handlers and `weakref.finalize` still run.  (A test that calls `main` in its own process thaws them
+    after: tests/conftest.py.)
+    """
     import gc
 
     defaults = _gc_state.pop("defaults", None)
     if isinstance(defaults, tuple):  # no repository opened
         gc.set_threshold(*defaults)
-    if _gc_state.pop("frozen", False):  # main() run in a longer process (a test): collect those objects again
-        gc.unfreeze()
+    gc.freeze()
 
 
 def main(argv: list[str] | None = None) -> None:
