@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from skybutler import _disk_cache
+from skybutler import _bytecode, _disk_cache
 
 pytest_plugins = ["skybutler.testing.fixtures"]
 
@@ -26,6 +28,9 @@ def user_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 
 @pytest.fixture(autouse=True)
 def _disk_cache_off_after_each_test() -> Iterator[None]:
-    """A test that runs the command line in-process turns the disk cache on; the next test starts with it off."""
+    """A test that runs the command line's main() in-process turns the disk cache (and its bytecode finder) on
+    and freezes the garbage collector's objects; the next test starts with neither."""
     yield
     _disk_cache.enable(False)
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _bytecode.Finder)]
+    gc.unfreeze()  # the command line's main() freezes what exists when it ends (a process of its own would exit)

@@ -20,8 +20,11 @@ def test_cli_benchmark_measures_every_command(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["n"] == 20
-    assert {"source", "compiled"} <= set(report["results"])
-    for condition in ("source", "compiled"):
+    assert {"floor", "source", "nocache", "compiled"} <= set(report["results"])
+    assert report["results"]["floor"]["python -c 'import sqlalchemy' (floor)"]["cpu"] > 0
+    for condition in ("source", "compiled"):  # a library process's first queries, with and without bytecode
+        assert set(report["first_calls"][condition]) >= {"open", "query_all first", "query_where first"}
+    for condition in ("source", "nocache", "compiled"):
         names = set(report["results"][condition])
         assert {"skybutler --help", "skybutler query-datasets (where, 10 refs)",
                 "skybutler query-datasets (where again, 10 refs)"} <= names  # fmt: skip

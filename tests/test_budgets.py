@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -88,13 +89,29 @@ QUERY_DEFERRED = (
     *HEAVY, "rich", "alembic", "skybutler.butler._maintenance", "skybutler.butler._collections",
     "skybutler.query._missing", "skybutler.transfer",
 )  # fmt: skip
+#: ... and, once the user's cache holds what the repository's first query parsed and validated, neither these.
+WARM_DEFERRED = ("yaml", "pydantic")
+
+
+#: Issue 26 part 6: a ``query-datasets`` process costs at most ``import sqlalchemy``'s process + 0.15 s.  Here
+#: as a ratio of CPU times measured in the same run (a loaded or slow machine scales both; wall time would add
+#: the wait for a core): 1.1-1.2 measured (with the command line's bytecode cache), 1.85 when skybutler's
+#: modules are compiled in every process (``SKYBUTLER_NO_CACHE=1``).
+QUERY_CPU_OVER_FLOOR = 1.5
+
+
+def _cpu_of(argv: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(argv, check=True, capture_output=True, text=True, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, done
 
 
 def test_a_query_command_as_a_whole_process_is_quick_and_light(tmp_path: Path) -> None:
-    # Coarse guard (the figures for RESULTS.md come from benchmarks/cli.py): the best of three whole processes
-    # against 2 s, five times the measured figure (as the help guard: a loaded machine must not make it flaky).
-    import time
-
+    # Coarse guard (the figures for RESULTS.md come from benchmarks/cli.py): the best CPU time of five whole
+    # processes against the best of five ``python -c "import sqlalchemy"``, interleaved; and what it imports.
     from skybutler.butler import Butler
     from skybutler.testing.sample import populate_sample
 
@@ -107,19 +124,26 @@ def test_a_query_command_as_a_whole_process_is_quick_and_light(tmp_path: Path) -
         "import sys\n"
         "from skybutler.cli import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        f"print([m for m in {QUERY_DEFERRED!r} if m in sys.modules], file=sys.stderr)"
+        f"print([m for m in {(*QUERY_DEFERRED, *WARM_DEFERRED)!r} if m in sys.modules], file=sys.stderr)"
     )
-    query = ["query-datasets", root, "meta", "-c", "run1", "-f", "json"]
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", code, *query], check=True, capture_output=True, text=True)
-        best = min(best, time.perf_counter() - start)
-        assert done.stderr.strip() == "[]", done.stderr
-        assert '"run": "run1"' in done.stdout
-    assert best < 2.0, f"skybutler query-datasets took {best:.3f} s as a process"
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}  # no parse of this shape kept yet
+    query = ["query-datasets", root, "meta", "-c", "run1"]
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}  # the user's cache, empty at first
     env.pop("SKYBUTLER_NO_CACHE", None)
+    first = subprocess.run(
+        [sys.executable, "-c", code, *query, "-f", "json"], check=True, capture_output=True, text=True, env=env
+    )
+    assert set(ast.literal_eval(first.stderr)) <= set(WARM_DEFERRED), first.stderr
+    assert '"run": "run1"' in first.stdout
+    floor = best = float("inf")
+    for _ in range(5):
+        floor = min(floor, _cpu_of([sys.executable, "-c", "import sqlalchemy"], env)[0])
+        cpu, done = _cpu_of([sys.executable, "-c", code, *query], env)
+        best = min(best, cpu)
+        assert done.stderr.strip() == "[]", done.stderr
+        assert "│ run1 │" in done.stdout
+    assert best <= QUERY_CPU_OVER_FLOOR * floor, (
+        f"skybutler query-datasets took {best:.3f} s of CPU as a process, import sqlalchemy {floor:.3f} s"
+    )
     where = subprocess.run(
         [sys.executable, "-c", code, *query, "--where", "visit = 1"],
         check=True,

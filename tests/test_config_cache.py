@@ -116,3 +116,28 @@ def test_built_in_code_a_datastore_reports_its_non_default_settings_as_given() -
     assert effective.given == {"name", "root", "checksum"}
     raw = {"type": "chained", "checksum": "none", "children": [{"name": "disk", "root": "{root}/disk"}]}
     assert load_config({"datastore": raw}, environ={}) == ButlerConfig(datastore=chain)
+
+
+def test_parsed_yaml_is_read_back_without_pyyaml(user_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "registry:\n  db: sqlite:///x.sqlite3\nnames: [a, b]\n"
+    first = config.parse_yaml(text)
+    assert first == {"registry": {"db": "sqlite:///x.sqlite3"}, "names": ["a", "b"]}
+    assert config.parse_yaml(text.encode()) == first  # bytes (butler.yaml as read) are their own entry
+    first["names"].append("c")  # each call gets its own copy
+    monkeypatch.setitem(sys.modules, "yaml", None)  # `import yaml` now fails: only the cache can answer
+    assert config.parse_yaml(text) == {"registry": {"db": "sqlite:///x.sqlite3"}, "names": ["a", "b"]}
+    assert config.parse_yaml(text.encode())["names"] == ["a", "b"]
+    with pytest.raises(ImportError):
+        config.parse_yaml("other: 1\n")
+    assert sorted(p.parent.name.split("-")[0] for p in user_cache.glob("yaml-*/*.pickle")) == ["yaml", "yaml"]
+
+
+def test_invalid_yaml_is_not_kept(user_cache: Path) -> None:
+    import yaml
+
+    with pytest.raises(yaml.YAMLError):
+        config.parse_yaml("a: [1, 2\n")
+    assert not list(user_cache.glob("yaml-*/*.pickle"))
+    _disk_cache.enable(False)  # a library process parses every time and keeps nothing
+    assert config.parse_yaml("b: 2\n") == {"b": 2}
+    assert not list(user_cache.glob("yaml-*/*.pickle"))

@@ -243,3 +243,34 @@ def test_a_closed_stdout_ends_quietly_with_status_0_in_every_format(sample_repo:
         stderr = process.stderr.read()
     assert process.wait(timeout=120) == 0
     assert stderr == b""
+
+
+def test_the_collector_runs_less_during_start_up_and_skips_exit(
+    sample_repo: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gc
+
+    from skybutler.cli import _main
+
+    defaults = gc.get_threshold()
+    frozen = gc.get_freeze_count()
+    _main.started()  # outside main() (click's test runner): nothing changes
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (defaults, frozen)
+    seen: list[tuple[int, ...]] = []
+
+    class Probe(click.Command):
+        def invoke(self, ctx: click.Context) -> None:
+            seen.append(gc.get_threshold())  # before the repository is opened
+
+    monkeypatch.setitem(commands._loaded, "probe", Probe("probe"))
+    with pytest.raises(SystemExit):
+        main(["probe"])
+    assert seen == [_main.START_GC_THRESHOLDS]
+    assert gc.get_threshold() == defaults  # no repository opened: the defaults are back when the command ends
+    assert gc.get_freeze_count() > frozen  # and what exists is frozen: the exit's collection skips it
+    gc.unfreeze()
+    with pytest.raises(SystemExit) as info:
+        main(["query-datasets", sample_repo, "meta", "-c", "run1", "-f", "json"])
+    assert info.value.code == 0
+    assert '"run": "run1"' in capsys.readouterr().out
+    assert gc.get_threshold() == defaults

@@ -162,8 +162,6 @@ def read_repo_file(transport: Transport, root: str) -> Any:
     ConfigError
         There is no ``butler.yaml``, or it is not valid YAML.
     """
-    import yaml
-
     try:
         raw = transport.get(CONFIG_FILE)
     except ArtifactNotFoundError:
@@ -172,7 +170,11 @@ def read_repo_file(transport: Transport, root: str) -> Any:
         ) from None
     try:
         return parse_yaml(raw)
-    except yaml.YAMLError as exc:
+    except Exception as exc:
+        import yaml
+
+        if not isinstance(exc, yaml.YAMLError):
+            raise
         raise ConfigError(f"{root}/{CONFIG_FILE} is not valid YAML: {exc}".replace("\n", " ")) from None
 
 

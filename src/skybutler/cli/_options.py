@@ -48,8 +48,11 @@ _GLOB = frozenset("*?[")
 def open_butler(ctx: click.Context, repo: str, *, writeable: bool = False) -> Butler:
     """Open the repository for this command; it is closed when the command ends."""
     from skybutler.butler import Butler
+    from skybutler.cli._main import started
 
-    return ctx.with_resource(Butler(repo, writeable=writeable))
+    butler = ctx.with_resource(Butler(repo, writeable=writeable))
+    started()
+    return butler
 
 
 def direct(butler: Butler, what: str) -> DirectButler:

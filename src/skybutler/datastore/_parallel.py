@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import TypeVar
 
 __all__ = ["run_all"]
@@ -30,6 +29,8 @@ def run_all(
                 undo(done)
             raise
         return done
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait  # not on a command's start-up
+
     with ThreadPoolExecutor(min(workers, len(calls)), thread_name_prefix="skybutler-io") as pool:
         futures = [pool.submit(call) for call in calls]
         wait(futures, return_when=FIRST_EXCEPTION)
