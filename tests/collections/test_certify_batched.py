@@ -74,10 +74,11 @@ def test_certify_of_a_thousand_datasets_is_quick_on_sqlite(butler: DirectButler)
     _setup(butler, 1000)
     refs = _biases(butler, 1000, "thousand")
     butler.collections.certify("calib", refs, _span(0, DAY))  # the first call compiles the statements
+    # this thread's CPU: SQLite runs in it, and the put's background checkpoint (another thread) is not certify's
     with statements(butler.registry.db) as sent:
-        start_cpu, start = time.process_time(), time.perf_counter()
+        start_cpu, start = time.thread_time(), time.perf_counter()
         butler.collections.certify("calib", refs, _span(DAY, 2 * DAY))
-        cpu, wall = time.process_time() - start_cpu, time.perf_counter() - start
+        cpu, wall = time.thread_time() - start_cpu, time.perf_counter() - start
     lock = 1 if butler.registry.db.dialect == "postgresql" else 0
     assert (len(_starts(sent, "SELECT")), len(_starts(sent, "INSERT"))) == (1 + lock, 1), sent  # 1000: one read
     assert len(butler.collections.history("calib", "bias")) == 2000
