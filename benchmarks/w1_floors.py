@@ -16,8 +16,8 @@ foreign keys on), as one transaction per call the W1 step makes -- each call mus
   (W1's step makes the repository and opens it);
 - ``dimension_records``: one ``executemany`` transaction per element (six calls);
 - ``register``: one transaction per dataset type (with its new tables) and per collection (eight calls);
-- ``ingest_copy``: every file copied (``shutil.copyfile``, folders made) to the path skybutler gave it, and the
-  rows in one transaction;
+- ``ingest_copy``: every file copied (one read, one write; each folder made once) to the path skybutler gave it,
+  and the rows in one transaction;
 - ``calib_certify``: per call, ``BEGIN IMMEDIATE``, one query for current rows of the call's data IDs that overlap
   its range, one ``executemany`` of its rows, ``COMMIT``.
 
@@ -202,10 +202,14 @@ def floor_steps(template: Template, work: Path) -> Iterator[Step]:
     conn = _connect(_fresh(template, "ingest_copy", work))
     store = work / "store"
     with timed("floor_ingest_copy", len(template.ingest_files), steps):
+        made: set[Path] = set()
         for source, stored in template.ingest_files:
             target = store / stored
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
+            if target.parent not in made:  # each folder made once
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            with open(source, "rb") as src, open(target, "wb") as dst:  # small files: one read, one write
+                dst.write(src.read())
         conn.execute("BEGIN IMMEDIATE")
         for table, rows in change.rows.items():
             _insert(conn, change, table, rows)
