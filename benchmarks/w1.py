@@ -19,6 +19,7 @@ over the runs, and the ratios reference/skybutler (above 1: skybutler is faster)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import W1_STEPS, WORKER_TAG, has_reference, run_baselines
+from w1_floors import Template, make_template, run_floors
 
 HERE = Path(__file__).resolve().parent
 CLI_FLOOR_SLACK = 0.15  # issue 26 part 6: whole-process query-datasets <= import sqlalchemy + this many seconds
@@ -184,6 +186,17 @@ def markdown(runs: list[Figures], labels: list[str], header: str) -> str:
         cells += [_spread([r[label][step] for r in runs if step in r.get(label, {})]) for label in labels]
         cells += [_ratio(runs, label, step) for label in others]
         lines.append("| " + " | ".join(cells) + " |")
+    with_floor = [s for s in W1_STEPS if any(s in r.get("floor", {}) for r in runs)]
+    if with_floor:
+        lines += ["", "Floors (`w1_floors.py`: the same rows, tables and files by bare sqlite3 and shutil), ms:", "",
+                  "| step | skybutler ms | floor ms | skybutler / floor |", "|---|---|---|---|"]  # fmt: skip
+        for step in with_floor:
+            ours = [r["skybutler"][step] for r in runs if step in r["skybutler"]]
+            floor = [r["floor"][step] for r in runs if step in r.get("floor", {})]
+            over = [r["skybutler"][step] / r["floor"][step] for r in runs
+                    if step in r["skybutler"] and r.get("floor", {}).get(step)]  # fmt: skip
+            ratio = f"{statistics.median(over):.2f} ({min(over):.2f}-{max(over):.2f})" if over else "n/a"
+            lines.append(f"| {step} | {_spread(ours)} | {_spread(floor)} | {ratio} |")
     floors = [r["floor"][CLI_STEP] for r in runs if CLI_STEP in r.get("floor", {})]
     if floors:
         lines.append("")
@@ -200,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-reference", action="store_true", help="skybutler alone (no ratios)")
     parser.add_argument("--cli-repeats", type=int, default=5, help="best of this many whole-process CLI runs")
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
+    parser.add_argument("--no-floors", action="store_true", help="skip the SQLite floors of the write steps")
     args = parser.parse_args(argv)
     registry = "postgresql" if args.postgres else "sqlite"
     with_reference = not args.no_reference and has_reference()
@@ -209,16 +223,51 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[Figures] = []
     cpu_runs: list[Figures] = []
     baseline: dict[str, list[float]] = {}
-    for run_index in range(args.repeats):
-        with tempfile.TemporaryDirectory(prefix="w1_") as tmp:
-            workers = [_worker(label, Path(tmp) / label, args) for label in labels]
-            seconds, cpu = one_run(workers, run_index, args.cli_repeats)
-            runs.append(seconds)
-            cpu_runs.append(cpu)
-            for step in run_baselines(Path(tmp) / "baseline", args.n):
-                baseline.setdefault(step.name, []).append(step.seconds)
-            info = {w.label: w.exit_info for w in workers}
-        print(f"# run {run_index + 1}/{args.repeats} done: {json.dumps(info)}", file=sys.stderr)
+    with contextlib.ExitStack() as stack:
+        template = None  # SQLite: the floors' template, made once (untimed) before the runs
+        if not args.postgres and not args.no_floors:
+            template = make_template(Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="w1t_"))), args.n)
+        for run_index in range(args.repeats):
+            _one_interleaved(run_index, labels, args, template, runs, cpu_runs, baseline)
+    _report(runs, cpu_runs, baseline, labels, args, registry)
+    failed = any(step not in r["skybutler"] for r in runs for step in W1_STEPS)
+    return 1 if failed else 0
+
+
+def _one_interleaved(
+    run_index: int,
+    labels: list[str],
+    args: argparse.Namespace,
+    template: Template | None,
+    runs: list[Figures],
+    cpu_runs: list[Figures],
+    baseline: dict[str, list[float]],
+) -> None:
+    """One interleaved run of every worker, then the baselines and (SQLite) the floors, alone on the machine."""
+    with tempfile.TemporaryDirectory(prefix="w1_") as tmp:
+        workers = [_worker(label, Path(tmp) / label, args) for label in labels]
+        seconds, cpu = one_run(workers, run_index, args.cli_repeats)
+        runs.append(seconds)
+        cpu_runs.append(cpu)
+        for step in run_baselines(Path(tmp) / "baseline", args.n):
+            baseline.setdefault(step.name, []).append(step.seconds)
+        if template is not None:
+            for step in run_floors(Path(tmp) / "floors", args.n, template):
+                name = step.name.removeprefix("floor_")
+                seconds.setdefault("floor", {})[name] = step.seconds
+                cpu.setdefault("floor", {})[name] = step.cpu_seconds
+        info = {w.label: w.exit_info for w in workers}
+    print(f"# run {run_index + 1}/{args.repeats} done: {json.dumps(info)}", file=sys.stderr)
+
+
+def _report(
+    runs: list[Figures],
+    cpu_runs: list[Figures],
+    baseline: dict[str, list[float]],
+    labels: list[str],
+    args: argparse.Namespace,
+    registry: str,
+) -> None:
     load = os.getloadavg()
     header = (
         f"W1 interleaved, n={args.n}, {registry}, {args.repeats} run(s), Python {platform.python_version()}, "
@@ -231,8 +280,6 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.out:
         args.out.write_text(text)
-    failed = any(step not in r["skybutler"] for r in runs for step in W1_STEPS)
-    return 1 if failed else 0
 
 
 def _worker(label: str, root: Path, args: argparse.Namespace) -> Worker:

@@ -90,6 +90,11 @@ def test_fair_w1_harness_interleaves_the_systems_and_writes_a_table(tmp_path: Pa
         assert step in rows, f"{step} missing from\n{table}"
         assert "failed" not in rows[step], rows[step]
     assert "FAILED" not in done.stderr, done.stderr
+    # SQLite: each write step's floor (w1_floors.py) beside skybutler's figure
+    floors = [line for line in table.splitlines() if line.count("|") == 5 and line.startswith("| ")]
+    assert {line.split("|")[1].strip() for line in floors} >= {"create_repo", "dimension_records", "register",
+                                                               "ingest_copy", "calib_certify"}, table  # fmt: skip
+    assert "skybutler / floor" in table
     if common.has_reference():  # both columns of the reference (as shipped, and at skybutler's durability) and ratios
         assert "reference / skybutler" in table
         assert "reference_wal / skybutler" in table

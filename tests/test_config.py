@@ -209,3 +209,28 @@ def test_an_infinite_busy_timeout_in_butler_yaml_is_a_config_error(tmp_path: Pat
         Butler(root)
     config.write_text(text.replace("busy_timeout: 60.0", "busy_timeout: 86400"))
     Butler(root).close()  # the longest allowed
+
+
+def _validated(data: dict[str, Any]) -> ButlerConfig:
+    """What pydantic makes of ``data``, as `load_config` does without its shortcut for the defaults."""
+    from skybutler.config import _adapter, _record_given
+
+    config = _adapter().validate_python(data)
+    _record_given(config, data)
+    return config
+
+
+@pytest.mark.parametrize("form", ["nothing", "butler.yaml of the defaults"])
+def test_the_defaults_need_no_pydantic_and_equal_its_result(form: str) -> None:
+    """A repository made and opened with the defaults skips pydantic: the shortcut gives what pydantic gives."""
+    data = {} if form == "nothing" else yaml.safe_load(dump_config(ButlerConfig()))
+    fast = load_config(data, environ={})
+    slow = _validated(data)
+    assert fast == slow
+    assert (fast.datastore.given, fast.datastore.children) == (slow.datastore.given, slow.datastore.children)
+    assert dump_config(fast) == dump_config(slow)
+    # one value away from the defaults takes the validating path, with its checks
+    data = yaml.safe_load(dump_config(ButlerConfig()))
+    data["registry"]["busy_timeout"] = -1
+    with pytest.raises(ConfigError, match="busy_timeout"):
+        load_config(data, environ={})

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from skybutler.datasets import ArtifactInfo
 from skybutler.dimensions import TIMESPAN_MAX, DataCoordinate, Timespan, db_instant, tai_ns_to_iso, to_tai_ns
-from skybutler.errors import ConflictError, DataIdError, DatasetTypeError
+from skybutler.errors import ConflictError, DataIdError, DatasetNotFoundError, DatasetTypeError
 from skybutler.registry._datasets import ARTIFACT_COLUMNS
 
 if TYPE_CHECKING:
@@ -35,8 +35,12 @@ __all__ = ["CalibrationChange", "Calibrations", "CertificationRow", "tai_now"]
 
 Values = tuple["DataIdValue", ...]
 
-#: Data IDs per overlap query of a certify (several dimensions each: bound parameters stay under SQLite's limit).
-_IN_CHUNK = 500
+#: Datasets per check statement of a certify (each binds its ID and its data ID's values: with up to 7 dimensions
+#: the parameters stay under SQLite's 32 766 and PostgreSQL's 65 535), so a certify of 1000 reads once.
+_IN_CHUNK = 4000
+
+#: The ``kind`` of a row of a certify's check (`Calibrations._check`).
+_OVERLAP, _LATEST, _REGISTERED = 0, 1, 2
 
 
 def tai_now() -> int:
@@ -80,7 +84,8 @@ class Calibrations:
     def __init__(self, db: Database, tables: StaticTables) -> None:
         self._db = db
         self._tables = tables
-        self._find: dict[tuple[str, bool], Any] = {}
+        self._find: dict[tuple[str, object], Any] = {}
+        """Statements built once per table: finds by (table, no time given), certify checks by (table, "check")."""
 
     # -- transaction time ---------------------------------------------------------------------------------
     def _transaction_time(self, conn: sa.Connection, table: sa.Table, collection_id: int) -> int:
@@ -124,10 +129,14 @@ class Calibrations:
                 )
             seen[values] = dataset_id
         begin, end = valid.to_db()
+        ids = [dataset_id for dataset_id, _ in items]
         with self._db.transaction() as conn:
             self._lock(conn, table, collection_id)
-            now = self._transaction_time(conn, table, collection_id)
-            clashes = self._current_overlapping(conn, table, stored.id, collection_id, dims, list(seen), begin, end)
+            latest, registered, clashes = self._check(conn, stored, collection_id, ids, list(seen), begin, end)
+            missing = [str(i) for i in ids if i not in registered]
+            if missing:
+                raise DatasetNotFoundError(f"Cannot certify datasets that are not in the registry: {missing[:5]}.")
+            now = max(tai_now(), latest + 1)  # after every transaction time already recorded (clocks differ)
             if clashes and not replace:
                 order = {values: i for i, values in enumerate(seen)}  # name the first of the call's clashes
                 row = min(clashes, key=lambda r: (order.get(tuple(r[d] for d in dims), 0), r["valid_begin"]))
@@ -144,7 +153,7 @@ class Calibrations:
                 row.update(zip(dims, values, strict=True))
                 row.update(valid_begin=begin, valid_end=end, recorded_begin=now, recorded_end=TIMESPAN_MAX)
                 new_rows.append(row)
-            conn.execute(table.insert(), new_rows)
+            conn.execute(table.insert(), new_rows)  # one executemany: one statement
         return now
 
     def decertify(
@@ -181,35 +190,80 @@ class Calibrations:
                 conn.execute(table.insert(), pieces)
         return len(rows)
 
-    @staticmethod
-    def _current_overlapping(
+    def _check(
+        self,
         conn: sa.Connection,
-        table: sa.Table,
-        dataset_type_id: int,
+        stored: StoredDatasetType,
         collection_id: int,
-        dims: Sequence[str],
+        ids: Sequence[uuid.UUID],
         data_ids: Sequence[Values],
         begin: int,
         end: int,
-    ) -> list[dict[str, Any]]:
-        """Current rows of any of ``data_ids`` overlapping ``[begin, end)``: one statement per 500 data IDs.
+    ) -> tuple[int, set[uuid.UUID], list[dict[str, Any]]]:
+        """What a certify must know before it writes, read in one statement per 4000 datasets.
 
-        A certify of many datasets used to ask once per dataset; the data IDs now go in one ``IN`` list (a row
-        value ``(a, b) IN (...)`` for several dimensions), chunked only to stay under the bound-parameter limit.
+        Returns the latest transaction time recorded in the collection (0 for none), which of ``ids`` are
+        datasets of ``stored``'s type, and the current rows of any of ``data_ids`` overlapping ``[begin, end)``.
+        A certify used to ask once per dataset, then once for each of these three; the statement is built once
+        per table (`_check_statement`) and takes the IDs and data IDs as lists.
         """
-        c = table.c
-        where = [c.dataset_type_id == dataset_type_id, c.collection_id == collection_id]
-        where += [c.recorded_end == TIMESPAN_MAX, c.valid_begin < end, c.valid_end > begin]
-        if not dims:  # no dimensions: one data ID, every current row of the type is of it
-            return [dict(r) for r in conn.execute(sa.select(table).where(*where)).mappings()]
-        key = c[dims[0]] if len(dims) == 1 else sa.tuple_(*(c[d] for d in dims))
-        rows: list[dict[str, Any]] = []
-        for start in range(0, len(data_ids), _IN_CHUNK):
+        stmt = self._check_statement(stored)
+        dims = stored.dataset_type.dimensions.required
+        latest = 0
+        registered: set[uuid.UUID] = set()
+        clashes: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"dt": stored.id, "coll": collection_id, "begin": begin, "end": end}
+        for start in range(0, max(len(ids), len(data_ids), 1), _IN_CHUNK):
+            params["ids"] = list(ids[start : start + _IN_CHUNK])
             chunk = data_ids[start : start + _IN_CHUNK]
-            wanted = [v[0] for v in chunk] if len(dims) == 1 else list(chunk)
-            stmt = sa.select(table).where(*where, key.in_(wanted))
-            rows += (dict(r) for r in conn.execute(stmt).mappings())
-        return rows
+            if dims:
+                params["keys"] = [v[0] for v in chunk] if len(dims) == 1 else list(chunk)
+            for row in conn.execute(stmt, params).mappings():
+                kind = row["kind"]
+                if kind == _OVERLAP:
+                    if start == 0 or dims:  # without dimensions every chunk finds the same rows
+                        clashes.append({k: v for k, v in row.items() if k != "kind"})
+                elif kind == _LATEST:
+                    latest = max(latest, *(v or 0 for v in (row["recorded_begin"], row["recorded_end"])))
+                else:
+                    registered.add(_as_uuid(row["dataset_id"]))
+        return latest, registered, clashes
+
+    def _check_statement(self, stored: StoredDatasetType) -> Any:
+        """The `_check` statement of ``stored``'s table: overlapping current rows, the collection's latest
+        transaction times and the registered IDs, as one ``UNION ALL`` told apart by its ``kind`` column."""
+        table = _table(stored)
+        key = (table.name, "check")
+        stmt = self._find.get(key)
+        if stmt is not None:
+            return stmt
+        c = table.c
+        dims = stored.dataset_type.dimensions.required
+        coll = c.collection_id == sa.bindparam("coll")
+        where = [c.dataset_type_id == sa.bindparam("dt"), coll, c.recorded_end == TIMESPAN_MAX]
+        where += [c.valid_begin < sa.bindparam("end"), c.valid_end > sa.bindparam("begin")]
+        if dims:
+            key_column = c[dims[0]] if len(dims) == 1 else sa.tuple_(*(c[d] for d in dims))
+            where.append(key_column.in_(sa.bindparam("keys", expanding=True)))
+        columns = list(c)
+
+        def kind(value: int) -> Any:
+            return sa.literal_column(str(value), sa.Integer).label("kind")
+
+        def nulls(**given: Any) -> list[Any]:
+            return [given.get(col.name, sa.cast(sa.null(), col.type)).label(col.name) for col in columns]
+
+        closed = sa.case((c.recorded_end < TIMESPAN_MAX, c.recorded_end), else_=None)
+        latest = nulls(recorded_begin=sa.func.max(c.recorded_begin), recorded_end=sa.func.max(closed))
+        d = self._tables.dataset
+        registered = [d.c.id.in_(sa.bindparam("ids", expanding=True)), d.c.dataset_type_id == sa.bindparam("dt")]
+        stmt = sa.union_all(
+            sa.select(kind(_OVERLAP), *columns).where(*where),
+            sa.select(kind(_LATEST), *latest).where(coll),
+            sa.select(kind(_REGISTERED), *nulls(dataset_id=d.c.id)).where(*registered),
+        )
+        self._find[key] = stmt
+        return stmt
 
     @staticmethod
     def _close_and_trim(

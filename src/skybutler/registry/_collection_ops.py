@@ -89,7 +89,6 @@ def certify(
     with registry.db.transaction():
         for stored, group in groups.values():
             _check_calibration(stored)
-            _check_registered(registry, stored, group)
             items = [(r.id, r.data_id.required_values) for r in group]
             now = registry.calibrations.certify(stored, record.id, record.name, items, valid, replace=replace)
     return now
@@ -114,17 +113,6 @@ def _check_calibration(stored: StoredDatasetType) -> None:
         raise DatasetTypeError(
             f"{stored.dataset_type.name!r} is not a calibration dataset type; register it with "
             "is_calibration=True to certify its datasets."
-        )
-
-
-def _check_registered(registry: Registry, stored: StoredDatasetType, refs: Sequence[DatasetRef]) -> None:
-    found = {row.id for row in registry.datasets.by_ids([stored], [r.id for r in refs])}
-    missing = [r for r in refs if r.id not in found]
-    if missing:
-        from skybutler.errors import DatasetNotFoundError
-
-        raise DatasetNotFoundError(
-            f"Cannot certify datasets that are not in the registry: {[str(r.id) for r in missing[:5]]}."
         )
 
 

@@ -120,12 +120,13 @@ class Collections:
         created = False
         if found is None:
             t = self._table
-            with self._db.transaction() as conn:
-                conn.execute(self._db.insert_ignore(t, ["name"]).values(name=name, type=int(collection_type), doc=doc))
+            insert = self._db.insert_ignore(t, ["name"]).values(name=name, type=int(collection_type), doc=doc)
+            with self._db.transaction() as conn:  # RETURNING: no second look-up for the new row's id
+                row = conn.execute(insert.returning(t.c.collection_id, t.c.name, t.c.type, t.c.doc)).first()
             self._by_name.pop(name, None)
-            found = self.find(name)
+            found = self.find(name) if row is None else self._remember(row)  # None: another process made it
             assert found is not None
-            created = found.type == collection_type
+            created = row is not None and found.type == collection_type
         if found.type != collection_type:
             raise ConflictError(
                 f"Collection {name!r} already exists as a {found.type.name} collection, not {collection_type.name}."

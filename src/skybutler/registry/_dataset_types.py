@@ -203,17 +203,17 @@ class DatasetTypes:
                 tags.create(conn, checkfirst=True)
                 if dataset_type.is_calibration:
                     self._calibs(group, tag_name).create(conn, checkfirst=True)
-                conn.execute(
-                    self._db.insert_ignore(t, ["name"]).values(
-                        name=dataset_type.name,
-                        dimensions=json.dumps(list(group.required)),
-                        storage_class=dataset_type.storage_class,
-                        is_calibration=dataset_type.is_calibration,
-                        tag_table=tag_name,
-                        format=dataset_type.format,
-                    )
+                insert = self._db.insert_ignore(t, ["name"]).values(
+                    name=dataset_type.name,
+                    dimensions=json.dumps(list(group.required)),
+                    storage_class=dataset_type.storage_class,
+                    is_calibration=dataset_type.is_calibration,
+                    tag_table=tag_name,
+                    format=dataset_type.format,
                 )
-            existing = self.find(dataset_type.name)
+                row = conn.execute(insert.returning(*self._select().selected_columns)).first()
+            # RETURNING gives the new row (no second look-up); None: another process registered the name first
+            existing = self.find(dataset_type.name) if row is None else self._from_row(row)
             assert existing is not None
             if same_definition(existing.dataset_type, dataset_type):
                 return existing, True

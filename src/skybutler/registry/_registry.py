@@ -123,7 +123,7 @@ class Registry:
                         "open it instead, or choose another location."
                     )
                 registry.dimension_tables.make_all()
-                registry.metadata.create_all(conn)
+                _create_tables(conn, registry.metadata)
                 version = sa.Table(
                     "alembic_version",
                     sa.MetaData(),
@@ -464,3 +464,27 @@ class Registry:
 def _unknown_origin() -> dict[str, Any]:
     """The origin of a run whose writer did not say (a merge with environments only): "now", by nobody known."""
     return {"host": "", "user_name": "", "command": "", "cwd": "", "started": time.time_ns(), "config": None}
+
+
+def _create_tables(conn: sa.Connection, metadata: sa.MetaData) -> None:
+    """Create every table and index of ``metadata`` in a new, empty registry (inside the caller's transaction).
+
+    The statements are SQLAlchemy's own ``CREATE TABLE`` / ``CREATE INDEX`` (so the schema is the one
+    ``metadata.create_all`` makes: tests/registry/test_lifecycle.py compares it with the migrations'), compiled
+    once and sent without ``create_all``'s check of each table's existence (the caller has checked that the
+    registry is new): one statement after the other on SQLite, all in one round trip on PostgreSQL.
+    """
+    dialect = conn.dialect
+    ddl: list[str] = []
+    for table in metadata.sorted_tables:
+        ddl.append(str(sa.schema.CreateTable(table).compile(dialect=dialect)).strip())
+        ddl += [str(sa.schema.CreateIndex(index).compile(dialect=dialect)).strip() for index in table.indexes]
+    if dialect.name == "postgresql":
+        conn.exec_driver_sql(";\n".join(ddl))
+        return
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for statement in ddl:
+            cursor.execute(statement)
+    finally:
+        cursor.close()
