@@ -527,7 +527,8 @@ def _dataset_statement(
             # order_by columns travel through the subquery as o0, o1, ... so the outer query can sort on them
             terms = order_columns(b, order_by)
             keys = [column.label(f"o{i}") for i, (column, _) in enumerate(terms)]
-            inner = b.select([*cols, *keys, rn]).distinct().subquery("ff")
+            inner = b.select([*cols, *keys, rn])
+            inner = (inner if b.unique(cols) else inner.distinct()).subquery("ff")
             selected = [inner.c[c.name] for c in cols]
             stmt = sa.select(*selected).where(inner.c.rn == 1)
             outer = sort_order([inner.c[f"o{i}"] for i in range(len(terms))], terms)
