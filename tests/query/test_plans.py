@@ -359,3 +359,33 @@ def test_a_shape_without_plan_is_not_tried_again(sky: Sky, monkeypatch: pytest.M
     assert tries == []
     list(b.query_data_ids(["visit"], instrument="Cam", where="visit > 3"))  # another shape: planned
     assert len(tries) == 1
+
+
+def test_a_first_call_runs_on_the_plans_it_derives(sky: Sky, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plans reproduce the first call's SQL, so its rows are read by them: no third compile of the statement."""
+    b = sky.butler
+    db = b.registry.db
+    compiled: list[Any] = []
+    real = type(db).stream_rows
+
+    def spy(self: Any, stmt: Any, page: int = 1000) -> Any:
+        compiled.append(stmt)
+        return real(self, stmt, page)
+
+    monkeypatch.setattr(type(db), "stream_rows", spy)
+    plan_cache(b.registry).clear()
+    first = b.query_data_ids(
+        ["visit", "detector"], datasets="calexp", collections="proc/v1", instrument="Cam", where="visit > 3"
+    )
+    answer = list(first)
+    assert not first.planned  # its statement was built, then its plans derived
+    assert compiled == []
+    again = b.query_data_ids(
+        ["visit", "detector"], datasets="calexp", collections="proc/v1", instrument="Cam", where="visit > 3"
+    )
+    assert again.planned
+    assert list(again) == answer
+    assert len(answer) == 26 * 10
+    # a shape without plans (a negative literal folds its sign in) reads by its statement
+    assert len(list(b.query_data_ids(["visit"], instrument="Cam", where="visit > -3"))) == 100
+    assert len(compiled) == 1

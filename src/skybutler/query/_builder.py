@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from skybutler.dimensions import DimensionElement, DimensionGroup, DimensionUniverse
     from skybutler.registry import Registry, StoredDatasetType
 
-__all__ = ["QueryBuilder", "governor_inputs", "infer_governors", "refuse_nul"]
+__all__ = ["QueryBuilder", "column_token", "governor_inputs", "infer_governors", "refuse_nul"]
 
 
 def _one_of(column: Any, values: Sequence[Any]) -> Any:
@@ -79,6 +79,11 @@ class QueryBuilder:
         self.datasets: dict[str, Any] = {}
         """Dataset type name → the ``dataset_id`` column of its joined datasets (for ``dataset_id`` in where)."""
         self._dataset_rows: dict[str, Any] = {}
+        self.keys: list[frozenset[str]] | None = [frozenset()]
+        """What identifies a row of the join so far: alternative sets of dimension names and column tokens
+        (`column_token`), any one of which takes one value per row; ``None`` when unknown (see `unique`)."""
+        self._token_dims: dict[str, str] = {}
+        """Column token → the dimension whose value the column holds (every such column is joined equal)."""
 
     # -- joining ----------------------------------------------------------------------------------------------
     def _alias(self, table: sa.Table) -> Any:
@@ -95,15 +100,50 @@ class QueryBuilder:
             alias = cache[name] = table.alias(name)
         return alias
 
-    def _join(self, table: Any, dim_columns: Mapping[str, Any]) -> None:
-        """Join ``table`` on every dimension it shares with the query; remember its other dimensions."""
+    def _join(self, table: Any, dim_columns: Mapping[str, Any], keys: Sequence[frozenset[str]] | None) -> None:
+        """Join ``table`` on every dimension it shares with the query; remember its other dimensions.
+
+        ``keys`` are the table's own alternative keys (sets of dimension names and column tokens each unique
+        among its rows, given the conditions its caller adds), ``None`` when it has none we know of.
+        """
         on = [self.dims[d] == col for d, col in dim_columns.items() if d in self.dims]
+        # A table joined on the whole of one of its keys matches at most one row per row of the join (a lookup
+        # of a record by its primary key): what identifies the join's rows is unchanged.  Otherwise a row of
+        # the join is identified by one of its keys together with one of the table's.
+        lookup = keys is not None and any(k <= self.dims.keys() for k in keys)
+        if keys is None:
+            self.keys = None
+        elif not lookup and self.keys is not None:
+            self.keys = [a | b for a in self.keys for b in keys]
         if self.from_ is None:
             self.from_ = table
         else:
             self.from_ = self.from_.join(table, sa.and_(*on) if on else sa.true())
         for d, col in dim_columns.items():
             self.dims.setdefault(d, col)
+            self._token_dims[column_token(col)] = d
+
+    def lookup_join(self, table: Any, on: Any) -> None:
+        """Join ``table`` on ``on``, an equality with the whole of its primary key (each row finds at most one)."""
+        self.from_ = self.from_.join(table, on)
+
+    def join_unknown(self, table: Any, on: Any) -> None:
+        """Join ``table`` (a VALUES list, say) whose rows may repeat a row of the join: SELECTs become DISTINCT."""
+        self.from_ = table if self.from_ is None else self.from_.join(table, on)
+        self.keys = None
+
+    def unique(self, columns: Sequence[Any]) -> bool:
+        """Whether the joined rows, with every condition, never repeat a combination of ``columns``' values.
+
+        True when ``columns`` hold one of the join's keys (`keys`): dimensions through any column joined equal
+        to them, other columns (``dataset_id``) themselves.  A SELECT of such columns needs no DISTINCT, which
+        SQLite would otherwise do by sorting or by a temporary index (issue 26: 20 % of query_data_ids).
+        """
+        if self.keys is None:
+            return False
+        tokens = {column_token(c) for c in columns}
+        held = tokens | {self._token_dims[t] for t in tokens if t in self._token_dims}
+        return any(k <= held for k in self.keys)
 
     def add_element(self, name: str) -> Any:
         """Join the records table of element ``name`` (once) and return it."""
@@ -113,7 +153,8 @@ class QueryBuilder:
         element = self.universe[name]
         table = self._alias(self.registry.records.table(name))
         self.elements[name] = table
-        self._join(table, self._dimension_columns(element, table))
+        # a records table's primary key is the element's required dimensions
+        self._join(table, self._dimension_columns(element, table), [frozenset(element.required)])
         return table
 
     @staticmethod
@@ -204,13 +245,19 @@ class QueryBuilder:
         if plain and not use_calib:
             # The common case: join the tags table itself (a subquery would cost more to build than to run).
             tags = self._alias(stored.tags)
-            self._join(tags, {x: tags.c[x] for x in dims})
+            # Unique in a tags table: (dataset_id, collection_id), and (dataset type, collection, data ID), so
+            # with one collection (the dataset type is always fixed) the data ID alone.
+            dataset_id, collection_id = column_token(tags.c.dataset_id), column_token(tags.c.collection_id)
+            keys = [frozenset({dataset_id, collection_id}), frozenset({*dims, collection_id})]
+            if len(plain) == 1:
+                keys.append(frozenset(dims))
+            self._join(tags, {x: tags.c[x] for x in dims}, keys)
             self.conditions += [tags.c.dataset_type_id == stored.id, _one_of(tags.c.collection_id, plain)]
             if all(c.type is CollectionType.RUN for c in leaves):
                 # in a RUN collection the collection is the dataset's run: no join with the dataset table
                 return _DatasetColumns(tags, tags.c.collection_id.label("run_id"))
             runs = self._alias(d)
-            self.from_ = self.from_.join(runs, runs.c.id == tags.c.dataset_id)
+            self.lookup_join(runs, runs.c.id == tags.c.dataset_id)
             return _DatasetColumns(tags, runs.c.run_id)
         with_validity = use_calib and at is None
         no_time = sa.cast(sa.null(), sa.BigInteger)
@@ -238,7 +285,7 @@ class QueryBuilder:
             parts.append(empty.join(d, d.c.id == tags.c.dataset_id).where(sa.false()))
         sub = (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery(f"ds{self._aliases + 1}")
         self._aliases += 1
-        self._join(sub, {x: sub.c[x] for x in dims})
+        self._join(sub, {x: sub.c[x] for x in dims}, None)  # a data ID may have several certifications
         if with_validity and temporal is not None:
             (begin, end), _ = self.resolve(Identifier(temporal, "timespan"))
             overlap = sa.and_(sub.c.valid_begin < end, sub.c.valid_end > begin)
@@ -327,6 +374,12 @@ class QueryBuilder:
         if self.conditions:
             stmt = stmt.where(*self.conditions)
         return stmt
+
+
+def column_token(column: Any) -> str:
+    """A column's name qualified by its table's (alias) name: how `QueryBuilder.keys` names non-dimension columns."""
+    table = getattr(column, "table", None)
+    return f"{getattr(table, 'name', '?')}.{getattr(column, 'name', '?')}"
 
 
 def governor_inputs(universe: DimensionUniverse, node: Node | None) -> tuple[frozenset[str], tuple[str, ...]]:

@@ -49,7 +49,7 @@ def resolve_dataset_field(builder: QueryBuilder, ident: Identifier) -> tuple[Any
     rows = builder._dataset_rows.get(type_name)
     if rows is None:  # the dataset table, joined once per dataset type when ingest_date is named
         rows = builder._alias(builder.registry.tables.dataset)
-        builder.from_ = builder.from_.join(rows, rows.c.id == dataset_id)
+        builder.lookup_join(rows, rows.c.id == dataset_id)
         builder._dataset_rows[type_name] = rows
     return rows.c.ingest_date, "time"
 

@@ -78,12 +78,16 @@ def distinct_ordered(
     PostgreSQL wants the ORDER BY of a SELECT DISTINCT in its select list, and ``order_by`` may name fields that
     are not selected (``visit.exposure_time``): they are selected too, in a subquery that the result sorts on.
     Ties, and the rows whose sort field is NULL, follow the selected columns, so both back-ends return one order.
+    The DISTINCT is left out when the columns hold a key of the join (`QueryBuilder.unique`): no row repeats.
     """
-    terms = order_columns(builder, order_by)
+    terms = order_columns(builder, order_by)  # first: a term may join a table
+    unique = builder.unique([column for _, column in named])
     if not terms:
-        return builder.select([column.label(name) for name, column in named]).distinct().order_by(*default)
+        stmt = builder.select([column.label(name) for name, column in named])
+        return (stmt if unique else stmt.distinct()).order_by(*default)
     sort_keys = [column.label(f"_o{i}") for i, (column, _) in enumerate(terms)]
-    inner = builder.select([*(column.label(name) for name, column in named), *sort_keys]).distinct().subquery("s")
+    inner = builder.select([*(column.label(name) for name, column in named), *sort_keys])
+    inner = (inner if unique else inner.distinct()).subquery("s")
     order = sort_order([inner.c[f"_o{i}"] for i in range(len(terms))], terms)
     return sa.select(*(inner.c[name] for name, _ in named)).order_by(*order, *(inner.c[name] for name, _ in named))
 

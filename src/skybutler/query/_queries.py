@@ -77,6 +77,8 @@ class _Results(ABC):
         """Reports of the spatial step (`_spatial`), filled when the statements are built."""
         self._cached = cached
         """Query plans of the statements, in order, and their slot values, when the call's shape has them."""
+        self._reused = cached is not None
+        """Whether the plans were cached before this call (a first call runs on the plans it derives too)."""
         self._pending: list[Any] | None = None
         """Results `__len__` fetched, for the iteration that follows it (see there)."""
         self.note = note
@@ -85,7 +87,11 @@ class _Results(ABC):
     @property
     def planned(self) -> bool:
         """Whether this result runs on the cached query plans of its call's shape (no SQL is built for it)."""
-        return self._cached is not None
+        return self._reused
+
+    def run_on(self, cached: CachedPlans) -> None:
+        """Read the rows by ``cached``'s plans, derived from this call's own statements (they give the same SQL)."""
+        self._cached = cached
 
     @abstractmethod
     def _statement(self) -> Any:
@@ -537,7 +543,8 @@ def _dataset_statement(
             # order_by columns travel through the subquery as o0, o1, ... so the outer query can sort on them
             terms = order_columns(b, order_by)
             keys = [column.label(f"o{i}") for i, (column, _) in enumerate(terms)]
-            inner = b.select([*cols, *keys, rn]).distinct().subquery("ff")
+            inner = b.select([*cols, *keys, rn])
+            inner = (inner if b.unique(cols) else inner.distinct()).subquery("ff")
             selected = [inner.c[c.name] for c in cols]
             stmt = sa.select(*selected).where(inner.c.rn == 1)
             outer = sort_order([inner.c[f"o{i}"] for i in range(len(terms))], terms)

@@ -214,7 +214,7 @@ def _join_values(builder: QueryBuilder, name: str, keys: list[Any], key_types: l
     columns = [sa.column(f"column{j + 1}", t) for j, t in enumerate(types)]
     values = sa.text(f"VALUES {marks}").bindparams(**params).columns(*columns).subquery(f"skypix_{name}")
     on = sa.and_(*(k == values.c[f"column{i + 1}"] for i, k in enumerate(keys))) if keys else sa.true()
-    builder.from_ = values if builder.from_ is None else builder.from_.join(values, on)
+    builder.join_unknown(values, on)  # several pixels per key: rows of the join repeat
     builder.dims[name] = values.c[f"column{len(types)}"]
 
 
