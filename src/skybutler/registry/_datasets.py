@@ -64,6 +64,10 @@ def _first(row: tuple[Any, ...]) -> Any:
     return row[0]
 
 
+def _datastore_of(row: tuple[Any, ...]) -> Any:
+    return row[7]
+
+
 #: The artifact columns every lookup selects, in `_artifact`'s order.
 ARTIFACT_COLUMNS = ("path", "formatter", "storage_class", "file_size", "checksum", "datastore")
 
@@ -462,17 +466,25 @@ class Datasets:
         """Every artifact record (one per datastore holding it) of each of ``ids`` (every dataset when None)."""
         r = self._t.datastore_record
         out: dict[uuid.UUID, list[ArtifactInfo]] = {}
-        with self._db.transaction(write=False) as conn:
-            for chunk in [None] if ids is None else _chunks(list(ids), 500):
-                stmt = sa.select(r).where(r.c.component == "")
-                if chunk is not None:
-                    stmt = stmt.where(r.c.dataset_id.in_(chunk))
-                if datastore is not None:
-                    stmt = stmt.where(r.c.datastore == datastore)
-                for row in conn.execute(stmt.order_by(r.c.datastore)).mappings():
-                    found = _artifact(row)
-                    assert found is not None  # path is NOT NULL
-                    out.setdefault(row["dataset_id"], []).append(found)
+        if ids is not None:  # by the IDs' keys, through the driver on SQLite (no per-row type processing)
+            ids = list(ids)
+            by_key = dict(zip(self._db.id_values(ids), ids, strict=True))
+            columns = ("dataset_id", "component", *ARTIFACT_COLUMNS)
+            rows = self._db.select_in(r, columns, "dataset_id", list(by_key))
+            rows.sort(key=_datastore_of)  # each dataset's artifacts in datastore order, as below
+            for row in rows:
+                if row[1] == "" and (datastore is None or row[7] == datastore):
+                    artifact = ArtifactInfo(row[2], row[3], row[4], row[5], row[6], datastore=row[7])
+                    out.setdefault(by_key[row[0]], []).append(artifact)
+            return {i: tuple(found) for i, found in out.items()}
+        with self._db.transaction(write=False) as conn:  # every dataset's
+            stmt = sa.select(r).where(r.c.component == "")
+            if datastore is not None:
+                stmt = stmt.where(r.c.datastore == datastore)
+            for mapping in conn.execute(stmt.order_by(r.c.datastore)).mappings():
+                stored = _artifact(mapping)
+                assert stored is not None  # path is NOT NULL
+                out.setdefault(mapping["dataset_id"], []).append(stored)
         return {i: tuple(found) for i, found in out.items()}
 
     def existing(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
