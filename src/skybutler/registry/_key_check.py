@@ -34,17 +34,19 @@ if TYPE_CHECKING:
 
 __all__ = ["keys_checked_at_end", "worth_checking_at_end"]
 
+MIN_ROWS = 10_000
+"""Datasets from which a bulk write is worth `keys_checked_at_end` (fewer: the row-by-row checks cost little)."""
 BYTES_PER_ROW = 400
 """About what one dataset adds to a SQLite registry (its ``dataset``, tags and index entries), in bytes."""
 
 
-def worth_checking_at_end(db: Database, rows: int, minimum: int = 10_000) -> bool:
+def worth_checking_at_end(db: Database, rows: int) -> bool:
     """Whether a bulk write of ``rows`` datasets should use `keys_checked_at_end` on ``db``.
 
-    True on SQLite for at least ``minimum`` rows, outside any transaction, when the database holds no more
+    True on SQLite for at least `MIN_ROWS` rows, outside any transaction, when the database holds no more
     than those rows will add (the check at the end reads the whole database).
     """
-    if db.dialect != "sqlite" or rows < minimum or db._depth:
+    if db.dialect != "sqlite" or rows < MIN_ROWS or db._depth:
         return False
     raw = db._driver()
     ((pages,),) = raw.execute("PRAGMA page_count").fetchall()
