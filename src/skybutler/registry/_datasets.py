@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -62,6 +63,9 @@ _RECORD_COLUMNS = (
 
 def _first(row: tuple[Any, ...]) -> Any:
     return row[0]
+
+
+_third = itemgetter(2)
 
 
 def _datastore_of(row: tuple[Any, ...]) -> Any:
@@ -142,6 +146,31 @@ class Datasets:
             db.insert_many(conn, stored.tags, ("dataset_type_id", "collection_id", "dataset_id", *dims), tag_rows)
             if artifact_rows:
                 db.insert_many(conn, self._t.datastore_record, _RECORD_COLUMNS, artifact_rows)
+
+    def insert_values(
+        self, stored: StoredDatasetType, run_id: int, ids: Sequence[uuid.UUID], values: Sequence[Values]
+    ) -> None:
+        """`insert` of datasets with no artifact, by column: ``ids[k]`` has the required data ID ``values[k]``.
+
+        What a registry-only import inserts: the same rows as `insert`, without a `NewDataset` per dataset.
+
+        Raises
+        ------
+        sqlalchemy.exc.IntegrityError
+            A uniqueness or foreign-key rule failed; the caller explains it (it knows the data IDs).
+        """
+        if not ids:
+            return
+        now, tid, db = time.time_ns(), stored.id, self._db
+        tag_rows = [(tid, run_id, k, *v) for k, v in zip(db.id_values(ids), values, strict=True)]
+        if db.dialect == "sqlite":  # in key order, as in `insert`
+            tag_rows.sort(key=_third)
+        dataset_rows = [(row[2], tid, run_id, now) for row in tag_rows]
+        pipelined = len(tag_rows) <= PIPELINE_ROWS
+        with db.transaction(pipelined=pipelined) as conn, self._bulk(conn, [stored.tags.name], len(tag_rows)):
+            db.insert_many(conn, self._t.dataset, ("id", "dataset_type_id", "run_id", "ingest_date"), dataset_rows)
+            columns = ("dataset_type_id", "collection_id", "dataset_id", *stored.dataset_type.dimensions.required)
+            db.insert_many(conn, stored.tags, columns, tag_rows)
 
     def _bulk(self, conn: sa.Connection, tables: list[str], rows: int) -> AbstractContextManager[None]:
         """On SQLite, `bulk_load` around an insert of ``rows`` rows into ``tables`` (PostgreSQL: nothing)."""

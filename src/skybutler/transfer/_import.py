@@ -469,17 +469,19 @@ class _Importer:
         for (type_name, run), group in groups.items():
             stored = registry.dataset_types.get(type_name)
             run_record = registry.collections.get(run)
+            new = []
             if self.staged or self.in_place:
-                new = []
                 for e in group:
                     staged = self.staged.get(e.id)
                     artifact = self.in_place.get(e.id) if staged is None else staged.artifact
                     new.append(NewDataset(e.id, e.values, artifact))
-            else:  # registry only: no artifact to look up for any dataset
-                new = [NewDataset(e.id, e.values, None) for e in group]
             try:
                 with registry.db.transaction(), registry.db.savepoint():  # the explanation below queries
-                    registry.datasets.insert(stored, run_record.id, new)
+                    if new:
+                        registry.datasets.insert(stored, run_record.id, new)
+                    else:  # registry only: by column, no artifact to look up for any dataset
+                        ids, values = [e.id for e in group], [e.values for e in group]
+                        registry.datasets.insert_values(stored, run_record.id, ids, values)
             except (sa.exc.IntegrityError, ConflictError) as exc:
                 coords = [DataCoordinate.from_required(stored.dataset_type.dimensions, e.values) for e in group]
                 if not isinstance(exc, sa.exc.IntegrityError):
