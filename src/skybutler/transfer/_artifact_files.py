@@ -54,6 +54,8 @@ class ExportFiles:
 
     def __init__(self, root: Path | zipfile.ZipFile) -> None:
         self.root = root
+        self._prefix = str(root).rstrip(os.sep) + os.sep if isinstance(root, Path) else ""
+        """A local root as text ending in a separator: members are opened by joined text, not `Path`."""
 
     @property
     def is_local(self) -> bool:
@@ -72,7 +74,9 @@ class ExportFiles:
         """Open a member for reading."""
         try:
             if isinstance(self.root, Path):
-                return open(self.local_path(rel), "rb")
+                if (problem := key_problem(rel)) is not None:  # as `local_path` refuses it
+                    raise ConfigError(f"The export names the file {rel!r}, whose path {problem}.")
+                return open(self._prefix + rel, "rb")
             return self.root.open(rel)
         except (FileNotFoundError, KeyError):
             raise ArtifactNotFoundError(f"The export has no file {rel!r} (in {self._where()}).") from None

@@ -169,6 +169,7 @@ class _Importer:
         self.progress = progress
         self.report = report
         self.origins: dict[tuple[str, str], str] = {}  # (type, our reader) → reference class (`_formatter_origins`)
+        self.formatters: dict[tuple[str, str | None], str] = {}  # (type, exported formatter) → ours
         self.staged: dict[uuid.UUID, Staged] = {}
         self.in_place: dict[uuid.UUID, ArtifactInfo] = {}
         """Files already at their exported paths in this datastore (registry-only imports)."""
@@ -299,6 +300,14 @@ class _Importer:
 
     # -- files ---------------------------------------------------------------------------------------------
     def _formatter(self, entry: DatasetEntry, dataset_type: DatasetType) -> str:
+        """The formatter to record for ``entry``'s file: one choice per dataset type and exported formatter."""
+        key = (dataset_type.name, entry.formatter)
+        chosen = self.formatters.get(key)
+        if chosen is None:
+            chosen = self.formatters[key] = self._choose_formatter(entry, dataset_type)
+        return chosen
+
+    def _choose_formatter(self, entry: DatasetEntry, dataset_type: DatasetType) -> str:
         reference = reference_reader(dataset_type.storage_class, entry.formatter)
         if reference is not None:  # a reference storage class: its reader here, or "opaque"
             if entry.formatter is not None and "." in entry.formatter:  # its class path, for our exports
