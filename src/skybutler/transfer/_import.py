@@ -226,6 +226,8 @@ class _Importer:
                 with keys_checked_at_end(db):
                     self._apply()
                 return
+            except LostCommitError:  # the commit may have gone through: the caller settles it
+                raise
             except Exception:  # rolled back: start again as if it had not been tried
                 self.registry.forget_cached()
                 report.dataset_types, report.collections, report.dimension_records = counts
