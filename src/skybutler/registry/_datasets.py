@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -64,6 +65,13 @@ _RECORD_COLUMNS = (
 
 def _first(row: tuple[Any, ...]) -> Any:
     return row[0]
+
+
+_third = itemgetter(2)
+
+
+def _datastore_of(row: tuple[Any, ...]) -> Any:
+    return row[7]
 
 
 #: The artifact columns every lookup selects, in `_artifact`'s order.
@@ -163,6 +171,31 @@ class Datasets:
             if edges:
                 assert lineage is not None, "inputs need the registry's lineage"
                 lineage.write(conn, edges, utc_ns_to_tai(now), fresh=fresh)
+
+    def insert_values(
+        self, stored: StoredDatasetType, run_id: int, ids: Sequence[uuid.UUID], values: Sequence[Values]
+    ) -> None:
+        """`insert` of datasets with no artifact, by column: ``ids[k]`` has the required data ID ``values[k]``.
+
+        What a registry-only import inserts: the same rows as `insert`, without a `NewDataset` per dataset.
+
+        Raises
+        ------
+        sqlalchemy.exc.IntegrityError
+            A uniqueness or foreign-key rule failed; the caller explains it (it knows the data IDs).
+        """
+        if not ids:
+            return
+        now, tid, db = time.time_ns(), stored.id, self._db
+        tag_rows = [(tid, run_id, k, *v) for k, v in zip(db.id_values(ids), values, strict=True)]
+        if db.dialect == "sqlite":  # in key order, as in `insert`
+            tag_rows.sort(key=_third)
+        dataset_rows = [(row[2], tid, run_id, now) for row in tag_rows]
+        pipelined = len(tag_rows) <= PIPELINE_ROWS
+        with db.transaction(pipelined=pipelined) as conn, self._bulk(conn, [stored.tags.name], len(tag_rows)):
+            db.insert_many(conn, self._t.dataset, ("id", "dataset_type_id", "run_id", "ingest_date"), dataset_rows)
+            columns = ("dataset_type_id", "collection_id", "dataset_id", *stored.dataset_type.dimensions.required)
+            db.insert_many(conn, stored.tags, columns, tag_rows)
 
     def _bulk(self, conn: sa.Connection, tables: list[str], rows: int) -> AbstractContextManager[None]:
         """On SQLite, `bulk_load` around an insert of ``rows`` rows into ``tables`` (PostgreSQL: nothing)."""
@@ -487,17 +520,25 @@ class Datasets:
         """Every artifact record (one per datastore holding it) of each of ``ids`` (every dataset when None)."""
         r = self._t.datastore_record
         out: dict[uuid.UUID, list[ArtifactInfo]] = {}
-        with self._db.transaction(write=False) as conn:
-            for chunk in [None] if ids is None else _chunks(list(ids), 500):
-                stmt = sa.select(r).where(r.c.component == "")
-                if chunk is not None:
-                    stmt = stmt.where(r.c.dataset_id.in_(chunk))
-                if datastore is not None:
-                    stmt = stmt.where(r.c.datastore == datastore)
-                for row in conn.execute(stmt.order_by(r.c.datastore)).mappings():
-                    found = _artifact(row)
-                    assert found is not None  # path is NOT NULL
-                    out.setdefault(row["dataset_id"], []).append(found)
+        if ids is not None:  # by the IDs' keys, through the driver on SQLite (no per-row type processing)
+            ids = list(ids)
+            by_key = dict(zip(self._db.id_values(ids), ids, strict=True))
+            columns = ("dataset_id", "component", *ARTIFACT_COLUMNS)
+            rows = self._db.select_in(r, columns, "dataset_id", list(by_key))
+            rows.sort(key=_datastore_of)  # each dataset's artifacts in datastore order, as below
+            for row in rows:
+                if row[1] == "" and (datastore is None or row[7] == datastore):
+                    artifact = ArtifactInfo(row[2], row[3], row[4], row[5], row[6], datastore=row[7])
+                    out.setdefault(by_key[row[0]], []).append(artifact)
+            return {i: tuple(found) for i, found in out.items()}
+        with self._db.transaction(write=False) as conn:  # every dataset's
+            stmt = sa.select(r).where(r.c.component == "")
+            if datastore is not None:
+                stmt = stmt.where(r.c.datastore == datastore)
+            for mapping in conn.execute(stmt.order_by(r.c.datastore)).mappings():
+                stored = _artifact(mapping)
+                assert stored is not None  # path is NOT NULL
+                out.setdefault(mapping["dataset_id"], []).append(stored)
         return {i: tuple(found) for i, found in out.items()}
 
     def existing(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:

@@ -54,6 +54,8 @@ class ExportFiles:
 
     def __init__(self, root: Path | zipfile.ZipFile) -> None:
         self.root = root
+        self._prefix = str(root).rstrip(os.sep) + os.sep if isinstance(root, Path) else ""
+        """A local root as text ending in a separator: members are opened by joined text, not `Path`."""
 
     @property
     def is_local(self) -> bool:
@@ -72,7 +74,9 @@ class ExportFiles:
         """Open a member for reading."""
         try:
             if isinstance(self.root, Path):
-                return open(self.local_path(rel), "rb")
+                if (problem := key_problem(rel)) is not None:  # as `local_path` refuses it
+                    raise ConfigError(f"The export names the file {rel!r}, whose path {problem}.")
+                return open(self._prefix + rel, "rb")
             return self.root.open(rel)
         except (FileNotFoundError, KeyError):
             raise ArtifactNotFoundError(f"The export has no file {rel!r} (in {self._where()}).") from None
@@ -153,8 +157,18 @@ def _link(source: Path, target: Path, final_dir: Path, mode: str) -> None:
         raise StorageError(f"Could not {mode} {source} to {target}: {exc}") from exc
 
 
-def export_file(datastore: FileDatastore, path: str, destination: Path | zipfile.ZipFile, rel: str, mode: str) -> int:
-    """Copy or link one datastore file into an export directory or archive; return its size."""
+def export_file(
+    datastore: FileDatastore,
+    path: str,
+    destination: Path | zipfile.ZipFile,
+    rel: str,
+    mode: str,
+    made: set[Path] | None = None,
+) -> int:
+    """Copy or link one datastore file into an export directory or archive; return its size.
+
+    ``made``: the directories this export has made already (they are not made again, file after file).
+    """
     transport = datastore.transport
     if isinstance(destination, zipfile.ZipFile):
         info = zipfile.ZipInfo(rel, date_time=time.localtime()[:6])
@@ -162,7 +176,10 @@ def export_file(datastore: FileDatastore, path: str, destination: Path | zipfile
             shutil.copyfileobj(src, dst, 1 << 20)
         return destination.getinfo(rel).file_size
     target = destination / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if made is None or target.parent not in made:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if made is not None:
+            made.add(target.parent)
     if mode in _LINKS:
         if not transport.is_local:
             raise ConfigError(f"transfer={mode!r} needs a local datastore; use transfer='copy'.")

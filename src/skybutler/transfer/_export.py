@@ -109,9 +109,15 @@ def export_datasets(
         progress("select", len(chosen.refs), len(chosen.refs))
     files_datastore = datastore.file_datastore()  # datasets held only in memory are exported without files
     ids = [r.id for r in chosen.refs]
-    artifacts = {} if files_datastore is None else registry.datasets.artifacts(ids, datastore=files_datastore.name)
-    if with_files:
+    artifacts: dict[uuid.UUID, ArtifactInfo] = {}
+    if with_files:  # every artifact, in one query: those of other datastores are checked
         held = registry.datasets.all_artifacts(ids)
+        if files_datastore is not None:
+            name = files_datastore.name
+            for dataset_id, found in held.items():
+                mine = next((a for a in found if a.datastore == name), None)
+                if mine is not None:
+                    artifacts[dataset_id] = mine
         in_memory = [r for r in chosen.refs if r.id not in artifacts and r.id in held]
         if in_memory:
             raise StorageError(
@@ -119,6 +125,8 @@ def export_datasets(
                 f"{in_memory[0].dataset_type.name} {in_memory[0].data_id}; export without files (a .yaml path "
                 "and no directory=) or leave those datasets out. Nothing was written."
             )
+    elif files_datastore is not None:
+        artifacts = registry.datasets.artifacts(ids, datastore=files_datastore.name)
     data: list[dict[str, Any] | DatasetBlock] = []
     if include_dimensions:
         for element, records in _dimension_records(registry, chosen.refs):
@@ -171,9 +179,10 @@ def export_datasets(
             write_document(header, data, stream)
         sidecar_path(target).write_text(provenance, encoding="utf-8")
         if directory is not None:
-            root = Path(str(directory))
+            root, made = Path(str(directory)), set[Path]()
+            files_store = datastore.files("export files")
             for n, (_, artifact) in enumerate(files):
-                report.bytes += export_file(datastore.files("export files"), artifact.path, root, artifact.path, mode)
+                report.bytes += export_file(files_store, artifact.path, root, artifact.path, mode, made)
                 report.artifacts += 1
                 if progress is not None and (n % 100 == 0 or n + 1 == len(files)):
                     progress("files", n + 1, len(files))

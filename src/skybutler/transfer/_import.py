@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from skybutler._lost_commit import settle_lost_commit
-from skybutler.datasets import ArtifactInfo, DatasetRef
+from skybutler.datasets import ArtifactInfo
 from skybutler.datastore import RootLinks, Staged
 from skybutler.datastore._checksums import checksum_stream
-from skybutler.dimensions import DataCoordinate, DimensionRecord
+from skybutler.dimensions import DataCoordinate
 from skybutler.errors import (
     ConfigError,
     ConflictError,
@@ -43,8 +43,10 @@ from skybutler.errors import (
 from skybutler.formatters import formatters
 from skybutler.registry import CollectionType, LostCommitError, NewDataset
 from skybutler.registry._collection_ops import associate, certify
+from skybutler.registry._key_check import keys_checked_at_end, worth_checking_at_end
 from skybutler.transfer._artifact_files import ZIP_ERRORS, ExportFiles, check_transfer, stage_file
 from skybutler.transfer._formatter_origins import save_origins
+from skybutler.transfer._import_links import current_certifications, derived_records, refs_for_associations
 from skybutler.transfer._import_plan import (
     DatasetEntry,
     ImportPlan,
@@ -62,7 +64,6 @@ from skybutler.transfer._yaml_format import REFERENCE_FORMATTERS, format_error
 if TYPE_CHECKING:
     from skybutler.datasets import DatasetType
     from skybutler.datastore import Datastore
-    from skybutler.dimensions import Timespan
     from skybutler.registry import CollectionRecord, Registry
     from skybutler.types import Progress, UriLike
 
@@ -168,6 +169,7 @@ class _Importer:
         self.progress = progress
         self.report = report
         self.origins: dict[tuple[str, str], str] = {}  # (type, our reader) → reference class (`_formatter_origins`)
+        self.formatters: dict[tuple[str, str | None], str] = {}  # (type, exported formatter) → ours
         self.staged: dict[uuid.UUID, Staged] = {}
         self.in_place: dict[uuid.UUID, ArtifactInfo] = {}
         """Files already at their exported paths in this datastore (registry-only imports)."""
@@ -190,8 +192,7 @@ class _Importer:
             else:
                 self._files_in_place(list(self.plan.datasets.values()))
             try:
-                with self.registry.db.transaction():
-                    self._apply()
+                self._apply_once()
             except LostCommitError as exc:
                 # From here on settle_lost_commit alone decides about the staged files: it returns if the
                 # commit went through (they are promoted below), removes them if not, keeps them if it
@@ -213,6 +214,25 @@ class _Importer:
         self.report.artifacts = len(self.staged) + len(self.in_place)
         if self.progress is not None:
             self.progress("done", total, total)
+
+    def _apply_once(self) -> None:
+        """`_apply` in one transaction.  A bulk load on SQLite checks its foreign keys all at once at the end
+        (`keys_checked_at_end`); if that attempt fails for any reason it is redone with the keys checked row by
+        row, so that the first bad row fails with its own error, as it always has."""
+        db, report = self.registry.db, self.report
+        if worth_checking_at_end(db, len(self.plan.datasets)):
+            counts = report.dataset_types, report.collections, report.dimension_records
+            try:
+                with keys_checked_at_end(db):
+                    self._apply()
+                return
+            except LostCommitError:  # the commit may have gone through: the caller settles it
+                raise
+            except Exception:  # rolled back: start again as if it had not been tried
+                self.registry.forget_cached()
+                report.dataset_types, report.collections, report.dimension_records = counts
+        with db.transaction():
+            self._apply()
 
     def _abort(self, staged: Iterable[Staged]) -> None:
         for one in staged:
@@ -282,6 +302,14 @@ class _Importer:
 
     # -- files ---------------------------------------------------------------------------------------------
     def _formatter(self, entry: DatasetEntry, dataset_type: DatasetType) -> str:
+        """The formatter to record for ``entry``'s file: one choice per dataset type and exported formatter."""
+        key = (dataset_type.name, entry.formatter)
+        chosen = self.formatters.get(key)
+        if chosen is None:
+            chosen = self.formatters[key] = self._choose_formatter(entry, dataset_type)
+        return chosen
+
+    def _choose_formatter(self, entry: DatasetEntry, dataset_type: DatasetType) -> str:
         reference = reference_reader(dataset_type.storage_class, entry.formatter)
         if reference is not None:  # a reference storage class: its reader here, or "opaque"
             if entry.formatter is not None and "." in entry.formatter:  # its class path, for our exports
@@ -389,14 +417,14 @@ class _Importer:
             self._datasets(list(self.plan.datasets.values()))
         else:
             self._stream_datasets(self.deferred)
-        refs = self._refs_for_associations()
+        refs = refs_for_associations(registry, plan, self._dataset_type, self.error)
         for collection, tags in plan.tagged.items():
             self._check_kind(collection, CollectionType.TAGGED)
             associate(registry, collection, [refs[i] for i, _ in tags])
         for collection, ranges in plan.certified.items():
             record = self._check_kind(collection, CollectionType.CALIBRATION)
-            current = self._current_certifications(
-                record.id, {refs[i].dataset_type.name for _, ids, _ in ranges for i in ids}
+            current = current_certifications(
+                registry, record.id, {refs[i].dataset_type.name for _, ids, _ in ranges for i in ids}
             )
             for span, ids, _ in ranges:
                 new = [refs[i] for i in ids if (i, span) not in current]  # re-imports skip what is there already
@@ -409,7 +437,7 @@ class _Importer:
     def _records(self) -> None:
         universe = self.registry.universe
         records = dict(self.plan.records)
-        for name, derived in _derived_records(universe, records).items():
+        for name, derived in derived_records(universe, records).items():
             records.setdefault(name, []).extend(derived)
         done = 0
         total = sum(len(v) for v in records.values())
@@ -442,15 +470,6 @@ class _Importer:
             )
         return record
 
-    def _current_certifications(self, collection_id: int, type_names: set[str]) -> set[tuple[uuid.UUID, Timespan]]:
-        out: set[tuple[uuid.UUID, Timespan]] = set()
-        for name in type_names:
-            stored = self.registry.dataset_types.get(name)
-            if stored.calibs is not None:
-                rows = self.registry.calibrations.history(stored, collection_id)
-                out.update((r.dataset_id, r.valid) for r in rows if r.recorded.end is None)
-        return out
-
     def _datasets(self, entries: list[DatasetEntry]) -> None:
         """Insert ``entries`` (each group of one type and run in one go), reporting progress."""
         registry = self.registry
@@ -461,17 +480,19 @@ class _Importer:
         for (type_name, run), group in groups.items():
             stored = registry.dataset_types.get(type_name)
             run_record = registry.collections.get(run)
+            new = []
             if self.staged or self.in_place:
-                new = []
                 for e in group:
                     staged = self.staged.get(e.id)
                     artifact = self.in_place.get(e.id) if staged is None else staged.artifact
                     new.append(NewDataset(e.id, e.values, artifact))
-            else:  # registry only: no artifact to look up for any dataset
-                new = [NewDataset(e.id, e.values, None) for e in group]
             try:
                 with registry.db.transaction(), registry.db.savepoint():  # the explanation below queries
-                    registry.datasets.insert(stored, run_record.id, new)
+                    if new:
+                        registry.datasets.insert(stored, run_record.id, new)
+                    else:  # registry only: by column, no artifact to look up for any dataset
+                        ids, values = [e.id for e in group], [e.values for e in group]
+                        registry.datasets.insert_values(stored, run_record.id, ids, values)
             except (sa.exc.IntegrityError, ConflictError) as exc:
                 coords = [DataCoordinate.from_required(stored.dataset_type.dimensions, e.values) for e in group]
                 if not isinstance(exc, sa.exc.IntegrityError):
@@ -536,48 +557,3 @@ class _Importer:
         self.report.skipped += len(skipped)
         if self.progress is not None:
             self.progress("datasets", len(self.plan.datasets), None)
-
-    def _refs_for_associations(self) -> dict[uuid.UUID, DatasetRef]:
-        wanted: dict[uuid.UUID, tuple[str | int, ...]] = {}
-        for tags in self.plan.tagged.values():
-            wanted.update((i, tuple(loc)) for i, loc in tags)
-        for ranges in self.plan.certified.values():
-            for _, ids, loc in ranges:
-                wanted.update((i, tuple(loc)) for i in ids)
-        refs: dict[uuid.UUID, DatasetRef] = {}
-        missing: list[uuid.UUID] = []
-        for dataset_id in wanted:
-            entry = self.plan.datasets.get(dataset_id)
-            if entry is None:
-                missing.append(dataset_id)
-                continue
-            dataset_type = self._dataset_type(entry.dataset_type)
-            coord = DataCoordinate.from_required(dataset_type.dimensions, entry.values)
-            refs[dataset_id] = DatasetRef(dataset_id, dataset_type, coord, entry.run)
-        if missing:  # skipped as existing, or only in the repository already
-            for stored in self.registry.dataset_types.all():
-                for row in self.registry.datasets.by_ids([stored], missing):
-                    coord = DataCoordinate.from_required(stored.dataset_type.dimensions, row.values)
-                    run = self.registry.collections.by_id(row.run_id).name
-                    refs[row.id] = DatasetRef(row.id, stored.dataset_type, coord, run)
-            unknown = [i for i in missing if i not in refs]
-            if unknown:
-                raise self.error(
-                    wanted[unknown[0]],
-                    f"dataset {unknown[0]} is associated here but is neither in the file nor in the repository.",
-                )
-        return refs
-
-
-def _derived_records(universe: Any, records: dict[str, list[DimensionRecord]]) -> dict[str, list[DimensionRecord]]:
-    """Records of key-only dimensions (``band``) that the reference keeps no table for: from implied values."""
-    out: dict[str, list[DimensionRecord]] = {}
-    for name, recs in records.items():
-        for implied in universe[name].implies:
-            target = universe[implied]
-            if target.requires or target.record_fields() != (target.primary_key.name,) or implied in records:
-                continue
-            values = {r.get(implied) for r in recs} - {None}
-            have = {r.values[0] for r in out.get(implied, [])}
-            out.setdefault(implied, []).extend(DimensionRecord(target, (v,)) for v in sorted(values - have, key=str))
-    return out
