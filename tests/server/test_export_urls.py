@@ -17,7 +17,7 @@ import pytest
 
 from skybutler import Butler
 from skybutler.client import RemoteButler
-from skybutler.errors import ConfigError, CorruptArtifactError
+from skybutler.errors import ArtifactNotFoundError, ConfigError, CorruptArtifactError
 from skybutler.testing.butler import snapshot
 from skybutler.testing.server import ServedRepo
 from skybutler.wire import INLINE_LIMIT
@@ -218,3 +218,33 @@ def test_a_document_alone_is_exported_from_a_memory_datastore_but_not_an_archive
             admin.export(tmp_path / "mem.zip", collections="u/mem")
     assert "u/mem" in (tmp_path / "doc.yaml").read_text()
     assert not (tmp_path / "mem.zip").exists()
+
+
+def test_a_remote_import_takes_an_export_directory(filled: ServedRepo, tmp_path: Path) -> None:
+    """The client packs the document, the files it names and its provenance into one upload; stray files stay."""
+    with filled.remote(writeable=True) as admin:
+        admin.export(tmp_path / "out" / "export.yaml", collections="u/alice/run", directory=tmp_path / "files")
+        (ref,) = admin.query_datasets("big", collections="u/alice/run", where="visit = 2")
+        expected = admin.get(ref)
+        (tmp_path / "files" / "stray.txt").write_text("not named by the export")
+        admin.collections.remove_runs(["u/alice/run"])
+        with pytest.raises(ConfigError, match="symlink"):
+            admin.import_(tmp_path / "out" / "export.yaml", directory=tmp_path / "files", transfer="symlink")
+        report = admin.import_(tmp_path / "out" / "export.yaml", directory=tmp_path / "files", transfer="copy")
+        assert report.datasets == 4
+        two = {"instrument": "Cam", "visit": 2, "detector": 1}
+        assert np.array_equal(admin.get("big", two, collections="u/alice/run"), expected)
+    assert report.artifacts == 4  # the stray file was not sent
+    if "://" not in filled.root:
+        assert not list(Path(filled.root).rglob("stray.txt"))
+
+
+def test_a_remote_import_of_a_directory_missing_a_file_uploads_nothing(filled: ServedRepo, tmp_path: Path) -> None:
+    with filled.remote(writeable=True) as admin:
+        admin.export(tmp_path / "export.yaml", collections="u/alice/run", directory=tmp_path / "files")
+        admin.collections.remove_runs(["u/alice/run"])
+        next(p for p in (tmp_path / "files").rglob("*") if p.is_file()).unlink()
+        before = snapshot(admin)
+        with pytest.raises(ArtifactNotFoundError, match="nothing was uploaded or imported"):
+            admin.import_(tmp_path / "export.yaml", directory=tmp_path / "files")
+        assert snapshot(admin) == before

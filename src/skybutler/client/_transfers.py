@@ -68,6 +68,14 @@ def _local_file(path: object) -> Path:
     return local
 
 
+def _local_folder(path: object) -> Path:
+    """A local folder of files to upload (``directory=`` of an import)."""
+    text = str(path)
+    if "://" in text and not text.startswith("file://"):
+        raise ConfigError(f"The remote butler uploads local files only; {text} is not a local folder.")
+    return Path(text[len("file://") :] if text.startswith("file://") else text)
+
+
 def _names(value: object) -> list[str]:
     return [value] if isinstance(value, str) else [str(v) for v in value]  # type: ignore[attr-defined]
 
@@ -428,18 +436,27 @@ class RemoteTransfers:
         skip_existing: bool = False,
         progress: Progress | None = None,
     ) -> ImportReport:
-        """Upload an export file or ``.zip`` archive to the server, which imports it in one transaction (admin).
+        """Upload an export file or ``.zip`` archive to the server, which imports it in one transaction.
 
-        ``directory=`` (files beside an export file) is not offered remotely: import a ``.zip`` archive.
+        With ``directory=`` (an export's files beside its document), the document, the files it names and its
+        provenance sidecar are packed into a temporary archive first (`_import_dir`): the files are copied
+        into the server's storage, so ``transfer`` may only be None, ``"auto"`` or ``"copy"``.
         """
+        import tempfile
+
         from skybutler.transfer import ImportReport
         from skybutler.wire_transfer import ImportRequest
 
-        if directory is not None:
-            raise ConfigError("import with directory= is not offered remotely; import a .zip archive instead.")
         self._writeable_for_transfer("import datasets")
         source = _local_file(path)
-        area, keys = self._stage([source], run=None, what="import")
+        with tempfile.TemporaryDirectory(prefix="skybutler-import-") as scratch:
+            upload = source
+            if directory is not None:
+                from skybutler.client._import_dir import pack_directory_export
+
+                folder = _local_folder(directory)
+                upload = pack_directory_export(source, folder, Path(scratch) / "export.zip", transfer)
+            area, keys = self._stage([upload], run=None, what="import")
         request = ImportRequest(area=area, key=keys[0][0], size=keys[0][1], skip_existing=skip_existing)
         fields = self._session.call("POST", "/transfer/import", request, what="import")
         return ImportReport(**{**fields, "source": str(source)})
