@@ -8,6 +8,7 @@ no SQL engine, so the workers that import it stay isolated.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,6 +90,11 @@ class Faulty:
                 marker.touch()
         summarize(wb)
         if faulty and task in self.kill:
+            # A moment first: an engine's worker may still be sending its previous task's result through a
+            # multiprocessing queue, and a process ended mid-write leaves half a message in the pipe, on which
+            # the engine's reader then waits forever (seen with Parsl's HTEX, a hung test run). A batch
+            # system's kill comes at any time; a test's must not land inside the engine's own bookkeeping.
+            time.sleep(0.5)
             os._exit(17)  # the worker dies as a batch system's kill would end it: no clean-up, no record
         if faulty:
             raise RuntimeError(f"task {task} failed on purpose")
