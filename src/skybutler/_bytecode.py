@@ -127,7 +127,9 @@ def install() -> Finder | None:
     # one folder per source tree (checkouts hold different code under the same module names; an entry records
     # its source's path too, so a shared folder would cost compilations, never give the wrong code)
     tree = f"{zlib.crc32(os.fsencode(Path(package).resolve().parent)):08x}"
-    folder = own_folder(base / f"bytecode-{sys.implementation.cache_tag}" / tree)
+    # each level made and checked in turn: `mkdir(parents=True)` would make the middle one with the umask's mode
+    middle = own_folder(base / f"bytecode-{sys.implementation.cache_tag}")
+    folder = None if middle is None else own_folder(middle / tree)
     if folder is None:
         return None
     found = Finder(folder)

@@ -274,7 +274,7 @@ def parse_yaml(text: str | bytes) -> Any:
     key = None
     if _disk_cache.enabled():
         try:
-            key = text if isinstance(text, str) else "bytes:" + text.decode()
+            key = "s:" + text if isinstance(text, str) else "b:" + text.decode()  # a text and its bytes apart
         except UnicodeDecodeError:
             key = None
         cached = None if key is None else _PARSED.load(key)

@@ -258,3 +258,31 @@ def test_the_checkpoint_thread_finds_a_relative_database_after_a_change_of_direc
     finally:
         registry.close()
     assert not (tmp_path / "b" / "registry.sqlite3").exists()  # no stray database made where it was not
+
+
+def test_a_bulk_look_up_in_several_statements_reads_one_snapshot(registry: Registry) -> None:
+    """`select_in` over several chunks: on SQLite (reads in autocommit) the chunks run inside one BEGIN, so a
+    remove committed between two of them cannot be seen half-way; the answer holds every row asked for."""
+    db = registry.db
+    names = [f"run{i}" for i in range(5)]
+    for name in names:
+        registry.register_run(name)
+    table = registry.tables.collection
+    seen: list[str] = []
+    if db.dialect == "sqlite":
+        db._driver().set_trace_callback(seen.append)
+    try:
+        rows = db.select_in(table, ["name"], "name", names, chunk=2)
+    finally:
+        if db.dialect == "sqlite":
+            db._driver().set_trace_callback(None)
+    assert sorted(r[0] for r in rows) == names
+    if db.dialect == "sqlite":
+        assert seen[0] == "BEGIN" and seen[-1] == "COMMIT" and len(seen) == 5, seen
+        seen.clear()
+        db._driver().set_trace_callback(seen.append)
+        try:
+            assert len(db.select_in(table, ["name"], "name", names[:2], chunk=2)) == 2  # one statement: no BEGIN
+        finally:
+            db._driver().set_trace_callback(None)
+        assert len(seen) == 1, seen

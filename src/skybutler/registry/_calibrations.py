@@ -35,8 +35,8 @@ __all__ = ["CalibrationChange", "Calibrations", "CertificationRow", "tai_now"]
 
 Values = tuple["DataIdValue", ...]
 
-#: Datasets per check statement of a certify (each binds its ID and its data ID's values: with up to 7 dimensions
-#: the parameters stay under SQLite's 32 766 and PostgreSQL's 65 535), so a certify of 1000 reads once.
+#: Datasets per check statement of a certify at most (each binds its ID and its data ID's values; fewer with more
+#: than 6 dimensions, to stay under SQLite's 32 766 parameters), so a certify of 1000 reads once.
 _IN_CHUNK = 4000
 
 #: The ``kind`` of a row of a certify's check (`Calibrations._check`).
@@ -213,9 +213,10 @@ class Calibrations:
         registered: set[uuid.UUID] = set()
         clashes: list[dict[str, Any]] = []
         params: dict[str, Any] = {"dt": stored.id, "coll": collection_id, "begin": begin, "end": end}
-        for start in range(0, max(len(ids), len(data_ids), 1), _IN_CHUNK):
-            params["ids"] = list(ids[start : start + _IN_CHUNK])
-            chunk = data_ids[start : start + _IN_CHUNK]
+        step = min(_IN_CHUNK, 30_000 // (len(dims) + 1))  # SQLite binds at most 32 766 parameters a statement
+        for start in range(0, max(len(ids), len(data_ids), 1), step):
+            params["ids"] = list(ids[start : start + step])
+            chunk = data_ids[start : start + step]
             if dims:
                 params["keys"] = [v[0] for v in chunk] if len(dims) == 1 else list(chunk)
             for row in conn.execute(stmt, params).mappings():

@@ -542,11 +542,20 @@ class Database:
             return out
         names = ", ".join('"' + c + '"' for c in columns)
         raw = self._driver()
+        # Several statements read one snapshot (a concurrent remove is seen whole or not at all): SQLite's reads
+        # run in autocommit (`_sqlite_begin`), so outside our transactions a deferred BEGIN holds one.
+        own = not self._depth and len(values) > chunk
         try:
-            for start in range(0, len(values), chunk):
-                part = list(values[start : start + chunk])
-                sql = f'SELECT {names} FROM "{table.name}" WHERE "{key}" IN ({", ".join("?" * len(part))})'
-                out += raw.execute(sql, part).fetchall()
+            if own:
+                raw.execute("BEGIN")
+            try:
+                for start in range(0, len(values), chunk):
+                    part = list(values[start : start + chunk])
+                    sql = f'SELECT {names} FROM "{table.name}" WHERE "{key}" IN ({", ".join("?" * len(part))})'
+                    out += raw.execute(sql, part).fetchall()
+            finally:
+                if own:
+                    raw.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             raise self.failure(exc, "could not be read") from None
         return out
