@@ -278,7 +278,8 @@ def test_a_bulk_look_up_in_several_statements_reads_one_snapshot(registry: Regis
             db._driver().set_trace_callback(None)
     assert sorted(r[0] for r in rows) == names
     if db.dialect == "sqlite":
-        assert seen[0] == "BEGIN" and seen[-1] == "COMMIT" and len(seen) == 5, seen
+        assert len(seen) == 5, seen
+        assert (seen[0], seen[-1]) == ("BEGIN", "COMMIT"), seen
         seen.clear()
         db._driver().set_trace_callback(seen.append)
         try:
