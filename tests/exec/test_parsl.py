@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from tests.exec._checks import check_complete, data_ids, registered
 
 from skybutler.butler import DirectButler
 from skybutler.exec import local_parsl_config, run_parsl
-from skybutler.testing.scaleout import Faulty, summarize
+from skybutler.testing.scaleout import Faulty, Stuck, summarize
 from skybutler.workers import Manifest
 
 pytest.importorskip("parsl")
@@ -42,6 +43,20 @@ def test_parsl_run_with_failures_retries_tampering_and_rerun(
     assert rerun.ok
     assert sorted(rerun.done) == [3, 7, 11]
     check_complete(butler, plan, rerun)
+
+
+def test_parsl_stalled_run_gives_up_unfinished_tasks(w1_files: tuple[DirectButler, Manifest], tmp_path: Path) -> None:
+    # task 2's result never comes back: without the stall guard the run would wait for it forever; the guard
+    # allows for the executor's start (its worker processes import skybutler: seconds on a loaded machine)
+    _, plan = w1_files
+    start = time.monotonic()
+    summary = run_parsl(plan, Stuck(stuck=frozenset({2})), tasks=[0, 1, 2, 3], stall_seconds=30,
+                        config=local_parsl_config(run_dir=str(tmp_path / "runinfo")))  # fmt: skip
+    assert time.monotonic() - start < 150
+    assert sorted(summary.done) == [0, 1, 3]
+    assert list(summary.failed) == [2]
+    assert "no task finished for 30 s" in summary.failed[2]
+    assert "tasks=summary.failed" in summary.failed[2]
 
 
 @pytest.mark.postgres

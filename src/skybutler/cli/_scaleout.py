@@ -113,9 +113,12 @@ def _function(spec: str) -> Any:
 @click.option("--merge-every", type=click.IntRange(min=1), default=None, metavar="N",
               help="Merge each time N tasks have finished (default: once, at the end).")  # fmt: skip
 @click.option("--no-merge", is_flag=True, help="Only run the tasks; `skybutler merge` registers their outputs later.")
+@click.option("--stall-seconds", type=click.FloatRange(min=0, min_open=True), default=3600, show_default=True,
+              help="Parsl: give up unfinished tasks when none has finished for this long.")  # fmt: skip
 @format_option
 def run_plan(repo: str, manifest: str, function: str, engine: str, workers: int, retries: int,
-             scheduler: str | None, merge_every: int | None, no_merge: bool, fmt: str) -> None:  # fmt: skip
+             scheduler: str | None, merge_every: int | None, no_merge: bool, stall_seconds: float,
+             fmt: str) -> None:  # fmt: skip
     """Run a plan's tasks on an engine.
 
     Run FUNCTION (module:function, taking one task's WorkerButler) on every task of MANIFEST with --engine,
@@ -137,7 +140,7 @@ def run_plan(repo: str, manifest: str, function: str, engine: str, workers: int,
             summary = engines.run_local(manifest, task_function, max_workers=workers, **common)
         elif engine == "parsl":
             config = engines.local_parsl_config(workers=workers, retries=retries)
-            summary = engines.run_parsl(manifest, task_function, config=config, **common)
+            summary = engines.run_parsl(manifest, task_function, config=config, stall_seconds=stall_seconds, **common)
         else:
             import distributed
 

@@ -9,12 +9,13 @@ its last error, and nothing of it is registered.  Dask and Parsl are imported on
 
 from skybutler.exec._dask import run_dask
 from skybutler.exec._local import run_local
-from skybutler.exec._parsl import local_parsl_config, run_parsl
+from skybutler.exec._parsl import DEFAULT_STALL_SECONDS, local_parsl_config, run_parsl
 from skybutler.exec._summary import DEFAULT_RETRIES, RunSummary
 from skybutler.exec._task import TaskFunction, run_task
 
 __all__ = [
     "DEFAULT_RETRIES",
+    "DEFAULT_STALL_SECONDS",
     "RunSummary",
     "TaskFunction",
     "local_parsl_config",

@@ -18,7 +18,12 @@ if TYPE_CHECKING:
     from skybutler.types import Progress
     from skybutler.workers import Manifest
 
-__all__ = ["local_parsl_config", "run_parsl"]
+__all__ = ["DEFAULT_STALL_SECONDS", "local_parsl_config", "run_parsl"]
+
+DEFAULT_STALL_SECONDS = 3600.0
+"""How long `run_parsl` waits with no task finishing before it gives the unfinished ones up: an hour, far longer
+than a pause between the results of a healthy run, short enough that a lost result does not hold a batch job
+until its wall-time limit."""
 
 
 def local_parsl_config(*, workers: int = 2, retries: int = DEFAULT_RETRIES, run_dir: str | None = None) -> Any:
@@ -53,6 +58,7 @@ def run_parsl(
     merge_every: int | None = None,
     isolated: bool = True,
     progress: Progress | None = None,
+    stall_seconds: float | None = DEFAULT_STALL_SECONDS,
 ) -> RunSummary:
     """Run every task of a saved plan as Parsl ``python_app`` calls; merge into ``butler`` (if given).
 
@@ -62,6 +68,13 @@ def run_parsl(
     `local_parsl_config` with ``retries``.  The configuration is loaded for the run and cleaned up after.
     A worker lost mid-task fails its attempt (Parsl's ``ManagerLost``/``WorkerLost``), which counts
     against the same retries.
+
+    ``stall_seconds`` guards against a run that can never end: a worker killed while it was handing a result
+    back (a batch system's kill comes at any moment) can leave half a message in a pipe of Parsl's worker
+    pool, whose reader then waits for the rest forever, and the task's future with it.  When no task has
+    finished for ``stall_seconds``, every unfinished task is listed as failed (re-run them with
+    ``tasks=summary.failed``) and the executor is shut down.  Set it above your longest task's run time;
+    ``None`` waits forever.
     """
     import parsl
     from parsl.app.app import python_app
@@ -72,14 +85,32 @@ def run_parsl(
     try:
         app = python_app(run_task, data_flow_kernel=dfk)
         futures = {app(path, i, function, isolated): i for i in collector.tasks}
-        for future in concurrent.futures.as_completed(futures):
-            task = futures[future]
-            error = future.exception()
-            if error is None:
-                collector.done(future.result())
-            else:
-                collector.failed(task, error)
+        pending = set(futures)
+        while pending:
+            finished, pending = concurrent.futures.wait(
+                pending, timeout=stall_seconds, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            if not finished:
+                _give_up(sorted(futures[f] for f in pending), stall_seconds, collector)
+                break
+            for future in finished:
+                error = future.exception()
+                if error is None:
+                    collector.done(future.result())
+                else:
+                    collector.failed(futures[future], error)
     finally:
         dfk.cleanup()
         parsl.clear()
     return collector.finish()
+
+
+def _give_up(tasks: list[int], stall_seconds: float | None, collector: Collector) -> None:
+    """List the tasks of a stalled run as failed, saying why and what to do."""
+    reason = (
+        f"no task finished for {stall_seconds:g} s, so this one was given up: Parsl may have lost its result "
+        "(a worker killed while handing a result back), or it runs longer than stall_seconds; re-run it with "
+        "tasks=summary.failed, with a larger stall_seconds if it is a long task"
+    )
+    for task in tasks:
+        collector.failed(task, reason)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from skybutler.butler import Butler
     from skybutler.workers import WorkerButler
 
-__all__ = ["BIAS_SWITCH_VISIT", "Faulty", "populate_scaleout", "summarize"]
+__all__ = ["BIAS_SWITCH_VISIT", "Faulty", "Stuck", "populate_scaleout", "summarize"]
 
 BIAS_SWITCH_VISIT = 25
 """Visits before this one are calibrated by bias epoch 0, later ones by epoch 1."""
@@ -98,3 +98,17 @@ class Faulty:
             os._exit(17)  # the worker dies as a batch system's kill would end it: no clean-up, no record
         if faulty:
             raise RuntimeError(f"task {task} failed on purpose")
+
+
+@dataclass(frozen=True)
+class Stuck:
+    """`summarize`, except that the tasks in ``stuck`` never hand their result back (they sleep ``seconds``
+    first): what an engine sees of a result lost on its way, which only a stall guard ends."""
+
+    stuck: frozenset[int] = field(default_factory=frozenset)
+    seconds: float = 600.0
+
+    def __call__(self, wb: WorkerButler) -> None:
+        summarize(wb)
+        if wb.task.index in self.stuck:
+            time.sleep(self.seconds)
