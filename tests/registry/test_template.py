@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 from skybutler import Butler
+from skybutler.datasets import DatasetType
 from skybutler.dimensions import DimensionUniverse
 from skybutler.errors import ConflictError
 from skybutler.registry import Registry, create_registry
+from skybutler.registry._schema import DimensionTables
 from skybutler.registry._template import template_path
 
 PRAGMAS = ("journal_mode", "page_size", "auto_vacuum", "user_version", "application_id", "encoding")
@@ -142,3 +144,60 @@ def test_butler_create_copies_the_template(tmp_path: Path, cache_home: Path, mon
     with Butler(tmp_path / "second", run="run") as butler:
         butler.register_dataset_type("meta", ["instrument"], "StructuredDataDict")
         assert butler.get_dataset_type("meta").name == "meta"
+
+
+def _register_two(registry: Registry) -> None:
+    universe = registry.universe
+    registry.register_dataset_type(
+        DatasetType("calexp", universe.group(["instrument", "visit", "detector"]), "StructuredDataDict")
+    )
+    registry.register_dataset_type(
+        DatasetType("bias", universe.group(["instrument", "detector"]), "StructuredDataDict", is_calibration=True)
+    )
+
+
+def _new_registry(path: Path) -> Registry:
+    return Registry.create(f"sqlite:///{path}", universe=DimensionUniverse.default())
+
+
+def test_kept_table_ddl_makes_the_tables_sqlalchemy_makes(
+    tmp_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _new_registry(tmp_path / "first.sqlite3")
+    try:
+        _register_two(first)  # compiles the tags and calibration tables' DDL, and keeps it
+    finally:
+        first.close()
+    kept = template_path(DimensionUniverse.default(), ".ddl.json")
+    assert kept is not None
+    assert kept.exists()
+    second = _new_registry(tmp_path / "second.sqlite3")
+    try:
+        with monkeypatch.context() as patched:  # the kept statements need no element tables, no compiling
+
+            def refuse(*_args: object) -> None:
+                raise AssertionError("the DDL was compiled again instead of taken from the kept statements")
+
+            patched.setattr(DimensionTables, "make_referenced", refuse)
+            _register_two(second)
+    finally:
+        second.close()
+    reference = _new_registry(tmp_path / "reference.sqlite3")  # SQLAlchemy's own Table.create, for reference
+    try:
+        with reference.db.transaction() as conn:
+            for group, calibration in (
+                (["instrument", "visit", "detector"], False),
+                (["instrument", "detector"], True),
+            ):
+                dims = reference.universe.group(group)
+                name = f"dataset_tags_{dims.key}"
+                tables = [reference.dataset_types._tags(dims, name)]
+                tables += [reference.dataset_types._calibs(dims, name)] if calibration else []
+                for table in tables:
+                    reference.dimension_tables.make_referenced(table)
+                    table.create(conn)
+    finally:
+        reference.close()
+    schemas = [_dump(tmp_path / f"{name}.sqlite3")["schema"] for name in ("first", "second", "reference")]
+    assert schemas[0] == schemas[1] == schemas[2]
+    assert any("dataset_calibs_" in row[1] for row in schemas[1])

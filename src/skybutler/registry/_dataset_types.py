@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from skybutler.datasets import DatasetType
 from skybutler.errors import DatasetTypeError
+from skybutler.registry._template import TableDdl
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -65,6 +66,9 @@ class DatasetTypes:
         self._metadata = metadata
         self._universe = universe
         self._cache: dict[str, StoredDatasetType] = {}
+        self._existing: set[str] = set()
+        self._ddl = TableDdl(universe)
+        """Tags and calibration tables known to exist in the database (those of registered types: never dropped)."""
 
     def _tags(self, group: DimensionGroup, name: str) -> sa.Table:
         from skybutler.registry._schema import tags_table
@@ -83,6 +87,28 @@ class DatasetTypes:
         existing = self._metadata.tables.get(name)
         return existing if existing is not None else calibs_table(self._metadata, self._universe, group, name)
 
+    def _create(self, conn: sa.Connection, table: sa.Table) -> None:
+        """Create ``table`` (a tags or calibration table) in the database unless it exists.
+
+        On SQLite the statements are those kept by an earlier process (`TableDdl`) when there are any: then
+        neither the element tables its foreign keys name nor its DDL need making here.
+        """
+        if self._db.dialect != "sqlite":
+            self._dimension_tables.make_referenced(table)  # the foreign keys' targets, for the DDL
+            table.create(conn, checkfirst=True)
+            return
+        statements = self._ddl.get(table.name)
+        if statements is None:
+            self._dimension_tables.make_referenced(table)
+            statements = [str(sa.schema.CreateTable(table).compile(dialect=conn.dialect)).strip()]
+            ordered = sorted(table.indexes, key=lambda i: str(i.name))
+            statements += [str(sa.schema.CreateIndex(i).compile(dialect=conn.dialect)).strip() for i in ordered]
+            self._ddl.keep(table.name, statements)
+        exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        if conn.exec_driver_sql(exists, (table.name,)).first() is None:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+
     def _from_row(self, row: Any) -> StoredDatasetType:
         dataset_type = DatasetType(
             row[1], json.loads(row[2]), row[3], universe=self._universe, is_calibration=row[4], format=row[6]
@@ -91,11 +117,13 @@ class DatasetTypes:
         calibs = self._calibs(group, row[5]) if dataset_type.is_calibration else None
         stored = StoredDatasetType(dataset_type, row[0], self._tags(group, row[5]), calibs)
         self._cache[dataset_type.name] = stored
+        self._existing.update(t.name for t in (stored.tags, calibs) if t is not None)
         return stored
 
     def forget_cached(self) -> None:
         """Drop every cached definition (after a rolled-back transaction that registered dataset types)."""
         self._cache.clear()
+        self._existing.clear()  # the tables it created are gone with it
 
     def _select(self) -> sa.Select[tuple[int, str, str, str, bool, str, str | None]]:
         t = self._table
@@ -196,13 +224,16 @@ class DatasetTypes:
 
                 tag_name = "dataset_tags_" + hashlib.sha1(group.key.encode()).hexdigest()[:16]
             tags = self._tags(group, tag_name)
+            calibs = self._calibs(group, tag_name) if dataset_type.is_calibration else None
             t = self._table
             with self._db.transaction() as conn:
-                self._db.lock_ddl(conn, "dataset_tags")
-                self._dimension_tables.make_referenced(tags)  # the foreign keys' targets, for the DDL
-                tags.create(conn, checkfirst=True)
-                if dataset_type.is_calibration:
-                    self._calibs(group, tag_name).create(conn, checkfirst=True)
+                # Tables of a type registered before exist: no existence check, no DDL compiled (W1's second
+                # type of the same dimensions, register of a type other processes have).
+                if not {tags.name, *([calibs.name] if calibs is not None else [])} <= self._existing:
+                    self._db.lock_ddl(conn, "dataset_tags")
+                    for table in (tags, calibs):
+                        if table is not None:
+                            self._create(conn, table)
                 insert = self._db.insert_ignore(t, ["name"]).values(
                     name=dataset_type.name,
                     dimensions=json.dumps(list(group.required)),
