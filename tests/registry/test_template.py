@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from skybutler.dimensions import DimensionUniverse
 from skybutler.errors import ConflictError
 from skybutler.registry import Registry, create_registry
 from skybutler.registry._schema import DimensionTables
-from skybutler.registry._template import template_path
+from skybutler.registry._template import KEEP, template_path
 
 PRAGMAS = ("journal_mode", "page_size", "auto_vacuum", "user_version", "application_id", "encoding")
 
@@ -201,3 +202,22 @@ def test_kept_table_ddl_makes_the_tables_sqlalchemy_makes(
     schemas = [_dump(tmp_path / f"{name}.sqlite3")["schema"] for name in ("first", "second", "reference")]
     assert schemas[0] == schemas[1] == schemas[2]
     assert any("dataset_calibs_" in row[1] for row in schemas[1])
+
+
+def test_only_the_most_recent_templates_are_kept(tmp_path: Path, cache_home: Path) -> None:
+    default = DimensionUniverse.default()
+    template = template_path(default)
+    assert template is not None
+    for i in range(KEEP + 3):  # older versions' files, oldest first
+        for suffix in (".sqlite3", ".ddl.json"):
+            old = template.with_name(f"old{i:02d}{suffix}")
+            old.write_bytes(b"")
+            os.utime(old, (1_000_000 + i, 1_000_000 + i))
+    create_registry(f"sqlite:///{tmp_path / 'a.sqlite3'}", universe=default, schema=None, busy_timeout=5)
+    with _opened(tmp_path / "a.sqlite3") as registry:
+        _register_two(registry)  # keeps DDL, which prunes those files too
+    for suffix in (".sqlite3", ".ddl.json"):
+        kept = sorted(p.name for p in template.parent.glob(f"*{suffix}"))
+        assert len(kept) == KEEP
+        assert f"{template.stem.split('.')[0]}{suffix}" in kept  # the current one, newest
+        assert "old00" + suffix not in kept

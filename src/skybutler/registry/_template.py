@@ -131,6 +131,8 @@ class TableDdl:
         except OSError:
             with contextlib.suppress(OSError):
                 partial.unlink()
+            return
+        _prune(self._path.parent)
 
 
 def create_registry(url: str, *, universe: DimensionUniverse, schema: str | None, busy_timeout: float) -> None:
@@ -213,11 +215,11 @@ def _leftovers(path: Path) -> bool:
 
 
 def _prune(folder: Path) -> None:
-    """Keep the `KEEP` most recently used templates."""
-    try:
-        templates = sorted(folder.glob("*.sqlite3"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in templates[KEEP:]:
-            old.unlink(missing_ok=True)
-            old.with_name(old.name.replace(".sqlite3", ".ddl.json")).unlink(missing_ok=True)
-    except OSError:
-        pass
+    """Keep the `KEEP` most recently written or used templates, and as many kept DDL files."""
+    for pattern in ("*.sqlite3", "*.ddl.json"):
+        try:
+            kept = sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
+            for old in kept[KEEP:]:
+                old.unlink(missing_ok=True)
+        except OSError:  # removed meanwhile by another process: pruned next time
+            pass
