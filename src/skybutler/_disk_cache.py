@@ -3,8 +3,9 @@
 A command-line call is a new process: it validates the repository's configuration (which imports pydantic,
 60-80 ms) and parses its ``--where`` expression (which imports lark, 20-40 ms) every time, although both
 inputs are usually the ones of the previous call.  The command line turns on `enable`; then `DiskCache`
-keeps such results on disk, keyed by their exact input.  A library process keeps nothing on disk (it lives
-long enough to keep its results in memory), so `enabled` is off by default.
+keeps such results on disk, keyed by their exact input.  A library process keeps none of these on disk (it lives
+long enough to keep its results in memory), so `enabled` is off by default.  (New SQLite registries are copied
+from a template kept in the same folder in any process: `skybutler.registry._template`.)
 
 Entries are pickles of ``(key, value)`` in a folder only its owner can write (a pickle from a folder others can
 write to could run their code), named after a digest of the code that produces the values, so a changed

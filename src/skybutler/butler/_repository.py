@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from skybutler.config import CONFIG_FILE, ButlerConfig, dump_config, load_config, parse_yaml
 from skybutler.dimensions import DimensionUniverse
 from skybutler.errors import ArtifactNotFoundError, ConfigError, ConflictError, StorageError
-from skybutler.registry import Registry
+from skybutler.registry import create_registry
 from skybutler.transports import open_transport
 
 if TYPE_CHECKING:
@@ -76,13 +76,12 @@ def create_repository(
             FileTemplate(name)
     made = _make_local_root(transport)
     try:
-        created = Registry.create(
+        create_registry(
             cfg.registry.db.replace("{root}", root_text_),
             universe=universe_obj,
             schema=cfg.registry.db_schema,
             busy_timeout=cfg.registry.busy_timeout,
         )
-        created.close()
         transport.put(CONFIG_FILE, dump_config(cfg).encode())
     except BaseException:
         for folder in made:  # a refused creation (an unreachable server) leaves no empty folders behind

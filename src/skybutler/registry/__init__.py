@@ -12,6 +12,7 @@ from skybutler.registry._engines import Database, LostCommitError
 from skybutler.registry._explain import is_unique_violation
 from skybutler.registry._registry import ExplainedDataId, Registry
 from skybutler.registry._schema import SCHEMA_VERSION
+from skybutler.registry._template import create_registry
 from skybutler.registry._tokens import Grant, TokenRecord, Tokens, parse_grants
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ __all__ = [
     "StoredDatasetType",
     "TokenRecord",
     "Tokens",
+    "create_registry",
     "is_glob",
     "is_unique_violation",
     "parse_grants",

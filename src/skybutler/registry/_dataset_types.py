@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from skybutler.datasets import DatasetType
 from skybutler.errors import DatasetTypeError
+from skybutler.registry._template import TableDdl
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -30,15 +31,46 @@ def same_definition(registered: DatasetType, given: DatasetType) -> bool:
     return registered == given and given.format in (None, registered.format)
 
 
+class _Tables:
+    """A type's tags and calibration `Table` objects, made on first use (see `StoredDatasetType`)."""
+
+    __slots__ = ("_made", "_make")
+
+    def __init__(self, make: Callable[[], tuple[sa.Table, sa.Table | None]]) -> None:
+        self._make = make
+        self._made: tuple[sa.Table, sa.Table | None] | None = None
+
+    def get(self) -> tuple[sa.Table, sa.Table | None]:
+        if self._made is None:
+            self._made = self._make()
+        return self._made
+
+
 @dataclass(frozen=True, slots=True)
 class StoredDatasetType:
-    """A registered dataset type with its registry id and the tags table holding its datasets."""
+    """A registered dataset type with its registry id and the tags table holding its datasets.
+
+    The SQLAlchemy tables are made when first asked for: a type registered (or looked up) by a process that
+    never reads or writes its datasets needs neither, and making one costs about 2 ms.
+    """
 
     dataset_type: DatasetType
     id: int
-    tags: sa.Table
-    calibs: sa.Table | None = None
-    """Certification rows, for calibration dataset types."""
+    tag_table: str
+    """Name of the tags table (`tags`)."""
+    calib_table: str | None
+    """Name of the certification table (`calibs`), for calibration dataset types."""
+    _tables: _Tables = field(compare=False, repr=False)
+
+    @property
+    def tags(self) -> sa.Table:
+        """The membership table of the type's datasets (shared by the types with the same dimensions)."""
+        return self._tables.get()[0]
+
+    @property
+    def calibs(self) -> sa.Table | None:
+        """Certification rows, for calibration dataset types."""
+        return self._tables.get()[1]
 
 
 class DatasetTypes:
@@ -65,6 +97,9 @@ class DatasetTypes:
         self._metadata = metadata
         self._universe = universe
         self._cache: dict[str, StoredDatasetType] = {}
+        self._existing: set[str] = set()
+        """Tags and calibration tables known to exist in the database (those of registered types: never dropped)."""
+        self._ddl = TableDdl(universe)
 
     def _tags(self, group: DimensionGroup, name: str) -> sa.Table:
         from skybutler.registry._schema import tags_table
@@ -72,30 +107,66 @@ class DatasetTypes:
         existing = self._metadata.tables.get(name)
         return existing if existing is not None else tags_table(self._metadata, self._universe, group, name)
 
-    def _calibs(self, group: DimensionGroup, tag_name: str) -> sa.Table:
-        from skybutler.registry._schema import calibs_table
-
+    @staticmethod
+    def _calibs_name(tag_name: str) -> str:
         name = tag_name.replace("dataset_tags_", "dataset_calibs_", 1)
         if len(name) + len("_recorded") > 63:  # PostgreSQL identifiers (and our index names) stop at 63
             import hashlib
 
             name = "dataset_calibs_" + hashlib.sha1(tag_name.encode()).hexdigest()[:16]
+        return name
+
+    def _calibs(self, group: DimensionGroup, tag_name: str) -> sa.Table:
+        from skybutler.registry._schema import calibs_table
+
+        name = self._calibs_name(tag_name)
         existing = self._metadata.tables.get(name)
         return existing if existing is not None else calibs_table(self._metadata, self._universe, group, name)
+
+    def _create(self, conn: sa.Connection, name: str, make: Callable[[], sa.Table]) -> None:
+        """Create table ``name`` (a tags or calibration table; ``make`` makes its `Table`) unless it exists.
+
+        On SQLite the statements are those kept by an earlier process (`TableDdl`) when there are any: then
+        neither the table, nor the element tables its foreign keys name, nor its DDL need making here.
+        """
+        if self._db.dialect != "sqlite":
+            table = make()
+            self._dimension_tables.make_referenced(table)  # the foreign keys' targets, for the DDL
+            table.create(conn, checkfirst=True)
+            return
+        statements = self._ddl.get(name)
+        if statements is None:
+            table = make()
+            self._dimension_tables.make_referenced(table)
+            statements = [str(sa.schema.CreateTable(table).compile(dialect=conn.dialect)).strip()]
+            ordered = sorted(table.indexes, key=lambda i: str(i.name))
+            statements += [str(sa.schema.CreateIndex(i).compile(dialect=conn.dialect)).strip() for i in ordered]
+            self._ddl.keep(name, statements)
+        exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        if conn.exec_driver_sql(exists, (name,)).first() is None:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
 
     def _from_row(self, row: Any) -> StoredDatasetType:
         dataset_type = DatasetType(
             row[1], json.loads(row[2]), row[3], universe=self._universe, is_calibration=row[4], format=row[6]
         )
-        group = dataset_type.dimensions
-        calibs = self._calibs(group, row[5]) if dataset_type.is_calibration else None
-        stored = StoredDatasetType(dataset_type, row[0], self._tags(group, row[5]), calibs)
+        group, tag_name = dataset_type.dimensions, row[5]
+        calib_name = self._calibs_name(tag_name) if dataset_type.is_calibration else None
+
+        def make() -> tuple[sa.Table, sa.Table | None]:
+            calibs = self._calibs(group, tag_name) if calib_name is not None else None
+            return self._tags(group, tag_name), calibs
+
+        stored = StoredDatasetType(dataset_type, row[0], tag_name, calib_name, _Tables(make))
         self._cache[dataset_type.name] = stored
+        self._existing.update(n for n in (tag_name, calib_name) if n is not None)
         return stored
 
     def forget_cached(self) -> None:
         """Drop every cached definition (after a rolled-back transaction that registered dataset types)."""
         self._cache.clear()
+        self._existing.clear()  # the tables it created are gone with it
 
     def _select(self) -> sa.Select[tuple[int, str, str, str, bool, str, str | None]]:
         t = self._table
@@ -195,14 +266,16 @@ class DatasetTypes:
                 import hashlib
 
                 tag_name = "dataset_tags_" + hashlib.sha1(group.key.encode()).hexdigest()[:16]
-            tags = self._tags(group, tag_name)
+            names = [tag_name, *([self._calibs_name(tag_name)] if dataset_type.is_calibration else [])]
             t = self._table
             with self._db.transaction() as conn:
-                self._db.lock_ddl(conn, "dataset_tags")
-                self._dimension_tables.make_referenced(tags)  # the foreign keys' targets, for the DDL
-                tags.create(conn, checkfirst=True)
-                if dataset_type.is_calibration:
-                    self._calibs(group, tag_name).create(conn, checkfirst=True)
+                # Tables of a type registered before exist: no existence check, no DDL compiled (W1's second
+                # type of the same dimensions, register of a type other processes have).
+                if not set(names) <= self._existing:
+                    self._db.lock_ddl(conn, "dataset_tags")
+                    self._create(conn, tag_name, lambda: self._tags(group, tag_name))
+                    if len(names) > 1:
+                        self._create(conn, names[1], lambda: self._calibs(group, tag_name))
                 insert = self._db.insert_ignore(t, ["name"]).values(
                     name=dataset_type.name,
                     dimensions=json.dumps(list(group.required)),

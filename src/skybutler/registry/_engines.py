@@ -481,7 +481,7 @@ class Database:
         return list(ids)
 
     def insert_many(
-        self, conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
+        self, conn: sa.Connection, table: sa.TableClause, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
     ) -> None:
         """INSERT ``rows`` (tuples in ``columns`` order) in bulk, inside the caller's transaction.
 

@@ -33,7 +33,7 @@ _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
 
 
 def insert_rows(
-    conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[tuple[Any, ...]], pipeline: Any
+    conn: sa.Connection, table: sa.TableClause, columns: Sequence[str], rows: Iterable[tuple[Any, ...]], pipeline: Any
 ) -> int:
     """INSERT ``rows`` on PostgreSQL and return how many: queued on ``pipeline`` (a cursor), or by INSERT or
     COPY by their number (rows that are not a list, e.g. a generator, go by COPY as they are made)."""

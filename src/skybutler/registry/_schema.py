@@ -195,6 +195,9 @@ class DimensionTables(Mapping[str, sa.Table]):
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._names  # without making the table (`Mapping`'s would)
+
     def __len__(self) -> int:
         return len(self._names)
 
