@@ -61,8 +61,13 @@ STAGING = ".staging/"
 
 
 def with_suffix(path: str, ext: str, id_hex: str) -> str:
-    """The path a put takes when ``path`` is taken: the dataset ID's first 12 digits before the extension."""
-    return f"{path[: len(path) - len(ext)]}_{id_hex[:12]}{ext}"
+    """The path a put takes when ``path`` is taken: the dataset ID's last 12 digits before the extension.
+
+    The last digits, because they are random in every ID scheme (uuid4, uuid5's hash, the random tail of the
+    time-ordered IDs of `random_dataset_id`), where a time-ordered ID's first 12 are its millisecond: two
+    writers racing for one path within a millisecond would otherwise want the same second name too.
+    """
+    return f"{path[: len(path) - len(ext)]}_{id_hex[-12:]}{ext}"
 
 
 def is_external(path: str) -> bool:
