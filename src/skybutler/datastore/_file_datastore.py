@@ -61,12 +61,8 @@ STAGING = ".staging/"
 
 
 def with_suffix(path: str, ext: str, id_hex: str) -> str:
-    """The path a put takes when ``path`` is taken: the dataset ID's last 12 digits before the extension.
-
-    The last digits, because they are random in every ID scheme (uuid4, uuid5's hash, the random tail of the
-    time-ordered IDs of `random_dataset_id`), where a time-ordered ID's first 12 are its millisecond: two
-    writers racing for one path within a millisecond would otherwise want the same second name too.
-    """
+    """The path a put takes when ``path`` is taken: the ID's last 12 digits before the extension (random in every
+    ID scheme, where a time-ordered ID's first 12 are its millisecond, which writers racing for a path may share)."""
     return f"{path[: len(path) - len(ext)]}_{id_hex[-12:]}{ext}"
 
 
