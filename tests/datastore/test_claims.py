@@ -50,7 +50,7 @@ def test_a_path_taken_by_another_file_is_never_written_over(butler: DirectButler
     transport.put(path, b"a stranger's bytes")
     ref = butler.put({"v": 1}, "meta", instrument="Cam", visit=1, detector=1)
     assert transport.get(path) == b"a stranger's bytes"
-    assert butler.get_uri(ref).endswith(f"meta_Cam_1_1_{ref.id.hex[:12]}.json")
+    assert butler.get_uri(ref).endswith(f"meta_Cam_1_1_{ref.id.hex[-12:]}.json")
     assert butler.get(ref) == {"v": 1}
     assert not list(transport.keys(STAGING))
 

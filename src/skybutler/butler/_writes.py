@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from skybutler._lost_commit import settle_lost_commit
-from skybutler.datasets import DatasetIdMode, DatasetRef, make_dataset_id, storage_classes
+from skybutler.datasets import DatasetIdMode, DatasetRef, make_dataset_id, random_dataset_id, storage_classes
 from skybutler.registry import LostCommitError, NewDataset
 
 if TYPE_CHECKING:
@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 __all__ = ["put_objects"]
 
 _RANDOM = (None, DatasetIdMode.RANDOM)
-"""Modes of new random IDs (uuid4): no recorded edge names them, so their inputs cannot close a cycle."""
+"""Modes of new random IDs (`random_dataset_id`, never made before): no recorded edge names them, so their
+inputs cannot close a cycle."""
 
 
 def put_objects(
@@ -50,7 +51,7 @@ def put_objects(
     refs: list[DatasetRef] = []
     objects: list[Any] = []
     for obj, coord in items:
-        dataset_id = uuid.uuid4() if id_mode is None else make_dataset_id(dt, coord, run.name, id_mode)
+        dataset_id = random_dataset_id() if id_mode is None else make_dataset_id(dt, coord, run.name, id_mode)
         refs.append(DatasetRef(dataset_id, dt, coord, run.name))
         objects.append(obj)
     used = any(inputs)

@@ -11,6 +11,7 @@ from skybutler.datasets._ref import (
     as_uuid,
     dataset_id_maker,
     make_dataset_id,
+    random_dataset_id,
     refs_from_rows,
     trusted_ref,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "as_uuid",
     "dataset_id_maker",
     "make_dataset_id",
+    "random_dataset_id",
     "refs_from_rows",
     "storage_classes",
     "trusted_ref",

@@ -61,8 +61,9 @@ STAGING = ".staging/"
 
 
 def with_suffix(path: str, ext: str, id_hex: str) -> str:
-    """The path a put takes when ``path`` is taken: the dataset ID's first 12 digits before the extension."""
-    return f"{path[: len(path) - len(ext)]}_{id_hex[:12]}{ext}"
+    """The path a put takes when ``path`` is taken: the ID's last 12 digits before the extension (random in every
+    ID scheme, where a time-ordered ID's first 12 are its millisecond, which writers racing for a path may share)."""
+    return f"{path[: len(path) - len(ext)]}_{id_hex[-12:]}{ext}"
 
 
 def is_external(path: str) -> bool:

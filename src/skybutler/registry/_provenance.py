@@ -126,7 +126,7 @@ class Lineage:
         caller's refs, which may be stale), so checking that
         the inputs exist, finding their types and writing the edges is one statement; an input without a row
         makes fewer rows than edges, and the error names it.  An edge that would close a cycle (an output
-        among its own ancestors) is refused.  ``fresh`` says the outputs are new random (uuid4) IDs, which
+        among its own ancestors) is refused.  ``fresh`` says the outputs are new random IDs (never made before), which
         no recorded edge can name, so no cycle through them is possible and the cycle check is skipped;
         deterministic IDs are never fresh: a dataset removed and put again has the same ID, and edges that
         used it outlive it.  Returns the number of edges written.

@@ -28,7 +28,14 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from skybutler.datasets import ArtifactInfo, DatasetIdMode, DatasetRef, make_dataset_id, storage_classes
+from skybutler.datasets import (
+    ArtifactInfo,
+    DatasetIdMode,
+    DatasetRef,
+    make_dataset_id,
+    random_dataset_id,
+    storage_classes,
+)
 from skybutler.datastore import STAGING, FileDatastore, PendingArea, Staged
 from skybutler.datastore._checksums import checksum_bytes, checksum_stream
 from skybutler.dimensions import DataCoordinate
@@ -185,7 +192,7 @@ def prepare(
     refs = []
     for data_id in request.data_ids:
         coord = butler.registry.resolve_data_id(dt, data_id, {})
-        dataset_id = uuid.uuid4() if mode is None else make_dataset_id(dt, coord, run.name, mode)
+        dataset_id = random_dataset_id() if mode is None else make_dataset_id(dt, coord, run.name, mode)
         refs.append(DatasetRef(dataset_id, dt, coord, run.name))
     if refs:  # one area per prepared put: reconcile keeps it until it expires
         area = PendingArea.create(transport, "upload", area_id=upload_area(transport, refs[0].id.hex).area_id,
@@ -304,7 +311,7 @@ def inline_put(butler: DirectButler, caller: Caller, request: InlinePutRequest) 
                 "Nothing was stored; put it again."
             )
         coord = butler.registry.resolve_data_id(dt, item.data_id, {})
-        dataset_id = uuid.uuid4() if mode is None else make_dataset_id(dt, coord, run.name, mode)
+        dataset_id = random_dataset_id() if mode is None else make_dataset_id(dt, coord, run.name, mode)
         data = base64.b64decode(item.data, validate=True)
         checksum = checksum_bytes(data, algorithm)
         if len(data) != item.size or (item.checksum is not None and checksum is not None and checksum != item.checksum):

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from skybutler._lost_commit import settle_lost_commit
 from skybutler.datasets import ArtifactInfo
-from skybutler.datastore import RootLinks, Staged
+from skybutler.datastore import RootLinks, Staged, with_suffix
 from skybutler.datastore._checksums import checksum_stream
 from skybutler.dimensions import DataCoordinate
 from skybutler.errors import (
@@ -359,7 +359,7 @@ class _Importer:
             except ConfigError:  # the template needs implied values: keep the export's own layout
                 final = entry.path
             if transport.exists(final):
-                final = final[: -len(ext) or None] + f"_{entry.id.hex[:12]}" + ext
+                final = with_suffix(final, ext, entry.id.hex)
             key, size, checksum = stage_file(self.datastore, files, entry.path, final, entry.id.hex, ext, self.mode)
             artifact = ArtifactInfo(
                 final, formatter, dataset_type.storage_class, size, checksum, datastore=self.datastore.name
