@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from skybutler.datasets import DatasetType
 from skybutler.errors import DatasetTypeError
+from skybutler.registry._single_reads import single_statement_read
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -107,7 +108,7 @@ class DatasetTypes:
         found = self._cache.get(name)
         if found is not None:
             return found
-        with self._db.transaction(write=False) as conn:
+        with single_statement_read(self._db), self._db.transaction(write=False) as conn:
             row = conn.execute(self._select().where(self._table.c.name == name)).first()
         return None if row is None else self._from_row(row)
 
@@ -197,21 +198,17 @@ class DatasetTypes:
                 tag_name = "dataset_tags_" + hashlib.sha1(group.key.encode()).hexdigest()[:16]
             tags = self._tags(group, tag_name)
             t = self._table
-            with self._db.transaction() as conn:
-                self._db.lock_ddl(conn, "dataset_tags")
-                self._dimension_tables.make_referenced(tags)  # the foreign keys' targets, for the DDL
-                tags.create(conn, checkfirst=True)
-                if dataset_type.is_calibration:
-                    self._calibs(group, tag_name).create(conn, checkfirst=True)
-                insert = self._db.insert_ignore(t, ["name"]).values(
-                    name=dataset_type.name,
-                    dimensions=json.dumps(list(group.required)),
-                    storage_class=dataset_type.storage_class,
-                    is_calibration=dataset_type.is_calibration,
-                    tag_table=tag_name,
-                    format=dataset_type.format,
-                )
-                row = conn.execute(insert.returning(*self._select().selected_columns)).first()
+            self._dimension_tables.make_referenced(tags)  # the foreign keys' targets, for the DDL
+            new_tables = [tags, self._calibs(group, tag_name)] if dataset_type.is_calibration else [tags]
+            insert = self._db.insert_ignore(t, ["name"]).values(
+                name=dataset_type.name,
+                dimensions=json.dumps(list(group.required)),
+                storage_class=dataset_type.storage_class,
+                is_calibration=dataset_type.is_calibration,
+                tag_table=tag_name,
+                format=dataset_type.format,
+            ).returning(*self._select().selected_columns)  # fmt: skip
+            row = self._create_and_insert(new_tables, insert)
             # RETURNING gives the new row (no second look-up); None: another process registered the name first
             existing = self.find(dataset_type.name) if row is None else self._from_row(row)
             assert existing is not None
@@ -225,6 +222,21 @@ class DatasetTypes:
                 "written in the old one would stay)."
             )
         return existing, False
+
+    def _create_and_insert(self, tables: list[sa.Table], insert: Any) -> Any:
+        """Create ``tables`` if missing and run ``insert`` in one transaction, serialized with other DDL.
+
+        On PostgreSQL, outside a caller's transaction, in one round trip (`create_and_insert`).
+        """
+        if self._db.dialect == "postgresql" and not self._db._depth:
+            from skybutler.registry._pg_create import create_and_insert
+
+            return create_and_insert(self._db, "ddl:dataset_tags", tables, insert)
+        with self._db.transaction() as conn:
+            self._db.lock_ddl(conn, "dataset_tags")
+            for table in tables:
+                table.create(conn, checkfirst=True)
+            return conn.execute(insert).first()
 
     def remove(self, name: str) -> None:
         """Remove a registered dataset type that has no datasets.

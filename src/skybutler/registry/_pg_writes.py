@@ -23,13 +23,20 @@ from skybutler.errors import StorageError
 if TYPE_CHECKING:
     from skybutler.registry._engines import Database
 
-__all__ = ["COPY_ROWS", "PIPELINE_ROWS", "insert_rows", "one_round_trip"]
+__all__ = ["COPY_ROWS", "PIPELINE_ROWS", "advisory_key", "insert_rows", "one_round_trip", "queue_insert"]
 
 COPY_ROWS = 100
 """Rows from which a PostgreSQL bulk insert goes by ``COPY`` (two round trips) instead of one ``INSERT``."""
 PIPELINE_ROWS = 100
 """Datasets up to which a put is registered in one pipelined round trip (`one_round_trip`)."""
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
+
+
+def advisory_key(name: str) -> int:
+    """The key of PostgreSQL's advisory lock for ``name`` (`Database.lock`): a 64-bit hash of it."""
+    import hashlib
+
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def insert_rows(
@@ -65,6 +72,16 @@ def insert_rows(
         raise sa.exc.IntegrityError(sql, None, exc) from None
     except psycopg.Error as exc:
         raise _wrapped(conn, raw, sql, exc) from None
+
+
+def queue_insert(conn: sa.Connection, pipeline: Any, stmt: Any, row: dict[str, Any]) -> None:
+    """Run the SQLAlchemy INSERT ``stmt`` with ``row``: queued on ``pipeline`` (a pipelined transaction's
+    cursor, `one_round_trip`) if there is one, else at once through ``conn``."""
+    if pipeline is None:
+        conn.execute(stmt, [row])
+        return
+    compiled = stmt.values(**row).compile(dialect=conn.dialect)
+    pipeline.execute(str(compiled), compiled.params)
 
 
 def _wrapped(conn: sa.Connection, raw: Any, sql: str, exc: Exception) -> sa.exc.StatementError:
