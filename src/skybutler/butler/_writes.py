@@ -69,12 +69,8 @@ def put_objects(
         ]
         lineage, fresh = (registry.lineage, id_mode in _RANDOM) if used else (None, True)
         try:
-            if record is None:  # the usual put: one transaction (one round trip on PostgreSQL), inputs and all
-                registry.datasets.insert(stored, run.id, new, inputs=inputs, lineage=lineage, fresh=fresh)
-            else:
-                with registry.db.transaction():
-                    registry.datasets.insert(stored, run.id, new, inputs=inputs, lineage=lineage, fresh=fresh)
-                    record()
+            # one transaction (one round trip on PostgreSQL), inputs and the run's record (its first put) and all
+            registry.datasets.insert(stored, run.id, new, inputs=inputs, lineage=lineage, fresh=fresh, also=record)
         except sa.exc.IntegrityError as exc:
             if used:  # an input that is not registered: name it (DatasetNotFoundError)
                 with registry.db.transaction(write=False) as conn:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,6 +24,7 @@ from skybutler.datasets import ArtifactInfo
 from skybutler.dimensions import TIMESPAN_MAX, DataCoordinate, Timespan, db_instant, tai_ns_to_iso, to_tai_ns
 from skybutler.errors import ConflictError, DataIdError, DatasetNotFoundError, DatasetTypeError
 from skybutler.registry._datasets import ARTIFACT_COLUMNS
+from skybutler.registry._pg_writes import lock_and_read
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DataIdValue
@@ -130,8 +131,7 @@ class Calibrations:
             seen[values] = dataset_id
         begin, end = valid.to_db()
         ids = [dataset_id for dataset_id, _ in items]
-        with self._db.transaction() as conn:
-            self._lock(conn, table, collection_id)
+        with self._db.transaction() as conn:  # (under `own_begin`, PostgreSQL's BEGIN is sent by `_check`)
             latest, registered, clashes = self._check(conn, stored, collection_id, ids, list(seen), begin, end)
             missing = [str(i) for i in ids if i not in registered]
             if missing:
@@ -200,14 +200,19 @@ class Calibrations:
         begin: int,
         end: int,
     ) -> tuple[int, set[uuid.UUID], list[dict[str, Any]]]:
-        """What a certify must know before it writes, read in one statement per 4000 datasets.
+        """Take the collection's certify lock, then read what a certify must know before it writes, in one
+        statement per 4000 datasets.
 
         Returns the latest transaction time recorded in the collection (0 for none), which of ``ids`` are
         datasets of ``stored``'s type, and the current rows of any of ``data_ids`` overlapping ``[begin, end)``.
         A certify used to ask once per dataset, then once for each of these three; the statement is built once
-        per table (`_check_statement`) and takes the IDs and data IDs as lists.
+        per table (`_check_statement`) and takes the IDs and data IDs as lists.  On PostgreSQL, at the start of
+        the certify's own transaction, the lock and the first statement go in one round trip with the
+        ``BEGIN`` (`lock_and_read`; the statement still runs after the lock is granted, with a snapshot taken
+        then, so it sees every certify committed before).
         """
         stmt = self._check_statement(stored)
+        lock = f"{_table(stored).name}:{collection_id}"  # as `_lock` names it
         dims = stored.dataset_type.dimensions.required
         latest = 0
         registered: set[uuid.UUID] = set()
@@ -219,7 +224,11 @@ class Calibrations:
             chunk = data_ids[start : start + step]
             if dims:
                 params["keys"] = [v[0] for v in chunk] if len(dims) == 1 else list(chunk)
-            for row in conn.execute(stmt, params).mappings():
+            read = None if start else lock_and_read(self._db, conn, lock, stmt, params)
+            if read is None and not start:  # the lock, as usual (SQLite: nothing to send)
+                self._db.lock(conn, lock)
+            rows: Iterable[Mapping[Any, Any]] = conn.execute(stmt, params).mappings() if read is None else read
+            for row in rows:
                 kind = row["kind"]
                 if kind == _OVERLAP:
                     if start == 0 or dims:  # without dimensions every chunk finds the same rows

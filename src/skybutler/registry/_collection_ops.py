@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from skybutler.errors import CollectionError, ConflictError, DatasetTypeError
 from skybutler.registry._collections import CollectionRecord, CollectionType
+from skybutler.registry._pg_writes import own_begin
 
 if TYPE_CHECKING:
     from skybutler.datasets import DatasetRef
@@ -86,7 +87,8 @@ def certify(
     record = _require(registry, collection, CollectionType.CALIBRATION, "certify into")
     groups = _by_type(registry, refs)
     now = 0
-    with registry.db.transaction():
+    # PostgreSQL: the first type's BEGIN, lock and check go in one round trip (`own_begin`, `lock_and_read`)
+    with own_begin(registry.db), registry.db.transaction():
         for stored, group in groups.values():
             _check_calibration(stored)
             items = [(r.id, r.data_id.required_values) for r in group]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from skybutler.errors import CollectionError, ConflictError
+from skybutler.registry._single_reads import single_statement_read
 
 if TYPE_CHECKING:
     from skybutler.registry._engines import Database
@@ -121,7 +122,8 @@ class Collections:
         if found is None:
             t = self._table
             insert = self._db.insert_ignore(t, ["name"]).values(name=name, type=int(collection_type), doc=doc)
-            with self._db.transaction() as conn:  # RETURNING: no second look-up for the new row's id
+            # RETURNING: no second look-up for the new row's id; one statement, so no BEGIN/COMMIT around it
+            with single_statement_read(self._db), self._db.transaction() as conn:
                 row = conn.execute(insert.returning(t.c.collection_id, t.c.name, t.c.type, t.c.doc)).first()
             self._by_name.pop(name, None)
             found = self.find(name) if row is None else self._remember(row)  # None: another process made it
@@ -141,7 +143,7 @@ class Collections:
         if "\x00" in name:  # no collection has one (see `register`), and PostgreSQL refuses it even in a query
             return None
         t = self._table
-        with self._db.transaction(write=False) as conn:
+        with single_statement_read(self._db), self._db.transaction(write=False) as conn:
             row = conn.execute(
                 sa.select(t.c.collection_id, t.c.name, t.c.type, t.c.doc).where(t.c.name == name)
             ).first()
@@ -169,7 +171,7 @@ class Collections:
         found = self._by_id.get(collection_id)
         if found is None:
             t = self._table
-            with self._db.transaction(write=False) as conn:
+            with single_statement_read(self._db), self._db.transaction(write=False) as conn:
                 row = conn.execute(
                     sa.select(t.c.collection_id, t.c.name, t.c.type, t.c.doc).where(t.c.collection_id == collection_id)
                 ).one()

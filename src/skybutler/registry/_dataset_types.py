@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from skybutler.datasets import DatasetType
 from skybutler.errors import DatasetTypeError
+from skybutler.registry._single_reads import single_statement_read
 from skybutler.registry._template import TableDdl
 
 if TYPE_CHECKING:
@@ -178,7 +179,7 @@ class DatasetTypes:
         found = self._cache.get(name)
         if found is not None:
             return found
-        with self._db.transaction(write=False) as conn:
+        with single_statement_read(self._db), self._db.transaction(write=False) as conn:
             row = conn.execute(self._select().where(self._table.c.name == name)).first()
         return None if row is None else self._from_row(row)
 
@@ -268,23 +269,27 @@ class DatasetTypes:
                 tag_name = "dataset_tags_" + hashlib.sha1(group.key.encode()).hexdigest()[:16]
             names = [tag_name, *([self._calibs_name(tag_name)] if dataset_type.is_calibration else [])]
             t = self._table
-            with self._db.transaction() as conn:
-                # Tables of a type registered before exist: no existence check, no DDL compiled (W1's second
-                # type of the same dimensions, register of a type other processes have).
-                if not set(names) <= self._existing:
-                    self._db.lock_ddl(conn, "dataset_tags")
-                    self._create(conn, tag_name, lambda: self._tags(group, tag_name))
-                    if len(names) > 1:
-                        self._create(conn, names[1], lambda: self._calibs(group, tag_name))
-                insert = self._db.insert_ignore(t, ["name"]).values(
-                    name=dataset_type.name,
-                    dimensions=json.dumps(list(group.required)),
-                    storage_class=dataset_type.storage_class,
-                    is_calibration=dataset_type.is_calibration,
-                    tag_table=tag_name,
-                    format=dataset_type.format,
-                )
-                row = conn.execute(insert.returning(*self._select().selected_columns)).first()
+            insert = self._db.insert_ignore(t, ["name"]).values(
+                name=dataset_type.name,
+                dimensions=json.dumps(list(group.required)),
+                storage_class=dataset_type.storage_class,
+                is_calibration=dataset_type.is_calibration,
+                tag_table=tag_name,
+                format=dataset_type.format,
+            ).returning(*self._select().selected_columns)  # fmt: skip
+            # Tables of a type registered before exist: no existence check, no DDL compiled (W1's second type of
+            # the same dimensions, register of a type other processes have).
+            missing = not set(names) <= self._existing
+            if missing and self._db.dialect == "postgresql" and not self._db._depth:
+                row = self._pg_create_and_insert(group, tag_name, len(names) > 1, insert)
+            else:
+                with self._db.transaction() as conn:
+                    if missing:
+                        self._db.lock_ddl(conn, "dataset_tags")
+                        self._create(conn, tag_name, lambda: self._tags(group, tag_name))
+                        if len(names) > 1:
+                            self._create(conn, names[1], lambda: self._calibs(group, tag_name))
+                    row = conn.execute(insert).first()
             # RETURNING gives the new row (no second look-up); None: another process registered the name first
             existing = self.find(dataset_type.name) if row is None else self._from_row(row)
             assert existing is not None
@@ -298,6 +303,16 @@ class DatasetTypes:
                 "written in the old one would stay)."
             )
         return existing, False
+
+    def _pg_create_and_insert(self, group: DimensionGroup, tag_name: str, calibration: bool, insert: Any) -> Any:
+        """PostgreSQL, outside a caller's transaction: create the type's tables if missing and run ``insert``,
+        serialized with other DDL, in one round trip (`create_and_insert`)."""
+        from skybutler.registry._pg_create import create_and_insert
+
+        tables = [self._tags(group, tag_name), *([self._calibs(group, tag_name)] if calibration else [])]
+        for table in tables:
+            self._dimension_tables.make_referenced(table)  # the foreign keys' targets, for the DDL
+        return create_and_insert(self._db, "ddl:dataset_tags", tables, insert)
 
     def remove(self, name: str) -> None:
         """Remove a registered dataset type that has no datasets.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from operator import itemgetter
@@ -117,11 +117,14 @@ class Datasets:
         inputs: Sequence[Sequence[uuid.UUID]] = (),
         lineage: Lineage | None = None,
         fresh: bool = True,
+        also: Callable[[], None] | None = None,
     ) -> None:
         """Insert datasets into their RUN in one transaction (dataset, tags and artifact rows).
 
         ``inputs`` (one sequence per dataset, given with ``lineage``) are recorded as lineage edges in the same
         transaction (`Lineage.write`): on PostgreSQL in the same round trip when ``fresh`` (random new IDs).
+        ``also`` runs last in the transaction (a run's first put records the run): on PostgreSQL it may only
+        insert through `Database.insert_many` or `queue_insert`, which join the round trip.
 
         Raises
         ------
@@ -171,6 +174,8 @@ class Datasets:
             if edges:
                 assert lineage is not None, "inputs need the registry's lineage"
                 lineage.write(conn, edges, utc_ns_to_tai(now), fresh=fresh)
+            if also is not None:
+                also()
 
     def insert_values(
         self, stored: StoredDatasetType, run_id: int, ids: Sequence[uuid.UUID], values: Sequence[Values]

@@ -12,6 +12,7 @@ from skybutler.dimensions._elements import coerce_value
 from skybutler.dimensions._regions import decode_region, encode_region
 from skybutler.errors import ConflictError, DataIdError
 from skybutler.registry._engines import _ANALYZE_ROWS
+from skybutler.registry._pg_writes import PIPELINE_ROWS
 from skybutler.registry._spatial_index import overlap_columns, overlap_rows
 
 if TYPE_CHECKING:
@@ -138,7 +139,10 @@ class DimensionRecords:
         try:
             # Inside a caller's transaction (import, ingest) the explanation's queries need a savepoint on
             # PostgreSQL, which refuses every statement after a failed one until the transaction ends.
-            with self._db.explainable() as conn:
+            # A few new records (PostgreSQL, no caller's transaction) go in one pipelined round trip: BEGIN, the
+            # INSERTs, COMMIT (`one_round_trip`); a refused one is explained after the rollback, as below.
+            few = not skip_existing and not self._db._depth and len(items) < PIPELINE_ROWS
+            with self._db.transaction(pipelined=True) if few else self._db.explainable() as conn:
                 if not skip_existing:
                     # One bulk insert (PostgreSQL: COPY) whose rows are validated and encoded as they are sent, so
                     # that the server inserts while the next ones are made; then the overlap index, the same way.

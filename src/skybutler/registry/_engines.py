@@ -3,7 +3,8 @@
 SQLite runs in WAL mode with ``synchronous=NORMAL``, foreign keys on, and write transactions that start with
 ``BEGIN IMMEDIATE`` so that concurrent writers queue on the busy timeout instead of failing on lock upgrade;
 read "transactions" run in autocommit mode (each statement sees its own snapshot).
-PostgreSQL uses psycopg 3, with ``search_path`` set to the repository's schema on every connection.
+PostgreSQL uses psycopg 3, with ``search_path`` set to the repository's schema on every connection
+(`skybutler.registry._pg_connect`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import sqlalchemy as sa
 
 from skybutler.errors import ConfigError, ConflictError, StorageError
 from skybutler.registry._checkpoints import Checkpointer
-from skybutler.registry._pg_writes import insert_rows, one_round_trip
+from skybutler.registry._pg_connect import pg_engine
+from skybutler.registry._pg_writes import advisory_key, insert_rows, one_round_trip
 from skybutler.registry._single_reads import single_statement_read
 from skybutler.registry._small_reads import SMALL_ROWS, stream_select, stream_text
 
@@ -110,9 +112,7 @@ class Database:
                 raise MissingDependencyError(
                     "PostgreSQL registries need psycopg 3; run: pip install 'skybutler[postgres]'"
                 ) from None
-            self.engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
-            if schema is not None:
-                sa.event.listen(self.engine, "connect", self._pg_connect)
+            self.engine = pg_engine(self.url, schema, busy_timeout)
         try:
             self.conn = self.engine.connect()
         except sa.exc.DBAPIError as exc:
@@ -152,14 +152,6 @@ class Database:
         # all a single-statement read needs, and it saves two round trips per call on the hot path.
         if self._immediate:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    def _pg_connect(self, dbapi_conn: Any, _record: Any) -> None:
-        # lock_timeout: a writer behind another session's lock gives up after busy_timeout, as on SQLite,
-        # instead of waiting forever (`transaction` reports it as a StorageError, nothing changed)
-        with dbapi_conn.cursor() as cur:
-            cur.execute(f'SET search_path TO "{self.schema}"')
-            cur.execute(f"SET lock_timeout = {max(1, int(self.busy_timeout * 1000))}")
-        dbapi_conn.commit()
 
     # -- transactions ---------------------------------------------------------------------------------------
     @contextmanager
@@ -580,10 +572,7 @@ class Database:
         transaction lock on a 64-bit hash of ``name``.
         """
         if self.dialect == "postgresql":
-            import hashlib
-
-            key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(name)})
 
     def lock_ddl(self, conn: sa.Connection, name: str) -> None:
         """Serialize schema changes (new tables) between processes, within the current transaction."""

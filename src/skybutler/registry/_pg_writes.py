@@ -23,13 +23,29 @@ from skybutler.errors import StorageError
 if TYPE_CHECKING:
     from skybutler.registry._engines import Database
 
-__all__ = ["COPY_ROWS", "PIPELINE_ROWS", "insert_rows", "one_round_trip"]
+__all__ = [
+    "COPY_ROWS",
+    "PIPELINE_ROWS",
+    "advisory_key",
+    "insert_rows",
+    "lock_and_read",
+    "one_round_trip",
+    "own_begin",
+    "queue_insert",
+]
 
 COPY_ROWS = 100
 """Rows from which a PostgreSQL bulk insert goes by ``COPY`` (two round trips) instead of one ``INSERT``."""
 PIPELINE_ROWS = 100
 """Datasets up to which a put is registered in one pipelined round trip (`one_round_trip`)."""
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
+
+
+def advisory_key(name: str) -> int:
+    """The key of PostgreSQL's advisory lock for ``name`` (`Database.lock`): a 64-bit hash of it."""
+    import hashlib
+
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def insert_rows(
@@ -67,6 +83,74 @@ def insert_rows(
         raise _wrapped(conn, raw, sql, exc) from None
 
 
+def queue_insert(conn: sa.Connection, pipeline: Any, stmt: Any, row: dict[str, Any]) -> None:
+    """Run the SQLAlchemy INSERT ``stmt`` with ``row``: queued on ``pipeline`` (a pipelined transaction's
+    cursor, `one_round_trip`) if there is one, else at once through ``conn``."""
+    if pipeline is None:
+        conn.execute(stmt, [row])
+        return
+    compiled = stmt.values(**row).compile(dialect=conn.dialect)
+    pipeline.execute(str(compiled), compiled.params)
+
+
+@contextmanager
+def own_begin(db: Database) -> Iterator[None]:
+    """Around a PostgreSQL transaction whose first statements go in one pipeline with their ``BEGIN``
+    (`lock_and_read`): psycopg's own ``BEGIN`` would be a round trip of its own, so the connection runs in
+    autocommit mode for the block and `lock_and_read` sends ``BEGIN`` itself; SQLAlchemy's commit or rollback
+    at the transaction's end still ends it (psycopg sends them whenever a transaction is open).  Outside a
+    PostgreSQL transaction only; elsewhere it does nothing."""
+    raw: Any = db._driver() if db.dialect == "postgresql" and not db._depth and db._pipeline is None else None
+    if raw is None or raw.info.transaction_status != _IDLE:
+        yield
+        return
+    raw.autocommit = True
+    try:
+        yield
+    finally:
+        try:
+            raw.autocommit = False  # the transaction has ended (committed or rolled back)
+        except Exception:  # a broken connection: SQLAlchemy replaces it at the next call
+            db.conn.invalidate()
+
+
+def lock_and_read(
+    db: Database, conn: sa.Connection, lock: str, stmt: Any, params: dict[str, Any]
+) -> list[dict[str, Any]] | None:
+    """At the start of a PostgreSQL transaction opened in `own_begin`: ``BEGIN``, the advisory lock ``lock``
+    (`Database.lock`) and the SELECT ``stmt`` with ``params`` in one round trip; its rows as mappings.  None
+    where that does not apply (SQLite, no `own_begin`, a transaction already under way): the caller then locks
+    and reads as usual.
+
+    The server still runs the statements one after the other: the SELECT starts, and takes its snapshot,
+    once the lock is granted, so it sees what the lock's previous holder committed.
+    """
+    if db.dialect != "postgresql" or db._pipeline is not None:
+        return None
+    import psycopg
+
+    raw: Any = conn.connection.driver_connection
+    if not raw.autocommit or raw.info.transaction_status != _IDLE:
+        return None
+    compiled = _COMPILED.get(id(stmt))
+    if compiled is None or compiled[0] is not stmt:
+        compiled = _COMPILED[id(stmt)] = (stmt, stmt.compile(dialect=conn.dialect))
+    state = compiled[1].construct_expanded_state(params)  # IN lists rendered, with their values
+    try:
+        with raw.pipeline():
+            raw.execute("BEGIN", prepare=False)
+            raw.execute("SELECT pg_advisory_xact_lock(%s)", [advisory_key(lock)])
+            cursor = raw.execute(state.statement, state.parameters)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    except psycopg.Error as exc:
+        raise _wrapped(conn, raw, state.statement, exc) from None
+
+
+_COMPILED: dict[int, tuple[Any, Any]] = {}
+"""`lock_and_read`'s statements compiled, by identity (each kept with its statement, so an id is not reused)."""
+
+
 def _wrapped(conn: sa.Connection, raw: Any, sql: str, exc: Exception) -> sa.exc.StatementError:
     """psycopg's own error, which SQLAlchemy never saw, wrapped as SQLAlchemy would (a lost connection is
     invalidated, so the next call reconnects)."""
@@ -101,9 +185,9 @@ def one_round_trip(db: Database) -> Iterator[sa.Connection]:
     try:
         with raw.pipeline(), raw.cursor() as cursor:
             db._pipeline = cursor
-            cursor.execute("BEGIN")
+            cursor.execute("BEGIN", prepare=False)  # (psycopg would prepare them after a few uses: no gain)
             yield conn
-            cursor.execute("COMMIT")
+            cursor.execute("COMMIT", prepare=False)
     except psycopg.Error as exc:
         lost = conn.dialect.is_disconnect(exc, raw, None)  # type: ignore[arg-type]
         if lost:
@@ -120,8 +204,9 @@ def one_round_trip(db: Database) -> Iterator[sa.Connection]:
     except BaseException as exc:
         _rollback(conn, raw)  # the block failed: what the pipeline's end ran is undone
         if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:  # lost before COMMIT was queued
-            raise StorageError(
-                f"The connection to the registry database was lost ({exc.orig}); nothing was changed. "
+            raise StorageError(  # the driver's first line: libpq may add lines of guesses
+                f"The connection to the registry database was lost ({str(exc.orig).strip().splitlines()[0]}); "
+                "nothing was changed. "
                 "The next call reconnects: retry the operation."
             ) from exc
         raise

@@ -25,6 +25,7 @@ from skybutler.registry._explain import explain_insert_failure, explain_missing
 from skybutler.registry._misses import MissFacts, MissReader
 from skybutler.registry._schema import SCHEMA_VERSION, DimensionTables, StaticTables
 from skybutler.registry._search import find_first
+from skybutler.registry._single_reads import single_statement_read
 from skybutler.registry._tokens import Tokens
 
 if TYPE_CHECKING:
@@ -110,9 +111,8 @@ class Registry:
         """
         db = Database(url, schema=schema, busy_timeout=busy_timeout)
         try:
-            if schema is not None:
-                with db.transaction() as conn:
-                    conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            if db.dialect == "postgresql":
+                return cls._create_postgresql(db, universe, f"{url}{' schema ' + schema if schema else ''}")
             registry = cls(db, universe)
             with db.transaction() as conn:
                 if sa.inspect(conn).has_table("butler_attributes"):
@@ -147,6 +147,28 @@ class Registry:
         return registry
 
     @classmethod
+    def _create_postgresql(cls, db: Database, universe: DimensionUniverse, where: str) -> Registry:
+        """`create` on PostgreSQL: schema, tables and first rows in one round trip (`_pg_create`)."""
+        from skybutler.registry._pg_create import create_in_one_round_trip
+
+        registry = cls(db, universe)
+        registry.dimension_tables.make_all()
+        version = sa.Table("alembic_version", sa.MetaData(), sa.Column("version_num", sa.String(32), primary_key=True))
+        attributes: list[tuple[str, ...]] = [
+            ("schema_version", SCHEMA_VERSION),
+            ("universe_namespace", universe.namespace),
+            ("universe_version", str(universe.version)),
+            ("universe", universe.text),
+            ("created", str(time.time_ns())),
+        ]
+        inserts: list[tuple[sa.Table, list[tuple[str, ...]]]] = [
+            (version, [(SCHEMA_VERSION,)]),
+            (registry.tables.attributes, attributes),
+        ]
+        create_in_one_round_trip(db, [*registry.metadata.sorted_tables, version], inserts, where)
+        return registry
+
+    @classmethod
     def open(cls, url: str, *, schema: str | None = None, busy_timeout: float = 60.0) -> Registry:
         """Open an existing registry with the universe stored in it.
 
@@ -173,10 +195,14 @@ class Registry:
                 sa.Column("name", sa.String(64)),
                 sa.Column("value", sa.Text),
             )
-            with db.transaction(write=False) as conn:
+            # One statement (on PostgreSQL one round trip, no BEGIN/COMMIT): the attributes, and the version
+            # stamp as the row named NULL.
+            stamp = sa.select(sa.null(), sa.column("version_num", sa.Text)).select_from(sa.table("alembic_version"))
+            with single_statement_read(db), db.transaction(write=False) as conn:
                 try:
-                    rows = {row[0]: row[1] for row in conn.execute(sa.select(attributes.c.name, attributes.c.value))}
-                    stamped = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+                    both = sa.union_all(sa.select(attributes.c.name, attributes.c.value), stamp)
+                    rows: dict[str | None, str] = {row[0]: row[1] for row in conn.execute(both)}
+                    stamped = rows.pop(None, None)
                 except sa.exc.DBAPIError:
                     conn.rollback()
                     raise ConfigError(

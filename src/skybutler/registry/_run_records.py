@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from skybutler.registry._pg_writes import queue_insert
+
 if TYPE_CHECKING:
     from skybutler.datasets import DatasetRef
     from skybutler.registry._engines import Database
@@ -130,10 +132,12 @@ class RunRecords:
         row = dict(info, run_id=run_id)
         if row.get("config") is not None:
             row["config"] = json.dumps(row["config"], sort_keys=True, default=str)
-        with self._db.transaction() as conn:
-            conn.execute(self._db.insert_ignore(r, ["run_id"]), [row])
+        row = {k: v for k, v in row.items() if k in r.c}
+        with self._db.transaction() as conn:  # in a pipelined put (a run's first), queued with its inserts
+            queue_insert(conn, self._db._pipeline, self._db.insert_ignore(r, ["run_id"]), row)
             if env_id is not None:
-                conn.execute(self._db.insert_ignore(re_, ["run_id", "env_id"]), [{"run_id": run_id, "env_id": env_id}])
+                link = {"run_id": run_id, "env_id": env_id}
+                queue_insert(conn, self._db._pipeline, self._db.insert_ignore(re_, ["run_id", "env_id"]), link)
 
     def set_config(self, run_id: int, config: Mapping[str, Any]) -> None:
         """Replace a run's configuration mapping."""

@@ -5,6 +5,7 @@ A single SELECT sees one consistent snapshot by itself. Run in a transaction of 
 times the statement's own cost (issue 26 part 2). In psycopg's autocommit mode it sends the SELECT alone.
 Autocommit is a client-side setting of the connection, allowed only while no transaction is open: inside one
 (the caller's, or a write's) the read joins it as before. Reads of several statements keep their transaction.
+A write of one statement (an ``INSERT ... RETURNING``) is atomic by itself too, and goes the same way.
 """
 
 from __future__ import annotations
