@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -153,7 +155,8 @@ def test_refs_from_rows_equal_refs_built_the_public_way(raw: DatasetType) -> Non
         looked_up.append(key)
         return runs[key]
 
-    for id_form in (lambda u: u.hex, lambda u: u, lambda u: str(u) if u.int % 2 else u.hex):
+    forms: list[Callable[[uuid.UUID], Any]] = [lambda u: u.hex, lambda u: u, lambda u: str(u) if u.int % 2 else u.hex]
+    for id_form in forms:
         rows = [(*v, id_form(i), "x", 7 + k % 2) for k, (i, v) in enumerate(zip(ids, required, strict=True))]
         looked_up.clear()
         refs = refs_from_rows(raw, rows, id_at=3, run_at=5, run_name=run_name)
