@@ -8,7 +8,9 @@ import multiprocessing
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -197,3 +199,34 @@ def test_the_bulk_id_maker_makes_random_ids_in_random_mode() -> None:
     make = dataset_id_maker("raw", ("instrument",), "run", DatasetIdMode.RANDOM)
     assert make(("Cam",)) != make(("Cam",))
     assert make(("Cam",)).version == 7
+
+
+def test_refs_from_rows_equal_refs_built_the_public_way(raw: DatasetType) -> None:
+    """SQLite's hex IDs, PostgreSQL's UUIDs and a page mixing other forms give the refs the constructors give."""
+    from skybutler.datasets._ref import refs_from_rows
+
+    group = raw.dimensions
+    ids = [uuid.uuid4() for _ in range(5)]
+    required = [("Cam", 12, 1228 + i) for i in range(5)]
+    runs = {7: "run/a", 8: "run/b"}
+    expected = [
+        DatasetRef(i, raw, DataCoordinate.from_required(group, v), runs[7 + k % 2])
+        for k, (i, v) in enumerate(zip(ids, required, strict=True))
+    ]
+    looked_up: list[int] = []
+
+    def run_name(key: int) -> str:
+        looked_up.append(key)
+        return runs[key]
+
+    forms: list[Callable[[uuid.UUID], Any]] = [lambda u: u.hex, lambda u: u, lambda u: str(u) if u.int % 2 else u.hex]
+    for id_form in forms:
+        rows = [(*v, id_form(i), "x", 7 + k % 2) for k, (i, v) in enumerate(zip(ids, required, strict=True))]
+        looked_up.clear()
+        refs = refs_from_rows(raw, rows, id_at=3, run_at=5, run_name=run_name)
+        assert refs == expected
+        assert [r.data_id.required_values for r in refs] == required
+        assert all(type(r.id) is uuid.UUID and r.id.is_safe is uuid.SafeUUID.unknown for r in refs[:1])
+        assert sorted(looked_up) == [7, 8]  # each run looked up once per page
+        assert [hash(r.data_id) for r in refs] == [hash(e.data_id) for e in expected]
+    assert refs_from_rows(raw, [], id_at=3, run_at=5, run_name=run_name) == []

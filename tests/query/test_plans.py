@@ -389,3 +389,38 @@ def test_a_first_call_runs_on_the_plans_it_derives(sky: Sky, monkeypatch: pytest
     # a shape without plans (a negative literal folds its sign in) reads by its statement
     assert len(list(b.query_data_ids(["visit"], instrument="Cam", where="visit > -3"))) == 100
     assert len(compiled) == 1
+
+
+def test_a_shape_without_slots_is_built_and_compiled_once(sky: Sky, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No slots (no integer literal, data ID value or bind): the rebuild would take the call's own inputs, so
+    the plan is read from the call's statement with one compile; with slots the marked rebuild is compiled too."""
+    import skybutler.query._plans as plans
+
+    b = sky.butler
+    compiles: list[Any] = []
+    real = plans._compiled
+
+    def spy(stmt: Any, dialect: Any) -> Any:
+        compiles.append(stmt)
+        return real(stmt, dialect)
+
+    monkeypatch.setattr("skybutler.query._plans._compiled", spy)
+    calls: list[Callable[[], Any]] = [
+        lambda: b.query_datasets("calexp", collections="proc/v1"),
+        lambda: b.query_data_ids(["visit", "detector"], datasets="calexp", collections="proc/v1"),
+    ]
+    for call in calls:
+        plan_cache(b.registry).clear()
+        compiles.clear()
+        first = call()
+        answer = list(first)
+        assert not first.planned
+        assert len(compiles) == 1
+        assert answer
+        again = call()
+        assert again.planned
+        assert list(again) == answer
+    plan_cache(b.registry).clear()
+    compiles.clear()
+    assert list(b.query_data_ids(["visit"], instrument="Cam", where="visit > 3"))
+    assert len(compiles) == 2

@@ -192,10 +192,11 @@ def derive_plan(real: Any, marked: Any, dialect: Any, slots: Sequence[Any], mark
     """The plan of statement ``real`` (built with ``slots``), read from ``marked`` (built with ``markers``).
 
     Returns None when the two disagree anywhere but in the slots' values, or a constant equals a marker:
-    then this shape is not planned and keeps the ordinary path.
+    then this shape is not planned and keeps the ordinary path.  ``marked is real`` (a shape without slots:
+    the rebuild would take the very same inputs) compiles once, and every parameter is a constant.
     """
     sql, order, params = _compiled(marked, dialect)
-    real_sql, real_order, real_params = _compiled(real, dialect)
+    real_sql, real_order, real_params = (sql, order, params) if marked is real else _compiled(real, dialect)
     if dialect.name == "postgresql":  # a literal's cast follows its value's size; markers make it BIGINT
         same_sql = _PG_INT_CAST.sub("::BIGINT", sql) == _PG_INT_CAST.sub("::BIGINT", real_sql)
     else:
@@ -325,8 +326,14 @@ def remember_plans(
         marked = Constraints(values, alternates, bind)
         dialect = registry.db.engine.dialect
         try:
+            # Without slots the rebuild would take the same tree and equal constraints as the call's own build:
+            # its statement is the plan's, built once and compiled once (W1's query_all and query_data_ids;
+            # a second build and compile were 0.5-2 ms of a first call, issue 26).
+            same = not slots and marked == constraints
             derived = [
-                derive_plan(real, rebuild(with_int_literals(node, ints), marked), dialect, slots, marks)
+                derive_plan(
+                    real, real if same else rebuild(with_int_literals(node, ints), marked), dialect, slots, marks
+                )
                 for real, rebuild in statements
             ]
         except QuerySyntaxError:  # markers the expression refuses (arithmetic beyond FLOAT_RANGE): no plan

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from skybutler.errors import ConfigError, ConflictError, StorageError
 from skybutler.registry._checkpoints import Checkpointer
+from skybutler.registry._insert_sql import sqlite_insert
 from skybutler.registry._pg_connect import pg_engine
 from skybutler.registry._pg_writes import advisory_key, insert_rows, one_round_trip
 from skybutler.registry._single_reads import single_statement_read
@@ -486,9 +487,7 @@ class Database:
             return
         rows = list(rows)
         self.count_inserted(table.name, len(rows))
-        names = ", ".join('"' + c + '"' for c in columns)
-        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})'
-        uuids = [k for k, c in enumerate(columns) if isinstance(table.c[c].type, sa.Uuid)]
+        sql, uuids = sqlite_insert(table, columns)
         if uuids and rows and any(isinstance(rows[0][k], uuid.UUID) for k in uuids):
             converted = []
             for row in rows:
