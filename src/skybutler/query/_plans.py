@@ -310,7 +310,8 @@ def remember_plans(
     added = [name for name in constraints.values if name not in given_names]
     cache = plan_cache(registry)
     cache.put(("governors", key), governor_inputs(registry.universe, node))
-    if constraints.spatial:  # the keys its region check passed are in the statement (`_spatial`)
+    # the keys its region check passed are in the statement (`_spatial`), or its range estimates (`_expressions`)
+    if constraints.spatial or constraints.estimated:
         cache.put(("plans", key, tuple(added)), NOT_PLANNED)
         return None
     plans: list[Plan] | None = None
