@@ -191,3 +191,16 @@ def test_a_small_repository_keeps_no_statistics_and_its_plans(repo: Path) -> Non
         sql, plan = _plan(butler, "instrument = 'Cam' AND visit <= 1 AND detector < 5", 5)
         assert "likelihood" not in sql
         assert f"sqlite_autoindex_{TAGS}_2" in plan  # SQLite's own choice, as before
+
+
+def test_with_statistics_a_miss_still_reads_the_data_id_index(large: DirectButler) -> None:
+    """The "where else is it?" branch of a miss (`registry._misses`, pinned without statistics too)."""
+    registry = large.registry
+    stored = registry.dataset_types.get("t")
+    stmt, _ = registry.misses._statement(stored)
+    bound = stmt.params(dt=stored.id, v_instrument="Cam", v_detector=1, v_visit=1)
+    sql = bound.compile(registry.db.engine, compile_kwargs={"literal_binds": True})
+    plan = [row[3] for row in registry.db._driver().execute(f"EXPLAIN QUERY PLAN {sql}")]
+    scans = [line for line in plan if TAGS in line]
+    assert scans, plan
+    assert all(f"{TAGS}_data_id" in line for line in scans), plan

@@ -39,6 +39,8 @@ GROWTH = 4
 """A SQLite tags table is analyzed again once it holds this many times the rows its statistics say."""
 _TAGS = "dataset_tags_"
 _MIN_P = 1e-6
+_BUSY_MS = 2_000
+"""How long an ``ANALYZE`` waits for another writer before it is left to the next bulk commit."""
 
 
 def analyzed_rows(driver: sqlite3.Connection) -> dict[str, int]:
@@ -59,8 +61,8 @@ def refresh_sqlite(driver: sqlite3.Connection, tables: list[str]) -> list[str]:
     read) and has none, or holds `GROWTH` times the rows they were gathered from.  ``ANALYZE`` of one table
     reads each of its indexes whole (exact counts: ``analysis_limit`` samples an index's first rows, which
     in a tags index all share one dataset type, collection and detector) and loads the result into this
-    connection; other connections see it when they next connect.  A failure (a busy database) leaves the
-    statistics as they were: they only steer plans.
+    connection; other connections see it when they next connect.  A failure (a database busy past `_BUSY_MS`)
+    leaves the statistics as they were, for the next bulk commit: they only steer plans.
     """
     due = [t for t in tables if t.startswith(_TAGS)]
     if not due:
@@ -72,7 +74,13 @@ def refresh_sqlite(driver: sqlite3.Connection, tables: list[str]) -> list[str]:
             ((rows,),) = driver.execute(f'SELECT coalesce(max(rowid), 0) FROM "{table}"').fetchall()
             if rows < STATS_ROWS or (table in have and rows < GROWTH * have[table]):
                 continue
-            driver.execute(f'ANALYZE "{table}"')
+            # another writer holding the lock: wait a little, not the writer's whole busy timeout
+            ((busy,),) = driver.execute("PRAGMA busy_timeout").fetchall()
+            driver.execute(f"PRAGMA busy_timeout = {min(busy, _BUSY_MS)}")
+            try:
+                driver.execute(f'ANALYZE "{table}"')
+            finally:
+                driver.execute(f"PRAGMA busy_timeout = {busy}")
             done.append(table)
     except sqlite3.Error:
         pass
