@@ -204,3 +204,18 @@ def test_with_statistics_a_miss_still_reads_the_data_id_index(large: DirectButle
     scans = [line for line in plan if TAGS in line]
     assert scans, plan
     assert all(f"{TAGS}_data_id" in line for line in scans), plan
+
+
+def test_a_shape_planned_before_statistics_gets_estimates_once_they_come(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_statistics, "STATS_ROWS", 1500)
+    with DirectButler(repo, writeable=True) as butler:
+        _insert(butler, "t", range(1, 51))  # 500 datasets: no statistics
+        for _ in range(2):  # the second call runs on the shape's cached plan
+            sql, _plan_text = _plan(butler, "instrument = 'Cam' AND visit <= 1 AND detector < 5", 5)
+            assert "likelihood" not in sql
+        _insert(butler, "u", range(1, 101))  # a bulk commit: the table holds 1 500, analyzed now
+        assert butler.registry.db.analyzed == [TAGS]
+        sql, _plan_text = _plan(butler, "instrument = 'Cam' AND visit <= 1 AND detector < 5", 5)
+        assert "likelihood(t1.visit <= 1, 0.01)" in sql

@@ -368,7 +368,8 @@ def plan_or_build(
     one parses it now, builds its statements (errors surface at the call), derives the plans and runs on them.
     """
     shape = shape_of(where, given, bind, leaves)
-    key = None if shape is None else key_of(shape.key)
+    # with statistics, calls with range estimates are not planned: a shape planned before they came is built anew
+    key = None if shape is None else (key_of(shape.key), registry.estimates.active())
     if key is not None:
         found = cached_plans(registry, key, given)
         if found is not None and found[0] is NOT_PLANNED:
