@@ -74,6 +74,8 @@ class QueryBuilder:
         self._aliases = 0
         self.skypix: dict[str, Any] = {}
         """Skypix dimensions the query needs but no table provides, with a data-ID value when constrained."""
+        self.estimated = False
+        """Whether a `where` comparison carries a range estimate (its SQL then depends on its values)."""
         self.spatial: SpatialReport | None = None
         """What the spatial step did (`skybutler.query._spatial`), when the query has one."""
         self.datasets: dict[str, Any] = {}
@@ -316,10 +318,22 @@ class QueryBuilder:
             exact = nested_conditions(self, nested, bind)
         if rest is not None:
             dialect = self.registry.db.dialect
-            self.conditions.append(compile_expression(self.text, rest, self.resolve, bind, dialect, exact))
+            estimate = self._estimate if self.registry.estimates.active() else None
+            self.conditions.append(compile_expression(self.text, rest, self.resolve, bind, dialect, exact, estimate))
         self.spatial = apply_spatial(self, spatial, bind)
         if nested and self.spatial is None:  # the exact answers are in the statement: no cached plan (`_plans`)
             self.spatial = SpatialReport([str(n) for n in nested], 1, 1)
+
+    def _estimate(self, ident: Identifier, op: str, value: int) -> float | None:
+        """The share of ``ident``'s dimension keys that ``<op> value`` keeps (`registry._statistics`)."""
+        if ident.element not in self.universe:
+            return None
+        element = self.universe[ident.element]
+        if not element.is_dimension or ident.field not in (None, element.primary_key.name):
+            return None
+        share = self.registry.estimates.fraction(element.name, op, value)
+        self.estimated = self.estimated or share is not None
+        return share
 
     def resolve(self, ident: Identifier) -> tuple[Any, str]:
         """The column (or timespan pair) an identifier names, joining what it needs."""

@@ -33,6 +33,9 @@ class Constraints:
     spatial: list[Any] = field(default_factory=list, compare=False)
     """Reports of the spatial step (`_spatial.SpatialReport`), appended as statements are built: the one part
     filled after the value is made (its prefilter ran then), which keeps such calls out of the plan cache."""
+    estimated: list[bool] = field(default_factory=list, compare=False)
+    """Filled when a statement's `where` carries range estimates (SQLite, `registry._statistics`): its SQL
+    depends on its values, which keeps such calls out of the plan cache too."""
 
     @classmethod
     def of(cls, given: DataIdInput, bind: Mapping[str, Any] | None, added: Mapping[str, Any]) -> Constraints:

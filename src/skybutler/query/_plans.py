@@ -311,7 +311,8 @@ def remember_plans(
     added = [name for name in constraints.values if name not in given_names]
     cache = plan_cache(registry)
     cache.put(("governors", key), governor_inputs(registry.universe, node))
-    if constraints.spatial:  # the keys its region check passed are in the statement (`_spatial`)
+    # the keys its region check passed are in the statement (`_spatial`), or its range estimates (`_expressions`)
+    if constraints.spatial or constraints.estimated:
         cache.put(("plans", key, tuple(added)), NOT_PLANNED)
         return None
     plans: list[Plan] | None = None
@@ -374,7 +375,8 @@ def plan_or_build(
     one parses it now, builds its statements (errors surface at the call), derives the plans and runs on them.
     """
     shape = shape_of(where, given, bind, leaves)
-    key = None if shape is None else key_of(shape.key)
+    # with statistics, calls with range estimates are not planned: a shape planned before they came is built anew
+    key = None if shape is None else (key_of(shape.key), registry.estimates.active())
     if key is not None:
         found = cached_plans(registry, key, given)
         if found is not None and found[0] is NOT_PLANNED:

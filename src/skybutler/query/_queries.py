@@ -57,6 +57,8 @@ def _apply(builder: QueryBuilder, node: Any, constraints: Constraints) -> None:
     builder.where(node, dict(constraints.bind))
     if builder.spatial is not None:  # its prefilter's answer is in the statement: never a cached plan (`_plans`)
         constraints.spatial.append(builder.spatial)
+    if builder.estimated:  # so is a range estimate's share (`_expressions.likely`)
+        constraints.estimated.append(True)
 
 
 class _Results(ABC):

@@ -14,6 +14,7 @@ from skybutler.errors import ConflictError, DataIdError
 from skybutler.registry._engines import _ANALYZE_ROWS
 from skybutler.registry._pg_writes import PIPELINE_ROWS
 from skybutler.registry._spatial_index import overlap_columns, overlap_rows
+from skybutler.registry._statistics import analyze_new_postgres
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DimensionUniverse
@@ -176,7 +177,7 @@ class DimensionRecords:
     def _spatial_statistics(self, element: DimensionElement) -> None:
         """PostgreSQL, after a bulk load of a spatial element: statistics for the tables its spatial joins read.
 
-        The bulk-loaded table itself gets them from `Database` (`_analyze_new`); the automatic spatial join
+        The bulk-loaded table itself gets them from `Database` (`_statistics`); the automatic spatial join
         also joins its overlap table and the tables of the dimensions it requires and implies, often small
         (a sky map's 620 tracts, its one skymap row), and never analyzed until autovacuum comes by (never, where
         it is off).  Without them, the patches of a visit were planned as a nested loop over every patch: 600 to
@@ -191,7 +192,7 @@ class DimensionRecords:
         tables = [self.table(n).name for n in sorted(names)]
         if self._universe.skypix_common is not None:
             tables.append(self.overlap_table(element.name).name)
-        self._db._analyze_new(tables)
+        analyze_new_postgres(self._db, tables)
 
     def _index(self, conn: sa.Connection, element: DimensionElement, records: list[DimensionRecord]) -> None:
         """Add the records' regions to the skypix overlap index (in the insert's transaction)."""

@@ -28,6 +28,7 @@ from skybutler.registry._pg_connect import pg_engine
 from skybutler.registry._pg_writes import advisory_key, insert_rows, one_round_trip
 from skybutler.registry._single_reads import single_statement_read
 from skybutler.registry._small_reads import SMALL_ROWS, stream_select, stream_text
+from skybutler.registry._statistics import analyze_new_postgres, refresh_sqlite
 
 __all__ = ["Database", "LostCommitError", "normalize_url"]
 
@@ -89,7 +90,9 @@ class Database:
         self._inserted: dict[str, int] = {}
         """Rows `insert_many` wrote to each table through this connection (committed or not)."""
         self._stats_checked: set[str] = set()
-        """PostgreSQL tables whose statistics were checked (see `_analyze_new`)."""
+        """PostgreSQL tables whose statistics were checked (see `_statistics.analyze_new_postgres`)."""
+        self.analyzed: list[str] = []
+        """SQLite tables this connection analyzed (see `_statistics.refresh_sqlite`), oldest first."""
         self._checkpointer: Checkpointer | None = None
         self._compiled: dict[int, tuple[Any, str, tuple[str, ...], dict[str, Any]]] = {}
         self._shapes: OrderedDict[Any, Any] = OrderedDict()
@@ -164,7 +167,7 @@ class Database:
 
         Commits after bulk inserts (`insert_many`) are followed by maintenance: on SQLite the checkpoint the
         commit would run inline runs on a background thread (see `Checkpointer`); on PostgreSQL tables that
-        now hold a thousand rows or more and have no statistics yet are analyzed (`_analyze_new`).
+        now hold a thousand rows or more and have no statistics yet are analyzed (`_statistics`).
         At commit, integrity errors become `ConflictError` and other driver errors `StorageError`.  Inside the
         block, a driver error other than an integrity error becomes a `StorageError` once the outermost
         transaction has rolled back; integrity errors pass through, for callers that explain them.
@@ -264,44 +267,17 @@ class Database:
         return StorageError(f"The registry database {what}: {text}.{hint}")
 
     def _after_commit(self, checkpoint: bool) -> None:
-        """Maintenance after a commit with bulk inserts: the deferred SQLite checkpoint, PostgreSQL statistics."""
+        """Maintenance after a commit with bulk inserts: the deferred SQLite checkpoint, then statistics
+        (SQLite: large tags tables, `_statistics.refresh_sqlite`; PostgreSQL: tables that have none yet)."""
         if checkpoint:
             assert self._checkpointer is not None
             self._checkpointer.after_bulk_commit(self._driver())
+            self.analyzed += refresh_sqlite(self._driver(), list(self._bulk))
         elif self.dialect == "postgresql" and self._bulk:
             due = [t for t in self._bulk if t not in self._stats_checked and self._inserted[t] >= _ANALYZE_ROWS]
             if due:
                 self._stats_checked.update(due)
-                self._analyze_new(sorted(due))
-
-    def _analyze_new(self, tables: list[str]) -> None:
-        """PostgreSQL: gather statistics of the given tables that have none yet.
-
-        Called once per table, after the commit that takes the rows this connection inserted into it
-        past `_ANALYZE_ROWS` (in one bulk call or in many small ones).  A repository's tables are created
-        empty and, until autovacuum's next round (a minute or more), a table without statistics is planned
-        as holding one row: a query right after a first import, ingest or series of puts then joins with
-        nested loops (W1's data-ID query of 2 000 rows: 100 ms in the server, 2.6 ms once the three tables
-        are analyzed, which took 7 ms).  Tables analyzed once keep being planned from their current size;
-        autovacuum refreshes them from then on.  Statistics only steer plans: a failure here is ignored.
-        """
-        try:
-            with self.transaction() as conn:
-                fresh = (
-                    conn.execute(
-                        sa.text(
-                            "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
-                            "AND relkind = 'r' AND reltuples < 0 AND relname = ANY(:names)"
-                        ),
-                        {"names": tables},
-                    )
-                    .scalars()
-                    .all()
-                )
-                for name in fresh:
-                    conn.exec_driver_sql(f'ANALYZE "{name}"')
-        except (StorageError, ConflictError, sa.exc.DBAPIError):
-            return
+                analyze_new_postgres(self, sorted(due))
 
     def _auto_checkpoint(self, pages: int) -> None:
         """Set SQLite's inline checkpoint threshold on this connection (0: off)."""

@@ -26,6 +26,7 @@ from skybutler.registry._misses import MissFacts, MissReader
 from skybutler.registry._schema import SCHEMA_VERSION, DimensionTables, StaticTables
 from skybutler.registry._search import find_first
 from skybutler.registry._single_reads import single_statement_read
+from skybutler.registry._statistics import RangeEstimates
 from skybutler.registry._tokens import Tokens
 
 if TYPE_CHECKING:
@@ -73,6 +74,8 @@ class Registry:
         self.datasets = Datasets(db, self.tables)
         self.calibrations = Calibrations(db, self.tables)
         self.misses = MissReader(db, self.tables, self.records, universe)
+        self.estimates = RangeEstimates(db, self.records, universe)
+        """SQLite range estimates for `where` comparisons on large repositories (`_statistics`)."""
         self._last_miss: tuple[int, tuple[DataIdValue, ...], MissFacts] | None = None
         """The facts read by the last `find_dataset` that found nothing, for `explain_missing`."""
         self.tokens = Tokens(db, self.tables.server_token)
@@ -248,12 +251,14 @@ class Registry:
         >>> registry.insert_dimension_records("band", [{"name": "i"}])
         1
         """
+        self.estimates.forget(element)
         return self.records.insert(element, records, skip_existing=skip_existing)
 
     def sync_dimension_records(
         self, element: str, record: Mapping[str, Any] | DimensionRecord, *, update: bool = False
     ) -> bool:
         """Insert a record, or verify an identical one exists; return whether it was inserted."""
+        self.estimates.forget(element)
         return self.records.sync(element, record, update=update)
 
     def fetch_dimension_records(
