@@ -323,6 +323,8 @@ class QueryBuilder:
         self.spatial = apply_spatial(self, spatial, bind)
         if nested and self.spatial is None:  # the exact answers are in the statement: no cached plan (`_plans`)
             self.spatial = SpatialReport([str(n) for n in nested], 1, 1)
+        elif nested and self.spatial is not None:  # nor a spatial plan: its program fills the top-level terms only
+            self.spatial.program = None
 
     def resolve(self, ident: Identifier) -> tuple[Any, str]:
         """The column (or timespan pair) an identifier names, joining what it needs."""

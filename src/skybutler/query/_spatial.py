@@ -314,6 +314,8 @@ class SpatialReport:
     terms: list[str] = field(default_factory=list)
     candidates: int = 0
     passed: int = 0
+    program: Any = None
+    """While a call is checked: the `_spatial_plan.SpatialProgram` of a plannable spatial step (PostgreSQL)."""
 
     def explain(self) -> list[str]:
         """Why the spatial conditions left nothing (``[]`` when they left something)."""
@@ -346,6 +348,10 @@ def apply_spatial(builder: QueryBuilder, terms: list[Overlaps], bind: Mapping[st
     report = SpatialReport(terms=[f"{a.text} OVERLAPS {b.text}" for a, b in [*pairs, *sky]])
     if is_checking():  # no SQL: a placeholder report (it explains nothing) and placeholder skypix columns
         report.candidates = report.passed = 1
+        if pairs and not sky and not builder.skypix and builder.registry.db.dialect == "postgresql":
+            from skybutler.query._spatial_plan import record_program
+
+            report.program = record_program(builder, pairs, report)
     elif pairs:
         _apply_pairs(builder, pairs, report)
     else:
