@@ -56,7 +56,7 @@ def _apply(builder: QueryBuilder, node: Any, constraints: Constraints) -> None:
             refuse_nul(f"{dim}.{k}", v)
             builder.conditions.append(table.c[k] == v)
     builder.where(node, dict(constraints.bind))
-    if builder.spatial is not None:  # its prefilter's answer is in the statement: never a cached plan (`_plans`)
+    if builder.spatial is not None:  # for explanations; while checked, a plannable step's program (`_spatial_plan`)
         constraints.spatial.append(builder.spatial)
 
 
