@@ -400,7 +400,7 @@ def plan_or_build(
                 return parsed[0]
 
             constraints = Constraints.of(given, bind, added)
-            spatial = None if program is None else _spatial_step(registry, program, where, node(), constraints)
+            spatial = None if program is None else _spatial_step(registry, program, where, node, constraints)
             cached = CachedPlans(plans, shape.slots + list(added.values()), entry, spatial)
             return make(node, constraints, cached)[0]
     tree, constraints = prepare(registry, where, bind, given)
@@ -412,13 +412,13 @@ def plan_or_build(
             # saves compiling the statement a third time (1 ms of a first query_data_ids, issue 26).
             plans, program = remembered
             governors = [value for name, value in constraints.values.items() if name not in shape.key[1]]
-            spatial = None if program is None else _spatial_step(registry, program, where, tree, constraints)
+            spatial = None if program is None else _spatial_step(registry, program, where, lambda: tree, constraints)
             result.run_on(CachedPlans(plans, shape.slots + governors, entry, spatial))
     return result
 
 
 def _spatial_step(
-    registry: Registry, program: SpatialProgram, where: str, node: Any, constraints: Constraints
+    registry: Registry, program: SpatialProgram, where: str, node: Callable[[], Any], constraints: Constraints
 ) -> Callable[[], list[Any]]:
     """The arrays of a spatial plan, read when the rows are; its constant regions are made now (errors at the
     call, as on the ordinary path)."""

@@ -463,12 +463,15 @@ def _near_constants(
         rows = {tuple(row[:-1]): row[-1] for row in found_rows}
         found = rows if found is None else {k: v for k, v in found.items() if k in rows}
     assert found is not None
-    passing = []
+    # a point's vector made once, not once per candidate (a POINT's htm7 pixel holds ~30 detectors' regions)
+    points = [sphgeom.UnitVector3d(c) for c in consts if isinstance(c, sphgeom.LonLat)]
+    others = [c for c in consts if not isinstance(c, sphgeom.LonLat)]
+    decode, passing = sphgeom.Region.decode, []
     for key, data in found.items():
         if data is None:
             continue
-        region = sphgeom.Region.decode(bytes(data))
-        if all(overlap(region, const) for const in consts):
+        region = decode(bytes(data))
+        if all(region.contains(p) for p in points) and all(overlap(region, c) for c in others):
             passing.append(key)
     return len(found), passing
 

@@ -26,8 +26,8 @@ coordinate fails there, as on the ordinary path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -70,13 +70,19 @@ class SpatialProgram:
     """One list object per array parameter, in step order; identified by identity (`_plans.derive_plan`)."""
     terms: tuple[str, ...]
     """The spatial terms, for the report (`SpatialReport.terms`)."""
+    nodes: dict[str, list[Any]] = field(default_factory=dict, compare=False)
+    """``where`` text → its spatial terms (a text holds the same terms whatever its bind values)."""
 
-    def constants(self, text: str, node: Any, bind: Mapping[str, Any], registry: Registry) -> list[Any]:
-        """The constant regions of the call (``node`` its parsed ``where``), in step order; errors as at a call."""
+    def constants(self, text: str, node: Callable[[], Any], bind: Mapping[str, Any], registry: Registry) -> list[Any]:
+        """The constant regions of the call (``node()`` its parsed ``where``), in step order; errors as at a call."""
         from skybutler.query._builder import QueryBuilder
         from skybutler.query._spatial import _operand, split_spatial
 
-        _, terms, _ = split_spatial(text, node, bind)
+        terms = self.nodes.get(text)
+        if terms is None:  # parsed once per text (substituting a parse's integers costs 0.1 ms a call)
+            if len(self.nodes) >= 100:
+                self.nodes.clear()
+            terms = self.nodes[text] = split_spatial(text, node(), bind)[1]
         builder = QueryBuilder(registry, text)
         out: list[Any] = []
         for step in self.steps:
