@@ -123,3 +123,17 @@ def test_a_planned_spatial_query_is_two_round_trips(sky: DirectButler) -> None:
         assert found
         assert results.planned
         assert len(trips) == 2, trips
+
+
+def test_a_spatial_plan_leaves_the_session_settings_as_they_were(sky: DirectButler) -> None:
+    """The generic-plan setting is the session's: reset after each statement, in a transaction too."""
+    if sky.registry.db.dialect != "postgresql":
+        pytest.skip("plan_cache_mode is PostgreSQL's")
+    db = sky.registry.db
+    for ra, dec in POINTS * 2:
+        list(sky.query_data_ids(VD, where=WHERE, bind={"ra": ra, "dec": dec}))
+    with db.transaction(write=False):
+        found = sky.query_data_ids(VD, where=WHERE, bind={"ra": 150.01, "dec": 2.0})
+        assert found.planned
+        assert _ids(found, VD) == _near_point(sky, 150.01, 2.0) != []
+    assert db._driver().execute("SHOW plan_cache_mode").fetchone()[0] == "auto"
