@@ -174,7 +174,7 @@ def test_bad_bind_value_is_a_query_syntax_error(sky: DirectButler) -> None:
 
 def test_many_passing_keys_of_several_columns(sky: DirectButler) -> None:
     """Every visit_detector_region passes: on PostgreSQL the key list is then sent as arrays (`in_keys`)."""
-    from skybutler.query._spatial import _PG_ARRAYS_FROM
+    from skybutler.query._spatial_keys import _PG_ARRAYS_FROM
 
     where = "visit_detector_region.region OVERLAPS CIRCLE(150.0, 2.0, 1.0)"
     found = _ids(sky.query_data_ids(VD, where=where), VD)

@@ -71,6 +71,8 @@ class QueryBuilder:
         self.elements: dict[str, Any] = {}
         """Element name → its joined (aliased) table."""
         self.conditions: list[Any] = []
+        self.values: dict[str, Any] = {}
+        """Dimension → the value the call's data ID gives it (`constrain`): every row has it."""
         self._aliases = 0
         self.skypix: dict[str, Any] = {}
         """Skypix dimensions the query needs but no table provides, with a data-ID value when constrained."""
@@ -299,6 +301,7 @@ class QueryBuilder:
         """Equality constraints on dimension keys (a partial data ID)."""
         for name, value in values.items():
             refuse_nul(name, value)
+            self.values[name] = value
             column = self.add_dimension(name)
             if column is None:  # a skypix dimension: its computed values are filtered where they are made
                 self.skypix[name] = value
@@ -323,6 +326,8 @@ class QueryBuilder:
         self.spatial = apply_spatial(self, spatial, bind)
         if nested and self.spatial is None:  # the exact answers are in the statement: no cached plan (`_plans`)
             self.spatial = SpatialReport([str(n) for n in nested], 1, 1)
+        elif nested and self.spatial is not None:  # nor a spatial plan: its program fills the top-level terms only
+            self.spatial.program = None
 
     def _estimate(self, ident: Identifier, op: str, value: int) -> float | None:
         """The share of ``ident``'s dimension keys that ``<op> value`` keeps (`registry._statistics`)."""

@@ -31,11 +31,12 @@ class Constraints:
     bind: Mapping[str, Any]
     """Bind values of the ``where`` expression."""
     spatial: list[Any] = field(default_factory=list, compare=False)
-    """Reports of the spatial step (`_spatial.SpatialReport`), appended as statements are built: the one part
-    filled after the value is made (its prefilter ran then), which keeps such calls out of the plan cache."""
+    """Reports of the spatial step (`_spatial.SpatialReport`), appended as statements are built or a spatial
+    plan's program runs: the one part filled after the value is made.  A call with one is planned only when its
+    report carries a program (`_spatial_plan`, PostgreSQL)."""
     estimated: list[bool] = field(default_factory=list, compare=False)
     """Filled when a statement's `where` carries range estimates (SQLite, `registry._statistics`): its SQL
-    depends on its values, which keeps such calls out of the plan cache too."""
+    depends on its values, which keeps such calls out of the plan cache."""
 
     @classmethod
     def of(cls, given: DataIdInput, bind: Mapping[str, Any] | None, added: Mapping[str, Any]) -> Constraints:

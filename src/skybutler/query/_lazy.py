@@ -11,19 +11,19 @@ if TYPE_CHECKING:
 __all__ = ["checked", "chunks", "deferred", "once"]
 
 
-def checked(constraints: Constraints, build: Any) -> list[Any] | None:
-    """Build a call's statements to raise its errors at the call; ``None`` when a spatial step took part.
+def checked(constraints: Constraints, build: Any) -> tuple[list[Any], bool]:
+    """Build a call's statements to raise its errors at the call, and say whether a spatial step took part.
 
     The spatial step runs SQL (its prefilter and exact check), which waits until the results are read
-    (`_spatial.checking_only`): such statements were built without it and are thrown away, and the call is
-    never planned (its spatial reports are in ``constraints``).
+    (`_spatial.checking_only`): such statements were built without it, and serve only to derive a query plan
+    whose spatial keys are parameters (`_spatial_plan`, on PostgreSQL); they are never run themselves.
     """
     from skybutler.query._spatial import checking_only
 
     before = len(constraints.spatial)
     with checking_only():
         built = build()
-    return built if len(constraints.spatial) == before else None
+    return built, len(constraints.spatial) != before
 
 
 def once(build: Any) -> Any:

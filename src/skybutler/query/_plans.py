@@ -25,6 +25,7 @@ import dataclasses
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from weakref import WeakKeyDictionary
@@ -34,10 +35,12 @@ from skybutler.query._ast import Arith
 from skybutler.query._builder import governor_inputs, infer_governors
 from skybutler.query._constraints import Constraints, prepare
 from skybutler.query._parser import int_literals, integers, parse_where, with_int_literals
+from skybutler.query._spatial import checking_only
 from skybutler.registry import CollectionType
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DataIdInput
+    from skybutler.query._spatial_plan import SpatialProgram
     from skybutler.registry import CollectionRecord, Registry, StoredDatasetType
 
 
@@ -301,7 +304,7 @@ def remember_plans(
     constraints: Constraints,
     statements: list[tuple[Any, Any]],
     entry: Any,
-) -> list[Plan] | None:
+) -> tuple[list[Plan], SpatialProgram | None] | None:
     """Derive and cache the plans of a call that ran the ordinary way; return them (None: not plannable).
 
     ``statements`` are pairs of the call's own statement and a function ``(node, constraints) → statement``
@@ -311,10 +314,16 @@ def remember_plans(
     added = [name for name in constraints.values if name not in given_names]
     cache = plan_cache(registry)
     cache.put(("governors", key), governor_inputs(registry.universe, node))
-    # the keys its region check passed are in the statement (`_spatial`), or its range estimates (`_expressions`)
-    if constraints.spatial or constraints.estimated:
+    if constraints.estimated:  # its range estimates (`_expressions`) are in the statement
         cache.put(("plans", key, tuple(added)), NOT_PLANNED)
         return None
+    program = None
+    if constraints.spatial:  # planned only when its keys are arrays its program fills (`_spatial_plan`)
+        one = len(constraints.spatial) == 1 and len(statements) == 1 and statements[0][0] is not None
+        program = constraints.spatial[0].program if one else None
+        if program is None:
+            cache.put(("plans", key, tuple(added)), NOT_PLANNED)
+            return None
     plans: list[Plan] | None = None
     # A where text whose integers are not the tree's (``-5`` folds the sign in) has no plan, nor one whose
     # arithmetic takes a float bind: which values it takes depends on them (`_expressions.FLOAT_RANGE`), and
@@ -330,18 +339,27 @@ def remember_plans(
             # Without slots the rebuild would take the same tree and equal constraints as the call's own build:
             # its statement is the plan's, built once and compiled once (W1's query_all and query_data_ids;
             # a second build and compile were 0.5-2 ms of a first call, issue 26).
-            same = not slots and marked == constraints
-            derived = [
-                derive_plan(
-                    real, real if same else rebuild(with_int_literals(node, ints), marked), dialect, slots, marks
-                )
-                for real, rebuild in statements
-            ]
+            same = not slots and program is None and marked == constraints
+            with checking_only() if program is not None else nullcontext():  # no spatial SQL for markers
+                rebuilt = [
+                    real if same else rebuild(with_int_literals(node, ints), marked) for real, rebuild in statements
+                ]
         except QuerySyntaxError:  # markers the expression refuses (arithmetic beyond FLOAT_RANGE): no plan
-            derived = [None]
+            rebuilt = None
+        if rebuilt is not None and program is not None:  # the arrays are slots after the call's own
+            other = marked.spatial[0].program if len(marked.spatial) == 1 else None
+            if other is None or len(other.placeholders) != len(program.placeholders):
+                rebuilt = None
+            else:
+                slots, marks = slots + list(program.placeholders), marks + list(other.placeholders)
+        derived = (
+            [None]
+            if rebuilt is None
+            else [derive_plan(real, m, dialect, slots, marks) for (real, _), m in zip(statements, rebuilt, strict=True)]
+        )
         plans = None if None in derived else [p for p in derived if p is not None]
-    cache.put(("plans", key, tuple(added)), NOT_PLANNED if plans is None else (plans, entry))
-    return plans
+    cache.put(("plans", key, tuple(added)), NOT_PLANNED if plans is None else (plans, entry, program))
+    return None if plans is None else (plans, program)
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +369,8 @@ class CachedPlans:
     plans: list[Plan]
     slots: list[Any]
     entry: Any
+    spatial: Callable[[], list[Any]] | None = None
+    """A spatial plan's step (`_spatial_plan`): the arrays that follow ``slots``, read when rows are first read."""
 
 
 Make = Callable[[Callable[[], Any], Constraints, CachedPlans | None], tuple[R, list[tuple[Any, Any]], Any]]
@@ -382,7 +402,7 @@ def plan_or_build(
         if found is not None and found[0] is NOT_PLANNED:
             key = None
         elif found is not None:
-            (plans, entry), added = found
+            (plans, entry, program), added = found
             parsed: list[Any] = []
 
             def node() -> Any:
@@ -390,18 +410,31 @@ def plan_or_build(
                     parsed.append(parse_where(where))
                 return parsed[0]
 
-            cached = CachedPlans(plans, shape.slots + list(added.values()), entry)
-            return make(node, Constraints.of(given, bind, added), cached)[0]
+            constraints = Constraints.of(given, bind, added)
+            spatial = None if program is None else _spatial_step(registry, program, where, node, constraints)
+            cached = CachedPlans(plans, shape.slots + list(added.values()), entry, spatial)
+            return make(node, constraints, cached)[0]
     tree, constraints = prepare(registry, where, bind, given)
     result, statements, entry = make(lambda: tree, constraints, None)
     if key is not None and shape is not None:
-        plans = remember_plans(registry, key, shape, tree, constraints, statements, entry)
-        if plans is not None:
+        remembered = remember_plans(registry, key, shape, tree, constraints, statements, entry)
+        if remembered is not None:
             # The plans reproduce this call's SQL and parameters exactly (`derive_plan`): running on them
             # saves compiling the statement a third time (1 ms of a first query_data_ids, issue 26).
+            plans, program = remembered
             governors = [value for name, value in constraints.values.items() if name not in shape.key[1]]
-            result.run_on(CachedPlans(plans, shape.slots + governors, entry))
+            spatial = None if program is None else _spatial_step(registry, program, where, lambda: tree, constraints)
+            result.run_on(CachedPlans(plans, shape.slots + governors, entry, spatial))
     return result
+
+
+def _spatial_step(
+    registry: Registry, program: SpatialProgram, where: str, node: Callable[[], Any], constraints: Constraints
+) -> Callable[[], list[Any]]:
+    """The arrays of a spatial plan, read when the rows are; its constant regions are made now (errors at the
+    call, as on the ordinary path)."""
+    constants = program.constants(where, node, constraints.bind, registry)
+    return lambda: program.run(registry, where, constants, constraints)
 
 
 def _has_arithmetic(node: Any) -> bool:

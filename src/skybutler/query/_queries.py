@@ -28,6 +28,7 @@ from skybutler.query._ordering import (
 from skybutler.query._plans import CachedPlans, leaves_key, plan_or_build, type_key
 from skybutler.query._results import DataIdResults, DatasetResults
 from skybutler.registry._single_reads import single_statement_read
+from skybutler.registry._small_reads import stream_text
 
 if TYPE_CHECKING:
     from skybutler.dimensions import DimensionGroup
@@ -55,7 +56,7 @@ def _apply(builder: QueryBuilder, node: Any, constraints: Constraints) -> None:
             refuse_nul(f"{dim}.{k}", v)
             builder.conditions.append(table.c[k] == v)
     builder.where(node, dict(constraints.bind))
-    if builder.spatial is not None:  # its prefilter's answer is in the statement: never a cached plan (`_plans`)
+    if builder.spatial is not None:  # for explanations; while checked, a plannable step's program (`_spatial_plan`)
         constraints.spatial.append(builder.spatial)
     if builder.estimated:  # so is a range estimate's share (`_expressions.likely`)
         constraints.estimated.append(True)
@@ -81,6 +82,7 @@ class _Results(ABC):
         """Query plans of the statements, in order, and their slot values, when the call's shape has them."""
         self._reused = cached is not None
         """Whether the plans were cached before this call (a first call runs on the plans it derives too)."""
+        self._arrays: list[Any] | None = None
         self._pending: list[Any] | None = None
         """Results `__len__` fetched, for the iteration that follows it (see there)."""
         self.note = note
@@ -103,8 +105,11 @@ class _Results(ABC):
         """Pages of rows of the ``i``-th statement: by its plan when there is one, else built and compiled."""
         db = self._registry.db
         if self._cached is not None:
-            plan = self._cached.plans[i]
-            return db.stream_sql(plan.sql, plan.parameters(self._cached.slots), PAGE)
+            plan, slots = self._cached.plans[i], self._cached.slots
+            if self._cached.spatial is not None:  # the keys its region check passed (`_spatial_plan`), once
+                self._arrays = self._cached.spatial() if self._arrays is None else self._arrays
+                return stream_text(db, plan.sql, plan.parameters(slots + self._arrays), PAGE, generic=True)
+            return db.stream_sql(plan.sql, plan.parameters(slots), PAGE)
         return chunks(db.stream_rows(build(), PAGE), PAGE)
 
     def count(self, *, exact: bool = True) -> int:
@@ -145,7 +150,7 @@ class _Results(ABC):
         """Reasons the result is empty ([] when it is not): missing collections, datasets, records, or the filter."""
         if self.any():
             return []
-        spatial = [reason for report in self._spatial for reason in report.explain()]
+        spatial = list(dict.fromkeys(r for report in self._spatial for r in report.explain()))  # a plan reports too
         reasons = list(self._explanations) + self._diagnose() + spatial
         reasons = reasons or ["No rows match the data ID constraints and the where expression."]
         return ([f"{self.note[0].upper()}{self.note[1:]}."] if self.note else []) + reasons
@@ -312,11 +317,10 @@ def query_data_ids(
                                 cached, note)  # fmt: skip
         if cached:
             return results, [], None
-        built = checked(constraints, lambda: [statement(node(), constraints)])  # built now: errors at the call
-        if built is not None:
+        built, spatial = checked(constraints, lambda: [statement(node(), constraints)])  # errors at the call
+        if not spatial:
             results._build = once(lambda: built[0])
-            return results, [(built[0], statement)], None
-        return results, [(None, statement)], None  # spatial: not planned (`_plans`), its SQL runs when read
+        return results, [(built[0], statement)], None  # spatial: its program fills the plan's keys (`_plans`)
 
     types = tuple(map(type_key, datasets))
     return plan_or_build(
@@ -431,10 +435,10 @@ def query_datasets(
         results = SqlDatasetResults(registry, parts, explanations, constraints, limit, None, note)
         tree = node()
         # built now: errors surface at the call, not at iteration
-        built = checked(constraints, lambda: [rebuild(tree, constraints) for rebuild in rebuilders])
-        if built is not None:
+        built, spatial = checked(constraints, lambda: [rebuild(tree, constraints) for rebuild in rebuilders])
+        if not spatial:
             results._parts = [(stored, once(lambda s=stmt: s)) for (stored, _), stmt in zip(parts, built, strict=True)]
-        statements = built if built is not None else [None] * len(rebuilders)
+        statements = built if not spatial else [None] * len(rebuilders)  # spatial: not planned (`_plans`)
         return results, list(zip(statements, rebuilders, strict=True)), (tuple(indices), tuple(explanations))
 
     named = None if types else repr(dataset_types)  # it is in the explanation of an empty match

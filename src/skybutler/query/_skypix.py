@@ -21,12 +21,12 @@ from skybutler.query._spatial import (
     OBSERVATION,
     SKYMAP,
     family_member,
-    in_keys,
     is_checking,
     key_columns,
     overlap,
     read_rows,
 )
+from skybutler.query._spatial_keys import in_keys
 
 if TYPE_CHECKING:
     from skybutler.query._builder import QueryBuilder

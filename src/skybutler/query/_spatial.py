@@ -26,13 +26,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import BinaryExpression, BindParameter
 
 from skybutler.dimensions._regions import common_ranges, lonlat, polygon, skycoord_lonlats
 from skybutler.errors import DataIdError
 from skybutler.query._ast import And, Bind, Call, Identifier, Literal, Neg, Node, Overlaps
 from skybutler.query._parser import syntax_error
+from skybutler.query._spatial_keys import in_keys
 from skybutler.registry._small_reads import read_all
 
 if TYPE_CHECKING:
@@ -55,15 +54,6 @@ SKYMAP = ("patch", "tract")
 """The sky-map family, most specific first."""
 
 _ARITY = {"POINT": (2, 2), "CIRCLE": (3, 3), "BOX": (4, 4), "POLYGON": (6, 1_000_000), "REGION": (1, 1)}
-_MAX_KEYS_AS_PARAMETERS = 500
-"""Above this many passing key combinations, they are written into the SQL as literals (all our own values,
-read from the registry) instead of one parameter each: SQLite takes at most 32 766 parameters a statement."""
-
-_PG_ARRAYS_FROM = 10
-"""From this many keys of several columns, PostgreSQL gets them as arrays (`in_keys`): the ``OR`` of 40 keys (the
-patches of a visit) took the server 23.6 to 25.4 ms of CPU a query (most of it planning), the arrays 18.2 to 20.6;
-but for the 1 to 4 keys of a POINT query the semi-join took 23 to 25 ms, the ``OR`` 2.6 to 3.0 (at load 8)."""
-
 _CHECKING: ContextVar[bool] = ContextVar("skybutler_spatial_checking", default=False)
 
 
@@ -324,6 +314,8 @@ class SpatialReport:
     terms: list[str] = field(default_factory=list)
     candidates: int = 0
     passed: int = 0
+    program: Any = None
+    """While a call is checked: the `_spatial_plan.SpatialProgram` of a plannable spatial step (PostgreSQL)."""
 
     def explain(self) -> list[str]:
         """Why the spatial conditions left nothing (``[]`` when they left something)."""
@@ -356,6 +348,10 @@ def apply_spatial(builder: QueryBuilder, terms: list[Overlaps], bind: Mapping[st
     report = SpatialReport(terms=[f"{a.text} OVERLAPS {b.text}" for a, b in [*pairs, *sky]])
     if is_checking():  # no SQL: a placeholder report (it explains nothing) and placeholder skypix columns
         report.candidates = report.passed = 1
+        if pairs and not sky and not builder.skypix and builder.registry.db.dialect == "postgresql":
+            from skybutler.query._spatial_plan import record_program
+
+            report.program = record_program(builder, pairs, report)
     elif pairs:
         _apply_pairs(builder, pairs, report)
     else:
@@ -395,6 +391,12 @@ def _apply_pairs(builder: QueryBuilder, pairs: list[tuple[Operand, Operand]], re
             builder.conditions.append(in_keys(keys[element], kept, dialect=builder.registry.db.dialect))
         return
     if common is not None:
+        from skybutler.query._spatial_fixed import apply_fixed_pair, fixed_side
+
+        fixed = fixed_side(builder, pairs)
+        if fixed is not None:  # one side is one record: its neighbours through the indexes alone
+            apply_fixed_pair(builder, pairs[0], fixed, keys, report)
+            return
         from_, where = _prefilter(builder, pairs, keys, from_, where, common)
     key_cols = [c for e in elements for c in keys[e]]
     stmt = sa.select(*key_cols, *(tables[e].c.region for e in elements)).select_from(from_)
@@ -461,12 +463,15 @@ def _near_constants(
         rows = {tuple(row[:-1]): row[-1] for row in found_rows}
         found = rows if found is None else {k: v for k, v in found.items() if k in rows}
     assert found is not None
-    passing = []
+    # a point's vector made once, not once per candidate (a POINT's htm7 pixel holds ~30 detectors' regions)
+    points = [sphgeom.UnitVector3d(c) for c in consts if isinstance(c, sphgeom.LonLat)]
+    others = [c for c in consts if not isinstance(c, sphgeom.LonLat)]
+    decode, passing = sphgeom.Region.decode, []
     for key, data in found.items():
         if data is None:
             continue
-        region = sphgeom.Region.decode(bytes(data))
-        if all(overlap(region, const) for const in consts):
+        region = decode(bytes(data))
+        if all(region.contains(p) for p in points) and all(overlap(region, c) for c in others):
             passing.append(key)
     return len(found), passing
 
@@ -555,43 +560,3 @@ def _alias(table: sa.Table, name: str) -> Any:
     if alias is None:
         alias = cache[name] = table.alias(name)
     return alias
-
-
-def in_keys(columns: list[Any], passing: list[tuple[Any, ...]], *, dialect: str) -> Any:
-    """The rows whose ``columns`` hold one of the ``passing`` keys.
-
-    On SQLite few keys become ``(a = ? AND b = ?) OR ...``, one parameter per value, built without
-    SQLAlchemy's argument coercion (a tenth of a millisecond per key otherwise): SQLite reads each through the
-    primary key (a row-value ``IN`` list makes it scan the table), and statements of the same shape compile
-    once.  Many keys are rendered into the SQL as one ``IN`` list of literals (SQLite takes at most 32 766
-    parameters).  On PostgreSQL `_PG_ARRAYS_FROM` keys or more of several columns are
-    ``(a, b) IN (SELECT unnest(?), unnest(?))``, one array parameter per column (one statement shape, whatever
-    the number of keys).
-    """
-    if not passing:
-        return sa.false()
-    distinct = sorted(set(passing), key=repr)
-    if dialect == "postgresql" and len(columns) > 1 and len(distinct) >= _PG_ARRAYS_FROM:
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        arrays = [
-            sa.func.unnest(BindParameter(None, list(values), type_=ARRAY(c.type), unique=True))
-            for c, values in zip(columns, zip(*distinct, strict=True), strict=True)
-        ]
-        return sa.tuple_(*columns).in_(sa.select(*arrays))
-    if len(columns) == 1:
-        values = [v[0] for v in distinct]
-        if len(values) > _MAX_KEYS_AS_PARAMETERS:
-            return columns[0].in_(
-                sa.bindparam("spatial_keys", values, expanding=True, literal_execute=True, unique=True)
-            )
-        return columns[0].in_([BindParameter(None, v, type_=columns[0].type, unique=True) for v in values])
-    if len(distinct) * len(columns) > _MAX_KEYS_AS_PARAMETERS:
-        keys: Any = sa.bindparam("spatial_keys", distinct, expanding=True, literal_execute=True, unique=True)
-        return sa.tuple_(*columns).in_(keys)
-    eq = operators.eq
-    return sa.or_(*(
-        sa.and_(*(BinaryExpression(c, BindParameter(None, v, type_=c.type, unique=True), eq)
-                  for c, v in zip(columns, key, strict=True)))
-        for key in distinct
-    ))  # fmt: skip

@@ -31,12 +31,12 @@ from skybutler.query._spatial import (
     _operand,
     _pos,
     _sphgeom,
-    in_keys,
     is_checking,
     key_columns,
     overlap,
     read_rows,
 )
+from skybutler.query._spatial_keys import in_keys
 
 if TYPE_CHECKING:
     from skybutler.query._builder import QueryBuilder
