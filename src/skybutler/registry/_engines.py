@@ -9,6 +9,7 @@ PostgreSQL uses psycopg 3, with ``search_path`` set to the repository's schema o
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import time
@@ -25,6 +26,7 @@ from skybutler.errors import ConfigError, ConflictError, StorageError
 from skybutler.registry._checkpoints import Checkpointer
 from skybutler.registry._insert_sql import sqlite_insert
 from skybutler.registry._pg_connect import pg_engine
+from skybutler.registry._pg_snapshot import read_snapshot
 from skybutler.registry._pg_writes import advisory_key, insert_rows, one_round_trip
 from skybutler.registry._single_reads import single_statement_read
 from skybutler.registry._small_reads import SMALL_ROWS, stream_select, stream_text
@@ -183,54 +185,58 @@ class Database:
             with one_round_trip(self) as conn:
                 yield conn
             return
-        self._immediate = write
-        txn = self._begin()
-        self._depth = 1
-        self._bulk.clear()
-        deferred = False
-        try:
+        # PostgreSQL: a read of several statements sees one snapshot (`read_snapshot`)
+        snapshot = read_snapshot(self) if not write and self.dialect == "postgresql" else contextlib.nullcontext()
+        with snapshot:
+            self._immediate = write
+            txn = self._begin()
+            self._depth = 1
+            self._bulk.clear()
+            deferred = False
             try:
-                yield self.conn
-            except BaseException as exc:
+                try:
+                    yield self.conn
+                except BaseException as exc:
+                    self._depth = 0
+                    self._discard(txn, invalidate=False)
+                    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+                        raise StorageError(
+                            f"The connection to the registry database was lost ({exc.orig}); nothing was changed. "
+                            "The next call reconnects: retry the operation."
+                        ) from exc
+                    if isinstance(exc, sa.exc.IntegrityError | sqlite3.IntegrityError):
+                        raise  # for callers that explain them
+                    if isinstance(exc, sa.exc.DBAPIError | sqlite3.Error):
+                        # A lock held past the busy timeout, a value the server refuses, a full disk: the
+                        # transaction is rolled back.
+                        what = "refused or failed a statement, and the change was rolled back"
+                        raise self.failure(exc, what) from exc
+                    raise
                 self._depth = 0
-                self._discard(txn, invalidate=False)
-                if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
-                    raise StorageError(
-                        f"The connection to the registry database was lost ({exc.orig}); nothing was changed. "
-                        "The next call reconnects: retry the operation."
-                    ) from exc
-                if isinstance(exc, sa.exc.IntegrityError | sqlite3.IntegrityError):
-                    raise  # for callers that explain them
-                if isinstance(exc, sa.exc.DBAPIError | sqlite3.Error):
-                    # A lock held past the busy timeout, a value the server refuses, a full disk: the
-                    # transaction is rolled back.
-                    raise self.failure(exc, "refused or failed a statement, and the change was rolled back") from exc
-                raise
-            self._depth = 0
-            if self._checkpointer is not None and sum(self._bulk.values()) >= _BULK_ROWS:
-                deferred = True
-                self._auto_checkpoint(0)
-            try:
-                txn.commit()
-            except sa.exc.DBAPIError as exc:
-                # A failed commit (a full disk, a deferred constraint, a lost server) leaves SQLAlchemy's
-                # transaction open and the driver connection in doubt: both are discarded, so the next call
-                # starts afresh instead of failing with "already initialized a SQLAlchemy Transaction".
-                deferred = False
-                self._discard(txn, invalidate=True)
-                if isinstance(exc, sa.exc.IntegrityError):
-                    raise ConflictError(f"The registry refused the change: {exc.orig}") from None
-                if exc.connection_invalidated:  # the server may have committed before the connection broke
-                    raise LostCommitError(
-                        f"The connection to the registry database was lost while committing "
-                        f"({str(exc.orig).strip().splitlines()[0]}): the change may or may not have been saved. "
-                        "The next call reconnects: look before you retry."
-                    ) from exc
-                raise self.failure(exc, "could not commit; nothing was changed") from None
-        finally:
-            if deferred:
-                self._auto_checkpoint(_AUTO_CHECKPOINT)
-        self._after_commit(deferred)
+                if self._checkpointer is not None and sum(self._bulk.values()) >= _BULK_ROWS:
+                    deferred = True
+                    self._auto_checkpoint(0)
+                try:
+                    txn.commit()
+                except sa.exc.DBAPIError as exc:
+                    # A failed commit (a full disk, a deferred constraint, a lost server) leaves SQLAlchemy's
+                    # transaction open and the driver connection in doubt: both are discarded, so the next call
+                    # starts afresh instead of failing with "already initialized a SQLAlchemy Transaction".
+                    deferred = False
+                    self._discard(txn, invalidate=True)
+                    if isinstance(exc, sa.exc.IntegrityError):
+                        raise ConflictError(f"The registry refused the change: {exc.orig}") from None
+                    if exc.connection_invalidated:  # the server may have committed before the connection broke
+                        raise LostCommitError(
+                            f"The connection to the registry database was lost while committing "
+                            f"({str(exc.orig).strip().splitlines()[0]}): the change may or may not have been saved. "
+                            "The next call reconnects: look before you retry."
+                        ) from exc
+                    raise self.failure(exc, "could not commit; nothing was changed") from None
+            finally:
+                if deferred:
+                    self._auto_checkpoint(_AUTO_CHECKPOINT)
+            self._after_commit(deferred)
 
     def _discard(self, txn: sa.RootTransaction, *, invalidate: bool) -> None:
         """End a failed transaction so that the next one can begin on this `Database`.
