@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from skybutler.errors import StorageError
+from skybutler.registry._single_reads import autocommit_while_idle
 
 if TYPE_CHECKING:
     from skybutler.registry._engines import Database
@@ -101,17 +102,8 @@ def own_begin(db: Database) -> Iterator[None]:
     at the transaction's end still ends it (psycopg sends them whenever a transaction is open).  Outside a
     PostgreSQL transaction only; elsewhere it does nothing."""
     raw: Any = db._driver() if db.dialect == "postgresql" and not db._depth and db._pipeline is None else None
-    if raw is None or raw.info.transaction_status != _IDLE:
+    with autocommit_while_idle(raw, on_failure=db.conn.invalidate):  # the transaction has ended by its exit
         yield
-        return
-    raw.autocommit = True
-    try:
-        yield
-    finally:
-        try:
-            raw.autocommit = False  # the transaction has ended (committed or rolled back)
-        except Exception:  # a broken connection: SQLAlchemy replaces it at the next call
-            db.conn.invalidate()
 
 
 def lock_and_read(

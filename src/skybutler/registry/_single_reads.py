@@ -10,14 +10,14 @@ A write of one statement (an ``INSERT ... RETURNING``) is atomic by itself too, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from skybutler.registry._engines import Database
 
-__all__ = ["single_statement_read"]
+__all__ = ["autocommit_while_idle", "single_statement_read"]
 
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (psycopg itself is imported only by PostgreSQL registries)
 
@@ -28,8 +28,16 @@ def single_statement_read(db: Database) -> Iterator[None]:
     if db.dialect != "postgresql" or db._depth:
         yield
         return
-    raw = db._driver()
-    if raw.info.transaction_status != _IDLE:
+    with autocommit_while_idle(db._driver()):
+        yield
+
+
+@contextmanager
+def autocommit_while_idle(raw: Any, *, on_failure: Callable[[], object] | None = None) -> Iterator[None]:
+    """psycopg's autocommit mode for the block when the driver connection ``raw`` (None: nothing to do) has no
+    transaction open; turned off again after it.  If turning it off fails (a broken connection), ``on_failure``
+    runs; SQLAlchemy replaces such a connection at the next call either way."""
+    if raw is None or raw.info.transaction_status != _IDLE:
         yield
         return
     raw.autocommit = True
@@ -38,5 +46,6 @@ def single_statement_read(db: Database) -> Iterator[None]:
     finally:
         try:
             raw.autocommit = False
-        except Exception:  # a broken or closed connection: SQLAlchemy replaces it at the next call
-            pass
+        except Exception:
+            if on_failure is not None:
+                on_failure()
