@@ -11,6 +11,9 @@ from skybutler.server._signing import sign_url
 from skybutler.testing.server import ServedRepo
 
 DIMS = ["instrument", "visit", "detector"]
+TIMEOUT = 30.0
+"""Seconds a request may take: the server shares this process and the machine (httpx's default 5 s ran out once,
+with two test suites on two cores)."""
 
 
 def _url_of_a_dataset(served: ServedRepo) -> tuple[str, bytes]:
@@ -30,7 +33,7 @@ def _secret(served: ServedRepo) -> bytes:
 
 def test_a_signed_url_reads_its_file_without_a_token_and_in_ranges(served_files: ServedRepo) -> None:
     url, data = _url_of_a_dataset(served_files)
-    with httpx.Client() as http:
+    with httpx.Client(timeout=TIMEOUT) as http:
         whole = http.get(url)
         assert whole.status_code == 200
         assert whole.content == data
@@ -53,7 +56,7 @@ def test_an_altered_or_expired_url_is_refused(served_files: ServedRepo) -> None:
         (base, {**query, "ds": "other"}),
         (base, {**query, "op": "PUT"}),
     ]
-    with httpx.Client() as http:
+    with httpx.Client(timeout=TIMEOUT) as http:
         for target, params in altered:
             answer = http.get(target, params=params)
             assert answer.status_code == 403, (target, params, answer.text)
@@ -73,7 +76,7 @@ def test_paths_leaving_the_datastore_are_refused_even_when_signed(served_files: 
     api = f"{served_files.url}/api/v1"
     signed, _ = sign_url(api, _secret(served_files), "GET", "", key, 60)
     repo_file = (served_files.root.removeprefix("file://").rstrip("/") + "/butler.yaml").encode()
-    with httpx.Client() as http:
+    with httpx.Client(timeout=TIMEOUT) as http:
         answers = [http.get(signed)]  # httpx normalizes '..' away: the path then names no file
         if ".." in key:  # as a client that does not normalize the path would send it
             answers.append(http.get(signed.replace("../", "%2e%2e/")))
@@ -87,7 +90,7 @@ def test_paths_leaving_the_datastore_are_refused_even_when_signed(served_files: 
 def test_uploads_only_create_pending_files_once(served_files: ServedRepo) -> None:
     api = f"{served_files.url}/api/v1"
     secret = _secret(served_files)
-    with httpx.Client() as http:
+    with httpx.Client(timeout=TIMEOUT) as http:
         elsewhere, _ = sign_url(api, secret, "PUT", "", "u/x/meta/evil.json", 60)
         assert http.put(elsewhere, content=b"{}").status_code == 403
         for escaping in (".pending/upload-a/../../butler.yaml", ".pending/../butler.yaml"):
@@ -106,7 +109,7 @@ def test_uploads_only_create_pending_files_once(served_files: ServedRepo) -> Non
 @pytest.mark.parametrize("name", ["..%2F..%2Fbutler.yaml", "..", "%2e%2e", "meta%00", "a" * 300])
 def test_path_parameters_of_the_api_refuse_traversal(served_files: ServedRepo, name: str) -> None:
     headers = {"Authorization": f"Bearer {served_files.admin_token}"}
-    with httpx.Client(headers=headers) as http:
+    with httpx.Client(headers=headers, timeout=TIMEOUT) as http:
         for path in (f"/api/v1/dataset-types/{name}", f"/api/v1/dimension-records/{name}"):
             method = "GET" if "dataset-types" in path else "POST"
             answer = http.request(method, served_files.url + path, json=[])
