@@ -82,7 +82,7 @@ def refresh_sqlite(driver: sqlite3.Connection, tables: list[str]) -> list[str]:
             finally:
                 driver.execute(f"PRAGMA busy_timeout = {busy}")
             done.append(table)
-    except sqlite3.Error:
+    except sqlite3.Error:  # busy past _BUSY_MS, say: statistics only steer plans; the next bulk commit retries
         pass
     return done
 
