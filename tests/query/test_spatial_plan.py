@@ -137,3 +137,44 @@ def test_a_spatial_plan_leaves_the_session_settings_as_they_were(sky: DirectButl
         assert found.planned
         assert _ids(found, VD) == _near_point(sky, 150.01, 2.0) != []
     assert db._driver().execute("SHOW plan_cache_mode").fetchone()[0] == "auto"
+
+
+def test_a_spatial_plan_runs_on_the_connection_kept_for_generic_plans(sky: DirectButler) -> None:
+    """Outside a transaction the plan's statement goes to a second connection whose session plans generically
+    (no setting set and reset around each statement); the registry's own session keeps its default."""
+    if sky.registry.db.dialect != "postgresql":
+        pytest.skip("plan_cache_mode is PostgreSQL's")
+    db = sky.registry.db
+    for ra, dec in POINTS * 2:
+        found = sky.query_data_ids(VD, where=WHERE, bind={"ra": ra, "dec": dec})
+        assert _ids(found, VD) == _near_point(sky, ra, dec)
+    assert found.planned
+    generic = db._generic.driver_connection
+    assert generic.execute("SHOW plan_cache_mode").fetchone()[0] == "force_generic_plan"
+    assert db._driver().execute("SHOW plan_cache_mode").fetchone()[0] == "auto"
+    assert generic.info.backend_pid != db._driver().info.backend_pid
+    sky.close()
+    assert generic.closed
+    assert db._generic is None
+
+
+def test_a_lost_generic_plan_connection_fails_clearly_and_the_next_call_reconnects(sky: DirectButler) -> None:
+    if sky.registry.db.dialect != "postgresql":
+        pytest.skip("a PostgreSQL connection")
+    from skybutler.errors import StorageError
+
+    db = sky.registry.db
+    for ra, dec in POINTS * 2:
+        list(sky.query_data_ids(VD, where=WHERE, bind={"ra": ra, "dec": dec}))
+    pid = db._generic.driver_connection.info.backend_pid
+    main = db._driver()
+    main.autocommit = True
+    main.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    main.autocommit = False
+    with pytest.raises(StorageError, match=r"lost.*retry"):
+        list(sky.query_data_ids(VD, where=WHERE, bind={"ra": 150.01, "dec": 2.0}))
+    assert db._generic is None
+    found = sky.query_data_ids(VD, where=WHERE, bind={"ra": 150.01, "dec": 2.0})
+    assert _ids(found, VD) == _near_point(sky, 150.01, 2.0) != []
+    assert found.planned
+    assert db._generic.driver_connection.info.backend_pid != pid

@@ -76,15 +76,19 @@ def round_trips(db: Database) -> Iterator[list[str]]:
     """
     import psycopg
 
-    raw: Any = db._driver()
+    # the registry's connection, and the one kept for generic plans if it is open (`_pg_generic`): the
+    # client waits for one server at a time, so their traces add up
+    raws: list[Any] = [db._driver()] + ([db._generic.driver_connection] if db._generic is not None else [])
     with tempfile.TemporaryFile("w+") as trace:
-        raw.pgconn.trace(trace.fileno())
-        raw.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+        for raw in raws:
+            raw.pgconn.trace(trace.fileno())
+            raw.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
         trips: list[str] = []
         try:
             yield trips
         finally:
-            raw.pgconn.untrace()
+            for raw in raws:
+                raw.pgconn.untrace()
             trace.seek(0)
             carried: list[str] = []
             for line in trace.read().splitlines():

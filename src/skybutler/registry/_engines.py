@@ -87,6 +87,8 @@ class Database:
         self._depth = 0
         self._pipeline: Any = None
         """PostgreSQL: the cursor of the pipelined transaction in progress (see `one_round_trip`)."""
+        self._generic: Any = None
+        """PostgreSQL: the connection that plans spatial plans' statements generically (`_pg_generic`)."""
         self._bulk: dict[str, int] = {}
         """Rows `insert_many` wrote to each table in the current transaction."""
         self._inserted: dict[str, int] = {}
@@ -563,5 +565,9 @@ class Database:
         """Close the connection and dispose of the engine (after a background checkpoint, if one runs)."""
         if self._checkpointer is not None:
             self._checkpointer.close()
+        if self._generic is not None:
+            from skybutler.registry._pg_generic import close_generic
+
+            close_generic(self)
         self.conn.close()
         self.engine.dispose()

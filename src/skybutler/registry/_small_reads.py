@@ -100,38 +100,60 @@ def run_read(db: Database, sql: str, params: Sequence[Any] | Mapping[str, Any], 
     transaction rolls back and reports it), outside one our `StorageError`; a connection found broken is
     dropped, and the next call reconnects.
 
-    ``generic``: the statement runs on PostgreSQL's generic plan once psycopg has prepared it (`_generic`).
+    ``generic``: the statement runs on PostgreSQL's generic plan once psycopg has prepared it: outside a
+    transaction on the connection kept for that (`_pg_generic`), inside one with the setting around it
+    (`_generic`).
     """
     import psycopg
 
     raw = db._driver()
+    if generic and not db._depth:
+        from skybutler.registry._pg_generic import close_generic, generic_connection
+
+        try:
+            own = generic_connection(db)
+        except psycopg.Error as exc:
+            raise StorageError(
+                f"Cannot open a second connection to the registry database ({str(exc).strip()}); nothing was "
+                "read. Check that the server accepts one more connection, then retry."
+            ) from exc
+        return _traced(db, own, sql, params, own.execute, lambda: close_generic(db))
     with single_statement_read(db):
         if not db._depth and not raw.autocommit:  # not idle outside our transactions: let SQLAlchemy handle it
             with db.transaction(write=False) as conn:
                 return conn.exec_driver_sql(sql, params)
-        conn = db.conn
-        events = conn._has_events or conn.engine._has_events  # SQLAlchemy's listeners see this statement too
-        try:
-            if events:
-                for fn in conn.dispatch.before_cursor_execute:
-                    sql, params = fn(conn, None, sql, params, None, False)
-            cursor = _generic(raw, sql, params) if generic else raw.execute(sql, params)
-            if events:
-                for fn in conn.dispatch.after_cursor_execute:
-                    fn(conn, cursor, sql, params, None, False)
-            return cursor
-        except psycopg.Error as exc:
-            lost = raw.closed or raw.broken
-            if lost:
-                db.conn.invalidate()
-            if db._depth:
-                raise sa.exc.DBAPIError.instance(sql, params, exc, psycopg.Error, connection_invalidated=lost) from exc
-            if lost:
-                raise StorageError(
-                    f"The connection to the registry database was lost ({str(exc).strip()}); nothing was changed. "
-                    "The next call reconnects: retry the operation."
-                ) from exc
-            raise db.failure(exc, "could not be read") from exc
+        run = (lambda q, p: _generic(raw, q, p)) if generic else raw.execute
+        return _traced(db, raw, sql, params, run, db.conn.invalidate)
+
+
+def _traced(db: Database, raw: Any, sql: str, params: Any, run: Any, drop: Any) -> Any:
+    """``run(sql, params)`` on the driver connection ``raw``, seen by SQLAlchemy's cursor listeners of the
+    registry's connection; errors as `run_read` says (``drop()`` forgets a connection found broken)."""
+    import psycopg
+
+    conn = db.conn
+    events = conn._has_events or conn.engine._has_events  # SQLAlchemy's listeners see this statement too
+    try:
+        if events:
+            for fn in conn.dispatch.before_cursor_execute:
+                sql, params = fn(conn, None, sql, params, None, False)
+        cursor = run(sql, params)
+        if events:
+            for fn in conn.dispatch.after_cursor_execute:
+                fn(conn, cursor, sql, params, None, False)
+        return cursor
+    except psycopg.Error as exc:
+        lost = raw.closed or raw.broken
+        if lost:
+            drop()
+        if db._depth:
+            raise sa.exc.DBAPIError.instance(sql, params, exc, psycopg.Error, connection_invalidated=lost) from exc
+        if lost:
+            raise StorageError(
+                f"The connection to the registry database was lost ({str(exc).strip()}); nothing was changed. "
+                "The next call reconnects: retry the operation."
+            ) from exc
+        raise db.failure(exc, "could not be read") from exc
 
 
 def _generic(raw: Any, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> Any:
