@@ -177,4 +177,5 @@ def test_a_lost_generic_plan_connection_fails_clearly_and_the_next_call_reconnec
     found = sky.query_data_ids(VD, where=WHERE, bind={"ra": 150.01, "dec": 2.0})
     assert _ids(found, VD) == _near_point(sky, 150.01, 2.0) != []
     assert found.planned
-    assert db._generic.driver_connection.info.backend_pid != pid
+    reopened: Any = db._generic
+    assert reopened.driver_connection.info.backend_pid != pid

@@ -29,13 +29,13 @@ def generic_connection(db: Database) -> Any:
     """The psycopg connection of ``db`` that plans generically, opened (or reopened after a loss) on demand."""
     held = db._generic
     if held is not None:
-        raw = held.driver_connection
-        if not (raw.closed or raw.broken):
-            return raw
+        kept: Any = held.driver_connection
+        if not (kept.closed or kept.broken):
+            return kept
         close_generic(db)
     held = db.engine.raw_connection()  # the engine's start-up options (schema, lock timeout) apply
     try:
-        raw = held.driver_connection
+        raw: Any = held.driver_connection
         raw.autocommit = True
         raw.execute("SET plan_cache_mode = force_generic_plan")
     except BaseException:
