@@ -65,7 +65,7 @@ class NumpyFormatter(Formatter):
         if name is not None:
             array = np.load(name, mmap_mode="r", allow_pickle=False)
             return np.array(array[slices]) if slices is not None else array
-        array = np.lib.format.read_array(stream, allow_pickle=False)
+        array = _read_known(stream)
         return array[slices] if slices is not None else array
 
 
@@ -95,3 +95,64 @@ def _header(array: Any) -> bytes | None:
             _HEADERS.clear()
         found = _HEADERS[key] = buffer.getvalue()
     return found
+
+
+_MAGIC_1_0 = b"\x93NUMPY\x01\x00"
+
+_KNOWN: dict[bytes, tuple[Any, tuple[int, ...]] | None] = {}
+"""What a ``.npy`` header (its text) says: (dtype, shape), or None where `numpy.lib.format.read_array` must
+read the file (Fortran order, Python objects).  numpy parses each header with ``ast.literal_eval`` (about a
+third of a small array's read, issue 26's W1 get_arr); a workflow reads many arrays of one kind."""
+
+
+def _read_known(stream: BinaryIO) -> Any:
+    """The array of a ``.npy`` stream, read straight into a new array when its header was seen before.
+
+    A header of another version (2.0 and 3.0: very long headers) goes to numpy, from the start of the stream.
+    """
+    import io
+
+    import numpy as np
+
+    prefix = stream.read(10)
+    if len(prefix) < 10 or not prefix.startswith(_MAGIC_1_0):
+        return np.lib.format.read_array(_replay(stream, prefix), allow_pickle=False)
+    header = stream.read(int.from_bytes(prefix[8:10], "little"))
+    if header not in _KNOWN:
+        try:
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(io.BytesIO(prefix[8:] + header))
+        except ValueError as exc:
+            raise FormatterError(f"Not a readable .npy file: {exc}") from None
+        if len(_KNOWN) >= 256:
+            _KNOWN.clear()
+        _KNOWN[header] = None if fortran or dtype.hasobject else (dtype, shape)
+    known = _KNOWN[header]
+    if known is None:
+        return np.lib.format.read_array(_replay(stream, prefix + header), allow_pickle=False)
+    array = np.empty(known[1], dtype=known[0])
+    view = memoryview(array.reshape(-1).view(np.uint8))  # bytes of any dtype (datetime64 has no buffer of its own)
+    got, readinto = 0, getattr(stream, "readinto", None)
+    while got < len(view):
+        if readinto is not None:
+            n = readinto(view[got:])
+        else:
+            chunk = stream.read(len(view) - got)
+            view[got : got + len(chunk)] = chunk
+            n = len(chunk)
+        if not n:
+            raise FormatterError(
+                f"The .npy file is truncated: {got} of its {len(view)} bytes of array data are there; "
+                "the dataset's file is damaged (put it again)."
+            )
+        got += n
+    return array
+
+
+def _replay(stream: BinaryIO, consumed: bytes) -> Any:
+    """``stream`` from its start again, after ``consumed`` was read from it: rewound when it can seek."""
+    import io
+
+    if stream.seekable():
+        stream.seek(-len(consumed), io.SEEK_CUR)
+        return stream
+    return io.BytesIO(consumed + stream.read())

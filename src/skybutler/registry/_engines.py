@@ -28,8 +28,7 @@ from skybutler.registry._insert_sql import sqlite_insert
 from skybutler.registry._pg_connect import pg_engine
 from skybutler.registry._pg_snapshot import read_snapshot
 from skybutler.registry._pg_writes import advisory_key, insert_rows, one_round_trip
-from skybutler.registry._single_reads import single_statement_read
-from skybutler.registry._small_reads import SMALL_ROWS, stream_select, stream_text
+from skybutler.registry._small_reads import SMALL_ROWS, read_all, stream_select, stream_text
 from skybutler.registry._statistics import analyze_new_postgres, refresh_sqlite
 
 __all__ = ["Database", "LostCommitError", "normalize_url"]
@@ -358,11 +357,14 @@ class Database:
         On SQLite the statement is compiled once and executed on the driver connection directly: for a
         single-statement read this skips SQLAlchemy's per-call machinery (about 40 µs) and SQLite's
         autocommit mode gives the statement its own snapshot.  Values come back as the driver returns them
-        (UUIDs as hex strings on SQLite): callers convert what they need.  Inside a write transaction, and
-        on PostgreSQL, the statement runs through SQLAlchemy as usual.
+        (UUIDs as hex strings on SQLite): callers convert what they need.  On PostgreSQL the same, through
+        `_small_reads.read_all` (one round trip outside a transaction; SQLAlchemy's execution and rows were a
+        third of a get's client time, issue 26).  Inside a SQLite write transaction it runs through SQLAlchemy.
         """
-        if self.dialect != "sqlite" or self._depth:  # PostgreSQL: one round trip (see `single_statement_read`)
-            with single_statement_read(self), self.transaction(write=False) as conn:
+        if self.dialect != "sqlite":
+            return read_all(self, stmt, params)  # type: ignore[no-any-return]
+        if self._depth:
+            with self.transaction(write=False) as conn:
                 return [tuple(r) for r in conn.execute(stmt, dict(params)).all()]
         entry = self._compiled.get(id(stmt))
         if entry is None:
