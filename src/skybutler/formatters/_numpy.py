@@ -130,7 +130,8 @@ def _read_known(stream: BinaryIO) -> Any:
     if known is None:
         return np.lib.format.read_array(_replay(stream, prefix + header), allow_pickle=False)
     array = np.empty(known[1], dtype=known[0])
-    view = memoryview(array.reshape(-1).view(np.uint8))  # bytes of any dtype (datetime64 has no buffer of its own)
+    # the bytes of any dtype (a datetime64 array has no buffer of its own)
+    view = memoryview(array.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
     got, readinto = 0, getattr(stream, "readinto", None)
     while got < len(view):
         if readinto is not None:

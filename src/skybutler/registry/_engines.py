@@ -362,7 +362,7 @@ class Database:
         third of a get's client time, issue 26).  Inside a SQLite write transaction it runs through SQLAlchemy.
         """
         if self.dialect != "sqlite":
-            return read_all(self, stmt, params)  # type: ignore[no-any-return]
+            return read_all(self, stmt, params)
         if self._depth:
             with self.transaction(write=False) as conn:
                 return [tuple(r) for r in conn.execute(stmt, dict(params)).all()]
