@@ -159,3 +159,28 @@ def test_command_processes_share_the_cache(tmp_path: Path) -> None:
     assert (folder / "skybutler.cli._repo.pyc").exists()
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no partial file left
     assert not list(src.rglob("__pycache__"))
+
+
+def test_a_library_process_uses_the_cache_too(tmp_path: Path) -> None:
+    # `import skybutler` puts the hook in place: a program's first Butler.create / open reads its modules' code
+    src = tmp_path / "src"
+    shutil.copytree(SRC, src, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(src), "PYTHONDONTWRITEBYTECODE": "1", "XDG_CACHE_HOME": str(tmp_path)}
+    env.pop("SKYBUTLER_NO_CACHE", None)
+    code = (
+        "import sys, skybutler.butler._direct as d; from skybutler import _bytecode; "
+        "print(type(d.__loader__).__name__, _bytecode.installed() is not None)"
+    )
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert first.stdout.split() == ["CachingLoader", "True"]
+    (folder,) = (tmp_path / "skybutler" / f"bytecode-{sys.implementation.cache_tag}").iterdir()
+    entry = folder / "skybutler.butler._direct.pyc"
+    written = entry.stat().st_mtime_ns
+    again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert again.stdout == first.stdout
+    assert entry.stat().st_mtime_ns == written  # read back, not compiled and written again
+    assert (folder / "skybutler.errors.pyc").exists()  # imported after the hook, by skybutler itself
+    assert not list(src.rglob("__pycache__"))
+    env["SKYBUTLER_NO_CACHE"] = "1"
+    off = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert off.stdout.split() == ["SourceFileLoader", "False"]

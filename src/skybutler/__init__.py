@@ -5,7 +5,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from skybutler.errors import SkyButlerError
+from skybutler import _bytecode
+
+# First thing, so that every skybutler module imported after this one (its errors included) is compiled once
+# per user, not once per process, where Python writes no bytecode itself (an editable install with
+# PYTHONDONTWRITEBYTECODE): in a library process too (a pipeline's short tasks each import the butler).
+_bytecode.install()
+
+from skybutler.errors import SkyButlerError  # noqa: E402 (after the hook: its code comes from the cache)
 
 if TYPE_CHECKING:
     from skybutler.butler import Butler, DeferredDatasetHandle

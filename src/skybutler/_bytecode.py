@@ -1,4 +1,4 @@
-"""Compiled bytecode of skybutler's own modules for the command line, when Python is told not to write any.
+"""Compiled bytecode of skybutler's own modules, kept per user when Python is told not to write any.
 
 Python reads a module's bytecode from ``__pycache__`` beside its source and writes it there after compiling,
 unless ``PYTHONDONTWRITEBYTECODE`` is set (or ``-B``), as it is on machines that keep source trees clean or
@@ -7,12 +7,15 @@ command compiles the ~200 modules it needs from source: about 0.2 s of CPU, more
 above ``import sqlalchemy`` for a query command (issue 26 part 6).  Packages installed from wheels are
 compiled by pip and are not affected.
 
-`install` (the command line calls it first thing) adds an import hook for ``skybutler.*`` modules only, and
-only while bytecode writing is off and Python has no bytecode of the module beside its source: it keeps the
-compiled code in the per-user cache folder (`skybutler._disk_cache`, ``bytecode-<python tag>/``), never beside
-the sources, so the user's setting keeps holding for every source tree.  ``SKYBUTLER_NO_CACHE=1`` turns it off
-with the rest of that folder.  A library process is left alone: it compiles once per process, and
-``python -m compileall`` on the installed tree gives it bytecode where wanted (docs/cli.md).
+`install` (``import skybutler`` calls it first thing, so in a library process as in a command) adds an import
+hook for ``skybutler.*`` modules only, and only while bytecode writing is off and Python has no bytecode of the
+module beside its source: it keeps the compiled code in the per-user cache folder (`skybutler._disk_cache`,
+``bytecode-<python tag>/``), never beside the sources, so the user's setting keeps holding for every source
+tree.  ``SKYBUTLER_NO_CACHE=1`` turns it off with the rest of that folder.  A library process used to be left
+alone, compiling every module it imports in every process: 15-25 ms of CPU for a process's first create and
+open, 4-6 ms for its first dataset-type registrations, a third of each (W1, issue 26); pipelines run many short
+processes, each of which paid it.  Only ``skybutler`` and the hook's own two modules are compiled before it is
+in place.
 
 Correctness:
 

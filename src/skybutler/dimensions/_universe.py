@@ -9,8 +9,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from skybutler.config import parse_yaml
 from skybutler.dimensions._elements import FIELD_TYPES, DimensionElement, FieldSpec
+from skybutler.dimensions._parsed import parse_universe_text
 from skybutler.errors import ConfigError, DataIdError
 
 __all__ = ["DimensionGroup", "DimensionUniverse"]
@@ -95,7 +95,7 @@ class DimensionUniverse:
         if known is not None:
             return known
         try:
-            config = parse_yaml(text)
+            config = parse_universe_text(text)
         except Exception as exc:
             import yaml
 
@@ -336,5 +336,5 @@ def _cached(text: str) -> DimensionUniverse:
     """The universe of ``text``, parsed the first time (pickled data IDs name this function: keep its name)."""
     known = _BY_TEXT.get(text)
     if known is None:
-        known = _BY_TEXT.setdefault(text, DimensionUniverse(parse_yaml(text), text=text))
+        known = _BY_TEXT.setdefault(text, DimensionUniverse(parse_universe_text(text), text=text))
     return known

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -47,21 +48,43 @@ class CollectionRecord:
     doc: str | None = None
 
 
+# A process's first registration or look-up compiles no SQLAlchemy statement (`Database.one_row`); the columns
+# are those of `StaticTables.collection` (tests/registry/test_registration_sql.py checks them against it).
+_FIND = 'SELECT collection_id, name, "type", doc FROM collection WHERE name = :name'
+_INSERT = (
+    'INSERT INTO collection (name, "type", doc) VALUES (:name, :type, :doc) ON CONFLICT (name) DO NOTHING '
+    'RETURNING collection_id, name, "type", doc'
+)
+
+
 class Collections:
     """Register and look up collections; lookups are cached (collections are never renamed)."""
 
     def __init__(self, db: Database, tables: StaticTables) -> None:
         self._db = db
-        self._table = tables.collection
-        self._chain = tables.collection_chain
-        self._attributes = tables.attributes
+        self._tables = tables  # asked for when first needed: registering and finding need none (`StaticTables`)
         self._by_name: dict[str, CollectionRecord] = {}
         self._by_id: dict[int, CollectionRecord] = {}
         self._paths: dict[tuple[str, ...], list[CollectionRecord]] = {}
-        a = self._attributes
-        self._generation_stmt = sa.select(a.c.value).where(a.c.name == "generation")
         self.generation = 0
         """The registry generation these caches reflect (read at open; see `refresh_if_changed`)."""
+
+    @property
+    def _table(self) -> sa.Table:
+        return self._tables.collection
+
+    @property
+    def _chain(self) -> sa.Table:
+        return self._tables.collection_chain
+
+    @property
+    def _attributes(self) -> sa.Table:
+        return self._tables.attributes
+
+    @cached_property
+    def _generation_stmt(self) -> sa.Select[tuple[str]]:
+        a = self._attributes
+        return sa.select(a.c.value).where(a.c.name == "generation")
 
     # -- cross-process cache safety ---------------------------------------------------------------------------
     def read_generation(self) -> int:
@@ -120,11 +143,8 @@ class Collections:
         found = self.find(name)
         created = False
         if found is None:
-            t = self._table
-            insert = self._db.insert_ignore(t, ["name"]).values(name=name, type=int(collection_type), doc=doc)
             # RETURNING: no second look-up for the new row's id; one statement, so no BEGIN/COMMIT around it
-            with single_statement_read(self._db), self._db.transaction() as conn:
-                row = conn.execute(insert.returning(t.c.collection_id, t.c.name, t.c.type, t.c.doc)).first()
+            row = self._db.one_row(_INSERT, {"name": name, "type": int(collection_type), "doc": doc}, write=True)
             self._by_name.pop(name, None)
             found = self.find(name) if row is None else self._remember(row)  # None: another process made it
             assert found is not None
@@ -142,11 +162,7 @@ class Collections:
             return found
         if "\x00" in name:  # no collection has one (see `register`), and PostgreSQL refuses it even in a query
             return None
-        t = self._table
-        with single_statement_read(self._db), self._db.transaction(write=False) as conn:
-            row = conn.execute(
-                sa.select(t.c.collection_id, t.c.name, t.c.type, t.c.doc).where(t.c.name == name)
-            ).first()
+        row = self._db.one_row(_FIND, {"name": name})
         return None if row is None else self._remember(row)
 
     def get(self, name: str) -> CollectionRecord:

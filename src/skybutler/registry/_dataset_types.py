@@ -10,7 +10,6 @@ import sqlalchemy as sa
 
 from skybutler.datasets import DatasetType
 from skybutler.errors import DatasetTypeError
-from skybutler.registry._single_reads import single_statement_read
 from skybutler.registry._template import TableDdl
 
 if TYPE_CHECKING:
@@ -30,6 +29,17 @@ def same_definition(registered: DatasetType, given: DatasetType) -> bool:
     registered; one given with a format needs that same format.
     """
     return registered == given and given.format in (None, registered.format)
+
+
+# A process's first registration or look-up compiles no SQLAlchemy statement (`Database.one_row`); the columns
+# are those of `StaticTables.dataset_type` (tests/registry/test_registration_sql.py checks them against it).
+_COLUMNS = "dataset_type_id, name, dimensions, storage_class, is_calibration, tag_table, format"
+_FIND = f"SELECT {_COLUMNS} FROM dataset_type WHERE name = :name"
+_INSERT = (
+    "INSERT INTO dataset_type (name, dimensions, storage_class, is_calibration, tag_table, format) "
+    "VALUES (:name, :dimensions, :storage_class, :is_calibration, :tag_table, :format) "
+    f"ON CONFLICT (name) DO NOTHING RETURNING {_COLUMNS}"
+)
 
 
 class _Tables:
@@ -93,8 +103,7 @@ class DatasetTypes:
         self.on_remove: Callable[[sa.Connection], None] | None = None
         """Called in a removal's transaction (the registry bumps its generation: other caches are stale)."""
         self._dimension_tables = dimension_tables
-        self._table = tables.dataset_type
-        self._datasets = tables.dataset
+        self._static = tables  # asked for when first needed: registering and finding need none (`StaticTables`)
         self._metadata = metadata
         self._universe = universe
         self._cache: dict[str, StoredDatasetType] = {}
@@ -102,9 +111,18 @@ class DatasetTypes:
         """Tags and calibration tables known to exist in the database (those of registered types: never dropped)."""
         self._ddl = TableDdl(universe)
 
+    @property
+    def _table(self) -> sa.Table:
+        return self._static.dataset_type
+
+    @property
+    def _datasets(self) -> sa.Table:
+        return self._static.dataset
+
     def _tags(self, group: DimensionGroup, name: str) -> sa.Table:
         from skybutler.registry._schema import tags_table
 
+        self._static.make()  # the tables its foreign keys name
         existing = self._metadata.tables.get(name)
         return existing if existing is not None else tags_table(self._metadata, self._universe, group, name)
 
@@ -121,6 +139,7 @@ class DatasetTypes:
         from skybutler.registry._schema import calibs_table
 
         name = self._calibs_name(tag_name)
+        self._static.make()  # the tables its foreign keys name
         existing = self._metadata.tables.get(name)
         return existing if existing is not None else calibs_table(self._metadata, self._universe, group, name)
 
@@ -143,15 +162,17 @@ class DatasetTypes:
             ordered = sorted(table.indexes, key=lambda i: str(i.name))
             statements += [str(sa.schema.CreateIndex(i).compile(dialect=conn.dialect)).strip() for i in ordered]
             self._ddl.keep(name, statements)
+        raw = conn.connection.driver_connection  # plain text: SQLAlchemy's execution would only pass it on
+        assert raw is not None
         exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
-        if conn.exec_driver_sql(exists, (name,)).first() is None:
+        if raw.execute(exists, (name,)).fetchone() is None:
             for statement in statements:
-                conn.exec_driver_sql(statement)
+                raw.execute(statement)
 
     def _from_row(self, row: Any) -> StoredDatasetType:
         dataset_type = DatasetType(
-            row[1], json.loads(row[2]), row[3], universe=self._universe, is_calibration=row[4], format=row[6]
-        )
+            row[1], json.loads(row[2]), row[3], universe=self._universe, is_calibration=bool(row[4]), format=row[6]
+        )  # bool: SQLite's driver gives 0 or 1 (`Database.one_row`)
         group, tag_name = dataset_type.dimensions, row[5]
         calib_name = self._calibs_name(tag_name) if dataset_type.is_calibration else None
 
@@ -179,8 +200,7 @@ class DatasetTypes:
         found = self._cache.get(name)
         if found is not None:
             return found
-        with single_statement_read(self._db), self._db.transaction(write=False) as conn:
-            row = conn.execute(self._select().where(self._table.c.name == name)).first()
+        row = self._db.one_row(_FIND, {"name": name})
         return None if row is None else self._from_row(row)
 
     def missing(self, names: Iterable[str]) -> list[str]:
@@ -268,28 +288,29 @@ class DatasetTypes:
 
                 tag_name = "dataset_tags_" + hashlib.sha1(group.key.encode()).hexdigest()[:16]
             names = [tag_name, *([self._calibs_name(tag_name)] if dataset_type.is_calibration else [])]
-            t = self._table
-            insert = self._db.insert_ignore(t, ["name"]).values(
-                name=dataset_type.name,
-                dimensions=json.dumps(list(group.required)),
-                storage_class=dataset_type.storage_class,
-                is_calibration=dataset_type.is_calibration,
-                tag_table=tag_name,
-                format=dataset_type.format,
-            ).returning(*self._select().selected_columns)  # fmt: skip
+            values = {
+                "name": dataset_type.name,
+                "dimensions": json.dumps(list(group.required)),
+                "storage_class": dataset_type.storage_class,
+                "is_calibration": dataset_type.is_calibration,
+                "tag_table": tag_name,
+                "format": dataset_type.format,
+            }
             # Tables of a type registered before exist: no existence check, no DDL compiled (W1's second type of
             # the same dimensions, register of a type other processes have).
             missing = not set(names) <= self._existing
-            if missing and self._db.dialect == "postgresql" and not self._db._depth:
+            if not missing:
+                row = self._db.one_row(_INSERT, values, write=True)  # one statement: no BEGIN/COMMIT around it
+            elif self._db.dialect == "postgresql" and not self._db._depth:
+                insert = sa.text(_INSERT).bindparams(**values)
                 row = self._pg_create_and_insert(group, tag_name, len(names) > 1, insert)
             else:
                 with self._db.transaction() as conn:
-                    if missing:
-                        self._db.lock_ddl(conn, "dataset_tags")
-                        self._create(conn, tag_name, lambda: self._tags(group, tag_name))
-                        if len(names) > 1:
-                            self._create(conn, names[1], lambda: self._calibs(group, tag_name))
-                    row = conn.execute(insert).first()
+                    self._db.lock_ddl(conn, "dataset_tags")
+                    self._create(conn, tag_name, lambda: self._tags(group, tag_name))
+                    if len(names) > 1:
+                        self._create(conn, names[1], lambda: self._calibs(group, tag_name))
+                    row = self._db.one_row(_INSERT, values, write=True)  # in this transaction
             # RETURNING gives the new row (no second look-up); None: another process registered the name first
             existing = self.find(dataset_type.name) if row is None else self._from_row(row)
             assert existing is not None

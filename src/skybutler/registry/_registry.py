@@ -78,8 +78,11 @@ class Registry:
         """SQLite range estimates for `where` comparisons on large repositories (`_statistics`)."""
         self._last_miss: tuple[int, tuple[DataIdValue, ...], MissFacts] | None = None
         """The facts read by the last `find_dataset` that found nothing, for `explain_missing`."""
-        self.tokens = Tokens(db, self.tables.server_token)
-        """Bearer tokens of the remote butler's server (`Tokens`)."""
+
+    @cached_property
+    def tokens(self) -> Tokens:
+        """Bearer tokens of the remote butler's server (`Tokens`); made on first use."""
+        return Tokens(self.db, self.tables.server_token)
 
     @cached_property
     def lineage(self) -> Lineage:
@@ -125,6 +128,7 @@ class Registry:
                         f"A registry already exists at {url}{' schema ' + schema if schema else ''}; "
                         "open it instead, or choose another location."
                     )
+                registry.tables.make()
                 registry.dimension_tables.make_all()
                 _create_tables(conn, registry.metadata)
                 version = sa.Table(
@@ -155,6 +159,7 @@ class Registry:
         from skybutler.registry._pg_create import create_in_one_round_trip
 
         registry = cls(db, universe)
+        registry.tables.make()
         registry.dimension_tables.make_all()
         version = sa.Table("alembic_version", sa.MetaData(), sa.Column("version_num", sa.String(32), primary_key=True))
         attributes: list[tuple[str, ...]] = [
@@ -192,18 +197,13 @@ class Registry:
                 )
         db = Database(url, schema=schema, busy_timeout=busy_timeout)
         try:
-            attributes = sa.Table(
-                "butler_attributes",
-                sa.MetaData(),
-                sa.Column("name", sa.String(64)),
-                sa.Column("value", sa.Text),
-            )
             # One statement (on PostgreSQL one round trip, no BEGIN/COMMIT): the attributes, and the version
-            # stamp as the row named NULL.
-            stamp = sa.select(sa.null(), sa.column("version_num", sa.Text)).select_from(sa.table("alembic_version"))
+            # stamp as the row named NULL.  SQL text: a process's first open compiles no SQLAlchemy statement.
+            both = sa.text(
+                "SELECT name, value FROM butler_attributes UNION ALL SELECT NULL, version_num FROM alembic_version"
+            )
             with single_statement_read(db), db.transaction(write=False) as conn:
                 try:
-                    both = sa.union_all(sa.select(attributes.c.name, attributes.c.value), stamp)
                     rows: dict[str | None, str] = {row[0]: row[1] for row in conn.execute(both)}
                     stamped = rows.pop(None, None)
                 except sa.exc.DBAPIError:
