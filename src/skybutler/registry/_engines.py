@@ -28,6 +28,7 @@ from skybutler.registry._insert_sql import sqlite_insert
 from skybutler.registry._pg_connect import pg_engine
 from skybutler.registry._pg_snapshot import read_snapshot
 from skybutler.registry._pg_writes import advisory_key, insert_rows, one_round_trip
+from skybutler.registry._single_reads import single_statement_read
 from skybutler.registry._small_reads import SMALL_ROWS, read_all, stream_select, stream_text
 from skybutler.registry._statistics import analyze_new_postgres, refresh_sqlite
 
