@@ -11,10 +11,10 @@ The first call of a query shape builds its SQLAlchemy statement, compiles it and
 each with no ``where``, data ID, bind, order or limit.  Their SQL is written here, by the rules `QueryBuilder`
 follows for them: the dataset type's tags table alone, and for each implied dimension the records tables that
 imply it (visit → physical_filter → band), each joined on every dimension it shares with what is joined before
-it, by its whole primary key.  So the rows and their order are the builder's; ``tests/query/test_simple_plans.py``
-compares the two on dataset types whose implied values come through none, one or two tables, on both
-back-ends.  Anything else returns ``None`` here and takes the
-ordinary path, and so do ``count``, ``any`` and ``explain_no_results`` of these results (they build lazily).
+it, by its whole primary key.  So the rows and their order are the builder's: ``tests/query/test_simple_plans.py``
+compares the two on dataset types whose implied values come through none, one or two tables, on both back-ends.
+Anything else returns ``None`` here and takes the ordinary path, and so do ``count``, ``any`` and
+``explain_no_results`` of these results (they build their statements lazily).
 """
 
 from __future__ import annotations
