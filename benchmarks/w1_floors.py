@@ -19,7 +19,13 @@ foreign keys on), as one transaction per call the W1 step makes -- each call mus
 - ``ingest_copy``: every file copied (one read, one write; each folder made once) to the path skybutler gave it,
   and the rows in one transaction;
 - ``calib_certify``: per call, ``BEGIN IMMEDIATE``, one query for current rows of the call's data IDs that overlap
-  its range, one ``executemany`` of its rows, ``COMMIT``.
+  its range, one ``executemany`` of its rows, ``COMMIT``;
+- ``import``: into a new, empty registry (made by ``Butler.create``, as W1's step makes it, untimed), every exported
+  file copied to the path skybutler gave it (as ``ingest_copy``), then in one transaction the tables the import
+  created and the rows it added;
+- ``query_data_ids``: the cheapest statement found that returns the step's rows (the data IDs of the ``meta``
+  datasets in ``run1``, implied values included: `QUERY_DATA_IDS`), its rows fetched as the plain tuples
+  ``sqlite3`` makes, on a connection that has run it once before (its pages read: a floor, not a first call).
 
 No Python of skybutler's runs in a floor: it is the cost of the database and file work itself.
 """
@@ -38,7 +44,28 @@ from typing import Any
 
 from _common import Step, timed
 
-FLOOR_STEPS = ("create_repo", "dimension_records", "register", "ingest_copy", "calib_certify")
+FLOOR_STEPS = (
+    "create_repo",
+    "dimension_records",
+    "register",
+    "ingest_copy",
+    "import",
+    "calib_certify",
+    "query_data_ids",
+)
+
+QUERY_DATA_IDS = (
+    "WITH v AS MATERIALIZED (SELECT v.instrument, v.id, f.band, v.physical_filter, v.day_obs FROM visit AS v "
+    "JOIN physical_filter AS f ON f.instrument = v.instrument AND f.name = v.physical_filter) "
+    "SELECT t.instrument, t.detector, t.visit, v.band, v.physical_filter, v.day_obs FROM {tags} AS t "
+    "JOIN v ON v.instrument = t.instrument AND v.id = t.visit "
+    "WHERE t.dataset_type_id = ? AND t.collection_id = ? ORDER BY t.instrument, t.detector, t.visit"
+)
+"""The floor's statement for ``query_data_ids``: of the forms tried that return its rows in its order (the data
+ID's), the cheapest on W1's repository: every visit's implied values made once (SQLite indexes them for the
+join), rather than two primary-key look-ups per dataset (skybutler's and the reference's statement) or visits
+first and a sort (benchmarks/RESULTS.md, session 13).  It reads every visit of the repository: a floor for W1,
+not a plan for a repository with more visits than datasets in the run."""
 
 Rows = dict[str, list[tuple[Any, ...]]]
 
@@ -50,6 +77,8 @@ class _Change:
     ddl: list[str] = field(default_factory=list)
     rows: Rows = field(default_factory=dict)
     columns: dict[str, list[str]] = field(default_factory=dict)
+    replace: set[str] = field(default_factory=set)
+    """Tables whose rows may replace rows there before (by key): the import's update of ``butler_attributes``."""
 
 
 @dataclass
@@ -62,6 +91,8 @@ class Template:
     repo: Path
     ingest_files: list[tuple[Path, str]]
     """(input file, path skybutler stored it at, relative to the repository) of each dataset of ``ingest_copy``."""
+    import_files: list[tuple[Path, str]] = field(default_factory=list)
+    """(exported file, path skybutler stored it at in the second repository) of each dataset of ``import``."""
 
 
 def _snapshot(db: Path) -> tuple[dict[str, str], Rows, dict[str, list[str]]]:
@@ -111,13 +142,38 @@ def make_template(root: Path, n: int) -> Template:
         if done in follows:
             before[follows[done]] = _copy_state(db, root / f"before_{follows[done]}.sqlite3")
             pending = (follows[done], _snapshot(db))
+        if done == "query_where":  # the registry query_data_ids reads (no later step changes its rows)
+            before["query_data_ids"] = _copy_state(db, root / "before_query_data_ids.sqlite3")
+        if done == "import":
+            before["import"], changes["import"], imported = _import_change(root)
         if done == "calib_certify":
             break
     ingest = changes["ingest_copy"]
     path_at = ingest.columns["datastore_record"].index("path")
     inputs = sorted((root / "inputs").glob("ing_*.yaml"))  # paired in order: the floor needs only their bytes
     files = [(source, row[path_at]) for source, row in zip(inputs, ingest.rows["datastore_record"], strict=True)]
-    return Template(before, changes, (repo / "butler.yaml").read_bytes(), repo, files)
+    return Template(before, changes, (repo / "butler.yaml").read_bytes(), repo, files, imported)
+
+
+def _import_change(root: Path) -> tuple[Path, _Change, list[tuple[Path, str]]]:
+    """The empty registry W1's import starts from, what the import added to it, and its files' (export, stored)
+    paths (paired by dataset ID through the first repository's records: the export keeps their paths)."""
+    from skybutler import Butler
+
+    Butler.create(root / "empty")  # as W1 makes the second repository
+    empty = _copy_state(root / "empty" / "registry.sqlite3", root / "before_import.sqlite3")
+    before = _snapshot(empty)
+    change = _diff(before, _snapshot(root / "repo2" / "registry.sqlite3"))
+    change.replace = {table for table, rows in before[1].items() if rows}
+    columns = change.columns["datastore_record"]
+    id_at, path_at = columns.index("dataset_id"), columns.index("path")
+    conn = sqlite3.connect(root / "repo" / "registry.sqlite3")
+    try:
+        exported = dict(conn.execute("SELECT dataset_id, path FROM datastore_record").fetchall())
+    finally:
+        conn.close()
+    files = [(root / "export" / exported[row[id_at]], row[path_at]) for row in change.rows["datastore_record"]]
+    return empty, change, files
 
 
 def _copy_state(db: Path, target: Path) -> Path:
@@ -143,7 +199,8 @@ def _connect(path: Path) -> sqlite3.Connection:
 def _insert(conn: sqlite3.Connection, change: _Change, table: str, rows: list[tuple[Any, ...]]) -> None:
     names = ", ".join(f'"{c}"' for c in change.columns[table])
     marks = ", ".join("?" * len(change.columns[table]))
-    conn.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
+    verb = "INSERT OR REPLACE" if table in change.replace else "INSERT"
+    conn.executemany(f'{verb} INTO "{table}" ({names}) VALUES ({marks})', rows)
 
 
 def _fresh(template: Template, step: str, work: Path) -> Path:
@@ -215,6 +272,26 @@ def floor_steps(template: Template, work: Path) -> Iterator[Step]:
             _insert(conn, change, table, rows)
         conn.execute("COMMIT")
     conn.close()
+    # import: the files copied where skybutler put them, then the new tables and rows in one transaction
+    change = template.changes["import"]
+    conn = _connect(_fresh(template, "import", work))
+    store = work / "store2"
+    with timed("floor_import", len(template.import_files), steps):
+        made = set()
+        for source, stored in template.import_files:
+            target = store / stored
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            with open(source, "rb") as src, open(target, "wb") as dst:
+                dst.write(src.read())
+        conn.execute("BEGIN IMMEDIATE")
+        for sql in change.ddl:
+            conn.execute(sql)
+        for table, rows in change.rows.items():
+            _insert(conn, change, table, rows)
+        conn.execute("COMMIT")
+    conn.close()
     # calib_certify: per call, an overlap query for its data IDs and one insert of its rows
     change = template.changes["calib_certify"]
     conn = _connect(_fresh(template, "calib_certify", work))
@@ -244,6 +321,17 @@ def floor_steps(template: Template, work: Path) -> Iterator[Step]:
             _insert(conn, change, table, call)
             conn.execute("COMMIT")
     conn.close()
+    # query_data_ids: the cheapest statement giving the step's rows, on a connection that has read them once
+    conn = _connect(_fresh(template, "query_data_ids", work))
+    type_id, tags = conn.execute("SELECT dataset_type_id, tag_table FROM dataset_type WHERE name = 'meta'").fetchone()
+    (run_id,) = conn.execute("SELECT collection_id FROM collection WHERE name = 'run1'").fetchone()
+    sql = QUERY_DATA_IDS.format(tags=tags)
+    conn.execute(sql, (type_id, run_id)).fetchall()
+    with timed("floor_query_data_ids", 1, steps):
+        rows = conn.execute(sql, (type_id, run_id)).fetchall()
+    conn.close()
+    if len(rows) != len(template.ingest_files):  # one data ID per meta dataset, as many as files ingested
+        raise RuntimeError(f"floor_query_data_ids: {len(rows)} rows, expected {len(template.ingest_files)}")
     yield from steps
 
 

@@ -198,19 +198,13 @@ def refs_from_rows(
         _consume(map(_SET_SAFE, ids, repeat(_SAFE_UNKNOWN, k)))
     else:
         ids = list(map(as_uuid, raw))
-    names: dict[Any, str] = {}
-
-    def name(key: Any) -> str:
-        found = names.get(key)
-        if found is None:
-            found = names[key] = run_name(key)
-        return found
-
+    run_keys = list(map(itemgetter(run_at), rows))
+    names = {key: run_name(key) for key in set(run_keys)}  # a page is mostly of one run: a name per run, once
     out: list[DatasetRef] = list(map(_new, repeat(DatasetRef, k)))
     _consume(map(_SET_REF_ID, out, ids))
     _consume(map(_SET_REF_TYPE, out, repeat(dataset_type, k)))
     _consume(map(_SET_REF_DATA_ID, out, coords))
-    _consume(map(_SET_REF_RUN, out, map(name, map(itemgetter(run_at), rows))))
+    _consume(map(_SET_REF_RUN, out, map(names.__getitem__, run_keys)))
     return out
 
 

@@ -11,11 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from skybutler.query._parse_cache import enable as enable_parse_cache
 from skybutler.query._parser import parse_where
-from skybutler.query._queries import (
-    query_data_ids,
-    query_datasets,
-    query_dimension_records,
-)
+from skybutler.query._queries import query_data_ids, query_datasets
+from skybutler.query._record_queries import query_dimension_records
 from skybutler.query._results import DataIdResults, DatasetResults, QueryResults
 
 if TYPE_CHECKING:

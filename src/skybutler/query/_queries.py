@@ -5,12 +5,13 @@ from __future__ import annotations
 import fnmatch
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from skybutler.datasets import DatasetRef, DatasetType, refs_from_rows
-from skybutler.dimensions import DataCoordinate, DimensionRecord, normalize_data_id
+from skybutler.dimensions import DataCoordinate, normalize_data_id
 from skybutler.errors import DataIdError, DatasetTypeError
 from skybutler.query._builder import QueryBuilder, _referenced_dims, refuse_nul
 from skybutler.query._calibration_search import check_untimed_calibrations, untimed_check_needed
@@ -22,11 +23,11 @@ from skybutler.query._ordering import (
     distinct_ordered,
     order_columns,
     order_key,
-    own_field,
     sort_order,
 )
 from skybutler.query._plans import CachedPlans, leaves_key, plan_or_build, type_key
 from skybutler.query._results import DataIdResults, DatasetResults
+from skybutler.query._simple_plans import simple_data_ids, simple_datasets
 from skybutler.registry._single_reads import single_statement_read
 from skybutler.registry._small_reads import stream_text
 
@@ -42,7 +43,6 @@ __all__ = [
     "dataset_type_names",
     "query_data_ids",
     "query_datasets",
-    "query_dimension_records",
 ]
 
 PAGE = 1000
@@ -142,9 +142,13 @@ class _Results(ABC):
         pending, self._pending = self._pending, None
         yield from (pending if pending is not None else self._iterate())
 
-    @abstractmethod
     def _iterate(self) -> Iterator[Any]:
-        """Run the query and yield its results."""
+        """Run the query and yield its results (from pages, by `itertools.chain`: no generator step per result)."""
+        return chain.from_iterable(self._result_pages())
+
+    @abstractmethod
+    def _result_pages(self) -> Iterator[list[Any]]:
+        """Run the query and yield its results, a list per page of rows."""
 
     def explain_no_results(self) -> list[str]:
         """Reasons the result is empty ([] when it is not): missing collections, datasets, records, or the filter."""
@@ -190,10 +194,10 @@ class SqlDataIdResults(_Results, DataIdResults):
     def __iter__(self) -> Iterator[DataCoordinate]:
         return super().__iter__()
 
-    def _iterate(self) -> Iterator[DataCoordinate]:
+    def _result_pages(self) -> Iterator[list[DataCoordinate]]:
         group = self.group
         for rows in self._pages(0, self._build):
-            yield from DataCoordinate.from_trusted_rows(group, rows)
+            yield DataCoordinate.from_trusted_rows(group, rows)
 
     def expanded(self) -> list[DataCoordinate]:
         """The data IDs with their dimension records."""
@@ -253,7 +257,7 @@ class SqlDatasetResults(_Results, DatasetResults):
     def __iter__(self) -> Iterator[DatasetRef]:
         return super().__iter__()
 
-    def _iterate(self) -> Iterator[DatasetRef]:
+    def _result_pages(self) -> Iterator[list[DatasetRef]]:
         collections = self._registry.collections
 
         def run_name(collection_id: int) -> str:
@@ -261,7 +265,7 @@ class SqlDatasetResults(_Results, DatasetResults):
 
         for dt, rows in self.row_pages():
             n = len(dt.dimensions.required)
-            yield from refs_from_rows(dt, rows, id_at=n, run_at=n + 2, run_name=run_name)
+            yield refs_from_rows(dt, rows, id_at=n, run_at=n + 2, run_name=run_name)
 
     def row_pages(self) -> Iterator[tuple[DatasetType, list[Any]]]:
         """The registry rows the refs are made of, page by page, with their dataset type, for callers that pass
@@ -322,6 +326,8 @@ def query_data_ids(
             results._build = once(lambda: built[0])
         return results, [(built[0], statement)], None  # spatial: its program fills the plan's keys (`_plans`)
 
+    if (simple := simple_data_ids(registry, group, datasets, leaves, where, bind, given, order_by, limit)) is not None:
+        return make(lambda: None, Constraints({}, {}, {}), simple)[0]  # written as text (`_simple_plans`)
     types = tuple(map(type_key, datasets))
     return plan_or_build(
         registry, where, bind, given, leaves,
@@ -441,6 +447,10 @@ def query_datasets(
         statements = built if not spatial else [None] * len(rebuilders)  # spatial: not planned (`_plans`)
         return results, list(zip(statements, rebuilders, strict=True)), (tuple(indices), tuple(explanations))
 
+    if (
+        simple := simple_datasets(registry, types, wildcard, leaves, where, bind, given, order_by, limit, at)
+    ) is not None:
+        return make(lambda: None, Constraints({}, {}, {}), simple)[0]  # written as text (`_simple_plans`)
     named = None if types else repr(dataset_types)  # it is in the explanation of an empty match
     type_keys = tuple(map(type_key, types))
     return plan_or_build(
@@ -562,36 +572,3 @@ def _dataset_statement(
         return stmt.limit(limit) if limit is not None else stmt
 
     return build
-
-
-def query_dimension_records(
-    registry: Registry,
-    element: str,
-    *,
-    where: str = "",
-    bind: Mapping[str, Any] | None = None,
-    data_id: Any = None,
-    order_by: Sequence[str] | None = None,
-    limit: int | None = None,
-    kwargs: Mapping[str, Any] | None = None,
-) -> list[DimensionRecord]:
-    """Records of ``element`` satisfying the constraints."""
-    from skybutler.registry._dimensions import _from_row
-
-    order_by, limit = checked_ordering(order_by, limit)
-    element_obj = registry.universe[element]
-    if element_obj.is_skypix:
-        raise DatasetTypeError(f"{element!r} is a skypix dimension; it has no records.")
-    if order_by:
-        order_by = tuple(own_field(registry, element_obj, term) for term in order_by)
-    node, constraints = prepare(registry, where, bind, normalize_data_id(registry.universe, data_id, kwargs or {}))
-    b = QueryBuilder(registry, where)
-    table = b.add_element(element)
-    _apply(b, node, constraints)
-    default = [b.dims[d] for d in element_obj.required]
-    stmt = distinct_ordered(b, [(c.name, c) for c in table.c], order_by, default)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    with registry.db.transaction(write=False) as conn:
-        rows = conn.execute(stmt).mappings().all()
-    return [_from_row(element_obj, r) for r in rows]

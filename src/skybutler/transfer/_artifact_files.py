@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from skybutler.datastore import STAGING, key_problem
-from skybutler.datastore._checksums import HashingWriter, checksum_stream
+from skybutler.datastore._checksums import HashingWriter, checksum_bytes, checksum_stream
 from skybutler.errors import ArtifactNotFoundError, ConfigError, ExportFormatError, StorageError
 
 if TYPE_CHECKING:
@@ -35,6 +35,8 @@ __all__ = ["TRANSFER_MODES", "ZIP_ERRORS", "ExportFiles", "check_transfer", "exp
 
 TRANSFER_MODES = ("auto", "copy", "move", "link", "hardlink", "symlink", "relsymlink")
 _LINKS = ("link", "hardlink", "symlink", "relsymlink")
+_SMALL = 16 << 20
+"""Local export files up to this size are copied from one read (`ExportFiles.read_small`), larger ones in chunks."""
 #: What reading a damaged or truncated zip archive raises: zipfile's own error, a bad CRC, bad compressed data
 #: (zlib), a cut-short member (EOF), bad header fields (struct, ValueError, an unknown compression method).
 ZIP_ERRORS = (OSError, KeyError, EOFError, ValueError, NotImplementedError, zlib.error, struct.error,
@@ -81,6 +83,21 @@ class ExportFiles:
         except (FileNotFoundError, KeyError):
             raise ArtifactNotFoundError(f"The export has no file {rel!r} (in {self._where()}).") from None
 
+    def read_small(self, rel: str, limit: int) -> bytes | None:
+        """A local member's bytes in one read when it holds at most ``limit`` bytes (None: larger, or zipped).
+
+        An unbuffered open, one ``fstat`` and one ``read``: a copy of a small file needs no stream machinery.
+        """
+        if not isinstance(self.root, Path):
+            return None
+        if (problem := key_problem(rel)) is not None:  # as `local_path` refuses it
+            raise ConfigError(f"The export names the file {rel!r}, whose path {problem}.")
+        try:
+            with open(self._prefix + rel, "rb", buffering=0) as stream:
+                return stream.readall() if os.fstat(stream.fileno()).st_size <= limit else None
+        except FileNotFoundError:
+            raise ArtifactNotFoundError(f"The export has no file {rel!r} (in {self._where()}).") from None
+
     def remove(self, rel: str) -> None:
         """Delete a member after a ``move`` (a zip archive is left as it is)."""
         if isinstance(self.root, Path):
@@ -124,6 +141,11 @@ def stage_file(
             checksum, size = checksum_stream(stream, algorithm)
         return key, size, checksum
     try:
+        data = files.read_small(rel, _SMALL) if transport.is_local else None
+        if data is not None:  # most exported files: one read, one write, the checksum of the bytes in hand
+            with transport.open_write(key, atomic=False) as raw:
+                raw.write(data)
+            return key, len(data), checksum_bytes(data, None if algorithm == "none" else algorithm)
         with files.open(rel) as src, transport.open_write(key, atomic=False) as raw:
             writer = HashingWriter(raw, algorithm)
             shutil.copyfileobj(src, writer, 1 << 20)

@@ -346,25 +346,33 @@ class _Importer:
         files = self.files
         entries = [e for e in self.plan.datasets.values() if e.path is not None]
         transport = self.datastore.transport
+        extensions: dict[str, tuple[str, ...]] = {}  # per formatter, and a template per dataset type: looked up once
+        templates: dict[str, Any] = {}
         for n, entry in enumerate(entries):
             assert entry.path is not None
             dataset_type = self._dataset_type(entry.dataset_type)
             formatter = self._formatter(entry, dataset_type)
-            exts = self.datastore.formatter_instance(formatter).extensions
-            ext = next((x for x in exts if x and entry.path.endswith(x)), Path(entry.path).suffix)
+            exts = extensions.get(formatter)
+            if exts is None:
+                exts = extensions[formatter] = tuple(self.datastore.formatter_instance(formatter).extensions)
+            ext = next((x for x in exts if x and entry.path.endswith(x)), None)
+            ext = Path(entry.path).suffix if ext is None else ext
             coord = DataCoordinate.from_required(dataset_type.dimensions, entry.values)
+            id_hex = entry.id.hex
             try:
-                template = self.datastore.template_for(dataset_type)
-                final = template.render(dataset_type, coord, entry.run, entry.id.hex, ext=ext)
+                template = templates.get(dataset_type.name)
+                if template is None:
+                    template = templates[dataset_type.name] = self.datastore.template_for(dataset_type)
+                final = template.render(dataset_type, coord, entry.run, id_hex, ext=ext)
             except ConfigError:  # the template needs implied values: keep the export's own layout
                 final = entry.path
             if transport.exists(final):
-                final = with_suffix(final, ext, entry.id.hex)
-            key, size, checksum = stage_file(self.datastore, files, entry.path, final, entry.id.hex, ext, self.mode)
+                final = with_suffix(final, ext, id_hex)
+            key, size, checksum = stage_file(self.datastore, files, entry.path, final, id_hex, ext, self.mode)
             artifact = ArtifactInfo(
                 final, formatter, dataset_type.storage_class, size, checksum, datastore=self.datastore.name
             )
-            self.staged[entry.id] = Staged(entry.id.hex, key, artifact)
+            self.staged[entry.id] = Staged(id_hex, key, artifact)
             if self.progress is not None and (n % 100 == 0 or n + 1 == len(entries)):
                 self.progress("files", n + 1, len(entries))
 
