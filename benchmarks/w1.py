@@ -10,7 +10,9 @@ from step to step and run to run, so load drift and garbage-collection passes fa
 collects garbage, untimed, before each step). On SQLite the reference is measured twice: as shipped (rollback
 journal, ``synchronous=FULL``) and at skybutler's durability (WAL, ``synchronous=NORMAL``). After the last step the
 command-line target is timed on the same repositories: ``skybutler query-datasets`` as a whole process, against
-``python -c "import sqlalchemy"`` + 0.15 s and the reference's ``butler query-datasets``.
+``python -c "import sqlalchemy"`` + 0.15 s and the reference's ``butler query-datasets``.  Then the floors of the
+write steps run, alone too: on SQLite ``w1_floors.py`` (bare sqlite3), on PostgreSQL ``w1_pg_floors.py`` (what
+our step sends, replayed by bare psycopg); ``--no-floors`` leaves them out.
 
 Prints, and writes to ``--out`` if given, a markdown table: per step the min/median/max seconds of each system
 over the runs, and the ratios reference/skybutler (above 1: skybutler is faster) as median and min-max over runs.
@@ -31,10 +33,13 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from _common import W1_STEPS, WORKER_TAG, has_reference, run_baselines
 from w1_floors import Template, make_template, run_floors
+
+if TYPE_CHECKING:
+    from w1_pg_floors import Template as PgTemplate
 
 HERE = Path(__file__).resolve().parent
 CLI_FLOOR_SLACK = 0.15  # issue 26 part 6: whole-process query-datasets <= import sqlalchemy + this many seconds
@@ -174,7 +179,14 @@ def _ratio(runs: list[Figures], theirs: str, step: str) -> str:
     return f"{statistics.median(ratios):.1f}x ({min(ratios):.1f}-{max(ratios):.1f})"
 
 
-def markdown(runs: list[Figures], labels: list[str], header: str) -> str:
+_FLOOR_NOTES = {
+    "sqlite": "`w1_floors.py`: the same rows, tables and files by bare sqlite3 and shutil",
+    "postgresql": "`w1_pg_floors.py`: the statements and rows our step sends, and the put's files, replayed by bare "
+    "psycopg, one pipeline per transaction",
+}
+
+
+def markdown(runs: list[Figures], labels: list[str], header: str, registry: str = "sqlite") -> str:
     """The table: ms per step (whole step, not per operation) as median (min-max), and the ratios."""
     others = [label for label in labels if label != "skybutler"]
     columns = ["step", *(f"{label} ms" for label in labels), *(f"{label} / skybutler" for label in others)]
@@ -188,7 +200,7 @@ def markdown(runs: list[Figures], labels: list[str], header: str) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     with_floor = [s for s in W1_STEPS if any(s in r.get("floor", {}) for r in runs)]
     if with_floor:
-        lines += ["", "Floors (`w1_floors.py`: the same rows, tables and files by bare sqlite3 and shutil), ms:", "",
+        lines += ["", f"Floors ({_FLOOR_NOTES[registry]}), ms:", "",
                   "| step | skybutler ms | floor ms | skybutler / floor |", "|---|---|---|---|"]  # fmt: skip
         for step in with_floor:
             ours = [r["skybutler"][step] for r in runs if step in r["skybutler"]]
@@ -213,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-reference", action="store_true", help="skybutler alone (no ratios)")
     parser.add_argument("--cli-repeats", type=int, default=5, help="best of this many whole-process CLI runs")
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
-    parser.add_argument("--no-floors", action="store_true", help="skip the SQLite floors of the write steps")
+    parser.add_argument("--no-floors", action="store_true", help="skip the floors of the write steps")
     args = parser.parse_args(argv)
     registry = "postgresql" if args.postgres else "sqlite"
     with_reference = not args.no_reference and has_reference()
@@ -224,9 +236,15 @@ def main(argv: list[str] | None = None) -> int:
     cpu_runs: list[Figures] = []
     baseline: dict[str, list[float]] = {}
     with contextlib.ExitStack() as stack:
-        template = None  # SQLite: the floors' template, made once (untimed) before the runs
-        if not args.postgres and not args.no_floors:
-            template = make_template(Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="w1t_"))), args.n)
+        template: Template | PgTemplate | None = None  # the floors' template, made once (untimed) before the runs
+        if not args.no_floors:
+            where = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="w1t_")))
+            if args.postgres:
+                import w1_pg_floors  # psycopg: only with --postgres
+
+                template = w1_pg_floors.make_template(where, args.n, args.postgres)
+            else:
+                template = make_template(where, args.n)
         for run_index in range(args.repeats):
             _one_interleaved(run_index, labels, args, template, runs, cpu_runs, baseline)
     _report(runs, cpu_runs, baseline, labels, args, registry)
@@ -238,12 +256,12 @@ def _one_interleaved(
     run_index: int,
     labels: list[str],
     args: argparse.Namespace,
-    template: Template | None,
+    template: Template | PgTemplate | None,
     runs: list[Figures],
     cpu_runs: list[Figures],
     baseline: dict[str, list[float]],
 ) -> None:
-    """One interleaved run of every worker, then the baselines and (SQLite) the floors, alone on the machine."""
+    """One interleaved run of every worker, then the baselines and the floors, alone on the machine."""
     with tempfile.TemporaryDirectory(prefix="w1_") as tmp:
         workers = [_worker(label, Path(tmp) / label, args) for label in labels]
         seconds, cpu = one_run(workers, run_index, args.cli_repeats)
@@ -252,7 +270,13 @@ def _one_interleaved(
         for step in run_baselines(Path(tmp) / "baseline", args.n):
             baseline.setdefault(step.name, []).append(step.seconds)
         if template is not None:
-            for step in run_floors(Path(tmp) / "floors", args.n, template):
+            if isinstance(template, Template):
+                floors = run_floors(Path(tmp) / "floors", args.n, template)
+            else:
+                import w1_pg_floors
+
+                floors = w1_pg_floors.run_floors(args.postgres, template, Path(tmp) / "floors")
+            for step in floors:
                 name = step.name.removeprefix("floor_")
                 seconds.setdefault("floor", {})[name] = step.seconds
                 cpu.setdefault("floor", {})[name] = step.cpu_seconds
@@ -273,8 +297,9 @@ def _report(
         f"W1 interleaved, n={args.n}, {registry}, {args.repeats} run(s), Python {platform.python_version()}, "
         f"load average at end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
-    table = markdown(runs, labels, header)
-    table += "\n\n" + markdown(cpu_runs, labels, "CPU time of the worker process over each step (same runs):")
+    table = markdown(runs, labels, header, registry)
+    cpu_header = "CPU time of the worker process over each step (same runs; a floor's: of the harness process):"
+    table += "\n\n" + markdown(cpu_runs, labels, cpu_header, registry)
     floor_lines = [f"- baseline {name}: {_spread(values)} ms (whole step)" for name, values in baseline.items()]
     text = table + "\n\n" + "\n".join(floor_lines) + "\n"
     print(text)

@@ -428,8 +428,8 @@ def load_config(
         _from_environment(os.environ if environ is None else environ),
     ):
         data = merge(data, _layer(layer))
-    if _is_default(data):  # the defaults, or the butler.yaml a create wrote of them: no need for pydantic
-        config = ButlerConfig()
+    config = _defaults_but_where(data)
+    if config is not None:  # the defaults, or the butler.yaml a create wrote of them: no need for pydantic
         _record_given(config, data)
         return config
     key = None
@@ -454,14 +454,31 @@ def load_config(
     return config
 
 
-def _is_default(data: Mapping[str, Any]) -> bool:
-    """Whether ``data`` is nothing, or exactly what ``butler.yaml`` holds for the defaults (`config_data`).
+def _defaults_but_where(data: Mapping[str, Any]) -> ButlerConfig | None:
+    """The configuration of ``data`` without pydantic, when it is the defaults but for where the registry is.
 
-    pydantic's validation of either gives ``ButlerConfig()``: a repository made and opened with the defaults
-    then costs no pydantic import or validator (about 100 ms on a process's first create; tested against
-    pydantic's result in tests/test_config.py).
+    That is: nothing, or what ``butler.yaml`` holds for the defaults (`config_data`), either with the
+    registry's ``db`` URL and ``db_schema`` given as text (a PostgreSQL repository made with the defaults).
+    pydantic's validation of these gives the same (tested against it in tests/test_config.py): a repository
+    made and opened so then costs no pydantic import or validator (60-100 ms on a process's first create or
+    open).  None for anything else, which pydantic validates.
     """
-    return not data or data == _default_data()
+    if not data:
+        return ButlerConfig()
+    default = _default_data()
+    if any(key != "registry" and (key not in default or value != default[key]) for key, value in data.items()):
+        return None
+    registry = data.get("registry", default["registry"])
+    if not isinstance(registry, Mapping) or not set(registry) <= {"db", "db_schema", "busy_timeout"}:
+        return None
+    db = registry.get("db", RegistryConfig.db)
+    schema = registry.get("db_schema")
+    timeout = registry.get("busy_timeout", RegistryConfig.busy_timeout)
+    if type(db) is not str or not (schema is None or type(schema) is str):
+        return None
+    if type(timeout) not in (int, float) or timeout != RegistryConfig.busy_timeout:
+        return None
+    return ButlerConfig(registry=RegistryConfig(db=db, db_schema=schema))
 
 
 @functools.cache

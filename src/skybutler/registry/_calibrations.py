@@ -110,8 +110,12 @@ class Calibrations:
         valid: Timespan,
         *,
         replace: bool = False,
+        last: bool = False,
     ) -> int:
         """Certify datasets over ``valid``; return the transaction time of the change.
+
+        ``last``: nothing else follows in the transaction, so on PostgreSQL the new rows may go with its
+        ``COMMIT`` (`Database.insert_at_commit`).
 
         Raises
         ------
@@ -153,7 +157,10 @@ class Calibrations:
                 row.update(zip(dims, values, strict=True))
                 row.update(valid_begin=begin, valid_end=end, recorded_begin=now, recorded_end=TIMESPAN_MAX)
                 new_rows.append(row)
-            conn.execute(table.insert(), new_rows)  # one executemany: one statement
+            if last:
+                self._db.insert_at_commit(conn, table, new_rows)
+            else:
+                conn.execute(table.insert(), new_rows)  # one executemany: one statement
         return now
 
     def decertify(

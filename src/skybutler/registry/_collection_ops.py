@@ -87,12 +87,15 @@ def certify(
     record = _require(registry, collection, CollectionType.CALIBRATION, "certify into")
     groups = _by_type(registry, refs)
     now = 0
-    # PostgreSQL: the first type's BEGIN, lock and check go in one round trip (`own_begin`, `lock_and_read`)
+    # PostgreSQL: the first type's BEGIN, lock and check go in one round trip (`own_begin`, `lock_and_read`),
+    # the last type's new rows and the COMMIT in another (`Database.insert_at_commit`)
     with own_begin(registry.db), registry.db.transaction():
-        for stored, group in groups.values():
+        for i, (stored, group) in enumerate(groups.values(), 1):
             _check_calibration(stored)
             items = [(r.id, r.data_id.required_values) for r in group]
-            now = registry.calibrations.certify(stored, record.id, record.name, items, valid, replace=replace)
+            now = registry.calibrations.certify(
+                stored, record.id, record.name, items, valid, replace=replace, last=i == len(groups)
+            )
     return now
 
 

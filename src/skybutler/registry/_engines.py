@@ -27,7 +27,13 @@ from skybutler.registry._checkpoints import Checkpointer
 from skybutler.registry._insert_sql import sqlite_insert
 from skybutler.registry._pg_connect import pg_engine
 from skybutler.registry._pg_snapshot import read_snapshot
-from skybutler.registry._pg_writes import advisory_key, insert_rows, one_round_trip
+from skybutler.registry._pg_writes import (
+    advisory_key,
+    commit_with_inserts,
+    defer_insert,
+    insert_rows,
+    one_round_trip,
+)
 from skybutler.registry._single_reads import single_statement_read
 from skybutler.registry._small_reads import SMALL_ROWS, read_all, stream_select, stream_text
 from skybutler.registry._statistics import analyze_new_postgres, refresh_sqlite
@@ -89,6 +95,8 @@ class Database:
         """PostgreSQL: the cursor of the pipelined transaction in progress (see `one_round_trip`)."""
         self._generic: Any = None
         """PostgreSQL: the connection that plans spatial plans' statements generically (`_pg_generic`)."""
+        self._at_commit: list[tuple[str, list[tuple[Any, ...]]]] = []
+        """PostgreSQL: inserts sent with the current transaction's COMMIT (`insert_at_commit`)."""
         self._bulk: dict[str, int] = {}
         """Rows `insert_many` wrote to each table in the current transaction."""
         self._inserted: dict[str, int] = {}
@@ -194,6 +202,7 @@ class Database:
             txn = self._begin()
             self._depth = 1
             self._bulk.clear()
+            self._at_commit.clear()
             deferred = False
             try:
                 try:
@@ -219,6 +228,8 @@ class Database:
                     deferred = True
                     self._auto_checkpoint(0)
                 try:
+                    if self._at_commit:
+                        commit_with_inserts(self)  # then SQLAlchemy's commit finds nothing left to commit
                     txn.commit()
                 except sa.exc.DBAPIError as exc:
                     # A failed commit (a full disk, a deferred constraint, a lost server) leaves SQLAlchemy's
@@ -575,6 +586,15 @@ class Database:
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert(table).on_conflict_do_nothing(index_elements=index)
+
+    def insert_at_commit(self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        """INSERT ``rows`` into ``table`` as the transaction's last statement: nothing after it may read them.
+
+        On PostgreSQL, in a transaction whose ``BEGIN`` went with its first statements (`_pg_writes.own_begin`),
+        they are sent with the ``COMMIT``, in one round trip (`_pg_writes.defer_insert`); elsewhere at once.
+        """
+        if not defer_insert(self, table, rows):
+            conn.execute(table.insert(), rows)
 
     def lock(self, conn: sa.Connection, name: str) -> None:
         """Serialize writers of ``name`` between processes until the current transaction ends.

@@ -28,6 +28,8 @@ __all__ = [
     "COPY_ROWS",
     "PIPELINE_ROWS",
     "advisory_key",
+    "commit_with_inserts",
+    "defer_insert",
     "insert_rows",
     "lock_and_read",
     "one_round_trip",
@@ -40,6 +42,7 @@ COPY_ROWS = 100
 PIPELINE_ROWS = 100
 """Datasets up to which a put is registered in one pipelined round trip (`one_round_trip`)."""
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
+_INTRANS = 2  # psycopg.pq.TransactionStatus.INTRANS: in a transaction, idle between statements
 
 
 def advisory_key(name: str) -> int:
@@ -137,6 +140,48 @@ def lock_and_read(
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     except psycopg.Error as exc:
         raise _wrapped(conn, raw, state.statement, exc) from None
+
+
+def defer_insert(db: Database, table: sa.Table, rows: list[dict[str, Any]]) -> bool:
+    """Queue the INSERT of ``rows`` to go with the ``COMMIT`` of the transaction under way (`commit_with_inserts`),
+    where that saves a round trip: a PostgreSQL transaction opened in `own_begin`, which psycopg would otherwise
+    commit with a round trip of its own.  False where it does not apply (the caller inserts at once).
+
+    The caller must not read the rows later in the transaction: they reach the server only at its end.
+    """
+    if db.dialect != "postgresql" or db._pipeline is not None or not db._depth or not rows:
+        return False
+    raw: Any = db._driver()
+    keys = rows[0].keys()
+    if not raw.autocommit or raw.info.transaction_status != _INTRANS or any(r.keys() != keys for r in rows):
+        return False
+    names = ", ".join(f'"{k}"' for k in keys)
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join(["%s"] * len(keys))})'
+    db._at_commit.append((sql, [tuple(r[k] for k in keys) for r in rows]))
+    return True
+
+
+def commit_with_inserts(db: Database) -> None:
+    """Send the inserts `defer_insert` queued and ``COMMIT`` in one pipeline: one round trip.
+
+    Errors come as SQLAlchemy's (an integrity error as `sqlalchemy.exc.IntegrityError`), for
+    `Database.transaction`'s handling of a failed commit; nothing was committed then, but for a connection lost
+    after the ``COMMIT`` was sent.
+    """
+    import psycopg
+
+    raw: Any = db._driver()
+    queued, db._at_commit = db._at_commit, []
+    sql = "COMMIT"
+    try:
+        with raw.pipeline(), raw.cursor() as cursor:
+            for sql, rows in queued:  # (``sql``, the last one sent, names the statement in an error)
+                cursor.executemany(sql, rows)
+            cursor.execute("COMMIT", prepare=False)
+    except psycopg.errors.IntegrityError as exc:
+        raise sa.exc.IntegrityError(sql, None, exc) from None
+    except psycopg.Error as exc:
+        raise _wrapped(db.conn, raw, sql, exc) from None
 
 
 _COMPILED: dict[int, tuple[Any, Any]] = {}
