@@ -34,7 +34,7 @@ from skybutler.registry._pg_writes import (
     insert_rows,
     one_round_trip,
 )
-from skybutler.registry._single_reads import single_statement_read
+from skybutler.registry._single_reads import one_row
 from skybutler.registry._small_reads import SMALL_ROWS, read_all, stream_select, stream_text
 from skybutler.registry._statistics import analyze_new_postgres, refresh_sqlite
 
@@ -394,29 +394,8 @@ class Database:
             raise self.failure(exc, "could not be read") from None
 
     def one_row(self, sql: str, params: Mapping[str, Any], *, write: bool = False) -> tuple[Any, ...] | None:
-        """The first row of one statement of SQL text: a SELECT, or an ``INSERT ... RETURNING`` (``write``).
-
-        The text is the same for both databases (named ``:parameters``, SQL both speak, ``ON CONFLICT ... DO
-        NOTHING`` included): there is no SQLAlchemy statement to build, nor to compile on a process's first
-        call (0.5-1 ms each, most of a first dataset-type or collection registration).  One statement is
-        atomic and sees one snapshot by itself.  On SQLite it runs on the driver connection: inside the
-        transaction in progress, else alone in autocommit mode (a write waits for the lock on the busy
-        timeout, as ``BEGIN IMMEDIATE`` does).  On PostgreSQL it runs through SQLAlchemy in one round trip
-        (`single_statement_read`).  Values come back as the driver returns them (booleans as 0 or 1 on
-        SQLite).  A refused row raises `sqlalchemy.exc.IntegrityError`; other driver errors `StorageError`.
-        """
-        if self.dialect != "sqlite":
-            with single_statement_read(self), self.transaction(write=write) as conn:
-                found = conn.execute(sa.text(sql), dict(params)).first()
-            return None if found is None else tuple(found)
-        raw = self._driver()
-        try:
-            rows = raw.execute(sql, params).fetchall()  # all: the statement ends (and, alone, commits) here
-        except sqlite3.IntegrityError as exc:
-            raise sa.exc.IntegrityError(sql, None, exc) from None
-        except sqlite3.DatabaseError as exc:
-            raise self.failure(exc, "refused or failed a statement" if write else "could not be read") from None
-        return tuple(rows[0]) if rows else None
+        """The first row of one statement of SQL text, the same on both databases (`_single_reads.one_row`)."""
+        return one_row(self, sql, params, write=write)
 
     def stream_rows(self, stmt: Any, page: int = 1000) -> Iterator[tuple[Any, ...]]:
         """Yield the rows of a one-off SELECT page by page, without holding them all in memory.
