@@ -196,6 +196,16 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _one_transaction(conn: sqlite3.Connection, change: _Change) -> None:
+    """The whole of a step's change as one write transaction: its new tables and indexes, then its rows."""
+    conn.execute("BEGIN IMMEDIATE")
+    for sql in change.ddl:
+        conn.execute(sql)
+    for table, rows in change.rows.items():
+        _insert(conn, change, table, rows)
+    conn.execute("COMMIT")
+
+
 def _insert(conn: sqlite3.Connection, change: _Change, table: str, rows: list[tuple[Any, ...]]) -> None:
     names = ", ".join(f'"{c}"' for c in change.columns[table])
     marks = ", ".join("?" * len(change.columns[table]))
@@ -218,12 +228,7 @@ def floor_steps(template: Template, work: Path) -> Iterator[Step]:
     with timed("floor_create_repo", 1, steps):
         repo.mkdir(parents=True)
         conn = _connect(repo / "registry.sqlite3")
-        conn.execute("BEGIN IMMEDIATE")
-        for sql in change.ddl:
-            conn.execute(sql)
-        for table, rows in change.rows.items():
-            _insert(conn, change, table, rows)
-        conn.execute("COMMIT")
+        _one_transaction(conn, change)
         conn.close()
         tmp = repo / "butler.yaml.tmp"
         tmp.write_bytes(template.config_text)
@@ -267,10 +272,7 @@ def floor_steps(template: Template, work: Path) -> Iterator[Step]:
                 made.add(target.parent)
             with open(source, "rb") as src, open(target, "wb") as dst:  # small files: one read, one write
                 dst.write(src.read())
-        conn.execute("BEGIN IMMEDIATE")
-        for table, rows in change.rows.items():
-            _insert(conn, change, table, rows)
-        conn.execute("COMMIT")
+        _one_transaction(conn, change)
     conn.close()
     # import: the files copied where skybutler put them, then the new tables and rows in one transaction
     change = template.changes["import"]
@@ -285,12 +287,7 @@ def floor_steps(template: Template, work: Path) -> Iterator[Step]:
                 made.add(target.parent)
             with open(source, "rb") as src, open(target, "wb") as dst:
                 dst.write(src.read())
-        conn.execute("BEGIN IMMEDIATE")
-        for sql in change.ddl:
-            conn.execute(sql)
-        for table, rows in change.rows.items():
-            _insert(conn, change, table, rows)
-        conn.execute("COMMIT")
+        _one_transaction(conn, change)
     conn.close()
     # calib_certify: per call, an overlap query for its data IDs and one insert of its rows
     change = template.changes["calib_certify"]

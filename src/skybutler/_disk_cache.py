@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 # hashlib, pickle, pathlib and importlib.util are imported where used: the command line imports this module
 # to call `enable` in every process, ``skybutler --help`` included (a budget of its own).
 
-__all__ = ["DiskCache", "cache_folder", "enable", "enabled", "source_digest"]
+__all__ = ["DiskCache", "cache_folder", "enable", "enabled", "keep_file", "source_digest"]
 
 _state = {"enabled": False}
 
@@ -66,6 +66,34 @@ def own_folder(folder: Path) -> Path | None:
     if info.st_uid != os.getuid() or info.st_mode & 0o022:  # another user could plant a pickle there
         return None
     return folder
+
+
+def keep_file(path: Path, write: Callable[[Path], object], *, keep: int, patterns: Sequence[str]) -> bool:
+    """Put a cache entry at ``path``: ``write(partial)`` fills a temporary name beside it, which is then renamed
+    into place (a reader in another process sees the old entry or the new one, never half of one); then only
+    the ``keep`` most recently written or used files of each of ``patterns`` stay in the folder.
+
+    Whether it was written: a failure (a full disk, a read-only folder) is ignored, as a cache's are, and the
+    temporary file removed.
+    """
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        write(partial)
+        partial.replace(path)
+    except OSError:
+        try:
+            partial.unlink(missing_ok=True)
+        except OSError:  # the folder itself refuses: nothing was left there either
+            pass
+        return False
+    for pattern in patterns:
+        try:
+            kept = sorted(path.parent.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
+            for old in kept[keep:]:
+                old.unlink(missing_ok=True)
+        except OSError:  # removed meanwhile by another process: pruned next time
+            pass
+    return True
 
 
 def source_digest(modules: Iterable[str], extra: Iterable[bytes] = ()) -> str | None:

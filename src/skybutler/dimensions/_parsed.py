@@ -27,7 +27,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from skybutler._disk_cache import cache_folder, own_folder
+from skybutler._disk_cache import cache_folder, keep_file, own_folder
 from skybutler.config import parse_yaml
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def parse_universe_text(text: str) -> Any:
             kept = json.loads(path.read_bytes())
             if isinstance(kept, dict) and kept.get("text") == text:  # the digest's text, compared in full
                 with contextlib.suppress(OSError):
-                    os.utime(path)  # recently used: kept by `_prune`
+                    os.utime(path)  # recently used: kept by `keep_file`'s pruning
                 return kept["parsed"]
     parsed = parse_yaml(text)
     if path is not None:
@@ -79,15 +79,7 @@ def _keep(path: Path, text: str, parsed: Any) -> None:
     back = json.loads(data)["parsed"]
     if back != parsed or not _same_types(back, parsed):
         return  # integer keys, tuples: JSON would give back another value
-    partial = path.with_name(f".{path.name}.{os.getpid()}")
-    try:
-        partial.write_text(data)
-        partial.replace(path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        return
-    _prune(path.parent)
+    keep_file(path, lambda partial: partial.write_text(data), keep=KEEP, patterns=("*.json",))
 
 
 def _same_types(a: Any, b: Any) -> bool:
@@ -99,13 +91,3 @@ def _same_types(a: Any, b: Any) -> bool:
     if isinstance(a, list):
         return all(_same_types(x, y) for x, y in zip(a, b, strict=True))
     return True
-
-
-def _prune(folder: Path) -> None:
-    """Keep the `KEEP` most recently written or used entries."""
-    try:
-        kept = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in kept[KEEP:]:
-            old.unlink(missing_ok=True)
-    except OSError:  # removed meanwhile by another process: pruned next time
-        pass

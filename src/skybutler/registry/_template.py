@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from skybutler._disk_cache import cache_folder, own_folder
+from skybutler._disk_cache import cache_folder, keep_file, own_folder
 from skybutler.registry._schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -124,15 +124,8 @@ class TableDdl:
         known[name] = statements
         if self._path is None:
             return
-        partial = self._path.with_name(f".{self._path.name}.{os.getpid()}")
-        try:
-            partial.write_text(json.dumps(known))
-            partial.replace(self._path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                partial.unlink()
-            return
-        _prune(self._path.parent)
+        text = json.dumps(known)
+        keep_file(self._path, lambda partial: partial.write_text(text), keep=KEEP, patterns=_KEPT)
 
 
 def create_registry(url: str, *, universe: DimensionUniverse, schema: str | None, busy_timeout: float) -> None:
@@ -167,7 +160,7 @@ def _copy(template: Path, path: Path) -> bool:
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
         shutil.copyfile(template, partial)
-        os.utime(template)  # recently used: kept by `_prune`
+        os.utime(template)  # recently used: kept by `keep_file`'s pruning
         conn = sqlite3.connect(partial, isolation_level=None)
         try:
             conn.execute("PRAGMA synchronous = FULL")  # synced before the registry gets its name
@@ -190,15 +183,7 @@ def _keep(path: Path, template: Path) -> None:
     """Keep the just-made, closed registry at ``path`` as ``template`` (failures are ignored)."""
     if _leftovers(path):  # not all of it is in the main file: keep nothing
         return
-    partial = template.with_name(f".{template.name}.{os.getpid()}")
-    try:
-        shutil.copyfile(path, partial)
-        partial.replace(template)
-    except OSError:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        return
-    _prune(template.parent)
+    keep_file(template, lambda partial: shutil.copyfile(path, partial), keep=KEEP, patterns=_KEPT)
 
 
 def _sidecars(path: Path) -> tuple[Path, Path]:
@@ -214,12 +199,5 @@ def _leftovers(path: Path) -> bool:
         return False
 
 
-def _prune(folder: Path) -> None:
-    """Keep the `KEEP` most recently written or used templates, and as many kept DDL files."""
-    for pattern in ("*.sqlite3", "*.ddl.json"):
-        try:
-            kept = sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
-            for old in kept[KEEP:]:
-                old.unlink(missing_ok=True)
-        except OSError:  # removed meanwhile by another process: pruned next time
-            pass
+_KEPT = ("*.sqlite3", "*.ddl.json")
+"""The files of the templates' folder: the `KEEP` most recently written or used of each stay."""
